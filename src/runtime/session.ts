@@ -1,0 +1,32 @@
+/**
+ * The runtime seam: what the rest of the project needs from an inference engine.
+ * The only implementation, over onnxruntime-node, lives in ort.ts.
+ */
+
+/** A tensor on the host: onnxruntime-node type name, dims, and its data. */
+export interface HostTensor {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: ArrayBufferView | readonly string[];
+}
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  /** Execution providers in order of preference, e.g. ['cpu'] (default) or ['cuda', 'cpu']. */
+  executionProviders?: readonly string[];
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  /** External data files of an in-memory model: the location named in the model, and its bytes. */
+  externalData?: readonly { path: string; data: Uint8Array }[];
+  /** onnxruntime log level: 0 verbose .. 4 fatal. Default 3 (errors only). */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+/**
+ * Everything the split engine derives from a model once: graph index, shapes, costs, split points.
+ */
+import { indexGraph, type GraphIndex } from '../onnx/graph.js';
+import { loadModel, type LoadedModel } from '../onnx/model.js';
+import { inferShapes, type ShapeOptions, type TensorInfo } from '../onnx/shapes.js';
+import { computeCosts, type NodeCosts } from './costs.js';
+import { findSplitPoints, type SplitPoint } from './points.js';
+
+export interface ModelAnalysis {
+  model: LoadedModel;
+  index: GraphIndex;
+  shapes: Map<string, TensorInfo>;
+  costs: NodeCosts;
+  splitPoints: SplitPoint[];
+}
+
+export type AnalyzeOptions = ShapeOptions;
+
+export async function analyzeModel(model: LoadedModel, options: AnalyzeOptions): Promise<ModelAnalysis> {
+  const index = indexGraph(model.proto.graph!, model.label);
+  const shapes = await inferShapes(model, index, options);
+  const costs = computeCosts(index, shapes);
+  const splitPoints = findSplitPoints(index, shapes, costs, model.label);
+  return { model, index, shapes, costs, splitPoints };
+}
+
+export async function analyzeFile(file: string, options: AnalyzeOptions): Promise<ModelAnalysis> {
+  return analyzeModel(await loadModel(file), options);
+}

@@ -1,0 +1,53 @@
+/**
+ * manifest.json: the contract between the splitter, the runners and outside tools.
+ * Parts are listed in execution order; each part's inputs are model inputs or outputs of earlier
+ * parts, by name. `sides` tells where each listed part runs.
+ */
+import * as path from 'node:path';
+import { dtypeFromOnnx } from '../onnx/dtypes.js';
+import type { ModelAnalysis } from './analysis.js';
+import type { CutTensor, SideCost } from './points.js';
+
+export interface ManifestTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+export interface ManifestSplit {
+  index: number;
+  split_layer: string;
+  cut_tensors: CutTensor[];
+  transfer_bytes: number;
+  parts: string[];
+  sides: ('edge' | 'cloud')[];
+  edge: SideCost;
+  cloud: SideCost;
+}
+
+export interface Manifest {
+  model: string;
+  model_sha256: string;
+  inputs: ManifestTensor[];
+  outputs: ManifestTensor[];
+  splits: ManifestSplit[];
+}
+
+function tensorEntry(a: ModelAnalysis, name: string): ManifestTensor {
+  const info = a.shapes.get(name);
+  return { name, dtype: info ? dtypeFromOnnx(info.elemType).name : 'unknown', shape: info?.dims ?? [] };
+}
+
+export function manifestHeader(a: ModelAnalysis, manifestDir: string): Omit<Manifest, 'splits'> {
+  const model = a.model.file ? path.relative(manifestDir, path.resolve(a.model.file)) : 'model.onnx';
+  return {
+    model: model.split(path.sep).join('/'),
+    model_sha256: a.model.sha256,
+    inputs: a.index.inputs.map((n) => tensorEntry(a, n)),
+    outputs: a.index.outputs.map((n) => tensorEntry(a, n)),
+  };
+}
+
+export function manifestText(m: Manifest): string {
+  return `${JSON.stringify(m, null, 2)}\n`;
+}

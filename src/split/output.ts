@@ -1,0 +1,98 @@
+/**
+ * Writing outputs with nothing half-written: every file goes to a temporary name next to its
+ * final one and is renamed only when all of them are complete; on failure the temporaries and
+ * any folders created for them are removed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { FileError } from '../errors.js';
+import type { AssembledPart } from './assemble.js';
+import { writeSegments } from './external-data.js';
+import { Chunks } from '../onnx/wire.js';
+
+export class OutputTransaction {
+  private readonly pending: { tmp: string; final: string }[] = [];
+  private readonly createdDirs: string[] = [];
+  private readonly tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Bytes written so far. */
+  bytesWritten = 0;
+
+  constructor(readonly root: string) {}
+
+  private async ensureDir(dir: string): Promise<void> {
+    try {
+      const first = await mkdir(dir, { recursive: true });
+      if (first) this.createdDirs.push(first);
+    } catch (err) {
+      throw new FileError(`${dir}: cannot create folder (${(err as Error).message})`, { cause: err, file: dir });
+    }
+  }
+
+  /** Writes one file (chunks, bytes or text) under a temporary name. */
+  async write(relPath: string, data: Chunks | Uint8Array | string): Promise<string> {
+    const final = path.resolve(this.root, relPath);
+    await this.ensureDir(path.dirname(final));
+    const tmp = `${final}.tmp-${this.tag}`;
+    this.pending.push({ tmp, final });
+    const chunks = data instanceof Chunks ? data.parts : [typeof data === 'string' ? Buffer.from(data, 'utf8') : data];
+    const handle = await open(tmp, 'w').catch((err) => {
+      throw new FileError(`${final}: cannot write (${(err as Error).message})`, { cause: err, file: final });
+    });
+    try {
+      await handle.writev(chunks);
+    } catch (err) {
+      throw new FileError(`${final}: write failed (${(err as Error).message})`, { cause: err, file: final });
+    } finally {
+      await handle.close();
+    }
+    for (const c of chunks) this.bytesWritten += c.length;
+    return final;
+  }
+
+  /** Writes a part: the model file and, when it has one, its external data file beside it. */
+  async writePart(relPath: string, part: AssembledPart): Promise<void> {
+    await this.write(relPath, part.model);
+    if (part.external) {
+      const final = path.resolve(this.root, path.dirname(relPath), part.external.location);
+      const tmp = `${final}.tmp-${this.tag}`;
+      this.pending.push({ tmp, final });
+      const handle = await open(tmp, 'w');
+      try {
+        await writeSegments(part.external, handle);
+      } finally {
+        await handle.close();
+      }
+      this.bytesWritten += part.external.byteLength;
+    }
+  }
+
+  /** Moves every file to its final name. */
+  async commit(): Promise<void> {
+    for (const p of this.pending) await rename(p.tmp, p.final);
+    this.pending.length = 0;
+    this.createdDirs.length = 0;
+  }
+
+  /** Removes the temporaries and the folders this transaction created. */
+  async rollback(): Promise<void> {
+    for (const p of this.pending) await rm(p.tmp, { force: true });
+    this.pending.length = 0;
+    // Folders this transaction created hold only its own temporaries.
+    for (const d of this.createdDirs.reverse()) await rm(d, { recursive: true, force: true });
+    this.createdDirs.length = 0;
+  }
+
+  /** Runs `fn`, committing when it succeeds and rolling back when it throws. */
+  static async run<T>(root: string, fn: (tx: OutputTransaction) => Promise<T>): Promise<T> {
+    const tx = new OutputTransaction(root);
+    try {
+      const result = await fn(tx);
+      await tx.commit();
+      return result;
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+  }
+}

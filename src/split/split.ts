@@ -1,0 +1,116 @@
+/**
+ * Splitting operations over an analysed model: build the parts of a split in memory, write one
+ * split, several cuts, or every split point, each with its manifest.
+ */
+import { SplitError } from '../errors.js';
+import type { ModelAnalysis } from './analysis.js';
+import { assemblePart, type AssembledPart, type AssembleOptions } from './assemble.js';
+import { manifestHeader, manifestText, type Manifest, type ManifestSplit } from './manifest.js';
+import { OutputTransaction } from './output.js';
+import { planParts, type PlannedPart } from './plan.js';
+import { pointAtPosition, positionOf, type SplitPoint } from './points.js';
+
+export interface BuiltPart {
+  plan: PlannedPart;
+  part: AssembledPart;
+  /** File name relative to the split's folder, e.g. part1.onnx. */
+  file: string;
+}
+
+export interface SplitOptions {
+  /** Parts above this size store their larger weights in an external data file (default just under 2 GiB). */
+  externalThreshold?: number;
+}
+
+function assembleOptions(a: ModelAnalysis, file: string, opts: SplitOptions): AssembleOptions {
+  const o: AssembleOptions = { shapes: a.shapes, dataLocation: `${file}.data` };
+  if (opts.externalThreshold !== undefined) o.externalThreshold = opts.externalThreshold;
+  return o;
+}
+
+/** Builds the parts for cuts at the given positions, in memory. */
+export function buildParts(a: ModelAnalysis, positions: readonly number[], opts: SplitOptions = {}): BuiltPart[] {
+  return planParts(a.index, positions).map((plan) => {
+    const file = `part${plan.number}.onnx`;
+    return { plan, file, part: assemblePart(a.model, a.index, plan, assembleOptions(a, file, opts)) };
+  });
+}
+
+/** Where each part runs: the first cut separates the edge from the cloud. */
+function sides(parts: BuiltPart[]): ('edge' | 'cloud')[] {
+  return parts.map((p) => (p.plan.number === 1 ? 'edge' : 'cloud'));
+}
+
+function splitEntry(point: SplitPoint, parts: BuiltPart[], folder: string): ManifestSplit {
+  return {
+    index: point.index,
+    split_layer: point.splitLayer,
+    cut_tensors: point.cutTensors,
+    transfer_bytes: point.transferBytes,
+    parts: parts.map((p) => (folder ? `${folder}/${p.file}` : p.file)),
+    sides: sides(parts),
+    edge: point.edge,
+    cloud: point.cloud,
+  };
+}
+
+export function splitFolder(index: number): string {
+  return `split_${String(index).padStart(3, '0')}`;
+}
+
+/** split_model_all: every split point into outDir/split_NNN/, plus outDir/manifest.json. */
+export async function writeAllSplits(
+  a: ModelAnalysis,
+  outDir: string,
+  opts: SplitOptions & { onSplit?: (point: SplitPoint) => void } = {},
+): Promise<Manifest> {
+  return OutputTransaction.run(outDir, async (tx) => {
+    const splits: ManifestSplit[] = [];
+    for (const point of a.splitPoints) {
+      const parts = buildParts(a, [point.position], opts);
+      const folder = splitFolder(point.index);
+      for (const p of parts) await tx.writePart(`${folder}/${p.file}`, p.part);
+      splits.push(splitEntry(point, parts, folder));
+      opts.onSplit?.(point);
+    }
+    const manifest: Manifest = { ...manifestHeader(a, outDir), splits };
+    await tx.write('manifest.json', manifestText(manifest));
+    return manifest;
+  });
+}
+
+/**
+ * split_model / multi_split_model: cuts after each named layer, parts part1..part(k+1) in outDir,
+ * plus outDir/manifest.json with one entry per cut.
+ */
+export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], outDir: string, opts: SplitOptions = {}): Promise<Manifest> {
+  if (layers.length === 0) throw new SplitError('no split layer given');
+  const positions = layers.map((l) => positionOf(a.index, l, a.model.label));
+  const order = positions.map((p, i) => ({ p, l: layers[i]! }));
+  for (let i = 1; i < order.length; i++) {
+    if (order[i]!.p <= order[i - 1]!.p) {
+      throw new SplitError(`split layers must be distinct and in execution order: '${order[i]!.l}' does not come after '${order[i - 1]!.l}'`);
+    }
+  }
+  const parts = buildParts(a, positions, opts);
+  return OutputTransaction.run(outDir, async (tx) => {
+    for (const p of parts) await tx.writePart(p.file, p.part);
+    const splits = order.map(({ p, l }): ManifestSplit => {
+      // Positions with the same cut set are one split point, so its cut tensors are this cut's.
+      const known = pointAtPosition(a.splitPoints, a.index, p);
+      return {
+        index: known.index,
+        split_layer: l,
+        cut_tensors: known.cutTensors,
+        transfer_bytes: known.transferBytes,
+        parts: parts.map((x) => x.file),
+        sides: sides(parts),
+        edge: known.edge,
+        cloud: known.cloud,
+      };
+    });
+    const manifest: Manifest = { ...manifestHeader(a, outDir), splits };
+    await tx.write('manifest.json', manifestText(manifest));
+    return manifest;
+  });
+}
