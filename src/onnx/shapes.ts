@@ -102,7 +102,7 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
     return (v?.type?.tensorType?.shape?.dim ?? []).some((d) => d.dimParam || d.dimValue === undefined || d.dimValue === null);
   });
   // Declared shapes are trusted only when the inputs are exactly as the model declares them.
-  if (!anySymbolicInput && !options.inputShapes) {
+  if (!anySymbolicInput && Object.keys(options.inputShapes ?? {}).length === 0) {
     for (const v of g.valueInfo ?? []) {
       const info = staticInfo(v, 'value_info');
       if (info && !infos.has(info.name)) infos.set(info.name, info);

@@ -21,7 +21,7 @@ function attr(n: NodeProto, name: string): AttributeProto | undefined {
 }
 
 /** Elements of a Constant node's value, from whichever value attribute it uses. */
-function constantElements(n: NodeProto): number {
+export function constantElements(n: NodeProto): number {
   for (const a of n.attribute ?? []) {
     switch (a.name) {
       case 'value':

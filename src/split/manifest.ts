@@ -39,7 +39,10 @@ function tensorEntry(a: ModelAnalysis, name: string): ManifestTensor {
 }
 
 export function manifestHeader(a: ModelAnalysis, manifestDir: string): Omit<Manifest, 'splits'> {
-  const model = a.model.file ? path.relative(manifestDir, path.resolve(a.model.file)) : 'model.onnx';
+  // Relative to the manifest when the model sits beside or below it, else absolute.
+  const abs = a.model.file ? path.resolve(a.model.file) : undefined;
+  const rel = abs ? path.relative(path.resolve(manifestDir), abs) : 'model.onnx';
+  const model = abs && rel.split(path.sep).includes('..') ? abs : rel;
   return {
     model: model.split(path.sep).join('/'),
     model_sha256: a.model.sha256,

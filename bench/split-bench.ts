@@ -1,0 +1,303 @@
+/**
+ * Benchmark of the split engine (not a test): `npm run bench`.
+ *
+ * For each model (the real models from devDependencies, and the full-size MobileNetV2 and
+ * ResNet-18 written to a temporary folder first so every model is loaded from disk), one child
+ * process (dist/bench/measure-split.js) measures load + analyse, building every split point's
+ * parts in memory, split_model_all to disk, a plain-write baseline of the same files, and its
+ * peak memory. Then, where Python's onnx is installed, onnx.utils.extract_model (the reference
+ * splitter) is timed on a few split points of some models.
+ *
+ * Prints a table and writes results/bench/split.json with the raw numbers.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeModel } from '../src/onnx/codec.js';
+import { fullSizeZoo, projectRoot, realModels } from '../test/models/zoo.js';
+import type { BaselineResult, MeasureJob, MeasureResult } from './measure-split.js';
+import { INSTALL_HINT, referenceAvailability, runReference, sampleSingleTensorCuts, type ReferenceRun } from './reference.js';
+
+const GOALS = { writeOverBaseline: 1.5, rssOverModel: 3, speedUp: 60 } as const;
+/** Models the reference splitter is timed on, and how many split points each. */
+const REFERENCE_MODELS = ['ppocr_mobile_v2_cls', 'mobilenet_v2', 'resnet18'];
+const REFERENCE_CUTS = 3;
+
+interface BenchModel {
+  name: string;
+  file: string;
+  inputShapes: Record<string, number[]>;
+  source: 'real' | 'full-size zoo';
+}
+
+interface ReferenceRow {
+  cuts: { index: number; cutTensor: string; extractSeconds: number; extractBytes: number; oursWriteMs: number }[];
+  extractSecondsPerSplit: number;
+  oursMsPerSplit: number;
+  speedUp: number;
+  importSeconds: number;
+  wallSeconds: number;
+}
+
+interface ModelRow {
+  model: BenchModel;
+  result: MeasureResult;
+  childWallSeconds: number;
+  peakRssAboveImportsKb: number;
+  reference?: ReferenceRow;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = projectRoot();
+const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
+const median = (xs: number[]) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const MB = 1e6;
+
+function runChild(args: string[]): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [path.join(here, 'measure-split.js'), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`measure-split.js ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+async function prepareModels(tmpRoot: string): Promise<BenchModel[]> {
+  const models: BenchModel[] = realModels.map((r) => ({
+    name: r.name,
+    file: r.path,
+    inputShapes: Object.fromEntries(r.inputs.map((i) => [i.name, i.dims])),
+    source: 'real',
+  }));
+  const dir = path.join(tmpRoot, 'models');
+  mkdirSync(dir, { recursive: true });
+  for (const z of fullSizeZoo) {
+    const file = path.join(dir, `${z.name}.onnx`);
+    await writeFile(file, encodeModel(z.build()));
+    models.push({ name: z.name, file, inputShapes: Object.fromEntries(z.inputs.map((i) => [i.name, i.dims])), source: 'full-size zoo' });
+  }
+  return models;
+}
+
+// ------------------------------------------------------------------------------------ output
+
+const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+
+function fmt(x: number | undefined, digits: number): string {
+  return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
+}
+
+function table(rows: ModelRow[], referenceShown: boolean): string {
+  const head = [
+    'model',
+    'splits',
+    'model MB',
+    'analyse ms',
+    'build ms/split',
+    'write ms/split',
+    'split_all s',
+    'baseline s',
+    `ratio (<${GOALS.writeOverBaseline})`,
+    'peak RSS MB',
+    `RSS/model (<${GOALS.rssOverModel})`,
+    'extract s/split',
+    `speed-up (>=${GOALS.speedUp})`,
+  ];
+  const body = rows.map((r) => {
+    const m = r.result;
+    const n = m.splitPoints.length;
+    const ratio = m.write.totalMs / m.baseline.totalMs;
+    const peakMb = (r.peakRssAboveImportsKb * 1024) / MB;
+    const rssRatio = (r.peakRssAboveImportsKb * 1024) / m.modelBytes;
+    const ref = r.reference;
+    return [
+      m.name,
+      String(n),
+      fmt(m.modelBytes / MB, 1),
+      fmt(m.loadMs + m.analyseMs, 0),
+      fmt(m.build.totalMs / n, 2),
+      fmt(m.write.totalMs / n, 1),
+      fmt(m.write.totalMs / 1000, 2),
+      fmt(m.baseline.totalMs / 1000, 2),
+      `${fmt(ratio, 2)} ${mark(ratio < GOALS.writeOverBaseline)}`,
+      fmt(peakMb, 0),
+      `${fmt(rssRatio, 1)} ${mark(rssRatio < GOALS.rssOverModel)}`,
+      ref ? fmt(ref.extractSecondsPerSplit, 2) : referenceShown ? '-' : 'skipped',
+      ref ? `${fmt(ref.speedUp, 0)}x ${mark(ref.speedUp >= GOALS.speedUp)}` : '-',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function phaseLines(rows: ModelRow[]): string {
+  const mb = (kb: number) => ((kb * 1024) / MB).toFixed(0);
+  return rows
+    .map((r) => {
+      const m = r.result.memory;
+      const p = (name: string, x: { startKb: number; peakKb: number }) => `${name} ${mb(x.startKb)}->${mb(x.peakKb)}`;
+      return `  ${r.result.name.padEnd(24)} RSS MB (phase start->peak): imports ${mb(m.importsKb)}, ${p('load', m.load)}, ${p('analyse', m.analyse)}, ${p('build', m.build)}, ${p('split_all', m.write)}`;
+    })
+    .join('\n');
+}
+
+// -------------------------------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'onnx-manager-bench-'));
+  try {
+    const ref = referenceAvailability();
+    if (ref.available) console.log(`reference: onnx.utils.extract_model (onnx ${ref.version}, ${ref.python})`);
+    else console.log(`reference column skipped: ${ref.why}\n  ${INSTALL_HINT}`);
+
+    const baselineFile = path.join(tmpRoot, 'baseline.json');
+    runChild(['--baseline', baselineFile]);
+    const baseline = JSON.parse(readFileSync(baselineFile, 'utf8')) as BaselineResult;
+
+    const models = await prepareModels(tmpRoot);
+    const rows: ModelRow[] = [];
+    for (const model of models) {
+      process.stdout.write(`${model.name}: measuring... `);
+      const job: MeasureJob = {
+        name: model.name,
+        file: model.file,
+        inputShapes: model.inputShapes,
+        tmpRoot,
+        resultFile: path.join(tmpRoot, `${model.name}.result.json`),
+      };
+      const jobFile = path.join(tmpRoot, `${model.name}.job.json`);
+      writeFileSync(jobFile, JSON.stringify(job));
+      const childWallSeconds = runChild([jobFile]);
+      const result = JSON.parse(readFileSync(job.resultFile, 'utf8')) as MeasureResult;
+      const row: ModelRow = { model, result, childWallSeconds, peakRssAboveImportsKb: result.memory.peakKb - baseline.maxRssKb };
+      process.stdout.write(`${result.splitPoints.length} split points, ${childWallSeconds.toFixed(1)} s`);
+
+      if (ref.available && REFERENCE_MODELS.includes(model.name)) {
+        process.stdout.write('; extract_model... ');
+        const sample = sampleSingleTensorCuts(result.splitPoints, REFERENCE_CUTS);
+        const t = process.hrtime.bigint();
+        const run: ReferenceRun = await runReference({
+          python: ref.python,
+          script: path.join(root, 'bench', 'extract_model.py'),
+          model: model.file,
+          inputs: result.modelInputs,
+          outputs: result.modelOutputs,
+          cuts: sample.map((p) => ({ index: p.index, tensors: p.cutTensors })),
+          tmpRoot,
+          name: model.name,
+        });
+        const wallSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+        const cuts = run.cuts.map((c) => {
+          const at = result.splitPoints.findIndex((p) => p.index === c.index);
+          return {
+            index: c.index,
+            cutTensor: result.splitPoints[at]!.cutTensors[0]!,
+            extractSeconds: c.seconds,
+            extractBytes: c.bytes,
+            oursWriteMs: result.write.perSplitMs[at]!,
+          };
+        });
+        const extractSecondsPerSplit = mean(cuts.map((c) => c.extractSeconds));
+        const oursMsPerSplit = mean(cuts.map((c) => c.oursWriteMs));
+        row.reference = {
+          cuts,
+          extractSecondsPerSplit,
+          oursMsPerSplit,
+          speedUp: (extractSecondsPerSplit * 1000) / oursMsPerSplit,
+          importSeconds: run.import_s,
+          wallSeconds,
+        };
+        process.stdout.write(`${wallSeconds.toFixed(1)} s`);
+      }
+      process.stdout.write('\n');
+      rows.push(row);
+    }
+
+    console.log('');
+    console.log(table(rows, ref.available));
+    console.log('');
+    console.log('Notes:');
+    console.log('  analyse ms = loadModel + analyzeModel (graph index, onnxruntime shape run with the bound input shapes, costs, split points).');
+    console.log('  build ms/split = buildParts for one split point in memory; write ms/split = split_model_all total / split points (both parts');
+    console.log('  of every split point written, plus manifest and renames). baseline = the same files (count, sizes, folders) written as plain');
+    console.log('  files from a pre-filled buffer with one write each. ratio = split_all / baseline.');
+    console.log(
+      `  peak RSS = highest RSS of the measuring child (load, analyse, build, split_all phases) minus the maxRSS of a child that only imports the modules (${((baseline.maxRssKb * 1024) / MB).toFixed(0)} MB); RSS/model = that / model file size.`,
+    );
+    console.log(phaseLines(rows));
+    if (ref.available) {
+      console.log(
+        `  extract s/split = onnx.utils.extract_model for both halves of ${REFERENCE_CUTS} evenly spaced single-tensor split points, written to disk (Python import excluded);`,
+      );
+      console.log('  speed-up = that / our write time for the same split points (from split_model_all).');
+      for (const r of rows.filter((x) => x.reference)) {
+        const c = r.reference!.cuts.map((x) => `#${x.index} ${x.extractSeconds.toFixed(2)} s vs ${x.oursWriteMs.toFixed(1)} ms`).join(', ');
+        console.log(`  ${r.result.name.padEnd(24)} ${c}`);
+      }
+    } else {
+      console.log(`  extract_model column skipped: ${ref.why}; ${INSTALL_HINT}.`);
+    }
+
+    const seconds = (Date.now() - started) / 1000;
+    const out = {
+      date: new Date().toISOString(),
+      durationSeconds: seconds,
+      machine: {
+        node: process.version,
+        platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        totalMemoryBytes: os.totalmem(),
+        tmpdir: os.tmpdir(),
+      },
+      goals: GOALS,
+      reference: ref.available ? { tool: 'onnx.utils.extract_model', onnxVersion: ref.version, python: ref.python } : { skipped: ref.why, install: INSTALL_HINT },
+      importsOnlyChild: baseline,
+      models: rows.map((r) => {
+        const m = r.result;
+        const n = m.splitPoints.length;
+        return {
+          name: m.name,
+          source: r.model.source,
+          file: r.model.source === 'real' ? path.relative(root, m.file) : `${m.name}.onnx (written to a temporary folder)`,
+          inputShapes: r.model.inputShapes,
+          modelBytes: m.modelBytes,
+          splitPoints: n,
+          loadMs: m.loadMs,
+          analyseMs: m.analyseMs,
+          build: { ...m.build, msPerSplit: m.build.totalMs / n, medianMs: median(m.build.perSplitMs) },
+          write: { ...m.write, msPerSplit: m.write.totalMs / n, medianMs: median(m.write.perSplitMs) },
+          baseline: m.baseline,
+          writeOverBaseline: m.write.totalMs / m.baseline.totalMs,
+          memory: { ...m.memory, peakAboveImportsKb: r.peakRssAboveImportsKb, peakOverModel: (r.peakRssAboveImportsKb * 1024) / m.modelBytes },
+          childWallSeconds: r.childWallSeconds,
+          reference: r.reference ?? null,
+          pass: {
+            writeOverBaseline: m.write.totalMs / m.baseline.totalMs < GOALS.writeOverBaseline,
+            rssOverModel: (r.peakRssAboveImportsKb * 1024) / m.modelBytes < GOALS.rssOverModel,
+            speedUp: r.reference ? r.reference.speedUp >= GOALS.speedUp : null,
+          },
+          splitPointList: m.splitPoints,
+        };
+      }),
+    };
+    const outFile = path.join(root, 'results', 'bench', 'split.json');
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    writeFileSync(outFile, `${JSON.stringify(out, null, 2)}\n`);
+    console.log(`\nwrote ${path.relative(process.cwd(), outFile)} (${seconds.toFixed(0)} s in all)`);
+    return 0;
+  } finally {
+    await rm(tmpRoot, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,49 @@
+/**
+ * split_model, multi_split_model, split_model_all: write parts and manifest.json.
+ */
+import * as path from 'node:path';
+import { UsageError } from '../../errors.js';
+import { writeAllSplits, writeSplitAt } from '../../split/split.js';
+import { humanBytes } from '../format.js';
+import { analyzeFromArgs, type ModelArgs } from '../options.js';
+
+export interface SplitArgs extends ModelArgs {
+  onnx_path?: string;
+  split_layer?: string;
+  split_layers?: string[];
+}
+
+function outDir(args: SplitArgs): string {
+  if (args.onnx_path) return args.onnx_path;
+  const base = path.basename(args.onnx_file ?? 'model', '.onnx');
+  return path.join('splits', base);
+}
+
+export async function splitModel(args: SplitArgs, out: (s: string) => void): Promise<void> {
+  if (!args.split_layer) throw new UsageError('split_model needs --split_layer (see --operation list_layers for the names)');
+  const a = await analyzeFromArgs(args);
+  const dir = outDir(args);
+  const m = await writeSplitAt(a, [args.split_layer], dir);
+  const s = m.splits[0]!;
+  out(`split ${s.index} after '${s.split_layer}': ${s.cut_tensors.length} cut tensor(s), ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)}) cross`);
+  out(`wrote ${s.parts.map((p) => path.join(dir, p)).join(', ')} and ${path.join(dir, 'manifest.json')}`);
+}
+
+export async function multiSplitModel(args: SplitArgs, out: (s: string) => void): Promise<void> {
+  const layers = args.split_layers ?? [];
+  if (layers.length === 0) throw new UsageError('multi_split_model needs --split_layers T1 T2 ...');
+  const a = await analyzeFromArgs(args);
+  const dir = outDir(args);
+  const m = await writeSplitAt(a, layers, dir);
+  for (const s of m.splits) out(`cut after '${s.split_layer}' (split ${s.index}): ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)})`);
+  out(`wrote ${m.splits[0]!.parts.length} parts (${m.splits[0]!.parts.join(', ')}) and manifest.json to ${dir}`);
+}
+
+export async function splitModelAll(args: SplitArgs, out: (s: string) => void, progress: (s: string) => void): Promise<void> {
+  const a = await analyzeFromArgs(args);
+  const dir = outDir(args);
+  const total = a.splitPoints.length;
+  const m = await writeAllSplits(a, dir, { onSplit: (p) => progress(`split ${p.index + 1}/${total} ${p.splitLayer}`) });
+  const parts = m.splits.reduce((n, s) => n + s.parts.length, 0);
+  out(`wrote ${m.splits.length} split points (${parts} parts) and manifest.json to ${dir}`);
+}

@@ -1,0 +1,78 @@
+/**
+ * Options shared by several operations, and turning them into library arguments.
+ */
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { indexGraph } from '../onnx/graph.js';
+import { loadModel } from '../onnx/model.js';
+import { toNumber } from '../onnx/types.js';
+import { createSession } from '../runtime/ort.js';
+import { analyzeModel, type ModelAnalysis } from '../split/analysis.js';
+
+export interface ModelArgs {
+  onnx_file?: string;
+  batch?: number;
+  input_shape?: string[];
+  image_size_x?: number;
+  image_size_y?: number;
+}
+
+export function withModelOptions<T>(y: Argv<T>) {
+  return y
+    .option('onnx_file', { type: 'string', describe: 'The ONNX model to work on' })
+    .option('batch', { type: 'number', default: 1, describe: 'Batch size bound to a free first input dimension' })
+    .option('input_shape', {
+      type: 'string',
+      array: true,
+      describe: 'Shape of an input with free dimensions, as name:1x3x224x224 (repeat per input)',
+    })
+    .option('image_size_x', { type: 'number', describe: 'Width bound to the free last dimension of a 4-D image input' })
+    .option('image_size_y', { type: 'number', describe: 'Height bound to the free third dimension of a 4-D image input' });
+}
+
+export function requireFile(v: string | undefined, flag: string): string {
+  if (!v) throw new UsageError(`missing --${flag}`);
+  return v;
+}
+
+/** Parses `name:1x3x224x224` entries. */
+export function parseInputShapes(entries: readonly string[] | undefined): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const e of entries ?? []) {
+    const at = e.lastIndexOf(':');
+    const name = e.slice(0, at);
+    const dims = e.slice(at + 1).split(/[x,]/).map((d) => Number(d));
+    if (at <= 0 || dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new UsageError(`--input_shape '${e}' is not of the form name:1x3x224x224`);
+    }
+    out[name] = dims;
+  }
+  return out;
+}
+
+/** Loads and analyses the model named by --onnx_file with the shape flags applied. */
+export async function analyzeFromArgs(args: ModelArgs): Promise<ModelAnalysis> {
+  const file = requireFile(args.onnx_file, 'onnx_file');
+  if (args.batch !== undefined && (!Number.isInteger(args.batch) || args.batch < 1)) throw new UsageError(`--batch must be a positive integer, got ${args.batch}`);
+  const model = await loadModel(file);
+  const inputShapes = parseInputShapes(args.input_shape);
+  if (args.image_size_x !== undefined || args.image_size_y !== undefined) {
+    // Bind free H and W of 4-D inputs (NCHW or NHWC as the model declares).
+    const index = indexGraph(model.proto.graph!, model.label);
+    for (const v of model.proto.graph?.input ?? []) {
+      if (!index.inputs.includes(v.name ?? '') || inputShapes[v.name ?? '']) continue;
+      const dims = v.type?.tensorType?.shape?.dim ?? [];
+      if (dims.length !== 4) continue;
+      const known = dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1));
+      const nhwc = known[3] === 1 || known[3] === 3;
+      const [h, w] = nhwc ? [1, 2] : [2, 3];
+      if (known[0]! < 0) known[0] = args.batch ?? 1;
+      if (known[h]! < 0 && args.image_size_y !== undefined) known[h] = args.image_size_y;
+      if (known[w]! < 0 && args.image_size_x !== undefined) known[w] = args.image_size_x;
+      if (known.every((d) => d >= 0)) inputShapes[v.name!] = known;
+    }
+  }
+  const opts: Parameters<typeof analyzeModel>[1] = { createSession, inputShapes };
+  if (args.batch !== undefined) opts.batch = args.batch;
+  return analyzeModel(model, opts);
+}

@@ -1,0 +1,142 @@
+/**
+ * The command line as users run it: operations, outputs on disk, and one-line errors.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { main } from '../../src/cli/main.js';
+import { encodeModel } from '../../src/onnx/codec.js';
+import { projectRoot, realModels, zoo } from '../models/zoo.js';
+
+const root = projectRoot();
+const bin = join(root, 'dist', 'src', 'cli', 'bin.js');
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'onnx-manager-cli-'));
+}
+
+function writeZoo(name: string, dir: string): string {
+  const z = zoo.find((m) => m.name === name)!;
+  const file = join(dir, `${name}.onnx`);
+  writeFileSync(file, encodeModel(z.build()));
+  return file;
+}
+
+describe('onnx-manager CLI', () => {
+  it('list_layers prints every split point with exact transfer bytes', async () => {
+    const dir = tempDir();
+    const file = writeZoo('lenet5', dir);
+    const r = await cli(['--operation', 'list_layers', '--onnx_file', file]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /split_layer/);
+    assert.match(r.out, /\b3136\b/, 'input bytes 1x1x28x28 float32');
+    assert.match(r.out, /13 split points/);
+    const j = await cli(['--operation', 'list_layers', '--onnx_file', file, '--json']);
+    const parsed = JSON.parse(j.out) as { split_points: { index: number; transfer_bytes: number }[] };
+    assert.equal(parsed.split_points.length, 13);
+    assert.equal(parsed.split_points[0]!.transfer_bytes, 3136);
+    assert.equal(parsed.split_points.at(-1)!.transfer_bytes, 0);
+  });
+
+  it('print_model reports versions, io and the operator histogram', async () => {
+    const dir = tempDir();
+    const file = writeZoo('resnet_like', dir);
+    const r = await cli(['--operation', 'print_model', '--onnx_file', file, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const info = JSON.parse(r.out) as { ir_version: number; inputs: { name: string; type: string }[]; op_types: Record<string, number>; parameters: number };
+    assert.equal(info.ir_version, 8);
+    assert.deepEqual(info.inputs, [{ name: 'input', type: 'float32[1, 3, 32, 32]' }]);
+    assert.ok(info.op_types.Conv! > 5);
+    assert.equal(info.parameters, 78714);
+  });
+
+  it('split_model writes part1, part2 and a manifest', async () => {
+    const dir = tempDir();
+    const file = writeZoo('resnet_like', dir);
+    const out = join(dir, 'parts');
+    const r = await cli(['--operation', 'split_model', '--onnx_file', file, '--split_layer', 'relu_1_out', '--onnx_path', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(readdirSync(out).sort(), ['manifest.json', 'part1.onnx', 'part2.onnx']);
+    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    assert.equal(m.splits[0].split_layer, 'relu_1_out');
+    assert.deepEqual(m.splits[0].parts, ['part1.onnx', 'part2.onnx']);
+    assert.equal(resolve(out, m.model), file, 'manifest names the model');
+  });
+
+  it('multi_split_model writes k+1 parts', async () => {
+    const dir = tempDir();
+    const file = writeZoo('lenet5', dir);
+    const out = join(dir, 'multi');
+    const r = await cli(['--operation', 'multi_split_model', '--onnx_file', file, '--split_layers', 'relu_0_out', 'relu_1_out', 'relu_2_out', '--onnx_path', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(readdirSync(out).sort(), ['manifest.json', 'part1.onnx', 'part2.onnx', 'part3.onnx', 'part4.onnx']);
+    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    assert.equal(m.splits.length, 3);
+    assert.deepEqual(m.splits[0].sides, ['edge', 'cloud', 'cloud', 'cloud']);
+  });
+
+  it('split_model_all on a real model with free dimensions', async () => {
+    const dir = tempDir();
+    const cls = realModels.find((m) => m.name === 'ppocr_mobile_v2_cls')!;
+    const r = await cli(['--operation', 'split_model_all', '--onnx_file', cls.path, '--image_size_x', '192', '--image_size_y', '48', '--onnx_path', dir]);
+    assert.equal(r.code, 0, r.err);
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { splits: { parts: string[] }[]; inputs: { shape: number[] }[] };
+    assert.deepEqual(m.inputs[0]!.shape, [1, 3, 48, 192]);
+    for (const s of m.splits) for (const p of s.parts) assert.ok(existsSync(join(dir, p)), p);
+    assert.deepEqual(m.splits[0]!.parts, ['split_000/part2.onnx']);
+    assert.equal(m.splits.at(-1)!.parts.length, 1);
+  });
+
+  it('refuses bad input with one line and a non-zero exit', async () => {
+    const dir = tempDir();
+    const text = join(dir, 'notes.onnx');
+    writeFileSync(text, 'this is not a model\n');
+    const lenet = writeZoo('lenet5', dir);
+    const cases: [string[], RegExp, number][] = [
+      [['--operation', 'list_layers', '--onnx_file', text], /notes\.onnx: not a valid ONNX model/, 1],
+      [['--operation', 'list_layers', '--onnx_file', join(dir, 'missing.onnx')], /missing\.onnx: no such file/, 1],
+      [['--operation', 'list_layers'], /missing --onnx_file/, 2],
+      [['--operation', 'nonsense'], /Invalid values|nonsense/, 2],
+      [['--onnx_file', lenet], /missing --operation/, 2],
+      [['--operation', 'list_layers', '--onnx_file', lenet, '--no_such_flag'], /no_such_flag/, 2],
+      [['--operation', 'split_model', '--onnx_file', lenet], /needs --split_layer/, 2],
+      [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'relu_0_ot', '--onnx_path', join(dir, 'x')], /no layer named 'relu_0_ot'; closest: relu_0_out/, 1],
+      [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'conv_0_W', '--onnx_path', join(dir, 'x')], /is a weight/, 1],
+      [['--operation', 'list_layers', '--onnx_file', lenet, '--input_shape', 'input=1x1x28x28'], /not of the form/, 2],
+    ];
+    for (const [args, pattern, code] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, pattern, args.join(' '));
+      assert.equal(r.err.trim().split('\n').length, 1, `one line: ${r.err}`);
+      assert.doesNotMatch(r.err, /\n\s+at /);
+    }
+    assert.equal(existsSync(join(dir, 'x')), false, 'nothing written for a refused split');
+  });
+
+  it('the installed binary exits non-zero without a stack trace, and with one under --verbose', () => {
+    const dir = tempDir();
+    const bad = join(dir, 'empty.onnx');
+    writeFileSync(bad, '');
+    const r = spawnSync(process.execPath, [bin, '--operation', 'print_model', '--onnx_file', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^onnx-manager: .*empty\.onnx: .*\n$/);
+    const v = spawnSync(process.execPath, [bin, '--operation', 'print_model', '--onnx_file', bad, '--verbose'], { encoding: 'utf8' });
+    assert.equal(v.status, 1);
+    assert.match(v.stderr, /\n\s+at /);
+    const h = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+    assert.equal(h.status, 0);
+    for (const op of ['list_layers', 'print_model', 'split_model', 'multi_split_model', 'split_model_all']) assert.match(h.stdout, new RegExp(`onnx-manager --operation ${op}`));
+  });
+});
