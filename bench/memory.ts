@@ -1,12 +1,14 @@
 /**
  * Peak resident memory of this process, per phase.
  *
- * `process.resourceUsage().maxRSS` (kB) is the process's high-water mark. On Linux, writing "5"
- * to /proc/self/clear_refs resets that mark to the current RSS, so the peak of each phase can be
- * read on its own; the peak of the whole run is the largest of the phase peaks. Where the reset
- * is not available, every phase reports the peak since the process started.
+ * On Linux the high-water mark is VmHWM from /proc/self/status, not `process.resourceUsage().maxRSS`:
+ * getrusage's ru_maxrss also counts the RSS the process had between fork and exec, i.e. the
+ * parent's (libuv forks), so a child of a big parent would report the parent's size. Writing "5"
+ * to /proc/self/clear_refs resets VmHWM to the current RSS, so the peak of each phase can be read
+ * on its own; the peak of the whole run is the largest of the phase peaks. Elsewhere maxRSS is
+ * used and every phase reports the peak since the process started.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface PhaseMemory {
   /** RSS when the phase started (kB). */
@@ -37,7 +39,14 @@ export function currentRssKb(): number {
   return Math.round(process.memoryUsage().rss / 1024);
 }
 
+/** The process's peak RSS (kB) since it started or since the last resetPeak(). */
 export function maxRssKb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
   return process.resourceUsage().maxRSS;
 }
 

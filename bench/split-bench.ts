@@ -25,6 +25,8 @@ const GOALS = { writeOverBaseline: 1.5, rssOverModel: 3, speedUp: 60 } as const;
 /** Models the reference splitter is timed on, and how many split points each. */
 const REFERENCE_MODELS = ['ppocr_mobile_v2_cls', 'mobilenet_v2', 'resnet18'];
 const REFERENCE_CUTS = 3;
+/** split_model_all and its baseline are each run this many times (alternating order); the best of each counts. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3) || 3);
 
 interface BenchModel {
   name: string;
@@ -149,6 +151,12 @@ function phaseLines(rows: ModelRow[]): string {
     .join('\n');
 }
 
+/** The file system the temporary folders are on (Linux: findmnt), for the record. */
+function tmpFs(): string {
+  const r = spawnSync('findmnt', ['-n', '-o', 'FSTYPE,OPTIONS', '-T', os.tmpdir()], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
+}
+
 // -------------------------------------------------------------------------------------- main
 
 async function main(): Promise<number> {
@@ -163,7 +171,9 @@ async function main(): Promise<number> {
     runChild(['--baseline', baselineFile]);
     const baseline = JSON.parse(readFileSync(baselineFile, 'utf8')) as BaselineResult;
 
-    const models = await prepareModels(tmpRoot);
+    // BENCH_MODELS=name,name limits the run to those models (for quick looks; the full run is the benchmark).
+    const only = (process.env.BENCH_MODELS ?? '').split(',').filter(Boolean);
+    const models = (await prepareModels(tmpRoot)).filter((m) => only.length === 0 || only.includes(m.name));
     const rows: ModelRow[] = [];
     for (const model of models) {
       process.stdout.write(`${model.name}: measuring... `);
@@ -173,6 +183,7 @@ async function main(): Promise<number> {
         inputShapes: model.inputShapes,
         tmpRoot,
         resultFile: path.join(tmpRoot, `${model.name}.result.json`),
+        rounds: ROUNDS,
       };
       const jobFile = path.join(tmpRoot, `${model.name}.job.json`);
       writeFileSync(jobFile, JSON.stringify(job));
@@ -203,7 +214,7 @@ async function main(): Promise<number> {
             cutTensor: result.splitPoints[at]!.cutTensors[0]!,
             extractSeconds: c.seconds,
             extractBytes: c.bytes,
-            oursWriteMs: result.write.perSplitMs[at]!,
+            oursWriteMs: result.write.minPerSplitMs[at]!,
           };
         });
         const extractSecondsPerSplit = mean(cuts.map((c) => c.extractSeconds));
@@ -229,16 +240,17 @@ async function main(): Promise<number> {
     console.log('  analyse ms = loadModel + analyzeModel (graph index, onnxruntime shape run with the bound input shapes, costs, split points).');
     console.log('  build ms/split = buildParts for one split point in memory; write ms/split = split_model_all total / split points (both parts');
     console.log('  of every split point written, plus manifest and renames). baseline = the same files (count, sizes, folders) written as plain');
-    console.log('  files from a pre-filled buffer with one write each. ratio = split_all / baseline.');
+    console.log(`  files from a pre-filled buffer with one write each. split_all and baseline: best of ${ROUNDS} runs each, alternating which goes`);
+    console.log('  first, page cache flushed (sync) before each; ratio = split_all / baseline. Output folders are under the OS temp folder.');
     console.log(
-      `  peak RSS = highest RSS of the measuring child (load, analyse, build, split_all phases) minus the maxRSS of a child that only imports the modules (${((baseline.maxRssKb * 1024) / MB).toFixed(0)} MB); RSS/model = that / model file size.`,
+      `  peak RSS = highest RSS (VmHWM) of the measuring child over its load, analyse, build and first split_all phases, minus the peak of a child that only imports the modules (${((baseline.maxRssKb * 1024) / MB).toFixed(0)} MB); RSS/model = that / model file size.`,
     );
     console.log(phaseLines(rows));
     if (ref.available) {
       console.log(
         `  extract s/split = onnx.utils.extract_model for both halves of ${REFERENCE_CUTS} evenly spaced single-tensor split points, written to disk (Python import excluded);`,
       );
-      console.log('  speed-up = that / our write time for the same split points (from split_model_all).');
+      console.log('  speed-up = that / our time for the same split points inside split_model_all (build + write of both parts, best of the rounds).');
       for (const r of rows.filter((x) => x.reference)) {
         const c = r.reference!.cuts.map((x) => `#${x.index} ${x.extractSeconds.toFixed(2)} s vs ${x.oursWriteMs.toFixed(1)} ms`).join(', ');
         console.log(`  ${r.result.name.padEnd(24)} ${c}`);
@@ -260,6 +272,8 @@ async function main(): Promise<number> {
         tmpdir: os.tmpdir(),
       },
       goals: GOALS,
+      rounds: ROUNDS,
+      tmpFilesystem: tmpFs(),
       reference: ref.available ? { tool: 'onnx.utils.extract_model', onnxVersion: ref.version, python: ref.python } : { skipped: ref.why, install: INSTALL_HINT },
       importsOnlyChild: baseline,
       models: rows.map((r) => {

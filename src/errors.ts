@@ -26,3 +26,27 @@ export class UsageError extends OnnxManagerError {}
 
 /** A file could not be read or written. */
 export class FileError extends OnnxManagerError {}
+
+/** The object store failed: unreachable endpoint, rejected credentials, missing bucket or object. */
+export class StoreError extends OnnxManagerError {
+  /** The bucket and object key the problem is about, when there is one. */
+  readonly bucket?: string;
+  readonly key?: string;
+  constructor(message: string, options?: { cause?: unknown; bucket?: string; key?: string }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (options?.bucket !== undefined) this.bucket = options.bucket;
+    if (options?.key !== undefined) this.key = options.key;
+  }
+}
+
+/** Something awaited (an object in the store, a job) did not arrive in time. */
+export class TimeoutError extends OnnxManagerError {
+  /** What was awaited, e.g. the object key. */
+  readonly what?: string;
+  readonly timeoutMs?: number;
+  constructor(message: string, options?: { cause?: unknown; what?: string; timeoutMs?: number }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (options?.what !== undefined) this.what = options.what;
+    if (options?.timeoutMs !== undefined) this.timeoutMs = options.timeoutMs;
+  }
+}

@@ -4,7 +4,8 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { indexGraph } from '../onnx/graph.js';
-import { loadModel } from '../onnx/model.js';
+import { loadModel, type LoadedModel } from '../onnx/model.js';
+import type { HostTensor } from '../runtime/session.js';
 import { toNumber } from '../onnx/types.js';
 import { createSession } from '../runtime/ort.js';
 import { analyzeModel, type ModelAnalysis } from '../split/analysis.js';
@@ -50,12 +51,20 @@ export function parseInputShapes(entries: readonly string[] | undefined): Record
   return out;
 }
 
-/** Loads and analyses the model named by --onnx_file with the shape flags applied. */
-export async function analyzeFromArgs(args: ModelArgs): Promise<ModelAnalysis> {
+/**
+ * Loads and analyses the model named by --onnx_file with the shape flags applied. `prepare` may
+ * supply real input tensors (from a payload or images), whose shapes then bind the model's.
+ */
+export async function analyzeFromArgs(
+  args: ModelArgs,
+  prepare?: (model: LoadedModel) => Promise<Record<string, HostTensor> | undefined>,
+): Promise<ModelAnalysis & { feeds?: Record<string, HostTensor> }> {
   const file = requireFile(args.onnx_file, 'onnx_file');
   if (args.batch !== undefined && (!Number.isInteger(args.batch) || args.batch < 1)) throw new UsageError(`--batch must be a positive integer, got ${args.batch}`);
   const model = await loadModel(file);
   const inputShapes = parseInputShapes(args.input_shape);
+  const feeds = prepare ? await prepare(model) : undefined;
+  for (const [name, t] of Object.entries(feeds ?? {})) inputShapes[name] = [...t.dims];
   if (args.image_size_x !== undefined || args.image_size_y !== undefined) {
     // Bind free H and W of 4-D inputs (NCHW or NHWC as the model declares).
     const index = indexGraph(model.proto.graph!, model.label);
@@ -74,5 +83,7 @@ export async function analyzeFromArgs(args: ModelArgs): Promise<ModelAnalysis> {
   }
   const opts: Parameters<typeof analyzeModel>[1] = { createSession, inputShapes };
   if (args.batch !== undefined) opts.batch = args.batch;
-  return analyzeModel(model, opts);
+  if (feeds) opts.feeds = feeds;
+  const analysis = await analyzeModel(model, opts);
+  return feeds ? { ...analysis, feeds } : analysis;
 }

@@ -3,6 +3,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { OnnxManagerError } from '../errors.js';
+import type { ProviderChoice } from './providers.js';
 import type { HostTensor, Session, SessionOptions } from './session.js';
 
 export class RuntimeError extends OnnxManagerError {}
@@ -35,10 +36,38 @@ function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0]!;
 }
 
+/** Providers this onnxruntime-node build knows, and whether their libraries ship inside the package. */
+export function availableProviders(): { name: string; bundled: boolean }[] {
+  return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
+}
+
+/**
+ * Checks that a provider can be used here, by creating a session for a one-node model on it.
+ * Never falls back: a provider that cannot load is an error listing the ones that can.
+ */
+export async function checkProvider(choice: ProviderChoice, probeModel: Uint8Array): Promise<void> {
+  const known = availableProviders();
+  const usable = known.filter((b) => b.bundled).map((b) => b.name);
+  if (!known.some((b) => b.name === choice.name)) {
+    throw new RuntimeError(`execution provider '${choice.name}' is not in this onnxruntime-node build (available: ${usable.join(', ')})`);
+  }
+  try {
+    const s = await createSession(probeModel, { executionProviders: [choice] });
+    await s.release();
+  } catch (err) {
+    throw new RuntimeError(
+      `execution provider '${choice.name}' is not available here (${firstLine((err as Error).cause ?? err).replace(/^onnxruntime could not load the model: /, '')}); available: ${usable.join(', ')}`,
+      { cause: err },
+    );
+  }
+}
+
 /** Creates a session from model bytes or a model file path. */
 export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
   const opts: ort.InferenceSession.SessionOptions = {
-    executionProviders: [...(options.executionProviders ?? ['cpu'])],
+    executionProviders: (options.executionProviders ?? ['cpu']).map((p) =>
+      typeof p === 'string' ? p : p.deviceId !== undefined ? ({ name: p.name, deviceId: p.deviceId } as ort.InferenceSession.ExecutionProviderConfig) : p.name,
+    ),
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: options.logSeverityLevel ?? 3,
   };

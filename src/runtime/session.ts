@@ -13,8 +13,8 @@ export interface HostTensor {
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
 export interface SessionOptions {
-  /** Execution providers in order of preference, e.g. ['cpu'] (default) or ['cuda', 'cpu']. */
-  executionProviders?: readonly string[];
+  /** Execution providers in order of preference, e.g. ['cpu'] (default) or [{ name: 'cuda', deviceId: 1 }]. */
+  executionProviders?: readonly (string | { name: string; deviceId?: number })[];
   graphOptimizationLevel?: GraphOptimizationLevel;
   intraOpNumThreads?: number;
   interOpNumThreads?: number;

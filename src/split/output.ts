@@ -14,6 +14,8 @@ import { Chunks } from '../onnx/wire.js';
 export class OutputTransaction {
   private readonly pending: { tmp: string; final: string }[] = [];
   private readonly createdDirs: string[] = [];
+  /** Final names a commit in progress has already renamed into place. */
+  private readonly moved: string[] = [];
   private readonly tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   /** Bytes written so far. */
   bytesWritten = 0;
@@ -69,15 +71,25 @@ export class OutputTransaction {
 
   /** Moves every file to its final name. */
   async commit(): Promise<void> {
-    for (const p of this.pending) await rename(p.tmp, p.final);
+    for (const p of this.pending) {
+      try {
+        await rename(p.tmp, p.final);
+      } catch (err) {
+        throw new FileError(`${p.final}: cannot move into place (${(err as Error).message})`, { cause: err, file: p.final });
+      }
+      this.moved.push(p.final);
+    }
     this.pending.length = 0;
+    this.moved.length = 0;
     this.createdDirs.length = 0;
   }
 
-  /** Removes the temporaries and the folders this transaction created. */
+  /** Removes the temporaries, the files a failed commit already moved into place, and the folders this transaction created. */
   async rollback(): Promise<void> {
     for (const p of this.pending) await rm(p.tmp, { force: true });
     this.pending.length = 0;
+    for (const f of this.moved) await rm(f, { force: true });
+    this.moved.length = 0;
     // Folders this transaction created hold only its own temporaries.
     for (const d of this.createdDirs.reverse()) await rm(d, { recursive: true, force: true });
     this.createdDirs.length = 0;

@@ -84,12 +84,15 @@ export async function writeAllSplits(
  * plus outDir/manifest.json with one entry per cut.
  */
 export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], outDir: string, opts: SplitOptions = {}): Promise<Manifest> {
-  if (layers.length === 0) throw new SplitError('no split layer given');
+  if (layers.length === 0) throw new SplitError(`${a.model.label}: no split layer given`, { file: a.model.file });
   const positions = layers.map((l) => positionOf(a.index, l, a.model.label));
   const order = positions.map((p, i) => ({ p, l: layers[i]! }));
   for (let i = 1; i < order.length; i++) {
     if (order[i]!.p <= order[i - 1]!.p) {
-      throw new SplitError(`split layers must be distinct and in execution order: '${order[i]!.l}' does not come after '${order[i - 1]!.l}'`);
+      throw new SplitError(
+        `${a.model.label}: split layers must be distinct and in execution order: '${order[i]!.l}' does not come after '${order[i - 1]!.l}'`,
+        { file: a.model.file },
+      );
     }
   }
   const parts = buildParts(a, positions, opts);

@@ -1,0 +1,103 @@
+/**
+ * Model inputs from the command line: a payload file (--input_file), an image (--image_file) or
+ * a folder of images (--image_batch); none of them means a deterministic random input.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { indexGraph } from '../onnx/graph.js';
+import { fileError, type LoadedModel } from '../onnx/model.js';
+import { toNumber } from '../onnx/types.js';
+import type { HostTensor } from '../runtime/session.js';
+import { randomTensor } from '../tensor/host.js';
+import { imageFolderToTensor, imageToTensor, layoutFromInputShape, NORMALISATION_PRESETS, type Normalisation } from '../tensor/images.js';
+import { decodePayload } from '../tensor/payload.js';
+import { dtypeFromOnnx } from '../onnx/dtypes.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+
+export interface InputArgs {
+  input_file?: string;
+  image_file?: string;
+  image_batch?: string;
+  image_size_x?: number;
+  image_size_y?: number;
+  image_is_grayscale?: boolean;
+  normalisation?: string;
+  mean?: number[];
+  std?: number[];
+  scale?: number;
+  image_limit?: number;
+  seed?: number;
+}
+
+export function withInputOptions<T>(y: Argv<T>) {
+  return y
+    .option('input_file', { type: 'string', describe: 'A payload file (.pb) with the model inputs, e.g. from data_processing' })
+    .option('image_file', { type: 'string', describe: 'An image to feed the model' })
+    .option('image_batch', { type: 'string', describe: 'A folder of images, fed as one batch' })
+    .option('image_is_grayscale', { type: 'boolean', describe: 'Read images as one grayscale channel' })
+    .option('normalisation', { type: 'string', choices: Object.keys(NORMALISATION_PRESETS), describe: 'Pixel normalisation preset (default unit: pixel/255)' })
+    .option('mean', { type: 'number', array: true, describe: 'Per-channel mean subtracted after scaling' })
+    .option('std', { type: 'number', array: true, describe: 'Per-channel standard deviation divided by' })
+    .option('scale', { type: 'number', describe: 'Factor applied to raw 0..255 pixels first' })
+    .option('image_limit', { type: 'number', describe: 'At most this many images from --image_batch' })
+    .option('seed', { type: 'number', default: 1, describe: 'Seed of the random input used when no input is given' });
+}
+
+function normalisation(args: InputArgs): Normalisation {
+  const base = { ...(NORMALISATION_PRESETS[args.normalisation ?? 'unit'] ?? {}) };
+  if (args.scale !== undefined) base.scale = args.scale;
+  if (args.mean) base.mean = args.mean;
+  if (args.std) base.std = args.std;
+  return base;
+}
+
+/** Input tensors given on the command line, or undefined when none was. */
+export async function inputsFromArgs(model: LoadedModel, args: InputArgs): Promise<Record<string, HostTensor> | undefined> {
+  const given = [args.input_file, args.image_file, args.image_batch].filter(Boolean).length;
+  if (given > 1) throw new UsageError('give only one of --input_file, --image_file and --image_batch');
+  if (given === 0) return undefined;
+  const index = indexGraph(model.proto.graph!, model.label);
+  if (args.input_file) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(args.input_file);
+    } catch (err) {
+      throw fileError(args.input_file, err);
+    }
+    const payload = decodePayload(bytes, { file: args.input_file });
+    const feeds: Record<string, HostTensor> = {};
+    for (const name of index.inputs) {
+      const t = payload.tensors.get(name);
+      if (!t) throw new UsageError(`${args.input_file} has no tensor '${name}' (the model's inputs: ${index.inputs.join(', ')}; the file has: ${[...payload.tensors.keys()].join(', ')})`);
+      feeds[name] = t;
+    }
+    return feeds;
+  }
+  const name = index.inputs[0]!;
+  if (index.inputs.length > 1) throw new UsageError(`${model.label} has ${index.inputs.length} inputs; images can feed only a single-input model (use --input_file)`);
+  const declared = (model.proto.graph?.input ?? []).find((v) => v.name === name)!;
+  const dims = (declared.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : null));
+  const elem = declared.type?.tensorType?.elemType ?? 1;
+  const dtype = dtypeFromOnnx(elem).name;
+  if (dtype !== 'float32' && dtype !== 'uint8' && dtype !== 'float16') throw new UsageError(`input '${name}' is ${dtype}; images can feed float32, float16 or uint8 inputs`);
+  const sizes: Parameters<typeof layoutFromInputShape>[1] = { dtype };
+  if (args.image_size_x !== undefined) sizes.width = args.image_size_x;
+  if (args.image_size_y !== undefined) sizes.height = args.image_size_y;
+  if (args.image_is_grayscale !== undefined) sizes.grayscale = args.image_is_grayscale;
+  const layout = layoutFromInputShape(dims, sizes);
+  const tensor = args.image_file
+    ? await imageToTensor(args.image_file, layout, normalisation(args))
+    : await imageFolderToTensor(args.image_batch!, layout, normalisation(args), args.image_limit !== undefined ? { limit: args.image_limit } : {});
+  return { [name]: tensor };
+}
+
+/** Deterministic random inputs of the analysed shapes (floats in [-1, 1), integers in [0, 10)). */
+export function randomInputs(a: ModelAnalysis, seed = 1): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  a.index.inputs.forEach((name, i) => {
+    const info = a.shapes.get(name)!;
+    feeds[name] = randomTensor(dtypeFromOnnx(info.elemType).name, info.dims, seed + i);
+  });
+  return feeds;
+}

@@ -1,0 +1,234 @@
+/**
+ * run and run_all: the edge -> object store -> cloud cycle for one split point or all of them,
+ * with the times and bytes of every step written to CSV.
+ */
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { LocalBackend } from '../../backends/local.js';
+import { UsageError } from '../../errors.js';
+import { COLUMNS, type Row } from '../../profile/columns.js';
+import { CsvAppender, readRows, writeSummary } from '../../profile/csv.js';
+import { doneKey, PreparedSplit, runSweep, type SweepContext } from '../../profile/sweep.js';
+import { checkProvider, createSession } from '../../runtime/ort.js';
+import { probeModel } from '../../runtime/probe.js';
+import { providerFor } from '../../runtime/providers.js';
+import type { GraphOptimizationLevel, HostTensor } from '../../runtime/session.js';
+import type { ModelAnalysis } from '../../split/analysis.js';
+import { pointAtPosition, positionOf } from '../../split/points.js';
+import { openStore } from '../../storage/open.js';
+import { storeConfigFromEnv } from '../../storage/store.js';
+import { humanBytes, table } from '../format.js';
+import { inputsFromArgs, randomInputs, type InputArgs } from '../inputs.js';
+import { analyzeFromArgs, type ModelArgs } from '../options.js';
+import { Progress } from '../progress.js';
+
+export interface RunArgs extends ModelArgs, InputArgs {
+  split_layer?: string;
+  splits?: number[];
+  rep?: number;
+  warmup?: number;
+  timeout?: number;
+  results_file?: string;
+  resume?: boolean;
+  exec_type?: string;
+  device_type?: string;
+  cloud?: string;
+  minio_endpoint?: string;
+  minio_bucket?: string;
+  minio_region?: string;
+  minio_secure?: boolean;
+  graph_opt?: string;
+  keep_objects?: boolean;
+  verify?: boolean;
+}
+
+interface RunSetUp {
+  ctx: SweepContext;
+  close(): Promise<void>;
+}
+
+function positiveInt(v: number | undefined, flag: string, min = 1): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+/** Sets up the store, the cloud backend, the execution provider and the inputs for a run. */
+async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }): Promise<RunSetUp> {
+  if ((args.cloud ?? 'local') !== 'local') throw new UsageError(`--cloud ${args.cloud} is not available yet (available: local)`);
+  const provider = providerFor(args.exec_type, args.device_type);
+  await checkProvider(provider, probeModel());
+  const timeout = args.timeout ?? 60;
+  if (!(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${args.timeout}`);
+  const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
+  if (args.minio_endpoint) flags.minio_endpoint = args.minio_endpoint;
+  if (args.minio_bucket) flags.minio_bucket = args.minio_bucket;
+  if (args.minio_region) flags.minio_region = args.minio_region;
+  if (args.minio_secure !== undefined) flags.minio_secure = args.minio_secure;
+  const config = storeConfigFromEnv(flags);
+  const opened = await openStore(config);
+  const coords = opened.embedded ?? { endpoint: config.endpoint ?? '', accessKey: config.accessKey ?? '', secretKey: config.secretKey ?? '' };
+  const level = (args.graph_opt ?? 'all') as GraphOptimizationLevel;
+  const backend = new LocalBackend({ store: { ...coords, bucket: config.bucket }, provider, graphOptimizationLevel: level });
+  const feeds = a.feeds ?? randomInputs(a, args.seed ?? 1);
+  // The reference: the whole model on this machine, same provider, same input.
+  const full = await createSession(a.model.bytes, { executionProviders: [provider], graphOptimizationLevel: level });
+  let expected: Record<string, HostTensor>;
+  try {
+    expected = await full.run(feeds);
+  } finally {
+    await full.release();
+  }
+  const ctx: SweepContext = {
+    analysis: a,
+    store: opened.store,
+    backend,
+    createSession,
+    provider,
+    execType: args.exec_type ?? 'CPU',
+    graphOptimizationLevel: level,
+    feeds,
+    runId: `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomUUID().slice(0, 8)}`,
+    timeoutMs: timeout * 1000,
+    warmup: positiveInt(args.warmup, 'warmup', 0) ?? 2,
+    expected,
+    keepObjects: args.keep_objects === true,
+  };
+  return {
+    ctx,
+    close: async () => {
+      await backend.close();
+      await opened.stop();
+    },
+  };
+}
+
+function defaultResultsFile(args: RunArgs): string {
+  const base = path.basename(args.onnx_file ?? 'model', '.onnx');
+  const date = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  return path.join('results', `${base}-${date}.csv`);
+}
+
+export async function run(args: RunArgs, out: (s: string) => void): Promise<void> {
+  if (!args.split_layer) throw new UsageError('run needs --split_layer (see --operation list_layers; use the input name for cloud only)');
+  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
+  const position = positionOf(a.index, args.split_layer, a.model.label);
+  const point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
+  const rep = positiveInt(args.rep, 'rep') ?? 1;
+  const s = await setUp(args, a);
+  try {
+    const prepared = await PreparedSplit.prepare(s.ctx, point);
+    const rows: Row[] = [];
+    let outputs = new Map<string, HostTensor>();
+    try {
+      for (let w = 1; w <= s.ctx.warmup; w++) await prepared.cycle(s.ctx, -w);
+      for (let r = 0; r < rep; r++) {
+        const res = await prepared.cycle(s.ctx, r);
+        rows.push(res.row);
+        outputs = res.outputs;
+      }
+    } finally {
+      await prepared.release();
+    }
+    if (args.results_file) {
+      const csv = await CsvAppender.open(args.results_file);
+      for (const r of rows) await csv.append(r);
+    }
+    const last = rows.at(-1)!;
+    out(`split ${point.index} after '${args.split_layer}': ${point.cutTensors.length} cut tensor(s), ${last.tensor_bytes} tensor bytes, ${last.transfer_bytes} bytes on the wire`);
+    const keys = ['edge_load_ms', 'cloud_load_ms', 'edge_ms', 'encode_ms', 'upload_ms', 'wait_ms', 'cloud_ms', 'download_ms', 'decode_ms', 'total_ms'] as const;
+    out(table(['>rep', ...keys.map((k) => `>${k}`), 'status'], rows.map((r) => [r.rep, ...keys.map((k) => r[k]), r.status + (r.error ? `: ${r.error}` : '')])));
+    for (const name of a.index.outputs) out(describeOutput(name, outputs.get(name)));
+    if (args.verify) {
+      const diff = Number(last.max_abs_diff);
+      out(`verify: max |split - full| = ${diff} ${diff <= 1e-4 ? '(match)' : '(MISMATCH)'}`);
+      if (!(diff <= 1e-4)) process.exitCode = 1;
+    }
+    if (rows.some((r) => r.status !== 'ok')) process.exitCode = 1;
+  } finally {
+    await s.close();
+  }
+}
+
+/** Shape and, for a classifier-like output, the top-5 classes. */
+function describeOutput(name: string, t: HostTensor | undefined): string {
+  if (!t) return `${name}: missing`;
+  const head = `${name}: ${t.type}[${t.dims.join(', ')}]`;
+  const data = t.data as unknown as ArrayLike<number>;
+  const classes = t.dims.at(-1) ?? 0;
+  if (t.type !== 'float32' || t.dims.length > 2 || classes < 2 || data.length !== classes) return head;
+  const top = Array.from({ length: classes }, (_, i) => i)
+    .sort((x, y) => data[y]! - data[x]!)
+    .slice(0, 5);
+  return `${head} top-5: ${top.map((i) => `${i} (${data[i]!.toFixed(4)})`).join(', ')}`;
+}
+
+export async function runAll(args: RunArgs, io: { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean }): Promise<void> {
+  const out = io.out;
+  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
+  const rep = positiveInt(args.rep, 'rep') ?? 10;
+  const file = args.results_file ?? defaultResultsFile(args);
+  const splits = args.splits;
+  for (const i of splits ?? []) {
+    if (!Number.isInteger(i) || i < 0 || i >= a.splitPoints.length) throw new UsageError(`--splits ${i} is not a split index (0..${a.splitPoints.length - 1})`);
+  }
+  const done = new Set<string>();
+  const previous = args.resume ? await readRows(file) : [];
+  if (!args.resume && (await readRows(file)).length > 0) {
+    throw new UsageError(`${file} already holds results; use --resume to continue that sweep or choose another --results_file`);
+  }
+  if (previous.length > 0) {
+    const header = Object.keys(previous[0]!);
+    if (COLUMNS.some((c) => !header.includes(c))) throw new UsageError(`${file} is not a run_all results file of this version`);
+  }
+  for (const r of previous) done.add(doneKey(r.split_index!, r.rep!));
+  const s = await setUp(args, a);
+  const csv = await CsvAppender.open(file);
+  const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
+  const total = selected.length * rep;
+  const progress = new Progress(total, io.isTTY === true, io.err);
+  progress.advance(selected.reduce((n, p) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r))).length, 0), '');
+  const rows: Row[] = [];
+  try {
+    const opts: Parameters<typeof runSweep>[1] = {
+      rep,
+      done,
+      onRow: async (row) => {
+        await csv.append(row);
+        rows.push(row);
+        progress.advance(1, `split ${row.split_index} ${row.split_layer}${row.status === 'ok' ? '' : ` (${row.status})`}`);
+      },
+    };
+    if (splits) opts.splits = splits;
+    await runSweep(s.ctx, opts);
+  } finally {
+    progress.stop();
+    await s.close();
+  }
+  const all = [...previous, ...rows] as Record<string, string | number>[];
+  const summary = await writeSummary(file, all);
+  const failed = rows.filter((r) => r.status !== 'ok').length;
+  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}`);
+  if (failed) out(`${failed} rows failed; see the status and error columns`);
+  const best = bestSplit(all);
+  if (best) out(`fastest split here: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} over the network`);
+}
+
+function bestSplit(rows: Record<string, string | number>[]): { index: number; layer: string; ms: number; bytes: number } | undefined {
+  const by = new Map<number, number[]>();
+  const info = new Map<number, { layer: string; bytes: number }>();
+  for (const r of rows) {
+    if (r.status !== 'ok') continue;
+    const i = Number(r.split_index);
+    if (!by.has(i)) by.set(i, []);
+    by.get(i)!.push(Number(r.total_ms));
+    info.set(i, { layer: String(r.split_layer), bytes: Number(r.transfer_bytes) });
+  }
+  let best: { index: number; layer: string; ms: number; bytes: number } | undefined;
+  for (const [i, v] of by) {
+    const s = [...v].sort((x, y) => x - y);
+    const med = s[Math.floor((s.length - 1) / 2)]!;
+    if (!best || med < best.ms) best = { index: i, layer: info.get(i)!.layer, ms: med, bytes: info.get(i)!.bytes };
+  }
+  return best;
+}

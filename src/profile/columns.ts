@@ -1,0 +1,64 @@
+/**
+ * The run_all CSV: one row per split point per repetition. Times are milliseconds, each a
+ * duration measured on one clock (edge columns on the edge's, cloud columns on the cloud's).
+ */
+
+/** Columns in order: the contract columns first, then extras. */
+export const COLUMNS = [
+  'split_index',
+  'split_layer',
+  'cut_tensors',
+  'tensor_bytes',
+  'transfer_bytes',
+  'edge_load_ms',
+  'cloud_load_ms',
+  'edge_ms',
+  'encode_ms',
+  'upload_ms',
+  'cloud_ms',
+  'download_ms',
+  'decode_ms',
+  'transfer_ms',
+  'wait_ms',
+  'total_ms',
+  'rep',
+  'exec_type',
+  'backend',
+  'status',
+  'error',
+  // Extras.
+  'result_bytes',
+  'cloud_download_ms',
+  'cloud_decode_ms',
+  'cloud_encode_ms',
+  'model_upload_ms',
+  'max_abs_diff',
+  'run_id',
+] as const;
+
+export type Column = (typeof COLUMNS)[number];
+export type Row = Record<Column, string | number>;
+
+/** Time columns summarised per split point. */
+export const TIME_COLUMNS: readonly Column[] = [
+  'edge_load_ms',
+  'cloud_load_ms',
+  'edge_ms',
+  'encode_ms',
+  'upload_ms',
+  'cloud_ms',
+  'download_ms',
+  'decode_ms',
+  'transfer_ms',
+  'wait_ms',
+  'total_ms',
+];
+
+export function emptyRow(): Row {
+  return Object.fromEntries(COLUMNS.map((c) => [c, ''])) as Row;
+}
+
+/** Milliseconds rounded to microseconds, for the CSV. */
+export function ms(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

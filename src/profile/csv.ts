@@ -1,0 +1,86 @@
+/**
+ * The results CSV: rows appended as they finish (so a killed sweep keeps what it measured),
+ * read back for --resume, and the per-split summary written beside it.
+ */
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, open, readFile, rename } from 'node:fs/promises';
+import * as path from 'node:path';
+import { FileError } from '../errors.js';
+import { COLUMNS, TIME_COLUMNS, ms, type Row } from './columns.js';
+import { percentile } from './stats.js';
+
+export class CsvAppender {
+  private constructor(readonly file: string) {}
+
+  /** Opens the file for appending; writes the header when it is new or empty. */
+  static async open(file: string): Promise<CsvAppender> {
+    await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    const fresh = !existsSync(file) || (await readFile(file, 'utf8')).trim() === '';
+    if (fresh) await appendFile(file, stringify([[...COLUMNS]]));
+    return new CsvAppender(file);
+  }
+
+  async append(row: Row): Promise<void> {
+    const line = stringify([COLUMNS.map((c) => row[c])]);
+    // One write per row keeps each row whole even when the process is killed.
+    const h = await open(this.file, 'a');
+    try {
+      await h.write(line);
+    } finally {
+      await h.close();
+    }
+  }
+}
+
+/** Rows of an existing results file (for --resume); a torn last line is dropped. */
+export async function readRows(file: string): Promise<Record<string, string>[]> {
+  if (!existsSync(file)) return [];
+  let text = await readFile(file, 'utf8');
+  if (!text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
+  try {
+    return parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
+  } catch (err) {
+    throw new FileError(`${file}: cannot read the results to resume (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
+  }
+}
+
+/** `results/x.csv` -> `results/x.summary.csv`. */
+export function summaryPath(file: string): string {
+  return file.replace(/(\.csv)?$/i, '.summary.csv');
+}
+
+/** Median, p5 and p95 of every time column per split point, over rows with status ok. */
+export async function writeSummary(file: string, rows: readonly Record<string, string | number>[]): Promise<string> {
+  const bySplit = new Map<number, Record<string, string | number>[]>();
+  for (const r of rows) {
+    const k = Number(r.split_index);
+    if (!bySplit.has(k)) bySplit.set(k, []);
+    bySplit.get(k)!.push(r);
+  }
+  const header = ['split_index', 'split_layer', 'cut_tensors', 'tensor_bytes', 'transfer_bytes', 'reps', 'failed'];
+  for (const c of TIME_COLUMNS) header.push(`${c}_median`, `${c}_p5`, `${c}_p95`);
+  const lines: (string | number)[][] = [header];
+  for (const k of [...bySplit.keys()].sort((a, b) => a - b)) {
+    const all = bySplit.get(k)!;
+    const ok = all.filter((r) => r.status === 'ok');
+    const first = ok[0] ?? all[0]!;
+    const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, first.transfer_bytes!, ok.length, all.length - ok.length];
+    for (const c of TIME_COLUMNS) {
+      const v = ok.map((r) => Number(r[c])).filter((x) => Number.isFinite(x));
+      line.push(...[0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : '')));
+    }
+    lines.push(line);
+  }
+  const out = summaryPath(file);
+  const tmp = `${out}.tmp-${process.pid}`;
+  const h = await open(tmp, 'w');
+  try {
+    await h.write(stringify(lines));
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, out);
+  return out;
+}

@@ -1,0 +1,280 @@
+/**
+ * The edge -> store -> cloud cycle, and the sweep over split points. For each split point the
+ * parts are built in memory, the cloud part is put in the store once by content hash, the edge
+ * session is created once, warm-up cycles run unrecorded, then each repetition is one row.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { CloudBackend } from '../backends/backend.js';
+import { OnnxManagerError } from '../errors.js';
+import type { ProviderChoice } from '../runtime/providers.js';
+import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import type { SplitPoint } from '../split/points.js';
+import { buildParts, type BuiltPart } from '../split/split.js';
+import { storeKeys, type ObjectStore } from '../storage/store.js';
+import { hostTensorBytes } from '../tensor/host.js';
+import { decodePayload, encodePayload, type Payload } from '../tensor/payload.js';
+import { emptyRow, ms, type Row } from './columns.js';
+
+export class SweepError extends OnnxManagerError {}
+
+export interface SweepContext {
+  analysis: ModelAnalysis;
+  store: ObjectStore;
+  backend: CloudBackend;
+  createSession: (model: Uint8Array, options: SessionOptions) => Promise<Session>;
+  provider: ProviderChoice;
+  /** The --exec_type the user gave, for the CSV. */
+  execType: string;
+  graphOptimizationLevel?: SessionOptions['graphOptimizationLevel'];
+  feeds: Record<string, HostTensor>;
+  runId: string;
+  timeoutMs: number;
+  warmup: number;
+  /** Full-model outputs to compare each result with (max_abs_diff column). */
+  expected?: Record<string, HostTensor>;
+  /** Leave input/output objects in the store (default: removed after each split point). */
+  keepObjects?: boolean;
+}
+
+export interface CycleResult {
+  row: Row;
+  outputs: Map<string, HostTensor>;
+}
+
+/** Largest absolute difference between two float tensors (Infinity on a shape or type mismatch). */
+export function maxAbsDiff(a: HostTensor | undefined, b: HostTensor): number {
+  if (!a || a.type !== b.type || a.dims.join() !== b.dims.join()) return Infinity;
+  const x = a.data as unknown as ArrayLike<number | bigint>;
+  const y = b.data as unknown as ArrayLike<number | bigint>;
+  let d = 0;
+  for (let i = 0; i < y.length; i++) {
+    const u = x[i]!;
+    const v = y[i]!;
+    const diff = typeof u === 'bigint' || typeof v === 'bigint' ? (u === v ? 0 : Infinity) : Math.abs((u as number) - (v as number));
+    if (Number.isNaN(diff)) {
+      if (!(Number.isNaN(u as number) && Number.isNaN(v as number))) return Infinity;
+    } else if (diff > d) d = diff;
+  }
+  return d;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** One split point, ready to run: edge session, cloud parts in the store and loaded. */
+export class PreparedSplit {
+  private constructor(
+    readonly point: SplitPoint,
+    readonly edge: Session | undefined,
+    readonly cloudModels: string[],
+    /** Cut tensor names in payload order. */
+    readonly cut: string[],
+    readonly edgeLoadMs: number,
+    readonly cloudLoadMs: number,
+    readonly modelUploadMs: number,
+  ) {}
+
+  static async prepare(ctx: SweepContext, point: SplitPoint): Promise<PreparedSplit> {
+    const parts = buildParts(ctx.analysis, [point.position]);
+    const external = parts.find((p) => p.part.external);
+    if (external) {
+      throw new SweepError(`split ${point.index}: ${external.file} keeps its weights in an external data file, which run/run_all cannot send yet`);
+    }
+    const edgePart: BuiltPart | undefined = parts.find((p) => p.plan.number === 1);
+    const cloudParts = parts.filter((p) => p.plan.number !== 1);
+    let uploadMs = 0;
+    const cloudModels: string[] = [];
+    for (const p of cloudParts) {
+      const bytes = p.part.model.concat();
+      const hash = sha256(bytes);
+      const t0 = performance.now();
+      if (!(await ctx.store.exists(storeKeys.model(hash)))) await ctx.store.put(storeKeys.model(hash), bytes);
+      uploadMs += performance.now() - t0;
+      cloudModels.push(hash);
+    }
+    let edge: Session | undefined;
+    let edgeLoadMs = 0;
+    if (edgePart) {
+      const t0 = performance.now();
+      const options: SessionOptions = { executionProviders: [ctx.provider] };
+      if (ctx.graphOptimizationLevel) options.graphOptimizationLevel = ctx.graphOptimizationLevel;
+      edge = await ctx.createSession(edgePart.part.model.concat(), options);
+      edgeLoadMs = performance.now() - t0;
+    }
+    let cloudLoadMs = 0;
+    try {
+      if (cloudModels.length > 0) cloudLoadMs = (await ctx.backend.prepare(cloudModels)).loadMs;
+    } catch (err) {
+      await edge?.release();
+      throw err;
+    }
+    const cut = point.cutTensors.map((t) => t.name);
+    return new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
+  }
+
+  /** One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error'. */
+  async cycle(ctx: SweepContext, rep: number): Promise<CycleResult> {
+    const p = this.point;
+    const row = emptyRow();
+    Object.assign(row, {
+      split_index: p.index,
+      split_layer: p.splitLayer,
+      cut_tensors: this.cut.join(';'),
+      tensor_bytes: p.transferBytes,
+      edge_load_ms: ms(this.edgeLoadMs),
+      cloud_load_ms: ms(this.cloudLoadMs),
+      model_upload_ms: ms(this.modelUploadMs),
+      rep,
+      exec_type: ctx.execType,
+      backend: this.cloudModels.length > 0 ? ctx.backend.name : 'none',
+      run_id: ctx.runId,
+      status: 'ok',
+    });
+    const outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
+    const keys = { input: storeKeys.input(ctx.runId, p.index, rep < 0 ? `w${-rep}` : rep), output: storeKeys.output(ctx.runId, p.index, rep < 0 ? `w${-rep}` : rep) };
+    const t0 = performance.now();
+    try {
+      if (this.edge) {
+        const feeds: Record<string, HostTensor> = {};
+        for (const n of this.edge.inputNames) feeds[n] = outputs.get(n)!;
+        const te = performance.now();
+        const out = await this.edge.run(feeds);
+        row.edge_ms = ms(performance.now() - te);
+        for (const [n, t] of Object.entries(out)) outputs.set(n, t);
+      } else {
+        row.edge_ms = 0;
+      }
+      if (this.cloudModels.length === 0) {
+        Object.assign(row, { transfer_bytes: 0, encode_ms: 0, upload_ms: 0, cloud_ms: 0, download_ms: 0, decode_ms: 0, transfer_ms: 0, wait_ms: 0, result_bytes: 0 });
+      } else {
+        const tensors = new Map<string, HostTensor>();
+        for (const n of this.cut) tensors.set(n, outputs.get(n)!);
+        row.tensor_bytes = [...tensors.values()].reduce((s, t) => s + hostTensorBytes(t), 0);
+        const payload: Payload = {
+          kind: 'input',
+          runId: ctx.runId,
+          splitIndex: p.index,
+          rep: Math.max(rep, 0),
+          nextModels: this.cloudModels,
+          timings: [{ name: 'edge_ms', ms: Number(row.edge_ms) }],
+          tensors,
+        };
+        const tEnc = performance.now();
+        const chunks = encodePayload(payload);
+        const tUp = performance.now();
+        await ctx.store.put(keys.input, chunks);
+        const tWait = performance.now();
+        await ctx.backend.trigger({ inputKey: keys.input, outputKey: keys.output });
+        await ctx.store.waitFor(keys.output, ctx.timeoutMs, ctx.backend.failureSignal);
+        const tDown = performance.now();
+        const bytes = await ctx.store.get(keys.output);
+        const tDec = performance.now();
+        const result = decodePayload(bytes, { file: keys.output });
+        const tEnd = performance.now();
+        Object.assign(row, {
+          transfer_bytes: chunks.byteLength,
+          result_bytes: bytes.length,
+          encode_ms: ms(tUp - tEnc),
+          upload_ms: ms(tWait - tUp),
+          wait_ms: ms(tDown - tWait),
+          download_ms: ms(tDec - tDown),
+          decode_ms: ms(tEnd - tDec),
+          transfer_ms: ms(tWait - tUp + (tDec - tDown)),
+        });
+        const timing = new Map(result.timings.map((t) => [t.name, t.ms]));
+        row.cloud_ms = ms(timing.get('cloud_ms') ?? NaN);
+        row.cloud_download_ms = ms(timing.get('cloud_download_ms') ?? NaN);
+        row.cloud_decode_ms = ms(timing.get('cloud_decode_ms') ?? NaN);
+        row.cloud_encode_ms = ms(timing.get('cloud_encode_ms') ?? NaN);
+        if (result.error) throw new SweepError(`cloud: ${result.error}`);
+        for (const [n, t] of result.tensors) outputs.set(n, t);
+      }
+      row.total_ms = ms(performance.now() - t0);
+      if (ctx.expected) {
+        let worst = 0;
+        for (const [name, t] of Object.entries(ctx.expected)) worst = Math.max(worst, maxAbsDiff(outputs.get(name), t));
+        row.max_abs_diff = worst;
+      }
+    } catch (err) {
+      row.total_ms = ms(performance.now() - t0);
+      row.status = err instanceof OnnxManagerError && err.name === 'TimeoutError' ? 'timeout' : 'error';
+      row.error = String((err as Error)?.message ?? err).split('\n')[0]!;
+    } finally {
+      if (!ctx.keepObjects && this.cloudModels.length > 0) await ctx.store.remove([keys.input, keys.output]).catch(() => undefined);
+    }
+    return { row, outputs };
+  }
+
+  async release(): Promise<void> {
+    await this.edge?.release();
+  }
+}
+
+/** A row for a split point that could not be prepared. */
+export function failedRow(ctx: SweepContext, point: SplitPoint, rep: number, err: unknown): Row {
+  const row = emptyRow();
+  Object.assign(row, {
+    split_index: point.index,
+    split_layer: point.splitLayer,
+    cut_tensors: point.cutTensors.map((t) => t.name).join(';'),
+    tensor_bytes: point.transferBytes,
+    rep,
+    exec_type: ctx.execType,
+    backend: ctx.backend.name,
+    run_id: ctx.runId,
+    status: 'error',
+    error: String((err as Error)?.message ?? err).split('\n')[0]!,
+  });
+  return row;
+}
+
+export interface SweepOptions {
+  /** Split indexes to run (default all). */
+  splits?: readonly number[];
+  rep: number;
+  /** (split_index, rep) pairs already in the results (for --resume). */
+  done?: ReadonlySet<string>;
+  onRow?: (row: Row) => Promise<void> | void;
+  onSplitStart?: (point: SplitPoint) => void;
+}
+
+export function doneKey(split: number | string, rep: number | string): string {
+  return `${split}/${rep}`;
+}
+
+/** Runs every requested split point; failed split points become error rows and the sweep goes on. */
+export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<Row[]> {
+  const rows: Row[] = [];
+  const wanted = opts.splits ? new Set(opts.splits) : undefined;
+  for (const point of ctx.analysis.splitPoints) {
+    if (wanted && !wanted.has(point.index)) continue;
+    const reps = Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r)));
+    if (reps.length === 0) continue;
+    opts.onSplitStart?.(point);
+    let prepared: PreparedSplit | undefined;
+    try {
+      prepared = await PreparedSplit.prepare(ctx, point);
+    } catch (err) {
+      for (const r of reps) {
+        const row = failedRow(ctx, point, r, err);
+        rows.push(row);
+        await opts.onRow?.(row);
+      }
+      continue;
+    }
+    try {
+      for (let w = 1; w <= ctx.warmup; w++) await prepared.cycle(ctx, -w);
+      for (const r of reps) {
+        const { row } = await prepared.cycle(ctx, r);
+        rows.push(row);
+        await opts.onRow?.(row);
+      }
+    } finally {
+      await prepared.release();
+    }
+  }
+  return rows;
+}

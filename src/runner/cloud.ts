@@ -1,0 +1,137 @@
+/**
+ * The cloud runner: takes an input payload, runs the model part(s) it names (fetched by content
+ * hash and kept warm), and returns a result payload with its own timings, measured on its clock.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { OnnxManagerError } from '../errors.js';
+import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
+import type { Payload } from '../tensor/payload.js';
+
+export class CloudRunError extends OnnxManagerError {}
+
+/** Where the runner gets model parts from, by sha256 of their bytes. */
+export interface ModelSource {
+  get(sha256: string): Promise<Uint8Array>;
+}
+
+interface Loaded {
+  session: Session;
+  loadMs: number;
+}
+
+export interface CloudRunnerOptions {
+  session?: SessionOptions;
+  /** Sessions kept warm (least recently used are released). Default 4. */
+  keepWarm?: number;
+}
+
+export class CloudRunner {
+  private readonly sessions = new Map<string, Promise<Loaded>>();
+
+  constructor(
+    private readonly source: ModelSource,
+    private readonly createSession: (model: Uint8Array, options: SessionOptions) => Promise<Session>,
+    private readonly options: CloudRunnerOptions = {},
+  ) {}
+
+  /** Loads a part (fetch, check its hash, create the session) unless it is warm; returns the cold-start time spent now. */
+  async load(sha256: string): Promise<{ session: Session; loadMs: number; cold: boolean }> {
+    const warm = this.sessions.get(sha256);
+    if (warm) {
+      // Most recently used goes last.
+      this.sessions.delete(sha256);
+      this.sessions.set(sha256, warm);
+      return { ...(await warm), cold: false, loadMs: 0 };
+    }
+    const loading = (async (): Promise<Loaded> => {
+      const t0 = performance.now();
+      const bytes = await this.source.get(sha256);
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== sha256) throw new CloudRunError(`model part ${sha256.slice(0, 12)}… has the wrong content (sha256 ${actual.slice(0, 12)}…)`);
+      const session = await this.createSession(bytes, this.options.session ?? {});
+      return { session, loadMs: performance.now() - t0 };
+    })();
+    this.sessions.set(sha256, loading);
+    loading.catch(() => this.sessions.delete(sha256));
+    await this.evict();
+    const l = await loading;
+    return { ...l, cold: true };
+  }
+
+  private async evict(): Promise<void> {
+    const keep = this.options.keepWarm ?? 4;
+    while (this.sessions.size > keep) {
+      const [oldest, p] = this.sessions.entries().next().value as [string, Promise<Loaded>];
+      this.sessions.delete(oldest);
+      await p.then((l) => l.session.release()).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Runs the parts named by the payload in order on its tensors. The result carries every
+   * tensor the parts produced that no later part consumed, and the cloud's timings.
+   */
+  async process(input: Payload, received: { downloadMs?: number; decodeMs?: number } = {}): Promise<Payload> {
+    const timings: { name: string; ms: number }[] = [];
+    if (received.downloadMs !== undefined) timings.push({ name: 'cloud_download_ms', ms: received.downloadMs });
+    if (received.decodeMs !== undefined) timings.push({ name: 'cloud_decode_ms', ms: received.decodeMs });
+    const pool = new Map<string, HostTensor>(input.tensors);
+    const produced = new Map<string, HostTensor>();
+    let loadMs = 0;
+    let cloudMs = 0;
+    for (const [i, hash] of input.nextModels.entries()) {
+      const l = await this.load(hash);
+      loadMs += l.loadMs;
+      const feeds: Record<string, HostTensor> = {};
+      for (const name of l.session.inputNames) {
+        const t = pool.get(name);
+        if (!t) throw new CloudRunError(`part ${i + 1} of ${input.nextModels.length} needs tensor '${name}', which the payload does not carry`);
+        feeds[name] = t;
+      }
+      const t0 = performance.now();
+      const out = await l.session.run(feeds);
+      const dt = performance.now() - t0;
+      cloudMs += dt;
+      timings.push({ name: `cloud_part${i + 1}_ms`, ms: dt });
+      for (const name of l.session.inputNames) produced.delete(name);
+      for (const [name, t] of Object.entries(out)) {
+        pool.set(name, t);
+        produced.set(name, t);
+      }
+    }
+    timings.push({ name: 'cloud_load_ms', ms: loadMs }, { name: 'cloud_ms', ms: cloudMs });
+    return {
+      kind: 'output',
+      runId: input.runId,
+      splitIndex: input.splitIndex,
+      rep: input.rep,
+      nextModels: [],
+      timings,
+      host: hostname(),
+      tensors: produced,
+    };
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const p of all) await p.then((l) => l.session.release()).catch(() => undefined);
+  }
+}
+
+/** A result payload that reports a failure back to the edge. */
+export function errorPayload(input: Pick<Payload, 'runId' | 'splitIndex' | 'rep'>, error: unknown): Payload {
+  return {
+    kind: 'output',
+    runId: input.runId,
+    splitIndex: input.splitIndex,
+    rep: input.rep,
+    nextModels: [],
+    timings: [],
+    host: hostname(),
+    error: String((error as Error)?.message ?? error).split('\n')[0]!,
+    tensors: new Map(),
+  };
+}

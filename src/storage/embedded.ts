@@ -1,0 +1,111 @@
+/**
+ * An S3 server inside this process (s3rver over a folder), for runs without a MinIO and for tests:
+ * the only module that imports `s3rver`. The store it returns is built by openMinioStore, the same
+ * code path as a real MinIO, wired to s3rver's in-process 'event' emitter so waitFor wakes at once.
+ * Other processes reach it through the returned endpoint and keys.
+ *
+ * s3rver's limits (see FACTS.md): no multipart uploads (the store puts every object in one PUT),
+ * no bucket notifications (never call listenBucketNotification against it).
+ */
+import type { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import { StoreError } from '../errors.js';
+import { openMinioStore } from './minio-store.js';
+import type { ObjectStore } from './store.js';
+
+/** s3rver's built-in account. */
+export const EMBEDDED_ACCESS_KEY = 'S3RVER';
+export const EMBEDDED_SECRET_KEY = 'S3RVER';
+
+export interface EmbeddedStore {
+  store: ObjectStore;
+  /** `http://127.0.0.1:<port>`: give it (with the keys) to other processes as MINIO_ENDPOINT. */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  /** The folder holding the objects. */
+  dir: string;
+  /** Closes the store, stops the server and removes the folder (unless it was given). Idempotent. */
+  stop(): Promise<void>;
+}
+
+interface S3rverEvent {
+  Records?: { eventName?: string; s3?: { bucket?: { name?: string }; object?: { key?: string } } }[];
+}
+
+export async function startEmbeddedStore(options: { bucket: string; dir?: string; port?: number }): Promise<EmbeddedStore> {
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'onnx-manager-s3-')));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: options.port ?? 0,
+    silent: true,
+    directory: dir,
+    vhostBuckets: false,
+    resetOnClose: false,
+  });
+  const emitter = server as unknown as EventEmitter;
+  // Koa re-emits request errors as 'error' on the app; s3rver's silent flag keeps Koa quiet, and
+  // this listener keeps a stray one from becoming an uncaught exception.
+  emitter.on('error', () => {});
+  const removeDir = async (): Promise<void> => {
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+  };
+  let port: number;
+  try {
+    port = (await server.run()).port;
+  } catch (err) {
+    await removeDir();
+    throw new StoreError(`cannot start the embedded S3 server on 127.0.0.1 (${(err as Error).message})`, { cause: err });
+  }
+  const httpServer = (server as unknown as { httpServer: Server }).httpServer;
+  const closeServer = async (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeAllConnections(); // keep-alive sockets of this and other processes
+    await closed;
+  };
+  const endpoint = `http://127.0.0.1:${port}`;
+  const onObjectCreated = (listener: (key: string) => void): (() => void) => {
+    const handler = (event: S3rverEvent): void => {
+      for (const record of event?.Records ?? []) {
+        const key = record.s3?.object?.key;
+        if (record.eventName?.startsWith('ObjectCreated') && record.s3?.bucket?.name === options.bucket && typeof key === 'string') {
+          listener(key);
+        }
+      }
+    };
+    emitter.on('event', handler);
+    return () => {
+      emitter.off('event', handler);
+    };
+  };
+  let store: ObjectStore;
+  try {
+    store = await openMinioStore(
+      { endpoint, accessKey: EMBEDDED_ACCESS_KEY, secretKey: EMBEDDED_SECRET_KEY, bucket: options.bucket, createBucket: true, region: 'us-east-1' },
+      { onObjectCreated, label: 'embedded s3rver' },
+    );
+  } catch (err) {
+    await closeServer();
+    await removeDir();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    store,
+    endpoint,
+    accessKey: EMBEDDED_ACCESS_KEY,
+    secretKey: EMBEDDED_SECRET_KEY,
+    dir,
+    stop: () =>
+      (stopping ??= (async () => {
+        await store.close();
+        await closeServer();
+        await removeDir();
+      })()),
+  };
+}

@@ -1,0 +1,366 @@
+/**
+ * ObjectStore over the minio client: the only module that imports `minio`. It serves a real MinIO
+ * (or any S3-compatible server) and the embedded s3rver alike; only the endpoint differs.
+ *
+ * - Every put is one PUT request: the client gets a Buffer (minio's putObject sends a Buffer in one
+ *   request whatever its size) and partSize is raised to 512 MiB, so even a stream would not turn
+ *   into a multipart upload below that (s3rver cannot do multipart).
+ * - Each store owns its keep-alive http(s) Agent, so close() really closes its sockets.
+ * - waitFor: MinIO's listenBucketNotification only when config.notifications is 'minio' (a MinIO
+ *   extension: never call it against s3rver, where the client dies on an unparseable answer), an
+ *   external onObjectCreated hook (the embedded server's in-process events) when given, else
+ *   polling statObject with backoff. With a notification source, a slow poll stays as a safety net.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Client, type NotificationPoller } from 'minio';
+import { StoreError, TimeoutError } from '../errors.js';
+import type { Chunks } from '../onnx/wire.js';
+import {
+  POLL_CAP_MS,
+  POLL_START_MS,
+  SAFETY_POLL_CAP_MS,
+  SAFETY_POLL_START_MS,
+  describeStore,
+  parseEndpoint,
+  type ObjectStore,
+  type StoreConfig,
+} from './store.js';
+
+/** Parts up to this size go up in one PUT (S3's single-PUT limit is 5 GiB). */
+export const PART_SIZE = 512 * 1024 * 1024;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface MinioStoreOptions {
+  /**
+   * An external source of "object created" events (the embedded server's in-process emitter):
+   * subscribe a listener, get back the unsubscribe function. Keys are plain (not URL-encoded).
+   */
+  onObjectCreated?: (listener: (key: string) => void) => () => void;
+  /** Names the kind of server in `description`, e.g. 'embedded s3rver'. */
+  label?: string;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EPROTO',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken']);
+const MISSING_KEY_CODES = new Set(['NoSuchKey', 'NotFound']);
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errors?: { code?: unknown }[] } | null;
+  if (e && typeof e.code === 'string' && e.code) return e.code;
+  const inner = e?.errors?.find((x) => typeof x?.code === 'string');
+  return inner ? (inner.code as string) : undefined;
+}
+
+function toBuffer(data: Uint8Array | Chunks): Buffer {
+  const bytes = data instanceof Uint8Array ? data : data.concat();
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** MinIO notification keys are URL-encoded (form encoding: '+' is a space). */
+function decodeEventKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return key;
+  }
+}
+
+class MinioStore implements ObjectStore {
+  readonly bucket: string;
+  readonly description: string;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly pending = new Set<(err: Error) => void>();
+  private readonly unsubscribeHook?: () => void;
+  private readonly useMinioNotifications: boolean;
+  private poller?: NotificationPoller;
+  private closed = false;
+
+  constructor(
+    private readonly client: Client,
+    private readonly agent: http.Agent,
+    private readonly endpointUrl: string,
+    private readonly secrets: string[],
+    config: StoreConfig,
+    options: MinioStoreOptions,
+  ) {
+    this.bucket = config.bucket;
+    this.description = `${options.label ? `${options.label} ` : ''}${describeStore(endpointUrl, config.bucket)}`;
+    this.useMinioNotifications = config.notifications === 'minio';
+    if (options.onObjectCreated) this.unsubscribeHook = options.onObjectCreated((key) => this.notify(key));
+  }
+
+  private get hasEvents(): boolean {
+    return this.unsubscribeHook !== undefined || this.useMinioNotifications;
+  }
+
+  /** Turns any client error into a one-line StoreError naming the endpoint (and the key), never the keys. */
+  fail(err: unknown, op: string, key?: string): StoreError {
+    if (err instanceof StoreError) return err;
+    const code = errorCode(err);
+    const where = this.description;
+    const opts = { cause: err, bucket: this.bucket, key };
+    if (code && MISSING_KEY_CODES.has(code) && key !== undefined) return new StoreError(`${where}: object '${key}' not found`, opts);
+    if (code === 'NoSuchBucket') return new StoreError(`${where}: the bucket does not exist`, opts);
+    if (code && CREDENTIAL_CODES.has(code)) {
+      return new StoreError(`${where}: access denied (${code}); check MINIO_ACCESS_KEY / MINIO_SECRET_KEY and the bucket policy`, opts);
+    }
+    if (code && NETWORK_CODES.has(code)) return new StoreError(`cannot reach the object store at ${this.endpointUrl} (${code})`, opts);
+    const name = (err as Error)?.name;
+    if (name === 'InvalidObjectNameError') return new StoreError(`${where}: invalid object key '${key ?? ''}'`, opts);
+    if (name === 'InvalidBucketNameError') return new StoreError(`invalid bucket name '${this.bucket}' (3-63 lowercase letters, digits, dots, hyphens)`, opts);
+    let message = err instanceof Error ? err.message : String(err);
+    for (const s of this.secrets) if (s) message = message.split(s).join('***');
+    message = message.replace(/\s+/g, ' ').trim();
+    return new StoreError(`${where}: ${op}${key !== undefined ? ` '${key}'` : ''} failed: ${code ? `${code}: ` : ''}${message || 'unknown error'}`, opts);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError(`${this.description}: the store is closed`, { bucket: this.bucket });
+  }
+
+  async put(key: string, data: Uint8Array | Chunks): Promise<void> {
+    this.checkOpen();
+    const body = toBuffer(data);
+    try {
+      await this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': 'application/octet-stream' });
+    } catch (err) {
+      throw this.fail(err, 'put', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    this.checkOpen();
+    try {
+      const stream = await this.client.getObject(this.bucket, key);
+      const parts: Buffer[] = [];
+      let length = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        parts.push(chunk);
+        length += chunk.length;
+      }
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    } catch (err) {
+      throw this.fail(err, 'get', key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    this.checkOpen();
+    try {
+      await this.client.statObject(this.bucket, key);
+      return true;
+    } catch (err) {
+      const code = errorCode(err);
+      if (code && MISSING_KEY_CODES.has(code)) return false;
+      throw this.fail(err, 'stat', key);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    this.checkOpen();
+    try {
+      const keys: string[] = [];
+      for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<{ name?: string }>) {
+        if (item.name !== undefined) keys.push(item.name);
+      }
+      return keys;
+    } catch (err) {
+      throw this.fail(err, 'list', prefix);
+    }
+  }
+
+  async remove(keys: readonly string[]): Promise<void> {
+    this.checkOpen();
+    if (keys.length === 0) return;
+    let results;
+    try {
+      results = await this.client.removeObjects(this.bucket, [...keys]);
+    } catch (err) {
+      throw this.fail(err, 'remove');
+    }
+    const failed = (results ?? []).filter((r) => r?.Error && r.Error.Code !== 'NoSuchKey');
+    if (failed.length > 0) {
+      const first = failed[0]!.Error!;
+      throw new StoreError(`${this.description}: could not remove ${failed.length} object(s), e.g. '${first.Key ?? '?'}' (${first.Code ?? 'error'})`, {
+        bucket: this.bucket,
+        key: first.Key,
+      });
+    }
+  }
+
+  private notify(key: string): void {
+    const set = this.waiters.get(key);
+    if (set) for (const wake of [...set]) wake();
+  }
+
+  private subscribe(key: string, wake: () => void): () => void {
+    let set = this.waiters.get(key);
+    if (!set) this.waiters.set(key, (set = new Set()));
+    set.add(wake);
+    return () => {
+      set.delete(wake);
+      if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
+    };
+  }
+
+  /** Starts (once) MinIO's notification long-poll; an error drops it and the next wait restarts it. */
+  private ensurePoller(): void {
+    if (!this.useMinioNotifications || this.poller || this.closed) return;
+    const poller = this.client.listenBucketNotification(this.bucket, '', '', ['s3:ObjectCreated:*']);
+    this.poller = poller;
+    poller.on('notification', (record: unknown) => {
+      const key = (record as { s3?: { object?: { key?: unknown } } } | null)?.s3?.object?.key;
+      if (typeof key === 'string') this.notify(decodeEventKey(key));
+    });
+    // Must stay attached even after stop(): a late socket error would otherwise be thrown.
+    poller.on('error', () => {
+      poller.stop();
+      if (this.poller === poller) this.poller = undefined;
+    });
+  }
+
+  waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    try {
+      this.checkOpen();
+      signal?.throwIfAborted();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.ensurePoller();
+    const events = this.hasEvents;
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      let pollTimer: NodeJS.Timeout | undefined;
+      const finish = (err?: unknown): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        clearTimeout(pollTimer);
+        unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(finish);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      // Subscribe first, then check: an object created in between is seen by one or the other.
+      const unsubscribe = this.subscribe(key, () => finish());
+      const deadline = setTimeout(
+        () => finish(new TimeoutError(`${this.description}: object '${key}' did not appear within ${timeoutMs} ms`, { what: key, timeoutMs })),
+        Math.max(0, timeoutMs),
+      );
+      const onAbort = (): void => finish(signal!.reason ?? new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.add(finish);
+      let delay = events ? SAFETY_POLL_START_MS : POLL_START_MS;
+      const cap = events ? SAFETY_POLL_CAP_MS : POLL_CAP_MS;
+      const check = async (): Promise<void> => {
+        if (done) return;
+        let found: boolean;
+        try {
+          found = await this.exists(key);
+        } catch (err) {
+          finish(err);
+          return;
+        }
+        if (found) return finish();
+        if (done) return;
+        pollTimer = setTimeout(() => void check(), delay);
+        delay = Math.min(delay * 2, cap);
+      };
+      void check();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribeHook?.();
+    this.poller?.stop();
+    this.poller = undefined;
+    const closedError = new StoreError(`${this.description}: the store was closed while waiting`, { bucket: this.bucket });
+    for (const finish of [...this.pending]) finish(closedError);
+    this.agent.destroy();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Opens a store over the minio client: checks that the endpoint answers and the credentials work,
+ * and creates the bucket when it is missing (unless config.createBucket is false). Every failure is
+ * a one-line StoreError naming the endpoint, never the keys.
+ */
+export async function openMinioStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<ObjectStore> {
+  if (!config.endpoint) throw new StoreError('no object store endpoint given (set MINIO_ENDPOINT or --minio_endpoint)');
+  const ep = parseEndpoint(config.endpoint, config.useSSL);
+  const agent = ep.useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  let client: Client;
+  try {
+    client = new Client({
+      endPoint: ep.host,
+      ...(ep.port !== undefined ? { port: ep.port } : {}),
+      useSSL: ep.useSSL,
+      accessKey: config.accessKey ?? '',
+      secretKey: config.secretKey ?? '',
+      ...(config.region ? { region: config.region } : {}),
+      pathStyle: true,
+      partSize: PART_SIZE,
+      transportAgent: agent,
+    });
+  } catch (err) {
+    agent.destroy();
+    throw new StoreError(`invalid object store endpoint ${ep.url} (${(err as Error).message.replace(/\s+/g, ' ')})`, { cause: err });
+  }
+  const secrets = [config.secretKey ?? '', config.accessKey ?? ''].filter((s) => s.length >= 3);
+  const store = new MinioStore(client, agent, ep.url, secrets, config, options);
+  try {
+    const timeoutMs = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const noAnswer = (): Error => new StoreError(`cannot reach the object store at ${ep.url} (no answer within ${timeoutMs} ms)`);
+    let exists: boolean;
+    try {
+      exists = await withTimeout(client.bucketExists(config.bucket), timeoutMs, noAnswer);
+    } catch (err) {
+      throw store.fail(err, 'open bucket');
+    }
+    if (!exists) {
+      if (config.createBucket === false) {
+        throw new StoreError(`${store.description}: the bucket does not exist (and creating it is turned off)`, { bucket: config.bucket });
+      }
+      try {
+        await withTimeout(client.makeBucket(config.bucket, config.region || 'us-east-1'), timeoutMs, noAnswer);
+      } catch (err) {
+        const code = errorCode(err);
+        // Another process may have created it meanwhile.
+        if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw store.fail(err, 'create bucket');
+      }
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
