@@ -1,6 +1,11 @@
 /**
  * The run_all CSV: one row per split point per repetition. Times are milliseconds, each a
  * duration measured on one clock (edge columns on the edge's, cloud columns on the cloud's).
+ *
+ * total_ms = edge_ms + encode_ms + upload_ms + wait_ms + download_ms + decode_ms (edge clock);
+ * wait_ms runs from the end of the upload to the result being in the store, so it holds the
+ * trigger, the cloud's fetch, decode, inference, encode and upload. transfer_ms is the time spent
+ * moving bytes through the store that can be measured: upload_ms + cloud_download_ms + download_ms.
  */
 
 /** Columns in order: the contract columns first, then extras. */

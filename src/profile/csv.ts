@@ -5,7 +5,7 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, truncate, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileError } from '../errors.js';
 import { COLUMNS, TIME_COLUMNS, ms, type Row } from './columns.js';
@@ -17,8 +17,13 @@ export class CsvAppender {
   /** Opens the file for appending; writes the header when it is new or empty. */
   static async open(file: string): Promise<CsvAppender> {
     await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    const fresh = !existsSync(file) || (await readFile(file, 'utf8')).trim() === '';
-    if (fresh) await appendFile(file, stringify([[...COLUMNS]]));
+    const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+    if (text.trim() === '') {
+      await writeFile(file, stringify([[...COLUMNS]]));
+    } else if (!text.endsWith('\n')) {
+      // A row torn by a kill: drop it (it is not counted as done, so it runs again).
+      await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+    }
     return new CsvAppender(file);
   }
 

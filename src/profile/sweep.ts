@@ -182,9 +182,10 @@ export class PreparedSplit {
           wait_ms: ms(tDown - tWait),
           download_ms: ms(tDec - tDown),
           decode_ms: ms(tEnd - tDec),
-          transfer_ms: ms(tWait - tUp + (tDec - tDown)),
         });
         const timing = new Map(result.timings.map((t) => [t.name, t.ms]));
+        // Moving bytes through the store: the edge's upload, the cloud's fetch of it, the edge's download of the result.
+        row.transfer_ms = ms(tWait - tUp + (timing.get('cloud_download_ms') ?? 0) + (tDec - tDown));
         row.cloud_ms = ms(timing.get('cloud_ms') ?? NaN);
         row.cloud_download_ms = ms(timing.get('cloud_download_ms') ?? NaN);
         row.cloud_decode_ms = ms(timing.get('cloud_decode_ms') ?? NaN);

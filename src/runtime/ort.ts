@@ -8,6 +8,10 @@ import type { HostTensor, Session, SessionOptions } from './session.js';
 
 export class RuntimeError extends OnnxManagerError {}
 
+// onnxruntime's own log goes to stderr; its errors reach users as exceptions with one-line
+// messages, so only fatal entries are printed (set before the first session initialises it).
+ort.env.logLevel = 'fatal';
+
 class OrtSession implements Session {
   constructor(private readonly inner: ort.InferenceSession) {}
   get inputNames(): readonly string[] {
@@ -52,7 +56,7 @@ export async function checkProvider(choice: ProviderChoice, probeModel: Uint8Arr
     throw new RuntimeError(`execution provider '${choice.name}' is not in this onnxruntime-node build (available: ${usable.join(', ')})`);
   }
   try {
-    const s = await createSession(probeModel, { executionProviders: [choice] });
+    const s = await createSession(probeModel, { executionProviders: [choice], logSeverityLevel: 4 });
     await s.release();
   } catch (err) {
     throw new RuntimeError(

@@ -14,6 +14,8 @@ import { Chunks } from '../onnx/wire.js';
 export class OutputTransaction {
   private readonly pending: { tmp: string; final: string }[] = [];
   private readonly createdDirs: string[] = [];
+  /** Folders known to exist, so that each is made (or checked) once per transaction, not once per file. */
+  private readonly knownDirs = new Set<string>();
   /** Final names a commit in progress has already renamed into place. */
   private readonly moved: string[] = [];
   private readonly tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -23,9 +25,11 @@ export class OutputTransaction {
   constructor(readonly root: string) {}
 
   private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
     try {
       const first = await mkdir(dir, { recursive: true });
       if (first) this.createdDirs.push(first);
+      this.knownDirs.add(dir);
     } catch (err) {
       throw new FileError(`${dir}: cannot create folder (${(err as Error).message})`, { cause: err, file: dir });
     }
@@ -93,6 +97,7 @@ export class OutputTransaction {
     // Folders this transaction created hold only its own temporaries.
     for (const d of this.createdDirs.reverse()) await rm(d, { recursive: true, force: true });
     this.createdDirs.length = 0;
+    this.knownDirs.clear();
   }
 
   /** Runs `fn`, committing when it succeeds and rolling back when it throws. */

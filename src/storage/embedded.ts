@@ -5,7 +5,9 @@
  * Other processes reach it through the returned endpoint and keys.
  *
  * s3rver's limits (see FACTS.md): no multipart uploads (the store puts every object in one PUT),
- * no bucket notifications (never call listenBucketNotification against it).
+ * no bucket notifications (never call listenBucketNotification against it), a multi-object delete
+ * that races with itself (so this store deletes key by key), and no SigV4 signature check: it only
+ * checks that the access key exists, so a wrong secret key is not noticed here.
  */
 import type { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
@@ -87,7 +89,7 @@ export async function startEmbeddedStore(options: { bucket: string; dir?: string
   try {
     store = await openMinioStore(
       { endpoint, accessKey: EMBEDDED_ACCESS_KEY, secretKey: EMBEDDED_SECRET_KEY, bucket: options.bucket, createBucket: true, region: 'us-east-1' },
-      { onObjectCreated, label: 'embedded s3rver' },
+      { onObjectCreated, label: 'embedded s3rver', singleDeletes: true },
     );
   } catch (err) {
     await closeServer();

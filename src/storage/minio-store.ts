@@ -39,6 +39,12 @@ export interface MinioStoreOptions {
   onObjectCreated?: (listener: (key: string) => void) => () => void;
   /** Names the kind of server in `description`, e.g. 'embedded s3rver'. */
   label?: string;
+  /**
+   * Delete one key per request, in sequence, instead of multi-object deletes. For s3rver, whose
+   * multi-object delete removes the keys in parallel and races on cleaning up empty folders
+   * (HTTP 500, which the client retries after a few hundred ms with a console warning).
+   */
+  singleDeletes?: boolean;
 }
 
 const NETWORK_CODES = new Set([
@@ -90,6 +96,7 @@ class MinioStore implements ObjectStore {
   private readonly pending = new Set<(err: Error) => void>();
   private readonly unsubscribeHook?: () => void;
   private readonly useMinioNotifications: boolean;
+  private readonly singleDeletes: boolean;
   private poller?: NotificationPoller;
   private closed = false;
 
@@ -104,6 +111,7 @@ class MinioStore implements ObjectStore {
     this.bucket = config.bucket;
     this.description = `${options.label ? `${options.label} ` : ''}${describeStore(endpointUrl, config.bucket)}`;
     this.useMinioNotifications = config.notifications === 'minio';
+    this.singleDeletes = options.singleDeletes === true;
     if (options.onObjectCreated) this.unsubscribeHook = options.onObjectCreated((key) => this.notify(key));
   }
 
@@ -187,13 +195,30 @@ class MinioStore implements ObjectStore {
     }
   }
 
+  private async removeOneByOne(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      try {
+        await this.client.removeObject(this.bucket, key);
+      } catch (err) {
+        const code = errorCode(err);
+        if (code && MISSING_KEY_CODES.has(code)) continue;
+        throw this.fail(err, 'remove', key);
+      }
+    }
+  }
+
   async remove(keys: readonly string[]): Promise<void> {
     this.checkOpen();
     if (keys.length === 0) return;
+    if (this.singleDeletes) return this.removeOneByOne(keys);
     let results;
     try {
       results = await this.client.removeObjects(this.bucket, [...keys]);
     } catch (err) {
+      // A server error on a multi-object delete: deletes are idempotent, so do them one by one.
+      if (/^Request failed after|Retryable HTTP status: 5/.test((err as Error)?.message ?? '') || errorCode(err) === 'InternalError') {
+        return this.removeOneByOne(keys);
+      }
       throw this.fail(err, 'remove');
     }
     const failed = (results ?? []).filter((r) => r?.Error && r.Error.Code !== 'NoSuchKey');

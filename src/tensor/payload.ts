@@ -64,6 +64,8 @@ export const DEFAULT_MAX_TENSORS = 4096;
 export const MAX_RANK = 64;
 /** Longest run id accepted. */
 export const MAX_RUN_ID_LENGTH = 256;
+/** Most entries of next_models and of timings (each checked while reading, so memory stays bounded). */
+export const MAX_LIST_ENTRIES = 65536;
 
 /** Element types a payload carries: onnx data_type and bytes per element (0: string). */
 const DTYPES: Record<string, { onnx: number; size: number }> = {
@@ -245,7 +247,8 @@ const TAG_RAW_LEN = varintLength(TAG_RAW);
 const TAG_PADDING_LEN = varintLength(TAG_PADDING);
 /** Alignment of raw_data from the start of the message. */
 const ALIGN = 8;
-const ZEROS = new Uint8Array(256);
+/** Padding content sizes tried; 0..ALIGN always suffices (up to one varint length step). */
+const MAX_PADDING = 64;
 
 interface EncodedTensor {
   /** tensors tag, length, dims/data_type/string_data/name, padding, raw_data tag and length. */
@@ -311,7 +314,7 @@ function encodeTensor(tensorType: protobuf.Type, name: string, t: HostTensor, of
     if (!fits(0)) {
       let k = 0;
       while (!fits(TAG_PADDING_LEN + varintLength(k) + k)) {
-        if (++k >= ZEROS.length) throw new Error('payload: no alignment padding found (bug)');
+        if (++k > MAX_PADDING) throw new Error('payload: no alignment padding found (bug)');
       }
       padContent = k;
       padding = TAG_PADDING_LEN + varintLength(k) + k;
@@ -364,11 +367,15 @@ function checkPayloadForEncoding(p: Payload): void {
   if (runProblem) throw encodeError(runProblem);
   if (!isUint32(p.splitIndex)) throw encodeError(`split index must be an integer in [0, 2^32), got ${String(p.splitIndex)}`);
   if (!isUint32(p.rep)) throw encodeError(`rep must be an integer in [0, 2^32), got ${String(p.rep)}`);
-  if (!Array.isArray(p.nextModels)) throw encodeError('nextModels must be an array');
+  if (!Array.isArray(p.nextModels) || p.nextModels.length > MAX_LIST_ENTRIES) {
+    throw encodeError(`nextModels must be an array of at most ${MAX_LIST_ENTRIES} entries`);
+  }
   for (const h of p.nextModels) {
     if (typeof h !== 'string' || !SHA256_HEX.test(h)) throw encodeError(`next model ${JSON.stringify(h)} is not a lower-case sha256 hex digest`);
   }
-  if (!Array.isArray(p.timings)) throw encodeError('timings must be an array');
+  if (!Array.isArray(p.timings) || p.timings.length > MAX_LIST_ENTRIES) {
+    throw encodeError(`timings must be an array of at most ${MAX_LIST_ENTRIES} entries`);
+  }
   for (const t of p.timings) {
     if (t === null || typeof t !== 'object' || typeof t.name !== 'string' || typeof t.ms !== 'number' || !Number.isFinite(t.ms)) {
       throw encodeError(`timing ${JSON.stringify(t)} is not { name: string, ms: finite number }`);
@@ -438,15 +445,21 @@ class WireReader {
     this.pos = start;
   }
 
+  /** The low 32 bits of the last varint as a signed int32 (protobuf int32 semantics). */
+  low32 = 0;
+
   /** A varint as a double (exact below 2^53; larger values only compare correctly). */
   varint(): number {
     const start = this.pos;
     let value = 0;
     let mul = 1;
+    let low = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) refuse(`truncated ${this.what} at byte ${this.pos} (varint from byte ${start})`);
       const b = this.buf[this.pos++]!;
       if (i === 9 && b > 1) refuse(`malformed varint at byte ${start} (${this.what})`);
+      if (i < 5) low |= (b & 0x7f) << (7 * i);
+      this.low32 = low | 0;
       value += (b & 0x7f) * mul;
       if (b < 0x80) return value;
       mul *= 128;
@@ -559,8 +572,8 @@ function readTensor(buf: Buffer, start: number, end: number, index: number): Raw
         break;
       case T_DATA_TYPE: {
         r.expectWire(field, 'data_type', wire, WIRE_VARINT, at);
-        const v = r.varint();
-        t.dataType = v < TWO_32 ? v | 0 : -1; // int32: negative values are 10-byte varints
+        r.varint();
+        t.dataType = r.low32; // int32: negative values are 10-byte varints
         break;
       }
       case T_STRING_DATA:
@@ -639,7 +652,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   if (bytes.length === 0) refuse('empty input');
   if (bytes.length > maxBytes) refuse(`${bytes.length} bytes is more than the limit of ${maxBytes} (raise maxBytes)`);
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new WireReader(buf, 0, buf.length, 'payload');
+  const r = new WireReader(buf, 0, buf.length, 'message');
 
   let version: number | undefined;
   let messageBytes: number | undefined;
@@ -678,7 +691,8 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
         break;
       case P_KIND:
         r.expectWire(field, 'kind', wire, WIRE_VARINT, at);
-        kind = r.varint();
+        r.varint();
+        kind = r.low32;
         break;
       case P_RUN_ID:
         r.expectWire(field, 'run_id', wire, WIRE_LEN, at);
@@ -694,10 +708,12 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
         break;
       case P_NEXT_MODELS:
         r.expectWire(field, 'next_models', wire, WIRE_LEN, at);
+        if (nextModels.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} next_models`);
         nextModels.push(string('next_models'));
         break;
       case P_TIMINGS: {
         r.expectWire(field, 'timings', wire, WIRE_LEN, at);
+        if (timings.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} timings`);
         const [s, e] = r.lengthDelimited();
         const tr = new WireReader(buf, s, e, `timing ${timings.length}`);
         const timing = { name: '', ms: 0 };

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+/**
+ * onnx-cloud: runs the remaining part(s) of a split on a payload, like the original tool's
+ * onnx_second_inference. Two ways to use it:
+ *  - OSCAR: the payload is $INPUT_FILE_PATH and the result goes to $TMP_OUTPUT_DIR; the parts
+ *    named in the payload are fetched from the store (MINIO_ENDPOINT, MINIO_ACCESS_KEY,
+ *    MINIO_SECRET_KEY) under models/<sha256>.onnx, unless --onnx_file gives them.
+ *  - By hand: onnx-cloud --onnx_file part2.onnx --input_file payload.pb --save_results out.pb
+ */
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isMainModule } from '../src/cli/entry.js';
+import { OnnxManagerError, UsageError } from '../src/errors.js';
+import { fileError } from '../src/onnx/model.js';
+import { createSession } from '../src/runtime/ort.js';
+import { providerFor } from '../src/runtime/providers.js';
+import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
+import { OutputTransaction } from '../src/split/output.js';
+import { openMinioStore } from '../src/storage/minio-store.js';
+import { storeConfigFromEnv, storeKeys } from '../src/storage/store.js';
+import { decodePayload, encodePayload } from '../src/tensor/payload.js';
+import { createHash } from 'node:crypto';
+
+async function readInput(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw fileError(file, err);
+  }
+}
+
+export async function cloudMain(argv: string[], env = process.env): Promise<number> {
+  const args = await yargs(argv)
+    .scriptName('onnx-cloud')
+    .option('onnx_file', { type: 'string', array: true, describe: 'Part file(s) to run, in order (default: the parts the payload names, from the store)' })
+    .option('input_file', { type: 'string', describe: 'Payload to run on (default $INPUT_FILE_PATH)' })
+    .option('save_results', { type: 'string', describe: 'Where to write the result payload (default $TMP_OUTPUT_DIR/<input name>)' })
+    .option('exec_type', { type: 'string', default: 'CPU' })
+    .option('device_type', { type: 'string' })
+    .option('minio_bucket', { type: 'string' })
+    .option('verbose', { type: 'boolean', default: false })
+    .strictOptions()
+    .exitProcess(false)
+    .parseAsync();
+  try {
+    const input = args.input_file ?? env.INPUT_FILE_PATH;
+    if (!input) throw new UsageError('no payload: give --input_file or set INPUT_FILE_PATH');
+    const outFile = args.save_results ?? (env.TMP_OUTPUT_DIR ? path.join(env.TMP_OUTPUT_DIR, path.basename(input)) : undefined);
+    if (!outFile) throw new UsageError('nowhere to write the result: give --save_results or set TMP_OUTPUT_DIR');
+    const t0 = performance.now();
+    const bytes = await readInput(input);
+    const t1 = performance.now();
+    const payload = decodePayload(bytes, { file: input });
+    const t2 = performance.now();
+    let source: ModelSource;
+    let close = async () => undefined as void;
+    if (args.onnx_file?.length) {
+      const files = new Map<string, string>();
+      const hashes: string[] = [];
+      for (const f of args.onnx_file) {
+        const b = await readInput(f);
+        const h = createHash('sha256').update(b).digest('hex');
+        files.set(h, f);
+        hashes.push(h);
+      }
+      payload.nextModels = hashes;
+      source = { get: async (h) => readInput(files.get(h)!) };
+    } else {
+      if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
+      const store = await openMinioStore({ ...storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env), createBucket: false });
+      source = { get: (h) => store.get(storeKeys.model(h)) };
+      close = () => store.close();
+    }
+    const runner = new CloudRunner(source, createSession, { session: { executionProviders: [providerFor(args.exec_type, args.device_type)] } });
+    try {
+      const result = await runner.process(payload, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
+      await OutputTransaction.run(path.dirname(path.resolve(outFile)), (tx) => tx.write(path.basename(outFile), encodePayload(result)));
+      const timing = Object.fromEntries(result.timings.map((t) => [t.name, Math.round(t.ms * 1000) / 1000]));
+      process.stdout.write(`${JSON.stringify({ result: outFile, tensors: [...result.tensors.keys()], timings: timing })}\n`);
+    } finally {
+      await runner.close();
+      await close();
+    }
+    return 0;
+  } catch (err) {
+    const msg = args.verbose ? String((err as Error).stack ?? err) : String((err as Error).message ?? err).split('\n')[0];
+    process.stderr.write(`onnx-cloud: ${err instanceof OnnxManagerError ? '' : 'unexpected error: '}${msg}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (isMainModule(import.meta.url)) {
+  process.exitCode = await cloudMain(hideBin(process.argv));
+}

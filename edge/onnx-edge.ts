@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+/**
+ * onnx-edge: runs the edge part of a split on an input payload and writes or pushes the payload
+ * for the cloud, like the original tool's onnx_first_inference:
+ *   onnx-edge --onnx_file part1.onnx --input_file input.pb --push
+ * With --manifest and --split_index the payload carries exactly that split's cut tensors and the
+ * content hashes of its cloud parts; otherwise every output of the part.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isMainModule } from '../src/cli/entry.js';
+import { OnnxManagerError, UsageError } from '../src/errors.js';
+import { fileError } from '../src/onnx/model.js';
+import { createSession } from '../src/runtime/ort.js';
+import { providerFor } from '../src/runtime/providers.js';
+import type { HostTensor } from '../src/runtime/session.js';
+import type { Manifest } from '../src/split/manifest.js';
+import { OutputTransaction } from '../src/split/output.js';
+import { openMinioStore } from '../src/storage/minio-store.js';
+import { storeConfigFromEnv, storeKeys } from '../src/storage/store.js';
+import { decodePayload, encodePayload } from '../src/tensor/payload.js';
+
+async function read(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw fileError(file, err);
+  }
+}
+
+export async function edgeMain(argv: string[], env = process.env): Promise<number> {
+  const args = await yargs(argv)
+    .scriptName('onnx-edge')
+    .option('onnx_file', { type: 'string', describe: 'The edge part (part1.onnx)' })
+    .option('input_file', { type: 'string', describe: 'Payload with the model inputs (see onnx-manager --operation data_processing)' })
+    .option('manifest', { type: 'string', describe: 'manifest.json of the split, to send exactly its cut tensors' })
+    .option('split_index', { type: 'number', default: 0 })
+    .option('run_id', { type: 'string', describe: 'Run id in the payload and store key (default: a new one)' })
+    .option('rep', { type: 'number', default: 0 })
+    .option('output_file', { type: 'string', describe: 'Write the payload here' })
+    .option('push', { type: 'boolean', default: false, describe: 'Upload the payload to the store (MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY)' })
+    .option('minio_bucket', { type: 'string' })
+    .option('exec_type', { type: 'string', default: 'CPU' })
+    .option('device_type', { type: 'string' })
+    .option('verbose', { type: 'boolean', default: false })
+    .strictOptions()
+    .exitProcess(false)
+    .parseAsync();
+  try {
+    if (!args.onnx_file) throw new UsageError('missing --onnx_file (the edge part)');
+    if (!args.input_file) throw new UsageError('missing --input_file (a payload with the model inputs)');
+    if (!args.push && !args.output_file) throw new UsageError('nothing to do with the result: give --push and/or --output_file');
+    const input = decodePayload(await read(args.input_file), { file: args.input_file });
+    const session = await createSession(await read(args.onnx_file), { executionProviders: [providerFor(args.exec_type, args.device_type)] });
+    const pool = new Map<string, HostTensor>(input.tensors);
+    const feeds: Record<string, HostTensor> = {};
+    for (const n of session.inputNames) {
+      const t = pool.get(n);
+      if (!t) throw new UsageError(`${args.input_file} has no tensor '${n}', which ${args.onnx_file} needs`);
+      feeds[n] = t;
+    }
+    const t0 = performance.now();
+    const out = await session.run(feeds);
+    const edgeMs = performance.now() - t0;
+    await session.release();
+    for (const [n, t] of Object.entries(out)) pool.set(n, t);
+    let cut = Object.keys(out);
+    let nextModels: string[] = [];
+    if (args.manifest) {
+      const m = JSON.parse((await read(args.manifest)).toString('utf8')) as Manifest;
+      const split = m.splits.find((s) => s.index === args.split_index);
+      if (!split) throw new UsageError(`${args.manifest} has no split ${args.split_index}`);
+      cut = split.cut_tensors.map((t) => t.name);
+      const dir = path.dirname(args.manifest);
+      nextModels = await Promise.all(
+        split.parts.filter((_, i) => split.sides[i] === 'cloud').map(async (p) => createHash('sha256').update(await read(path.join(dir, p))).digest('hex')),
+      );
+    }
+    const tensors = new Map(cut.map((n) => [n, pool.get(n)!] as const));
+    const runId = args.run_id ?? randomUUID();
+    const chunks = encodePayload({ kind: 'input', runId, splitIndex: args.split_index, rep: args.rep, nextModels, timings: [{ name: 'edge_ms', ms: edgeMs }], tensors });
+    const report: Record<string, unknown> = { edge_ms: Math.round(edgeMs * 1000) / 1000, tensors: cut, bytes: chunks.byteLength };
+    if (args.output_file) {
+      const f = args.output_file;
+      await OutputTransaction.run(path.dirname(path.resolve(f)), (tx) => tx.write(path.basename(f), chunks));
+      report.output_file = f;
+    }
+    if (args.push) {
+      const store = await openMinioStore(storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env));
+      try {
+        const key = storeKeys.input(runId, args.split_index, args.rep);
+        const t1 = performance.now();
+        await store.put(key, chunks);
+        report.upload_ms = Math.round((performance.now() - t1) * 1000) / 1000;
+        report.key = `${store.bucket}/${key}`;
+      } finally {
+        await store.close();
+      }
+    }
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  } catch (err) {
+    const msg = args.verbose ? String((err as Error).stack ?? err) : String((err as Error).message ?? err).split('\n')[0];
+    process.stderr.write(`onnx-edge: ${err instanceof OnnxManagerError ? '' : 'unexpected error: '}${msg}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (isMainModule(import.meta.url)) {
+  process.exitCode = await edgeMain(hideBin(process.argv));
+}

@@ -1,0 +1,115 @@
+/**
+ * run_all end to end on the embedded defaults: every split point, every repetition, every column;
+ * each split's result equals the full model's; --resume continues without losing or duplicating.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { main } from '../../src/cli/main.js';
+import { encodeModel } from '../../src/onnx/codec.js';
+import { COLUMNS, TIME_COLUMNS } from '../../src/profile/columns.js';
+import { zoo } from '../models/zoo.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-runall-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function model(name: string): string {
+  const file = join(dir, `${name}.onnx`);
+  writeFileSync(file, encodeModel(zoo.find((z) => z.name === name)!.build()));
+  return file;
+}
+
+function rows(file: string): Record<string, string>[] {
+  return parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
+}
+
+describe('run_all', () => {
+  it('writes one complete row per split point per repetition, and results equal the full model', async () => {
+    const file = model('input_reuse');
+    const layers = JSON.parse((await cli(['--operation', 'list_layers', '--onnx_file', file, '--json'])).out) as {
+      split_points: { index: number; split_layer: string; transfer_bytes: number; cut_tensors: { name: string }[] }[];
+    };
+    const csv = join(dir, 'input_reuse.csv');
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '3', '--warmup', '1', '--graph_opt', 'disabled', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    const got = rows(csv);
+    const n = layers.split_points.length;
+    assert.equal(got.length, n * 3);
+    assert.deepEqual(Object.keys(got[0]!), [...COLUMNS]);
+    for (const row of got) {
+      const p = layers.split_points[Number(row.split_index)]!;
+      assert.equal(row.status, 'ok', `${row.split_index}: ${row.error}`);
+      assert.equal(row.split_layer, p.split_layer);
+      assert.equal(row.cut_tensors, p.cut_tensors.map((t) => t.name).join(';'));
+      assert.equal(Number(row.tensor_bytes), p.transfer_bytes, 'raw bytes of the cut tensors');
+      assert.equal(Number(row.max_abs_diff), 0, `split ${row.split_index} output equals the full model's`);
+      for (const c of TIME_COLUMNS) assert.ok(Number.isFinite(Number(row[c])) && Number(row[c]) >= 0, `${c} = ${row[c]}`);
+      const parts = ['edge_ms', 'encode_ms', 'upload_ms', 'wait_ms', 'download_ms', 'decode_ms'].reduce((s, c) => s + Number(row[c]), 0);
+      assert.ok(Number(row.total_ms) >= parts - 0.01, `total ${row.total_ms} covers its steps ${parts}`);
+      const edgeOnly = Number(row.split_index) === n - 1;
+      if (edgeOnly) {
+        assert.equal(Number(row.transfer_bytes), 0);
+        assert.equal(row.backend, 'none');
+      } else {
+        assert.ok(Number(row.transfer_bytes) > Number(row.tensor_bytes), 'wire bytes are raw bytes plus a header');
+        assert.ok(Number(row.transfer_bytes) < Number(row.tensor_bytes) + 1024);
+        assert.ok(Number(row.wait_ms) >= Number(row.cloud_ms), 'the wait holds the cloud inference');
+        assert.equal(row.backend, 'local');
+      }
+      if (Number(row.split_index) === 0) assert.equal(Number(row.edge_ms), 0, 'cloud only: nothing on the edge');
+    }
+    // Each (split, rep) exactly once.
+    assert.equal(new Set(got.map((x) => `${x.split_index}/${x.rep}`)).size, got.length);
+    const summary = parse(readFileSync(join(dir, 'input_reuse.summary.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    assert.equal(summary.length, n);
+    for (const s of summary) {
+      assert.equal(s.reps, '3');
+      assert.ok(Number(s.total_ms_p5) <= Number(s.total_ms_median) && Number(s.total_ms_median) <= Number(s.total_ms_p95));
+    }
+  });
+
+  it('--resume continues a killed sweep without losing or duplicating rows', async () => {
+    const file = model('lenet5');
+    const csv = join(dir, 'lenet5.csv');
+    assert.equal((await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '2', '--warmup', '0', '--results_file', csv])).code, 0);
+    const full = readFileSync(csv, 'utf8').split('\n');
+    // As if killed after 7 rows, in the middle of writing the 8th.
+    writeFileSync(csv, `${full.slice(0, 8).join('\n')}\n${full[8]!.slice(0, 10)}`);
+    const again = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '2', '--warmup', '0', '--results_file', csv]);
+    assert.equal(again.code, 2, 'an existing results file is not overwritten without --resume');
+    assert.match(again.err, /--resume/);
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '2', '--warmup', '0', '--results_file', csv, '--resume']);
+    assert.equal(r.code, 0, r.err);
+    const got = rows(csv).filter((x) => x.split_index !== '' && x.rep !== '' && x.status !== undefined && COLUMNS.every((c) => c in x));
+    const keys = got.filter((x) => x.status === 'ok').map((x) => `${x.split_index}/${x.rep}`);
+    assert.equal(new Set(keys).size, 13 * 2, 'every (split, rep) present');
+    assert.equal(keys.length, 13 * 2, 'none duplicated');
+  });
+
+  it('refuses bad run arguments with one line', async () => {
+    const file = model('lenet5');
+    const cases: [string[], RegExp][] = [
+      [['--exec_type', 'quantum'], /unknown --exec_type 'quantum'/],
+      [['--exec_type', 'GPU'], /execution provider 'cuda' is not available here.*available: cpu/],
+      [['--rep', '0'], /--rep must be an integer >= 1/],
+      [['--splits', '99'], /--splits 99 is not a split index/],
+      [['--cloud', 'mars'], /--cloud mars is not available/],
+    ];
+    for (const [extra, pattern] of cases) {
+      const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--results_file', join(dir, 'bad.csv'), ...extra]);
+      assert.notEqual(r.code, 0, extra.join(' '));
+      assert.match(r.err, pattern, extra.join(' '));
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    }
+  });
+});
