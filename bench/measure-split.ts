@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModel } from '../src/onnx/model.js';
 import { createSession } from '../src/runtime/ort.js';
 import { analyzeModel, type ModelAnalysis } from '../src/split/analysis.js';
-import { buildParts, writeAllSplits } from '../src/split/split.js';
+import { buildParts, splitFolder, writeAllSplits } from '../src/split/split.js';
 import { listFiles, syncDisks, type FileEntry } from './fs-walk.js';
 import { currentRssKb, maxRssKb, peakResettable, phase, type PhaseMemory } from './memory.js';
 
@@ -57,6 +57,8 @@ export interface MeasureResult {
   write: { totalMs: number; perSplitMs: number[]; minPerSplitMs: number[]; roundsMs: number[]; files: number; bytes: number };
   /** The same files (count, sizes, folders) written as plain files from a pre-filled buffer, best of the rounds. */
   baseline: { totalMs: number; roundsMs: number[]; files: number; bytes: number };
+  /** Per split point, alternating: writeAllSplits on that split point alone vs plain writes of its files (see pairedRun). */
+  paired: { oursMs: number[]; baselineMs: number[] };
   memory: {
     peakResettable: boolean;
     importsKb: number;
@@ -138,6 +140,68 @@ async function baselineOnce(files: FileEntry[], job: MeasureJob): Promise<number
   }
 }
 
+/**
+ * The same comparison split point by split point, alternating which goes first, so that both
+ * sides see the same machine state (the whole-run totals swing with the page cache and with other
+ * load): writeAllSplits on an analysis holding only that split point (its folder plus a one-split
+ * manifest), against plain writes of the same folder's files plus one file of the average
+ * per-split manifest size.
+ */
+async function pairedRun(a: ModelAnalysis, files: FileEntry[], job: MeasureJob): Promise<{ oursMs: number[]; baselineMs: number[] }> {
+  const byFolder = new Map<string, FileEntry[]>();
+  for (const f of files) {
+    const slash = f.rel.indexOf('/');
+    if (slash < 0) continue;
+    const folder = f.rel.slice(0, slash);
+    if (!byFolder.has(folder)) byFolder.set(folder, []);
+    byFolder.get(folder)!.push(f);
+  }
+  const manifestBytes = Math.round((files.find((f) => f.rel === 'manifest.json')?.bytes ?? 0) / Math.max(1, a.splitPoints.length));
+  const fill = Buffer.alloc(files.reduce((m, f) => Math.max(m, f.bytes), manifestBytes), 0x5a);
+  syncDisks();
+  const root = await mkdtemp(path.join(job.tmpRoot, `${job.name}-paired-`));
+  const oursMs: number[] = [];
+  const baselineMs: number[] = [];
+  try {
+    for (const [i, point] of a.splitPoints.entries()) {
+      const folder = splitFolder(point.index);
+      const mine = byFolder.get(folder) ?? [];
+      const ours = async () => {
+        const dir = path.join(root, `ours-${i}`);
+        const t = performance.now();
+        await writeAllSplits({ ...a, splitPoints: [point] }, dir);
+        oursMs.push(performance.now() - t);
+        await rm(dir, { recursive: true, force: true });
+      };
+      const plain = async () => {
+        const dir = path.join(root, `plain-${i}`);
+        const t = performance.now();
+        await mkdir(path.join(dir, folder), { recursive: true });
+        for (const f of [...mine, { rel: 'manifest.json', bytes: manifestBytes }]) {
+          const h = await open(path.join(dir, f.rel), 'w');
+          try {
+            await h.write(fill, 0, f.bytes, 0);
+          } finally {
+            await h.close();
+          }
+        }
+        baselineMs.push(performance.now() - t);
+        await rm(dir, { recursive: true, force: true });
+      };
+      if (i % 2 === 0) {
+        await ours();
+        await plain();
+      } else {
+        await plain();
+        await ours();
+      }
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+  return { oursMs, baselineMs };
+}
+
 async function measure(job: MeasureJob): Promise<MeasureResult> {
   const resettable = peakResettable();
   const importsKb = currentRssKb();
@@ -179,6 +243,7 @@ async function measure(job: MeasureJob): Promise<MeasureResult> {
     if (r % 2 === 0) baselines.push(await baselineOnce(files, job));
   }
   const best = writes.reduce((x, y) => (y.totalMs < x.totalMs ? y : x));
+  const paired = await pairedRun(a, best.files, job);
   const bytes = best.files.reduce((s, f) => s + f.bytes, 0);
   // Memory from the first round: it runs before any baseline buffer exists.
   const writeMemory = writes[0]!.memory;
@@ -209,6 +274,7 @@ async function measure(job: MeasureJob): Promise<MeasureResult> {
       bytes,
     },
     baseline: { totalMs: Math.min(...baselines), roundsMs: baselines, files: best.files.length, bytes },
+    paired,
     memory: {
       peakResettable: resettable,
       importsKb,

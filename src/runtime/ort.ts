@@ -51,18 +51,25 @@ export function availableProviders(): { name: string; bundled: boolean }[] {
  */
 export async function checkProvider(choice: ProviderChoice, probeModel: Uint8Array): Promise<void> {
   const known = availableProviders();
-  const usable = known.filter((b) => b.bundled).map((b) => b.name);
+  const probe = async (c: ProviderChoice) => {
+    const s = await createSession(probeModel, { executionProviders: [c], logSeverityLevel: 4 });
+    await s.release();
+  };
+  const usable = async () => {
+    const ok: string[] = [];
+    for (const b of known.filter((k) => k.bundled && k.name !== choice.name)) {
+      if (await probe({ name: b.name }).then(() => true, () => false)) ok.push(b.name);
+    }
+    return ok.join(', ') || 'none';
+  };
   if (!known.some((b) => b.name === choice.name)) {
-    throw new RuntimeError(`execution provider '${choice.name}' is not in this onnxruntime-node build (available: ${usable.join(', ')})`);
+    throw new RuntimeError(`execution provider '${choice.name}' is not in this onnxruntime-node build (available here: ${await usable()})`);
   }
   try {
-    const s = await createSession(probeModel, { executionProviders: [choice], logSeverityLevel: 4 });
-    await s.release();
+    await probe(choice);
   } catch (err) {
-    throw new RuntimeError(
-      `execution provider '${choice.name}' is not available here (${firstLine((err as Error).cause ?? err).replace(/^onnxruntime could not load the model: /, '')}); available: ${usable.join(', ')}`,
-      { cause: err },
-    );
+    const why = firstLine((err as Error).cause ?? err).replace(/^onnxruntime could not load the model: /, '');
+    throw new RuntimeError(`execution provider '${choice.name}' is not available here (${why}); available here: ${await usable()}`, { cause: err });
   }
 }
 

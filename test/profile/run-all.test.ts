@@ -100,7 +100,7 @@ describe('run_all', () => {
     const file = model('lenet5');
     const cases: [string[], RegExp][] = [
       [['--exec_type', 'quantum'], /unknown --exec_type 'quantum'/],
-      [['--exec_type', 'GPU'], /execution provider 'cuda' is not available here.*available: cpu/],
+      [['--exec_type', 'GPU'], /execution provider 'cuda' is not available here.*available here: cpu/],
       [['--rep', '0'], /--rep must be an integer >= 1/],
       [['--splits', '99'], /--splits 99 is not a split index/],
       [['--cloud', 'mars'], /--cloud mars is not available/],

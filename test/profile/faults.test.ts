@@ -1,0 +1,156 @@
+/**
+ * A split point that fails (cloud worker crash, timeout, bad result payload) is recorded with
+ * its status and error, and the sweep goes on.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { CloudBackend, CloudJob } from '../../src/backends/backend.js';
+import { LocalBackend } from '../../src/backends/local.js';
+import type { Row } from '../../src/profile/columns.js';
+import { runSweep, type SweepContext } from '../../src/profile/sweep.js';
+import { createSession } from '../../src/runtime/ort.js';
+import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
+import { analyze, feedsFor, zooSubject } from '../helpers.js';
+import { zoo } from '../models/zoo.js';
+import type { ModelAnalysis } from '../../src/split/analysis.js';
+
+let store: EmbeddedStore;
+let analysis: ModelAnalysis;
+
+before(async () => {
+  store = await startEmbeddedStore({ bucket: 'faults' });
+  analysis = await analyze(zooSubject(zoo.find((z) => z.name === 'lenet5')!));
+});
+after(async () => {
+  await store.stop();
+});
+
+function context(backend: CloudBackend, timeoutMs = 20_000): SweepContext {
+  return {
+    analysis,
+    store: store.store,
+    backend,
+    createSession,
+    provider: { name: 'cpu' },
+    execType: 'CPU',
+    graphOptimizationLevel: 'disabled',
+    feeds: feedsFor(analysis),
+    runId: `faults-${Math.random().toString(36).slice(2, 8)}`,
+    timeoutMs,
+    warmup: 0,
+  };
+}
+
+function local(): LocalBackend {
+  return new LocalBackend({ store: { endpoint: store.endpoint, accessKey: store.accessKey, secretKey: store.secretKey, bucket: 'faults' } });
+}
+
+/** Wraps a backend, changing what happens to chosen jobs. */
+class FaultyBackend implements CloudBackend {
+  readonly name = 'faulty';
+  constructor(
+    private readonly inner: CloudBackend,
+    private readonly fault: (job: CloudJob) => Promise<'pass' | 'swallow'>,
+  ) {}
+  get failureSignal(): AbortSignal {
+    return this.inner.failureSignal;
+  }
+  prepare(models: readonly string[]) {
+    return this.inner.prepare(models);
+  }
+  async trigger(job: CloudJob): Promise<void> {
+    if ((await this.fault(job)) === 'pass') await this.inner.trigger(job);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+const splitOf = (job: CloudJob) => Number(job.inputKey.split('/')[2]);
+
+describe('faults during a sweep', () => {
+  it('a cloud worker that crashes during a job fails that row, and the sweep goes on', async () => {
+    const inner = local();
+    // The worker dies right after it is handed the job of split 2, repetition 1.
+    const backend = new FaultyBackend(inner, async (job) => {
+      if (job.inputKey.endsWith('/2/1.pb')) {
+        await inner.trigger(job);
+        inner.kill();
+        return 'swallow';
+      }
+      return 'pass';
+    });
+    const rows: Row[] = [];
+    try {
+      await runSweep(context(backend), { rep: 2, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
+    } finally {
+      await backend.close();
+    }
+    const status = rows.map((r) => `${r.split_index}/${r.rep}:${r.status}`);
+    assert.deepEqual(status, ['1/0:ok', '1/1:ok', '2/0:ok', '2/1:error', '3/0:ok', '3/1:ok']);
+    assert.match(String(rows[3]!.error), /worker exited/);
+  });
+
+  it('a job that never runs times out, the split is marked, the next one runs', async () => {
+    const inner = local();
+    const backend = new FaultyBackend(inner, async (job) => (splitOf(job) === 2 ? 'swallow' : 'pass'));
+    const rows: Row[] = [];
+    try {
+      await runSweep(context(backend, 300), { rep: 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
+    } finally {
+      await backend.close();
+    }
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['ok', 'timeout', 'ok'],
+    );
+    assert.match(String(rows[1]!.error), /output\/.*\/2\/0\.pb/);
+  });
+
+  it('a corrupted result payload is an error row naming the problem', async () => {
+    const inner = local();
+    const backend = new FaultyBackend(inner, async (job) => {
+      if (splitOf(job) !== 2) return 'pass';
+      await store.store.put(job.outputKey, Buffer.from('definitely not a payload'));
+      return 'swallow';
+    });
+    const rows: Row[] = [];
+    try {
+      await runSweep(context(backend), { rep: 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
+    } finally {
+      await backend.close();
+    }
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['ok', 'error', 'ok'],
+    );
+    assert.match(String(rows[1]!.error), /invalid payload/);
+  });
+
+  it('a cloud part that fails to run comes back as an error payload, not a timeout', async () => {
+    const inner = local();
+    const backend = new FaultyBackend(inner, async (job) => {
+      if (splitOf(job) === 2) {
+        // Replace the input with a payload whose tensor does not fit the part.
+        const { encodePayload } = await import('../../src/tensor/payload.js');
+        const { decodePayload } = await import('../../src/tensor/payload.js');
+        const p = decodePayload(await store.store.get(job.inputKey));
+        const [name] = [...p.tensors.keys()];
+        p.tensors = new Map([[`${name}_renamed`, p.tensors.get(name!)!]]);
+        await store.store.put(job.inputKey, encodePayload(p));
+      }
+      return 'pass';
+    });
+    const rows: Row[] = [];
+    try {
+      await runSweep(context(backend), { rep: 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
+    } finally {
+      await backend.close();
+    }
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['ok', 'error', 'ok'],
+    );
+    assert.match(String(rows[1]!.error), /cloud: .*needs tensor/);
+  });
+});
