@@ -70,8 +70,10 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     for (const [n, t] of Object.entries(out)) pool.set(n, t);
     let cut = Object.keys(out);
     let nextModels: string[] = [];
+    let wanted: string[] | undefined;
     if (args.manifest) {
       const m = JSON.parse((await read(args.manifest)).toString('utf8')) as Manifest;
+      wanted = m.outputs.map((o) => o.name).filter((o) => !pool.has(o));
       const split = m.splits.find((s) => s.index === args.split_index);
       if (!split) throw new UsageError(`${args.manifest} has no split ${args.split_index}`);
       cut = split.cut_tensors.map((t) => t.name);
@@ -82,7 +84,7 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     }
     const tensors = new Map(cut.map((n) => [n, pool.get(n)!] as const));
     const runId = args.run_id ?? randomUUID();
-    const chunks = encodePayload({ kind: 'input', runId, splitIndex: args.split_index, rep: args.rep, nextModels, timings: [{ name: 'edge_ms', ms: edgeMs }], tensors });
+    const chunks = encodePayload({ kind: 'input', runId, splitIndex: args.split_index, rep: args.rep, nextModels, timings: [{ name: 'edge_ms', ms: edgeMs }], ...(wanted ? { outputs: wanted } : {}), tensors });
     const report: Record<string, unknown> = { edge_ms: Math.round(edgeMs * 1000) / 1000, tensors: cut, bytes: chunks.byteLength };
     if (args.output_file) {
       const f = args.output_file;

@@ -160,6 +160,7 @@ export class PreparedSplit {
           rep: Math.max(rep, 0),
           nextModels: this.cloudModels,
           timings: [{ name: 'edge_ms', ms: Number(row.edge_ms) }],
+          outputs: ctx.analysis.index.outputs.filter((o) => !outputs.has(o)),
           tensors,
         };
         const tEnc = performance.now();

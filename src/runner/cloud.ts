@@ -70,8 +70,9 @@ export class CloudRunner {
   }
 
   /**
-   * Runs the parts named by the payload in order on its tensors. The result carries every
-   * tensor the parts produced that no later part consumed, and the cloud's timings.
+   * Runs the parts named by the payload in order on its tensors. The result carries the model
+   * outputs the payload asks for (else every tensor the parts produced that no later part
+   * consumed), and the cloud's timings.
    */
   async process(input: Payload, received: { downloadMs?: number; decodeMs?: number } = {}): Promise<Payload> {
     const timings: { name: string; ms: number }[] = [];
@@ -102,6 +103,17 @@ export class CloudRunner {
       }
     }
     timings.push({ name: 'cloud_load_ms', ms: loadMs }, { name: 'cloud_ms', ms: cloudMs });
+    // The payload names the model outputs to return when it knows them (a model output that a
+    // later part also reads would otherwise look like an intermediate tensor).
+    let result = produced;
+    if (input.outputs?.length) {
+      result = new Map();
+      for (const name of input.outputs) {
+        const t = pool.get(name);
+        if (!t) throw new CloudRunError(`the parts did not produce model output '${name}'`);
+        result.set(name, t);
+      }
+    }
     return {
       kind: 'output',
       runId: input.runId,
@@ -110,7 +122,7 @@ export class CloudRunner {
       nextModels: [],
       timings,
       host: hostname(),
-      tensors: produced,
+      tensors: result,
     };
   }
 

@@ -3,6 +3,7 @@
  * source model's data files.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { FileError } from '../errors.js';
 import type { AssembledPart, ExternalSegment } from './assemble.js';
 
 type External = NonNullable<AssembledPart['external']>;
@@ -13,10 +14,16 @@ async function withSources<T>(segments: readonly ExternalSegment[], fn: (read: (
     return await fn(async (s) => {
       if (s.source instanceof Uint8Array) return s.source;
       let h = handles.get(s.source.file);
-      if (!h) handles.set(s.source.file, (h = await open(s.source.file, 'r')));
+      if (!h) {
+        const file = s.source.file;
+        h = await open(file, 'r').catch((err: unknown) => {
+          throw new FileError(`${file}: cannot read external data (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
+        });
+        handles.set(file, h);
+      }
       const buf = Buffer.allocUnsafe(s.length);
       const { bytesRead } = await h.read(buf, 0, s.length, s.source.offset);
-      if (bytesRead !== s.length) throw new RangeError(`${s.source.file}: expected ${s.length} bytes at offset ${s.source.offset}, read ${bytesRead}`);
+      if (bytesRead !== s.length) throw new FileError(`${s.source.file}: external data ends early (expected ${s.length} bytes at offset ${s.source.offset}, read ${bytesRead})`, { file: s.source.file });
       return buf;
     });
   } finally {

@@ -128,6 +128,11 @@ export const payloadSchema: Record<string, unknown> = {
                 "proto3_optional": true
               }
             },
+            "outputs": {
+              "rule": "repeated",
+              "type": "string",
+              "id": 11
+            },
             "tensors": {
               "rule": "repeated",
               "type": "Tensor",

@@ -45,6 +45,8 @@ export interface Payload {
   error?: string;
   /** The producing host's name. */
   host?: string;
+  /** Model outputs the cloud must send back (input payloads); empty or absent: everything its parts produce that no later part reads. */
+  outputs?: string[];
   tensors: Map<string, HostTensor>;
 }
 
@@ -115,6 +117,7 @@ const P_NEXT_MODELS = 7;
 const P_TIMINGS = 8;
 const P_ERROR = 9;
 const P_HOST = 10;
+const P_OUTPUTS = 11;
 const P_TENSORS = 15;
 const T_DIMS = 1;
 const T_DATA_TYPE = 2;
@@ -180,6 +183,7 @@ function schemaTypes(): Types {
     [payload, 'timings', P_TIMINGS],
     [payload, 'error', P_ERROR],
     [payload, 'host', P_HOST],
+    [payload, 'outputs', P_OUTPUTS],
     [payload, 'tensors', P_TENSORS],
     [tensor, 'dims', T_DIMS],
     [tensor, 'dataType', T_DATA_TYPE],
@@ -354,6 +358,7 @@ function headerObject(p: Payload, messageBytes: number): Record<string, unknown>
   };
   if (p.error !== undefined) obj.error = p.error;
   if (p.host !== undefined) obj.host = p.host;
+  if (p.outputs?.length) obj.outputs = p.outputs;
   return obj;
 }
 
@@ -372,6 +377,9 @@ function checkPayloadForEncoding(p: Payload): void {
   }
   for (const h of p.nextModels) {
     if (typeof h !== 'string' || !SHA256_HEX.test(h)) throw encodeError(`next model ${JSON.stringify(h)} is not a lower-case sha256 hex digest`);
+  }
+  if (p.outputs !== undefined && (!Array.isArray(p.outputs) || p.outputs.length > MAX_LIST_ENTRIES || p.outputs.some((o) => typeof o !== 'string' || o === ''))) {
+    throw encodeError(`outputs must be an array of at most ${MAX_LIST_ENTRIES} non-empty names`);
   }
   if (!Array.isArray(p.timings) || p.timings.length > MAX_LIST_ENTRIES) {
     throw encodeError(`timings must be an array of at most ${MAX_LIST_ENTRIES} entries`);
@@ -664,6 +672,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   const timings: { name: string; ms: number }[] = [];
   let error: string | undefined;
   let host: string | undefined;
+  const outputs: string[] = [];
   const raw: RawTensor[] = [];
 
   const uint32 = (what: string): number => {
@@ -741,6 +750,11 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
         r.expectWire(field, 'host', wire, WIRE_LEN, at);
         host = string('host');
         break;
+      case P_OUTPUTS:
+        r.expectWire(field, 'outputs', wire, WIRE_LEN, at);
+        if (outputs.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} outputs`);
+        outputs.push(string('outputs'));
+        break;
       case P_TENSORS: {
         r.expectWire(field, 'tensors', wire, WIRE_LEN, at);
         if (raw.length >= maxTensors) refuse(`more than ${maxTensors} tensors (raise maxTensors)`);
@@ -795,6 +809,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   };
   if (error !== undefined) p.error = error;
   if (host !== undefined) p.host = host;
+  if (outputs.length > 0) p.outputs = outputs;
   return p;
 }
 

@@ -3,10 +3,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { projectRoot, realModels, zoo } from '../models/zoo.js';
@@ -21,8 +21,15 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'onnx-manager-cli-'));
+  const d = mkdtempSync(join(tmpdir(), 'onnx-manager-cli-'));
+  made.push(d);
+  return d;
 }
 
 function writeZoo(name: string, dir: string): string {

@@ -428,15 +428,11 @@ describe('onnx-edge + onnx-cloud', () => {
       assertModelOutputs(f, await chain(f), 'two_outputs');
     });
 
-    it(
-      'a model output that the next cloud part also reads comes back',
-      { todo: 'CloudRunner drops tensors a later part consumes; it cannot tell which of them are model outputs (the payload does not say)' },
-      async () => {
-        const f = await fixture(root, outputReadLater, (ps) => [ps[0]!.splitLayer, 'features']);
-        assert.equal(f.parts.length, 3);
-        assertModelOutputs(f, await chain(f), 'output_read_later');
-      },
-    );
+    it('a model output that the next cloud part also reads comes back (the payload names the outputs)', async () => {
+      const f = await fixture(root, outputReadLater, (ps) => [ps[0]!.splitLayer, 'features']);
+      assert.equal(f.parts.length, 3);
+      assertModelOutputs(f, await chain(f), 'output_read_later');
+    });
   });
 
   describe('failures: exit code and one line on stderr', () => {
