@@ -250,7 +250,8 @@ async function main(): Promise<number> {
     console.log('  build ms/split = buildParts for one split point in memory; write ms/split = split_model_all total / split points (both parts');
     console.log('  of every split point written, plus manifest and renames). baseline = the same files (count, sizes, folders) written as plain');
     console.log(`  files from a pre-filled buffer with one write each. split_all and baseline: best of ${ROUNDS} runs each, alternating which goes`);
-    console.log('  first, page cache flushed (sync) before each; ratio = split_all / baseline. Output folders are under the OS temp folder.');
+    console.log('  first, after one untimed split_all (warm-up), page cache flushed (sync) before each; ratio = split_all / baseline.');
+    console.log(`  Output folders are under ${os.tmpdir()} (${tmpFs()}).`);
     console.log('  paired = the same ratio measured split point by split point, alternating which goes first (writeAllSplits on that split point');
     console.log('  alone, with its own manifest, vs plain writes of its files): both sides see the same machine state, so it is the steadier figure.');
     console.log(

@@ -27,7 +27,8 @@ export interface SweepContext {
   provider: ProviderChoice;
   /** The --exec_type the user gave, for the CSV. */
   execType: string;
-  graphOptimizationLevel?: SessionOptions['graphOptimizationLevel'];
+  /** Options of the edge sessions (the provider is added). */
+  sessionOptions?: SessionOptions;
   feeds: Record<string, HostTensor>;
   runId: string;
   timeoutMs: number;
@@ -99,9 +100,7 @@ export class PreparedSplit {
     let edgeLoadMs = 0;
     if (edgePart) {
       const t0 = performance.now();
-      const options: SessionOptions = { executionProviders: [ctx.provider] };
-      if (ctx.graphOptimizationLevel) options.graphOptimizationLevel = ctx.graphOptimizationLevel;
-      edge = await ctx.createSession(edgePart.part.model.concat(), options);
+      edge = await ctx.createSession(edgePart.part.model.concat(), { ...ctx.sessionOptions, executionProviders: [ctx.provider] });
       edgeLoadMs = performance.now() - t0;
     }
     let cloudLoadMs = 0;

@@ -33,7 +33,7 @@ function context(backend: CloudBackend, timeoutMs = 20_000): SweepContext {
     createSession,
     provider: { name: 'cpu' },
     execType: 'CPU',
-    graphOptimizationLevel: 'disabled',
+    sessionOptions: { graphOptimizationLevel: 'disabled' },
     feeds: feedsFor(analysis),
     runId: `faults-${Math.random().toString(36).slice(2, 8)}`,
     timeoutMs,

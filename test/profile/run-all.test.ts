@@ -40,7 +40,7 @@ describe('run_all', () => {
       split_points: { index: number; split_layer: string; transfer_bytes: number; cut_tensors: { name: string }[] }[];
     };
     const csv = join(dir, 'input_reuse.csv');
-    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '3', '--warmup', '1', '--graph_opt', 'disabled', '--results_file', csv]);
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '3', '--warmup', '1', '--graph_opt', 'disabled', '--threads', '1', '--results_file', csv]);
     assert.equal(r.code, 0, r.err);
     const got = rows(csv);
     const n = layers.split_points.length;
@@ -52,7 +52,9 @@ describe('run_all', () => {
       assert.equal(row.split_layer, p.split_layer);
       assert.equal(row.cut_tensors, p.cut_tensors.map((t) => t.name).join(';'));
       assert.equal(Number(row.tensor_bytes), p.transfer_bytes, 'raw bytes of the cut tensors');
-      assert.equal(Number(row.max_abs_diff), 0, `split ${row.split_index} output equals the full model's`);
+      // Equal to the full model's output up to float rounding: the same kernels can sum in another
+      // order when a tensor arrives at another memory alignment (as it does out of a payload).
+      assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index} output equals the full model's (max diff ${row.max_abs_diff})`);
       for (const c of TIME_COLUMNS) assert.ok(Number.isFinite(Number(row[c])) && Number(row[c]) >= 0, `${c} = ${row[c]}`);
       const parts = ['edge_ms', 'encode_ms', 'upload_ms', 'wait_ms', 'download_ms', 'decode_ms'].reduce((s, c) => s + Number(row[c]), 0);
       assert.ok(Number(row.total_ms) >= parts - 0.01, `total ${row.total_ms} covers its steps ${parts}`);

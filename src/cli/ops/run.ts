@@ -38,6 +38,7 @@ export interface RunArgs extends ModelArgs, InputArgs {
   minio_region?: string;
   minio_secure?: boolean;
   graph_opt?: string;
+  threads?: number;
   keep_objects?: boolean;
   verify?: boolean;
 }
@@ -69,10 +70,12 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
   const opened = await openStore(config);
   const coords = opened.embedded ?? { endpoint: config.endpoint ?? '', accessKey: config.accessKey ?? '', secretKey: config.secretKey ?? '' };
   const level = (args.graph_opt ?? 'all') as GraphOptimizationLevel;
-  const backend = new LocalBackend({ store: { ...coords, bucket: config.bucket }, provider, graphOptimizationLevel: level });
+  const threads = positiveInt(args.threads, 'threads');
+  const backend = new LocalBackend({ store: { ...coords, bucket: config.bucket }, provider, graphOptimizationLevel: level, ...(threads ? { threads } : {}) });
   const feeds = a.feeds ?? randomInputs(a, args.seed ?? 1);
   // The reference: the whole model on this machine, same provider, same input.
-  const full = await createSession(a.model.bytes, { executionProviders: [provider], graphOptimizationLevel: level });
+  const sessionOptions = { executionProviders: [provider], graphOptimizationLevel: level, ...(threads ? { intraOpNumThreads: threads } : {}) };
+  const full = await createSession(a.model.bytes, sessionOptions);
   let expected: Record<string, HostTensor>;
   try {
     expected = await full.run(feeds);
@@ -86,7 +89,7 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
     createSession,
     provider,
     execType: args.exec_type ?? 'CPU',
-    graphOptimizationLevel: level,
+    sessionOptions,
     feeds,
     runId: `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomUUID().slice(0, 8)}`,
     timeoutMs: timeout * 1000,

@@ -1,0 +1,124 @@
+/**
+ * The client side of the cloud worker protocol (JSON lines, see src/runner/serve.ts) over any
+ * pair of streams: a local child process's stdio, or an SSH exec channel. It starts the worker on
+ * demand, restarts it after a crash, and aborts `failureSignal` when the worker dies, so a wait for
+ * a result ends at once instead of timing out.
+ */
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { OnnxManagerError } from '../errors.js';
+import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
+import type { CloudBackend, CloudJob } from './backend.js';
+
+export class BackendError extends OnnxManagerError {}
+
+/** A started worker: its streams, and how to stop it. */
+export interface WorkerStreams {
+  stdin: Writable;
+  stdout: Readable;
+  /** Resolves (with a description) when the worker has ended, however it ended. */
+  exited: Promise<string>;
+  kill(): void;
+}
+
+type Pending = { resolve: (m: WorkerReply) => void; reject: (e: Error) => void };
+type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : R) : never;
+
+export abstract class WorkerBackend implements CloudBackend {
+  abstract readonly name: string;
+  private worker?: WorkerStreams;
+  private ready?: Promise<void>;
+  private alive = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private abort = new AbortController();
+  private closing = false;
+
+  /** Starts a worker process (locally, or remotely over SSH). */
+  protected abstract spawnWorker(): Promise<WorkerStreams>;
+
+  /** What the worker is, for messages: 'the local cloud worker', 'the cloud worker on host'. */
+  protected abstract readonly label: string;
+
+  get failureSignal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private start(): Promise<void> {
+    if (this.ready && this.alive) return this.ready;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
+    this.ready = (async () => {
+      const w = await this.spawnWorker();
+      this.worker = w;
+      this.alive = true;
+      let readyResolve!: () => void;
+      const readyLine = new Promise<void>((r) => (readyResolve = r));
+      const lines = createInterface({ input: w.stdout, crlfDelay: Infinity });
+      lines.on('line', (line) => {
+        let m: WorkerReply;
+        try {
+          m = JSON.parse(line) as WorkerReply;
+        } catch {
+          return;
+        }
+        if (m.type === 'ready') return readyResolve();
+        const p = this.pending.get(m.id);
+        if (p) {
+          this.pending.delete(m.id);
+          p.resolve(m);
+        }
+      });
+      const ended = w.exited.then((how) => {
+        this.alive = false;
+        const why = new BackendError(`${this.label} exited (${how})`);
+        for (const p of this.pending.values()) p.reject(why);
+        this.pending.clear();
+        if (!this.closing) this.abort.abort(why);
+        throw why;
+      });
+      await Promise.race([readyLine, ended]);
+    })();
+    return this.ready;
+  }
+
+  private send(m: Request & { id?: number }): void {
+    this.worker!.stdin.write(`${JSON.stringify(m)}\n`);
+  }
+
+  private async request(m: Request): Promise<WorkerReply> {
+    await this.start();
+    const id = this.nextId++;
+    return new Promise<WorkerReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.send({ ...m, id } as Request & { id: number });
+    });
+  }
+
+  async prepare(models: readonly string[]): Promise<{ loadMs: number }> {
+    const m = await this.request({ type: 'prepare', models: [...models] });
+    if (m.type === 'failed') throw new BackendError(`${this.label} could not load the part: ${m.error}`);
+    return { loadMs: m.type === 'prepared' ? m.loadMs : 0 };
+  }
+
+  async trigger(job: CloudJob): Promise<void> {
+    await this.start();
+    // The result arrives through the store; failures come back as error payloads.
+    this.send({ type: 'job', id: this.nextId++, inputKey: job.inputKey, outputKey: job.outputKey });
+  }
+
+  /** Ends the worker abruptly (tests use it to show that a crash fails the split and the sweep goes on). */
+  kill(): void {
+    this.worker?.kill();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const w = this.worker;
+    if (!w || !this.alive) return;
+    this.send({ type: 'stop' });
+    w.stdin.end();
+    const timer = setTimeout(() => w.kill(), 5000);
+    await w.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The cloud worker loop: JSON lines in (prepare a part, run a job, stop), JSON lines out. The same
+ * loop serves the local worker process (over its stdio) and a remote onnx-cloud --serve (over an
+ * SSH channel). Jobs name objects in the store; results go back to the store.
+ */
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { ObjectStore } from '../storage/store.js';
+import { storeKeys } from '../storage/store.js';
+import { decodePayload, encodePayload } from '../tensor/payload.js';
+import { CloudRunner, errorPayload } from './cloud.js';
+
+export type WorkerRequest =
+  | { type: 'prepare'; id: number; models: string[] }
+  | { type: 'job'; id: number; inputKey: string; outputKey: string }
+  | { type: 'stop' };
+
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'prepared'; id: number; loadMs: number }
+  | { type: 'failed'; id: number; error: string }
+  | { type: 'done'; id: number };
+
+/** Parses input/<run>/<split>/<rep>.pb so a failure can still be reported under the right names. */
+function idsFromKey(key: string): { runId: string; splitIndex: number; rep: number } {
+  const parts = key.replace(/\.pb$/, '').split('/');
+  const [runId = '', split = '0', rep = '0'] = parts.slice(-3);
+  return { runId: /^[\w.-]+$/.test(runId) ? runId : '', splitIndex: Number(split) || 0, rep: Number(rep) || 0 };
+}
+
+/** Runs one job: fetch the payload, run the parts, put the result (an error payload on failure). */
+export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: string, outputKey: string): Promise<void> {
+  try {
+    const t0 = performance.now();
+    const bytes = await store.get(inputKey);
+    const t1 = performance.now();
+    const input = decodePayload(bytes, { file: inputKey });
+    const t2 = performance.now();
+    const result = await runner.process(input, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
+    // Encoding only lists views of the tensors; it is timed once and repeated with its own time included.
+    const t3 = performance.now();
+    encodePayload(result);
+    result.timings.push({ name: 'cloud_encode_ms', ms: performance.now() - t3 });
+    await store.put(outputKey, encodePayload(result));
+  } catch (err) {
+    await store.put(outputKey, encodePayload(errorPayload(idsFromKey(inputKey), err))).catch(() => undefined);
+  }
+}
+
+/** Serves requests until 'stop' or the end of the input; one at a time, in order. */
+export async function serveJobs(input: Readable, output: Writable, store: ObjectStore, runner: CloudRunner): Promise<void> {
+  const send = (m: WorkerReply) => output.write(`${JSON.stringify(m)}\n`);
+  send({ type: 'ready' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let m: WorkerRequest;
+    try {
+      m = JSON.parse(line) as WorkerRequest;
+    } catch {
+      continue;
+    }
+    if (m.type === 'stop') break;
+    if (m.type === 'prepare') {
+      try {
+        let loadMs = 0;
+        for (const sha of m.models) loadMs += (await runner.load(sha)).loadMs;
+        send({ type: 'prepared', id: m.id, loadMs });
+      } catch (err) {
+        send({ type: 'failed', id: m.id, error: String((err as Error).message).split('\n')[0]! });
+      }
+    } else if (m.type === 'job') {
+      await runJob(store, runner, m.inputKey, m.outputKey);
+      send({ type: 'done', id: m.id });
+    }
+  }
+  lines.close();
+}
+
+/** A runner whose parts come from the store under models/<sha256>.onnx. */
+export function storeModelSource(store: ObjectStore): { get(sha: string): Promise<Uint8Array> } {
+  return { get: (sha) => store.get(storeKeys.model(sha)) };
+}
