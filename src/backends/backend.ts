@@ -8,6 +8,16 @@ export interface CloudJob {
   outputKey: string;
 }
 
+/** What a backend knows about a finished job, from the cluster's own clock (durations only). */
+export interface JobInfo {
+  /** The job's name in the cluster (OSCAR job, Kubernetes Job). */
+  name?: string;
+  /** Seconds from the job's creation to its start (queueing, scheduling, image pull, cold start). */
+  queueS?: number;
+  /** Seconds from the job's start to its finish. */
+  runS?: number;
+}
+
 export interface CloudBackend {
   /** 'local', 'oscar', 'kubernetes' or 'ssh', as the CSV's backend column shows it. */
   readonly name: string;
@@ -15,6 +25,13 @@ export interface CloudBackend {
   prepare(models: readonly string[]): Promise<{ loadMs: number }>;
   /** Triggers the cloud side for a payload that is already in the store. */
   trigger(job: CloudJob): Promise<void>;
+  /**
+   * Where a job's payloads go in the store, when the backend decides (OSCAR: the service's
+   * input and output paths). Default: input/<run>/<split>/<rep>.pb and output/<run>/<split>/<rep>.pb.
+   */
+  jobKeys?(runId: string, split: number, rep: string): CloudJob;
+  /** After the result arrived: what the backend knows about the job. */
+  jobInfo?(job: CloudJob): Promise<JobInfo>;
   /** Aborts when the backend learns that results will not come (a crashed worker, a failed job). */
   readonly failureSignal: AbortSignal;
   close(): Promise<void>;

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { BackendModule } from './index.js';
 import { WorkerBackend, type WorkerStreams } from './worker-client.js';
 
 export { BackendError } from './worker-client.js';
@@ -52,3 +53,11 @@ export class LocalBackend extends WorkerBackend {
     return { stdin: child.stdin!, stdout: child.stdout!, exited, kill: () => child.kill('SIGKILL') };
   }
 }
+
+export const localModule: BackendModule = {
+  create: async (_args, ctx) => {
+    const o: LocalBackendOptions = { store: ctx.storeAccess, provider: ctx.provider, graphOptimizationLevel: ctx.graphOptimizationLevel };
+    if (ctx.threads) o.threads = ctx.threads;
+    return new LocalBackend(o);
+  },
+};

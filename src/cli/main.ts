@@ -102,7 +102,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     .option('device_type', { type: 'string', describe: 'Device number for GPU providers, e.g. 0' })
     .option('threads', { type: 'number', describe: 'Intra-op threads of every session (default: onnxruntime picks)' })
     .option('graph_opt', { type: 'string', choices: ['disabled', 'basic', 'extended', 'all'], default: 'all', describe: 'onnxruntime graph optimisation level' })
-    .option('cloud', { type: 'string', default: 'local', describe: 'Where the remaining parts run: local' })
+    .option('cloud', { type: 'string', default: 'local', describe: 'Where the remaining parts run: local, oscar, kubernetes, ssh' })
     .option('minio_endpoint', { type: 'string', describe: 'S3/MinIO endpoint (or MINIO_ENDPOINT); keys from MINIO_ACCESS_KEY, MINIO_SECRET_KEY; none: an embedded server' })
     .option('minio_bucket', { type: 'string', describe: 'Bucket for models, inputs and outputs (default onnx-manager)' })
     .option('minio_region', { type: 'string', describe: 'Region of the bucket' })

@@ -38,6 +38,9 @@ export const COLUMNS = [
   'cloud_encode_ms',
   'model_upload_ms',
   'max_abs_diff',
+  'job_name',
+  'job_queue_s',
+  'job_run_s',
   'run_id',
 ] as const;
 

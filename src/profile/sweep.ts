@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { CloudBackend } from '../backends/backend.js';
+import type { CloudBackend, JobInfo } from '../backends/backend.js';
 import { OnnxManagerError } from '../errors.js';
 import type { ProviderChoice } from '../runtime/providers.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
@@ -133,8 +133,14 @@ export class PreparedSplit {
       status: 'ok',
     });
     const outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
-    const keys = { input: storeKeys.input(ctx.runId, p.index, rep < 0 ? `w${-rep}` : rep), output: storeKeys.output(ctx.runId, p.index, rep < 0 ? `w${-rep}` : rep) };
+    const repKey = rep < 0 ? `w${-rep}` : String(rep);
+    const job = ctx.backend.jobKeys?.(ctx.runId, p.index, repKey) ?? {
+      inputKey: storeKeys.input(ctx.runId, p.index, repKey),
+      outputKey: storeKeys.output(ctx.runId, p.index, repKey),
+    };
+    const keys = { input: job.inputKey, output: job.outputKey };
     const t0 = performance.now();
+    let tDone = 0;
     try {
       if (this.edge) {
         const feeds: Record<string, HostTensor> = {};
@@ -167,13 +173,14 @@ export class PreparedSplit {
         const tUp = performance.now();
         await ctx.store.put(keys.input, chunks);
         const tWait = performance.now();
-        await ctx.backend.trigger({ inputKey: keys.input, outputKey: keys.output });
+        await ctx.backend.trigger(job);
         await ctx.store.waitFor(keys.output, ctx.timeoutMs, ctx.backend.failureSignal);
         const tDown = performance.now();
         const bytes = await ctx.store.get(keys.output);
         const tDec = performance.now();
         const result = decodePayload(bytes, { file: keys.output });
         const tEnd = performance.now();
+        tDone = tEnd;
         Object.assign(row, {
           transfer_bytes: chunks.byteLength,
           result_bytes: bytes.length,
@@ -190,10 +197,16 @@ export class PreparedSplit {
         row.cloud_download_ms = ms(timing.get('cloud_download_ms') ?? NaN);
         row.cloud_decode_ms = ms(timing.get('cloud_decode_ms') ?? NaN);
         row.cloud_encode_ms = ms(timing.get('cloud_encode_ms') ?? NaN);
+        if (ctx.backend.jobInfo) {
+          const info = await ctx.backend.jobInfo(job).catch(() => ({}) as JobInfo);
+          if (info.name !== undefined) row.job_name = info.name;
+          if (info.queueS !== undefined) row.job_queue_s = info.queueS;
+          if (info.runS !== undefined) row.job_run_s = info.runS;
+        }
         if (result.error) throw new SweepError(`cloud: ${result.error}`);
         for (const [n, t] of result.tensors) outputs.set(n, t);
       }
-      row.total_ms = ms(performance.now() - t0);
+      row.total_ms = ms((tDone || performance.now()) - t0);
       if (ctx.expected) {
         let worst = 0;
         for (const [name, t] of Object.entries(ctx.expected)) worst = Math.max(worst, maxAbsDiff(outputs.get(name), t));

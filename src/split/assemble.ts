@@ -100,12 +100,12 @@ export function assemblePart(model: LoadedModel, index: GraphIndex, spec: PartSp
   const { bytes, layout } = model;
   const g = model.proto.graph!;
   const tab = tables(model);
-  const inPart = new Set<number>(spec.nodes);
 
   // Weights the part's nodes read (and outputs that are weights themselves).
   const inits = new Set<number>();
   const sparse = new Set<number>();
-  const produced = new Set<string>();
+  // Only needed when the model has value infos to carry over (most exported models have none).
+  const produced = tab.valueInfoByName.length > 0 ? new Set<string>() : undefined;
   const addWeight = (name: string) => {
     const i = index.initializers.get(name);
     if (i !== undefined) inits.add(i);
@@ -114,7 +114,7 @@ export function assemblePart(model: LoadedModel, index: GraphIndex, spec: PartSp
   };
   for (const n of spec.nodes) {
     for (const r of index.nodeInputs[n]!) addWeight(r);
-    for (const o of index.nodes[n]!.output ?? []) if (o) produced.add(o);
+    if (produced) for (const o of index.nodes[n]!.output ?? []) if (o) produced.add(o);
   }
   for (const o of spec.outputs) addWeight(o);
 
@@ -175,12 +175,13 @@ export function assemblePart(model: LoadedModel, index: GraphIndex, spec: PartSp
 
   const io = new Set([...spec.inputs, ...spec.outputs]);
   for (const v of tab.valueInfoByName) {
-    if (produced.has(v.name) && !io.has(v.name)) graph.push(bytes.subarray(v.range.start, v.range.end));
+    if (produced!.has(v.name) && !io.has(v.name)) graph.push(bytes.subarray(v.range.start, v.range.end));
   }
+  const inPart = tab.annotations.length > 0 ? new Set<number>(spec.nodes) : undefined;
   for (const a of tab.annotations) {
     const p = index.producer.get(a.tensor);
     const w = index.initializers.get(a.tensor);
-    if ((p !== undefined && inPart.has(p)) || (w !== undefined && inits.has(w)) || spec.inputs.includes(a.tensor)) {
+    if ((p !== undefined && inPart!.has(p)) || (w !== undefined && inits.has(w)) || spec.inputs.includes(a.tensor)) {
       graph.push(bytes.subarray(a.range.start, a.range.end));
     }
   }

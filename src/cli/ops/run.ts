@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { LocalBackend } from '../../backends/local.js';
+import type { CloudBackend } from '../../backends/backend.js';
+import { backendModule, type BackendContext } from '../../backends/index.js';
 import { UsageError } from '../../errors.js';
 import { COLUMNS, type Row } from '../../profile/columns.js';
 import { CsvAppender, readRows, writeSummary } from '../../profile/csv.js';
@@ -56,7 +57,8 @@ function positiveInt(v: number | undefined, flag: string, min = 1): number | und
 
 /** Sets up the store, the cloud backend, the execution provider and the inputs for a run. */
 async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }): Promise<RunSetUp> {
-  if ((args.cloud ?? 'local') !== 'local') throw new UsageError(`--cloud ${args.cloud} is not available yet (available: local)`);
+  const cloud = args.cloud ?? 'local';
+  const module = await backendModule(cloud);
   const provider = providerFor(args.exec_type, args.device_type);
   await checkProvider(provider, probeModel());
   const timeout = args.timeout ?? 60;
@@ -66,12 +68,28 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
   if (args.minio_bucket) flags.minio_bucket = args.minio_bucket;
   if (args.minio_region) flags.minio_region = args.minio_region;
   if (args.minio_secure !== undefined) flags.minio_secure = args.minio_secure;
-  const config = storeConfigFromEnv(flags);
+  let config = storeConfigFromEnv(flags);
+  if (!config.endpoint && module.defaultStore) config = (await module.defaultStore(args as Record<string, unknown>, process.env)) ?? config;
   const opened = await openStore(config);
-  const coords = opened.embedded ?? { endpoint: config.endpoint ?? '', accessKey: config.accessKey ?? '', secretKey: config.secretKey ?? '' };
+  const access = opened.embedded ?? { endpoint: config.endpoint ?? '', accessKey: config.accessKey ?? '', secretKey: config.secretKey ?? '' };
   const level = (args.graph_opt ?? 'all') as GraphOptimizationLevel;
   const threads = positiveInt(args.threads, 'threads');
-  const backend = new LocalBackend({ store: { ...coords, bucket: config.bucket }, provider, graphOptimizationLevel: level, ...(threads ? { threads } : {}) });
+  let backend: CloudBackend;
+  try {
+    const ctx: BackendContext = {
+      store: opened.store,
+      storeAccess: { ...access, bucket: config.bucket, ...(config.region ? { region: config.region } : {}) },
+      embeddedStore: opened.embedded !== undefined,
+      provider,
+      graphOptimizationLevel: level,
+      env: process.env,
+    };
+    if (threads) ctx.threads = threads;
+    backend = await module.create(args as Record<string, unknown>, ctx);
+  } catch (err) {
+    await opened.stop();
+    throw err;
+  }
   const feeds = a.feeds ?? randomInputs(a, args.seed ?? 1);
   // The reference: the whole model on this machine, same provider, same input.
   const sessionOptions = { executionProviders: [provider], graphOptimizationLevel: level, ...(threads ? { intraOpNumThreads: threads } : {}) };
