@@ -23,8 +23,12 @@ export interface ReferenceRun {
 
 export type ReferenceAvailability = { available: true; python: string; version: string } | { available: false; python: string; why: string };
 
-/** Debian's python3-onnx lives under /usr/bin/python3; a pyenv python3 first on PATH would not see it. */
+/**
+ * BENCH_PYTHON if set; else /usr/bin/python3 where it exists (Debian's python3-onnx lives there,
+ * and a pyenv python3 first on PATH would not see it); else python3 from PATH.
+ */
 export function findPython(): string {
+  if (process.env.BENCH_PYTHON) return process.env.BENCH_PYTHON;
   return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }
 

@@ -6,6 +6,9 @@
  *    named in the payload are fetched from the store (MINIO_ENDPOINT, MINIO_ACCESS_KEY,
  *    MINIO_SECRET_KEY) under models/<sha256>.onnx, unless --onnx_file gives them.
  *  - By hand: onnx-cloud --onnx_file part2.onnx --input_file payload.pb --save_results out.pb
+ *  - From and to the store (a Kubernetes Job): onnx-cloud --input_key input/r/3/0.pb --output_key output/r/3/0.pb
+ *  - As a worker (over SSH, or a long-running pod): onnx-cloud --serve, JSON lines on stdin/stdout
+ *    (see src/runner/serve.ts).
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -20,7 +23,9 @@ import { providerFor } from '../src/runtime/providers.js';
 import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { openMinioStore } from '../src/storage/minio-store.js';
-import { storeConfigFromEnv, storeKeys } from '../src/storage/store.js';
+import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
+import type { GraphOptimizationLevel, SessionOptions } from '../src/runtime/session.js';
+import { storeConfigFromEnv } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
 import { createHash } from 'node:crypto';
 
@@ -41,11 +46,34 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
     .option('exec_type', { type: 'string', default: 'CPU' })
     .option('device_type', { type: 'string' })
     .option('minio_bucket', { type: 'string' })
+    .option('input_key', { type: 'string', describe: 'Read the payload from this store key (with --output_key)' })
+    .option('output_key', { type: 'string', describe: 'Put the result under this store key' })
+    .option('serve', { type: 'boolean', default: false, describe: 'Serve jobs as JSON lines on stdin/stdout, sessions kept warm' })
+    .option('graph_opt', { type: 'string', choices: ['disabled', 'basic', 'extended', 'all'], default: 'all' })
+    .option('threads', { type: 'number' })
     .option('verbose', { type: 'boolean', default: false })
     .strictOptions()
     .exitProcess(false)
     .parseAsync();
+  const sessionOptions: SessionOptions = {
+    executionProviders: [providerFor(args.exec_type, args.device_type)],
+    graphOptimizationLevel: args.graph_opt as GraphOptimizationLevel,
+    ...(args.threads ? { intraOpNumThreads: args.threads } : {}),
+  };
   try {
+    if (args.serve || args.input_key || args.output_key) {
+      if (!args.serve && !(args.input_key && args.output_key)) throw new UsageError('give both --input_key and --output_key');
+      const store = await openMinioStore({ ...storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env), createBucket: false });
+      const runner = new CloudRunner(storeModelSource(store), createSession, { session: sessionOptions });
+      try {
+        if (args.serve) await serveJobs(process.stdin, process.stdout, store, runner);
+        else await runJob(store, runner, args.input_key!, args.output_key!);
+      } finally {
+        await runner.close();
+        await store.close();
+      }
+      return 0;
+    }
     const input = args.input_file ?? env.INPUT_FILE_PATH;
     if (!input) throw new UsageError('no payload: give --input_file or set INPUT_FILE_PATH');
     const outFile = args.save_results ?? (env.TMP_OUTPUT_DIR ? path.join(env.TMP_OUTPUT_DIR, path.basename(input)) : undefined);
@@ -71,10 +99,10 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
     } else {
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
       const store = await openMinioStore({ ...storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env), createBucket: false });
-      source = { get: (h) => store.get(storeKeys.model(h)) };
+      source = storeModelSource(store);
       close = () => store.close();
     }
-    const runner = new CloudRunner(source, createSession, { session: { executionProviders: [providerFor(args.exec_type, args.device_type)] } });
+    const runner = new CloudRunner(source, createSession, { session: sessionOptions });
     try {
       const result = await runner.process(payload, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
       await OutputTransaction.run(path.dirname(path.resolve(outFile)), (tx) => tx.write(path.basename(outFile), encodePayload(result)));

@@ -4,6 +4,9 @@
  */
 import yargs from 'yargs';
 import { OnnxManagerError, UsageError } from '../errors.js';
+import { kubernetesOptions } from '../backends/kubernetes-options.js';
+import { oscarOptions } from '../backends/oscar-options.js';
+import { sshOptions } from '../backends/ssh-options.js';
 import { withInputOptions } from './inputs.js';
 import { withModelOptions } from './options.js';
 
@@ -110,6 +113,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     .option('keep_objects', { type: 'boolean', default: false, describe: 'Keep input/output payloads in the store after each split' })
     .option('verify', { type: 'boolean', default: false, describe: 'run: compare the result with the full model run locally' })
     .option('output_file', { type: 'string', describe: 'data_processing: where to write the payload' })
+    .options({ ...oscarOptions, ...kubernetesOptions, ...sshOptions })
     .option('verbose', { type: 'boolean', default: false, describe: 'Show stack traces and causes on errors' })
     .strictOptions()
     .epilog(`Operations:\n${names.map((n) => `  ${n.padEnd(18)} ${OPERATIONS[n]!.describe}\n      onnx-manager ${OPERATIONS[n]!.example}`).join('\n')}`)
