@@ -109,6 +109,8 @@ export interface SplitResult {
   backend: string;
   rows: number;
   failed: number;
+  /** status and error of the failed rows, as `rep N: status: error`. */
+  errors: string[];
   transferBytes: number;
   medianTotalMs: number;
   medianEdgeMs: number;
@@ -385,6 +387,7 @@ async function benchModel(model: BenchModel, tmpRoot: string, rep: number, warmu
       backend,
       rows: all.length,
       failed: all.length - ok.length,
+      errors: all.filter((r) => r.status !== 'ok').map((r) => `rep ${r.rep}: ${r.status}: ${r.error}`),
       transferBytes: num(first.transfer_bytes),
       medianTotalMs: med(col('total_ms')),
       medianEdgeMs: med(edge),
@@ -706,6 +709,12 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
           .map((m) => `${m.name} every ${m.subset!.step}th (${m.subset!.splits.length} of ${m.splitPointsInModel})`)
           .join(', ')}. BENCH_RUN_MAX_SPLITS=0 sweeps all.`,
       );
+    }
+    const failures = models.flatMap((m) => m.splits.flatMap((s) => s.errors.map((e) => `  ${m.name} split ${s.index} (${s.layer}) ${e}`)));
+    if (failures.length) {
+      console.log(`failed rows (${failures.length}):`);
+      for (const f of failures.slice(0, 12)) console.log(f);
+      if (failures.length > 12) console.log(`  ... and ${failures.length - 12} more in the JSON`);
     }
     console.log('');
     console.log('Where the wall time goes (s, % of wall):');

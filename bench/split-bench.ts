@@ -162,7 +162,7 @@ function phaseLines(rows: ModelRow[]): string {
 /** The file system the temporary folders are on (Linux: findmnt), for the record. */
 function tmpFs(): string {
   const r = spawnSync('findmnt', ['-n', '-o', 'FSTYPE,OPTIONS', '-T', os.tmpdir()], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
+  return r.status === 0 ? r.stdout.trim().replace(/\s+/g, ' ') : 'unknown';
 }
 
 // -------------------------------------------------------------------------------------- main
@@ -247,13 +247,17 @@ async function main(): Promise<number> {
     console.log('');
     console.log('Notes:');
     console.log('  analyse ms = loadModel + analyzeModel (graph index, onnxruntime shape run with the bound input shapes, costs, split points).');
-    console.log('  build ms/split = buildParts for one split point in memory; write ms/split = split_model_all total / split points (both parts');
+    console.log('  build ms/split = buildParts for one split point in memory (one pass over all points, first calls included: JIT warm-up);');
+    console.log('  write ms/split = split_model_all total / split points (both parts');
     console.log('  of every split point written, plus manifest and renames). baseline = the same files (count, sizes, folders) written as plain');
     console.log(`  files from a pre-filled buffer with one write each. split_all and baseline: best of ${ROUNDS} runs each, alternating which goes`);
     console.log('  first, after one untimed split_all (warm-up), page cache flushed (sync) before each; ratio = split_all / baseline.');
     console.log(`  Output folders are under ${os.tmpdir()} (${tmpFs()}).`);
     console.log('  paired = the same ratio measured split point by split point, alternating which goes first (writeAllSplits on that split point');
     console.log('  alone, with its own manifest, vs plain writes of its files): both sides see the same machine state, so it is the steadier figure.');
+    if (Math.max(loadStart[0]!, ...os.loadavg().slice(0, 1)) > os.cpus().length) {
+      console.log(`  load average ${loadStart[0]!.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} now on ${os.cpus().length} CPUs: other work was running, expect the timings to be noisy.`);
+    }
     console.log(
       `  peak RSS = highest RSS (VmHWM) of the measuring child over its load, analyse, build and first split_all phases, minus the peak of a child that only imports the modules (${((baseline.maxRssKb * 1024) / MB).toFixed(0)} MB); RSS/model = that / model file size.`,
     );
@@ -320,9 +324,13 @@ async function main(): Promise<number> {
       }),
     };
     const outFile = path.join(root, 'results', 'bench', 'split.json');
-    mkdirSync(path.dirname(outFile), { recursive: true });
-    writeFileSync(outFile, `${JSON.stringify(out, null, 2)}\n`);
-    console.log(`\nwrote ${path.relative(process.cwd(), outFile)} (${seconds.toFixed(0)} s in all)`);
+    if (only.length > 0) {
+      console.log(`\nBENCH_MODELS given: partial run, ${path.relative(process.cwd(), outFile)} left as it was (${seconds.toFixed(0)} s in all)`);
+    } else {
+      mkdirSync(path.dirname(outFile), { recursive: true });
+      writeFileSync(outFile, `${JSON.stringify(out, null, 2)}\n`);
+      console.log(`\nwrote ${path.relative(process.cwd(), outFile)} (${seconds.toFixed(0)} s in all)`);
+    }
     return 0;
   } finally {
     await rm(tmpRoot, { recursive: true, force: true });
