@@ -1,11 +1,257 @@
 /**
- * The ssh backend (being written).
+ * The ssh backend (--cloud ssh --ssh_host user@host[:port]): the cloud worker (`onnx-cloud
+ * --serve`) runs on another machine over one SSH exec channel, speaking the same JSON-lines
+ * protocol as the local worker (src/runner/serve.ts), sessions kept warm by part hash.
+ *
+ * Store secrets: the remote command line is fixed by us and every word is quoted; it carries no
+ * secret. The store endpoint and keys go as the first three lines of the channel's stdin, read by
+ * a small POSIX sh wrapper into the worker's environment before it execs the worker, so they never
+ * appear in a process list, a file or sshd's AcceptEnv list, and the worker protocol is unchanged
+ * (the worker never sees those lines). See docs/ssh.md.
  */
+import type { ClientChannel } from 'ssh2';
 import { UsageError } from '../errors.js';
-import type { BackendModule } from './index.js';
+import { parseEndpoint } from '../storage/store.js';
+import type { BackendContext, BackendModule } from './index.js';
+import { connectSsh, isLoopbackHost, parseSshTarget, type SshClient, type SshConnectOptions, type SshTarget } from './ssh-connect.js';
+import { DEFAULT_SSH_COMMAND, sshConnectOptions } from './ssh-options.js';
+import { BackendError, WorkerBackend, type WorkerStreams } from './worker-client.js';
+
+export { BackendError } from './worker-client.js';
+
+/** Quotes one word for a POSIX shell (bare when it has only safe characters). */
+export function shellQuote(word: string): string {
+  if (word === '') return "''";
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Joins words into a command line for a POSIX shell, each word quoted. */
+export function shellJoin(words: readonly string[]): string {
+  return words.map(shellQuote).join(' ');
+}
+
+/** The words of --ssh_command: separated by spaces, no shell syntax (quotes, $, ;, |, &, redirections). */
+export function commandWords(command: string): string[] {
+  const text = String(command ?? '').trim();
+  if (!text) throw new UsageError('--ssh_command is empty');
+  if (/['"`$\\;|&<>(){}\n\r]/.test(text)) {
+    throw new UsageError(
+      `--ssh_command '${text.split(/\r?\n/)[0]}' has shell syntax; it takes words separated by spaces (e.g. "node /srv/onnx-manager/dist/cloud/onnx-cloud.js --serve"); put anything more in a script on the host and name the script`,
+    );
+  }
+  return text.split(/\s+/);
+}
+
+/**
+ * Run by `sh -c` on the host: reads the store endpoint and keys from the first three lines of
+ * stdin into the environment, then execs the worker (which inherits the rest of stdin). `read`
+ * consumes a pipe one byte at a time, so nothing of the worker protocol is swallowed. Single-quoted
+ * as one word, it has no single quotes or backslashes, so any login shell (sh, bash, zsh, fish,
+ * csh) passes it to sh unchanged.
+ */
+export const STORE_PREAMBLE_SCRIPT =
+  'unset MINIO_ACCESS_KEY_FILE MINIO_SECRET_KEY_FILE; ' +
+  'IFS= read -r MINIO_ENDPOINT && IFS= read -r MINIO_ACCESS_KEY && IFS= read -r MINIO_SECRET_KEY && ' +
+  'export MINIO_ENDPOINT MINIO_ACCESS_KEY MINIO_SECRET_KEY || ' +
+  '{ echo "onnx-manager: no store settings on stdin" >&2; exit 2; }; ' +
+  'exec "$@"';
+
+export interface SshBackendOptions {
+  /** user@host[:port]. */
+  target: string;
+  connect: SshConnectOptions;
+  env: Record<string, string | undefined>;
+  /** The worker command's words (default onnx-cloud --serve); --serve is added when missing. */
+  command: string[];
+  store: BackendContext['storeAccess'];
+  provider?: { name: string; deviceId?: number };
+  graphOptimizationLevel?: string;
+  threads?: number;
+  /** Where the worker's stderr lines go (default: this process's stderr, prefixed with the host). */
+  stderr?: (line: string) => void;
+}
+
+/** The full remote command: the preamble wrapper, then the worker's fixed argument list, each word quoted. */
+export function remoteCommand(o: Pick<SshBackendOptions, 'command' | 'store' | 'provider' | 'graphOptimizationLevel' | 'threads'>): string {
+  const worker = [...o.command];
+  if (!worker.includes('--serve')) worker.push('--serve');
+  worker.push('--minio_bucket', o.store.bucket);
+  worker.push('--graph_opt', o.graphOptimizationLevel ?? 'all');
+  worker.push('--exec_type', o.provider?.name ?? 'cpu');
+  if (o.provider?.deviceId !== undefined) worker.push('--device_type', String(o.provider.deviceId));
+  if (o.threads) worker.push('--threads', String(o.threads));
+  return shellJoin(['sh', '-c', STORE_PREAMBLE_SCRIPT, 'onnx-manager-worker', ...worker]);
+}
+
+export class SshBackend extends WorkerBackend {
+  readonly name = 'ssh';
+  protected readonly label: string;
+  readonly target: SshTarget;
+  /** The command line the host runs (no secrets in it). */
+  readonly command: string;
+  private client?: SshClient;
+  private connecting?: Promise<SshClient>;
+  private shut = false;
+
+  constructor(private readonly options: SshBackendOptions) {
+    super();
+    this.target = parseSshTarget(options.target, options.env);
+    this.label = `the cloud worker on ${this.target.label}`;
+    for (const [k, v] of Object.entries({ endpoint: options.store.endpoint, 'access key': options.store.accessKey, 'secret key': options.store.secretKey })) {
+      if (/[\r\n]/.test(v)) throw new UsageError(`the store's ${k} contains a line break, which --cloud ssh cannot pass`);
+    }
+    this.command = remoteCommand(options);
+  }
+
+  /** Connects (or returns the open connection); the host key and credentials are checked here. */
+  async connect(): Promise<SshClient> {
+    if (this.client) return this.client;
+    if (this.shut) throw new BackendError(`${this.label}: the backend is closed`);
+    this.connecting ??= connectSsh(this.options.target, this.options.env, this.options.connect)
+      .then((c) => {
+        this.client = c;
+        c.on('error', () => undefined);
+        c.once('close', () => {
+          if (this.client === c) this.client = undefined;
+        });
+        return c;
+      })
+      .finally(() => {
+        this.connecting = undefined;
+      });
+    return this.connecting;
+  }
+
+  protected async spawnWorker(): Promise<WorkerStreams> {
+    const client = await this.connect();
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      client.exec(this.command, (err, ch) =>
+        err ? reject(new BackendError(`${this.label}: the host refused to run the worker: ${err.message}`, { cause: err })) : resolve(ch),
+      );
+    });
+    channel.on('error', () => undefined);
+    const { store } = this.options;
+    channel.write(`${store.endpoint}\n${store.accessKey}\n${store.secretKey}\n`);
+    const forward = this.options.stderr ?? ((line: string) => void process.stderr.write(`[${this.target.label}] ${line}\n`));
+    let lastErr = '';
+    let partial = '';
+    channel.stderr.setEncoding('utf8');
+    channel.stderr.on('data', (s: string) => {
+      const lines = (partial + s).split(/\r?\n/);
+      partial = lines.pop()!;
+      for (const l of lines) {
+        if (!l.trim()) continue;
+        lastErr = l.trim().slice(0, 300);
+        forward(l);
+      }
+    });
+    let how: string | undefined;
+    channel.on('exit', (code: number | null, signal?: string) => {
+      how = signal ? `signal ${signal}` : `code ${code}`;
+    });
+    const exited = new Promise<string>((resolve) => {
+      let done = false;
+      const finish = (fallback: string) => {
+        if (done) return;
+        done = true;
+        client.removeListener('close', onConnectionClose);
+        if (partial.trim()) lastErr = partial.trim().slice(0, 300);
+        let text = how ?? fallback;
+        if (lastErr) text += `: ${lastErr}`;
+        if (how === 'code 127') text += ` (is '${this.options.command[0]}' on the PATH of ${this.target.user}'s non-interactive shell? see --ssh_command)`;
+        resolve(text);
+      };
+      const onConnectionClose = () => finish('the SSH connection closed');
+      channel.once('close', () => finish('the channel closed'));
+      client.once('close', onConnectionClose);
+    });
+    return {
+      stdin: channel,
+      stdout: channel,
+      exited,
+      kill: () => {
+        try {
+          channel.signal('KILL');
+        } catch {
+          // the channel may be gone already
+        }
+        channel.close();
+      },
+    };
+  }
+
+  /** Starts the worker now, so a wrong command or an unreachable store fails the run before the sweep. */
+  async check(timeoutMs = 120_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BackendError(`${this.label} did not start within ${Math.round(timeoutMs / 1000)} s (no 'ready' line from: ${this.options.command.join(' ')})`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.prepare([]), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  override async close(): Promise<void> {
+    this.shut = true;
+    try {
+      await super.close();
+    } finally {
+      const c = this.client ?? (await this.connecting?.catch(() => undefined));
+      this.client = undefined;
+      c?.end();
+    }
+  }
+}
+
+function endpointHost(endpoint: string): string | undefined {
+  try {
+    return parseEndpoint(endpoint).host;
+  } catch {
+    return undefined;
+  }
+}
 
 export const sshModule: BackendModule = {
-  create: async () => {
-    throw new UsageError('--cloud ssh is not available yet');
+  create: async (args, ctx) => {
+    const host = args.ssh_host;
+    if (typeof host !== 'string' || !host.trim()) throw new UsageError('--cloud ssh needs --ssh_host user@host[:port]');
+    const target = parseSshTarget(host, ctx.env);
+    const storeHost = endpointHost(ctx.storeAccess.endpoint);
+    if (!isLoopbackHost(target.host)) {
+      if (ctx.embeddedStore) {
+        throw new UsageError(
+          `--cloud ssh on ${target.label} cannot reach the embedded object store (it listens on 127.0.0.1 of this machine): give --minio_endpoint (or MINIO_ENDPOINT) of a store both machines reach`,
+        );
+      }
+      if (storeHost && isLoopbackHost(storeHost)) {
+        process.stderr.write(
+          `onnx-manager: warning: the store endpoint ${ctx.storeAccess.endpoint} is a loopback address; the worker on ${target.label} reaches its own loopback, not this machine's\n`,
+        );
+      }
+    }
+    const o: SshBackendOptions = {
+      target: host,
+      connect: sshConnectOptions(args),
+      env: ctx.env,
+      command: commandWords(typeof args.ssh_command === 'string' ? args.ssh_command : DEFAULT_SSH_COMMAND),
+      store: ctx.storeAccess,
+      provider: ctx.provider,
+      graphOptimizationLevel: ctx.graphOptimizationLevel,
+    };
+    if (ctx.threads) o.threads = ctx.threads;
+    const backend = new SshBackend(o);
+    try {
+      await backend.connect();
+      await backend.check();
+    } catch (err) {
+      await backend.close().catch(() => undefined);
+      throw err;
+    }
+    return backend;
   },
 };
