@@ -1,0 +1,277 @@
+/**
+ * The kubernetes backend against a loopback API server (kube-server.ts) whose "kubelet" runs the
+ * real onnx-cloud: run_all through Jobs and through an exec'd worker, results equal to the full
+ * model, the store coordinates only in the Secret, Jobs cleaned up; failed, never-scheduled and
+ * unauthorised cases; kubectl as a second client of the same server (proves the object shapes).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { parse as parseYaml } from 'yaml';
+import { jobManifest, jobName, SECRET_KEYS, workerPodManifest } from '../../src/backends/kube-spec.js';
+import { main } from '../../src/cli/main.js';
+import { encodeModel } from '../../src/onnx/codec.js';
+import { projectRoot, zoo } from '../models/zoo.js';
+import { startEmbeddedStore } from '../../src/storage/embedded.js';
+import { KubeServer, selfSignedCert, type PodFault } from './kube-server.js';
+import { keyPair, TestSshServer } from './ssh-server.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-kube-'));
+const onnxCloud = join(projectRoot(), 'dist', 'cloud', 'onnx-cloud.js');
+const faults = new Map<string, PodFault>(); // split index -> fault
+/** Over HTTPS with a CA in the kubeconfig (kubectl sends no token over http); plainServer speaks http://. */
+let server: KubeServer;
+let plainServer: KubeServer;
+let kubeconfig: string;
+let model: string;
+
+before(async () => {
+  server = await new KubeServer({
+    onnxCloud,
+    tls: await selfSignedCert(dir),
+    failLine: 'onnx-cloud: simulated crash: the container ran out of memory',
+    fault: (job) => faults.get(String(job.metadata.labels['onnx-manager/split'])),
+  }).start();
+  kubeconfig = server.kubeconfig(join(dir, 'kubeconfig'));
+  plainServer = await new KubeServer({ onnxCloud }).start();
+  model = join(dir, 'lenet5.onnx');
+  writeFileSync(model, encodeModel(zoo.find((z) => z.name === 'lenet5')!.build()));
+});
+after(async () => {
+  await server.stop();
+  await plainServer.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ENV_KEYS = ['KUBECONFIG', 'MINIO_ENDPOINT', 'MINIO_ACCESS_KEY', 'MINIO_SECRET_KEY', 'HOME', 'SSH_AUTH_SOCK', 'SSH_KEY_FILE', 'SSH_PASSWORD', 'SSH_PASSWORD_FILE'];
+
+/** main() with KUBECONFIG set (and only the given store/SSH variables). */
+async function cli(args: string[], config = kubeconfig, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+  for (const k of ENV_KEYS) if (k !== 'HOME') delete process.env[k];
+  Object.assign(process.env, { KUBECONFIG: config, ...env });
+  try {
+    const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** kubectl against the loopback server (asynchronously: the server runs in this process). */
+async function kubectl(...args: string[]): Promise<string> {
+  const home = join(dir, 'home');
+  mkdirSync(home, { recursive: true });
+  const r = await run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(home, 'cache'), '--request-timeout', '10s', ...args], {
+    env: { PATH: process.env.PATH, HOME: home },
+    timeout: 20_000,
+  });
+  return r.stdout;
+}
+
+function rows(file: string): Record<string, string>[] {
+  return parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
+}
+
+const POST_JOB = 'POST /apis/batch/v1/namespaces/onnx-manager/jobs';
+const LAST_SPLIT = 12; // lenet5: 13 split points, the last one edge only
+
+describe('--cloud kubernetes', () => {
+  it('run_all over Jobs: rows ok, results equal the full model, job columns filled, Jobs deleted, keys only in the Secret', async () => {
+    const csv = join(dir, 'jobs.csv');
+    const before = server.requests.filter((r) => r.startsWith(POST_JOB)).length;
+    const r = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '2', '--warmup', '0', '--threads', '1', '--cloud', 'kubernetes', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    const got = rows(csv);
+    assert.equal(got.length, 13 * 2);
+    for (const row of got) {
+      assert.equal(row.status, 'ok', `${row.split_index}/${row.rep}: ${row.error}`);
+      assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index}: max diff ${row.max_abs_diff}`);
+      if (Number(row.split_index) === LAST_SPLIT) {
+        assert.equal(row.backend, 'none');
+        continue;
+      }
+      assert.equal(row.backend, 'kubernetes');
+      assert.match(row.job_name!, new RegExp(`^onnx-.*-s${row.split_index}-r${row.rep}$`));
+      for (const c of ['job_queue_s', 'job_run_s'] as const) assert.ok(row[c] !== '' && Number(row[c]) >= 0, `${c} = '${row[c]}'`);
+      assert.ok(Number(row.wait_ms) >= Number(row.cloud_ms));
+    }
+    assert.equal(server.requests.filter((x) => x.startsWith(POST_JOB)).length - before, 12 * 2, 'one Job per payload');
+    // Jobs deleted with their pods (propagationPolicy Background).
+    assert.equal(server.jobs.size, 0);
+    assert.equal(server.pods.size, 0);
+    assert.ok(server.requests.some((x) => x.startsWith('DELETE /apis/batch/v1/namespaces/onnx-manager/jobs/')));
+    // The Secret holds the store coordinates...
+    const secret = server.secrets.get('onnx-manager/onnx-manager-store');
+    assert.ok(secret, 'the Secret exists');
+    const data = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    assert.match(data.MINIO_ENDPOINT!, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(data.MINIO_ACCESS_KEY, 'S3RVER');
+    assert.equal(data.MINIO_SECRET_KEY, 'S3RVER');
+    assert.equal(data.MINIO_BUCKET, 'onnx-manager');
+    // ... and no pod spec does: every variable is a reference to it.
+    assert.ok(server.podSpecs.length >= 24);
+    for (const spec of server.podSpecs) {
+      const text = JSON.stringify(spec);
+      assert.ok(!text.includes('S3RVER') && !text.includes(data.MINIO_ENDPOINT!), 'no key or endpoint in a pod spec');
+      for (const e of spec.containers[0].env) assert.ok(e.valueFrom?.secretKeyRef?.name === 'onnx-manager-store' && e.value === undefined, JSON.stringify(e));
+      assert.ok(spec.containers[0].args.includes('$(MINIO_BUCKET)'));
+    }
+  });
+
+  it('a failing Job is an error row with its last log line, a Job never scheduled times out, and the sweep goes on; kubectl reads the kept Jobs', async () => {
+    faults.set('2', 'fail');
+    faults.set('3', 'pending');
+    const csv = join(dir, 'faults.csv');
+    let r;
+    try {
+      r = await cli([
+        '--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--splits', '1', '2', '3', '4',
+        '--timeout', '4', '--cloud', 'kubernetes', '--kube_keep_jobs', '--results_file', csv,
+      ]);
+    } finally {
+      faults.clear();
+    }
+    assert.equal(r.code, 0, r.err);
+    const got = rows(csv);
+    assert.deepEqual(
+      got.map((x) => `${x.split_index}:${x.status}`),
+      ['1:ok', '2:error', '3:timeout', '4:ok'],
+    );
+    assert.match(got[1]!.error!, /Kubernetes Job onnx-.*-s2-r0 failed: container exited with code 1 \(Error\): onnx-cloud: simulated crash: the container ran out of memory$/);
+    assert.match(got[2]!.error!, /output\/.*\/3\/0\.pb/);
+    // kubectl sees what the backend made (kept with --kube_keep_jobs).
+    const jobs = JSON.parse(await kubectl('get', 'jobs', '-n', 'onnx-manager', '-l', 'app=onnx-manager', '-o', 'json')) as { items: { metadata: { name: string; labels: Record<string, string> }; status: { conditions?: { type: string }[] } }[] };
+    assert.equal(jobs.items.length, 4);
+    const failed = jobs.items.find((j) => j.metadata.labels['onnx-manager/split'] === '2')!;
+    assert.ok(failed.status.conditions?.some((c) => c.type === 'Failed'));
+    const pods = JSON.parse(await kubectl('get', 'pods', '-n', 'onnx-manager', '-o', 'json')) as { items: { metadata: { name: string; labels: Record<string, string> }; status: { phase: string } }[] };
+    const byJob = (name: string) => pods.items.find((p) => p.metadata.labels['job-name'] === name)!;
+    assert.equal(byJob(failed.metadata.name).status.phase, 'Failed');
+    const pending = jobs.items.find((j) => j.metadata.labels['onnx-manager/split'] === '3')!;
+    assert.equal(byJob(pending.metadata.name).status.phase, 'Pending');
+    const log = await kubectl('logs', '-n', 'onnx-manager', byJob(failed.metadata.name).metadata.name);
+    assert.match(log, /simulated crash/);
+    const secret = JSON.parse(await kubectl('get', 'secret', 'onnx-manager-store', '-n', 'onnx-manager', '-o', 'json')) as { data: Record<string, string> };
+    assert.deepEqual(Object.keys(secret.data).sort(), ['MINIO_ACCESS_KEY', 'MINIO_BUCKET', 'MINIO_ENDPOINT', 'MINIO_SECRET_KEY']);
+    await kubectl('delete', 'jobs', '-n', 'onnx-manager', '-l', 'app=onnx-manager');
+    assert.equal(server.jobs.size, 0);
+    assert.equal(server.pods.size, 0, 'kubectl delete cascades to the pods');
+  });
+
+  it('worker mode over http://: one pod, onnx-cloud --serve exec’d in it over WebSocket, warm sessions, results equal the full model', async () => {
+    const csv = join(dir, 'worker.csv');
+    const jobsBefore = plainServer.requests.filter((x) => x.startsWith(POST_JOB)).length;
+    const r = await cli([
+      '--operation', 'run_all', '--onnx_file', model, '--rep', '2', '--warmup', '1', '--splits', '1', '5', '9',
+      '--cloud', 'kubernetes', '--kube_mode', 'worker', '--results_file', csv,
+    ], plainServer.kubeconfig(join(dir, 'plain-kubeconfig')));
+    assert.equal(r.code, 0, r.err);
+    const got = rows(csv);
+    assert.equal(got.length, 6);
+    for (const row of got) {
+      assert.equal(row.status, 'ok', row.error);
+      assert.ok(Number(row.max_abs_diff) <= 1e-5);
+      assert.match(row.job_name!, /^onnx-worker-[0-9a-f]{8}$/);
+      assert.ok(Number(row.cloud_load_ms) > 0, 'the parts were loaded once, in prepare');
+    }
+    assert.equal(plainServer.requests.filter((x) => x.startsWith(POST_JOB)).length, jobsBefore, 'no Jobs in worker mode');
+    assert.equal(plainServer.execs.length, 1, 'one worker for the whole sweep');
+    assert.deepEqual(plainServer.execs[0]!.command.slice(0, 4), ['onnx-cloud', '--serve', '--minio_bucket', 'onnx-manager']);
+    assert.ok(!plainServer.execs[0]!.command.join(' ').includes('S3RVER'));
+    assert.equal(plainServer.pods.size, 0, 'the worker pod is deleted at the end');
+  });
+
+  it('refuses wrong credentials, a missing namespace, --kube_ssh_psk and an embedded store with a remote cluster, each in one line', async () => {
+    const jobsBefore = server.requests.filter((x) => x.startsWith(POST_JOB)).length;
+    const base = ['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--cloud', 'kubernetes', '--results_file', join(dir, 'never.csv')];
+    const wrong = await cli(base, server.kubeconfig(join(dir, 'wrong-token'), { token: 'not-the-token' }));
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.err, /^onnx-manager: the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ rejected the credentials of context 'loopback' \(401 Unauthorized\)/);
+    const ns = await cli([...base, '--kube_namespace', 'nowhere']);
+    assert.equal(ns.code, 2);
+    assert.match(ns.err, /namespace 'nowhere' does not exist .*kubectl create namespace nowhere/);
+    const psk = await cli([...base, '--kube_ssh_host', 'me@bastion', '--kube_ssh_psk', 'hunter2']);
+    assert.equal(psk.code, 2);
+    assert.match(psk.err, /--kube_ssh_psk is refused: a password on the command line is visible .* process list .*SSH_PASSWORD_FILE.*ssh-agent/);
+    assert.ok(!psk.err.includes('hunter2'));
+    const remote = await cli(base, server.kubeconfig(join(dir, 'remote'), { server: 'https://10.255.255.1:6443' }));
+    assert.equal(remote.code, 2);
+    assert.match(remote.err, /the embedded store \(http:\/\/127\.0\.0\.1:\d+\) .* cannot reach; give --minio_endpoint/);
+    for (const x of [wrong, ns, psk, remote]) assert.equal(x.err.trim().split('\n').length, 1, x.err);
+    assert.equal(server.requests.filter((x) => x.startsWith(POST_JOB)).length, jobsBefore, 'nothing was started');
+  });
+
+  it('--kube_ssh_host: the API server is reached through an SSH tunnel, its certificate checked against its own name', async () => {
+    // An API server whose certificate names only "localhost", reachable from the jump host as
+    // localhost:<port>; the client connects to the tunnel's 127.0.0.1 end and must still verify "localhost".
+    const api = await new KubeServer({ onnxCloud, tls: await selfSignedCert(dir, 'DNS:localhost') }).start();
+    const host = keyPair('ed25519', 'host');
+    const user = keyPair('ed25519', 'tester');
+    const ssh = await new TestSshServer({ hostKeys: [host], user: 'tester', authorized: [user] }).start();
+    const store = await startEmbeddedStore({ bucket: 'tunnel' });
+    try {
+      const keyFile = join(dir, 'id_tester');
+      writeFileSync(keyFile, user.private, { mode: 0o600 });
+      const knownHosts = join(dir, 'known_hosts');
+      writeFileSync(knownHosts, `[127.0.0.1]:${ssh.port} ${host.public}\n`);
+      const config = api.kubeconfig(join(dir, 'tunnel-kubeconfig'), { server: `https://localhost:${api.port}` });
+      const csv = join(dir, 'tunnel.csv');
+      const r = await cli(
+        [
+          '--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--splits', '4', '--cloud', 'kubernetes',
+          '--kube_ssh_host', `tester@127.0.0.1:${ssh.port}`, '--ssh_known_hosts', knownHosts,
+          '--minio_bucket', 'tunnel', '--kube_store_endpoint', store.endpoint, '--results_file', csv,
+        ],
+        config,
+        { MINIO_ENDPOINT: store.endpoint, MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey, SSH_KEY_FILE: keyFile, HOME: dir },
+      );
+      assert.equal(r.code, 0, r.err);
+      const got = rows(csv);
+      assert.deepEqual(got.map((x) => x.status), ['ok'], got[0]?.error);
+      assert.ok(Number(got[0]!.max_abs_diff) <= 1e-5);
+      assert.deepEqual(ssh.authAttempts.filter((m) => m === 'publickey').length > 0, true);
+      // Every request came through the tunnel's local end, none to localhost:<port> directly.
+      assert.ok(api.hosts.length > 0);
+      for (const h of api.hosts) assert.match(h, /^127\.0\.0\.1:\d+$/);
+      assert.ok(api.hosts.every((h) => h !== `127.0.0.1:${api.port}`));
+      assert.equal(api.jobs.size, 0);
+    } finally {
+      await store.stop();
+      await ssh.stop();
+      await api.stop();
+    }
+  });
+
+  it('the manifests in cloud/k8s are what the backend creates', () => {
+    const k8s = join(projectRoot(), 'cloud', 'k8s');
+    const fill = (text: string) => text.replace(/<RUN>/g, 'r').replace(/<SPLIT>/g, '3').replace(/<REP>/g, '0').replace(/<IMAGE>/g, 'img:1');
+    const job = parseYaml(fill(readFileSync(join(k8s, 'job.yaml'), 'utf8'))) as any;
+    const made = jobManifest({
+      name: jobName('input/r/3/0.pb'), namespace: 'onnx-manager', image: 'img:1', secret: 'onnx-manager-store', instance: 'i',
+      inputKey: 'input/r/3/0.pb', outputKey: 'output/r/3/0.pb', ttlSecondsAfterFinished: 600, graphOptimizationLevel: 'all',
+    }) as any;
+    assert.equal(job.metadata.name, made.metadata.name);
+    const { template: t1, ...spec1 } = job.spec;
+    const { template: t2, ...spec2 } = made.spec;
+    assert.deepEqual(spec1, spec2);
+    assert.deepEqual(t1.spec, t2.spec);
+    const worker = parseYaml(fill(readFileSync(join(k8s, 'worker.yaml'), 'utf8'))) as any;
+    const pod = workerPodManifest({ name: 'w', namespace: 'onnx-manager', image: 'img:1', secret: 'onnx-manager-store', instance: 'i' }) as any;
+    assert.deepEqual(worker.spec.template.spec.containers, pod.spec.containers);
+    for (const k of ['app', 'onnx-manager/component']) assert.equal(worker.spec.template.metadata.labels[k], pod.metadata.labels[k]);
+    const secret = parseYaml(readFileSync(join(k8s, 'secret.example.yaml'), 'utf8')) as any;
+    assert.deepEqual(Object.keys(secret.stringData).sort(), SECRET_KEYS.filter((k) => k !== 'MINIO_REGION').sort());
+  });
+});
