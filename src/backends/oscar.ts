@@ -1,11 +1,506 @@
 /**
- * The oscar backend (being written).
+ * The oscar backend: the cloud part runs as an OSCAR service (grycap/oscar), one Kubernetes Job per
+ * payload, as the original tool ran it.
+ *
+ * - Trigger 'upload' (default): the edge puts the payload under the service's MinIO input path;
+ *   MinIO's webhook calls POST /job/<service> and OSCAR starts a job. trigger() does nothing.
+ *   Trigger 'job': the payload goes outside the input path (no webhook) and trigger() POSTs a
+ *   MinIO-style event naming it to /job/<service> with the service's token.
+ * - In the job, faas-supervisor downloads the object to $INPUT_FILE_PATH, runs the service script
+ *   (cloud/oscar/script.sh: onnx-cloud writes $TMP_OUTPUT_DIR/<input file name>) and uploads every
+ *   file of $TMP_OUTPUT_DIR to the output path under the same name: the result of
+ *   <input prefix>/<run>-<split>-<rep>.pb is <output prefix>/<run>-<split>-<rep>.pb.
+ * - Jobs are found in GET /system/logs/<service> by the payload's file name in their log (the
+ *   supervisor logs the object key it downloads); job_queue_s and job_run_s come from the job's own
+ *   timestamps (1 s resolution, the cluster's clock, durations only).
+ * - failureSignal: while a result is awaited, the job list is polled once a second; a job for our
+ *   payload seen Failed, or Succeeded with no result in the store, aborts the wait at once.
  */
-import { UsageError } from '../errors.js';
-import type { BackendModule } from './index.js';
+import { posix } from 'node:path';
+import { OnnxManagerError, UsageError } from '../errors.js';
+import { DEFAULT_BUCKET, parseEndpoint, type ObjectStore, type StoreConfig } from '../storage/store.js';
+import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
+import type { BackendContext, BackendModule } from './index.js';
+import {
+  isLoopbackHost,
+  oscarAuthFromEnv,
+  OscarClient,
+  OscarError,
+  parseOscarEndpoint,
+  type OscarJobInfo,
+  type OscarService,
+  type OscarStorageIO,
+} from './oscar-client.js';
+import { OSCAR_TRIGGERS, type OscarArgs, type OscarTrigger } from './oscar-options.js';
+
+export { OscarError };
+
+export class OscarBackendError extends OnnxManagerError {}
+
+type Env = Record<string, string | undefined>;
+
+/** A bucket and a folder (no leading or trailing slash; '' for the bucket's root). */
+export interface StoragePath {
+  bucket: string;
+  prefix: string;
+}
+
+/** Splits an OSCAR storage path `bucket/folder/...` as OSCAR does (trimmed of spaces and slashes, split once). */
+export function parseStoragePath(path: string): StoragePath {
+  const p = path.trim().replace(/^\/+|\/+$/g, '');
+  const at = p.indexOf('/');
+  return at < 0 ? { bucket: p, prefix: '' } : { bucket: p.slice(0, at), prefix: p.slice(at + 1).replace(/\/+$/, '') };
+}
+
+/** The key of a file uploaded to an output path, as faas-supervisor builds it (get_file_key). */
+export function outputKeyFor(path: StoragePath, fileName: string): string {
+  return path.prefix ? `${path.prefix}/${fileName}` : fileName;
+}
+
+function isDefaultMinio(io: OscarStorageIO): boolean {
+  const p = (io.storage_provider ?? '').trim().toLowerCase();
+  return p === 'minio' || p === 'minio.default';
+}
+
+/** The service's MinIO input and output paths (the default MinIO provider only). */
+export function servicePaths(svc: OscarService): { input?: StoragePath; output?: StoragePath } {
+  const input = (svc.input ?? []).find((io) => isDefaultMinio(io) && io.path);
+  const output = (svc.output ?? []).find((io) => isDefaultMinio(io) && io.path);
+  const out: { input?: StoragePath; output?: StoragePath } = {};
+  if (input) out.input = parseStoragePath(input.path!);
+  if (output) out.output = parseStoragePath(output.path!);
+  return out;
+}
+
+/** The OSCAR client for --oscar_endpoint (or OSCAR_ENDPOINT) with the credentials of the environment. */
+export function clientFromArgs(args: OscarArgs, env: Env, timeoutMs?: number): OscarClient {
+  const endpoint = (args.oscar_endpoint ?? env.OSCAR_ENDPOINT ?? '').trim();
+  if (!endpoint) throw new UsageError('--cloud oscar needs --oscar_endpoint (or OSCAR_ENDPOINT), the URL of the OSCAR cluster');
+  const auth = oscarAuthFromEnv(env);
+  return new OscarClient({ endpoint, ...(auth ? { auth } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
+}
+
+function serviceName(args: OscarArgs): string {
+  const name = args.oscar_service?.trim();
+  if (!name) throw new UsageError('--cloud oscar needs --oscar_service, the OSCAR service that runs the cloud part (see --operation deploy)');
+  return name;
+}
+
+/** The service, or a one-line error saying it does not exist and how to create it. */
+async function readService(client: OscarClient, name: string): Promise<OscarService> {
+  try {
+    return await client.getService(name);
+  } catch (err) {
+    if (err instanceof OscarError && err.status === 404) {
+      throw new OscarError(`OSCAR at ${client.url}: service '${name}' does not exist (create it with --operation deploy --apply)`, { cause: err, status: 404 });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The store OSCAR's own MinIO provides (GET /system/config): used when the user names no store. The
+ * bucket is --minio_bucket, else the bucket of the service's input path.
+ */
+export async function clusterStore(args: OscarArgs & { minio_bucket?: string }, env: Env): Promise<StoreConfig> {
+  const client = clientFromArgs(args, env);
+  const config = await client.config();
+  const mp = config.minio_provider;
+  if (!mp?.endpoint) throw new OscarError(`OSCAR at ${client.url}: /system/config names no MinIO endpoint; give --minio_endpoint`);
+  if (!mp.access_key || !mp.secret_key) throw new OscarError(`OSCAR at ${client.url}: /system/config gives no MinIO keys for this user; set MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY`);
+  let bucket = args.minio_bucket;
+  if (!bucket && args.oscar_service) {
+    const svc = await readService(client, args.oscar_service);
+    const paths = servicePaths(svc);
+    bucket = (paths.input ?? paths.output)?.bucket;
+  }
+  const ep = parseEndpoint(mp.endpoint);
+  const out: StoreConfig = {
+    endpoint: ep.url,
+    useSSL: ep.useSSL,
+    accessKey: mp.access_key,
+    secretKey: mp.secret_key,
+    bucket: bucket || DEFAULT_BUCKET,
+    createBucket: false,
+  };
+  if (mp.region) out.region = mp.region;
+  return out;
+}
+
+const sleep = (ms: number, stop?: { stopped: boolean }): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    if (stop) {
+      const check = setInterval(() => {
+        if (stop.stopped) {
+          clearTimeout(t);
+          clearInterval(check);
+          resolve();
+        }
+      }, Math.min(ms, 100));
+      check.unref();
+      setTimeout(() => clearInterval(check), ms + 10).unref();
+    }
+  });
+
+/** Seconds between two RFC 3339 timestamps (undefined when either is missing). */
+function seconds(from?: string, to?: string): number | undefined {
+  if (!from || !to) return undefined;
+  const a = Date.parse(from);
+  const b = Date.parse(to);
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return undefined;
+  return Math.round(b - a) / 1000;
+}
+
+const FINISHED = new Set(['Succeeded', 'Failed']);
+
+interface Tracked {
+  name: string;
+  info: OscarJobInfo;
+  /** Payload file names (*.pb) its log mentions, once read. */
+  files?: Set<string>;
+}
+
+/** Finds a service's jobs by the payload file names in their logs (each log is read once it is final). */
+export class JobTracker {
+  private readonly jobs = new Map<string, Tracked>();
+  private readonly byFile = new Map<string, string>();
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: OscarClient,
+    private readonly service: string,
+  ) {}
+
+  /**
+   * Takes note of the jobs that exist now, before this run starts any: their logs are never read
+   * (a service may hold hundreds of old jobs).
+   */
+  async baseline(): Promise<void> {
+    const all = await this.client.allJobs(this.service);
+    for (const [name, info] of Object.entries(all)) this.jobs.set(name, { name, info, files: new Set() });
+  }
+
+  /** One look at the job list (and the logs of new jobs); concurrent callers share it. */
+  refresh(): Promise<void> {
+    this.running ??= this.look().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async look(): Promise<void> {
+    const all = await this.client.allJobs(this.service);
+    for (const [name, info] of Object.entries(all)) {
+      let t = this.jobs.get(name);
+      if (!t) this.jobs.set(name, (t = { name, info }));
+      t.info = info;
+      if (t.files !== undefined || !info.status || info.status === 'Pending' || info.status === 'Suspended') continue;
+      let log: string;
+      try {
+        log = await this.client.jobLogs(this.service, name, true);
+      } catch {
+        continue;
+      }
+      const files = new Set(log.match(/[\w.-]+\.pb\b/g) ?? []);
+      if (files.size === 0 && !FINISHED.has(info.status)) continue; // not logged yet: read again later
+      t.files = files;
+      for (const f of files) if (!this.byFile.has(f)) this.byFile.set(f, name);
+    }
+  }
+
+  /** Names of the jobs known now. */
+  known(): Set<string> {
+    return new Set(this.jobs.keys());
+  }
+
+  /**
+   * Failed jobs that are not in `known`, whose log names no payload file (a pod that failed before
+   * the supervisor ran): by creation order, one of them after our trigger is ours.
+   */
+  failedWithoutFile(known: ReadonlySet<string>): Tracked[] {
+    return [...this.jobs.values()].filter((t) => !known.has(t.name) && t.info.status === 'Failed' && t.files !== undefined && t.files.size === 0);
+  }
+
+  /** Jobs not in `known` whose log names no payload file (or could not be read yet). */
+  unmatchedSince(known: ReadonlySet<string>): Tracked[] {
+    return [...this.jobs.values()].filter((t) => !known.has(t.name) && (t.files === undefined || t.files.size === 0));
+  }
+
+  /** The job's status at the last look. */
+  status(name: string): string | undefined {
+    return this.jobs.get(name)?.info.status;
+  }
+
+  /** The job whose log names this payload file. */
+  find(file: string): Tracked | undefined {
+    const name = this.byFile.get(file);
+    return name ? this.jobs.get(name) : undefined;
+  }
+
+  /** The job's last log line that looks like an error (else its last line), without the timestamp. */
+  async failureDetail(job: string): Promise<string> {
+    let log: string;
+    try {
+      log = await this.client.jobLogs(this.service, job, true);
+    } catch {
+      return '';
+    }
+    const lines = log
+      .split('\n')
+      .map((l) => l.replace(/^\d{4}-\d\d-\d\dT\S+Z\s/, '').trim())
+      .filter((l) => l);
+    const line = [...lines].reverse().find((l) => /error|exception|traceback|fail/i.test(l)) ?? lines.at(-1) ?? '';
+    return line.slice(0, 200);
+  }
+}
+
+export interface OscarBackendOptions {
+  client: OscarClient;
+  service: OscarService;
+  store: ObjectStore;
+  trigger: OscarTrigger;
+  /** How long a result may take (the sweep's --timeout), bounding the failure watch. */
+  waitMs: number;
+  /** Access key of the store, as MinIO names the uploader in its events ('job' trigger). */
+  accessKey?: string;
+  /** Delete this run's finished jobs on close(). */
+  cleanup?: boolean;
+  /** Poll interval of the failure watch (default 1000 ms). */
+  pollMs?: number;
+  /** How long jobInfo waits for the job to show as finished (default 20 s). */
+  infoWaitMs?: number;
+}
+
+export class OscarBackend implements CloudBackend {
+  readonly name = 'oscar';
+  readonly input?: StoragePath;
+  readonly output: StoragePath;
+  private readonly tracker: JobTracker;
+  private failure = new AbortController();
+  /** Jobs known when the current payload was triggered (for finding its job by creation order). */
+  private knownAtTrigger = new Set<string>();
+  /** jobInfo calls in a row that found no job by its log (then it stops waiting for one). */
+  private misses = 0;
+  private watchStop: { stopped: boolean } | undefined;
+  /** Jobs this run used (for --oscar_cleanup). */
+  private readonly ours = new Set<string>();
+  private readonly token: string | undefined;
+
+  constructor(private readonly o: OscarBackendOptions) {
+    const svc = o.service;
+    const paths = servicePaths(svc);
+    const where = `OSCAR service '${svc.name}'`;
+    if (!paths.output) throw new OscarBackendError(`${where} has no MinIO output path (output: [{storage_provider: minio.default, path: bucket/folder}]), so results cannot come back`);
+    if (o.trigger === 'upload' && !paths.input) {
+      throw new OscarBackendError(`${where} has no MinIO input path, so an upload cannot start it; give it one or use --oscar_trigger job`);
+    }
+    const bucket = o.store.bucket;
+    for (const [what, p] of [
+      ['input', o.trigger === 'upload' ? paths.input : undefined],
+      ['output', paths.output],
+    ] as const) {
+      if (p && p.bucket !== bucket) {
+        throw new OscarBackendError(
+          `${where} has its ${what} path in bucket '${p.bucket}' but the store uses bucket '${bucket}'; give --minio_bucket ${p.bucket} (models, payloads and results share one bucket)`,
+        );
+      }
+    }
+    if (paths.input) this.input = paths.input;
+    this.output = paths.output;
+    this.tracker = new JobTracker(o.client, svc.name);
+    if (o.trigger === 'job') this.token = o.client.invokeToken(svc);
+  }
+
+  get failureSignal(): AbortSignal {
+    return this.failure.signal;
+  }
+
+  /** Notes the service's existing jobs, so that only jobs started from now on are looked into. */
+  baseline(): Promise<void> {
+    return this.tracker.baseline();
+  }
+
+  jobKeys(runId: string, split: number, rep: string): CloudJob {
+    const file = `${runId}-${split}-${rep}.pb`;
+    // With the 'job' trigger the payload stays out of the input path, so the webhook does not start a second job.
+    const inputKey = this.o.trigger === 'upload' ? outputKeyFor(this.input!, file) : `onnx-manager-jobs/${this.o.service.name}/${file}`;
+    return { inputKey, outputKey: outputKeyFor(this.output, file) };
+  }
+
+  /** Each OSCAR job is a new pod: its cold start shows in job_queue_s and job_run_s, not here. */
+  async prepare(): Promise<{ loadMs: number }> {
+    return { loadMs: 0 };
+  }
+
+  async trigger(job: CloudJob): Promise<void> {
+    this.watch(job);
+    if (this.o.trigger === 'job') await this.o.client.job(this.o.service.name, JSON.stringify(this.minioEvent(job.inputKey)), this.token!);
+  }
+
+  /** The event MinIO's webhook would send for this upload (what the supervisor parses as a MINIO event). */
+  minioEvent(key: string): Record<string, unknown> {
+    const bucket = this.o.store.bucket;
+    const principal = this.o.accessKey ?? '';
+    const encoded = key.split('/').map(encodeURIComponent).join('/');
+    return {
+      EventName: 's3:ObjectCreated:Put',
+      Key: `${bucket}/${key}`,
+      Records: [
+        {
+          eventVersion: '2.0',
+          eventSource: 'minio:s3',
+          awsRegion: '',
+          eventTime: new Date().toISOString(),
+          eventName: 's3:ObjectCreated:Put',
+          userIdentity: { principalId: principal },
+          requestParameters: { principalId: principal, region: '', sourceIPAddress: '' },
+          responseElements: {},
+          s3: {
+            s3SchemaVersion: '1.0',
+            configurationId: 'Config',
+            bucket: { name: bucket, ownerIdentity: { principalId: principal }, arn: `arn:aws:s3:::${bucket}` },
+            object: { key: encoded, contentType: 'application/octet-stream', userMetadata: {}, sequencer: '' },
+          },
+          source: { host: '', port: '', userAgent: 'onnx-manager' },
+        },
+      ],
+    };
+  }
+
+  private stopWatch(): void {
+    if (this.watchStop) this.watchStop.stopped = true;
+    this.watchStop = undefined;
+  }
+
+  /** Polls the job list while the result of `job` is awaited; aborts failureSignal when the job cannot deliver. */
+  private watch(job: CloudJob): void {
+    this.stopWatch();
+    const failure = new AbortController();
+    this.failure = failure;
+    const stop = { stopped: false };
+    this.watchStop = stop;
+    const file = posix.basename(job.inputKey);
+    const known = this.tracker.known();
+    this.knownAtTrigger = known;
+    const pollMs = this.o.pollMs ?? 1000;
+    const deadline = Date.now() + this.o.waitMs + 5000;
+    const fail = (message: string) => {
+      if (!stop.stopped) failure.abort(new OscarBackendError(message));
+    };
+    void (async () => {
+      while (!stop.stopped && Date.now() < deadline) {
+        await sleep(pollMs, stop);
+        if (stop.stopped) return;
+        try {
+          await this.tracker.refresh();
+          let t = this.tracker.find(file);
+          if (!t) {
+            // A pod that failed before logging the payload's name: ours if it is the only new one.
+            const failed = this.tracker.failedWithoutFile(known);
+            if (failed.length !== 1) continue;
+            t = failed[0]!;
+          }
+          this.ours.add(t.name);
+          if (t.info.status === 'Failed') {
+            const why = await this.tracker.failureDetail(t.name);
+            return fail(`OSCAR job ${t.name} failed${why ? `: ${why}` : ''}`);
+          }
+          if (t.info.status === 'Succeeded') {
+            // The supervisor uploads the result before the pod ends; allow the store a moment to show it.
+            for (let i = 0; i < 2; i++) {
+              if (stop.stopped || (await this.o.store.exists(job.outputKey))) return;
+              await sleep(500, stop);
+            }
+            const why = await this.tracker.failureDetail(t.name);
+            return fail(`OSCAR job ${t.name} finished without writing ${job.outputKey}${why ? ` (${why})` : ''}`);
+          }
+        } catch {
+          // A failing poll is not a failing job: the wait's own timeout still applies.
+        }
+      }
+    })();
+  }
+
+  async jobInfo(job: CloudJob): Promise<JobInfo> {
+    this.stopWatch();
+    const file = posix.basename(job.inputKey);
+    const start = Date.now();
+    // Found by its log: wait (up to infoWaitMs) for it to show as finished, since the result is
+    // uploaded before the pod ends. Not found: a few seconds at most, none once that keeps happening.
+    const notFoundMs = this.misses >= 2 ? 0 : 3000;
+    let delay = 100;
+    await this.tracker.refresh().catch(() => undefined);
+    let t = this.tracker.find(file);
+    while (!t || !(t.info.finish_time || FINISHED.has(t.info.status ?? ''))) {
+      const waited = Date.now() - start;
+      if (waited > (t ? (this.o.infoWaitMs ?? 20_000) : notFoundMs)) break;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+      await this.tracker.refresh().catch(() => undefined);
+      t = this.tracker.find(file);
+    }
+    if (!t) {
+      this.misses++;
+      // By creation order: the one job that appeared since the trigger and names no other payload.
+      const fresh = this.tracker.unmatchedSince(this.knownAtTrigger);
+      if (fresh.length !== 1) return {};
+      t = fresh[0]!;
+    } else {
+      this.misses = 0;
+    }
+    this.ours.add(t.name);
+    const info: JobInfo = { name: t.name };
+    const queue = seconds(t.info.creation_time, t.info.start_time);
+    const run = seconds(t.info.start_time, t.info.finish_time);
+    if (queue !== undefined) info.queueS = queue;
+    if (run !== undefined) info.runS = run;
+    return info;
+  }
+
+  async close(): Promise<void> {
+    this.stopWatch();
+    if (!this.o.cleanup || this.ours.size === 0) return;
+    await this.tracker.refresh().catch(() => undefined);
+    for (const name of this.ours) {
+      // Only finished jobs: deleting a pending or running one would stop it.
+      if (FINISHED.has(this.tracker.status(name) ?? '')) await this.o.client.deleteJob(this.o.service.name, name).catch(() => undefined);
+    }
+  }
+}
+
+function triggerOf(args: OscarArgs): OscarTrigger {
+  const t = (args.oscar_trigger ?? 'upload') as OscarTrigger;
+  if (!OSCAR_TRIGGERS.includes(t)) throw new UsageError(`--oscar_trigger must be one of ${OSCAR_TRIGGERS.join(', ')}, got '${args.oscar_trigger}'`);
+  return t;
+}
 
 export const oscarModule: BackendModule = {
-  create: async () => {
-    throw new UsageError('--cloud oscar is not available yet');
+  defaultStore: async (args, env) => clusterStore(args as OscarArgs & { minio_bucket?: string }, env),
+
+  create: async (rawArgs, ctx: BackendContext) => {
+    const args = rawArgs as OscarArgs & { timeout?: number };
+    const trigger = triggerOf(args);
+    const name = serviceName(args);
+    const client = clientFromArgs(args, ctx.env);
+    const host = parseOscarEndpoint(client.url).hostname;
+    if (ctx.embeddedStore && !isLoopbackHost(host)) {
+      throw new UsageError(
+        `--cloud oscar: the store is the embedded server on 127.0.0.1, which the OSCAR cluster at ${client.url} cannot reach; ` +
+          'give --minio_endpoint (with MINIO_ACCESS_KEY and MINIO_SECRET_KEY), or none at all to use the cluster’s own MinIO',
+      );
+    }
+    const service = await readService(client, name);
+    const o: OscarBackendOptions = {
+      client,
+      service,
+      store: ctx.store,
+      trigger,
+      waitMs: (typeof args.timeout === 'number' && args.timeout > 0 ? args.timeout : 60) * 1000,
+      cleanup: args.oscar_cleanup === true,
+    };
+    if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
+    const backend = new OscarBackend(o);
+    await backend.baseline();
+    return backend;
   },
 };

@@ -61,6 +61,11 @@ const OPERATIONS: Record<string, Operation> = {
     example: '--operation run_all --onnx_file model.onnx --rep 10 --results_file results/model.csv',
     run: async (a, io) => (await import('./ops/run.js')).runAll(a, io),
   },
+  deploy: {
+    describe: 'OSCAR service(s) for the cloud side as an FDL file in --onnx_path; --apply creates or updates them and uploads the cloud part(s)',
+    example: '--operation deploy --oscar_service onnx-cloud --oscar_image registry.example/onnx-cloud:1 --oscar_endpoint https://oscar.example --apply',
+    run: async (a, io) => (await import('./ops/deploy.js')).deploy(a, io),
+  },
   data_processing: {
     describe: 'Images (--image_file or --image_batch) to a model input payload file (--output_file)',
     example: '--operation data_processing --onnx_file model.onnx --image_file cat.jpg --normalisation imagenet --output_file input.pb',
