@@ -10,7 +10,7 @@ import { serveJobs, storeModelSource } from '../src/runner/serve.js';
 import { openMinioStore } from '../src/storage/minio-store.js';
 import { storeConfigFromEnv } from '../src/storage/store.js';
 
-const config = storeConfigFromEnv({ minio_bucket: process.env.ONNX_MANAGER_BUCKET ?? '' });
+const config = storeConfigFromEnv({});
 const store = await openMinioStore({ ...config, createBucket: false });
 const provider = JSON.parse(process.env.ONNX_MANAGER_PROVIDER ?? '{"name":"cpu"}') as { name: string; deviceId?: number };
 const threads = Number(process.env.ONNX_MANAGER_THREADS) || undefined;

@@ -10,7 +10,7 @@
 #   MINIO_ENDPOINT              the MinIO the parts (models/<sha256>.onnx) and payloads live in
 #   MINIO_ACCESS_KEY, MINIO_SECRET_KEY  service secrets; else the MinIO keys OSCAR mounts at
 #                               /var/run/secrets/providers/minio.default (accessKey, secretKey)
-#   ONNX_MANAGER_BUCKET         the bucket of the parts (default onnx-manager)
+#   MINIO_BUCKET                the bucket of the parts (default onnx-manager)
 #   ONNX_MANAGER_HOME           where onnx-manager is installed (runs node $ONNX_MANAGER_HOME/dist/cloud/onnx-cloud.js);
 #                               unset: onnx-cloud from PATH (npm install -g)
 #   ONNX_MANAGER_EXEC_TYPE      execution provider (CPU, GPU, ...; default CPU)
@@ -57,8 +57,8 @@ fi
 helper=(node "$dist/oscar/helper.js")
 
 args=(--input_file "$INPUT_FILE_PATH" --save_results "$result")
-if [ -n "${ONNX_MANAGER_BUCKET:-}" ]; then
-  args+=(--minio_bucket "$ONNX_MANAGER_BUCKET")
+if [ -n "${MINIO_BUCKET:-}" ]; then
+  args+=(--minio_bucket "$MINIO_BUCKET")
 fi
 
 errors="$(mktemp)"

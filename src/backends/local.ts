@@ -38,7 +38,7 @@ export class LocalBackend extends WorkerBackend {
       MINIO_ENDPOINT: store.endpoint,
       MINIO_ACCESS_KEY: store.accessKey,
       MINIO_SECRET_KEY: store.secretKey,
-      ONNX_MANAGER_BUCKET: store.bucket,
+      MINIO_BUCKET: store.bucket,
       ONNX_MANAGER_PROVIDER: JSON.stringify(provider ?? { name: 'cpu' }),
       ONNX_MANAGER_OPT_LEVEL: graphOptimizationLevel ?? 'all',
       ONNX_MANAGER_THREADS: String(this.options.threads ?? ''),

@@ -148,7 +148,7 @@ export function storeConfigFromEnv(
   flags: { minio_endpoint?: string; minio_bucket?: string; minio_region?: string; minio_secure?: boolean },
   env: Env = process.env,
 ): StoreConfig {
-  const bucket = flags.minio_bucket || DEFAULT_BUCKET;
+  const bucket = flags.minio_bucket || env.MINIO_BUCKET?.trim() || DEFAULT_BUCKET;
   const config: StoreConfig = { bucket };
   const rawEndpoint = (flags.minio_endpoint ?? env.MINIO_ENDPOINT ?? '').trim();
   if (rawEndpoint) {
@@ -162,7 +162,8 @@ export function storeConfigFromEnv(
   const secretKey = secretFromEnv(env, 'MINIO_SECRET_KEY');
   if (accessKey !== undefined) config.accessKey = accessKey;
   if (secretKey !== undefined) config.secretKey = secretKey;
-  if (flags.minio_region) config.region = flags.minio_region;
+  const region = flags.minio_region || env.MINIO_REGION?.trim();
+  if (region) config.region = region;
   const notifications = env.MINIO_NOTIFICATIONS?.trim().toLowerCase();
   if (notifications) {
     if (notifications !== 'minio' && notifications !== 'poll') {

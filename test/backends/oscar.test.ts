@@ -57,7 +57,7 @@ before(async () => {
     name: 'svc',
     input: [{ storage_provider: 'minio.default', path: `${BUCKET}/svc-in` }],
     output: [{ storage_provider: 'minio.default', path: `${BUCKET}/svc-out` }],
-    environment: { variables: { MINIO_ENDPOINT: store.endpoint, ONNX_MANAGER_BUCKET: BUCKET }, secrets: { MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey } },
+    environment: { variables: { MINIO_ENDPOINT: store.endpoint, MINIO_BUCKET: BUCKET }, secrets: { MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey } },
   });
   const lenet = zoo.find((z) => z.name === 'lenet5')!;
   modelFile = join(dir, 'lenet5.onnx');
@@ -172,7 +172,7 @@ describe('failures', () => {
     server.faults = {
       podFails: (k) => /-2-0\.pb$/.test(k),
       scriptEnv: (k): Record<string, string> | undefined =>
-        /-3-0\.pb$/.test(k) ? { ONNX_MANAGER_BUCKET: 'no-such-bucket' } : /-4-0\.pb$/.test(k) ? { ONNX_MANAGER_HOME: '/nonexistent' } : undefined,
+        /-3-0\.pb$/.test(k) ? { MINIO_BUCKET: 'no-such-bucket' } : /-4-0\.pb$/.test(k) ? { ONNX_MANAGER_HOME: '/nonexistent' } : undefined,
     };
     const r = await runAll('faults.csv', ['--splits', '2', '3', '4', '6', '--timeout', '30']);
     server.faults = {};
@@ -314,7 +314,7 @@ describe('deploy', () => {
     assert.equal(readFileSync(join(out, 'script.sh'), 'utf8'), readFileSync(SCRIPT_FILE, 'utf8'), 'the script oscar-cli embeds, relative to the FDL');
     assert.deepEqual(svc.input, [{ storage_provider: 'minio.default', path: `${BUCKET}/onnx-cloud-in` }]);
     assert.deepEqual(svc.output, [{ storage_provider: 'minio.default', path: `${BUCKET}/onnx-cloud-out` }]);
-    assert.deepEqual(svc.environment, { variables: { MINIO_ENDPOINT: 'http://minio.minio:9000', ONNX_MANAGER_BUCKET: BUCKET } }, 'no keys in the file');
+    assert.deepEqual(svc.environment, { variables: { MINIO_ENDPOINT: 'http://minio.minio:9000', MINIO_BUCKET: BUCKET } }, 'no keys in the file');
     // The service entry is a types.Service of the spec (script as a file name, as oscar-cli reads it).
     const m = server.spec.match('POST', '/system/services')!;
     assert.deepEqual(server.spec.checkRequest(m, { authScheme: 'basic', query: new URLSearchParams(), contentType: 'application/json', body: Buffer.from(JSON.stringify(svc)) }), []);
@@ -391,7 +391,7 @@ describe('cloud/oscar/script.sh', () => {
       MINIO_ENDPOINT: store.endpoint,
       MINIO_ACCESS_KEY: store.accessKey,
       MINIO_SECRET_KEY: store.secretKey,
-      ONNX_MANAGER_BUCKET: BUCKET,
+      MINIO_BUCKET: BUCKET,
       ONNX_MANAGER_HOME: PROJECT_DIR,
       ...extraEnv,
     };

@@ -99,7 +99,7 @@ export function planServices(
   for (let i = 0; i < k; i++) {
     const svc = k === 1 ? name : `${name}-${i + 1}`;
     checkName(svc, 'service name');
-    const variables: Record<string, string> = { MINIO_ENDPOINT: opts.minioEndpoint, ONNX_MANAGER_BUCKET: bucket };
+    const variables: Record<string, string> = { MINIO_ENDPOINT: opts.minioEndpoint, MINIO_BUCKET: bucket };
     if (stages[i]!.length) variables.ONNX_MANAGER_PARTS = stages[i]!.join(',');
     if (i < k - 1) variables.ONNX_MANAGER_STAGE_PARTS = stages[i]!.join(',');
     services.push({
