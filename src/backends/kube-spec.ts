@@ -72,11 +72,6 @@ export interface KubePod {
   };
 }
 
-/** True for localhost, 127.0.0.0/8 and ::1 (a cluster elsewhere cannot reach such an address). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
-}
 
 /** The host of an endpoint given as a URL or host[:port]. */
 export function endpointHost(endpoint: string): string {

@@ -31,7 +31,6 @@ import {
   APP_LABEL,
   CONTAINER,
   endpointHost,
-  isLoopbackHost,
   jobFailure,
   jobManifest,
   jobName,
@@ -52,6 +51,7 @@ import {
 } from './kube-spec.js';
 import { kubeArgs, type KubeArgs } from './kubernetes-options.js';
 import { BackendError, WorkerBackend, type WorkerStreams } from './worker-client.js';
+import { isLoopbackHost } from '../net.js';
 
 /** A Kubernetes API call failed, or a Job or pod did. `code` is the HTTP status when there was one. */
 export class KubernetesError extends BackendError {

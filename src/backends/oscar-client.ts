@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FileError, OnnxManagerError, UsageError } from '../errors.js';
+import { secretValue } from '../secrets.js';
 
 export class OscarError extends OnnxManagerError {
   /** HTTP status, when the server answered. */
@@ -123,42 +124,19 @@ export function parseOscarEndpoint(endpoint: string): URL {
   return url;
 }
 
-/** True for 127.0.0.0/8, ::1 and localhost. */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 type Env = Record<string, string | undefined>;
 
-/** A secret from NAME or from the file named by NAME_FILE (trailing newline removed). */
-function secret(env: Env, name: string): string | undefined {
-  const direct = env[name];
-  const file = env[`${name}_FILE`];
-  if (direct && file) throw new UsageError(`set ${name} or ${name}_FILE, not both`);
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new FileError(`${file}: cannot read ${name}_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, file });
-    }
-    const value = text.replace(/\r?\n$/, '');
-    if (!value) throw new UsageError(`${name}_FILE names an empty file (${file})`);
-    return value;
-  }
-  return direct || undefined;
-}
 
 /**
  * OSCAR credentials from the environment: an OIDC token (OSCAR_TOKEN or OSCAR_TOKEN_FILE) when one
  * is set, else basic auth (OSCAR_USERNAME with OSCAR_PASSWORD or OSCAR_PASSWORD_FILE).
  */
 export function oscarAuthFromEnv(env: Env): OscarAuth | undefined {
-  const token = secret(env, 'OSCAR_TOKEN');
+  const token = secretValue(env, 'OSCAR_TOKEN');
   if (token) return { kind: 'bearer', token };
   const username = env.OSCAR_USERNAME;
-  const password = secret(env, 'OSCAR_PASSWORD');
+  const password = secretValue(env, 'OSCAR_PASSWORD');
   if (username && password) return { kind: 'basic', username, password };
   if (username && !password) throw new UsageError('OSCAR_USERNAME is set but OSCAR_PASSWORD (or OSCAR_PASSWORD_FILE) is not');
   if (password && !username) throw new UsageError('OSCAR_PASSWORD is set but OSCAR_USERNAME is not');

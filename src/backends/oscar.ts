@@ -22,7 +22,6 @@ import { DEFAULT_BUCKET, parseEndpoint, type ObjectStore, type StoreConfig } fro
 import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
 import type { BackendContext, BackendModule } from './index.js';
 import {
-  isLoopbackHost,
   oscarAuthFromEnv,
   OscarClient,
   OscarError,
@@ -32,6 +31,7 @@ import {
   type OscarStorageIO,
 } from './oscar-client.js';
 import { OSCAR_TRIGGERS, type OscarArgs, type OscarTrigger } from './oscar-options.js';
+import { isLoopbackHost } from '../net.js';
 
 export { OscarError };
 

@@ -16,6 +16,7 @@ import ssh2 from 'ssh2';
 import type { AuthMethod, Client as SshClient, ConnectConfig, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
 import { FileError, OnnxManagerError, UsageError } from '../errors.js';
 import type { SshConnectOptions } from './ssh-options.js';
+import { secretFromEnv } from '../secrets.js';
 
 export type { SshConnectOptions } from './ssh-options.js';
 export type { Client as SshClient } from 'ssh2';
@@ -73,11 +74,6 @@ function safeUserName(): string {
   }
 }
 
-/** True for 127.0.0.0/8, ::1 and localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
-}
 
 /** OpenSSH's fingerprint of a public key blob: SHA256:<base64 without padding>. */
 export function fingerprint(blob: Buffer): string {
@@ -195,24 +191,6 @@ export function hostKeyAlgorithms(knownTypes: readonly string[]): ServerHostKeyA
   return [...first, ...ALL_HOST_KEY_ALGORITHMS.filter((a) => !first.includes(a))];
 }
 
-/** A secret from NAME or from the file named by NAME_FILE (trailing newline removed). */
-function secretFromEnv(env: Env, name: string): { value: string; from: string } | undefined {
-  const direct = env[name];
-  const file = env[`${name}_FILE`];
-  if (direct && file) throw new UsageError(`set ${name} or ${name}_FILE, not both`);
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new FileError(`${file}: cannot read ${name}_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, file });
-    }
-    const value = text.replace(/\r?\n$/, '');
-    if (!value) throw new UsageError(`${name}_FILE names an empty file (${file})`);
-    return { value, from: `${name}_FILE` };
-  }
-  return direct ? { value: direct, from: name } : undefined;
-}
 
 function homeDir(env: Env): string {
   return env.HOME || homedir();

@@ -13,9 +13,10 @@ import type { ClientChannel } from 'ssh2';
 import { UsageError } from '../errors.js';
 import { parseEndpoint } from '../storage/store.js';
 import type { BackendContext, BackendModule } from './index.js';
-import { connectSsh, isLoopbackHost, parseSshTarget, type SshClient, type SshConnectOptions, type SshTarget } from './ssh-connect.js';
+import { connectSsh, parseSshTarget, type SshClient, type SshConnectOptions, type SshTarget } from './ssh-connect.js';
 import { DEFAULT_SSH_COMMAND, sshConnectOptions } from './ssh-options.js';
 import { BackendError, WorkerBackend, type WorkerStreams } from './worker-client.js';
+import { isLoopbackHost } from '../net.js';
 
 export { BackendError } from './worker-client.js';
 

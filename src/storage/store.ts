@@ -5,8 +5,8 @@
  * Layout in one bucket: `models/<sha256>.onnx`, `input/<run>/<split>/<rep>.pb`,
  * `output/<run>/<split>/<rep>.pb` (see the key helpers below).
  */
-import { readFileSync } from 'node:fs';
-import { FileError, StoreError, TimeoutError, UsageError } from '../errors.js';
+import { StoreError, TimeoutError, UsageError } from '../errors.js';
+import { secretValue } from '../secrets.js';
 import type { Chunks } from '../onnx/wire.js';
 
 export { StoreError, TimeoutError };
@@ -119,24 +119,6 @@ export function describeStore(endpointUrl: string, bucket: string): string {
 
 type Env = Record<string, string | undefined>;
 
-/** A secret from `NAME` or from the file named by `NAME_FILE` (trailing newline removed). */
-function secretFromEnv(env: Env, name: string): string | undefined {
-  const direct = env[name];
-  const file = env[`${name}_FILE`];
-  if (direct && file) throw new UsageError(`set ${name} or ${name}_FILE, not both`);
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new FileError(`${file}: cannot read ${name}_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, file });
-    }
-    const value = text.replace(/\r?\n$/, '');
-    if (!value) throw new UsageError(`${name}_FILE names an empty file (${file})`);
-    return value;
-  }
-  return direct || undefined;
-}
 
 /**
  * The store configuration from the command-line flags and the environment: MINIO_ENDPOINT (the
@@ -158,8 +140,8 @@ export function storeConfigFromEnv(
   } else if (flags.minio_secure !== undefined) {
     config.useSSL = flags.minio_secure;
   }
-  const accessKey = secretFromEnv(env, 'MINIO_ACCESS_KEY');
-  const secretKey = secretFromEnv(env, 'MINIO_SECRET_KEY');
+  const accessKey = secretValue(env, 'MINIO_ACCESS_KEY');
+  const secretKey = secretValue(env, 'MINIO_SECRET_KEY');
   if (accessKey !== undefined) config.accessKey = accessKey;
   if (secretKey !== undefined) config.secretKey = secretKey;
   const region = flags.minio_region || env.MINIO_REGION?.trim();
