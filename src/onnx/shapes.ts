@@ -121,7 +121,8 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
   const outputs = [...new Set([...index.outputs, ...needed])];
   const exposed = assemblePart(model, index, { name: 'shape_probe', nodes: index.order, inputs: index.inputs, outputs }, { shapes: infos });
   const external = exposed.external;
-  const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled' };
+  // Every intermediate tensor is an output of this run: no arena, so the memory goes back after it.
+  const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
   if (external) {
     const { readSegments } = await import('../split/external-data.js');
     sessionOptions.externalData = [{ path: external.location, data: await readSegments(external) }];

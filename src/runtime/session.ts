@@ -20,6 +20,8 @@ export interface SessionOptions {
   interOpNumThreads?: number;
   /** External data files of an in-memory model: the location named in the model, and its bytes. */
   externalData?: readonly { path: string; data: Uint8Array }[];
+  /** Keep freed memory in onnxruntime's arena for reuse (default true); false returns it at once. */
+  enableCpuMemArena?: boolean;
   /** onnxruntime log level: 0 verbose .. 4 fatal. Default 3 (errors only). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }

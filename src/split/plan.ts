@@ -37,11 +37,34 @@ function constantClosure(index: GraphIndex): (node: number) => number[] {
   };
 }
 
-const closures = new WeakMap<GraphIndex, (node: number) => number[]>();
+/** Per-model tables the planner reuses for every split: computed once per graph index. */
+interface PlanTables {
+  closure: (node: number) => number[];
+  /** Position of each node in the data-node order (-1 for constant nodes). */
+  dataPos: Int32Array;
+  /** For each data tensor, the last data-node position that reads it. */
+  lastUse: Map<string, number>;
+}
+
+const planTables = new WeakMap<GraphIndex, PlanTables>();
+
+function tablesFor(index: GraphIndex): PlanTables {
+  let t = planTables.get(index);
+  if (t) return t;
+  const dataPos = new Int32Array(index.nodes.length).fill(-1);
+  index.dataNodes.forEach((n, k) => (dataPos[n] = k));
+  const lastUse = new Map<string, number>();
+  index.dataNodes.forEach((n, k) => {
+    for (const r of index.nodeInputs[n]!) if (!index.constantTensors.has(r)) lastUse.set(r, k);
+  });
+  t = { closure: constantClosure(index), dataPos, lastUse };
+  planTables.set(index, t);
+  return t;
+}
 
 /**
  * Plans the parts for cuts at the given positions (numbers of data-dependent nodes before each
- * cut, ascending, each in 0..m).
+ * cut, ascending, each in 0..m). The cost is that of the parts, not of the whole graph.
  */
 export function planParts(index: GraphIndex, positions: readonly number[], graphName = 'part'): PlannedPart[] {
   const m = index.dataNodes.length;
@@ -50,48 +73,34 @@ export function planParts(index: GraphIndex, positions: readonly number[], graph
     if (!Number.isInteger(p) || p < 0 || p > m) throw new SplitError(`cut position ${p} is outside 0..${m}`);
     if (i > 0 && p <= positions[i - 1]!) throw new SplitError('split layers must be distinct and in execution order');
   }
-  let closure = closures.get(index);
-  if (!closure) closures.set(index, (closure = constantClosure(index)));
-
+  const { closure, dataPos, lastUse } = tablesFor(index);
   const bounds = [0, ...positions, m];
-  const segmentOf = new Int32Array(index.nodes.length).fill(-1);
-  for (let s = 0; s + 1 < bounds.length; s++) {
-    for (let k = bounds[s]!; k < bounds[s + 1]!; k++) segmentOf[index.dataNodes[k]!] = s;
-  }
   // The last segment with nodes produces any model output computed from weights alone.
   let lastSegment = bounds.length - 2;
   while (lastSegment > 0 && bounds[lastSegment]! === bounds[lastSegment + 1]!) lastSegment--;
-  const producedIn = (t: string): number => {
-    const p = index.producer.get(t);
-    return p === undefined ? -1 : segmentOf[p]!;
-  };
-  // Latest segment that reads each data tensor.
-  const lastReader = new Map<string, number>();
-  for (const n of index.dataNodes) {
-    for (const r of index.nodeInputs[n]!) {
-      if (index.constantTensors.has(r)) continue;
-      lastReader.set(r, Math.max(lastReader.get(r) ?? -1, segmentOf[n]!));
-    }
-  }
   const modelOutputs = new Set(index.outputs);
 
   const parts: PlannedPart[] = [];
   for (let s = 0; s <= lastSegment; s++) {
-    const data = index.dataNodes.slice(bounds[s]!, bounds[s + 1]!);
-    if (data.length === 0) continue;
-    const nodeSet = new Set<number>(data);
-    for (const n of data) for (const c of closure(n)) nodeSet.add(c);
+    const from = bounds[s]!;
+    const to = bounds[s + 1]!;
+    if (from === to) continue;
+    const data = index.dataNodes.slice(from, to);
+    const constants = new Set<number>();
+    for (const n of data) for (const c of closure(n)) constants.add(c);
     // Model outputs computed from weights alone are produced by the last part.
     if (s === lastSegment) {
       for (const o of index.outputs) {
         const p = index.producer.get(o);
         if (p !== undefined && index.constantNode[p]) {
-          nodeSet.add(p);
-          for (const r of index.nodeInputs[p]!) for (const c of closureOfTensor(index, closure, r)) nodeSet.add(c);
+          constants.add(p);
+          for (const c of closure(p)) constants.add(c);
         }
       }
     }
-    const nodes = [...nodeSet].sort((a, b) => index.position[a]! - index.position[b]!);
+    // Constant nodes read only weights and other constants, so they can all come first.
+    const constOrder = Int32Array.from(constants, (c) => index.position[c]!).sort();
+    const nodes = [...Array.from(constOrder, (p) => index.order[p]!), ...data];
 
     const inputs: string[] = [];
     const seen = new Set<string>();
@@ -99,7 +108,9 @@ export function planParts(index: GraphIndex, positions: readonly number[], graph
       for (const r of index.nodeInputs[n]!) {
         if (index.constantTensors.has(r) || seen.has(r)) continue;
         seen.add(r);
-        if (producedIn(r) !== s) inputs.push(r);
+        const p = index.producer.get(r);
+        const k = p === undefined ? -1 : dataPos[p]!;
+        if (k < from || k >= to) inputs.push(r);
       }
     }
     const inputOrder = (t: string) => {
@@ -112,7 +123,7 @@ export function planParts(index: GraphIndex, positions: readonly number[], graph
     for (const n of data) {
       for (const o of index.nodes[n]!.output ?? []) {
         if (!o) continue;
-        if ((lastReader.get(o) ?? -1) > s || modelOutputs.has(o)) outputs.push(o);
+        if ((lastUse.get(o) ?? -1) >= to || modelOutputs.has(o)) outputs.push(o);
       }
     }
     if (s === lastSegment) {
@@ -121,10 +132,4 @@ export function planParts(index: GraphIndex, positions: readonly number[], graph
     parts.push({ number: s + 1, name: `${graphName}${s + 1}`, nodes, inputs, outputs });
   }
   return parts;
-}
-
-function closureOfTensor(index: GraphIndex, closure: (node: number) => number[], t: string): number[] {
-  const p = index.producer.get(t);
-  if (p === undefined || !index.constantNode[p]) return [];
-  return [p, ...closure(p)];
 }
