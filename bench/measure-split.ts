@@ -58,7 +58,7 @@ export interface MeasureResult {
   /** The same files (count, sizes, folders) written as plain files from a pre-filled buffer, best of the rounds. */
   baseline: { totalMs: number; roundsMs: number[]; files: number; bytes: number };
   /** Per split point, alternating: writeAllSplits on that split point alone vs plain writes of its files (see pairedRun). */
-  paired: { oursMs: number[]; baselineMs: number[] };
+  paired: PairedResult;
   memory: {
     peakResettable: boolean;
     importsKb: number;
@@ -74,6 +74,14 @@ export interface MeasureResult {
 export interface BaselineResult {
   importsKb: number;
   maxRssKb: number;
+}
+
+export interface PairedResult {
+  /** Wall time per split point. */
+  oursMs: number[];
+  baselineMs: number[];
+  /** Process CPU time (user + system, all threads) summed over the split points of each side. */
+  cpu: { oursMs: number; baselineMs: number };
 }
 
 interface SplitAllRun {
@@ -147,7 +155,7 @@ async function baselineOnce(files: FileEntry[], job: MeasureJob): Promise<number
  * manifest), against plain writes of the same folder's files plus one file of the average
  * per-split manifest size.
  */
-async function pairedRun(a: ModelAnalysis, files: FileEntry[], job: MeasureJob): Promise<{ oursMs: number[]; baselineMs: number[] }> {
+async function pairedRun(a: ModelAnalysis, files: FileEntry[], job: MeasureJob): Promise<PairedResult> {
   const byFolder = new Map<string, FileEntry[]>();
   for (const f of files) {
     const slash = f.rel.indexOf('/');
@@ -162,19 +170,24 @@ async function pairedRun(a: ModelAnalysis, files: FileEntry[], job: MeasureJob):
   const root = await mkdtemp(path.join(job.tmpRoot, `${job.name}-paired-`));
   const oursMs: number[] = [];
   const baselineMs: number[] = [];
+  const cpu = { oursMs: 0, baselineMs: 0 };
+  const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   try {
     for (const [i, point] of a.splitPoints.entries()) {
       const folder = splitFolder(point.index);
       const mine = byFolder.get(folder) ?? [];
       const ours = async () => {
         const dir = path.join(root, `ours-${i}`);
+        const c = process.cpuUsage();
         const t = performance.now();
         await writeAllSplits({ ...a, splitPoints: [point] }, dir);
         oursMs.push(performance.now() - t);
+        cpu.oursMs += cpuMs(process.cpuUsage(c));
         await rm(dir, { recursive: true, force: true });
       };
       const plain = async () => {
         const dir = path.join(root, `plain-${i}`);
+        const c = process.cpuUsage();
         const t = performance.now();
         await mkdir(path.join(dir, folder), { recursive: true });
         for (const f of [...mine, { rel: 'manifest.json', bytes: manifestBytes }]) {
@@ -186,6 +199,7 @@ async function pairedRun(a: ModelAnalysis, files: FileEntry[], job: MeasureJob):
           }
         }
         baselineMs.push(performance.now() - t);
+        cpu.baselineMs += cpuMs(process.cpuUsage(c));
         await rm(dir, { recursive: true, force: true });
       };
       if (i % 2 === 0) {
@@ -199,7 +213,7 @@ async function pairedRun(a: ModelAnalysis, files: FileEntry[], job: MeasureJob):
   } finally {
     await rm(root, { recursive: true, force: true });
   }
-  return { oursMs, baselineMs };
+  return { oursMs, baselineMs, cpu };
 }
 
 async function measure(job: MeasureJob): Promise<MeasureResult> {
