@@ -16,6 +16,8 @@ export interface JobInfo {
   queueS?: number;
   /** Seconds from the job's start to its finish. */
   runS?: number;
+  /** Milliseconds the cloud side spent putting the result in the store, on its clock. */
+  uploadMs?: number;
 }
 
 export interface CloudBackend {
@@ -32,6 +34,8 @@ export interface CloudBackend {
   jobKeys?(runId: string, split: number, rep: string): CloudJob;
   /** After the result arrived: what the backend knows about the job. */
   jobInfo?(job: CloudJob): Promise<JobInfo>;
+  /** Starts whatever the backend keeps running (a worker), so that the first split point does not pay for it. */
+  warmUp?(): Promise<void>;
   /** Aborts when the backend learns that results will not come (a crashed worker, a failed job). */
   readonly failureSignal: AbortSignal;
   close(): Promise<void>;

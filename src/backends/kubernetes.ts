@@ -628,8 +628,9 @@ export class KubernetesWorkerBackend extends WorkerBackend {
     return { stdin, stdout, exited, kill: () => ws.terminate() };
   }
 
-  async jobInfo(): Promise<JobInfo> {
-    return this.pod ? { name: this.pod.name } : {};
+  override async jobInfo(job: CloudJob): Promise<JobInfo> {
+    const info = await super.jobInfo(job);
+    return this.pod ? { ...info, name: this.pod.name } : info;
   }
 
   override async close(): Promise<void> {

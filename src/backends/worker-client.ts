@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { OnnxManagerError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
-import type { CloudBackend, CloudJob } from './backend.js';
+import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
 
 export class BackendError extends OnnxManagerError {}
 
@@ -33,6 +33,19 @@ export abstract class WorkerBackend implements CloudBackend {
   private readonly pending = new Map<number, Pending>();
   private abort = new AbortController();
   private closing = false;
+  /** Output key of each job sent, until its 'done' arrives; and what 'done' said, by output key. */
+  private readonly jobKeysById = new Map<number, string>();
+  private readonly finished = new Map<string, { promise: Promise<number | undefined>; resolve: (ms: number | undefined) => void }>();
+
+  private done(outputKey: string) {
+    let d = this.finished.get(outputKey);
+    if (!d) {
+      let resolve!: (ms: number | undefined) => void;
+      const promise = new Promise<number | undefined>((r) => (resolve = r));
+      this.finished.set(outputKey, (d = { promise, resolve }));
+    }
+    return d;
+  }
 
   /** Starts a worker process (locally, or remotely over SSH). */
   protected abstract spawnWorker(): Promise<WorkerStreams>;
@@ -62,6 +75,11 @@ export abstract class WorkerBackend implements CloudBackend {
           return;
         }
         if (m.type === 'ready') return readyResolve();
+        if (m.type === 'done') {
+          const key = this.jobKeysById.get(m.id);
+          this.jobKeysById.delete(m.id);
+          if (key !== undefined) this.done(key).resolve(m.uploadMs);
+        }
         const p = this.pending.get(m.id);
         if (p) {
           this.pending.delete(m.id);
@@ -103,7 +121,22 @@ export abstract class WorkerBackend implements CloudBackend {
   async trigger(job: CloudJob): Promise<void> {
     await this.start();
     // The result arrives through the store; failures come back as error payloads.
-    this.send({ type: 'job', id: this.nextId++, inputKey: job.inputKey, outputKey: job.outputKey });
+    const id = this.nextId++;
+    this.jobKeysById.set(id, job.outputKey);
+    this.send({ type: 'job', id, inputKey: job.inputKey, outputKey: job.outputKey });
+  }
+
+  /** The worker's time to put the result (its 'done' line can trail the object by a moment). */
+  async jobInfo(job: CloudJob): Promise<JobInfo> {
+    const d = this.done(job.outputKey);
+    const timer = new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000).unref());
+    const uploadMs = await Promise.race([d.promise, timer]);
+    this.finished.delete(job.outputKey);
+    return uploadMs === undefined ? {} : { uploadMs };
+  }
+
+  async warmUp(): Promise<void> {
+    await this.start();
   }
 
   /** Ends the worker abruptly (tests use it to show that a crash fails the split and the sweep goes on). */

@@ -5,7 +5,8 @@
  * total_ms = edge_ms + encode_ms + upload_ms + wait_ms + download_ms + decode_ms (edge clock);
  * wait_ms runs from the end of the upload to the result being in the store, so it holds the
  * trigger, the cloud's fetch, decode, inference, encode and upload. transfer_ms is the time spent
- * moving bytes through the store that can be measured: upload_ms + cloud_download_ms + download_ms.
+ * moving bytes through the store: upload_ms + cloud_download_ms + download_ms, plus
+ * cloud_upload_ms where the backend reports the cloud's upload of the result.
  */
 
 /** Columns in order: the contract columns first, then extras. */
@@ -36,6 +37,7 @@ export const COLUMNS = [
   'cloud_download_ms',
   'cloud_decode_ms',
   'cloud_encode_ms',
+  'cloud_upload_ms',
   'model_upload_ms',
   'max_abs_diff',
   'job_name',

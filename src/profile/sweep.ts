@@ -35,7 +35,7 @@ export interface SweepContext {
   warmup: number;
   /** Full-model outputs to compare each result with (max_abs_diff column). */
   expected?: Record<string, HostTensor>;
-  /** Leave input/output objects in the store (default: removed after each split point). */
+  /** Leave input/output objects in the store (default: removed, in one request, after each split point). */
   keepObjects?: boolean;
 }
 
@@ -67,6 +67,9 @@ function sha256(bytes: Uint8Array): string {
 
 /** One split point, ready to run: edge session, cloud parts in the store and loaded. */
 export class PreparedSplit {
+  /** Store keys this split point's cycles wrote. */
+  private readonly written: string[] = [];
+
   private constructor(
     readonly point: SplitPoint,
     readonly edge: Session | undefined,
@@ -206,6 +209,10 @@ export class PreparedSplit {
           if (info.name !== undefined) row.job_name = info.name;
           if (info.queueS !== undefined) row.job_queue_s = info.queueS;
           if (info.runS !== undefined) row.job_run_s = info.runS;
+          if (info.uploadMs !== undefined) {
+            row.cloud_upload_ms = ms(info.uploadMs);
+            row.transfer_ms = ms(Number(row.transfer_ms) + info.uploadMs);
+          }
         }
         if (result.error) throw new SweepError(`cloud: ${result.error}`);
         for (const [n, t] of result.tensors) outputs.set(n, t);
@@ -221,13 +228,16 @@ export class PreparedSplit {
       row.status = err instanceof OnnxManagerError && err.name === 'TimeoutError' ? 'timeout' : 'error';
       row.error = String((err as Error)?.message ?? err).split('\n')[0]!;
     } finally {
-      if (!ctx.keepObjects && this.cloudModels.length > 0) await ctx.store.remove([keys.input, keys.output]).catch(() => undefined);
+      // Removed together when the split point is done, not between repetitions.
+      if (this.cloudModels.length > 0) this.written.push(keys.input, keys.output);
     }
     return { row, outputs };
   }
 
-  async release(): Promise<void> {
+  async release(ctx: SweepContext): Promise<void> {
     await this.edge?.release();
+    const keys = this.written.splice(0);
+    if (!ctx.keepObjects && keys.length > 0) await ctx.store.remove(keys).catch(() => undefined);
   }
 }
 
@@ -291,7 +301,7 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
         await opts.onRow?.(row);
       }
     } finally {
-      await prepared.release();
+      await prepared.release(ctx);
     }
   }
   return rows;

@@ -20,7 +20,7 @@ export type WorkerReply =
   | { type: 'ready' }
   | { type: 'prepared'; id: number; loadMs: number }
   | { type: 'failed'; id: number; error: string }
-  | { type: 'done'; id: number };
+  | { type: 'done'; id: number; uploadMs?: number };
 
 /** Parses input/<run>/<split>/<rep>.pb so a failure can still be reported under the right names. */
 function idsFromKey(key: string): { runId: string; splitIndex: number; rep: number } {
@@ -29,8 +29,8 @@ function idsFromKey(key: string): { runId: string; splitIndex: number; rep: numb
   return { runId: /^[\w.-]+$/.test(runId) ? runId : '', splitIndex: Number(split) || 0, rep: Number(rep) || 0 };
 }
 
-/** Runs one job: fetch the payload, run the parts, put the result (an error payload on failure). */
-export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: string, outputKey: string): Promise<void> {
+/** Runs one job: fetch the payload, run the parts, put the result (an error payload on failure); returns the upload's time. */
+export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: string, outputKey: string): Promise<number | undefined> {
   try {
     const t0 = performance.now();
     const bytes = await store.get(inputKey);
@@ -42,9 +42,13 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
     const t3 = performance.now();
     encodePayload(result);
     result.timings.push({ name: 'cloud_encode_ms', ms: performance.now() - t3 });
-    await store.put(outputKey, encodePayload(result));
+    const chunks = encodePayload(result);
+    const t4 = performance.now();
+    await store.put(outputKey, chunks);
+    return performance.now() - t4;
   } catch (err) {
     await store.put(outputKey, encodePayload(errorPayload(idsFromKey(inputKey), err))).catch(() => undefined);
+    return undefined;
   }
 }
 
@@ -71,8 +75,8 @@ export async function serveJobs(input: Readable, output: Writable, store: Object
         send({ type: 'failed', id: m.id, error: String((err as Error).message).split('\n')[0]! });
       }
     } else if (m.type === 'job') {
-      await runJob(store, runner, m.inputKey, m.outputKey);
-      send({ type: 'done', id: m.id });
+      const uploadMs = await runJob(store, runner, m.inputKey, m.outputKey);
+      send(uploadMs === undefined ? { type: 'done', id: m.id } : { type: 'done', id: m.id, uploadMs });
     }
   }
   lines.close();

@@ -11,7 +11,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -39,6 +39,31 @@ interface S3rverEvent {
   Records?: { eventName?: string; s3?: { bucket?: { name?: string }; object?: { key?: string } } }[];
 }
 
+interface FilesystemStore {
+  putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>;
+  getResourcePath(bucket: string, key: string, resource: string): string;
+}
+
+/**
+ * s3rver's file store reports a PUT done when the data has passed its hash, before the file
+ * write has finished, so a GET right after the reply (or the 'event') can read a partial object.
+ * Here a PUT returns only once the file holds every byte.
+ */
+function completeWrites(server: S3rver): void {
+  const store = (server as unknown as { store: FilesystemStore }).store;
+  const putObject = store.putObject.bind(store);
+  store.putObject = async (object) => {
+    const result = await putObject(object);
+    const file = store.getResourcePath(object.bucket, object.key, 'object');
+    const deadline = Date.now() + 30_000;
+    while ((await stat(file)).size < result.size) {
+      if (Date.now() > deadline) throw new Error(`${object.key}: the object file did not reach ${result.size} bytes`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return result;
+  };
+}
+
 export async function startEmbeddedStore(options: { bucket: string; dir?: string; port?: number }): Promise<EmbeddedStore> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'onnx-manager-s3-')));
@@ -50,6 +75,7 @@ export async function startEmbeddedStore(options: { bucket: string; dir?: string
     vhostBuckets: false,
     resetOnClose: false,
   });
+  completeWrites(server);
   const emitter = server as unknown as EventEmitter;
   // Koa re-emits request errors as 'error' on the app; s3rver's silent flag keeps Koa quiet, and
   // this listener keeps a stray one from becoming an uncaught exception.

@@ -3,6 +3,7 @@
  * with the times and bytes of every step written to CSV.
  */
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import type { CloudBackend } from '../../backends/backend.js';
 import { backendModule, type BackendContext } from '../../backends/index.js';
@@ -73,7 +74,8 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
   const opened = await openStore(config);
   const access = opened.embedded ?? { endpoint: config.endpoint ?? '', accessKey: config.accessKey ?? '', secretKey: config.secretKey ?? '' };
   const level = (args.graph_opt ?? 'all') as GraphOptimizationLevel;
-  const threads = positiveInt(args.threads, 'threads');
+  // Edge and cloud share this machine's cores when the cloud is local: half each unless told.
+  const threads = positiveInt(args.threads, 'threads') ?? (cloud === 'local' ? Math.max(1, Math.floor(availableParallelism() / 2)) : undefined);
   let backend: CloudBackend;
   try {
     const ctx: BackendContext = {
@@ -90,15 +92,26 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
     await opened.stop();
     throw err;
   }
+  const close = async () => {
+    await backend.close().catch(() => undefined);
+    await opened.stop();
+  };
   const feeds = a.feeds ?? randomInputs(a, args.seed ?? 1);
-  // The reference: the whole model on this machine, same provider, same input.
   const sessionOptions = { executionProviders: [provider], graphOptimizationLevel: level, ...(threads ? { intraOpNumThreads: threads } : {}) };
-  const full = await createSession(a.model.bytes, sessionOptions);
   let expected: Record<string, HostTensor>;
   try {
-    expected = await full.run(feeds);
-  } finally {
-    await full.release();
+    // The worker starts while the reference (the whole model here, same provider and input) runs.
+    const warming = backend.warmUp?.();
+    const full = await createSession(a.model.bytes, sessionOptions);
+    try {
+      expected = await full.run(feeds);
+    } finally {
+      await full.release();
+    }
+    await warming;
+  } catch (err) {
+    await close();
+    throw err;
   }
   const ctx: SweepContext = {
     analysis: a,
@@ -113,15 +126,10 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
     timeoutMs: timeout * 1000,
     warmup: positiveInt(args.warmup, 'warmup', 0) ?? 2,
     expected,
-    keepObjects: args.keep_objects === true,
+    // The embedded store's folder goes away at the end; its objects need no deleting.
+    keepObjects: args.keep_objects === true || opened.embedded !== undefined,
   };
-  return {
-    ctx,
-    close: async () => {
-      await backend.close();
-      await opened.stop();
-    },
-  };
+  return { ctx, close };
 }
 
 function defaultResultsFile(args: RunArgs): string {
@@ -149,7 +157,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<void
         outputs = res.outputs;
       }
     } finally {
-      await prepared.release();
+      await prepared.release(s.ctx);
     }
     if (args.results_file) {
       const csv = await CsvAppender.open(args.results_file);
