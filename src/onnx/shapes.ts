@@ -121,7 +121,8 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
   const outputs = [...new Set([...index.outputs, ...needed])];
   const exposed = assemblePart(model, index, { name: 'shape_probe', nodes: index.order, inputs: index.inputs, outputs }, { shapes: infos });
   const external = exposed.external;
-  // Every intermediate tensor is an output of this run: no arena, so the memory goes back after it.
+  // Every needed tensor is an output of this model, but each run fetches only a group of them,
+  // so memory holds one group at a time (no arena: it goes back after each run).
   const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
   if (external) {
     const { readSegments } = await import('../split/external-data.js');
@@ -131,14 +132,26 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
   try {
     const feeds: Record<string, HostTensor> = {};
     for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? zeroTensor(dtypeFromOnnx(b.elemType).name, b.dims);
-    const results = await session.run(feeds);
-    for (const name of needed) {
-      const t = results[name];
-      if (!t) continue;
-      const elemType = dtypeFromName(t.type).onnx;
-      const dims = [...t.dims];
-      const bytes = t.type === 'string' ? hostTensorBytes(t) : tensorBytes(elemType, dims);
-      infos.set(name, { name, elemType, dims, bytes, source: 'run' });
+    // Groups in execution order, each about `budget` bytes, sized from the last tensor seen.
+    const budget = Math.max(model.bytes.length, 64 * 2 ** 20);
+    let estimate = 0;
+    for (let i = 0; i < needed.length; ) {
+      const group: string[] = [];
+      let bytes = 0;
+      do {
+        group.push(needed[i++]!);
+        bytes += estimate;
+      } while (i < needed.length && (estimate === 0 ? group.length < 8 : bytes + estimate <= budget));
+      const results = await session.run(feeds, group);
+      for (const name of group) {
+        const t = results[name];
+        if (!t) continue;
+        const elemType = dtypeFromName(t.type).onnx;
+        const dims = [...t.dims];
+        const size = t.type === 'string' ? hostTensorBytes(t) : tensorBytes(elemType, dims);
+        infos.set(name, { name, elemType, dims, bytes: size, source: 'run' });
+        estimate = Math.max(size, 1);
+      }
     }
   } finally {
     await session.release();

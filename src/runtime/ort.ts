@@ -20,13 +20,13 @@ class OrtSession implements Session {
   get outputNames(): readonly string[] {
     return this.inner.outputNames;
   }
-  async run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
+  async run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       ortFeeds[name] = t instanceof ort.Tensor ? t : new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims);
     }
     try {
-      return (await this.inner.run(ortFeeds)) as Record<string, HostTensor>;
+      return (await (fetches ? this.inner.run(ortFeeds, fetches) : this.inner.run(ortFeeds))) as Record<string, HostTensor>;
     } catch (err) {
       throw new RuntimeError(`inference failed: ${firstLine(err)}`, { cause: err });
     }

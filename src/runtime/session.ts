@@ -29,6 +29,7 @@ export interface SessionOptions {
 export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>;
+  /** Runs the model; `fetches` limits the outputs computed and returned (default: all). */
+  run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
 }
