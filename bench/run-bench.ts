@@ -64,6 +64,13 @@ export interface RunBenchOptions {
    * model with more is swept on every k-th split point, always with the first and the last.
    */
   maxSplits?: number;
+  /**
+   * Pass --keep_objects to run_all (default false, or BENCH_RUN_KEEP_OBJECTS=1): no object removes
+   * after each cycle, to see what they cost. Not what users run by default.
+   */
+  keepObjects?: boolean;
+  /** Pass --threads N to run_all (default unset: onnxruntime's choice; or BENCH_RUN_THREADS). */
+  threads?: number;
   /** Only these models (default: all five, or BENCH_MODELS=name,name). */
   models?: string[];
   /** Measure the embedded store's latency against payload size (default true). */
@@ -123,6 +130,8 @@ export interface SplitResult {
   firstGapMs: number | null;
   /** Median over repetitions 1.. of (time between consecutive rows - the later row's total_ms). */
   betweenRepsMs: number | null;
+  /** The sum of the same over repetitions 1.. */
+  betweenRepsSumMs: number | null;
 }
 
 export interface ModelResult {
@@ -155,14 +164,14 @@ export interface ModelResult {
     /** The same with model uploads. */
     withUploadsMs: number;
   };
-  /** Where the wall time went (ms); sums to wallMs when the CSV was watched. */
+  /** Where the wall time went (ms); sums to wallMs (split set-up is the remainder). Null when the CSV could not be watched. */
   breakdown: {
     beforeSweep: number;
     rowsTotal: number;
     warmupEstimate: number;
     loads: number;
     modelUploads: number;
-    /** (rep + warmup) x each split's median time between repetitions outside total_ms (object removes, CSV append). */
+    /** Time between repetitions outside total_ms (object removes, CSV append): measured for repetitions 1.., at the split's median for the warm-ups and repetition 0. */
     betweenReps: number;
     /** Rest of the time between split points: building the parts, releasing sessions, first cycles slower than the median, the worker's start. */
     splitSetUp: number;
@@ -202,7 +211,7 @@ export interface RunBenchResult {
   date: string;
   durationSeconds: number;
   machine: { node: string; platform: string; cpus: number; cpuModel: string; totalMemoryBytes: number; loadAverage: { start: number[]; end: number[] } };
-  settings: { rep: number; warmup: number; maxSplits: number; backend: string; store: string };
+  settings: { rep: number; warmup: number; maxSplits: number; keepObjects: boolean; threads: number | null; backend: string; store: string };
   goals: typeof GOALS;
   goalNotes: string[];
   models: ModelResult[];
@@ -211,6 +220,7 @@ export interface RunBenchResult {
 
 // ------------------------------------------------------------------------------------ helpers
 
+const ordinal = (k: number): string => `${k}${k % 100 >= 11 && k % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][k % 10] ?? 'th')}`;
 const num = (v: unknown): number => (v === '' || v === undefined || v === null ? NaN : Number(v));
 const finite = (xs: number[]): number[] => xs.filter((x) => Number.isFinite(x));
 const med = (xs: number[]): number => median(finite(xs));
@@ -235,13 +245,17 @@ class CsvWatcher {
   readonly rowAt: number[] = [];
   private fd?: number;
   private offset = 0;
-  private readonly watcher: FSWatcher;
+  private readonly watcher?: FSWatcher;
 
   constructor(private readonly file: string) {
     const name = path.basename(file);
-    this.watcher = watch(path.dirname(file), (_event, f) => {
-      if (f === name) this.poll();
-    });
+    try {
+      this.watcher = watch(path.dirname(file), (_event, f) => {
+        if (f === name) this.poll();
+      });
+    } catch {
+      // No file watching here: only the wall time is measured.
+    }
   }
 
   private poll(): void {
@@ -266,7 +280,7 @@ class CsvWatcher {
   }
 
   close(): void {
-    this.watcher.close();
+    this.watcher?.close();
     if (this.fd !== undefined) closeSync(this.fd);
   }
 }
@@ -292,7 +306,13 @@ async function prepareModels(tmpRoot: string, only: string[]): Promise<BenchMode
 
 // ------------------------------------------------------------------------------- one model
 
-async function benchModel(model: BenchModel, tmpRoot: string, rep: number, warmup: number, maxSplits: number, log: (s: string) => void): Promise<ModelResult> {
+async function benchModel(
+  model: BenchModel,
+  tmpRoot: string,
+  settings: { rep: number; warmup: number; maxSplits: number; keepObjects: boolean; threads?: number },
+  log: (s: string) => void,
+): Promise<ModelResult> {
+  const { rep, warmup, maxSplits, keepObjects, threads } = settings;
   const inputShape = Object.entries(model.inputShapes).map(([n, d]) => `${n}:${d.join('x')}`);
   // How many split points (outside the timed call; runAll analyses the model again).
   const n = (await analyzeFromArgs({ onnx_file: model.file, input_shape: inputShape })).splitPoints.length;
@@ -302,15 +322,18 @@ async function benchModel(model: BenchModel, tmpRoot: string, rep: number, warmu
   const csv = path.join(dir, `${model.name}.csv`);
   const args: RunArgs = { onnx_file: model.file, input_shape: inputShape, rep, warmup, results_file: csv };
   if (subset) args.splits = subset.splits;
+  if (keepObjects) args.keep_objects = true;
+  if (threads) args.threads = threads;
   log(
-    `${model.name}: run_all --rep ${rep} --warmup ${warmup} over ${subset ? `${subset.splits.length} of ${n} split points (every ${subset.step}th, with 0 and ${n - 1})` : `all ${n} split points`}... `,
+    `${model.name}: run_all --rep ${rep} --warmup ${warmup}${keepObjects ? ' --keep_objects' : ''}${threads ? ` --threads ${threads}` : ''} over ${subset ? `${subset.splits.length} of ${n} split points (every ${ordinal(subset.step)}, with 0 and ${n - 1})` : `all ${n} split points`}... `,
   );
   const output: string[] = [];
   const watcher = new CsvWatcher(csv);
   const t0 = performance.now();
   let t1: number;
   try {
-    await runAll(args, { out: (s) => output.push(s), err: (s) => output.push(s), isTTY: false });
+    // Progress lines (about twenty per sweep) are left out of the record.
+    await runAll(args, { out: (s) => output.push(s), err: (s) => !s.startsWith('progress:') && output.push(s), isTTY: false });
   } finally {
     t1 = performance.now();
     // Events still queued are delivered before the watcher is closed.
@@ -374,11 +397,13 @@ async function benchModel(model: BenchModel, tmpRoot: string, rep: number, warmu
     }
     let firstGapMs: number | null = null;
     let betweenRepsMs: number | null = null;
+    let betweenRepsSumMs: number | null = null;
     if (times) {
       const at = entries.map((e) => e.at!);
       firstGapMs = at[0]! - prevLast!;
       const gaps = at.slice(1).map((t, i) => t - at[i]! - num(entries[i + 1]!.row.total_ms));
       betweenRepsMs = gaps.length ? med(gaps) : null;
+      betweenRepsSumMs = sum(gaps);
       prevLast = at.at(-1)!;
     }
     splits.push({
@@ -398,6 +423,7 @@ async function benchModel(model: BenchModel, tmpRoot: string, rep: number, warmu
       modelUploadMs: num(first.model_upload_ms),
       firstGapMs,
       betweenRepsMs,
+      betweenRepsSumMs,
     });
   }
 
@@ -419,7 +445,8 @@ async function benchModel(model: BenchModel, tmpRoot: string, rep: number, warmu
     afterSweepMs = t1 - times.at(-1)!;
     sweepMs = times.at(-1)! - watcher.headerAt!;
     const betweenPerCycle = (s: SplitResult) => s.betweenRepsMs ?? 0;
-    const betweenReps = sum(splits.map((s) => (s.rows + warmup) * betweenPerCycle(s)));
+    // Measured for repetitions 1..; the warm-ups and repetition 0 (inside the gap before the split's first row) at the split's median.
+    const betweenReps = sum(splits.map((s) => (s.betweenRepsSumMs ?? 0) + (warmup + 1) * betweenPerCycle(s)));
     const zero = (x: number) => (Number.isFinite(x) ? x : 0);
     const setUps = splits.map(
       (s) =>
@@ -654,6 +681,9 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
   const envMax = process.env.BENCH_RUN_MAX_SPLITS;
   const maxSplits = opts.maxSplits ?? (envMax !== undefined && envMax !== '' && Number.isFinite(Number(envMax)) ? Number(envMax) : 40);
   const only = opts.models ?? (process.env.BENCH_MODELS ?? '').split(',').filter(Boolean);
+  const keepObjects = opts.keepObjects ?? ['1', 'true'].includes(process.env.BENCH_RUN_KEEP_OBJECTS ?? '');
+  const envThreads = Number(process.env.BENCH_RUN_THREADS);
+  const threads = opts.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : undefined);
   const print = opts.print ?? true;
   const log = (s: string) => {
     if (print) process.stdout.write(s);
@@ -662,8 +692,8 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
   const models: ModelResult[] = [];
   let latency: StoreLatency[] | null = null;
   try {
-    log(`run bench: run_all on the embedded store and the local cloud worker, --rep ${rep} --warmup ${warmup}, at most ${maxSplits || 'all'} split points per model\n`);
-    for (const m of await prepareModels(tmpRoot, only)) models.push(await benchModel(m, tmpRoot, rep, warmup, maxSplits, log));
+    log(`run bench: run_all on the embedded store and the local cloud worker, --rep ${rep} --warmup ${warmup}${keepObjects ? ' --keep_objects' : ''}${threads ? ` --threads ${threads}` : ''}, at most ${maxSplits || 'all'} split points per model\n`);
+    for (const m of await prepareModels(tmpRoot, only)) models.push(await benchModel(m, tmpRoot, { rep, warmup, maxSplits, keepObjects, ...(threads ? { threads } : {}) }, log));
     if (opts.storeLatency ?? true) {
       log('embedded store latency... ');
       const t = performance.now();
@@ -692,7 +722,7 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
       totalMemoryBytes: os.totalmem(),
       loadAverage: { start: loadStart, end: os.loadavg() },
     },
-    settings: { rep, warmup, maxSplits, backend: 'local (cloud worker process on this machine)', store: 'embedded s3rver' },
+    settings: { rep, warmup, maxSplits, keepObjects, threads: threads ?? null, backend: 'local (cloud worker process on this machine)', store: 'embedded s3rver' },
     goals: GOALS,
     goalNotes,
     models,
@@ -706,7 +736,7 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
     if (sub.length) {
       console.log(
         `* swept on a subset (--splits: every k-th split point, with the first and the last) to keep the bench short: ${sub
-          .map((m) => `${m.name} every ${m.subset!.step}th (${m.subset!.splits.length} of ${m.splitPointsInModel})`)
+          .map((m) => `${m.name} every ${ordinal(m.subset!.step)} (${m.subset!.splits.length} of ${m.splitPointsInModel})`)
           .join(', ')}. BENCH_RUN_MAX_SPLITS=0 sweeps all.`,
       );
     }
@@ -731,8 +761,9 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
     console.log('Notes:');
     for (const n of goalNotes) console.log(`  ${n}`);
     console.log('  set-up = runAll start to the CSV header (analysis, embedded store, provider check, full-model reference run); shut-down = last row');
-    console.log('  to the end (summary, worker and store stop). rows = sum of total_ms; warm-ups = the estimate above; between reps = (rep + warmup)');
-    console.log('  x the median time between consecutive rows beyond the later row\'s total_ms (object removes after each cycle, CSV append);');
+    console.log('  to the end (summary, worker and store stop). rows = sum of total_ms; warm-ups = the estimate above; between reps = time between');
+    console.log('  consecutive rows beyond the later row\'s total_ms (object removes after each cycle, CSV append), for the warm-ups and the');
+    console.log('  first repetition at the split\'s median; ms/cycle outside = its median;');
     console.log('  split set-up = the rest of the time between split points (parts built, sessions released, first cycles slower than the');
     console.log('  median, and for the first split point starting the cloud worker). Row times come from watching the CSV (fs.watch).');
     console.log('  wait rest = wait_ms - (cloud download + decode + inference + encode): the trigger, the cloud\'s put of the result, the notification.');

@@ -1,0 +1,54 @@
+/**
+ * All the benchmarks, in sequence (`npm run bench`): the split engine (split-bench), the payload
+ * codec (payload-bench), and run_all (run-bench). Each prints its table and writes its JSON under
+ * results/bench/. Goals are reported, not enforced; the exit code is non-zero only when a bench
+ * could not run.
+ *
+ * split-bench runs its main() when its module is loaded and exports none, so it runs as a child
+ * process (`node dist/bench/split-bench.js`, output inherited); the others are called in-process.
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runPayloadBench } from './payload-bench.js';
+import { runRunBench } from './run-bench.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function banner(title: string): void {
+  console.log(`\n=== ${title} ${'='.repeat(Math.max(0, 72 - title.length))}\n`);
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const failed: string[] = [];
+
+  banner('split-bench');
+  const split = spawnSync(process.execPath, [path.join(here, 'split-bench.js')], { stdio: 'inherit' });
+  if (split.error || split.status !== 0) {
+    failed.push('split-bench');
+    console.error(`split-bench failed (${split.error ? split.error.message : `exit ${split.status ?? split.signal}`})`);
+  }
+
+  banner('payload-bench');
+  try {
+    runPayloadBench();
+  } catch (err) {
+    failed.push('payload-bench');
+    console.error(`payload-bench failed: ${(err as Error)?.stack ?? err}`);
+  }
+
+  banner('run-bench');
+  try {
+    await runRunBench();
+  } catch (err) {
+    failed.push('run-bench');
+    console.error(`run-bench failed: ${(err as Error)?.stack ?? err}`);
+  }
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  console.log(`\nbenchmarks done in ${seconds} s${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
+  return failed.length ? 1 : 0;
+}
+
+process.exitCode = await main();
