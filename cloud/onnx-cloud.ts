@@ -10,14 +10,13 @@
  *  - As a worker (over SSH, or a long-running pod): onnx-cloud --serve, JSON lines on stdin/stdout
  *    (see src/runner/serve.ts).
  */
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isMainModule } from '../src/cli/entry.js';
 import { OnnxManagerError, UsageError } from '../src/errors.js';
-import { fileError } from '../src/onnx/model.js';
+import { readUserFile } from '../src/files.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
 import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
@@ -28,14 +27,6 @@ import type { GraphOptimizationLevel, SessionOptions } from '../src/runtime/sess
 import { storeConfigFromEnv } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
 import { createHash } from 'node:crypto';
-
-async function readInput(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw fileError(file, err);
-  }
-}
 
 export async function cloudMain(argv: string[], env = process.env): Promise<number> {
   const args = await yargs(argv)
@@ -79,7 +70,7 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
     const outFile = args.save_results ?? (env.TMP_OUTPUT_DIR ? path.join(env.TMP_OUTPUT_DIR, path.basename(input)) : undefined);
     if (!outFile) throw new UsageError('nowhere to write the result: give --save_results or set TMP_OUTPUT_DIR');
     const t0 = performance.now();
-    const bytes = await readInput(input);
+    const bytes = await readUserFile(input);
     const t1 = performance.now();
     const payload = decodePayload(bytes, { file: input });
     const t2 = performance.now();
@@ -89,13 +80,13 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
       const files = new Map<string, string>();
       const hashes: string[] = [];
       for (const f of args.onnx_file) {
-        const b = await readInput(f);
+        const b = await readUserFile(f);
         const h = createHash('sha256').update(b).digest('hex');
         files.set(h, f);
         hashes.push(h);
       }
       payload.nextModels = hashes;
-      source = { get: async (h) => readInput(files.get(h)!) };
+      source = { get: async (h) => readUserFile(files.get(h)!) };
     } else {
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
       const store = await openMinioStore({ ...storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env), createBucket: false });

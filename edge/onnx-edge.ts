@@ -7,14 +7,13 @@
  * content hashes of its cloud parts; otherwise every output of the part.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isMainModule } from '../src/cli/entry.js';
 import { OnnxManagerError, UsageError } from '../src/errors.js';
-import { fileError } from '../src/onnx/model.js';
+import { readUserFile } from '../src/files.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
 import type { HostTensor } from '../src/runtime/session.js';
@@ -23,14 +22,6 @@ import { OutputTransaction } from '../src/split/output.js';
 import { openMinioStore } from '../src/storage/minio-store.js';
 import { storeConfigFromEnv, storeKeys } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
-
-async function read(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw fileError(file, err);
-  }
-}
 
 export async function edgeMain(argv: string[], env = process.env): Promise<number> {
   const args = await yargs(argv)
@@ -54,8 +45,8 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     if (!args.onnx_file) throw new UsageError('missing --onnx_file (the edge part)');
     if (!args.input_file) throw new UsageError('missing --input_file (a payload with the model inputs)');
     if (!args.push && !args.output_file) throw new UsageError('nothing to do with the result: give --push and/or --output_file');
-    const input = decodePayload(await read(args.input_file), { file: args.input_file });
-    const session = await createSession(await read(args.onnx_file), { executionProviders: [providerFor(args.exec_type, args.device_type)] });
+    const input = decodePayload(await readUserFile(args.input_file), { file: args.input_file });
+    const session = await createSession(await readUserFile(args.onnx_file), { executionProviders: [providerFor(args.exec_type, args.device_type)] });
     const pool = new Map<string, HostTensor>(input.tensors);
     const feeds: Record<string, HostTensor> = {};
     for (const n of session.inputNames) {
@@ -72,14 +63,14 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     let nextModels: string[] = [];
     let wanted: string[] | undefined;
     if (args.manifest) {
-      const m = JSON.parse((await read(args.manifest)).toString('utf8')) as Manifest;
+      const m = JSON.parse((await readUserFile(args.manifest)).toString('utf8')) as Manifest;
       wanted = m.outputs.map((o) => o.name).filter((o) => !pool.has(o));
       const split = m.splits.find((s) => s.index === args.split_index);
       if (!split) throw new UsageError(`${args.manifest} has no split ${args.split_index}`);
       cut = split.cut_tensors.map((t) => t.name);
       const dir = path.dirname(args.manifest);
       nextModels = await Promise.all(
-        split.parts.filter((_, i) => split.sides[i] === 'cloud').map(async (p) => createHash('sha256').update(await read(path.join(dir, p))).digest('hex')),
+        split.parts.filter((_, i) => split.sides[i] === 'cloud').map(async (p) => createHash('sha256').update(await readUserFile(path.join(dir, p))).digest('hex')),
       );
     }
     const tensors = new Map(cut.map((n) => [n, pool.get(n)!] as const));

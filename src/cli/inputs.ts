@@ -2,11 +2,11 @@
  * Model inputs from the command line: a payload file (--input_file), an image (--image_file) or
  * a folder of images (--image_batch); none of them means a deterministic random input.
  */
-import { readFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { indexGraph } from '../onnx/graph.js';
-import { fileError, type LoadedModel } from '../onnx/model.js';
+import type { LoadedModel } from '../onnx/model.js';
+import { readUserFile } from '../files.js';
 import { toNumber } from '../onnx/types.js';
 import type { HostTensor } from '../runtime/session.js';
 import { randomTensor } from '../tensor/host.js';
@@ -59,12 +59,7 @@ export async function inputsFromArgs(model: LoadedModel, args: InputArgs): Promi
   if (given === 0) return undefined;
   const index = indexGraph(model.proto.graph!, model.label);
   if (args.input_file) {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(args.input_file);
-    } catch (err) {
-      throw fileError(args.input_file, err);
-    }
+    const bytes = await readUserFile(args.input_file);
     const payload = decodePayload(bytes, { file: args.input_file });
     const feeds: Record<string, HostTensor> = {};
     for (const name of index.inputs) {

@@ -3,9 +3,10 @@
  * nodes, weights and value infos, so that parts can be assembled from the original bytes.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileError, OnnxFormatError } from '../errors.js';
+import { readUserFile } from '../files.js';
 import { decodeModel } from './codec.js';
 import type { ModelProto, TensorProto } from './types.js';
 import { scanOrThrow, type FieldRange } from './wire.js';
@@ -127,22 +128,10 @@ export function modelFromBytes(bytes: Uint8Array, options: { file?: string; dir?
 
 /** Reads and decodes an ONNX file, and checks that its external data files are there. */
 export async function loadModel(file: string): Promise<LoadedModel> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw fileError(file, err);
-  }
+  const bytes = await readUserFile(file);
   const model = modelFromBytes(bytes, { file });
   await checkExternalData(model);
   return model;
-}
-
-export function fileError(file: string, err: unknown): FileError {
-  const code = (err as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-  return new FileError(`${file}: ${why}`, { cause: err, file });
 }
 
 /** Where an initializer's data lives when it is stored outside the model file, else undefined. */

@@ -114,16 +114,7 @@ export class CloudRunner {
         result.set(name, t);
       }
     }
-    return {
-      kind: 'output',
-      runId: input.runId,
-      splitIndex: input.splitIndex,
-      rep: input.rep,
-      nextModels: [],
-      timings,
-      host: hostname(),
-      tensors: result,
-    };
+    return { ...resultHeader(input), timings, tensors: result };
   }
 
   async close(): Promise<void> {
@@ -135,15 +126,10 @@ export class CloudRunner {
 
 /** A result payload that reports a failure back to the edge. */
 export function errorPayload(input: Pick<Payload, 'runId' | 'splitIndex' | 'rep'>, error: unknown): Payload {
-  return {
-    kind: 'output',
-    runId: input.runId,
-    splitIndex: input.splitIndex,
-    rep: input.rep,
-    nextModels: [],
-    timings: [],
-    host: hostname(),
-    error: String((error as Error)?.message ?? error).split('\n')[0]!,
-    tensors: new Map(),
-  };
+  return { ...resultHeader(input), timings: [], error: String((error as Error)?.message ?? error).split('\n')[0]!, tensors: new Map() };
+}
+
+/** What every result carries: the job it answers, and where it was computed. */
+function resultHeader(input: Pick<Payload, 'runId' | 'splitIndex' | 'rep'>) {
+  return { kind: 'output' as const, runId: input.runId, splitIndex: input.splitIndex, rep: input.rep, nextModels: [], host: hostname() };
 }
