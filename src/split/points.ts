@@ -7,7 +7,7 @@
 import { SplitError } from '../errors.js';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
 import type { GraphIndex } from '../onnx/graph.js';
-import type { TensorInfo } from '../onnx/shapes.js';
+import type { ShapeSource, TensorInfo } from '../onnx/shapes.js';
 import type { NodeCosts } from './costs.js';
 
 export interface CutTensor {
@@ -15,6 +15,8 @@ export interface CutTensor {
   dtype: string;
   shape: number[];
   bytes: number;
+  /** Where the shape came from: the model's value_info (or its inputs/outputs), or a run of the model. */
+  shape_source: ShapeSource;
 }
 
 export interface SideCost {
@@ -80,7 +82,7 @@ function liveness(index: GraphIndex): Liveness[] {
 export function cutTensor(name: string, shapes: ReadonlyMap<string, TensorInfo>, label: string): CutTensor {
   const info = shapes.get(name);
   if (!info) throw new SplitError(`${label}: no shape known for tensor '${name}'`);
-  return { name, dtype: dtypeFromOnnx(info.elemType).name, shape: info.dims, bytes: info.bytes };
+  return { name, dtype: dtypeFromOnnx(info.elemType).name, shape: info.dims, bytes: info.bytes, shape_source: info.source };
 }
 
 /** Cut set at every position 0..m, as tensor names in stable order. */
