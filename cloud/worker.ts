@@ -21,6 +21,9 @@ const runner = new CloudRunner(storeModelSource(store), createSession, {
     ...(threads ? { intraOpNumThreads: threads } : {}),
   },
 });
+// Ctrl-C reaches the whole process group: the worker finishes its job and ends when the edge
+// closes its input, so that the edge can stop cleanly after the row in progress.
+process.on('SIGINT', () => {});
 await serveJobs(process.stdin, process.stdout, store, runner);
 await runner.close();
 await store.close();

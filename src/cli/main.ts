@@ -21,7 +21,8 @@ export interface CliIO {
 interface Operation {
   describe: string;
   example: string;
-  run: (args: Record<string, unknown>, io: CliIO) => Promise<void>;
+  /** Resolves to the exit code (undefined: 0). */
+  run: (args: Record<string, unknown>, io: CliIO) => Promise<number | void>;
 }
 
 const OPERATIONS: Record<string, Operation> = {
@@ -146,9 +147,9 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   try {
     if (!args.operation) throw new UsageError(`missing --operation (one of: ${names.join(', ')})`);
     const op = OPERATIONS[String(args.operation)]!;
-    await op.run(args, io);
+    const code = await op.run(args, io);
     if (io.isTTY) io.err('\r\u001b[K');
-    return 0;
+    return code ?? 0;
   } catch (err) {
     if (io.isTTY) io.err('\r\u001b[K');
     const prefix = err instanceof OnnxManagerError ? '' : 'unexpected error: ';

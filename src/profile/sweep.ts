@@ -267,6 +267,8 @@ export interface SweepOptions {
   done?: ReadonlySet<string>;
   onRow?: (row: Row) => Promise<void> | void;
   onSplitStart?: (point: SplitPoint) => void;
+  /** Stops the sweep after the row in progress (Ctrl-C); what is done stays done. */
+  signal?: AbortSignal;
 }
 
 export function doneKey(split: number | string, rep: number | string): string {
@@ -278,6 +280,7 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
   const rows: Row[] = [];
   const wanted = opts.splits ? new Set(opts.splits) : undefined;
   for (const point of ctx.analysis.splitPoints) {
+    if (opts.signal?.aborted) break;
     if (wanted && !wanted.has(point.index)) continue;
     const reps = Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r)));
     if (reps.length === 0) continue;
@@ -296,6 +299,7 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
     try {
       for (let w = 1; w <= ctx.warmup; w++) await prepared.cycle(ctx, -w);
       for (const r of reps) {
+        if (opts.signal?.aborted) break;
         const { row } = await prepared.cycle(ctx, r);
         rows.push(row);
         await opts.onRow?.(row);

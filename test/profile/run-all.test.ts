@@ -3,7 +3,8 @@
  * each split's result equals the full model's; --resume continues without losing or duplicating.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -11,7 +12,7 @@ import { parse } from 'csv-parse/sync';
 import { main } from '../../src/cli/main.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { COLUMNS, TIME_COLUMNS } from '../../src/profile/columns.js';
-import { zoo } from '../models/zoo.js';
+import { projectRoot, zoo } from '../models/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-runall-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,6 +97,28 @@ describe('run_all', () => {
     const keys = got.filter((x) => x.status === 'ok').map((x) => `${x.split_index}/${x.rep}`);
     assert.equal(new Set(keys).size, 13 * 2, 'every (split, rep) present');
     assert.equal(keys.length, 13 * 2, 'none duplicated');
+  });
+
+  it('Ctrl-C stops after the row in progress (exit 130), and --resume completes the sweep', async () => {
+    const file = model('lenet5');
+    const csv = join(dir, 'interrupted.csv');
+    const bin = join(projectRoot(), 'dist', 'src', 'cli', 'bin.js');
+    const child = spawn(process.execPath, [bin, '--operation', 'run_all', '--onnx_file', file, '--rep', '4', '--warmup', '0', '--results_file', csv], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Interrupt once a few rows are in.
+    for (let i = 0; i < 600 && !(existsSync(csv) && readFileSync(csv, 'utf8').split('\n').length > 4); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    const before = rows(csv);
+    assert.ok(before.length >= 3 && before.length < 13 * 4, `${before.length} rows before the interrupt`);
+    assert.ok(before.every((r) => r.status === 'ok'), 'the row in progress finished; no row failed because of the interrupt');
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '4', '--warmup', '0', '--results_file', csv, '--resume']);
+    assert.equal(r.code, 0, r.err);
+    const after = rows(csv);
+    assert.equal(after.length, 13 * 4);
+    assert.equal(new Set(after.map((x) => `${x.split_index}/${x.rep}`)).size, 13 * 4);
   });
 
   it('refuses bad run arguments with one line', async () => {

@@ -138,7 +138,7 @@ function defaultResultsFile(args: RunArgs): string {
   return path.join('results', `${base}-${date}.csv`);
 }
 
-export async function run(args: RunArgs, out: (s: string) => void): Promise<void> {
+export async function run(args: RunArgs, out: (s: string) => void): Promise<number> {
   if (!args.split_layer) throw new UsageError('run needs --split_layer (see --operation list_layers; use the input name for cloud only)');
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const position = positionOf(a.index, args.split_layer, a.model.label);
@@ -171,9 +171,9 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<void
     if (args.verify) {
       const diff = Number(last.max_abs_diff);
       out(`verify: max |split - full| = ${diff} ${diff <= 1e-4 ? '(match)' : '(MISMATCH)'}`);
-      if (!(diff <= 1e-4)) process.exitCode = 1;
+      if (!(diff <= 1e-4)) return 1;
     }
-    if (rows.some((r) => r.status !== 'ok')) process.exitCode = 1;
+    return rows.some((r) => r.status !== 'ok') ? 1 : 0;
   } finally {
     await s.close();
   }
@@ -192,7 +192,7 @@ function describeOutput(name: string, t: HostTensor | undefined): string {
   return `${head} top-5: ${top.map((i) => `${i} (${data[i]!.toFixed(4)})`).join(', ')}`;
 }
 
-export async function runAll(args: RunArgs, io: { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean }): Promise<void> {
+export async function runAll(args: RunArgs, io: { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean }): Promise<number> {
   const out = io.out;
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const rep = positiveInt(args.rep, 'rep') ?? 10;
@@ -218,10 +218,16 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const progress = new Progress(total, io.isTTY === true, io.err);
   progress.advance(selected.reduce((n, p) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r))).length, 0), '');
   const rows: Row[] = [];
+  // Ctrl-C (or SIGTERM) ends the sweep after the row in progress; --resume continues it.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const opts: Parameters<typeof runSweep>[1] = {
       rep,
       done,
+      signal: stop.signal,
       onRow: async (row) => {
         await csv.append(row);
         rows.push(row);
@@ -231,6 +237,8 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     if (splits) opts.splits = splits;
     await runSweep(s.ctx, opts);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     progress.stop();
     await s.close();
   }
@@ -239,8 +247,12 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const failed = rows.filter((r) => r.status !== 'ok').length;
   out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}`);
   if (failed) out(`${failed} rows failed; see the status and error columns`);
+  if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
   const best = bestSplit(all);
   if (best) out(`fastest split here: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} over the network`);
+  // Failed split points are in the results; only a sweep where nothing worked is a failure.
+  if (stop.signal.aborted) return 130;
+  return rows.length > 0 && failed === rows.length ? 1 : 0;
 }
 
 function bestSplit(rows: Record<string, string | number>[]): { index: number; layer: string; ms: number; bytes: number } | undefined {
