@@ -5,14 +5,17 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileError } from '../errors.js';
 import { COLUMNS, TIME_COLUMNS, ms, type Row } from './columns.js';
 import { percentile } from './stats.js';
 
 export class CsvAppender {
-  private constructor(readonly file: string) {}
+  private constructor(
+    readonly file: string,
+    private readonly handle: FileHandle,
+  ) {}
 
   /** Opens the file for appending; writes the header when it is new or empty. */
   static async open(file: string): Promise<CsvAppender> {
@@ -24,18 +27,16 @@ export class CsvAppender {
       // A row torn by a kill: drop it (it is not counted as done, so it runs again).
       await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
     }
-    return new CsvAppender(file);
+    return new CsvAppender(file, await open(file, 'a'));
   }
 
+  /** One write per row, so a kill leaves whole rows (and at most one torn last line). */
   async append(row: Row): Promise<void> {
-    const line = stringify([COLUMNS.map((c) => row[c])]);
-    // One write per row keeps each row whole even when the process is killed.
-    const h = await open(this.file, 'a');
-    try {
-      await h.write(line);
-    } finally {
-      await h.close();
-    }
+    await this.handle.write(stringify([COLUMNS.map((c) => row[c])]));
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
   }
 }
 

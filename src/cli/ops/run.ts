@@ -162,6 +162,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
     if (args.results_file) {
       const csv = await CsvAppender.open(args.results_file);
       for (const r of rows) await csv.append(r);
+      await csv.close();
     }
     const last = rows.at(-1)!;
     out(`split ${point.index} after '${args.split_layer}': ${point.cutTensors.length} cut tensor(s), ${last.tensor_bytes} tensor bytes, ${last.transfer_bytes} bytes on the wire`);
@@ -211,8 +212,14 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     if (COLUMNS.some((c) => !header.includes(c))) throw new UsageError(`${file} is not a run_all results file of this version`);
   }
   for (const r of previous) done.add(doneKey(r.split_index!, r.rep!));
-  const s = await setUp(args, a);
   const csv = await CsvAppender.open(file);
+  let s: Awaited<ReturnType<typeof setUp>>;
+  try {
+    s = await setUp(args, a);
+  } catch (err) {
+    await csv.close();
+    throw err;
+  }
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
   const total = selected.length * rep;
   const progress = new Progress(total, io.isTTY === true, io.err);
@@ -240,6 +247,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     progress.stop();
+    await csv.close();
     await s.close();
   }
   const all = [...previous, ...rows] as Record<string, string | number>[];
