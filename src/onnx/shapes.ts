@@ -118,31 +118,30 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
   }
   if (needed.length === 0) return infos;
 
-  const outputs = [...new Set([...index.outputs, ...needed])];
-  const exposed = assemblePart(model, index, { name: 'shape_probe', nodes: index.order, inputs: index.inputs, outputs }, { shapes: infos });
-  const external = exposed.external;
-  // Every needed tensor is an output of this model, but each run fetches only a group of them,
-  // so memory holds one group at a time (no arena: it goes back after each run).
-  const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
-  if (external) {
-    const { readSegments } = await import('../split/external-data.js');
-    sessionOptions.externalData = [{ path: external.location, data: await readSegments(external) }];
-  }
-  const session = await options.createSession(exposed.model.concat(), sessionOptions);
-  try {
-    const feeds: Record<string, HostTensor> = {};
-    for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? zeroTensor(dtypeFromOnnx(b.elemType).name, b.dims);
-    // Groups in execution order, each about `budget` bytes, sized from the last tensor seen.
-    const budget = Math.max(model.bytes.length, 64 * 2 ** 20);
-    let estimate = 0;
-    for (let i = 0; i < needed.length; ) {
-      const group: string[] = [];
-      let bytes = 0;
-      do {
-        group.push(needed[i++]!);
-        bytes += estimate;
-      } while (i < needed.length && (estimate === 0 ? group.length < 8 : bytes + estimate <= budget));
-      const results = await session.run(feeds, group);
+  // Each probe exposes one group of tensors (about `budget` bytes, sized from the last tensor
+  // seen) and holds only the nodes up to the last of them, so the run keeps one group alive at a
+  // time; without an arena its memory goes back when the session is released.
+  const feeds: Record<string, HostTensor> = {};
+  for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? zeroTensor(dtypeFromOnnx(b.elemType).name, b.dims);
+  const budget = Math.max(model.bytes.length / 2, 8 * 2 ** 20);
+  let estimate = 0;
+  for (let i = 0; i < needed.length; ) {
+    const group: string[] = [];
+    let bytes = 0;
+    do {
+      group.push(needed[i++]!);
+      bytes += estimate;
+    } while (i < needed.length && (estimate === 0 ? group.length < 8 : bytes + estimate <= budget));
+    const last = Math.max(...group.map((t) => index.position[index.producer.get(t)!]!));
+    const probe = assemblePart(model, index, { name: 'shape_probe', nodes: index.order.slice(0, last + 1), inputs: index.inputs, outputs: group }, { shapes: infos });
+    const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
+    if (probe.external) {
+      const { readSegments } = await import('../split/external-data.js');
+      sessionOptions.externalData = [{ path: probe.external.location, data: await readSegments(probe.external) }];
+    }
+    const session = await options.createSession(probe.model.concat(), sessionOptions);
+    try {
+      const results = await session.run(feeds);
       for (const name of group) {
         const t = results[name];
         if (!t) continue;
@@ -152,9 +151,9 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
         infos.set(name, { name, elemType, dims, bytes: size, source: 'run' });
         estimate = Math.max(size, 1);
       }
+    } finally {
+      await session.release();
     }
-  } finally {
-    await session.release();
   }
   return infos;
 }

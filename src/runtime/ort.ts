@@ -84,6 +84,7 @@ export async function createSession(model: Uint8Array | string, options: Session
   };
   if (options.intraOpNumThreads !== undefined) opts.intraOpNumThreads = options.intraOpNumThreads;
   if (options.enableCpuMemArena !== undefined) opts.enableCpuMemArena = options.enableCpuMemArena;
+  if (options.enableMemPattern !== undefined) opts.enableMemPattern = options.enableMemPattern;
   if (options.interOpNumThreads !== undefined) opts.interOpNumThreads = options.interOpNumThreads;
   if (options.externalData) opts.externalData = options.externalData.map((e) => ({ path: e.path, data: e.data }));
   try {

@@ -22,6 +22,8 @@ export interface SessionOptions {
   externalData?: readonly { path: string; data: Uint8Array }[];
   /** Keep freed memory in onnxruntime's arena for reuse (default true); false returns it at once. */
   enableCpuMemArena?: boolean;
+  /** Pre-plan one block for all intermediate tensors (default true); false allocates per tensor. */
+  enableMemPattern?: boolean;
   /** onnxruntime log level: 0 verbose .. 4 fatal. Default 3 (errors only). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
