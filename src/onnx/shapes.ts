@@ -76,8 +76,11 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
       const known = d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1;
       if (known >= 0) return known;
       if (i === 0) return options.batch ?? 1;
+      const all = tt.shape?.dim ?? [];
+      const example = all.map((x, j) => (j === 0 ? String(options.batch ?? 1) : x.dimValue !== undefined && x.dimValue !== null && !x.dimParam ? String(toNumber(x.dimValue)) : `<d${j}>`)).join('x');
+      const image = all.length === 4 ? ' (for an image input: --image_size_x W --image_size_y H)' : '';
       throw new UsageError(
-        `${model.label}: input '${name}' has a free dimension ${d.dimParam ? `'${d.dimParam}' ` : ''}at position ${i}; give its shape with --input_shape ${name}:${(tt.shape?.dim ?? []).map((x, j) => (j === i ? 'N' : x.dimParam ? 'N' : toNumber(x.dimValue))).join('x')}`,
+        `${model.label}: input '${name}' has a free dimension ${d.dimParam ? `'${d.dimParam}' ` : ''}at position ${i}; bind it with --input_shape ${name}:${example}${image}`,
       );
     });
     out.set(name, { elemType: tt.elemType, dims });

@@ -257,7 +257,10 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   if (failed) out(`${failed} rows failed; see the status and error columns`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
   const best = bestSplit(all);
-  if (best) out(`fastest split here: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} over the network`);
+  if (best) {
+    const where = (args.cloud ?? 'local') === 'local' ? ' (edge and cloud share this machine here; run against the real cloud with --cloud to choose a split)' : '';
+    out(`fastest measured split: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} sent${where}`);
+  }
   // Failed split points are in the results; only a sweep where nothing worked is a failure.
   if (stop.signal.aborted) return 130;
   return rows.length > 0 && failed === rows.length ? 1 : 0;
