@@ -29,7 +29,7 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     .option('onnx_file', { type: 'string', describe: 'The edge part (part1.onnx)' })
     .option('input_file', { type: 'string', describe: 'Payload with the model inputs (see onnx-manager --operation data_processing)' })
     .option('manifest', { type: 'string', describe: 'manifest.json of the split, to send exactly its cut tensors' })
-    .option('split_index', { type: 'number', default: 0 })
+    .option('split_index', { type: 'number', describe: 'The split of --manifest that --onnx_file is the edge part of (required with --manifest)' })
     .option('run_id', { type: 'string', describe: 'Run id in the payload and store key (default: a new one)' })
     .option('rep', { type: 'number', default: 0 })
     .option('output_file', { type: 'string', describe: 'Write the payload here' })
@@ -45,6 +45,8 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     if (!args.onnx_file) throw new UsageError('missing --onnx_file (the edge part)');
     if (!args.input_file) throw new UsageError('missing --input_file (a payload with the model inputs)');
     if (!args.push && !args.output_file) throw new UsageError('nothing to do with the result: give --push and/or --output_file');
+    if (args.manifest && args.split_index === undefined) throw new UsageError('--manifest needs --split_index (the split whose edge part --onnx_file is)');
+    const splitIndex = args.split_index ?? 0;
     const input = decodePayload(await readUserFile(args.input_file), { file: args.input_file });
     const session = await createSession(await readUserFile(args.onnx_file), { executionProviders: [providerFor(args.exec_type, args.device_type)] });
     const pool = new Map<string, HostTensor>(input.tensors);
@@ -65,9 +67,11 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     if (args.manifest) {
       const m = JSON.parse((await readUserFile(args.manifest)).toString('utf8')) as Manifest;
       wanted = m.outputs.map((o) => o.name).filter((o) => !pool.has(o));
-      const split = m.splits.find((s) => s.index === args.split_index);
-      if (!split) throw new UsageError(`${args.manifest} has no split ${args.split_index}`);
+      const split = m.splits.find((s) => s.index === splitIndex);
+      if (!split) throw new UsageError(`${args.manifest} has no split ${splitIndex}`);
       cut = split.cut_tensors.map((t) => t.name);
+      const missing = cut.filter((n) => !pool.has(n));
+      if (missing.length) throw new UsageError(`${args.onnx_file} is not the edge part of split ${splitIndex}: it does not produce ${missing.join(', ')}`);
       const dir = path.dirname(args.manifest);
       nextModels = await Promise.all(
         split.parts.filter((_, i) => split.sides[i] === 'cloud').map(async (p) => createHash('sha256').update(await readUserFile(path.join(dir, p))).digest('hex')),
@@ -75,7 +79,7 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     }
     const tensors = new Map(cut.map((n) => [n, pool.get(n)!] as const));
     const runId = args.run_id ?? randomUUID();
-    const chunks = encodePayload({ kind: 'input', runId, splitIndex: args.split_index, rep: args.rep, nextModels, timings: [{ name: 'edge_ms', ms: edgeMs }], ...(wanted ? { outputs: wanted } : {}), tensors });
+    const chunks = encodePayload({ kind: 'input', runId, splitIndex, rep: args.rep, nextModels, timings: [{ name: 'edge_ms', ms: edgeMs }], ...(wanted ? { outputs: wanted } : {}), tensors });
     const report: Record<string, unknown> = { edge_ms: Math.round(edgeMs * 1000) / 1000, tensors: cut, bytes: chunks.byteLength };
     if (args.output_file) {
       const f = args.output_file;
@@ -85,7 +89,7 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     if (args.push) {
       const store = await openMinioStore(storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env));
       try {
-        const key = storeKeys.input(runId, args.split_index, args.rep);
+        const key = storeKeys.input(runId, splitIndex, args.rep);
         const t1 = performance.now();
         await store.put(key, chunks);
         report.upload_ms = Math.round((performance.now() - t1) * 1000) / 1000;

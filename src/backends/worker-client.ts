@@ -62,6 +62,8 @@ export abstract class WorkerBackend implements CloudBackend {
     if (this.abort.signal.aborted) this.abort = new AbortController();
     this.ready = (async () => {
       const w = await this.spawnWorker();
+      // A write to a worker that just died fails with EPIPE; `exited` reports the death.
+      w.stdin.on('error', () => {});
       this.worker = w;
       this.alive = true;
       let readyResolve!: () => void;

@@ -196,14 +196,15 @@ export class PreparedSplit {
         const timing = new Map(result.timings.map((t) => [t.name, t.ms]));
         // Moving bytes through the store: the edge's upload, the cloud's fetch of it, the edge's download of the result.
         row.transfer_ms = ms(tWait - tUp + (timing.get('cloud_download_ms') ?? 0) + (tDec - tDown));
-        row.cloud_ms = ms(timing.get('cloud_ms') ?? NaN);
+        const cloudTime = (name: string): number | '' => (timing.has(name) ? ms(timing.get(name)!) : '');
+        row.cloud_ms = cloudTime('cloud_ms');
         // Backends that start a fresh process per job (Kubernetes Jobs, OSCAR) load the part on
         // every job: that cold start is this row's, not the split point's.
         const coldLoad = timing.get('cloud_load_ms') ?? 0;
         if (coldLoad > 0 && rep >= 0) row.cloud_load_ms = ms(coldLoad);
-        row.cloud_download_ms = ms(timing.get('cloud_download_ms') ?? NaN);
-        row.cloud_decode_ms = ms(timing.get('cloud_decode_ms') ?? NaN);
-        row.cloud_encode_ms = ms(timing.get('cloud_encode_ms') ?? NaN);
+        row.cloud_download_ms = cloudTime('cloud_download_ms');
+        row.cloud_decode_ms = cloudTime('cloud_decode_ms');
+        row.cloud_encode_ms = cloudTime('cloud_encode_ms');
         if (ctx.backend.jobInfo) {
           const info = await ctx.backend.jobInfo(job).catch(() => ({}) as JobInfo);
           if (info.name !== undefined) row.job_name = info.name;

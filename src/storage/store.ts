@@ -76,8 +76,11 @@ export interface ParsedEndpoint {
  * Parses `host`, `host:port`, `[v6]:port` or `http(s)://host[:port]` (a URL's scheme decides
  * TLS; for the other forms `useSSL` does). Throws a UsageError for anything else.
  */
-export function parseEndpoint(endpoint: string, useSSL?: boolean): ParsedEndpoint {
-  const text = endpoint.trim();
+export function parseEndpoint(raw: string, useSSL?: boolean): ParsedEndpoint {
+  const text = raw.trim();
+  // Whatever stands before an '@' may be a key: it is refused, and never repeated in a message.
+  if (text.includes('@')) throw new UsageError('object store endpoint must not contain credentials; use MINIO_ACCESS_KEY and MINIO_SECRET_KEY');
+  const endpoint = text;
   const schemeMatch = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
   let ssl = useSSL ?? false;
   let url: URL;

@@ -120,6 +120,7 @@ describe('onnx-manager CLI', () => {
       [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'relu_0_ot', '--onnx_path', join(dir, 'x')], /no layer named 'relu_0_ot'; closest: relu_0_out/, 1],
       [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'conv_0_W', '--onnx_path', join(dir, 'x')], /is a weight/, 1],
       [['--operation', 'list_layers', '--onnx_file', lenet, '--input_shape', 'input=1x1x28x28'], /not of the form/, 2],
+      [['--operation', 'run', '--onnx_file', lenet, '--split_layer', 'relu_0_out', '--minio_endpoint', 'admin:S3cretKey@127.0.0.1:9'], /must not contain credentials/, 2],
     ];
     for (const [args, pattern, code] of cases) {
       const r = await cli(args);
@@ -127,6 +128,7 @@ describe('onnx-manager CLI', () => {
       assert.match(r.err, pattern, args.join(' '));
       assert.equal(r.err.trim().split('\n').length, 1, `one line: ${r.err}`);
       assert.doesNotMatch(r.err, /\n\s+at /);
+      assert.doesNotMatch(r.err, /S3cretKey/, 'a secret is never repeated');
     }
     assert.equal(existsSync(join(dir, 'x')), false, 'nothing written for a refused split');
   });

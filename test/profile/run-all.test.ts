@@ -86,8 +86,10 @@ describe('run_all', () => {
     const csv = join(dir, 'lenet5.csv');
     assert.equal((await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '2', '--warmup', '0', '--results_file', csv])).code, 0);
     const full = readFileSync(csv, 'utf8').split('\n');
-    // As if killed after 7 rows, in the middle of writing the 8th.
-    writeFileSync(csv, `${full.slice(0, 8).join('\n')}\n${full[8]!.slice(0, 10)}`);
+    // As if killed after 7 rows, in the middle of writing the 8th; the 3rd row had failed.
+    const third = full[3]!.replace(',ok,', ',timeout,');
+    assert.notEqual(third, full[3]);
+    writeFileSync(csv, `${[...full.slice(0, 3), third, ...full.slice(4, 8)].join('\n')}\n${full[8]!.slice(0, 10)}`);
     const again = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '2', '--warmup', '0', '--results_file', csv]);
     assert.equal(again.code, 2, 'an existing results file is not overwritten without --resume');
     assert.match(again.err, /--resume/);
@@ -95,8 +97,9 @@ describe('run_all', () => {
     assert.equal(r.code, 0, r.err);
     const got = rows(csv).filter((x) => x.split_index !== '' && x.rep !== '' && x.status !== undefined && COLUMNS.every((c) => c in x));
     const keys = got.filter((x) => x.status === 'ok').map((x) => `${x.split_index}/${x.rep}`);
-    assert.equal(new Set(keys).size, 13 * 2, 'every (split, rep) present');
+    assert.equal(new Set(keys).size, 13 * 2, 'every (split, rep) present, the failed one run again');
     assert.equal(keys.length, 13 * 2, 'none duplicated');
+    assert.equal(got.filter((x) => x.status === 'timeout').length, 1, 'the failed row stays on record');
   });
 
   it('Ctrl-C stops after the row in progress (exit 130), and --resume completes the sweep', async () => {

@@ -78,10 +78,10 @@ function report(c: Captured, what: string): Record<string, unknown> {
 }
 
 /** The one stderr line an entry writes on failure. */
-function failure(c: Captured, code: number, what: string): string {
+function failure(c: Captured, code: number, what: string, tool = 'onnx-cloud'): string {
   assert.equal(c.code, code, `${what}: exit ${c.code}, expected ${code}; stderr ${JSON.stringify(c.stderr)}`);
   assert.equal(c.stdout, '', `${what}: nothing on stdout`);
-  assert.match(c.stderr, /^onnx-cloud: [^\n]+\n$/, `${what}: one stderr line, got ${JSON.stringify(c.stderr)}`);
+  assert.match(c.stderr, new RegExp(`^${tool}: [^\\n]+\\n$`), `${what}: one stderr line, got ${JSON.stringify(c.stderr)}`);
   assert.doesNotMatch(c.stderr, /unexpected error/, `${what}: a known error, not an unexpected one`);
   return c.stderr;
 }
@@ -459,6 +459,14 @@ describe('onnx-edge + onnx-cloud', () => {
       await writePayload(input, { ...p, nextModels: [absent] });
       const msg = failure(await capture(() => cloudMain([], oscarEnv(input, join(job, 'out'), 'input/a/0/0.pb'))), 1, 'missing part');
       assert.ok(msg.includes(storeKeys.model(absent)), msg);
+    });
+
+    it('onnx-edge with --manifest needs the split, and refuses a part of another split', async () => {
+      const base = ['--onnx_file', resnet.parts[0]!, '--input_file', resnet.inputFile, '--manifest', resnet.manifestFile, '--output_file', join(root, 'never.pb')];
+      const msg = failure(await capture(() => edgeMain(base)), 2, 'no split index', 'onnx-edge');
+      assert.match(msg, /--manifest needs --split_index/);
+      const other = failure(await capture(() => edgeMain([...base, '--split_index', '0'])), 2, 'another split', 'onnx-edge');
+      assert.match(other, /has no split 0|is not the edge part of split 0/);
     });
 
     it('no INPUT_FILE_PATH and no --input_file -> exit 2', async () => {

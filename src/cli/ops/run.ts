@@ -99,9 +99,9 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
   const feeds = a.feeds ?? randomInputs(a, args.seed ?? 1);
   const sessionOptions = { executionProviders: [provider], graphOptimizationLevel: level, ...(threads ? { intraOpNumThreads: threads } : {}) };
   let expected: Record<string, HostTensor>;
+  // The worker starts while the reference (the whole model here, same provider and input) runs.
+  const warming = backend.warmUp?.();
   try {
-    // The worker starts while the reference (the whole model here, same provider and input) runs.
-    const warming = backend.warmUp?.();
     const full = await createSession(a.model.bytes, sessionOptions);
     try {
       expected = await full.run(feeds);
@@ -110,6 +110,7 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
     }
     await warming;
   } catch (err) {
+    await warming?.catch(() => undefined);
     await close();
     throw err;
   }
@@ -170,6 +171,10 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
     out(table(['>rep', ...keys.map((k) => `>${k}`), 'status'], rows.map((r) => [r.rep, ...keys.map((k) => r[k]), r.status + (r.error ? `: ${r.error}` : '')])));
     for (const name of a.index.outputs) out(describeOutput(name, outputs.get(name)));
     if (args.verify) {
+      if (last.status !== 'ok' || last.max_abs_diff === '') {
+        out(`verify: not verified (${last.status})`);
+        return 1;
+      }
       const diff = Number(last.max_abs_diff);
       out(`verify: max |split - full| = ${diff} ${diff <= 1e-4 ? '(match)' : '(MISMATCH)'}`);
       if (!(diff <= 1e-4)) return 1;
@@ -211,13 +216,14 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     const header = Object.keys(previous[0]!);
     if (COLUMNS.some((c) => !header.includes(c))) throw new UsageError(`${file} is not a run_all results file of this version`);
   }
-  for (const r of previous) done.add(doneKey(r.split_index!, r.rep!));
-  const csv = await CsvAppender.open(file);
-  let s: Awaited<ReturnType<typeof setUp>>;
+  // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
+  for (const r of previous) if (r.status === 'ok') done.add(doneKey(r.split_index!, r.rep!));
+  const s = await setUp(args, a);
+  let csv: CsvAppender;
   try {
-    s = await setUp(args, a);
+    csv = await CsvAppender.open(file);
   } catch (err) {
-    await csv.close();
+    await s.close();
     throw err;
   }
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
