@@ -45,6 +45,7 @@ import { readRows } from '../src/profile/csv.js';
 import { coefficientOfVariation, median } from '../src/profile/stats.js';
 import { startEmbeddedStore } from '../src/storage/embedded.js';
 import { projectRoot, realModels, zoo } from '../test/models/zoo.js';
+import { machineInfo } from './machine.js';
 
 export const GOALS = { glue: 1.5, waste: 1.15 } as const;
 
@@ -714,14 +715,7 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
   const result: RunBenchResult = {
     date: new Date().toISOString(),
     durationSeconds: (performance.now() - started) / 1000,
-    machine: {
-      node: process.version,
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      totalMemoryBytes: os.totalmem(),
-      loadAverage: { start: loadStart, end: os.loadavg() },
-    },
+    machine: { ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() } },
     settings: { rep, warmup, maxSplits, keepObjects, threads: threads ?? null, backend: 'local (cloud worker process on this machine)', store: 'embedded s3rver' },
     goals: GOALS,
     goalNotes,

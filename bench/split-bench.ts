@@ -20,6 +20,7 @@ import { encodeModel } from '../src/onnx/codec.js';
 import { fullSizeZoo, projectRoot, realModels } from '../test/models/zoo.js';
 import type { BaselineResult, MeasureJob, MeasureResult } from './measure-split.js';
 import { INSTALL_HINT, referenceAvailability, runReference, sampleSingleTensorCuts, type ReferenceRun } from './reference.js';
+import { machineInfo } from './machine.js';
 
 const GOALS = { writeOverBaseline: 1.5, rssOverModel: 3, speedUp: 60 } as const;
 /**
@@ -285,14 +286,7 @@ async function main(): Promise<number> {
       date: new Date().toISOString(),
       durationSeconds: seconds,
       loadAverage: { start: loadStart, end: os.loadavg() },
-      machine: {
-        node: process.version,
-        platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        totalMemoryBytes: os.totalmem(),
-        tmpdir: os.tmpdir(),
-      },
+      machine: { ...machineInfo(), tmpdir: os.tmpdir() },
       goals: GOALS,
       rounds: ROUNDS,
       tmpFilesystem: tmpFs(),
