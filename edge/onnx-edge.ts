@@ -12,7 +12,8 @@ import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isMainModule } from '../src/cli/entry.js';
-import { OnnxManagerError, UsageError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
+import { reportFailure } from '../src/cli/failure.js';
 import { readUserFile } from '../src/files.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
@@ -101,9 +102,7 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
   } catch (err) {
-    const msg = args.verbose ? String((err as Error).stack ?? err) : String((err as Error).message ?? err).split('\n')[0];
-    process.stderr.write(`onnx-edge: ${err instanceof OnnxManagerError ? '' : 'unexpected error: '}${msg}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return reportFailure('onnx-edge', err, args.verbose, (line) => process.stderr.write(`${line}\n`));
   }
 }
 

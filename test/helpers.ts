@@ -1,6 +1,10 @@
 /**
  * Shared test helpers: analysing zoo and real models, running split parts, comparing outputs.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { encodeModel } from '../src/onnx/codec.js';
 import { loadModel, modelFromBytes, type LoadedModel } from '../src/onnx/model.js';
 import { createSession } from '../src/runtime/ort.js';
@@ -67,4 +71,20 @@ export function assertSameTensor(actual: HostTensor | undefined, expected: HostT
     }
     throw new Error(`${what}: element ${i} is ${x}, expected ${y}`);
   }
+}
+
+/**
+ * Fresh temporary folders for one test file, all removed when the file's tests end.
+ * Call at the top level of a test file.
+ */
+export function tempDirs(): (tag: string) => Promise<string> {
+  const made: string[] = [];
+  after(async () => {
+    for (const d of made) await rm(d, { recursive: true, force: true });
+  });
+  return async (tag) => {
+    const d = await mkdtemp(join(tmpdir(), `onnx-manager-${tag}-`));
+    made.push(d);
+    return d;
+  };
 }

@@ -12,8 +12,7 @@
  * Every failure is one OscarError line naming the endpoint, the method and path and the HTTP status,
  * never the credentials; every request has a timeout.
  */
-import { readFileSync } from 'node:fs';
-import { FileError, OnnxManagerError, UsageError } from '../errors.js';
+import { OnnxManagerError, UsageError } from '../errors.js';
 import { secretValue } from '../secrets.js';
 
 export class OscarError extends OnnxManagerError {

@@ -3,7 +3,8 @@
  * when it runs. One error boundary turns every error into one line and a non-zero exit.
  */
 import yargs from 'yargs';
-import { OnnxManagerError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { reportFailure } from './failure.js';
 import { kubernetesOptions } from '../backends/kubernetes-options.js';
 import { oscarOptions } from '../backends/oscar-options.js';
 import { sshOptions } from '../backends/ssh-options.js';
@@ -74,19 +75,6 @@ const OPERATIONS: Record<string, Operation> = {
   },
 };
 
-function errorText(err: unknown, verbose: boolean): string {
-  if (!verbose) {
-    const msg = err instanceof Error ? err.message : String(err);
-    return msg.split('\n')[0]!;
-  }
-  const lines: string[] = [];
-  for (let e: unknown = err; e !== undefined; e = (e as { cause?: unknown }).cause) {
-    lines.push(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    if (!(e instanceof Error)) break;
-  }
-  return lines.join('\ncaused by: ');
-}
-
 export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const names = Object.keys(OPERATIONS);
   let verbose = argv.includes('--verbose');
@@ -152,9 +140,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     return code ?? 0;
   } catch (err) {
     if (io.isTTY) io.err('\r\u001b[K');
-    const prefix = err instanceof OnnxManagerError ? '' : 'unexpected error: ';
-    io.err(`onnx-manager: ${prefix}${errorText(err, verbose)}`);
-    return err instanceof UsageError ? 2 : 1;
+    return reportFailure('onnx-manager', err, verbose, io.err);
   }
 }
 

@@ -15,7 +15,7 @@
  *   is never served from libvips' cache.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { OnnxManagerError, UsageError } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';

@@ -110,7 +110,6 @@ const runAll = (csv: string, extra: string[], service = 'svc') =>
   cli(['--operation', 'run_all', '--onnx_file', modelFile, ...(extra.includes('--rep') ? [] : ['--rep', '1']), '--warmup', '0', '--results_file', join(dir, csv), ...oscarArgs(service), ...extra]);
 const lastSplit = () => analysis.splitPoints.length - 1;
 /** Payload file name of a split and repetition, from the backend's naming. */
-const fileOf = (key: string) => key.split('/').pop()!;
 
 describe('the oscar backend through run_all', () => {
   it('runs every split through OSCAR jobs started by the upload; results equal the full model; job times filled', async () => {

@@ -6,10 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FileError, GraphError, OnnxFormatError, OnnxManagerError, SplitError } from '../../src/errors.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { loadModel } from '../../src/onnx/model.js';
@@ -18,19 +17,11 @@ import { runChain } from '../../src/runtime/chain.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { analyzeFile, analyzeModel, type ModelAnalysis } from '../../src/split/analysis.js';
 import { buildParts, splitFolder, writeAllSplits, writeSplitAt } from '../../src/split/split.js';
-import { analyze, assertSameTensor, feedsFor, inputShapes, partSession, zooSubject } from '../helpers.js';
+import { analyze, assertSameTensor, feedsFor, inputShapes, partSession, zooSubject, tempDirs } from '../helpers.js';
 import { DataType, IR_VERSION, OPSET_VERSION, valueInfo } from '../models/builder.js';
 import { realModels, resnetLike, zoo } from '../models/zoo.js';
 
-const dirs: string[] = [];
-async function freshDir(tag: string): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), `onnx-manager-${tag}-`));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const freshDir = tempDirs();
 
 const resnetZoo = zoo.find((z) => z.name === 'resnet_like')!;
 const constantZoo = zoo.find((z) => z.name === 'constant_nodes')!;

@@ -8,10 +8,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { FileError, OnnxFormatError } from '../../src/errors.js';
 import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
 import { loadModel } from '../../src/onnx/model.js';
@@ -21,7 +20,7 @@ import { createSession } from '../../src/runtime/ort.js';
 import type { HostTensor, Session } from '../../src/runtime/session.js';
 import { analyzeModel, type ModelAnalysis } from '../../src/split/analysis.js';
 import { buildParts, writeAllSplits, writeSplitAt } from '../../src/split/split.js';
-import { analyze, assertSameTensor, feedsFor, inputShapes, partSession, zooSubject } from '../helpers.js';
+import { analyze, assertSameTensor, feedsFor, inputShapes, partSession, zooSubject, tempDirs } from '../helpers.js';
 import { resnetLike, zoo } from '../models/zoo.js';
 
 const MIN_EXTERNAL = 1024;
@@ -29,15 +28,7 @@ const ALIGN = 64;
 const resnetZoo = zoo.find((z) => z.name === 'resnet_like')!;
 const inputs = resnetZoo.inputs;
 
-const dirs: string[] = [];
-async function freshDir(tag: string): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), `onnx-manager-${tag}-`));
-  dirs.push(d);
-  return d;
-}
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+const freshDir = tempDirs();
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
