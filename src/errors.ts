@@ -2,6 +2,11 @@
  * Error types of the project. Every error a user can cause is one of these: the CLI prints
  * `message` as one line (and the cause chain only with --verbose) and exits non-zero.
  */
+/** The first line of an error's message (or of what was thrown), for one-line reports. */
+export function messageLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0]!;
+}
+
 export class OnnxManagerError extends Error {
   /** The file the problem is about, when there is one. */
   readonly file?: string;

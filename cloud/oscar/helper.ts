@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isMainModule } from '../../src/cli/entry.js';
-import { OnnxManagerError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { CloudRunner, errorPayload } from '../../src/runner/cloud.js';
 import { storeModelSource } from '../../src/runner/serve.js';
@@ -26,6 +26,7 @@ import { OutputTransaction } from '../../src/split/output.js';
 import { openMinioStore } from '../../src/storage/minio-store.js';
 import { storeConfigFromEnv } from '../../src/storage/store.js';
 import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload.js';
+import { reportFailure } from '../../src/cli/failure.js';
 
 async function write(file: string, p: Payload): Promise<void> {
   await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), encodePayload(p)));
@@ -100,9 +101,7 @@ export async function helperMain(argv: string[], env = process.env): Promise<num
     }
     return 0;
   } catch (err) {
-    const msg = String((err as Error)?.message ?? err).split('\n')[0];
-    process.stderr.write(`onnx-cloud helper: ${err instanceof OnnxManagerError ? '' : 'unexpected error: '}${msg}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return reportFailure('onnx-cloud helper', err, false, (line) => process.stderr.write(`${line}\n`));
   }
 }
 

@@ -52,6 +52,7 @@ import {
 import { kubeArgs, type KubeArgs } from './kubernetes-options.js';
 import { BackendError, WorkerBackend, type WorkerStreams } from './worker-client.js';
 import { isLoopbackHost } from '../net.js';
+import { messageLine } from '../errors.js';
 
 /** A Kubernetes API call failed, or a Job or pod did. `code` is the HTTP status when there was one. */
 export class KubernetesError extends BackendError {
@@ -242,7 +243,7 @@ class KubeClient {
       );
     }
     if (sys) return new KubernetesError(`cannot reach the Kubernetes API at ${this.server} (${sys})`, { cause: err });
-    return new KubernetesError(`${what}: ${String((err as Error)?.message ?? err).split('\n')[0]}`, { cause: err });
+    return new KubernetesError(`${what}: ${messageLine(err)}`, { cause: err });
   }
 
   async checkNamespace(): Promise<void> {

@@ -2,13 +2,10 @@
  * The error boundary of every command (onnx-manager, onnx-edge, onnx-cloud): one line naming the
  * problem, the stack and causes only with --verbose, exit 2 for bad arguments and 1 otherwise.
  */
-import { OnnxManagerError, UsageError } from '../errors.js';
+import { messageLine, OnnxManagerError, UsageError } from '../errors.js';
 
 export function errorText(err: unknown, verbose: boolean): string {
-  if (!verbose) {
-    const msg = err instanceof Error ? err.message : String(err);
-    return msg.split('\n')[0]!;
-  }
+  if (!verbose) return messageLine(err);
   const lines: string[] = [];
   for (let e: unknown = err; e !== undefined; e = (e as { cause?: unknown }).cause) {
     lines.push(e instanceof Error ? (e.stack ?? e.message) : String(e));

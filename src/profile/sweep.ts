@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { CloudBackend, JobInfo } from '../backends/backend.js';
-import { OnnxManagerError } from '../errors.js';
+import { messageLine, OnnxManagerError } from '../errors.js';
 import type { ProviderChoice } from '../runtime/providers.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
@@ -120,19 +120,12 @@ export class PreparedSplit {
   /** One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error'. */
   async cycle(ctx: SweepContext, rep: number): Promise<CycleResult> {
     const p = this.point;
-    const row = emptyRow();
+    const row = splitRow(ctx, p, rep);
     Object.assign(row, {
-      split_index: p.index,
-      split_layer: p.splitLayer,
-      cut_tensors: this.cut.join(';'),
-      tensor_bytes: p.transferBytes,
       edge_load_ms: ms(this.edgeLoadMs),
       cloud_load_ms: ms(this.cloudLoadMs),
       model_upload_ms: ms(this.modelUploadMs),
-      rep,
-      exec_type: ctx.execType,
       backend: this.cloudModels.length > 0 ? ctx.backend.name : 'none',
-      run_id: ctx.runId,
       status: 'ok',
     });
     const outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
@@ -141,7 +134,6 @@ export class PreparedSplit {
       inputKey: storeKeys.input(ctx.runId, p.index, repKey),
       outputKey: storeKeys.output(ctx.runId, p.index, repKey),
     };
-    const keys = { input: job.inputKey, output: job.outputKey };
     const t0 = performance.now();
     let tDone = 0;
     try {
@@ -174,14 +166,14 @@ export class PreparedSplit {
         const tEnc = performance.now();
         const chunks = encodePayload(payload);
         const tUp = performance.now();
-        await ctx.store.put(keys.input, chunks);
+        await ctx.store.put(job.inputKey, chunks);
         const tWait = performance.now();
         await ctx.backend.trigger(job);
-        await ctx.store.waitFor(keys.output, ctx.timeoutMs, ctx.backend.failureSignal);
+        await ctx.store.waitFor(job.outputKey, ctx.timeoutMs, ctx.backend.failureSignal);
         const tDown = performance.now();
-        const bytes = await ctx.store.get(keys.output);
+        const bytes = await ctx.store.get(job.outputKey);
         const tDec = performance.now();
-        const result = decodePayload(bytes, { file: keys.output });
+        const result = decodePayload(bytes, { file: job.outputKey });
         const tEnd = performance.now();
         tDone = tEnd;
         Object.assign(row, {
@@ -227,10 +219,10 @@ export class PreparedSplit {
     } catch (err) {
       row.total_ms = ms(performance.now() - t0);
       row.status = err instanceof OnnxManagerError && err.name === 'TimeoutError' ? 'timeout' : 'error';
-      row.error = String((err as Error)?.message ?? err).split('\n')[0]!;
+      row.error = messageLine(err);
     } finally {
       // Removed together when the split point is done, not between repetitions.
-      if (this.cloudModels.length > 0) this.written.push(keys.input, keys.output);
+      if (this.cloudModels.length > 0) this.written.push(job.inputKey, job.outputKey);
     }
     return { row, outputs };
   }
@@ -242,10 +234,9 @@ export class PreparedSplit {
   }
 }
 
-/** A row for a split point that could not be prepared. */
-export function failedRow(ctx: SweepContext, point: SplitPoint, rep: number, err: unknown): Row {
-  const row = emptyRow();
-  Object.assign(row, {
+/** The columns every row of a split point starts with. */
+function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
+  return Object.assign(emptyRow(), {
     split_index: point.index,
     split_layer: point.splitLayer,
     cut_tensors: point.cutTensors.map((t) => t.name).join(';'),
@@ -254,10 +245,12 @@ export function failedRow(ctx: SweepContext, point: SplitPoint, rep: number, err
     exec_type: ctx.execType,
     backend: ctx.backend.name,
     run_id: ctx.runId,
-    status: 'error',
-    error: String((err as Error)?.message ?? err).split('\n')[0]!,
   });
-  return row;
+}
+
+/** A row for a split point that could not be prepared. */
+export function failedRow(ctx: SweepContext, point: SplitPoint, rep: number, err: unknown): Row {
+  return Object.assign(splitRow(ctx, point, rep), { status: 'error', error: messageLine(err) });
 }
 
 export interface SweepOptions {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { OnnxManagerError } from '../errors.js';
+import { messageLine, OnnxManagerError } from '../errors.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import type { Payload } from '../tensor/payload.js';
 
@@ -126,7 +126,7 @@ export class CloudRunner {
 
 /** A result payload that reports a failure back to the edge. */
 export function errorPayload(input: Pick<Payload, 'runId' | 'splitIndex' | 'rep'>, error: unknown): Payload {
-  return { ...resultHeader(input), timings: [], error: String((error as Error)?.message ?? error).split('\n')[0]!, tensors: new Map() };
+  return { ...resultHeader(input), timings: [], error: messageLine(error), tensors: new Map() };
 }
 
 /** What every result carries: the job it answers, and where it was computed. */

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../storage/store.js';
 import { storeKeys } from '../storage/store.js';
 import { decodePayload, encodePayload } from '../tensor/payload.js';
 import { CloudRunner, errorPayload } from './cloud.js';
+import { messageLine } from '../errors.js';
 
 export type WorkerRequest =
   | { type: 'prepare'; id: number; models: string[] }
@@ -72,7 +73,7 @@ export async function serveJobs(input: Readable, output: Writable, store: Object
         for (const sha of m.models) loadMs += (await runner.load(sha)).loadMs;
         send({ type: 'prepared', id: m.id, loadMs });
       } catch (err) {
-        send({ type: 'failed', id: m.id, error: String((err as Error).message).split('\n')[0]! });
+        send({ type: 'failed', id: m.id, error: messageLine(err) });
       }
     } else if (m.type === 'job') {
       const uploadMs = await runJob(store, runner, m.inputKey, m.outputKey);

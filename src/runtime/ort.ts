@@ -2,7 +2,7 @@
  * onnxruntime-node adapter: the only module that imports onnxruntime-node.
  */
 import * as ort from 'onnxruntime-node';
-import { OnnxManagerError } from '../errors.js';
+import { messageLine, OnnxManagerError } from '../errors.js';
 import type { ProviderChoice } from './providers.js';
 import type { HostTensor, Session, SessionOptions } from './session.js';
 
@@ -28,16 +28,12 @@ class OrtSession implements Session {
     try {
       return (await (fetches ? this.inner.run(ortFeeds, fetches) : this.inner.run(ortFeeds))) as Record<string, HostTensor>;
     } catch (err) {
-      throw new RuntimeError(`inference failed: ${firstLine(err)}`, { cause: err });
+      throw new RuntimeError(`inference failed: ${messageLine(err)}`, { cause: err });
     }
   }
   release(): Promise<void> {
     return this.inner.release();
   }
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]!;
 }
 
 /** Providers this onnxruntime-node build knows, and whether their libraries ship inside the package. */
@@ -68,7 +64,7 @@ export async function checkProvider(choice: ProviderChoice, probeModel: Uint8Arr
   try {
     await probe(choice);
   } catch (err) {
-    const why = firstLine((err as Error).cause ?? err).replace(/^onnxruntime could not load the model: /, '');
+    const why = messageLine((err as Error).cause ?? err).replace(/^onnxruntime could not load the model: /, '');
     throw new RuntimeError(`execution provider '${choice.name}' is not available here (${why}); available here: ${await usable()}`, { cause: err });
   }
 }
@@ -92,6 +88,6 @@ export async function createSession(model: Uint8Array | string, options: Session
       typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
     return new OrtSession(inner);
   } catch (err) {
-    throw new RuntimeError(`onnxruntime could not load the model: ${firstLine(err)}`, { cause: err });
+    throw new RuntimeError(`onnxruntime could not load the model: ${messageLine(err)}`, { cause: err });
   }
 }

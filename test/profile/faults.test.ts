@@ -13,6 +13,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedd
 import { analyze, feedsFor, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
+import { decodePayload, encodePayload } from '../../src/tensor/payload.js';
 
 let store: EmbeddedStore;
 let analysis: ModelAnalysis;
@@ -68,6 +69,17 @@ class FaultyBackend implements CloudBackend {
 
 const splitOf = (job: CloudJob) => Number(job.inputKey.split('/')[2]);
 
+/** Sweeps split points 1, 2 and 3 through the backend (closed afterwards) and returns the rows. */
+async function sweepRows(backend: CloudBackend, opts: { rep?: number; timeoutMs?: number } = {}): Promise<Row[]> {
+  const rows: Row[] = [];
+  try {
+    await runSweep(context(backend, opts.timeoutMs), { rep: opts.rep ?? 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
+  } finally {
+    await backend.close();
+  }
+  return rows;
+}
+
 describe('faults during a sweep', () => {
   it('a cloud worker that crashes during a job fails that row, and the sweep goes on', async () => {
     const inner = local();
@@ -80,12 +92,7 @@ describe('faults during a sweep', () => {
       }
       return 'pass';
     });
-    const rows: Row[] = [];
-    try {
-      await runSweep(context(backend), { rep: 2, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
-    } finally {
-      await backend.close();
-    }
+    const rows = await sweepRows(backend, { rep: 2 });
     const status = rows.map((r) => `${r.split_index}/${r.rep}:${r.status}`);
     assert.deepEqual(status, ['1/0:ok', '1/1:ok', '2/0:ok', '2/1:error', '3/0:ok', '3/1:ok']);
     assert.match(String(rows[3]!.error), /worker exited/);
@@ -94,12 +101,7 @@ describe('faults during a sweep', () => {
   it('a job that never runs times out, the split is marked, the next one runs', async () => {
     const inner = local();
     const backend = new FaultyBackend(inner, async (job) => (splitOf(job) === 2 ? 'swallow' : 'pass'));
-    const rows: Row[] = [];
-    try {
-      await runSweep(context(backend, 300), { rep: 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
-    } finally {
-      await backend.close();
-    }
+    const rows = await sweepRows(backend, { timeoutMs: 300 });
     assert.deepEqual(
       rows.map((r) => r.status),
       ['ok', 'timeout', 'ok'],
@@ -114,12 +116,7 @@ describe('faults during a sweep', () => {
       await store.store.put(job.outputKey, Buffer.from('definitely not a payload'));
       return 'swallow';
     });
-    const rows: Row[] = [];
-    try {
-      await runSweep(context(backend), { rep: 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
-    } finally {
-      await backend.close();
-    }
+    const rows = await sweepRows(backend);
     assert.deepEqual(
       rows.map((r) => r.status),
       ['ok', 'error', 'ok'],
@@ -132,8 +129,6 @@ describe('faults during a sweep', () => {
     const backend = new FaultyBackend(inner, async (job) => {
       if (splitOf(job) === 2) {
         // Replace the input with a payload whose tensor does not fit the part.
-        const { encodePayload } = await import('../../src/tensor/payload.js');
-        const { decodePayload } = await import('../../src/tensor/payload.js');
         const p = decodePayload(await store.store.get(job.inputKey));
         const [name] = [...p.tensors.keys()];
         p.tensors = new Map([[`${name}_renamed`, p.tensors.get(name!)!]]);
@@ -141,12 +136,7 @@ describe('faults during a sweep', () => {
       }
       return 'pass';
     });
-    const rows: Row[] = [];
-    try {
-      await runSweep(context(backend), { rep: 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
-    } finally {
-      await backend.close();
-    }
+    const rows = await sweepRows(backend);
     assert.deepEqual(
       rows.map((r) => r.status),
       ['ok', 'error', 'ok'],
