@@ -9,6 +9,8 @@
  *  - From and to the store (a Kubernetes Job): onnx-cloud --input_key input/r/3/0.pb --output_key output/r/3/0.pb
  *  - As a worker (over SSH, or a long-running pod): onnx-cloud --serve, JSON lines on stdin/stdout
  *    (see src/runner/serve.ts).
+ * Backends hand the run's settings over as one --cloud_config <json> (src/config/cloud-config.ts);
+ * by hand, --exec_type, --device_type, --graph_opt, --threads and --minio_bucket give them.
  */
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,13 +21,12 @@ import { UsageError } from '../src/errors.js';
 import { reportFailure } from '../src/cli/failure.js';
 import { readUserFile } from '../src/files.js';
 import { createSession } from '../src/runtime/ort.js';
-import { providerFor } from '../src/runtime/providers.js';
 import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
-import { openMinioStore } from '../src/storage/minio-store.js';
 import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
-import type { GraphOptimizationLevel, SessionOptions } from '../src/runtime/session.js';
-import { storeConfigFromEnv } from '../src/storage/store.js';
+import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig, GRAPH_OPT_LEVELS } from '../src/config/cloud-config.js';
+import { cloudConfigFromFlags } from '../src/config/run-config.js';
+import { openStoreFromEnv } from '../src/storage/open.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
 import { createHash } from 'node:crypto';
 
@@ -35,31 +36,34 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
     .option('onnx_file', { type: 'string', array: true, describe: 'Part file(s) to run, in order (default: the parts the payload names, from the store)' })
     .option('input_file', { type: 'string', describe: 'Payload to run on (default $INPUT_FILE_PATH)' })
     .option('save_results', { type: 'string', describe: 'Where to write the result payload (default $TMP_OUTPUT_DIR/<input name>)' })
-    .option('exec_type', { type: 'string', default: 'CPU' })
+    .option(CLOUD_CONFIG_FLAG, { type: 'string', describe: 'The run\'s cloud settings as one JSON text (what the backends send); excludes the five flags below' })
+    .option('exec_type', { type: 'string', describe: 'Execution provider (default CPU)' })
     .option('device_type', { type: 'string' })
-    .option('minio_bucket', { type: 'string' })
+    .option('minio_bucket', { type: 'string', describe: 'Bucket (default $MINIO_BUCKET, else onnx-manager)' })
     .option('input_key', { type: 'string', describe: 'Read the payload from this store key (with --output_key)' })
     .option('output_key', { type: 'string', describe: 'Put the result under this store key' })
     .option('serve', { type: 'boolean', default: false, describe: 'Serve jobs as JSON lines on stdin/stdout, sessions kept warm' })
-    .option('graph_opt', { type: 'string', choices: ['disabled', 'basic', 'extended', 'all'], default: 'all' })
+    .option('graph_opt', { type: 'string', choices: [...GRAPH_OPT_LEVELS], describe: 'Graph optimisation level (default all)' })
     .option('threads', { type: 'number' })
     .option('verbose', { type: 'boolean', default: false })
     .strictOptions()
     .exitProcess(false)
     .parseAsync();
-  const sessionOptions: SessionOptions = {
-    executionProviders: [providerFor(args.exec_type, args.device_type)],
-    graphOptimizationLevel: args.graph_opt as GraphOptimizationLevel,
-    ...(args.threads ? { intraOpNumThreads: args.threads } : {}),
-  };
   try {
+    const given = (['exec_type', 'device_type', 'graph_opt', 'threads', 'minio_bucket'] as const).filter((f) => args[f] !== undefined);
+    if (args.cloud_config !== undefined && given.length) throw new UsageError(`--${CLOUD_CONFIG_FLAG} holds the cloud settings: give it or --${given[0]}, not both`);
+    const config = args.cloud_config !== undefined ? decodeCloudConfig(args.cloud_config) : cloudConfigFromFlags(args, env);
+    const sessionOptions = cloudSessionOptions(config);
     if (args.serve || args.input_key || args.output_key) {
       if (!args.serve && !(args.input_key && args.output_key)) throw new UsageError('give both --input_key and --output_key');
-      const store = await openMinioStore({ ...storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env), createBucket: false });
+      const store = await openStoreFromEnv(config, env);
       const runner = new CloudRunner(storeModelSource(store), createSession, { session: sessionOptions });
       try {
-        if (args.serve) await serveJobs(process.stdin, process.stdout, store, runner);
-        else await runJob(store, runner, args.input_key!, args.output_key!);
+        if (args.serve) await serveJobs(process.stdin, process.stdout, store, runner, config);
+        else {
+          await runJob(store, runner, args.input_key!, args.output_key!);
+          process.stdout.write(`${JSON.stringify({ result: args.output_key, config })}\n`);
+        }
       } finally {
         await runner.close();
         await store.close();
@@ -90,7 +94,7 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
       source = { get: async (h) => readUserFile(files.get(h)!) };
     } else {
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
-      const store = await openMinioStore({ ...storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env), createBucket: false });
+      const store = await openStoreFromEnv(config, env);
       source = storeModelSource(store);
       close = () => store.close();
     }
@@ -99,7 +103,7 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
       const result = await runner.process(payload, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
       await OutputTransaction.run(path.dirname(path.resolve(outFile)), (tx) => tx.write(path.basename(outFile), encodePayload(result)));
       const timing = Object.fromEntries(result.timings.map((t) => [t.name, Math.round(t.ms * 1000) / 1000]));
-      process.stdout.write(`${JSON.stringify({ result: outFile, tensors: [...result.tensors.keys()], timings: timing })}\n`);
+      process.stdout.write(`${JSON.stringify({ result: outFile, tensors: [...result.tensors.keys()], timings: timing, config })}\n`);
     } finally {
       await runner.close();
       await close();

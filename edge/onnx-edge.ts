@@ -20,8 +20,8 @@ import { providerFor } from '../src/runtime/providers.js';
 import type { HostTensor } from '../src/runtime/session.js';
 import type { Manifest } from '../src/split/manifest.js';
 import { OutputTransaction } from '../src/split/output.js';
-import { openMinioStore } from '../src/storage/minio-store.js';
-import { storeConfigFromEnv, storeKeys } from '../src/storage/store.js';
+import { openStoreFromEnv } from '../src/storage/open.js';
+import { storeKeys } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
 
 export async function edgeMain(argv: string[], env = process.env): Promise<number> {
@@ -88,7 +88,7 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
       report.output_file = f;
     }
     if (args.push) {
-      const store = await openMinioStore(storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env));
+      const store = await openStoreFromEnv({ ...(args.minio_bucket ? { bucket: args.minio_bucket } : {}), createBucket: true }, env);
       try {
         const key = storeKeys.input(runId, splitIndex, args.rep);
         const t1 = performance.now();

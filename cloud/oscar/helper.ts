@@ -8,11 +8,12 @@
  *     failed: faas-supervisor ignores the script's exit code and uploads whatever is in
  *     $TMP_OUTPUT_DIR.
  *
- *   helper.js stage --input_file <payload> --save_results <file> [--minio_bucket <bucket>]
+ *   helper.js stage --input_file <payload> --save_results <file> [--cloud_config <json>]
  *     One stage of a chain of services (deploy --split_layers): runs the parts named in
  *     ONNX_MANAGER_STAGE_PARTS (comma-separated sha256, the first ones the payload names), fetched
- *     from the store like onnx-cloud does, and writes an input payload for the next stage: the
- *     remaining parts, and every tensor it received or produced.
+ *     from the store like onnx-cloud does, with the service's cloud settings (--cloud_config, as
+ *     onnx-cloud takes them), and writes an input payload for the next stage: the remaining parts,
+ *     and every tensor it received or produced.
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -23,8 +24,9 @@ import { createSession } from '../../src/runtime/ort.js';
 import { CloudRunner, errorPayload } from '../../src/runner/cloud.js';
 import { storeModelSource } from '../../src/runner/serve.js';
 import { OutputTransaction } from '../../src/split/output.js';
-import { openMinioStore } from '../../src/storage/minio-store.js';
-import { storeConfigFromEnv } from '../../src/storage/store.js';
+import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../../src/config/cloud-config.js';
+import { cloudConfigFromFlags } from '../../src/config/run-config.js';
+import { openStoreFromEnv } from '../../src/storage/open.js';
 import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload.js';
 import { reportFailure } from '../../src/cli/failure.js';
 
@@ -63,9 +65,10 @@ async function stage(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (head.join() !== mine.join()) {
     throw new UsageError(`stage: this service runs part(s) ${mine.map((h) => h.slice(0, 12)).join(', ')}, but the payload's next part(s) are ${head.map((h) => h.slice(0, 12)).join(', ') || 'none'}`);
   }
-  const bucket = flag(argv, 'minio_bucket');
-  const store = await openMinioStore({ ...storeConfigFromEnv(bucket ? { minio_bucket: bucket } : {}, env), createBucket: false });
-  const runner = new CloudRunner(storeModelSource(store), createSession, {});
+  const text = flag(argv, CLOUD_CONFIG_FLAG);
+  const config = text !== undefined ? decodeCloudConfig(text) : cloudConfigFromFlags({}, env);
+  const store = await openStoreFromEnv(config, env);
+  const runner = new CloudRunner(storeModelSource(store), createSession, { session: cloudSessionOptions(config) });
   try {
     const result = await runner.process({ ...payload, nextModels: mine, outputs: [] }, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
     const tensors = new Map(payload.tensors);
@@ -97,7 +100,7 @@ export async function helperMain(argv: string[], env = process.env): Promise<num
     } else if (cmd === 'stage') {
       await stage(rest, env);
     } else {
-      throw new UsageError('usage: helper.js error-result <input> <result> <message> | stage --input_file <f> --save_results <f> [--minio_bucket <b>]');
+      throw new UsageError('usage: helper.js error-result <input> <result> <message> | stage --input_file <f> --save_results <f> [--cloud_config <json>]');
     }
     return 0;
   } catch (err) {

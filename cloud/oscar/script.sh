@@ -10,10 +10,11 @@
 #   MINIO_ENDPOINT              the MinIO the parts (models/<sha256>.onnx) and payloads live in
 #   MINIO_ACCESS_KEY, MINIO_SECRET_KEY  service secrets; else the MinIO keys OSCAR mounts at
 #                               /var/run/secrets/providers/minio.default (accessKey, secretKey)
-#   MINIO_BUCKET                the bucket of the parts (default onnx-manager)
+#   ONNX_MANAGER_CLOUD_CONFIG   the run's cloud settings (provider, graph optimisation, threads, bucket) as
+#                               one JSON text, written by --operation deploy; passed as --cloud_config
+#                               (unset: onnx-cloud's defaults, the bucket from MINIO_BUCKET or onnx-manager)
 #   ONNX_MANAGER_HOME           where onnx-manager is installed (runs node $ONNX_MANAGER_HOME/dist/cloud/onnx-cloud.js);
 #                               unset: onnx-cloud from PATH (npm install -g)
-#   ONNX_MANAGER_EXEC_TYPE      execution provider (CPU, GPU, ...; default CPU)
 #   ONNX_MANAGER_STAGE_PARTS    only for a stage of a chain that is not the last: the parts it runs
 #
 # On failure the script still leaves a result: an error payload naming the cause, so the edge
@@ -57,8 +58,8 @@ fi
 helper=(node "$dist/oscar/helper.js")
 
 args=(--input_file "$INPUT_FILE_PATH" --save_results "$result")
-if [ -n "${MINIO_BUCKET:-}" ]; then
-  args+=(--minio_bucket "$MINIO_BUCKET")
+if [ -n "${ONNX_MANAGER_CLOUD_CONFIG:-}" ]; then
+  args+=(--cloud_config "$ONNX_MANAGER_CLOUD_CONFIG")
 fi
 
 errors="$(mktemp)"
@@ -67,9 +68,6 @@ status=0
 if [ -n "${ONNX_MANAGER_STAGE_PARTS:-}" ]; then
   "${helper[@]}" stage "${args[@]}" 2>"$errors" || status=$?
 else
-  if [ -n "${ONNX_MANAGER_EXEC_TYPE:-}" ]; then
-    args+=(--exec_type "$ONNX_MANAGER_EXEC_TYPE")
-  fi
   "${cloud[@]}" "${args[@]}" 2>"$errors" || status=$?
 fi
 cat -- "$errors" >&2

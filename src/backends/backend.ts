@@ -1,7 +1,11 @@
 /**
  * Where the remaining parts run. A backend is told when a payload is in the store; the cloud
  * side puts the result under the output key, which the edge waits for through the store.
+ * The types every backend shares live here; the registry (index.ts) only finds a backend by name.
  */
+import type { CloudConfig } from '../config/cloud-config.js';
+import type { RunConfig } from '../config/run-config.js';
+import type { ObjectStore, StoreConfig } from '../storage/store.js';
 
 export interface CloudJob {
   inputKey: string;
@@ -39,4 +43,35 @@ export interface CloudBackend {
   /** Aborts when the backend learns that results will not come (a crashed worker, a failed job). */
   readonly failureSignal: AbortSignal;
   close(): Promise<void>;
+}
+
+/** How the cloud side reaches the store the edge uses; handed to workers as secrets, never on a command line. */
+export interface StoreAccess {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  region?: string;
+}
+
+/** What a backend is given to start: the run's configuration, the store, and where warnings go. */
+export interface BackendContext {
+  /** The run's configuration (the backend's own flags in config.backendFlags). */
+  config: RunConfig;
+  /** The cloud process's part of it, as every backend hands it over (cloudConfigArgs). */
+  cloud: CloudConfig;
+  /** The store the edge uses. */
+  store: ObjectStore;
+  storeAccess: StoreAccess;
+  /** True when the store is the embedded server on 127.0.0.1 (unreachable from a real cluster). */
+  embeddedStore: boolean;
+  env: NodeJS.ProcessEnv;
+  /** Warnings for the user (one line each, without a prefix). */
+  warn(line: string): void;
+}
+
+export interface BackendModule {
+  /** The store to use when the user named none (OSCAR: the cluster's own MinIO). */
+  defaultStore?(config: RunConfig, env: NodeJS.ProcessEnv): Promise<StoreConfig | undefined>;
+  create(ctx: BackendContext): Promise<CloudBackend>;
 }

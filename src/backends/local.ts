@@ -5,20 +5,17 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { BackendModule } from './index.js';
+import { cloudConfigArgs, type CloudConfig } from '../config/cloud-config.js';
+import type { BackendModule, StoreAccess } from './backend.js';
 import { WorkerBackend, type WorkerStreams } from './worker-client.js';
 
 export { BackendError } from './worker-client.js';
 
 export interface LocalBackendOptions {
-  /** Store coordinates for the worker, passed in its environment (never on a command line). */
-  store: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
-  /** Execution provider for the cloud parts, e.g. { name: 'cpu' }. */
-  provider?: { name: string; deviceId?: number };
-  /** Graph optimisation level for the cloud sessions. */
-  graphOptimizationLevel?: string;
-  /** Intra-op threads of the cloud sessions (default: onnxruntime's choice). */
-  threads?: number;
+  /** Store endpoint and keys for the worker, passed in its environment (never on a command line). */
+  store: StoreAccess;
+  /** The run's cloud configuration, the worker's --cloud_config (default: CPU, every optimisation, the store's bucket). */
+  cloud?: CloudConfig;
 }
 
 const workerPath = fileURLToPath(new URL('../../cloud/worker.js', import.meta.url));
@@ -27,25 +24,21 @@ export class LocalBackend extends WorkerBackend {
   readonly name = 'local';
   protected readonly label = 'the local cloud worker';
 
+  private readonly cloud: CloudConfig;
+
   constructor(private readonly options: LocalBackendOptions) {
-    super();
+    const cloud = options.cloud ?? { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: options.store.bucket };
+    super(cloud);
+    this.cloud = cloud;
   }
 
   protected async spawnWorker(): Promise<WorkerStreams> {
-    const { store, provider, graphOptimizationLevel } = this.options;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      MINIO_ENDPOINT: store.endpoint,
-      MINIO_ACCESS_KEY: store.accessKey,
-      MINIO_SECRET_KEY: store.secretKey,
-      MINIO_BUCKET: store.bucket,
-      ONNX_MANAGER_PROVIDER: JSON.stringify(provider ?? { name: 'cpu' }),
-      ONNX_MANAGER_OPT_LEVEL: graphOptimizationLevel ?? 'all',
-      ONNX_MANAGER_THREADS: String(this.options.threads ?? ''),
-    };
+    const { store } = this.options;
+    const cloud = this.cloud;
+    const env: NodeJS.ProcessEnv = { ...process.env, MINIO_ENDPOINT: store.endpoint, MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey };
     delete env.MINIO_ACCESS_KEY_FILE;
     delete env.MINIO_SECRET_KEY_FILE;
-    const child = spawn(process.execPath, [workerPath], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [workerPath, ...cloudConfigArgs(cloud)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = new Promise<string>((resolve) => {
       child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`));
       child.once('error', (err) => resolve(err.message));
@@ -55,9 +48,5 @@ export class LocalBackend extends WorkerBackend {
 }
 
 export const localModule: BackendModule = {
-  create: async (_args, ctx) => {
-    const o: LocalBackendOptions = { store: ctx.storeAccess, provider: ctx.provider, graphOptimizationLevel: ctx.graphOptimizationLevel };
-    if (ctx.threads) o.threads = ctx.threads;
-    return new LocalBackend(o);
-  },
+  create: async (ctx) => new LocalBackend({ store: ctx.storeAccess, cloud: ctx.cloud }),
 };

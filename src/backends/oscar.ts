@@ -17,10 +17,11 @@
  *   payload seen Failed, or Succeeded with no result in the store, aborts the wait at once.
  */
 import { posix } from 'node:path';
+import { CLOUD_CONFIG_VARIABLE, cloudConfigDifferences, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import { OnnxManagerError, UsageError } from '../errors.js';
+import { isLoopbackHost } from '../net.js';
 import { DEFAULT_BUCKET, parseEndpoint, type ObjectStore, type StoreConfig } from '../storage/store.js';
-import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
-import type { BackendContext, BackendModule } from './index.js';
+import type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } from './backend.js';
 import {
   oscarAuthFromEnv,
   OscarClient,
@@ -31,7 +32,8 @@ import {
   type OscarStorageIO,
 } from './oscar-client.js';
 import { OSCAR_TRIGGERS, type OscarArgs, type OscarTrigger } from './oscar-options.js';
-import { isLoopbackHost } from '../net.js';
+import { checkStoreReach } from './reach.js';
+import { sleep } from './timers.js';
 
 export { OscarError };
 
@@ -126,23 +128,6 @@ export async function clusterStore(args: OscarArgs & { minio_bucket?: string }, 
   if (mp.region) out.region = mp.region;
   return out;
 }
-
-const sleep = (ms: number, stop?: { stopped: boolean }): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    t.unref();
-    if (stop) {
-      const check = setInterval(() => {
-        if (stop.stopped) {
-          clearTimeout(t);
-          clearInterval(check);
-          resolve();
-        }
-      }, Math.min(ms, 100));
-      check.unref();
-      setTimeout(() => clearInterval(check), ms + 10).unref();
-    }
-  });
 
 /** Seconds between two RFC 3339 timestamps (undefined when either is missing). */
 function seconds(from?: string, to?: string): number | undefined {
@@ -281,7 +266,7 @@ export class OscarBackend implements CloudBackend {
   private knownAtTrigger = new Set<string>();
   /** jobInfo calls in a row that found no job by its log (then it stops waiting for one). */
   private misses = 0;
-  private watchStop: { stopped: boolean } | undefined;
+  private watchStop: AbortController | undefined;
   /** Jobs this run used (for --oscar_cleanup). */
   private readonly ours = new Set<string>();
   private readonly token: string | undefined;
@@ -368,7 +353,7 @@ export class OscarBackend implements CloudBackend {
   }
 
   private stopWatch(): void {
-    if (this.watchStop) this.watchStop.stopped = true;
+    this.watchStop?.abort();
     this.watchStop = undefined;
   }
 
@@ -377,20 +362,21 @@ export class OscarBackend implements CloudBackend {
     this.stopWatch();
     const failure = new AbortController();
     this.failure = failure;
-    const stop = { stopped: false };
+    const stop = new AbortController();
     this.watchStop = stop;
+    const stopped = stop.signal;
     const file = posix.basename(job.inputKey);
     const known = this.tracker.known();
     this.knownAtTrigger = known;
     const pollMs = this.o.pollMs ?? 1000;
     const deadline = Date.now() + this.o.waitMs + 5000;
     const fail = (message: string) => {
-      if (!stop.stopped) failure.abort(new OscarBackendError(message));
+      if (!stopped.aborted) failure.abort(new OscarBackendError(message));
     };
     void (async () => {
-      while (!stop.stopped && Date.now() < deadline) {
-        await sleep(pollMs, stop);
-        if (stop.stopped) return;
+      while (!stopped.aborted && Date.now() < deadline) {
+        await sleep(pollMs, stopped);
+        if (stopped.aborted) return;
         try {
           await this.tracker.refresh();
           let t = this.tracker.find(file);
@@ -408,8 +394,8 @@ export class OscarBackend implements CloudBackend {
           if (t.info.status === 'Succeeded') {
             // The supervisor uploads the result before the pod ends; allow the store a moment to show it.
             for (let i = 0; i < 2; i++) {
-              if (stop.stopped || (await this.o.store.exists(job.outputKey))) return;
-              await sleep(500, stop);
+              if (stopped.aborted || (await this.o.store.exists(job.outputKey))) return;
+              await sleep(500, stopped);
             }
             const why = await this.tracker.failureDetail(t.name);
             return fail(`OSCAR job ${t.name} finished without writing ${job.outputKey}${why ? ` (${why})` : ''}`);
@@ -474,32 +460,40 @@ function triggerOf(args: OscarArgs): OscarTrigger {
   return t;
 }
 
-export const oscarModule: BackendModule = {
-  defaultStore: async (args, env) => clusterStore(args as OscarArgs & { minio_bucket?: string }, env),
+/**
+ * Refuses a service deployed with other cloud settings than the run's (its jobs would run with
+ * those, and the CSV would name the wrong ones); warns when the service names none.
+ */
+export function checkServiceConfig(service: OscarService, run: CloudConfig, warn: (line: string) => void): void {
+  const text = service.environment?.variables?.[CLOUD_CONFIG_VARIABLE];
+  const where = `OSCAR service '${service.name}'`;
+  if (!text) {
+    warn(`${where} has no ${CLOUD_CONFIG_VARIABLE} variable (deployed by hand or by an older onnx-manager): its jobs run with onnx-cloud's defaults; deploy it again with --operation deploy --apply`);
+    return;
+  }
+  const deployed = decodeCloudConfig(text, `${where}: ${CLOUD_CONFIG_VARIABLE}`);
+  const differ = cloudConfigDifferences(deployed, run);
+  if (differ.length) {
+    throw new UsageError(
+      `${where} is deployed with other cloud settings than this run asks for (${differ.join(', ')}: ${encodeCloudConfig(deployed)} against ${encodeCloudConfig(run)}); deploy it again with the run's --exec_type, --device_type, --graph_opt, --threads and --minio_bucket, or run with the service's`,
+    );
+  }
+}
 
-  create: async (rawArgs, ctx: BackendContext) => {
-    const args = rawArgs as OscarArgs & { timeout?: number };
+export const oscarModule: BackendModule = {
+  defaultStore: async (config, env) => clusterStore(config.backendFlags as OscarArgs & { minio_bucket?: string }, env),
+
+  create: async (ctx: BackendContext) => {
+    const args = ctx.config.backendFlags as OscarArgs;
     const trigger = triggerOf(args);
     const name = serviceName(args);
     const client = clientFromArgs(args, ctx.env);
-    const host = parseOscarEndpoint(client.url).hostname;
-    if (ctx.embeddedStore && !isLoopbackHost(host)) {
-      throw new UsageError(
-        `--cloud oscar: the store is the embedded server on 127.0.0.1, which the OSCAR cluster at ${client.url} cannot reach; ` +
-          'give --minio_endpoint (with MINIO_ACCESS_KEY and MINIO_SECRET_KEY), or none at all to use the cluster’s own MinIO',
-      );
-    }
+    checkStoreReach(ctx, { who: `the OSCAR cluster at ${client.url}`, remote: !isLoopbackHost(parseOscarEndpoint(client.url).hostname), hint: 'or none at all to use the cluster’s own MinIO' });
     const service = await readService(client, name);
-    const o: OscarBackendOptions = {
-      client,
-      service,
-      store: ctx.store,
-      trigger,
-      waitMs: (typeof args.timeout === 'number' && args.timeout > 0 ? args.timeout : 60) * 1000,
-      cleanup: args.oscar_cleanup === true,
-    };
+    const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup: args.oscar_cleanup === true };
     if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
     const backend = new OscarBackend(o);
+    checkServiceConfig(service, ctx.cloud, ctx.warn);
     await backend.baseline();
     return backend;
   },

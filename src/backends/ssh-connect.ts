@@ -340,7 +340,7 @@ export async function connectSsh(target: string, env: Env = process.env, options
       `no way to authenticate to ${t.label}: give --ssh_key FILE (or SSH_KEY_FILE), run ssh-agent (SSH_AUTH_SOCK), or put the password in a file and set SSH_PASSWORD_FILE`,
     );
   }
-  const warn = options.warn ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const warn = options.warn ?? ((line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`));
   const known = options.insecureNoHostCheck ? undefined : readKnownHosts(options, env);
   const name = knownHostsName(t.host, t.port);
   const knownTypes = known
@@ -359,7 +359,7 @@ export async function connectSsh(target: string, env: Env = process.env, options
     hostVerifier: (key: Buffer) => {
       if (!known) {
         warn(
-          `onnx-manager: warning: --ssh_insecure_no_host_check: not checking the host key of ${name} (it offered ${keyBlobType(key)} key ${fingerprint(key)}); anyone on the network path can impersonate it and read the store keys`,
+          `--ssh_insecure_no_host_check: not checking the host key of ${name} (it offered ${keyBlobType(key)} key ${fingerprint(key)}); anyone on the network path can impersonate it and read the store keys`,
         );
         return true;
       }

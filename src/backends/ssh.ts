@@ -10,13 +10,15 @@
  * (the worker never sees those lines). See docs/ssh.md.
  */
 import type { ClientChannel } from 'ssh2';
+import { cloudConfigArgs, type CloudConfig } from '../config/cloud-config.js';
 import { UsageError } from '../errors.js';
-import { parseEndpoint } from '../storage/store.js';
-import type { BackendContext, BackendModule } from './index.js';
+import { isLoopbackHost } from '../net.js';
+import type { BackendModule, StoreAccess } from './backend.js';
+import { checkStoreReach } from './reach.js';
 import { connectSsh, parseSshTarget, type SshClient, type SshConnectOptions, type SshTarget } from './ssh-connect.js';
 import { DEFAULT_SSH_COMMAND, sshConnectOptions } from './ssh-options.js';
+import { withTimeout } from './timers.js';
 import { BackendError, WorkerBackend, type WorkerStreams } from './worker-client.js';
-import { isLoopbackHost } from '../net.js';
 
 export { BackendError } from './worker-client.js';
 
@@ -64,24 +66,22 @@ export interface SshBackendOptions {
   env: Record<string, string | undefined>;
   /** The worker command's words (default onnx-cloud --serve); --serve is added when missing. */
   command: string[];
-  store: BackendContext['storeAccess'];
-  provider?: { name: string; deviceId?: number };
-  graphOptimizationLevel?: string;
-  threads?: number;
-  /** Where the worker's stderr lines go (default: this process's stderr, prefixed with the host). */
+  /** Endpoint and keys go on the channel's stdin; the bucket is in `cloud`. */
+  store: Pick<StoreAccess, 'endpoint' | 'accessKey' | 'secretKey'>;
+  /** The run's cloud configuration, the worker's --cloud_config. */
+  cloud: CloudConfig;
+  /**
+   * Where the worker's own stderr lines go, prefixed with the host (default: this process's
+   * stderr, as the local worker's stderr is inherited); not warnings of the backend.
+   */
   stderr?: (line: string) => void;
 }
 
 /** The full remote command: the preamble wrapper, then the worker's fixed argument list, each word quoted. */
-export function remoteCommand(o: Pick<SshBackendOptions, 'command' | 'store' | 'provider' | 'graphOptimizationLevel' | 'threads'>): string {
+export function remoteCommand(o: Pick<SshBackendOptions, 'command' | 'cloud'>): string {
   const worker = [...o.command];
   if (!worker.includes('--serve')) worker.push('--serve');
-  worker.push('--minio_bucket', o.store.bucket);
-  worker.push('--graph_opt', o.graphOptimizationLevel ?? 'all');
-  worker.push('--exec_type', o.provider?.name ?? 'cpu');
-  if (o.provider?.deviceId !== undefined) worker.push('--device_type', String(o.provider.deviceId));
-  if (o.threads) worker.push('--threads', String(o.threads));
-  return shellJoin(['sh', '-c', STORE_PREAMBLE_SCRIPT, 'onnx-manager-worker', ...worker]);
+  return shellJoin(['sh', '-c', STORE_PREAMBLE_SCRIPT, 'onnx-manager-worker', ...worker, ...cloudConfigArgs(o.cloud)]);
 }
 
 export class SshBackend extends WorkerBackend {
@@ -95,7 +95,7 @@ export class SshBackend extends WorkerBackend {
   private shut = false;
 
   constructor(private readonly options: SshBackendOptions) {
-    super();
+    super(options.cloud);
     this.target = parseSshTarget(options.target, options.env);
     this.label = `the cloud worker on ${this.target.label}`;
     for (const [k, v] of Object.entries({ endpoint: options.store.endpoint, 'access key': options.store.accessKey, 'secret key': options.store.secretKey })) {
@@ -133,7 +133,8 @@ export class SshBackend extends WorkerBackend {
     channel.on('error', () => undefined);
     const { store } = this.options;
     channel.write(`${store.endpoint}\n${store.accessKey}\n${store.secretKey}\n`);
-    const forward = this.options.stderr ?? ((line: string) => void process.stderr.write(`[${this.target.label}] ${line}\n`));
+    const out = this.options.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`));
+    const forward = (line: string) => out(`[${this.target.label}] ${line}`);
     let lastErr = '';
     let partial = '';
     channel.stderr.setEncoding('utf8');
@@ -183,18 +184,11 @@ export class SshBackend extends WorkerBackend {
 
   /** Starts the worker now, so a wrong command or an unreachable store fails the run before the sweep. */
   async check(timeoutMs = 120_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new BackendError(`${this.label} did not start within ${Math.round(timeoutMs / 1000)} s (no 'ready' line from: ${this.options.command.join(' ')})`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([this.prepare([]), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(
+      this.prepare([]),
+      timeoutMs,
+      () => new BackendError(`${this.label} did not start within ${Math.round(timeoutMs / 1000)} s (no 'ready' line from: ${this.options.command.join(' ')})`),
+    );
   }
 
   override async close(): Promise<void> {
@@ -209,43 +203,21 @@ export class SshBackend extends WorkerBackend {
   }
 }
 
-function endpointHost(endpoint: string): string | undefined {
-  try {
-    return parseEndpoint(endpoint).host;
-  } catch {
-    return undefined;
-  }
-}
-
 export const sshModule: BackendModule = {
-  create: async (args, ctx) => {
+  create: async (ctx) => {
+    const args = ctx.config.backendFlags;
     const host = args.ssh_host;
     if (typeof host !== 'string' || !host.trim()) throw new UsageError('--cloud ssh needs --ssh_host user@host[:port]');
     const target = parseSshTarget(host, ctx.env);
-    const storeHost = endpointHost(ctx.storeAccess.endpoint);
-    if (!isLoopbackHost(target.host)) {
-      if (ctx.embeddedStore) {
-        throw new UsageError(
-          `--cloud ssh on ${target.label} cannot reach the embedded object store (it listens on 127.0.0.1 of this machine): give --minio_endpoint (or MINIO_ENDPOINT) of a store both machines reach`,
-        );
-      }
-      if (storeHost && isLoopbackHost(storeHost)) {
-        process.stderr.write(
-          `onnx-manager: warning: the store endpoint ${ctx.storeAccess.endpoint} is a loopback address; the worker on ${target.label} reaches its own loopback, not this machine's\n`,
-        );
-      }
-    }
-    const o: SshBackendOptions = {
+    checkStoreReach(ctx, { who: `the worker on ${target.label}`, remote: !isLoopbackHost(target.host), loopback: 'warn' });
+    const backend = new SshBackend({
       target: host,
-      connect: sshConnectOptions(args),
+      connect: { ...sshConnectOptions(args), warn: ctx.warn },
       env: ctx.env,
       command: commandWords(typeof args.ssh_command === 'string' ? args.ssh_command : DEFAULT_SSH_COMMAND),
       store: ctx.storeAccess,
-      provider: ctx.provider,
-      graphOptimizationLevel: ctx.graphOptimizationLevel,
-    };
-    if (ctx.threads) o.threads = ctx.threads;
-    const backend = new SshBackend(o);
+      cloud: ctx.cloud,
+    });
     try {
       await backend.connect();
       await backend.check();

@@ -6,9 +6,11 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { cloudConfigDifferences, type CloudConfig } from '../config/cloud-config.js';
 import { OnnxManagerError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
 import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
+import { within } from './timers.js';
 
 export class BackendError extends OnnxManagerError {}
 
@@ -36,6 +38,15 @@ export abstract class WorkerBackend implements CloudBackend {
   /** Output key of each job sent, until its 'done' arrives; and what 'done' said, by output key. */
   private readonly jobKeysById = new Map<number, string>();
   private readonly finished = new Map<string, { promise: Promise<number | undefined>; resolve: (ms: number | undefined) => void }>();
+  private reported?: CloudConfig;
+
+  /** `expected`: the cloud configuration the worker was given; a worker that reports another one is refused. */
+  constructor(private readonly expected?: CloudConfig) {}
+
+  /** The configuration the running worker reported in its 'ready' line. */
+  get workerConfig(): CloudConfig | undefined {
+    return this.reported;
+  }
 
   private done(outputKey: string) {
     let d = this.finished.get(outputKey);
@@ -67,7 +78,11 @@ export abstract class WorkerBackend implements CloudBackend {
       this.worker = w;
       this.alive = true;
       let readyResolve!: () => void;
-      const readyLine = new Promise<void>((r) => (readyResolve = r));
+      let readyReject!: (e: Error) => void;
+      const readyLine = new Promise<void>((resolve, reject) => {
+        readyResolve = resolve;
+        readyReject = reject;
+      });
       const lines = createInterface({ input: w.stdout, crlfDelay: Infinity });
       lines.on('line', (line) => {
         let m: WorkerReply;
@@ -76,7 +91,14 @@ export abstract class WorkerBackend implements CloudBackend {
         } catch {
           return;
         }
-        if (m.type === 'ready') return readyResolve();
+        if (m.type === 'ready') {
+          if (m.config) this.reported = m.config;
+          const differ = this.expected && m.config ? cloudConfigDifferences(this.expected, m.config) : [];
+          if (differ.length === 0) return readyResolve();
+          readyReject(new BackendError(`${this.label} runs with another configuration than it was given (${differ.join(', ')}): is it an older onnx-cloud?`));
+          w.kill();
+          return;
+        }
         if (m.type === 'done') {
           const key = this.jobKeysById.get(m.id);
           this.jobKeysById.delete(m.id);
@@ -131,8 +153,7 @@ export abstract class WorkerBackend implements CloudBackend {
   /** The worker's time to put the result (its 'done' line can trail the object by a moment). */
   async jobInfo(job: CloudJob): Promise<JobInfo> {
     const d = this.done(job.outputKey);
-    const timer = new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000).unref());
-    const uploadMs = await Promise.race([d.promise, timer]);
+    const uploadMs = await within(d.promise, 1000);
     this.finished.delete(job.outputKey);
     return uploadMs === undefined ? {} : { uploadMs };
   }

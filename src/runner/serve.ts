@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
+import type { CloudConfig } from '../config/cloud-config.js';
 import type { ObjectStore } from '../storage/store.js';
 import { storeKeys } from '../storage/store.js';
 import { decodePayload, encodePayload } from '../tensor/payload.js';
@@ -18,7 +19,7 @@ export type WorkerRequest =
   | { type: 'stop' };
 
 export type WorkerReply =
-  | { type: 'ready' }
+  | { type: 'ready'; config?: CloudConfig }
   | { type: 'prepared'; id: number; loadMs: number }
   | { type: 'failed'; id: number; error: string }
   | { type: 'done'; id: number; uploadMs?: number };
@@ -53,10 +54,10 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
   }
 }
 
-/** Serves requests until 'stop' or the end of the input; one at a time, in order. */
-export async function serveJobs(input: Readable, output: Writable, store: ObjectStore, runner: CloudRunner): Promise<void> {
+/** Serves requests until 'stop' or the end of the input; one at a time, in order. 'ready' names the configuration the worker runs with. */
+export async function serveJobs(input: Readable, output: Writable, store: ObjectStore, runner: CloudRunner, config?: CloudConfig): Promise<void> {
   const send = (m: WorkerReply) => output.write(`${JSON.stringify(m)}\n`);
-  send({ type: 'ready' });
+  send(config ? { type: 'ready', config } : { type: 'ready' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.trim()) continue;

@@ -1,10 +1,9 @@
 /**
  * Opens the store a run uses: a MinIO (or other S3 server) when an endpoint is configured, else an
- * embedded s3rver in this process.
+ * embedded S3 server in this process; and the store of the cloud entries from their environment.
  */
-import { startEmbeddedStore } from './embedded.js';
 import { openMinioStore, type MinioStoreOptions } from './minio-store.js';
-import type { ObjectStore, StoreConfig } from './store.js';
+import { storeConfigFromEnv, type ObjectStore, type StoreConfig } from './store.js';
 
 export interface OpenedStore {
   store: ObjectStore;
@@ -16,6 +15,8 @@ export interface OpenedStore {
 
 export async function openStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<OpenedStore> {
   if (!config.endpoint) {
+    // Loaded only here: the cloud entries never start an embedded server.
+    const { startEmbeddedStore } = await import('./embedded.js');
     const e = await startEmbeddedStore({ bucket: config.bucket });
     return {
       store: e.store,
@@ -25,4 +26,17 @@ export async function openStore(config: StoreConfig, options: MinioStoreOptions 
   }
   const store = await openMinioStore(config, options);
   return { store, stop: () => store.close() };
+}
+
+/**
+ * The store of a cloud entry (onnx-cloud, the local worker, the OSCAR helper, onnx-edge --push):
+ * endpoint and keys from the environment (MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY or
+ * their _FILE forms), bucket and region as given (else MINIO_BUCKET, MINIO_REGION). The bucket is
+ * not created unless asked.
+ */
+export async function openStoreFromEnv(where: { bucket?: string; region?: string; createBucket?: boolean } = {}, env: NodeJS.ProcessEnv = process.env): Promise<ObjectStore> {
+  const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
+  if (where.bucket) flags.minio_bucket = where.bucket;
+  if (where.region) flags.minio_region = where.region;
+  return openMinioStore({ ...storeConfigFromEnv(flags, env), createBucket: where.createBucket === true });
 }

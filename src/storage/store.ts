@@ -122,6 +122,12 @@ export function describeStore(endpointUrl: string, bucket: string): string {
 
 type Env = Record<string, string | undefined>;
 
+/** Bucket and region from the flags, else MINIO_BUCKET and MINIO_REGION (no endpoint, no keys). */
+export function storeLocationFromEnv(flags: { minio_bucket?: string; minio_region?: string }, env: Env = process.env): { bucket: string; region?: string } {
+  const bucket = flags.minio_bucket || env.MINIO_BUCKET?.trim() || DEFAULT_BUCKET;
+  const region = flags.minio_region || env.MINIO_REGION?.trim();
+  return region ? { bucket, region } : { bucket };
+}
 
 /**
  * The store configuration from the command-line flags and the environment: MINIO_ENDPOINT (the
@@ -133,8 +139,7 @@ export function storeConfigFromEnv(
   flags: { minio_endpoint?: string; minio_bucket?: string; minio_region?: string; minio_secure?: boolean },
   env: Env = process.env,
 ): StoreConfig {
-  const bucket = flags.minio_bucket || env.MINIO_BUCKET?.trim() || DEFAULT_BUCKET;
-  const config: StoreConfig = { bucket };
+  const config: StoreConfig = storeLocationFromEnv(flags, env);
   const rawEndpoint = (flags.minio_endpoint ?? env.MINIO_ENDPOINT ?? '').trim();
   if (rawEndpoint) {
     const parsed = parseEndpoint(rawEndpoint, flags.minio_secure);
@@ -147,8 +152,6 @@ export function storeConfigFromEnv(
   const secretKey = secretValue(env, 'MINIO_SECRET_KEY');
   if (accessKey !== undefined) config.accessKey = accessKey;
   if (secretKey !== undefined) config.secretKey = secretKey;
-  const region = flags.minio_region || env.MINIO_REGION?.trim();
-  if (region) config.region = region;
   const notifications = env.MINIO_NOTIFICATIONS?.trim().toLowerCase();
   if (notifications) {
     if (notifications !== 'minio' && notifications !== 'poll') {

@@ -13,8 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
-import { jobManifest, jobName, SECRET_KEYS, workerPodManifest } from '../../src/backends/kube-spec.js';
+import { jobManifest, jobName, SECRET_KEYS, workerPodManifest } from '../../src/backends/kube/spec.js';
 import { main } from '../../src/cli/main.js';
+import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { startEmbeddedStore } from '../../src/storage/embedded.js';
@@ -119,14 +120,16 @@ describe('--cloud kubernetes', () => {
     assert.match(data.MINIO_ENDPOINT!, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(data.MINIO_ACCESS_KEY, 'S3RVER');
     assert.equal(data.MINIO_SECRET_KEY, 'S3RVER');
-    assert.equal(data.MINIO_BUCKET, 'onnx-manager');
+    assert.deepEqual(Object.keys(data).sort(), ['MINIO_ACCESS_KEY', 'MINIO_ENDPOINT', 'MINIO_SECRET_KEY']);
     // ... and no pod spec does: every variable is a reference to it.
     assert.ok(server.podSpecs.length >= 24);
     for (const spec of server.podSpecs) {
       const text = JSON.stringify(spec);
       assert.ok(!text.includes('S3RVER') && !text.includes(data.MINIO_ENDPOINT!), 'no key or endpoint in a pod spec');
       for (const e of spec.containers[0].env) assert.ok(e.valueFrom?.secretKeyRef?.name === 'onnx-manager-store' && e.value === undefined, JSON.stringify(e));
-      assert.ok(spec.containers[0].args.includes('$(MINIO_BUCKET)'));
+      // The run's settings, bucket included, are the one --cloud_config.
+      const args = spec.containers[0].args as string[];
+      assert.deepEqual(decodeCloudConfig(args[args.indexOf('--cloud_config') + 1]!), { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', threads: 1, bucket: 'onnx-manager' });
     }
   });
 
@@ -164,7 +167,7 @@ describe('--cloud kubernetes', () => {
     const log = await kubectl('logs', '-n', 'onnx-manager', byJob(failed.metadata.name).metadata.name);
     assert.match(log, /simulated crash/);
     const secret = JSON.parse(await kubectl('get', 'secret', 'onnx-manager-store', '-n', 'onnx-manager', '-o', 'json')) as { data: Record<string, string> };
-    assert.deepEqual(Object.keys(secret.data).sort(), ['MINIO_ACCESS_KEY', 'MINIO_BUCKET', 'MINIO_ENDPOINT', 'MINIO_SECRET_KEY']);
+    assert.deepEqual(Object.keys(secret.data).sort(), ['MINIO_ACCESS_KEY', 'MINIO_ENDPOINT', 'MINIO_SECRET_KEY']);
     await kubectl('delete', 'jobs', '-n', 'onnx-manager', '-l', 'app=onnx-manager');
     assert.equal(server.jobs.size, 0);
     assert.equal(server.pods.size, 0, 'kubectl delete cascades to the pods');
@@ -188,7 +191,8 @@ describe('--cloud kubernetes', () => {
     }
     assert.equal(plainServer.requests.filter((x) => x.startsWith(POST_JOB)).length, jobsBefore, 'no Jobs in worker mode');
     assert.equal(plainServer.execs.length, 1, 'one worker for the whole sweep');
-    assert.deepEqual(plainServer.execs[0]!.command.slice(0, 4), ['onnx-cloud', '--serve', '--minio_bucket', 'onnx-manager']);
+    assert.deepEqual(plainServer.execs[0]!.command.slice(0, 3), ['onnx-cloud', '--serve', '--cloud_config']);
+    assert.equal(decodeCloudConfig(plainServer.execs[0]!.command[3]!).bucket, 'onnx-manager');
     assert.ok(!plainServer.execs[0]!.command.join(' ').includes('S3RVER'));
     assert.equal(plainServer.pods.size, 0, 'the worker pod is deleted at the end');
   });
@@ -208,7 +212,7 @@ describe('--cloud kubernetes', () => {
     assert.ok(!psk.err.includes('hunter2'));
     const remote = await cli(base, server.kubeconfig(join(dir, 'remote'), { server: 'https://10.255.255.1:6443' }));
     assert.equal(remote.code, 2);
-    assert.match(remote.err, /the embedded store \(http:\/\/127\.0\.0\.1:\d+\) .* cannot reach; give --minio_endpoint/);
+    assert.match(remote.err, /the pods of the cluster at .* cannot reach the embedded store \(http:\/\/127\.0\.0\.1:\d+, .*\); give --minio_endpoint/);
     for (const x of [wrong, ns, psk, remote]) assert.equal(x.err.trim().split('\n').length, 1, x.err);
     assert.equal(server.requests.filter((x) => x.startsWith(POST_JOB)).length, jobsBefore, 'nothing was started');
   });
@@ -260,7 +264,8 @@ describe('--cloud kubernetes', () => {
     const job = parseYaml(fill(readFileSync(join(k8s, 'job.yaml'), 'utf8'))) as any;
     const made = jobManifest({
       name: jobName('input/r/3/0.pb'), namespace: 'onnx-manager', image: 'img:1', secret: 'onnx-manager-store', instance: 'i',
-      inputKey: 'input/r/3/0.pb', outputKey: 'output/r/3/0.pb', ttlSecondsAfterFinished: 600, graphOptimizationLevel: 'all',
+      inputKey: 'input/r/3/0.pb', outputKey: 'output/r/3/0.pb', ttlSecondsAfterFinished: 600,
+      cloud: { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: 'onnx-manager' },
     }) as any;
     assert.equal(job.metadata.name, made.metadata.name);
     const { template: t1, ...spec1 } = job.spec;
@@ -272,6 +277,6 @@ describe('--cloud kubernetes', () => {
     assert.deepEqual(worker.spec.template.spec.containers, pod.spec.containers);
     for (const k of ['app', 'onnx-manager/component']) assert.equal(worker.spec.template.metadata.labels[k], pod.metadata.labels[k]);
     const secret = parseYaml(readFileSync(join(k8s, 'secret.example.yaml'), 'utf8')) as any;
-    assert.deepEqual(Object.keys(secret.stringData).sort(), SECRET_KEYS.filter((k) => k !== 'MINIO_REGION').sort());
+    assert.deepEqual(Object.keys(secret.stringData).sort(), [...SECRET_KEYS].sort());
   });
 });

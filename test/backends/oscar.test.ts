@@ -17,7 +17,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
 import { oscarModule, parseStoragePath } from '../../src/backends/oscar.js';
 import { OscarClient, OscarError } from '../../src/backends/oscar-client.js';
-import type { BackendContext } from '../../src/backends/index.js';
+import type { BackendContext } from '../../src/backends/backend.js';
+import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
+import { encodeCloudConfig } from '../../src/config/cloud-config.js';
 import { main } from '../../src/cli/main.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { createSession } from '../../src/runtime/ort.js';
@@ -231,19 +233,23 @@ describe('failures', () => {
   });
 
   it('refuses the embedded store for a remote cluster, and a store bucket that is not the service’s', async () => {
-    const ctx = (bucket: string, embedded: boolean): BackendContext => ({
-      store: { bucket } as ObjectStore,
-      storeAccess: { endpoint: 'http://127.0.0.1:9', accessKey: 'k', secretKey: 's', bucket },
-      embeddedStore: embedded,
-      provider: { name: 'cpu' },
-      graphOptimizationLevel: 'all',
-      env: process.env,
-    });
+    const ctx = (bucket: string, embedded: boolean, endpoint: string): BackendContext => {
+      const config = buildRunConfig({ cloud: 'oscar', oscar_endpoint: endpoint, oscar_service: 'svc', minio_bucket: bucket }, {});
+      return {
+        config,
+        cloud: cloudConfigOf(config),
+        store: { bucket } as ObjectStore,
+        storeAccess: { endpoint: 'http://127.0.0.1:9', accessKey: 'k', secretKey: 's', bucket },
+        embeddedStore: embedded,
+        env: process.env,
+        warn: () => undefined,
+      };
+    };
     await assert.rejects(
-      oscarModule.create({ oscar_endpoint: 'https://oscar.example.org', oscar_service: 'svc' }, ctx(BUCKET, true)),
-      /embedded server on 127\.0\.0\.1, which the OSCAR cluster at https:\/\/oscar\.example\.org cannot reach/,
+      oscarModule.create(ctx(BUCKET, true, 'https://oscar.example.org')),
+      /the OSCAR cluster at https:\/\/oscar\.example\.org cannot reach the embedded store \(.*, an embedded server on 127\.0\.0\.1 of this machine\)/,
     );
-    await assert.rejects(oscarModule.create({ oscar_endpoint: server.url, oscar_service: 'svc' }, ctx('elsewhere', false)), /bucket 'oscar-test' but the store uses bucket 'elsewhere'; give --minio_bucket oscar-test/);
+    await assert.rejects(oscarModule.create(ctx('elsewhere', false, server.url)), /bucket 'oscar-test' but the store uses bucket 'elsewhere'; give --minio_bucket oscar-test/);
   });
 });
 
@@ -313,7 +319,11 @@ describe('deploy', () => {
     assert.equal(readFileSync(join(out, 'script.sh'), 'utf8'), readFileSync(SCRIPT_FILE, 'utf8'), 'the script oscar-cli embeds, relative to the FDL');
     assert.deepEqual(svc.input, [{ storage_provider: 'minio.default', path: `${BUCKET}/onnx-cloud-in` }]);
     assert.deepEqual(svc.output, [{ storage_provider: 'minio.default', path: `${BUCKET}/onnx-cloud-out` }]);
-    assert.deepEqual(svc.environment, { variables: { MINIO_ENDPOINT: 'http://minio.minio:9000', MINIO_BUCKET: BUCKET } }, 'no keys in the file');
+    assert.deepEqual(
+      svc.environment,
+      { variables: { MINIO_ENDPOINT: 'http://minio.minio:9000', ONNX_MANAGER_CLOUD_CONFIG: encodeCloudConfig({ provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: BUCKET }) } },
+      'no keys in the file; the cloud settings as one variable',
+    );
     // The service entry is a types.Service of the spec (script as a file name, as oscar-cli reads it).
     const m = server.spec.match('POST', '/system/services')!;
     assert.deepEqual(server.spec.checkRequest(m, { authScheme: 'basic', query: new URLSearchParams(), contentType: 'application/json', body: Buffer.from(JSON.stringify(svc)) }), []);

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 import { commandWords, remoteCommand, shellJoin, STORE_PREAMBLE_SCRIPT } from '../../src/backends/ssh.js';
+import { decodeCloudConfig, encodeCloudConfig } from '../../src/config/cloud-config.js';
 import {
   checkKnownHosts,
   connectSsh,
@@ -161,21 +162,17 @@ describe('ssh backend: pieces', () => {
     const r = spawnSync('sh', ['-c', `printf '%s\\0' ${shellJoin(nasty)}`], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.split('\0').slice(0, -1), nasty);
-    const cmd = remoteCommand({
-      command: ['onnx-cloud'],
-      store: { endpoint: 'http://s3.example:9000', accessKey: 'AKIA-visible?', secretKey: 'top-secret-value', bucket: "my'bucket" },
-      provider: { name: 'cuda', deviceId: 1 },
-      graphOptimizationLevel: 'basic',
-      threads: 4,
-    });
+    const cloud = { provider: { name: 'cuda', deviceId: 1 }, graphOptimizationLevel: 'basic', threads: 4, bucket: "my'bucket" } as const;
+    const cmd = remoteCommand({ command: ['onnx-cloud'], cloud });
     assert.doesNotMatch(cmd, /top-secret-value|AKIA-visible|s3\.example/, 'no store coordinates on the command line');
     assert.ok(!STORE_PREAMBLE_SCRIPT.includes("'") && !STORE_PREAMBLE_SCRIPT.includes('\\'));
     // What the host's shell turns the command into: sh -c <script> $0 <worker words...>
     const argv = spawnSync('sh', ['-c', `printf '%s\\0' ${cmd}`], { encoding: 'utf8' }).stdout.split('\0').slice(0, -1);
     assert.deepEqual(argv, [
       'sh', '-c', STORE_PREAMBLE_SCRIPT, 'onnx-manager-worker',
-      'onnx-cloud', '--serve', '--minio_bucket', "my'bucket", '--graph_opt', 'basic', '--exec_type', 'cuda', '--device_type', '1', '--threads', '4',
+      'onnx-cloud', '--serve', '--cloud_config', encodeCloudConfig(cloud),
     ]);
+    assert.deepEqual(decodeCloudConfig(argv.at(-1)!), cloud);
     // The preamble puts the three stdin lines in the environment and leaves the rest of stdin to the worker.
     const script = cmd.replace(/ onnx-cloud .*$/, ` sh -c 'echo "$MINIO_ENDPOINT|$MINIO_ACCESS_KEY|$MINIO_SECRET_KEY"; cat'`);
     const run = spawnSync('sh', ['-c', script], { input: 'http://e:1\nak\ns e c\n{"type":"stop"}\n', encoding: 'utf8' });
@@ -199,7 +196,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     // One worker, kept warm for the whole sweep; the store keys went on stdin, not the command line.
     const execs = server.execs.slice(execsBefore);
     assert.equal(execs.length, 1);
-    assert.match(execs[0]!.command, /^sh -c '.*' onnx-manager-worker onnx-cloud --serve --minio_bucket onnx-manager /);
+    assert.match(execs[0]!.command, /^sh -c '.*' onnx-manager-worker onnx-cloud --serve --cloud_config '\{"v":1,.*"bucket":"onnx-manager"\}'$/);
     assert.match(execs[0]!.firstLines[0]!, /^http:\/\/127\.0\.0\.1:\d+$/);
     const secret = execs[0]!.firstLines[2]!;
     assert.ok(secret.length > 0);
@@ -233,7 +230,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     const c = await connectSsh(target(), { HOME: dir }, { keyFile, insecureNoHostCheck: true, warn: (l) => warnings.push(l) });
     c.end();
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /warning: --ssh_insecure_no_host_check: not checking the host key .* SHA256:/);
+    assert.match(warnings[0]!, /^--ssh_insecure_no_host_check: not checking the host key .* SHA256:/);
   });
 
   it('a key the server does not accept fails authentication in one line', async () => {
@@ -355,7 +352,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
   it('the embedded store is refused for a host that is not this machine', async () => {
     const r = await cli(['--operation', 'run_all', '--onnx_file', model, '--results_file', join(dir, 'far.csv'), '--cloud', 'ssh', '--ssh_host', 'u@far.example']);
     assert.equal(r.code, 2);
-    assert.match(r.err[0]!, /cannot reach the embedded object store .*--minio_endpoint/);
+    assert.match(r.err[0]!, /the worker on .* cannot reach the embedded store .*--minio_endpoint/);
   });
 
   it('openSshTunnel forwards TCP connections through the host', async () => {

@@ -23,11 +23,18 @@ import { OutputTransaction } from '../../split/output.js';
 import { buildParts } from '../../split/split.js';
 import { openMinioStore } from '../../storage/minio-store.js';
 import { DEFAULT_BUCKET, storeConfigFromEnv, storeKeys, type StoreConfig } from '../../storage/store.js';
+import { CLOUD_CONFIG_VARIABLE, encodeCloudConfig } from '../../config/cloud-config.js';
+import { cloudConfigFromFlags } from '../../config/run-config.js';
 import { humanBytes } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
 export interface DeployArgs extends ModelArgs, OscarArgs {
   onnx_path?: string;
+  /** The cloud settings the service's jobs run with (ONNX_MANAGER_CLOUD_CONFIG). */
+  exec_type?: string;
+  device_type?: string;
+  graph_opt?: string;
+  threads?: number;
   split_layer?: string;
   split_layers?: string[];
   minio_endpoint?: string;
@@ -90,7 +97,7 @@ export function planServices(
   name: string,
   bucket: string,
   stages: string[][],
-  opts: { input?: string; output?: string; minioEndpoint: string },
+  opts: { input?: string; output?: string; minioEndpoint: string; cloudConfig: string },
 ): PlannedService[] {
   const k = stages.length;
   const first = opts.input ?? `${bucket}/${name}-in`;
@@ -99,7 +106,7 @@ export function planServices(
   for (let i = 0; i < k; i++) {
     const svc = k === 1 ? name : `${name}-${i + 1}`;
     checkName(svc, 'service name');
-    const variables: Record<string, string> = { MINIO_ENDPOINT: opts.minioEndpoint, MINIO_BUCKET: bucket };
+    const variables: Record<string, string> = { MINIO_ENDPOINT: opts.minioEndpoint, [CLOUD_CONFIG_VARIABLE]: opts.cloudConfig };
     if (stages[i]!.length) variables.ONNX_MANAGER_PARTS = stages[i]!.join(',');
     if (i < k - 1) variables.ONNX_MANAGER_STAGE_PARTS = stages[i]!.join(',');
     services.push({
@@ -190,7 +197,8 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
     store = await clusterStore({ ...rest, minio_bucket: bucket }, env);
   }
   const minioEndpoint = store.endpoint ?? CLUSTER_MINIO;
-  const opts: Parameters<typeof planServices>[3] = { minioEndpoint };
+  const cloud = cloudConfigFromFlags({ ...args, minio_bucket: bucket, ...(store.region ? { minio_region: store.region } : {}) }, {});
+  const opts: Parameters<typeof planServices>[3] = { minioEndpoint, cloudConfig: encodeCloudConfig(cloud) };
   if (args.oscar_input) opts.input = args.oscar_input;
   if (args.oscar_output) opts.output = args.oscar_output;
   const services = planServices(name, bucket, stages, opts);

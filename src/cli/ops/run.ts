@@ -3,22 +3,20 @@
  * with the times and bytes of every step written to CSV.
  */
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import type { CloudBackend } from '../../backends/backend.js';
-import { backendModule, type BackendContext } from '../../backends/index.js';
+import type { BackendContext, CloudBackend } from '../../backends/backend.js';
+import { backendModule } from '../../backends/index.js';
+import { buildRunConfig, cloudConfigOf, edgeSessionOptions, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
 import { COLUMNS, type Row } from '../../profile/columns.js';
 import { CsvAppender, readRows, writeSummary } from '../../profile/csv.js';
 import { doneKey, PreparedSplit, runSweep, type SweepContext } from '../../profile/sweep.js';
 import { checkProvider, createSession } from '../../runtime/ort.js';
 import { probeModel } from '../../runtime/probe.js';
-import { providerFor } from '../../runtime/providers.js';
-import type { GraphOptimizationLevel, HostTensor } from '../../runtime/session.js';
+import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { pointAtPosition, positionOf } from '../../split/points.js';
 import { openStore } from '../../storage/open.js';
-import { storeConfigFromEnv } from '../../storage/store.js';
 import { humanBytes, table } from '../format.js';
 import { inputsFromArgs, randomInputs, type InputArgs } from '../inputs.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
@@ -56,38 +54,28 @@ function positiveInt(v: number | undefined, flag: string, min = 1): number | und
   return v;
 }
 
+const stderrWarn = (line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`);
+
 /** Sets up the store, the cloud backend, the execution provider and the inputs for a run. */
-async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }): Promise<RunSetUp> {
-  const cloud = args.cloud ?? 'local';
-  const module = await backendModule(cloud);
-  const provider = providerFor(args.exec_type, args.device_type);
-  await checkProvider(provider, probeModel());
-  const timeout = args.timeout ?? 60;
-  if (!(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${args.timeout}`);
-  const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
-  if (args.minio_endpoint) flags.minio_endpoint = args.minio_endpoint;
-  if (args.minio_bucket) flags.minio_bucket = args.minio_bucket;
-  if (args.minio_region) flags.minio_region = args.minio_region;
-  if (args.minio_secure !== undefined) flags.minio_secure = args.minio_secure;
-  let config = storeConfigFromEnv(flags);
-  if (!config.endpoint && module.defaultStore) config = (await module.defaultStore(args as Record<string, unknown>, process.env)) ?? config;
-  const opened = await openStore(config);
-  const access = opened.embedded ?? { endpoint: config.endpoint ?? '', accessKey: config.accessKey ?? '', secretKey: config.secretKey ?? '' };
-  const level = (args.graph_opt ?? 'all') as GraphOptimizationLevel;
-  // Edge and cloud share this machine's cores when the cloud is local: half each unless told.
-  const threads = positiveInt(args.threads, 'threads') ?? (cloud === 'local' ? Math.max(1, Math.floor(availableParallelism() / 2)) : undefined);
+async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }, warn: (line: string) => void = stderrWarn): Promise<RunSetUp> {
+  let config = buildRunConfig(args as RunFlags);
+  const module = await backendModule(config.cloud);
+  await checkProvider(config.provider, probeModel());
+  if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, process.env)) ?? config.store };
+  const opened = await openStore(config.store);
+  const access = opened.embedded ?? { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
   let backend: CloudBackend;
   try {
     const ctx: BackendContext = {
+      config,
+      cloud: cloudConfigOf(config),
       store: opened.store,
-      storeAccess: { ...access, bucket: config.bucket, ...(config.region ? { region: config.region } : {}) },
+      storeAccess: { ...access, bucket: config.store.bucket, ...(config.store.region ? { region: config.store.region } : {}) },
       embeddedStore: opened.embedded !== undefined,
-      provider,
-      graphOptimizationLevel: level,
       env: process.env,
+      warn,
     };
-    if (threads) ctx.threads = threads;
-    backend = await module.create(args as Record<string, unknown>, ctx);
+    backend = await module.create(ctx);
   } catch (err) {
     await opened.stop();
     throw err;
@@ -97,7 +85,7 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
     await opened.stop();
   };
   const feeds = a.feeds ?? randomInputs(a, args.seed ?? 1);
-  const sessionOptions = { executionProviders: [provider], graphOptimizationLevel: level, ...(threads ? { intraOpNumThreads: threads } : {}) };
+  const sessionOptions = edgeSessionOptions(config);
   let expected: Record<string, HostTensor>;
   // The worker starts while the reference (the whole model here, same provider and input) runs.
   const warming = backend.warmUp?.();
@@ -119,16 +107,16 @@ async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, 
     store: opened.store,
     backend,
     createSession,
-    provider,
-    execType: args.exec_type ?? 'CPU',
+    provider: config.provider,
+    execType: config.execType,
     sessionOptions,
     feeds,
     runId: `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomUUID().slice(0, 8)}`,
-    timeoutMs: timeout * 1000,
-    warmup: positiveInt(args.warmup, 'warmup', 0) ?? 2,
+    timeoutMs: config.timeoutMs,
+    warmup: config.warmup,
     expected,
     // The embedded store's folder goes away at the end; its objects need no deleting.
-    keepObjects: args.keep_objects === true || opened.embedded !== undefined,
+    keepObjects: config.keepObjects || opened.embedded !== undefined,
   };
   return { ctx, close };
 }
@@ -218,7 +206,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   }
   // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
   for (const r of previous) if (r.status === 'ok') done.add(doneKey(r.split_index!, r.rep!));
-  const s = await setUp(args, a);
+  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`));
   let csv: CsvAppender;
   try {
     csv = await CsvAppender.open(file);

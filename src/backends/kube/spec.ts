@@ -3,11 +3,12 @@
  * here: the client lives in kubernetes.ts). Manifests of the store Secret, the per-payload Job and
  * the worker pod; reading times and failure reasons back from Job and Pod status.
  *
- * The store's endpoint, keys and bucket reach the containers only through the Secret
- * (env valueFrom.secretKeyRef); the bucket reaches onnx-cloud's --minio_bucket through the
- * kubelet's $(VAR) expansion, so no pod spec carries a store coordinate in plain text.
+ * The store's endpoint and keys reach the containers only through the Secret (env
+ * valueFrom.secretKeyRef), so no pod spec carries them; the run's cloud configuration (provider,
+ * threads, graph optimisation, bucket: no secret) is onnx-cloud's --cloud_config.
  */
-import type { JobInfo } from './backend.js';
+import { cloudConfigArgs, type CloudConfig } from '../../config/cloud-config.js';
+import type { JobInfo } from '../backend.js';
 
 export const APP_LABEL = 'app';
 export const APP = 'onnx-manager';
@@ -23,14 +24,12 @@ export const LABELS = {
 export const CONTAINER = 'onnx-cloud';
 
 /** Keys of the store Secret, each becoming the environment variable of the same name. */
-export const SECRET_KEYS = ['MINIO_ENDPOINT', 'MINIO_ACCESS_KEY', 'MINIO_SECRET_KEY', 'MINIO_BUCKET', 'MINIO_REGION'] as const;
+export const SECRET_KEYS = ['MINIO_ENDPOINT', 'MINIO_ACCESS_KEY', 'MINIO_SECRET_KEY'] as const;
 
 export interface StoreCoordinates {
   endpoint: string;
   accessKey: string;
   secretKey: string;
-  bucket: string;
-  region?: string;
 }
 
 /** The subset of Kubernetes object shapes read here (the SDK's classes fit them). */
@@ -73,15 +72,6 @@ export interface KubePod {
 }
 
 
-/** The host of an endpoint given as a URL or host[:port]. */
-export function endpointHost(endpoint: string): string {
-  try {
-    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`).hostname;
-  } catch {
-    return endpoint;
-  }
-}
-
 /** A valid label value: at most 63 of [A-Za-z0-9._-], starting and ending alphanumeric. */
 export function labelValue(s: string): string {
   const v = s.replace(/[^A-Za-z0-9._-]/g, '-').slice(-63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
@@ -120,8 +110,6 @@ export function secretManifest(name: string, namespace: string, store: StoreCoor
     MINIO_ENDPOINT: store.endpoint,
     MINIO_ACCESS_KEY: store.accessKey,
     MINIO_SECRET_KEY: store.secretKey,
-    MINIO_BUCKET: store.bucket,
-    MINIO_REGION: store.region,
   };
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== '') data[k] = Buffer.from(v, 'utf8').toString('base64');
@@ -138,24 +126,13 @@ export function secretManifest(name: string, namespace: string, store: StoreCoor
 export function secretEnv(secret: string): Record<string, unknown>[] {
   return SECRET_KEYS.map((key) => ({
     name: key,
-    valueFrom: { secretKeyRef: { name: secret, key, ...(key === 'MINIO_REGION' ? { optional: true } : {}) } },
+    valueFrom: { secretKeyRef: { name: secret, key } },
   }));
 }
 
-/** onnx-cloud options shared by Jobs and the worker (session settings; never a store coordinate). */
-export interface CloudSettings {
-  graphOptimizationLevel?: string;
-  threads?: number;
-}
-
-function settingsArgs(s: CloudSettings): string[] {
-  const a: string[] = [];
-  if (s.graphOptimizationLevel) a.push('--graph_opt', s.graphOptimizationLevel);
-  if (s.threads) a.push('--threads', String(s.threads));
-  return a;
-}
-
-export interface JobSpecOptions extends CloudSettings {
+export interface JobSpecOptions {
+  /** The run's cloud configuration, onnx-cloud's --cloud_config. */
+  cloud: CloudConfig;
   name: string;
   namespace: string;
   image: string;
@@ -197,8 +174,7 @@ export function jobManifest(o: JobSpecOptions): Record<string, unknown> {
               image: o.image,
               imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
               command: ['onnx-cloud'],
-              // $(MINIO_BUCKET) is expanded by the kubelet from the Secret-backed variable.
-              args: ['--input_key', o.inputKey, '--output_key', o.outputKey, '--minio_bucket', '$(MINIO_BUCKET)', ...settingsArgs(o)],
+              args: ['--input_key', o.inputKey, '--output_key', o.outputKey, ...cloudConfigArgs(o.cloud)],
               env: secretEnv(o.secret),
             },
           ],
@@ -250,8 +226,8 @@ export function workerPodManifest(o: WorkerPodOptions): Record<string, unknown> 
 }
 
 /** The command exec'd in the worker pod. */
-export function workerCommand(bucket: string, s: CloudSettings): string[] {
-  return ['onnx-cloud', '--serve', '--minio_bucket', bucket, ...settingsArgs(s)];
+export function workerCommand(cloud: CloudConfig): string[] {
+  return ['onnx-cloud', '--serve', ...cloudConfigArgs(cloud)];
 }
 
 /** Milliseconds since the epoch of an API timestamp (Date from the SDK, or RFC 3339 text). */

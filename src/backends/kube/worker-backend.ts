@@ -1,0 +1,127 @@
+/**
+ * worker mode of the kubernetes backend: one pod idles with the store Secret in its environment;
+ * the backend execs `onnx-cloud --serve --cloud_config C` in it (the API server's exec WebSocket)
+ * and speaks the JSON-lines worker protocol over the exec streams, so sessions stay warm across
+ * the sweep.
+ */
+import { PassThrough } from 'node:stream';
+import { Exec, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import type { CloudJob, JobInfo } from '../backend.js';
+import { sleep } from '../timers.js';
+import { WorkerBackend, type WorkerStreams } from '../worker-client.js';
+import { KubernetesError, type KubeClient } from './client.js';
+import type { KubeSettings } from './options.js';
+import { APP, APP_LABEL, CONTAINER, LABELS, podFinished, podProblem, podRunning, workerCommand, workerPodManifest } from './spec.js';
+
+/** How long the worker pod may take to start (image pull included). */
+const WORKER_START_MS = 300_000;
+
+/** worker mode: `onnx-cloud --serve` exec'd in one long-running pod. */
+export class KubernetesWorkerBackend extends WorkerBackend {
+  readonly name = 'kubernetes';
+  private pod?: { name: string; container: string; own: boolean };
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly s: KubeSettings,
+  ) {
+    super();
+  }
+
+  protected get label(): string {
+    return `the cloud worker in pod ${this.kube.namespace}/${this.pod?.name ?? '(not started)'}`;
+  }
+
+  /** A running worker pod: a Running pod of this image labelled as a worker (e.g. from cloud/k8s/worker.yaml), else one made now. */
+  private async ensurePod(): Promise<{ name: string; container: string; own: boolean }> {
+    if (this.pod) {
+      const p = await this.kube.readPod(this.pod.name).catch(() => undefined);
+      if (p && podRunning(p) && !p.metadata?.deletionTimestamp) return this.pod;
+      if (this.pod.own && p) await this.kube.deletePod(this.pod.name).catch(() => undefined);
+      this.pod = undefined;
+    }
+    const ns = this.kube.namespace;
+    const list = await this.kube.call(`list worker pods in ${ns}`, () =>
+      this.kube.core.listNamespacedPod({ namespace: ns, labelSelector: `${APP_LABEL}=${APP},${LABELS.component}=worker` }),
+    );
+    for (const p of list.items) {
+      const c = p.spec?.containers?.find((x) => x.image === this.s.args.image);
+      if (c && podRunning(p) && !p.metadata?.deletionTimestamp && p.metadata?.name) {
+        this.pod = { name: p.metadata.name, container: c.name, own: false };
+        return this.pod;
+      }
+    }
+    const name = `onnx-worker-${this.s.instance}`;
+    const body = workerPodManifest({ name, namespace: ns, image: this.s.args.image, secret: this.s.args.secret, instance: this.s.instance });
+    await this.kube.call(`create pod ${ns}/${name}`, () => this.kube.core.createNamespacedPod({ namespace: ns, body: body as V1Pod }));
+    this.pod = { name, container: CONTAINER, own: true };
+    const deadline = Date.now() + WORKER_START_MS;
+    for (;;) {
+      const p = await this.kube.readPod(name);
+      if (podRunning(p)) return this.pod;
+      const problem = podProblem(p) ?? (p.status?.phase === 'Succeeded' ? 'the pod ended' : undefined);
+      if (problem) {
+        const line = podFinished(p) ? await this.kube.lastLogLine(p) : undefined;
+        throw new KubernetesError(`worker pod ${ns}/${name} cannot run: ${problem}${line ? `: ${line}` : ''}`);
+      }
+      if (Date.now() > deadline) {
+        const why = p.status?.conditions?.find((c) => c.status === 'False' && c.message)?.message;
+        throw new KubernetesError(`worker pod ${ns}/${name} did not start within ${WORKER_START_MS / 1000} s (${p.status?.phase ?? 'unknown'}${why ? `: ${why}` : ''})`);
+      }
+      await sleep(250);
+    }
+  }
+
+  protected async spawnWorker(): Promise<WorkerStreams> {
+    const pod = await this.ensurePod();
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const tail: string[] = [];
+    stderr.on('data', (d: Buffer) => {
+      for (const l of d.toString('utf8').split('\n')) if (l.trim()) tail.push(l.trim());
+      tail.splice(0, Math.max(0, tail.length - 5));
+    });
+    let status: V1Status | undefined;
+    const command = workerCommand(this.s.cloud);
+    let ws: Awaited<ReturnType<Exec['exec']>>;
+    try {
+      ws = await new Exec(this.kube.kc).exec(this.kube.namespace, pod.name, pod.container, command, stdout, stderr, stdin, false, (st) => {
+        status = st;
+      });
+    } catch (err) {
+      const e = err as { message?: string; error?: Error };
+      const msg = String(e?.error?.message ?? e?.message ?? err).split('\n')[0];
+      throw new KubernetesError(`cannot exec onnx-cloud in pod ${this.kube.namespace}/${pod.name} through ${this.kube.server}: ${msg}`, { cause: err });
+    }
+    const exited = new Promise<string>((resolve) => {
+      const describe = () => {
+        const exit = status?.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
+        const how = status ? (status.status === 'Success' ? 'code 0' : exit !== undefined ? `code ${exit}` : (status.message ?? 'failed')) : 'exec stream closed';
+        return `${how}${tail.length ? `: ${tail.at(-1)}` : ''}`;
+      };
+      ws.on('close', () => resolve(describe()));
+      ws.on('error', (e: Error) => resolve(`exec stream error: ${e.message}`));
+    });
+    return { stdin, stdout, exited, kill: () => ws.terminate() };
+  }
+
+  override async jobInfo(job: CloudJob): Promise<JobInfo> {
+    const info = await super.jobInfo(job);
+    return this.pod ? { ...info, name: this.pod.name } : info;
+  }
+
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      try {
+        if (this.pod?.own && !this.s.args.keepJobs) await this.kube.deletePod(this.pod.name);
+      } catch (err) {
+        this.s.warn(`could not delete the worker pod: ${(err as Error).message}`);
+      }
+      await this.kube.close();
+    }
+  }
+}
+

@@ -1,0 +1,126 @@
+/**
+ * One typed configuration of a run (model, provider, device, threads, graph optimisation, store,
+ * bucket, timeouts, backend settings), built once from plain flag values (the command line's
+ * names: exec_type, device_type, threads, graph_opt, minio_*, timeout, warmup, cloud, ...) and
+ * handed to the sweep and the backend. The cloud side's part of it (cloudConfigOf) travels to
+ * every cloud process in one encoding (see cloud-config.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { UsageError } from '../errors.js';
+import { providerFor, type ProviderChoice } from '../runtime/providers.js';
+import type { GraphOptimizationLevel, SessionOptions } from '../runtime/session.js';
+import { storeConfigFromEnv, storeLocationFromEnv, type StoreConfig } from '../storage/store.js';
+import { checkCloudConfig, cloudSessionOptions, GRAPH_OPT_LEVELS, type CloudConfig } from './cloud-config.js';
+
+export const BACKENDS = ['local', 'oscar', 'kubernetes', 'ssh'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export const DEFAULT_TIMEOUT_S = 60;
+export const DEFAULT_WARMUP = 2;
+
+/** The flag values a run is built from (names as on the command line); other keys are backend flags. */
+export interface RunFlags {
+  onnx_file?: string;
+  exec_type?: string;
+  device_type?: string | number;
+  threads?: number;
+  graph_opt?: string;
+  minio_endpoint?: string;
+  minio_bucket?: string;
+  minio_region?: string;
+  minio_secure?: boolean;
+  timeout?: number;
+  warmup?: number;
+  cloud?: string;
+  keep_objects?: boolean;
+  [flag: string]: unknown;
+}
+
+export interface RunConfig {
+  /** The model file (--onnx_file), when there is one. */
+  model?: string;
+  cloud: BackendName;
+  /** --exec_type as given (the CSV's exec_type column). */
+  execType: string;
+  provider: ProviderChoice;
+  graphOptimizationLevel: GraphOptimizationLevel;
+  /** Intra-op threads of every session (local cloud: half of this machine's cores each, unless given). */
+  threads?: number;
+  /** The store (keys from the environment, never from flags). */
+  store: StoreConfig;
+  /** How long to wait for each cloud result. */
+  timeoutMs: number;
+  /** Unrecorded warm-up cycles per split point. */
+  warmup: number;
+  keepObjects: boolean;
+  /** Every flag value given, for the chosen backend's own settings (kube_*, ssh_*, oscar_*). */
+  backendFlags: Readonly<Record<string, unknown>>;
+}
+
+function integer(v: unknown, flag: string, min: number): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+function graphOpt(v: unknown): GraphOptimizationLevel {
+  const level = (v ?? 'all') as GraphOptimizationLevel;
+  if (!GRAPH_OPT_LEVELS.includes(level)) throw new UsageError(`--graph_opt must be one of ${GRAPH_OPT_LEVELS.join(', ')}, got '${String(v)}'`);
+  return level;
+}
+
+function storeFlags(f: RunFlags): Parameters<typeof storeConfigFromEnv>[0] {
+  const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
+  if (f.minio_endpoint) flags.minio_endpoint = f.minio_endpoint;
+  if (f.minio_bucket) flags.minio_bucket = f.minio_bucket;
+  if (f.minio_region) flags.minio_region = f.minio_region;
+  if (f.minio_secure !== undefined) flags.minio_secure = f.minio_secure;
+  return flags;
+}
+
+/** The run's configuration from flag values and the environment (store keys, MINIO_*); throws a UsageError naming the bad flag. */
+export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunConfig {
+  const cloud = (flags.cloud ?? 'local') as BackendName;
+  if (!BACKENDS.includes(cloud)) throw new UsageError(`--cloud ${String(flags.cloud)} is not a backend (one of: ${BACKENDS.join(', ')})`);
+  const timeout = flags.timeout ?? DEFAULT_TIMEOUT_S;
+  if (typeof timeout !== 'number' || !(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${String(flags.timeout)}`);
+  // Edge and cloud share this machine's cores when the cloud is local: half each unless told.
+  const threads = integer(flags.threads, 'threads', 1) ?? (cloud === 'local' ? Math.max(1, Math.floor(availableParallelism() / 2)) : undefined);
+  const config: RunConfig = {
+    cloud,
+    execType: flags.exec_type ?? 'CPU',
+    provider: providerFor(flags.exec_type, flags.device_type),
+    graphOptimizationLevel: graphOpt(flags.graph_opt),
+    store: storeConfigFromEnv(storeFlags(flags), env),
+    timeoutMs: timeout * 1000,
+    warmup: integer(flags.warmup, 'warmup', 0) ?? DEFAULT_WARMUP,
+    keepObjects: flags.keep_objects === true,
+    backendFlags: { ...flags },
+  };
+  if (flags.onnx_file) config.model = flags.onnx_file;
+  if (threads !== undefined) config.threads = threads;
+  return config;
+}
+
+/** What the cloud process of this run needs to know (no secret). */
+export function cloudConfigOf(run: Pick<RunConfig, 'provider' | 'graphOptimizationLevel' | 'threads' | 'store'>): CloudConfig {
+  const c: CloudConfig = { provider: run.provider, graphOptimizationLevel: run.graphOptimizationLevel, bucket: run.store.bucket };
+  if (run.threads !== undefined) c.threads = run.threads;
+  if (run.store.region) c.region = run.store.region;
+  return checkCloudConfig(c, 'the cloud configuration');
+}
+
+/**
+ * The cloud configuration of a cloud process started by hand, from its own flags (exec_type,
+ * device_type, graph_opt, threads, minio_bucket, minio_region) and MINIO_BUCKET / MINIO_REGION.
+ */
+export function cloudConfigFromFlags(flags: Pick<RunFlags, 'exec_type' | 'device_type' | 'graph_opt' | 'threads' | 'minio_bucket' | 'minio_region'>, env: NodeJS.ProcessEnv = process.env): CloudConfig {
+  const threads = integer(flags.threads, 'threads', 1);
+  const store = storeLocationFromEnv(storeFlags(flags), env);
+  return cloudConfigOf({ provider: providerFor(flags.exec_type, flags.device_type), graphOptimizationLevel: graphOpt(flags.graph_opt), ...(threads ? { threads } : {}), store });
+}
+
+/** The session options of the edge's sessions (and of the reference run of the whole model). */
+export function edgeSessionOptions(run: RunConfig): SessionOptions {
+  return cloudSessionOptions(cloudConfigOf(run));
+}
