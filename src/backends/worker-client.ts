@@ -93,9 +93,9 @@ export abstract class WorkerBackend implements CloudBackend {
         }
         if (m.type === 'ready') {
           if (m.config) this.reported = m.config;
-          const differ = this.expected && m.config ? cloudConfigDifferences(this.expected, m.config) : [];
+          const differ = !this.expected ? [] : m.config ? cloudConfigDifferences(this.expected, m.config) : ['all of it'];
           if (differ.length === 0) return readyResolve();
-          readyReject(new BackendError(`${this.label} runs with another configuration than it was given (${differ.join(', ')}): is it an older onnx-cloud?`));
+          readyReject(new BackendError(`${this.label} does not run with the cloud configuration it was given (${differ.join(', ')} differ): is it an older onnx-cloud?`));
           w.kill();
           return;
         }

@@ -540,6 +540,11 @@ export class KubeServer {
     throw new HttpStatus(405, 'MethodNotAllowed', `${method} is not supported here`);
   }
 
+  /** What the pod's container wrote (stdout and stderr), while the pod exists. */
+  podLog(namespace: string, name: string): string | undefined {
+    return this.runtime.get(`${namespace}/${name}`)?.log;
+  }
+
   private addPod(pod: Obj, fault: PodFault): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.pods.set(key, pod);

@@ -1,0 +1,96 @@
+/**
+ * The run configuration: built from flag values, its cloud part encoded one way and checked on
+ * decode with a one-line error naming the bad field, by the library and by the real onnx-cloud.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cloudConfigArgs, cloudConfigDifferences, cloudSessionOptions, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../../src/config/cloud-config.js';
+import { buildRunConfig, cloudConfigFromFlags, cloudConfigOf, DEFAULT_TIMEOUT_S, DEFAULT_WARMUP } from '../../src/config/run-config.js';
+import { projectRoot } from '../models/zoo.js';
+
+const full: CloudConfig = { provider: { name: 'cuda', deviceId: 1 }, graphOptimizationLevel: 'extended', threads: 3, bucket: 'b-1', region: 'r' };
+
+describe('the cloud configuration on the wire', () => {
+  it('round-trips, in a fixed field order, with a version', () => {
+    const text = encodeCloudConfig(full);
+    assert.equal(text, '{"v":1,"provider":{"name":"cuda","deviceId":1},"graphOptimizationLevel":"extended","threads":3,"bucket":"b-1","region":"r"}');
+    assert.deepEqual(decodeCloudConfig(text), full);
+    const minimal: CloudConfig = { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: 'b' };
+    assert.deepEqual(decodeCloudConfig(encodeCloudConfig(minimal)), minimal);
+    assert.deepEqual(cloudConfigArgs(minimal), ['--cloud_config', encodeCloudConfig(minimal)]);
+    assert.deepEqual(cloudSessionOptions(full), { executionProviders: [{ name: 'cuda', deviceId: 1 }], graphOptimizationLevel: 'extended', intraOpNumThreads: 3 });
+    assert.deepEqual(cloudConfigDifferences(full, { ...full, threads: 2, bucket: 'x' }), ['threads', 'bucket']);
+  });
+
+  it('refuses bad input in one line naming the field', () => {
+    const base = JSON.parse(encodeCloudConfig(full)) as Record<string, unknown>;
+    const cases: [unknown, RegExp][] = [
+      [{ ...base, v: 2 }, /field 'v' must be 1 .*got 2/],
+      [{ ...base, v: undefined }, /field 'v' must be 1/],
+      [{ ...base, threads: 0 }, /field 'threads' must be an integer >= 1, got 0/],
+      [{ ...base, threads: 1.5 }, /field 'threads'/],
+      [{ ...base, graphOptimizationLevel: 'max' }, /field 'graphOptimizationLevel' must be one of disabled, basic, extended, all, got "max"/],
+      [{ ...base, provider: { name: 'quantum' } }, /field 'provider.name' must be one of cpu, cuda/],
+      [{ ...base, provider: { name: 'cuda', deviceId: -1 } }, /field 'provider.deviceId' must be an integer >= 0/],
+      [{ ...base, provider: { name: 'cuda', device: 1 } }, /field 'provider.device' is not a field/],
+      [{ ...base, provider: 'cuda' }, /field 'provider' must be an object/],
+      [{ ...base, bucket: '' }, /field 'bucket' must be a non-empty string/],
+      [{ ...base, bucket: 'a\nb' }, /field 'bucket' must be a non-empty string without control characters/],
+      [{ ...base, secretKey: 'x' }, /field 'secretKey' is not a field of version 1/],
+      [[1], /field 'v' must be 1/],
+    ];
+    for (const [value, re] of cases) {
+      assert.throws(() => decodeCloudConfig(JSON.stringify(value)), (e: Error) => e.name === 'UsageError' && /^--cloud_config: /.test(e.message) && re.test(e.message) && !e.message.includes('\n'), JSON.stringify(value));
+    }
+    assert.throws(() => decodeCloudConfig('{not json'), { name: 'UsageError', message: '--cloud_config: not JSON ({not json)' });
+  });
+});
+
+describe('the run configuration from flag values', () => {
+  it('applies the defaults once, and names a bad flag', () => {
+    const c = buildRunConfig({ cloud: 'kubernetes' }, {});
+    assert.equal(c.timeoutMs, DEFAULT_TIMEOUT_S * 1000);
+    assert.equal(c.warmup, DEFAULT_WARMUP);
+    assert.equal(c.threads, undefined, 'onnxruntime picks for a remote cloud');
+    assert.ok((buildRunConfig({}, {}).threads ?? 0) >= 1, 'the local cloud gets half of the cores');
+    assert.deepEqual(cloudConfigOf(c), { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: 'onnx-manager' });
+    assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'ssh' }, { MINIO_BUCKET: 'from-env', MINIO_REGION: 'eu' })).bucket, 'from-env');
+    assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'ssh', minio_bucket: 'flag' }, { MINIO_BUCKET: 'from-env' })).bucket, 'flag');
+    assert.deepEqual(cloudConfigFromFlags({ exec_type: 'gpu', device_type: 'cuda:2', graph_opt: 'disabled', threads: 4 }, { MINIO_REGION: 'eu' }), {
+      provider: { name: 'cuda', deviceId: 2 }, graphOptimizationLevel: 'disabled', threads: 4, bucket: 'onnx-manager', region: 'eu',
+    });
+    for (const [flags, re] of [
+      [{ cloud: 'mars' }, /--cloud mars is not a backend \(one of: local, oscar, kubernetes, ssh\)/],
+      [{ timeout: 0 }, /--timeout must be a positive number of seconds, got 0/],
+      [{ threads: 0 }, /--threads must be an integer >= 1, got 0/],
+      [{ warmup: -1 }, /--warmup must be an integer >= 0, got -1/],
+      [{ graph_opt: 'max' }, /--graph_opt must be one of disabled, basic, extended, all, got 'max'/],
+      [{ exec_type: 'quantum' }, /unknown --exec_type 'quantum'/],
+      [{ device_type: 'x' }, /--device_type must be a device number/],
+    ] as const) {
+      assert.throws(() => buildRunConfig(flags, {}), re);
+    }
+  });
+
+  it('never puts a store key into the cloud configuration', () => {
+    const c = buildRunConfig({ cloud: 'ssh', minio_endpoint: 'http://s3.example:9000' }, { MINIO_ACCESS_KEY: 'AK-visible', MINIO_SECRET_KEY: 'sk-secret' });
+    assert.equal(c.store.secretKey, 'sk-secret');
+    assert.doesNotMatch(encodeCloudConfig(cloudConfigOf(c)), /AK-visible|sk-secret|s3\.example/);
+  });
+});
+
+describe('onnx-cloud --cloud_config', () => {
+  const onnxCloud = join(projectRoot(), 'dist', 'cloud', 'onnx-cloud.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [onnxCloud, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+
+  it('a bad configuration, or one given beside a flag it holds, is one line and exit 2', () => {
+    const bad = run('--serve', '--cloud_config', '{"v":1,"provider":{"name":"cpu"},"graphOptimizationLevel":"all","bucket":"b","threads":-2}');
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.equal(bad.stderr.trim(), "onnx-cloud: --cloud_config: field 'threads' must be an integer >= 1, got -2");
+    const both = run('--serve', '--cloud_config', encodeCloudConfig({ provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: 'b' }), '--threads', '2');
+    assert.equal(both.status, 2, both.stderr);
+    assert.equal(both.stderr.trim(), 'onnx-cloud: --cloud_config holds the cloud settings: give it or --threads, not both');
+  });
+});
