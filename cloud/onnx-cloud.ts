@@ -12,11 +12,13 @@
  */
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isMainModule } from '../src/cli/entry.js';
 import { UsageError } from '../src/errors.js';
+import type { CliIO } from '../src/cli/command.js';
 import { reportFailure } from '../src/cli/failure.js';
+import { withRuntimeOptions } from '../src/cli/option-groups.js';
+import { baseParser, defaultIO, parseArgs } from '../src/cli/parse.js';
 import { readUserFile } from '../src/files.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
@@ -29,30 +31,24 @@ import { storeConfigFromEnv } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
 import { createHash } from 'node:crypto';
 
-export async function cloudMain(argv: string[], env = process.env): Promise<number> {
-  const args = await yargs(argv)
-    .scriptName('onnx-cloud')
+export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
+  const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))
     .option('onnx_file', { type: 'string', array: true, describe: 'Part file(s) to run, in order (default: the parts the payload names, from the store)' })
     .option('input_file', { type: 'string', describe: 'Payload to run on (default $INPUT_FILE_PATH)' })
     .option('save_results', { type: 'string', describe: 'Where to write the result payload (default $TMP_OUTPUT_DIR/<input name>)' })
-    .option('exec_type', { type: 'string', default: 'CPU' })
-    .option('device_type', { type: 'string' })
-    .option('minio_bucket', { type: 'string' })
+    .option('minio_bucket', { type: 'string', describe: 'Bucket of the store (default MINIO_BUCKET or onnx-manager)' })
     .option('input_key', { type: 'string', describe: 'Read the payload from this store key (with --output_key)' })
     .option('output_key', { type: 'string', describe: 'Put the result under this store key' })
-    .option('serve', { type: 'boolean', default: false, describe: 'Serve jobs as JSON lines on stdin/stdout, sessions kept warm' })
-    .option('graph_opt', { type: 'string', choices: ['disabled', 'basic', 'extended', 'all'], default: 'all' })
-    .option('threads', { type: 'number' })
-    .option('verbose', { type: 'boolean', default: false })
-    .strictOptions()
-    .exitProcess(false)
-    .parseAsync();
-  const sessionOptions: SessionOptions = {
-    executionProviders: [providerFor(args.exec_type, args.device_type)],
-    graphOptimizationLevel: args.graph_opt as GraphOptimizationLevel,
-    ...(args.threads ? { intraOpNumThreads: args.threads } : {}),
-  };
+    .option('serve', { type: 'boolean', default: false, describe: 'Serve jobs as JSON lines on stdin/stdout, sessions kept warm' });
+  const parsed = await parseArgs(parser, { tool: 'onnx-cloud' }, argv, io);
+  if ('code' in parsed) return parsed.code;
+  const args = parsed.args;
   try {
+    const sessionOptions: SessionOptions = {
+      executionProviders: [providerFor(args.exec_type, args.device_type)],
+      graphOptimizationLevel: args.graph_opt as GraphOptimizationLevel,
+      ...(args.threads ? { intraOpNumThreads: args.threads } : {}),
+    };
     if (args.serve || args.input_key || args.output_key) {
       if (!args.serve && !(args.input_key && args.output_key)) throw new UsageError('give both --input_key and --output_key');
       const store = await openMinioStore({ ...storeConfigFromEnv(args.minio_bucket ? { minio_bucket: args.minio_bucket } : {}, env), createBucket: false });
@@ -99,14 +95,14 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
       const result = await runner.process(payload, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
       await OutputTransaction.run(path.dirname(path.resolve(outFile)), (tx) => tx.write(path.basename(outFile), encodePayload(result)));
       const timing = Object.fromEntries(result.timings.map((t) => [t.name, Math.round(t.ms * 1000) / 1000]));
-      process.stdout.write(`${JSON.stringify({ result: outFile, tensors: [...result.tensors.keys()], timings: timing })}\n`);
+      io.out(JSON.stringify({ result: outFile, tensors: [...result.tensors.keys()], timings: timing }));
     } finally {
       await runner.close();
       await close();
     }
     return 0;
   } catch (err) {
-    return reportFailure('onnx-cloud', err, args.verbose, (line) => process.stderr.write(`${line}\n`));
+    return reportFailure('onnx-cloud', err, args.verbose, io.err);
   }
 }
 
