@@ -14,44 +14,41 @@
  */
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isMainModule } from '../src/cli/entry.js';
 import { UsageError } from '../src/errors.js';
+import type { CliIO } from '../src/cli/command.js';
 import { reportFailure } from '../src/cli/failure.js';
+import { withRuntimeOptions } from '../src/cli/option-groups.js';
+import { baseParser, defaultIO, givenFlags, parseArgs } from '../src/cli/parse.js';
+import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../src/config/cloud-config.js';
+import { cloudConfigFromFlags } from '../src/config/run-config.js';
 import { readUserFile } from '../src/files.js';
 import { createSession } from '../src/runtime/ort.js';
 import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
-import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig, GRAPH_OPT_LEVELS } from '../src/config/cloud-config.js';
-import { cloudConfigFromFlags } from '../src/config/run-config.js';
 import { openStoreFromEnv } from '../src/storage/open.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
 import { createHash } from 'node:crypto';
 
-export async function cloudMain(argv: string[], env = process.env): Promise<number> {
-  const args = await yargs(argv)
-    .scriptName('onnx-cloud')
+export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
+  const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))
     .option('onnx_file', { type: 'string', array: true, describe: 'Part file(s) to run, in order (default: the parts the payload names, from the store)' })
     .option('input_file', { type: 'string', describe: 'Payload to run on (default $INPUT_FILE_PATH)' })
     .option('save_results', { type: 'string', describe: 'Where to write the result payload (default $TMP_OUTPUT_DIR/<input name>)' })
-    .option(CLOUD_CONFIG_FLAG, { type: 'string', describe: 'The run\'s cloud settings as one JSON text (what the backends send); excludes the five flags below' })
-    .option('exec_type', { type: 'string', describe: 'Execution provider (default CPU)' })
-    .option('device_type', { type: 'string' })
-    .option('minio_bucket', { type: 'string', describe: 'Bucket (default $MINIO_BUCKET, else onnx-manager)' })
+    .option('minio_bucket', { type: 'string', describe: 'Bucket of the store (default MINIO_BUCKET or onnx-manager)' })
     .option('input_key', { type: 'string', describe: 'Read the payload from this store key (with --output_key)' })
     .option('output_key', { type: 'string', describe: 'Put the result under this store key' })
     .option('serve', { type: 'boolean', default: false, describe: 'Serve jobs as JSON lines on stdin/stdout, sessions kept warm' })
-    .option('graph_opt', { type: 'string', choices: [...GRAPH_OPT_LEVELS], describe: 'Graph optimisation level (default all)' })
-    .option('threads', { type: 'number' })
-    .option('verbose', { type: 'boolean', default: false })
-    .strictOptions()
-    .exitProcess(false)
-    .parseAsync();
+    .option(CLOUD_CONFIG_FLAG, { type: 'string', describe: "The run's cloud settings as one JSON text, as the backends send them (instead of the runtime flags and --minio_bucket)" });
+  const parsed = await parseArgs(parser, { tool: 'onnx-cloud' }, argv, io);
+  if ('code' in parsed) return parsed.code;
+  const args = parsed.args;
   try {
-    const given = (['exec_type', 'device_type', 'graph_opt', 'threads', 'minio_bucket'] as const).filter((f) => args[f] !== undefined);
-    if (args.cloud_config !== undefined && given.length) throw new UsageError(`--${CLOUD_CONFIG_FLAG} holds the cloud settings: give it or --${given[0]}, not both`);
+    const given = givenFlags(argv);
+    const held = (['exec_type', 'device_type', 'graph_opt', 'threads', 'minio_bucket'] as const).find((f) => given.has(f));
+    if (args.cloud_config !== undefined && held) throw new UsageError(`--${CLOUD_CONFIG_FLAG} holds the cloud settings: give it or --${held}, not both`);
     const config = args.cloud_config !== undefined ? decodeCloudConfig(args.cloud_config) : cloudConfigFromFlags(args, env);
     const sessionOptions = cloudSessionOptions(config);
     if (args.serve || args.input_key || args.output_key) {
@@ -62,7 +59,7 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
         if (args.serve) await serveJobs(process.stdin, process.stdout, store, runner, config);
         else {
           await runJob(store, runner, args.input_key!, args.output_key!);
-          process.stdout.write(`${JSON.stringify({ result: args.output_key, config })}\n`);
+          io.out(JSON.stringify({ result: args.output_key, config }));
         }
       } finally {
         await runner.close();
@@ -103,14 +100,14 @@ export async function cloudMain(argv: string[], env = process.env): Promise<numb
       const result = await runner.process(payload, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
       await OutputTransaction.run(path.dirname(path.resolve(outFile)), (tx) => tx.write(path.basename(outFile), encodePayload(result)));
       const timing = Object.fromEntries(result.timings.map((t) => [t.name, Math.round(t.ms * 1000) / 1000]));
-      process.stdout.write(`${JSON.stringify({ result: outFile, tensors: [...result.tensors.keys()], timings: timing, config })}\n`);
+      io.out(JSON.stringify({ result: outFile, tensors: [...result.tensors.keys()], timings: timing, config }));
     } finally {
       await runner.close();
       await close();
     }
     return 0;
   } catch (err) {
-    return reportFailure('onnx-cloud', err, args.verbose, (line) => process.stderr.write(`${line}\n`));
+    return reportFailure('onnx-cloud', err, args.verbose, io.err);
   }
 }
 

@@ -9,11 +9,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isMainModule } from '../src/cli/entry.js';
 import { UsageError } from '../src/errors.js';
+import type { CliIO } from '../src/cli/command.js';
 import { reportFailure } from '../src/cli/failure.js';
+import { intOption, withRuntimeOptions } from '../src/cli/option-groups.js';
+import { baseParser, defaultIO, parseArgs } from '../src/cli/parse.js';
 import { readUserFile } from '../src/files.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
@@ -24,24 +26,20 @@ import { openStoreFromEnv } from '../src/storage/open.js';
 import { storeKeys } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
 
-export async function edgeMain(argv: string[], env = process.env): Promise<number> {
-  const args = await yargs(argv)
-    .scriptName('onnx-edge')
+export async function edgeMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
+  const parser = withRuntimeOptions(baseParser('onnx-edge', argv).usage('Usage: onnx-edge --onnx_file part1.onnx --input_file input.pb [--push] [--output_file payload.pb]'))
     .option('onnx_file', { type: 'string', describe: 'The edge part (part1.onnx)' })
     .option('input_file', { type: 'string', describe: 'Payload with the model inputs (see onnx-manager --operation data_processing)' })
     .option('manifest', { type: 'string', describe: 'manifest.json of the split, to send exactly its cut tensors' })
     .option('split_index', { type: 'number', describe: 'The split of --manifest that --onnx_file is the edge part of (required with --manifest)' })
     .option('run_id', { type: 'string', describe: 'Run id in the payload and store key (default: a new one)' })
-    .option('rep', { type: 'number', default: 0 })
+    .option('rep', intOption('rep', { min: 0, default: 0, describe: 'Repetition number in the payload and store key' }))
     .option('output_file', { type: 'string', describe: 'Write the payload here' })
     .option('push', { type: 'boolean', default: false, describe: 'Upload the payload to the store (MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY)' })
-    .option('minio_bucket', { type: 'string' })
-    .option('exec_type', { type: 'string', default: 'CPU' })
-    .option('device_type', { type: 'string' })
-    .option('verbose', { type: 'boolean', default: false })
-    .strictOptions()
-    .exitProcess(false)
-    .parseAsync();
+    .option('minio_bucket', { type: 'string', describe: 'Bucket to push to (default MINIO_BUCKET or onnx-manager)' });
+  const parsed = await parseArgs(parser, { tool: 'onnx-edge' }, argv, io);
+  if ('code' in parsed) return parsed.code;
+  const args = parsed.args;
   try {
     if (!args.onnx_file) throw new UsageError('missing --onnx_file (the edge part)');
     if (!args.input_file) throw new UsageError('missing --input_file (a payload with the model inputs)');
@@ -49,7 +47,11 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
     if (args.manifest && args.split_index === undefined) throw new UsageError('--manifest needs --split_index (the split whose edge part --onnx_file is)');
     const splitIndex = args.split_index ?? 0;
     const input = decodePayload(await readUserFile(args.input_file), { file: args.input_file });
-    const session = await createSession(await readUserFile(args.onnx_file), { executionProviders: [providerFor(args.exec_type, args.device_type)] });
+    const session = await createSession(await readUserFile(args.onnx_file), {
+      executionProviders: [providerFor(args.exec_type, args.device_type)],
+      graphOptimizationLevel: args.graph_opt,
+      ...(args.threads ? { intraOpNumThreads: args.threads } : {}),
+    });
     const pool = new Map<string, HostTensor>(input.tensors);
     const feeds: Record<string, HostTensor> = {};
     for (const n of session.inputNames) {
@@ -99,10 +101,10 @@ export async function edgeMain(argv: string[], env = process.env): Promise<numbe
         await store.close();
       }
     }
-    process.stdout.write(`${JSON.stringify(report)}\n`);
+    io.out(JSON.stringify(report));
     return 0;
   } catch (err) {
-    return reportFailure('onnx-edge', err, args.verbose, (line) => process.stderr.write(`${line}\n`));
+    return reportFailure('onnx-edge', err, args.verbose, io.err);
   }
 }
 

@@ -2,7 +2,7 @@
 /**
  * Helpers of the OSCAR service script (cloud/oscar/script.sh), beside onnx-cloud:
  *
- *   helper.js error-result <input payload> <result file> <message>
+ *   helper.js error-result <input payload> <result file> -- <message>
  *     Writes a result payload that reports <message> as the cloud's error (with the run, split and
  *     repetition of the input when it can be decoded), so that the edge learns at once why a job
  *     failed: faas-supervisor ignores the script's exit code and uploads whatever is in
@@ -28,7 +28,11 @@ import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../..
 import { cloudConfigFromFlags } from '../../src/config/run-config.js';
 import { openStoreFromEnv } from '../../src/storage/open.js';
 import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload.js';
+import type { CliIO } from '../../src/cli/command.js';
 import { reportFailure } from '../../src/cli/failure.js';
+import { baseParser, defaultIO, parseArgs } from '../../src/cli/parse.js';
+
+const TOOL = 'onnx-cloud helper';
 
 async function write(file: string, p: Payload): Promise<void> {
   await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), encodePayload(p)));
@@ -45,15 +49,15 @@ async function errorResult(input: string, output: string, message: string): Prom
   await write(output, errorPayload(ids, new Error(message || 'the OSCAR job failed')));
 }
 
-function flag(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
+interface StageArgs {
+  input_file: string;
+  save_results: string;
+  cloud_config?: string;
 }
 
-async function stage(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const input = flag(argv, 'input_file');
-  const output = flag(argv, 'save_results');
-  if (!input || !output) throw new UsageError('stage needs --input_file and --save_results');
+async function stage(args: StageArgs, env: NodeJS.ProcessEnv): Promise<void> {
+  const input = args.input_file;
+  const output = args.save_results;
   const mine = (env.ONNX_MANAGER_STAGE_PARTS ?? '').split(',').filter((s) => s);
   if (mine.length === 0) throw new UsageError('stage: ONNX_MANAGER_STAGE_PARTS names no parts');
   const t0 = performance.now();
@@ -65,8 +69,7 @@ async function stage(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (head.join() !== mine.join()) {
     throw new UsageError(`stage: this service runs part(s) ${mine.map((h) => h.slice(0, 12)).join(', ')}, but the payload's next part(s) are ${head.map((h) => h.slice(0, 12)).join(', ') || 'none'}`);
   }
-  const text = flag(argv, CLOUD_CONFIG_FLAG);
-  const config = text !== undefined ? decodeCloudConfig(text) : cloudConfigFromFlags({}, env);
+  const config = args.cloud_config !== undefined ? decodeCloudConfig(args.cloud_config) : cloudConfigFromFlags({}, env);
   const store = await openStoreFromEnv(config, env);
   const runner = new CloudRunner(storeModelSource(store), createSession, { session: cloudSessionOptions(config) });
   try {
@@ -90,21 +93,44 @@ async function stage(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   }
 }
 
-export async function helperMain(argv: string[], env = process.env): Promise<number> {
+export async function helperMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
+  let job: (() => Promise<void>) | undefined;
+  const parser = baseParser(TOOL, argv)
+    .usage(`Usage: ${TOOL} error-result <input> <result> [message] | stage --input_file <f> --save_results <f> [--${CLOUD_CONFIG_FLAG} <json>]`)
+    .command(
+      'error-result <input> <result> [message]',
+      'Write a result payload that reports <message> as the cloud error',
+      (y) =>
+        y
+          .positional('input', { type: 'string', demandOption: true, describe: 'The input payload of the failed job' })
+          .positional('result', { type: 'string', demandOption: true, describe: 'Where to write the result payload' })
+          .positional('message', { type: 'string', default: '', describe: 'What went wrong' }),
+      (a) => {
+        // The script passes the message after `--`, so that one starting with '-' is not a flag.
+        const message = a.message || a._.slice(1).map(String).join(' ');
+        job = () => errorResult(a.input, a.result, message);
+      },
+    )
+    .command(
+      'stage',
+      'Run this stage of a chain of services and write the payload for the next one',
+      (y) =>
+        y
+          .option('input_file', { type: 'string', demandOption: true, describe: 'The payload this stage received' })
+          .option('save_results', { type: 'string', demandOption: true, describe: 'Where to write the payload for the next stage' })
+          .option(CLOUD_CONFIG_FLAG, { type: 'string', describe: "The service's cloud settings (ONNX_MANAGER_CLOUD_CONFIG), as onnx-cloud takes them" }),
+      (a) => {
+        job = () => stage(a, env);
+      },
+    );
+  const parsed = await parseArgs(parser, { tool: TOOL }, argv, io);
+  if ('code' in parsed) return parsed.code;
   try {
-    const [cmd, ...rest] = argv;
-    if (cmd === 'error-result') {
-      const [input, output, message] = rest;
-      if (!input || !output) throw new UsageError('usage: helper.js error-result <input payload> <result file> <message>');
-      await errorResult(input, output, message ?? '');
-    } else if (cmd === 'stage') {
-      await stage(rest, env);
-    } else {
-      throw new UsageError('usage: helper.js error-result <input> <result> <message> | stage --input_file <f> --save_results <f> [--cloud_config <json>]');
-    }
+    if (!job) throw new UsageError('give a command: error-result or stage (see --help)');
+    await job();
     return 0;
   } catch (err) {
-    return reportFailure('onnx-cloud helper', err, false, (line) => process.stderr.write(`${line}\n`));
+    return reportFailure(TOOL, err, parsed.args.verbose, io.err);
   }
 }
 

@@ -74,6 +74,6 @@ cat -- "$errors" >&2
 
 if [ "$status" -ne 0 ] && [ ! -e "$result" ]; then
   message="$(tail -n 1 -- "$errors" | cut -c 1-300)"
-  "${helper[@]}" error-result "$INPUT_FILE_PATH" "$result" "${message:-onnx-cloud exited with status $status}" || true
+  "${helper[@]}" error-result "$INPUT_FILE_PATH" "$result" -- "${message:-onnx-cloud exited with status $status}" || true
 fi
 exit "$status"

@@ -2,7 +2,6 @@
  * Model inputs from the command line: a payload file (--input_file), an image (--image_file) or
  * a folder of images (--image_batch); none of them means a deterministic random input.
  */
-import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { indexGraph } from '../onnx/graph.js';
 import type { LoadedModel } from '../onnx/model.js';
@@ -28,20 +27,6 @@ export interface InputArgs {
   scale?: number;
   image_limit?: number;
   seed?: number;
-}
-
-export function withInputOptions<T>(y: Argv<T>) {
-  return y
-    .option('input_file', { type: 'string', describe: 'A payload file (.pb) with the model inputs, e.g. from data_processing' })
-    .option('image_file', { type: 'string', describe: 'An image to feed the model' })
-    .option('image_batch', { type: 'string', describe: 'A folder of images, fed as one batch' })
-    .option('image_is_grayscale', { type: 'boolean', describe: 'Read images as one grayscale channel' })
-    .option('normalisation', { type: 'string', choices: Object.keys(NORMALISATION_PRESETS), describe: 'Pixel normalisation preset (default unit: pixel/255)' })
-    .option('mean', { type: 'number', array: true, describe: 'Per-channel mean subtracted after scaling' })
-    .option('std', { type: 'number', array: true, describe: 'Per-channel standard deviation divided by' })
-    .option('scale', { type: 'number', describe: 'Factor applied to raw 0..255 pixels first' })
-    .option('image_limit', { type: 'number', describe: 'At most this many images from --image_batch' })
-    .option('seed', { type: 'number', default: 1, describe: 'Seed of the random input used when no input is given' });
 }
 
 function normalisation(args: InputArgs): Normalisation {

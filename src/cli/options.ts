@@ -1,7 +1,6 @@
 /**
  * Options shared by several operations, and turning them into library arguments.
  */
-import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { indexGraph } from '../onnx/graph.js';
 import { loadModel, type LoadedModel } from '../onnx/model.js';
@@ -16,19 +15,6 @@ export interface ModelArgs {
   input_shape?: string[];
   image_size_x?: number;
   image_size_y?: number;
-}
-
-export function withModelOptions<T>(y: Argv<T>) {
-  return y
-    .option('onnx_file', { type: 'string', describe: 'The ONNX model to work on' })
-    .option('batch', { type: 'number', default: 1, describe: 'Batch size bound to a free first input dimension' })
-    .option('input_shape', {
-      type: 'string',
-      array: true,
-      describe: 'Shape of an input with free dimensions, as name:1x3x224x224 (repeat per input)',
-    })
-    .option('image_size_x', { type: 'number', describe: 'Width bound to the free last dimension of a 4-D image input' })
-    .option('image_size_y', { type: 'number', describe: 'Height bound to the free third dimension of a 4-D image input' });
 }
 
 export function requireFile(v: string | undefined, flag: string): string {

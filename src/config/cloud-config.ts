@@ -8,13 +8,13 @@
 import { UsageError } from '../errors.js';
 import { EXEC_TYPES, type ProviderChoice } from '../runtime/providers.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../runtime/session.js';
+import { GRAPH_OPT_LEVELS } from './defaults.js';
 
 /** The flag that carries the encoded configuration to a cloud process. */
 export const CLOUD_CONFIG_FLAG = 'cloud_config';
 /** The OSCAR service variable holding the encoded configuration (read by cloud/oscar/script.sh). */
 export const CLOUD_CONFIG_VARIABLE = 'ONNX_MANAGER_CLOUD_CONFIG';
 export const CLOUD_CONFIG_VERSION = 1;
-export const GRAPH_OPT_LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
 
 /** What a cloud process needs to know of the run (besides the store's endpoint and keys). */
 export interface CloudConfig {
@@ -55,7 +55,7 @@ export function checkCloudConfig(c: unknown, source = `--${CLOUD_CONFIG_FLAG}`):
     provider.deviceId = p.deviceId as number;
   }
   const level = o.graphOptimizationLevel;
-  if (!GRAPH_OPT_LEVELS.includes(level as GraphOptimizationLevel)) throw bad(source, 'graphOptimizationLevel', `must be one of ${GRAPH_OPT_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  if (!(GRAPH_OPT_LEVELS as readonly unknown[]).includes(level)) throw bad(source, 'graphOptimizationLevel', `must be one of ${GRAPH_OPT_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   const out: CloudConfig = { provider, graphOptimizationLevel: level as GraphOptimizationLevel, bucket: checkText(o.bucket, source, 'bucket') };
   if (o.threads !== undefined) {
     if (!Number.isInteger(o.threads) || (o.threads as number) < 1) throw bad(source, 'threads', `must be an integer >= 1, got ${JSON.stringify(o.threads)}`);

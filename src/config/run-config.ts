@@ -10,13 +10,11 @@ import { UsageError } from '../errors.js';
 import { providerFor, type ProviderChoice } from '../runtime/providers.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../runtime/session.js';
 import { storeConfigFromEnv, storeLocationFromEnv, type StoreConfig } from '../storage/store.js';
-import { checkCloudConfig, cloudSessionOptions, GRAPH_OPT_LEVELS, type CloudConfig } from './cloud-config.js';
+import { checkCloudConfig, cloudSessionOptions, type CloudConfig } from './cloud-config.js';
+import { DEFAULTS, GRAPH_OPT_LEVELS } from './defaults.js';
 
 export const BACKENDS = ['local', 'oscar', 'kubernetes', 'ssh'] as const;
 export type BackendName = (typeof BACKENDS)[number];
-
-export const DEFAULT_TIMEOUT_S = 60;
-export const DEFAULT_WARMUP = 2;
 
 /** The flag values a run is built from (names as on the command line); other keys are backend flags. */
 export interface RunFlags {
@@ -64,7 +62,7 @@ function integer(v: unknown, flag: string, min: number): number | undefined {
 }
 
 function graphOpt(v: unknown): GraphOptimizationLevel {
-  const level = (v ?? 'all') as GraphOptimizationLevel;
+  const level = (v ?? DEFAULTS.graphOpt) as GraphOptimizationLevel;
   if (!GRAPH_OPT_LEVELS.includes(level)) throw new UsageError(`--graph_opt must be one of ${GRAPH_OPT_LEVELS.join(', ')}, got '${String(v)}'`);
   return level;
 }
@@ -80,20 +78,20 @@ function storeFlags(f: RunFlags): Parameters<typeof storeConfigFromEnv>[0] {
 
 /** The run's configuration from flag values and the environment (store keys, MINIO_*); throws a UsageError naming the bad flag. */
 export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunConfig {
-  const cloud = (flags.cloud ?? 'local') as BackendName;
+  const cloud = (flags.cloud ?? DEFAULTS.cloud) as BackendName;
   if (!BACKENDS.includes(cloud)) throw new UsageError(`--cloud ${String(flags.cloud)} is not a backend (one of: ${BACKENDS.join(', ')})`);
-  const timeout = flags.timeout ?? DEFAULT_TIMEOUT_S;
+  const timeout = flags.timeout ?? DEFAULTS.timeoutS;
   if (typeof timeout !== 'number' || !(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${String(flags.timeout)}`);
   // Edge and cloud share this machine's cores when the cloud is local: half each unless told.
   const threads = integer(flags.threads, 'threads', 1) ?? (cloud === 'local' ? Math.max(1, Math.floor(availableParallelism() / 2)) : undefined);
   const config: RunConfig = {
     cloud,
-    execType: flags.exec_type ?? 'CPU',
+    execType: flags.exec_type ?? DEFAULTS.execType,
     provider: providerFor(flags.exec_type, flags.device_type),
     graphOptimizationLevel: graphOpt(flags.graph_opt),
     store: storeConfigFromEnv(storeFlags(flags), env),
     timeoutMs: timeout * 1000,
-    warmup: integer(flags.warmup, 'warmup', 0) ?? DEFAULT_WARMUP,
+    warmup: integer(flags.warmup, 'warmup', 0) ?? DEFAULTS.warmup,
     keepObjects: flags.keep_objects === true,
     backendFlags: { ...flags },
   };

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cloudConfigArgs, cloudConfigDifferences, cloudSessionOptions, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../../src/config/cloud-config.js';
-import { buildRunConfig, cloudConfigFromFlags, cloudConfigOf, DEFAULT_TIMEOUT_S, DEFAULT_WARMUP } from '../../src/config/run-config.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
+import { buildRunConfig, cloudConfigFromFlags, cloudConfigOf } from '../../src/config/run-config.js';
 import { projectRoot } from '../models/zoo.js';
 
 const full: CloudConfig = { provider: { name: 'cuda', deviceId: 1 }, graphOptimizationLevel: 'extended', threads: 3, bucket: 'b-1', region: 'r' };
@@ -51,8 +52,8 @@ describe('the cloud configuration on the wire', () => {
 describe('the run configuration from flag values', () => {
   it('applies the defaults once, and names a bad flag', () => {
     const c = buildRunConfig({ cloud: 'kubernetes' }, {});
-    assert.equal(c.timeoutMs, DEFAULT_TIMEOUT_S * 1000);
-    assert.equal(c.warmup, DEFAULT_WARMUP);
+    assert.equal(c.timeoutMs, DEFAULTS.timeoutS * 1000);
+    assert.equal(c.warmup, DEFAULTS.warmup);
     assert.equal(c.threads, undefined, 'onnxruntime picks for a remote cloud');
     assert.ok((buildRunConfig({}, {}).threads ?? 0) >= 1, 'the local cloud gets half of the cores');
     assert.deepEqual(cloudConfigOf(c), { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: 'onnx-manager' });

@@ -131,7 +131,7 @@ describe('run_all', () => {
       [['--exec_type', 'GPU'], /execution provider 'cuda' is not available here.*available here: cpu/],
       [['--rep', '0'], /--rep must be an integer >= 1/],
       [['--splits', '99'], /--splits 99 is not a split index/],
-      [['--cloud', 'mars'], /--cloud mars is not a backend/],
+      [['--cloud', 'mars'], /--cloud "mars" is not one of: local, oscar, kubernetes, ssh/],
     ];
     for (const [extra, pattern] of cases) {
       const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--results_file', join(dir, 'bad.csv'), ...extra]);

@@ -1,0 +1,36 @@
+import { DEFAULTS } from '../../config/defaults.js';
+import { defineCommand } from '../command.js';
+import {
+  checkCloudFlags,
+  intOption,
+  withCloudOptions,
+  withCycleOptions,
+  withInputOptions,
+  withModelOptions,
+  withRuntimeOptions,
+  withStoreOptions,
+  withSweepOptions,
+} from '../option-groups.js';
+
+export const runCommand = defineCommand({
+  name: 'run',
+  describe: 'One split point through the full edge -> store -> cloud cycle, with the time of each step',
+  example: 'run --onnx_file model.onnx --split_layer relu_3_out --rep 5 --verify',
+  builder: (y) =>
+    withCloudOptions(withStoreOptions(withCycleOptions(withRuntimeOptions(withInputOptions(withModelOptions(y))))))
+      .option('split_layer', { type: 'string', demandOption: true, describe: 'Layer to cut after (the input name for cloud only)' })
+      .option('rep', intOption('rep', { default: DEFAULTS.repRun, describe: 'Recorded repetitions' }))
+      .option('results_file', { type: 'string', describe: 'Also append the rows to this CSV' })
+      .option('verify', { type: 'boolean', default: false, describe: 'Compare the result with the full model run locally' }),
+  validate: (args, given) => checkCloudFlags(String(args.cloud), given),
+  run: async (args, io) => (await import('../ops/run.js')).run(args, io.out),
+});
+
+export const runAllCommand = defineCommand({
+  name: 'run_all',
+  describe: 'Every split point through the cycle, --rep times each; rows to --results_file (CSV) and a summary',
+  example: 'run_all --onnx_file model.onnx --rep 10 --results_file results/model.csv',
+  builder: (y) => withCloudOptions(withStoreOptions(withSweepOptions(withRuntimeOptions(withInputOptions(withModelOptions(y)))))),
+  validate: (args, given) => checkCloudFlags(String(args.cloud), given),
+  run: async (args, io) => (await import('../ops/run.js')).runAll(args, io),
+});

@@ -1,0 +1,148 @@
+/**
+ * Argument parsing inside the error boundary, for every command of the project (onnx-manager,
+ * onnx-edge, onnx-cloud, the OSCAR helper): yargs' messages become one line naming the flag,
+ * the value given and what was expected; help and version text go to the command's output;
+ * errors thrown by the command become one line and an exit code (failure.ts).
+ */
+import yargs, { type Argv } from 'yargs';
+import type { CliIO } from './command.js';
+import { reportFailure } from './failure.js';
+
+/** The flags written on the command line (`--name`, `--name=v`, `--no-name`), without defaults. */
+export function givenFlags(argv: readonly string[]): Set<string> {
+  const given = new Set<string>();
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--(?:no-)?([^=]+)/.exec(a);
+    if (m) given.add(m[1]!);
+  }
+  return given;
+}
+
+function flagList(names: string): string[] {
+  return names
+    .split(', ')
+    .map((n) => n.trim())
+    .filter((n) => n);
+}
+
+/** What a parse was for: the tool, the operation (if any) and how to get its help. */
+export interface ParseSubject {
+  tool: string;
+  operation?: string;
+}
+
+function helpHint(s: ParseSubject): string {
+  return `see ${s.tool}${s.operation ? ` ${s.operation}` : ''} --help`;
+}
+
+/** One line for a message of yargs (English locale). */
+export function parserMessage(msg: string, s: ParseSubject, argv: readonly string[]): string {
+  const subject = s.operation ?? s.tool;
+  const given = givenFlags(argv);
+  let m = /^Unknown arguments?: (.*)$/m.exec(msg);
+  if (m) {
+    const names = flagList(m[1]!);
+    const flags = names.filter((n) => given.has(n)).map((n) => `--${n}`);
+    const words = names.filter((n) => !given.has(n)).map((n) => `'${n}'`);
+    const parts: string[] = [];
+    if (flags.length) parts.push(s.operation ? `${subject} does not take ${flags.join(', ')}` : `unknown flag ${flags.join(', ')}`);
+    if (words.length) parts.push(`unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`);
+    return `${parts.join('; ')} (${helpHint(s)})`;
+  }
+  if (/^Invalid values?:/.test(msg)) {
+    const bad = [...msg.matchAll(/Argument: (\S+), Given: (.*), Choices: (.*)$/gm)].map(
+      ([, flag, value, choices]) => `--${flag} ${value} is not one of: ${choices!.replace(/"/g, '')}`,
+    );
+    if (bad.length) return bad.join('; ');
+  }
+  m = /^Missing required arguments?: (.*)$/m.exec(msg);
+  if (m) {
+    const flags = flagList(m[1]!).map((n) => `--${n}`).join(' and ');
+    return s.operation ? `${s.operation} needs ${flags}` : `missing ${flags} (${helpHint(s)})`;
+  }
+  if (/^Not enough non-option arguments/.test(msg)) return `missing arguments (${helpHint(s)})`;
+  m = /^(?:Not enough arguments following|Missing argument values?): (.*)$/m.exec(msg);
+  if (m) return `${flagList(m[1]!).map((n) => `--${n}`).join(', ')} needs a value`;
+  m = /^Arguments (\S+) and (\S+) are mutually exclusive$/m.exec(msg);
+  if (m) return `give only one of --${m[1]} and --${m[2]}`;
+  return msg.split('\n').map((l) => l.trim()).filter((l) => l).join('; ');
+}
+
+/** A yargs parser set up the project's way: strict, English, no process exit, --verbose. */
+export function baseParser(tool: string, argv: readonly string[]): Argv<{ verbose: boolean }> {
+  return yargs([...argv])
+    .scriptName(tool)
+    .locale('en')
+    .option('verbose', { type: 'boolean', default: false, describe: 'Show stack traces and causes on errors' })
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .exitProcess(false);
+}
+
+export type Parsed<T> = { args: T } | { code: number };
+
+/**
+ * Parses without running anything. Help and version are written to io.out (code 0); a parser
+ * error is one line on io.err (code 2).
+ */
+export async function parseArgs<T>(parser: Argv<T>, subject: ParseSubject, argv: readonly string[], io: CliIO): Promise<Parsed<T>> {
+  let failure: string | undefined;
+  let output = '';
+  let args: T | undefined;
+  try {
+    args = (await parser
+      .fail((msg, err) => {
+        failure ??= msg || err?.message || 'bad arguments';
+      })
+      .parseAsync([...argv], {}, (_err: unknown, _argv: unknown, out: string) => {
+        output = out;
+      })) as T;
+  } catch (err) {
+    failure ??= (err as Error).message;
+  }
+  if (failure !== undefined) {
+    io.err(`${subject.tool}: ${parserMessage(failure, subject, argv)}`);
+    return { code: 2 };
+  }
+  const a = (args ?? {}) as Record<string, unknown>;
+  if (a.help || a.version || output) {
+    if (output) io.out(output);
+    return { code: 0 };
+  }
+  const empty = [...givenFlags(argv)].find((f) => a[f] === '');
+  if (empty !== undefined) {
+    io.err(`${subject.tool}: --${empty} needs a value`);
+    return { code: 2 };
+  }
+  return { args: args as T };
+}
+
+export interface ToolDef<T> {
+  tool: string;
+  usage: string;
+  builder: (y: Argv<{ verbose: boolean }>) => Argv<T>;
+  run: (args: T, io: CliIO) => Promise<number | void>;
+}
+
+/** A single-command tool (onnx-edge, onnx-cloud, the OSCAR helper): parse, run, report. */
+export async function runTool<T>(def: ToolDef<T>, argv: readonly string[], io: CliIO = defaultIO()): Promise<number> {
+  const parsed = await parseArgs(def.builder(baseParser(def.tool, argv).usage(def.usage)), { tool: def.tool }, argv, io);
+  if ('code' in parsed) return parsed.code;
+  try {
+    return (await def.run(parsed.args, io)) ?? 0;
+  } catch (err) {
+    return reportFailure(def.tool, err, (parsed.args as { verbose?: boolean }).verbose === true, io.err);
+  }
+}
+
+export function defaultIO(): CliIO {
+  return {
+    out: (s) => process.stdout.write(`${s}\n`),
+    err: (s) => process.stderr.write(s.startsWith('\r') ? s : `${s}\n`),
+    isTTY: process.stderr.isTTY === true,
+  };
+}
