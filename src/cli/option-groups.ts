@@ -4,7 +4,7 @@
  * coerce) are declared with the option, not repeated by hand.
  */
 import type { Argv, Options } from 'yargs';
-import { kubernetesOptions } from '../backends/kubernetes-options.js';
+import { kubernetesOptions } from '../backends/kube/options.js';
 import { oscarOptions } from '../backends/oscar-options.js';
 import { sshOptions } from '../backends/ssh-options.js';
 import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';

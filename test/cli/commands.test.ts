@@ -11,7 +11,7 @@ import type { CommandDef } from '../../src/cli/command.js';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
 import type { Options } from 'yargs';
-import { kubernetesOptions } from '../../src/backends/kubernetes-options.js';
+import { kubernetesOptions } from '../../src/backends/kube/options.js';
 import { oscarOptions } from '../../src/backends/oscar-options.js';
 import { sshOptions } from '../../src/backends/ssh-options.js';
 import { CLOUD_FLAGS } from '../../src/cli/option-groups.js';

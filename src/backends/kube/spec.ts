@@ -1,6 +1,6 @@
 /**
  * What the kubernetes backend sends to and reads from the API server, as plain objects (no SDK
- * here: the client lives in kubernetes.ts). Manifests of the store Secret, the per-payload Job and
+ * here: the client lives in client.ts). Manifests of the store Secret, the per-payload Job and
  * the worker pod; reading times and failure reasons back from Job and Pod status.
  *
  * The store's endpoint and keys reach the containers only through the Secret (env
