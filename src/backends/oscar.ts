@@ -17,227 +17,21 @@
  *   payload seen Failed, or Succeeded with no result in the store, aborts the wait at once.
  */
 import { posix } from 'node:path';
-import { CLOUD_CONFIG_VARIABLE, cloudConfigDifferences, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import { OnnxManagerError, UsageError } from '../errors.js';
 import { isLoopbackHost } from '../net.js';
-import { DEFAULT_BUCKET, parseEndpoint, type ObjectStore, type StoreConfig } from '../storage/store.js';
+import type { ObjectStore } from '../storage/store.js';
 import type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } from './backend.js';
-import {
-  oscarAuthFromEnv,
-  OscarClient,
-  OscarError,
-  parseOscarEndpoint,
-  type OscarJobInfo,
-  type OscarService,
-  type OscarStorageIO,
-} from './oscar-client.js';
+import { OscarError, parseOscarEndpoint, type OscarClient, type OscarService } from './oscar-client.js';
+import { FINISHED, JobTracker, seconds } from './oscar-jobs.js';
 import { OSCAR_TRIGGERS, type OscarArgs, type OscarTrigger } from './oscar-options.js';
+import { checkServiceConfig, clientFromArgs, clusterStore, outputKeyFor, readService, serviceName, servicePaths, type StoragePath } from './oscar-service.js';
 import { checkStoreReach } from './reach.js';
 import { sleep } from './timers.js';
 
 export { OscarError };
+export { clientFromArgs, clusterStore, outputKeyFor, parseStoragePath, servicePaths, type StoragePath } from './oscar-service.js';
 
 export class OscarBackendError extends OnnxManagerError {}
-
-type Env = Record<string, string | undefined>;
-
-/** A bucket and a folder (no leading or trailing slash; '' for the bucket's root). */
-export interface StoragePath {
-  bucket: string;
-  prefix: string;
-}
-
-/** Splits an OSCAR storage path `bucket/folder/...` as OSCAR does (trimmed of spaces and slashes, split once). */
-export function parseStoragePath(path: string): StoragePath {
-  const p = path.trim().replace(/^\/+|\/+$/g, '');
-  const at = p.indexOf('/');
-  return at < 0 ? { bucket: p, prefix: '' } : { bucket: p.slice(0, at), prefix: p.slice(at + 1).replace(/\/+$/, '') };
-}
-
-/** The key of a file uploaded to an output path, as faas-supervisor builds it (get_file_key). */
-export function outputKeyFor(path: StoragePath, fileName: string): string {
-  return path.prefix ? `${path.prefix}/${fileName}` : fileName;
-}
-
-function isDefaultMinio(io: OscarStorageIO): boolean {
-  const p = (io.storage_provider ?? '').trim().toLowerCase();
-  return p === 'minio' || p === 'minio.default';
-}
-
-/** The service's MinIO input and output paths (the default MinIO provider only). */
-export function servicePaths(svc: OscarService): { input?: StoragePath; output?: StoragePath } {
-  const input = (svc.input ?? []).find((io) => isDefaultMinio(io) && io.path);
-  const output = (svc.output ?? []).find((io) => isDefaultMinio(io) && io.path);
-  const out: { input?: StoragePath; output?: StoragePath } = {};
-  if (input) out.input = parseStoragePath(input.path!);
-  if (output) out.output = parseStoragePath(output.path!);
-  return out;
-}
-
-/** The OSCAR client for --oscar_endpoint (or OSCAR_ENDPOINT) with the credentials of the environment. */
-export function clientFromArgs(args: OscarArgs, env: Env, timeoutMs?: number): OscarClient {
-  const endpoint = (args.oscar_endpoint ?? env.OSCAR_ENDPOINT ?? '').trim();
-  if (!endpoint) throw new UsageError('--cloud oscar needs --oscar_endpoint (or OSCAR_ENDPOINT), the URL of the OSCAR cluster');
-  const auth = oscarAuthFromEnv(env);
-  return new OscarClient({ endpoint, ...(auth ? { auth } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
-}
-
-function serviceName(args: OscarArgs): string {
-  const name = args.oscar_service?.trim();
-  if (!name) throw new UsageError('--cloud oscar needs --oscar_service, the OSCAR service that runs the cloud part (see --operation deploy)');
-  return name;
-}
-
-/** The service, or a one-line error saying it does not exist and how to create it. */
-async function readService(client: OscarClient, name: string): Promise<OscarService> {
-  try {
-    return await client.getService(name);
-  } catch (err) {
-    if (err instanceof OscarError && err.status === 404) {
-      throw new OscarError(`OSCAR at ${client.url}: service '${name}' does not exist (create it with --operation deploy --apply)`, { cause: err, status: 404 });
-    }
-    throw err;
-  }
-}
-
-/**
- * The store OSCAR's own MinIO provides (GET /system/config): used when the user names no store. The
- * bucket is --minio_bucket, else the bucket of the service's input path.
- */
-export async function clusterStore(args: OscarArgs & { minio_bucket?: string }, env: Env): Promise<StoreConfig> {
-  const client = clientFromArgs(args, env);
-  const config = await client.config();
-  const mp = config.minio_provider;
-  if (!mp?.endpoint) throw new OscarError(`OSCAR at ${client.url}: /system/config names no MinIO endpoint; give --minio_endpoint`);
-  if (!mp.access_key || !mp.secret_key) throw new OscarError(`OSCAR at ${client.url}: /system/config gives no MinIO keys for this user; set MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY`);
-  let bucket = args.minio_bucket;
-  if (!bucket && args.oscar_service) {
-    const svc = await readService(client, args.oscar_service);
-    const paths = servicePaths(svc);
-    bucket = (paths.input ?? paths.output)?.bucket;
-  }
-  const ep = parseEndpoint(mp.endpoint);
-  const out: StoreConfig = {
-    endpoint: ep.url,
-    useSSL: ep.useSSL,
-    accessKey: mp.access_key,
-    secretKey: mp.secret_key,
-    bucket: bucket || DEFAULT_BUCKET,
-    createBucket: false,
-  };
-  if (mp.region) out.region = mp.region;
-  return out;
-}
-
-/** Seconds between two RFC 3339 timestamps (undefined when either is missing). */
-function seconds(from?: string, to?: string): number | undefined {
-  if (!from || !to) return undefined;
-  const a = Date.parse(from);
-  const b = Date.parse(to);
-  if (!Number.isFinite(a) || !Number.isFinite(b)) return undefined;
-  return Math.round(b - a) / 1000;
-}
-
-const FINISHED = new Set(['Succeeded', 'Failed']);
-
-interface Tracked {
-  name: string;
-  info: OscarJobInfo;
-  /** Payload file names (*.pb) its log mentions, once read. */
-  files?: Set<string>;
-}
-
-/** Finds a service's jobs by the payload file names in their logs (each log is read once it is final). */
-export class JobTracker {
-  private readonly jobs = new Map<string, Tracked>();
-  private readonly byFile = new Map<string, string>();
-  private running: Promise<void> | undefined;
-
-  constructor(
-    private readonly client: OscarClient,
-    private readonly service: string,
-  ) {}
-
-  /**
-   * Takes note of the jobs that exist now, before this run starts any: their logs are never read
-   * (a service may hold hundreds of old jobs).
-   */
-  async baseline(): Promise<void> {
-    const all = await this.client.allJobs(this.service);
-    for (const [name, info] of Object.entries(all)) this.jobs.set(name, { name, info, files: new Set() });
-  }
-
-  /** One look at the job list (and the logs of new jobs); concurrent callers share it. */
-  refresh(): Promise<void> {
-    this.running ??= this.look().finally(() => (this.running = undefined));
-    return this.running;
-  }
-
-  private async look(): Promise<void> {
-    const all = await this.client.allJobs(this.service);
-    for (const [name, info] of Object.entries(all)) {
-      let t = this.jobs.get(name);
-      if (!t) this.jobs.set(name, (t = { name, info }));
-      t.info = info;
-      if (t.files !== undefined || !info.status || info.status === 'Pending' || info.status === 'Suspended') continue;
-      let log: string;
-      try {
-        log = await this.client.jobLogs(this.service, name, true);
-      } catch {
-        continue;
-      }
-      const files = new Set(log.match(/[\w.-]+\.pb\b/g) ?? []);
-      if (files.size === 0 && !FINISHED.has(info.status)) continue; // not logged yet: read again later
-      t.files = files;
-      for (const f of files) if (!this.byFile.has(f)) this.byFile.set(f, name);
-    }
-  }
-
-  /** Names of the jobs known now. */
-  known(): Set<string> {
-    return new Set(this.jobs.keys());
-  }
-
-  /**
-   * Failed jobs that are not in `known`, whose log names no payload file (a pod that failed before
-   * the supervisor ran): by creation order, one of them after our trigger is ours.
-   */
-  failedWithoutFile(known: ReadonlySet<string>): Tracked[] {
-    return [...this.jobs.values()].filter((t) => !known.has(t.name) && t.info.status === 'Failed' && t.files !== undefined && t.files.size === 0);
-  }
-
-  /** Jobs not in `known` whose log names no payload file (or could not be read yet). */
-  unmatchedSince(known: ReadonlySet<string>): Tracked[] {
-    return [...this.jobs.values()].filter((t) => !known.has(t.name) && (t.files === undefined || t.files.size === 0));
-  }
-
-  /** The job's status at the last look. */
-  status(name: string): string | undefined {
-    return this.jobs.get(name)?.info.status;
-  }
-
-  /** The job whose log names this payload file. */
-  find(file: string): Tracked | undefined {
-    const name = this.byFile.get(file);
-    return name ? this.jobs.get(name) : undefined;
-  }
-
-  /** The job's last log line that looks like an error (else its last line), without the timestamp. */
-  async failureDetail(job: string): Promise<string> {
-    let log: string;
-    try {
-      log = await this.client.jobLogs(this.service, job, true);
-    } catch {
-      return '';
-    }
-    const lines = log
-      .split('\n')
-      .map((l) => l.replace(/^\d{4}-\d\d-\d\dT\S+Z\s/, '').trim())
-      .filter((l) => l);
-    const line = [...lines].reverse().find((l) => /error|exception|traceback|fail/i.test(l)) ?? lines.at(-1) ?? '';
-    return line.slice(0, 200);
-  }
-}
 
 export interface OscarBackendOptions {
   client: OscarClient;
@@ -458,27 +252,6 @@ function triggerOf(args: OscarArgs): OscarTrigger {
   const t = (args.oscar_trigger ?? 'upload') as OscarTrigger;
   if (!OSCAR_TRIGGERS.includes(t)) throw new UsageError(`--oscar_trigger must be one of ${OSCAR_TRIGGERS.join(', ')}, got '${args.oscar_trigger}'`);
   return t;
-}
-
-/**
- * Refuses a service deployed with other cloud settings than the run's (its jobs would run with
- * those, and the CSV would name the wrong ones); warns when the service names none.
- */
-export function checkServiceConfig(service: OscarService, run: CloudConfig, warn: (line: string) => void): void {
-  const text = service.environment?.variables?.[CLOUD_CONFIG_VARIABLE];
-  const where = `OSCAR service '${service.name}'`;
-  if (!text) {
-    warn(`${where} has no ${CLOUD_CONFIG_VARIABLE} variable (deployed by hand or by an older onnx-manager): its jobs run with onnx-cloud's defaults; deploy it again with --operation deploy --apply`);
-    return;
-  }
-  const deployed = decodeCloudConfig(text, `${where}: ${CLOUD_CONFIG_VARIABLE}`);
-  // The region is the service's own MinIO's business (OSCAR's /system/config may name one the FDL does not).
-  const differ = cloudConfigDifferences(deployed, run).filter((f) => f !== 'region');
-  if (differ.length) {
-    throw new UsageError(
-      `${where} is deployed with other cloud settings than this run asks for (${differ.join(', ')}: ${encodeCloudConfig(deployed)} against ${encodeCloudConfig(run)}); deploy it again with the run's --exec_type, --device_type, --graph_opt, --threads and --minio_bucket, or run with the service's`,
-    );
-  }
 }
 
 export const oscarModule: BackendModule = {

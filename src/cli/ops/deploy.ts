@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
-import { clientFromArgs, clusterStore, parseStoragePath } from '../../backends/oscar.js';
+import { clientFromArgs, clusterStore, parseStoragePath } from '../../backends/oscar-service.js';
 import type { OscarService } from '../../backends/oscar-client.js';
 import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
