@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { cloudConfigDifferences, type CloudConfig } from '../config/cloud-config.js';
+import { cloudConfigDifferences, decodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import { OnnxManagerError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
 import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
@@ -92,10 +92,15 @@ export abstract class WorkerBackend implements CloudBackend {
           return;
         }
         if (m.type === 'ready') {
-          if (m.config) this.reported = m.config;
-          const differ = !this.expected ? [] : m.config ? cloudConfigDifferences(this.expected, m.config) : ['all of it'];
-          if (differ.length === 0) return readyResolve();
-          readyReject(new BackendError(`${this.label} does not run with the cloud configuration it was given (${differ.join(', ')} differ): is it an older onnx-cloud?`));
+          try {
+            const reported = m.config !== undefined ? decodeCloudConfig(m.config, `the 'ready' line of ${this.label}`) : undefined;
+            this.reported = reported;
+            const differ = !this.expected ? [] : reported ? cloudConfigDifferences(this.expected, reported) : ['all of it'];
+            if (differ.length === 0) return readyResolve();
+            readyReject(new BackendError(`${this.label} does not run with the cloud configuration it was given (${differ.join(', ')} differ): is it an older onnx-cloud?`));
+          } catch (err) {
+            readyReject(err as Error);
+          }
           w.kill();
           return;
         }

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import type { CloudConfig } from '../config/cloud-config.js';
+import { encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import type { ObjectStore } from '../storage/store.js';
 import { storeKeys } from '../storage/store.js';
 import { decodePayload, encodePayload } from '../tensor/payload.js';
@@ -19,7 +19,7 @@ export type WorkerRequest =
   | { type: 'stop' };
 
 export type WorkerReply =
-  | { type: 'ready'; config?: CloudConfig }
+  | { type: 'ready'; /** The cloud configuration the worker runs with, encoded as --cloud_config takes it. */ config?: string }
   | { type: 'prepared'; id: number; loadMs: number }
   | { type: 'failed'; id: number; error: string }
   | { type: 'done'; id: number; uploadMs?: number };
@@ -57,7 +57,7 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
 /** Serves requests until 'stop' or the end of the input; one at a time, in order. 'ready' names the configuration the worker runs with. */
 export async function serveJobs(input: Readable, output: Writable, store: ObjectStore, runner: CloudRunner, config?: CloudConfig): Promise<void> {
   const send = (m: WorkerReply) => output.write(`${JSON.stringify(m)}\n`);
-  send(config ? { type: 'ready', config } : { type: 'ready' });
+  send(config ? { type: 'ready', config: encodeCloudConfig(config) } : { type: 'ready' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.trim()) continue;

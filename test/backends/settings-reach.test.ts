@@ -7,15 +7,16 @@
  * in the job log); the run works against the bucket named, and a mismatch is refused.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalBackend, localModule } from '../../src/backends/local.js';
 import { OscarClient } from '../../src/backends/oscar-client.js';
+import { WorkerBackend, type WorkerStreams } from '../../src/backends/worker-client.js';
 import { main } from '../../src/cli/main.js';
-import { decodeCloudConfig, type CloudConfig } from '../../src/config/cloud-config.js';
+import { decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../../src/config/cloud-config.js';
 import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { openStore } from '../../src/storage/open.js';
@@ -168,6 +169,43 @@ describe('every setting reaches every cloud process', () => {
       assert.equal(other.err.trim().split('\n').length, 1, other.err);
     } finally {
       await server.stop();
+    }
+  });
+
+  it('a worker that reports another configuration than it was given (or none) is refused, naming the fields', async () => {
+    /** A worker process that answers 'ready' with the given line and then waits. */
+    class FakeWorker extends WorkerBackend {
+      readonly name = 'fake';
+      protected readonly label = 'the fake worker';
+      constructor(private readonly reply: Record<string, unknown>) {
+        super(EXPECTED);
+      }
+      protected async spawnWorker(): Promise<WorkerStreams> {
+        const child = spawn(process.execPath, ['-e', `process.stdout.write(${JSON.stringify(`${JSON.stringify(this.reply)}\n`)}); process.stdin.resume()`], { stdio: ['pipe', 'pipe', 'inherit'] });
+        const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
+        return { stdin: child.stdin, stdout: child.stdout, exited, kill: () => child.kill('SIGKILL') };
+      }
+    }
+    const other = encodeCloudConfig({ ...EXPECTED, threads: 7, bucket: 'elsewhere' });
+    for (const [ready, re] of [
+      [{ type: 'ready', config: other }, /the fake worker does not run with the cloud configuration it was given \(threads, bucket differ\)/],
+      [{ type: 'ready' }, /the fake worker does not run with the cloud configuration it was given \(all of it differ\)/],
+      [{ type: 'ready', config: '{"v":1}' }, /^the 'ready' line of the fake worker: field 'provider' must be an object/],
+    ] as const) {
+      const w = new FakeWorker(ready);
+      try {
+        await assert.rejects(w.warmUp(), re);
+      } finally {
+        await w.close();
+      }
+    }
+    const good = new FakeWorker({ type: 'ready', config: encodeCloudConfig(EXPECTED) });
+    try {
+      await good.warmUp();
+      assert.deepEqual(good.workerConfig, EXPECTED);
+    } finally {
+      good.kill();
+      await good.close();
     }
   });
 });
