@@ -20,6 +20,7 @@ import { reportFailure } from '../src/cli/failure.js';
 import { withRuntimeOptions } from '../src/cli/option-groups.js';
 import { baseParser, defaultIO, parseArgs } from '../src/cli/parse.js';
 import { readUserFile } from '../src/files.js';
+import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
 import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
@@ -29,7 +30,6 @@ import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../src/runtime/session.js';
 import { storeConfigFromEnv } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
-import { createHash } from 'node:crypto';
 
 export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
   const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))
@@ -78,7 +78,7 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
       const hashes: string[] = [];
       for (const f of args.onnx_file) {
         const b = await readUserFile(f);
-        const h = createHash('sha256').update(b).digest('hex');
+        const h = partHash(b);
         files.set(h, f);
         hashes.push(h);
       }
