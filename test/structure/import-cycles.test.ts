@@ -4,6 +4,7 @@
  * layer stands below the split engine: nothing in onnx/ imports split/.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -67,7 +68,8 @@ describe('module imports', () => {
 describe('the project', () => {
   it('has no import cycle in dist/src, static or dynamic imports', () => {
     const base = path.join(root, 'dist', 'src');
-    const graph = moduleGraph(base, { dynamic: true });
+    // Compiled files whose source is gone (left by an earlier build) are not part of the project.
+    const graph = new Map([...moduleGraph(base, { dynamic: true })].filter(([file]) => existsSync(path.join(root, 'src', path.relative(base, file)).replace(/\.js$/, '.ts'))));
     assert.ok(graph.size > 50, `dist/src holds the compiled modules (found ${graph.size})`);
     assert.deepEqual(describeCycles(base, graph), []);
   });
