@@ -13,8 +13,10 @@ export class S3Error extends Error {
 
 export const notImplemented = (what: string): S3Error => new S3Error(501, 'NotImplemented', `${what} is not implemented by the embedded S3 server`);
 
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
 export function xmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
 /** `<Tag>escaped text</Tag>` */
