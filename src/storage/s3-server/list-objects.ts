@@ -1,6 +1,7 @@
 /** ListObjectsV2 over the sorted keys of a bucket: prefix, delimiter, max-keys, start-after, continuation. */
 import { ObjectFolder } from './object-folder.js';
-import { S3Error, element, xmlDocument } from './s3-error.js';
+import { S3Error } from './s3-error.js';
+import { element, xmlDocument } from './xml.js';
 
 const MAX_KEYS = 1000;
 
