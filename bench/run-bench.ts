@@ -3,7 +3,7 @@
  *
  * For each model (ppocr cls, openwakeword embedding, ppocr det from devDependencies, and the zoo's
  * mobilenet_v2_like and resnet_like written to a temporary folder first), one real run_all sweep on
- * the embedded defaults (embedded s3rver, local cloud worker, CPU): `runAll` from
+ * the embedded defaults (embedded S3 server, local cloud worker, CPU): `runAll` from
  * src/cli/ops/run.ts, exactly what `onnx-manager --operation run_all` runs, with --rep 10
  * --warmup 2 and a results file in a temporary folder. Models with more split points than
  * `maxSplits` are swept on a deterministic subset (--splits: every k-th split point, always 0
@@ -716,7 +716,7 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
     date: new Date().toISOString(),
     durationSeconds: (performance.now() - started) / 1000,
     machine: { ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() } },
-    settings: { rep, warmup, maxSplits, keepObjects, threads: threads ?? null, backend: 'local (cloud worker process on this machine)', store: 'embedded s3rver' },
+    settings: { rep, warmup, maxSplits, keepObjects, threads: threads ?? null, backend: 'local (cloud worker process on this machine)', store: 'embedded S3 server' },
     goals: GOALS,
     goalNotes,
     models,
@@ -748,7 +748,7 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
     console.log(stepTable(models));
     if (latency) {
       console.log('');
-      console.log(`Embedded store (s3rver via the minio client, this process), median of 25; bare HTTP PUT = the same bytes to a plain node:http server:`);
+      console.log(`Embedded store (the embedded S3 server via the minio client, this process), median of 25; bare HTTP PUT = the same bytes to a plain node:http server:`);
       console.log(storeTable(latency));
     }
     console.log('');

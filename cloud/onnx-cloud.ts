@@ -24,13 +24,13 @@ import { baseParser, defaultIO, givenFlags, parseArgs } from '../src/cli/parse.j
 import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../src/config/cloud-config.js';
 import { cloudConfigFromFlags } from '../src/config/run-config.js';
 import { readUserFile } from '../src/files.js';
+import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
 import { openStoreFromEnv } from '../src/storage/open.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload.js';
-import { createHash } from 'node:crypto';
 
 export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
   const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))
@@ -83,7 +83,7 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
       const hashes: string[] = [];
       for (const f of args.onnx_file) {
         const b = await readUserFile(f);
-        const h = createHash('sha256').update(b).digest('hex');
+        const h = partHash(b);
         files.set(h, f);
         hashes.push(h);
       }

@@ -6,7 +6,7 @@
  * With --manifest and --split_index the payload carries exactly that split's cut tensors and the
  * content hashes of its cloud parts; otherwise every output of the part.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hideBin } from 'yargs/helpers';
@@ -17,9 +17,10 @@ import { reportFailure } from '../src/cli/failure.js';
 import { intOption, withRuntimeOptions } from '../src/cli/option-groups.js';
 import { baseParser, defaultIO, parseArgs } from '../src/cli/parse.js';
 import { readUserFile } from '../src/files.js';
+import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
-import type { HostTensor } from '../src/runtime/session.js';
+import { runChain } from '../src/runtime/chain.js';
 import type { Manifest } from '../src/split/manifest.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { openStoreFromEnv } from '../src/storage/open.js';
@@ -52,19 +53,11 @@ export async function edgeMain(argv: string[], env = process.env, io: CliIO = de
       graphOptimizationLevel: args.graph_opt,
       ...(args.threads ? { intraOpNumThreads: args.threads } : {}),
     });
-    const pool = new Map<string, HostTensor>(input.tensors);
-    const feeds: Record<string, HostTensor> = {};
-    for (const n of session.inputNames) {
-      const t = pool.get(n);
-      if (!t) throw new UsageError(`${args.input_file} has no tensor '${n}', which ${args.onnx_file} needs`);
-      feeds[n] = t;
-    }
-    const t0 = performance.now();
-    const out = await session.run(feeds);
-    const edgeMs = performance.now() - t0;
+    const run = await runChain([session], input.tensors, { missing: (n) => new UsageError(`${args.input_file} has no tensor '${n}', which ${args.onnx_file} needs`) });
+    const edgeMs = run.partMs[0]!;
+    const pool = run.tensors;
     await session.release();
-    for (const [n, t] of Object.entries(out)) pool.set(n, t);
-    let cut = Object.keys(out);
+    let cut = [...run.produced.keys()];
     let nextModels: string[] = [];
     let wanted: string[] | undefined;
     if (args.manifest) {
@@ -77,7 +70,7 @@ export async function edgeMain(argv: string[], env = process.env, io: CliIO = de
       if (missing.length) throw new UsageError(`${args.onnx_file} is not the edge part of split ${splitIndex}: it does not produce ${missing.join(', ')}`);
       const dir = path.dirname(args.manifest);
       nextModels = await Promise.all(
-        split.parts.filter((_, i) => split.sides[i] === 'cloud').map(async (p) => createHash('sha256').update(await readUserFile(path.join(dir, p))).digest('hex')),
+        split.parts.filter((_, i) => split.sides[i] === 'cloud').map(async (p) => partHash(await readUserFile(path.join(dir, p)))),
       );
     }
     const tensors = new Map(cut.map((n) => [n, pool.get(n)!] as const));

@@ -2,12 +2,12 @@
  * A loaded ONNX model: its bytes, the decoded message, and the byte ranges of the graph's
  * nodes, weights and value infos, so that parts can be assembled from the original bytes.
  */
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileError, OnnxFormatError } from '../errors.js';
 import { readUserFile } from '../files.js';
 import { decodeModel } from './codec.js';
+import { partHash } from './part-hash.js';
 import type { ModelProto, TensorProto } from './types.js';
 import { scanOrThrow, type FieldRange } from './wire.js';
 
@@ -63,7 +63,7 @@ export class LoadedModel {
   ) {}
 
   get sha256(): string {
-    this.hash ??= createHash('sha256').update(this.bytes).digest('hex');
+    this.hash ??= partHash(this.bytes);
     return this.hash;
   }
 

@@ -1,13 +1,10 @@
 /**
- * Tensor types and shapes: from the model's value_info where it gives a complete static shape,
- * otherwise from one onnxruntime run of the whole model with every needed tensor exposed as an
- * output. Each tensor records where its shape came from.
+ * Tensor types and shapes as the model states them: the inputs (symbolic batch bound, overrides
+ * applied), the weights, and value_info where it gives a complete static shape. Each tensor
+ * records where its shape came from; the rest are measured by split/shape-probe.ts.
  */
 import { SplitError, UsageError } from '../errors.js';
-import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
-import { assemblePart } from '../split/assemble.js';
-import { hostTensorBytes, zeroTensor } from '../tensor/host.js';
-import { dtypeFromName, dtypeFromOnnx, tensorBytes } from './dtypes.js';
+import { tensorBytes } from './dtypes.js';
 import type { GraphIndex } from './graph.js';
 import type { LoadedModel } from './model.js';
 import { toNumber, type TensorProto, type ValueInfoProto } from './types.js';
@@ -24,16 +21,14 @@ export interface TensorInfo {
   source: ShapeSource;
 }
 
-export interface ShapeOptions {
+export interface InputShapeOptions {
   /** Batch size bound to a symbolic first dimension of the inputs. Default 1. */
   batch?: number;
   /** Full shapes for named inputs, overriding what the model declares. */
   inputShapes?: Readonly<Record<string, readonly number[]>>;
-  /** Input tensors to run the model on instead of zeros. */
-  feeds?: Readonly<Record<string, HostTensor>>;
-  /** Creates the session for the shape run (injected so this module stays free of the runtime). */
-  createSession: (model: Uint8Array, options: SessionOptions) => Promise<Session>;
 }
+
+export type BoundInputs = Map<string, { elemType: number; dims: number[] }>;
 
 function staticInfo(v: ValueInfoProto, source: ShapeSource): TensorInfo | undefined {
   const tt = v.type?.tensorType;
@@ -57,8 +52,8 @@ export function initializerInfo(t: TensorProto): TensorInfo {
 }
 
 /** The concrete shape each model input is run with: declared dims, symbolic batch bound, overrides applied. */
-export function boundInputShapes(model: LoadedModel, index: GraphIndex, options: Pick<ShapeOptions, 'batch' | 'inputShapes'>): Map<string, { elemType: number; dims: number[] }> {
-  const out = new Map<string, { elemType: number; dims: number[] }>();
+export function boundInputShapes(model: LoadedModel, index: GraphIndex, options: InputShapeOptions): BoundInputs {
+  const out: BoundInputs = new Map();
   const declared = new Map((model.proto.graph?.input ?? []).map((v) => [v.name ?? '', v]));
   for (const name of Object.keys(options.inputShapes ?? {})) {
     if (!index.inputs.includes(name)) throw new UsageError(`--input_shape names '${name}', which is not an input of ${model.label} (inputs: ${index.inputs.join(', ')})`);
@@ -89,10 +84,10 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
 }
 
 /**
- * Types and shapes of every tensor the split engine needs: model inputs, weights, and the
- * outputs of every data-dependent node.
+ * The shapes the model states: bound inputs and weights always; value_info and graph outputs
+ * only when the inputs are exactly as the model declares them.
  */
-export async function inferShapes(model: LoadedModel, index: GraphIndex, options: ShapeOptions): Promise<Map<string, TensorInfo>> {
+export function declaredShapes(model: LoadedModel, index: GraphIndex, options: InputShapeOptions): { infos: Map<string, TensorInfo>; bound: BoundInputs } {
   const g = model.proto.graph!;
   const infos = new Map<string, TensorInfo>();
   const bound = boundInputShapes(model, index, options);
@@ -115,48 +110,5 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
       if (info && !infos.has(info.name)) infos.set(info.name, info);
     }
   }
-  const needed: string[] = [];
-  for (const n of index.dataNodes) {
-    for (const o of index.nodes[n]!.output ?? []) if (o && !infos.has(o)) needed.push(o);
-  }
-  if (needed.length === 0) return infos;
-
-  // Each probe exposes one group of tensors (about `budget` bytes, sized from the last tensor
-  // seen) and holds only the nodes up to the last of them, so the run keeps one group alive at a
-  // time; without an arena its memory goes back when the session is released.
-  const feeds: Record<string, HostTensor> = {};
-  for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? zeroTensor(dtypeFromOnnx(b.elemType).name, b.dims);
-  const budget = Math.max(model.bytes.length / 2, 8 * 2 ** 20);
-  let estimate = 0;
-  for (let i = 0; i < needed.length; ) {
-    const group: string[] = [];
-    let bytes = 0;
-    do {
-      group.push(needed[i++]!);
-      bytes += estimate;
-    } while (i < needed.length && (estimate === 0 ? group.length < 8 : bytes + estimate <= budget));
-    const last = Math.max(...group.map((t) => index.position[index.producer.get(t)!]!));
-    const probe = assemblePart(model, index, { name: 'shape_probe', nodes: index.order.slice(0, last + 1), inputs: index.inputs, outputs: group }, { shapes: infos });
-    const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
-    if (probe.external) {
-      const { readSegments } = await import('../split/external-data.js');
-      sessionOptions.externalData = [{ path: probe.external.location, data: await readSegments(probe.external) }];
-    }
-    const session = await options.createSession(probe.model.concat(), sessionOptions);
-    try {
-      const results = await session.run(feeds);
-      for (const name of group) {
-        const t = results[name];
-        if (!t) continue;
-        const elemType = dtypeFromName(t.type).onnx;
-        const dims = [...t.dims];
-        const size = t.type === 'string' ? hostTensorBytes(t) : tensorBytes(elemType, dims);
-        infos.set(name, { name, elemType, dims, bytes: size, source: 'run' });
-        estimate = Math.max(size, 1);
-      }
-    } finally {
-      await session.release();
-    }
-  }
-  return infos;
+  return { infos, bound };
 }

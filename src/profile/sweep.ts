@@ -3,10 +3,11 @@
  * parts are built in memory, the cloud part is put in the store once by content hash, the edge
  * session is created once, warm-up cycles run unrecorded, then each repetition is one row.
  */
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { CloudBackend, JobInfo } from '../backends/backend.js';
 import { messageLine, OnnxManagerError } from '../errors.js';
+import { partHash } from '../onnx/part-hash.js';
+import { runChain } from '../runtime/chain.js';
 import type { ProviderChoice } from '../runtime/providers.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
@@ -61,10 +62,6 @@ export function maxAbsDiff(a: HostTensor | undefined, b: HostTensor): number {
   return d;
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** One split point, ready to run: edge session, cloud parts in the store and loaded. */
 export class PreparedSplit {
   /** Store keys this split point's cycles wrote. */
@@ -93,7 +90,7 @@ export class PreparedSplit {
     const cloudModels: string[] = [];
     for (const p of cloudParts) {
       const bytes = p.part.model.concat();
-      const hash = sha256(bytes);
+      const hash = partHash(bytes);
       const t0 = performance.now();
       if (!(await ctx.store.exists(storeKeys.model(hash)))) await ctx.store.put(storeKeys.model(hash), bytes);
       uploadMs += performance.now() - t0;
@@ -128,7 +125,7 @@ export class PreparedSplit {
       backend: this.cloudModels.length > 0 ? ctx.backend.name : 'none',
       status: 'ok',
     });
-    const outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
+    let outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
     const repKey = rep < 0 ? `w${-rep}` : String(rep);
     const job = ctx.backend.jobKeys?.(ctx.runId, p.index, repKey) ?? {
       inputKey: storeKeys.input(ctx.runId, p.index, repKey),
@@ -138,12 +135,9 @@ export class PreparedSplit {
     let tDone = 0;
     try {
       if (this.edge) {
-        const feeds: Record<string, HostTensor> = {};
-        for (const n of this.edge.inputNames) feeds[n] = outputs.get(n)!;
-        const te = performance.now();
-        const out = await this.edge.run(feeds);
-        row.edge_ms = ms(performance.now() - te);
-        for (const [n, t] of Object.entries(out)) outputs.set(n, t);
+        const edge = await runChain([this.edge], outputs);
+        row.edge_ms = ms(edge.partMs[0]!);
+        outputs = edge.tensors;
       } else {
         row.edge_ms = 0;
       }

@@ -2,11 +2,12 @@
  * The cloud runner: takes an input payload, runs the model part(s) it names (fetched by content
  * hash and kept warm), and returns a result payload with its own timings, measured on its clock.
  */
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { messageLine, OnnxManagerError } from '../errors.js';
-import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
+import { partHash } from '../onnx/part-hash.js';
+import { runChain } from '../runtime/chain.js';
+import type { Session, SessionOptions } from '../runtime/session.js';
 import type { Payload } from '../tensor/payload.js';
 
 export class CloudRunError extends OnnxManagerError {}
@@ -48,7 +49,7 @@ export class CloudRunner {
     const loading = (async (): Promise<Loaded> => {
       const t0 = performance.now();
       const bytes = await this.source.get(sha256);
-      const actual = createHash('sha256').update(bytes).digest('hex');
+      const actual = partHash(bytes);
       if (actual !== sha256) throw new CloudRunError(`model part ${sha256.slice(0, 12)}… has the wrong content (sha256 ${actual.slice(0, 12)}…)`);
       const session = await this.createSession(bytes, this.options.session ?? {});
       return { session, loadMs: performance.now() - t0 };
@@ -70,6 +71,18 @@ export class CloudRunner {
   }
 
   /**
+   * The sessions of the parts in order, each loaded only when asked for, that is when the one
+   * before it has run (so a chain longer than keepWarm never releases a part it still needs).
+   */
+  private async *partSessions(hashes: readonly string[], loaded: (ms: number) => void): AsyncGenerator<Session> {
+    for (const hash of hashes) {
+      const l = await this.load(hash);
+      loaded(l.loadMs);
+      yield l.session;
+    }
+  }
+
+  /**
    * Runs the parts named by the payload in order on its tensors. The result carries the model
    * outputs the payload asks for (else every tensor the parts produced that no later part
    * consumed), and the cloud's timings.
@@ -78,38 +91,24 @@ export class CloudRunner {
     const timings: { name: string; ms: number }[] = [];
     if (received.downloadMs !== undefined) timings.push({ name: 'cloud_download_ms', ms: received.downloadMs });
     if (received.decodeMs !== undefined) timings.push({ name: 'cloud_decode_ms', ms: received.decodeMs });
-    const pool = new Map<string, HostTensor>(input.tensors);
-    const produced = new Map<string, HostTensor>();
     let loadMs = 0;
+    const parts = input.nextModels.length;
+    const run = await runChain(this.partSessions(input.nextModels, (ms) => (loadMs += ms)), input.tensors, {
+      missing: (name, part) => new CloudRunError(`part ${part} of ${parts} needs tensor '${name}', which the payload does not carry`),
+    });
     let cloudMs = 0;
-    for (const [i, hash] of input.nextModels.entries()) {
-      const l = await this.load(hash);
-      loadMs += l.loadMs;
-      const feeds: Record<string, HostTensor> = {};
-      for (const name of l.session.inputNames) {
-        const t = pool.get(name);
-        if (!t) throw new CloudRunError(`part ${i + 1} of ${input.nextModels.length} needs tensor '${name}', which the payload does not carry`);
-        feeds[name] = t;
-      }
-      const t0 = performance.now();
-      const out = await l.session.run(feeds);
-      const dt = performance.now() - t0;
-      cloudMs += dt;
-      timings.push({ name: `cloud_part${i + 1}_ms`, ms: dt });
-      for (const name of l.session.inputNames) produced.delete(name);
-      for (const [name, t] of Object.entries(out)) {
-        pool.set(name, t);
-        produced.set(name, t);
-      }
+    for (const [i, ms] of run.partMs.entries()) {
+      cloudMs += ms;
+      timings.push({ name: `cloud_part${i + 1}_ms`, ms });
     }
     timings.push({ name: 'cloud_load_ms', ms: loadMs }, { name: 'cloud_ms', ms: cloudMs });
     // The payload names the model outputs to return when it knows them (a model output that a
     // later part also reads would otherwise look like an intermediate tensor).
-    let result = produced;
+    let result = run.produced;
     if (input.outputs?.length) {
       result = new Map();
       for (const name of input.outputs) {
-        const t = pool.get(name);
+        const t = run.tensors.get(name);
         if (!t) throw new CloudRunError(`the parts did not produce model output '${name}'`);
         result.set(name, t);
       }

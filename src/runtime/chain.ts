@@ -1,21 +1,52 @@
 /**
  * Runs parts in order, each fed by name from the model inputs and earlier parts' outputs.
  */
-import { RuntimeError } from './ort.js';
+import { performance } from 'node:perf_hooks';
+import { GraphError } from '../errors.js';
 import type { HostTensor, Session } from './session.js';
 
-/** Runs the sessions in order; returns every tensor produced (model inputs included). */
-export async function runChain(sessions: readonly Session[], inputs: Readonly<Record<string, HostTensor>>): Promise<Map<string, HostTensor>> {
-  const pool = new Map<string, HostTensor>(Object.entries(inputs));
-  for (const [i, s] of sessions.entries()) {
+export interface ChainOptions {
+  /** The error for a tensor a part needs that nothing provides (`part` counts from 1). Default: a GraphError naming both. */
+  missing?: (tensor: string, part: number) => Error;
+}
+
+export interface ChainResult {
+  /** Every tensor there was: the inputs and what each part produced. */
+  tensors: Map<string, HostTensor>;
+  /** What the parts produced that no later part read, in the order produced. */
+  produced: Map<string, HostTensor>;
+  /** Inference time of each part in milliseconds: its run alone, not the building of its feeds. */
+  partMs: number[];
+}
+
+/**
+ * Runs the sessions in order on `inputs`. Sessions may come from an async iterable, so that a
+ * caller can load each part only when the previous one has run.
+ */
+export async function runChain(
+  sessions: Iterable<Session> | AsyncIterable<Session>,
+  inputs: ReadonlyMap<string, HostTensor> | Readonly<Record<string, HostTensor>>,
+  options: ChainOptions = {},
+): Promise<ChainResult> {
+  const tensors = new Map<string, HostTensor>(inputs instanceof Map ? inputs : Object.entries(inputs));
+  const produced = new Map<string, HostTensor>();
+  const partMs: number[] = [];
+  for await (const s of sessions) {
+    const part = partMs.length + 1;
     const feeds: Record<string, HostTensor> = {};
     for (const name of s.inputNames) {
-      const t = pool.get(name);
-      if (!t) throw new RuntimeError(`part ${i + 1} needs tensor '${name}', which neither the inputs nor an earlier part provide`);
+      const t = tensors.get(name);
+      if (!t) throw options.missing?.(name, part) ?? new GraphError(`part ${part} needs tensor '${name}', which neither the inputs nor an earlier part provide`);
       feeds[name] = t;
     }
+    const t0 = performance.now();
     const out = await s.run(feeds);
-    for (const [name, t] of Object.entries(out)) pool.set(name, t);
+    partMs.push(performance.now() - t0);
+    for (const name of s.inputNames) produced.delete(name);
+    for (const [name, t] of Object.entries(out)) {
+      tensors.set(name, t);
+      produced.set(name, t);
+    }
   }
-  return pool;
+  return { tensors, produced, partMs };
 }

@@ -3,7 +3,8 @@
  */
 import { indexGraph, type GraphIndex } from '../onnx/graph.js';
 import { loadModel, type LoadedModel } from '../onnx/model.js';
-import { inferShapes, type ShapeOptions, type TensorInfo } from '../onnx/shapes.js';
+import type { TensorInfo } from '../onnx/shapes.js';
+import { inferShapes, type ShapeOptions } from './shape-probe.js';
 import { computeCosts, type NodeCosts } from './costs.js';
 import { findSplitPoints, type SplitPoint } from './points.js';
 

@@ -18,7 +18,7 @@ import { main } from '../../src/cli/main.js';
 import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { projectRoot, zoo } from '../models/zoo.js';
-import { startEmbeddedStore } from '../../src/storage/embedded.js';
+import { EMBEDDED_ACCESS_KEY, startEmbeddedStore } from '../../src/storage/embedded.js';
 import { KubeServer, selfSignedCert, type PodFault } from './kube-server.js';
 import { keyPair, TestSshServer } from './ssh-server.js';
 
@@ -118,14 +118,14 @@ describe('--cloud kubernetes', () => {
     assert.ok(secret, 'the Secret exists');
     const data = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
     assert.match(data.MINIO_ENDPOINT!, /^http:\/\/127\.0\.0\.1:\d+$/);
-    assert.equal(data.MINIO_ACCESS_KEY, 'S3RVER');
-    assert.equal(data.MINIO_SECRET_KEY, 'S3RVER');
+    assert.equal(data.MINIO_ACCESS_KEY, EMBEDDED_ACCESS_KEY);
+    assert.match(data.MINIO_SECRET_KEY!, /^[\w-]{32}$/, 'the embedded store makes a secret key of its own');
     assert.deepEqual(Object.keys(data).sort(), ['MINIO_ACCESS_KEY', 'MINIO_ENDPOINT', 'MINIO_SECRET_KEY']);
     // ... and no pod spec does: every variable is a reference to it.
     assert.ok(server.podSpecs.length >= 24);
     for (const spec of server.podSpecs) {
       const text = JSON.stringify(spec);
-      assert.ok(!text.includes('S3RVER') && !text.includes(data.MINIO_ENDPOINT!), 'no key or endpoint in a pod spec');
+      assert.ok(!text.includes(data.MINIO_SECRET_KEY!) && !text.includes(data.MINIO_ENDPOINT!), 'no key or endpoint in a pod spec');
       for (const e of spec.containers[0].env) assert.ok(e.valueFrom?.secretKeyRef?.name === 'onnx-manager-store' && e.value === undefined, JSON.stringify(e));
       // The run's settings, bucket included, are the one --cloud_config.
       const args = spec.containers[0].args as string[];
@@ -193,7 +193,8 @@ describe('--cloud kubernetes', () => {
     assert.equal(plainServer.execs.length, 1, 'one worker for the whole sweep');
     assert.deepEqual(plainServer.execs[0]!.command.slice(0, 3), ['onnx-cloud', '--serve', '--cloud_config']);
     assert.equal(decodeCloudConfig(plainServer.execs[0]!.command[3]!).bucket, 'onnx-manager');
-    assert.ok(!plainServer.execs[0]!.command.join(' ').includes('S3RVER'));
+    const stored = (plainServer.secrets.get('onnx-manager/onnx-manager-store') as { data: Record<string, string> }).data;
+    assert.ok(!plainServer.execs[0]!.command.join(' ').includes(Buffer.from(stored.MINIO_SECRET_KEY!, 'base64').toString()));
     assert.equal(plainServer.pods.size, 0, 'the worker pod is deleted at the end');
   });
 

@@ -494,6 +494,17 @@ describe('onnx-edge + onnx-cloud', () => {
       assert.match(msg2, /'input'/);
     });
 
+    it('onnx-edge on a payload lacking the part input -> exit 2 naming the payload, the tensor and the part', async () => {
+      const job = await mkdtemp(join(root, 'job-'));
+      const input = join(job, 'empty.pb');
+      await writePayload(input, { kind: 'input', runId: 'data', splitIndex: 0, rep: 0, nextModels: [], timings: [], tensors: new Map() });
+      const out = join(job, 'never.pb');
+      const msg = failure(await capture(() => edgeMain(['--onnx_file', resnet.parts[0]!, '--input_file', input, '--output_file', out])), 2, 'edge missing tensor', 'onnx-edge');
+      const [needed] = resnet.a.index.inputs;
+      assert.equal(msg, `onnx-edge: ${input} has no tensor '${needed}', which ${resnet.parts[0]} needs\n`);
+      assert.deepEqual(await readdir(job), ['empty.pb'], 'no payload written');
+    });
+
     it('a corrupted payload file -> exit 1 with the payload error', async () => {
       const job = await mkdtemp(join(root, 'job-'));
       const input = join(job, 'p.pb');

@@ -194,7 +194,7 @@ describe('graphs that cannot be split', () => {
       for (const p of parts) assertTopological(a, p.plan.nodes, p.plan.inputs, `split ${point.index} ${p.file}`);
       const sessions = await Promise.all(parts.map((p) => partSession(p)));
       try {
-        const pool = await runChain(sessions, feeds);
+        const { tensors: pool } = await runChain(sessions, feeds);
         for (const o of a.index.outputs) assertSameTensor(pool.get(o), expected[o]!, `unsorted split ${point.index} output ${o}`);
       } finally {
         await Promise.all(sessions.map((s) => s.release()));
@@ -207,7 +207,7 @@ describe('graphs that cannot be split', () => {
     const sessions = [];
     for (const p of mid.parts) sessions.push(await createSession(path.join(outDir, p), { graphOptimizationLevel: 'disabled' }));
     try {
-      const pool = await runChain(sessions, feeds);
+      const { tensors: pool } = await runChain(sessions, feeds);
       for (const o of a.index.outputs) assertSameTensor(pool.get(o), expected[o]!, `unsorted split ${mid.index} from disk, output ${o}`);
     } finally {
       await Promise.all(sessions.map((s) => s.release()));

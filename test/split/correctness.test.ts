@@ -27,7 +27,7 @@ async function checkAllSplits(subject: TestSubject, opts: { relTol?: number; opt
     const parts = buildParts(a, [point.position]);
     const sessions = await Promise.all(parts.map((p) => partSession(p, { graphOptimizationLevel: level })));
     try {
-      const pool = await runChain(sessions, feeds);
+      const { tensors: pool } = await runChain(sessions, feeds);
       for (const name of a.index.outputs) {
         assertSameTensor(pool.get(name), expected[name]!, `${subject.name} split ${point.index} (${point.splitLayer}) output ${name}`, opts.relTol ?? 0);
       }

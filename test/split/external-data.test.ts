@@ -76,7 +76,7 @@ async function runPartsFromDisk(files: string[], feeds: Record<string, HostTenso
   const sessions: Session[] = [];
   try {
     for (const f of files) sessions.push(await createSession(f, { graphOptimizationLevel: 'disabled' }));
-    return await runChain(sessions, feeds);
+    return (await runChain(sessions, feeds)).tensors;
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
@@ -207,7 +207,7 @@ describe('models with external data', () => {
     for (const p of parts) assert.equal(p.part.external?.location, `${p.file}.data`);
     const sessions = await Promise.all(parts.map((p) => partSession(p)));
     try {
-      const pool = await runChain(sessions, feeds);
+      const { tensors: pool } = await runChain(sessions, feeds);
       for (const o of a.index.outputs) assertSameTensor(pool.get(o), expected[o]!, `in-memory output ${o}`);
     } finally {
       await Promise.all(sessions.map((s) => s.release()));
@@ -250,7 +250,7 @@ describe('parts larger than externalThreshold', () => {
     }
     const sessions = await Promise.all(parts.map((p) => partSession(p)));
     try {
-      const pool = await runChain(sessions, feeds);
+      const { tensors: pool } = await runChain(sessions, feeds);
       for (const o of a.index.outputs) assertSameTensor(pool.get(o), expected[o]!, `output ${o}`);
     } finally {
       await Promise.all(sessions.map((s) => s.release()));

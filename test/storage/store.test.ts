@@ -1,5 +1,5 @@
 /**
- * The object store against the embedded s3rver through the minio client (the same code path as a
+ * The object store against the embedded S3 server through the minio client (the same code path as a
  * real MinIO), a second process sharing it, configuration parsing, failures (closed port, bad
  * credentials, missing bucket), and MinIO-notification waiting against a small fake MinIO.
  */
@@ -54,7 +54,7 @@ async function rejectsWith<T extends Error>(p: Promise<unknown>, cls: new (...a:
   assert.fail(`expected ${cls.name}, nothing was thrown`);
 }
 
-describe('object store on the embedded s3rver', () => {
+describe('object store on the embedded S3 server', () => {
   let emb: EmbeddedStore;
   let store: ObjectStore;
   /** A second store on the same server without the event hook: pure polling, like another process. */
@@ -158,30 +158,23 @@ describe('object store on the embedded s3rver', () => {
     assert.deepEqual(await store.list(''), []);
   });
 
-  test("a plain store (as another process opens it) removes many keys despite s3rver's racy multi-delete", async () => {
+  test('both stores remove many keys in one multi-object delete, with no server error and no retry', async () => {
     const keys = Array.from({ length: 30 }, (_, i) => `rm/${i % 3}/${i}.pb`);
-    for (const k of keys) await polling.put(k, Buffer.from(k));
-    // minio retries an HTTP 500 once with a console warning; keep the test output clean.
+    // minio retries an HTTP 500 once with a console warning: count them.
     const warn = console.warn;
     let warnings = 0;
-    console.warn = () => void warnings++;
-    try {
-      await polling.remove(keys);
-    } finally {
-      console.warn = warn;
+    for (const s of [polling, store]) {
+      for (const k of keys) await s.put(k, Buffer.from(k));
+      await s.put('rm-kept.pb', Buffer.from('kept'));
+      console.warn = () => void warnings++;
+      try {
+        await s.remove([...keys, 'rm/never-there.pb']);
+      } finally {
+        console.warn = warn;
+      }
+      assert.deepEqual(await s.list('rm'), ['rm-kept.pb']);
     }
-    assert.deepEqual(await polling.list('rm/'), []);
-    // The embedded store deletes key by key: no 500, no retry.
-    for (const k of keys) await store.put(k, Buffer.from(k));
-    console.warn = () => void warnings++;
-    const before = warnings;
-    try {
-      await store.remove(keys);
-    } finally {
-      console.warn = warn;
-    }
-    assert.equal(warnings, before);
-    assert.deepEqual(await store.list('rm/'), []);
+    assert.equal(warnings, 0);
   });
 
   test('get of a missing key is a StoreError naming bucket and key', async () => {
@@ -199,7 +192,7 @@ describe('object store on the embedded s3rver', () => {
     await polling.waitFor('w/there.pb', 1000);
   });
 
-  test("waitFor wakes on s3rver's event when another party puts the key later", async (t) => {
+  test("waitFor wakes on the embedded server's event when another party puts the key later", async (t) => {
     const key = 'w/event.pb';
     const start = performance.now();
     let putDone = 0;
@@ -210,8 +203,8 @@ describe('object store on the embedded s3rver', () => {
     putDone = performance.now();
     const woke = await waiting;
     t.diagnostic(`event wake: ${(woke - putStart).toFixed(1)} ms after the put started (put took ${(putDone - putStart).toFixed(1)} ms)`);
-    // s3rver emits the event before it answers the PUT, so an evented waiter wakes before the put
-    // returns; a poll could only see the object after that.
+    // The server emits the event once the object is in place and before it answers the PUT, so an
+    // evented waiter wakes before the put returns; a poll could only see the object after that.
     assert.ok(woke <= putDone + 20, `woke ${(woke - putDone).toFixed(1)} ms after the put returned (${(woke - start).toFixed(1)} ms after waiting began)`);
     assert.equal((await store.get(key)).toString(), 'from the other store');
   });
@@ -322,16 +315,16 @@ describe('object store on the embedded s3rver', () => {
     }
   });
 
-  test('wrong credentials: a one-line StoreError naming the endpoint, not the keys', async () => {
-    // s3rver checks only that the access key exists (it does not verify SigV4 signatures), so the
-    // wrong credential here is the access key.
-    const access = 'NOT-AN-ACCOUNT';
+  test('wrong credentials (an unknown access key, or the right one with a wrong secret key): a one-line StoreError naming the endpoint, not the keys', async () => {
     const secret = 'wrong-secret-value-42';
-    const err = await rejectsWith(openMinioStore({ endpoint: emb.endpoint, accessKey: access, secretKey: secret, bucket: BUCKET }), StoreError);
-    assert.ok(err.message.includes(emb.endpoint), err.message);
-    assert.ok(!err.message.includes(secret) && !err.message.includes(access));
-    assert.ok(!err.message.includes('\n'));
-    assert.match(err.message, /access denied/i);
+    for (const [access, code] of [['NOT-AN-ACCOUNT', 'InvalidAccessKeyId'], [emb.accessKey, 'SignatureDoesNotMatch']] as const) {
+      const err = await rejectsWith(openMinioStore({ endpoint: emb.endpoint, accessKey: access, secretKey: secret, bucket: BUCKET }), StoreError);
+      assert.ok(err.message.includes(emb.endpoint), err.message);
+      assert.ok(!err.message.includes(secret) && !err.message.includes(access) && !err.message.includes(emb.secretKey));
+      assert.ok(!err.message.includes('\n'));
+      assert.match(err.message, /access denied/i);
+      assert.ok(err.message.includes(code), err.message);
+    }
   });
 
   test('a missing bucket is created by default, and a clear error when creating is turned off', async () => {

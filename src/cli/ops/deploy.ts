@@ -9,7 +9,6 @@
  * - --split_layers L1 .. Lk: a chain of k services, one per cloud part; the output path of service i
  *   is the input path of service i+1, and every service but the last writes the payload for the next.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { clientFromArgs, clusterStore, parseStoragePath } from '../../backends/o
 import type { OscarService } from '../../backends/oscar-client.js';
 import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
+import { partHash } from '../../onnx/part-hash.js';
 import { positionOf } from '../../split/points.js';
 import { OutputTransaction } from '../../split/output.js';
 import { buildParts } from '../../split/split.js';
@@ -145,10 +145,6 @@ export function fdlDocument(cluster: string, base: Record<string, unknown>, serv
   };
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 export async function deploy(args: DeployArgs, io: { out: (s: string) => void }): Promise<void> {
   const out = io.out;
   const env = process.env;
@@ -179,7 +175,7 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
     if (external) throw new UsageError(`${external.file} keeps its weights in an external data file, which cannot be sent to OSCAR yet`);
     stages = cloud.map((p) => {
       const bytes = p.part.model.concat();
-      const h = sha256(bytes);
+      const h = partHash(bytes);
       parts.set(h, bytes);
       return [h];
     });

@@ -1,0 +1,68 @@
+/**
+ * Shapes the model does not state, measured: small parts of the model are run in onnxruntime
+ * with the missing tensors exposed as outputs.
+ */
+import { dtypeFromName, dtypeFromOnnx, tensorBytes } from '../onnx/dtypes.js';
+import type { GraphIndex } from '../onnx/graph.js';
+import type { LoadedModel } from '../onnx/model.js';
+import { declaredShapes, type InputShapeOptions, type TensorInfo } from '../onnx/shapes.js';
+import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
+import { hostTensorBytes, zeroTensor } from '../tensor/host.js';
+import { assemblePart } from './assemble.js';
+import { readSegments } from './external-data.js';
+
+export interface ShapeOptions extends InputShapeOptions {
+  /** Input tensors to run the model on instead of zeros. */
+  feeds?: Readonly<Record<string, HostTensor>>;
+  /** Creates the sessions for the shape runs (injected so this module stays free of the runtime). */
+  createSession: (model: Uint8Array, options: SessionOptions) => Promise<Session>;
+}
+
+/**
+ * Types and shapes of every tensor the split engine needs: model inputs, weights, and the
+ * outputs of every data-dependent node.
+ */
+export async function inferShapes(model: LoadedModel, index: GraphIndex, options: ShapeOptions): Promise<Map<string, TensorInfo>> {
+  const { infos, bound } = declaredShapes(model, index, options);
+  const needed: string[] = [];
+  for (const n of index.dataNodes) {
+    for (const o of index.nodes[n]!.output ?? []) if (o && !infos.has(o)) needed.push(o);
+  }
+  if (needed.length === 0) return infos;
+
+  // Each probe exposes one group of tensors (about `budget` bytes, sized from the last tensor
+  // seen) and holds only the nodes up to the last of them, so the run keeps one group alive at a
+  // time; without an arena its memory goes back when the session is released.
+  const feeds: Record<string, HostTensor> = {};
+  for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? zeroTensor(dtypeFromOnnx(b.elemType).name, b.dims);
+  const budget = Math.max(model.bytes.length / 2, 8 * 2 ** 20);
+  let estimate = 0;
+  for (let i = 0; i < needed.length; ) {
+    const group: string[] = [];
+    let bytes = 0;
+    do {
+      group.push(needed[i++]!);
+      bytes += estimate;
+    } while (i < needed.length && (estimate === 0 ? group.length < 8 : bytes + estimate <= budget));
+    const last = Math.max(...group.map((t) => index.position[index.producer.get(t)!]!));
+    const probe = assemblePart(model, index, { name: 'shape_probe', nodes: index.order.slice(0, last + 1), inputs: index.inputs, outputs: group }, { shapes: infos });
+    const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
+    if (probe.external) sessionOptions.externalData = [{ path: probe.external.location, data: await readSegments(probe.external) }];
+    const session = await options.createSession(probe.model.concat(), sessionOptions);
+    try {
+      const results = await session.run(feeds);
+      for (const name of group) {
+        const t = results[name];
+        if (!t) continue;
+        const elemType = dtypeFromName(t.type).onnx;
+        const dims = [...t.dims];
+        const size = t.type === 'string' ? hostTensorBytes(t) : tensorBytes(elemType, dims);
+        infos.set(name, { name, elemType, dims, bytes: size, source: 'run' });
+        estimate = Math.max(size, 1);
+      }
+    } finally {
+      await session.release();
+    }
+  }
+  return infos;
+}

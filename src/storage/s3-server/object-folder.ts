@@ -1,0 +1,185 @@
+/**
+ * Buckets and objects as plain files: `<root>/<bucket>/<key, percent-encoded>`, one flat folder
+ * per bucket (no folders to create or clean up per key, so concurrent puts and deletes cannot
+ * race on them). A put streams the body into `<root>/.incoming/<random>` and renames it over the
+ * object only once every byte is written and checked: a reader opens either the old file or the
+ * new one, whole, and keeps reading the file it opened even if it is replaced or removed meanwhile.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { S3Error } from './s3-error.js';
+
+export interface ObjectInfo {
+  size: number;
+  lastModified: Date;
+  /** Quoted and opaque (from the file's identity, size and time), as S3 sends it. */
+  etag: string;
+}
+
+export interface OpenObject extends ObjectInfo {
+  handle: FileHandle;
+}
+
+const INCOMING = '.incoming';
+const MAX_NAME_BYTES = 255;
+
+const noSuchBucket = (bucket: string): S3Error => new S3Error(404, 'NoSuchBucket', `the bucket '${bucket}' does not exist`);
+
+function isCode(err: unknown, ...codes: string[]): boolean {
+  return codes.includes((err as NodeJS.ErrnoException | null)?.code ?? '');
+}
+
+/** A key as one file name: percent-encoding of everything but unreserved characters ('.' and '..' too). */
+function fileName(key: string): string {
+  let name = encodeURIComponent(key).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  if (/^\.+$/.test(name)) name = name.replace(/\./g, '%2E');
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new S3Error(400, 'KeyTooLongError', `the key is too long for the embedded S3 server (${key.length} characters)`);
+  return name;
+}
+
+function info(s: { size: number; mtime: Date; mtimeMs: number; ino: number }): ObjectInfo {
+  return { size: s.size, lastModified: s.mtime, etag: `"${s.ino.toString(16)}-${s.size.toString(16)}-${Math.round(s.mtimeMs * 1000).toString(16)}"` };
+}
+
+export class ObjectFolder {
+  private readonly incoming: string;
+
+  private constructor(readonly root: string) {
+    this.incoming = join(root, INCOMING);
+  }
+
+  static async open(root: string): Promise<ObjectFolder> {
+    const folder = new ObjectFolder(root);
+    await mkdir(folder.incoming, { recursive: true });
+    return folder;
+  }
+
+  private bucketPath(bucket: string): string {
+    return join(this.root, bucket);
+  }
+
+  private objectPath(bucket: string, key: string): string {
+    return join(this.root, bucket, fileName(key));
+  }
+
+  async bucketExists(bucket: string): Promise<boolean> {
+    try {
+      return (await stat(this.bucketPath(bucket))).isDirectory();
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
+  async checkBucket(bucket: string): Promise<void> {
+    if (!(await this.bucketExists(bucket))) throw noSuchBucket(bucket);
+  }
+
+  /** False when it already existed. */
+  async createBucket(bucket: string): Promise<boolean> {
+    try {
+      await mkdir(this.bucketPath(bucket));
+      return true;
+    } catch (err) {
+      if (isCode(err, 'EEXIST')) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Writes `body` to a fresh file and renames it over the object once it holds exactly `length`
+   * bytes (and their SHA-256 is `sha256`, when given). Any failure leaves the object as it was.
+   */
+  async put(bucket: string, key: string, body: Readable, length: number, sha256?: string): Promise<ObjectInfo> {
+    const target = this.objectPath(bucket, key);
+    await this.checkBucket(bucket);
+    const temp = join(this.incoming, randomUUID());
+    const hash = sha256 === undefined ? undefined : createHash('sha256');
+    let received = 0;
+    try {
+      await pipeline(
+        body,
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            received += chunk.length;
+            if (received > length) throw new S3Error(400, 'IncompleteBody', `the body is longer than its Content-Length (${length} bytes)`);
+            hash?.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(temp, { flags: 'wx' }),
+      );
+      if (received !== length) throw new S3Error(400, 'IncompleteBody', `the body has ${received} of its ${length} bytes`);
+      if (hash && hash.digest('hex') !== sha256) throw new S3Error(400, 'XAmzContentSHA256Mismatch', 'the body does not match its x-amz-content-sha256');
+      try {
+        await rename(temp, target);
+      } catch (err) {
+        if (isCode(err, 'ENOENT')) throw noSuchBucket(bucket);
+        throw err;
+      }
+      return info(await stat(target));
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  /** The object's file, opened (the caller closes it), or undefined when there is none. */
+  async open(bucket: string, key: string): Promise<OpenObject | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.objectPath(bucket, key), 'r');
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+      await this.checkBucket(bucket);
+      return undefined;
+    }
+    try {
+      return { handle, ...info(await handle.stat()) };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async stat(bucket: string, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      return info(await stat(this.objectPath(bucket, key)));
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+      await this.checkBucket(bucket);
+      return undefined;
+    }
+  }
+
+  /** Removes the object; a missing one is not an error. */
+  async remove(bucket: string, key: string): Promise<void> {
+    try {
+      await unlink(this.objectPath(bucket, key));
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+  }
+
+  /** Every key of the bucket that starts with `prefix` and sorts after `after`, in order. */
+  async keys(bucket: string, prefix: string, after: string): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.bucketPath(bucket));
+    } catch (err) {
+      if (isCode(err, 'ENOENT', 'ENOTDIR')) throw noSuchBucket(bucket);
+      throw err;
+    }
+    const keys = names.map((n) => decodeURIComponent(n)).filter((k) => k.startsWith(prefix) && k > after);
+    return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  }
+
+  /** Removes the folder for files being received, when nothing is left in it. */
+  async close(): Promise<void> {
+    await rmdir(this.incoming).catch(() => {});
+  }
+}
