@@ -27,7 +27,8 @@ import { OscarTestServer } from './oscar-server.js';
 import { keyPair, TestSshServer } from './ssh-server.js';
 
 const BUCKET = 'reach-bucket';
-const REGION = 'reach-region-1';
+/** The embedded server's region (it checks the region of every signature). */
+const REGION = 'us-east-1';
 const EXPECTED: CloudConfig = { provider: { name: 'cpu', deviceId: 0 }, graphOptimizationLevel: 'basic', threads: 1, bucket: BUCKET, region: REGION };
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-reach-'));
 const model = join(dir, 'lenet5.onnx');
