@@ -4,6 +4,7 @@
  * OSCAR_PASSWORD (or OSCAR_PASSWORD_FILE), or OSCAR_TOKEN (or OSCAR_TOKEN_FILE).
  */
 import type { Options } from 'yargs';
+import { UsageError } from '../errors.js';
 
 export const OSCAR_TRIGGERS = ['upload', 'job'] as const;
 export type OscarTrigger = (typeof OSCAR_TRIGGERS)[number];
@@ -45,3 +46,26 @@ export const oscarOptions: Record<string, Options> = {
   oscar_output: { type: 'string', describe: 'deploy: output path bucket/folder (default <bucket>/<service>-out)' },
   apply: { type: 'boolean', describe: 'deploy: create or update the service(s) through the OSCAR API and upload the cloud part(s)' },
 };
+
+/** What --cloud oscar is given. */
+export interface OscarRunSettings {
+  /** --oscar_endpoint (else OSCAR_ENDPOINT, read when the client is made). */
+  endpoint?: string;
+  service: string;
+  trigger: OscarTrigger;
+  cleanup: boolean;
+  /** --minio_bucket as given (none: the bucket of the service's input path). */
+  bucket?: string;
+}
+
+/** The oscar backend's settings from parsed flags. */
+export function oscarRunSettings(args: OscarArgs & { minio_bucket?: string }): OscarRunSettings {
+  const trigger = (args.oscar_trigger ?? 'upload') as OscarTrigger;
+  if (!OSCAR_TRIGGERS.includes(trigger)) throw new UsageError(`--oscar_trigger must be one of ${OSCAR_TRIGGERS.join(', ')}, got '${args.oscar_trigger}'`);
+  const service = args.oscar_service?.trim();
+  if (!service) throw new UsageError('--cloud oscar needs --oscar_service, the OSCAR service that runs the cloud part (see --operation deploy)');
+  const s: OscarRunSettings = { service, trigger, cleanup: args.oscar_cleanup === true };
+  if (args.oscar_endpoint !== undefined) s.endpoint = args.oscar_endpoint;
+  if (args.minio_bucket) s.bucket = args.minio_bucket;
+  return s;
+}

@@ -44,17 +44,11 @@ export function servicePaths(svc: OscarService): { input?: StoragePath; output?:
 }
 
 /** The OSCAR client for --oscar_endpoint (or OSCAR_ENDPOINT) with the credentials of the environment. */
-export function clientFromArgs(args: OscarArgs, env: Env, timeoutMs?: number): OscarClient {
+export function clientFromArgs(args: Pick<OscarArgs, 'oscar_endpoint'>, env: Env, timeoutMs?: number): OscarClient {
   const endpoint = (args.oscar_endpoint ?? env.OSCAR_ENDPOINT ?? '').trim();
   if (!endpoint) throw new UsageError('--cloud oscar needs --oscar_endpoint (or OSCAR_ENDPOINT), the URL of the OSCAR cluster');
   const auth = oscarAuthFromEnv(env);
   return new OscarClient({ endpoint, ...(auth ? { auth } : {}), ...(timeoutMs ? { timeoutMs } : {}) });
-}
-
-export function serviceName(args: OscarArgs): string {
-  const name = args.oscar_service?.trim();
-  if (!name) throw new UsageError('--cloud oscar needs --oscar_service, the OSCAR service that runs the cloud part (see --operation deploy)');
-  return name;
 }
 
 /** The service, or a one-line error saying it does not exist and how to create it. */
@@ -73,15 +67,15 @@ export async function readService(client: OscarClient, name: string): Promise<Os
  * The store OSCAR's own MinIO provides (GET /system/config): used when the user names no store. The
  * bucket is --minio_bucket, else the bucket of the service's input path.
  */
-export async function clusterStore(args: OscarArgs & { minio_bucket?: string }, env: Env): Promise<StoreConfig> {
-  const client = clientFromArgs(args, env);
+export async function clusterStore(args: { endpoint?: string; service?: string; bucket?: string }, env: Env): Promise<StoreConfig> {
+  const client = clientFromArgs(args.endpoint !== undefined ? { oscar_endpoint: args.endpoint } : {}, env);
   const config = await client.config();
   const mp = config.minio_provider;
   if (!mp?.endpoint) throw new OscarError(`OSCAR at ${client.url}: /system/config names no MinIO endpoint; give --minio_endpoint`);
   if (!mp.access_key || !mp.secret_key) throw new OscarError(`OSCAR at ${client.url}: /system/config gives no MinIO keys for this user; set MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY`);
-  let bucket = args.minio_bucket;
-  if (!bucket && args.oscar_service) {
-    const svc = await readService(client, args.oscar_service);
+  let bucket = args.bucket;
+  if (!bucket && args.service) {
+    const svc = await readService(client, args.service);
     const paths = servicePaths(svc);
     bucket = (paths.input ?? paths.output)?.bucket;
   }

@@ -20,11 +20,12 @@ import { posix } from 'node:path';
 import { OnnxManagerError, UsageError } from '../errors.js';
 import { isLoopbackHost } from '../net.js';
 import type { ObjectStore } from '../storage/store.js';
+import type { BackendSettings } from '../config/run-config.js';
 import type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } from './backend.js';
 import { OscarError, parseOscarEndpoint, type OscarClient, type OscarService } from './oscar-client.js';
 import { FINISHED, JobTracker, seconds } from './oscar-jobs.js';
-import { OSCAR_TRIGGERS, type OscarArgs, type OscarTrigger } from './oscar-options.js';
-import { checkServiceConfig, clientFromArgs, clusterStore, outputKeyFor, readService, serviceName, servicePaths, type StoragePath } from './oscar-service.js';
+import type { OscarRunSettings, OscarTrigger } from './oscar-options.js';
+import { checkServiceConfig, clientFromArgs, clusterStore, outputKeyFor, readService, servicePaths, type StoragePath } from './oscar-service.js';
 import { checkStoreReach } from './reach.js';
 import { sleep } from './timers.js';
 
@@ -248,23 +249,20 @@ export class OscarBackend implements CloudBackend {
   }
 }
 
-function triggerOf(args: OscarArgs): OscarTrigger {
-  const t = (args.oscar_trigger ?? 'upload') as OscarTrigger;
-  if (!OSCAR_TRIGGERS.includes(t)) throw new UsageError(`--oscar_trigger must be one of ${OSCAR_TRIGGERS.join(', ')}, got '${args.oscar_trigger}'`);
-  return t;
+function oscarOf(settings: BackendSettings): OscarRunSettings {
+  if (settings.name !== 'oscar') throw new UsageError(`the oscar backend was given the settings of --cloud ${settings.name}`);
+  return settings.oscar;
 }
 
 export const oscarModule: BackendModule = {
-  defaultStore: async (config, env) => clusterStore(config.backendFlags as OscarArgs & { minio_bucket?: string }, env),
+  defaultStore: async (config, env) => clusterStore(oscarOf(config.backend), env),
 
   create: async (ctx: BackendContext) => {
-    const args = ctx.config.backendFlags as OscarArgs;
-    const trigger = triggerOf(args);
-    const name = serviceName(args);
-    const client = clientFromArgs(args, ctx.env);
+    const { service: name, trigger, cleanup, endpoint } = oscarOf(ctx.config.backend);
+    const client = clientFromArgs({ ...(endpoint !== undefined ? { oscar_endpoint: endpoint } : {}) }, ctx.env);
     checkStoreReach(ctx, { who: `the OSCAR cluster at ${client.url}`, remote: !isLoopbackHost(parseOscarEndpoint(client.url).hostname), hint: 'or none at all to use the cluster’s own MinIO' });
     const service = await readService(client, name);
-    const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup: args.oscar_cleanup === true };
+    const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup };
     if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
     const backend = new OscarBackend(o);
     checkServiceConfig(service, ctx.cloud, ctx.warn);

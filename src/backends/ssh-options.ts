@@ -44,6 +44,18 @@ export const sshOptions: Record<string, Options> = {
   },
 };
 
+/** The words of --ssh_command: separated by spaces, no shell syntax (quotes, $, ;, |, &, redirections). */
+export function commandWords(command: string): string[] {
+  const text = String(command ?? '').trim();
+  if (!text) throw new UsageError('--ssh_command is empty');
+  if (/['"`$\\;|&<>(){}\n\r]/.test(text)) {
+    throw new UsageError(
+      `--ssh_command '${text.split(/\r?\n/)[0]}' has shell syntax; it takes words separated by spaces (e.g. "node /srv/onnx-manager/dist/cloud/onnx-cloud.js --serve"); put anything more in a script on the host and name the script`,
+    );
+  }
+  return text.split(/\s+/);
+}
+
 /** How to reach and trust an SSH host, as connectSsh (ssh-connect.ts) takes it. */
 export interface SshConnectOptions {
   /** Private key file (else SSH_KEY_FILE, else the default identities in ~/.ssh). */
@@ -59,7 +71,7 @@ export interface SshConnectOptions {
 }
 
 /** The connection options from parsed command-line flags (--ssh_key, --ssh_known_hosts, --ssh_insecure_no_host_check). */
-export function sshConnectOptions(args: Record<string, unknown>): SshConnectOptions {
+export function sshConnectOptions(args: Readonly<Record<string, unknown>>): SshConnectOptions {
   const o: SshConnectOptions = {};
   const str = (flag: string): string | undefined => {
     const v = args[flag];
@@ -73,4 +85,18 @@ export function sshConnectOptions(args: Record<string, unknown>): SshConnectOpti
   if (knownHosts !== undefined) o.knownHostsFile = knownHosts;
   if (args.ssh_insecure_no_host_check === true) o.insecureNoHostCheck = true;
   return o;
+}
+
+/** What --cloud ssh is given: the host, the worker's command words, how to connect. */
+export interface SshSettings {
+  host: string;
+  command: string[];
+  connect: SshConnectOptions;
+}
+
+/** The ssh backend's settings from parsed flags (--ssh_host, --ssh_command, the connection flags). */
+export function sshSettings(args: Readonly<Record<string, unknown>>): SshSettings {
+  const host = args.ssh_host;
+  if (typeof host !== 'string' || !host.trim()) throw new UsageError('--cloud ssh needs --ssh_host user@host[:port]');
+  return { host, command: commandWords(typeof args.ssh_command === 'string' ? args.ssh_command : DEFAULT_SSH_COMMAND), connect: sshConnectOptions(args) };
 }

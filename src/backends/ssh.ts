@@ -16,11 +16,12 @@ import { isLoopbackHost } from '../net.js';
 import type { BackendModule, StoreAccess } from './backend.js';
 import { checkStoreReach } from './reach.js';
 import { connectSsh, parseSshTarget, type SshClient, type SshConnectOptions, type SshTarget } from './ssh-connect.js';
-import { DEFAULT_SSH_COMMAND, sshConnectOptions } from './ssh-options.js';
+import { commandWords } from './ssh-options.js';
 import { withTimeout } from './timers.js';
 import { BackendError, WorkerBackend, type WorkerStreams } from './worker-client.js';
 
 export { BackendError } from './worker-client.js';
+export { commandWords };
 
 /** Quotes one word for a POSIX shell (bare when it has only safe characters). */
 export function shellQuote(word: string): string {
@@ -31,18 +32,6 @@ export function shellQuote(word: string): string {
 /** Joins words into a command line for a POSIX shell, each word quoted. */
 export function shellJoin(words: readonly string[]): string {
   return words.map(shellQuote).join(' ');
-}
-
-/** The words of --ssh_command: separated by spaces, no shell syntax (quotes, $, ;, |, &, redirections). */
-export function commandWords(command: string): string[] {
-  const text = String(command ?? '').trim();
-  if (!text) throw new UsageError('--ssh_command is empty');
-  if (/['"`$\\;|&<>(){}\n\r]/.test(text)) {
-    throw new UsageError(
-      `--ssh_command '${text.split(/\r?\n/)[0]}' has shell syntax; it takes words separated by spaces (e.g. "node /srv/onnx-manager/dist/cloud/onnx-cloud.js --serve"); put anything more in a script on the host and name the script`,
-    );
-  }
-  return text.split(/\s+/);
 }
 
 /**
@@ -205,16 +194,16 @@ export class SshBackend extends WorkerBackend {
 
 export const sshModule: BackendModule = {
   create: async (ctx) => {
-    const args = ctx.config.backendFlags;
-    const host = args.ssh_host;
-    if (typeof host !== 'string' || !host.trim()) throw new UsageError('--cloud ssh needs --ssh_host user@host[:port]');
+    const settings = ctx.config.backend;
+    if (settings.name !== 'ssh') throw new UsageError(`the ssh backend was given the settings of --cloud ${settings.name}`);
+    const { host, command, connect } = settings;
     const target = parseSshTarget(host, ctx.env);
     checkStoreReach(ctx, { who: `the worker on ${target.label}`, remote: !isLoopbackHost(target.host), loopback: 'warn' });
     const backend = new SshBackend({
       target: host,
-      connect: { ...sshConnectOptions(args), warn: ctx.warn },
+      connect: { ...connect, warn: ctx.warn },
       env: ctx.env,
-      command: commandWords(typeof args.ssh_command === 'string' ? args.ssh_command : DEFAULT_SSH_COMMAND),
+      command,
       store: ctx.storeAccess,
       cloud: ctx.cloud,
     });

@@ -10,11 +10,34 @@ import { UsageError } from '../errors.js';
 import { providerFor, type ProviderChoice } from '../runtime/providers.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../runtime/session.js';
 import { storeConfigFromEnv, storeLocationFromEnv, type StoreConfig } from '../storage/store.js';
+import { kubeSettings, type KubeArgs } from '../backends/kube/options.js';
+import { oscarRunSettings, type OscarRunSettings } from '../backends/oscar-options.js';
+import { sshSettings, type SshConnectOptions, type SshSettings } from '../backends/ssh-options.js';
 import { checkCloudConfig, cloudSessionOptions, type CloudConfig } from './cloud-config.js';
 import { DEFAULTS, GRAPH_OPT_LEVELS } from './defaults.js';
 
 export const BACKENDS = ['local', 'oscar', 'kubernetes', 'ssh'] as const;
 export type BackendName = (typeof BACKENDS)[number];
+
+/** The chosen backend's own settings, parsed from its flags (kube_*, ssh_*, oscar_*). */
+export type BackendSettings =
+  | { name: 'local' }
+  | { name: 'oscar'; oscar: OscarRunSettings }
+  | { name: 'kubernetes'; kube: KubeArgs; ssh: SshConnectOptions }
+  | ({ name: 'ssh' } & SshSettings);
+
+function backendSettings(cloud: BackendName, flags: RunFlags): BackendSettings {
+  switch (cloud) {
+    case 'oscar':
+      return { name: 'oscar', oscar: oscarRunSettings(flags) };
+    case 'kubernetes':
+      return { name: 'kubernetes', ...kubeSettings(flags) };
+    case 'ssh':
+      return { name: 'ssh', ...sshSettings(flags) };
+    default:
+      return { name: 'local' };
+  }
+}
 
 /** The flag values a run is built from (names as on the command line); other keys are backend flags. */
 export interface RunFlags {
@@ -51,8 +74,8 @@ export interface RunConfig {
   /** Unrecorded warm-up cycles per split point. */
   warmup: number;
   keepObjects: boolean;
-  /** Every flag value given, for the chosen backend's own settings (kube_*, ssh_*, oscar_*). */
-  backendFlags: Readonly<Record<string, unknown>>;
+  /** The chosen backend's own settings. */
+  backend: BackendSettings;
 }
 
 function integer(v: unknown, flag: string, min: number): number | undefined {
@@ -93,7 +116,7 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
     timeoutMs: timeout * 1000,
     warmup: integer(flags.warmup, 'warmup', 0) ?? DEFAULTS.warmup,
     keepObjects: flags.keep_objects === true,
-    backendFlags: { ...flags },
+    backend: backendSettings(cloud, flags),
   };
   if (flags.onnx_file) config.model = flags.onnx_file;
   if (threads !== undefined) config.threads = threads;

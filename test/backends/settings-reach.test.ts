@@ -88,7 +88,7 @@ after(async () => {
 
 describe('every setting reaches every cloud process', () => {
   it('the flags build the configuration the cloud side gets', () => {
-    const config = buildRunConfig({ exec_type: 'CPU', device_type: '0', threads: 1, graph_opt: 'basic', minio_bucket: BUCKET, minio_region: REGION, cloud: 'ssh' }, {});
+    const config = buildRunConfig({ exec_type: 'CPU', device_type: '0', threads: 1, graph_opt: 'basic', minio_bucket: BUCKET, minio_region: REGION, cloud: 'ssh', ssh_host: 'u@h' }, {});
     assert.deepEqual(cloudConfigOf(config), EXPECTED);
   });
 

@@ -57,8 +57,8 @@ describe('the run configuration from flag values', () => {
     assert.equal(c.threads, undefined, 'onnxruntime picks for a remote cloud');
     assert.ok((buildRunConfig({}, {}).threads ?? 0) >= 1, 'the local cloud gets half of the cores');
     assert.deepEqual(cloudConfigOf(c), { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: 'onnx-manager' });
-    assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'ssh' }, { MINIO_BUCKET: 'from-env', MINIO_REGION: 'eu' })).bucket, 'from-env');
-    assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'ssh', minio_bucket: 'flag' }, { MINIO_BUCKET: 'from-env' })).bucket, 'flag');
+    assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'kubernetes' }, { MINIO_BUCKET: 'from-env', MINIO_REGION: 'eu' })).bucket, 'from-env');
+    assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'kubernetes', minio_bucket: 'flag' }, { MINIO_BUCKET: 'from-env' })).bucket, 'flag');
     assert.deepEqual(cloudConfigFromFlags({ exec_type: 'gpu', device_type: 'cuda:2', graph_opt: 'disabled', threads: 4 }, { MINIO_REGION: 'eu' }), {
       provider: { name: 'cuda', deviceId: 2 }, graphOptimizationLevel: 'disabled', threads: 4, bucket: 'onnx-manager', region: 'eu',
     });
@@ -75,8 +75,35 @@ describe('the run configuration from flag values', () => {
     }
   });
 
+  it("parses the chosen backend's own flags once, naming a bad one", () => {
+    assert.deepEqual(buildRunConfig({ cloud: 'local', ssh_host: 'ignored' }, {}).backend, { name: 'local' });
+    assert.deepEqual(buildRunConfig({ cloud: 'ssh', ssh_host: 'u@h', ssh_command: 'node /srv/c.js --serve', ssh_key: '/k' }, {}).backend, {
+      name: 'ssh', host: 'u@h', command: ['node', '/srv/c.js', '--serve'], connect: { keyFile: '/k' },
+    });
+    const kube = buildRunConfig({ cloud: 'kubernetes', kube_mode: 'worker', kube_ssh_host: 'u@bastion', ssh_known_hosts: '/kh' }, {}).backend;
+    assert.equal(kube.name, 'kubernetes');
+    if (kube.name === 'kubernetes') {
+      assert.equal(kube.kube.mode, 'worker');
+      assert.equal(kube.kube.sshHost, 'u@bastion');
+      assert.deepEqual(kube.ssh, { knownHostsFile: '/kh' });
+    }
+    assert.deepEqual(buildRunConfig({ cloud: 'oscar', oscar_service: ' svc ', oscar_trigger: 'job', minio_bucket: 'b' }, {}).backend, {
+      name: 'oscar', oscar: { service: 'svc', trigger: 'job', cleanup: false, bucket: 'b' },
+    });
+    for (const [flags, re] of [
+      [{ cloud: 'ssh' }, /--cloud ssh needs --ssh_host/],
+      [{ cloud: 'ssh', ssh_host: 'u@h', ssh_command: 'a; b' }, /--ssh_command 'a; b' has shell syntax/],
+      [{ cloud: 'kubernetes', kube_namespace: 'Bad_NS' }, /--kube_namespace 'Bad_NS' is not a namespace name/],
+      [{ cloud: 'kubernetes', kube_store_endpoint: 'http://k:s@minio:9000' }, /--kube_store_endpoint must not contain credentials/],
+      [{ cloud: 'oscar' }, /--cloud oscar needs --oscar_service/],
+      [{ cloud: 'oscar', oscar_service: 's', oscar_trigger: 'mail' }, /--oscar_trigger must be one of upload, job, got 'mail'/],
+    ] as const) {
+      assert.throws(() => buildRunConfig(flags, {}), re);
+    }
+  });
+
   it('never puts a store key into the cloud configuration', () => {
-    const c = buildRunConfig({ cloud: 'ssh', minio_endpoint: 'http://s3.example:9000' }, { MINIO_ACCESS_KEY: 'AK-visible', MINIO_SECRET_KEY: 'sk-secret' });
+    const c = buildRunConfig({ cloud: 'ssh', ssh_host: 'u@h', minio_endpoint: 'http://s3.example:9000' }, { MINIO_ACCESS_KEY: 'AK-visible', MINIO_SECRET_KEY: 'sk-secret' });
     assert.equal(c.store.secretKey, 'sk-secret');
     assert.doesNotMatch(encodeCloudConfig(cloudConfigOf(c)), /AK-visible|sk-secret|s3\.example/);
   });

@@ -12,6 +12,7 @@ import { isLoopbackHost } from '../../net.js';
 import { withTimeout } from '../timers.js';
 import { BackendError } from '../worker-client.js';
 import { CONTAINER, lastLogLine, secretManifest, type KubePod, type StoreCoordinates } from './spec.js';
+import type { SshConnectOptions } from '../ssh-options.js';
 import type { KubeArgs } from './options.js';
 
 /** A Kubernetes API call failed, or a Job or pod did. `code` is the HTTP status when there was one. */
@@ -123,7 +124,7 @@ export class KubeClient {
     return { kc, source, server, local: !o.sshHost && isLoopbackHost(server.hostname) };
   }
 
-  static async connect(loaded: ReturnType<typeof KubeClient.load>, o: KubeArgs, args: Readonly<Record<string, unknown>>, env: Env, warn: (line: string) => void): Promise<KubeClient> {
+  static async connect(loaded: ReturnType<typeof KubeClient.load>, o: KubeArgs, ssh: SshConnectOptions, env: Env): Promise<KubeClient> {
     const { kc, server } = loaded;
     const cluster = kc.getCurrentCluster()!;
     const patch: { server?: string; tlsServerName?: string; skipTLSVerify?: boolean } = {};
@@ -132,10 +133,9 @@ export class KubeClient {
     let tunnel: { localPort: number; close(): Promise<void> } | undefined;
     if (o.sshHost) {
       const { openSshTunnel } = await import('../ssh-connect.js');
-      const { sshConnectOptions } = await import('../ssh-options.js');
       const host = server.hostname.replace(/^\[|\]$/g, '');
       const port = server.port ? Number(server.port) : server.protocol === 'https:' ? 443 : 80;
-      tunnel = await openSshTunnel(o.sshHost, host, port, env, { ...sshConnectOptions(args), warn });
+      tunnel = await openSshTunnel(o.sshHost, host, port, env, ssh);
       patch.server = `${server.protocol}//127.0.0.1:${tunnel.localPort}${server.pathname.replace(/\/$/, '')}`;
       // The certificate names the real host, not the tunnel's end.
       if (server.protocol === 'https:') patch.tlsServerName = cluster.tlsServerName ?? host;

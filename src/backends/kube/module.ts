@@ -11,7 +11,7 @@ import { UsageError } from '../../errors.js';
 import { checkStoreReach } from '../reach.js';
 import { KubeClient } from './client.js';
 import { KubernetesJobBackend } from './job-backend.js';
-import { kubeArgs, type KubeSettings } from './options.js';
+import type { KubeSettings } from './options.js';
 import { KubernetesWorkerBackend } from './worker-backend.js';
 
 export { KubernetesError } from './client.js';
@@ -19,8 +19,9 @@ export { KubernetesJobBackend, KubernetesWorkerBackend };
 
 export const kubernetesModule: BackendModule = {
   create: async (ctx: BackendContext) => {
-    const args = ctx.config.backendFlags;
-    const o = kubeArgs(args);
+    const settings = ctx.config.backend;
+    if (settings.name !== 'kubernetes') throw new UsageError(`the kubernetes backend was given the settings of --cloud ${settings.name}`);
+    const o = settings.kube;
     const loaded = KubeClient.load(o, ctx.env);
     const access = ctx.storeAccess;
     const podEndpoint = o.storeEndpoint ?? access.endpoint;
@@ -34,7 +35,7 @@ export const kubernetesModule: BackendModule = {
       });
     }
     if (!podEndpoint) throw new UsageError('--cloud kubernetes needs a store endpoint the pods can reach (--minio_endpoint or --kube_store_endpoint)');
-    const kube = await KubeClient.connect(loaded, o, args, ctx.env, ctx.warn);
+    const kube = await KubeClient.connect(loaded, o, { ...settings.ssh, warn: ctx.warn }, ctx.env);
     try {
       await kube.checkNamespace();
       await kube.writeSecret(o.secret, { endpoint: podEndpoint, accessKey: access.accessKey, secretKey: access.secretKey });

@@ -5,6 +5,7 @@
 import type { Options } from 'yargs';
 import type { CloudConfig } from '../../config/cloud-config.js';
 import { UsageError } from '../../errors.js';
+import { sshConnectOptions, type SshConnectOptions } from '../ssh-options.js';
 
 export const DEFAULT_KUBE_NAMESPACE = 'onnx-manager';
 /** The image cloud/Dockerfile builds (`docker build -f cloud/Dockerfile -t onnx-cloud:0.1.0 .`); push it and give --kube_image. */
@@ -88,7 +89,7 @@ function optionalString(args: Record<string, unknown>, flag: string): string | u
 }
 
 /** The backend's settings from parsed flags (defaults applied for callers that skip yargs). */
-export function kubeArgs(args: Record<string, unknown>): KubeArgs {
+export function kubeArgs(args: Readonly<Record<string, unknown>>): KubeArgs {
   if (args.kube_ssh_psk !== undefined) throw new UsageError(KUBE_SSH_PSK_REFUSED);
   const namespace = optionalString(args, 'kube_namespace') ?? DEFAULT_KUBE_NAMESPACE;
   if (!DNS_LABEL.test(namespace)) throw new UsageError(`--kube_namespace '${namespace}' is not a namespace name (lower-case letters, digits and '-', at most 63)`);
@@ -121,4 +122,9 @@ export interface KubeSettings {
   /** The run's cloud configuration, onnx-cloud's --cloud_config in every pod. */
   cloud: CloudConfig;
   warn(line: string): void;
+}
+
+/** The kubernetes backend's flags, and how to connect to --kube_ssh_host. */
+export function kubeSettings(args: Readonly<Record<string, unknown>>): { kube: KubeArgs; ssh: SshConnectOptions } {
+  return { kube: kubeArgs(args), ssh: sshConnectOptions(args) };
 }

@@ -189,8 +189,7 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
   let store: StoreConfig = storeConfigFromEnv(flags);
   const client = args.apply ? clientFromArgs(args, env) : undefined;
   if (client && !store.endpoint) {
-    const { oscar_service: _ignored, ...rest } = args;
-    store = await clusterStore({ ...rest, minio_bucket: bucket }, env);
+    store = await clusterStore({ ...(args.oscar_endpoint !== undefined ? { endpoint: args.oscar_endpoint } : {}), bucket }, env);
   }
   const minioEndpoint = store.endpoint ?? CLUSTER_MINIO;
   const cloud = cloudConfigFromFlags({ ...args, minio_bucket: bucket, ...(store.region ? { minio_region: store.region } : {}) }, {});
