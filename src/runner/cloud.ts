@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { messageLine, OnnxManagerError } from '../errors.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
-import type { Payload } from '../tensor/payload.js';
+import type { Payload } from '../tensor/payload/index.js';
 
 export class CloudRunError extends OnnxManagerError {}
 
