@@ -22,35 +22,18 @@ const TimingType = root.lookupType('onnx_manager.Timing');
 const KindEnum = root.lookupEnum('onnx_manager.PayloadKind');
 
 describe('payload: schema/payload.proto', () => {
-  it('field numbers and kinds agree with the compiled schema', () => {
-    const expect: [protobuf.Type, string, number][] = [
-      [PayloadType, 'version', F.P_VERSION],
-      [PayloadType, 'messageBytes', F.P_MESSAGE_BYTES],
-      [PayloadType, 'kind', F.P_KIND],
-      [PayloadType, 'runId', F.P_RUN_ID],
-      [PayloadType, 'splitIndex', F.P_SPLIT_INDEX],
-      [PayloadType, 'rep', F.P_REP],
-      [PayloadType, 'nextModels', F.P_NEXT_MODELS],
-      [PayloadType, 'timings', F.P_TIMINGS],
-      [PayloadType, 'error', F.P_ERROR],
-      [PayloadType, 'host', F.P_HOST],
-      [PayloadType, 'outputs', F.P_OUTPUTS],
-      [PayloadType, 'tensors', F.P_TENSORS],
-      [TensorType, 'dims', F.T_DIMS],
-      [TensorType, 'dataType', F.T_DATA_TYPE],
-      [TensorType, 'stringData', F.T_STRING_DATA],
-      [TensorType, 'name', F.T_NAME],
-      [TensorType, 'rawData', F.T_RAW_DATA],
-      [TensorType, 'alignmentPadding', F.T_PADDING],
-      [TimingType, 'name', F.TIMING_NAME],
-      [TimingType, 'ms', F.TIMING_MS],
+  it('field numbers and kinds agree with the compiled schema, and every field is known', () => {
+    const types: [protobuf.Type, Readonly<Record<string, number>>][] = [
+      [PayloadType, F.PAYLOAD_FIELD],
+      [TensorType, F.TENSOR_FIELD],
+      [TimingType, F.TIMING_FIELD],
     ];
-    for (const [type, field, id] of expect) assert.equal(type.fields[field]?.id, id, `${type.name}.${field}`);
-    const ids = (t: protobuf.Type) => t.fieldsArray.map((f) => f.id).sort((a, b) => a - b);
-    assert.deepEqual(ids(PayloadType), expect.filter(([t]) => t === PayloadType).map(([, , id]) => id).sort((a, b) => a - b), 'every Payload field is known');
-    assert.deepEqual(ids(TensorType), expect.filter(([t]) => t === TensorType).map(([, , id]) => id).sort((a, b) => a - b), 'every Tensor field is known');
-    assert.equal(KindEnum.values.PAYLOAD_KIND_INPUT, F.KIND_INPUT);
-    assert.equal(KindEnum.values.PAYLOAD_KIND_OUTPUT, F.KIND_OUTPUT);
+    for (const [type, fields] of types) {
+      for (const [name, id] of Object.entries(fields)) assert.equal(type.fields[name]?.id, id, `${type.name}.${name}`);
+      assert.deepEqual(type.fieldsArray.map((f) => f.name).sort(), Object.keys(fields).sort(), `${type.name}: every field is known`);
+    }
+    assert.equal(KindEnum.values.PAYLOAD_KIND_INPUT, F.KIND.input);
+    assert.equal(KindEnum.values.PAYLOAD_KIND_OUTPUT, F.KIND.output);
   });
 });
 
@@ -89,11 +72,11 @@ describe('payload: exact bytes', () => {
       const p = randomPayload(rand, i);
       const bytes = encodePayload(p).concat();
       const fields = scanFields(bytes);
-      const firstTensor = fields.find((f) => f.field === F.P_TENSORS)?.start ?? bytes.length;
+      const firstTensor = fields.find((f) => f.field === F.PAYLOAD_FIELD.tensors)?.start ?? bytes.length;
       const header = PayloadType.encode({
         version: PAYLOAD_VERSION,
         messageBytes: bytes.length,
-        kind: p.kind === 'input' ? F.KIND_INPUT : F.KIND_OUTPUT,
+        kind: p.kind === 'input' ? F.KIND.input : F.KIND.output,
         runId: p.runId,
         splitIndex: p.splitIndex,
         rep: p.rep,
@@ -105,12 +88,12 @@ describe('payload: exact bytes', () => {
       }).finish();
       assert.deepEqual(Buffer.from(bytes.subarray(0, firstTensor)), Buffer.from(header), `header of payload ${i}`);
 
-      const tensorFields = fields.filter((f) => f.field === F.P_TENSORS);
+      const tensorFields = fields.filter((f) => f.field === F.PAYLOAD_FIELD.tensors);
       assert.equal(tensorFields.length, p.tensors.size);
       [...p.tensors].forEach(([name, t], k) => {
         const f = tensorFields[k]!;
         const inner = scanFields(bytes, f.dataStart, f.end);
-        const metaEnd = inner.find((x) => x.field === F.T_PADDING || x.field === F.T_RAW_DATA)?.start ?? f.end;
+        const metaEnd = inner.find((x) => x.field === F.TENSOR_FIELD.alignmentPadding || x.field === F.TENSOR_FIELD.rawData)?.start ?? f.end;
         const dataType = { float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13 }[t.type];
         const meta = TensorType.encode({
           dims: t.dims,

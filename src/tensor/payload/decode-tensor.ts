@@ -9,7 +9,7 @@ import { ProtoReader, WIRE_LEN, WIRE_VARINT } from '../../proto/reader.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { describeName } from './checks.js';
 import { refuse } from './errors.js';
-import { payloadDtypeByOnnx, T_DATA_TYPE, T_DIMS, T_NAME, T_PADDING, T_RAW_DATA, T_STRING_DATA, TENSOR_FOREIGN_DATA } from './fields.js';
+import { payloadDtypeByOnnx, TENSOR_FIELD as T, TENSOR_FOREIGN_DATA } from './fields.js';
 import { MAX_RANK } from './limits.js';
 
 const TWO_63 = 2 ** 63;
@@ -48,7 +48,7 @@ export function readTensor(buf: Buffer, start: number, end: number, index: numbe
   while (r.pos < end) {
     const field = r.key();
     switch (field) {
-      case T_DIMS:
+      case T.dims:
         if (r.wire === WIRE_LEN) {
           const s = r.lengthDelimited(field);
           const packed = new ProtoReader(buf, s, r.pos, `tensor ${index} dims`);
@@ -58,27 +58,27 @@ export function readTensor(buf: Buffer, start: number, end: number, index: numbe
           addDim(r.varint(), r.fieldStart);
         }
         break;
-      case T_DATA_TYPE:
+      case T.dataType:
         expectWire(r, field, 'data_type', WIRE_VARINT);
         r.varint();
         t.dataType = r.low32; // int32: negative values are 10-byte varints
         break;
-      case T_STRING_DATA:
+      case T.stringData:
         expectWire(r, field, 'string_data', WIRE_LEN);
         r.lengthDelimited(field);
         t.stringCount++;
         break;
-      case T_NAME: {
+      case T.name: {
         expectWire(r, field, 'name', WIRE_LEN);
         const s = r.lengthDelimited(field);
         t.name = utf8(buf, s, r.pos, `tensor ${index} name`);
         break;
       }
-      case T_RAW_DATA:
+      case T.rawData:
         expectWire(r, field, 'raw_data', WIRE_LEN);
         t.raw = [r.lengthDelimited(field), r.pos];
         break;
-      case T_PADDING:
+      case T.alignmentPadding:
         expectWire(r, field, 'alignment_padding', WIRE_LEN);
         r.lengthDelimited(field);
         break;
@@ -112,7 +112,7 @@ export function checkedTensor(buf: Buffer, t: RawTensor): HostTensor {
     const r = new ProtoReader(buf, t.span[0], t.span[1], what);
     while (r.pos < t.span[1]) {
       const field = r.key();
-      if (field === T_STRING_DATA) {
+      if (field === T.stringData) {
         const s = r.lengthDelimited(field);
         strings.push(utf8(buf, s, r.pos, `${what} string ${strings.length}`));
       } else {

@@ -11,24 +11,7 @@ import { hostTensorBytes } from '../host.js';
 import { checkHost, describeName, runIdProblem, SHA256_HEX } from './checks.js';
 import { checkedTensor, expectWire, readTensor, utf8, type RawTensor } from './decode-tensor.js';
 import { PayloadError, Refused, refuse } from './errors.js';
-import {
-  KIND_INPUT,
-  KIND_OUTPUT,
-  P_ERROR,
-  P_HOST,
-  P_KIND,
-  P_MESSAGE_BYTES,
-  P_NEXT_MODELS,
-  P_OUTPUTS,
-  P_REP,
-  P_RUN_ID,
-  P_SPLIT_INDEX,
-  P_TENSORS,
-  P_TIMINGS,
-  P_VERSION,
-  TIMING_MS,
-  TIMING_NAME,
-} from './fields.js';
+import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_TENSORS, MAX_LIST_ENTRIES, PAYLOAD_VERSION } from './limits.js';
 import type { DecodeOptions, Payload } from './types.js';
 
@@ -39,11 +22,11 @@ function readTiming(buf: Buffer, start: number, end: number, index: number): { n
   const timing = { name: '', ms: 0 };
   while (r.pos < end) {
     const field = r.key();
-    if (field === TIMING_NAME) {
+    if (field === TIMING.name) {
       expectWire(r, field, 'timing name', WIRE_LEN);
       const s = r.lengthDelimited(field);
       timing.name = utf8(buf, s, r.pos, 'timing name');
-    } else if (field === TIMING_MS) {
+    } else if (field === TIMING.ms) {
       expectWire(r, field, 'timing ms', WIRE_I64);
       timing.ms = r.double(field);
     } else {
@@ -85,59 +68,59 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   while (r.pos < r.end) {
     const field = r.key();
     switch (field) {
-      case P_VERSION:
+      case P.version:
         expectWire(r, field, 'version', WIRE_VARINT);
         version = r.varint();
         // Checked at once: a newer layout is reported as such, not as corruption further on.
         if (version !== PAYLOAD_VERSION) refuse(`unsupported version ${version} (this build reads version ${PAYLOAD_VERSION})`);
         break;
-      case P_MESSAGE_BYTES:
+      case P.messageBytes:
         expectWire(r, field, 'message_bytes', WIRE_I64);
         messageBytes = r.fixed64(field);
         break;
-      case P_KIND:
+      case P.kind:
         expectWire(r, field, 'kind', WIRE_VARINT);
         r.varint();
         kind = r.low32;
         break;
-      case P_RUN_ID:
+      case P.runId:
         expectWire(r, field, 'run_id', WIRE_LEN);
         runId = string(field, 'run_id');
         break;
-      case P_SPLIT_INDEX:
+      case P.splitIndex:
         expectWire(r, field, 'split_index', WIRE_VARINT);
         splitIndex = uint32('split_index');
         break;
-      case P_REP:
+      case P.rep:
         expectWire(r, field, 'rep', WIRE_VARINT);
         rep = uint32('rep');
         break;
-      case P_NEXT_MODELS:
+      case P.nextModels:
         expectWire(r, field, 'next_models', WIRE_LEN);
         if (nextModels.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} next_models`);
         nextModels.push(string(field, 'next_models'));
         break;
-      case P_TIMINGS: {
+      case P.timings: {
         expectWire(r, field, 'timings', WIRE_LEN);
         if (timings.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} timings`);
         const s = r.lengthDelimited(field);
         timings.push(readTiming(buf, s, r.pos, timings.length));
         break;
       }
-      case P_ERROR:
+      case P.error:
         expectWire(r, field, 'error', WIRE_LEN);
         error = string(field, 'error');
         break;
-      case P_HOST:
+      case P.host:
         expectWire(r, field, 'host', WIRE_LEN);
         host = string(field, 'host');
         break;
-      case P_OUTPUTS:
+      case P.outputs:
         expectWire(r, field, 'outputs', WIRE_LEN);
         if (outputs.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} outputs`);
         outputs.push(string(field, 'outputs'));
         break;
-      case P_TENSORS: {
+      case P.tensors: {
         expectWire(r, field, 'tensors', WIRE_LEN);
         if (raw.length >= maxTensors) refuse(`more than ${maxTensors} tensors (raise maxTensors)`);
         const s = r.lengthDelimited(field);
@@ -158,7 +141,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
         : `${bytes.length} bytes where the payload says ${messageBytes} (trailing data?)`,
     );
   }
-  if (kind !== KIND_INPUT && kind !== KIND_OUTPUT) refuse(`unknown kind ${kind}`);
+  if (kind !== KIND.input && kind !== KIND.output) refuse(`unknown kind ${kind}`);
   const runProblem = runIdProblem(runId);
   if (runProblem) refuse(runProblem);
   for (const h of nextModels) {
@@ -181,7 +164,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
 
   const p: Payload = {
     version,
-    kind: kind === KIND_INPUT ? 'input' : 'output',
+    kind: kind === KIND.input ? 'input' : 'output',
     runId,
     splitIndex,
     rep,

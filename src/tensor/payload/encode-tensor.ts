@@ -10,12 +10,12 @@ import { keyOf, ProtoWriter, varintLength, writeVarint } from '../../proto/write
 import type { HostTensor } from '../../runtime/session.js';
 import { describeName } from './checks.js';
 import { encodeError } from './errors.js';
-import { P_TENSORS, PAYLOAD_DTYPES, payloadDtypeByName, T_DATA_TYPE, T_DIMS, T_NAME, T_PADDING, T_RAW_DATA, T_STRING_DATA } from './fields.js';
+import { PAYLOAD_DTYPES, PAYLOAD_FIELD as P, payloadDtypeByName, TENSOR_FIELD as T } from './fields.js';
 import { MAX_RANK } from './limits.js';
 
-const TAG_TENSORS = keyOf(P_TENSORS, WIRE_LEN);
-const TAG_RAW = keyOf(T_RAW_DATA, WIRE_LEN);
-const TAG_PADDING = keyOf(T_PADDING, WIRE_LEN);
+const TAG_TENSORS = keyOf(P.tensors, WIRE_LEN);
+const TAG_RAW = keyOf(T.rawData, WIRE_LEN);
+const TAG_PADDING = keyOf(T.alignmentPadding, WIRE_LEN);
 const TAG_TENSORS_LEN = varintLength(TAG_TENSORS);
 const TAG_RAW_LEN = varintLength(TAG_RAW);
 const TAG_PADDING_LEN = varintLength(TAG_PADDING);
@@ -45,10 +45,10 @@ function tensorView(name: string, t: HostTensor, size: number, count: number): U
 /** dims, data_type, string_data (string tensors) and name, in field-number order. */
 function tensorMeta(name: string, t: HostTensor, onnx: number, strings: readonly string[] | undefined): Uint8Array {
   const w = new ProtoWriter();
-  for (const d of t.dims) w.uint(T_DIMS, d);
-  w.uint(T_DATA_TYPE, onnx);
-  if (strings !== undefined) for (const s of strings) w.string(T_STRING_DATA, s);
-  return w.string(T_NAME, name).finish();
+  for (const d of t.dims) w.uint(T.dims, d);
+  w.uint(T.dataType, onnx);
+  if (strings !== undefined) for (const s of strings) w.string(T.stringData, s);
+  return w.string(T.name, name).finish();
 }
 
 /** Lays out one tensor field whose first byte is at `offset` of the message. */

@@ -9,23 +9,7 @@ import { hostTensorBytes } from '../host.js';
 import { checkHost, isUint32, runIdProblem, SHA256_HEX } from './checks.js';
 import { encodeTensor, type EncodedTensor } from './encode-tensor.js';
 import { encodeError } from './errors.js';
-import {
-  KIND_INPUT,
-  KIND_OUTPUT,
-  P_ERROR,
-  P_HOST,
-  P_KIND,
-  P_MESSAGE_BYTES,
-  P_NEXT_MODELS,
-  P_OUTPUTS,
-  P_REP,
-  P_RUN_ID,
-  P_SPLIT_INDEX,
-  P_TIMINGS,
-  P_VERSION,
-  TIMING_MS,
-  TIMING_NAME,
-} from './fields.js';
+import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
 import { MAX_LIST_ENTRIES, PAYLOAD_VERSION } from './limits.js';
 import type { Payload } from './types.js';
 
@@ -67,22 +51,22 @@ function checkPayloadForEncoding(p: Payload): void {
  */
 function header(p: Payload, messageBytes: number): Uint8Array {
   const w = new ProtoWriter()
-    .uint(P_VERSION, PAYLOAD_VERSION)
-    .fixed64(P_MESSAGE_BYTES, messageBytes)
-    .uint(P_KIND, p.kind === 'input' ? KIND_INPUT : KIND_OUTPUT);
-  if (p.runId !== '') w.string(P_RUN_ID, p.runId);
-  if (p.splitIndex !== 0) w.uint(P_SPLIT_INDEX, p.splitIndex);
-  if (p.rep !== 0) w.uint(P_REP, p.rep);
-  for (const h of p.nextModels) w.string(P_NEXT_MODELS, h);
+    .uint(P.version, PAYLOAD_VERSION)
+    .fixed64(P.messageBytes, messageBytes)
+    .uint(P.kind, p.kind === 'input' ? KIND.input : KIND.output);
+  if (p.runId !== '') w.string(P.runId, p.runId);
+  if (p.splitIndex !== 0) w.uint(P.splitIndex, p.splitIndex);
+  if (p.rep !== 0) w.uint(P.rep, p.rep);
+  for (const h of p.nextModels) w.string(P.nextModels, h);
   for (const t of p.timings) {
     const timing = new ProtoWriter();
-    if (t.name !== '') timing.string(TIMING_NAME, t.name);
-    if (!Object.is(t.ms, 0)) timing.double(TIMING_MS, t.ms);
-    w.message(P_TIMINGS, timing);
+    if (t.name !== '') timing.string(TIMING.name, t.name);
+    if (!Object.is(t.ms, 0)) timing.double(TIMING.ms, t.ms);
+    w.message(P.timings, timing);
   }
-  if (p.error !== undefined) w.string(P_ERROR, p.error);
-  if (p.host !== undefined) w.string(P_HOST, p.host);
-  for (const o of p.outputs ?? []) w.string(P_OUTPUTS, o);
+  if (p.error !== undefined) w.string(P.error, p.error);
+  if (p.host !== undefined) w.string(P.host, p.host);
+  for (const o of p.outputs ?? []) w.string(P.outputs, o);
   return w.finish();
 }
 

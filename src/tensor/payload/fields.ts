@@ -4,28 +4,27 @@
  */
 import { DTYPES, findDtypeByName, findDtypeByOnnx, type DTypeInfo } from '../../onnx/dtypes.js';
 
-export const P_VERSION = 1;
-export const P_MESSAGE_BYTES = 2;
-export const P_KIND = 3;
-export const P_RUN_ID = 4;
-export const P_SPLIT_INDEX = 5;
-export const P_REP = 6;
-export const P_NEXT_MODELS = 7;
-export const P_TIMINGS = 8;
-export const P_ERROR = 9;
-export const P_HOST = 10;
-export const P_OUTPUTS = 11;
-export const P_TENSORS = 15;
-export const T_DIMS = 1;
-export const T_DATA_TYPE = 2;
-export const T_STRING_DATA = 6;
-export const T_NAME = 8;
-export const T_RAW_DATA = 9;
-export const T_PADDING = 1000;
-export const TIMING_NAME = 1;
-export const TIMING_MS = 2;
-export const KIND_INPUT = 1;
-export const KIND_OUTPUT = 2;
+export const PAYLOAD_FIELD = {
+  version: 1,
+  messageBytes: 2,
+  kind: 3,
+  runId: 4,
+  splitIndex: 5,
+  rep: 6,
+  nextModels: 7,
+  timings: 8,
+  error: 9,
+  host: 10,
+  outputs: 11,
+  tensors: 15,
+} as const;
+
+export const TENSOR_FIELD = { dims: 1, dataType: 2, stringData: 6, name: 8, rawData: 9, alignmentPadding: 1000 } as const;
+
+export const TIMING_FIELD = { name: 1, ms: 2 } as const;
+
+/** onnx_manager.PayloadKind values. */
+export const KIND = { input: 1, output: 2 } as const;
 
 /** onnx.TensorProto fields that hold data elsewhere than raw_data/string_data: refused. */
 export const TENSOR_FOREIGN_DATA: Readonly<Record<number, string>> = {
