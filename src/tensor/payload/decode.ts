@@ -61,8 +61,14 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
     return v;
   };
   const string = (field: number, what: string): string => {
+    expectWire(r, field, what, WIRE_LEN);
     const s = r.lengthDelimited(field);
     return utf8(buf, s, r.pos, what);
+  };
+  /** Refuses one entry more than MAX_LIST_ENTRIES of a repeated field. */
+  const room = (list: readonly unknown[], field: number, what: string): void => {
+    expectWire(r, field, what, WIRE_LEN);
+    if (list.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} ${what}`);
   };
 
   while (r.pos < r.end) {
@@ -84,7 +90,6 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
         kind = r.low32;
         break;
       case P.runId:
-        expectWire(r, field, 'run_id', WIRE_LEN);
         runId = string(field, 'run_id');
         break;
       case P.splitIndex:
@@ -96,28 +101,23 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
         rep = uint32('rep');
         break;
       case P.nextModels:
-        expectWire(r, field, 'next_models', WIRE_LEN);
-        if (nextModels.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} next_models`);
+        room(nextModels, field, 'next_models');
         nextModels.push(string(field, 'next_models'));
         break;
       case P.timings: {
-        expectWire(r, field, 'timings', WIRE_LEN);
-        if (timings.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} timings`);
+        room(timings, field, 'timings');
         const s = r.lengthDelimited(field);
         timings.push(readTiming(buf, s, r.pos, timings.length));
         break;
       }
       case P.error:
-        expectWire(r, field, 'error', WIRE_LEN);
         error = string(field, 'error');
         break;
       case P.host:
-        expectWire(r, field, 'host', WIRE_LEN);
         host = string(field, 'host');
         break;
       case P.outputs:
-        expectWire(r, field, 'outputs', WIRE_LEN);
-        if (outputs.length >= MAX_LIST_ENTRIES) refuse(`more than ${MAX_LIST_ENTRIES} outputs`);
+        room(outputs, field, 'outputs');
         outputs.push(string(field, 'outputs'));
         break;
       case P.tensors: {
