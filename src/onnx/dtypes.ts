@@ -34,7 +34,8 @@ export interface DTypeInfo {
 }
 
 function dtype(onnx: number, name: string, bits: number, array?: TypedArrayCtor): DTypeInfo {
-  return { onnx, name, bits, bytes: bits % 8 === 0 ? bits / 8 : 0, ...(array ? { array } : {}) };
+  // Every entry has the same properties (array: undefined where there is none): one object shape.
+  return { onnx, name, bits, bytes: bits % 8 === 0 ? bits / 8 : 0, array };
 }
 
 /** Every element type, in TensorProto.DataType order. */

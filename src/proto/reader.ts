@@ -16,6 +16,10 @@ export const WIRE_LEN = 2;
 export const WIRE_I32 = 5;
 
 const TWO_32 = 2 ** 32;
+/** Doubles are read through this scratch array where the host is little-endian, as protobuf is. */
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Malformed or truncated protobuf. `truncated`: the bytes end inside a field (more data would fix it). */
 export class WireError extends RangeError {
@@ -60,12 +64,6 @@ export class ProtoReader {
     const buf = this.buf;
     const start = this.pos;
     let pos = start;
-    const b0 = pos < this.end ? buf[pos]! : 256;
-    if (b0 < 0x80) {
-      this.pos = pos + 1;
-      this.low32 = b0;
-      return b0;
-    }
     let value = 0;
     let mul = 1;
     let low = 0;
@@ -130,7 +128,9 @@ export class ProtoReader {
   /** A little-endian double. */
   double(field: number): number {
     const p = this.fixed(field, 8);
-    return new DataView(this.buf.buffer, this.buf.byteOffset + p, 8).getFloat64(0, true);
+    if (!LITTLE_ENDIAN_HOST) return new DataView(this.buf.buffer, this.buf.byteOffset + p, 8).getFloat64(0, true);
+    for (let i = 0; i < 8; i++) scratchBytes[i] = this.buf[p + i]!;
+    return scratch[0]!;
   }
 
   /** Skips the value of the field whose key was just read (its number `field`, wire type `wire`). */

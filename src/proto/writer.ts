@@ -55,16 +55,28 @@ export function lengthDelimitedHeader(field: number, length: number): Uint8Array
   return out;
 }
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+
 /**
  * A small message written field by field into one growing buffer. Strings are UTF-8 as
  * Buffer.from writes it (lone surrogates become U+FFFD).
  */
 export class ProtoWriter {
-  private buf: Uint8Array = Buffer.allocUnsafe(64);
+  private buf = Buffer.allocUnsafe(256);
   private pos = 0;
 
   get length(): number {
     return this.pos;
+  }
+
+  /** Empties the writer, keeping its memory (what finish() returned before is overwritten). */
+  reset(): this {
+    this.pos = 0;
+    return this;
   }
 
   private reserve(n: number): void {
@@ -75,6 +87,11 @@ export class ProtoWriter {
   }
 
   private varint(v: number): void {
+    if (v < 0x80 && v >= 0 && Number.isInteger(v)) {
+      this.reserve(1);
+      this.buf[this.pos++] = v;
+      return;
+    }
     checkVarint(v);
     this.reserve(10);
     this.pos = writeVarint(this.buf, this.pos, v);
@@ -92,9 +109,8 @@ export class ProtoWriter {
     checkVarint(v);
     this.varint(keyOf(field, WIRE_I64));
     this.reserve(8);
-    const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8);
-    view.setUint32(0, v % 2 ** 32, true);
-    view.setUint32(4, Math.floor(v / 2 ** 32), true);
+    this.buf.writeUInt32LE(v % 2 ** 32, this.pos);
+    this.buf.writeUInt32LE(Math.floor(v / 2 ** 32), this.pos + 4);
     this.pos += 8;
     return this;
   }
@@ -103,7 +119,7 @@ export class ProtoWriter {
   double(field: number, v: number): this {
     this.varint(keyOf(field, WIRE_I64));
     this.reserve(8);
-    new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).setFloat64(0, v, true);
+    this.buf.writeDoubleLE(v, this.pos);
     this.pos += 8;
     return this;
   }
@@ -120,7 +136,22 @@ export class ProtoWriter {
 
   /** Field `field` as a UTF-8 string. */
   string(field: number, s: string): this {
-    return this.bytes(field, s.length === 0 ? new Uint8Array(0) : Buffer.from(s, 'utf8'));
+    this.varint(keyOf(field, WIRE_LEN));
+    if (s.length < 64 && isAscii(s)) {
+      // Short ASCII strings (names, hashes): one byte per character, no call into Buffer.
+      this.varint(s.length);
+      this.reserve(s.length);
+      const buf = this.buf;
+      let pos = this.pos;
+      for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+      this.pos = pos;
+      return this;
+    }
+    const n = Buffer.byteLength(s, 'utf8');
+    this.varint(n);
+    this.reserve(n);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+    return this;
   }
 
   /** Field `field` as an embedded message. */
@@ -128,8 +159,8 @@ export class ProtoWriter {
     return this.bytes(field, m.finish());
   }
 
-  /** The bytes written so far (a Buffer viewing the writer's memory; copy it before writing more). */
-  finish(): Uint8Array {
+  /** The bytes written so far (a Buffer viewing the writer's memory; copy it before writing more or resetting). */
+  finish(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
 }

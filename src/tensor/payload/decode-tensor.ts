@@ -95,38 +95,40 @@ export function readTensor(buf: Buffer, start: number, end: number, index: numbe
 }
 
 export function checkedTensor(buf: Buffer, t: RawTensor): HostTensor {
-  const what = `tensor ${t.index} (${describeName(t.name)})`;
-  if (t.dataType === 0) refuse(`${what} has no data_type`);
+  // Named only when something is refused: describing every tensor up front costs more than reading it.
+  const what = (): string => `tensor ${t.index} (${describeName(t.name)})`;
+  if (t.dataType === 0) refuse(`${what()} has no data_type`);
   const dtype = payloadDtypeByOnnx(t.dataType);
   if (!dtype) {
     const known = findDtypeByOnnx(t.dataType);
-    refuse(known ? `${what} has data_type ${known.name}, which payloads do not carry` : `${what} has unknown data_type ${t.dataType}`);
+    refuse(known ? `${what()} has data_type ${known.name}, which payloads do not carry` : `${what()} has unknown data_type ${t.dataType}`);
   }
   const count = elementCount(t.dims);
   const dims = t.dims;
   const Ctor = dtype.array;
   if (Ctor === undefined) {
-    if (t.raw !== undefined && t.raw[1] > t.raw[0]) refuse(`${what} is a string tensor with raw_data`);
-    if (t.stringCount !== count) refuse(`${what}: dims [${dims.join(', ')}] need ${count} strings, string_data has ${t.stringCount}`);
+    if (t.raw !== undefined && t.raw[1] > t.raw[0]) refuse(`${what()} is a string tensor with raw_data`);
+    if (t.stringCount !== count) refuse(`${what()}: dims [${dims.join(', ')}] need ${count} strings, string_data has ${t.stringCount}`);
     const strings: string[] = [];
-    const r = new ProtoReader(buf, t.span[0], t.span[1], what);
+    const label = what();
+    const r = new ProtoReader(buf, t.span[0], t.span[1], label);
     while (r.pos < t.span[1]) {
       const field = r.key();
       if (field === T.stringData) {
         const s = r.lengthDelimited(field);
-        strings.push(utf8(buf, s, r.pos, `${what} string ${strings.length}`));
+        strings.push(utf8(buf, s, r.pos, `${label} string ${strings.length}`));
       } else {
         r.skip(field);
       }
     }
     return { type: dtype.name, dims, data: strings };
   }
-  if (t.stringCount > 0) refuse(`${what} of type ${dtype.name} has string_data`);
+  if (t.stringCount > 0) refuse(`${what()} of type ${dtype.name} has string_data`);
   const [s, e] = t.raw ?? [0, 0];
   const bytes = e - s;
   const size = dtype.bytes;
   if (count * size !== bytes) {
-    refuse(`${what}: dims [${dims.join(', ')}] of ${dtype.name} need ${count * size} bytes, raw_data has ${bytes}`);
+    refuse(`${what()}: dims [${dims.join(', ')}] of ${dtype.name} need ${count * size} bytes, raw_data has ${bytes}`);
   }
   if (count === 0) return { type: dtype.name, dims, data: new Ctor(0) };
   const at = buf.byteOffset + s;

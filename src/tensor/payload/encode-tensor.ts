@@ -42,9 +42,11 @@ function tensorView(name: string, t: HostTensor, size: number, count: number): U
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** dims, data_type, string_data (string tensors) and name, in field-number order. */
+const metaWriter = new ProtoWriter();
+
+/** dims, data_type, string_data (string tensors) and name, in field-number order (valid until the next call). */
 function tensorMeta(name: string, t: HostTensor, onnx: number, strings: readonly string[] | undefined): Uint8Array {
-  const w = new ProtoWriter();
+  const w = metaWriter.reset();
   for (const d of t.dims) w.uint(T.dims, d);
   w.uint(T.dataType, onnx);
   if (strings !== undefined) for (const s of strings) w.string(T.stringData, s);

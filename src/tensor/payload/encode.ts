@@ -45,13 +45,15 @@ function checkPayloadForEncoding(p: Payload): void {
   if (!(p.tensors instanceof Map)) throw encodeError('tensors must be a Map');
 }
 
+const sizing = new ProtoWriter();
+const timingWriter = new ProtoWriter();
+
 /**
- * Fields 1..11 as proto3 writes them: implicit-presence fields only when not zero or empty
- * (a timing's ms of -0 is written), the optional error and host whenever set.
+ * Fields 1..11 as proto3 writes them, into `w`: implicit-presence fields only when not zero or
+ * empty (a timing's ms of -0 is written), the optional error and host whenever set.
  */
-function header(p: Payload, messageBytes: number): Uint8Array {
-  const w = new ProtoWriter()
-    .uint(P.version, PAYLOAD_VERSION)
+function header(w: ProtoWriter, p: Payload, messageBytes: number): Uint8Array {
+  w.uint(P.version, PAYLOAD_VERSION)
     .fixed64(P.messageBytes, messageBytes)
     .uint(P.kind, p.kind === 'input' ? KIND.input : KIND.output);
   if (p.runId !== '') w.string(P.runId, p.runId);
@@ -59,7 +61,7 @@ function header(p: Payload, messageBytes: number): Uint8Array {
   if (p.rep !== 0) w.uint(P.rep, p.rep);
   for (const h of p.nextModels) w.string(P.nextModels, h);
   for (const t of p.timings) {
-    const timing = new ProtoWriter();
+    const timing = timingWriter.reset();
     if (t.name !== '') timing.string(TIMING.name, t.name);
     if (!Object.is(t.ms, 0)) timing.double(TIMING.ms, t.ms);
     w.message(P.timings, timing);
@@ -79,7 +81,7 @@ export function encodePayload(p: Payload): Chunks {
   checkHost();
   checkPayloadForEncoding(p);
   // fixed64 message_bytes has the same size for any value.
-  const headerLength = header(p, 1).length;
+  const headerLength = header(sizing.reset(), p, 1).length;
   const tensors: EncodedTensor[] = [];
   let offset = headerLength;
   for (const [name, t] of p.tensors) {
@@ -87,7 +89,7 @@ export function encodePayload(p: Payload): Chunks {
     tensors.push(e);
     offset += e.length;
   }
-  const head = header(p, offset);
+  const head = header(new ProtoWriter(), p, offset);
   if (head.length !== headerLength) throw new Error('payload: header size changed (bug)');
   const chunks = new Chunks().push(head);
   for (const e of tensors) {
