@@ -64,11 +64,16 @@ export class ProtoReader {
     const buf = this.buf;
     const start = this.pos;
     let pos = start;
+    if (pos < this.end && buf[pos]! < 0x80) {
+      // One byte: most keys, lengths and small values.
+      this.pos = pos + 1;
+      return (this.low32 = buf[pos]!);
+    }
     let value = 0;
     let mul = 1;
     let low = 0;
     for (let i = 0; i < 10; i++) {
-      if (pos >= this.end) this.fail(`truncated protobuf at byte ${this.end} (varint from byte ${start})`, true);
+      if (pos >= this.end) cutVarint(this, start);
       const b = buf[pos++]!;
       if (i === 9 && b > 1) break;
       if (i < 5) low |= (b & 0x7f) << (7 * i);
@@ -99,9 +104,7 @@ export class ProtoReader {
   lengthDelimited(field: number): number {
     const len = this.varint();
     const left = this.end - this.pos;
-    if (len > left) {
-      this.fail(`truncated protobuf at byte ${this.end}: field ${field} at byte ${this.fieldStart} needs ${len} bytes, ${left} left`, true);
-    }
+    if (len > left) cutField(this, field, len);
     const start = this.pos;
     this.pos += len;
     return start;
@@ -111,7 +114,7 @@ export class ProtoReader {
   private fixed(field: number, n: number): number {
     const at = this.pos;
     const left = this.end - at;
-    if (left < n) this.fail(`truncated protobuf at byte ${this.end}: field ${field} at byte ${this.fieldStart} needs ${n} bytes, ${left} left`, true);
+    if (left < n) cutField(this, field, n);
     this.pos = at + n;
     return at;
   }
@@ -152,6 +155,15 @@ export class ProtoReader {
         this.fail(`unsupported wire type ${this.wire} of field ${field} at byte ${this.fieldStart}`);
     }
   }
+}
+
+// Messages are built out of line, so that the reading methods stay small enough to inline.
+function cutVarint(r: ProtoReader, start: number): never {
+  return r.fail(`truncated protobuf at byte ${r.end} (varint from byte ${start})`, true);
+}
+
+function cutField(r: ProtoReader, field: number, needs: number): never {
+  return r.fail(`truncated protobuf at byte ${r.end}: field ${field} at byte ${r.fieldStart} needs ${needs} bytes, ${r.end - r.pos} left`, true);
 }
 
 /** One field occurrence: the whole field is bytes [start, end); a length-delimited payload is [dataStart, end). */
