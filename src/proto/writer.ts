@@ -69,10 +69,6 @@ export class ProtoWriter {
   private buf = Buffer.allocUnsafe(256);
   private pos = 0;
 
-  get length(): number {
-    return this.pos;
-  }
-
   /** Empties the writer, keeping its memory (what finish() returned before is overwritten). */
   reset(): this {
     this.pos = 0;
