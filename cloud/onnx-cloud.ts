@@ -29,7 +29,7 @@ import { openMinioStore } from '../src/storage/minio-store.js';
 import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../src/runtime/session.js';
 import { storeConfigFromEnv } from '../src/storage/store.js';
-import { decodePayload, encodePayload } from '../src/tensor/payload.js';
+import { decodePayload, encodePayload } from '../src/tensor/payload/index.js';
 
 export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
   const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))

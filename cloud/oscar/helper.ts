@@ -25,7 +25,7 @@ import { storeModelSource } from '../../src/runner/serve.js';
 import { OutputTransaction } from '../../src/split/output.js';
 import { openMinioStore } from '../../src/storage/minio-store.js';
 import { storeConfigFromEnv } from '../../src/storage/store.js';
-import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload.js';
+import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload/index.js';
 import type { CliIO } from '../../src/cli/command.js';
 import { reportFailure } from '../../src/cli/failure.js';
 import { baseParser, defaultIO, parseArgs } from '../../src/cli/parse.js';

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { ObjectStore } from '../storage/store.js';
 import { storeKeys } from '../storage/store.js';
-import { decodePayload, encodePayload } from '../tensor/payload.js';
+import { decodePayload, encodePayload } from '../tensor/payload/index.js';
 import { CloudRunner, errorPayload } from './cloud.js';
 import { messageLine } from '../errors.js';
 
