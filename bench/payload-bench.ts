@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HostTensor } from '../src/runtime/session.js';
-import { decodePayload, encodePayload, payloadTensorBytes, type Payload } from '../src/tensor/payload.js';
+import { decodePayload, encodePayload, payloadTensorBytes, type Payload } from '../src/tensor/payload/index.js';
 
 export interface PayloadBenchOptions {
   /** Tensor size in bytes (default 100e6). */

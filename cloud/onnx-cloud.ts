@@ -30,7 +30,7 @@ import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
 import { openStoreFromEnv } from '../src/storage/open.js';
-import { decodePayload, encodePayload } from '../src/tensor/payload.js';
+import { decodePayload, encodePayload } from '../src/tensor/payload/index.js';
 
 export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
   const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))

@@ -25,7 +25,7 @@ import type { Manifest } from '../src/split/manifest.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { openStoreFromEnv } from '../src/storage/open.js';
 import { storeKeys } from '../src/storage/store.js';
-import { decodePayload, encodePayload } from '../src/tensor/payload.js';
+import { decodePayload, encodePayload } from '../src/tensor/payload/index.js';
 
 export async function edgeMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
   const parser = withRuntimeOptions(baseParser('onnx-edge', argv).usage('Usage: onnx-edge --onnx_file part1.onnx --input_file input.pb [--push] [--output_file payload.pb]'))

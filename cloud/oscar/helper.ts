@@ -27,7 +27,7 @@ import { OutputTransaction } from '../../src/split/output.js';
 import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { cloudConfigFromFlags } from '../../src/config/run-config.js';
 import { openStoreFromEnv } from '../../src/storage/open.js';
-import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload.js';
+import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload/index.js';
 import type { CliIO } from '../../src/cli/command.js';
 import { reportFailure } from '../../src/cli/failure.js';
 import { baseParser, defaultIO, parseArgs } from '../../src/cli/parse.js';

@@ -10,7 +10,7 @@ import { toNumber } from '../onnx/types.js';
 import type { HostTensor } from '../runtime/session.js';
 import { randomTensor } from '../tensor/host.js';
 import { imageFolderToTensor, imageToTensor, layoutFromInputShape, NORMALISATION_PRESETS, type Normalisation } from '../tensor/images.js';
-import { decodePayload } from '../tensor/payload.js';
+import { decodePayload } from '../tensor/payload/index.js';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 

@@ -10,6 +10,7 @@
  */
 import protobuf from 'protobufjs';
 import { OnnxFormatError } from '../errors.js';
+import { ProtoReader, WIRE_LEN, WireError } from '../proto/reader.js';
 import { onnxSchema } from './onnx-proto.generated.js';
 import type { LongLike, ModelProto } from './types.js';
 
@@ -120,19 +121,12 @@ function asBuffer(bytes: Uint8Array): Buffer {
 // Cheap wire-format check of the top level, so that arbitrary files are refused before
 // protobufjs "decodes" them into nonsense.
 
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
-
 /** Field numbers above this that ModelProto does not define are treated as "not ONNX". */
 const MAX_UNKNOWN_TOP_LEVEL_FIELD = 64;
 
 interface ScanResult {
   /** Why the bytes are not a ModelProto, or undefined. */
   problem?: string;
-  /** The input ends inside a field. */
-  truncated?: boolean;
   /** Field numbers seen at the top level. */
   fields: Set<number>;
 }
@@ -152,80 +146,30 @@ function expectedWireTypes(type: protobuf.Type): Map<number, { name: string; wir
 
 let modelFields: Map<number, { name: string; wire: number[] }> | undefined;
 
-/** Reads a varint at `pos`; returns [value (as double), next position] or undefined if malformed/cut. */
-function readVarint(buf: Uint8Array, pos: number, maxBytes: number): [number, number] | 'cut' | 'bad' {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < maxBytes; i++) {
-    if (pos >= buf.length) return 'cut';
-    const b = buf[pos++]!;
-    value += (b & 0x7f) * scale;
-    scale *= 128;
-    if (b < 0x80) return [value, pos];
-  }
-  return 'bad';
-}
-
 function scanTopLevel(buf: Uint8Array): ScanResult {
   modelFields ??= expectedWireTypes(messageType('ModelProto'));
   const fields = new Set<number>();
-  let pos = 0;
-  while (pos < buf.length) {
-    const start = pos;
-    const tag = readVarint(buf, pos, 5);
-    if (tag === 'cut') return { problem: `truncated protobuf at byte ${start}`, truncated: true, fields };
-    if (tag === 'bad' || tag[0] > 0xffffffff) return { problem: `invalid protobuf tag at byte ${start}`, fields };
-    pos = tag[1];
-    const fieldNo = Math.floor(tag[0] / 8);
-    const wire = tag[0] % 8;
-    if (fieldNo === 0) return { problem: `invalid protobuf field number 0 at byte ${start}`, fields };
-    const known = modelFields.get(fieldNo);
-    if (known !== undefined) {
-      if (!known.wire.includes(wire)) {
-        return { problem: `field ${fieldNo} (${known.name}) has wire type ${wire} at byte ${start}`, fields };
-      }
-    } else if (fieldNo > MAX_UNKNOWN_TOP_LEVEL_FIELD) {
-      return { problem: `unexpected top-level field ${fieldNo} at byte ${start}`, fields };
-    }
-    const what = known ? `field ${fieldNo} (${known.name})` : `field ${fieldNo}`;
-    switch (wire) {
-      case WIRE_VARINT: {
-        const v = readVarint(buf, pos, 10);
-        if (v === 'cut') return { problem: `truncated protobuf at byte ${pos} (${what})`, truncated: true, fields };
-        if (v === 'bad') return { problem: `invalid varint at byte ${pos} (${what})`, fields };
-        pos = v[1];
-        break;
-      }
-      case WIRE_I64:
-      case WIRE_I32: {
-        const n = wire === WIRE_I64 ? 8 : 4;
-        if (pos + n > buf.length) {
-          return { problem: `truncated protobuf at byte ${buf.length} (${what})`, truncated: true, fields };
+  const r = new ProtoReader(buf);
+  let reading: string | undefined;
+  try {
+    while (!r.done) {
+      reading = undefined;
+      const fieldNo = r.key();
+      const known = modelFields.get(fieldNo);
+      if (known !== undefined) {
+        if (!known.wire.includes(r.wire)) {
+          return { problem: `field ${fieldNo} (${known.name}) has wire type ${r.wire} at byte ${r.fieldStart}`, fields };
         }
-        pos += n;
-        break;
+        reading = known.name;
+      } else if (fieldNo > MAX_UNKNOWN_TOP_LEVEL_FIELD) {
+        return { problem: `unexpected top-level field ${fieldNo} at byte ${r.fieldStart}`, fields };
       }
-      case WIRE_LEN: {
-        const len = readVarint(buf, pos, 5);
-        if (len === 'cut') return { problem: `truncated protobuf at byte ${pos} (${what})`, truncated: true, fields };
-        if (len === 'bad' || len[0] > 0x7fffffff) return { problem: `invalid length at byte ${pos} (${what})`, fields };
-        pos = len[1];
-        if (pos + len[0] > buf.length) {
-          return {
-            problem:
-              `truncated protobuf at byte ${buf.length}: ${what} at byte ${start} needs ${len[0]} bytes, ` +
-              `${buf.length - pos} left`,
-            truncated: true,
-            fields,
-          };
-        }
-        pos += len[0];
-        break;
-      }
-      default:
-        return { problem: `invalid protobuf wire type ${wire} at byte ${start}`, fields };
+      r.skip(fieldNo);
+      fields.add(fieldNo);
     }
-    fields.add(fieldNo);
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+    return { problem: reading === undefined ? err.message : `${err.message} (${reading})`, fields };
   }
   return { fields };
 }

@@ -9,7 +9,8 @@ import { readUserFile } from '../files.js';
 import { decodeModel } from './codec.js';
 import { partHash } from './part-hash.js';
 import type { ModelProto, TensorProto } from './types.js';
-import { scanOrThrow, type FieldRange } from './wire.js';
+import type { FieldRange } from '../proto/reader.js';
+import { scanOrThrow } from './wire.js';
 
 export const MODEL_FIELD = { graph: 7, trainingInfo: 20 } as const;
 export const GRAPH_FIELD = {

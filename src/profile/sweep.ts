@@ -15,7 +15,7 @@ import type { SplitPoint } from '../split/points.js';
 import { buildParts, type BuiltPart } from '../split/split.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
 import { hostTensorBytes } from '../tensor/host.js';
-import { decodePayload, encodePayload, type Payload } from '../tensor/payload.js';
+import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, type Row } from './columns.js';
 
 export class SweepError extends OnnxManagerError {}

@@ -8,7 +8,7 @@ import { messageLine, OnnxManagerError } from '../errors.js';
 import { partHash } from '../onnx/part-hash.js';
 import { runChain } from '../runtime/chain.js';
 import type { Session, SessionOptions } from '../runtime/session.js';
-import type { Payload } from '../tensor/payload.js';
+import type { Payload } from '../tensor/payload/index.js';
 
 export class CloudRunError extends OnnxManagerError {}
 

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import type { ObjectStore } from '../storage/store.js';
 import { storeKeys } from '../storage/store.js';
-import { decodePayload, encodePayload } from '../tensor/payload.js';
+import { decodePayload, encodePayload } from '../tensor/payload/index.js';
 import { CloudRunner, errorPayload } from './cloud.js';
 import { messageLine } from '../errors.js';
 

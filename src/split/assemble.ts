@@ -8,7 +8,8 @@ import type { GraphIndex } from '../onnx/graph.js';
 import { externalRef, GRAPH_FIELD, MODEL_FIELD, type ExternalRef, type LoadedModel } from '../onnx/model.js';
 import type { TensorInfo } from '../onnx/shapes.js';
 import type { TensorProto, ValueInfoProto } from '../onnx/types.js';
-import { Chunks, type FieldRange } from '../onnx/wire.js';
+import type { FieldRange } from '../proto/reader.js';
+import { Chunks } from '../proto/writer.js';
 
 export interface PartSpec {
   /** Graph name of the part. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { FileError } from '../errors.js';
 import type { AssembledPart } from './assemble.js';
 import { writeSegments } from './external-data.js';
-import { Chunks } from '../onnx/wire.js';
+import { Chunks } from '../proto/writer.js';
 
 export class OutputTransaction {
   private readonly pending: { tmp: string; final: string }[] = [];

@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Client, type NotificationPoller } from 'minio';
 import { StoreError, TimeoutError } from '../errors.js';
-import type { Chunks } from '../onnx/wire.js';
+import type { Chunks } from '../proto/writer.js';
 import {
   POLL_CAP_MS,
   POLL_START_MS,

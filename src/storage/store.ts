@@ -7,7 +7,7 @@
  */
 import { StoreError, TimeoutError, UsageError } from '../errors.js';
 import { secretValue } from '../secrets.js';
-import type { Chunks } from '../onnx/wire.js';
+import type { Chunks } from '../proto/writer.js';
 
 export { StoreError, TimeoutError };
 

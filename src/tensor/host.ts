@@ -1,39 +1,13 @@
 /**
- * Host tensors: typed-array constructors per element type, zero and deterministic random
- * tensors, and byte views.
+ * Host tensors: the typed array of an element type, zero and deterministic random tensors,
+ * and their byte sizes.
  */
-import { elementCount } from '../onnx/dtypes.js';
+import { elementCount, findDtypeByName, type TypedArrayCtor } from '../onnx/dtypes.js';
 import type { HostTensor } from '../runtime/session.js';
 
-type TypedArrayCtor =
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor
-  | Int8ArrayConstructor
-  | Uint8ArrayConstructor
-  | Int16ArrayConstructor
-  | Uint16ArrayConstructor
-  | Int32ArrayConstructor
-  | Uint32ArrayConstructor
-  | BigInt64ArrayConstructor
-  | BigUint64ArrayConstructor;
-
-const CTOR: Record<string, TypedArrayCtor> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-  float16: Uint16Array,
-};
-
+/** The typed array that holds data of element type `type` (see ../onnx/dtypes.ts). */
 export function typedArrayFor(type: string): TypedArrayCtor {
-  const c = CTOR[type];
+  const c = findDtypeByName(type)?.array;
   if (!c) throw new TypeError(`no host array type for element type '${type}'`);
   return c;
 }

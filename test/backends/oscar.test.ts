@@ -28,7 +28,7 @@ import type { ModelAnalysis } from '../../src/split/analysis.js';
 import { buildParts } from '../../src/split/split.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
 import type { ObjectStore } from '../../src/storage/store.js';
-import { decodePayload, encodePayload } from '../../src/tensor/payload.js';
+import { decodePayload, encodePayload } from '../../src/tensor/payload/index.js';
 import { analyze, feedsFor, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import { OscarTestServer, PROJECT_DIR, SCRIPT_FILE } from './oscar-server.js';

@@ -13,7 +13,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedd
 import { analyze, feedsFor, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
-import { decodePayload, encodePayload } from '../../src/tensor/payload.js';
+import { decodePayload, encodePayload } from '../../src/tensor/payload/index.js';
 
 let store: EmbeddedStore;
 let analysis: ModelAnalysis;

@@ -23,7 +23,7 @@ import type { ModelAnalysis } from '../../src/split/analysis.js';
 import type { SplitPoint } from '../../src/split/points.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
 import { DEFAULT_BUCKET, storeKeys } from '../../src/storage/store.js';
-import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload.js';
+import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload/index.js';
 import { analyze, assertSameTensor, feedsFor, zooSubject } from '../helpers.js';
 import { GraphBuilder } from '../models/builder.js';
 import { zoo, type ZooModel } from '../models/zoo.js';

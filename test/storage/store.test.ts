@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { StoreError, TimeoutError, UsageError } from '../../src/errors.js';
-import { Chunks } from '../../src/onnx/wire.js';
+import { Chunks } from '../../src/proto/writer.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
 import { openMinioStore } from '../../src/storage/minio-store.js';
 import { openStore } from '../../src/storage/open.js';

@@ -5,7 +5,7 @@ import { OnnxManagerError } from '../../src/errors.js';
 import { decodeMessage } from '../../src/onnx/codec.js';
 import { elementCount } from '../../src/onnx/dtypes.js';
 import type { TensorProto } from '../../src/onnx/types.js';
-import { scanFields } from '../../src/onnx/wire.js';
+import { scanFields } from '../../src/proto/reader.js';
 import type { HostTensor } from '../../src/runtime/session.js';
 import { randomTensor, seededRandom, typedArrayFor } from '../../src/tensor/host.js';
 import {
@@ -18,7 +18,7 @@ import {
   encodePayload,
   payloadTensorBytes,
   type Payload,
-} from '../../src/tensor/payload.js';
+} from '../../src/tensor/payload/index.js';
 import { payloadSchema } from '../../src/tensor/payload-proto.generated.js';
 
 const HASH_A = 'a'.repeat(64);

@@ -7,7 +7,7 @@ import { indexGraph } from '../../onnx/graph.js';
 import { loadModel } from '../../onnx/model.js';
 import { OutputTransaction } from '../../split/output.js';
 import { hostTensorBytes } from '../../tensor/host.js';
-import { encodePayload } from '../../tensor/payload.js';
+import { encodePayload } from '../../tensor/payload/index.js';
 import { humanBytes } from '../format.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
 import * as path from 'node:path';

@@ -1,0 +1,139 @@
+/**
+ * One `tensors` field of a payload: read (readTensor: every field checked, data located but not
+ * touched) and then turned into a host tensor (checkedTensor: type, shape and data length agree;
+ * numeric data views the input where it is aligned for its element size, copies otherwise).
+ */
+import { isUtf8 } from 'node:buffer';
+import { elementCount, findDtypeByOnnx } from '../../onnx/dtypes.js';
+import { ProtoReader, WIRE_LEN, WIRE_VARINT } from '../../proto/reader.js';
+import type { HostTensor } from '../../runtime/session.js';
+import { describeName } from './checks.js';
+import { refuse } from './errors.js';
+import { payloadDtypeByOnnx, TENSOR_FIELD as T, TENSOR_FOREIGN_DATA } from './fields.js';
+import { MAX_RANK } from './limits.js';
+
+const TWO_63 = 2 ** 63;
+
+export interface RawTensor {
+  index: number;
+  name: string;
+  dims: number[];
+  dataType: number;
+  raw?: [number, number];
+  stringCount: number;
+  /** The tensor's bytes: string_data entries are read from here once the tensor is validated. */
+  span: [number, number];
+}
+
+export function utf8(buf: Buffer, start: number, end: number, what: string): string {
+  const view = buf.subarray(start, end);
+  if (!isUtf8(view)) refuse(`${what} is not valid UTF-8`);
+  return view.toString('utf8');
+}
+
+/** Refuses a field whose wire type is not the one its schema gives it. */
+export function expectWire(r: ProtoReader, field: number, name: string, want: number): void {
+  if (r.wire !== want) refuse(`field ${field} (${name}) has wire type ${r.wire} at byte ${r.fieldStart}, expected ${want}`);
+}
+
+export function readTensor(buf: Buffer, start: number, end: number, index: number): RawTensor {
+  const r = new ProtoReader(buf, start, end, `tensor ${index}`);
+  const t: RawTensor = { index, name: '', dims: [], dataType: 0, stringCount: 0, span: [start, end] };
+  const addDim = (v: number, at: number): void => {
+    if (t.dims.length >= MAX_RANK) refuse(`tensor ${index} has more than ${MAX_RANK} dims`);
+    if (v >= TWO_63) refuse(`tensor ${index} has a negative dim (byte ${at})`);
+    if (v > Number.MAX_SAFE_INTEGER) refuse(`tensor ${index} has a dim of 2^53 or more (byte ${at})`);
+    t.dims.push(v);
+  };
+  while (r.pos < end) {
+    const field = r.key();
+    switch (field) {
+      case T.dims:
+        if (r.wire === WIRE_LEN) {
+          const s = r.lengthDelimited(field);
+          const packed = new ProtoReader(buf, s, r.pos, `tensor ${index} dims`);
+          while (packed.pos < packed.end) addDim(packed.varint(), packed.pos);
+        } else {
+          expectWire(r, field, 'dims', WIRE_VARINT);
+          addDim(r.varint(), r.fieldStart);
+        }
+        break;
+      case T.dataType:
+        expectWire(r, field, 'data_type', WIRE_VARINT);
+        r.varint();
+        t.dataType = r.low32; // int32: negative values are 10-byte varints
+        break;
+      case T.stringData:
+        expectWire(r, field, 'string_data', WIRE_LEN);
+        r.lengthDelimited(field);
+        t.stringCount++;
+        break;
+      case T.name: {
+        expectWire(r, field, 'name', WIRE_LEN);
+        const s = r.lengthDelimited(field);
+        t.name = utf8(buf, s, r.pos, `tensor ${index} name`);
+        break;
+      }
+      case T.rawData:
+        expectWire(r, field, 'raw_data', WIRE_LEN);
+        t.raw = [r.lengthDelimited(field), r.pos];
+        break;
+      case T.alignmentPadding:
+        expectWire(r, field, 'alignment_padding', WIRE_LEN);
+        r.lengthDelimited(field);
+        break;
+      default: {
+        const foreign = TENSOR_FOREIGN_DATA[field];
+        if (foreign !== undefined) {
+          refuse(`tensor ${index} uses onnx.TensorProto field ${foreign}; payload tensors keep their data in raw_data or string_data`);
+        }
+        r.skip(field);
+      }
+    }
+  }
+  return t;
+}
+
+export function checkedTensor(buf: Buffer, t: RawTensor): HostTensor {
+  // Named only when something is refused: describing every tensor up front costs more than reading it.
+  const what = (): string => `tensor ${t.index} (${describeName(t.name)})`;
+  if (t.dataType === 0) refuse(`${what()} has no data_type`);
+  const dtype = payloadDtypeByOnnx(t.dataType);
+  if (!dtype) {
+    const known = findDtypeByOnnx(t.dataType);
+    refuse(known ? `${what()} has data_type ${known.name}, which payloads do not carry` : `${what()} has unknown data_type ${t.dataType}`);
+  }
+  const count = elementCount(t.dims);
+  const dims = t.dims;
+  const Ctor = dtype.array;
+  if (Ctor === undefined) {
+    if (t.raw !== undefined && t.raw[1] > t.raw[0]) refuse(`${what()} is a string tensor with raw_data`);
+    if (t.stringCount !== count) refuse(`${what()}: dims [${dims.join(', ')}] need ${count} strings, string_data has ${t.stringCount}`);
+    const strings: string[] = [];
+    const label = what();
+    const r = new ProtoReader(buf, t.span[0], t.span[1], label);
+    while (r.pos < t.span[1]) {
+      const field = r.key();
+      if (field === T.stringData) {
+        const s = r.lengthDelimited(field);
+        strings.push(utf8(buf, s, r.pos, `${label} string ${strings.length}`));
+      } else {
+        r.skip(field);
+      }
+    }
+    return { type: dtype.name, dims, data: strings };
+  }
+  if (t.stringCount > 0) refuse(`${what()} of type ${dtype.name} has string_data`);
+  const [s, e] = t.raw ?? [0, 0];
+  const bytes = e - s;
+  const size = dtype.bytes;
+  if (count * size !== bytes) {
+    refuse(`${what()}: dims [${dims.join(', ')}] of ${dtype.name} need ${count * size} bytes, raw_data has ${bytes}`);
+  }
+  if (count === 0) return { type: dtype.name, dims, data: new Ctor(0) };
+  const at = buf.byteOffset + s;
+  if (at % size === 0) return { type: dtype.name, dims, data: new Ctor(buf.buffer as ArrayBuffer, at, count) };
+  const copy = new Ctor(count);
+  new Uint8Array(copy.buffer).set(buf.subarray(s, e));
+  return { type: dtype.name, dims, data: copy };
+}

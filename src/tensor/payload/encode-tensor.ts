@@ -1,0 +1,119 @@
+/**
+ * One tensor as a `tensors` field: dims, data_type, string_data and name, then (numeric
+ * tensors) an alignment_padding field chosen so that raw_data starts at a multiple of 8 bytes
+ * from the start of the message, then raw_data. The data itself is not copied: it is returned
+ * as a view of the tensor's typed array, to be appended as its own chunk.
+ */
+import { elementCount } from '../../onnx/dtypes.js';
+import { WIRE_LEN } from '../../proto/reader.js';
+import { keyOf, ProtoWriter, varintLength, writeVarint } from '../../proto/writer.js';
+import type { HostTensor } from '../../runtime/session.js';
+import { describeName } from './checks.js';
+import { encodeError } from './errors.js';
+import { PAYLOAD_DTYPES, PAYLOAD_FIELD as P, payloadDtypeByName, TENSOR_FIELD as T } from './fields.js';
+import { MAX_RANK } from './limits.js';
+
+const TAG_TENSORS = keyOf(P.tensors, WIRE_LEN);
+const TAG_RAW = keyOf(T.rawData, WIRE_LEN);
+const TAG_PADDING = keyOf(T.alignmentPadding, WIRE_LEN);
+const TAG_TENSORS_LEN = varintLength(TAG_TENSORS);
+const TAG_RAW_LEN = varintLength(TAG_RAW);
+const TAG_PADDING_LEN = varintLength(TAG_PADDING);
+/** Alignment of raw_data from the start of the message. */
+const ALIGN = 8;
+/** Padding content sizes tried; 0..ALIGN always suffices (up to one varint length step). */
+const MAX_PADDING = 64;
+
+export interface EncodedTensor {
+  /** tensors key, length, dims/data_type/string_data/name, padding, raw_data key and length. */
+  prefix: Uint8Array;
+  raw?: Uint8Array;
+  length: number;
+}
+
+function tensorView(name: string, t: HostTensor, size: number, count: number): Uint8Array {
+  const data = t.data;
+  if (!ArrayBuffer.isView(data)) throw encodeError(`tensor ${describeName(name)} of type ${t.type} needs a typed array as data`);
+  if (data.byteLength !== count * size) {
+    throw encodeError(
+      `tensor ${describeName(name)}: dims [${t.dims.join(', ')}] of ${t.type} need ${count * size} bytes, data has ${data.byteLength}`,
+    );
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+const metaWriter = new ProtoWriter();
+
+/** dims, data_type, string_data (string tensors) and name, in field-number order (valid until the next call). */
+function tensorMeta(name: string, t: HostTensor, onnx: number, strings: readonly string[] | undefined): Uint8Array {
+  const w = metaWriter.reset();
+  for (const d of t.dims) w.uint(T.dims, d);
+  w.uint(T.dataType, onnx);
+  if (strings !== undefined) for (const s of strings) w.string(T.stringData, s);
+  return w.string(T.name, name).finish();
+}
+
+/** Lays out one tensor field whose first byte is at `offset` of the message. */
+export function encodeTensor(name: string, t: HostTensor, offset: number): EncodedTensor {
+  if (typeof name !== 'string' || name === '') throw encodeError('a tensor has an empty name');
+  if (t === null || typeof t !== 'object') throw encodeError(`tensor ${describeName(name)} is not a tensor`);
+  const dtype = payloadDtypeByName(t.type);
+  if (!dtype) throw encodeError(`tensor ${describeName(name)} has unsupported type '${t.type}' (supported: ${PAYLOAD_DTYPES.join(', ')})`);
+  if (!Array.isArray(t.dims) || t.dims.length > MAX_RANK || !t.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw encodeError(`tensor ${describeName(name)} has invalid dims [${String(t.dims)}] (at most ${MAX_RANK} non-negative integers)`);
+  }
+  const count = elementCount(t.dims);
+
+  let raw: Uint8Array | undefined;
+  let strings: readonly string[] | undefined;
+  if (dtype.array === undefined) {
+    const data = t.data;
+    if (!Array.isArray(data) || data.length !== count || !data.every((s) => typeof s === 'string')) {
+      throw encodeError(`tensor ${describeName(name)}: dims [${t.dims.join(', ')}] need ${count} strings`);
+    }
+    strings = data as string[];
+  } else {
+    raw = tensorView(name, t, dtype.bytes, count);
+  }
+  const metaBytes = tensorMeta(name, t, dtype.onnx, strings);
+
+  // Numeric tensors end with [padding] raw_data; choose the padding so that raw_data starts
+  // at a multiple of ALIGN from the start of the message.
+  let padding = 0; // bytes of the whole padding field (0: no field)
+  let padContent = 0;
+  let body = metaBytes.length;
+  if (raw !== undefined) {
+    const rawHead = TAG_RAW_LEN + varintLength(raw.length);
+    const fits = (pad: number): boolean => {
+      const b = metaBytes.length + pad + rawHead + raw!.length;
+      return raw!.length === 0 || (offset + TAG_TENSORS_LEN + varintLength(b) + metaBytes.length + pad + rawHead) % ALIGN === 0;
+    };
+    if (!fits(0)) {
+      let k = 0;
+      while (!fits(TAG_PADDING_LEN + varintLength(k) + k)) {
+        if (++k > MAX_PADDING) throw new Error('payload: no alignment padding found (bug)');
+      }
+      padContent = k;
+      padding = TAG_PADDING_LEN + varintLength(k) + k;
+    }
+    body = metaBytes.length + padding + rawHead + raw.length;
+  }
+
+  const prefixLength = TAG_TENSORS_LEN + varintLength(body) + body - (raw?.length ?? 0);
+  const prefix = new Uint8Array(prefixLength);
+  let pos = writeVarint(prefix, 0, TAG_TENSORS);
+  pos = writeVarint(prefix, pos, body);
+  prefix.set(metaBytes, pos);
+  pos += metaBytes.length;
+  if (padding > 0) {
+    pos = writeVarint(prefix, pos, TAG_PADDING);
+    pos = writeVarint(prefix, pos, padContent);
+    pos += padContent; // already zero
+  }
+  if (raw !== undefined) {
+    pos = writeVarint(prefix, pos, TAG_RAW);
+    pos = writeVarint(prefix, pos, raw.length);
+  }
+  if (pos !== prefixLength) throw new Error('payload: tensor prefix size mismatch (bug)');
+  return { prefix, ...(raw !== undefined ? { raw } : {}), length: prefixLength + (raw?.length ?? 0) };
+}

@@ -1,0 +1,107 @@
+/**
+ * The encoder: checks a payload and writes it as chunks whose concatenation is one
+ * onnx_manager.Payload message (schema/payload.proto): the header fields in field-number order,
+ * then one `tensors` field per tensor (./encode-tensor.ts), each tensor's data a view of its
+ * typed array (no copy).
+ */
+import { Chunks, ProtoWriter } from '../../proto/writer.js';
+import { hostTensorBytes } from '../host.js';
+import { checkHost, isUint32, runIdProblem, SHA256_HEX } from './checks.js';
+import { encodeTensor, type EncodedTensor } from './encode-tensor.js';
+import { encodeError } from './errors.js';
+import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
+import { MAX_LIST_ENTRIES, PAYLOAD_VERSION } from './limits.js';
+import type { Payload } from './types.js';
+
+function checkPayloadForEncoding(p: Payload): void {
+  if (p === null || typeof p !== 'object') throw encodeError('not a payload object');
+  if (p.version !== undefined && p.version !== PAYLOAD_VERSION) {
+    throw encodeError(`version ${String(p.version)} requested, this build writes version ${PAYLOAD_VERSION}`);
+  }
+  if (p.kind !== 'input' && p.kind !== 'output') throw encodeError(`kind must be 'input' or 'output', got ${JSON.stringify(p.kind)}`);
+  const runProblem = runIdProblem(p.runId);
+  if (runProblem) throw encodeError(runProblem);
+  if (!isUint32(p.splitIndex)) throw encodeError(`split index must be an integer in [0, 2^32), got ${String(p.splitIndex)}`);
+  if (!isUint32(p.rep)) throw encodeError(`rep must be an integer in [0, 2^32), got ${String(p.rep)}`);
+  if (!Array.isArray(p.nextModels) || p.nextModels.length > MAX_LIST_ENTRIES) {
+    throw encodeError(`nextModels must be an array of at most ${MAX_LIST_ENTRIES} entries`);
+  }
+  for (const h of p.nextModels) {
+    if (typeof h !== 'string' || !SHA256_HEX.test(h)) throw encodeError(`next model ${JSON.stringify(h)} is not a lower-case sha256 hex digest`);
+  }
+  if (p.outputs !== undefined && (!Array.isArray(p.outputs) || p.outputs.length > MAX_LIST_ENTRIES || p.outputs.some((o) => typeof o !== 'string' || o === ''))) {
+    throw encodeError(`outputs must be an array of at most ${MAX_LIST_ENTRIES} non-empty names`);
+  }
+  if (!Array.isArray(p.timings) || p.timings.length > MAX_LIST_ENTRIES) {
+    throw encodeError(`timings must be an array of at most ${MAX_LIST_ENTRIES} entries`);
+  }
+  for (const t of p.timings) {
+    if (t === null || typeof t !== 'object' || typeof t.name !== 'string' || typeof t.ms !== 'number' || !Number.isFinite(t.ms)) {
+      throw encodeError(`timing ${JSON.stringify(t)} is not { name: string, ms: finite number }`);
+    }
+  }
+  if (p.error !== undefined && typeof p.error !== 'string') throw encodeError('error must be a string');
+  if (p.host !== undefined && typeof p.host !== 'string') throw encodeError('host must be a string');
+  if (!(p.tensors instanceof Map)) throw encodeError('tensors must be a Map');
+}
+
+const sizing = new ProtoWriter();
+const timingWriter = new ProtoWriter();
+
+/**
+ * Fields 1..11 as proto3 writes them, into `w`: implicit-presence fields only when not zero or
+ * empty (a timing's ms of -0 is written), the optional error and host whenever set.
+ */
+function header(w: ProtoWriter, p: Payload, messageBytes: number): Uint8Array {
+  w.uint(P.version, PAYLOAD_VERSION)
+    .fixed64(P.messageBytes, messageBytes)
+    .uint(P.kind, p.kind === 'input' ? KIND.input : KIND.output);
+  if (p.runId !== '') w.string(P.runId, p.runId);
+  if (p.splitIndex !== 0) w.uint(P.splitIndex, p.splitIndex);
+  if (p.rep !== 0) w.uint(P.rep, p.rep);
+  for (const h of p.nextModels) w.string(P.nextModels, h);
+  for (const t of p.timings) {
+    const timing = timingWriter.reset();
+    if (t.name !== '') timing.string(TIMING.name, t.name);
+    if (!Object.is(t.ms, 0)) timing.double(TIMING.ms, t.ms);
+    w.message(P.timings, timing);
+  }
+  if (p.error !== undefined) w.string(P.error, p.error);
+  if (p.host !== undefined) w.string(P.host, p.host);
+  for (const o of p.outputs ?? []) w.string(P.outputs, o);
+  return w.finish();
+}
+
+/**
+ * Encodes a payload as chunks whose concatenation is one onnx_manager.Payload message. The
+ * tensor data chunks are views of the tensors' typed arrays: do not modify the tensors until
+ * the chunks have been written out.
+ */
+export function encodePayload(p: Payload): Chunks {
+  checkHost();
+  checkPayloadForEncoding(p);
+  // fixed64 message_bytes has the same size for any value.
+  const headerLength = header(sizing.reset(), p, 1).length;
+  const tensors: EncodedTensor[] = [];
+  let offset = headerLength;
+  for (const [name, t] of p.tensors) {
+    const e = encodeTensor(name, t, offset);
+    tensors.push(e);
+    offset += e.length;
+  }
+  const head = header(new ProtoWriter(), p, offset);
+  if (head.length !== headerLength) throw new Error('payload: header size changed (bug)');
+  const chunks = new Chunks().push(head);
+  for (const e of tensors) {
+    chunks.push(e.prefix);
+    if (e.raw !== undefined) chunks.push(e.raw);
+  }
+  return chunks;
+}
+
+/** Sum of the tensors' raw data bytes (strings: UTF-8 bytes): the CSV's tensor_bytes. */
+export function payloadTensorBytes(p: Pick<Payload, 'tensors'>): number {
+  let n = 0;
+  for (const t of p.tensors.values()) n += hostTensorBytes(t);
+  return n;
+}

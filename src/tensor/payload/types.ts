@@ -1,0 +1,31 @@
+/** The payload as the codec hands it out and takes it in. */
+import type { HostTensor } from '../../runtime/session.js';
+
+export interface Payload {
+  /** Format version; the decoder sets it, the encoder writes PAYLOAD_VERSION (the only one accepted). */
+  version?: number;
+  kind: 'input' | 'output';
+  runId: string;
+  splitIndex: number;
+  rep: number;
+  /** SHA-256 (lower-case hex) of the model parts to run next, in execution order. */
+  nextModels: string[];
+  /** Durations measured so far on the sending side, in order. */
+  timings: { name: string; ms: number }[];
+  /** Set when the sender failed. */
+  error?: string;
+  /** The producing host's name. */
+  host?: string;
+  /** Model outputs the cloud must send back (input payloads); empty or absent: everything its parts produce that no later part reads. */
+  outputs?: string[];
+  tensors: Map<string, HostTensor>;
+}
+
+export interface DecodeOptions {
+  /** Largest payload accepted, in bytes. Default DEFAULT_MAX_BYTES (2 GiB). */
+  maxBytes?: number;
+  /** Most tensors accepted. Default DEFAULT_MAX_TENSORS (4096). */
+  maxTensors?: number;
+  /** The file or object the bytes came from, named in error messages. */
+  file?: string;
+}
