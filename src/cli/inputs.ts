@@ -8,11 +8,9 @@ import type { LoadedModel } from '../onnx/model.js';
 import { readUserFile } from '../files.js';
 import { toNumber } from '../onnx/types.js';
 import type { HostTensor } from '../runtime/session.js';
-import { randomTensor } from '../tensor/host.js';
 import { imageFolderToTensor, imageToTensor, layoutFromInputShape, NORMALISATION_PRESETS, type Normalisation } from '../tensor/images.js';
 import { decodePayload } from '../tensor/payload/index.js';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
-import type { ModelAnalysis } from '../split/analysis.js';
 
 export interface InputArgs {
   input_file?: string;
@@ -70,14 +68,4 @@ export async function inputsFromArgs(model: LoadedModel, args: InputArgs): Promi
     ? await imageToTensor(args.image_file, layout, normalisation(args))
     : await imageFolderToTensor(args.image_batch!, layout, normalisation(args), args.image_limit !== undefined ? { limit: args.image_limit } : {});
   return { [name]: tensor };
-}
-
-/** Deterministic random inputs of the analysed shapes (floats in [-1, 1), integers in [0, 10)). */
-export function randomInputs(a: ModelAnalysis, seed = 1): Record<string, HostTensor> {
-  const feeds: Record<string, HostTensor> = {};
-  a.index.inputs.forEach((name, i) => {
-    const info = a.shapes.get(name)!;
-    feeds[name] = randomTensor(dtypeFromOnnx(info.elemType).name, info.dims, seed + i);
-  });
-  return feeds;
 }

@@ -2,23 +2,20 @@
  * run and run_all: the edge -> object store -> cloud cycle for one split point or all of them,
  * with the times and bytes of every step written to CSV.
  */
-import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import type { BackendContext, CloudBackend } from '../../backends/backend.js';
-import { backendModule } from '../../backends/index.js';
-import { buildRunConfig, cloudConfigOf, edgeSessionOptions, type RunFlags } from '../../config/run-config.js';
+import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { UsageError } from '../../errors.js';
 import { COLUMNS, type Row } from '../../profile/columns.js';
 import { CsvAppender, readRows, writeSummary } from '../../profile/csv.js';
-import { doneKey, PreparedSplit, runSweep, type SweepContext } from '../../profile/sweep.js';
-import { checkProvider, createSession } from '../../runtime/ort.js';
-import { probeModel } from '../../runtime/probe.js';
+import { startRun, type StartedRun } from '../../profile/start-run.js';
+import { doneKey, runSweep } from '../../profile/sweep.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { pointAtPosition, positionOf } from '../../split/points.js';
-import { openStore } from '../../storage/open.js';
 import { humanBytes, table } from '../format.js';
-import { inputsFromArgs, randomInputs, type InputArgs } from '../inputs.js';
+import { randomInputs } from '../../split/random-inputs.js';
+import { inputsFromArgs, type InputArgs } from '../inputs.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 import { Progress } from '../progress.js';
 
@@ -43,82 +40,10 @@ export interface RunArgs extends ModelArgs, InputArgs {
   verify?: boolean;
 }
 
-interface RunSetUp {
-  ctx: SweepContext;
-  close(): Promise<void>;
-}
-
-function positiveInt(v: number | undefined, flag: string, min = 1): number | undefined {
-  if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got ${v}`);
-  return v;
-}
-
-const stderrWarn = (line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`);
-
-/** Sets up the store, the cloud backend, the execution provider and the inputs for a run. */
-async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }, warn: (line: string) => void = stderrWarn): Promise<RunSetUp> {
-  let config = buildRunConfig(args as RunFlags);
-  const module = await backendModule(config.cloud);
-  await checkProvider(config.provider, probeModel());
-  if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, process.env)) ?? config.store };
-  const opened = await openStore(config.store);
-  const access = opened.embedded ?? { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
-  let backend: CloudBackend;
-  try {
-    const ctx: BackendContext = {
-      config,
-      cloud: cloudConfigOf(config),
-      store: opened.store,
-      storeAccess: { ...access, bucket: config.store.bucket, ...(config.store.region ? { region: config.store.region } : {}) },
-      embeddedStore: opened.embedded !== undefined,
-      env: process.env,
-      warn,
-    };
-    backend = await module.create(ctx);
-  } catch (err) {
-    await opened.stop();
-    throw err;
-  }
-  const close = async () => {
-    await backend.close().catch(() => undefined);
-    await opened.stop();
-  };
-  const feeds = a.feeds ?? randomInputs(a, args.seed ?? 1);
-  const sessionOptions = edgeSessionOptions(config);
-  let expected: Record<string, HostTensor>;
-  // The worker starts while the reference (the whole model here, same provider and input) runs.
-  const warming = backend.warmUp?.();
-  try {
-    const full = await createSession(a.model.bytes, sessionOptions);
-    try {
-      expected = await full.run(feeds);
-    } finally {
-      await full.release();
-    }
-    await warming;
-  } catch (err) {
-    await warming?.catch(() => undefined);
-    await close();
-    throw err;
-  }
-  const ctx: SweepContext = {
-    analysis: a,
-    store: opened.store,
-    backend,
-    createSession,
-    provider: config.provider,
-    execType: config.execType,
-    sessionOptions,
-    feeds,
-    runId: `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomUUID().slice(0, 8)}`,
-    timeoutMs: config.timeoutMs,
-    warmup: config.warmup,
-    expected,
-    // The embedded store's folder goes away at the end; its objects need no deleting.
-    keepObjects: config.keepObjects || opened.embedded !== undefined,
-  };
-  return { ctx, close };
+/** Starts a run from the flags: the configuration is built once here and carried by the run. */
+async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }, warn?: (line: string) => void): Promise<StartedRun> {
+  const config = buildRunConfig(args as RunFlags);
+  return startRun(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(warn ? { warn } : {}) });
 }
 
 function defaultResultsFile(args: RunArgs): string {
@@ -132,22 +57,10 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const position = positionOf(a.index, args.split_layer, a.model.label);
   const point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
-  const rep = positiveInt(args.rep, 'rep') ?? 1;
+  const rep = args.rep ?? DEFAULTS.repRun;
   const s = await setUp(args, a);
   try {
-    const prepared = await PreparedSplit.prepare(s.ctx, point);
-    const rows: Row[] = [];
-    let outputs = new Map<string, HostTensor>();
-    try {
-      for (let w = 1; w <= s.ctx.warmup; w++) await prepared.cycle(s.ctx, -w);
-      for (let r = 0; r < rep; r++) {
-        const res = await prepared.cycle(s.ctx, r);
-        rows.push(res.row);
-        outputs = res.outputs;
-      }
-    } finally {
-      await prepared.release(s.ctx);
-    }
+    const { rows, outputs } = await s.measureSplit(point, rep);
     if (args.results_file) {
       const csv = await CsvAppender.open(args.results_file);
       for (const r of rows) await csv.append(r);
@@ -189,7 +102,7 @@ function describeOutput(name: string, t: HostTensor | undefined): string {
 export async function runAll(args: RunArgs, io: { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean }): Promise<number> {
   const out = io.out;
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
-  const rep = positiveInt(args.rep, 'rep') ?? 10;
+  const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
   const splits = args.splits;
   for (const i of splits ?? []) {
@@ -236,7 +149,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
       },
     };
     if (splits) opts.splits = splits;
-    await runSweep(s.ctx, opts);
+    await s.sweep(opts);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -252,7 +165,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
   const best = bestSplit(all);
   if (best) {
-    const where = (args.cloud ?? 'local') === 'local' ? ' (edge and cloud share this machine here; run against the real cloud with --cloud to choose a split)' : '';
+    const where = s.config.cloud === 'local' ? ' (edge and cloud share this machine here; run against the real cloud with --cloud to choose a split)' : '';
     out(`fastest measured split: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} sent${where}`);
   }
   // Failed split points are in the results; only a sweep where nothing worked is a failure.

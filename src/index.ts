@@ -1,0 +1,51 @@
+/**
+ * onnx-manager as a library: load and analyse a model, list its split points, build and write
+ * parts, run one split point or a sweep through the edge -> store -> cloud cycle with a given
+ * store and backend, and encode or decode payloads. This file only re-exports; the behaviour
+ * lives in the modules it names.
+ */
+
+// Errors: every error a caller can cause is one of these.
+export { FileError, GraphError, OnnxFormatError, OnnxManagerError, SplitError, StoreError, TimeoutError, UsageError, messageLine } from './errors.js';
+export { RuntimeError } from './runtime/ort.js';
+export { SweepError } from './profile/sweep.js';
+export { BackendError } from './backends/worker-client.js';
+export { CloudRunError } from './runner/cloud.js';
+export { PayloadError } from './tensor/payload/index.js';
+
+// Models and their split points.
+export { loadModel, modelFromBytes, type LoadedModel } from './onnx/model.js';
+export { decodeModel, encodeModel } from './onnx/codec.js';
+export { partHash } from './onnx/part-hash.js';
+export { analyzeFile, analyzeModel, type AnalyzeOptions, type ModelAnalysis } from './split/analysis.js';
+export type { CutTensor, SideCost, SplitPoint } from './split/points.js';
+export { randomInputs } from './split/random-inputs.js';
+
+// Parts.
+export { buildParts, splitFolder, writeAllSplits, writeSplitAt, type BuiltPart, type SplitOptions } from './split/split.js';
+export type { Manifest, ManifestSplit, ManifestTensor } from './split/manifest.js';
+
+// onnxruntime sessions and chaining parts by tensor name.
+export { availableProviders, createSession } from './runtime/ort.js';
+export { EXEC_TYPES, providerFor, type ProviderChoice } from './runtime/providers.js';
+export { runChain, type ChainOptions, type ChainResult } from './runtime/chain.js';
+export type { GraphOptimizationLevel, HostTensor, Session, SessionOptions } from './runtime/session.js';
+export { randomTensor, zeroTensor, hostTensorBytes } from './tensor/host.js';
+
+// A run: its configuration, the store, the backend, one split point or the sweep.
+export { DEFAULTS } from './config/defaults.js';
+export { BACKENDS, buildRunConfig, type BackendName, type RunConfig, type RunFlags } from './config/run-config.js';
+export { decodeCloudConfig, encodeCloudConfig, type CloudConfig } from './config/cloud-config.js';
+export { openStore, openStoreFromEnv, type OpenedStore } from './storage/open.js';
+export { startEmbeddedStore, type EmbeddedStore } from './storage/embedded.js';
+export { openMinioStore } from './storage/minio-store.js';
+export { storeConfigFromEnv, storeKeys, type ObjectStore, type StoreConfig } from './storage/store.js';
+export { backendModule } from './backends/index.js';
+export type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } from './backends/backend.js';
+export { startRun, type SplitMeasurement, type StartedRun, type StartRunOptions } from './profile/start-run.js';
+export { PreparedSplit, doneKey, maxAbsDiff, runSweep, type SweepContext, type SweepOptions } from './profile/sweep.js';
+export { COLUMNS, type Column, type Row } from './profile/columns.js';
+export { CsvAppender, readRows, summaryPath, writeSummary } from './profile/csv.js';
+
+// Payloads: the envelope of tensors between the edge and the cloud.
+export { decodePayload, encodePayload, payloadTensorBytes, PAYLOAD_DTYPES, PAYLOAD_VERSION, type DecodeOptions, type Payload } from './tensor/payload/index.js';

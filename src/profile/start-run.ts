@@ -1,0 +1,138 @@
+/**
+ * A run, ready to measure: the store opened (or the embedded one started), the cloud backend
+ * created and warm, the reference outputs of the whole model computed with the same provider
+ * and input. One split point (`measureSplit`) or the sweep (`sweep`) then runs over it; `close`
+ * stops everything that was started, on every path.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BackendContext, CloudBackend } from '../backends/backend.js';
+import { backendModule } from '../backends/index.js';
+import { cloudConfigOf, edgeSessionOptions, type RunConfig } from '../config/run-config.js';
+import { checkProvider, createSession } from '../runtime/ort.js';
+import { probeModel } from '../runtime/probe.js';
+import type { HostTensor } from '../runtime/session.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import type { SplitPoint } from '../split/points.js';
+import { openStore } from '../storage/open.js';
+import type { Row } from './columns.js';
+import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
+
+export interface StartRunOptions {
+  /** The model inputs of every cycle (see randomInputs for a seeded random input). */
+  feeds: Record<string, HostTensor>;
+  /** Where warnings go (default: stderr). */
+  warn?: (line: string) => void;
+  /** The environment store keys and backend credentials come from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SplitMeasurement {
+  rows: Row[];
+  /** The outputs of the last repetition, as the edge received them. */
+  outputs: Map<string, HostTensor>;
+}
+
+export interface StartedRun {
+  readonly ctx: SweepContext;
+  readonly config: RunConfig;
+  /** Warm-up cycles (config.warmup), then `rep` recorded cycles of one split point. */
+  measureSplit(point: SplitPoint, rep: number): Promise<SplitMeasurement>;
+  /** Every requested split point; failed ones become error rows and the sweep goes on. */
+  sweep(opts: SweepOptions): Promise<Row[]>;
+  /** Stops the backend and the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+const stderrWarn = (line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`);
+
+function newRunId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, options: StartRunOptions): Promise<StartedRun> {
+  const env = options.env ?? process.env;
+  const warn = options.warn ?? stderrWarn;
+  let config = runConfig;
+  const module = await backendModule(config.cloud);
+  await checkProvider(config.provider, probeModel());
+  if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, env)) ?? config.store };
+  const opened = await openStore(config.store);
+  const access = opened.embedded ?? { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
+  let backend: CloudBackend;
+  try {
+    const bctx: BackendContext = {
+      config,
+      cloud: cloudConfigOf(config),
+      store: opened.store,
+      storeAccess: { ...access, bucket: config.store.bucket, ...(config.store.region ? { region: config.store.region } : {}) },
+      embeddedStore: opened.embedded !== undefined,
+      env,
+      warn,
+    };
+    backend = await module.create(bctx);
+  } catch (err) {
+    await opened.stop();
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await backend.close().catch(() => undefined);
+      await opened.stop();
+    })());
+  const sessionOptions = edgeSessionOptions(config);
+  let expected: Record<string, HostTensor>;
+  // The worker starts while the reference (the whole model here, same provider and input) runs.
+  const warming = backend.warmUp?.();
+  try {
+    const full = await createSession(analysis.model.bytes, sessionOptions);
+    try {
+      expected = await full.run(options.feeds);
+    } finally {
+      await full.release();
+    }
+    await warming;
+  } catch (err) {
+    await warming?.catch(() => undefined);
+    await close();
+    throw err;
+  }
+  const ctx: SweepContext = {
+    analysis,
+    store: opened.store,
+    backend,
+    createSession,
+    provider: config.provider,
+    execType: config.execType,
+    sessionOptions,
+    feeds: options.feeds,
+    runId: newRunId(),
+    timeoutMs: config.timeoutMs,
+    warmup: config.warmup,
+    expected,
+    // The embedded store's folder goes away at the end; its objects need no deleting.
+    keepObjects: config.keepObjects || opened.embedded !== undefined,
+  };
+  return {
+    ctx,
+    config,
+    close,
+    sweep: (opts) => runSweep(ctx, opts),
+    async measureSplit(point, rep) {
+      const prepared = await PreparedSplit.prepare(ctx, point);
+      const rows: Row[] = [];
+      let outputs = new Map<string, HostTensor>();
+      try {
+        for (let w = 1; w <= ctx.warmup; w++) await prepared.cycle(ctx, -w);
+        for (let r = 0; r < rep; r++) {
+          const res = await prepared.cycle(ctx, r);
+          rows.push(res.row);
+          outputs = res.outputs;
+        }
+      } finally {
+        await prepared.release(ctx);
+      }
+      return { rows, outputs };
+    },
+  };
+}
