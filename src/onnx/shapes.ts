@@ -3,6 +3,7 @@
  * applied), the weights, and value_info where it gives a complete static shape. Each tensor
  * records where its shape came from; the rest are measured by split/shape-probe.ts.
  */
+import { DEFAULTS } from '../config/defaults.js';
 import { SplitError, UsageError } from '../errors.js';
 import { tensorBytes } from './dtypes.js';
 import type { GraphIndex } from './graph.js';
@@ -72,7 +73,7 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
       if (known >= 0) return known;
       if (i === 0) return options.batch ?? 1;
       const all = tt.shape?.dim ?? [];
-      const example = all.map((x, j) => (j === 0 ? String(options.batch ?? 1) : x.dimValue !== undefined && x.dimValue !== null && !x.dimParam ? String(toNumber(x.dimValue)) : `<d${j}>`)).join('x');
+      const example = all.map((x, j) => (j === 0 ? String(options.batch ?? DEFAULTS.batch) : x.dimValue !== undefined && x.dimValue !== null && !x.dimParam ? String(toNumber(x.dimValue)) : `<d${j}>`)).join('x');
       const image = all.length === 4 ? ' (for an image input: --image_size_x W --image_size_y H)' : '';
       throw new UsageError(
         `${model.label}: input '${name}' has a free dimension ${d.dimParam ? `'${d.dimParam}' ` : ''}at position ${i}; bind it with --input_shape ${name}:${example}${image}`,

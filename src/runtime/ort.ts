@@ -1,6 +1,7 @@
 /**
  * onnxruntime-node adapter: the only module that imports onnxruntime-node.
  */
+import { DEFAULTS } from '../config/defaults.js';
 import * as ort from 'onnxruntime-node';
 import { messageLine, OnnxManagerError } from '../errors.js';
 import type { ProviderChoice } from './providers.js';
@@ -75,7 +76,7 @@ export async function createSession(model: Uint8Array | string, options: Session
     executionProviders: (options.executionProviders ?? ['cpu']).map((p) =>
       typeof p === 'string' ? p : p.deviceId !== undefined ? ({ name: p.name, deviceId: p.deviceId } as ort.InferenceSession.ExecutionProviderConfig) : p.name,
     ),
-    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    graphOptimizationLevel: options.graphOptimizationLevel ?? DEFAULTS.graphOpt,
     logSeverityLevel: options.logSeverityLevel ?? 3,
   };
   if (options.intraOpNumThreads !== undefined) opts.intraOpNumThreads = options.intraOpNumThreads;

@@ -1,6 +1,7 @@
 /**
  * Execution providers: the user-facing --exec_type names and the onnxruntime providers they mean.
  */
+import { DEFAULTS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 
 /** --exec_type values (case-insensitive) and the onnxruntime provider each selects. */
@@ -27,7 +28,7 @@ export interface ProviderChoice {
 }
 
 export function providerFor(execType: string | undefined, deviceType?: string | number): ProviderChoice {
-  const key = (execType ?? 'CPU').toLowerCase();
+  const key = (execType ?? DEFAULTS.execType).toLowerCase();
   const name = EXEC_TYPES[key];
   if (!name) throw new UsageError(`unknown --exec_type '${execType}' (one of: CPU, GPU, TensorRT, WebGPU, DML, CoreML, QNN, XNNPACK, NNAPI)`);
   const choice: ProviderChoice = { name };
