@@ -2,29 +2,25 @@
  * Text output helpers: aligned tables and human-readable sizes.
  */
 
-export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
+/** `n` in the largest unit of `base` that keeps it at least 1, with 3 significant digits. */
+function scaled(n: number, base: number, units: readonly string[], sep: string): string {
+  let v = n / base;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
+  while (v >= base && u < units.length - 1) {
+    v /= base;
     u++;
   }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+  return `${v.toFixed(v < 10 ? 2 : 1)}${sep}${units[u]}`;
+}
+
+/** Sizes in binary units: 3.06 KiB, 18.4 MiB. */
+export function humanBytes(n: number): string {
+  return n < 1024 ? `${n} B` : scaled(n, 1024, ['KiB', 'MiB', 'GiB', 'TiB'], ' ');
 }
 
 /** Large counts with SI suffixes: 1.2M, 3.4G. */
 export function humanCount(n: number): string {
-  if (n < 1000) return String(n);
-  const units = ['K', 'M', 'G', 'T'];
-  let v = n / 1000;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)}${units[u]}`;
+  return n < 1000 ? String(n) : scaled(n, 1000, ['K', 'M', 'G', 'T'], '');
 }
 
 /** An aligned text table; columns whose header starts with '>' are right-aligned. */
