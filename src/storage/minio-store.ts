@@ -1,13 +1,13 @@
 /**
  * ObjectStore over the minio client: the only module that imports `minio`. It serves a real MinIO
- * (or any S3-compatible server) and the embedded s3rver alike; only the endpoint differs.
+ * (or any S3-compatible server) and the embedded S3 server alike; only the endpoint differs.
  *
  * - Every put is one PUT request: the client gets a Buffer (minio's putObject sends a Buffer in one
  *   request whatever its size) and partSize is raised to 512 MiB, so even a stream would not turn
- *   into a multipart upload below that (s3rver cannot do multipart).
+ *   into a multipart upload below that (the embedded server does not do multipart).
  * - Each store owns its keep-alive http(s) Agent, so close() really closes its sockets.
  * - waitFor: MinIO's listenBucketNotification only when config.notifications is 'minio' (a MinIO
- *   extension: never call it against s3rver, where the client dies on an unparseable answer), an
+ *   extension; other servers answer NotImplemented), an
  *   external onObjectCreated hook (the embedded server's in-process events) when given, else
  *   polling statObject with backoff. With a notification source, a slow poll stays as a safety net.
  */
@@ -37,14 +37,8 @@ export interface MinioStoreOptions {
    * subscribe a listener, get back the unsubscribe function. Keys are plain (not URL-encoded).
    */
   onObjectCreated?: (listener: (key: string) => void) => () => void;
-  /** Names the kind of server in `description`, e.g. 'embedded s3rver'. */
+  /** Names the kind of server in `description`, e.g. 'embedded'. */
   label?: string;
-  /**
-   * Delete one key per request, in sequence, instead of multi-object deletes. For s3rver, whose
-   * multi-object delete removes the keys in parallel and races on cleaning up empty folders
-   * (HTTP 500, which the client retries after a few hundred ms with a console warning).
-   */
-  singleDeletes?: boolean;
 }
 
 const NETWORK_CODES = new Set([
@@ -96,7 +90,6 @@ class MinioStore implements ObjectStore {
   private readonly pending = new Set<(err: Error) => void>();
   private readonly unsubscribeHook?: () => void;
   private readonly useMinioNotifications: boolean;
-  private readonly singleDeletes: boolean;
   private poller?: NotificationPoller;
   private closed = false;
 
@@ -111,7 +104,6 @@ class MinioStore implements ObjectStore {
     this.bucket = config.bucket;
     this.description = `${options.label ? `${options.label} ` : ''}${describeStore(endpointUrl, config.bucket)}`;
     this.useMinioNotifications = config.notifications === 'minio';
-    this.singleDeletes = options.singleDeletes === true;
     if (options.onObjectCreated) this.unsubscribeHook = options.onObjectCreated((key) => this.notify(key));
   }
 
@@ -210,7 +202,6 @@ class MinioStore implements ObjectStore {
   async remove(keys: readonly string[]): Promise<void> {
     this.checkOpen();
     if (keys.length === 0) return;
-    if (this.singleDeletes) return this.removeOneByOne(keys);
     let results;
     try {
       results = await this.client.removeObjects(this.bucket, [...keys]);

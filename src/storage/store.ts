@@ -47,7 +47,7 @@ export interface StoreConfig {
   createBucket?: boolean;
   /**
    * How waitFor learns about new objects: 'minio' uses MinIO's listenBucketNotification (a MinIO
-   * server extension; never against s3rver or plain S3), 'poll' (the default) polls statObject.
+   * server extension; not for plain S3 or the embedded server), 'poll' (the default) polls statObject.
    */
   notifications?: 'minio' | 'poll';
   /** How long opening the store waits for the endpoint's first answer (default 10000 ms). */

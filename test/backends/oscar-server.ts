@@ -1,7 +1,7 @@
 /**
  * A loopback OSCAR for tests: node:http on 127.0.0.1 serving the endpoints onnx-manager's client
  * uses, every request checked against the Swagger spec (test/backends/oscar-spec.ts) and every
- * response built to it (and checked too). The cluster is simulated over an embedded s3rver store:
+ * response built to it (and checked too). The cluster is simulated over the embedded S3 store:
  *
  * - An object landing under a service's input path (the MinIO webhook) or a POST /job/<svc> with a
  *   MinIO event creates a job <svc>-<uuid>: Pending -> Running -> Succeeded/Failed, with creation,
