@@ -65,7 +65,8 @@ export function withModelOptions<T>(y: Argv<T>, optional = false) {
       describe: 'Shape of an input with free dimensions, as name:1x3x224x224 (repeat per input)',
     })
     .option('image_size_x', intOption('image_size_x', { describe: 'Width of the images; bound to the free last dimension of a 4-D image input' }))
-    .option('image_size_y', intOption('image_size_y', { describe: 'Height of the images; bound to the free third dimension of a 4-D image input' }));
+    .option('image_size_y', intOption('image_size_y', { describe: 'Height of the images; bound to the free third dimension of a 4-D image input' }))
+    .group(['onnx_file', 'batch', 'input_shape', 'image_size_x', 'image_size_y'], 'Model:');
 }
 
 /** Images turned into the model's input (data_processing, run, run_all). */
@@ -79,7 +80,8 @@ export function withImageOptions<T>(y: Argv<T>) {
     .option('std', { type: 'number', array: true, describe: 'Per-channel standard deviation divided by' })
     .option('scale', { type: 'number', describe: 'Factor applied to raw 0..255 pixels first' })
     .option('image_limit', intOption('image_limit', { describe: 'At most this many images from --image_batch' }))
-    .conflicts('image_file', 'image_batch');
+    .conflicts('image_file', 'image_batch')
+    .group(['image_file', 'image_batch', 'image_is_grayscale', 'normalisation', 'mean', 'std', 'scale', 'image_limit'], 'Input:');
 }
 
 /** What the model is fed in a run: a payload file, images, or a seeded random input. */
@@ -87,7 +89,8 @@ export function withInputOptions<T>(y: Argv<T>) {
   return withImageOptions(y)
     .option('input_file', { type: 'string', describe: 'A payload file (.pb) with the model inputs, e.g. from data_processing' })
     .option('seed', intOption('seed', { min: 0, default: DEFAULTS.seed, describe: 'Seed of the random input used when no input is given' }))
-    .conflicts('input_file', ['image_file', 'image_batch']);
+    .conflicts('input_file', ['image_file', 'image_batch'])
+    .group(['input_file', 'seed'], 'Input:');
 }
 
 /** Execution provider and session settings of every part. */
@@ -104,7 +107,8 @@ export function withRuntimeOptions<T>(y: Argv<T>) {
     })
     .option('device_type', { type: 'string', describe: 'Device number for GPU providers, e.g. 0 or cuda:1' })
     .option('threads', intOption('threads', { describe: 'Intra-op threads of every session (default: onnxruntime picks; half the cores each side with --cloud local)' }))
-    .option('graph_opt', { type: 'string', choices: GRAPH_OPT_LEVELS, default: DEFAULTS.graphOpt, describe: 'onnxruntime graph optimisation level' });
+    .option('graph_opt', { type: 'string', choices: GRAPH_OPT_LEVELS, default: DEFAULTS.graphOpt, describe: 'onnxruntime graph optimisation level' })
+    .group(['exec_type', 'device_type', 'threads', 'graph_opt'], 'Runtime:');
 }
 
 /** The object store between the edge and the cloud. */
@@ -138,6 +142,7 @@ function pick(options: Record<string, Options>, keys: readonly string[]): Record
 export function withCloudOptions<T>(y: Argv<T>) {
   return y
     .option('cloud', { type: 'string', choices: Object.keys(CLOUD_FLAGS), default: DEFAULTS.cloud, describe: 'Where the remaining parts run' })
+    .group(['cloud'], 'Cloud:')
     .options(pick(oscarOptions, OSCAR_RUN_FLAGS))
     .options(kubernetesOptions)
     .options(sshOptions)
@@ -166,7 +171,8 @@ export function withCycleOptions<T>(y: Argv<T>) {
   return y
     .option('warmup', intOption('warmup', { min: 0, default: DEFAULTS.warmup, describe: 'Unrecorded warm-up cycles per split point' }))
     .option('timeout', positiveOption('timeout', { default: DEFAULTS.timeoutS, describe: 'Seconds to wait for each cloud result' }))
-    .option('keep_objects', { type: 'boolean', default: false, describe: 'Keep input/output payloads in the store after each split point' });
+    .option('keep_objects', { type: 'boolean', default: false, describe: 'Keep input/output payloads in the store after each split point' })
+    .group(['warmup', 'timeout', 'keep_objects'], 'Run:');
 }
 
 /** The sweep over split points (run_all). */
@@ -175,7 +181,8 @@ export function withSweepOptions<T>(y: Argv<T>) {
     .option('rep', intOption('rep', { default: DEFAULTS.repRunAll, describe: 'Recorded repetitions per split point' }))
     .option('splits', intArrayOption('splits', { min: 0, describe: 'Only these split indexes' }))
     .option('results_file', { type: 'string', describe: 'CSV of the rows (default results/<model>-<date>.csv); a .summary.csv goes beside it' })
-    .option('resume', { type: 'boolean', default: false, describe: 'Continue a stopped or killed sweep in --results_file, running failed rows again' });
+    .option('resume', { type: 'boolean', default: false, describe: 'Continue a stopped or killed sweep in --results_file, running failed rows again' })
+    .group(['rep', 'splits', 'results_file', 'resume'], 'Run:');
 }
 
 /** Where split parts go. */
