@@ -46,6 +46,25 @@ export function feedsFor(a: ModelAnalysis, seed = 7): Record<string, HostTensor>
 }
 
 /**
+ * Bytes per element of the numeric types onnxruntime-node exchanges, as the ONNX specification
+ * sizes them: written here, apart from the project's dtype table, to check its byte counts.
+ */
+export const ELEMENT_BYTES: Readonly<Record<string, number>> = {
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  float16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  uint64: 8,
+  int64: 8,
+  float64: 8,
+};
+
+/**
  * The number of split points of a plain chain (every node reads only the previous node's output,
  * the first one the single graph input, besides weights): one cut after each node, plus cloud
  * only. Counted from the graph itself, apart from the split engine; throws if it is no chain.

@@ -12,7 +12,7 @@ import { parse } from 'csv-parse/sync';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { COLUMNS, TIME_COLUMNS } from '../../src/profile/columns.js';
 import { cli } from '../cli-helper.js';
-import { chainSplitPoints, loadableProviders } from '../helpers.js';
+import { chainSplitPoints, ELEMENT_BYTES, loadableProviders } from '../helpers.js';
 import { numel } from '../models/builder.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 
@@ -41,7 +41,7 @@ describe('run_all', () => {
     // Every tensor of input_reuse is float32: the bytes of a cut are its elements times 4.
     for (const p of layers.split_points) {
       assert.ok(p.cut_tensors.every((t) => t.dtype === 'float32'), `split ${p.index}: float32 cut`);
-      assert.equal(p.transfer_bytes, p.cut_tensors.reduce((s, t) => s + numel(t.shape) * Float32Array.BYTES_PER_ELEMENT, 0), `split ${p.index}: bytes`);
+      assert.equal(p.transfer_bytes, p.cut_tensors.reduce((s, t) => s + numel(t.shape) * ELEMENT_BYTES.float32!, 0), `split ${p.index}: bytes`);
     }
     assert.deepEqual(layers.split_points[0]!.cut_tensors.map((t) => t.shape), [zoo.find((z) => z.name === 'input_reuse')!.inputs[0]!.dims], 'cloud only sends the input');
     const csv = join(dir, 'input_reuse.csv');
@@ -97,8 +97,7 @@ describe('run_all', () => {
       assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index} (max diff ${row.max_abs_diff})`);
     }
     // Cloud only sends every input as it is: elements times the size of its own type.
-    const SIZE: Record<string, number> = { bool: 1, uint8: 1, int8: 1, float16: 2, int32: 4, float32: 4, int64: 8, float64: 8 };
-    const inputBytes = mixed.inputs.reduce((s, i) => s + numel(i.dims) * SIZE[i.dtype ?? 'float32']!, 0);
+    const inputBytes = mixed.inputs.reduce((s, i) => s + numel(i.dims) * ELEMENT_BYTES[i.dtype ?? 'float32']!, 0);
     const cloudOnly = got.find((x) => x.split_index === '0')!;
     assert.equal(cloudOnly.cut_tensors, mixed.inputs.map((i) => i.name).join(';'));
     assert.equal(Number(cloudOnly.tensor_bytes), inputBytes);
