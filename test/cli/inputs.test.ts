@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { randomInputs } from '../../src/split/random-inputs.js';
+import { UsageError } from '../../src/errors.js';
 import { createSession } from '../../src/runtime/ort.js';
 import type { HostTensor } from '../../src/runtime/session.js';
+import type { ModelAnalysis } from '../../src/split/analysis.js';
+import { randomInputs } from '../../src/split/random-inputs.js';
 import { analyze, zooSubject } from '../helpers.js';
 import { numel } from '../models/builder.js';
 import { zoo } from '../models/zoo.js';
@@ -54,6 +56,19 @@ describe('random inputs', () => {
       assert.notDeepEqual(other, values);
     } finally {
       await session.release();
+    }
+  });
+
+  it('an input of a type without host arrays (int4, bfloat16) is a one-line UsageError naming it', () => {
+    for (const [elemType, dtype] of [
+      [22, 'int4'],
+      [16, 'bfloat16'],
+    ] as const) {
+      const a = { index: { inputs: ['q'] }, shapes: new Map([['q', { elemType, dims: [4] }]]) } as unknown as ModelAnalysis;
+      assert.throws(
+        () => randomInputs(a),
+        (err: Error) => err instanceof UsageError && err.message === `input 'q' is ${dtype}, which has no random input here; give the inputs with --input_file`,
+      );
     }
   });
 
