@@ -2,6 +2,7 @@
  * onnx-manager's main() run in this process as a user would run the command, with what it writes
  * captured.
  */
+import type { CommandDef } from '../src/cli/command.js';
 import { main, type CliIO } from '../src/cli/main.js';
 
 export interface CliRun {
@@ -22,6 +23,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Also called with each write (as well as capturing it), and whether err is a terminal (default false). */
   io?: Partial<CliIO>;
+  /** The commands main() chooses from (default: the real ones), e.g. with their handlers replaced. */
+  commands?: readonly CommandDef<never>[];
 }
 
 export async function cli(args: string[], options: CliOptions = {}): Promise<CliRun> {
@@ -48,7 +51,7 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Cli
   };
   apply(env);
   try {
-    const code = await main(args, io);
+    const code = await main(args, io, options.commands);
     return { code, out: out.join('\n'), err: err.join('\n'), errLines: err };
   } finally {
     apply(saved);
