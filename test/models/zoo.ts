@@ -462,6 +462,7 @@ export function installed(file: string): string {
   const pkg = at < 0 ? undefined : parts[at + 1]!.startsWith('@') ? `${parts[at + 1]}/${parts[at + 2]}` : parts[at + 1];
   throw new Error(`test fixture ${rel} is missing: it comes with the devDependency ${pkg ?? '(none named)'}; run npm ci`);
 }
+
 const ocr = (file: string) => join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets', file);
 
 function real(name: string, path: string, input: TensorSpec, outputs: TensorSpec[]): RealModel {
