@@ -1,5 +1,5 @@
 /**
- * The random input that run and run_all use when no input is given: every model input gets its
+ * randomInputs, the random input that run and run_all use when no input is given: every model input gets its
  * own element type, and onnxruntime runs the model on it.
  */
 import assert from 'node:assert/strict';
