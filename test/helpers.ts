@@ -5,15 +5,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { randomInputs } from '../src/split/random-inputs.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import { loadModel, modelFromBytes, type LoadedModel } from '../src/onnx/model.js';
+import type { ModelProto } from '../src/onnx/types.js';
 import { createSession } from '../src/runtime/ort.js';
 import type { HostTensor, Session, SessionOptions } from '../src/runtime/session.js';
 import { analyzeModel, type ModelAnalysis } from '../src/split/analysis.js';
 import type { BuiltPart } from '../src/split/split.js';
 import { readSegments } from '../src/split/external-data.js';
-import { randomTensor } from '../src/tensor/host.js';
-import type { TensorSpec, ZooModel, RealModel } from './models/zoo.js';
+import { GraphBuilder } from './models/builder.js';
+import { installed, type TensorSpec, type ZooModel, type RealModel } from './models/zoo.js';
 
 export interface TestSubject {
   name: string;
@@ -26,7 +29,7 @@ export function zooSubject(z: ZooModel): TestSubject {
 }
 
 export async function realSubject(r: RealModel): Promise<TestSubject> {
-  return { name: r.name, model: await loadModel(r.path), inputs: r.inputs };
+  return { name: r.name, model: await loadModel(installed(r.path)), inputs: r.inputs };
 }
 
 export function inputShapes(inputs: TensorSpec[]): Record<string, number[]> {
@@ -37,15 +40,66 @@ export async function analyze(s: TestSubject): Promise<ModelAnalysis> {
   return analyzeModel(s.model, { createSession, inputShapes: inputShapes(s.inputs) });
 }
 
-/** Deterministic random inputs of the model's input types. */
+/** Deterministic random inputs, each of its input's own element type (the CLI's random input). */
 export function feedsFor(a: ModelAnalysis, seed = 7): Record<string, HostTensor> {
-  const feeds: Record<string, HostTensor> = {};
-  a.index.inputs.forEach((name, i) => {
-    const info = a.shapes.get(name)!;
-    const type = ({ 1: 'float32', 7: 'int64', 6: 'int32', 10: 'float16' } as Record<number, string>)[info.elemType] ?? 'float32';
-    feeds[name] = randomTensor(type, info.dims, seed + i);
-  });
-  return feeds;
+  return randomInputs(a, seed);
+}
+
+/**
+ * Bytes per element of the numeric types onnxruntime-node exchanges, as the ONNX specification
+ * sizes them: written here, apart from the project's dtype table, to check its byte counts.
+ */
+export const ELEMENT_BYTES: Readonly<Record<string, number>> = {
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  float16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  uint64: 8,
+  int64: 8,
+  float64: 8,
+};
+
+/**
+ * The number of split points of a plain chain (every node reads only the previous node's output,
+ * the first one the single graph input, besides weights): one cut after each node, plus cloud
+ * only. Counted from the graph itself, apart from the split engine; throws if it is no chain.
+ */
+export function chainSplitPoints(model: ModelProto): number {
+  const g = model.graph!;
+  const weights = new Set((g.initializer ?? []).map((t) => t.name));
+  const nodes = g.node ?? [];
+  if ((g.input ?? []).length !== 1) throw new Error(`${g.name}: not a chain (${(g.input ?? []).length} inputs)`);
+  let previous = g.input![0]!.name;
+  for (const n of nodes) {
+    const data = (n.input ?? []).filter((i) => i && !weights.has(i));
+    if (data.length !== 1 || data[0] !== previous || (n.output ?? []).length !== 1) throw new Error(`${g.name}: node ${n.name} breaks the chain`);
+    previous = n.output![0]!;
+  }
+  return nodes.length + 1;
+}
+
+/**
+ * The execution providers of this onnxruntime-node build that load here: each one that
+ * listSupportedBackends() names, tried with a real one-node session (onnxruntime directly, not the
+ * project's provider check).
+ */
+export async function loadableProviders(): Promise<string[]> {
+  const g = new GraphBuilder('probe');
+  g.output(g.relu(g.input('x', [1, 2])), 'y');
+  const bytes = encodeModel(g.build());
+  const ok: string[] = [];
+  for (const { name } of ort.listSupportedBackends()) {
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: [name], logSeverityLevel: 4 }).catch(() => undefined);
+    if (!session) continue;
+    await session.release();
+    ok.push(name);
+  }
+  return ok;
 }
 
 export async function partSession(p: BuiltPart, opts: SessionOptions = {}): Promise<Session> {

@@ -14,9 +14,9 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
 import { jobManifest, jobName, SECRET_KEYS, workerPodManifest } from '../../src/backends/kube/spec.js';
-import { main } from '../../src/cli/main.js';
 import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
+import { cli as runCli } from '../cli-helper.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { EMBEDDED_ACCESS_KEY, startEmbeddedStore } from '../../src/storage/embedded.js';
 import { KubeServer, selfSignedCert, type PodFault } from './kube-server.js';
@@ -53,22 +53,8 @@ after(async () => {
 const ENV_KEYS = ['KUBECONFIG', 'MINIO_ENDPOINT', 'MINIO_ACCESS_KEY', 'MINIO_SECRET_KEY', 'HOME', 'SSH_AUTH_SOCK', 'SSH_KEY_FILE', 'SSH_PASSWORD', 'SSH_PASSWORD_FILE'];
 
 /** main() with KUBECONFIG set (and only the given store/SSH variables). */
-async function cli(args: string[], config = kubeconfig, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  for (const k of ENV_KEYS) if (k !== 'HOME') delete process.env[k];
-  Object.assign(process.env, { KUBECONFIG: config, ...env });
-  try {
-    const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const cli = (args: string[], config = kubeconfig, env: Record<string, string> = {}) =>
+  runCli(args, { env: { ...Object.fromEntries(ENV_KEYS.filter((k) => k !== 'HOME').map((k) => [k, undefined])), KUBECONFIG: config, ...env } });
 
 /** kubectl against the loopback server (asynchronously: the server runs in this process). */
 async function kubectl(...args: string[]): Promise<string> {

@@ -20,7 +20,6 @@ import { OscarClient, OscarError } from '../../src/backends/oscar-client.js';
 import type { BackendContext } from '../../src/backends/backend.js';
 import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
 import { encodeCloudConfig } from '../../src/config/cloud-config.js';
-import { main } from '../../src/cli/main.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { createSession } from '../../src/runtime/ort.js';
 import type { HostTensor } from '../../src/runtime/session.js';
@@ -32,6 +31,7 @@ import { decodePayload, encodePayload } from '../../src/tensor/payload/index.js'
 import { analyze, feedsFor, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import { OscarTestServer, PROJECT_DIR, SCRIPT_FILE } from './oscar-server.js';
+import { cli } from '../cli-helper.js';
 
 const BUCKET = 'oscar-test';
 const USER = 'oscar';
@@ -94,13 +94,6 @@ afterEach(() => {
   assert.deepEqual(server.violations, [], 'every request follows the OSCAR spec');
   assert.deepEqual(server.responseViolations, [], 'every response of the test server follows the spec');
 });
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 function rows(file: string): Record<string, string>[] {
   return parseCsv(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];

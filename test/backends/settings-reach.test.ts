@@ -15,12 +15,12 @@ import { after, before, describe, it } from 'node:test';
 import { LocalBackend, localModule } from '../../src/backends/local.js';
 import { OscarClient } from '../../src/backends/oscar-client.js';
 import { WorkerBackend, type WorkerStreams } from '../../src/backends/worker-client.js';
-import { main } from '../../src/cli/main.js';
 import { decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../../src/config/cloud-config.js';
 import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { openStore } from '../../src/storage/open.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
+import { cli } from '../cli-helper.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { KubeServer } from './kube-server.js';
 import { OscarTestServer } from './oscar-server.js';
@@ -41,13 +41,6 @@ const settings = () => [
   '--exec_type', 'CPU', '--device_type', '0', '--threads', '1', '--graph_opt', 'basic',
   '--minio_endpoint', store.endpoint, '--minio_bucket', BUCKET, '--minio_region', REGION,
 ];
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** run_all of split 1 (one repetition) on a backend, with the settings. */
 async function runOne(name: string, backend: string[]): Promise<void> {

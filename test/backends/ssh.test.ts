@@ -24,9 +24,9 @@ import {
   parseSshTarget,
   type SshClient,
 } from '../../src/backends/ssh-connect.js';
-import { main } from '../../src/cli/main.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { readRows } from '../../src/profile/csv.js';
+import { cli } from '../cli-helper.js';
 import { zoo } from '../models/zoo.js';
 import { keyPair, TestSshServer, type KeyPair } from './ssh-server.js';
 
@@ -59,13 +59,6 @@ function file(name: string, text: string): string {
   const f = join(dir, name);
   writeFileSync(f, text, { mode: 0o600 });
   return f;
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-  return { code, out: out.join('\n'), err };
 }
 
 const target = () => `${USER}@127.0.0.1:${server.port}`;
@@ -184,7 +177,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
   it('run_all with the worker over SSH: rows ok, results equal the full model, backend ssh, no secret on the command line', async () => {
     const execsBefore = server.execs.length;
     const r = await cli([...runAll('ok.csv', '--rep', '2'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
-    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.equal(r.code, 0, r.err);
     const rows = await readRows(join(dir, 'ok.csv'));
     assert.equal(rows.length, 13 * 2);
     for (const row of rows) {
@@ -207,20 +200,20 @@ describe('ssh backend: a real SSH server on loopback', () => {
     const kh = file('kh_mismatch', `${plainEntry(`[127.0.0.1]:${server.port}`, otherKey)}\n`);
     const r = await cli([...runAll('mismatch.csv', '--rep', '1'), '--ssh_key', keyFile, '--ssh_known_hosts', kh]);
     assert.equal(r.code, 1);
-    assert.equal(r.err.length, 1, r.err.join('\n'));
-    assert.ok(!r.err[0]!.includes('\n'));
-    assert.match(r.err[0]!, /host key of \[127\.0\.0\.1\]:\d+ does not match known_hosts/);
-    assert.ok(r.err[0]!.includes(fingerprint(hostKey.blob)), r.err[0]);
-    assert.ok(!r.err[0]!.includes(fingerprint(otherKey.blob)));
+    assert.equal(r.errLines.length, 1, r.err);
+    assert.ok(!r.errLines[0]!.includes('\n'));
+    assert.match(r.errLines[0]!, /host key of \[127\.0\.0\.1\]:\d+ does not match known_hosts/);
+    assert.ok(r.errLines[0]!.includes(fingerprint(hostKey.blob)), r.errLines[0]);
+    assert.ok(!r.errLines[0]!.includes(fingerprint(otherKey.blob)));
   });
 
   it('an unknown host fails with one line naming the fingerprint it offered', async () => {
     const kh = file('kh_unknown', `${plainEntry('127.0.0.1', hostKey)}\n${plainEntry(`[127.0.0.1]:${server.port + 1}`, hostKey)}\n`);
     const r = await cli([...runAll('unknown.csv', '--rep', '1'), '--ssh_key', keyFile, '--ssh_known_hosts', kh]);
     assert.equal(r.code, 1);
-    assert.equal(r.err.length, 1);
-    assert.match(r.err[0]!, /^onnx-manager: SSH host \[127\.0\.0\.1\]:\d+ is not in known_hosts/);
-    assert.ok(r.err[0]!.includes(`ssh-ed25519 key ${fingerprint(hostKey.blob)}`), r.err[0]);
+    assert.equal(r.errLines.length, 1);
+    assert.match(r.errLines[0]!, /^onnx-manager: SSH host \[127\.0\.0\.1\]:\d+ is not in known_hosts/);
+    assert.ok(r.errLines[0]!.includes(`ssh-ed25519 key ${fingerprint(hostKey.blob)}`), r.errLines[0]);
     // The default known_hosts (~/.ssh/known_hosts, absent here) is used without --ssh_known_hosts.
     await assert.rejects(connectSsh(target(), { HOME: dir }, { keyFile }), /is not in known_hosts \(.*\.ssh\/known_hosts\)/);
   });
@@ -236,11 +229,11 @@ describe('ssh backend: a real SSH server on loopback', () => {
   it('a key the server does not accept fails authentication in one line', async () => {
     const r = await cli([...runAll('wrongkey.csv', '--rep', '1'), '--ssh_key', otherKeyFile, '--ssh_known_hosts', knownHosts]);
     assert.equal(r.code, 1);
-    assert.equal(r.err.length, 1);
-    assert.match(r.err[0]!, /SSH authentication to tester@127\.0\.0\.1:\d+ failed \(tried: key .*id_other\)/);
+    assert.equal(r.errLines.length, 1);
+    assert.match(r.errLines[0]!, /SSH authentication to tester@127\.0\.0\.1:\d+ failed \(tried: key .*id_other\)/);
     const none = await cli([...runAll('nokey.csv', '--rep', '1'), '--ssh_known_hosts', knownHosts]);
     assert.equal(none.code, 2);
-    assert.match(none.err[0]!, /no way to authenticate to tester@127\.0\.0\.1:\d+/);
+    assert.match(none.errLines[0]!, /no way to authenticate to tester@127\.0\.0\.1:\d+/);
   });
 
   it('password from SSH_PASSWORD_FILE (password and keyboard-interactive); --ssh_password is refused', async () => {
@@ -265,8 +258,8 @@ describe('ssh backend: a real SSH server on loopback', () => {
     }
     const r = await cli([...runAll('pw.csv', '--rep', '1'), '--ssh_password', 'hunter2']);
     assert.equal(r.code, 2);
-    assert.match(r.err[0]!, /--ssh_password is refused: .*SSH_PASSWORD_FILE/);
-    assert.ok(!r.err.join('\n').includes('hunter2'));
+    assert.match(r.errLines[0]!, /--ssh_password is refused: .*SSH_PASSWORD_FILE/);
+    assert.ok(!r.err.includes('hunter2'));
   });
 
   it('ssh-agent (SSH_AUTH_SOCK) authenticates', async () => {
@@ -293,7 +286,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/1\.pb"/.test(line) ? 'kill' : undefined);
     try {
       const r = await cli([...runAll('crash.csv', '--rep', '2', '--splits', '1', '2', '3'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
-      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.equal(r.code, 0, r.err);
     } finally {
       server.options.onLine = undefined;
     }
@@ -311,7 +304,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/0\.pb"/.test(line) ? 'drop' : undefined);
     try {
       const r = await cli([...runAll('drop.csv', '--rep', '1', '--splits', '1', '2', '3'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
-      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.equal(r.code, 0, r.err);
     } finally {
       server.options.onLine = undefined;
     }
@@ -345,14 +338,14 @@ describe('ssh backend: a real SSH server on loopback', () => {
   it('a worker command missing on the host fails the run in one line before the sweep', async () => {
     const r = await cli([...runAll('nocmd.csv', '--rep', '1'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts, '--ssh_command', 'no-such-onnx-cloud --serve']);
     assert.equal(r.code, 1);
-    assert.equal(r.err.length, 1, r.err.join('\n'));
-    assert.match(r.err[0]!, /the cloud worker on .* exited \(code 127: .*no-such-onnx-cloud.*not found.*PATH/);
+    assert.equal(r.errLines.length, 1, r.err);
+    assert.match(r.errLines[0]!, /the cloud worker on .* exited \(code 127: .*no-such-onnx-cloud.*not found.*PATH/);
   });
 
   it('the embedded store is refused for a host that is not this machine', async () => {
     const r = await cli(['--operation', 'run_all', '--onnx_file', model, '--results_file', join(dir, 'far.csv'), '--cloud', 'ssh', '--ssh_host', 'u@far.example']);
     assert.equal(r.code, 2);
-    assert.match(r.err[0]!, /the worker on .* cannot reach the embedded store .*--minio_endpoint/);
+    assert.match(r.errLines[0]!, /the worker on .* cannot reach the embedded store .*--minio_endpoint/);
   });
 
   it('openSshTunnel forwards TCP connections through the host', async () => {

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { CommandDef } from '../../src/cli/command.js';
 import { COMMANDS } from '../../src/cli/commands/index.js';
-import { main } from '../../src/cli/main.js';
 import type { Options } from 'yargs';
 import { kubernetesOptions } from '../../src/backends/kube/options.js';
 import { oscarOptions } from '../../src/backends/oscar-options.js';
 import { sshOptions } from '../../src/backends/ssh-options.js';
 import { CLOUD_FLAGS } from '../../src/cli/option-groups.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
+import { cli } from '../cli-helper.js';
 import { projectRoot } from '../models/zoo.js';
 
 const root = projectRoot();
@@ -34,10 +34,8 @@ async function parse(argv: string[]): Promise<{ code: number; out: string; err: 
       calls.push({ name: c.name, args });
     },
   }));
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false }, replaced as unknown as CommandDef<never>[]);
-  return { code, out: out.join('\n'), err: err.join('\n'), calls };
+  const r = await cli(argv, { commands: replaced as unknown as CommandDef<never>[] });
+  return { code: r.code, out: r.out, err: r.err, calls };
 }
 
 /** The long flags a help text lists. */

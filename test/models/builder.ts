@@ -522,6 +522,17 @@ export class GraphBuilder {
     return this.node1('Softmax', [x], [...x.shape], { attrs: [attrInt('axis', axis)] });
   }
 
+  /** Cast to another element type (TensorProto.DataType number). */
+  cast(x: Value, to: number): Value {
+    return this.node1('Cast', [x], [...x.shape], { attrs: [attrInt('to', to)], dataType: to });
+  }
+
+  /** Where(condition, a, b): a where the bool condition holds, b elsewhere (broadcasting). */
+  where(condition: Value, a: Value, b: Value | number): Value {
+    const bv = typeof b === 'number' ? this.scalar(b) : b;
+    return this.node1('Where', [condition, a, bv], broadcast(condition.shape, broadcast(a.shape, bv.shape)), { dataType: a.dataType });
+  }
+
   identity(x: Value): Value {
     const out = this.node1('Identity', [x], [...x.shape], { dataType: x.dataType });
     if (x.constValue) out.constValue = [...x.constValue];

@@ -3,15 +3,34 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
-import { deterministicInput, modelStats } from './builder.js';
-import { fullSizeZoo, realModels, zoo, type TensorSpec } from './zoo.js';
+import { randomTensor } from '../../src/tensor/host.js';
+import { DataType, deterministicInput, modelStats } from './builder.js';
+import { fullSizeZoo, installed, realModels, zoo, type TensorSpec } from './zoo.js';
 
 const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 };
 
+/** ONNX element type numbers of the catalog's dtype names (the builder's own table). */
+const ELEM_TYPE: Record<string, number> = {
+  float32: DataType.FLOAT,
+  uint8: DataType.UINT8,
+  int8: DataType.INT8,
+  int32: DataType.INT32,
+  int64: DataType.INT64,
+  bool: DataType.BOOL,
+  float16: DataType.FLOAT16,
+  float64: DataType.DOUBLE,
+};
+
+/** Inputs of the catalog's types: float32 from deterministicInput, the others seeded random. */
 function feeds(inputs: TensorSpec[]): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   inputs.forEach((inp, i) => {
-    out[inp.name] = new ort.Tensor('float32', deterministicInput(inp.dims, 1000 + i), inp.dims);
+    if (!inp.dtype || inp.dtype === 'float32') {
+      out[inp.name] = new ort.Tensor('float32', deterministicInput(inp.dims, 1000 + i), inp.dims);
+      return;
+    }
+    const t = randomTensor(inp.dtype, inp.dims, 1000 + i);
+    out[inp.name] = new ort.Tensor(inp.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, inp.dims);
   });
   return out;
 }
@@ -50,6 +69,11 @@ describe('zoo models', () => {
       // the builder emits no value_info; graph inputs/outputs match the catalog entry
       assert.equal(g.valueInfo, undefined);
       assert.deepEqual(g.input!.map((i) => i.name), m.inputs.map((i) => i.name));
+      assert.deepEqual(
+        g.input!.map((i) => i.type!.tensorType!.elemType),
+        m.inputs.map((i) => ELEM_TYPE[i.dtype ?? 'float32']),
+        'declared input types',
+      );
       assert.deepEqual(g.output!.map((o) => o.name), m.outputs.map((o) => o.name));
       for (const o of g.output!) {
         const spec = m.outputs.find((s) => s.name === o.name)!;
@@ -101,7 +125,7 @@ describe('zoo models', () => {
 describe('real models', () => {
   for (const m of realModels) {
     it(`${m.name}: decodes, re-encodes and runs with bound input dims`, async () => {
-      const original = new Uint8Array(readFileSync(m.path));
+      const original = new Uint8Array(readFileSync(installed(m.path)));
       const reencoded = encodeModel(decodeModel(original, m.path));
       const a = await runTwice(reencoded, m.inputs, m.outputs);
       const b = await runTwice(original, m.inputs, m.outputs);

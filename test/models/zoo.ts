@@ -4,14 +4,16 @@
  * devDependencies.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelProto } from '../../src/onnx/types.js';
-import { GraphBuilder, type Value } from './builder.js';
+import { DataType, GraphBuilder, type Value } from './builder.js';
 
 export interface TensorSpec {
   name: string;
   dims: number[];
+  /** Element type as onnxruntime-node names it; float32 when absent. */
+  dtype?: string;
 }
 
 export interface ZooModel {
@@ -320,6 +322,34 @@ export function constantNodes(): ModelProto {
   return g.build();
 }
 
+/**
+ * Inputs of eight element types (uint8 pixels, a bool mask, int8, int32 and int64 offsets, float16,
+ * float64 and float32 planes), each cast to float32 and summed. The mask gates the sum and, after
+ * the convolution, its output too, so the cuts in between carry a bool tensor.
+ */
+export function mixedDtypes(): ModelProto {
+  const g = new GraphBuilder('mixed_dtypes', 13);
+  const pixels = g.input('pixels', [1, 3, 8, 8], DataType.UINT8);
+  const mask = g.input('mask', [1, 1, 8, 8], DataType.BOOL);
+  const shift = g.input('shift', [1, 3, 1, 1], DataType.INT8);
+  const offset = g.input('offset', [1, 3, 1, 1], DataType.INT32);
+  const step = g.input('step', [1, 1, 1, 1], DataType.INT64);
+  const half = g.input('half', [1, 3, 8, 8], DataType.FLOAT16);
+  const wide = g.input('wide', [1, 3, 8, 8], DataType.DOUBLE);
+  const plain = g.input('plain', [1, 3, 8, 8]);
+  const float = (v: Value) => g.cast(v, DataType.FLOAT);
+  let x = g.mul(float(pixels), 1 / 255);
+  x = g.add(x, g.mul(float(shift), 0.1));
+  x = g.add(x, g.mul(float(offset), 0.01));
+  x = g.add(x, g.mul(float(step), 0.5));
+  x = g.add(g.add(x, float(half)), g.add(float(wide), plain));
+  x = g.where(mask, x, 0);
+  x = g.where(mask, g.relu(g.conv(x, 8, 3)), -1);
+  x = g.gemm(g.flatten(g.globalAvgPool(x)), 10);
+  g.output(x, 'logits');
+  return g.build();
+}
+
 // ------------------------------------------------------------------------------------ Catalog
 
 const logits = (n = 10): TensorSpec[] => [{ name: 'logits', dims: [1, n] }];
@@ -358,6 +388,21 @@ export const zoo: ZooModel[] = [
   },
   { name: 'input_reuse', build: inputReuse, inputs: [{ name: 'input', dims: [1, 3, 32, 32] }], outputs: logits() },
   { name: 'constant_nodes', build: constantNodes, inputs: [{ name: 'input', dims: [1, 4, 8, 8] }], outputs: logits() },
+  {
+    name: 'mixed_dtypes',
+    build: mixedDtypes,
+    inputs: [
+      { name: 'pixels', dims: [1, 3, 8, 8], dtype: 'uint8' },
+      { name: 'mask', dims: [1, 1, 8, 8], dtype: 'bool' },
+      { name: 'shift', dims: [1, 3, 1, 1], dtype: 'int8' },
+      { name: 'offset', dims: [1, 3, 1, 1], dtype: 'int32' },
+      { name: 'step', dims: [1, 1, 1, 1], dtype: 'int64' },
+      { name: 'half', dims: [1, 3, 8, 8], dtype: 'float16' },
+      { name: 'wide', dims: [1, 3, 8, 8], dtype: 'float64' },
+      { name: 'plain', dims: [1, 3, 8, 8] },
+    ],
+    outputs: logits(),
+  },
 ];
 
 /** Real-size architectures (MobileNetV2 ~14 MB, ResNet-18 ~47 MB): for benchmarks, not unit tests. */
@@ -404,6 +449,20 @@ export interface RealModel {
 }
 
 const root = projectRoot();
+
+/**
+ * `file`, which `npm ci` installs with a devDependency. A missing one is a failure naming the file
+ * and the package, never a skipped test.
+ */
+export function installed(file: string): string {
+  if (existsSync(file)) return file;
+  const rel = relative(root, file);
+  const parts = rel.split(sep);
+  const at = parts.indexOf('node_modules');
+  const pkg = at < 0 ? undefined : parts[at + 1]!.startsWith('@') ? `${parts[at + 1]}/${parts[at + 2]}` : parts[at + 1];
+  throw new Error(`test fixture ${rel} is missing: it comes with the devDependency ${pkg ?? '(none named)'}; run npm ci`);
+}
+
 const ocr = (file: string) => join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets', file);
 
 function real(name: string, path: string, input: TensorSpec, outputs: TensorSpec[]): RealModel {

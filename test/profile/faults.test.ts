@@ -101,7 +101,9 @@ describe('faults during a sweep', () => {
   it('a job that never runs times out, the split is marked, the next one runs', async () => {
     const inner = local();
     const backend = new FaultyBackend(inner, async (job) => (splitOf(job) === 2 ? 'swallow' : 'pass'));
-    const rows = await sweepRows(backend, { timeoutMs: 300 });
+    // The timeout applies to every job: long enough that the worker's first job (its start-up on a
+    // busy machine included) never reaches it, while the swallowed one always does.
+    const rows = await sweepRows(backend, { timeoutMs: 3000 });
     assert.deepEqual(
       rows.map((r) => r.status),
       ['ok', 'timeout', 'ok'],

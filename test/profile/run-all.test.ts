@@ -9,26 +9,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { main } from '../../src/cli/main.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { COLUMNS, TIME_COLUMNS } from '../../src/profile/columns.js';
+import { cli } from '../cli-helper.js';
+import { chainSplitPoints, ELEMENT_BYTES, loadableProviders } from '../helpers.js';
+import { numel } from '../models/builder.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-runall-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 function model(name: string): string {
   const file = join(dir, `${name}.onnx`);
   writeFileSync(file, encodeModel(zoo.find((z) => z.name === name)!.build()));
   return file;
 }
+
+/** lenet5 is a chain: its split points are counted from the graph, apart from the split engine. */
+const LENET_POINTS = chainSplitPoints(zoo.find((z) => z.name === 'lenet5')!.build());
 
 function rows(file: string): Record<string, string>[] {
   return parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
@@ -38,8 +36,14 @@ describe('run_all', () => {
   it('writes one complete row per split point per repetition, and results equal the full model', async () => {
     const file = model('input_reuse');
     const layers = JSON.parse((await cli(['--operation', 'list_layers', '--onnx_file', file, '--json'])).out) as {
-      split_points: { index: number; split_layer: string; transfer_bytes: number; cut_tensors: { name: string }[] }[];
+      split_points: { index: number; split_layer: string; transfer_bytes: number; cut_tensors: { name: string; dtype: string; shape: number[] }[] }[];
     };
+    // Every tensor of input_reuse is float32: the bytes of a cut are its elements times 4.
+    for (const p of layers.split_points) {
+      assert.ok(p.cut_tensors.every((t) => t.dtype === 'float32'), `split ${p.index}: float32 cut`);
+      assert.equal(p.transfer_bytes, p.cut_tensors.reduce((s, t) => s + numel(t.shape) * ELEMENT_BYTES.float32!, 0), `split ${p.index}: bytes`);
+    }
+    assert.deepEqual(layers.split_points[0]!.cut_tensors.map((t) => t.shape), [zoo.find((z) => z.name === 'input_reuse')!.inputs[0]!.dims], 'cloud only sends the input');
     const csv = join(dir, 'input_reuse.csv');
     const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '3', '--warmup', '1', '--graph_opt', 'disabled', '--threads', '1', '--results_file', csv]);
     assert.equal(r.code, 0, r.err);
@@ -81,6 +85,24 @@ describe('run_all', () => {
     }
   });
 
+  it('a model with bool, uint8, int8, int32, int64, float16 and float64 inputs: each travels in its own type, every split equals the full model', async () => {
+    const mixed = zoo.find((z) => z.name === 'mixed_dtypes')!;
+    const csv = join(dir, 'mixed.csv');
+    const r = await cli(['--operation', 'run_all', '--onnx_file', model('mixed_dtypes'), '--rep', '1', '--warmup', '0', '--graph_opt', 'disabled', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    const got = rows(csv);
+    assert.ok(got.length > 2, `${got.length} rows`);
+    for (const row of got) {
+      assert.equal(row.status, 'ok', `${row.split_index}: ${row.error}`);
+      assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index} (max diff ${row.max_abs_diff})`);
+    }
+    // Cloud only sends every input as it is: elements times the size of its own type.
+    const inputBytes = mixed.inputs.reduce((s, i) => s + numel(i.dims) * ELEMENT_BYTES[i.dtype ?? 'float32']!, 0);
+    const cloudOnly = got.find((x) => x.split_index === '0')!;
+    assert.equal(cloudOnly.cut_tensors, mixed.inputs.map((i) => i.name).join(';'));
+    assert.equal(Number(cloudOnly.tensor_bytes), inputBytes);
+  });
+
   it('--resume continues a killed sweep without losing or duplicating rows', async () => {
     const file = model('lenet5');
     const csv = join(dir, 'lenet5.csv');
@@ -97,8 +119,8 @@ describe('run_all', () => {
     assert.equal(r.code, 0, r.err);
     const got = rows(csv).filter((x) => x.split_index !== '' && x.rep !== '' && x.status !== undefined && COLUMNS.every((c) => c in x));
     const keys = got.filter((x) => x.status === 'ok').map((x) => `${x.split_index}/${x.rep}`);
-    assert.equal(new Set(keys).size, 13 * 2, 'every (split, rep) present, the failed one run again');
-    assert.equal(keys.length, 13 * 2, 'none duplicated');
+    assert.equal(new Set(keys).size, LENET_POINTS * 2, 'every (split, rep) present, the failed one run again');
+    assert.equal(keys.length, LENET_POINTS * 2, 'none duplicated');
     assert.equal(got.filter((x) => x.status === 'timeout').length, 1, 'the failed row stays on record');
   });
 
@@ -115,20 +137,19 @@ describe('run_all', () => {
     child.kill('SIGINT');
     assert.equal(await exited, 130);
     const before = rows(csv);
-    assert.ok(before.length >= 3 && before.length < 13 * 4, `${before.length} rows before the interrupt`);
+    assert.ok(before.length >= 3 && before.length < LENET_POINTS * 4, `${before.length} rows before the interrupt`);
     assert.ok(before.every((r) => r.status === 'ok'), 'the row in progress finished; no row failed because of the interrupt');
     const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '4', '--warmup', '0', '--results_file', csv, '--resume']);
     assert.equal(r.code, 0, r.err);
     const after = rows(csv);
-    assert.equal(after.length, 13 * 4);
-    assert.equal(new Set(after.map((x) => `${x.split_index}/${x.rep}`)).size, 13 * 4);
+    assert.equal(after.length, LENET_POINTS * 4);
+    assert.equal(new Set(after.map((x) => `${x.split_index}/${x.rep}`)).size, LENET_POINTS * 4);
   });
 
   it('refuses bad run arguments with one line', async () => {
     const file = model('lenet5');
     const cases: [string[], RegExp][] = [
       [['--exec_type', 'quantum'], /unknown --exec_type 'quantum'/],
-      [['--exec_type', 'GPU'], /execution provider 'cuda' is not available here.*available here: cpu/],
       [['--rep', '0'], /--rep must be an integer >= 1/],
       [['--splits', '99'], /--splits 99 is not a split index/],
       [['--cloud', 'mars'], /--cloud "mars" is not one of: local, oscar, kubernetes, ssh/],
@@ -139,5 +160,21 @@ describe('run_all', () => {
       assert.match(r.err, pattern, extra.join(' '));
       assert.equal(r.err.trim().split('\n').length, 1, r.err);
     }
+  });
+
+  it('--exec_type GPU runs where CUDA loads, and elsewhere is refused naming the providers that load', async () => {
+    const file = model('lenet5');
+    const here = await loadableProviders();
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--results_file', join(dir, 'gpu.csv'), '--splits', '0', '--rep', '1', '--warmup', '0', '--exec_type', 'GPU']);
+    if (here.includes('cuda')) {
+      assert.equal(r.code, 0, r.err);
+      assert.equal(rows(join(dir, 'gpu.csv'))[0]!.status, 'ok');
+      return;
+    }
+    assert.notEqual(r.code, 0);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    const others = here.filter((p) => p !== 'cuda').join(', ') || 'none';
+    assert.match(r.err, /execution provider 'cuda' is not (available here|in this onnxruntime-node build)/);
+    assert.ok(r.err.trimEnd().endsWith(`available here: ${others})`) || r.err.trimEnd().endsWith(`available here: ${others}`), `lists ${others}: ${r.err}`);
   });
 });

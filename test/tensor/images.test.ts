@@ -136,6 +136,13 @@ describe('imageToTensor layouts', () => {
     assert.deepEqual(n.dims, [1, H, W, 1]);
     const c = await imageToTensor(p('grid.png'), layout({ channels: 1 }), { scale: 1 });
     assert.deepEqual(c.dims, [1, 1, H, W]);
+    // Rec. 709 luminance of each pixel, to the rounding of 8-bit output (the channel mean is 0.8 off).
+    const cd = c.data as Float32Array;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const want = 0.2126 * srcValue(y, x, 0) + 0.7152 * srcValue(y, x, 1) + 0.0722 * srcValue(y, x, 2);
+        assert.ok(Math.abs(cd[y * W + x]! - want) <= 0.5, `y=${y} x=${x}: ${cd[y * W + x]} for luminance ${want.toFixed(2)}`);
+      }
     // a gray PNG read for a 3-channel model: three equal planes
     const g3 = await imageToTensor(p('gray.png'), layout(), { scale: 1 });
     const d3 = g3.data as Float32Array;

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import { OnnxManagerError } from '../../src/errors.js';
 import { decodeMessage } from '../../src/onnx/codec.js';
-import { elementCount } from '../../src/onnx/dtypes.js';
 import type { TensorProto } from '../../src/onnx/types.js';
 import { scanFields } from '../../src/proto/reader.js';
 import type { HostTensor } from '../../src/runtime/session.js';
@@ -20,6 +19,8 @@ import {
   type Payload,
 } from '../../src/tensor/payload/index.js';
 import { payloadSchema } from '../../src/tensor/payload-proto.generated.js';
+import { ELEMENT_BYTES } from '../helpers.js';
+import { numel } from '../models/builder.js';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = '0123456789abcdef'.repeat(4);
@@ -508,12 +509,22 @@ describe('payload: encoder checks', () => {
     it(what, () => assert.throws(() => encodePayload(p), (err: unknown) => err instanceof PayloadError && reason.test(err.message)));
   }
 
-  it('element counts of every case agree with the wire size', () => {
+  it('each tensor on the wire holds its elements times its element size, and payloadTensorBytes sums them', () => {
     for (const type of NUMERIC) {
-      for (const [, x] of cases(type)) {
-        const size = typedArrayFor(type).BYTES_PER_ELEMENT;
-        assert.equal(bytesOf(x).length, elementCount(x.dims) * size);
-      }
+      const tensors = cases(type);
+      const p = payload(tensors);
+      const bytes = encodeAligned(p);
+      const onWire = scanFields(bytes).filter((f) => f.field === 15);
+      assert.equal(onWire.length, tensors.length, type);
+      let total = 0;
+      onWire.forEach((f, i) => {
+        const [name, t] = tensors[i]!;
+        const want = numel(t.dims) * ELEMENT_BYTES[type]!;
+        const raw = scanFields(bytes, f.dataStart, f.end).find((x) => x.field === 9);
+        assert.equal(raw ? raw.end - raw.dataStart : 0, want, `${name} [${t.dims}]: raw_data bytes`);
+        total += want;
+      });
+      assert.equal(payloadTensorBytes(p), total, `${type}: payloadTensorBytes`);
     }
   });
 });
