@@ -17,6 +17,7 @@ import { jobManifest, jobName, SECRET_KEYS, workerPodManifest } from '../../src/
 import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { cli as runCli } from '../cli-helper.js';
+import { chainSplitPoints } from '../helpers.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { EMBEDDED_ACCESS_KEY, startEmbeddedStore } from '../../src/storage/embedded.js';
 import { KubeServer, selfSignedCert, type PodFault } from './kube-server.js';
@@ -72,7 +73,9 @@ function rows(file: string): Record<string, string>[] {
 }
 
 const POST_JOB = 'POST /apis/batch/v1/namespaces/onnx-manager/jobs';
-const LAST_SPLIT = 12; // lenet5: 13 split points, the last one edge only
+// lenet5 is a chain: one split point per node and the input; the last one is edge only.
+const SPLIT_POINTS = chainSplitPoints(zoo.find((z) => z.name === 'lenet5')!.build());
+const LAST_SPLIT = SPLIT_POINTS - 1;
 
 describe('--cloud kubernetes', () => {
   it('run_all over Jobs: rows ok, results equal the full model, job columns filled, Jobs deleted, keys only in the Secret', async () => {
@@ -81,7 +84,7 @@ describe('--cloud kubernetes', () => {
     const r = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '2', '--warmup', '0', '--threads', '1', '--cloud', 'kubernetes', '--results_file', csv]);
     assert.equal(r.code, 0, r.err);
     const got = rows(csv);
-    assert.equal(got.length, 13 * 2);
+    assert.equal(got.length, SPLIT_POINTS * 2);
     for (const row of got) {
       assert.equal(row.status, 'ok', `${row.split_index}/${row.rep}: ${row.error}`);
       assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index}: max diff ${row.max_abs_diff}`);
@@ -94,7 +97,7 @@ describe('--cloud kubernetes', () => {
       for (const c of ['job_queue_s', 'job_run_s'] as const) assert.ok(row[c] !== '' && Number(row[c]) >= 0, `${c} = '${row[c]}'`);
       assert.ok(Number(row.wait_ms) >= Number(row.cloud_ms));
     }
-    assert.equal(server.requests.filter((x) => x.startsWith(POST_JOB)).length - before, 12 * 2, 'one Job per payload');
+    assert.equal(server.requests.filter((x) => x.startsWith(POST_JOB)).length - before, LAST_SPLIT * 2, 'one Job per payload (none for the edge-only split)');
     // Jobs deleted with their pods (propagationPolicy Background).
     assert.equal(server.jobs.size, 0);
     assert.equal(server.pods.size, 0);
@@ -108,7 +111,7 @@ describe('--cloud kubernetes', () => {
     assert.match(data.MINIO_SECRET_KEY!, /^[\w-]{32}$/, 'the embedded store makes a secret key of its own');
     assert.deepEqual(Object.keys(data).sort(), ['MINIO_ACCESS_KEY', 'MINIO_ENDPOINT', 'MINIO_SECRET_KEY']);
     // ... and no pod spec does: every variable is a reference to it.
-    assert.ok(server.podSpecs.length >= 24);
+    assert.ok(server.podSpecs.length >= LAST_SPLIT * 2);
     for (const spec of server.podSpecs) {
       const text = JSON.stringify(spec);
       assert.ok(!text.includes(data.MINIO_SECRET_KEY!) && !text.includes(data.MINIO_ENDPOINT!), 'no key or endpoint in a pod spec');

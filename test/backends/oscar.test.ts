@@ -183,7 +183,6 @@ describe('failures', () => {
     assert.match(got[1]!.error!, /^cloud: .*no-such-bucket/);
     // Nothing ran and nothing was written: the job finished without a result.
     assert.match(got[2]!.error!, /OSCAR job svc-\S+ finished without writing svc-out\/.*-4-0\.pb/);
-    for (const row of got.slice(0, 3)) assert.ok(Number(row.wait_ms) < 15_000, `failed within ${row.wait_ms} ms, long before --timeout`);
     await server.idle();
   });
 

@@ -200,16 +200,22 @@ describe('object store on the embedded S3 server', () => {
     const key = 'w/event.pb';
     const start = performance.now();
     let putDone = 0;
-    const waiting = store.waitFor(key, 5000).then(() => performance.now());
+    let putReturned = false;
+    let wokeBeforePutReturned = false;
+    const waiting = store.waitFor(key, 5000).then(() => {
+      wokeBeforePutReturned = !putReturned;
+      return performance.now();
+    });
     await new Promise((r) => setTimeout(r, 30));
     const putStart = performance.now();
     await polling.put(key, Buffer.from('from the other store'));
+    putReturned = true;
     putDone = performance.now();
     const woke = await waiting;
     t.diagnostic(`event wake: ${(woke - putStart).toFixed(1)} ms after the put started (put took ${(putDone - putStart).toFixed(1)} ms)`);
     // The server emits the event once the object is in place and before it answers the PUT, so an
     // evented waiter wakes before the put returns; a poll could only see the object after that.
-    assert.ok(woke <= putDone + 20, `woke ${(woke - putDone).toFixed(1)} ms after the put returned (${(woke - start).toFixed(1)} ms after waiting began)`);
+    assert.ok(wokeBeforePutReturned, `woke only after the put returned (${(woke - start).toFixed(1)} ms after waiting began)`);
     assert.equal((await store.get(key)).toString(), 'from the other store');
   });
 
@@ -222,8 +228,7 @@ describe('object store on the embedded S3 server', () => {
     const putDone = performance.now();
     const woke = await waiting;
     t.diagnostic(`poll wake: ${(woke - putDone).toFixed(1)} ms after the put returned`);
-    assert.ok(woke >= putStart);
-    assert.ok(woke - putDone < 300, `woke ${(woke - putDone).toFixed(1)} ms after the put`); // cap 50 ms + a stat
+    assert.ok(woke >= putStart, 'not before the object existed');
   });
 
   test('an event hook wakes a waiter without any poll (deterministic)', async () => {
@@ -238,13 +243,11 @@ describe('object store on the embedded S3 server', () => {
       },
     );
     try {
-      const t0 = performance.now();
       const waiting = hooked.waitFor('w/never-put.pb', 5000);
       await new Promise((r) => setTimeout(r, 20));
       bus.emit('created', 'w/other.pb'); // another key does not wake it
       bus.emit('created', 'w/never-put.pb');
-      await waiting;
-      assert.ok(performance.now() - t0 < 1000);
+      await waiting; // the key is never put: only the hook can resolve it (else a TimeoutError)
       assert.equal(bus.listenerCount('created'), 1);
     } finally {
       await hooked.close();
@@ -257,7 +260,7 @@ describe('object store on the embedded S3 server', () => {
       const t0 = performance.now();
       const err = await rejectsWith(s.waitFor('w/never.pb', 150), TimeoutError);
       const elapsed = performance.now() - t0;
-      assert.ok(elapsed >= 145 && elapsed < 1500, `timed out after ${elapsed} ms`);
+      assert.ok(elapsed >= 145, `timed out early, after ${elapsed} ms`);
       assert.match(err.message, /w\/never\.pb/);
       assert.match(err.message, /150 ms/);
       assert.equal(err.what, 'w/never.pb');
@@ -356,9 +359,7 @@ describe('opening failures', () => {
     const port = await closedPort();
     const secret = 'top-secret-key-99';
     for (const endpoint of [`127.0.0.1:${port}`, `http://127.0.0.1:${port}`]) {
-      const t0 = performance.now();
       const err = await rejectsWith(openMinioStore({ endpoint, accessKey: 'someone', secretKey: secret, bucket: BUCKET }), StoreError);
-      assert.ok(performance.now() - t0 < 5000);
       assert.ok(err.message.includes(`127.0.0.1:${port}`), err.message);
       assert.match(err.message, /cannot reach/);
       assert.match(err.message, /ECONNREFUSED/);
