@@ -185,6 +185,23 @@ export function withSweepOptions<T>(y: Argv<T>) {
     .group(['rep', 'splits', 'results_file', 'resume'], 'Run:');
 }
 
+/** The link between the edge and the store: measured through a shaping proxy (run, run_all) or modelled (predict, recommend). */
+export function withLinkOptions<T>(y: Argv<T>) {
+  return y
+    .option('bandwidth', positiveOption('bandwidth', { describe: 'Link rate between the edge and the store, in Mbit/s (each direction)' }))
+    .option('rtt', {
+      type: 'number' as const,
+      describe: 'Round-trip time of that link, in milliseconds (half of it added to each direction)',
+      coerce: (v: number): number => {
+        if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+          throw new UsageError(`--rtt must be a number of milliseconds >= 0, got ${Number.isNaN(v) ? 'a value that is not a number' : String(v)}`);
+        }
+        return v;
+      },
+    })
+    .group(['bandwidth', 'rtt'], 'Link:');
+}
+
 /** Where split parts go. */
 export function withPartsOutput<T>(y: Argv<T>) {
   return y.option('onnx_path', { type: 'string', describe: 'Output folder for the parts and manifest.json (default splits/<model>)' });
