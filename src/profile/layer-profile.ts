@@ -1,0 +1,137 @@
+/**
+ * Per-layer profiles (`<results>.profile.csv`): what each node of the model costs on each side,
+ * plus each side's fixed costs, and the settings the numbers were measured with. Written by the
+ * `profile` operation, read by `predict` and `recommend`.
+ *
+ * Rows of kind `node` hold one model node (by its name in the model, never a fused kernel's);
+ * rows of kind `fixed` hold a side's costs that are not any node's, named by FIXED_COSTS:
+ * `run_call` (ms per run() call beyond its kernels), `feed_per_mb` and `fetch_per_mb` (ms per
+ * MB of inputs fed and of outputs fetched). median_ms and p95_ms are over `runs` warm runs.
+ */
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { FileError } from '../errors.js';
+import { OutputTransaction } from '../split/output.js';
+
+export const PROFILE_COLUMNS = [
+  'side',
+  'kind',
+  'node',
+  'op_type',
+  'median_ms',
+  'p95_ms',
+  'runs',
+  'output_bytes',
+  'params',
+  'macs',
+  'exec_type',
+  'threads',
+  'graph_opt',
+  'backend',
+  'model_sha256',
+] as const;
+
+export const SIDES = ['edge', 'cloud'] as const;
+export type Side = (typeof SIDES)[number];
+export const FIXED_COSTS = ['run_call', 'feed_per_mb', 'fetch_per_mb'] as const;
+export type FixedCost = (typeof FIXED_COSTS)[number];
+
+export interface NodeProfile {
+  side: Side;
+  node: string;
+  opType: string;
+  medianMs: number;
+  p95Ms: number;
+  runs: number;
+  outputBytes: number;
+  params: number;
+  macs: number;
+}
+
+/** What a side's numbers were measured with. */
+export interface SideSettings {
+  execType: string;
+  /** Intra-op threads; undefined: onnxruntime's choice. */
+  threads?: number;
+  graphOpt: string;
+  /** Where the side ran: 'local' for the edge, the backend's name for the cloud. */
+  backend: string;
+}
+
+export interface LayerProfile {
+  modelSha256: string;
+  settings: Record<Side, SideSettings>;
+  nodes: NodeProfile[];
+  fixed: Record<Side, Record<FixedCost, { medianMs: number; p95Ms: number; runs: number }>>;
+}
+
+function rowsOf(p: LayerProfile): (string | number)[][] {
+  const common = (side: Side) => {
+    const s = p.settings[side];
+    return [s.execType, s.threads ?? '', s.graphOpt, s.backend, p.modelSha256];
+  };
+  const rows: (string | number)[][] = [[...PROFILE_COLUMNS]];
+  for (const n of p.nodes) rows.push([n.side, 'node', n.node, n.opType, n.medianMs, n.p95Ms, n.runs, n.outputBytes, n.params, n.macs, ...common(n.side)]);
+  for (const side of SIDES) {
+    for (const name of FIXED_COSTS) {
+      const f = p.fixed[side][name];
+      rows.push([side, 'fixed', name, '', f.medianMs, f.p95Ms, f.runs, '', '', '', ...common(side)]);
+    }
+  }
+  return rows;
+}
+
+/** Writes the profile whole (a temporary name renamed into place). */
+export async function writeProfile(file: string, p: LayerProfile): Promise<void> {
+  const text = stringify(rowsOf(p));
+  await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), Buffer.from(text)));
+}
+
+/** Reads a profile, refusing a file that is not one (naming the file and what is wrong). */
+export async function readProfile(file: string): Promise<LayerProfile> {
+  let records: Record<string, string>[];
+  try {
+    records = parse(await readFile(file, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  } catch (err) {
+    throw new FileError(`${file}: cannot read the profile (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
+  }
+  const bad = (what: string): never => {
+    throw new FileError(`${file}: not a profile of this version (${what})`, { file });
+  };
+  if (records.length === 0) bad('no rows');
+  const header = Object.keys(records[0]!);
+  const missing = PROFILE_COLUMNS.filter((c) => !header.includes(c));
+  if (missing.length) bad(`missing column(s) ${missing.join(', ')}`);
+  const num = (r: Record<string, string>, c: string, line: number): number => {
+    const v = Number(r[c]);
+    if (r[c] === '' || !Number.isFinite(v) || v < 0) bad(`line ${line}: ${c} '${r[c]}' is not a number >= 0`);
+    return v;
+  };
+  const settings = {} as Record<Side, SideSettings>;
+  const fixed = { edge: {}, cloud: {} } as LayerProfile['fixed'];
+  const nodes: NodeProfile[] = [];
+  const sha = records[0]!.model_sha256!;
+  records.forEach((r, i) => {
+    const line = i + 2;
+    const side = r.side as Side;
+    if (!SIDES.includes(side)) bad(`line ${line}: side '${r.side}'`);
+    if (r.model_sha256 !== sha) bad(`line ${line}: another model_sha256`);
+    settings[side] ??= { execType: r.exec_type!, graphOpt: r.graph_opt!, backend: r.backend!, ...(r.threads ? { threads: Number(r.threads) } : {}) };
+    const base = { medianMs: num(r, 'median_ms', line), p95Ms: num(r, 'p95_ms', line), runs: num(r, 'runs', line) };
+    if (r.kind === 'fixed') {
+      if (!FIXED_COSTS.includes(r.node as FixedCost)) bad(`line ${line}: fixed cost '${r.node}'`);
+      fixed[side][r.node as FixedCost] = base;
+    } else if (r.kind === 'node') {
+      nodes.push({ side, node: r.node!, opType: r.op_type!, ...base, outputBytes: num(r, 'output_bytes', line), params: num(r, 'params', line), macs: num(r, 'macs', line) });
+    } else {
+      bad(`line ${line}: kind '${r.kind}'`);
+    }
+  });
+  for (const side of SIDES) {
+    if (!settings[side]) bad(`no ${side} rows`);
+    for (const name of FIXED_COSTS) if (!fixed[side][name]) bad(`no ${side} ${name} row`);
+  }
+  return { modelSha256: sha, settings, nodes, fixed };
+}

@@ -1,0 +1,53 @@
+/**
+ * The profile file: written whole, read back equal, and a file that is not a profile refused
+ * with its name and what is wrong.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { tempDirs } from '../helpers.js';
+
+const tempDir = tempDirs();
+
+function sample(): LayerProfile {
+  const fixed = Object.fromEntries(FIXED_COSTS.map((f, i) => [f, { medianMs: 0.01 * (i + 1), p95Ms: 0.02 * (i + 1), runs: 20 }])) as LayerProfile['fixed']['edge'];
+  return {
+    modelSha256: 'ab'.repeat(32),
+    settings: { edge: { execType: 'CPU', threads: 1, graphOpt: 'disabled', backend: 'local' }, cloud: { execType: 'CPU', graphOpt: 'all', backend: 'ssh' } },
+    nodes: [
+      { side: 'edge', node: 'conv_0', opType: 'Conv', medianMs: 1.25, p95Ms: 1.5, runs: 20, outputBytes: 18816, params: 156, macs: 117600 },
+      { side: 'cloud', node: 'conv_0', opType: 'Conv', medianMs: 0.5, p95Ms: 0.75, runs: 20, outputBytes: 18816, params: 156, macs: 117600 },
+      { side: 'cloud', node: 'a "quoted", name', opType: 'Relu', medianMs: 0, p95Ms: 0.001, runs: 20, outputBytes: 0, params: 0, macs: 0 },
+    ],
+    fixed: { edge: fixed, cloud: fixed },
+  };
+}
+
+describe('profile files', () => {
+  it('read back what was written', async () => {
+    const file = join(await tempDir('profile'), 'm.profile.csv');
+    await writeProfile(file, sample());
+    assert.deepEqual(await readProfile(file), sample());
+  });
+
+  it('refuse a file that is not a profile, naming it and the problem', async () => {
+    const dir = await tempDir('profile-bad');
+    const good = join(dir, 'good.csv');
+    await writeProfile(good, sample());
+    const text = await readFile(good, 'utf8');
+    const cases: [string, RegExp][] = [
+      ['split_index,total_ms\n1,2\n', /missing column\(s\) side, kind/],
+      [text.replace('edge,node,conv_0,Conv,1.25', 'edge,node,conv_0,Conv,-1'), /line 2: median_ms '-1'/],
+      [text.replace(/^edge,fixed,run_call.*\n/m, ''), /no edge run_call row/],
+      [text.replace('cloud,node,conv_0', 'moon,node,conv_0'), /side 'moon'/],
+      ['', /no rows/],
+    ];
+    for (const [body, pattern] of cases) {
+      const f = join(dir, 'bad.csv');
+      await writeFile(f, body);
+      await assert.rejects(readProfile(f), (e: Error) => pattern.test(e.message) && e.message.startsWith(f));
+    }
+  });
+});
