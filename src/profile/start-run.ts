@@ -17,6 +17,7 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
 import { openStore } from '../storage/open.js';
+import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
 
@@ -38,6 +39,8 @@ export interface SplitMeasurement {
 export interface StartedRun {
   readonly ctx: SweepContext;
   readonly config: RunConfig;
+  /** The shaping proxy the edge's store connections go through (with --bandwidth/--rtt): its byte and connection counters. */
+  readonly proxy?: ShapingProxy;
   /** Warm-up cycles (config.warmup), then `rep` recorded cycles of one split point. */
   measureSplit(point: SplitPoint, rep: number): Promise<SplitMeasurement>;
   /** Every requested split point; failed ones become error rows and the sweep goes on. */
@@ -142,6 +145,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   return {
     ctx,
     config,
+    ...(linked ? { proxy: linked.proxy } : {}),
     close,
     sweep: (opts) => runSweep(ctx, opts),
     async measureSplit(point, rep) {

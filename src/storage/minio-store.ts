@@ -49,7 +49,7 @@ export interface MinioStoreOptions {
 }
 
 /** The store's own keep-alive agent, dialling `via` instead of the endpoint when given. */
-function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }): http.Agent {
+export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }): http.Agent {
   const agent = useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
   if (!via) return agent;
   const dial = agent.createConnection.bind(agent);

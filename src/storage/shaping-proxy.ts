@@ -49,6 +49,8 @@ export interface ShapingProxy {
   readonly connections: number;
   /** Connections open now. */
   readonly open: number;
+  /** Bytes held in the proxy now (in flight on the link or waiting for it), over every connection. */
+  readonly queued: number;
   /** Destroys every connection and closes the server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -74,7 +76,7 @@ export function describeLink(shape: LinkShape): string {
 }
 
 /** The timing of one direction: a token bucket at the link's rate, then the one-way delay. */
-class LinkClock {
+export class LinkClock {
   /** Bytes per millisecond; Infinity without a rate limit. */
   readonly rate: number;
   readonly delay: number;
@@ -119,7 +121,7 @@ class LinkClock {
 class ShapedFlow {
   private readonly queue: { data: Buffer; at: number }[] = [];
   private head = 0;
-  private queued = 0;
+  queued = 0;
   private timer: NodeJS.Timeout | undefined;
   private blocked = false;
   private paused = false;
@@ -224,8 +226,8 @@ export async function startShapingProxy(options: ShapingProxyOptions): Promise<S
   }
   const queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
   if (!Number.isInteger(queueLimit) || queueLimit < 1) throw new UsageError(`queueLimit must be a positive integer of bytes, got ${String(queueLimit)}`);
-  /** Each open connection's teardown. */
-  const open = new Set<() => void>();
+  /** Each open connection's teardown, and its two directions. */
+  const open = new Map<() => void, ShapedFlow[]>();
   const bytes = { up: 0, down: 0 };
   let connections = 0;
   let stopped = false;
@@ -256,7 +258,7 @@ export async function startShapingProxy(options: ShapingProxyOptions): Promise<S
       client.destroy();
       upstream.destroy();
     };
-    open.add(destroyBoth);
+    open.set(destroyBoth, [up, down]);
     const onClose = (from: ShapedFlow, to: ShapedFlow, other: net.Socket): void => {
       if (++closed === 2) open.delete(destroyBoth);
       to.drop();
@@ -293,10 +295,15 @@ export async function startShapingProxy(options: ShapingProxyOptions): Promise<S
     get open() {
       return open.size;
     },
+    get queued() {
+      let n = 0;
+      for (const flows of open.values()) for (const f of flows) n += f.queued;
+      return n;
+    },
     stop: () =>
       (stopping ??= new Promise<void>((resolve) => {
         stopped = true;
-        for (const destroy of [...open]) destroy();
+        for (const destroy of [...open.keys()]) destroy();
         open.clear();
         server.close(() => resolve());
       })),
