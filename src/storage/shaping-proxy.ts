@@ -10,8 +10,8 @@
  * only: TLS and any protocol pass through untouched.
  *
  * Memory is bounded: a direction pauses its source socket when more than `queueLimit` bytes wait
- * beyond what the link holds in flight (rate x rtt/2), and stops delivering while the receiving
- * socket's buffer is full. When one side ends, what is in flight towards the other is delivered
+ * beyond what the link holds in flight (rate x rtt/2), resumes it at half that, and stops
+ * delivering while the receiving socket's buffer is full. When one side ends, what is in flight towards the other is delivered
  * and the other side is ended; when one side closes, the other is closed once what was in flight
  * from the closed side is delivered; an error on either side destroys both. stop() destroys every
  * socket and closes the server.
@@ -34,7 +34,11 @@ export interface ShapingProxyOptions extends LinkShape {
   host?: string;
   /** Port to listen on (default 0: any free port). */
   port?: number;
-  /** Bytes a direction queues beyond what the link holds in flight before it pauses its source (default 256 KiB). */
+  /**
+   * Bytes a direction queues beyond what the link holds in flight before it pauses its source
+   * (default 256 KiB, or 10 ms of the rate when that is more, so that a busy event loop does not
+   * leave a fast link idle).
+   */
   queueLimit?: number;
 }
 
@@ -59,6 +63,8 @@ export interface ShapingProxy {
 const MAX_SLICE = 16 * 1024;
 const MIN_SLICE = 1460;
 export const DEFAULT_QUEUE_LIMIT = 256 * 1024;
+/** How close to its time the last queued slice is waited for on the event loop instead of a timer. */
+const PRECISE_MS = 1.5;
 
 /** Checks a link's settings; the message names the setting as the command line does. */
 export function checkLinkShape(shape: LinkShape): LinkShape {
@@ -123,6 +129,7 @@ class ShapedFlow {
   private head = 0;
   queued = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private blocked = false;
   private paused = false;
   private srcEnded = false;
@@ -165,15 +172,12 @@ class ShapedFlow {
       this.paused = true;
       this.src.pause();
     }
-    if (this.timer === undefined) this.deliver();
+    if (this.timer === undefined && this.immediate === undefined) this.deliver();
   }
 
   /** Writes every slice that is due, then waits for the next one (or for the receiver to drain). */
   private deliver(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.clearTimers();
     if (this.done) return;
     const now = performance.now();
     while (!this.blocked && this.head < this.queue.length && this.queue[this.head]!.at <= now) {
@@ -191,7 +195,7 @@ class ShapedFlow {
       this.src.resume();
     }
     if (this.head < this.queue.length) {
-      if (!this.blocked) this.timer = setTimeout(() => this.deliver(), Math.max(0, this.queue[this.head]!.at - now));
+      if (!this.blocked) this.schedule(this.queue[this.head]!.at - now);
       return;
     }
     if (this.srcEnded) {
@@ -200,10 +204,29 @@ class ShapedFlow {
     }
   }
 
+  /**
+   * Waits for the next slice. A timer fires up to a millisecond or so late, which does not add up
+   * while more slices follow (their times are fixed when they arrive), but would lengthen every
+   * request by that much at its last slice: the last queued slice is waited for with a timer
+   * that fires early, then on the event loop's next turns until it is due.
+   */
+  private schedule(wait: number): void {
+    const last = this.head === this.queue.length - 1;
+    if (!last) this.timer = setTimeout(() => this.deliver(), Math.max(0, wait));
+    else if (wait > PRECISE_MS) this.timer = setTimeout(() => this.deliver(), wait - PRECISE_MS);
+    else this.immediate = setImmediate(() => this.deliver());
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.timer);
+    clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
   /** Drops what is queued (the receiver is gone). */
   drop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearTimers();
     this.queue.length = 0;
     this.head = 0;
     this.queued = 0;
@@ -224,7 +247,8 @@ export async function startShapingProxy(options: ShapingProxyOptions): Promise<S
   if (!target || typeof target.host !== 'string' || !target.host || !Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {
     throw new UsageError(`the shaping proxy needs a target host and port (1..65535), got ${JSON.stringify(target)}`);
   }
-  const queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+  const tenMs = shape.bandwidthMbit === undefined ? 0 : Math.ceil(shape.bandwidthMbit * 1250);
+  const queueLimit = options.queueLimit ?? Math.max(DEFAULT_QUEUE_LIMIT, tenMs);
   if (!Number.isInteger(queueLimit) || queueLimit < 1) throw new UsageError(`queueLimit must be a positive integer of bytes, got ${String(queueLimit)}`);
   /** Each open connection's teardown, and its two directions. */
   const open = new Map<() => void, ShapedFlow[]>();
