@@ -31,28 +31,20 @@ async function main(): Promise<number> {
     console.error(`split-bench failed (${split.error ? split.error.message : `exit ${split.status ?? split.signal}`})`);
   }
 
-  banner('payload-bench');
-  try {
-    runPayloadBench();
-  } catch (err) {
-    failed.push('payload-bench');
-    console.error(`payload-bench failed: ${(err as Error)?.stack ?? err}`);
-  }
-
-  banner('run-bench');
-  try {
-    await runRunBench();
-  } catch (err) {
-    failed.push('run-bench');
-    console.error(`run-bench failed: ${(err as Error)?.stack ?? err}`);
-  }
-
-  banner('link-bench');
-  try {
-    await runLinkBench();
-  } catch (err) {
-    failed.push('link-bench');
-    console.error(`link-bench failed: ${(err as Error)?.stack ?? err}`);
+  // The in-process parts: each runs in turn, a failure is reported and the next one runs.
+  const parts: [string, () => unknown][] = [
+    ['payload-bench', runPayloadBench],
+    ['run-bench', runRunBench],
+    ['link-bench', runLinkBench],
+  ];
+  for (const [name, run] of parts) {
+    banner(name);
+    try {
+      await run();
+    } catch (err) {
+      failed.push(name);
+      console.error(`${name} failed: ${(err as Error)?.stack ?? err}`);
+    }
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
