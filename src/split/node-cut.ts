@@ -6,6 +6,7 @@
  * A cut file is JSON: `{ "edge_nodes": ["node name or output tensor name", ...] }`.
  */
 import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { SplitError } from '../errors.js';
 import type { GraphIndex } from '../onnx/graph.js';
 import type { ModelAnalysis } from './analysis.js';
@@ -134,4 +135,9 @@ export function nodeCutPoint(a: ModelAnalysis, edgeNodes: readonly number[], spl
 /** Node names of a node cut's edge side (the output tensor name for a node without a name). */
 export function edgeNodeNames(index: GraphIndex, edgeNodes: readonly number[]): string[] {
   return edgeNodes.map((n) => index.nodes[n]!.name || (index.nodes[n]!.output ?? []).find((o) => o) || `#${n}`);
+}
+
+/** The split point of a cut file: its edge node set, named `cut:<file name>` (or the split point it equals). */
+export async function cutFilePoint(a: ModelAnalysis, file: string): Promise<SplitPoint> {
+  return nodeCutPoint(a, await readCutFile(file, a.index, a.model.label), `cut:${path.basename(file)}`);
 }
