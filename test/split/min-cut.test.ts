@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
+import { macsCutCosts } from '../../src/split/macs-costs.js';
 import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts } from '../../src/split/min-cut.js';
 import { analyze, zooSubject } from '../helpers.js';
 import { Rng } from '../models/builder.js';
@@ -150,5 +151,21 @@ describe('optimalCut', () => {
     assert.throws(() => optimalCut(a, { ...ok, cloudMs: [] }), /costs\.cloudMs\[\d+\] must be a finite number >= 0, got undefined/);
     assert.throws(() => optimalCut(a, { ...ok, transferMs: () => NaN }), /costs\.transferMs\(\d+\) for '.+' must be a finite number >= 0, got NaN/);
     assert.throws(() => optimalCut(a, { ...ok, fixedMs: -2 }), /costs\.fixedMs must be a finite number >= 0, got -2/);
+  });
+});
+
+describe('macsCutCosts', () => {
+  it('times nodes by their MACs, tensors by their bits over the link, a request by two round trips', async () => {
+    const a = await analyze(subjectOf(residualBlocks()));
+    const c = macsCutCosts(a, { edgeGmacs: 2, slowdown: 8, bandwidthMbit: 8, rttMs: 15 });
+    const conv = a.index.dataNodes.find((n) => a.index.nodes[n]!.opType === 'Conv')!;
+    // Conv: output elements x (input channels x kernel) = 4*6*6 x 4*3*3 MACs.
+    assert.equal(a.costs.macs[conv], 144 * 36);
+    assert.equal(c.edgeMs[conv], (144 * 36) / 2e6);
+    assert.equal(c.cloudMs[conv], (144 * 36) / 2e6 / 8);
+    assert.equal(c.transferMs(1e6), 1000, '1 MB at 8 Mbit/s');
+    assert.equal(c.fixedMs, 30);
+    assert.throws(() => macsCutCosts(a, { edgeGmacs: 0, slowdown: 8, bandwidthMbit: 8, rttMs: 0 }), /edgeGmacs must be a finite number > 0, got 0/);
+    assert.throws(() => macsCutCosts(a, { edgeGmacs: 1, slowdown: 8, bandwidthMbit: 8, rttMs: -1 }), /rttMs must be a finite number >= 0, got -1/);
   });
 });

@@ -18,9 +18,9 @@ import { edgeNodeNames, edgeNodesFromNames, nodeCutPoint, readCutFile } from '..
 import { buildPointParts } from '../../src/split/split.js';
 import { hostTensorBytes } from '../../src/tensor/host.js';
 import { cli } from '../cli-helper.js';
-import { analyze, assertSameTensor, feedsFor, partSession, tempDirs, zooSubject, type TestSubject } from '../helpers.js';
+import { analyze, assertSameTensor, feedsFor, partSession, realSubject, tempDirs, zooSubject, type TestSubject } from '../helpers.js';
 import { Rng } from '../models/builder.js';
-import { zoo } from '../models/zoo.js';
+import { installed, realModels, zoo } from '../models/zoo.js';
 import { ancestors, inceptionBlock, randomClosedSet, residualBlocks, subjectOf } from './dags.js';
 
 const temp = tempDirs();
@@ -175,5 +175,29 @@ describe('a cut given as a node set', () => {
     const both = await cli(['--operation', 'split_model', '--onnx_file', model, '--cut_file', cutFile, '--split_layer', 'relu_0_out']);
     assert.equal(both.code, 2);
     assert.match(both.err, /cut_file|split_layer/);
+  });
+});
+
+describe('list_layers --optimal', () => {
+  it('finds a cut no split point makes on PP-OCRv4 det, and its --cut_out file reproduces the model', async () => {
+    const det = realModels.find((r) => r.name === 'ppocrv4_det')!;
+    const subject = await realSubject(det);
+    const dir = await temp('optimal');
+    const cutOut = join(dir, 'det.json');
+    const shape = `${det.inputs[0]!.name}:${det.inputs[0]!.dims.join(',')}`;
+    const link = ['--bandwidth', '3', '--rtt', '0', '--edge_gmacs', '0.1', '--edge_slowdown', '100'];
+    const r = await cli(['--operation', 'list_layers', '--onnx_file', installed(det.path), '--input_shape', shape, '--optimal', ...link, '--cut_out', cutOut, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const { optimal, split_points } = JSON.parse(r.out) as {
+      optimal: { is_split_point: boolean; saved_ms: number; best_split: { index: number; total_ms: number }; predicted_ms: { total: number }; edge_nodes: string[] };
+      split_points: unknown[];
+    };
+    assert.equal(optimal.is_split_point, false);
+    assert.ok(optimal.saved_ms > 0 && Math.abs(optimal.predicted_ms.total + optimal.saved_ms - optimal.best_split.total_ms) < 1e-9);
+    assert.ok(optimal.best_split.index < split_points.length);
+    const a = await analyze(subject);
+    const edge = await readCutFile(cutOut, a.index, det.name);
+    assert.equal(edge.length, optimal.edge_nodes.length);
+    assert.equal(await checkCut(a, edge, 'ppocrv4_det optimum'), true);
   });
 });
