@@ -200,4 +200,10 @@ describe('list_layers --optimal', () => {
     assert.equal(edge.length, optimal.edge_nodes.length);
     assert.equal(await checkCut(a, edge, 'ppocrv4_det optimum'), true);
   });
+
+  it('refuses its settings without --optimal', async () => {
+    const r = await cli(['--operation', 'list_layers', '--onnx_file', installed(realModels[0]!.path), '--edge_slowdown', '4']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /list_layers: --edge_slowdown is for --optimal; add --optimal/);
+  });
 });
