@@ -23,6 +23,8 @@ export { randomInputs } from './split/random-inputs.js';
 
 // Parts.
 export { buildParts, splitFolder, writeAllSplits, writeSplitAt, type BuiltPart, type SplitOptions } from './split/split.js';
+export { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation, type OptimalCut } from './split/min-cut.js';
+export { checkClosed, cutFilePoint, edgeNodesFromNames, nodeCutPoint, nodeCutTensors, readCutFile } from './split/node-cut.js';
 export type { Manifest, ManifestSplit, ManifestTensor } from './split/manifest.js';
 
 // onnxruntime sessions and chaining parts by tensor name.

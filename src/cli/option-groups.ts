@@ -37,7 +37,7 @@ export function intArrayOption<O extends Options>(flag: string, o: O & { min?: n
 }
 
 /** A number option that must be positive (seconds, factors). */
-function positiveOption<O extends Options>(flag: string, o: O) {
+export function positiveOption<O extends Options>(flag: string, o: O) {
   return {
     ...o,
     type: 'number' as const,

@@ -12,7 +12,7 @@ import type { ProviderChoice } from '../runtime/providers.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
-import { buildParts, type BuiltPart } from '../split/split.js';
+import { buildPointParts, type BuiltPart } from '../split/split.js';
 import type { LinkShape } from '../storage/shaping-proxy.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
 import { hostTensorBytes } from '../tensor/host.js';
@@ -82,7 +82,7 @@ export class PreparedSplit {
   ) {}
 
   static async prepare(ctx: SweepContext, point: SplitPoint): Promise<PreparedSplit> {
-    const parts = buildParts(ctx.analysis, [point.position]);
+    const parts = buildPointParts(ctx.analysis, point);
     const external = parts.find((p) => p.part.external);
     if (external) {
       throw new SweepError(`split ${point.index}: ${external.file} keeps its weights in an external data file, which run/run_all cannot send yet`);

@@ -23,6 +23,8 @@ export interface ManifestSplit {
   sides: ('edge' | 'cloud')[];
   edge: SideCost;
   cloud: SideCost;
+  /** For a cut given as a node set (split_model --cut_file): the nodes on the edge side. */
+  edge_nodes?: string[];
 }
 
 export interface Manifest {

@@ -1,6 +1,7 @@
 /**
- * Part plans: which nodes, inputs and outputs each part of a split has, for one or several cuts.
- * Part i holds the data-dependent nodes between cut i-1 and cut i plus every constant node they
+ * Part plans: which nodes, inputs and outputs each part of a split has, for one or several cuts
+ * in execution order, or for any assignment of nodes to segments that never sends a tensor back.
+ * Part i holds the data-dependent nodes between cut i-1 and cut i (segment i-1) plus every constant node they
  * need (constants are recomputed in each part, never transferred). A part's inputs are model
  * inputs or outputs of earlier parts; its outputs are what later parts read plus the model
  * outputs it produces. Empty parts (a cut at either end) are left out.
@@ -40,10 +41,6 @@ function constantClosure(index: GraphIndex): (node: number) => number[] {
 /** Per-model tables the planner reuses for every split: computed once per graph index. */
 interface PlanTables {
   closure: (node: number) => number[];
-  /** Position of each node in the data-node order (-1 for constant nodes). */
-  dataPos: Int32Array;
-  /** For each data tensor, the last data-node position that reads it. */
-  lastUse: Map<string, number>;
 }
 
 const planTables = new WeakMap<GraphIndex, PlanTables>();
@@ -51,13 +48,7 @@ const planTables = new WeakMap<GraphIndex, PlanTables>();
 function tablesFor(index: GraphIndex): PlanTables {
   let t = planTables.get(index);
   if (t) return t;
-  const dataPos = new Int32Array(index.nodes.length).fill(-1);
-  index.dataNodes.forEach((n, k) => (dataPos[n] = k));
-  const lastUse = new Map<string, number>();
-  index.dataNodes.forEach((n, k) => {
-    for (const r of index.nodeInputs[n]!) if (!index.constantTensors.has(r)) lastUse.set(r, k);
-  });
-  t = { closure: constantClosure(index), dataPos, lastUse };
+  t = { closure: constantClosure(index) };
   planTables.set(index, t);
   return t;
 }
@@ -73,19 +64,37 @@ export function planParts(index: GraphIndex, positions: readonly number[], graph
     if (!Number.isInteger(p) || p < 0 || p > m) throw new SplitError(`cut position ${p} is outside 0..${m}`);
     if (i > 0 && p <= positions[i - 1]!) throw new SplitError('split layers must be distinct and in execution order');
   }
-  const { closure, dataPos, lastUse } = tablesFor(index);
-  const bounds = [0, ...positions, m];
+  const segment = new Int32Array(index.nodes.length).fill(-1);
+  let s = 0;
+  index.dataNodes.forEach((n, k) => {
+    while (s < positions.length && k >= positions[s]!) s++;
+    segment[n] = s;
+  });
+  return planSegments(index, segment, positions.length + 1, graphName);
+}
+
+/**
+ * Plans the parts for any assignment of data-dependent nodes to segments 0..count-1, where no
+ * node reads a tensor produced in a later segment (checked by the caller; see node-cut.ts).
+ * `segment` is indexed by node index; constant nodes are ignored there.
+ */
+export function planSegments(index: GraphIndex, segment: Int32Array, count: number, graphName = 'part'): PlannedPart[] {
+  const { closure } = tablesFor(index);
+  const members: number[][] = Array.from({ length: count }, () => []);
+  for (const n of index.dataNodes) members[segment[n]!]!.push(n);
   // The last segment with nodes produces any model output computed from weights alone.
-  let lastSegment = bounds.length - 2;
-  while (lastSegment > 0 && bounds[lastSegment]! === bounds[lastSegment + 1]!) lastSegment--;
+  let lastSegment = count - 1;
+  while (lastSegment > 0 && members[lastSegment]!.length === 0) lastSegment--;
   const modelOutputs = new Set(index.outputs);
+  const segmentOfTensor = (t: string): number => {
+    const p = index.producer.get(t);
+    return p === undefined ? -1 : segment[p]!;
+  };
 
   const parts: PlannedPart[] = [];
   for (let s = 0; s <= lastSegment; s++) {
-    const from = bounds[s]!;
-    const to = bounds[s + 1]!;
-    if (from === to) continue;
-    const data = index.dataNodes.slice(from, to);
+    const data = members[s]!;
+    if (data.length === 0) continue;
     const constants = new Set<number>();
     for (const n of data) for (const c of closure(n)) constants.add(c);
     // Model outputs computed from weights alone are produced by the last part.
@@ -108,9 +117,7 @@ export function planParts(index: GraphIndex, positions: readonly number[], graph
       for (const r of index.nodeInputs[n]!) {
         if (index.constantTensors.has(r) || seen.has(r)) continue;
         seen.add(r);
-        const p = index.producer.get(r);
-        const k = p === undefined ? -1 : dataPos[p]!;
-        if (k < from || k >= to) inputs.push(r);
+        if (segmentOfTensor(r) !== s) inputs.push(r);
       }
     }
     const inputOrder = (t: string) => {
@@ -123,7 +130,8 @@ export function planParts(index: GraphIndex, positions: readonly number[], graph
     for (const n of data) {
       for (const o of index.nodes[n]!.output ?? []) {
         if (!o) continue;
-        if ((lastUse.get(o) ?? -1) >= to || modelOutputs.has(o)) outputs.push(o);
+        const readElsewhere = (index.consumers.get(o) ?? []).some((c) => !index.constantNode[c] && segment[c] !== s);
+        if (readElsewhere || modelOutputs.has(o)) outputs.push(o);
       }
     }
     if (s === lastSegment) {

@@ -39,6 +39,11 @@ export interface SplitPoint {
   transferBytes: number;
   edge: SideCost;
   cloud: SideCost;
+  /**
+   * For a cut that is no prefix of the execution order (see node-cut.ts): the data-dependent
+   * nodes on the edge, in execution order. `position` is then their count.
+   */
+  edgeNodes?: number[];
 }
 
 /** For each data tensor, the range of positions at which it crosses the cut. */

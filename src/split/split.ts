@@ -7,7 +7,8 @@ import type { ModelAnalysis } from './analysis.js';
 import { assemblePart, type AssembledPart, type AssembleOptions } from './assemble.js';
 import { manifestHeader, manifestText, type Manifest, type ManifestSplit } from './manifest.js';
 import { OutputTransaction } from './output.js';
-import { planParts, type PlannedPart } from './plan.js';
+import { checkClosed, edgeNodeNames } from './node-cut.js';
+import { planParts, planSegments, type PlannedPart } from './plan.js';
 import { pointAtPosition, positionOf, type SplitPoint } from './points.js';
 
 export interface BuiltPart {
@@ -30,10 +31,26 @@ function assembleOptions(a: ModelAnalysis, file: string, opts: SplitOptions): As
 
 /** Builds the parts for cuts at the given positions, in memory. */
 export function buildParts(a: ModelAnalysis, positions: readonly number[], opts: SplitOptions = {}): BuiltPart[] {
-  return planParts(a.index, positions).map((plan) => {
-    const file = `part${plan.number}.onnx`;
-    return { plan, file, part: assemblePart(a.model, a.index, plan, assembleOptions(a, file, opts)) };
-  });
+  return planParts(a.index, positions).map((plan) => built(a, plan, opts));
+}
+
+function built(a: ModelAnalysis, plan: PlannedPart, opts: SplitOptions): BuiltPart {
+  const file = `part${plan.number}.onnx`;
+  return { plan, file, part: assemblePart(a.model, a.index, plan, assembleOptions(a, file, opts)) };
+}
+
+/** Builds the two parts of a cut given as a node set (see node-cut.ts): part1 the edge nodes, part2 the rest. */
+export function buildNodeCutParts(a: ModelAnalysis, edgeNodes: readonly number[], opts: SplitOptions = {}): BuiltPart[] {
+  const edge = new Set(edgeNodes);
+  checkClosed(a.index, edge, a.model.label);
+  const segment = new Int32Array(a.index.nodes.length).fill(-1);
+  for (const n of a.index.dataNodes) segment[n] = edge.has(n) ? 0 : 1;
+  return planSegments(a.index, segment, 2).map((plan) => built(a, plan, opts));
+}
+
+/** The parts of a split point, whether a cut in execution order or a node set. */
+export function buildPointParts(a: ModelAnalysis, point: SplitPoint, opts: SplitOptions = {}): BuiltPart[] {
+  return point.edgeNodes ? buildNodeCutParts(a, point.edgeNodes, opts) : buildParts(a, [point.position], opts);
 }
 
 /** Where each part runs: the first cut separates the edge from the cloud. */
@@ -41,8 +58,8 @@ function sides(parts: BuiltPart[]): ('edge' | 'cloud')[] {
   return parts.map((p) => (p.plan.number === 1 ? 'edge' : 'cloud'));
 }
 
-function splitEntry(point: SplitPoint, parts: BuiltPart[], folder: string): ManifestSplit {
-  return {
+function splitEntry(a: ModelAnalysis, point: SplitPoint, parts: BuiltPart[], folder: string): ManifestSplit {
+  const entry: ManifestSplit = {
     index: point.index,
     split_layer: point.splitLayer,
     cut_tensors: point.cutTensors,
@@ -52,6 +69,8 @@ function splitEntry(point: SplitPoint, parts: BuiltPart[], folder: string): Mani
     edge: point.edge,
     cloud: point.cloud,
   };
+  if (point.edgeNodes) entry.edge_nodes = edgeNodeNames(a.index, point.edgeNodes);
+  return entry;
 }
 
 export function splitFolder(index: number): string {
@@ -70,7 +89,7 @@ export async function writeAllSplits(
       const parts = buildParts(a, [point.position], opts);
       const folder = splitFolder(point.index);
       for (const p of parts) await tx.writePart(`${folder}/${p.file}`, p.part);
-      splits.push(splitEntry(point, parts, folder));
+      splits.push(splitEntry(a, point, parts, folder));
       opts.onSplit?.(point);
     }
     const manifest: Manifest = { ...manifestHeader(a, outDir), splits };
@@ -113,6 +132,17 @@ export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], 
       };
     });
     const manifest: Manifest = { ...manifestHeader(a, outDir), splits };
+    await tx.write('manifest.json', manifestText(manifest));
+    return manifest;
+  });
+}
+
+/** split_model --cut_file: the parts of a cut given as a node set (or a split point) in outDir, plus manifest.json. */
+export async function writeCut(a: ModelAnalysis, point: SplitPoint, outDir: string, opts: SplitOptions = {}): Promise<Manifest> {
+  const parts = buildPointParts(a, point, opts);
+  return OutputTransaction.run(outDir, async (tx) => {
+    for (const p of parts) await tx.writePart(p.file, p.part);
+    const manifest: Manifest = { ...manifestHeader(a, outDir), splits: [splitEntry(a, point, parts, '')] };
     await tx.write('manifest.json', manifestText(manifest));
     return manifest;
   });

@@ -1,5 +1,6 @@
 import { DEFAULTS } from '../../config/defaults.js';
 import { defineCommand } from '../command.js';
+import { needsCut } from './split-model.js';
 import {
   checkCloudFlags,
   intOption,
@@ -19,11 +20,12 @@ export const runCommand = defineCommand({
   example: 'run --onnx_file model.onnx --split_layer relu_3_out --rep 5 --verify',
   builder: (y) =>
     withLinkOptions(withCloudOptions(withStoreOptions(withCycleOptions(withRuntimeOptions(withInputOptions(withModelOptions(y)))))))
-      .option('split_layer', { type: 'string', demandOption: true, describe: 'Layer to cut after (the input name for cloud only)' })
+      .option('split_layer', { type: 'string', describe: 'Layer to cut after (the input name for cloud only)' })
+      .option('cut_file', { type: 'string', conflicts: 'split_layer', describe: 'JSON { "edge_nodes": [...] }: cut at this node set instead' })
       .option('rep', intOption('rep', { default: DEFAULTS.repRun, describe: 'Recorded repetitions' }))
       .option('results_file', { type: 'string', describe: 'Also append the rows to this CSV' })
       .option('verify', { type: 'boolean', default: false, describe: 'Compare the result with the full model run locally' }),
-  validate: (args, given) => checkCloudFlags(String(args.cloud), given),
+  validate: (args, given) => (needsCut('run', args as { split_layer?: string; cut_file?: string }), checkCloudFlags(String(args.cloud), given)),
   run: async (args, io) => (await import('../ops/run.js')).run(args, io.out),
 });
 

@@ -1,16 +1,16 @@
 import { defineCommand } from '../command.js';
+import { UsageError } from '../../errors.js';
 import { withModelOptions, withPartsOutput } from '../option-groups.js';
 
 export const splitModelCommand = defineCommand({
   name: 'split_model',
-  describe: 'Split after one layer into part1.onnx and part2.onnx',
+  describe: 'Split after one layer (or at a node set, --cut_file) into part1.onnx and part2.onnx',
   example: 'split_model --onnx_file model.onnx --split_layer conv_3_out --onnx_path parts/',
   builder: (y) =>
-    withPartsOutput(withModelOptions(y)).option('split_layer', {
-      type: 'string',
-      demandOption: true,
-      describe: 'Layer (output tensor or node name, as list_layers shows) to cut after',
-    }),
+    withPartsOutput(withModelOptions(y))
+      .option('split_layer', { type: 'string', describe: 'Layer (output tensor or node name, as list_layers shows) to cut after' })
+      .option('cut_file', { type: 'string', conflicts: 'split_layer', describe: 'JSON { "edge_nodes": [...] }: the nodes on the edge, any set closed under predecessors' }),
+  validate: (args) => needsCut('split_model', args),
   run: async (args, io) => (await import('../ops/split-model.js')).splitModel(args, io.out),
 });
 
@@ -36,3 +36,10 @@ export const splitModelAllCommand = defineCommand({
   run: async (args, io) =>
     (await import('../ops/split-model.js')).splitModelAll(args, io.out, (s) => (io.isTTY ? io.err(`\r${s}\u001b[K`) : undefined)),
 });
+
+/** run and split_model cut either after a layer or at a node set. */
+export function needsCut(operation: string, args: { split_layer?: string; cut_file?: string }): void {
+  if (args.split_layer === undefined && args.cut_file === undefined) {
+    throw new UsageError(`${operation} needs --split_layer or --cut_file (see --operation list_layers for the names)`);
+  }
+}

@@ -13,7 +13,8 @@ import { doneKey, runSweep } from '../../profile/sweep.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { describeLink } from '../../storage/shaping-proxy.js';
-import { pointAtPosition, positionOf } from '../../split/points.js';
+import { pointAtPosition, positionOf, type SplitPoint } from '../../split/points.js';
+import { cutFilePoint } from '../../split/node-cut.js';
 import { humanBytes, table } from '../format.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
@@ -22,6 +23,7 @@ import { Progress } from '../progress.js';
 
 export interface RunArgs extends ModelArgs, InputArgs {
   split_layer?: string;
+  cut_file?: string;
   splits?: number[];
   rep?: number;
   warmup?: number;
@@ -65,10 +67,14 @@ function defaultResultsFile(args: RunArgs): string {
 }
 
 export async function run(args: RunArgs, out: (s: string) => void): Promise<number> {
-  if (!args.split_layer) throw new UsageError('run needs --split_layer (see --operation list_layers; use the input name for cloud only)');
+  if (!args.split_layer && !args.cut_file) throw new UsageError('run needs --split_layer or --cut_file (see --operation list_layers; use the input name for cloud only)');
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
-  const position = positionOf(a.index, args.split_layer, a.model.label);
-  const point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
+  let point: SplitPoint;
+  if (args.cut_file) point = await cutFilePoint(a, args.cut_file);
+  else {
+    const position = positionOf(a.index, args.split_layer!, a.model.label);
+    point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
+  }
   const rep = args.rep ?? DEFAULTS.repRun;
   const s = await setUp(args, a);
   try {
@@ -79,7 +85,8 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
       await csv.close();
     }
     const last = rows.at(-1)!;
-    out(`split ${point.index} after '${args.split_layer}': ${point.cutTensors.length} cut tensor(s), ${last.tensor_bytes} tensor bytes, ${last.transfer_bytes} bytes on the wire; ${linkLine(s.config)}`);
+    const where = point.edgeNodes ? `at the ${point.edgeNodes.length} edge node(s) of ${args.cut_file}` : `after '${args.split_layer ?? point.splitLayer}'`;
+    out(`split ${point.index} ${where}: ${point.cutTensors.length} cut tensor(s), ${last.tensor_bytes} tensor bytes, ${last.transfer_bytes} bytes on the wire; ${linkLine(s.config)}`);
     const keys = ['edge_load_ms', 'cloud_load_ms', 'edge_ms', 'encode_ms', 'upload_ms', 'wait_ms', 'cloud_ms', 'download_ms', 'decode_ms', 'total_ms'] as const;
     out(table(['>rep', ...keys.map((k) => `>${k}`), 'status'], rows.map((r) => [r.rep, ...keys.map((k) => r[k]), r.status + (r.error ? `: ${r.error}` : '')])));
     for (const name of a.index.outputs) out(describeOutput(name, outputs.get(name)));

@@ -3,7 +3,8 @@
  */
 import * as path from 'node:path';
 import { UsageError } from '../../errors.js';
-import { writeAllSplits, writeSplitAt } from '../../split/split.js';
+import { cutFilePoint } from '../../split/node-cut.js';
+import { writeAllSplits, writeCut, writeSplitAt } from '../../split/split.js';
 import { humanBytes } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
@@ -11,6 +12,7 @@ export interface SplitArgs extends ModelArgs {
   onnx_path?: string;
   split_layer?: string;
   split_layers?: string[];
+  cut_file?: string;
 }
 
 function outDir(args: SplitArgs): string {
@@ -20,12 +22,13 @@ function outDir(args: SplitArgs): string {
 }
 
 export async function splitModel(args: SplitArgs, out: (s: string) => void): Promise<void> {
-  if (!args.split_layer) throw new UsageError('split_model needs --split_layer (see --operation list_layers for the names)');
+  if (!args.split_layer && !args.cut_file) throw new UsageError('split_model needs --split_layer or --cut_file (see --operation list_layers for the names)');
   const a = await analyzeFromArgs(args);
   const dir = outDir(args);
-  const m = await writeSplitAt(a, [args.split_layer], dir);
+  const m = args.cut_file ? await writeCut(a, await cutFilePoint(a, args.cut_file), dir) : await writeSplitAt(a, [args.split_layer!], dir);
   const s = m.splits[0]!;
-  out(`split ${s.index} after '${s.split_layer}': ${s.cut_tensors.length} cut tensor(s), ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)}) cross`);
+  const where = s.edge_nodes ? `at the ${s.edge_nodes.length} edge node(s) of ${args.cut_file}` : `after '${s.split_layer}'`;
+  out(`split ${s.index} ${where}: ${s.cut_tensors.length} cut tensor(s), ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)}) cross`);
   out(`wrote ${s.parts.map((p) => path.join(dir, p)).join(', ')} and ${path.join(dir, 'manifest.json')}`);
 }
 
