@@ -129,9 +129,9 @@ describe('run_all --bandwidth --rtt', () => {
         assert.equal(r.err.trim().split('\n').length, 1, r.err);
       }
     }
-    const r = await cli(['list_layers', '--onnx_file', file, '--bandwidth', '5']);
+    const r = await cli(['split_model_all', '--onnx_file', file, '--bandwidth', '5']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /list_layers does not take --bandwidth/);
+    assert.match(r.err, /split_model_all does not take --bandwidth/);
     // The library checks the same values.
     assert.throws(() => buildRunConfig({ bandwidth: 0 }, {}), (e: Error) => e instanceof UsageError && /--bandwidth must be a positive number of Mbit\/s, got 0/.test(e.message));
     assert.throws(() => buildRunConfig({ rtt: -2 }, {}), (e: Error) => e instanceof UsageError && /--rtt .* got -2/.test(e.message));
