@@ -11,16 +11,30 @@ import { performance } from 'node:perf_hooks';
 import { decodeModel, encodeModel } from '../onnx/codec.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import { readTrace, type TracedRun } from '../runtime/trace.js';
+import { hostTensorBytes } from '../tensor/host.js';
 import type { FixedCost } from './layer-profile.js';
 import { coverKernels } from './layer-profiler-attribution.js';
+import { median } from './stats.js';
 
 type CreateSession = (model: Uint8Array, options: SessionOptions) => Promise<Session>;
 
 export interface SideMeasurement {
   /** Per kernel of the graph onnxruntime ran: the original nodes it covers and its ms in each recorded run. */
   kernels: { node: string; opType: string; covers: string[]; ms: number[] }[];
-  /** onnxruntime's time of each recorded run (model_run). */
+  /** onnxruntime's time of each recorded run (model_run), under the profiler. */
   runMs: number[];
+  /** Wall time of each recorded run() of the same model without the profiler. */
+  wallMs: number[];
+  /** Bytes fed and fetched by one run of the model. */
+  feedBytes: number;
+  fetchBytes: number;
+  /**
+   * The profiler slows every kernel down (it records each one). Kernel times are scaled by this
+   * factor so that, per run, the nodes add up to the unprofiled run's median wall time less the
+   * side's fixed costs (run_call, feeding and fetching): the trace gives how a run's time divides
+   * over the nodes, the unprofiled runs how long a run takes.
+   */
+  kernelScale: number;
   /** Each fixed cost, one value per recorded run. */
   fixed: Record<FixedCost, number[]>;
   /** Where it was measured. */
@@ -34,8 +48,11 @@ export interface SideOptions {
 }
 
 /** Runs a session `warmup` times, then `rep` times; returns the wall time of the recorded runs. */
-async function timedRuns(s: Session, feeds: Record<string, HostTensor>, o: SideOptions): Promise<number[]> {
-  for (let i = 0; i < o.warmup; i++) await s.run(feeds);
+async function timedRuns(s: Session, feeds: Record<string, HostTensor>, o: SideOptions, outputs?: (r: Record<string, HostTensor>) => void): Promise<number[]> {
+  for (let i = 0; i < o.warmup; i++) {
+    const r = await s.run(feeds);
+    outputs?.(r);
+  }
   const wall: number[] = [];
   for (let i = 0; i < o.rep; i++) {
     const t0 = performance.now();
@@ -132,6 +149,15 @@ export async function measureSide(create: CreateSession, model: Uint8Array, opti
   try {
     const optimisedFile = path.join(dir, 'optimised.onnx');
     const { runs } = await profiled(create, model, options, feeds, o, dir, 'model', optimisedFile);
+    const plain = await create(model, options);
+    let fetchBytes = 0;
+    let wallMs: number[];
+    try {
+      wallMs = await timedRuns(plain, feeds, o, (r) => (fetchBytes = Object.values(r).reduce((a, t) => a + hostTensorBytes(t), 0)));
+    } finally {
+      await plain.release();
+    }
+    const feedBytes = Object.values(feeds).reduce((a, t) => a + hostTensorBytes(t), 0);
     const covers = new Map(coverKernels(decodeModel(model), decodeModel(await readFile(optimisedFile))).map((c) => [c.node, c.covers]));
     const kernels = new Map<string, SideMeasurement['kernels'][number]>();
     runs.forEach((run, r) => {
@@ -141,7 +167,11 @@ export async function measureSide(create: CreateSession, model: Uint8Array, opti
         e.ms[r]! += k.ms;
       }
     });
-    return { kernels: [...kernels.values()], runMs: runs.map((r) => r.runMs), fixed: await fixedCosts(create, options, o, dir), host: hostname(), pid: process.pid };
+    const fixed = await fixedCosts(create, options, o, dir);
+    const ms = Math.max(0, median(wallMs) - median(fixed.run_call) - (median(fixed.feed_per_mb) * feedBytes) / 1e6 - (median(fixed.fetch_per_mb) * fetchBytes) / 1e6);
+    const kernelMs = median(runs.map((r) => r.kernels.reduce((a, k) => a + k.ms, 0)));
+    const kernelScale = kernelMs > 0 ? ms / kernelMs : 1;
+    return { kernels: [...kernels.values()], runMs: runs.map((r) => r.runMs), wallMs, feedBytes, fetchBytes, kernelScale, fixed, host: hostname(), pid: process.pid };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -37,18 +37,21 @@ export interface ProfileResult {
   measurements: Record<Side, SideMeasurement>;
 }
 
-/** Refuses backends that run a Job per payload: they have no process to ask for a profile. */
-export function checkProfileBackend(config: RunConfig): void {
+/** Refuses backends that run a Job per payload (by --cloud and --kube_mode): they have no process to ask for a profile. */
+export function checkProfileCloud(cloud: string, kubeMode = 'job'): void {
+  if (cloud !== 'oscar' && (cloud !== 'kubernetes' || kubeMode === 'worker')) return;
+  const what = cloud === 'oscar' ? '--cloud oscar runs a job per payload' : `--cloud kubernetes --kube_mode ${kubeMode} runs a Job per payload`;
+  throw new UsageError(`profile needs a cloud worker to measure in, and ${what}: use --cloud local, --cloud ssh or --cloud kubernetes --kube_mode worker`);
+}
+
+function checkProfileBackend(config: RunConfig): void {
   const b = config.backend;
-  if (b.name === 'oscar' || (b.name === 'kubernetes' && b.kube.mode !== 'worker')) {
-    const what = b.name === 'oscar' ? '--cloud oscar runs a job per payload' : `--kube_mode ${b.kube.mode} runs a Job per payload`;
-    throw new UsageError(`profile needs a cloud worker to measure in: ${what}; use --cloud local, --cloud ssh or --cloud kubernetes --kube_mode worker`);
-  }
+  checkProfileCloud(b.name, b.name === 'kubernetes' ? b.kube.mode : undefined);
 }
 
 const stat = (v: readonly number[]) => ({ medianMs: median(v), p95Ms: percentile(v, 0.95), runs: v.length });
 
-/** The profile rows of one side from its measurement: per model node, the kernels' time split by MACs. */
+/** The profile rows of one side from its measurement: per model node, the kernels' time (scaled to the unprofiled run, see kernelScale) split by MACs. */
 export function sideRows(analysis: ModelAnalysis, side: Side, m: SideMeasurement): { nodes: NodeProfile[]; fixed: LayerProfile['fixed'][Side] } {
   const { index, shapes, costs } = analysis;
   const names = nodeNames(analysis.model.proto.graph!);
@@ -56,7 +59,7 @@ export function sideRows(analysis: ModelAnalysis, side: Side, m: SideMeasurement
   const covers = new Map(m.kernels.map((k) => [k.node, k.covers]));
   const weight = (n: string) => costs.macs[byName.get(n) ?? -1] ?? 0;
   const runs = m.runMs.length;
-  const perRun = Array.from({ length: runs }, (_, r) => distribute(m.kernels.map((k) => ({ node: k.node, ms: k.ms[r] ?? 0 })), covers, weight).ms);
+  const perRun = Array.from({ length: runs }, (_, r) => distribute(m.kernels.map((k) => ({ node: k.node, ms: (k.ms[r] ?? 0) * m.kernelScale })), covers, weight).ms);
   const nodes = index.nodes.map((n, i): NodeProfile => {
     const times = perRun.map((ms) => ms.get(names[i]!) ?? 0);
     const outputBytes = (n.output ?? []).reduce((a, t) => a + (shapes.get(t)?.bytes ?? 0), 0);
