@@ -21,6 +21,8 @@ export interface KernelCover {
   node: string;
   /** Original nodes (by name) whose work the kernel does. */
   covers: string[];
+  /** True for a node without anchors (a layout reorder): it covers what the nodes reading its outputs cover. */
+  shared: boolean;
 }
 
 /** Node names of a graph, made unique and non-empty the way the profile names them. */
@@ -90,7 +92,7 @@ export function coverKernels(original: ModelProto, optimised: ModelProto): Kerne
     return c;
   };
   const optNames = nodeNames(opt);
-  return optNodes.map((_, k) => ({ node: optNames[k]!, covers: coverOf(k).sort((a, b) => a - b).map((i) => names[i]!) }));
+  return optNodes.map((_, k) => ({ node: optNames[k]!, covers: coverOf(k).sort((a, b) => a - b).map((i) => names[i]!), shared: own[k]!.length === 0 }));
 }
 
 /**

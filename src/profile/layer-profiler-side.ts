@@ -20,7 +20,7 @@ type CreateSession = (model: Uint8Array, options: SessionOptions) => Promise<Ses
 
 export interface SideMeasurement {
   /** Per kernel of the graph onnxruntime ran: the original nodes it covers and its ms in each recorded run. */
-  kernels: { node: string; opType: string; covers: string[]; ms: number[] }[];
+  kernels: { node: string; opType: string; covers: string[]; shared: boolean; ms: number[] }[];
   /** onnxruntime's time of each recorded run (model_run), under the profiler. */
   runMs: number[];
   /** Wall time of each recorded run() of the same model without the profiler. */
@@ -158,19 +158,21 @@ export async function measureSide(create: CreateSession, model: Uint8Array, opti
       await plain.release();
     }
     const feedBytes = Object.values(feeds).reduce((a, t) => a + hostTensorBytes(t), 0);
-    const covers = new Map(coverKernels(decodeModel(model), decodeModel(await readFile(optimisedFile))).map((c) => [c.node, c.covers]));
+    const covers = new Map(coverKernels(decodeModel(model), decodeModel(await readFile(optimisedFile))).map((c) => [c.node, c]));
     const kernels = new Map<string, SideMeasurement['kernels'][number]>();
     runs.forEach((run, r) => {
       for (const k of run.kernels) {
         let e = kernels.get(k.node);
-        if (!e) kernels.set(k.node, (e = { node: k.node, opType: k.opType, covers: covers.get(k.node) ?? [], ms: new Array<number>(runs.length).fill(0) }));
+        if (!e) kernels.set(k.node, (e = { node: k.node, opType: k.opType, covers: covers.get(k.node)?.covers ?? [], shared: covers.get(k.node)?.shared ?? false, ms: new Array<number>(runs.length).fill(0) }));
         e.ms[r]! += k.ms;
       }
     });
     const fixed = await fixedCosts(create, options, o, dir);
-    const ms = Math.max(0, median(wallMs) - median(fixed.run_call) - (median(fixed.feed_per_mb) * feedBytes) / 1e6 - (median(fixed.fetch_per_mb) * fetchBytes) / 1e6);
+    const wall = median(wallMs);
+    const beyondFixed = wall - median(fixed.run_call) - (median(fixed.feed_per_mb) * feedBytes) / 1e6 - (median(fixed.fetch_per_mb) * fetchBytes) / 1e6;
+    // Fixed costs measured above the whole run (a busy machine) leave the nodes the whole run.
     const kernelMs = median(runs.map((r) => r.kernels.reduce((a, k) => a + k.ms, 0)));
-    const kernelScale = kernelMs > 0 ? ms / kernelMs : 1;
+    const kernelScale = kernelMs > 0 ? (beyondFixed > 0 ? beyondFixed : wall) / kernelMs : 1;
     return { kernels: [...kernels.values()], runMs: runs.map((r) => r.runMs), wallMs, feedBytes, fetchBytes, kernelScale, fixed, host: hostname(), pid: process.pid };
   } finally {
     await rm(dir, { recursive: true, force: true });
