@@ -3,10 +3,11 @@
  * on, onnxruntime fuses nodes (Conv+BatchNormalization+Relu), folds constant subgraphs, drops
  * Identity-like nodes and rewrites convolutions into its NCHWc layout with new node and tensor
  * names. The optimised model it writes (optimizedModelFilePath) keeps the names of the tensors it
- * did not replace; an NCHWc node is named after the original tensor it computes (`<tensor>_nchwc`).
+ * did not replace; an NCHWc node is named after the original tensor it computes (`<tensor>_nchwc`),
+ * a fused node often after the original node it ends in (`<node>/QuickGeluFusion/`).
  *
- * Each optimised node gets its anchors: the original tensors it produces (by output name, or by
- * that node name). It covers the original nodes found walking back from its anchors through
+ * Each optimised node gets its anchors: the original tensors it produces (by output name, by
+ * its NCHWc name, or the outputs of the original node of the same name). It covers the original nodes found walking back from its anchors through
  * tensors that no longer exist in the optimised graph, up to tensors it still has or that another
  * optimised node anchors. A node with no anchor (a layout reorder feeding a renamed tensor)
  * covers what its consumers cover. Original nodes no kernel covers were folded into constants
@@ -15,6 +16,7 @@
 import type { GraphProto, ModelProto } from '../onnx/types.js';
 
 const NCHWC_SUFFIX = '_nchwc';
+const FUSION_SUFFIX = /\/\w*Fusion\/?$/;
 
 export interface KernelCover {
   /** The optimised node's name (the trace's `<node>_kernel_time`). */
@@ -39,6 +41,7 @@ export function nodeNames(graph: GraphProto): string[] {
 export function coverKernels(original: ModelProto, optimised: ModelProto): KernelCover[] {
   const og = original.graph!;
   const names = nodeNames(og);
+  const originalByName = new Map(names.map((n, i) => [n, i]));
   const producer = new Map<string, number>();
   (og.node ?? []).forEach((n, i) => (n.output ?? []).forEach((t) => t && producer.set(t, i)));
 
@@ -54,7 +57,11 @@ export function coverKernels(original: ModelProto, optimised: ModelProto): Kerne
     if (own.length) return own;
     const name = n.name ?? '';
     const base = name.endsWith(NCHWC_SUFFIX) ? name.slice(0, -NCHWC_SUFFIX.length) : name;
-    return producer.has(base) ? [base] : [];
+    if (producer.has(base)) return [base];
+    // A node kept under its own name whose outputs were renamed (an Add between NCHWc tensors),
+    // or a fusion named after the original node it ends in (`<node>/QuickGeluFusion/`).
+    const same = originalByName.get(name) ?? originalByName.get(name.replace(FUSION_SUFFIX, ''));
+    return same !== undefined ? (og.node![same]!.output ?? []).filter(Boolean) : [];
   });
   const stop = new Set<string>([...present, ...anchors.flat()]);
 

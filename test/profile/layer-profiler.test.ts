@@ -13,7 +13,7 @@ import { encodeModel } from '../../src/onnx/codec.js';
 import type { GraphIndex } from '../../src/onnx/graph.js';
 import { readProfile, writeProfile, FIXED_COSTS } from '../../src/profile/layer-profile.js';
 import { checkProfileCloud, profileModel, sideRows } from '../../src/profile/layer-profiler.js';
-import { distribute } from '../../src/profile/layer-profiler-attribution.js';
+import { coverKernels, distribute } from '../../src/profile/layer-profiler-attribution.js';
 import { measureSide } from '../../src/profile/layer-profiler-side.js';
 import { profileFileFor } from '../../src/cli/ops/profile.js';
 import { createSession } from '../../src/runtime/ort.js';
@@ -78,6 +78,40 @@ describe('per-layer profile attribution', () => {
       await checkAttribution(await realSubject(r), 'all');
     });
   }
+
+  it('maps optimised nodes back by output, NCHWc name, own name and fusion name; a reorder shares its consumers', () => {
+    const node = (name: string, opType: string, input: string[], output: string[]) => ({ name, opType, input, output });
+    const graph = (nodes: ReturnType<typeof node>[], inputs = ['x']) => ({ graph: { name: 'g', node: nodes, input: inputs.map((name) => ({ name })), initializer: [{ name: 'w' }] } });
+    const original = graph([
+      node('conv', 'Conv', ['x', 'w'], ['c']),
+      node('bn', 'BatchNormalization', ['c'], ['b']),
+      node('relu', 'Relu', ['b'], ['r']),
+      node('conv2', 'Conv', ['r', 'w'], ['c2']),
+      node('add', 'Add', ['c2', 'r'], ['a']),
+      node('sig', 'Sigmoid', ['a'], ['s']),
+      node('mul', 'Mul', ['a', 's'], ['m']),
+      node('out', 'Relu', ['m'], ['y']),
+    ]);
+    const optimised = graph([
+      node('ReorderInput', 'ReorderInput', ['x'], ['t0']),
+      node('r_nchwc', 'Conv', ['t0', 'w'], ['t1']),
+      node('c2_nchwc', 'Conv', ['t1', 'w'], ['t2']),
+      node('add', 'Add', ['t2', 't1'], ['t3']),
+      node('ReorderOutput', 'ReorderOutput', ['t3'], ['a']),
+      node('mul/QuickGeluFusion/', 'QuickGelu', ['a'], ['t4']),
+      node('out', 'Relu', ['t4'], ['y']),
+    ]);
+    const got = Object.fromEntries(coverKernels(original as never, optimised as never).map((k) => [k.node, [k.covers.join(','), k.shared]]));
+    assert.deepEqual(got, {
+      ReorderInput: ['conv,bn,relu', true],
+      r_nchwc: ['conv,bn,relu', false],
+      c2_nchwc: ['conv2', false],
+      add: ['add', false],
+      ReorderOutput: ['add', false],
+      'mul/QuickGeluFusion/': ['sig,mul', false],
+      out: ['out', false],
+    });
+  });
 
   it('splits a fused kernel over its nodes by MACs, equally where they have none', () => {
     const covers = new Map([
