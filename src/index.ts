@@ -51,3 +51,9 @@ export { CsvAppender, readRows, summaryPath, writeSummary } from './profile/csv.
 
 // Payloads: the envelope of tensors between the edge and the cloud.
 export { decodePayload, encodePayload, payloadTensorBytes, PAYLOAD_DTYPES, PAYLOAD_VERSION, type DecodeOptions, type Payload } from './tensor/payload/index.js';
+
+// Per-layer profiles of each side (the `profile` operation).
+export { DEFAULT_PROFILE_REP, checkProfileCloud, profileModel, type ProfileOptions, type ProfileResult } from './profile/layer-profiler.js';
+export { measureSide, type SideMeasurement } from './profile/layer-profiler-side.js';
+export { readProfile, writeProfile, type LayerProfile, type NodeProfile } from './profile/layer-profile.js';
+export { parseTrace, readTrace, type KernelTime, type TracedRun } from './runtime/trace.js';

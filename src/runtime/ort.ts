@@ -3,6 +3,8 @@
  */
 import { DEFAULTS } from '../config/defaults.js';
 import * as ort from 'onnxruntime-node';
+import { readdir } from 'node:fs/promises';
+import * as path from 'node:path';
 import { messageLine, OnnxManagerError } from '../errors.js';
 import type { ProviderChoice } from './providers.js';
 import type { HostTensor, Session, SessionOptions } from './session.js';
@@ -14,7 +16,10 @@ export class RuntimeError extends OnnxManagerError {}
 ort.env.logLevel = 'fatal';
 
 class OrtSession implements Session {
-  constructor(private readonly inner: ort.InferenceSession) {}
+  constructor(
+    private readonly inner: ort.InferenceSession,
+    private readonly profilePrefix?: string,
+  ) {}
   get inputNames(): readonly string[] {
     return this.inner.inputNames;
   }
@@ -31,6 +36,16 @@ class OrtSession implements Session {
     } catch (err) {
       throw new RuntimeError(`inference failed: ${messageLine(err)}`, { cause: err });
     }
+  }
+  async endProfiling(): Promise<string> {
+    if (!this.profilePrefix) throw new RuntimeError('this session was created without profiling (profileFilePrefix)');
+    // onnxruntime names the file <prefix>_<date>_<time>.json and does not say which.
+    this.inner.endProfiling();
+    const dir = path.dirname(this.profilePrefix);
+    const base = `${path.basename(this.profilePrefix)}_`;
+    const found = (await readdir(dir)).filter((f) => f.startsWith(base) && f.endsWith('.json')).sort();
+    if (found.length === 0) throw new RuntimeError(`onnxruntime wrote no profile beside ${this.profilePrefix}`);
+    return path.join(dir, found.at(-1)!);
   }
   release(): Promise<void> {
     return this.inner.release();
@@ -83,11 +98,16 @@ export async function createSession(model: Uint8Array | string, options: Session
   if (options.enableCpuMemArena !== undefined) opts.enableCpuMemArena = options.enableCpuMemArena;
   if (options.enableMemPattern !== undefined) opts.enableMemPattern = options.enableMemPattern;
   if (options.interOpNumThreads !== undefined) opts.interOpNumThreads = options.interOpNumThreads;
+  if (options.profileFilePrefix !== undefined) {
+    opts.enableProfiling = true;
+    opts.profileFilePrefix = path.resolve(options.profileFilePrefix);
+  }
+  if (options.optimizedModelFilePath !== undefined) opts.optimizedModelFilePath = path.resolve(options.optimizedModelFilePath);
   if (options.externalData) opts.externalData = options.externalData.map((e) => ({ path: e.path, data: e.data }));
   try {
     const inner =
       typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
-    return new OrtSession(inner);
+    return new OrtSession(inner, opts.profileFilePrefix);
   } catch (err) {
     throw new RuntimeError(`onnxruntime could not load the model: ${messageLine(err)}`, { cause: err });
   }

@@ -26,6 +26,10 @@ export interface SessionOptions {
   enableMemPattern?: boolean;
   /** onnxruntime log level: 0 verbose .. 4 fatal. Default 3 (errors only). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** Record onnxruntime's own profile (a Chrome trace) into a file whose name starts with this path; see Session.endProfiling. */
+  profileFilePrefix?: string;
+  /** Write the model as onnxruntime optimised it (fused, renamed nodes) to this file. */
+  optimizedModelFilePath?: string;
 }
 
 export interface Session {
@@ -33,5 +37,7 @@ export interface Session {
   readonly outputNames: readonly string[];
   /** Runs the model; `fetches` limits the outputs computed and returned (default: all). */
   run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>>;
+  /** Ends profiling (a session created with profileFilePrefix) and returns the trace file's path. */
+  endProfiling?(): Promise<string>;
   release(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { jobManifest, jobName, SECRET_KEYS, workerPodManifest } from '../../src/
 import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { cli as runCli } from '../cli-helper.js';
+import { readProfile } from '../../src/profile/layer-profile.js';
 import { chainSplitPoints } from '../helpers.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { EMBEDDED_ACCESS_KEY, startEmbeddedStore } from '../../src/storage/embedded.js';
@@ -185,6 +186,22 @@ describe('--cloud kubernetes', () => {
     const stored = (plainServer.secrets.get('onnx-manager/onnx-manager-store') as { data: Record<string, string> }).data;
     assert.ok(!plainServer.execs[0]!.command.join(' ').includes(Buffer.from(stored.MINIO_SECRET_KEY!, 'base64').toString()));
     assert.equal(plainServer.pods.size, 0, 'the worker pod is deleted at the end');
+  });
+
+  it('profile in worker mode: the cloud side measured in the worker pod; job mode refused', async () => {
+    const execsBefore = plainServer.execs.length;
+    const results = join(dir, 'prof.csv');
+    const r = await cli(['profile', '--onnx_file', model, '--rep', '2', '--cloud', 'kubernetes', '--kube_mode', 'worker', '--results_file', results], plainServer.kubeconfig(join(dir, 'plain-kubeconfig')));
+    assert.equal(r.code, 0, r.err);
+    const p = await readProfile(join(dir, 'prof.profile.csv'));
+    assert.equal(p.settings.cloud.backend, 'kubernetes');
+    assert.equal(p.nodes.filter((n) => n.side === 'cloud').length, 12);
+    assert.equal(plainServer.execs.length, execsBefore + 1, 'onnx-cloud --serve exec’d in the pod');
+    const cloudPid = Number(/^cloud .* \S+:(\d+) /m.exec(r.out)?.[1]);
+    assert.ok(cloudPid > 0 && cloudPid !== process.pid, r.out);
+    const job = await cli(['profile', '--onnx_file', model, '--cloud', 'kubernetes']);
+    assert.equal(job.code, 2);
+    assert.match(job.err, /profile needs a cloud worker to measure in, and --cloud kubernetes --kube_mode job runs a Job per payload/);
   });
 
   it('refuses wrong credentials, a missing namespace, --kube_ssh_psk and an embedded store with a remote cluster, each in one line', async () => {

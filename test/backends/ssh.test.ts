@@ -26,6 +26,7 @@ import {
 } from '../../src/backends/ssh-connect.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { readRows } from '../../src/profile/csv.js';
+import { readProfile } from '../../src/profile/layer-profile.js';
 import { cli } from '../cli-helper.js';
 import { zoo } from '../models/zoo.js';
 import { keyPair, TestSshServer, type KeyPair } from './ssh-server.js';
@@ -174,6 +175,18 @@ describe('ssh backend: pieces', () => {
 });
 
 describe('ssh backend: a real SSH server on loopback', () => {
+  it('profile with the worker over SSH: the cloud side measured in the remote worker process', async () => {
+    const r = await cli(['profile', '--onnx_file', model, '--rep', '2', '--results_file', join(dir, 'prof.csv'), '--cloud', 'ssh', '--ssh_host', target(), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
+    assert.equal(r.code, 0, r.err);
+    const p = await readProfile(join(dir, 'prof.profile.csv'));
+    assert.equal(p.settings.cloud.backend, 'ssh');
+    assert.equal(p.nodes.filter((n) => n.side === 'cloud').length, 12);
+    const pids = [...r.out.matchAll(/^(edge|cloud) .* \S+:(\d+) /gm)].map((m) => [m[1], Number(m[2])]);
+    assert.deepEqual(pids.map((x) => x[0]), ['edge', 'cloud']);
+    assert.equal(pids[0]![1], process.pid);
+    assert.notEqual(pids[1]![1], process.pid);
+  });
+
   it('run_all with the worker over SSH: rows ok, results equal the full model, backend ssh, no secret on the command line', async () => {
     const execsBefore = server.execs.length;
     const r = await cli([...runAll('ok.csv', '--rep', '2'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);

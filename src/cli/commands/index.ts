@@ -6,6 +6,7 @@ import { dataProcessingCommand } from './data-processing.js';
 import { deployCommand } from './deploy.js';
 import { listLayersCommand } from './list-layers.js';
 import { printModelCommand } from './print-model.js';
+import { profileCommand } from './profile.js';
 import { runAllCommand, runCommand } from './run.js';
 import { multiSplitModelCommand, splitModelAllCommand, splitModelCommand } from './split-model.js';
 
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   splitModelAllCommand,
   runCommand,
   runAllCommand,
+  profileCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];

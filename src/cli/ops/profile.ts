@@ -1,0 +1,38 @@
+/**
+ * profile: per-node times and fixed costs on each side, written to <results>.profile.csv.
+ */
+import * as path from 'node:path';
+import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
+import { DEFAULTS } from '../../config/defaults.js';
+import { writeProfile, SIDES } from '../../profile/layer-profile.js';
+import { profileModel } from '../../profile/layer-profiler.js';
+import { median } from '../../profile/stats.js';
+import { randomInputs } from '../../split/random-inputs.js';
+import { table } from '../format.js';
+import { inputsFromArgs } from '../inputs.js';
+import { analyzeFromArgs } from '../options.js';
+import type { RunArgs } from './run.js';
+
+/** Where the profile goes: beside --results_file (X.csv -> X.profile.csv), else results/<model>.profile.csv. */
+export function profileFileFor(args: { onnx_file?: string; results_file?: string }): string {
+  if (args.results_file) return args.results_file.replace(/(\.profile)?\.csv$/i, '') + '.profile.csv';
+  return path.join('results', `${path.basename(args.onnx_file ?? 'model', '.onnx')}.profile.csv`);
+}
+
+export async function profile(args: RunArgs, out: (s: string) => void): Promise<number> {
+  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
+  const config = buildRunConfig(args as RunFlags);
+  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(args.rep !== undefined ? { rep: args.rep } : {}) });
+  const file = profileFileFor(args);
+  await writeProfile(file, p);
+  const rows = SIDES.map((side) => {
+    const nodes = p.nodes.filter((n) => n.side === side);
+    const sum = nodes.reduce((acc, n) => acc + n.medianMs, 0);
+    const m = measurements[side];
+    const f = p.fixed[side];
+    return [side, p.settings[side].backend, `${m.host}:${m.pid}`, nodes.length, m.kernels.length, sum.toFixed(3), median(m.wallMs).toFixed(3), median(m.runMs).toFixed(3), f.run_call.medianMs.toFixed(4), f.feed_per_mb.medianMs.toFixed(4), f.fetch_per_mb.medianMs.toFixed(4)];
+  });
+  out(table(['side', 'backend', 'measured in', '>nodes', '>kernels', '>sum of node medians ms', '>run ms', '>profiled run ms', '>run_call ms', '>feed ms/MB', '>fetch ms/MB'], rows));
+  out(`profile written to ${file}`);
+  return 0;
+}

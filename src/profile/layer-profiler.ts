@@ -1,0 +1,112 @@
+/**
+ * The `profile` operation as a library call: the model's per-node times and fixed costs on the
+ * edge (here) and on the cloud side (where the cloud runs: the local worker, or a remote worker
+ * over SSH or in a Kubernetes worker pod), with the sweep's provider, threads and graph
+ * optimisation. Kernels of fused nodes are mapped back to the model's nodes through the optimised
+ * model onnxruntime writes (layer-profiler-attribution.ts) and their time split by MACs.
+ */
+import type { RunConfig } from '../config/run-config.js';
+import { edgeSessionOptions } from '../config/run-config.js';
+import { UsageError } from '../errors.js';
+import { partHash } from '../onnx/part-hash.js';
+import { WorkerBackend } from '../backends/worker-client.js';
+import { createSession } from '../runtime/ort.js';
+import type { HostTensor } from '../runtime/session.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import { storeKeys } from '../storage/store.js';
+import { encodePayload } from '../tensor/payload/index.js';
+import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
+import { distribute, nodeNames } from './layer-profiler-attribution.js';
+import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
+import { startRun } from './start-run.js';
+import { median, percentile } from './stats.js';
+
+export const DEFAULT_PROFILE_REP = 20;
+
+export interface ProfileOptions {
+  feeds: Record<string, HostTensor>;
+  /** Recorded runs per side (default DEFAULT_PROFILE_REP). */
+  rep?: number;
+  warn?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ProfileResult {
+  profile: LayerProfile;
+  /** What each side measured, as it came (the cloud's from the worker process). */
+  measurements: Record<Side, SideMeasurement>;
+}
+
+/** Refuses backends that run a Job per payload (by --cloud and --kube_mode): they have no process to ask for a profile. */
+export function checkProfileCloud(cloud: string, kubeMode = 'job'): void {
+  if (cloud !== 'oscar' && (cloud !== 'kubernetes' || kubeMode === 'worker')) return;
+  const what = cloud === 'oscar' ? '--cloud oscar runs a job per payload' : `--cloud kubernetes --kube_mode ${kubeMode} runs a Job per payload`;
+  throw new UsageError(`profile needs a cloud worker to measure in, and ${what}: use --cloud local, --cloud ssh or --cloud kubernetes --kube_mode worker`);
+}
+
+function checkProfileBackend(config: RunConfig): void {
+  const b = config.backend;
+  checkProfileCloud(b.name, b.name === 'kubernetes' ? b.kube.mode : undefined);
+}
+
+const stat = (v: readonly number[]) => ({ medianMs: median(v), p95Ms: percentile(v, 0.95), runs: v.length });
+
+/** The profile rows of one side from its measurement: per model node, the kernels' time (scaled to the unprofiled run, see kernelScale) split by MACs. */
+export function sideRows(analysis: ModelAnalysis, side: Side, m: SideMeasurement): { nodes: NodeProfile[]; fixed: LayerProfile['fixed'][Side] } {
+  const { index, shapes, costs } = analysis;
+  const names = nodeNames(analysis.model.proto.graph!);
+  const byName = new Map(names.map((n, i) => [n, i]));
+  const covers = new Map(m.kernels.map((k) => [k.node, k.covers]));
+  const weight = (n: string) => costs.macs[byName.get(n) ?? -1] ?? 0;
+  const runs = m.runMs.length;
+  const perRun = Array.from({ length: runs }, (_, r) => distribute(m.kernels.map((k) => ({ node: k.node, ms: (k.ms[r] ?? 0) * m.kernelScale })), covers, weight).ms);
+  const nodes = index.nodes.map((n, i): NodeProfile => {
+    const times = perRun.map((ms) => ms.get(names[i]!) ?? 0);
+    const outputBytes = (n.output ?? []).reduce((a, t) => a + (shapes.get(t)?.bytes ?? 0), 0);
+    const params = costs.weights[i]!.reduce((a, w) => a + (costs.weightElements.get(w) ?? 0), 0);
+    return { side, node: names[i]!, opType: n.opType ?? '', ...stat(times), outputBytes, params, macs: costs.macs[i]! };
+  });
+  const fixed = Object.fromEntries(FIXED_COSTS.map((f) => [f, stat(m.fixed[f])])) as Record<FixedCost, ReturnType<typeof stat>>;
+  return { nodes, fixed };
+}
+
+function settingsOf(config: RunConfig, backend: string, threads = config.threads): SideSettings {
+  return { execType: config.execType, graphOpt: config.graphOptimizationLevel, backend, ...(threads !== undefined ? { threads } : {}) };
+}
+
+/** Profiles both sides: the edge here first, then the cloud side where it runs (never both at once). */
+export async function profileModel(analysis: ModelAnalysis, config: RunConfig, options: ProfileOptions): Promise<ProfileResult> {
+  checkProfileBackend(config);
+  const rep = options.rep ?? DEFAULT_PROFILE_REP;
+  if (!Number.isInteger(rep) || rep < 1) throw new UsageError(`--rep must be an integer >= 1, got ${String(options.rep)}`);
+  const bytes = analysis.model.bytes;
+  const side = { rep, warmup: Math.max(1, config.warmup) };
+  const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
+  const run = await startRun(analysis, config, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
+  let cloud: SideMeasurement;
+  let cloudThreads = config.threads;
+  try {
+    const backend = run.ctx.backend;
+    if (!(backend instanceof WorkerBackend)) throw new UsageError(`profile needs a cloud worker; --cloud ${config.cloud} has none`);
+    const sha = partHash(bytes);
+    const inputKey = storeKeys.input(run.ctx.runId, 'profile', 0);
+    if (!(await run.ctx.store.exists(storeKeys.model(sha)))) await run.ctx.store.put(storeKeys.model(sha), bytes);
+    await run.ctx.store.put(inputKey, encodePayload({ kind: 'input', runId: run.ctx.runId, splitIndex: 0, rep: 0, nextModels: [sha], timings: [], tensors: new Map(Object.entries(options.feeds)) }));
+    cloud = await backend.profile({ model: sha, inputKey, ...side, timeoutMs: config.timeoutMs + rep * config.timeoutMs });
+    cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
+    if (!run.ctx.keepObjects) await run.ctx.store.remove([inputKey]).catch(() => undefined);
+  } finally {
+    await run.close();
+  }
+  const e = sideRows(analysis, 'edge', edge);
+  const c = sideRows(analysis, 'cloud', cloud);
+  return {
+    profile: {
+      modelSha256: partHash(bytes),
+      settings: { edge: settingsOf(config, 'local'), cloud: settingsOf(config, config.cloud, cloudThreads) },
+      nodes: [...e.nodes, ...c.nodes],
+      fixed: { edge: e.fixed, cloud: c.fixed },
+    },
+    measurements: { edge, cloud },
+  };
+}
