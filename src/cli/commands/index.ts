@@ -5,7 +5,9 @@ import type { CommandDef } from '../command.js';
 import { dataProcessingCommand } from './data-processing.js';
 import { deployCommand } from './deploy.js';
 import { listLayersCommand } from './list-layers.js';
+import { predictCommand } from './predict.js';
 import { printModelCommand } from './print-model.js';
+import { recommendCommand } from './recommend.js';
 import { runAllCommand, runCommand } from './run.js';
 import { multiSplitModelCommand, splitModelAllCommand, splitModelCommand } from './split-model.js';
 
@@ -17,6 +19,8 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   splitModelAllCommand,
   runCommand,
   runAllCommand,
+  predictCommand,
+  recommendCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];
