@@ -126,9 +126,9 @@ export const PREDICT_COLUMNS = [
   'model_sha256',
 ] as const;
 
-/** Milliseconds and MB rounded for the CSV. */
+/** Milliseconds, MB and percentages rounded to 3 decimals for the CSV. */
 export function roundRow<T extends object>(r: T): T {
   const out = { ...r } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(out)) if (typeof v === 'number' && (k.endsWith('_ms') || k.endsWith('_mb'))) out[k] = ms(v);
+  for (const [k, v] of Object.entries(out)) if (typeof v === 'number' && (k.endsWith('_ms') || k.endsWith('_mb') || k.endsWith('_ape'))) out[k] = ms(v);
   return out as T;
 }

@@ -102,8 +102,10 @@ export async function predict(args: PredictArgs, out: (s: string) => void): Prom
   const file = args.results_file ?? defaultFile(args);
   const rounded = rows.map((r) => roundRow(r));
   await writeCsvFile(file, columns, rounded);
+  const comparison = measured ? compare(rows, measured) : undefined;
   if (args.json) {
-    out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, splits: rounded }, null, 2));
+    out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, splits: rounded }, null, 2));
+    return 0;
   } else {
     const keys = ['transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', ...(measured ? ['measured_total_ms', 'total_ape'] : [])];
     out(table(['>split_index', 'split_layer', ...keys.map((k) => `>${k}`)], rounded.map((r) => [r.split_index, r.split_layer, ...keys.map((k) => String((r as Record<string, unknown>)[k] ?? ''))])));
@@ -111,8 +113,8 @@ export async function predict(args: PredictArgs, out: (s: string) => void): Prom
   }
   const best = rows.reduce((b, r) => (r.total_ms < b.total_ms ? r : b));
   out(`predicted best split: ${best.split_index} (${best.split_layer}), total ${best.total_ms.toFixed(2)} ms`);
-  if (measured) {
-    const c = compare(rows, measured);
+  if (comparison) {
+    const c = comparison;
     out(`against ${args.measured} (${c.splits} split points): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
     out(
       c.predictedBest === c.measuredBest
