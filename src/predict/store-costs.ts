@@ -64,7 +64,7 @@ async function timed(f: () => unknown): Promise<number> {
 }
 
 /** Measures the store with `repeats` requests of each kind and size (after one unrecorded of each); removes what it wrote. */
-export async function measureStoreCosts(store: ObjectStore, repeats = 5): Promise<StoreCosts> {
+export async function measureStoreCosts(store: ObjectStore, repeats = 9): Promise<StoreCosts> {
   const prefix = `probe/${randomUUID()}`;
   const keys: string[] = [];
   let requests = 0;
@@ -124,7 +124,7 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 5): Promis
 }
 
 /** Opens the store a run with `config` would use (the embedded one when none is named), measures it, and closes it. */
-export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats = 5): Promise<{ costs: StoreCosts; store: string }> {
+export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats = 9): Promise<{ costs: StoreCosts; store: string }> {
   const opened = await openStore(config.store);
   try {
     const costs = await measureStoreCosts(opened.store, repeats);

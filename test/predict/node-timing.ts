@@ -3,7 +3,9 @@
  * node a part, as multi_split_model at every position would cut it), for tests and for checking
  * predictions against sweeps. A node's time is its part's median run less the run-call cost and
  * the per-MB cost of feeding and fetching, each measured on an Identity model (the per-MB slope
- * split evenly between feeding and fetching). Both sides get the same numbers: the edge and a
+ * split evenly between feeding and fetching). What a whole-model run takes beyond the sum of its
+ * nodes and its fixed costs (the executor's work between kernels) is spread evenly over the
+ * nodes. Both sides get the same numbers: the edge and a
  * local cloud run on this machine with the same settings. It does not see fusions across nodes
  * (each part is optimised alone).
  */
@@ -93,6 +95,21 @@ export async function nodeTimingProfile(a: ModelAnalysis, o: NodeTimingOptions):
       await s.release();
     }
   }
+  // The executor's cost per node: the whole model's run beyond its nodes and fixed costs.
+  const full = await createSession(a.model.bytes, o.session);
+  let perNode = 0;
+  try {
+    const feeds = randomInputs(a, 7);
+    const fed = Object.values(feeds).reduce((x, t) => x + hostTensorBytes(t), 0) / 1e6;
+    const outs = await full.run(feeds);
+    const fetched = Object.values(outs).reduce((x, t) => x + hostTensorBytes(t), 0) / 1e6;
+    const whole = median(await runTimes(full, feeds, reps * 3, warmup));
+    const kernels = nodes.filter((n) => n.side === 'edge').reduce((x, n) => x + n.medianMs, 0);
+    perNode = Math.max(0, whole - runCall - feedPerMb * fed - fetchPerMb * fetched - kernels) / m;
+  } finally {
+    await full.release();
+  }
+  for (const n of nodes) (n.medianMs += perNode), (n.p95Ms += perNode);
   const f = (ms: number) => ({ medianMs: ms, p95Ms: ms, runs: reps * 3 });
   const fixed = { run_call: f(runCall), feed_per_mb: f(feedPerMb), fetch_per_mb: f(fetchPerMb) };
   return { modelSha256: a.model.sha256, settings: { edge: o.settings, cloud: { ...o.settings } }, nodes, fixed: { edge: fixed, cloud: { ...fixed } } };
