@@ -4,7 +4,7 @@
  * the link (link.ts). Rows carry run_all's column names, so both files join on split_index.
  */
 import type { LayerProfile } from '../profile/layer-profile.js';
-import { ms } from '../profile/columns.js';
+import { COLUMNS, ms, type Column } from '../profile/columns.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { linkCycleMs, requestOverLinkMs, type Link } from './link.js';
 import { edgeMemory, predictCompute, type SplitCompute } from './model.js';
@@ -98,23 +98,13 @@ export function predictRows(facts: readonly SplitFacts[], store: StoreCosts, lin
   });
 }
 
-/** The CSV's columns: run_all's names for what both have, then the link and the settings. */
-export const PREDICT_COLUMNS = [
-  'split_index',
-  'split_layer',
-  'cut_tensors',
-  'tensor_bytes',
-  'transfer_bytes',
+const between = (from: Column, to: Column): Column[] => COLUMNS.slice(COLUMNS.indexOf(from), COLUMNS.indexOf(to) + 1);
+
+/** The CSV's columns: run_all's own (split_index .. transfer_bytes, edge_ms .. total_ms), then the link and the settings. */
+export const PREDICT_COLUMNS: readonly string[] = [
+  ...between('split_index', 'transfer_bytes'),
   'result_bytes',
-  'edge_ms',
-  'encode_ms',
-  'upload_ms',
-  'cloud_ms',
-  'download_ms',
-  'decode_ms',
-  'transfer_ms',
-  'wait_ms',
-  'total_ms',
+  ...between('edge_ms', 'total_ms'),
   'edge_memory_mb',
   'bandwidth_mbit',
   'rtt_ms',
@@ -124,7 +114,7 @@ export const PREDICT_COLUMNS = [
   'backend',
   'store',
   'model_sha256',
-] as const;
+];
 
 /** Milliseconds, MB and percentages rounded to 3 decimals for the CSV. */
 export function roundRow<T extends object>(r: T): T {
