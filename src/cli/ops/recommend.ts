@@ -65,6 +65,7 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   const a = await analyzeFromArgs(args);
   let cands: Candidate[];
   let source: string;
+  let measured: Awaited<ReturnType<typeof measuredFor>> | undefined;
   const input = (args.profile ?? args.results_file)!;
   if (args.profile) {
     const profile = await profileFor(args, a);
@@ -72,12 +73,12 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
     cands = predictedCandidates(splitFacts(a, profile), costs);
     source = `predicted from ${args.profile}, store ${store}`;
   } else {
-    const measured = await measuredFor(args.results_file!, a);
+    measured = await measuredFor(args.results_file!, a);
     const memory = edgeMemory(a);
     cands = measuredCandidates(measured, new Map(a.splitPoints.map((p, i) => [p.index, memory[i]!.mb])));
     source = `measured in ${args.results_file}, link re-modelled`;
   }
-  const link = linkOf(args);
+  const link = linkOf(args, measured);
   const constraints = {
     ...(args.max_edge_ms !== undefined ? { maxEdgeMs: args.max_edge_ms } : {}),
     ...(args.max_transfer_bytes !== undefined ? { maxTransferBytes: args.max_transfer_bytes } : {}),
