@@ -1,6 +1,6 @@
 /**
  * All the benchmarks, in sequence (`npm run bench`): the split engine (split-bench), the payload
- * codec (payload-bench), and run_all (run-bench). Each prints its table and writes its JSON under
+ * codec (payload-bench), run_all (run-bench), and the emulated link (link-bench). Each prints its table and writes its JSON under
  * results/bench/. Goals are reported, not enforced; the exit code is non-zero only when a bench
  * could not run.
  *
@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runLinkBench } from './link-bench.js';
 import { runPayloadBench } from './payload-bench.js';
 import { runRunBench } from './run-bench.js';
 
@@ -30,20 +31,20 @@ async function main(): Promise<number> {
     console.error(`split-bench failed (${split.error ? split.error.message : `exit ${split.status ?? split.signal}`})`);
   }
 
-  banner('payload-bench');
-  try {
-    runPayloadBench();
-  } catch (err) {
-    failed.push('payload-bench');
-    console.error(`payload-bench failed: ${(err as Error)?.stack ?? err}`);
-  }
-
-  banner('run-bench');
-  try {
-    await runRunBench();
-  } catch (err) {
-    failed.push('run-bench');
-    console.error(`run-bench failed: ${(err as Error)?.stack ?? err}`);
+  // The in-process parts: each runs in turn, a failure is reported and the next one runs.
+  const parts: [string, () => unknown][] = [
+    ['payload-bench', runPayloadBench],
+    ['run-bench', runRunBench],
+    ['link-bench', runLinkBench],
+  ];
+  for (const [name, run] of parts) {
+    banner(name);
+    try {
+      await run();
+    } catch (err) {
+      failed.push(name);
+      console.error(`${name} failed: ${(err as Error)?.stack ?? err}`);
+    }
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(0);

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { UsageError } from '../errors.js';
 import { providerFor, type ProviderChoice } from '../runtime/providers.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../runtime/session.js';
+import { checkLinkShape, type LinkShape } from '../storage/shaping-proxy.js';
 import { storeConfigFromEnv, storeLocationFromEnv, type StoreConfig } from '../storage/store.js';
 import { kubeSettings, type KubeArgs } from '../backends/kube/options.js';
 import { oscarRunSettings, type OscarRunSettings } from '../backends/oscar-options.js';
@@ -54,6 +55,10 @@ export interface RunFlags {
   warmup?: number;
   cloud?: string;
   keep_objects?: boolean;
+  /** Link rate between the edge and the store, Mbit/s (each direction). */
+  bandwidth?: number;
+  /** Round-trip time of that link, ms. */
+  rtt?: number;
   [flag: string]: unknown;
 }
 
@@ -74,6 +79,11 @@ export interface RunConfig {
   /** Unrecorded warm-up cycles per split point. */
   warmup: number;
   keepObjects: boolean;
+  /**
+   * The link between the edge and the store (--bandwidth, --rtt): the edge's store connections go
+   * through a shaping proxy; the cloud side reaches the store directly. None: no shaping.
+   */
+  link?: LinkShape;
   /** The chosen backend's own settings. */
   backend: BackendSettings;
 }
@@ -120,6 +130,9 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
   };
   if (flags.onnx_file) config.model = flags.onnx_file;
   if (threads !== undefined) config.threads = threads;
+  if (flags.bandwidth !== undefined || flags.rtt !== undefined) {
+    config.link = checkLinkShape({ ...(flags.bandwidth !== undefined ? { bandwidthMbit: flags.bandwidth } : {}), rttMs: flags.rtt ?? 0 });
+  }
   return config;
 }
 

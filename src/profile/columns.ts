@@ -44,6 +44,9 @@ export const COLUMNS = [
   'job_queue_s',
   'job_run_s',
   'run_id',
+  // The emulated link between the edge and the store (--bandwidth, --rtt); empty without one.
+  'bandwidth_mbit',
+  'rtt_ms',
 ] as const;
 
 export type Column = (typeof COLUMNS)[number];

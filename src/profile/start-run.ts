@@ -1,8 +1,10 @@
 /**
  * A run, ready to measure: the store opened (or the embedded one started), the cloud backend
  * created and warm, the reference outputs of the whole model computed with the same provider
- * and input. One split point (`measureSplit`) or the sweep (`sweep`) then runs over it; `close`
- * stops everything that was started, on every path.
+ * and input. With a link (config.link), the edge's store connections go through a shaping proxy
+ * in front of the store, while the cloud side reaches the store directly. One split point
+ * (`measureSplit`) or the sweep (`sweep`) then runs over it; `close` stops everything that was
+ * started (backend, proxy, stores), on every path.
  */
 import { randomUUID } from 'node:crypto';
 import type { BackendContext, CloudBackend } from '../backends/backend.js';
@@ -13,7 +15,9 @@ import { probeModel } from '../runtime/probe.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
+import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
 import { openStore } from '../storage/open.js';
+import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
 
@@ -35,11 +39,13 @@ export interface SplitMeasurement {
 export interface StartedRun {
   readonly ctx: SweepContext;
   readonly config: RunConfig;
+  /** The shaping proxy the edge's store connections go through (with --bandwidth/--rtt): its byte and connection counters. */
+  readonly proxy?: ShapingProxy;
   /** Warm-up cycles (config.warmup), then `rep` recorded cycles of one split point. */
   measureSplit(point: SplitPoint, rep: number): Promise<SplitMeasurement>;
   /** Every requested split point; failed ones become error rows and the sweep goes on. */
   sweep(opts: SweepOptions): Promise<Row[]>;
-  /** Stops the backend and the store. Idempotent. */
+  /** Stops the backend, the link's proxy and the store. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -57,28 +63,50 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   await checkProvider(config.provider, probeModel());
   if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, env)) ?? config.store };
   const opened = await openStore(config.store);
-  const access = opened.embedded ?? { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
+  const embedded = opened.embedded;
+  const access = embedded
+    ? { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey }
+    : { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
+  // With a link, the edge's store goes through the shaping proxy; the cloud side (storeAccess) reaches the store directly.
+  let linked: LinkedStore | undefined;
+  if (config.link) {
+    try {
+      linked = await openLinkedStore(
+        { ...access, ...(embedded ? { onObjectCreated: embedded.onObjectCreated, label: 'embedded' } : {}) },
+        embedded ? { ...config.store, region: embedded.region } : config.store,
+        config.link,
+      );
+    } catch (err) {
+      await opened.stop();
+      throw err;
+    }
+  }
+  const edgeStore = linked?.store ?? opened.store;
+  const stopStores = async (): Promise<void> => {
+    await linked?.stop();
+    await opened.stop();
+  };
   let backend: CloudBackend;
   try {
     const bctx: BackendContext = {
       config,
       cloud: cloudConfigOf(config),
-      store: opened.store,
+      store: edgeStore,
       storeAccess: { ...access, bucket: config.store.bucket, ...(config.store.region ? { region: config.store.region } : {}) },
-      embeddedStore: opened.embedded !== undefined,
+      embeddedStore: embedded !== undefined,
       env,
       warn,
     };
     backend = await module.create(bctx);
   } catch (err) {
-    await opened.stop();
+    await stopStores();
     throw err;
   }
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       await backend.close().catch(() => undefined);
-      await opened.stop();
+      await stopStores();
     })());
   const sessionOptions = edgeSessionOptions(config);
   let expected: Record<string, HostTensor>;
@@ -99,7 +127,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   }
   const ctx: SweepContext = {
     analysis,
-    store: opened.store,
+    store: edgeStore,
     backend,
     createSession,
     provider: config.provider,
@@ -111,11 +139,13 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     warmup: config.warmup,
     expected,
     // The embedded store's folder goes away at the end; its objects need no deleting.
-    keepObjects: config.keepObjects || opened.embedded !== undefined,
+    keepObjects: config.keepObjects || embedded !== undefined,
   };
+  if (config.link) ctx.link = config.link;
   return {
     ctx,
     config,
+    ...(linked ? { proxy: linked.proxy } : {}),
     close,
     sweep: (opts) => runSweep(ctx, opts),
     async measureSplit(point, rep) {

@@ -13,6 +13,7 @@ import type { HostTensor, Session, SessionOptions } from '../runtime/session.js'
 import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { buildParts, type BuiltPart } from '../split/split.js';
+import type { LinkShape } from '../storage/shaping-proxy.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
@@ -38,6 +39,8 @@ export interface SweepContext {
   expected?: Record<string, HostTensor>;
   /** Leave input/output objects in the store (default: removed, in one request, after each split point). */
   keepObjects?: boolean;
+  /** The emulated link the edge's store connections go through, for the rows (bandwidth_mbit, rtt_ms). */
+  link?: LinkShape;
 }
 
 export interface CycleResult {
@@ -239,6 +242,8 @@ function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
     exec_type: ctx.execType,
     backend: ctx.backend.name,
     run_id: ctx.runId,
+    bandwidth_mbit: ctx.link?.bandwidthMbit ?? '',
+    rtt_ms: ctx.link?.rttMs ?? '',
   });
 }
 

@@ -29,6 +29,9 @@ export interface EmbeddedStore {
   secretKey: string;
   /** The folder holding the objects. */
   dir: string;
+  region: string;
+  /** The server's in-process "object created" events for the bucket (another client of this process can wait on them). */
+  onObjectCreated: (listener: (key: string) => void) => () => void;
   /** Closes the store, stops the server and removes the folder (unless it was given). Idempotent. */
   stop(): Promise<void>;
 }
@@ -69,6 +72,8 @@ export async function startEmbeddedStore(options: { bucket: string; dir?: string
     accessKey: EMBEDDED_ACCESS_KEY,
     secretKey,
     dir,
+    region: REGION,
+    onObjectCreated,
     stop: () =>
       (stopping ??= (async () => {
         await store.close();

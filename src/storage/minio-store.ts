@@ -13,6 +13,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { Client, type NotificationPoller } from 'minio';
 import { StoreError, TimeoutError } from '../errors.js';
 import type { Chunks } from '../proto/writer.js';
@@ -39,6 +40,22 @@ export interface MinioStoreOptions {
   onObjectCreated?: (listener: (key: string) => void) => () => void;
   /** Names the kind of server in `description`, e.g. 'embedded'. */
   label?: string;
+  /**
+   * Dial every connection here instead of the endpoint (a shaping proxy in front of it). Requests
+   * still name the endpoint: the Host header, the SigV4 signature over it and TLS's server name and
+   * certificate check are those of a direct connection.
+   */
+  connectVia?: { host: string; port: number };
+}
+
+/** The store's own keep-alive agent, dialling `via` instead of the endpoint when given. */
+export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }): http.Agent {
+  const agent = useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  if (!via) return agent;
+  const dial = agent.createConnection.bind(agent);
+  const tlsName = useSSL ? { checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(endpointHost, cert) } : {};
+  agent.createConnection = (options, callback) => dial({ ...options, host: via.host, port: via.port, ...tlsName }, callback);
+  return agent;
 }
 
 const NETWORK_CODES = new Set([
@@ -333,7 +350,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error)
 export async function openMinioStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<ObjectStore> {
   if (!config.endpoint) throw new StoreError('no object store endpoint given (set MINIO_ENDPOINT or --minio_endpoint)');
   const ep = parseEndpoint(config.endpoint, config.useSSL);
-  const agent = ep.useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  const agent = storeAgent(ep.useSSL, ep.host, options.connectVia);
   let client: Client;
   try {
     client = new Client({

@@ -2,13 +2,14 @@
  * Opens the store a run uses: a MinIO (or other S3 server) when an endpoint is configured, else an
  * embedded S3 server in this process; and the store of the cloud entries from their environment.
  */
+import type { EmbeddedStore } from './embedded.js';
 import { openMinioStore, type MinioStoreOptions } from './minio-store.js';
 import { storeConfigFromEnv, type ObjectStore, type StoreConfig } from './store.js';
 
 export interface OpenedStore {
   store: ObjectStore;
   /** Set when the store is the embedded server: how other processes reach it. */
-  embedded?: { endpoint: string; accessKey: string; secretKey: string; dir: string };
+  embedded?: Pick<EmbeddedStore, 'endpoint' | 'accessKey' | 'secretKey' | 'dir' | 'region' | 'onObjectCreated'>;
   /** Closes the store (and stops the embedded server). Idempotent. */
   stop(): Promise<void>;
 }
@@ -20,7 +21,7 @@ export async function openStore(config: StoreConfig, options: MinioStoreOptions 
     const e = await startEmbeddedStore({ bucket: config.bucket });
     return {
       store: e.store,
-      embedded: { endpoint: e.endpoint, accessKey: e.accessKey, secretKey: e.secretKey, dir: e.dir },
+      embedded: { endpoint: e.endpoint, accessKey: e.accessKey, secretKey: e.secretKey, dir: e.dir, region: e.region, onObjectCreated: e.onObjectCreated },
       stop: e.stop,
     };
   }

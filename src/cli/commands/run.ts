@@ -6,6 +6,7 @@ import {
   withCloudOptions,
   withCycleOptions,
   withInputOptions,
+  withLinkOptions,
   withModelOptions,
   withRuntimeOptions,
   withStoreOptions,
@@ -17,7 +18,7 @@ export const runCommand = defineCommand({
   describe: 'One split point through the full edge -> store -> cloud cycle, with the time of each step',
   example: 'run --onnx_file model.onnx --split_layer relu_3_out --rep 5 --verify',
   builder: (y) =>
-    withCloudOptions(withStoreOptions(withCycleOptions(withRuntimeOptions(withInputOptions(withModelOptions(y))))))
+    withLinkOptions(withCloudOptions(withStoreOptions(withCycleOptions(withRuntimeOptions(withInputOptions(withModelOptions(y)))))))
       .option('split_layer', { type: 'string', demandOption: true, describe: 'Layer to cut after (the input name for cloud only)' })
       .option('rep', intOption('rep', { default: DEFAULTS.repRun, describe: 'Recorded repetitions' }))
       .option('results_file', { type: 'string', describe: 'Also append the rows to this CSV' })
@@ -29,8 +30,8 @@ export const runCommand = defineCommand({
 export const runAllCommand = defineCommand({
   name: 'run_all',
   describe: 'Every split point through the cycle, --rep times each; rows to --results_file (CSV) and a summary',
-  example: 'run_all --onnx_file model.onnx --rep 10 --results_file results/model.csv',
-  builder: (y) => withCloudOptions(withStoreOptions(withSweepOptions(withRuntimeOptions(withInputOptions(withModelOptions(y)))))),
+  example: 'run_all --onnx_file model.onnx --rep 10 --bandwidth 50 --rtt 20 --results_file results/model.csv',
+  builder: (y) => withLinkOptions(withCloudOptions(withStoreOptions(withSweepOptions(withRuntimeOptions(withInputOptions(withModelOptions(y))))))),
   validate: (args, given) => checkCloudFlags(String(args.cloud), given),
   run: async (args, io) => (await import('../ops/run.js')).runAll(args, io),
 });

@@ -3,7 +3,7 @@
  * with the times and bytes of every step written to CSV.
  */
 import * as path from 'node:path';
-import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
+import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { UsageError } from '../../errors.js';
 import { COLUMNS, type Row } from '../../profile/columns.js';
@@ -12,6 +12,7 @@ import { startRun, type StartedRun } from '../../profile/start-run.js';
 import { doneKey, runSweep } from '../../profile/sweep.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
+import { describeLink } from '../../storage/shaping-proxy.js';
 import { pointAtPosition, positionOf } from '../../split/points.js';
 import { humanBytes, table } from '../format.js';
 import { randomInputs } from '../../split/random-inputs.js';
@@ -38,11 +39,22 @@ export interface RunArgs extends ModelArgs, InputArgs {
   threads?: number;
   keep_objects?: boolean;
   verify?: boolean;
+  bandwidth?: number;
+  rtt?: number;
+}
+
+/** The link the edge's store connections went through, for the summary lines. */
+function linkLine(config: RunConfig): string {
+  return config.link ? `link edge <-> store: ${describeLink(config.link)} (shaping proxy; the cloud reaches the store directly)` : 'link edge <-> store: direct (no --bandwidth/--rtt)';
 }
 
 /** Starts a run from the flags: the configuration is built once here and carried by the run. */
-async function setUp(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }, warn?: (line: string) => void): Promise<StartedRun> {
-  const config = buildRunConfig(args as RunFlags);
+async function setUp(
+  args: RunArgs,
+  a: ModelAnalysis & { feeds?: Record<string, HostTensor> },
+  warn?: (line: string) => void,
+  config: RunConfig = buildRunConfig(args as RunFlags),
+): Promise<StartedRun> {
   return startRun(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(warn ? { warn } : {}) });
 }
 
@@ -67,7 +79,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
       await csv.close();
     }
     const last = rows.at(-1)!;
-    out(`split ${point.index} after '${args.split_layer}': ${point.cutTensors.length} cut tensor(s), ${last.tensor_bytes} tensor bytes, ${last.transfer_bytes} bytes on the wire`);
+    out(`split ${point.index} after '${args.split_layer}': ${point.cutTensors.length} cut tensor(s), ${last.tensor_bytes} tensor bytes, ${last.transfer_bytes} bytes on the wire; ${linkLine(s.config)}`);
     const keys = ['edge_load_ms', 'cloud_load_ms', 'edge_ms', 'encode_ms', 'upload_ms', 'wait_ms', 'cloud_ms', 'download_ms', 'decode_ms', 'total_ms'] as const;
     out(table(['>rep', ...keys.map((k) => `>${k}`), 'status'], rows.map((r) => [r.rep, ...keys.map((k) => r[k]), r.status + (r.error ? `: ${r.error}` : '')])));
     for (const name of a.index.outputs) out(describeOutput(name, outputs.get(name)));
@@ -119,7 +131,9 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   }
   // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
   for (const r of previous) if (r.status === 'ok') done.add(doneKey(r.split_index!, r.rep!));
-  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`));
+  const config = buildRunConfig(args as RunFlags);
+  if (previous.length > 0) checkSameLink(file, previous, config);
+  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config);
   let csv: CsvAppender;
   try {
     csv = await CsvAppender.open(file);
@@ -160,17 +174,31 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const all = [...previous, ...rows] as Record<string, string | number>[];
   const summary = await writeSummary(file, all);
   const failed = rows.filter((r) => r.status !== 'ok').length;
-  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}`);
+  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) out(`${failed} rows failed; see the status and error columns`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
   const best = bestSplit(all);
   if (best) {
-    const where = s.config.cloud === 'local' ? ' (edge and cloud share this machine here; run against the real cloud with --cloud to choose a split)' : '';
+    const where =
+      s.config.cloud !== 'local'
+        ? ''
+        : s.config.link
+          ? ` (edge and cloud share this machine; only the link is emulated: ${describeLink(s.config.link)})`
+          : ' (edge and cloud share this machine here; run against the real cloud with --cloud, or emulate a link with --bandwidth/--rtt, to choose a split)';
     out(`fastest measured split: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} sent${where}`);
   }
   // Failed split points are in the results; only a sweep where nothing worked is a failure.
   if (stop.signal.aborted) return 130;
   return rows.length > 0 && failed === rows.length ? 1 : 0;
+}
+
+/** A resumed sweep keeps the link its rows were measured over. */
+function checkSameLink(file: string, previous: Record<string, string | number>[], config: RunConfig): void {
+  const want = [config.link?.bandwidthMbit ?? '', config.link?.rttMs ?? ''].map(String);
+  const row = previous.find((r) => String(r.bandwidth_mbit ?? '') !== want[0] || String(r.rtt_ms ?? '') !== want[1]);
+  if (!row) return;
+  const had = row.bandwidth_mbit === '' && row.rtt_ms === '' ? 'no link shaping' : `--bandwidth ${row.bandwidth_mbit || '(none)'} --rtt ${row.rtt_ms}`;
+  throw new UsageError(`${file} was measured with ${had}; resume it with the same --bandwidth and --rtt, or choose another --results_file`);
 }
 
 function bestSplit(rows: Record<string, string | number>[]): { index: number; layer: string; ms: number; bytes: number } | undefined {

@@ -1,0 +1,142 @@
+/**
+ * run and run_all over an emulated link (--bandwidth, --rtt): complete ok rows with the link
+ * recorded, the edge's store traffic through the shaping proxy (and only the edge's), the proxy
+ * stopped with the run; bad values and a resume over another link refused by name.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { buildRunConfig } from '../../src/config/run-config.js';
+import { UsageError } from '../../src/errors.js';
+import { encodeModel } from '../../src/onnx/codec.js';
+import { COLUMNS } from '../../src/profile/columns.js';
+import { startRun } from '../../src/profile/start-run.js';
+import { analyzeFile } from '../../src/split/analysis.js';
+import { randomInputs } from '../../src/split/random-inputs.js';
+import { createSession } from '../../src/runtime/ort.js';
+import { cli } from '../cli-helper.js';
+import { chainSplitPoints } from '../helpers.js';
+import { zoo } from '../models/zoo.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-link-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const lenet = zoo.find((z) => z.name === 'lenet5')!;
+const file = join(dir, 'lenet5.onnx');
+writeFileSync(file, encodeModel(lenet.build()));
+const POINTS = chainSplitPoints(lenet.build());
+
+function rows(csv: string): Record<string, string>[] {
+  return parse(readFileSync(csv, 'utf8'), { columns: true }) as Record<string, string>[];
+}
+
+describe('run_all --bandwidth --rtt', () => {
+  it('writes complete ok rows with bandwidth_mbit and rtt_ms, and says the link', async () => {
+    const csv = join(dir, 'linked.csv');
+    const args = ['run_all', '--onnx_file', file, '--rep', '2', '--warmup', '0', '--graph_opt', 'disabled', '--threads', '1', '--results_file', csv];
+    const r = await cli([...args, '--bandwidth', '20', '--rtt', '4']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /link edge <-> store: 20 Mbit\/s each way, rtt 4 ms/);
+    const got = rows(csv);
+    assert.deepEqual(Object.keys(got[0]!), [...COLUMNS]);
+    assert.equal(got.length, POINTS * 2);
+    for (const row of got) {
+      assert.equal(row.status, 'ok', `${row.split_index}: ${row.error}`);
+      assert.equal(row.bandwidth_mbit, '20');
+      assert.equal(row.rtt_ms, '4');
+      assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index} equals the full model`);
+      if (Number(row.split_index) === POINTS - 1) continue; // edge only: nothing crosses
+      for (const c of COLUMNS.slice(0, COLUMNS.indexOf('status'))) assert.notEqual(row[c], '', `split ${row.split_index}: ${c} filled`);
+      // A request and its answer each cross the link once: never sooner than the round trip.
+      assert.ok(Number(row.upload_ms) >= 4, `upload ${row.upload_ms}`);
+      assert.ok(Number(row.download_ms) >= 4, `download ${row.download_ms}`);
+    }
+
+    // Resuming it over another link (or none) would mix links in one file.
+    for (const other of [['--bandwidth', '50', '--rtt', '4'], ['--rtt', '4'], []]) {
+      const again = await cli([...args, '--resume', ...other]);
+      assert.equal(again.code, 2, other.join(' '));
+      assert.match(again.err, /linked\.csv was measured with --bandwidth 20 --rtt 4; resume it with the same --bandwidth and --rtt/);
+    }
+    const same = await cli([...args, '--resume', '--bandwidth', '20', '--rtt', '4']);
+    assert.equal(same.code, 0, same.err);
+  });
+
+  it('leaves the link columns empty without shaping, and says the store is reached directly', async () => {
+    const csv = join(dir, 'direct.csv');
+    const r = await cli(['run_all', '--onnx_file', file, '--rep', '1', '--warmup', '0', '--splits', '0', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /link edge <-> store: direct/);
+    const [row] = rows(csv);
+    assert.equal(row!.bandwidth_mbit, '');
+    assert.equal(row!.rtt_ms, '');
+  });
+
+  it('run prints the link; only the edge goes through the proxy, which stops with the run', async () => {
+    const r = await cli(['run', '--onnx_file', file, '--split_layer', 'relu_0_out', '--rep', '1', '--warmup', '0', '--rtt', '2', '--verify']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /link edge <-> store: unlimited rate, rtt 2 ms/);
+    assert.match(r.out, /verify: .*\(match\)/);
+
+    const analysis = await analyzeFile(file, { createSession });
+    const run = await startRun(analysis, buildRunConfig({ bandwidth: 100, rtt: 2, warmup: 0, threads: 1 }), { feeds: randomInputs(analysis) });
+    let proxy;
+    try {
+      proxy = run.proxy!;
+      assert.ok(proxy, 'a linked run has a proxy');
+      // The first sweep also puts the cloud part in the store (over the link); the second finds it there.
+      await run.sweep({ rep: 1, splits: [1] });
+      const before = { ...proxy.bytes };
+      const [row] = await run.sweep({ rep: 1, splits: [1] });
+      assert.equal(row!.status, 'ok', String(row!.error));
+      const up = proxy.bytes.up - before.up;
+      const down = proxy.bytes.down - before.down;
+      // The edge's payload went up and the result came down through the link; the cloud worker's
+      // fetch of the payload and upload of the result did not (or each would count twice).
+      assert.ok(up >= Number(row!.transfer_bytes) && up < 2 * Number(row!.transfer_bytes) + 64 * 1024, `up ${up}`);
+      assert.ok(down >= Number(row!.result_bytes) && down < Number(row!.transfer_bytes), `down ${down}`);
+    } finally {
+      await run.close();
+    }
+    assert.equal(proxy.open, 0);
+    await assert.rejects(
+      new Promise((resolve, reject) => net.connect({ host: proxy.host, port: proxy.port }).on('connect', resolve).on('error', reject)),
+      /ECONNREFUSED/,
+      'the proxy no longer listens',
+    );
+    const direct = await startRun(analysis, buildRunConfig({ warmup: 0 }), { feeds: randomInputs(analysis) });
+    assert.equal(direct.proxy, undefined);
+    await direct.close();
+  });
+
+  it('refuses bad --bandwidth and --rtt by name, and the flags where no run is made', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--bandwidth', '0'], /--bandwidth must be a positive number, got 0/],
+      [['--bandwidth', '-3'], /--bandwidth must be a positive number, got -3/],
+      [['--bandwidth', 'fast'], /--bandwidth must be a positive number, got a value that is not a number/],
+      [['--rtt', '-1'], /--rtt must be a number of milliseconds >= 0, got -1/],
+      [['--rtt', 'slow'], /--rtt must be a number of milliseconds >= 0, got a value that is not a number/],
+    ];
+    for (const op of ['run_all', 'run']) {
+      for (const [extra, pattern] of cases) {
+        const r = await cli([op, '--onnx_file', file, '--split_layer', 'relu_0_out', '--results_file', join(dir, 'bad.csv'), ...extra].filter((a, i, all) => op === 'run' || (a !== '--split_layer' && all[i - 1] !== '--split_layer')));
+        assert.equal(r.code, 2, `${op} ${extra.join(' ')}`);
+        assert.match(r.err, pattern, `${op} ${extra.join(' ')}`);
+        assert.equal(r.err.trim().split('\n').length, 1, r.err);
+      }
+    }
+    const r = await cli(['list_layers', '--onnx_file', file, '--bandwidth', '5']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /list_layers does not take --bandwidth/);
+    // The library checks the same values.
+    assert.throws(() => buildRunConfig({ bandwidth: 0 }, {}), (e: Error) => e instanceof UsageError && /--bandwidth must be a positive number of Mbit\/s, got 0/.test(e.message));
+    assert.throws(() => buildRunConfig({ rtt: -2 }, {}), (e: Error) => e instanceof UsageError && /--rtt .* got -2/.test(e.message));
+    assert.deepEqual(buildRunConfig({ bandwidth: 5 }, {}).link, { bandwidthMbit: 5, rttMs: 0 });
+    assert.deepEqual(buildRunConfig({ rtt: 30 }, {}).link, { rttMs: 30 });
+    assert.equal(buildRunConfig({}, {}).link, undefined);
+  });
+});
