@@ -94,6 +94,26 @@ describe('predict and recommend', () => {
     assert.match(r.out, /the predicted best split \d+ is (the measured best|not the measured best \d+: measured, it is [\d.]+% slower)/);
   });
 
+  it('takes the link from rows measured over one, and joins them too', async () => {
+    const linked = join(dir, 'lenet5-link.csv');
+    const last = a.splitPoints.length - 1;
+    const run = await cli(['run_all', '--onnx_file', file, '--rep', '2', '--warmup', '1', '--graph_opt', 'disabled', '--threads', '1', '--splits', '0', '6', String(last), '--bandwidth', '100', '--rtt', '4', '--results_file', linked]);
+    assert.equal(run.code, 0, run.err);
+    const out = join(dir, 'lenet5-link.predict.csv');
+    const r = await cli(['predict', '--onnx_file', file, '--profile', profile, '--measured', linked, '--results_file', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /for 100 Mbit\/s, rtt 4 ms/);
+    assert.match(r.out, /against .*lenet5-link\.csv \(3 split points\)/);
+    const pred = csv(out);
+    assert.equal(pred.length, a.splitPoints.length, 'every split point is predicted, measured or not');
+    for (const m of csv(linked)) {
+      const p = pred.find((x) => x.split_index === m.split_index)!;
+      assert.deepEqual([p.bandwidth_mbit, p.rtt_ms], [m.bandwidth_mbit, m.rtt_ms]);
+      if (m.rep !== '0') assert.equal(p.transfer_bytes, m.transfer_bytes);
+      assert.notEqual(p.measured_total_ms, '');
+    }
+  });
+
   it("follows the profile's numbers: nodes, run call, feed and fetch per MB", async () => {
     const synthetic = join(dir, 'synthetic.profile.csv');
     await writeProfile(synthetic, syntheticProfile(a, 1, { run_call: 0.5, feed_per_mb: 2, fetch_per_mb: 3 }));
