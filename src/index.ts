@@ -57,3 +57,12 @@ export { DEFAULT_PROFILE_REP, checkProfileCloud, profileModel, type ProfileOptio
 export { measureSide, type SideMeasurement } from './profile/layer-profiler-side.js';
 export { readProfile, writeProfile, type LayerProfile, type NodeProfile } from './profile/layer-profile.js';
 export { parseTrace, readTrace, type KernelTime, type TracedRun } from './runtime/trace.js';
+// Prediction: every split point from a per-layer profile, the store's measured costs and a link; recommendations.
+export { cycleTimes, PREDICT_COLUMNS, predictRows, splitFacts, type CycleTimes, type PredictedRow, type SplitFacts } from './predict/predict.js';
+export { checkProfile, edgeMemory, predictCompute, profileNodeKey, type EdgeMemory, type SplitCompute } from './predict/model.js';
+export { wireBytes, type WireBytes } from './predict/payload-size.js';
+export { measureRunStore, measureStoreCosts, NO_STORE_COSTS, type LinearCost, type StoreCosts } from './predict/store-costs.js';
+export { checkLink, decadeBandwidths, linkCycleMs, wireMs, type Link } from './predict/link.js';
+export { ape, compare, readMeasured, type Comparison, type MeasuredSplit } from './predict/measured.js';
+export { crossoverChanges, measuredCandidates, predictedCandidates, recommend, type Candidate, type Constraints, type Recommendation } from './predict/recommend.js';
+export { paretoSet } from './predict/pareto.js';

@@ -5,8 +5,10 @@ import type { CommandDef } from '../command.js';
 import { dataProcessingCommand } from './data-processing.js';
 import { deployCommand } from './deploy.js';
 import { listLayersCommand } from './list-layers.js';
+import { predictCommand } from './predict.js';
 import { printModelCommand } from './print-model.js';
 import { profileCommand } from './profile.js';
+import { recommendCommand } from './recommend.js';
 import { runAllCommand, runCommand } from './run.js';
 import { multiSplitModelCommand, splitModelAllCommand, splitModelCommand } from './split-model.js';
 
@@ -19,6 +21,8 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   runCommand,
   runAllCommand,
   profileCommand,
+  predictCommand,
+  recommendCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];

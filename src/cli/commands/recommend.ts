@@ -1,0 +1,32 @@
+import { UsageError } from '../../errors.js';
+import { defineCommand } from '../command.js';
+import { withJson, withLinkOptions, withModelOptions, withStoreOptions } from '../option-groups.js';
+
+function limit(flag: string) {
+  return {
+    type: 'number' as const,
+    coerce: (v: number): number => {
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new UsageError(`--${flag} must be a number >= 0, got ${Number.isNaN(v) ? 'a value that is not a number' : String(v)}`);
+      return v;
+    },
+  };
+}
+
+export const recommendCommand = defineCommand({
+  name: 'recommend',
+  describe: 'The best split point for a link under constraints, the Pareto set and the crossover table, from a profile or a run_all CSV',
+  example: 'recommend --onnx_file model.onnx --profile results/model.profile.csv --bandwidth 20 --rtt 30 --max_edge_ms 15',
+  builder: (y) =>
+    withJson(withStoreOptions(withLinkOptions(withModelOptions(y))))
+      .option('profile', { type: 'string', describe: 'A per-layer profile: predicted times' })
+      .option('results_file', { type: 'string', describe: 'A run_all CSV: measured times, the link re-modelled' })
+      .conflicts('profile', 'results_file')
+      .option('max_edge_ms', { ...limit('max_edge_ms'), describe: 'Only split points whose edge part takes at most this many ms' })
+      .option('max_transfer_bytes', { ...limit('max_transfer_bytes'), describe: 'Only split points that send at most this many bytes' })
+      .option('max_edge_memory_mb', {
+        ...limit('max_edge_memory_mb'),
+        describe: 'Only split points whose edge part needs at most this many MB (weights + the largest live activations)',
+      })
+      .group(['profile', 'results_file', 'max_edge_ms', 'max_transfer_bytes', 'max_edge_memory_mb'], 'Recommendation:'),
+  run: async (args, io) => (await import('../ops/recommend.js')).recommendOp(args, io.out),
+});

@@ -1,0 +1,142 @@
+/**
+ * predict: every split point's cycle predicted from a per-layer profile, the store's measured
+ * costs and the link, to CSV; with --measured, compared with a run_all CSV.
+ */
+import * as path from 'node:path';
+import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
+import { UsageError } from '../../errors.js';
+import { DEFAULTS } from '../../config/defaults.js';
+import { readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
+import { profileModel } from '../../profile/layer-profiler.js';
+import { randomInputs } from '../../split/random-inputs.js';
+import { profileFileFor } from './profile.js';
+import { checkProfile } from '../../predict/model.js';
+import { checkLink, describeLink, type Link } from '../../predict/link.js';
+import { compare, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
+import { PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
+import { measureRunStore } from '../../predict/store-costs.js';
+import { writeCsvFile } from '../../predict/csv-file.js';
+import type { ModelAnalysis } from '../../split/analysis.js';
+import { table } from '../format.js';
+import { analyzeFromArgs, type ModelArgs } from '../options.js';
+
+export interface PredictArgs extends ModelArgs {
+  profile?: string;
+  bandwidth?: number;
+  rtt?: number;
+  results_file?: string;
+  measured?: string;
+  json?: boolean;
+  minio_endpoint?: string;
+  minio_bucket?: string;
+  minio_region?: string;
+  minio_secure?: boolean;
+}
+
+/**
+ * The profile of the model: read from --profile and checked against the model. Without
+ * --profile this is where the model will be profiled first.
+ */
+export async function profileFor(args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string }, a: ModelAnalysis, out?: (s: string) => void): Promise<LayerProfile> {
+  if (!args.profile) {
+    if (!out) throw new UsageError(`no --profile given: \`onnx-manager profile --onnx_file ${a.model.label}\` makes one (<results>.profile.csv)`);
+    // Profile first, with the settings of these flags, and keep the profile for the next prediction.
+    const config = buildRunConfig(args as RunFlags);
+    const feeds = randomInputs(a, args.seed ?? DEFAULTS.seed);
+    const { profile } = await profileModel(a, config, { feeds, ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
+    // Beside the predicted rows: results/m.predict.csv -> results/m.profile.csv.
+    const rows = args.results_file?.replace(/\.predict\.csv$/i, '.csv');
+    const file = profileFileFor({ onnx_file: a.model.file ?? 'model.onnx', ...(rows ? { results_file: rows } : {}) });
+    await writeProfile(file, profile);
+    out(`profiled ${a.model.label} on both sides (${config.cloud} cloud); profile written to ${file}`);
+    return profile;
+  }
+  const profile = await readProfile(args.profile);
+  checkProfile(a, profile, args.profile);
+  return profile;
+}
+
+/** The link of the flags, else the one the measured rows were taken on, else none. */
+export function linkOf(args: { bandwidth?: number; rtt?: number }, measured?: readonly MeasuredSplit[]): Link {
+  const m = measured?.[0];
+  if (args.bandwidth === undefined && args.rtt === undefined && m) return checkLink({ ...(m.bandwidthMbit !== undefined ? { bandwidthMbit: m.bandwidthMbit } : {}), rttMs: m.rttMs });
+  return checkLink({ ...(args.bandwidth !== undefined ? { bandwidthMbit: args.bandwidth } : {}), rttMs: args.rtt ?? 0 });
+}
+
+/** Measured splits joined to the model's split points; refuses results of another model. */
+export async function measuredFor(file: string, a: ModelAnalysis): Promise<MeasuredSplit[]> {
+  const measured = await readMeasured(file);
+  for (const m of measured) {
+    const p = a.splitPoints[m.split_index];
+    if (!p || p.splitLayer !== m.split_layer) {
+      throw new UsageError(`${file}: split ${m.split_index} is '${m.split_layer}', which is not split ${m.split_index} of ${a.model.label}${p ? ` ('${p.splitLayer}')` : ''}: results of another model or other input shapes`);
+    }
+  }
+  return measured;
+}
+
+function defaultFile(args: PredictArgs): string {
+  return path.join('results', `${path.basename(args.onnx_file ?? 'model', '.onnx')}.predict.csv`);
+}
+
+const pct = (v: number) => `${v.toFixed(1)}%`;
+
+export async function predict(args: PredictArgs, out: (s: string) => void): Promise<number> {
+  const a = await analyzeFromArgs(args);
+  const profile = await profileFor(args, a, out);
+  const measured = args.measured ? await measuredFor(args.measured, a) : undefined;
+  const link = linkOf(args, measured);
+  const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
+  const settings = {
+    bandwidth_mbit: link.bandwidthMbit ?? '',
+    rtt_ms: link.rttMs,
+    exec_type: profile.settings.edge.execType,
+    threads: profile.settings.edge.threads ?? '',
+    graph_opt: profile.settings.edge.graphOpt,
+    backend: profile.settings.cloud.backend,
+    store,
+    model_sha256: a.model.sha256,
+  };
+  const rows: (PredictedRow & Record<string, unknown>)[] = predictRows(splitFacts(a, profile), costs, link).map((r) => ({ ...r, ...settings }));
+  let columns: string[] = [...PREDICT_COLUMNS];
+  if (measured) {
+    const by = new Map(measured.map((m) => [m.split_index, m]));
+    columns = [...columns, 'measured_edge_ms', 'measured_cloud_ms', 'measured_transfer_ms', 'measured_total_ms', 'compute_ape', 'total_ape'];
+    for (const r of rows) {
+      const m = by.get(r.split_index);
+      if (!m) continue;
+      Object.assign(r, {
+        measured_edge_ms: m.edge_ms,
+        measured_cloud_ms: m.cloud_ms,
+        measured_transfer_ms: m.transfer_ms,
+        measured_total_ms: m.total_ms,
+        compute_ape: ape(r.edge_ms + r.cloud_ms, m.edge_ms + m.cloud_ms),
+        total_ape: ape(r.total_ms, m.total_ms),
+      });
+    }
+  }
+  const file = args.results_file ?? defaultFile(args);
+  const rounded = rows.map((r) => roundRow(r));
+  await writeCsvFile(file, columns, rounded);
+  const comparison = measured ? compare(rows, measured) : undefined;
+  if (args.json) {
+    out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, splits: rounded }, null, 2));
+    return 0;
+  } else {
+    const keys = ['transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', ...(measured ? ['measured_total_ms', 'total_ape'] : [])];
+    out(table(['>split_index', 'split_layer', ...keys.map((k) => `>${k}`)], rounded.map((r) => [r.split_index, r.split_layer, ...keys.map((k) => String((r as Record<string, unknown>)[k] ?? ''))])));
+    out(`${rows.length} split points predicted for ${describeLink(link)} (store: ${store}, ${costs.requests} requests measured) in ${file}`);
+  }
+  const best = rows.reduce((b, r) => (r.total_ms < b.total_ms ? r : b));
+  out(`predicted best split: ${best.split_index} (${best.split_layer}), total ${best.total_ms.toFixed(2)} ms`);
+  if (comparison) {
+    const c = comparison;
+    out(`against ${args.measured} (${c.splits} split points): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
+    out(
+      c.predictedBest === c.measuredBest
+        ? `the predicted best split ${c.predictedBest} is the measured best`
+        : `the predicted best split ${c.predictedBest} is not the measured best ${c.measuredBest}: measured, it is ${pct(c.slowerPct)} slower`,
+    );
+  }
+  return 0;
+}

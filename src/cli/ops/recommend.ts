@@ -1,0 +1,98 @@
+/**
+ * recommend: the best split point for a link under constraints, the Pareto set and the crossover
+ * table, from a profile (predicted) or a run_all CSV (measured, the link re-modelled); printed
+ * as a table or JSON, and written beside the input as <name>.recommend.json and .csv.
+ */
+import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
+import { UsageError } from '../../errors.js';
+import { writeCsvFile } from '../../predict/csv-file.js';
+import { describeLink } from '../../predict/link.js';
+import { edgeMemory } from '../../predict/model.js';
+import { splitFacts } from '../../predict/predict.js';
+import { measuredCandidates, predictedCandidates, recommend, type Candidate, type Recommendation } from '../../predict/recommend.js';
+import { measureRunStore } from '../../predict/store-costs.js';
+import { roundRow } from '../../predict/predict.js';
+import { OutputTransaction } from '../../split/output.js';
+import * as path from 'node:path';
+import { humanBytes, table } from '../format.js';
+import { analyzeFromArgs } from '../options.js';
+import { linkOf, measuredFor, profileFor, type PredictArgs } from './predict.js';
+
+export interface RecommendArgs extends PredictArgs {
+  max_edge_ms?: number;
+  max_transfer_bytes?: number;
+  max_edge_memory_mb?: number;
+}
+
+/** `m.profile.csv` or `m.csv` -> `m` (beside it). */
+function baseOf(file: string): string {
+  return file.replace(/(\.profile)?\.csv$/i, '');
+}
+
+export const RECOMMEND_COLUMNS = ['split_index', 'split_layer', 'transfer_bytes', 'edge_memory_mb', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', 'feasible', 'reason', 'pareto', 'best'] as const;
+
+function fmt(v: number | undefined): string {
+  return v === undefined ? '' : v.toFixed(2);
+}
+
+export function recommendationText(r: Recommendation, source: string): string[] {
+  const b = r.best;
+  const lines = [
+    `best split for ${describeLink(r.link)} (${source}): ${b.split_index} (${b.split_layer})`,
+    `  edge ${fmt(b.edge_ms)} ms + transfer ${fmt(b.transfer_ms)} ms + cloud ${fmt(b.cloud_ms)} ms; total ${fmt(b.total_ms)} ms; ${humanBytes(b.transfer_bytes)} sent${b.edge_memory_mb !== undefined ? `; edge memory ~${fmt(b.edge_memory_mb)} MB` : ''}`,
+    '',
+    'Pareto set (edge compute vs bytes moved vs total):',
+    table(
+      ['>split_index', 'split_layer', '>edge_ms', '>transfer_bytes', '>total_ms'],
+      r.splits.filter((s) => s.pareto).map((s) => [s.split_index, s.split_layer, fmt(s.edge_ms), s.transfer_bytes, fmt(s.total_ms)]),
+    ),
+    '',
+    `Crossover (rtt ${r.link.rttMs} ms):`,
+    table(['>bandwidth_mbit', '>split_index', 'split_layer', '>total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, fmt(c.total_ms)])),
+  ];
+  lines.push(
+    r.changes.length === 0
+      ? 'the choice is the same from 1 Mbit/s to 10 Gbit/s'
+      : `the choice changes at: ${r.changes.map((c) => `${c.bandwidth_mbit.toPrecision(4)} Mbit/s (${c.from} -> ${c.to})`).join(', ')}`,
+  );
+  const excluded = r.splits.filter((s) => !s.feasible).length;
+  if (excluded) lines.push(`${excluded} of ${r.splits.length} split points excluded by the constraints`);
+  return lines;
+}
+
+export async function recommendOp(args: RecommendArgs, out: (s: string) => void): Promise<number> {
+  if (!args.profile === !args.results_file) throw new UsageError('recommend takes either --profile (predicted) or --results_file (a run_all CSV), one of them');
+  const a = await analyzeFromArgs(args);
+  let cands: Candidate[];
+  let source: string;
+  let measured: Awaited<ReturnType<typeof measuredFor>> | undefined;
+  const input = (args.profile ?? args.results_file)!;
+  if (args.profile) {
+    const profile = await profileFor(args, a);
+    const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
+    cands = predictedCandidates(splitFacts(a, profile), costs);
+    source = `predicted from ${args.profile}, store ${store}`;
+  } else {
+    measured = await measuredFor(args.results_file!, a);
+    const memory = edgeMemory(a);
+    cands = measuredCandidates(measured, new Map(a.splitPoints.map((p, i) => [p.index, memory[i]!.mb])));
+    source = `measured in ${args.results_file}, link re-modelled`;
+  }
+  const link = linkOf(args, measured);
+  const constraints = {
+    ...(args.max_edge_ms !== undefined ? { maxEdgeMs: args.max_edge_ms } : {}),
+    ...(args.max_transfer_bytes !== undefined ? { maxTransferBytes: args.max_transfer_bytes } : {}),
+    ...(args.max_edge_memory_mb !== undefined ? { maxEdgeMemoryMb: args.max_edge_memory_mb } : {}),
+  };
+  const r = recommend(cands, link, constraints);
+  const base = baseOf(input);
+  const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...r, splits: r.splits.map((s) => roundRow(s)) }, null, 2);
+  await OutputTransaction.run(path.dirname(path.resolve(base)), (tx) => tx.write(`${path.basename(base)}.recommend.json`, `${json}\n`));
+  await writeCsvFile(`${base}.recommend.csv`, RECOMMEND_COLUMNS, r.splits.map((s) => roundRow(s)));
+  if (args.json) out(json);
+  else {
+    for (const line of recommendationText(r, source)) out(line);
+    out(`written: ${base}.recommend.json, ${base}.recommend.csv`);
+  }
+  return 0;
+}

@@ -1,0 +1,70 @@
+/**
+ * The link between the edge and the store, and what one cycle costs on it. The cycle of
+ * src/profile/sweep.ts makes these requests (the cloud reaches the store directly; only the
+ * edge's requests cross the link):
+ *
+ * | step | request | crosses the link | on the critical path |
+ * |---|---|---|---|
+ * | edge puts input/<run>/<split>/<rep>.pb | 1 PUT, transfer_bytes up | yes: 1 round trip + the bytes | yes |
+ * | the backend is triggered | none in the store (a message to the worker, a POST /job, or the PUT itself) | no | yes (not modelled: 0) |
+ * | edge starts waiting | 1 HEAD (waitFor's first check) | yes | no: it runs while the cloud works |
+ * | cloud gets the input | 1 GET | no | yes |
+ * | cloud puts the result | 1 PUT, result_bytes | no | yes |
+ * | edge learns the result is there | an event, or the HEAD that finds it | yes: half a round trip | yes |
+ * | edge gets the result | 1 GET, result_bytes down | yes: 1 round trip + the bytes | yes |
+ *
+ * A request of `b` bytes over the link takes rtt (request there, answer back) plus b x 8 /
+ * bandwidth (the rate limit applies to each direction on its own). With no bandwidth given the
+ * link adds nothing: the store's own measured costs are the whole transfer.
+ */
+import { UsageError } from '../errors.js';
+
+export interface Link {
+  /** Mbit/s each direction; undefined: no link modelled (the store as it is reached here). */
+  bandwidthMbit?: number;
+  /** Round-trip time in ms (default 0). */
+  rttMs: number;
+}
+
+/** Requests of one cycle that cross the edge's link with bytes on the critical path: the input's PUT, the result's GET. */
+export const LINK_ROUND_TRIPS = 2;
+/** The edge learning of the result: one crossing, half a round trip. */
+export const NOTIFY_CROSSINGS = 0.5;
+
+export function checkLink(link: Link): Link {
+  if (link.bandwidthMbit !== undefined && !(Number.isFinite(link.bandwidthMbit) && link.bandwidthMbit > 0)) {
+    throw new UsageError(`bandwidth must be a positive number of Mbit/s, got ${link.bandwidthMbit}`);
+  }
+  if (!(Number.isFinite(link.rttMs) && link.rttMs >= 0)) throw new UsageError(`rtt must be a number of milliseconds >= 0, got ${link.rttMs}`);
+  return link;
+}
+
+/** Milliseconds to serialise `bytes` at the link's rate (0 with no bandwidth). */
+export function wireMs(bytes: number, link: Link): number {
+  return link.bandwidthMbit === undefined ? 0 : (bytes * 8) / (link.bandwidthMbit * 1000);
+}
+
+/** One request over the link carrying `bytes` one way: a round trip plus the bytes. */
+export function requestOverLinkMs(bytes: number, link: Link): number {
+  return link.rttMs + wireMs(bytes, link);
+}
+
+/** What the link adds to one cycle: to transfer_ms (the PUT and the GET) and to the wait (the notification). */
+export function linkCycleMs(inputBytes: number, resultBytes: number, link: Link): { transferMs: number; notifyMs: number } {
+  return {
+    transferMs: requestOverLinkMs(inputBytes, link) + requestOverLinkMs(resultBytes, link),
+    notifyMs: NOTIFY_CROSSINGS * link.rttMs,
+  };
+}
+
+/** The crossover table's bandwidths: one per decade and half-decade from 1 Mbit/s to 10 Gbit/s. */
+export function decadeBandwidths(fromMbit = 1, toMbit = 10_000): number[] {
+  const out: number[] = [];
+  for (let e = Math.round(2 * Math.log10(fromMbit)); e <= Math.round(2 * Math.log10(toMbit)); e++) out.push(Number((10 ** (e / 2)).toPrecision(3)));
+  return out;
+}
+
+export function describeLink(link: Link): string {
+  const bw = link.bandwidthMbit === undefined ? 'no link modelled' : `${link.bandwidthMbit} Mbit/s`;
+  return `${bw}, rtt ${link.rttMs} ms`;
+}

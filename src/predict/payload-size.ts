@@ -1,0 +1,73 @@
+/**
+ * The exact bytes a cycle puts on the wire: the input payload the edge sends (the cut tensors in
+ * their envelope) and the result payload the cloud sends back (the model outputs computed in the
+ * cloud, with the cloud's timings and host name), encoded by the payload codec itself with
+ * zero tensors of the real shapes and the header fields a sweep writes.
+ */
+import { hostname } from 'node:os';
+import { dtypeFromOnnx } from '../onnx/dtypes.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import type { SplitPoint } from '../split/points.js';
+import { zeroTensor } from '../tensor/host.js';
+import type { HostTensor } from '../runtime/session.js';
+import { encodePayload, type Payload } from '../tensor/payload/index.js';
+
+/** A run id of the length a sweep uses (`20260101T000000-0123abcd`). */
+const RUN_ID = '00000000T000000-00000000';
+const PART_HASH = '0'.repeat(64);
+/** The timings a cloud worker reports for one part; the warm load is 0 (written without its value). */
+const CLOUD_TIMINGS = ['cloud_download_ms', 'cloud_decode_ms', 'cloud_part1_ms', 'cloud_load_ms', 'cloud_ms', 'cloud_encode_ms'];
+
+export interface WireBytes {
+  /** The input payload (the run_all column transfer_bytes). */
+  input: number;
+  /** The result payload (result_bytes). */
+  result: number;
+}
+
+/** Model outputs produced by the edge part at `position` (they stay on the edge). */
+export function edgeOutputs(a: ModelAnalysis, position: number): Set<string> {
+  const edgeNodes = new Set(a.index.dataNodes.slice(0, position));
+  return new Set(a.index.outputs.filter((o) => a.index.inputs.includes(o) || edgeNodes.has(a.index.producer.get(o) ?? -1)));
+}
+
+function tensorsOf(a: ModelAnalysis, names: readonly string[]): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const n of names) {
+    const info = a.shapes.get(n)!;
+    out.set(n, zeroTensor(dtypeFromOnnx(info.elemType).name, info.dims));
+  }
+  return out;
+}
+
+/**
+ * Bytes of the payloads of one cycle at `point`, for a repetition 1..127 (repetition 0 is written
+ * without its rep field, 2 bytes less or so). Zero for both at the edge-only split.
+ */
+export function wireBytes(a: ModelAnalysis, point: SplitPoint, rep = 1): WireBytes {
+  if (point.position === a.index.dataNodes.length) return { input: 0, result: 0 };
+  const onEdge = edgeOutputs(a, point.position);
+  const cloudOutputs = a.index.outputs.filter((o) => !onEdge.has(o));
+  const input: Payload = {
+    kind: 'input',
+    runId: RUN_ID,
+    splitIndex: point.index,
+    rep,
+    nextModels: [PART_HASH],
+    // The edge's inference time; the cloud-only split has none (0 is written without its value).
+    timings: [{ name: 'edge_ms', ms: point.position > 0 ? 1 : 0 }],
+    outputs: cloudOutputs,
+    tensors: new Map(point.cutTensors.map((t) => [t.name, zeroTensor(t.dtype, t.shape)])),
+  };
+  const result: Payload = {
+    kind: 'output',
+    runId: RUN_ID,
+    splitIndex: point.index,
+    rep,
+    nextModels: [],
+    host: hostname(),
+    timings: CLOUD_TIMINGS.map((name) => ({ name, ms: name === 'cloud_load_ms' ? 0 : 1 })),
+    tensors: tensorsOf(a, cloudOutputs),
+  };
+  return { input: encodePayload(input).byteLength, result: encodePayload(result).byteLength };
+}

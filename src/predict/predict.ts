@@ -1,0 +1,124 @@
+/**
+ * Every split point predicted without the sweep: compute from a per-layer profile (model.ts),
+ * the exact bytes on the wire (payload-size.ts), the store's measured costs (store-costs.ts) and
+ * the link (link.ts). Rows carry run_all's column names, so both files join on split_index.
+ */
+import type { LayerProfile } from '../profile/layer-profile.js';
+import { COLUMNS, ms, type Column } from '../profile/columns.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import { linkCycleMs, requestOverLinkMs, type Link } from './link.js';
+import { edgeMemory, predictCompute, type SplitCompute } from './model.js';
+import { wireBytes } from './payload-size.js';
+import { linearMs, type StoreCosts } from './store-costs.js';
+
+/** One split point's predicted cycle, in the run_all columns' terms. */
+export interface CycleTimes {
+  edge_ms: number;
+  encode_ms: number;
+  upload_ms: number;
+  wait_ms: number;
+  cloud_ms: number;
+  download_ms: number;
+  decode_ms: number;
+  transfer_ms: number;
+  total_ms: number;
+}
+
+/**
+ * The cycle of one split point: the edge part, the input's encode and PUT over the link, the
+ * wait (the cloud's GET, decode, its part, encode, PUT, and the edge learning of it), the
+ * result's GET over the link and decode. The edge-only split is its edge part alone.
+ */
+export function cycleTimes(c: { edgeMs: number; cloudMs: number; inputBytes: number; resultBytes: number; edgeOnly: boolean }, store: StoreCosts, link: Link): CycleTimes {
+  if (c.edgeOnly) return { edge_ms: c.edgeMs, encode_ms: 0, upload_ms: 0, wait_ms: 0, cloud_ms: 0, download_ms: 0, decode_ms: 0, transfer_ms: 0, total_ms: c.edgeMs };
+  const encode = linearMs(store.encode, c.inputBytes);
+  const upload = linearMs(store.put, c.inputBytes) + requestOverLinkMs(c.inputBytes, link);
+  const cloudGet = linearMs(store.get, c.inputBytes);
+  const cloudPut = linearMs(store.put, c.resultBytes);
+  const wait = cloudGet + linearMs(store.decode, c.inputBytes) + c.cloudMs + linearMs(store.encode, c.resultBytes) + cloudPut + store.notifyMs + linkCycleMs(c.inputBytes, c.resultBytes, link).notifyMs;
+  const download = linearMs(store.get, c.resultBytes) + requestOverLinkMs(c.resultBytes, link);
+  const decode = linearMs(store.decode, c.resultBytes);
+  return {
+    edge_ms: c.edgeMs,
+    encode_ms: encode,
+    upload_ms: upload,
+    wait_ms: wait,
+    cloud_ms: c.cloudMs,
+    download_ms: download,
+    decode_ms: decode,
+    transfer_ms: upload + cloudGet + download + cloudPut,
+    total_ms: c.edgeMs + encode + upload + wait + download + decode,
+  };
+}
+
+/** What is known about a split point before any link is chosen. */
+export interface SplitFacts {
+  split_index: number;
+  split_layer: string;
+  cut_tensors: string;
+  tensor_bytes: number;
+  transfer_bytes: number;
+  result_bytes: number;
+  edgeMs: number;
+  cloudMs: number;
+  edge_memory_mb: number;
+  edgeOnly: boolean;
+}
+
+/** The facts of every split point from a profile: predicted compute, exact wire bytes, edge memory. */
+export function splitFacts(a: ModelAnalysis, profile: LayerProfile): SplitFacts[] {
+  const compute: SplitCompute[] = predictCompute(a, profile);
+  const memory = edgeMemory(a);
+  const m = a.index.dataNodes.length;
+  return a.splitPoints.map((p, i) => {
+    const w = wireBytes(a, p);
+    return {
+      split_index: p.index,
+      split_layer: p.splitLayer,
+      cut_tensors: p.cutTensors.map((t) => t.name).join(';'),
+      tensor_bytes: p.transferBytes,
+      transfer_bytes: w.input,
+      result_bytes: w.result,
+      edgeMs: compute[i]!.edge.ms,
+      cloudMs: compute[i]!.cloud.ms,
+      edge_memory_mb: memory[i]!.mb,
+      edgeOnly: p.position === m,
+    };
+  });
+}
+
+export type PredictedRow = Omit<SplitFacts, 'edgeMs' | 'cloudMs' | 'edgeOnly' | 'edge_memory_mb'> & CycleTimes & { edge_memory_mb: number };
+
+/** The predicted cycle of every split point on a link. */
+export function predictRows(facts: readonly SplitFacts[], store: StoreCosts, link: Link): PredictedRow[] {
+  return facts.map((f) => {
+    const { edgeMs, cloudMs, edgeOnly, ...rest } = f;
+    const t = cycleTimes({ edgeMs, cloudMs, inputBytes: f.transfer_bytes, resultBytes: f.result_bytes, edgeOnly }, store, link);
+    return { ...rest, ...t };
+  });
+}
+
+const between = (from: Column, to: Column): Column[] => COLUMNS.slice(COLUMNS.indexOf(from), COLUMNS.indexOf(to) + 1);
+
+/** The CSV's columns: run_all's own (split_index .. transfer_bytes, edge_ms .. total_ms), then the link and the settings. */
+export const PREDICT_COLUMNS: readonly string[] = [
+  ...between('split_index', 'transfer_bytes'),
+  'result_bytes',
+  ...between('edge_ms', 'total_ms'),
+  'edge_memory_mb',
+  'bandwidth_mbit',
+  'rtt_ms',
+  'exec_type',
+  'threads',
+  'graph_opt',
+  'backend',
+  'store',
+  'model_sha256',
+];
+
+/** Milliseconds, MB and percentages rounded to 3 decimals for the CSV. */
+export function roundRow<T extends object>(r: T): T {
+  const out = { ...r } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(out)) if (typeof v === 'number' && (k.endsWith('_ms') || k.endsWith('_mb') || k.endsWith('_ape'))) out[k] = ms(v);
+  return out as T;
+}

@@ -1,0 +1,138 @@
+/**
+ * The store's own costs, measured on the actual store with a few requests: the time of a PUT and
+ * of a GET as a fixed part plus a part per MB (two sizes, the median of a few requests each),
+ * how long a waiter takes to learn of a new object, and the payload codec's encode and decode
+ * (fixed plus per MB). Measured from this process, which reaches the store as the edge does
+ * without a link; the cloud is taken to reach it at the same cost.
+ */
+import { performance } from 'node:perf_hooks';
+import { randomUUID } from 'node:crypto';
+import type { RunConfig } from '../config/run-config.js';
+import { median } from '../profile/stats.js';
+import { openStore } from '../storage/open.js';
+import type { ObjectStore } from '../storage/store.js';
+import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
+
+/** ms = fixedMs + perMbMs x MB (MB = 1e6 bytes). */
+export interface LinearCost {
+  fixedMs: number;
+  perMbMs: number;
+}
+
+export interface StoreCosts {
+  put: LinearCost;
+  get: LinearCost;
+  /** From the end of a PUT until a waiter on that key resolves. */
+  notifyMs: number;
+  encode: LinearCost;
+  decode: LinearCost;
+  /** Requests made to measure these. */
+  requests: number;
+}
+
+export function linearMs(c: LinearCost, bytes: number): number {
+  return c.fixedMs + (c.perMbMs * bytes) / 1e6;
+}
+
+/** Costs that are all zero: compute and link only (for arithmetic, or a store not measured). */
+export const NO_STORE_COSTS: StoreCosts = Object.freeze({
+  put: { fixedMs: 0, perMbMs: 0 },
+  get: { fixedMs: 0, perMbMs: 0 },
+  notifyMs: 0,
+  encode: { fixedMs: 0, perMbMs: 0 },
+  decode: { fixedMs: 0, perMbMs: 0 },
+  requests: 0,
+}) as StoreCosts;
+
+const SMALL = 1024;
+const LARGE = 1_000_000;
+
+function fit(small: number, large: number): LinearCost {
+  const perMbMs = Math.max(0, (large - small) / ((LARGE - SMALL) / 1e6));
+  return { fixedMs: Math.max(0, small - (perMbMs * SMALL) / 1e6), perMbMs };
+}
+
+function payloadOf(bytes: number): Payload {
+  const data = new Float32Array(bytes / 4);
+  return { kind: 'input', runId: 'probe', splitIndex: 1, rep: 1, nextModels: [], timings: [], tensors: new Map([['x', { type: 'float32', dims: [data.length], data }]]) };
+}
+
+async function timed(f: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+/** Unrecorded requests of each kind and size first: the client's code paths warm up as they are in a sweep. */
+const WARMUP = 5;
+
+/** Measures the store with `repeats` requests of each kind and size (after WARMUP unrecorded ones); removes what it wrote. */
+export async function measureStoreCosts(store: ObjectStore, repeats = 9): Promise<StoreCosts> {
+  const prefix = `probe/${randomUUID()}`;
+  const keys: string[] = [];
+  let requests = 0;
+  const bodies = { small: encodePayload(payloadOf(SMALL)).concat(), large: encodePayload(payloadOf(LARGE)).concat() };
+  const series = async (size: 'small' | 'large') => {
+    const put: number[] = [];
+    const get: number[] = [];
+    for (let i = -WARMUP; i < repeats; i++) {
+      const key = `${prefix}/${size}-${i + WARMUP}.pb`;
+      keys.push(key);
+      const p = await timed(() => store.put(key, bodies[size]));
+      const g = await timed(() => store.get(key));
+      requests += 2;
+      if (i >= 0) (put.push(p), get.push(g));
+    }
+    return { put: median(put), get: median(get) };
+  };
+  try {
+    const small = await series('small');
+    const large = await series('large');
+    const notify: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const key = `${prefix}/notify-${i}.pb`;
+      keys.push(key);
+      const waiting = store.waitFor(key, 10_000);
+      await store.put(key, bodies.small);
+      notify.push(await timed(() => waiting));
+      requests += 2;
+    }
+    const codec = (size: 'small' | 'large') => {
+      const p = payloadOf(size === 'small' ? SMALL : LARGE);
+      const enc: number[] = [];
+      const dec: number[] = [];
+      for (let i = -WARMUP; i < repeats; i++) {
+        const t0 = performance.now();
+        encodePayload(p);
+        const t1 = performance.now();
+        decodePayload(bodies[size]);
+        const t2 = performance.now();
+        if (i >= 0) (enc.push(t1 - t0), dec.push(t2 - t1));
+      }
+      return { enc: median(enc), dec: median(dec) };
+    };
+    const cs = codec('small');
+    const cl = codec('large');
+    return {
+      put: fit(small.put, large.put),
+      get: fit(small.get, large.get),
+      notifyMs: median(notify),
+      encode: fit(cs.enc, cl.enc),
+      decode: fit(cs.dec, cl.dec),
+      requests,
+    };
+  } finally {
+    await store.remove(keys).catch(() => undefined);
+  }
+}
+
+/** Opens the store a run with `config` would use (the embedded one when none is named), measures it, and closes it. */
+export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats = 9): Promise<{ costs: StoreCosts; store: string }> {
+  const opened = await openStore(config.store);
+  try {
+    const costs = await measureStoreCosts(opened.store, repeats);
+    return { costs, store: opened.embedded ? 'embedded' : (config.store.endpoint ?? '') };
+  } finally {
+    await opened.stop();
+  }
+}
