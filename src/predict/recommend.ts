@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import { decadeBandwidths, linkCycleMs, type Link } from './link.js';
+import type { DagOptimum } from './dag.js';
 import type { MeasuredSplit } from './measured.js';
 import { paretoSet } from './pareto.js';
 import { cycleTimes, type SplitFacts } from './predict.js';
@@ -102,6 +103,8 @@ export interface CrossoverRow {
   split_index: number;
   split_layer: string;
   total_ms: number;
+  /** The DAG optimum's total at this bandwidth (from a profile only). */
+  dag_total_ms?: number;
 }
 
 export interface CrossoverChange {
@@ -119,6 +122,8 @@ export interface Recommendation {
   pareto: number[];
   crossover: CrossoverRow[];
   changes: CrossoverChange[];
+  /** The best cut over all cuts of the DAG, by min-cut (from a profile only; constraints do not apply to it). */
+  dag?: DagOptimum;
 }
 
 /** The fastest of `cands` on a link (ties: the lower split index). */

@@ -27,6 +27,7 @@ export const recommendCommand = defineCommand({
         ...limit('max_edge_memory_mb'),
         describe: 'Only split points whose edge part needs at most this many MB (weights + the largest live activations)',
       })
-      .group(['profile', 'results_file', 'max_edge_ms', 'max_transfer_bytes', 'max_edge_memory_mb'], 'Recommendation:'),
+      .option('cut_out', { type: 'string', describe: 'Write the DAG optimum (min-cut over all cuts, from --profile) as a cut file for split_model/run --cut_file' })
+      .group(['profile', 'results_file', 'max_edge_ms', 'max_transfer_bytes', 'max_edge_memory_mb', 'cut_out'], 'Recommendation:'),
   run: async (args, io) => (await import('../ops/recommend.js')).recommendOp(args, io.out),
 });

@@ -6,7 +6,8 @@
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
 import { writeCsvFile } from '../../predict/csv-file.js';
-import { describeLink } from '../../predict/link.js';
+import { dagOptimum, payloadEnvelope, type DagOptimum } from '../../predict/dag.js';
+import { describeLink, type Link } from '../../predict/link.js';
 import { edgeMemory } from '../../predict/model.js';
 import { splitFacts } from '../../predict/predict.js';
 import { measuredCandidates, predictedCandidates, recommend, type Candidate, type Recommendation } from '../../predict/recommend.js';
@@ -22,6 +23,7 @@ export interface RecommendArgs extends PredictArgs {
   max_edge_ms?: number;
   max_transfer_bytes?: number;
   max_edge_memory_mb?: number;
+  cut_out?: string;
 }
 
 /** `m.profile.csv` or `m.csv` -> `m` (beside it). */
@@ -47,8 +49,11 @@ export function recommendationText(r: Recommendation, source: string): string[] 
       r.splits.filter((s) => s.pareto).map((s) => [s.split_index, s.split_layer, fmt(s.edge_ms), s.transfer_bytes, fmt(s.total_ms)]),
     ),
     '',
+    ...dagText(r.dag),
     `Crossover (rtt ${r.link.rttMs} ms):`,
-    table(['>bandwidth_mbit', '>split_index', 'split_layer', '>total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, fmt(c.total_ms)])),
+    r.dag
+      ? table(['>bandwidth_mbit', '>split_index', 'split_layer', '>total_ms', '>dag_total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, fmt(c.total_ms), fmt(c.dag_total_ms)]))
+      : table(['>bandwidth_mbit', '>split_index', 'split_layer', '>total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, fmt(c.total_ms)])),
   ];
   lines.push(
     r.changes.length === 0
@@ -60,17 +65,32 @@ export function recommendationText(r: Recommendation, source: string): string[] 
   return lines;
 }
 
+function dagText(d: DagOptimum | undefined): string[] {
+  if (!d) return [];
+  const head = `DAG optimum (min-cut over all cuts, constraints not applied): total ${fmt(d.total_ms)} ms, ${d.edge_nodes} edge node(s), ${d.cut_tensors.length} cut tensor(s), ${humanBytes(d.cut_bytes)}`;
+  return [
+    head,
+    d.is_split_point
+      ? `  the best split point (${d.best_split_index}) is optimal`
+      : `  beats the best split point (${d.best_split_index}, ${fmt(d.best_split_total_ms)} ms) by ${fmt(d.saved_ms)} ms (${d.saved_pct.toFixed(1)}%); cut tensors: ${d.cut_tensors.join(', ')}`,
+    '',
+  ];
+}
+
 export async function recommendOp(args: RecommendArgs, out: (s: string) => void): Promise<number> {
   if (!args.profile === !args.results_file) throw new UsageError('recommend takes either --profile (predicted) or --results_file (a run_all CSV), one of them');
   const a = await analyzeFromArgs(args);
   let cands: Candidate[];
   let source: string;
   let measured: Awaited<ReturnType<typeof measuredFor>> | undefined;
+  let dagAt: ((l: Link) => DagOptimum) | undefined;
   const input = (args.profile ?? args.results_file)!;
   if (args.profile) {
     const profile = await profileFor(args, a);
     const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
     cands = predictedCandidates(splitFacts(a, profile), costs);
+    const envelope = payloadEnvelope(a);
+    dagAt = (l) => dagOptimum(a, profile, costs, l, envelope);
     source = `predicted from ${args.profile}, store ${store}`;
   } else {
     measured = await measuredFor(args.results_file!, a);
@@ -84,15 +104,24 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
     ...(args.max_transfer_bytes !== undefined ? { maxTransferBytes: args.max_transfer_bytes } : {}),
     ...(args.max_edge_memory_mb !== undefined ? { maxEdgeMemoryMb: args.max_edge_memory_mb } : {}),
   };
+  if (args.cut_out && !dagAt) throw new UsageError('--cut_out needs --profile (the DAG optimum is found from a profile)');
   const r = recommend(cands, link, constraints);
+  if (dagAt) {
+    r.dag = dagAt(link);
+    for (const c of r.crossover) c.dag_total_ms = dagAt({ bandwidthMbit: c.bandwidth_mbit, rttMs: link.rttMs }).total_ms;
+  }
   const base = baseOf(input);
   const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...r, splits: r.splits.map((s) => roundRow(s)) }, null, 2);
   await OutputTransaction.run(path.dirname(path.resolve(base)), (tx) => tx.write(`${path.basename(base)}.recommend.json`, `${json}\n`));
+  if (args.cut_out && r.dag) {
+    const cutFile = path.resolve(args.cut_out);
+    await OutputTransaction.run(path.dirname(cutFile), (tx) => tx.write(path.basename(cutFile), `${JSON.stringify({ edge_nodes: r.dag!.edge_node_names }, null, 2)}\n`));
+  }
   await writeCsvFile(`${base}.recommend.csv`, RECOMMEND_COLUMNS, r.splits.map((s) => roundRow(s)));
   if (args.json) out(json);
   else {
     for (const line of recommendationText(r, source)) out(line);
-    out(`written: ${base}.recommend.json, ${base}.recommend.csv`);
+    out(`written: ${base}.recommend.json, ${base}.recommend.csv${args.cut_out ? `, ${args.cut_out}` : ''}`);
   }
   return 0;
 }

@@ -1,0 +1,133 @@
+/**
+ * The DAG optimum from a profile: the best cut over every set of nodes closed under predecessors
+ * (split points are the cuts of one execution order), found by min-cut (src/split/min-cut.ts) with
+ * costs taken from the same prediction recommend ranks split points with:
+ *
+ * - a node's edge and cloud time are its profile medians; a model output it produces costs the
+ *   edge's fetch per MB when it runs there; the data nodes that read only model inputs carry the
+ *   edge's run() call and the feeding of the inputs (paid once the edge runs anything: exact when
+ *   one node starts the graph, counted once per such node otherwise);
+ * - a tensor that crosses (either way) costs the payload's per-byte costs (encode, PUT, GET,
+ *   decode, the link's rate) on its bytes plus a per-tensor envelope fitted on the split points'
+ *   exact payload sizes, plus the cloud's feed and the edge's fetch per MB;
+ * - once the cloud runs anything: the cloud's run() call, the store's per-request costs, the
+ *   link's round trips and the notification, and the payloads' fixed envelope (fixedMs).
+ *
+ * Tensor costs are by bytes only, so a split point's total here differs from predict's by the
+ * envelope's fit (alignment padding, name lengths) and by the fetch and feed per MB of the
+ * direction the bytes did not take; test/predict/dag.test.ts bounds it.
+ */
+import type { LayerProfile } from '../profile/layer-profile.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import { optimalCut, splitPointEdgeNodes, evaluateCut, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
+import { edgeNodeNames } from '../split/node-cut.js';
+import { wireMs, type Link } from './link.js';
+import { profileNodeKey } from './model.js';
+import { cycleTimes } from './predict.js';
+import { wireBytes } from './payload-size.js';
+import type { StoreCosts } from './store-costs.js';
+
+/** Per-byte ms of a tensor in a payload: encode, PUT, GET, decode, and the link's rate. */
+function payloadPerByteMs(store: StoreCosts, link: Link): number {
+  return (store.encode.perMbMs + store.put.perMbMs + store.get.perMbMs + store.decode.perMbMs) / 1e6 + wireMs(1, link);
+}
+
+/** The payloads' envelope: fixed bytes per cycle and bytes per tensor carried, fitted on the split points' exact sizes. */
+export function payloadEnvelope(a: ModelAnalysis): { fixedBytes: number; perTensorBytes: number } {
+  const m = a.index.dataNodes.length;
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const p of a.splitPoints) {
+    if (p.position === m) continue;
+    const cut = evaluateCut(a, ZERO_COSTS(a), splitPointEdgeNodes(a.index, p));
+    const tensors = [...cut.cutTensors, ...cut.returnedOutputs];
+    const raw = tensors.reduce((s, t) => s + (a.shapes.get(t)?.bytes ?? 0), 0);
+    const w = wireBytes(a, p);
+    xs.push(tensors.length);
+    ys.push(w.input + w.result - raw);
+  }
+  const n = xs.length;
+  const mx = xs.reduce((s, x) => s + x, 0) / n;
+  const my = ys.reduce((s, y) => s + y, 0) / n;
+  const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+  const slope = sxx > 0 ? Math.max(0, xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0) / sxx) : 0;
+  return { fixedBytes: Math.max(0, my - slope * mx), perTensorBytes: slope };
+}
+
+const ZERO_COSTS = (a: ModelAnalysis): CutCosts => ({ edgeMs: new Float64Array(a.index.nodes.length), cloudMs: new Float64Array(a.index.nodes.length), transferMs: () => 0 });
+
+/** Min-cut costs from the prediction model: a profile, the store's costs and a link. */
+export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): CutCosts {
+  const { index } = a;
+  const fixed = (side: 'edge' | 'cloud', name: 'run_call' | 'feed_per_mb' | 'fetch_per_mb') => p.fixed[side][name].medianMs;
+  const by = new Map(p.nodes.map((n) => [`${n.side}\u0000${n.node}`, n.medianMs]));
+  const edgeMs = new Float64Array(index.nodes.length);
+  const cloudMs = new Float64Array(index.nodes.length);
+  const bytes = (t: string) => a.shapes.get(t)?.bytes ?? 0;
+  const inputBytes = index.inputs.reduce((s, t) => s + bytes(t), 0);
+  const outputs = new Set(index.outputs);
+  for (const n of index.dataNodes) {
+    const key = profileNodeKey(index.nodes[n]!);
+    edgeMs[n] = by.get(`edge\u0000${key}`) ?? 0;
+    cloudMs[n] = by.get(`cloud\u0000${key}`) ?? 0;
+    for (const o of new Set(index.nodes[n]!.output ?? [])) if (o && outputs.has(o)) edgeMs[n] += (fixed('edge', 'fetch_per_mb') * bytes(o)) / 1e6;
+    const startsGraph = index.nodeInputs[n]!.every((t) => {
+      const q = index.producer.get(t);
+      return q === undefined || index.constantNode[q];
+    });
+    if (startsGraph) edgeMs[n] += fixed('edge', 'run_call') + (fixed('edge', 'feed_per_mb') * inputBytes) / 1e6;
+  }
+  const perByte = payloadPerByteMs(store, link);
+  const perMb = (fixed('cloud', 'feed_per_mb') + fixed('edge', 'fetch_per_mb')) / 1e6;
+  const cycle = cycleTimes({ edgeMs: 0, cloudMs: 0, inputBytes: 0, resultBytes: 0, edgeOnly: false }, store, link).total_ms;
+  return {
+    edgeMs,
+    cloudMs,
+    transferMs: (b) => perByte * (b + envelope.perTensorBytes) + perMb * b,
+    fixedMs: fixed('cloud', 'run_call') + cycle + perByte * envelope.fixedBytes,
+  };
+}
+
+export interface DagOptimum {
+  total_ms: number;
+  edge_nodes: number;
+  /** Names of the edge nodes, as a cut file lists them. */
+  edge_node_names: string[];
+  cut_tensors: string[];
+  /** Raw bytes of the cut tensors. */
+  cut_bytes: number;
+  /** The best split point under the same costs. */
+  best_split_index: number;
+  best_split_total_ms: number;
+  /** What the optimum saves over the best split point, in ms and in % of the split point's total. */
+  saved_ms: number;
+  saved_pct: number;
+  /** The optimum is a split point's cut. */
+  is_split_point: boolean;
+}
+
+function describe(a: ModelAnalysis, best: CutEvaluation, split: { index: number; totalMs: number }, isSplitPoint: boolean): DagOptimum {
+  const saved = isSplitPoint ? 0 : Math.max(0, split.totalMs - best.totalMs);
+  return {
+    total_ms: isSplitPoint ? split.totalMs : best.totalMs,
+    edge_nodes: best.edgeNodes.length,
+    edge_node_names: edgeNodeNames(a.index, best.edgeNodes),
+    cut_tensors: best.cutTensors,
+    cut_bytes: best.cutTensors.reduce((s, t) => s + (a.shapes.get(t)?.bytes ?? 0), 0),
+    best_split_index: split.index,
+    best_split_total_ms: split.totalMs,
+    saved_ms: saved,
+    saved_pct: split.totalMs > 0 ? (100 * saved) / split.totalMs : 0,
+    is_split_point: isSplitPoint || saved === 0,
+  };
+}
+
+/**
+ * The DAG optimum on a link, against the best of the split points `allowed` (indices; default
+ * all) under the same costs.
+ */
+export function dagOptimum(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): DagOptimum {
+  const costs = dagCutCosts(a, p, store, link, envelope);
+  const r = optimalCut(a, costs);
+  return describe(a, r.best, { index: r.bestSplit.point.index, totalMs: r.bestSplit.cost.totalMs }, r.isSplitPoint);
+}
