@@ -79,6 +79,7 @@ function dagText(d: DagOptimum | undefined): string[] {
 
 export async function recommendOp(args: RecommendArgs, out: (s: string) => void): Promise<number> {
   if (!args.profile === !args.results_file) throw new UsageError('recommend takes either --profile (predicted) or --results_file (a run_all CSV), one of them');
+  if (args.cut_out && !args.profile) throw new UsageError('--cut_out needs --profile (the DAG optimum is found from a profile)');
   const a = await analyzeFromArgs(args);
   let cands: Candidate[];
   let source: string;
@@ -104,14 +105,13 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
     ...(args.max_transfer_bytes !== undefined ? { maxTransferBytes: args.max_transfer_bytes } : {}),
     ...(args.max_edge_memory_mb !== undefined ? { maxEdgeMemoryMb: args.max_edge_memory_mb } : {}),
   };
-  if (args.cut_out && !dagAt) throw new UsageError('--cut_out needs --profile (the DAG optimum is found from a profile)');
   const r = recommend(cands, link, constraints);
   if (dagAt) {
     r.dag = dagAt(link);
     for (const c of r.crossover) c.dag_total_ms = dagAt({ bandwidthMbit: c.bandwidth_mbit, rttMs: link.rttMs }).total_ms;
   }
   const base = baseOf(input);
-  const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...r, splits: r.splits.map((s) => roundRow(s)) }, null, 2);
+  const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...r, splits: r.splits.map((s) => roundRow(s)), crossover: r.crossover.map((c) => roundRow(c)), ...(r.dag ? { dag: roundRow({ ...r.dag, saved_pct: Number(r.dag.saved_pct.toFixed(2)) }) } : {}) }, null, 2);
   await OutputTransaction.run(path.dirname(path.resolve(base)), (tx) => tx.write(`${path.basename(base)}.recommend.json`, `${json}\n`));
   if (args.cut_out && r.dag) {
     const cutFile = path.resolve(args.cut_out);
