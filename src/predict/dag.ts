@@ -19,7 +19,7 @@
  */
 import type { LayerProfile } from '../profile/layer-profile.js';
 import type { ModelAnalysis } from '../split/analysis.js';
-import { optimalCut, splitPointEdgeNodes, evaluateCut, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
+import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
 import { edgeNodeNames } from '../split/node-cut.js';
 import { wireMs, type Link } from './link.js';
 import { profileNodeKey } from './model.js';
@@ -106,10 +106,13 @@ export interface DagOptimum {
   is_split_point: boolean;
 }
 
-function describe(a: ModelAnalysis, best: CutEvaluation, split: { index: number; totalMs: number }, isSplitPoint: boolean): DagOptimum {
-  const saved = isSplitPoint ? 0 : Math.max(0, split.totalMs - best.totalMs);
+/** Savings below this (ms) are rounding: the best split point is then optimal. */
+const TIE_MS = 1e-9;
+
+function describeOptimum(a: ModelAnalysis, best: CutEvaluation, split: { index: number; totalMs: number }): DagOptimum {
+  const saved = split.totalMs - best.totalMs > TIE_MS ? split.totalMs - best.totalMs : 0;
   return {
-    total_ms: isSplitPoint ? split.totalMs : best.totalMs,
+    total_ms: saved === 0 ? split.totalMs : best.totalMs,
     edge_nodes: best.edgeNodes.length,
     edge_node_names: edgeNodeNames(a.index, best.edgeNodes),
     cut_tensors: best.cutTensors,
@@ -118,16 +121,15 @@ function describe(a: ModelAnalysis, best: CutEvaluation, split: { index: number;
     best_split_total_ms: split.totalMs,
     saved_ms: saved,
     saved_pct: split.totalMs > 0 ? (100 * saved) / split.totalMs : 0,
-    is_split_point: isSplitPoint || saved === 0,
+    is_split_point: saved === 0,
   };
 }
 
-/**
- * The DAG optimum on a link, against the best of the split points `allowed` (indices; default
- * all) under the same costs.
- */
+/** The DAG optimum on a link, against the best split point under the same costs (no constraints apply). */
 export function dagOptimum(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): DagOptimum {
   const costs = dagCutCosts(a, p, store, link, envelope);
   const r = optimalCut(a, costs);
-  return describe(a, r.best, { index: r.bestSplit.point.index, totalMs: r.bestSplit.cost.totalMs }, r.isSplitPoint);
+  // When the optimum ties the best split point, that split point is the answer (and the cut written).
+  const tie = r.bestSplit.cost.totalMs - r.best.totalMs <= TIE_MS;
+  return describeOptimum(a, tie ? r.bestSplit.cost : r.best, { index: r.bestSplit.point.index, totalMs: r.bestSplit.cost.totalMs });
 }
