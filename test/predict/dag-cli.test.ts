@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import type { DagOptimum } from '../../src/predict/dag.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { writeProfile } from '../../src/profile/layer-profile.js';
 import { createSession } from '../../src/runtime/ort.js';
@@ -30,18 +31,6 @@ function model(name: string): string {
   return file;
 }
 
-interface Dag {
-  total_ms: number;
-  edge_nodes: number;
-  edge_node_names: string[];
-  cut_tensors: string[];
-  cut_bytes: number;
-  best_split_index: number;
-  best_split_total_ms: number;
-  saved_ms: number;
-  saved_pct: number;
-  is_split_point: boolean;
-}
 
 describe('recommend: the DAG optimum', () => {
   it('finds a cut no split point makes on an Inception-like model, and its cut file reproduces the model', async () => {
@@ -61,7 +50,7 @@ describe('recommend: the DAG optimum', () => {
     const cutOut = join(dir, 'edge.json');
     const r = await cli(['recommend', '--onnx_file', file, '--profile', profile, '--bandwidth', '100', '--rtt', '2', '--cut_out', cutOut, '--json']);
     assert.equal(r.code, 0, r.err);
-    const j = JSON.parse(r.out) as { best: { split_index: number; total_ms: number }; dag: Dag; crossover: { total_ms: number; dag_total_ms: number }[] };
+    const j = JSON.parse(r.out) as { best: { split_index: number; total_ms: number }; dag: DagOptimum; crossover: { total_ms: number; dag_total_ms: number }[] };
     const d = j.dag;
     assert.equal(d.is_split_point, false);
     assert.ok(d.saved_ms > 40, `one branch's 50 ms saved at least (${d.saved_ms})`);
@@ -95,7 +84,7 @@ describe('recommend: the DAG optimum', () => {
     await writeProfile(profile, profileOf(a, (n, side) => (side === 'edge' ? 1 + (n % 3) : 0.2 + (n % 2)), FIXED));
     const r = await cli(['recommend', '--onnx_file', file, '--profile', profile, '--bandwidth', '20', '--rtt', '10', '--json']);
     assert.equal(r.code, 0, r.err);
-    const j = JSON.parse(r.out) as { best: { split_index: number }; dag: Dag };
+    const j = JSON.parse(r.out) as { best: { split_index: number }; dag: DagOptimum };
     assert.equal(j.dag.is_split_point, true);
     assert.equal(j.dag.saved_ms, 0);
     assert.equal(j.dag.best_split_index, j.best.split_index);
