@@ -15,7 +15,9 @@
  *
  * Tensor costs are by bytes only, so a split point's total here differs from predict's by the
  * envelope's fit (alignment padding, name lengths) and by the fetch and feed per MB of the
- * direction the bytes did not take; test/predict/dag.test.ts bounds it.
+ * direction the bytes did not take (model inputs are not fetched from the edge part; the outputs
+ * the cloud returns are fetched from the cloud part, not fed to it); test/predict/dag.test.ts
+ * checks that difference exactly at every split point.
  */
 import type { LayerProfile } from '../profile/layer-profile.js';
 import type { ModelAnalysis } from '../split/analysis.js';
