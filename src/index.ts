@@ -66,3 +66,4 @@ export { checkLink, decadeBandwidths, linkCycleMs, wireMs, type Link } from './p
 export { ape, compare, readMeasured, type Comparison, type MeasuredSplit } from './predict/measured.js';
 export { crossoverChanges, measuredCandidates, predictedCandidates, recommend, type Candidate, type Constraints, type Recommendation } from './predict/recommend.js';
 export { paretoSet } from './predict/pareto.js';
+export { dagCutCosts, dagOptimum, payloadEnvelope, type DagOptimum } from './predict/dag.js';
