@@ -1,6 +1,6 @@
 /**
  * All the benchmarks, in sequence (`npm run bench`): the split engine (split-bench), the payload
- * codec (payload-bench), run_all (run-bench), and the emulated link (link-bench). Each prints its table and writes its JSON under
+ * codec (payload-bench), run_all (run-bench), the emulated link (link-bench), and predict against run_all (predict-bench). Each prints its table and writes its JSON under
  * results/bench/. Goals are reported, not enforced; the exit code is non-zero only when a bench
  * could not run.
  *
@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLinkBench } from './link-bench.js';
 import { runPayloadBench } from './payload-bench.js';
+import { runPredictBench } from './predict-bench.js';
 import { runRunBench } from './run-bench.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,7 @@ async function main(): Promise<number> {
     ['payload-bench', runPayloadBench],
     ['run-bench', runRunBench],
     ['link-bench', runLinkBench],
+    ['predict-bench', runPredictBench],
   ];
   for (const [name, run] of parts) {
     banner(name);

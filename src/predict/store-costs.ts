@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import type { RunConfig } from '../config/run-config.js';
+import { IDLE_BEFORE_RUN_MS, idle } from '../profile/layer-profiler-side.js';
 import { median } from '../profile/stats.js';
 import { openStore } from '../storage/open.js';
 import type { ObjectStore } from '../storage/store.js';
@@ -57,7 +58,12 @@ function payloadOf(bytes: number): Payload {
   return { kind: 'input', runId: 'probe', splitIndex: 1, rep: 1, nextModels: [], timings: [], tensors: new Map([['x', { type: 'float32', dims: [data.length], data }]]) };
 }
 
-async function timed(f: () => unknown): Promise<number> {
+/**
+ * Each timed request (and codec call) follows IDLE_BEFORE_RUN_MS of idling, as in a sweep's cycle,
+ * where each of them comes after a wait; back to back they cost about half as much here.
+ */
+async function timed(f: () => unknown, pause: (ms: number) => Promise<void>): Promise<number> {
+  await pause(IDLE_BEFORE_RUN_MS);
   const t0 = performance.now();
   await f();
   return performance.now() - t0;
@@ -66,8 +72,11 @@ async function timed(f: () => unknown): Promise<number> {
 /** Unrecorded requests of each kind and size first: the client's code paths warm up as they are in a sweep. */
 const WARMUP = 5;
 
-/** Measures the store with `repeats` requests of each kind and size (after WARMUP unrecorded ones); removes what it wrote. */
-export async function measureStoreCosts(store: ObjectStore, repeats = 9): Promise<StoreCosts> {
+/**
+ * Measures the store with `repeats` requests of each kind and size (after WARMUP unrecorded ones);
+ * removes what it wrote. `pause` idles before each timed step (a parameter for tests).
+ */
+export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: (ms: number) => Promise<void> = idle): Promise<StoreCosts> {
   const prefix = `probe/${randomUUID()}`;
   const keys: string[] = [];
   let requests = 0;
@@ -78,8 +87,8 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9): Promis
     for (let i = -WARMUP; i < repeats; i++) {
       const key = `${prefix}/${size}-${i + WARMUP}.pb`;
       keys.push(key);
-      const p = await timed(() => store.put(key, bodies[size]));
-      const g = await timed(() => store.get(key));
+      const p = await timed(() => store.put(key, bodies[size]), pause);
+      const g = await timed(() => store.get(key), pause);
       requests += 2;
       if (i >= 0) (put.push(p), get.push(g));
     }
@@ -92,27 +101,28 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9): Promis
     for (let i = 0; i < repeats; i++) {
       const key = `${prefix}/notify-${i}.pb`;
       keys.push(key);
+      await pause(IDLE_BEFORE_RUN_MS);
       const waiting = store.waitFor(key, 10_000);
       await store.put(key, bodies.small);
-      notify.push(await timed(() => waiting));
+      const t0 = performance.now();
+      await waiting;
+      notify.push(performance.now() - t0);
       requests += 2;
     }
-    const codec = (size: 'small' | 'large') => {
+    const codec = async (size: 'small' | 'large') => {
       const p = payloadOf(size === 'small' ? SMALL : LARGE);
       const enc: number[] = [];
       const dec: number[] = [];
       for (let i = -WARMUP; i < repeats; i++) {
-        const t0 = performance.now();
-        encodePayload(p);
-        const t1 = performance.now();
-        decodePayload(bodies[size]);
-        const t2 = performance.now();
-        if (i >= 0) (enc.push(t1 - t0), dec.push(t2 - t1));
+        enc.push(await timed(() => encodePayload(p), pause));
+        dec.push(await timed(() => decodePayload(bodies[size]), pause));
       }
+      enc.splice(0, WARMUP);
+      dec.splice(0, WARMUP);
       return { enc: median(enc), dec: median(dec) };
     };
-    const cs = codec('small');
-    const cl = codec('large');
+    const cs = await codec('small');
+    const cl = await codec('large');
     return {
       put: fit(small.put, large.put),
       get: fit(small.get, large.get),

@@ -1,0 +1,196 @@
+/**
+ * Benchmark of predict against run_all (not a test): `node dist/bench/predict-bench.js` (also part
+ * of `npm run bench`). The goals of issue 8, section 5, on real models on this machine:
+ *
+ * - compute: median absolute percentage error of edge_ms + cloud_ms <= 10%, p90 <= 20%, against
+ *   run_all medians at --rep 10;
+ * - under an emulated link (5, 50, 500 Mbit/s, rtt 20 ms): the same bounds on total_ms, and the
+ *   predicted best split's measured total within 5% of the measured best;
+ * - predict for a whole model (profiling both sides first, as predict does without --profile) in
+ *   under 5% of the time run_all takes on it at --rep 10.
+ *
+ * Per model, run_all runs a spread of split points (--splits) unshaped and at each link; its time
+ * for the whole model is that of the points run scaled to all of them (time per point x points).
+ * Everything goes through the CLI's main(), as a user would run it. Prints the goal table and
+ * writes results/bench/predict.json.
+ */
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { encodeModel } from '../src/onnx/codec.js';
+import { main } from '../src/cli/main.js';
+import { readRows } from '../src/profile/csv.js';
+import { compare, readMeasured, type Comparison } from '../src/predict/measured.js';
+import { analyzeFromArgs } from '../src/cli/options.js';
+import { realModels, zoo } from '../test/models/zoo.js';
+import { machineInfo } from './machine.js';
+
+export const GOALS = { medianApe: 10, p90Ape: 20, bestSlowerPct: 5, predictShare: 0.05 };
+const RTT_MS = 20;
+const LINKS = [undefined, 5, 50, 500] as const;
+const REP = 10;
+
+export interface BenchModel {
+  name: string;
+  file: string;
+  /** Extra model flags (input sizes). */
+  flags: string[];
+}
+
+export interface LinkResult {
+  bandwidthMbit: number | null;
+  rttMs: number;
+  runAllSeconds: number;
+  comparison: Comparison;
+  /** Per split point: predicted and measured medians (ms). */
+  rows: Record<string, number>[];
+}
+
+export interface ModelResult {
+  model: string;
+  splitPoints: number;
+  splitsRun: number[];
+  predictSeconds: number;
+  /** run_all's time at --rep 10 over every split point, unshaped (the points run, scaled). */
+  runAllWholeSeconds: number;
+  links: LinkResult[];
+}
+
+export interface PredictBenchOptions {
+  print?: boolean;
+  outFile?: string | null;
+  /** How many split points run_all runs per model (default 14). */
+  splits?: number;
+  models?: BenchModel[];
+}
+
+function defaultOutFile(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.join(here, '..', '..', 'results', 'bench', 'predict.json');
+}
+
+/** `n` split indices spread evenly over 0..count-1, first and last included. */
+export function spreadSplits(count: number, n: number): number[] {
+  if (count <= n) return Array.from({ length: count }, (_, i) => i);
+  return [...new Set(Array.from({ length: n }, (_, i) => Math.round((i * (count - 1)) / (n - 1))))];
+}
+
+async function cli(args: string[]): Promise<string> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+  if (code !== 0) throw new Error(`onnx-manager ${args.slice(0, 2).join(' ')} failed (exit ${code}): ${err.join(' ').slice(0, 400)}`);
+  return out.join('\n');
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const v = await fn();
+  return [v, (performance.now() - t) / 1000];
+}
+
+const DETAIL = ['split_index', 'transfer_bytes', 'result_bytes', 'edge_ms', 'measured_edge_ms', 'cloud_ms', 'measured_cloud_ms', 'transfer_ms', 'measured_transfer_ms', 'total_ms', 'measured_total_ms', 'compute_ape', 'total_ape'];
+
+const SETTINGS = ['--graph_opt', 'all', '--threads', '1'];
+
+async function benchModel(m: BenchModel, dir: string, nSplits: number): Promise<ModelResult> {
+  const a = await analyzeFromArgs({ onnx_file: m.file, ...inputDims(m) });
+  const splits = spreadSplits(a.splitPoints.length, nSplits);
+  const base = [...SETTINGS, '--onnx_file', m.file, ...m.flags];
+  const stem = path.join(dir, m.name);
+  // predict without --profile: both sides profiled first, the profile kept beside the rows.
+  const [, predictSeconds] = await timed(() => cli(['predict', ...base, '--results_file', `${stem}.predict.csv`]));
+  const profile = `${stem}.profile.csv`;
+  const links: LinkResult[] = [];
+  let runAllWholeSeconds = 0;
+  for (const bw of LINKS) {
+    const link = bw === undefined ? [] : ['--bandwidth', String(bw), '--rtt', String(RTT_MS)];
+    const tag = bw === undefined ? 'direct' : `${bw}mbit`;
+    const measuredFile = `${stem}.${tag}.csv`;
+    const [, runAllSeconds] = await timed(() => cli(['run_all', ...base, ...link, '--rep', String(REP), '--warmup', '1', '--splits', ...splits.map(String), '--results_file', measuredFile]));
+    if (bw === undefined) runAllWholeSeconds = (runAllSeconds / splits.length) * a.splitPoints.length;
+    const predicted = `${stem}.${tag}.predict.csv`;
+    await cli(['predict', ...base, '--profile', profile, '--measured', measuredFile, '--results_file', predicted]);
+    const measured = await readMeasured(measuredFile);
+    const rows = (await readRows(predicted)).map((r) => Object.fromEntries(DETAIL.map((c) => [c, Number(r[c])])));
+    const comparison = compare(rows as { split_index: number; edge_ms: number; cloud_ms: number; total_ms: number }[], measured);
+    links.push({ bandwidthMbit: bw ?? null, rttMs: bw === undefined ? 0 : RTT_MS, runAllSeconds, comparison, rows: rows.filter((r) => measured.some((x) => x.split_index === r.split_index)) });
+  }
+  return { model: m.name, splitPoints: a.splitPoints.length, splitsRun: splits, predictSeconds, runAllWholeSeconds, links };
+}
+
+/** The input sizes the flags give, for the analysis the bench does itself. */
+function inputDims(m: BenchModel): { image_size_x?: number; image_size_y?: number } {
+  const x = m.flags.indexOf('--image_size_x');
+  const y = m.flags.indexOf('--image_size_y');
+  return x >= 0 && y >= 0 ? { image_size_x: Number(m.flags[x + 1]), image_size_y: Number(m.flags[y + 1]) } : {};
+}
+
+function defaultModels(dir: string): BenchModel[] {
+  const out: BenchModel[] = [];
+  const zooFile = path.join(dir, 'mobilenet_v2_like.onnx');
+  writeFileSync(zooFile, encodeModel(zoo.find((z) => z.name === 'mobilenet_v2_like')!.build()));
+  out.push({ name: 'mobilenet_v2_like', file: zooFile, flags: [] });
+  // The OCR models are a devDependency; without them the zoo model alone is measured.
+  const cls = realModels.find((r) => r.name === 'ppocr_mobile_v2_cls');
+  if (cls && existsSync(cls.path)) out.push({ name: cls.name, file: cls.path, flags: ['--image_size_x', '192', '--image_size_y', '48'] });
+  return out;
+}
+
+const f1 = (v: number) => v.toFixed(1);
+const mark = (ok: boolean) => (ok ? 'yes' : 'NO');
+
+export function goalChecks(r: ModelResult): { link: string; computeOk?: boolean; totalOk?: boolean; bestOk?: boolean }[] {
+  return r.links.map((l) => {
+    const c = l.comparison;
+    const within = (e: { medianApe: number; p90Ape: number }) => e.medianApe <= GOALS.medianApe && e.p90Ape <= GOALS.p90Ape;
+    return l.bandwidthMbit === null
+      ? { link: 'unshaped', computeOk: within(c.compute) }
+      : { link: `${l.bandwidthMbit} Mbit/s`, computeOk: within(c.compute), totalOk: within(c.total), bestOk: c.slowerPct <= GOALS.bestSlowerPct };
+  });
+}
+
+export async function runPredictBench(opts: PredictBenchOptions = {}): Promise<{ results: ModelResult[] }> {
+  const started = performance.now();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'onnx-manager-predict-bench-'));
+  const results: ModelResult[] = [];
+  try {
+    for (const m of opts.models ?? defaultModels(dir)) results.push(await benchModel(m, dir, opts.splits ?? 14));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (opts.print ?? true) {
+    console.log(`predict bench: predict vs run_all --rep ${REP} (medians), rtt ${RTT_MS} ms on the links; goals: APE median <= ${GOALS.medianApe}%, p90 <= ${GOALS.p90Ape}%, best within ${GOALS.bestSlowerPct}%, predict < ${GOALS.predictShare * 100}% of run_all`);
+    const head = ['model', 'link', 'splits', 'compute med', 'compute p90', 'total med', 'total p90', 'best pred/meas', 'slower %', 'goals met'];
+    console.log(head.join(' | '));
+    for (const r of results) {
+      const checks = goalChecks(r);
+      r.links.forEach((l, i) => {
+        const c = l.comparison;
+        const ch = checks[i]!;
+        const met = [`compute ${mark(ch.computeOk!)}`, ...(ch.totalOk === undefined ? [] : [`total ${mark(ch.totalOk)}`, `best ${mark(ch.bestOk!)}`])].join(', ');
+        console.log([r.model, ch.link, c.splits, f1(c.compute.medianApe), f1(c.compute.p90Ape), f1(c.total.medianApe), f1(c.total.p90Ape), `${c.predictedBest}/${c.measuredBest}`, f1(c.slowerPct), met].join(' | '));
+      });
+      const share = r.predictSeconds / r.runAllWholeSeconds;
+      console.log(`${r.model}: predict (profiling first) ${f1(r.predictSeconds)} s vs run_all --rep ${REP} over all ${r.splitPoints} split points ~${f1(r.runAllWholeSeconds)} s: ${(share * 100).toFixed(1)}% (${mark(share < GOALS.predictShare)})`);
+    }
+    console.log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+  const outFile = opts.outFile === undefined ? defaultOutFile() : opts.outFile;
+  if (outFile !== null) {
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    const tmp = `${outFile}.tmp`;
+    const checked = results.map((r) => ({ ...r, goals: goalChecks(r), predictShare: r.predictSeconds / r.runAllWholeSeconds }));
+    writeFileSync(tmp, `${JSON.stringify({ goals: GOALS, rep: REP, rttMs: RTT_MS, results: checked, machine: { ...machineInfo(), loadAverage: os.loadavg() } }, null, 2)}\n`);
+    renameSync(tmp, outFile);
+    if (opts.print ?? true) console.log(`wrote ${outFile}`);
+  }
+  return { results };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // Goals are reported (table and JSON), not enforced: timings depend on the machine and its load.
+  await runPredictBench();
+}
