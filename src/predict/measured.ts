@@ -3,6 +3,7 @@
  * percentage error per split point, its median and 90th percentile for compute (edge + cloud)
  * and for total_ms, and whether the predicted best split is the measured best.
  */
+import { readUserFile } from '../files.js';
 import { FileError } from '../errors.js';
 import { readRows } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
@@ -26,6 +27,7 @@ const NEEDED = ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'clou
 
 /** Medians of the rows with status ok, per split point, in index order. */
 export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
+  await readUserFile(file); // a missing or unreadable file is named as such, not as 'no rows'
   const rows = await readRows(file);
   if (rows.length === 0) throw new FileError(`${file}: no rows (not a run_all results file?)`, { file });
   const missing = NEEDED.filter((c) => !(c in rows[0]!));

@@ -193,6 +193,8 @@ describe('predict and recommend', () => {
       [['predict', '--onnx_file', file, '--profile', profile, '--rtt', '-5'], /--rtt must be a number of milliseconds >= 0, got -5/],
       [['predict', '--onnx_file', file, '--profile', profile, '--measured', stray], /split 1 is 'elsewhere', which is not split 1 of .*results of another model/],
       [['recommend', '--onnx_file', file], /recommend takes either --profile .* or --results_file/],
+      [['recommend', '--onnx_file', file, '--results_file', join(dir, 'never-run.csv')], /never-run\.csv: no such file/],
+      [['predict', '--onnx_file', file, '--profile', profile, '--measured', join(dir, 'never-run.csv')], /never-run\.csv: no such file/],
       [['recommend', '--onnx_file', file, '--profile', profile, '--max_edge_ms', '-1'], /--max_edge_ms must be a number >= 0, got -1/],
       [['recommend', '--onnx_file', file, '--profile', profile, '--max_transfer_bytes', '1', '--max_edge_ms', '0'], /no split point meets the constraints/],
     ];
