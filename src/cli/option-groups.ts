@@ -7,19 +7,14 @@ import type { Argv, Options } from 'yargs';
 import { kubernetesOptions } from '../backends/kube/options.js';
 import { oscarOptions } from '../backends/oscar-options.js';
 import { sshOptions } from '../backends/ssh-options.js';
+import { integerAtLeast } from '../config/checks.js';
 import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { providerFor } from '../runtime/providers.js';
 import { NORMALISATION_PRESETS } from '../tensor/images.js';
 
 function integerCheck(flag: string, min: number) {
-  return (v: unknown): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      const given = typeof v === 'number' && Number.isNaN(v) ? 'a value that is not a number' : String(v);
-      throw new UsageError(`--${flag} must be an integer >= ${min}, got ${given}`);
-    }
-    return v;
-  };
+  return (v: unknown): number => integerAtLeast(v, flag, min);
 }
 
 /** A number option that must be an integer of at least `min` (default 1). */

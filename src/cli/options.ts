@@ -46,7 +46,6 @@ export async function analyzeFromArgs(
   prepare?: (model: LoadedModel) => Promise<Record<string, HostTensor> | undefined>,
 ): Promise<ModelAnalysis & { feeds?: Record<string, HostTensor> }> {
   const file = requireFile(args.onnx_file, 'onnx_file');
-  if (args.batch !== undefined && (!Number.isInteger(args.batch) || args.batch < 1)) throw new UsageError(`--batch must be a positive integer, got ${args.batch}`);
   const model = await loadModel(file);
   const inputShapes = parseInputShapes(args.input_shape);
   const feeds = prepare ? await prepare(model) : undefined;

@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../errors.js';
+import { integerAtLeast } from './checks.js';
 import { providerFor, type ProviderChoice } from '../runtime/providers.js';
 import type { GraphOptimizationLevel, SessionOptions } from '../runtime/session.js';
 import { checkLinkShape, type LinkShape } from '../storage/shaping-proxy.js';
@@ -89,9 +90,7 @@ export interface RunConfig {
 }
 
 function integer(v: unknown, flag: string, min: number): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got ${String(v)}`);
-  return v;
+  return v === undefined || v === null ? undefined : integerAtLeast(v, flag, min);
 }
 
 function graphOpt(v: unknown): GraphOptimizationLevel {

@@ -17,27 +17,18 @@
  * bandwidth (the rate limit applies to each direction on its own). With no bandwidth given the
  * link adds nothing: the store's own measured costs are the whole transfer.
  */
-import { UsageError } from '../errors.js';
+import { checkLinkShape, type LinkShape } from '../storage/shaping-proxy.js';
 
-export interface Link {
-  /** Mbit/s each direction; undefined: no link modelled (the store as it is reached here). */
-  bandwidthMbit?: number;
-  /** Round-trip time in ms (default 0). */
-  rttMs: number;
-}
+/** The link the shaping proxy emulates (Mbit/s each direction, undefined: none; rtt in ms), modelled here. */
+export type Link = LinkShape;
+
+/** The link's settings checked as the command line checks them. */
+export const checkLink = checkLinkShape;
 
 /** Requests of one cycle that cross the edge's link with bytes on the critical path: the input's PUT, the result's GET. */
 export const LINK_ROUND_TRIPS = 2;
 /** The edge learning of the result: one crossing, half a round trip. */
 export const NOTIFY_CROSSINGS = 0.5;
-
-export function checkLink(link: Link): Link {
-  if (link.bandwidthMbit !== undefined && !(Number.isFinite(link.bandwidthMbit) && link.bandwidthMbit > 0)) {
-    throw new UsageError(`bandwidth must be a positive number of Mbit/s, got ${link.bandwidthMbit}`);
-  }
-  if (!(Number.isFinite(link.rttMs) && link.rttMs >= 0)) throw new UsageError(`rtt must be a number of milliseconds >= 0, got ${link.rttMs}`);
-  return link;
-}
 
 /** Milliseconds to serialise `bytes` at the link's rate (0 with no bandwidth). */
 export function wireMs(bytes: number, link: Link): number {

@@ -7,6 +7,7 @@
  */
 import type { RunConfig } from '../config/run-config.js';
 import { edgeSessionOptions } from '../config/run-config.js';
+import { integerAtLeast } from '../config/checks.js';
 import { UsageError } from '../errors.js';
 import { partHash } from '../onnx/part-hash.js';
 import { WorkerBackend } from '../backends/worker-client.js';
@@ -77,8 +78,7 @@ function settingsOf(config: RunConfig, backend: string, threads = config.threads
 /** Profiles both sides: the edge here first, then the cloud side where it runs (never both at once). */
 export async function profileModel(analysis: ModelAnalysis, config: RunConfig, options: ProfileOptions): Promise<ProfileResult> {
   checkProfileBackend(config);
-  const rep = options.rep ?? DEFAULT_PROFILE_REP;
-  if (!Number.isInteger(rep) || rep < 1) throw new UsageError(`--rep must be an integer >= 1, got ${String(options.rep)}`);
+  const rep = integerAtLeast(options.rep ?? DEFAULT_PROFILE_REP, 'rep', 1);
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
   const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
