@@ -7,7 +7,7 @@ import type { Argv, Options } from 'yargs';
 import { kubernetesOptions } from '../backends/kube/options.js';
 import { oscarOptions } from '../backends/oscar-options.js';
 import { sshOptions } from '../backends/ssh-options.js';
-import { integerAtLeast } from '../config/checks.js';
+import { givenValue, integerAtLeast } from '../config/checks.js';
 import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { providerFor } from '../runtime/providers.js';
@@ -38,8 +38,20 @@ export function positiveOption<O extends Options>(flag: string, o: O) {
     type: 'number' as const,
     coerce: (v: number): number => {
       if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) {
-        throw new UsageError(`--${flag} must be a positive number, got ${Number.isNaN(v) ? 'a value that is not a number' : String(v)}`);
+        throw new UsageError(`--${flag} must be a positive number, got ${givenValue(v)}`);
       }
+      return v;
+    },
+  };
+}
+
+/** A number option that must be finite and at least 0 (limits). */
+export function nonNegativeOption<O extends Options>(flag: string, o: O) {
+  return {
+    ...o,
+    type: 'number' as const,
+    coerce: (v: number): number => {
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new UsageError(`--${flag} must be a number >= 0, got ${givenValue(v)}`);
       return v;
     },
   };
@@ -189,7 +201,7 @@ export function withLinkOptions<T>(y: Argv<T>) {
       describe: 'Round-trip time of that link, in milliseconds (half of it added to each direction)',
       coerce: (v: number): number => {
         if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-          throw new UsageError(`--rtt must be a number of milliseconds >= 0, got ${Number.isNaN(v) ? 'a value that is not a number' : String(v)}`);
+          throw new UsageError(`--rtt must be a number of milliseconds >= 0, got ${givenValue(v)}`);
         }
         return v;
       },

@@ -1,16 +1,5 @@
-import { UsageError } from '../../errors.js';
 import { defineCommand } from '../command.js';
-import { withJson, withLinkOptions, withModelOptions, withStoreOptions } from '../option-groups.js';
-
-function limit(flag: string) {
-  return {
-    type: 'number' as const,
-    coerce: (v: number): number => {
-      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new UsageError(`--${flag} must be a number >= 0, got ${Number.isNaN(v) ? 'a value that is not a number' : String(v)}`);
-      return v;
-    },
-  };
-}
+import { nonNegativeOption, withJson, withLinkOptions, withModelOptions, withStoreOptions } from '../option-groups.js';
 
 export const recommendCommand = defineCommand({
   name: 'recommend',
@@ -21,12 +10,12 @@ export const recommendCommand = defineCommand({
       .option('profile', { type: 'string', describe: 'A per-layer profile: predicted times' })
       .option('results_file', { type: 'string', describe: 'A run_all CSV: measured times, the link re-modelled' })
       .conflicts('profile', 'results_file')
-      .option('max_edge_ms', { ...limit('max_edge_ms'), describe: 'Only split points whose edge part takes at most this many ms' })
-      .option('max_transfer_bytes', { ...limit('max_transfer_bytes'), describe: 'Only split points that send at most this many bytes' })
-      .option('max_edge_memory_mb', {
-        ...limit('max_edge_memory_mb'),
-        describe: 'Only split points whose edge part needs at most this many MB (weights + the largest live activations)',
-      })
+      .option('max_edge_ms', nonNegativeOption('max_edge_ms', { describe: 'Only split points whose edge part takes at most this many ms' }))
+      .option('max_transfer_bytes', nonNegativeOption('max_transfer_bytes', { describe: 'Only split points that send at most this many bytes' }))
+      .option(
+        'max_edge_memory_mb',
+        nonNegativeOption('max_edge_memory_mb', { describe: 'Only split points whose edge part needs at most this many MB (weights + the largest live activations)' }),
+      )
       .option('cut_out', { type: 'string', describe: 'Write the DAG optimum (min-cut over all cuts, from --profile) as a cut file for split_model/run --cut_file' })
       .group(['profile', 'results_file', 'max_edge_ms', 'max_transfer_bytes', 'max_edge_memory_mb', 'cut_out'], 'Recommendation:'),
   run: async (args, io) => (await import('../ops/recommend.js')).recommendOp(args, io.out),
