@@ -5,9 +5,10 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileError } from '../errors.js';
+import { OutputTransaction } from '../split/output.js';
 import { COLUMNS, TIME_COLUMNS, ms, type Row } from './columns.js';
 import { percentile } from './stats.js';
 
@@ -80,13 +81,16 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
     lines.push(line);
   }
   const out = summaryPath(file);
-  const tmp = `${out}.tmp-${process.pid}`;
-  const h = await open(tmp, 'w');
-  try {
-    await h.write(stringify(lines));
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, out);
+  await writeCsv(out, lines);
   return out;
+}
+
+/** Writes a CSV file whole: lines (the header first) under a temporary name, renamed into place when complete. */
+export async function writeCsv(file: string, lines: readonly (readonly unknown[])[]): Promise<void> {
+  await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), stringify(lines as unknown[][])));
+}
+
+/** Writes rows as a CSV file whole, one column per name (missing values empty). */
+export async function writeCsvFile(file: string, columns: readonly string[], rows: readonly object[]): Promise<void> {
+  await writeCsv(file, [[...columns], ...rows.map((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? ''))]);
 }

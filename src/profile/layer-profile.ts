@@ -9,11 +9,9 @@
  * MB of inputs fed and of outputs fetched). median_ms and p95_ms are over `runs` warm runs.
  */
 import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
 import { readFile } from 'node:fs/promises';
-import * as path from 'node:path';
 import { FileError } from '../errors.js';
-import { OutputTransaction } from '../split/output.js';
+import { writeCsv } from './csv.js';
 
 export const PROFILE_COLUMNS = [
   'side',
@@ -85,8 +83,7 @@ function rowsOf(p: LayerProfile): (string | number)[][] {
 
 /** Writes the profile whole (a temporary name renamed into place). */
 export async function writeProfile(file: string, p: LayerProfile): Promise<void> {
-  const text = stringify(rowsOf(p));
-  await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), Buffer.from(text)));
+  await writeCsv(file, rowsOf(p));
 }
 
 /** Reads a profile, refusing a file that is not one (naming the file and what is wrong). */

@@ -15,7 +15,7 @@ import { checkLink, describeLink, type Link } from '../../predict/link.js';
 import { compare, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
 import { measureRunStore } from '../../predict/store-costs.js';
-import { writeCsvFile } from '../../predict/csv-file.js';
+import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';

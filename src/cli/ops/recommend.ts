@@ -5,7 +5,7 @@
  */
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
-import { writeCsvFile } from '../../predict/csv-file.js';
+import { writeCsvFile } from '../../profile/csv.js';
 import { dagOptimum, payloadEnvelope, type DagOptimum } from '../../predict/dag.js';
 import { describeLink, type Link } from '../../predict/link.js';
 import { edgeMemory } from '../../predict/model.js';
