@@ -1,6 +1,7 @@
 /**
  * Shared test helpers: analysing zoo and real models, running split parts, comparing outputs.
  */
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { analyzeModel, type ModelAnalysis } from '../src/split/analysis.js';
 import type { BuiltPart } from '../src/split/split.js';
 import { readSegments } from '../src/split/external-data.js';
 import { GraphBuilder } from './models/builder.js';
-import { installed, type TensorSpec, type ZooModel, type RealModel } from './models/zoo.js';
+import { installed, zoo, type TensorSpec, type ZooModel, type RealModel } from './models/zoo.js';
 
 export interface TestSubject {
   name: string;
@@ -141,4 +142,13 @@ export function tempDirs(): (tag: string) => Promise<string> {
     made.push(d);
     return d;
   };
+}
+
+/** Writes the zoo model `name` as `<dir>/<name>.onnx` and returns its path. */
+export function writeZooModel(name: string, dir: string): string {
+  const z = zoo.find((m) => m.name === name);
+  if (!z) throw new Error(`no zoo model named ${name}`);
+  const file = join(dir, `${name}.onnx`);
+  writeFileSync(file, encodeModel(z.build()));
+  return file;
 }

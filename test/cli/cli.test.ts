@@ -7,9 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { encodeModel } from '../../src/onnx/codec.js';
 import { cli } from '../cli-helper.js';
-import { chainSplitPoints } from '../helpers.js';
+import { chainSplitPoints, writeZooModel } from '../helpers.js';
 import { IR_VERSION, modelStats, numel } from '../models/builder.js';
 import { projectRoot, realModels, zoo } from '../models/zoo.js';
 
@@ -27,17 +26,10 @@ function tempDir(): string {
   return d;
 }
 
-function writeZoo(name: string, dir: string): string {
-  const z = zoo.find((m) => m.name === name)!;
-  const file = join(dir, `${name}.onnx`);
-  writeFileSync(file, encodeModel(z.build()));
-  return file;
-}
-
 describe('onnx-manager CLI', () => {
   it('list_layers prints every split point with exact transfer bytes', async () => {
     const dir = tempDir();
-    const file = writeZoo('lenet5', dir);
+    const file = writeZooModel('lenet5', dir);
     const lenet = zoo.find((m) => m.name === 'lenet5')!;
     // A chain: a cut after every node, plus cloud only; cloud only sends the float32 input.
     const points = chainSplitPoints(lenet.build());
@@ -56,7 +48,7 @@ describe('onnx-manager CLI', () => {
 
   it('print_model reports versions, io and the operator histogram', async () => {
     const dir = tempDir();
-    const file = writeZoo('resnet_like', dir);
+    const file = writeZooModel('resnet_like', dir);
     const r = await cli(['--operation', 'print_model', '--onnx_file', file, '--json']);
     assert.equal(r.code, 0, r.err);
     const info = JSON.parse(r.out) as { ir_version: number; inputs: { name: string; type: string }[]; op_types: Record<string, number>; parameters: number };
@@ -71,7 +63,7 @@ describe('onnx-manager CLI', () => {
 
   it('split_model writes part1, part2 and a manifest', async () => {
     const dir = tempDir();
-    const file = writeZoo('resnet_like', dir);
+    const file = writeZooModel('resnet_like', dir);
     const out = join(dir, 'parts');
     const r = await cli(['--operation', 'split_model', '--onnx_file', file, '--split_layer', 'relu_1_out', '--onnx_path', out]);
     assert.equal(r.code, 0, r.err);
@@ -84,7 +76,7 @@ describe('onnx-manager CLI', () => {
 
   it('multi_split_model writes k+1 parts', async () => {
     const dir = tempDir();
-    const file = writeZoo('lenet5', dir);
+    const file = writeZooModel('lenet5', dir);
     const out = join(dir, 'multi');
     const r = await cli(['--operation', 'multi_split_model', '--onnx_file', file, '--split_layers', 'relu_0_out', 'relu_1_out', 'relu_2_out', '--onnx_path', out]);
     assert.equal(r.code, 0, r.err);
@@ -110,7 +102,7 @@ describe('onnx-manager CLI', () => {
     const dir = tempDir();
     const text = join(dir, 'notes.onnx');
     writeFileSync(text, 'this is not a model\n');
-    const lenet = writeZoo('lenet5', dir);
+    const lenet = writeZooModel('lenet5', dir);
     const cases: [string[], RegExp, number][] = [
       [['--operation', 'list_layers', '--onnx_file', text], /notes\.onnx: not a valid ONNX model/, 1],
       [['--operation', 'list_layers', '--onnx_file', join(dir, 'missing.onnx')], /missing\.onnx: no such file/, 1],

@@ -5,18 +5,17 @@
  * and reproduces the model's outputs; on a chain (lenet5) the optimum is the best split point.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { DagOptimum } from '../../src/predict/dag.js';
-import { encodeModel } from '../../src/onnx/codec.js';
 import { writeProfile } from '../../src/profile/layer-profile.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { analyzeFile } from '../../src/split/analysis.js';
 import { readCutFile } from '../../src/split/node-cut.js';
 import { cli } from '../cli-helper.js';
-import { zoo } from '../models/zoo.js';
+import { writeZooModel } from '../helpers.js';
 import { ancestors } from '../split/dags.js';
 import { profileOf } from './dag-profile.js';
 
@@ -26,9 +25,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const FIXED = { run_call: 0.1, feed_per_mb: 0.2, fetch_per_mb: 0.2 };
 
 function model(name: string): string {
-  const file = join(dir, `${name}.onnx`);
-  writeFileSync(file, encodeModel(zoo.find((z) => z.name === name)!.build()));
-  return file;
+  return writeZooModel(name, dir);
 }
 
 

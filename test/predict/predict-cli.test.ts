@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { encodeModel } from '../../src/onnx/codec.js';
 import { readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
 import { median } from '../../src/profile/stats.js';
 import { edgeMemory, profileNodeKey } from '../../src/predict/model.js';
@@ -18,16 +17,14 @@ import { PREDICT_COLUMNS } from '../../src/predict/predict.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { analyzeFile, type ModelAnalysis } from '../../src/split/analysis.js';
 import { cli } from '../cli-helper.js';
-import { zoo } from '../models/zoo.js';
+import { writeZooModel } from '../helpers.js';
 import { nodeTimingProfile } from './node-timing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-predict-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function model(name: string): string {
-  const file = join(dir, `${name}.onnx`);
-  writeFileSync(file, encodeModel(zoo.find((z) => z.name === name)!.build()));
-  return file;
+  return writeZooModel(name, dir);
 }
 
 function csv(file: string): Record<string, string>[] {

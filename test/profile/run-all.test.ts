@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { encodeModel } from '../../src/onnx/codec.js';
 import { COLUMNS, TIME_COLUMNS } from '../../src/profile/columns.js';
 import { cli } from '../cli-helper.js';
-import { chainSplitPoints, ELEMENT_BYTES, loadableProviders } from '../helpers.js';
+import { chainSplitPoints, ELEMENT_BYTES, loadableProviders, writeZooModel } from '../helpers.js';
 import { numel } from '../models/builder.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 
@@ -20,9 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-runall-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function model(name: string): string {
-  const file = join(dir, `${name}.onnx`);
-  writeFileSync(file, encodeModel(zoo.find((z) => z.name === name)!.build()));
-  return file;
+  return writeZooModel(name, dir);
 }
 
 /** lenet5 is a chain: its split points are counted from the graph, apart from the split engine. */
