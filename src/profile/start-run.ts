@@ -153,12 +153,10 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
       const rows: Row[] = [];
       let outputs = new Map<string, HostTensor>();
       try {
-        for (let w = 1; w <= ctx.warmup; w++) await prepared.cycle(ctx, -w);
-        for (let r = 0; r < rep; r++) {
-          const res = await prepared.cycle(ctx, r);
+        await prepared.runReps(ctx, Array.from({ length: rep }, (_, r) => r), (res) => {
           rows.push(res.row);
           outputs = res.outputs;
-        }
+        });
       } finally {
         await prepared.release(ctx);
       }

@@ -224,6 +224,18 @@ export class PreparedSplit {
     return { row, outputs };
   }
 
+  /**
+   * ctx.warmup unrecorded cycles, then one recorded cycle per repetition, each handed to
+   * `onCycle`; stops before the next repetition when `signal` aborts. The caller releases.
+   */
+  async runReps(ctx: SweepContext, reps: readonly number[], onCycle: (result: CycleResult) => Promise<void> | void, signal?: AbortSignal): Promise<void> {
+    for (let w = 1; w <= ctx.warmup; w++) await this.cycle(ctx, -w);
+    for (const r of reps) {
+      if (signal?.aborted) break;
+      await onCycle(await this.cycle(ctx, r));
+    }
+  }
+
   async release(ctx: SweepContext): Promise<void> {
     await this.edge?.release();
     const keys = this.written.splice(0);
@@ -290,13 +302,15 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
       continue;
     }
     try {
-      for (let w = 1; w <= ctx.warmup; w++) await prepared.cycle(ctx, -w);
-      for (const r of reps) {
-        if (opts.signal?.aborted) break;
-        const { row } = await prepared.cycle(ctx, r);
-        rows.push(row);
-        await opts.onRow?.(row);
-      }
+      await prepared.runReps(
+        ctx,
+        reps,
+        async ({ row }) => {
+          rows.push(row);
+          await opts.onRow?.(row);
+        },
+        opts.signal,
+      );
     } finally {
       await prepared.release(ctx);
     }
