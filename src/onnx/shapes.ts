@@ -3,9 +3,10 @@
  * applied), the weights, and value_info where it gives a complete static shape. Each tensor
  * records where its shape came from; the rest are measured by split/shape-probe.ts.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULTS } from '../config/defaults.js';
 import { SplitError, UsageError } from '../errors.js';
-import { tensorBytes } from './dtypes.js';
+import { dtypeFromOnnx, tensorBytes } from './dtypes.js';
 import type { GraphIndex } from './graph.js';
 import type { LoadedModel } from './model.js';
 import { toNumber, type TensorProto, type ValueInfoProto } from './types.js';
@@ -52,6 +53,26 @@ export function initializerInfo(t: TensorProto): TensorInfo {
   return { name: t.name ?? '', elemType, dims, bytes: Math.max(0, tensorBytes(elemType, dims)), source: 'initializer' };
 }
 
+/** A dimension printed exactly (a double beyond 2^53 holds an integer that Number prints rounded). */
+function exactDim(d: number): string {
+  return Number.isInteger(d) ? BigInt(d).toString() : String(d);
+}
+
+/**
+ * Refuses an input no tensor here could hold: a dimension beyond 2^53 (not exact in a number) or
+ * more bytes than one buffer takes, naming the input, its shape and the bytes it would need.
+ */
+function checkAllocatable(label: string, name: string, elemType: number, dims: readonly number[]): void {
+  const shape = dims.map(exactDim).join('x');
+  const huge = dims.findIndex((d) => !Number.isSafeInteger(d));
+  if (huge >= 0) throw new SplitError(`${label}: input '${name}' of shape ${shape}: dimension ${exactDim(dims[huge]!)} at position ${huge} is not an exact integer here (more than 2^53)`);
+  const bytes = dims.reduce((acc, d) => acc * BigInt(d), BigInt(Math.ceil(dtypeFromOnnx(elemType).bits / 8)));
+  if (bytes > BigInt(bufferConstants.MAX_LENGTH)) {
+    const gib = (Number(bytes) / 2 ** 30).toFixed(1);
+    throw new SplitError(`${label}: input '${name}' of shape ${shape} (${dtypeFromOnnx(elemType).name}) would need ${bytes} bytes (${gib} GiB); one tensor here holds at most ${bufferConstants.MAX_LENGTH} bytes`);
+  }
+}
+
 /** The concrete shape each model input is run with: declared dims, symbolic batch bound, overrides applied. */
 export function boundInputShapes(model: LoadedModel, index: GraphIndex, options: InputShapeOptions): BoundInputs {
   const out: BoundInputs = new Map();
@@ -65,6 +86,7 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
     if (!tt?.elemType) throw new SplitError(`${model.label}: input '${name}' is not a tensor with a known element type`);
     const given = options.inputShapes?.[name];
     if (given) {
+      checkAllocatable(model.label, name, tt.elemType, given);
       out.set(name, { elemType: tt.elemType, dims: [...given] });
       continue;
     }
@@ -79,6 +101,7 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
         `${model.label}: input '${name}' has a free dimension ${d.dimParam ? `'${d.dimParam}' ` : ''}at position ${i}; bind it with --input_shape ${name}:${example}${image}`,
       );
     });
+    checkAllocatable(model.label, name, tt.elemType, dims);
     out.set(name, { elemType: tt.elemType, dims });
   }
   return out;

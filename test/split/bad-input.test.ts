@@ -134,6 +134,21 @@ async function writeModel(proto: ModelProto, tag: string, name = 'model.onnx'): 
 
 const analyzeOpts = { createSession, inputShapes: { x: [1, 4] } };
 
+describe('inputs too large to allocate', () => {
+  const relu = [{ opType: 'Relu', input: ['x'], output: ['y'], name: 'relu' }];
+  for (const [dims, bytes] of [
+    [[1, 1e9, 1e9], '4000000000000000000 bytes'],
+    [[2 ** 62, 1], 'not an exact integer'],
+    [[1, 3, 100000, 100000], '120000000000 bytes (111.8 GiB)'],
+  ] as const) {
+    it(`x: ${dims.join('x')}: SplitError naming the input, its shape and what it would need`, async () => {
+      const file = await writeModel(tinyModel(relu), 'huge-input');
+      const err = await rejectsWith(analyzeFile(file, { createSession, inputShapes: { x: [...dims] } }), SplitError, [file, "input 'x'", bytes]);
+      assert.ok(!/Invalid typed array length/.test(err.message));
+    });
+  }
+});
+
 describe('graphs that cannot be split', () => {
   it('no nodes: GraphError', async () => {
     const file = await writeModel(tinyModel([], { outputs: ['x'] }), 'graph-empty');
