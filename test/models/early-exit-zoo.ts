@@ -3,7 +3,7 @@
  * classifier head (global average pool, flatten, Gemm) on the trunk.
  */
 import type { ModelProto } from '../../src/onnx/types.js';
-import { GraphBuilder, type Value } from './builder.js';
+import { attrInt, GraphBuilder, type Value } from './builder.js';
 import { basicBlock, type TensorSpec } from './zoo.js';
 
 export interface EarlyExitModel {
@@ -55,10 +55,24 @@ export function concatExits(): ModelProto {
   return g.build();
 }
 
+/**
+ * One node with two outputs (a Split into two halves of the channels), each half the start of
+ * its own exit (`left`, `right`): two exits whose last shared node gives both of them a tensor.
+ */
+export function splitExits(): ModelProto {
+  const g = new GraphBuilder('split_exits', 23);
+  const x = g.relu(g.conv(g.input('input', [1, 3, 16, 16]), 16, 3));
+  const halves = g.node('Split', [x], [[1, 8, 16, 16], [1, 8, 16, 16]], { attrs: [attrInt('axis', 1)] });
+  head(g, g.relu(g.conv(halves[0]!, 8, 3)), 'left');
+  head(g, g.sigmoid(halves[1]!), 'right');
+  return g.build();
+}
+
 const input = (dims: number[]): TensorSpec[] => [{ name: 'input', dims }];
 
 export const earlyExitZoo: EarlyExitModel[] = [
   { name: 'resnet_2_exits', build: () => resnetEarlyExits(2), inputs: input([1, 3, 32, 32]), exits: ['exit1', 'logits'] },
   { name: 'resnet_3_exits', build: () => resnetEarlyExits(3), inputs: input([1, 3, 32, 32]), exits: ['exit1', 'exit2', 'logits'] },
   { name: 'concat_exits', build: concatExits, inputs: input([1, 3, 16, 16]), exits: ['exit_concat', 'logits'] },
+  { name: 'split_exits', build: splitExits, inputs: input([1, 3, 16, 16]), exits: ['left', 'right'] },
 ];

@@ -9,7 +9,7 @@
  * part reads only model inputs and outputs of earlier parts.
  */
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { decodeModel, encodeModel } from '../../src/onnx/codec.js';
@@ -81,7 +81,10 @@ async function checkEarlyExits({ subject, exits }: Case): Promise<EarlyExitManif
   // Written as returned, every part's size as stated.
   assert.deepEqual(JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')), manifest);
   const { parts } = manifest.early_exit;
-  for (const p of parts) assert.equal((await stat(path.join(dir, p.file))).size, p.bytes, `${what}: ${p.file} size`);
+  for (const p of parts) {
+    assert.equal((await stat(path.join(dir, p.file))).size, p.bytes, `${what}: ${p.file} size`);
+    for (const o of p.outputs) assert.ok(o.exit || o.to.length > 0, `${what}: ${p.file} output ${o.name} is an exit or read by a later part`);
+  }
 
   // Running the parts in order reproduces every exit bit for bit.
   const run = await runEarlyExits(path.join(dir, 'manifest.json'), feeds, { createSession, sessionOptions: disabled });
@@ -187,6 +190,32 @@ describe('early exits: each exit reproduced exactly, the trunk written once', ()
     assert.equal(plan.parts.length, 3);
     assert.deepEqual(plan.parts[2]!.plan.inputs, ['concat_0_out', 'flatten_0_out']);
     assert.deepEqual(plan.parts[0]!.plan.outputs, ['concat_0_out', 'flatten_0_out']);
+  });
+
+  it('both outputs of one Split node as exits, listed either way round: one part gives both', async () => {
+    const z = earlyExitZoo.find((m) => m.name === 'split_exits')!;
+    for (const exits of [['split_0_out0', 'split_0_out1', 'left', 'right'], ['split_0_out1', 'split_0_out0', 'right', 'left']]) {
+      const m = await checkEarlyExits({ subject: zooSubject({ ...z, outputs: [] }), exits });
+      assert.deepEqual(m.early_exit.exits.slice(0, 2).map((e) => e.parts), [['part1.onnx'], ['part1.onnx']]);
+    }
+  });
+
+  it('parts with their weights in external data files run from the manifest as well', async () => {
+    const z = earlyExitZoo.find((m) => m.name === 'resnet_3_exits')!;
+    const a = await analyze(zooSubject({ ...z, outputs: [] }));
+    const dir = path.join(await freshDir('exit-external'), 'out');
+    const manifest = await writeEarlyExits(a, z.exits, dir, { externalThreshold: 0 });
+    const files = (await readdir(dir)).sort();
+    // Tensors under 1 KiB stay inline, so the heads' small weights keep some parts without a data file.
+    assert.ok(files.includes('part1.onnx.data'), 'the trunk has its data file');
+    for (const p of manifest.early_exit.parts) {
+      const data = files.includes(`${p.file}.data`) ? (await stat(path.join(dir, `${p.file}.data`))).size : 0;
+      assert.equal((await stat(path.join(dir, p.file))).size + data, p.bytes, `${p.file}: bytes of the part and its data file`);
+    }
+    const feeds = feedsFor(a);
+    const expected = await reference(a, z.exits, feeds);
+    const run = await runEarlyExits(path.join(dir, 'manifest.json'), feeds, { createSession, sessionOptions: disabled });
+    for (const e of z.exits) assertSameTensor(run.exits.get(e), expected[e]!, `external data: exit ${e}`);
   });
 
   it('a real model: PP-OCR cls with three internal tensors as extra exits before its softmax', async () => {

@@ -16,7 +16,7 @@ export async function earlyExitSplitModel(args: EarlyExitArgs, out: (s: string) 
   const exits = args.outputs ?? [];
   if (exits.length === 0) throw new UsageError('early_exit_split_model needs --outputs O1 O2 ... (the exit tensors, the shallowest first)');
   const a = await analyzeFromArgs(args);
-  const dir = args.onnx_path ?? path.join('splits', `${path.basename(args.onnx_file ?? 'model', '.onnx')}.exits`);
+  const dir = args.onnx_path ?? path.join('splits', path.basename(args.onnx_file ?? 'model', '.onnx'));
   const m = await writeEarlyExits(a, exits, dir);
   const { parts } = m.early_exit;
   const rows = parts.map((p) => [
