@@ -1,6 +1,6 @@
 /**
  * Early exits: for multi-exit models of the test zoo, the zoo's two_outputs model, internal
- * tensors of a zoo model and of a real model (PP-OCR cls) asked for as exits, the parts written
+ * tensors of a zoo model and of real models (PP-OCR cls, PP-OCRv4 det) asked for as exits, the parts written
  * by writeEarlyExits and run in the manifest's order by runEarlyExits give every exit exactly as
  * the full model computes it (onnxruntime, graph optimisation off on both sides). The structure
  * is checked against the nodes each exit needs, found here by walking the decoded part files and
@@ -224,5 +224,12 @@ describe('early exits: each exit reproduced exactly, the trunk written once', ()
     // A chain: each exit adds one part, the last exit (softmax of the logits) one node.
     assert.deepEqual(m.early_exit.exits.map((e) => e.parts.length), [1, 2, 3, 4]);
     assert.equal(m.early_exit.parts.at(-1)!.nodes, 1);
+  });
+
+  it('a real model with skip connections: PP-OCRv4 det (FPN), three internal exits; its last part reads from every earlier part', async () => {
+    const det = realModels.find((r) => r.name === 'ppocrv4_det')!;
+    const m = await checkEarlyExits({ subject: await realSubject(det), exits: ['p2o.Add.75', 'p2o.Mul.109', 'p2o.GlobalAveragePool.5', 'sigmoid_0.tmp_0'] });
+    const last = m.early_exit.parts.at(-1)!;
+    assert.deepEqual([...new Set(last.inputs.map((i) => i.from))].sort(), ['part1.onnx', 'part2.onnx', 'part3.onnx']);
   });
 });
