@@ -26,6 +26,10 @@ export { buildParts, splitFolder, writeAllSplits, writeSplitAt, type BuiltPart, 
 export { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation, type OptimalCut } from './split/min-cut.js';
 export { checkClosed, cutFilePoint, edgeNodesFromNames, nodeCutPoint, nodeCutTensors, readCutFile } from './split/node-cut.js';
 export type { Manifest, ManifestSplit, ManifestTensor } from './split/manifest.js';
+export { planEarlyExits, resolveExits, type EarlyExitPlan, type ExitPart } from './split/early-exit.js';
+export { buildEarlyExitParts, earlyExitManifest, writeEarlyExits, type EarlyExitParts } from './split/early-exit-parts.js';
+export { readEarlyExitManifest, runEarlyExits, type EarlyExitRun, type RunEarlyExitsOptions } from './split/early-exit-run.js';
+export { EARLY_EXIT_MANIFEST_VERSION, type EarlyExit, type EarlyExitManifest, type EarlyExitPart } from './split/early-exit-manifest.js';
 
 // onnxruntime sessions and chaining parts by tensor name.
 export { availableProviders, createSession } from './runtime/ort.js';

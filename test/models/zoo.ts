@@ -149,7 +149,7 @@ export interface ResNetOptions {
   seed?: number;
 }
 
-function basicBlock(g: GraphBuilder, x: Value, outCh: number, stride: number): Value {
+export function basicBlock(g: GraphBuilder, x: Value, outCh: number, stride: number): Value {
   let y = g.relu(g.batchNorm(g.conv(x, outCh, 3, { stride, bias: false })));
   y = g.batchNorm(g.conv(y, outCh, 3, { bias: false }));
   let shortcut = x;

@@ -4,6 +4,7 @@
 import type { CommandDef } from '../command.js';
 import { dataProcessingCommand } from './data-processing.js';
 import { deployCommand } from './deploy.js';
+import { earlyExitSplitModelCommand } from './early-exit-split-model.js';
 import { listLayersCommand } from './list-layers.js';
 import { predictCommand } from './predict.js';
 import { printModelCommand } from './print-model.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   splitModelCommand,
   multiSplitModelCommand,
   splitModelAllCommand,
+  earlyExitSplitModelCommand,
   runCommand,
   runAllCommand,
   profileCommand,
