@@ -47,6 +47,11 @@ export const COLUMNS = [
   // The emulated link between the edge and the store (--bandwidth, --rtt); empty without one.
   'bandwidth_mbit',
   'rtt_ms',
+  // The settings that change the numbers, beside them (a resumed sweep must match them).
+  'model_sha256',
+  'input_shapes',
+  'threads',
+  'graph_opt',
 ] as const;
 
 export type Column = (typeof COLUMNS)[number];

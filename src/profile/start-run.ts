@@ -142,6 +142,8 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     keepObjects: config.keepObjects || embedded !== undefined,
   };
   if (config.link) ctx.link = config.link;
+  if (config.threads !== undefined) ctx.threads = config.threads;
+  ctx.graphOpt = config.graphOptimizationLevel;
   return {
     ctx,
     config,

@@ -41,6 +41,17 @@ export interface SweepContext {
   keepObjects?: boolean;
   /** The emulated link the edge's store connections go through, for the rows (bandwidth_mbit, rtt_ms). */
   link?: LinkShape;
+  /** Intra-op threads of each session (none: onnxruntime's default), for the rows. */
+  threads?: number;
+  /** Graph optimisation of each session, for the rows. */
+  graphOpt?: string;
+}
+
+/** The input shapes a sweep runs with, as the input_shapes column holds them: name:1x3x224x224;... */
+export function inputShapesOf(feeds: Readonly<Record<string, HostTensor>>): string {
+  return Object.entries(feeds)
+    .map(([name, t]) => `${name}:${t.dims.join('x')}`)
+    .join(';');
 }
 
 export interface CycleResult {
@@ -256,6 +267,10 @@ function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
     run_id: ctx.runId,
     bandwidth_mbit: ctx.link?.bandwidthMbit ?? '',
     rtt_ms: ctx.link?.rttMs ?? '',
+    model_sha256: ctx.analysis.model.sha256,
+    input_shapes: inputShapesOf(ctx.feeds),
+    threads: ctx.threads ?? '',
+    graph_opt: ctx.graphOpt ?? '',
   });
 }
 

@@ -121,6 +121,35 @@ describe('run_all', () => {
     assert.equal(got.filter((x) => x.status === 'timeout').length, 1, 'the failed row stays on record');
   });
 
+  it('--resume refuses a file measured on another model or with other settings, naming the difference', async () => {
+    const lenet = model('lenet5');
+    const other = model('input_reuse');
+    const csv = join(dir, 'settings.csv');
+    const base = ['--operation', 'run_all', '--rep', '1', '--warmup', '0', '--splits', '1', '--results_file', csv];
+    const first = await cli([...base, '--onnx_file', lenet, '--threads', '1', '--graph_opt', 'basic']);
+    assert.equal(first.code, 0, first.err);
+    const [row] = rows(csv);
+    assert.equal(row!.threads, '1');
+    assert.equal(row!.graph_opt, 'basic');
+    assert.equal(row!.input_shapes, 'input:1x1x28x28');
+    assert.match(row!.model_sha256!, /^[0-9a-f]{64}$/);
+    const before = readFileSync(csv, 'utf8');
+    const cases: [string[], RegExp][] = [
+      [['--onnx_file', other, '--threads', '1', '--graph_opt', 'basic'], /settings\.csv was measured with model sha256 [0-9a-f]{12}…, this run has model sha256 [0-9a-f]{12}…; resume it the same way/],
+      [['--onnx_file', lenet, '--threads', '2', '--graph_opt', 'basic'], /was measured with --threads 1, this run has --threads 2;/],
+      [['--onnx_file', lenet, '--threads', '1', '--graph_opt', 'all'], /was measured with --graph_opt basic, this run has --graph_opt all;/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli([...base, ...args, '--resume']);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, message);
+      assert.equal(r.errLines.length, 1);
+      assert.equal(readFileSync(csv, 'utf8'), before, 'the file is untouched');
+    }
+    const same = await cli([...base, '--onnx_file', lenet, '--threads', '1', '--graph_opt', 'basic', '--resume']);
+    assert.equal(same.code, 0, same.err);
+  });
+
   it('Ctrl-C stops after the row in progress (exit 130), and --resume completes the sweep', async () => {
     const file = model('lenet5');
     const csv = join(dir, 'interrupted.csv');

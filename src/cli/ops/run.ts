@@ -10,7 +10,7 @@ import { UsageError } from '../../errors.js';
 import { COLUMNS, type Row } from '../../profile/columns.js';
 import { CsvAppender, readRows, writeSummary } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
-import { doneKey, runSweep } from '../../profile/sweep.js';
+import { doneKey, inputShapesOf, runSweep } from '../../profile/sweep.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { describeLink } from '../../storage/shaping-proxy.js';
@@ -57,8 +57,14 @@ async function setUp(
   a: ModelAnalysis & { feeds?: Record<string, HostTensor> },
   warn?: (line: string) => void,
   config: RunConfig = buildRunConfig(args as RunFlags),
+  feeds: Record<string, HostTensor> = feedsOf(args, a),
 ): Promise<StartedRun> {
-  return startRun(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(warn ? { warn } : {}) });
+  return startRun(a, config, { feeds, ...(warn ? { warn } : {}) });
+}
+
+/** The inputs a run measures with: the images or payload given, else seeded random ones. */
+function feedsOf(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, HostTensor> }): Record<string, HostTensor> {
+  return a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed);
 }
 
 function defaultResultsFile(args: RunArgs): string {
@@ -142,8 +148,9 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
   for (const r of previous) if (r.status === 'ok') done.add(doneKey(r.split_index!, r.rep!));
   const config = buildRunConfig(args as RunFlags);
-  if (previous.length > 0) checkSameLink(file, previous, config);
-  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config);
+  const feeds = feedsOf(args, a);
+  if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
+  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds);
   let csv: CsvAppender;
   try {
     csv = await CsvAppender.open(file);
@@ -202,13 +209,30 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   return rows.length > 0 && failed === rows.length ? 1 : 0;
 }
 
-/** A resumed sweep keeps the link its rows were measured over. */
-function checkSameLink(file: string, previous: Record<string, string | number>[], config: RunConfig): void {
+/**
+ * A resumed sweep adds rows only to a file measured the same way: the same model, inputs, link
+ * and the settings that change the numbers. The first difference is named.
+ */
+function checkSameSettings(file: string, previous: Record<string, string | number>[], config: RunConfig, sha256: string, inputShapes: string): void {
   const want = [config.link?.bandwidthMbit ?? '', config.link?.rttMs ?? ''].map(String);
   const row = previous.find((r) => String(r.bandwidth_mbit ?? '') !== want[0] || String(r.rtt_ms ?? '') !== want[1]);
-  if (!row) return;
-  const had = row.bandwidth_mbit === '' && row.rtt_ms === '' ? 'no link shaping' : `--bandwidth ${row.bandwidth_mbit || '(none)'} --rtt ${row.rtt_ms}`;
-  throw new UsageError(`${file} was measured with ${had}; resume it with the same --bandwidth and --rtt, or choose another --results_file`);
+  if (row) {
+    const had = row.bandwidth_mbit === '' && row.rtt_ms === '' ? 'no link shaping' : `--bandwidth ${row.bandwidth_mbit || '(none)'} --rtt ${row.rtt_ms}`;
+    throw new UsageError(`${file} was measured with ${had}; resume it with the same --bandwidth and --rtt, or choose another --results_file`);
+  }
+  const now: [column: string, value: string, what: (v: string) => string][] = [
+    ['model_sha256', sha256, (v) => `model sha256 ${v.slice(0, 12)}…`],
+    ['input_shapes', inputShapes, (v) => `inputs ${v}`],
+    ['exec_type', config.execType, (v) => `--exec_type ${v}`],
+    ['backend', config.cloud, (v) => `--cloud ${v}`],
+    ['threads', String(config.threads ?? ''), (v) => (v === '' ? `onnxruntime's default threads` : `--threads ${v}`)],
+    ['graph_opt', config.graphOptimizationLevel, (v) => `--graph_opt ${v}`],
+  ];
+  for (const [column, value, what] of now) {
+    // The edge-only split point runs no cloud part: its backend column says none.
+    const other = previous.find((r) => String(r[column] ?? '') !== value && !(column === 'backend' && r[column] === 'none'));
+    if (other) throw new UsageError(`${file} was measured with ${what(String(other[column] ?? ''))}, this run has ${what(value)}; resume it the same way, or choose another --results_file`);
+  }
 }
 
 function bestSplit(rows: Record<string, string | number>[]): { index: number; layer: string; ms: number; bytes: number } | undefined {
