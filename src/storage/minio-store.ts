@@ -350,6 +350,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error)
 export async function openMinioStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<ObjectStore> {
   if (!config.endpoint) throw new StoreError('no object store endpoint given (set MINIO_ENDPOINT or --minio_endpoint)');
   const ep = parseEndpoint(config.endpoint, config.useSSL);
+  // Without keys every request is anonymous, and a store refuses it with no reason given.
+  const missing = [config.accessKey ? '' : 'MINIO_ACCESS_KEY', config.secretKey ? '' : 'MINIO_SECRET_KEY'].filter((k) => k);
+  if (missing.length > 0) {
+    throw new StoreError(`the object store at ${describeStore(ep.url, config.bucket)} needs keys: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set or empty (set ${missing.length > 1 ? 'them' : 'it'}, or ${missing.map((k) => `${k}_FILE`).join(' / ')} naming a file holding ${missing.length > 1 ? 'them' : 'it'})`);
+  }
   const agent = storeAgent(ep.useSSL, ep.host, options.connectVia);
   let client: Client;
   try {

@@ -334,6 +334,22 @@ describe('object store on the embedded S3 server', () => {
     }
   });
 
+  test('missing or empty keys against an endpoint: a one-line StoreError saying which key is missing, before any request', async () => {
+    const cases: [Partial<{ accessKey: string; secretKey: string }>, RegExp][] = [
+      [{}, /needs keys: MINIO_ACCESS_KEY and MINIO_SECRET_KEY are not set or empty/],
+      [{ accessKey: '', secretKey: '' }, /needs keys: MINIO_ACCESS_KEY and MINIO_SECRET_KEY are not set or empty/],
+      [{ accessKey: emb.accessKey }, /needs keys: MINIO_SECRET_KEY is not set or empty \(set it, or MINIO_SECRET_KEY_FILE naming a file holding it\)/],
+      [{ accessKey: emb.accessKey, secretKey: '' }, /needs keys: MINIO_SECRET_KEY is not set or empty/],
+      [{ secretKey: emb.secretKey }, /needs keys: MINIO_ACCESS_KEY is not set or empty/],
+    ];
+    for (const [keys, message] of cases) {
+      const err = await rejectsWith(openMinioStore({ endpoint: emb.endpoint, bucket: BUCKET, ...keys }), StoreError);
+      assert.match(err.message, message);
+      assert.ok(err.message.includes(emb.endpoint), err.message);
+      assert.ok(!err.message.includes(emb.secretKey) && !err.message.includes('\n'));
+    }
+  });
+
   test('a missing bucket is created by default, and a clear error when creating is turned off', async () => {
     const err = await rejectsWith(
       openMinioStore({ endpoint: emb.endpoint, accessKey: emb.accessKey, secretKey: emb.secretKey, bucket: 'not-there', createBucket: false }),
@@ -375,7 +391,7 @@ describe('opening failures', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
     try {
-      const err = await rejectsWith(openMinioStore({ endpoint: `127.0.0.1:${port}`, bucket: BUCKET, connectTimeoutMs: 200 }), StoreError);
+      const err = await rejectsWith(openMinioStore({ endpoint: `127.0.0.1:${port}`, accessKey: 'ak', secretKey: 'sk', bucket: BUCKET, connectTimeoutMs: 200 }), StoreError);
       assert.match(err.message, /no answer within 200 ms/);
       assert.ok(err.message.includes(`127.0.0.1:${port}`));
     } finally {
