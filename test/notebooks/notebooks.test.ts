@@ -29,7 +29,7 @@ const notebooks = readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort();
 const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Notebook;
 const text = (c: Cell) => (Array.isArray(c.source) ? c.source.join('') : c.source);
 
-test('the notebooks are the two of issue 9', () => {
+test('notebooks/ holds the export notebook and the analysis notebook', () => {
   assert.deepEqual(notebooks, ['analyse_results.ipynb', 'export_to_onnx.ipynb']);
 });
 
