@@ -6,6 +6,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULTS } from '../config/defaults.js';
 import { SplitError, UsageError } from '../errors.js';
+import { checkDeclared, checkInitializerInputs } from './declared-checks.js';
 import { dtypeFromOnnx, tensorBytes } from './dtypes.js';
 import type { GraphIndex } from './graph.js';
 import type { LoadedModel } from './model.js';
@@ -124,15 +125,18 @@ export function declaredShapes(model: LoadedModel, index: GraphIndex, options: I
     return (v?.type?.tensorType?.shape?.dim ?? []).some((d) => d.dimParam || d.dimValue === undefined || d.dimValue === null);
   });
   // Declared shapes are trusted only when the inputs are exactly as the model declares them.
+  checkInitializerInputs(model, infos);
   if (!anySymbolicInput && Object.keys(options.inputShapes ?? {}).length === 0) {
-    for (const v of g.valueInfo ?? []) {
-      const info = staticInfo(v, 'value_info');
-      if (info && !infos.has(info.name)) infos.set(info.name, info);
+    const declared = new Map<string, TensorInfo & { what: string }>();
+    for (const [list, source, what] of [[g.valueInfo, 'value_info', 'value_info of'], [g.output, 'output', 'graph output']] as const) {
+      for (const v of list ?? []) {
+        const info = staticInfo(v, source);
+        if (info && !infos.has(info.name) && !declared.has(info.name)) declared.set(info.name, { ...info, what });
+      }
     }
-    for (const v of g.output ?? []) {
-      const info = staticInfo(v, 'output');
-      if (info && !infos.has(info.name)) infos.set(info.name, info);
-    }
+    // Believed only once the graph does not contradict it.
+    checkDeclared(model, index, infos, declared);
+    for (const [name, { what: _what, ...info }] of declared) infos.set(name, info);
   }
   return { infos, bound };
 }

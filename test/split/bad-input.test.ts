@@ -134,6 +134,53 @@ async function writeModel(proto: ModelProto, tag: string, name = 'model.onnx'): 
 
 const analyzeOpts = { createSession, inputShapes: { x: [1, 4] } };
 
+describe('declared shapes that contradict the graph', () => {
+  const chain = [
+    { opType: 'Relu', input: ['x'], output: ['h'], name: 'relu' },
+    { opType: 'Sigmoid', input: ['h'], output: ['y'], name: 'sigmoid' },
+  ];
+  const withInfo = (info: ReturnType<typeof valueInfo>[], extra: Partial<ModelProto['graph']> = {}): ModelProto => {
+    const m = tinyModel(chain);
+    m.graph = { ...m.graph!, valueInfo: info, ...extra };
+    return m;
+  };
+
+  it('value_info far larger than any tensor can be: SplitError naming the tensor and its bytes', async () => {
+    const file = await writeModel(withInfo([valueInfo('h', DataType.FLOAT, [1, 1e6, 1e6, 1e6])]), 'vi-huge');
+    await rejectsWith(analyzeFile(file, { createSession }), SplitError, [file, "value_info of 'h'", '1x1000000x1000000x1000000', '4000000000000000000 bytes']);
+  });
+
+  it('value_info with another element type than the node makes: SplitError naming the tensor, both types and the node', async () => {
+    const file = await writeModel(withInfo([valueInfo('h', DataType.DOUBLE, [1, 4])]), 'vi-double');
+    await rejectsWith(analyzeFile(file, { createSession }), SplitError, [file, "value_info of 'h' says float64", "Relu node 'relu' makes float32"]);
+  });
+
+  it('value_info with another shape than the graph implies for an elementwise node: SplitError naming both shapes', async () => {
+    const file = await writeModel(withInfo([valueInfo('h', DataType.FLOAT, [1, 8])]), 'vi-shape');
+    await rejectsWith(analyzeFile(file, { createSession }), SplitError, [file, "value_info of 'h' says 1x8", "Relu node 'relu' makes 1x4"]);
+  });
+
+  it('a declared output with another element type than its producer makes: SplitError', async () => {
+    const m = tinyModel(chain);
+    m.graph!.output = [valueInfo('y', DataType.DOUBLE, [1, 4])];
+    const file = await writeModel(m, 'out-double');
+    await rejectsWith(analyzeFile(file, { createSession }), SplitError, [file, "output 'y' says float64", "Sigmoid node 'sigmoid' makes float32"]);
+  });
+
+  it('an initializer named like the graph input with another shape: SplitError naming the input and both shapes', async () => {
+    const m = tinyModel(chain);
+    m.graph!.initializer = [{ name: 'x', dims: [10], dataType: DataType.FLOAT, floatData: Array(10).fill(0) }];
+    const file = await writeModel(m, 'init-input');
+    await rejectsWith(analyzeFile(file, { createSession }), SplitError, [file, "input 'x' is declared 1x4 float32", 'an initializer of the same name holds 10 float32']);
+  });
+
+  it('value_info that agrees with the graph is used as before', async () => {
+    const file = await writeModel(withInfo([valueInfo('h', DataType.FLOAT, [1, 4])]), 'vi-good');
+    const a = await analyzeFile(file, { createSession });
+    assert.equal(a.splitPoints.length, 3);
+  });
+});
+
 describe('inputs too large to allocate', () => {
   const relu = [{ opType: 'Relu', input: ['x'], output: ['y'], name: 'relu' }];
   for (const [dims, bytes] of [
