@@ -18,7 +18,7 @@ import { esc, factsHtml, formatNumber, para, section, tableHtml, type Cell } fro
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
 import type { RecommendFile } from './recommendation.js';
-import { readCsvRecords, readResults, type ResultsFile } from './results.js';
+import { EDGE_ONLY_BACKEND, readCsvRecords, readResults, type ResultsFile } from './results.js';
 
 export interface ReportOptions {
   onnxFile?: string;
@@ -79,7 +79,7 @@ function settingsSection(results: ResultsFile, beside: Beside, profile: LayerPro
     ['results file', `${path.basename(results.file)} (written ${statSync(results.file).mtime.toISOString()})`],
     ['rows', `${rows.length} (${ok} ok, ${rows.length - ok} failed) over ${new Set(rows.map((r) => r.split_index)).size} split points`],
     ['run id', list(distinct(rows, 'run_id'))],
-    ['backend (where the cloud part ran)', list(distinct(rows, 'backend'))],
+    ['backend (where the cloud part ran)', `${list(distinct(rows, 'backend').filter((b) => b !== EDGE_ONLY_BACKEND)) || 'none'}${rows.some((r) => r.backend === EDGE_ONLY_BACKEND) ? ` (the edge-only split point runs no cloud part: backend ${EDGE_ONLY_BACKEND})` : ''}`],
     ['execution provider (exec_type)', list(distinct(rows, 'exec_type'))],
     [`intra-op threads${side.from ? ` (from ${side.from})` : ''}`, side.threads],
     [`graph optimisation${side.from ? ` (from ${side.from})` : ''}`, side.graphOpt],
