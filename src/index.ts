@@ -69,7 +69,7 @@ export { paretoSet } from './predict/pareto.js';
 export { dagCutCosts, dagOptimum, payloadEnvelope, type DagOptimum } from './predict/dag.js';
 
 // Pictures and pages: charts of results (vega-lite to SVG, sharp to PNG) and the HTML report.
-export { modelFacts, type ModelFacts } from './onnx/model-facts.js';
+export { modelFacts, type ModelFacts } from './report/model-facts.js';
 export { readResults, readPredicted, type ResultsFile, type SettingGroup, type SplitStat } from './report/results.js';
 export { readRecommendation, type RecommendFile } from './report/recommendation.js';
 export { crossoverChartSpec, splitChartSpec, type ChartSpec } from './report/charts.js';

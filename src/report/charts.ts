@@ -42,6 +42,12 @@ export function xLayout(n: number): { step: number; named: boolean; angle: numbe
   return { step: Math.max(4, Math.min(12, Math.floor(1400 / n))), named: false, angle: 0 };
 }
 
+/** Index labels at least about 40 px apart: every 1st, 2nd, 5th, 10th, ... split point by index. */
+export function sparseTicks(indices: readonly number[], step: number): string[] {
+  const every = [1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000].find((k) => k * step >= 40) ?? 1000;
+  return indices.filter((i) => i % every === 0).map(String);
+}
+
 function xLabel(s: SplitStat, named: boolean): string {
   return named ? `${s.split_index} ${s.split_layer}` : String(s.split_index);
 }
@@ -83,7 +89,7 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     type: 'ordinal',
     sort: g.splits.map((s) => label.get(s.split_index)!),
     title: lay.named ? 'split point (index and layer it cuts after)' : 'split point (index)',
-    axis: { labelAngle: lay.angle, labelLimit: 140, labelOverlap: lay.named ? false : 'greedy', labelPadding: 4 },
+    axis: { labelAngle: lay.angle, labelLimit: 140, labelPadding: 4, ...(lay.named ? {} : { values: sparseTicks(g.splits.map((s) => s.split_index), lay.step) }) },
   };
   const colour = { scale: { domain, range }, title: null };
   const times: ChartSpec[] = [
@@ -114,7 +120,7 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     },
     {
       data: { values: stats.filter((s) => s.best) },
-      mark: { type: 'text', text: 'best', fontWeight: 'bold', fontSize: 12, color: BEST_COLOUR, dy: -24, align: 'center' },
+      mark: { type: 'text', text: 'best', fontWeight: 'bold', fontSize: 12, color: BEST_COLOUR, dy: -24, ...bestAlign(g.splits.indexOf(g.best), n) },
       encoding: { x, y: { field: 'top', type: 'quantitative' } },
     },
   ];
@@ -150,6 +156,13 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     layer: [{ layer: times }, bytes],
     resolve: { scale: { y: 'independent' } },
   };
+}
+
+/** The "best" label centred over its bar, or kept inside the chart at either end. */
+function bestAlign(position: number, n: number): { align: string; dx: number } {
+  if (n > 3 && position >= n - 2) return { align: 'right', dx: 4 };
+  if (n > 3 && position <= 1) return { align: 'left', dx: -4 };
+  return { align: 'center', dx: 0 };
 }
 
 function describeReps(g: SettingGroup): string {

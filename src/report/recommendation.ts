@@ -4,7 +4,7 @@
  */
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
-import type { CrossoverChange, CrossoverRow, RankedSplit } from '../predict/recommend.js';
+import type { Constraints, CrossoverChange, CrossoverRow, RankedSplit } from '../predict/recommend.js';
 import type { Link } from '../predict/link.js';
 
 export interface RecommendFile {
@@ -13,6 +13,8 @@ export interface RecommendFile {
   model_sha256?: string;
   source: string;
   link: Link;
+  /** The constraints the best split had to meet (recommend's --max_* flags). */
+  constraints: Constraints;
   best: RankedSplit;
   splits: RankedSplit[];
   crossover: CrossoverRow[];
@@ -50,6 +52,7 @@ export async function readRecommendation(file: string): Promise<RecommendFile> {
     ...(typeof j.model_sha256 === 'string' ? { model_sha256: j.model_sha256 } : {}),
     source: String(j.source ?? ''),
     link,
+    constraints: j.constraints && typeof j.constraints === 'object' ? (j.constraints as Constraints) : {},
     best: best!,
     splits: Array.isArray(j.splits) ? (j.splits as RankedSplit[]) : [],
     crossover: crossover!,

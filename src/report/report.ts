@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { FileError } from '../errors.js';
 import { readProfile, type LayerProfile } from '../profile/layer-profile.js';
 import { summaryPath } from '../profile/csv.js';
-import { modelFacts, type ModelFacts } from '../onnx/model-facts.js';
+import { modelFacts, type ModelFacts } from './model-facts.js';
 import { OutputTransaction } from '../split/output.js';
 import { esc, factsHtml, formatNumber, para, section, tableHtml, type Cell } from './html.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
@@ -112,6 +112,17 @@ function modelSection(m: ModelFacts | undefined): string {
   return section('model', 'Model', `${factsHtml(facts)}\n<h3>Inputs and outputs</h3>\n${io}\n<h3>Operators</h3>\n${ops}`);
 }
 
+function constraintText(r: RecommendFile): string {
+  const k = r.constraints;
+  const parts = [
+    k.maxEdgeMs !== undefined ? `edge_ms <= ${k.maxEdgeMs}` : '',
+    k.maxTransferBytes !== undefined ? `transfer_bytes <= ${k.maxTransferBytes}` : '',
+    k.maxEdgeMemoryMb !== undefined ? `edge memory <= ${k.maxEdgeMemoryMb} MB` : '',
+  ].filter(Boolean);
+  const excluded = r.splits.filter((s) => !s.feasible).length;
+  return parts.length ? `Constraints: ${parts.join(', ')} (${excluded} of ${r.splits.length} split points excluded).` : 'No constraints.';
+}
+
 function recommendationSection(r: RecommendFile | undefined, beside: Beside): string {
   if (!r) {
     return section('recommendation', 'Recommendation', para(`No recommend result beside the CSV: \`onnx-manager recommend --onnx_file <model> --results_file <this CSV>\` (or --profile ${beside.profile ? path.basename(beside.profile) : '<profile>'}) writes one.`, 'muted'));
@@ -120,7 +131,7 @@ function recommendationSection(r: RecommendFile | undefined, beside: Beside): st
   const link = r.link.bandwidthMbit === undefined ? `no link modelled, rtt ${r.link.rttMs} ms` : `${r.link.bandwidthMbit} Mbit/s, rtt ${r.link.rttMs} ms`;
   const box = `<div class="box"><p><strong>${esc(`Best split for ${link}: ${b.split_index} (${b.split_layer})`)}</strong></p>${para(
     `edge ${formatNumber(b.edge_ms)} ms + transfer ${formatNumber(b.transfer_ms)} ms + cloud ${formatNumber(b.cloud_ms)} ms; total ${formatNumber(b.total_ms)} ms; ${b.transfer_bytes} bytes sent`,
-  )}${para(`From ${path.basename(r.file)}: ${r.source}`, 'muted')}</div>`;
+  )}${para(constraintText(r), 'muted')}${para(`From ${path.basename(r.file)}: ${r.source}`, 'muted')}</div>`;
   const changes = r.changes.length
     ? para(`The choice changes at: ${r.changes.map((c) => `${Number(c.bandwidth_mbit.toPrecision(4))} Mbit/s (${c.from} -> ${c.to})`).join(', ')}.`)
     : para('The choice is the same from 1 Mbit/s to 10 Gbit/s.');

@@ -15,7 +15,7 @@ import { PNG_SCALE, renderSvg, svgSize } from '../../src/report/render.js';
 import { readResults } from '../../src/report/results.js';
 import { textWidth } from '../../src/report/text-width.js';
 import { distinctColours } from '../browser/browser.js';
-import { cli } from '../cli-helper.js';
+import { cli, expectOneLineFailures } from '../cli-helper.js';
 import { tempDirs } from '../helpers.js';
 import { csvRows, lenet5, runAll, SPLITS, textbookMedian } from './fixture.js';
 
@@ -181,13 +181,7 @@ describe('plot_results', () => {
       [['plot_results'], /results_file/],
     ];
     const before = readdirSync(dir).sort();
-    for (const [args, expected] of cases) {
-      const r = await cli(args);
-      assert.notEqual(r.code, 0, `${args.join(' ')} fails`);
-      assert.equal(r.errLines.length, 1, r.err);
-      assert.ok(!r.errLines[0]!.includes('\n'), r.err);
-      assert.match(r.errLines[0]!, expected);
-    }
+    await expectOneLineFailures(cases);
     assert.deepEqual(readdirSync(dir).sort(), before, 'nothing written');
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { distinctColours, launchBrowser, openFile } from '../browser/browser.js';
-import { cli } from '../cli-helper.js';
+import { cli, expectOneLineFailures } from '../cli-helper.js';
 import { tempDirs } from '../helpers.js';
 import { csvRows, lenet5, runAll, SPLITS, textbookMedian } from './fixture.js';
 
@@ -109,6 +109,29 @@ describe('report', () => {
     }
   });
 
+  it("takes the threads from the profile beside the CSV and the predicted totals from the predict CSV beside it", async () => {
+    const profile = join(dir, 'lenet5.profile.csv');
+    const p = await cli(['profile', '--onnx_file', model, '--rep', '2', '--threads', '1', '--results_file', csv]);
+    assert.equal(p.code, 0, p.err);
+    const predictFile = join(dir, 'lenet5.predict.csv');
+    const q = await cli(['predict', '--onnx_file', model, '--profile', profile, '--results_file', predictFile]);
+    assert.equal(q.code, 0, q.err);
+    const r = await cli(['report', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    const { page, watch } = await openFile(browser, join(dir, 'lenet5.html'));
+    try {
+      assert.match((await page.textContent('#settings'))!, /intra-op threads \(from the profile\)edge 1, cloud 1/);
+      const predicted = new Map(csvRows(predictFile).map((x) => [x.split_index, Number(x.total_ms)]));
+      const rows = await tableRows(page);
+      assert.equal(rows.length, SPLITS.length);
+      for (const row of rows) assert.ok(Math.abs(Number(row.predicted_total_ms) - predicted.get(row.split_index)!) < 1e-3, `split ${row.split_index}: ${row.predicted_total_ms}`);
+      assert.ok((await page.locator('figure.chart svg').first().innerHTML()).includes('predicted total'), 'the chart draws them');
+      assert.deepEqual(watch, { errors: [], requests: [] });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('escapes what comes from the files, and writes --output_file', async () => {
     const evil = join(dir, 'evil.csv');
     const layer = '<img src=http://127.0.0.1:9/x.png onerror=alert(1)>&"q"';
@@ -137,11 +160,6 @@ describe('report', () => {
       [['report', '--results_file', join(dir, 'lenet5.summary.csv')], /lenet5\.summary\.csv: not a run_all or predict results file/],
       [['report', '--results_file', csv, '--onnx_file', join(dir, 'none.onnx')], /none\.onnx/],
     ];
-    for (const [args, expected] of cases) {
-      const r = await cli(args);
-      assert.notEqual(r.code, 0, `${args.join(' ')} fails`);
-      assert.equal(r.errLines.length, 1, r.err);
-      assert.match(r.errLines[0]!, expected);
-    }
+    await expectOneLineFailures(cases);
   });
 });

@@ -2,7 +2,7 @@
  * print_model: what the model is, without running it.
  */
 import { UsageError } from '../../errors.js';
-import { modelFacts } from '../../onnx/model-facts.js';
+import { modelFacts } from '../../report/model-facts.js';
 import { humanBytes, humanCount, table } from '../format.js';
 
 export async function printModel(args: { onnx_file?: string; json?: boolean }, out: (s: string) => void): Promise<void> {

@@ -2,10 +2,10 @@
  * What print_model tells of a model, without running it: versions, inputs, outputs, node and
  * parameter counts, operator histogram.
  */
-import { dtypeFromOnnx, elementCount } from './dtypes.js';
-import { indexGraph } from './graph.js';
-import { loadModel } from './model.js';
-import { toNumber, type ValueInfoProto } from './types.js';
+import { dtypeFromOnnx, elementCount } from '../onnx/dtypes.js';
+import { indexGraph } from '../onnx/graph.js';
+import { loadModel } from '../onnx/model.js';
+import { toNumber, type ValueInfoProto } from '../onnx/types.js';
 import { constantElements } from '../split/costs.js';
 
 function typeText(v: ValueInfoProto): string {
