@@ -36,7 +36,8 @@ export function chartBase(file: string): string {
 }
 
 function splitCaption(g: SettingGroup): string {
-  return `${g.splits.length} split point(s), ${g.label}; best split ${g.best.split_index} (${g.best.split_layer})`;
+  const failed = g.failedOnly.length ? `; not drawn, no ok row: ${g.failedOnly.map((f) => f.split_index).join(', ')}` : '';
+  return `${g.splits.length} split point(s), ${g.label}; best split ${g.best.split_index} (${g.best.split_layer})${failed}`;
 }
 
 /**

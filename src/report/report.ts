@@ -155,35 +155,25 @@ const NUMERIC = new Set(['split_index', 'transfer_bytes', 'edge_ms', 'transfer_m
 function splitTableSection(results: ResultsFile, predicted: ReadonlyMap<number, number> | undefined): string {
   const several = results.groups.length > 1;
   const headers = [...(several ? ['setting'] : []), 'split_index', 'split_layer', 'cut_tensors', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', ...(predicted ? ['predicted_total_ms'] : []), 'reps', 'failed', 'best'];
-  const rows: Cell[][] = [];
-  const best: boolean[] = [];
+  const entries: { index: number; cells: Cell[]; best: boolean }[] = [];
   for (const g of results.groups) {
+    const group: typeof entries = [];
     for (const s of g.splits) {
       const p = predicted?.get(s.split_index);
-      rows.push([
-        ...(several ? [g.label] : []),
-        s.split_index,
-        s.split_layer,
-        s.cut_tensors.split(';').join('; '),
-        s.transfer_bytes,
-        s.edge_ms,
-        s.transfer_ms,
-        s.cloud_ms,
-        s.other_ms,
-        s.total_ms,
-        s.total_p5,
-        s.total_p95,
-        ...(predicted ? [p === undefined ? '' : p] : []),
-        s.reps,
-        s.failed,
-        s === g.best ? 'best' : '',
-      ]);
-      best.push(s === g.best);
+      const times = [s.transfer_bytes, s.edge_ms, s.transfer_ms, s.cloud_ms, s.other_ms, s.total_ms, s.total_p5, s.total_p95, ...(predicted ? [p === undefined ? '' : p] : [])];
+      const cells = [s.split_index, s.split_layer, s.cut_tensors.split(';').join('; '), ...times, s.reps, s.failed, s === g.best ? 'best' : ''];
+      group.push({ index: s.split_index, cells, best: s === g.best });
     }
+    // A split point without an ok row: its failures and the last error, no times.
+    const blanks = 8 + (predicted ? 1 : 0);
+    for (const f of g.failedOnly) group.push({ index: f.split_index, cells: [f.split_index, f.split_layer, '', ...Array<Cell>(blanks).fill(''), 0, f.failed, `failed: ${f.error}`], best: false });
+    group.sort((a, b) => a.index - b.index);
+    entries.push(...group.map((e) => ({ ...e, cells: [...(several ? [g.label] : []), ...e.cells] })));
   }
+  const rows = entries.map((e) => e.cells);
   const search = `<p><label for="search">Search: </label><input id="search" type="search" placeholder="split index, layer or tensor name" autocomplete="off"> <span id="shown" class="muted"></span></p>`;
   const note = para('Medians over the rows with status ok; other_ms is what total_ms holds beyond edge, transfer and cloud (encoding, decoding, the trigger, waiting); total_p5 and total_p95 are the spread of total_ms. Click a header to sort.', 'muted');
-  const table = tableHtml(headers, rows, { id: 'splits', numeric: NUMERIC, sortable: true, rowClass: (i) => (best[i] ? 'best' : undefined) });
+  const table = tableHtml(headers, rows, { id: 'splits', numeric: NUMERIC, sortable: true, rowClass: (i) => (entries[i]!.best ? 'best' : undefined) });
   return section('splits-section', 'Split points', `${note}\n${search}\n<div class="table-wrap">${table}</div>`);
 }
 

@@ -44,8 +44,15 @@ export interface SettingGroup {
   splits: SplitStat[];
   /** The split point with the lowest median total_ms. */
   best: SplitStat;
-  /** run ids of the rows (run_all only). */
-  runIds: string[];
+  /** Split points with no ok row: how many rows failed and the last error. */
+  failedOnly: FailedSplit[];
+}
+
+export interface FailedSplit {
+  split_index: number;
+  split_layer: string;
+  failed: number;
+  error: string;
 }
 
 export interface ResultsFile {
@@ -172,14 +179,17 @@ export function groupRows(rows: readonly Record<string, string>[], kind: Results
     for (const s of same.length ? same : [own]) add(s, r);
   }
   const found = [...bySetting.values()]
-    .map(({ setting, bySplit }) => ({
-      setting,
-      rows: [...bySplit.values()].flat(),
-      splits: [...bySplit.keys()]
-        .sort((a, b) => a - b)
-        .map((i) => splitStat(bySplit.get(i)!, kind))
-        .filter((s): s is SplitStat => s !== undefined),
-    }))
+    .map(({ setting, bySplit }) => {
+      const indices = [...bySplit.keys()].sort((a, b) => a - b);
+      const stats = indices.map((i) => splitStat(bySplit.get(i)!, kind));
+      const failedOnly = indices
+        .filter((_, k) => stats[k] === undefined)
+        .map((i) => {
+          const rs = bySplit.get(i)!;
+          return { split_index: i, split_layer: rs[0]!.split_layer ?? '', failed: rs.length, error: rs.at(-1)!.error || rs.at(-1)!.status || '' };
+        });
+      return { setting, splits: stats.filter((s): s is SplitStat => s !== undefined), failedOnly };
+    })
     .filter((g) => g.splits.length > 0);
   const names = slugs(found.map((g) => g.setting));
   return found.map((g, i) => ({
@@ -188,7 +198,7 @@ export function groupRows(rows: readonly Record<string, string>[], kind: Results
     slug: names[i]!,
     splits: g.splits,
     best: g.splits.reduce((b, s) => (s.total_ms < b.total_ms ? s : b)),
-    runIds: [...new Set(g.rows.map((r) => r.run_id ?? '').filter(Boolean))],
+    failedOnly: g.failedOnly,
   }));
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { distinctColours, launchBrowser, openFile } from '../browser/browser.js';
+import { COLUMNS } from '../../src/profile/columns.js';
 import { cli, expectOneLineFailures } from '../cli-helper.js';
 import { tempDirs } from '../helpers.js';
 import { csvRows, lenet5, runAll, SPLITS, textbookMedian } from './fixture.js';
@@ -135,7 +136,15 @@ describe('report', () => {
   it('escapes what comes from the files, and writes --output_file', async () => {
     const evil = join(dir, 'evil.csv');
     const layer = '<img src=http://127.0.0.1:9/x.png onerror=alert(1)>&"q"';
-    writeFileSync(evil, readFileSync(csv, 'utf8').replace(/^3,maxpool_0_out,/gm, `3,"${layer.replace(/"/g, '""')}",`));
+    // Split 3's layer named with markup, and split 7's rows all failed with markup in the error.
+    const failedRow = (line: string) => {
+      const cells = line.split(',');
+      cells[COLUMNS.indexOf('status')] = 'error';
+      cells[COLUMNS.indexOf('error')] = '<b>store down</b>';
+      return cells.join(',');
+    };
+    const text = readFileSync(csv, 'utf8').replace(/^3,maxpool_0_out,/gm, `3,"${layer.replace(/"/g, '""')}",`);
+    writeFileSync(evil, text.split('\n').map((l) => (l.startsWith('7,') ? failedRow(l) : l)).join('\n'));
     const out = join(dir, 'page', 'evil-report.html');
     const r = await cli(['report', '--results_file', evil, '--output_file', out]);
     assert.equal(r.code, 0, r.err);
@@ -147,6 +156,10 @@ describe('report', () => {
     try {
       const rows = await tableRows(page);
       assert.equal(rows.find((x) => x.split_index === '3')!.split_layer, layer, 'shown as text');
+      assert.deepEqual(rows.map((x) => x.split_index), SPLITS, 'a split point without an ok row keeps its row');
+      const failed = rows.find((x) => x.split_index === '7')!;
+      assert.deepEqual([failed.total_ms, failed.reps, failed.failed, failed.best], ['', '0', '2', 'failed: <b>store down</b>']);
+      assert.match((await page.textContent('#charts'))!, /not drawn, no ok row: 7/);
       assert.match((await page.textContent('#model'))!, /No model given/);
       assert.deepEqual(watch, { errors: [], requests: [] });
     } finally {
