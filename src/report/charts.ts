@@ -56,6 +56,8 @@ export interface SplitChartOptions {
   title: string;
   /** Predicted total_ms by split index. */
   predicted?: ReadonlyMap<number, number>;
+  /** The rows are predict's (one per split point: no spread to draw); default measured. */
+  predictedRows?: boolean;
 }
 
 /** The values the bars are drawn from, one per split point and part (exported for tests). */
@@ -92,27 +94,33 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     axis: { labelAngle: lay.angle, labelLimit: 140, labelPadding: 4, ...(lay.named ? {} : { values: sparseTicks(g.splits.map((s) => s.split_index), lay.step) }) },
   };
   const colour = { scale: { domain, range }, title: null };
+  // The p5-p95 whisker of total_ms: a rule with a tick at each end (measured rows only).
+  const whiskers: ChartSpec[] = o.predictedRows
+    ? []
+    : [
+        {
+          data: { values: stats },
+          mark: { type: 'rule', color: '#222', strokeWidth: 1 },
+          encoding: { x, y: { field: 'total_p5', type: 'quantitative' }, y2: { field: 'total_p95' } },
+        },
+        ...['total_p5', 'total_p95'].map((f) => ({
+          data: { values: stats },
+          mark: { type: 'tick', color: '#222', thickness: 1, size: Math.max(3, lay.step * 0.4) },
+          encoding: { x, y: { field: f, type: 'quantitative' } },
+        })),
+      ];
   const times: ChartSpec[] = [
     {
       data: { values: bars },
       mark: { type: 'bar', width: { band: 0.8 } },
       encoding: {
         x,
-        y: { field: 'ms', type: 'quantitative', stack: 'zero', title: 'ms (median over ok repetitions)' },
+        y: { field: 'ms', type: 'quantitative', stack: 'zero', title: o.predictedRows ? 'ms (predicted)' : 'ms (median over ok repetitions)' },
         color: { field: 'part', type: 'nominal', ...colour },
         order: { field: 'order', type: 'quantitative' },
       },
     },
-    {
-      data: { values: stats },
-      mark: { type: 'rule', color: '#222', strokeWidth: 1 },
-      encoding: { x, y: { field: 'total_p5', type: 'quantitative' }, y2: { field: 'total_p95' } },
-    },
-    ...['total_p5', 'total_p95'].map((f) => ({
-      data: { values: stats },
-      mark: { type: 'tick', color: '#222', thickness: 1, size: Math.max(3, lay.step * 0.4) },
-      encoding: { x, y: { field: f, type: 'quantitative' } },
-    })),
+    ...whiskers,
     {
       data: { values: stats.filter((s) => s.best) },
       mark: { type: 'point', shape: 'triangle-down', filled: true, size: 90, color: BEST_COLOUR, yOffset: -10 },
@@ -146,7 +154,7 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     title: {
       text: o.title,
       subtitle: [
-        `${g.label}; medians over ${describeReps(g)}; whiskers: p5-p95 of total_ms`,
+        o.predictedRows ? `${g.label}; predicted by onnx-manager predict` : `${g.label}; medians over ${describeReps(g)}; whiskers: p5-p95 of total_ms`,
         `best split ${best.split_index} (${best.split_layer}): total ${best.total_ms.toFixed(2)} ms, ${best.transfer_bytes} bytes moved`,
       ],
     },
@@ -190,7 +198,8 @@ export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
   const x = { field: 'bandwidth_mbit', type: 'quantitative', scale: { type: 'log', domain: [lo, hi] }, title: 'bandwidth edge <-> store (Mbit/s, log scale)', axis: { format: '~s', grid: true } };
   const y = { field: 'split', type: 'ordinal', sort: order, scale: { domain: order }, title: 'best split point', axis: { labelLimit: 200 } };
   const layers: ChartSpec[] = [
-    { data: { values: steps }, mark: { type: 'line', interpolate: 'step-after', color: '#4c78a8', strokeWidth: 2.5 }, encoding: { x, y } },
+    // Drawn in bandwidth order (vega-lite's default order follows the ordinal y here).
+    { data: { values: steps }, mark: { type: 'line', interpolate: 'step-after', color: '#4c78a8', strokeWidth: 2.5 }, encoding: { x, y, order: { field: 'bandwidth_mbit', type: 'quantitative' } } },
     { data: { values: dots }, mark: { type: 'point', filled: true, color: '#4c78a8', size: 60 }, encoding: { x, y } },
   ];
   const vertical = (values: object[], colour: string, top: boolean): ChartSpec => ({

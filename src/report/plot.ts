@@ -57,7 +57,7 @@ export async function makeCharts(file: string, o: { predicted?: string; recommen
     if (o.predicted && predicted) Object.assign(out, { predictedFile: o.predicted, predicted });
     const several = results.groups.length > 1;
     for (const g of results.groups) {
-      const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(predicted ? { predicted } : {}) });
+      const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(predicted ? { predicted } : {}), predictedRows: results.kind === 'predict' });
       out.charts.push({ name: several ? `${path.basename(base)}.${g.slug}` : path.basename(base), caption: splitCaption(g), spec, svg: await renderSvg(spec) });
     }
     const beside = recommendPathFor(file);

@@ -18,7 +18,7 @@ import { esc, factsHtml, formatNumber, para, section, tableHtml, type Cell } fro
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
 import type { RecommendFile } from './recommendation.js';
-import { EDGE_ONLY_BACKEND, readCsvRecords, readResults, type ResultsFile } from './results.js';
+import { EDGE_ONLY_BACKEND, hasLink, readCsvRecords, readResults, type ResultsFile } from './results.js';
 
 export interface ReportOptions {
   onnxFile?: string;
@@ -54,7 +54,7 @@ const list = (xs: readonly string[]): string => (xs.length ? xs.join(', ') : '')
 const distinct = (rows: readonly Record<string, string>[], c: string) => [...new Set(rows.map((r) => r[c] ?? ''))].filter((v) => v !== '');
 
 function linkText(rows: readonly Record<string, string>[]): string {
-  const links = [...new Set(rows.map((r) => (r.bandwidth_mbit || r.rtt_ms ? `${r.bandwidth_mbit ? `${r.bandwidth_mbit} Mbit/s` : 'unlimited'} each way, rtt ${r.rtt_ms || 0} ms (emulated)` : 'direct (none emulated)')))];
+  const links = [...new Set(rows.map((r) => (hasLink(r) ? `${r.bandwidth_mbit ? `${r.bandwidth_mbit} Mbit/s` : 'unlimited'} each way, rtt ${r.rtt_ms || 0} ms (emulated)` : 'direct (none emulated)')))];
   return links.join('; ');
 }
 

@@ -101,8 +101,13 @@ export const EDGE_ONLY_BACKEND = 'none';
 const settingOf = (r: Record<string, string>): Setting => Object.fromEntries(SETTING_COLUMNS.map((c) => [c, r[c] ?? ''])) as Setting;
 const settingKey = (s: Setting): string => SETTING_COLUMNS.map((c) => s[c]).join('\u0000');
 
+/** Whether the rows were taken over an emulated link (a bandwidth, or a round trip above 0). */
+export function hasLink(r: { bandwidth_mbit?: string; rtt_ms?: string }): boolean {
+  return Boolean(r.bandwidth_mbit) || Number(r.rtt_ms || 0) > 0;
+}
+
 function linkWords(s: Setting): string {
-  return s.bandwidth_mbit || s.rtt_ms ? `${s.bandwidth_mbit ? `${s.bandwidth_mbit} Mbit/s` : 'unlimited'}, rtt ${s.rtt_ms || 0} ms` : 'direct link';
+  return hasLink(s) ? `${s.bandwidth_mbit ? `${s.bandwidth_mbit} Mbit/s` : 'unlimited'}, rtt ${s.rtt_ms || 0} ms` : 'direct link';
 }
 
 function settingLabel(s: Setting): string {
@@ -112,7 +117,7 @@ function settingLabel(s: Setting): string {
 function slugPart(c: (typeof SETTING_COLUMNS)[number], s: Setting): string {
   if (c === 'backend') return `backend-${s.backend || 'none'}`;
   if (c === 'exec_type') return (s.exec_type || 'none').toLowerCase();
-  return s.bandwidth_mbit || s.rtt_ms ? `link-${s.bandwidth_mbit ? `${s.bandwidth_mbit}mbit` : 'unlimited'}-rtt${s.rtt_ms || 0}ms` : 'link-direct';
+  return hasLink(s) ? `link-${s.bandwidth_mbit ? `${s.bandwidth_mbit}mbit` : 'unlimited'}-rtt${s.rtt_ms || 0}ms` : 'link-direct';
 }
 
 /** File-name words for each setting: the backend, provider or link, as far as they differ in the file. */

@@ -9,8 +9,9 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { barValues, splitChartSpec, xLayout } from '../../src/report/charts.js';
-import { readRecommendation } from '../../src/report/recommendation.js';
+import { decadeBandwidths } from '../../src/predict/link.js';
+import { barValues, crossoverChartSpec, sparseTicks, splitChartSpec, xLayout } from '../../src/report/charts.js';
+import { readRecommendation, type RecommendFile } from '../../src/report/recommendation.js';
 import { PNG_SCALE, renderSvg, svgSize } from '../../src/report/render.js';
 import { readResults } from '../../src/report/results.js';
 import { textWidth } from '../../src/report/text-width.js';
@@ -160,10 +161,38 @@ describe('plot_results', () => {
     assert.deepEqual(pngLines(only.out).map((x) => x[0]), [join(dir, 'lenet5.crossover.png')]);
   });
 
+  it('draws the crossover step at the exact bandwidth where the choice changes, either way up', async () => {
+    for (const [from, to] of [[3, 7], [7, 3]] as const) {
+      const r: RecommendFile = {
+        file: 'm.recommend.json',
+        model: 'm.onnx',
+        source: 'test',
+        link: { bandwidthMbit: 20, rttMs: 10 },
+        constraints: {},
+        best: { split_index: from, split_layer: `l${from}` } as RecommendFile['best'],
+        splits: [],
+        crossover: decadeBandwidths().map((bw) => ({ bandwidth_mbit: bw, split_index: bw < 141 ? from : to, split_layer: `l${bw < 141 ? from : to}`, total_ms: 1 })),
+        changes: [{ bandwidth_mbit: 141, from, to }],
+      };
+      const svg = await renderSvg(crossoverChartSpec(r, 't'));
+      const d = /aria-roledescription="line mark" d="([^"]+)"/.exec(svg)![1]!;
+      const points = [...d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+      const xs = points.map((p) => p[0]);
+      assert.deepEqual(xs, [...xs].sort((a, b) => a - b), `${from} -> ${to}: the line runs left to right (${d})`);
+      const jump = points.findIndex((p, i) => i > 0 && p[1] !== points[i - 1]![1]);
+      const at = (640 * Math.log(141 / 1)) / Math.log(10_000 / 1);
+      assert.ok(Math.abs(points[jump]![0] - at) < 0.5, `${from} -> ${to}: the step at ${points[jump]![0]}, 141 Mbit/s is at ${at}`);
+      assert.equal(points.filter((p, i) => i > 0 && p[1] !== points[i - 1]![1]).length, 1, 'one step');
+    }
+  });
+
   it('keeps 200 split points readable: narrow bars, index labels only, width bounded', () => {
     assert.deepEqual(xLayout(13), { step: 40, named: true, angle: -40 });
     const wide = xLayout(200);
     assert.ok(!wide.named && wide.step * 200 <= 1400, JSON.stringify(wide));
+    const ticks = sparseTicks(Array.from({ length: 200 }, (_, i) => i), wide.step);
+    assert.ok(ticks.length <= 1400 / 40 && ticks.length >= 10, `${ticks.length} index labels`);
+    assert.deepEqual(ticks.slice(0, 3), ['0', '10', '20']);
     assert.ok(Math.abs(textWidth('0123456789', 100) - 636.2) < 1, 'DejaVu digits are 1303/2048 em');
   });
 
