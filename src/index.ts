@@ -71,3 +71,12 @@ export { ape, compare, readMeasured, type Comparison, type MeasuredSplit } from 
 export { crossoverChanges, measuredCandidates, predictedCandidates, recommend, type Candidate, type Constraints, type Recommendation } from './predict/recommend.js';
 export { paretoSet } from './predict/pareto.js';
 export { dagCutCosts, dagOptimum, payloadEnvelope, type DagOptimum } from './predict/dag.js';
+
+// Pictures and pages: charts of results (vega-lite to SVG, sharp to PNG) and the HTML report.
+export { modelFacts, type ModelFacts } from './report/model-facts.js';
+export { readResults, readPredicted, type ResultsFile, type SettingGroup, type SplitStat } from './report/results.js';
+export { readRecommendation, type RecommendFile } from './report/recommendation.js';
+export { crossoverChartSpec, splitChartSpec, type ChartSpec } from './report/charts.js';
+export { renderSvg, svgToPng } from './report/render.js';
+export { makeCharts, plotResults, type Chart, type WrittenChart } from './report/plot.js';
+export { buildReport, writeReport } from './report/report.js';

@@ -2,6 +2,7 @@
  * onnx-manager's main() run in this process as a user would run the command, with what it writes
  * captured.
  */
+import assert from 'node:assert/strict';
 import type { CommandDef } from '../src/cli/command.js';
 import { main, type CliIO } from '../src/cli/main.js';
 
@@ -55,5 +56,16 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Cli
     return { code, out: out.join('\n'), err: err.join('\n'), errLines: err };
   } finally {
     apply(saved);
+  }
+}
+
+/** Runs each command line, which must fail with one error line (no line break) matching its pattern. */
+export async function expectOneLineFailures(cases: readonly (readonly [string[], RegExp])[]): Promise<void> {
+  for (const [args, expected] of cases) {
+    const r = await cli(args);
+    assert.notEqual(r.code, 0, `${args.join(' ')} fails`);
+    assert.equal(r.errLines.length, 1, r.err);
+    assert.ok(!r.errLines[0]!.includes('\n'), r.err);
+    assert.match(r.errLines[0]!, expected);
   }
 }

@@ -16,7 +16,7 @@ import { edgeMemory, profileNodeKey } from '../../src/predict/model.js';
 import { PREDICT_COLUMNS } from '../../src/predict/predict.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { analyzeFile, type ModelAnalysis } from '../../src/split/analysis.js';
-import { cli } from '../cli-helper.js';
+import { cli, expectOneLineFailures } from '../cli-helper.js';
 import { writeZooModel } from '../helpers.js';
 import { nodeTimingProfile } from './node-timing.js';
 
@@ -195,12 +195,6 @@ describe('predict and recommend', () => {
       [['recommend', '--onnx_file', file, '--profile', profile, '--max_edge_ms', '-1'], /--max_edge_ms must be a number >= 0, got -1/],
       [['recommend', '--onnx_file', file, '--profile', profile, '--max_transfer_bytes', '1', '--max_edge_ms', '0'], /no split point meets the constraints/],
     ];
-    for (const [args, expected] of cases) {
-      const r = await cli(args);
-      assert.notEqual(r.code, 0, `${args.join(' ')} fails`);
-      assert.equal(r.errLines.length, 1, r.err);
-      assert.ok(!r.errLines[0]!.includes('\n'), r.err);
-      assert.match(r.errLines[0]!, expected);
-    }
+    await expectOneLineFailures(cases);
   });
 });

@@ -12,6 +12,8 @@ import { profileCommand } from './profile.js';
 import { recommendCommand } from './recommend.js';
 import { runAllCommand, runCommand } from './run.js';
 import { multiSplitModelCommand, splitModelAllCommand, splitModelCommand } from './split-model.js';
+import { plotResultsCommand } from './plot-results.js';
+import { reportCommand } from './report.js';
 
 export const COMMANDS: readonly CommandDef<never>[] = [
   listLayersCommand,
@@ -25,6 +27,8 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   profileCommand,
   predictCommand,
   recommendCommand,
+  plotResultsCommand,
+  reportCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];

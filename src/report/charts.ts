@@ -1,0 +1,232 @@
+/**
+ * The charts as vega-lite specifications (rendered by render.ts): per setting, a stacked bar per
+ * split point (edge, transfer, cloud and the rest of total_ms; medians) with p5-p95 whiskers of
+ * total_ms, the bytes moved on a second axis, the best split marked and, when given, predicted
+ * totals over the measured ones; and the crossover chart (best split vs bandwidth, log axis).
+ */
+import type { RecommendFile } from './recommendation.js';
+import type { SettingGroup, SplitStat } from './results.js';
+
+export type ChartSpec = Record<string, unknown>;
+
+/** The stacked parts in order, with their colours. */
+export const PARTS = [
+  { key: 'edge_ms', name: 'edge', colour: '#4c78a8' },
+  { key: 'transfer_ms', name: 'transfer', colour: '#f58518' },
+  { key: 'cloud_ms', name: 'cloud', colour: '#54a24b' },
+  { key: 'other_ms', name: 'other (codec, wait)', colour: '#bab0ac' },
+] as const;
+const BYTES = { name: 'bytes moved', colour: '#7b3294' };
+const PREDICTED = { name: 'predicted total', colour: '#d62728' };
+const BEST_COLOUR = '#111111';
+
+const FONT = 'DejaVu Sans, Verdana, sans-serif';
+
+/** The base config: one font the PNG renderer has, white background, readable sizes. */
+function config(): ChartSpec {
+  return {
+    font: FONT,
+    background: 'white',
+    padding: 12,
+    axis: { labelFontSize: 11, titleFontSize: 12, labelColor: '#333', titleColor: '#222' },
+    legend: { labelFontSize: 11, titleFontSize: 12, orient: 'top', direction: 'horizontal', labelLimit: 260, columnPadding: 14 },
+    title: { fontSize: 15, subtitleFontSize: 12, anchor: 'start', subtitleColor: '#444' },
+    view: { stroke: null },
+  };
+}
+
+/** Bar width and labels for `n` split points: layer names while they fit, indices only beyond. */
+export function xLayout(n: number): { step: number; named: boolean; angle: number } {
+  if (n <= 24) return { step: 40, named: true, angle: -40 };
+  if (n <= 60) return { step: 18, named: true, angle: -60 };
+  return { step: Math.max(4, Math.min(12, Math.floor(1400 / n))), named: false, angle: 0 };
+}
+
+/** Index labels at least about 40 px apart: every 1st, 2nd, 5th, 10th, ... split point by index. */
+export function sparseTicks(indices: readonly number[], step: number): string[] {
+  const every = [1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000].find((k) => k * step >= 40) ?? 1000;
+  return indices.filter((i) => i % every === 0).map(String);
+}
+
+function xLabel(s: SplitStat, named: boolean): string {
+  return named ? `${s.split_index} ${s.split_layer}` : String(s.split_index);
+}
+
+export interface SplitChartOptions {
+  title: string;
+  /** Predicted total_ms by split index. */
+  predicted?: ReadonlyMap<number, number>;
+  /** The rows are predict's (one per split point: no spread to draw); default measured. */
+  predictedRows?: boolean;
+}
+
+/** The values the bars are drawn from, one per split point and part (exported for tests). */
+export function barValues(g: SettingGroup): { split_index: number; part: string; order: number; ms: number }[] {
+  return g.splits.flatMap((s) => PARTS.map((p, order) => ({ split_index: s.split_index, part: p.name, order, ms: s[p.key] })));
+}
+
+export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec {
+  const n = g.splits.length;
+  const lay = xLayout(n);
+  const label = new Map(g.splits.map((s) => [s.split_index, xLabel(s, lay.named)]));
+  const withLabel = <T extends { split_index: number }>(v: T) => ({ ...v, x: label.get(v.split_index)! });
+  const bars = barValues(g).map(withLabel);
+  const stats = g.splits.map((s) =>
+    withLabel({
+      split_index: s.split_index,
+      split_layer: s.split_layer,
+      total_ms: s.total_ms,
+      total_p5: s.total_p5,
+      total_p95: s.total_p95,
+      transfer_bytes: s.transfer_bytes,
+      top: Math.max(s.total_p95, s.edge_ms + s.transfer_ms + s.cloud_ms + s.other_ms, o.predicted?.get(s.split_index) ?? 0),
+      best: s.split_index === g.best.split_index,
+    }),
+  );
+  const predicted = o.predicted ? g.splits.filter((s) => o.predicted!.has(s.split_index)).map((s) => withLabel({ split_index: s.split_index, predicted_ms: o.predicted!.get(s.split_index)! })) : [];
+  const domain = [...PARTS.map((p) => p.name), BYTES.name, ...(predicted.length ? [PREDICTED.name] : [])];
+  const range = [...PARTS.map((p) => p.colour), BYTES.colour, ...(predicted.length ? [PREDICTED.colour] : [])];
+  const x = {
+    field: 'x',
+    type: 'ordinal',
+    sort: g.splits.map((s) => label.get(s.split_index)!),
+    title: lay.named ? 'split point (index and layer it cuts after)' : 'split point (index)',
+    axis: { labelAngle: lay.angle, labelLimit: 140, labelPadding: 4, ...(lay.named ? {} : { values: sparseTicks(g.splits.map((s) => s.split_index), lay.step) }) },
+  };
+  const colour = { scale: { domain, range }, title: null };
+  // The p5-p95 whisker of total_ms: a rule with a tick at each end (measured rows only).
+  const whiskers: ChartSpec[] = o.predictedRows
+    ? []
+    : [
+        {
+          data: { values: stats },
+          mark: { type: 'rule', color: '#222', strokeWidth: 1 },
+          encoding: { x, y: { field: 'total_p5', type: 'quantitative' }, y2: { field: 'total_p95' } },
+        },
+        ...['total_p5', 'total_p95'].map((f) => ({
+          data: { values: stats },
+          mark: { type: 'tick', color: '#222', thickness: 1, size: Math.max(3, lay.step * 0.4) },
+          encoding: { x, y: { field: f, type: 'quantitative' } },
+        })),
+      ];
+  const times: ChartSpec[] = [
+    {
+      data: { values: bars },
+      mark: { type: 'bar', width: { band: 0.8 } },
+      encoding: {
+        x,
+        y: { field: 'ms', type: 'quantitative', stack: 'zero', title: o.predictedRows ? 'ms (predicted)' : 'ms (median over ok repetitions)' },
+        color: { field: 'part', type: 'nominal', ...colour },
+        order: { field: 'order', type: 'quantitative' },
+      },
+    },
+    ...whiskers,
+    {
+      data: { values: stats.filter((s) => s.best) },
+      mark: { type: 'point', shape: 'triangle-down', filled: true, size: 90, color: BEST_COLOUR, yOffset: -10 },
+      encoding: { x, y: { field: 'top', type: 'quantitative' } },
+    },
+    {
+      data: { values: stats.filter((s) => s.best) },
+      mark: { type: 'text', text: 'best', fontWeight: 'bold', fontSize: 12, color: BEST_COLOUR, dy: -24, ...bestAlign(g.splits.indexOf(g.best), n) },
+      encoding: { x, y: { field: 'top', type: 'quantitative' } },
+    },
+  ];
+  if (predicted.length) {
+    times.push({
+      data: { values: predicted },
+      mark: { type: 'point', shape: 'diamond', filled: true, size: lay.named ? 70 : 30, strokeWidth: 0 },
+      encoding: { x, y: { field: 'predicted_ms', type: 'quantitative' }, color: { datum: PREDICTED.name, ...colour } },
+    });
+  }
+  const bytes: ChartSpec = {
+    data: { values: stats },
+    mark: { type: 'line', point: n <= 60 ? { filled: true, size: 25 } : false, strokeWidth: 2, strokeDash: [5, 3] },
+    encoding: {
+      x,
+      y: { field: 'transfer_bytes', type: 'quantitative', title: 'bytes moved (transfer_bytes)', axis: { orient: 'right', labelExpr: "datum.value === 0 ? '0' : format(datum.value, '~s')", titleColor: BYTES.colour, grid: false } },
+      color: { datum: BYTES.name, ...colour },
+    },
+  };
+  const best = g.best;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: o.title,
+      subtitle: [
+        o.predictedRows ? `${g.label}; predicted by onnx-manager predict` : `${g.label}; medians over ${describeReps(g)}; whiskers: p5-p95 of total_ms`,
+        `best split ${best.split_index} (${best.split_layer}): total ${best.total_ms.toFixed(2)} ms, ${best.transfer_bytes} bytes moved`,
+      ],
+    },
+    width: Math.max(420, n * lay.step),
+    height: 320,
+    config: config(),
+    layer: [{ layer: times }, bytes],
+    resolve: { scale: { y: 'independent' } },
+  };
+}
+
+/** The "best" label centred over its bar, or kept inside the chart at either end. */
+function bestAlign(position: number, n: number): { align: string; dx: number } {
+  if (n > 3 && position >= n - 2) return { align: 'right', dx: 4 };
+  if (n > 3 && position <= 1) return { align: 'left', dx: -4 };
+  return { align: 'center', dx: 0 };
+}
+
+function describeReps(g: SettingGroup): string {
+  const reps = g.splits.map((s) => s.reps);
+  const lo = Math.min(...reps);
+  const hi = Math.max(...reps);
+  return lo === hi ? `${lo} ok repetition${lo === 1 ? '' : 's'} per split point` : `${lo}-${hi} ok repetitions per split point`;
+}
+
+/** The best split point at each bandwidth of the crossover table, with the bandwidths where it changes. */
+export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
+  const layer = new Map<number, string>([...r.splits.map((s) => [s.split_index, s.split_layer] as const), ...r.crossover.map((c) => [c.split_index, c.split_layer] as const)]);
+  const name = (i: number) => `${i} ${layer.get(i) ?? ''}`.trim();
+  const xs = r.crossover.map((c) => c.bandwidth_mbit);
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+  // The step line goes through the exact change points, the dots are the table's rows.
+  const first = r.changes[0]?.from ?? r.crossover[0]!.split_index;
+  const steps = [
+    { bandwidth_mbit: lo, split: name(first) },
+    ...r.changes.filter((c) => c.bandwidth_mbit > lo && c.bandwidth_mbit < hi).map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, split: name(c.to) })),
+  ];
+  steps.push({ bandwidth_mbit: hi, split: steps.at(-1)!.split });
+  const dots = r.crossover.map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, split: name(c.split_index), total_ms: c.total_ms }));
+  const order = [...new Set([...steps.map((s) => s.split), ...dots.map((d) => d.split)])].sort((a, b) => parseInt(b, 10) - parseInt(a, 10));
+  const x = { field: 'bandwidth_mbit', type: 'quantitative', scale: { type: 'log', domain: [lo, hi] }, title: 'bandwidth edge <-> store (Mbit/s, log scale)', axis: { format: '~s', grid: true } };
+  const y = { field: 'split', type: 'ordinal', sort: order, scale: { domain: order }, title: 'best split point', axis: { labelLimit: 200 } };
+  const layers: ChartSpec[] = [
+    // Drawn in bandwidth order (vega-lite's default order follows the ordinal y here).
+    { data: { values: steps }, mark: { type: 'line', interpolate: 'step-after', color: '#4c78a8', strokeWidth: 2.5 }, encoding: { x, y, order: { field: 'bandwidth_mbit', type: 'quantitative' } } },
+    { data: { values: dots }, mark: { type: 'point', filled: true, color: '#4c78a8', size: 60 }, encoding: { x, y } },
+  ];
+  const vertical = (values: object[], colour: string, top: boolean): ChartSpec => ({
+    data: { values },
+    mark: { type: 'text', angle: -90, align: top ? 'right' : 'left', baseline: 'bottom', dx: top ? -6 : 6, dy: -3, fontSize: 11, color: colour, y: top ? 0 : 'height' },
+    encoding: { x, text: { field: 'label' } },
+  });
+  if (r.changes.length) {
+    const changes = r.changes.map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, label: `${c.from} -> ${c.to} at ${Number(c.bandwidth_mbit.toPrecision(3))} Mbit/s` }));
+    layers.push({ data: { values: changes }, mark: { type: 'rule', color: '#d62728', strokeDash: [4, 3] }, encoding: { x } }, vertical(changes, '#d62728', true));
+  }
+  if (r.link.bandwidthMbit !== undefined && r.link.bandwidthMbit >= lo && r.link.bandwidthMbit <= hi) {
+    const asked = [{ bandwidth_mbit: r.link.bandwidthMbit, label: `asked: ${r.link.bandwidthMbit} Mbit/s -> split ${r.best.split_index}` }];
+    layers.push({ data: { values: asked }, mark: { type: 'rule', color: '#111', strokeWidth: 1.5 }, encoding: { x } }, vertical(asked, '#111', false));
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: title,
+      subtitle: [
+        `best split vs bandwidth at rtt ${r.link.rttMs} ms; ${r.changes.length ? `the choice changes ${r.changes.length} time(s) (red)` : 'the choice is the same at every bandwidth'}; dots: the crossover table`,
+        r.source || 'recommend',
+      ],
+    },
+    width: 640,
+    height: Math.max(220, 50 * order.length),
+    config: config(),
+    layer: layers,
+  };
+}

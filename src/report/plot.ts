@@ -1,0 +1,95 @@
+/**
+ * plot_results: the charts of a results file, as SVG and PNG beside it. One chart per setting
+ * found in the file (X.svg when there is one, X.<setting>.svg when there are several), and the
+ * crossover chart (X.crossover.svg) when recommend's X.recommend.json is beside the CSV or is
+ * the file given.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { OutputTransaction } from '../split/output.js';
+import { crossoverChartSpec, splitChartSpec, type ChartSpec } from './charts.js';
+import { readRecommendation, recommendPathFor, type RecommendFile } from './recommendation.js';
+import { renderSvg, svgToPng } from './render.js';
+import { readPredicted, readResults, type ResultsFile, type SettingGroup } from './results.js';
+
+export interface Chart {
+  /** File name without extension, e.g. `lenet5` or `lenet5.link-50mbit-rtt5ms` or `lenet5.crossover`. */
+  name: string;
+  /** What the chart shows, for messages and the report. */
+  caption: string;
+  spec: ChartSpec;
+  svg: string;
+}
+
+export interface Charts {
+  results?: ResultsFile;
+  recommendation?: RecommendFile;
+  /** The predict CSV drawn over the measured totals, and its totals by split index. */
+  predictedFile?: string;
+  predicted?: ReadonlyMap<number, number>;
+  charts: Chart[];
+}
+
+/** `results/x.csv` -> `results/x`; `results/x.recommend.json` -> `results/x`. */
+export function chartBase(file: string): string {
+  return file.replace(/(\.recommend\.json|\.csv)$/i, '');
+}
+
+function splitCaption(g: SettingGroup): string {
+  const failed = g.failedOnly.length ? `; not drawn, no ok row: ${g.failedOnly.map((f) => f.split_index).join(', ')}` : '';
+  return `${g.splits.length} split point(s), ${g.label}; best split ${g.best.split_index} (${g.best.split_layer})${failed}`;
+}
+
+/**
+ * The charts of `file` (a run_all or predict CSV, or a recommend JSON), with `predicted` totals
+ * drawn over the measured ones; `recommendation` is used when given, else the one beside the CSV.
+ */
+export async function makeCharts(file: string, o: { predicted?: string; recommendation?: RecommendFile } = {}): Promise<Charts> {
+  const base = chartBase(file);
+  const title = path.basename(base);
+  const out: Charts = { charts: [] };
+  let recommendation = o.recommendation;
+  if (/\.json$/i.test(file)) recommendation = await readRecommendation(file);
+  else {
+    const results = await readResults(file);
+    out.results = results;
+    const predicted = o.predicted ? await readPredicted(o.predicted, results) : undefined;
+    if (o.predicted && predicted) Object.assign(out, { predictedFile: o.predicted, predicted });
+    const several = results.groups.length > 1;
+    for (const g of results.groups) {
+      const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(predicted ? { predicted } : {}), predictedRows: results.kind === 'predict' });
+      out.charts.push({ name: several ? `${path.basename(base)}.${g.slug}` : path.basename(base), caption: splitCaption(g), spec, svg: await renderSvg(spec) });
+    }
+    const beside = recommendPathFor(file);
+    if (!recommendation && existsSync(beside)) recommendation = await readRecommendation(beside);
+  }
+  if (recommendation) {
+    out.recommendation = recommendation;
+    const spec = crossoverChartSpec(recommendation, `${title}: best split vs bandwidth`);
+    out.charts.push({ name: `${path.basename(base)}.crossover`, caption: `best split vs bandwidth (${path.basename(recommendation.file)})`, spec, svg: await renderSvg(spec) });
+  }
+  return out;
+}
+
+export interface WrittenChart {
+  svg: string;
+  png: string;
+  width: number;
+  height: number;
+  caption: string;
+}
+
+/** Writes every chart of `file` as SVG and PNG beside it (all or none). */
+export async function plotResults(file: string, o: { predicted?: string } = {}): Promise<WrittenChart[]> {
+  const { charts } = await makeCharts(file, o);
+  const dir = path.dirname(path.resolve(file));
+  const pngs = await Promise.all(charts.map((c) => svgToPng(c.svg)));
+  return OutputTransaction.run(dir, async (tx) => {
+    const written: WrittenChart[] = [];
+    for (const [i, c] of charts.entries()) {
+      const p = pngs[i]!;
+      written.push({ svg: await tx.write(`${c.name}.svg`, c.svg), png: await tx.write(`${c.name}.png`, p.png), width: p.width, height: p.height, caption: c.caption });
+    }
+    return written;
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * The `<name>.recommend.json` that `onnx-manager recommend` writes: read back for the crossover
+ * chart and the report, checked for the fields they use.
+ */
+import { FileError } from '../errors.js';
+import { readUserFile } from '../files.js';
+import type { Constraints, CrossoverChange, CrossoverRow, RankedSplit } from '../predict/recommend.js';
+import type { Link } from '../predict/link.js';
+
+export interface RecommendFile {
+  file: string;
+  model: string;
+  model_sha256?: string;
+  source: string;
+  link: Link;
+  /** The constraints the best split had to meet (recommend's --max_* flags). */
+  constraints: Constraints;
+  best: RankedSplit;
+  splits: RankedSplit[];
+  crossover: CrossoverRow[];
+  changes: CrossoverChange[];
+}
+
+/** `results/x.csv` -> `results/x.recommend.json` (where recommend writes it for that CSV or its profile). */
+export function recommendPathFor(csv: string): string {
+  return csv.replace(/(\.profile|\.predict)?\.csv$/i, '') + '.recommend.json';
+}
+
+export async function readRecommendation(file: string): Promise<RecommendFile> {
+  const bad = (what: string): never => {
+    throw new FileError(`${file}: not a recommend result (${what}; \`onnx-manager recommend\` writes <name>.recommend.json)`, { file });
+  };
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse((await readUserFile(file)).toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof FileError) throw err;
+    return bad('not JSON');
+  }
+  if (!j || typeof j !== 'object') bad('not an object');
+  const crossover = j.crossover as CrossoverRow[] | undefined;
+  if (!Array.isArray(crossover) || crossover.length === 0) bad('no crossover table');
+  for (const c of crossover!) {
+    if (!(typeof c?.bandwidth_mbit === 'number' && c.bandwidth_mbit > 0 && Number.isInteger(c.split_index) && typeof c.total_ms === 'number')) bad('a crossover row without bandwidth_mbit, split_index and total_ms');
+  }
+  const best = j.best as RankedSplit | undefined;
+  if (!best || !Number.isInteger(best.split_index)) bad('no best split');
+  const link = (j.link ?? { rttMs: 0 }) as Link;
+  return {
+    file,
+    model: String(j.model ?? ''),
+    ...(typeof j.model_sha256 === 'string' ? { model_sha256: j.model_sha256 } : {}),
+    source: String(j.source ?? ''),
+    link,
+    constraints: j.constraints && typeof j.constraints === 'object' ? (j.constraints as Constraints) : {},
+    best: best!,
+    splits: Array.isArray(j.splits) ? (j.splits as RankedSplit[]) : [],
+    crossover: crossover!,
+    changes: Array.isArray(j.changes) ? (j.changes as CrossoverChange[]) : [],
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * plot_results on real run_all, predict and recommend results of a zoo model made here by the
+ * tools: the bars are the medians of the CSV's ok rows, the whiskers its p5 and p95, the best
+ * split is marked, there is one chart per setting, predicted totals are drawn, the crossover
+ * chart follows recommend's table, and the PNGs decode at the stated size and are not blank.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { decadeBandwidths } from '../../src/predict/link.js';
+import { barValues, crossoverChartSpec, sparseTicks, splitChartSpec, xLayout } from '../../src/report/charts.js';
+import { readRecommendation, type RecommendFile } from '../../src/report/recommendation.js';
+import { PNG_SCALE, renderSvg, svgSize } from '../../src/report/render.js';
+import { readResults } from '../../src/report/results.js';
+import { textWidth } from '../../src/report/text-width.js';
+import { distinctColours } from '../browser/browser.js';
+import { cli, expectOneLineFailures } from '../cli-helper.js';
+import { tempDirs } from '../helpers.js';
+import { csvRows, lenet5, runAll, SPLITS, textbookMedian } from './fixture.js';
+
+const temp = tempDirs();
+
+/** The aria-label values vega writes on each mark of an SVG, e.g. `part: edge`. */
+function markLabels(svg: string): string[] {
+  return [...svg.matchAll(/aria-label="([^"]*)"/g)].map((m) => m[1]!);
+}
+
+function field(label: string, name: string): string | undefined {
+  return label.split('; ').find((p) => p.startsWith(`${name}: `))?.slice(name.length + 2);
+}
+
+/** Every line of a successful run's output that names a written PNG: [file, width, height]. */
+function pngLines(out: string): [string, number, number][] {
+  return [...out.matchAll(/^(\S+\.png) \((\d+) x (\d+) px\)/gm)].map((m) => [m[1]!, Number(m[2]), Number(m[3])]);
+}
+
+describe('plot_results', () => {
+  let dir: string;
+  let model: string;
+  let direct: string;
+  let shaped: string;
+
+  before(async () => {
+    dir = await temp('plot');
+    model = lenet5(dir);
+    direct = await runAll(dir, 'lenet5', model);
+    shaped = await runAll(dir, 'lenet5-link', model, ['--bandwidth', '100', '--rtt', '2']);
+  });
+
+  it("draws each part's bar at the median of the CSV's ok rows, the whiskers at p5 and p95, and marks the best split", async () => {
+    const rows = csvRows(direct).filter((r) => r.status === 'ok');
+    const results = await readResults(direct);
+    assert.equal(results.groups.length, 1, 'one setting: the edge-only split (backend none) belongs to the local one');
+    const g = results.groups[0]!;
+    assert.deepEqual(g.splits.map((s) => String(s.split_index)), SPLITS);
+    const spec = splitChartSpec(g, { title: 't' });
+    const svg = await renderSvg(spec);
+    const labels = markLabels(svg);
+    const totals = new Map<string, number>();
+    for (const i of SPLITS) {
+      const mine = rows.filter((r) => r.split_index === i);
+      assert.equal(mine.length, 2, `split ${i}: two ok repetitions`);
+      const med = (c: string) => textbookMedian(mine.map((r) => Number(r[c])));
+      totals.set(i, med('total_ms'));
+      const expected = { edge: med('edge_ms'), transfer: med('transfer_ms'), cloud: med('cloud_ms') };
+      for (const [part, v] of Object.entries(expected)) {
+        const bar = barValues(g).find((b) => String(b.split_index) === i && b.part === part)!;
+        assert.ok(Math.abs(bar.ms - v) < 1e-9, `split ${i} ${part}: bar ${bar.ms}, median ${v}`);
+        // The SVG's bar for it carries the same value.
+        const drawn = labels.filter((l) => field(l, 'part') === part && field(l, 'split point (index and layer it cuts after)')?.startsWith(`${i} `));
+        assert.equal(drawn.length, 1, `split ${i} ${part}: one bar in the SVG`);
+        assert.ok(Math.abs(Number(field(drawn[0]!, 'ms (median over ok repetitions)')) - v) < 1e-3, `split ${i} ${part}: drawn ${drawn[0]}`);
+      }
+      // The stack reaches the median total; the whisker spans the totals (two reps: min to max, interpolated).
+      const stack = barValues(g).filter((b) => String(b.split_index) === i).reduce((a, b) => a + b.ms, 0);
+      assert.ok(Math.abs(stack - Math.max(med('total_ms'), expected.edge + expected.transfer + expected.cloud)) < 1e-9, `split ${i}: the stack is the median total`);
+      const t = mine.map((r) => Number(r.total_ms)).sort((a, b) => a - b);
+      const s = g.splits.find((x) => String(x.split_index) === i)!;
+      assert.ok(Math.abs(s.total_p5 - (t[0]! + 0.05 * (t[1]! - t[0]!))) < 1e-9 && Math.abs(s.total_p95 - (t[0]! + 0.95 * (t[1]! - t[0]!))) < 1e-9, `split ${i}: p5/p95`);
+      const bytes = Math.max(...mine.map((r) => Number(r.transfer_bytes)));
+      assert.ok(labels.some((l) => field(l, 'split point (index and layer it cuts after)')?.startsWith(`${i} `) && field(l, 'bytes moved (transfer_bytes)') !== undefined), `split ${i}: a point on the bytes line`);
+      assert.equal(s.transfer_bytes, bytes);
+    }
+    const best = [...totals].reduce((b, x) => (x[1] < b[1] ? x : b))[0];
+    assert.equal(String(g.best.split_index), best);
+    const marks = [...svg.matchAll(/<text aria-label="([^"]*)"[^>]*>best<\/text>/g)].map((m) => m[1]!);
+    assert.equal(marks.length, 1, 'one "best" label');
+    assert.ok(field(marks[0]!, 'split point (index and layer it cuts after)')!.startsWith(`${best} `), `the best label is on split ${best}: ${marks[0]}`);
+    assert.match(svg, new RegExp(`best split ${best} \\(`), 'the subtitle names the best split');
+  });
+
+  it('writes PNG and SVG beside the CSV, one chart per setting, named for it; the PNGs decode at the stated size and are not blank', async () => {
+    const merged = join(dir, 'merged.csv');
+    const [head, ...a] = readFileSync(direct, 'utf8').trimEnd().split('\n');
+    const b = readFileSync(shaped, 'utf8').trimEnd().split('\n').slice(1);
+    writeFileSync(merged, [head, ...a, ...b, ''].join('\n'));
+    const r = await cli(['plot_results', '--results_file', merged]);
+    assert.equal(r.code, 0, r.err);
+    const pngs = pngLines(r.out);
+    assert.deepEqual(pngs.map((p) => p[0]).sort(), [join(dir, 'merged.link-100mbit-rtt2ms.png'), join(dir, 'merged.link-direct.png')]);
+    assert.ok(!existsSync(join(dir, 'merged.png')));
+    for (const [png, w, h] of pngs) {
+      const svg = readFileSync(png.replace(/\.png$/, '.svg'), 'utf8');
+      assert.ok(svg.startsWith('<svg'), `${png}: an SVG beside it`);
+      const meta = await sharp(readFileSync(png)).metadata();
+      assert.equal(meta.format, 'png');
+      assert.deepEqual([meta.width, meta.height], [w, h], `${png}: the size the command stated`);
+      const size = svgSize(svg);
+      assert.deepEqual([w, h], [Math.round(size.width * PNG_SCALE), Math.round(size.height * PNG_SCALE)], `${png}: twice the SVG's size`);
+      assert.ok((await distinctColours(readFileSync(png))) > 20, `${png}: not blank`);
+      const shapedChart = png.includes('100mbit');
+      assert.match(svg, shapedChart ? /100 Mbit\/s, rtt 2 ms/ : /direct link/, `${png}: titled with its setting`);
+      // Each chart has the four split points of its own rows.
+      assert.equal(new Set(markLabels(svg).filter((l) => field(l, 'part') === 'edge')).size, SPLITS.length);
+    }
+    // A single-setting file: X.png and X.svg.
+    const one = await cli(['plot_results', '--results_file', direct]);
+    assert.equal(one.code, 0, one.err);
+    assert.deepEqual(pngLines(one.out).map((p) => p[0]), [join(dir, 'lenet5.png')]);
+    assert.ok(existsSync(join(dir, 'lenet5.svg')));
+  });
+
+  it('draws the predicted totals of a predict CSV over the measured ones, and the crossover chart from recommend', async () => {
+    const profile = join(dir, 'lenet5.profile.csv');
+    const p = await cli(['profile', '--onnx_file', model, '--rep', '2', '--threads', '1', '--results_file', direct]);
+    assert.equal(p.code, 0, p.err);
+    const predictFile = join(dir, 'lenet5.predict.csv');
+    const q = await cli(['predict', '--onnx_file', model, '--profile', profile, '--results_file', predictFile]);
+    assert.equal(q.code, 0, q.err);
+    const rec = await cli(['recommend', '--onnx_file', model, '--results_file', direct, '--bandwidth', '20', '--rtt', '10']);
+    assert.equal(rec.code, 0, rec.err);
+    const r = await cli(['plot_results', '--results_file', direct, '--predicted', predictFile]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(pngLines(r.out).map((x) => x[0]), [join(dir, 'lenet5.png'), join(dir, 'lenet5.crossover.png')]);
+    const svg = readFileSync(join(dir, 'lenet5.svg'), 'utf8');
+    const predicted = new Map(csvRows(predictFile).map((x) => [x.split_index, Number(x.total_ms)]));
+    const drawn = markLabels(svg).filter((l) => field(l, 'predicted_ms') !== undefined);
+    assert.equal(drawn.length, SPLITS.length, 'one predicted point per measured split point');
+    for (const l of drawn) {
+      const i = field(l, 'split point (index and layer it cuts after)')!.split(' ')[0]!;
+      assert.ok(Math.abs(Number(field(l, 'predicted_ms')) - predicted.get(i)!) < 1e-3, `split ${i}: ${l}`);
+    }
+    assert.match(svg, /predicted total/, 'in the legend');
+
+    const crossover = readFileSync(join(dir, 'lenet5.crossover.svg'), 'utf8');
+    const table = (await readRecommendation(join(dir, 'lenet5.recommend.json'))).crossover;
+    const dots = [...crossover.matchAll(/aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="point"/g)].map((m) => m[1]!.replace(/&lt;/g, '<').replace(/&gt;/g, '>'));
+    assert.deepEqual(
+      dots,
+      table.map((c) => `bandwidth edge <-> store (Mbit/s, log scale): ${c.bandwidth_mbit >= 1000 ? `${c.bandwidth_mbit / 1000}k` : c.bandwidth_mbit}; best split point: ${c.split_index} ${c.split_layer}`),
+      'a dot per row of the crossover table, at its bandwidth and best split',
+    );
+    assert.match(crossover, /Y-axis titled 'best split point'/);
+    assert.match(crossover, /X-axis titled 'bandwidth edge &lt;-&gt; store \(Mbit\/s, log scale\)' for a log scale/);
+    assert.match(crossover, /asked: 20 Mbit\/s -&gt; split \d+/);
+    // Given the recommend result itself: the crossover chart only.
+    const only = await cli(['plot_results', '--results_file', join(dir, 'lenet5.recommend.json')]);
+    assert.equal(only.code, 0, only.err);
+    assert.deepEqual(pngLines(only.out).map((x) => x[0]), [join(dir, 'lenet5.crossover.png')]);
+  });
+
+  it('draws the crossover step at the exact bandwidth where the choice changes, either way up', async () => {
+    for (const [from, to] of [[3, 7], [7, 3]] as const) {
+      const r: RecommendFile = {
+        file: 'm.recommend.json',
+        model: 'm.onnx',
+        source: 'test',
+        link: { bandwidthMbit: 20, rttMs: 10 },
+        constraints: {},
+        best: { split_index: from, split_layer: `l${from}` } as RecommendFile['best'],
+        splits: [],
+        crossover: decadeBandwidths().map((bw) => ({ bandwidth_mbit: bw, split_index: bw < 141 ? from : to, split_layer: `l${bw < 141 ? from : to}`, total_ms: 1 })),
+        changes: [{ bandwidth_mbit: 141, from, to }],
+      };
+      const svg = await renderSvg(crossoverChartSpec(r, 't'));
+      const d = /aria-roledescription="line mark" d="([^"]+)"/.exec(svg)![1]!;
+      const points = [...d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+      const xs = points.map((p) => p[0]);
+      assert.deepEqual(xs, [...xs].sort((a, b) => a - b), `${from} -> ${to}: the line runs left to right (${d})`);
+      const jump = points.findIndex((p, i) => i > 0 && p[1] !== points[i - 1]![1]);
+      const at = (640 * Math.log(141 / 1)) / Math.log(10_000 / 1);
+      assert.ok(Math.abs(points[jump]![0] - at) < 0.5, `${from} -> ${to}: the step at ${points[jump]![0]}, 141 Mbit/s is at ${at}`);
+      assert.equal(points.filter((p, i) => i > 0 && p[1] !== points[i - 1]![1]).length, 1, 'one step');
+    }
+  });
+
+  it('keeps 200 split points readable: narrow bars, index labels only, width bounded', () => {
+    assert.deepEqual(xLayout(13), { step: 40, named: true, angle: -40 });
+    const wide = xLayout(200);
+    assert.ok(!wide.named && wide.step * 200 <= 1400, JSON.stringify(wide));
+    const ticks = sparseTicks(Array.from({ length: 200 }, (_, i) => i), wide.step);
+    assert.ok(ticks.length <= 1400 / 40 && ticks.length >= 10, `${ticks.length} index labels`);
+    assert.deepEqual(ticks.slice(0, 3), ['0', '10', '20']);
+    assert.ok(Math.abs(textWidth('0123456789', 100) - 636.2) < 1, 'DejaVu digits are 1303/2048 em');
+  });
+
+  it('refuses a missing file, a CSV that is no results file and a file without ok rows, in one line naming the file', async () => {
+    const failed = join(dir, 'failed.csv');
+    writeFileSync(failed, readFileSync(direct, 'utf8').replace(/,ok,/g, ',error,'));
+    const summary = join(dir, 'summary-copy.csv');
+    copyFileSync(join(dir, 'lenet5.summary.csv'), summary);
+    const cases: [string[], RegExp][] = [
+      [['plot_results', '--results_file', join(dir, 'never.csv')], /never\.csv: no such file/],
+      [['plot_results', '--results_file', summary], /summary-copy\.csv: not a run_all or predict results file \(no column .*status/],
+      [['plot_results', '--results_file', failed], /failed\.csv: no row with status ok/],
+      [['plot_results', '--results_file', direct, '--predicted', shaped], /lenet5-link\.csv: not a predict results file/],
+      [['plot_results', '--results_file', join(dir, 'lenet5.onnx')], /lenet5\.onnx: (not a CSV file|not a run_all or predict results file)/],
+      [['plot_results'], /results_file/],
+    ];
+    const before = readdirSync(dir).sort();
+    await expectOneLineFailures(cases);
+    assert.deepEqual(readdirSync(dir).sort(), before, 'nothing written');
+  });
+});

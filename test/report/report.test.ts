@@ -1,0 +1,178 @@
+/**
+ * report on a real run_all CSV of a zoo model (with recommend's result beside it), opened in a
+ * real headless Chromium: no console errors and no request of any kind, one table row per
+ * split point, sorting by total_ms orders the rows, the search box filters them, the charts are
+ * inline, what comes from files is escaped, and the page is not blank.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { distinctColours, launchBrowser, openFile } from '../browser/browser.js';
+import { COLUMNS } from '../../src/profile/columns.js';
+import { cli, expectOneLineFailures } from '../cli-helper.js';
+import { tempDirs } from '../helpers.js';
+import { csvRows, lenet5, runAll, SPLITS, textbookMedian } from './fixture.js';
+
+const temp = tempDirs();
+let browser: Browser;
+after(async () => {
+  await browser?.close();
+});
+
+/** The split table's visible rows, each as its cells' text by header. */
+async function tableRows(page: Page): Promise<Record<string, string>[]> {
+  // The DOM's types are not in this project's lib: the few members used, by hand.
+  type Cell = { textContent: string };
+  type TableRow = { hidden: boolean; cells: ArrayLike<Cell> };
+  type Table = { tHead: { rows: ArrayLike<TableRow> }; tBodies: ArrayLike<{ rows: ArrayLike<TableRow> }> };
+  return page.$$eval('#splits', ([t]) => {
+    const table = t as unknown as Table;
+    const heads = Array.from(table.tHead.rows[0]!.cells).map((c) => c.textContent.trim());
+    return Array.from(table.tBodies[0]!.rows)
+      .filter((r) => !r.hidden)
+      .map((r) => Object.fromEntries(Array.from(r.cells).map((c, i) => [heads[i]!, c.textContent.trim()])));
+  });
+}
+
+describe('report', () => {
+  let dir: string;
+  let model: string;
+  let csv: string;
+
+  before(async () => {
+    dir = await temp('report');
+    model = lenet5(dir);
+    csv = await runAll(dir, 'lenet5', model);
+    const r = await cli(['recommend', '--onnx_file', model, '--results_file', csv, '--bandwidth', '20', '--rtt', '10']);
+    assert.equal(r.code, 0, r.err);
+    browser = await launchBrowser();
+  });
+
+  it('writes one self-contained page beside the CSV with the settings, the model, the recommendation and the charts', async () => {
+    const r = await cli(['report', '--results_file', csv, '--onnx_file', model]);
+    assert.equal(r.code, 0, r.err);
+    const file = join(dir, 'lenet5.html');
+    assert.match(r.out, /wrote .*lenet5\.html/);
+    const html = readFileSync(file, 'utf8');
+    assert.doesNotMatch(html, /<(script|img|link|iframe)[^>]*\s(src|href)=/i, 'nothing loaded from anywhere');
+    assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
+    const facts = JSON.parse((await cli(['print_model', '--onnx_file', model, '--json'])).out) as { parameters: number; nodes: number };
+    const { page, watch } = await openFile(browser, file);
+    try {
+      const text = (await page.textContent('body'))!;
+      assert.match(text, new RegExp(`parameters${facts.parameters}`), "print_model's parameter count");
+      assert.match(text, new RegExp(`nodes${facts.nodes} \\(`), "print_model's node count");
+      assert.match(text, /backend \(where the cloud part ran\)local \(the edge-only split point runs no cloud part/);
+      assert.match(text, /link edge <-> storedirect/);
+      assert.match(text, /intra-op threadsnot recorded in the run_all CSV/);
+      assert.match(text, /Best split for 20 Mbit\/s, rtt 10 ms: \d+/);
+      const rec = JSON.parse(readFileSync(join(dir, 'lenet5.recommend.json'), 'utf8')) as { crossover: unknown[] };
+      assert.equal(await page.locator('#crossover tbody tr').count(), rec.crossover.length, 'the crossover table');
+      assert.equal(await page.locator('figure.chart svg').count(), 2, 'the split chart and the crossover chart, inline');
+      assert.deepEqual(watch, { errors: [], requests: [] });
+
+      const rows = await tableRows(page);
+      assert.deepEqual(rows.map((x) => x.split_index), SPLITS, 'one row per split point, in index order');
+      const measured = csvRows(csv).filter((x) => x.status === 'ok');
+      for (const row of rows) {
+        const med = textbookMedian(measured.filter((m) => m.split_index === row.split_index).map((m) => Number(m.total_ms)));
+        assert.ok(Math.abs(Number(row.total_ms) - med) < 1e-3, `split ${row.split_index}: total_ms ${row.total_ms}, median ${med}`);
+      }
+      const best = rows.reduce((b, x) => (Number(x.total_ms) < Number(b.total_ms) ? x : b));
+      assert.equal(await page.locator('#splits tr.best td').first().textContent(), best.split_index, 'the best row is marked');
+
+      const header = page.locator('#splits thead th', { hasText: /^total_ms$/ }).locator('button');
+      await header.click();
+      const up = (await tableRows(page)).map((x) => Number(x.total_ms));
+      assert.deepEqual(up, [...up].sort((a, b) => a - b), 'ascending after one click');
+      assert.equal(await page.locator('#splits thead th', { hasText: /^total_ms$/ }).getAttribute('aria-sort'), 'ascending');
+      await header.click();
+      const down = (await tableRows(page)).map((x) => Number(x.total_ms));
+      assert.deepEqual(down, [...up].reverse(), 'descending after a second click');
+      await page.locator('#splits thead th', { hasText: /^split_layer$/ }).locator('button').click();
+      const layers = (await tableRows(page)).map((x) => x.split_layer);
+      assert.deepEqual(layers, [...layers].sort((a, b) => a.localeCompare(b)), 'text columns sort as text');
+
+      await page.fill('#search', 'maxpool');
+      const hits = await tableRows(page);
+      assert.deepEqual(hits.map((x) => x.split_layer), ['maxpool_0_out'], 'the search box keeps the matching rows');
+      assert.match((await page.textContent('#shown'))!, /^1 of 4 rows shown$/);
+      await page.fill('#search', '');
+      assert.equal((await tableRows(page)).length, SPLITS.length);
+
+      const shot = await page.screenshot({ fullPage: true });
+      assert.ok((await distinctColours(shot)) > 20, 'the page is not blank');
+      assert.deepEqual(watch, { errors: [], requests: [] }, 'no errors or requests while used');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("takes the threads from the profile beside the CSV and the predicted totals from the predict CSV beside it", async () => {
+    const profile = join(dir, 'lenet5.profile.csv');
+    const p = await cli(['profile', '--onnx_file', model, '--rep', '2', '--threads', '1', '--results_file', csv]);
+    assert.equal(p.code, 0, p.err);
+    const predictFile = join(dir, 'lenet5.predict.csv');
+    const q = await cli(['predict', '--onnx_file', model, '--profile', profile, '--results_file', predictFile]);
+    assert.equal(q.code, 0, q.err);
+    const r = await cli(['report', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    const { page, watch } = await openFile(browser, join(dir, 'lenet5.html'));
+    try {
+      assert.match((await page.textContent('#settings'))!, /intra-op threads \(from the profile\)edge 1, cloud 1/);
+      const predicted = new Map(csvRows(predictFile).map((x) => [x.split_index, Number(x.total_ms)]));
+      const rows = await tableRows(page);
+      assert.equal(rows.length, SPLITS.length);
+      for (const row of rows) assert.ok(Math.abs(Number(row.predicted_total_ms) - predicted.get(row.split_index)!) < 1e-3, `split ${row.split_index}: ${row.predicted_total_ms}`);
+      assert.ok((await page.locator('figure.chart svg').first().innerHTML()).includes('predicted total'), 'the chart draws them');
+      assert.deepEqual(watch, { errors: [], requests: [] });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('escapes what comes from the files, and writes --output_file', async () => {
+    const evil = join(dir, 'evil.csv');
+    const layer = '<img src=http://127.0.0.1:9/x.png onerror=alert(1)>&"q"';
+    // Split 3's layer named with markup, and split 7's rows all failed with markup in the error.
+    const failedRow = (line: string) => {
+      const cells = line.split(',');
+      cells[COLUMNS.indexOf('status')] = 'error';
+      cells[COLUMNS.indexOf('error')] = '<b>store down</b>';
+      return cells.join(',');
+    };
+    const text = readFileSync(csv, 'utf8').replace(/^3,maxpool_0_out,/gm, `3,"${layer.replace(/"/g, '""')}",`);
+    writeFileSync(evil, text.split('\n').map((l) => (l.startsWith('7,') ? failedRow(l) : l)).join('\n'));
+    const out = join(dir, 'page', 'evil-report.html');
+    const r = await cli(['report', '--results_file', evil, '--output_file', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(!existsSync(join(dir, 'evil.html')), 'written where asked only');
+    const html = readFileSync(out, 'utf8');
+    assert.ok(!html.includes('<img'), 'no markup from the file');
+    assert.ok(html.includes('&lt;img src=http://127.0.0.1:9/x.png onerror=alert(1)&gt;&amp;&quot;q&quot;'), 'the layer name, escaped');
+    const { page, watch } = await openFile(browser, out);
+    try {
+      const rows = await tableRows(page);
+      assert.equal(rows.find((x) => x.split_index === '3')!.split_layer, layer, 'shown as text');
+      assert.deepEqual(rows.map((x) => x.split_index), SPLITS, 'a split point without an ok row keeps its row');
+      const failed = rows.find((x) => x.split_index === '7')!;
+      assert.deepEqual([failed.total_ms, failed.reps, failed.failed, failed.best], ['', '0', '2', 'failed: <b>store down</b>']);
+      assert.match((await page.textContent('#charts'))!, /not drawn, no ok row: 7/);
+      assert.match((await page.textContent('#model'))!, /No model given/);
+      assert.deepEqual(watch, { errors: [], requests: [] });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('refuses what is not a run_all CSV in one line naming the file', async () => {
+    const cases: [string[], RegExp][] = [
+      [['report', '--results_file', join(dir, 'none.csv')], /none\.csv: no such file/],
+      [['report', '--results_file', join(dir, 'lenet5.summary.csv')], /lenet5\.summary\.csv: not a run_all or predict results file/],
+      [['report', '--results_file', csv, '--onnx_file', join(dir, 'none.onnx')], /none\.onnx/],
+    ];
+    await expectOneLineFailures(cases);
+  });
+});
