@@ -58,7 +58,11 @@ function linkText(rows: readonly Record<string, string>[]): string {
   return links.join('; ');
 }
 
-function sideSettings(p: LayerProfile | undefined, predictRows: readonly Record<string, string>[] | undefined): { threads: string; graphOpt: string; from: string } {
+function sideSettings(rows: readonly Record<string, string>[], p: LayerProfile | undefined, predictRows: readonly Record<string, string>[] | undefined): { threads: string; graphOpt: string; from: string } {
+  // Rows of this version carry the settings themselves.
+  if (rows.some((r) => r.graph_opt)) {
+    return { threads: list(distinct(rows, 'threads')) || "onnxruntime's choice", graphOpt: list(distinct(rows, 'graph_opt')), from: '' };
+  }
   if (p) {
     const t = (s: 'edge' | 'cloud') => (p.settings[s].threads === undefined ? "onnxruntime's choice" : String(p.settings[s].threads));
     return { threads: `edge ${t('edge')}, cloud ${t('cloud')}`, graphOpt: `edge ${p.settings.edge.graphOpt}, cloud ${p.settings.cloud.graphOpt}`, from: 'the profile' };
@@ -67,13 +71,13 @@ function sideSettings(p: LayerProfile | undefined, predictRows: readonly Record<
     const r = predictRows[0]!;
     return { threads: r.threads || "onnxruntime's choice", graphOpt: r.graph_opt ?? '', from: 'the predict CSV' };
   }
-  return { threads: 'not recorded in the run_all CSV', graphOpt: 'not recorded in the run_all CSV', from: '' };
+  return { threads: 'not recorded in this run_all CSV (an older version)', graphOpt: 'not recorded in this run_all CSV (an older version)', from: '' };
 }
 
 function settingsSection(results: ResultsFile, beside: Beside, profile: LayerProfile | undefined, predictRows: Record<string, string>[] | undefined, summaryRows: Record<string, string>[] | undefined): string {
   const rows = results.rows;
   const ok = rows.filter((r) => r.status === 'ok').length;
-  const side = sideSettings(profile, predictRows);
+  const side = sideSettings(rows, profile, predictRows);
   const cpus = os.cpus();
   const facts: [string, string][] = [
     ['results file', `${path.basename(results.file)} (written ${statSync(results.file).mtime.toISOString()})`],
