@@ -136,7 +136,8 @@ describe('--cloud kubernetes', () => {
     } finally {
       faults.clear();
     }
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /onnx-manager: \d+ of \d+ rows failed; see the status and error columns/, 'failed rows make the exit code 1');
     const got = rows(csv);
     assert.deepEqual(
       got.map((x) => `${x.split_index}:${x.status}`),

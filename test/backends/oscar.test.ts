@@ -170,7 +170,8 @@ describe('failures', () => {
     };
     const r = await runAll('faults.csv', ['--splits', '2', '3', '4', '6', '--timeout', '30']);
     server.faults = {};
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /onnx-manager: \d+ of \d+ rows failed; see the status and error columns/, 'failed rows make the exit code 1');
     const got = rows(join(dir, 'faults.csv'));
     assert.deepEqual(
       got.map((x) => `${x.split_index}:${x.status}`),
@@ -190,7 +191,8 @@ describe('failures', () => {
     server.faults = { ignoreUpload: (k) => /-5-0\.pb$/.test(k) };
     const r = await runAll('lost.csv', ['--splits', '5', String(lastSplit()), '--timeout', '1.5']);
     server.faults = {};
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /onnx-manager: \d+ of \d+ rows failed; see the status and error columns/, 'failed rows make the exit code 1');
     const got = rows(join(dir, 'lost.csv'));
     assert.deepEqual(got.map((x) => `${x.split_index}:${x.status}`), ['5:timeout', `${lastSplit()}:ok`]);
     assert.match(got[0]!.error!, /svc-out\/.*-5-0\.pb.*did not appear within 1500 ms/);

@@ -299,7 +299,8 @@ describe('ssh backend: a real SSH server on loopback', () => {
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/1\.pb"/.test(line) ? 'kill' : undefined);
     try {
       const r = await cli([...runAll('crash.csv', '--rep', '2', '--splits', '1', '2', '3'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
-      assert.equal(r.code, 0, r.err);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /onnx-manager: \d+ of \d+ rows failed; see the status and error columns/, 'failed rows make the exit code 1');
     } finally {
       server.options.onLine = undefined;
     }
@@ -317,7 +318,8 @@ describe('ssh backend: a real SSH server on loopback', () => {
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/0\.pb"/.test(line) ? 'drop' : undefined);
     try {
       const r = await cli([...runAll('drop.csv', '--rep', '1', '--splits', '1', '2', '3'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
-      assert.equal(r.code, 0, r.err);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /onnx-manager: \d+ of \d+ rows failed; see the status and error columns/, 'failed rows make the exit code 1');
     } finally {
       server.options.onLine = undefined;
     }
