@@ -67,3 +67,7 @@ export { ape, compare, readMeasured, type Comparison, type MeasuredSplit } from 
 export { crossoverChanges, measuredCandidates, predictedCandidates, recommend, type Candidate, type Constraints, type Recommendation } from './predict/recommend.js';
 export { paretoSet } from './predict/pareto.js';
 export { dagCutCosts, dagOptimum, payloadEnvelope, type DagOptimum } from './predict/dag.js';
+
+// Pictures: the model graph with its split points (show_graph).
+export { graphFiles, renderGraph, writeGraph, type GraphPicture } from './report/graph/show-graph.js';
+export { modelGraph, type GraphEdge, type GraphNode, type ModelGraph, type SplitMarker } from './report/graph/model-graph.js';

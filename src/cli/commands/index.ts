@@ -10,6 +10,7 @@ import { printModelCommand } from './print-model.js';
 import { profileCommand } from './profile.js';
 import { recommendCommand } from './recommend.js';
 import { runAllCommand, runCommand } from './run.js';
+import { showGraphCommand } from './show-graph.js';
 import { multiSplitModelCommand, splitModelAllCommand, splitModelCommand } from './split-model.js';
 
 export const COMMANDS: readonly CommandDef<never>[] = [
@@ -23,6 +24,7 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   profileCommand,
   predictCommand,
   recommendCommand,
+  showGraphCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];
