@@ -16,8 +16,12 @@ export interface PlacedNode extends GraphNode {
   y: number;
   width: number;
   height: number;
-  /** The text lines drawn in the box, top to bottom. */
-  lines: string[];
+  /** What the box says: the op type (bold), the name (clipped), and the split marker's text on a band at the right. */
+  opText: string;
+  nameText: string;
+  markerText?: string;
+  /** Width of the band holding the marker (0 without one). */
+  bandWidth: number;
   marker?: SplitMarker;
 }
 
@@ -41,9 +45,9 @@ export const TEXT = {
   opSize: 12,
   nameSize: 10,
   edgeSize: 9,
-  line: 14,
+  height: 24,
+  gap: 6,
   padX: 8,
-  padY: 6,
 } as const;
 
 /** Longest name shown in a box; the full name is in the box's tooltip. */
@@ -54,25 +58,28 @@ export function clip(s: string, max = MAX_NAME): string {
 }
 
 export function markerText(m: SplitMarker, bytes: (n: number) => string): string {
-  return `split ${m.index} · ${bytes(m.transferBytes)}`;
+  return `✂ ${m.index} · ${bytes(m.transferBytes)}`;
 }
 
-function textWidth(s: string, size: number): number {
+export function textWidth(s: string, size: number): number {
   return Math.ceil(s.length * TEXT.advance * size);
 }
 
 export function layoutGraph(g: ModelGraph, bytes: (n: number) => string): GraphLayout {
   const markers = new Map(g.splits.map((m) => [m.at, m]));
   const dg = new dagre.graphlib.Graph({ multigraph: true });
-  dg.setGraph({ rankdir: 'TB', nodesep: 24, ranksep: 28, edgesep: 12, marginx: 16, marginy: 16 });
+  dg.setGraph({ rankdir: 'TB', nodesep: 24, ranksep: 20, edgesep: 12, marginx: 16, marginy: 16 });
   dg.setDefaultEdgeLabel(() => ({}));
   const placed = new Map<string, PlacedNode>();
   for (const n of g.nodes) {
     const marker = markers.get(n.id);
-    const lines = [n.op, clip(n.name), ...(marker ? [markerText(marker, bytes)] : [])];
-    const width = Math.max(textWidth(lines[0]!, TEXT.opSize), ...lines.slice(1).map((l) => textWidth(l, TEXT.nameSize))) + 2 * TEXT.padX;
-    const height = lines.length * TEXT.line + 2 * TEXT.padY;
-    const p: PlacedNode = { ...n, x: 0, y: 0, width, height, lines, ...(marker ? { marker } : {}) };
+    const opText = n.op;
+    const nameText = n.kind === 'op' || n.name !== n.op ? clip(n.name) : '';
+    const text = marker ? markerText(marker, bytes) : undefined;
+    const bandWidth = text ? textWidth(text, TEXT.nameSize) + 2 * TEXT.padX : 0;
+    const width = TEXT.padX + textWidth(opText, TEXT.opSize) + (nameText ? TEXT.gap + textWidth(nameText, TEXT.nameSize) : 0) + TEXT.padX + bandWidth;
+    const height = TEXT.height;
+    const p: PlacedNode = { ...n, x: 0, y: 0, width, height, opText, nameText, bandWidth, ...(text && marker ? { markerText: text, marker } : {}) };
     placed.set(n.id, p);
     dg.setNode(n.id, { width, height });
   }

@@ -5,6 +5,7 @@
  * weights alone (Constant nodes and their chains) are left out: they are copied into every part
  * and never cross a cut.
  */
+import { basename } from 'node:path';
 import { findDtypeByOnnx } from '../../onnx/dtypes.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { splitPointEdgeNodes } from '../../split/min-cut.js';
@@ -111,7 +112,7 @@ export function modelGraph(a: ModelAnalysis, chosen?: SplitPoint): ModelGraph {
     transferBytes: p.transferBytes,
     cutTensors: p.cutTensors.map((t) => t.name),
   }));
-  const graph: ModelGraph = { name: a.model.label, nodes, edges, splits, constantNodes: index.nodes.length - index.dataNodes.length };
+  const graph: ModelGraph = { name: basename(a.model.label), nodes, edges, splits, constantNodes: index.nodes.length - index.dataNodes.length };
   if (chosen) colourSides(a, graph, chosen);
   return graph;
 }

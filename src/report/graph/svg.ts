@@ -5,7 +5,7 @@
  * id and data attributes (data-name, data-op, data-side, data-split, data-bytes) for the page's
  * search and for tests.
  */
-import { TEXT, type GraphLayout, type PlacedEdge, type PlacedNode, type Point } from './layout.js';
+import { TEXT, textWidth, type GraphLayout, type PlacedEdge, type PlacedNode, type Point } from './layout.js';
 import type { ModelGraph } from './model-graph.js';
 
 export const COLOURS = {
@@ -40,17 +40,16 @@ function nodeSvg(n: PlacedNode): string {
   if (n.marker) attrs.push(`data-split="${n.marker.index}"`, `data-bytes="${n.marker.transferBytes}"`, `data-split-layer="${xml(n.marker.splitLayer)}"`);
   const parts = [`<g ${attrs.join(' ')}>`, `<title>${xml(`${n.op} ${n.name}`)}</title>`];
   parts.push(`<rect x="${r(x0)}" y="${r(y0)}" width="${n.width}" height="${n.height}" rx="4" fill="${fill(n)}" stroke="${COLOURS.stroke}"/>`);
-  if (n.marker) {
-    const my = y0 + TEXT.padY + 2 * TEXT.line - 2;
-    parts.push(`<rect class="split-band" x="${r(x0 + 1)}" y="${r(my)}" width="${n.width - 2}" height="${r(y0 + n.height - 1 - my)}" fill="#ede9fe"/>`);
+  const baseline = r(n.y + 4);
+  let x = x0 + TEXT.padX;
+  parts.push(`<text x="${r(x)}" y="${baseline}" font-size="${TEXT.opSize}" font-weight="bold">${xml(n.opText)}</text>`);
+  x += textWidth(n.opText, TEXT.opSize) + TEXT.gap;
+  if (n.nameText) parts.push(`<text x="${r(x)}" y="${baseline}" font-size="${TEXT.nameSize}">${xml(n.nameText)}</text>`);
+  if (n.markerText) {
+    const bx = x0 + n.width - n.bandWidth;
+    parts.push(`<rect class="split-band" x="${r(bx)}" y="${r(y0 + 1)}" width="${n.bandWidth - 1}" height="${n.height - 2}" rx="3" fill="#ede9fe"/>`);
+    parts.push(`<text class="split" x="${r(bx + TEXT.padX)}" y="${baseline}" font-size="${TEXT.nameSize}" fill="${COLOURS.marker}">${xml(n.markerText)}</text>`);
   }
-  n.lines.forEach((line, i) => {
-    const y = y0 + TEXT.padY + (i + 0.75) * TEXT.line;
-    const isMarker = n.marker !== undefined && i === 2;
-    const style = i === 0 ? `font-size="${TEXT.opSize}" font-weight="bold"` : `font-size="${TEXT.nameSize}"${isMarker ? ` fill="${COLOURS.marker}"` : ''}`;
-    const cls = isMarker ? ' class="split"' : '';
-    parts.push(`<text x="${r(n.x)}" y="${r(y)}" ${style}${cls}>${xml(line)}</text>`);
-  });
   parts.push('</g>');
   return parts.join('');
 }
@@ -80,7 +79,7 @@ function edgeSvg(e: PlacedEdge): string {
   if (e.label) {
     const w = e.label.width;
     parts.push(`<rect x="${r(e.label.x - w / 2)}" y="${r(e.label.y - 6.5)}" width="${r(w)}" height="13" fill="#ffffff" fill-opacity="0.85"/>`);
-    parts.push(`<text x="${r(e.label.x)}" y="${r(e.label.y + 3)}" font-size="${TEXT.edgeSize}" fill="${e.cut ? COLOURS.cut : '#374151'}">${xml(e.shape)}</text>`);
+    parts.push(`<text x="${r(e.label.x)}" y="${r(e.label.y + 3)}" text-anchor="middle" font-size="${TEXT.edgeSize}" fill="${e.cut ? COLOURS.cut : '#374151'}">${xml(e.shape)}</text>`);
   }
   parts.push('</g>');
   return parts.join('');
@@ -110,7 +109,7 @@ export function graphSvg(g: ModelGraph, layout: GraphLayout, bytes: (n: number) 
     `<defs>${arrow('arrow', COLOURS.line)}${arrow('arrow-cut', COLOURS.cut)}</defs>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="16" y="17" font-size="11" fill="${COLOURS.text}" class="caption">${xml(title)}</text>`,
-    `<g class="graph" transform="translate(${shift},${CAPTION_HEIGHT})" text-anchor="middle" fill="${COLOURS.text}">`,
+    `<g class="graph" transform="translate(${shift},${CAPTION_HEIGHT})" fill="${COLOURS.text}">`,
     `<g class="edges">${layout.edges.map(edgeSvg).join('\n')}</g>`,
     `<g class="nodes">${layout.nodes.map(nodeSvg).join('\n')}</g>`,
     '</g>',
