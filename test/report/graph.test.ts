@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { encodeModel } from '../../src/onnx/codec.js';
-import { loadModel } from '../../src/onnx/model.js';
+import { humanBytes } from '../../src/cli/format.js';
+import { loadModel, modelFromBytes } from '../../src/onnx/model.js';
+import { layoutGraph } from '../../src/report/graph/layout.js';
+import { modelGraph } from '../../src/report/graph/model-graph.js';
 import { indexGraph } from '../../src/onnx/graph.js';
 import { cli } from '../cli-helper.js';
-import { tempDirs, writeZooModel } from '../helpers.js';
+import { analyze, realSubject, tempDirs, writeZooModel } from '../helpers.js';
+import { realModels } from '../models/zoo.js';
 import { densenet121Like, vitB16Like } from './graph-models.js';
 
 const temp = tempDirs();
@@ -194,7 +198,6 @@ test('--netron runs the netron on PATH with the model, without a shell; a clear 
   assert.match(none.err, /no netron executable on PATH/);
 
   const bin = join(dir, 'bin');
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(bin);
   const fake = join(bin, 'netron');
   // A stand-in that records its arguments; a shell would split or expand the odd file name.
@@ -207,4 +210,27 @@ test('--netron runs the netron on PATH with the model, without a shell; a clear 
   assert.match(r.out, /Serving at http:\/\/localhost:8080/);
   assert.equal(r.code, 3, 'Netron\'s exit status is the operation\'s');
   assert.ok(!existsSync(join(process.cwd(), 'x')));
+});
+
+test('no two boxes overlap and no shape label sits on a box, on DenseNet-121, ViT-B/16 and PP-OCRv4 det', async () => {
+  const det = realModels.find((m) => m.name === 'ppocrv4_det')!;
+  const subjects = [
+    { name: 'densenet121', model: modelFromBytes(encodeModel(densenet121Like()), { file: 'densenet121.onnx' }), inputs: [] },
+    { name: 'vit_b_16', model: modelFromBytes(encodeModel(vitB16Like()), { file: 'vit_b_16.onnx' }), inputs: [] },
+    await realSubject(det),
+  ];
+  type Box = { x: number; y: number; width: number; height: number; id: string };
+  const apart = (a: Box, b: Box) => Math.abs(a.x - b.x) * 2 >= a.width + b.width || Math.abs(a.y - b.y) * 2 >= a.height + b.height;
+  for (const s of subjects) {
+    const layout = layoutGraph(modelGraph(await analyze(s)), humanBytes);
+    const boxes = [...layout.nodes].sort((a, b) => a.y - b.y);
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length && boxes[j]!.y - boxes[i]!.y < 100; j++) {
+        assert.ok(apart(boxes[i]!, boxes[j]!), `${s.name}: ${boxes[i]!.id} and ${boxes[j]!.id} overlap`);
+      }
+    }
+    const labels = layout.edges.filter((e) => e.label).map((e) => ({ id: e.id, x: e.label!.x, y: e.label!.y, width: e.label!.width, height: 11 }));
+    for (const l of labels) for (const b of boxes) if (Math.abs(b.y - l.y) < 40) assert.ok(apart(l, b), `${s.name}: the label of ${l.id} is on ${b.id}`);
+    assert.ok(layout.height < 32767, `${s.name}: ${layout.height} px tall, more than an SVG rasteriser takes`);
+  }
 });
