@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { fileError } from '../../files.js';
 import { writeGraph } from '../../report/graph/show-graph.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { pointAtPosition, positionOf, type SplitPoint } from '../../split/points.js';
@@ -44,9 +45,8 @@ export async function findOnPath(name: string, path = process.env.PATH ?? ''): P
 
 /** Runs Netron on the model (no shell), passing its output through; resolves to its exit code. */
 async function openInNetron(file: string, io: CliIO): Promise<number> {
-  requireFile(file, 'onnx_file');
-  await access(file).catch(() => {
-    throw new UsageError(`show_graph: ${file}: no such file`);
+  await access(file).catch((err: unknown) => {
+    throw fileError(file, err);
   });
   const netron = await findOnPath('netron');
   if (!netron) throw new UsageError('show_graph --netron: no netron executable on PATH (install it with `pip install netron`, or drop --netron for the SVG and HTML)');
