@@ -17,7 +17,11 @@ interface PageElement {
   getBoundingClientRect(): { left: number; top: number; width: number; height: number };
 }
 declare const document: { querySelector(s: string): PageElement | null; getElementById(id: string): PageElement | null };
-declare const window: { graphView: { panZoom: { getZoom(): number; zoomBy(f: number): void } } };
+declare const window: { graphView?: { panZoom: { getZoom(): number; zoomBy(f: number): void; getSizes(): { realZoom: number } } } };
+declare function requestAnimationFrame(f: () => void): void;
+
+/** Waits three frames: the page pans a frame after it zooms, and svg-pan-zoom applies either on the next one. */
+const frames = (page: Page) => page.evaluate(() => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(done)))));
 
 const temp = tempDirs();
 let browser: Browser;
@@ -39,6 +43,15 @@ test('the graph page of DenseNet-121 opens with no errors or requests, zooms, pa
   const { page, watch } = await openFile(browser, join(dir, 'densenet121.graph.html'));
   assert.deepEqual(watch, { errors: [], requests: [] });
   assert.ok((await page.$$('#graph .node')).length >= 400);
+  // It opens at one SVG unit a pixel with the input at the top, in the middle.
+  await page.waitForFunction(() => window.graphView !== undefined);
+  await frames(page);
+  const start = await page.evaluate(() => {
+    const box = document.getElementById('in0')!.getBoundingClientRect();
+    const area = document.getElementById('graph')!.getBoundingClientRect();
+    return { zoom: window.graphView!.panZoom.getSizes().realZoom, top: box.top - area.top, dx: box.left + box.width / 2 - (area.left + area.width / 2) };
+  });
+  assert.ok(Math.abs(start.zoom - 1) < 1e-6 && Math.abs(start.top - 12) < 2 && Math.abs(start.dx) < 2, JSON.stringify(start));
   assert.ok((await distinctColours(await page.screenshot())) > 5, 'the screenshot is not blank');
 
   // A wheel over the graph zooms.
@@ -50,7 +63,7 @@ test('the graph page of DenseNet-121 opens with no errors or requests, zooms, pa
   assert.notEqual(zoomed, before);
   // So does the API.
   const z = await page.evaluate(() => {
-    const v = window.graphView.panZoom;
+    const v = window.graphView!.panZoom;
     const z0 = v.getZoom();
     v.zoomBy(2);
     return [z0, v.getZoom()];
@@ -58,16 +71,20 @@ test('the graph page of DenseNet-121 opens with no errors or requests, zooms, pa
   assert.ok(Math.abs(z[1]! / z[0]! - 2) < 1e-6, `zoom ${z[0]} -> ${z[1]}`);
   assert.notEqual(await viewportTransform(page), zoomed);
 
-  // The search finds a node by name and brings it to the middle of the graph area.
+  // From the whole graph, the search finds a node by name and brings it to the middle of the graph area, readable.
+  await page.click('#fit');
+  await frames(page);
   await page.fill('#search', 'concat_40');
   assert.equal(await page.textContent('#count'), '1 found');
+  await frames(page);
   const where = await page.evaluate(() => {
     const hit = document.querySelector('.node.current')!;
     const box = hit.getBoundingClientRect();
     const area = document.getElementById('graph')!.getBoundingClientRect();
-    return { id: hit.id, name: hit.dataset.name, dx: box.left + box.width / 2 - (area.left + area.width / 2), dy: box.top + box.height / 2 - (area.top + area.height / 2) };
+    return { id: hit.id, name: hit.dataset.name, zoom: window.graphView!.panZoom.getSizes().realZoom, dx: box.left + box.width / 2 - (area.left + area.width / 2), dy: box.top + box.height / 2 - (area.top + area.height / 2) };
   });
   assert.equal(where.name, 'concat_40');
+  assert.ok(Math.abs(where.zoom - 1) < 1e-6, JSON.stringify(where));
   assert.ok(Math.abs(where.dx) < 2 && Math.abs(where.dy) < 2, JSON.stringify(where));
   // Edge and cloud boxes are both drawn, in their colours.
   assert.equal(await page.$eval(`#${where.id} > rect`, (r) => r.getAttribute('fill')), '#fde68a');

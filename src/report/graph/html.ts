@@ -35,26 +35,34 @@ aside li:hover { background: #ede9fe; }
 .node.current > rect:first-of-type { stroke: #db2777; stroke-width: 5; }
 `;
 
+// Started once the page has its final size (fonts and layout done): svg-pan-zoom measures it.
 const SCRIPT = `
-(function () {
+window.addEventListener('load', function () {
   var svg = document.querySelector('#graph > svg');
-  var vb = svg.viewBox.baseVal;
-  var full = { width: vb.width, height: vb.height };
   var panZoom = svgPanZoom(svg, { zoomEnabled: true, panEnabled: true, controlIconsEnabled: false, fit: true, center: true, minZoom: 0.01, maxZoom: 400, zoomScaleSensitivity: 0.25, dblClickZoomEnabled: true });
   var fitZoom = panZoom.getSizes().realZoom;
-  /** Readable: one SVG unit a pixel (or the whole width, when narrower than the window), from the top. */
+  var shift = svg.querySelector('.graph').transform.baseVal.consolidate().matrix;
+  /** Centre of a box in the SVG's own units (svg-pan-zoom redraws on the next frame, so no screen boxes). */
+  function centreOf(el) {
+    var b = el.getBBox();
+    return { x: b.x + b.width / 2 + shift.e, y: b.y + b.height / 2 + shift.f, height: b.height };
+  }
+  /** At least 0.8 SVG units a pixel (exactly one with zoomToOne), el in the middle (or at the top, with top set). */
+  function goTo(el, top, zoomToOne) {
+    function place() {
+      var s = panZoom.getSizes();
+      var c = centreOf(el);
+      panZoom.pan({ x: s.width / 2 - s.realZoom * c.x, y: top ? 12 - s.realZoom * (c.y - c.height / 2) : s.height / 2 - s.realZoom * c.y });
+    }
+    // svg-pan-zoom applies a zoom on the next frame: pan once it has.
+    if (zoomToOne || panZoom.getSizes().realZoom < 0.8) { panZoom.zoom(1 / fitZoom); requestAnimationFrame(place); } else place();
+  }
+  /** Readable: one SVG unit a pixel, the first input at the top in the middle. */
   function readable() {
-    var s = panZoom.getSizes();
-    var scale = Math.min(1, s.width / full.width);
-    panZoom.zoom(scale / fitZoom);
-    panZoom.pan({ x: (s.width - full.width * scale) / 2, y: 0 });
+    goTo(document.getElementById('in0'), true, true);
   }
   function centreOn(el) {
-    var z = panZoom.getSizes().realZoom;
-    if (z < 0.8) panZoom.zoom(panZoom.getZoom() / z);
-    var box = el.getBoundingClientRect();
-    var area = document.getElementById('graph').getBoundingClientRect();
-    panZoom.panBy({ x: area.left + area.width / 2 - (box.left + box.width / 2), y: area.top + area.height / 2 - (box.top + box.height / 2) });
+    goTo(el, false);
   }
   var nodes = Array.prototype.slice.call(svg.querySelectorAll('.node'));
   var hits = [];
@@ -86,7 +94,7 @@ const SCRIPT = `
   window.addEventListener('resize', function () { panZoom.resize(); });
   readable();
   window.graphView = { panZoom: panZoom, search: search, readable: readable };
-})();
+});
 `;
 
 function splitList(g: ModelGraph, bytes: (n: number) => string): string {
