@@ -80,3 +80,6 @@ export { crossoverChartSpec, splitChartSpec, type ChartSpec } from './report/cha
 export { renderSvg, svgToPng } from './report/render.js';
 export { makeCharts, plotResults, type Chart, type WrittenChart } from './report/plot.js';
 export { buildReport, writeReport } from './report/report.js';
+// Pictures: the model graph with its split points (show_graph).
+export { graphFiles, renderGraph, writeGraph, type GraphPicture } from './report/graph/show-graph.js';
+export { modelGraph, type GraphEdge, type GraphNode, type ModelGraph, type SplitMarker } from './report/graph/model-graph.js';

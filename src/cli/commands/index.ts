@@ -11,6 +11,7 @@ import { printModelCommand } from './print-model.js';
 import { profileCommand } from './profile.js';
 import { recommendCommand } from './recommend.js';
 import { runAllCommand, runCommand } from './run.js';
+import { showGraphCommand } from './show-graph.js';
 import { multiSplitModelCommand, splitModelAllCommand, splitModelCommand } from './split-model.js';
 import { plotResultsCommand } from './plot-results.js';
 import { reportCommand } from './report.js';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   recommendCommand,
   plotResultsCommand,
   reportCommand,
+  showGraphCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];

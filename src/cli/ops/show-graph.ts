@@ -1,0 +1,73 @@
+/**
+ * show_graph: the model graph as an SVG and an HTML page, or the model opened in Netron.
+ */
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { fileError } from '../../files.js';
+import { writeGraph } from '../../report/graph/show-graph.js';
+import type { ModelAnalysis } from '../../split/analysis.js';
+import { pointAtPosition, positionOf, type SplitPoint } from '../../split/points.js';
+import type { CliIO } from '../command.js';
+import { analyzeFromArgs, requireFile, type ModelArgs } from '../options.js';
+
+export interface ShowGraphArgs extends ModelArgs {
+  onnx_path?: string;
+  split_layer?: string;
+  netron?: boolean;
+}
+
+/** The split point named by --split_layer: a list_layers index, or a layer name as split_model takes. */
+export function chosenPoint(a: ModelAnalysis, layer: string): SplitPoint {
+  if (/^\d+$/.test(layer)) {
+    const i = Number(layer);
+    const last = a.splitPoints.length - 1;
+    if (i > last) throw new UsageError(`show_graph: --split_layer ${i} is out of range; ${a.model.label} has split points 0..${last} (see list_layers)`);
+    return a.splitPoints[i]!;
+  }
+  return pointAtPosition(a.splitPoints, a.index, positionOf(a.index, layer, a.model.label));
+}
+
+/** The first executable named `name` in PATH. */
+export async function findOnPath(name: string, path = process.env.PATH ?? ''): Promise<string | undefined> {
+  for (const dir of path.split(delimiter).filter((d) => d)) {
+    const file = join(dir, name);
+    try {
+      await access(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Runs Netron on the model (no shell), passing its output through; resolves to its exit code. */
+async function openInNetron(file: string, io: CliIO): Promise<number> {
+  await access(file).catch((err: unknown) => {
+    throw fileError(file, err);
+  });
+  const netron = await findOnPath('netron');
+  if (!netron) throw new UsageError('show_graph --netron: no netron executable on PATH (install it with `pip install netron`, or drop --netron for the SVG and HTML)');
+  io.out(`opening ${file} in ${netron}`);
+  return new Promise((resolve) => {
+    const child = execFile(netron, [file], { maxBuffer: 64 * 1024 * 1024 }, (err) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      if (err && typeof err.code !== 'number') io.err(`show_graph --netron: ${netron}: ${err.message.split('\n')[0]}`);
+      resolve(code);
+    });
+    child.stdout?.on('data', (d: Buffer) => io.out(d.toString().trimEnd()));
+    child.stderr?.on('data', (d: Buffer) => io.err(d.toString().trimEnd()));
+  });
+}
+
+export async function showGraph(args: ShowGraphArgs, io: CliIO): Promise<number> {
+  const file = requireFile(args.onnx_file, 'onnx_file');
+  if (args.netron) return openInNetron(file, io);
+  const a = await analyzeFromArgs(args);
+  const chosen = args.split_layer !== undefined ? chosenPoint(a, args.split_layer) : undefined;
+  const r = await writeGraph(a, file, { ...(args.onnx_path !== undefined ? { dir: args.onnx_path } : {}), ...(chosen ? { chosen } : {}) });
+  io.out(`wrote ${r.files.svg} and ${r.files.html}: ${r.graph.nodes.length} boxes, ${r.graph.edges.length} edges, ${r.graph.splits.length} split points` + (chosen ? `, coloured for split ${chosen.index} (${chosen.splitLayer})` : ''));
+  return 0;
+}

@@ -1,0 +1,48 @@
+/**
+ * show_graph as a library call: the model's graph laid out, as an SVG and as an HTML page with
+ * pan, zoom and search, written next to the model (or in a folder of the caller's choosing).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { humanBytes } from '../../cli/format.js';
+import { fileError } from '../../files.js';
+import type { ModelAnalysis } from '../../split/analysis.js';
+import type { SplitPoint } from '../../split/points.js';
+import { graphHtml } from './html.js';
+import { layoutGraph } from './layout.js';
+import { modelGraph, type ModelGraph } from './model-graph.js';
+import { graphSvg } from './svg.js';
+
+export interface GraphPicture {
+  graph: ModelGraph;
+  svg: string;
+  html: string;
+}
+
+/** The picture of `a`'s graph; with `chosen`, boxes coloured edge or cloud for that split point. */
+export async function renderGraph(a: ModelAnalysis, chosen?: SplitPoint): Promise<GraphPicture> {
+  const graph = modelGraph(a, chosen);
+  const svg = graphSvg(graph, layoutGraph(graph, humanBytes), humanBytes);
+  return { graph, svg, html: await graphHtml(graph, svg, humanBytes) };
+}
+
+/** `<dir>/<model>.graph.svg` and `.graph.html`; `dir` defaults to the model's folder. */
+export function graphFiles(modelFile: string, dir?: string): { svg: string; html: string } {
+  const stem = basename(modelFile).replace(/\.onnx$/i, '');
+  const folder = dir ?? dirname(modelFile);
+  return { svg: join(folder, `${stem}.graph.svg`), html: join(folder, `${stem}.graph.html`) };
+}
+
+export async function writeGraph(a: ModelAnalysis, modelFile: string, opts: { dir?: string; chosen?: SplitPoint } = {}): Promise<GraphPicture & { files: { svg: string; html: string } }> {
+  const picture = await renderGraph(a, opts.chosen);
+  const files = graphFiles(modelFile, opts.dir);
+  for (const [file, text] of [[files.svg, picture.svg], [files.html, picture.html]] as const) {
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, text);
+    } catch (err) {
+      throw fileError(file, err);
+    }
+  }
+  return { ...picture, files };
+}
