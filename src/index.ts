@@ -67,3 +67,9 @@ export { ape, compare, readMeasured, type Comparison, type MeasuredSplit } from 
 export { crossoverChanges, measuredCandidates, predictedCandidates, recommend, type Candidate, type Constraints, type Recommendation } from './predict/recommend.js';
 export { paretoSet } from './predict/pareto.js';
 export { dagCutCosts, dagOptimum, payloadEnvelope, type DagOptimum } from './predict/dag.js';
+
+// Conformity of split points with a serverless platform's limits (the `check` operation).
+export { checkSplits, LimitsError, type CheckOptions, type CheckResult, type CheckRow, type Failure } from './check/check.js';
+export { CHECK_SIDES, LAMBDA_LIMITS, LIMITS_VERSION, memoryQuantityMb, parseLimits, readLimitsFile, type CheckSides, type Limits } from './check/limits.js';
+export { oscarServiceLimits, OSCAR_DEFAULT_MEMORY } from './check/oscar-limits.js';
+export { MeasureError } from './check/measure.js';

@@ -2,6 +2,7 @@
  * The operations of onnx-manager, in the order `--help` lists them.
  */
 import type { CommandDef } from '../command.js';
+import { checkCommand } from './check.js';
 import { dataProcessingCommand } from './data-processing.js';
 import { deployCommand } from './deploy.js';
 import { listLayersCommand } from './list-layers.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   profileCommand,
   predictCommand,
   recommendCommand,
+  checkCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];
