@@ -8,7 +8,7 @@
  * "Unzipped size must be smaller than 262144000 bytes" is 250 x 2^20).
  */
 import { readFile } from 'node:fs/promises';
-import { FileError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 export const MB = 2 ** 20;
 export const LIMITS_VERSION = 1;
@@ -105,7 +105,7 @@ export async function readLimitsFile(file: string): Promise<Limits> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new FileError(`${file}: cannot read the limits file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
+    throw new UsageError(`${file}: cannot read the limits file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
   }
   return parseLimits(text, file);
 }

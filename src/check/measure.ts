@@ -105,7 +105,7 @@ function median(xs: number[]): number {
 export async function measurePeaks(parts: ReadonlyMap<string, PartToMeasure>, o: MeasureOptions): Promise<Peaks> {
   const t0 = performance.now();
   const controller = new AbortController();
-  const dir = await mkdtemp(path.join(tmpdir(), 'onnx-manager-check-'));
+  const dir = await mkdtemp(path.join(tmpdir(), 'onnx-manager-peaks-'));
   const base: PeakRequest = { inputs: [], seed: o.seed, session: o.session };
   const entries = [...parts];
   let done = 0;

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { clientFromArgs, readService } from '../backends/oscar-service.js';
-import { FileError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { memoryQuantityMb, type Limits } from './limits.js';
 
 /** OSCAR's default memory of a service (Swagger v4.1.2, types.Service.memory). */
@@ -37,7 +37,7 @@ async function fdlServices(file: string): Promise<{ name: string; memory?: strin
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new FileError(`${file}: cannot read the FDL file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
+    throw new UsageError(`${file}: cannot read the FDL file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
   }
   let doc: unknown;
   try {
