@@ -11,7 +11,6 @@
  */
 import { OnnxManagerError, UsageError } from '../errors.js';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
-import { partHash } from '../onnx/part-hash.js';
 import { wireBytes } from '../predict/payload-size.js';
 import type { SessionOptions } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
@@ -79,6 +78,16 @@ function partBytes(p: BuiltPart): number {
   return p.part.model.byteLength + (p.part.external?.byteLength ?? 0);
 }
 
+/**
+ * What a part computes: its nodes, inputs and outputs. Parts alike in these differ at most in their
+ * graph's name (the cloud part of split 0 and the edge part of the last split are the whole model)
+ * and are measured once.
+ */
+function partKey(p: BuiltPart): string {
+  const { nodes, inputs, outputs } = p.plan;
+  return `${nodes.join(',')}|${inputs.join(',')}|${outputs.join(',')}`;
+}
+
 function selectPoints(a: ModelAnalysis, points: readonly number[] | undefined): SplitPoint[] {
   if (!points) return a.splitPoints;
   const last = a.splitPoints.length - 1;
@@ -105,7 +114,7 @@ export async function checkSplits(a: ModelAnalysis, limits: Limits, o: CheckOpti
     const pp: PointParts = { point };
     for (const built of buildPointParts(a, point)) {
       const side = built.plan.number === 1 ? 'edge' : 'cloud';
-      pp[side] = { built, key: partHash(built.part.model.concat()), bytes: partBytes(built) };
+      pp[side] = { built, key: partKey(built), bytes: partBytes(built) };
     }
     return pp;
   });
@@ -117,7 +126,7 @@ export async function checkSplits(a: ModelAnalysis, limits: Limits, o: CheckOpti
     for (const pp of points) {
       for (const side of ['edge', 'cloud'] as const) {
         const p = pp[side];
-        if (p && held(side) && !distinct.has(p.key)) distinct.set(p.key, { part: p.built.part, inputs: inputsOf(a, p.built) });
+        if (p && held(side) && !distinct.has(p.key)) distinct.set(p.key, { part: p.built.part, inputs: inputsOf(a, p.built), label: `the ${side} part of split ${pp.point.index}` });
       }
     }
     const mo: Parameters<typeof measurePeaks>[1] = { session: o.session ?? {}, seed: o.seed ?? 1, jobs: o.jobs ?? 1 };

@@ -24,6 +24,8 @@ const BASELINE_RUNS = 3;
 
 export interface PartToMeasure {
   part: AssembledPart;
+  /** How errors name it (default: its key). */
+  label?: string;
   inputs: PeakRequest['inputs'];
 }
 
@@ -120,7 +122,7 @@ export async function measurePeaks(parts: ReadonlyMap<string, PartToMeasure>, o:
         const req: PeakRequest = { ...base, model: path.join(dir, file), inputs: p.inputs };
         if (p.part.external) req.external = { location: p.part.external.location, file: path.join(dir, sub, p.part.external.location) };
         try {
-          const reply = await runPeak(req, controller.signal, `part ${key}`);
+          const reply = await runPeak(req, controller.signal, p.label ?? `part ${key}`);
           o.onPart?.(++done, entries.length);
           return reply;
         } finally {
