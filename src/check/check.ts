@@ -33,6 +33,8 @@ export interface CheckOptions {
   /** Processes measuring at once (default 1). */
   jobs?: number;
   onPart?: (done: number, total: number) => void;
+  /** Stops the memory measurement (every process it started). */
+  signal?: AbortSignal;
 }
 
 /** One limit a split point breaks. */
@@ -131,6 +133,7 @@ export async function checkSplits(a: ModelAnalysis, limits: Limits, o: CheckOpti
     }
     const mo: Parameters<typeof measurePeaks>[1] = { session: o.session ?? {}, seed: o.seed ?? 1, jobs: o.jobs ?? 1 };
     if (o.onPart) mo.onPart = o.onPart;
+    if (o.signal) mo.signal = o.signal;
     peaks = await measurePeaks(distinct, mo);
   }
 

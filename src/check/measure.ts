@@ -3,7 +3,8 @@
  * allocations never hide another's: a part's figure is its process's peak resident set size
  * minus the baseline, the median of three processes that load the same modules and run nothing.
  * Parts are written to a temporary folder one at a time just before their process starts and
- * removed when it ends; `jobs` processes run at once. A failure stops every process started.
+ * removed when it ends; `jobs` processes run at once. A failure, or the caller's abort signal,
+ * stops every process started.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -53,6 +54,8 @@ export interface MeasureOptions {
   jobs: number;
   /** Called after each part. */
   onPart?: (done: number, total: number) => void;
+  /** Aborting it stops every process and rejects. */
+  signal?: AbortSignal;
 }
 
 function runPeak(req: PeakRequest, signal: AbortSignal, what: string): Promise<PeakReply> {
@@ -107,6 +110,9 @@ function median(xs: number[]): number {
 export async function measurePeaks(parts: ReadonlyMap<string, PartToMeasure>, o: MeasureOptions): Promise<Peaks> {
   const t0 = performance.now();
   const controller = new AbortController();
+  const stop = () => controller.abort();
+  if (o.signal?.aborted) stop();
+  o.signal?.addEventListener('abort', stop, { once: true });
   const dir = await mkdtemp(path.join(tmpdir(), 'onnx-manager-peaks-'));
   const base: PeakRequest = { inputs: [], seed: o.seed, session: o.session };
   const entries = [...parts];
@@ -147,6 +153,7 @@ export async function measurePeaks(parts: ReadonlyMap<string, PartToMeasure>, o:
       source: baselines[0]!.source,
     };
   } finally {
+    o.signal?.removeEventListener('abort', stop);
     controller.abort();
     await rm(dir, { recursive: true, force: true });
   }

@@ -250,7 +250,7 @@ describe('check against AWS Lambda, with peak memory measured', () => {
     assert.ok(row.cloud_peak_mb! > row.edge_peak_mb! + activationMb / 2, `cloud ${row.cloud_peak_mb} MB, edge ${row.edge_peak_mb} MB`);
   });
 
-  it('stops every measuring process and removes its folder when one part fails', async () => {
+  it('stops every measuring process and removes its folder when one part fails or it is stopped', async () => {
     const before = await peakFolders();
     const good = new Chunks().push(encodeModel(wideModel(8)));
     const broken = new Chunks().push(new Uint8Array([1, 2, 3, 4, 5]));
@@ -262,6 +262,16 @@ describe('check against AWS Lambda, with peak memory measured', () => {
       ['good-3', { part: { model: good }, inputs }],
     ]);
     await assert.rejects(measurePeaks(parts, { session: {}, seed: 1, jobs: 2 }), (e: Error) => e instanceof MeasureError && /^measuring part broken: onnxruntime could not load the model/.test(e.message));
+    assert.deepEqual(measuringChildren(), []);
+    assert.deepEqual(await peakFolders(), before);
+
+    // Stopped from outside while its processes run.
+    parts.delete('broken');
+    const stop = new AbortController();
+    const measuring = measurePeaks(parts, { session: {}, seed: 1, jobs: 2, signal: stop.signal });
+    while (measuringChildren().length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    stop.abort();
+    await assert.rejects(measuring, (e: Error) => e.name === 'AbortError');
     assert.deepEqual(measuringChildren(), []);
     assert.deepEqual(await peakFolders(), before);
   });

@@ -91,17 +91,34 @@ function jsonOf(a: { model: { label: string; sha256: string } }, r: CheckResult,
 export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
   const limits = await limitsFor(args);
   const a = await analyzeFromArgs(args);
-  const config = buildRunConfig({ exec_type: args.exec_type, device_type: args.device_type, threads: args.threads, graph_opt: args.graph_opt } as RunFlags);
+  // The sessions' settings as a sweep's (threads: half the cores unless given); the store is not used.
+  const config = buildRunConfig({ exec_type: args.exec_type, device_type: args.device_type, threads: args.threads, graph_opt: args.graph_opt } as RunFlags, {});
   if (limits.memory_mb !== undefined) await checkProvider(config.provider, probeModel());
   const jobs = args.jobs ?? availableParallelism();
-  const r = await checkSplits(a, limits, {
-    sides: (args.sides ?? 'both') as CheckSides,
-    session: cloudSessionOptions(cloudConfigOf(config)),
-    seed: args.seed ?? 1,
-    jobs,
-    ...(args.points ? { points: args.points } : {}),
-    ...(io.isTTY ? { onPart: (done: number, total: number) => io.err(`\rmeasuring peak memory: ${done}/${total} parts\u001b[K`) } : {}),
-  });
+  // Ctrl-C (or SIGTERM) stops the measuring processes; nothing is written.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let r: CheckResult;
+  try {
+    r = await checkSplits(a, limits, {
+      sides: (args.sides ?? 'both') as CheckSides,
+      session: cloudSessionOptions(cloudConfigOf(config)),
+      seed: args.seed ?? 1,
+      jobs,
+      signal: stop.signal,
+      ...(args.points ? { points: args.points } : {}),
+      ...(io.isTTY ? { onPart: (done: number, total: number) => io.err(`\rmeasuring peak memory: ${done}/${total} parts\u001b[K`) } : {}),
+    });
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+    io.err('onnx-manager: check interrupted; nothing written');
+    return 130;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   const settings = { exec_type: config.execType, threads: config.threads ?? null, graph_opt: config.graphOptimizationLevel, seed: args.seed ?? 1, jobs };
   const base = baseFor(args);
   const json = jsonOf(a, r, settings);
