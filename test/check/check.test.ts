@@ -248,6 +248,16 @@ describe('check against AWS Lambda, with peak memory measured', () => {
     const row = (JSON.parse(r.out) as CheckJson).rows[0]!;
     const activationMb = (channels * 128 * 128 * 4) / 2 ** 20;
     assert.ok(row.cloud_peak_mb! > row.edge_peak_mb! + activationMb / 2, `cloud ${row.cloud_peak_mb} MB, edge ${row.edge_peak_mb} MB`);
+
+    // Cut after the Conv, the 32 MB activation is the payload: over Lambda's 6 MB as base64.
+    const over = await cli(['check', '--onnx_file', file, '--limits', 'lambda', '--points', '2', '--sides', 'cloud', '--threads', '1', '--results_file', join(dir, 'wide.csv'), '--json']);
+    assert.equal(over.code, 1);
+    const cut = (JSON.parse(over.out) as CheckJson).rows[0]!;
+    assert.equal(cut.pass, false);
+    assert.deepEqual(cut.failures.map((f) => f.limit), ['payload_bytes']);
+    assert.ok(cut.payload_bytes > channels * 128 * 128 * 4 && cut.payload_bytes < channels * 128 * 128 * 4 + 1024, `${cut.payload_bytes}`);
+    assert.equal((cut.failures[0] as { value?: number }).value, Math.ceil(cut.payload_bytes / 3) * 4);
+    assert.match(over.err, /no split point of .*wide\.onnx passes the limits of AWS Lambda \(1 checked; broken: payload_bytes\)$/);
   });
 
   it('stops every measuring process and removes its folder when one part fails or it is stopped', async () => {

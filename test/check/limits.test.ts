@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LAMBDA_LIMITS, MB, memoryQuantityMb, parseLimits, readLimitsFile } from '../../src/check/limits.js';
+import { encodedBytes, LAMBDA_LIMITS, MB, memoryQuantityMb, parseLimits, readLimitsFile } from '../../src/check/limits.js';
 import { oscarServiceLimits } from '../../src/check/oscar-limits.js';
 import { UsageError } from '../../src/errors.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
@@ -56,6 +56,11 @@ describe('limits files', () => {
     assert.equal(LAMBDA_LIMITS.package_mb! * MB, 262144000);
     assert.equal(LAMBDA_LIMITS.payload_bytes, 6291456);
     assert.equal(LAMBDA_LIMITS.payload_encoding, 'base64');
+    // 4.5 MiB of payload is exactly 6 MiB of base64; one byte more is over.
+    assert.equal(encodedBytes(4718592, 'base64'), 6291456);
+    assert.equal(encodedBytes(4718593, 'base64'), 6291460);
+    assert.equal(Buffer.alloc(4718593).toString('base64').length, 6291460);
+    assert.equal(encodedBytes(4718593, 'raw'), 4718593);
   });
 });
 

@@ -118,6 +118,7 @@ export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (io.isTTY) io.err('\r\u001b[K');
   }
   const settings = { exec_type: config.execType, threads: config.threads ?? null, graph_opt: config.graphOptimizationLevel, seed: args.seed ?? 1, jobs };
   const base = baseFor(args);
