@@ -88,6 +88,8 @@ export class CloudRunner {
    * consumed), and the cloud's timings.
    */
   async process(input: Payload, received: { downloadMs?: number; decodeMs?: number } = {}): Promise<Payload> {
+    if (input.kind !== 'input') throw new CloudRunError(`the payload is a result (kind ${input.kind}), not an input for the cloud parts`);
+    if (input.error !== undefined) throw new CloudRunError(`the payload carries an error instead of tensors: ${input.error}`);
     const timings: { name: string; ms: number }[] = [];
     if (received.downloadMs !== undefined) timings.push({ name: 'cloud_download_ms', ms: received.downloadMs });
     if (received.decodeMs !== undefined) timings.push({ name: 'cloud_decode_ms', ms: received.decodeMs });

@@ -131,7 +131,7 @@ describe('--cloud kubernetes', () => {
     try {
       r = await cli([
         '--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--splits', '1', '2', '3', '4',
-        '--timeout', '4', '--cloud', 'kubernetes', '--kube_keep_jobs', '--results_file', csv,
+        '--timeout', '10', '--cloud', 'kubernetes', '--kube_keep_jobs', '--results_file', csv,
       ]);
     } finally {
       faults.clear();

@@ -204,4 +204,28 @@ describe('CloudRunner over runChain', () => {
       await r.runner.close();
     }
   });
+
+  /** Runs `payload` and expects a CloudRunError with exactly `message`, before any part is loaded. */
+  async function refused(change: (p: Awaited<ReturnType<typeof edgePayload>>) => Record<string, unknown>, message: string) {
+    const r = runnerFor(4);
+    try {
+      const payload = change(await edgePayload(r));
+      await assert.rejects(r.runner.process(payload as never), (err: unknown) => {
+        assert.ok(err instanceof CloudRunError, String(err));
+        assert.equal(err.message, message);
+        return true;
+      });
+      assert.equal(r.loads(), 0, 'nothing is loaded or run for a refused payload');
+    } finally {
+      await r.runner.close();
+    }
+  }
+
+  it('a result payload (kind output) sent as an input is refused, not run', async () => {
+    await refused((p) => ({ ...p, kind: 'output' }), 'the payload is a result (kind output), not an input for the cloud parts');
+  });
+
+  it('an input payload that carries an error is refused with the error it carries', async () => {
+    await refused((p) => ({ ...p, error: 'edge part failed: out of memory' }), 'the payload carries an error instead of tensors: edge part failed: out of memory');
+  });
 });

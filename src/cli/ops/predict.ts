@@ -2,6 +2,7 @@
  * predict: every split point's cycle predicted from a per-layer profile, the store's measured
  * costs and the link, to CSV; with --measured, compared with a run_all CSV.
  */
+import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
@@ -83,6 +84,8 @@ const pct = (v: number) => `${v.toFixed(1)}%`;
 
 export async function predict(args: PredictArgs, out: (s: string) => void): Promise<number> {
   const a = await analyzeFromArgs(args);
+  const file = args.results_file ?? defaultFile(args);
+  checkOutputFile(file, 'results_file');
   const profile = await profileFor(args, a, out);
   const measured = args.measured ? await measuredFor(args.measured, a) : undefined;
   const link = linkOf(args, measured);
@@ -115,7 +118,6 @@ export async function predict(args: PredictArgs, out: (s: string) => void): Prom
       });
     }
   }
-  const file = args.results_file ?? defaultFile(args);
   const rounded = rows.map((r) => roundRow(r));
   await writeCsvFile(file, columns, rounded);
   const comparison = measured ? compare(rows, measured) : undefined;

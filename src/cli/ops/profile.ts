@@ -1,6 +1,7 @@
 /**
  * profile: per-node times and fixed costs on each side, written to <results>.profile.csv.
  */
+import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
@@ -22,8 +23,10 @@ export function profileFileFor(args: { onnx_file?: string; results_file?: string
 export async function profile(args: RunArgs, out: (s: string) => void): Promise<number> {
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const config = buildRunConfig(args as RunFlags);
-  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(args.rep !== undefined ? { rep: args.rep } : {}) });
+  if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const file = profileFileFor(args);
+  checkOutputFile(file, 'results_file');
+  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(args.rep !== undefined ? { rep: args.rep } : {}) });
   await writeProfile(file, p);
   const rows = SIDES.map((side) => {
     const nodes = p.nodes.filter((n) => n.side === side);

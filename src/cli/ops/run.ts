@@ -2,6 +2,7 @@
  * run and run_all: the edge -> object store -> cloud cycle for one split point or all of them,
  * with the times and bytes of every step written to CSV.
  */
+import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
@@ -76,6 +77,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
     point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
   }
   const rep = args.rep ?? DEFAULTS.repRun;
+  if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const s = await setUp(args, a);
   try {
     const { rows, outputs } = await s.measureSplit(point, rep);
@@ -123,6 +125,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
+  checkOutputFile(file, 'results_file');
   const splits = args.splits;
   for (const i of splits ?? []) {
     if (!Number.isInteger(i) || i < 0 || i >= a.splitPoints.length) throw new UsageError(`--splits ${i} is not a split index (0..${a.splitPoints.length - 1})`);
