@@ -203,8 +203,10 @@ describe('check against a limits file', () => {
       [['--limits', 'oscar', '--oscar_memory', 'big'], /--oscar_memory 'big' is not a memory quantity/],
       [[], /limits/],
     ];
+    await writeFile(join(dir, 'plain'), 'x');
+    cases.push([['--limits', 'lambda', '--results_file', join(dir, 'plain', 'x.csv')], /--results_file .*x\.csv: .*plain is a file, not a folder$/]);
     for (const [argv, re] of cases) {
-      const r = await cli(['check', '--onnx_file', model, '--results_file', join(dir, 'bad.csv'), ...argv]);
+      const r = await cli(['check', '--onnx_file', model, ...(argv.includes('--results_file') ? [] : ['--results_file', join(dir, 'bad.csv')]), ...argv]);
       assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
       assert.equal(r.errLines.length, 1, argv.join(' '));
       assert.match(r.err, re, argv.join(' '));

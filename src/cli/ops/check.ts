@@ -10,6 +10,7 @@ import { LAMBDA_LIMITS, MB, readLimitsFile, type CheckSides, type Limits } from 
 import { oscarServiceLimits, type OscarLimitArgs } from '../../check/oscar-limits.js';
 import { cloudSessionOptions } from '../../config/cloud-config.js';
 import { buildRunConfig, cloudConfigOf, type RunFlags } from '../../config/run-config.js';
+import { checkOutputFile } from '../../files.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import { checkProvider } from '../../runtime/ort.js';
 import { probeModel } from '../../runtime/probe.js';
@@ -90,6 +91,10 @@ function jsonOf(a: { model: { label: string; sha256: string } }, r: CheckResult,
 
 export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
   const limits = await limitsFor(args);
+  const base = baseFor(args);
+  // Refused before anything is measured: a results file that cannot be written.
+  if (args.results_file) checkOutputFile(args.results_file, 'results_file');
+  for (const f of [`${base}.json`, `${base}.csv`]) checkOutputFile(f, 'results_file');
   const a = await analyzeFromArgs(args);
   // The sessions' settings as a sweep's (threads: half the cores unless given); the store is not used.
   const config = buildRunConfig({ exec_type: args.exec_type, device_type: args.device_type, threads: args.threads, graph_opt: args.graph_opt } as RunFlags, {});
@@ -121,7 +126,6 @@ export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
     if (io.isTTY) io.err('\r\u001b[K');
   }
   const settings = { exec_type: config.execType, threads: config.threads ?? null, graph_opt: config.graphOptimizationLevel, seed: args.seed ?? 1, jobs };
-  const base = baseFor(args);
   const json = jsonOf(a, r, settings);
   await OutputTransaction.run(path.dirname(path.resolve(base)), (tx) => tx.write(`${path.basename(base)}.json`, `${json}\n`));
   await writeCsvFile(`${base}.csv`, CHECK_COLUMNS, r.rows.map(flatRow));
