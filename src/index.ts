@@ -83,3 +83,8 @@ export { buildReport, writeReport } from './report/report.js';
 // Pictures: the model graph with its split points (show_graph).
 export { graphFiles, renderGraph, writeGraph, type GraphPicture } from './report/graph/show-graph.js';
 export { modelGraph, type GraphEdge, type GraphNode, type ModelGraph, type SplitMarker } from './report/graph/model-graph.js';
+// Conformity of split points with a serverless platform's limits (the `check` operation).
+export { checkSplits, LimitsError, type CheckOptions, type CheckResult, type CheckRow, type Failure } from './check/check.js';
+export { CHECK_SIDES, LAMBDA_LIMITS, LIMITS_VERSION, memoryQuantityMb, parseLimits, readLimitsFile, type CheckSides, type Limits } from './check/limits.js';
+export { oscarServiceLimits, OSCAR_DEFAULT_MEMORY } from './check/oscar-limits.js';
+export { MeasureError } from './check/measure.js';

@@ -2,6 +2,7 @@
  * The operations of onnx-manager, in the order `--help` lists them.
  */
 import type { CommandDef } from '../command.js';
+import { checkCommand } from './check.js';
 import { dataProcessingCommand } from './data-processing.js';
 import { deployCommand } from './deploy.js';
 import { earlyExitSplitModelCommand } from './early-exit-split-model.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   plotResultsCommand,
   reportCommand,
   showGraphCommand,
+  checkCommand,
   deployCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];
