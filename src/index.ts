@@ -67,3 +67,7 @@ export { ape, compare, readMeasured, type Comparison, type MeasuredSplit } from 
 export { crossoverChanges, measuredCandidates, predictedCandidates, recommend, type Candidate, type Constraints, type Recommendation } from './predict/recommend.js';
 export { paretoSet } from './predict/pareto.js';
 export { dagCutCosts, dagOptimum, payloadEnvelope, type DagOptimum } from './predict/dag.js';
+// Quantisation: int8 weights of Conv, MatMul and Gemm (the `quant_model` operation), and the comparison with the float model.
+export { CONV_PATTERNS, QUANT_TYPES, quantiseModel, type ConvPattern, type QuantisedNode, type QuantiseOptions, type QuantiseResult, type QuantType, type SkippedNode } from './quant/quantise.js';
+export { dequantiseWeight, quantiseWeight, type QuantisedWeight, type WeightQuantOptions } from './quant/weights.js';
+export { compareModels, splitBatch, type CompareOptions, type OutputDeviation, type QuantComparison } from './quant/compare.js';

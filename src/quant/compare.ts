@@ -23,7 +23,7 @@ export interface Timing {
   runs: number;
 }
 
-export interface Comparison {
+export interface QuantComparison {
   samples: number;
   outputs: OutputDeviation[];
   timing: Timing;
@@ -127,7 +127,7 @@ export async function compareModels(
   quantModel: Uint8Array | string,
   samples: readonly Record<string, HostTensor>[],
   options: CompareOptions = {},
-): Promise<Comparison> {
+): Promise<QuantComparison> {
   const [ref, quant] = [await createSession(floatModel, options.session), await createSession(quantModel, options.session)];
   try {
     const acc = new Map<string, Accumulator>();

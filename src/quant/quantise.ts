@@ -7,9 +7,10 @@
  *   ConvInteger | MatMulInteger(x_q, W_q, x_zero_point, W_zero_point) -> int32
  *   Cast(to float) -> Mul(x_scale * W_scale) [-> Add(float bias)]  -> the node's own output
  *
- * Every other node, and every weight still used by one, is carried over byte for byte from the
- * input file (models below opset 11 are moved to it first, see ./opset.ts). Conv weights take one
- * scale per output channel with `perChannel` (onnxruntime's ConvInteger takes only a scalar weight
+ * or, for Conv with the 'weight_only' pattern (the default, see QuantiseOptions.convPattern),
+ * DequantizeLinear(W_q) -> Conv on float activations. Every other node, and every weight still
+ * used by one, is carried over byte for byte from the input file (models below opset 11 are moved
+ * to it first, see ./opset.ts). Conv weights take one scale per output channel with `perChannel` (onnxruntime's ConvInteger takes only a scalar weight
  * zero point, so uint8 per-channel Conv weights are symmetric around 128); MatMul and Gemm
  * weights one per output column.
  */
@@ -28,13 +29,17 @@ export type QuantType = 'QInt8' | 'QUInt8';
 export const QUANT_TYPES: readonly QuantType[] = ['QInt8', 'QUInt8'];
 
 /** How a quantised Conv runs: integer convolution on quantised activations, or a float Conv on dequantised weights. */
-export type ConvPattern = 'integer' | 'weight_only';
+export type ConvPattern = 'weight_only' | 'integer';
+export const CONV_PATTERNS: readonly ConvPattern[] = ['weight_only', 'integer'];
 
 export interface QuantiseOptions {
   quantType: QuantType;
   /** One scale per output channel (Conv) or output column (MatMul, Gemm). */
   perChannel?: boolean;
-  /** Default 'integer'. */
+  /**
+   * Default 'weight_only': onnxruntime's CPU ConvInteger runs 2-8x slower than its float Conv
+   * (bench/quant-bench.ts), so by default Conv keeps float activations and a DequantizeLinear weight.
+   */
   convPattern?: ConvPattern;
 }
 
@@ -59,6 +64,8 @@ export interface QuantiseResult {
   skipped: SkippedNode[];
   /** When the model was moved to opset 11: from which opset, and the nodes rewritten for it. */
   upgrade?: { from: number; rewritten: string[] };
+  /** What did not go as asked, in a sentence each. */
+  notes: string[];
 }
 
 const QUANTISABLE = new Set(['Conv', 'MatMul', 'Gemm']);
@@ -106,6 +113,14 @@ class Builder {
       if (n.name) this.names.add(n.name);
       for (const o of [...(n.output ?? []), ...(n.input ?? [])]) if (o) this.names.add(o);
     }
+  }
+
+  private readonly noted = new Set<string>();
+  note(text: string): void {
+    this.noted.add(text);
+  }
+  get notes(): string[] {
+    return [...this.noted];
   }
 
   fresh(base: string): string {
@@ -161,7 +176,7 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
   const dims = tensorDims(w.tensor);
   const channels = dims[0]!;
   const perChannel = b.options.perChannel === true;
-  const pattern = b.options.convPattern ?? 'integer';
+  const pattern = b.options.convPattern ?? 'weight_only';
   const type = weightType(b.options.quantType);
   const values = floatValues(b.model, w.tensor);
   const base = nodeLabel(n, i);
@@ -170,6 +185,7 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
   const wName = n.input![1]!;
   if (pattern === 'weight_only') {
     const perAxis = perChannel && b.opset >= ONNX_OPSET_FOR_PER_AXIS_DQ;
+    if (perChannel && !perAxis) b.note(`per-channel DequantizeLinear needs opset ${ONNX_OPSET_FOR_PER_AXIS_DQ}; Conv weights of this opset-${b.opset} model are quantised per tensor`);
     const q = quantiseWeight(values, dims, { type, ...(perAxis ? { axis: 0 } : {}) });
     const t = b.weightTensors(wName, q, perAxis ? [channels] : [], !perAxis);
     const deq = b.fresh(`${wName}_dequantized`);
@@ -312,7 +328,7 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
     });
   }
   const bytes = assemble(model, b, (t) => !dropped.has(t.name ?? ''), upgrade !== undefined);
-  return { bytes, quantised: b.quantised, skipped: b.skipped, ...(upgrade ? { upgrade } : {}) };
+  return { bytes, quantised: b.quantised, skipped: b.skipped, notes: b.notes, ...(upgrade ? { upgrade } : {}) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { listLayersCommand } from './list-layers.js';
 import { predictCommand } from './predict.js';
 import { printModelCommand } from './print-model.js';
 import { profileCommand } from './profile.js';
+import { quantModelCommand } from './quant-model.js';
 import { recommendCommand } from './recommend.js';
 import { runAllCommand, runCommand } from './run.js';
 import { multiSplitModelCommand, splitModelAllCommand, splitModelCommand } from './split-model.js';
@@ -25,4 +26,5 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   recommendCommand,
   deployCommand,
   dataProcessingCommand,
+  quantModelCommand,
 ] as unknown as CommandDef<never>[];
