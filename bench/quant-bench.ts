@@ -6,7 +6,9 @@
  *
  *   float         Conv / MatMul
  *   integer       DynamicQuantizeLinear + ConvInteger / MatMulInteger + Cast + Mul (+ Add)
- *   weight_only   DequantizeLinear(int8 weight) + float Conv
+ *   weight_only   Cast(int8 weight) + Mul(scale) + float Conv (what quant_model writes: constants
+ *                 only, which onnxruntime folds into a float weight at load time)
+ *   dequantize    DequantizeLinear(int8 weight) + float Conv (onnxruntime does not fold it)
  *   qlinear       DynamicQuantizeLinear + QLinearConv + DequantizeLinear, with a fixed output
  *                 scale (QLinearConv needs one; dynamic quantisation does not have it, so this
  *                 only says how fast the kernel would be)
@@ -80,6 +82,22 @@ function floatLayer(l: Layer): Uint8Array {
   return encodeModel(model([{ name: 'conv', opType: 'Conv', input: ['x', 'W', 'B'], output: ['y'], attribute: convAttrs(l) }], [w, b], l.input));
 }
 
+/** DequantizeLinear(int8 weight, per channel) + float Conv. */
+function dequantizeLayer(l: Layer): Uint8Array {
+  const q = quantiseWeight(weights(l.weight), l.weight, { type: 'int8', axis: 0 });
+  const inits = [
+    tensor('Wq', 3, l.weight, q.data),
+    tensor('Ws', 1, [l.weight[0]!], q.scales),
+    tensor('Wz', 3, [l.weight[0]!], q.zeroPoints),
+    tensor('B', 1, [l.weight[0]!], new Float32Array(l.weight[0]!).fill(0.01)),
+  ];
+  const nodes: NodeProto[] = [
+    { name: 'dq', opType: 'DequantizeLinear', input: ['Wq', 'Ws', 'Wz'], output: ['W'], attribute: [{ name: 'axis', type: 2, i: 0 }] },
+    { name: 'conv', opType: 'Conv', input: ['x', 'W', 'B'], output: ['y'], attribute: convAttrs(l) },
+  ];
+  return encodeModel(model(nodes, inits, l.input));
+}
+
 /** DynamicQuantizeLinear + QLinearConv (output scale fixed) + DequantizeLinear. */
 function qlinearLayer(l: Layer): Uint8Array {
   const q = quantiseWeight(weights(l.weight), l.weight, { type: 'int8', axis: 0 });
@@ -121,6 +139,7 @@ export interface QuantBenchRow {
   floatMs: number;
   integerMs: number;
   weightOnlyMs?: number;
+  dequantizeMs?: number;
   qlinearMs?: number;
 }
 
@@ -140,14 +159,15 @@ export async function runQuantBench(opts: { runs?: number; threads?: (number | u
       };
       if (l.op === 'Conv') {
         row.weightOnlyMs = await medianMs(quant('weight_only'), feeds, runs, threads);
+        row.dequantizeMs = await medianMs(dequantizeLayer(l), feeds, runs, threads);
         row.qlinearMs = await medianMs(qlinearLayer(l), feeds, runs, threads);
       }
       rows.push(row);
     }
   }
   const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(3));
-  console.log(['layer'.padEnd(40), 'threads', 'float', 'integer', 'weight_only', 'qlinear'].join('\t'));
-  for (const r of rows) console.log([r.layer.padEnd(40), r.threads, f(r.floatMs), f(r.integerMs), f(r.weightOnlyMs), f(r.qlinearMs)].join('\t'));
+  console.log(['layer'.padEnd(40), 'threads', 'float', 'integer', 'weight_only', 'dequantize', 'qlinear'].join('\t'));
+  for (const r of rows) console.log([r.layer.padEnd(40), r.threads, f(r.floatMs), f(r.integerMs), f(r.weightOnlyMs), f(r.dequantizeMs), f(r.qlinearMs)].join('\t'));
   const outFile = opts.outFile === undefined ? path.join('results', 'bench', 'quant.json') : opts.outFile;
   if (outFile) {
     mkdirSync(path.dirname(outFile), { recursive: true });

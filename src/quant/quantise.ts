@@ -8,10 +8,12 @@
  *   Cast(to float) -> Mul(x_scale * W_scale) [-> Add(float bias)]  -> the node's own output
  *
  * or, for Conv with the 'weight_only' pattern (the default, see QuantiseOptions.convPattern),
- * DequantizeLinear(W_q) -> Conv on float activations. Every other node, and every weight still
- * used by one, is carried over byte for byte from the input file (models below opset 11 are moved
- * to it first, see ./opset.ts). Conv weights take one scale per output channel with `perChannel` (onnxruntime's ConvInteger takes only a scalar weight
- * zero point, so uint8 per-channel Conv weights are symmetric around 128); MatMul and Gemm
+ * Cast(W_q) [-> Sub(zero point)] -> Mul(W_scale) -> Conv on float activations, which onnxruntime
+ * folds back into a float Conv weight at load time. A BatchNormalization right after a Conv is
+ * folded into it first (./fold-batchnorm.ts). Every other node, and every weight still used by
+ * one, is carried over byte for byte from the input file (models below opset 11 are moved to it
+ * first, see ./opset.ts). Conv weights take one scale per output channel with `perChannel`
+ * (onnxruntime's ConvInteger takes only a scalar weight zero point, so uint8 per-channel Conv weights are symmetric around 128); MatMul and Gemm
  * weights one per output column.
  */
 import { UsageError } from '../errors.js';
@@ -21,6 +23,7 @@ import { GRAPH_FIELD, MODEL_FIELD, type LoadedModel } from '../onnx/model.js';
 import { toNumber, type AttributeProto, type NodeProto, type OperatorSetIdProto, type TensorProto } from '../onnx/types.js';
 import type { FieldRange } from '../proto/reader.js';
 import { Chunks } from '../proto/writer.js';
+import { foldBatchNorm, type FoldedConv } from './fold-batchnorm.js';
 import { checkUpgradable, TARGET_OPSET, upgradeNode } from './opset.js';
 import { FLOAT, floatValues, tensorDims } from './tensor-values.js';
 import { quantiseWeight, transpose2d, type QuantisedWeight, type WeightType } from './weights.js';
@@ -38,9 +41,12 @@ export interface QuantiseOptions {
   perChannel?: boolean;
   /**
    * Default 'weight_only': onnxruntime's CPU ConvInteger runs 2-8x slower than its float Conv
-   * (bench/quant-bench.ts), so by default Conv keeps float activations and a DequantizeLinear weight.
+   * (bench/quant-bench.ts), so by default Conv keeps float activations and an int8 weight that the
+   * session dequantises once, at load time.
    */
   convPattern?: ConvPattern;
+  /** Fold a BatchNormalization that alone reads a Conv's output into that Conv first (default true). */
+  foldBatchNorm?: boolean;
 }
 
 export interface QuantisedNode {
@@ -62,14 +68,13 @@ export interface QuantiseResult {
   bytes: Uint8Array;
   quantised: QuantisedNode[];
   skipped: SkippedNode[];
+  /** BatchNormalization nodes folded into the Conv before them (and gone from the model). */
+  folded: string[];
   /** When the model was moved to opset 11: from which opset, and the nodes rewritten for it. */
   upgrade?: { from: number; rewritten: string[] };
-  /** What did not go as asked, in a sentence each. */
-  notes: string[];
 }
 
 const QUANTISABLE = new Set(['Conv', 'MatMul', 'Gemm']);
-const ONNX_OPSET_FOR_PER_AXIS_DQ = 13;
 const MODEL_FIELD_OPSET_IMPORT = 8;
 
 const attrOf = (n: NodeProto, name: string): AttributeProto | undefined => (n.attribute ?? []).find((a) => a.name === name);
@@ -96,6 +101,7 @@ class Builder {
   readonly initializers: TensorProto[] = [];
   readonly quantised: QuantisedNode[] = [];
   readonly skipped: SkippedNode[] = [];
+  readonly folded: string[] = [];
   /** Per node index: the input positions it reads as quantised weights (and bias). */
   readonly consumedAsWeight = new Map<number, Set<number>>();
   private readonly names = new Set<string>();
@@ -113,14 +119,6 @@ class Builder {
       if (n.name) this.names.add(n.name);
       for (const o of [...(n.output ?? []), ...(n.input ?? [])]) if (o) this.names.add(o);
     }
-  }
-
-  private readonly noted = new Set<string>();
-  note(text: string): void {
-    this.noted.add(text);
-  }
-  get notes(): string[] {
-    return [...this.noted];
   }
 
   fresh(base: string): string {
@@ -172,41 +170,60 @@ function rescale(b: Builder, out: NodeProto[], base: string, integer: string, xS
   if (bias) out.push({ name: b.fresh(`${base}_bias_add`), opType: 'Add', input: [scaled, bias], output: [output] });
 }
 
-function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weight | undefined): void {
+function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weight | undefined, fold: FoldedConv | undefined): void {
   const dims = tensorDims(w.tensor);
   const channels = dims[0]!;
   const perChannel = b.options.perChannel === true;
   const pattern = b.options.convPattern ?? 'weight_only';
   const type = weightType(b.options.quantType);
-  const values = floatValues(b.model, w.tensor);
+  const values = fold ? fold.weight : floatValues(b.model, w.tensor);
+  const biasValues = fold ? fold.bias : bias ? floatValues(b.model, bias.tensor) : undefined;
+  const output = fold ? fold.output : n.output![0]!;
   const base = nodeLabel(n, i);
   const out: NodeProto[] = [];
   const x = n.input![0]!;
   const wName = n.input![1]!;
+  const biasBase = n.input![2] || `${base}_bias`;
+  if (fold) {
+    b.nodes.set(fold.batchNorm, []);
+    b.consumedAsWeight.set(fold.batchNorm, new Set([1, 2, 3, 4]));
+    b.folded.push(nodeLabel(b.model.proto.graph!.node![fold.batchNorm]!, fold.batchNorm));
+  }
+  b.consumedAsWeight.set(i, new Set(biasValues && (fold || pattern === 'integer') ? [1, 2] : [1]));
+  const ones = dims.slice(2).map(() => 1);
   if (pattern === 'weight_only') {
-    const perAxis = perChannel && b.opset >= ONNX_OPSET_FOR_PER_AXIS_DQ;
-    if (perChannel && !perAxis) b.note(`per-channel DequantizeLinear needs opset ${ONNX_OPSET_FOR_PER_AXIS_DQ}; Conv weights of this opset-${b.opset} model are quantised per tensor`);
-    const q = quantiseWeight(values, dims, { type, ...(perAxis ? { axis: 0 } : {}) });
-    const t = b.weightTensors(wName, q, perAxis ? [channels] : [], !perAxis);
+    const q = quantiseWeight(values, dims, { type, ...(perChannel ? { axis: 0 } : {}) });
+    const scaleDims = perChannel ? [channels, 1, ...ones] : [];
+    const elem = q.type === 'int8' ? 3 : 2;
+    const data = b.initializer(`${wName}_quantized`, elem, dims, q.data);
+    const scale = b.initializer(`${wName}_scale`, FLOAT, scaleDims, q.scales);
+    // W = (float(W_q) - float(zero_point)) * scale: constants only, so onnxruntime folds them into
+    // a float weight when it loads the model (it never folds DequantizeLinear).
+    let asFloat = b.fresh(`${wName}_cast`);
+    out.push({ name: b.fresh(`${wName}_Cast`), opType: 'Cast', input: [data], output: [asFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+    if (q.type === 'uint8') {
+      const zp = b.initializer(`${wName}_zero_point`, elem, scaleDims, q.zeroPoints);
+      const zpFloat = b.fresh(`${wName}_zero_point_cast`);
+      out.push({ name: b.fresh(`${wName}_zero_point_Cast`), opType: 'Cast', input: [zp], output: [zpFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+      const centred = b.fresh(`${wName}_centred`);
+      out.push({ name: b.fresh(`${wName}_Sub`), opType: 'Sub', input: [asFloat, zpFloat], output: [centred] });
+      asFloat = centred;
+    }
     const deq = b.fresh(`${wName}_dequantized`);
-    const attribute: AttributeProto[] = perAxis ? [{ name: 'axis', type: 2, i: 0 }] : [];
-    out.push({ name: b.fresh(`${wName}_DequantizeLinear`), opType: 'DequantizeLinear', input: [t.data, t.scale, t.zeroPoint], output: [deq], attribute });
-    out.push({ ...n, input: [x, deq, ...n.input!.slice(2)] });
-    b.consumedAsWeight.set(i, new Set([1]));
+    out.push({ name: b.fresh(`${wName}_Mul`), opType: 'Mul', input: [asFloat, scale], output: [deq] });
+    const biasInput = fold ? [b.initializer(`${biasBase}_folded`, FLOAT, [channels], fold.bias)] : n.input!.slice(2);
+    out.push({ ...n, input: [x, deq, ...biasInput], output: [output] });
     b.nodes.set(i, out);
-    b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'DequantizeLinear+Conv', channels: perAxis ? channels : 1 });
+    b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'Cast+Mul+Conv', channels: perChannel ? channels : 1 });
     return;
   }
   const q = quantiseWeight(values, dims, { type, ...(perChannel ? { axis: 0, symmetric: true } : {}) });
-  const ones = dims.slice(2).map(() => 1);
   const t = b.weightTensors(wName, q, perChannel ? [channels, ...ones] : [], true);
   const xq = b.quantisedActivation(x, out);
-  const integer = b.fresh(`${n.output![0]}_output_quantized`);
+  const integer = b.fresh(`${output}_output_quantized`);
   out.push({ name: b.fresh(`${base}_quant`), opType: 'ConvInteger', input: [xq.q, t.data, xq.zeroPoint, t.zeroPoint], output: [integer], attribute: n.attribute ?? [] });
-  let biasName: string | undefined;
-  if (bias) biasName = b.initializer(`${n.input![2]}_reshaped`, FLOAT, [channels, ...ones], floatValues(b.model, bias.tensor));
-  rescale(b, out, base, integer, xq.scale, t.scale, n.output![0]!, biasName);
-  b.consumedAsWeight.set(i, new Set(bias ? [1, 2] : [1]));
+  const biasName = biasValues ? b.initializer(`${biasBase}_reshaped`, FLOAT, [channels, ...ones], biasValues) : undefined;
+  rescale(b, out, base, integer, xq.scale, t.scale, output, biasName);
   b.nodes.set(i, out);
   b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'ConvInteger', channels: perChannel ? channels : 1 });
 }
@@ -297,7 +314,10 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
       return;
     }
     const inputs = n.input!;
-    if (n.opType === 'Conv') quantiseConv(b, i, n, weight(inputs[1])!, weight(inputs[2]));
+    if (n.opType === 'Conv') {
+      const fold = options.foldBatchNorm === false ? undefined : foldBatchNorm(model, index, i, (name) => weight(name)?.tensor);
+      quantiseConv(b, i, n, weight(inputs[1])!, weight(inputs[2]), fold);
+    }
     else quantiseMatMul(b, i, n, weight(inputs[1])!, weight(inputs[2]));
   });
 
@@ -328,7 +348,7 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
     });
   }
   const bytes = assemble(model, b, (t) => !dropped.has(t.name ?? ''), upgrade !== undefined);
-  return { bytes, quantised: b.quantised, skipped: b.skipped, notes: b.notes, ...(upgrade ? { upgrade } : {}) };
+  return { bytes, quantised: b.quantised, skipped: b.skipped, folded: b.folded, ...(upgrade ? { upgrade } : {}) };
 }
 
 /**

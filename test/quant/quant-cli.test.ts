@@ -31,7 +31,7 @@ describe('quant_model command', () => {
     const out = join(dir, 'resnet_like.quant.onnx');
     assert.ok(existsSync(out));
     assert.deepEqual(readFileSync(file), before, 'the input is untouched');
-    assert.match(r.out, /quantised 10 node\(s\) to QInt8 per channel: 9 Conv as DequantizeLinear\+Conv, 1 Gemm as MatMulInteger/);
+    assert.match(r.out, /quantised 10 node\(s\) to QInt8 per channel: 9 Conv as Cast\+Mul\+Conv, 1 Gemm as MatMulInteger/);
     assert.match(r.out, new RegExp(`-> .* \\(0\\.\\d+x, ${before.length} -> ${statSync(out).size} bytes\\)`));
     assert.match(r.out, /compared on 3 seeded random samples \(seed 1\):\n {2}logits: max abs diff [\d.e-]+, mean abs diff [\d.e-]+, relative L2 [\d.]+%, top-1 agreement [\d.]+% \(\d\/3\)/);
     assert.match(r.out, /inference, median of 3 warm runs of one sample: float [\d.]+ ms, quantised [\d.]+ ms/);

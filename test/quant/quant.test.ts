@@ -43,12 +43,13 @@ function storedWeight(m: LoadedModel, weight: string): QuantisedWeight & { scale
   const data = inits.get(`${weight}_quantized`);
   const scale = inits.get(`${weight}_scale`);
   const zp = inits.get(`${weight}_zero_point`);
-  assert.ok(data && scale && zp, `stored tensors of ${weight}`);
+  assert.ok(data && scale, `stored tensors of ${weight}`);
   const signed = data.dataType === 3;
   const raw = (t: TensorProto) => new Uint8Array(t.rawData!);
   const dims = tensorDims(data);
   const scales = floatValues(m, scale);
-  const zpRaw = raw(zp);
+  // No zero point stored: symmetric int8, zero point 0.
+  const zpRaw = zp ? raw(zp) : new Uint8Array(1);
   const zeroPoints = signed ? new Int8Array(zpRaw.buffer, zpRaw.byteOffset, zpRaw.length) : zpRaw;
   const q = raw(data);
   const w: QuantisedWeight & { scaleDims: number[] } = {
@@ -136,6 +137,24 @@ describe('quantised zoo models run within the bound', () => {
   }
 });
 
+describe('BatchNormalization folding', () => {
+  it('folds every Conv + BatchNormalization pair of resnet_like and mobilenet_v2_like; the outputs stay within the bound', async () => {
+    for (const name of ['resnet_like', 'mobilenet_v2_like']) {
+      const s = zooSubject(zoo.find((z) => z.name === name)!);
+      const bns = s.model.proto.graph!.node!.filter((n) => n.opType === 'BatchNormalization').length;
+      assert.ok(bns > 0);
+      const { model, result } = quantised(s, { quantType: 'QInt8', perChannel: true });
+      assert.equal(result.folded.length, bns, `${name}: folded`);
+      assert.equal(model.proto.graph!.node!.filter((n) => n.opType === 'BatchNormalization').length, 0);
+      const kept = quantised(s, { quantType: 'QInt8', perChannel: true, foldBatchNorm: false });
+      assert.equal(kept.model.proto.graph!.node!.filter((n) => n.opType === 'BatchNormalization').length, bns);
+      assert.ok(result.bytes.length < kept.result.bytes.length, 'the float BatchNormalization parameters are gone');
+      const c = await compareModels(s.model.bytes, result.bytes, await samplesOf(s, 2), { rounds: 1, warmup: 0 });
+      assert.ok(c.outputs[0]!.relL2 < ZOO_REL_L2, `${name}: ${c.outputs[0]!.relL2}`);
+    }
+  });
+});
+
 describe('weights in the file', () => {
   for (const name of ['resnet_like', 'lenet5', 'transformer_block', 'constant_nodes']) {
     for (const perChannel of [false, true]) {
@@ -143,7 +162,7 @@ describe('weights in the file', () => {
         const s = zooSubject(zoo.find((z) => z.name === name)!);
         for (const convPattern of PATTERNS) {
           for (const quantType of TYPES) {
-            const { model, result } = quantised(s, { quantType, perChannel, convPattern });
+            const { model, result } = quantised(s, { quantType, perChannel, convPattern, foldBatchNorm: false });
             const original = new Map<string, TensorProto>(initializerMap(s.model));
             for (const n of s.model.proto.graph!.node ?? []) {
               const t = n.opType === 'Constant' ? n.attribute?.[0]?.t : undefined;
@@ -201,6 +220,11 @@ describe('nodes left alone are the input bytes', () => {
         let kept = 0;
         s.model.proto.graph!.node!.forEach((n, i) => {
           if (done.has(n.name || n.output![0]!)) return;
+          if (result.folded.includes(n.name || n.output![0]!)) {
+            assert.equal(n.opType, 'BatchNormalization');
+            assert.ok(produced.has(n.output![0]!), `${n.name}: its output is still produced`);
+            return;
+          }
           if (!n.output!.every((o) => produced.has(o))) {
             assert.equal(n.opType, 'Constant', `${n.name}: only Constant nodes holding quantised weights may go`);
             return;

@@ -15,8 +15,9 @@ export const quantModelCommand = defineCommand({
         type: 'string',
         choices: CONV_PATTERNS,
         default: 'weight_only',
-        describe: 'How a quantised Conv runs: weight_only (DequantizeLinear + float Conv, faster here) or integer (DynamicQuantizeLinear + ConvInteger)',
+        describe: 'How a quantised Conv runs: weight_only (int8 weight made float when the session loads; float Conv, faster here) or integer (DynamicQuantizeLinear + ConvInteger)',
       })
+      .option('fold_batchnorm', { type: 'boolean', default: true, describe: 'Fold a BatchNormalization after a Conv into it before quantising (--no-fold_batchnorm keeps it)' })
       .option('output_file', { type: 'string', describe: 'Where to write the quantised model (default <model>.quant.onnx beside the input; never the input itself)' })
       .option('input_shape', { type: 'string', array: true, describe: 'Shapes for free input dimensions, name:1x3x224x224 (random inputs)' })
       .option('batch', intOption('batch', { default: 8, describe: 'Seeded random samples compared when no --image_batch or --input_file is given' }))

@@ -22,6 +22,7 @@ export interface QuantModelArgs extends InputArgs {
   onnx_file?: string;
   quant_type?: string;
   per_channel?: boolean;
+  fold_batchnorm?: boolean;
   conv_pattern?: string;
   output_file?: string;
   input_shape?: string[];
@@ -86,8 +87,8 @@ export interface QuantReport {
   sizeRatio: number;
   quantised: QuantiseResult['quantised'];
   skipped: QuantiseResult['skipped'];
+  folded: QuantiseResult['folded'];
   upgrade?: QuantiseResult['upgrade'];
-  notes: string[];
   samples: { count: number; source: string };
   comparison: QuantComparison;
 }
@@ -96,7 +97,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
   const { file, output, quantType, convPattern } = checkArgs(args);
   const model = await loadModel(file);
   const perChannel = args.per_channel === true;
-  const result = quantiseModel(model, { quantType, perChannel, convPattern });
+  const result = quantiseModel(model, { quantType, perChannel, convPattern, foldBatchNorm: args.fold_batchnorm !== false });
   try {
     await writeFile(output, result.bytes);
   } catch (err) {
@@ -118,8 +119,8 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     sizeRatio: result.bytes.length / model.bytes.length,
     quantised: result.quantised,
     skipped: result.skipped,
+    folded: result.folded,
     ...(result.upgrade ? { upgrade: result.upgrade } : {}),
-    notes: result.notes,
     samples: { count: samples.length, source },
     comparison,
   };
@@ -137,7 +138,7 @@ export function reportLines(r: QuantReport): string[] {
   const how = [...byAs].map(([k, n]) => `${n} ${k}`).join(', ');
   lines.push(`quantised ${r.quantised.length} node(s) to ${r.quantType}${r.perChannel ? ' per channel' : ' per tensor'}: ${how || 'none'}`);
   for (const s of r.skipped) lines.push(`  left as float: ${s.opType} ${s.node} (${s.reason})`);
-  for (const n of r.notes) lines.push(`note: ${n}`);
+  if (r.folded.length > 0) lines.push(`folded ${r.folded.length} BatchNormalization node(s) into the Conv before them`);
   if (r.upgrade) lines.push(`moved from opset ${r.upgrade.from} to 11 for DynamicQuantizeLinear; rewrote ${r.upgrade.rewritten.length} node(s) whose signature changed`);
   lines.push(`wrote ${r.output}: ${humanBytes(r.bytesBefore)} -> ${humanBytes(r.bytesAfter)} (${r.sizeRatio.toFixed(3)}x, ${r.bytesBefore} -> ${r.bytesAfter} bytes)`);
   const c = r.comparison;
