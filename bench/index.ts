@@ -1,6 +1,6 @@
 /**
  * All the benchmarks, in sequence (`npm run bench`): the split engine (split-bench), the payload
- * codec (payload-bench), run_all (run-bench), the emulated link (link-bench), and predict against run_all (predict-bench). Each prints its table and writes its JSON under
+ * codec (payload-bench), run_all (run-bench), the emulated link (link-bench), predict against run_all (predict-bench), and the quantised operator patterns (quant-bench). Each prints its table and writes its JSON under
  * results/bench/. Goals are reported, not enforced; the exit code is non-zero only when a bench
  * could not run.
  *
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { runLinkBench } from './link-bench.js';
 import { runPayloadBench } from './payload-bench.js';
 import { runPredictBench } from './predict-bench.js';
+import { runQuantBench } from './quant-bench.js';
 import { runRunBench } from './run-bench.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
     ['run-bench', runRunBench],
     ['link-bench', runLinkBench],
     ['predict-bench', runPredictBench],
+    ['quant-bench', runQuantBench],
   ];
   for (const [name, run] of parts) {
     banner(name);

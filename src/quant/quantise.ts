@@ -9,8 +9,8 @@
  *
  * or, for Conv with the 'weight_only' pattern (the default, see QuantiseOptions.convPattern),
  * Cast(W_q) [-> Sub(zero point)] -> Mul(W_scale) -> Conv on float activations, which onnxruntime
- * folds back into a float Conv weight at load time. A BatchNormalization right after a Conv is
- * folded into it first (./fold-batchnorm.ts). Every other node, and every weight still used by
+ * folds back into a float Conv weight at load time. With `perChannel`, a BatchNormalization right
+ * after a Conv is folded into it first (./fold-batchnorm.ts). Every other node, and every weight still used by
  * one, is carried over byte for byte from the input file (models below opset 11 are moved to it
  * first, see ./opset.ts). Conv weights take one scale per output channel with `perChannel`
  * (onnxruntime's ConvInteger takes only a scalar weight zero point, so uint8 per-channel Conv weights are symmetric around 128); MatMul and Gemm
@@ -45,7 +45,11 @@ export interface QuantiseOptions {
    * session dequantises once, at load time.
    */
   convPattern?: ConvPattern;
-  /** Fold a BatchNormalization that alone reads a Conv's output into that Conv first (default true). */
+  /**
+   * Fold a BatchNormalization that alone reads a Conv's output into that Conv first. Default: with
+   * `perChannel` only, since folding gives each output channel its own range (a trained model's
+   * normalisation scales differ by orders of magnitude), which one scale per weight serves badly.
+   */
   foldBatchNorm?: boolean;
 }
 
@@ -315,7 +319,8 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
     }
     const inputs = n.input!;
     if (n.opType === 'Conv') {
-      const fold = options.foldBatchNorm === false ? undefined : foldBatchNorm(model, index, i, (name) => weight(name)?.tensor);
+      const folding = options.foldBatchNorm ?? options.perChannel === true;
+      const fold = folding ? foldBatchNorm(model, index, i, (name) => weight(name)?.tensor) : undefined;
       quantiseConv(b, i, n, weight(inputs[1])!, weight(inputs[2]), fold);
     }
     else quantiseMatMul(b, i, n, weight(inputs[1])!, weight(inputs[2]));

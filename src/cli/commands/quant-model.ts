@@ -17,7 +17,7 @@ export const quantModelCommand = defineCommand({
         default: 'weight_only',
         describe: 'How a quantised Conv runs: weight_only (int8 weight made float when the session loads; float Conv, faster here) or integer (DynamicQuantizeLinear + ConvInteger)',
       })
-      .option('fold_batchnorm', { type: 'boolean', default: true, describe: 'Fold a BatchNormalization after a Conv into it before quantising (--no-fold_batchnorm keeps it)' })
+      .option('fold_batchnorm', { type: 'boolean', describe: 'Fold a BatchNormalization after a Conv into it before quantising (default: with --per_channel only)' })
       .option('output_file', { type: 'string', describe: 'Where to write the quantised model (default <model>.quant.onnx beside the input; never the input itself)' })
       .option('input_shape', { type: 'string', array: true, describe: 'Shapes for free input dimensions, name:1x3x224x224 (random inputs)' })
       .option('batch', intOption('batch', { default: 8, describe: 'Seeded random samples compared when no --image_batch or --input_file is given' }))

@@ -97,7 +97,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
   const { file, output, quantType, convPattern } = checkArgs(args);
   const model = await loadModel(file);
   const perChannel = args.per_channel === true;
-  const result = quantiseModel(model, { quantType, perChannel, convPattern, foldBatchNorm: args.fold_batchnorm !== false });
+  const result = quantiseModel(model, { quantType, perChannel, convPattern, ...(args.fold_batchnorm !== undefined ? { foldBatchNorm: args.fold_batchnorm } : {}) });
   try {
     await writeFile(output, result.bytes);
   } catch (err) {
