@@ -82,15 +82,15 @@ function floatLayer(l: Layer): Uint8Array {
   return encodeModel(model([{ name: 'conv', opType: 'Conv', input: ['x', 'W', 'B'], output: ['y'], attribute: convAttrs(l) }], [w, b], l.input));
 }
 
+/** The layer's weight as per-channel int8: data, scales and zero points. */
+function int8Weight(l: Layer): TensorProto[] {
+  const q = quantiseWeight(weights(l.weight), l.weight, { type: 'int8', axis: 0 });
+  return [tensor('Wq', 3, l.weight, q.data), tensor('Ws', 1, [l.weight[0]!], q.scales), tensor('Wz', 3, [l.weight[0]!], q.zeroPoints)];
+}
+
 /** DequantizeLinear(int8 weight, per channel) + float Conv. */
 function dequantizeLayer(l: Layer): Uint8Array {
-  const q = quantiseWeight(weights(l.weight), l.weight, { type: 'int8', axis: 0 });
-  const inits = [
-    tensor('Wq', 3, l.weight, q.data),
-    tensor('Ws', 1, [l.weight[0]!], q.scales),
-    tensor('Wz', 3, [l.weight[0]!], q.zeroPoints),
-    tensor('B', 1, [l.weight[0]!], new Float32Array(l.weight[0]!).fill(0.01)),
-  ];
+  const inits = [...int8Weight(l), tensor('B', 1, [l.weight[0]!], new Float32Array(l.weight[0]!).fill(0.01))];
   const nodes: NodeProto[] = [
     { name: 'dq', opType: 'DequantizeLinear', input: ['Wq', 'Ws', 'Wz'], output: ['W'], attribute: [{ name: 'axis', type: 2, i: 0 }] },
     { name: 'conv', opType: 'Conv', input: ['x', 'W', 'B'], output: ['y'], attribute: convAttrs(l) },
@@ -100,14 +100,7 @@ function dequantizeLayer(l: Layer): Uint8Array {
 
 /** DynamicQuantizeLinear + QLinearConv (output scale fixed) + DequantizeLinear. */
 function qlinearLayer(l: Layer): Uint8Array {
-  const q = quantiseWeight(weights(l.weight), l.weight, { type: 'int8', axis: 0 });
-  const inits = [
-    tensor('Wq', 3, l.weight, q.data),
-    tensor('Ws', 1, [l.weight[0]!], q.scales),
-    tensor('Wz', 3, [l.weight[0]!], q.zeroPoints),
-    tensor('ys', 1, [], new Float32Array([0.05])),
-    tensor('yz', 2, [], new Uint8Array([128])),
-  ];
+  const inits = [...int8Weight(l), tensor('ys', 1, [], new Float32Array([0.05])), tensor('yz', 2, [], new Uint8Array([128]))];
   const nodes: NodeProto[] = [
     { name: 'dql', opType: 'DynamicQuantizeLinear', input: ['x'], output: ['xq', 'xs', 'xz'] },
     { name: 'qconv', opType: 'QLinearConv', input: ['xq', 'xs', 'xz', 'Wq', 'Ws', 'Wz', 'ys', 'yz'], output: ['yq'], attribute: convAttrs(l) },

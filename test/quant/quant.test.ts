@@ -4,20 +4,25 @@
  * left alone are the input's bytes, and the quantised model splits like any other.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import sharp from 'sharp';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { modelFromBytes, type LoadedModel } from '../../src/onnx/model.js';
 import { toNumber, type TensorProto } from '../../src/onnx/types.js';
-import { compareModels } from '../../src/quant/compare.js';
+import { compareModels, splitBatch } from '../../src/quant/compare.js';
 import { quantiseModel, type ConvPattern, type QuantiseOptions, type QuantType } from '../../src/quant/quantise.js';
 import { floatValues, tensorDims } from '../../src/quant/tensor-values.js';
 import { dequantiseWeight, quantiseWeight, roundHalfEven, transpose2d, type QuantisedWeight } from '../../src/quant/weights.js';
 import { runChain } from '../../src/runtime/chain.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { randomInputs } from '../../src/split/random-inputs.js';
+import { imageFolderToTensor, NORMALISATION_PRESETS } from '../../src/tensor/images.js';
 import { buildParts } from '../../src/split/split.js';
-import { analyze, assertSameTensor, partSession, realSubject, zooSubject, type TestSubject } from '../helpers.js';
+import { analyze, assertSameTensor, partSession, realSubject, tempDirs, zooSubject, type TestSubject } from '../helpers.js';
 import { fullSizeZoo, realModels, zoo } from '../models/zoo.js';
+
+const temp = tempDirs();
 
 /** Relative L2 error of the logits on seeded random inputs, stated for the test models. */
 const ZOO_REL_L2 = 0.03;
@@ -308,6 +313,31 @@ describe('real and full-size models', () => {
           assert.ok(result.bytes.length < 0.45 * s.model.bytes.length, `${what}: size ${result.bytes.length}`);
         }
       }
+    }
+  });
+  it('ppocr cls on rendered text lines, upright and upside down: the float model is right, the quantised one agrees on >= 95%', async () => {
+    const dir = await temp('quant-text');
+    const words = ['Hello world 2026', 'quantisation test', 'ONNX runtime', 'edge and cloud', 'split computing', 'PaddleOCR text', 'invoice no 1234', 'total 99.95 EUR', 'Main Street 12', 'layer by layer'];
+    let k = 0;
+    for (const w of words) {
+      for (const angle of [0, 180]) {
+        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="384" height="96"><rect width="100%" height="100%" fill="white"/><text x="12" y="66" font-family="sans-serif" font-size="${40 + (k % 3) * 4}" fill="black">${w}</text></svg>`;
+        await sharp(Buffer.from(svg)).rotate(angle).png().toFile(join(dir, `${String(k++).padStart(2, '0')}.png`));
+      }
+    }
+    const batch = await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 48, width: 192, dtype: 'float32' }, NORMALISATION_PRESETS.paddleocr);
+    const samples = splitBatch({ x: batch });
+    const s = await realSubject(realModels.find((m) => m.name.includes('cls'))!);
+    const full = await createSession(s.model.bytes);
+    const probs = (await full.run({ x: batch }))[(full.outputNames[0])!]!.data as Float32Array;
+    await full.release();
+    const right = samples.filter((_, i) => (probs[2 * i + 1]! > probs[2 * i]! ? 1 : 0) === i % 2).length;
+    assert.ok(right >= 18, `the float model classifies ${right}/20 text lines right`);
+    for (const quantType of TYPES) {
+      const { result } = quantised(s, { quantType, perChannel: true });
+      const o = (await compareModels(s.model.bytes, result.bytes, samples, { rounds: 1, warmup: 0 })).outputs[0]!;
+      assert.ok(o.top1Agreement! >= 0.95, `${quantType}: top-1 agreement ${o.top1Agreement}`);
+      assert.ok(o.relL2 < PPOCR_REL_L2_PER_CHANNEL, `${quantType}: relative L2 ${o.relL2}`);
     }
   });
   for (const z of fullSizeZoo) {
