@@ -1,14 +1,14 @@
 import { DEFAULTS, GRAPH_OPT_LEVELS } from '../../config/defaults.js';
 import { CONV_PATTERNS, QUANT_TYPES } from '../../quant/quantise.js';
 import { defineCommand } from '../command.js';
-import { intOption, withImageOptions, withModelFile } from '../option-groups.js';
+import { intOption, withImageOptions, withModelOptions } from '../option-groups.js';
 
 export const quantModelCommand = defineCommand({
   name: 'quant_model',
   describe: 'Dynamic int8 quantisation of the Conv, MatMul and Gemm weights into <model>.quant.onnx, with size, output error and speed against the float model',
   example: 'quant_model --onnx_file model.onnx --quant_type QInt8 --per_channel --image_batch images/',
   builder: (y) =>
-    withImageOptions(withModelFile(y))
+    withImageOptions(withModelOptions(y))
       .option('quant_type', { type: 'string', choices: QUANT_TYPES, demandOption: true, describe: 'Weight type: QInt8 (symmetric int8) or QUInt8 (uint8 with a zero point)' })
       .option('per_channel', { type: 'boolean', default: false, describe: 'One scale per output channel (Conv) or output column (MatMul, Gemm) instead of one per weight' })
       .option('conv_pattern', {
@@ -19,7 +19,7 @@ export const quantModelCommand = defineCommand({
       })
       .option('fold_batchnorm', { type: 'boolean', describe: 'Fold a BatchNormalization after a Conv into it before quantising (default: with --per_channel only)' })
       .option('output_file', { type: 'string', describe: 'Where to write the quantised model (default <model>.quant.onnx beside the input; never the input itself)' })
-      .option('input_shape', { type: 'string', array: true, describe: 'Shapes for free input dimensions, name:1x3x224x224 (random inputs)' })
+      // Here --batch counts samples (each of batch 1), not a dimension to bind.
       .option('batch', intOption('batch', { default: 8, describe: 'Seeded random samples compared when no --image_batch or --input_file is given' }))
       .option('input_file', { type: 'string', describe: 'A payload file (.pb) with the inputs to compare on; its first dimension is the sample' })
       .option('seed', intOption('seed', { min: 0, default: DEFAULTS.seed, describe: 'Seed of the first random sample (the next ones: seed+1, ...)' }))

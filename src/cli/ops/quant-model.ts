@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { GraphOptimizationLevel } from '../../runtime/session.js';
 import { FileError, UsageError } from '../../errors.js';
-import { loadModel, type LoadedModel } from '../../onnx/model.js';
+import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
 import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
 import { CONV_PATTERNS, QUANT_TYPES, quantiseModel, type ConvPattern, type QuantiseResult, type QuantType } from '../../quant/quantise.js';
 import { createSession } from '../../runtime/ort.js';
@@ -96,6 +96,10 @@ export interface QuantReport {
 export async function quantModel(args: QuantModelArgs, out: (s: string) => void): Promise<void> {
   const { file, output, quantType, convPattern } = checkArgs(args);
   const model = await loadModel(file);
+  const external = (model.proto.graph?.initializer ?? []).some((t) => externalRef(model, t));
+  if (external && path.resolve(path.dirname(output)) !== model.dir) {
+    throw new UsageError(`${file} keeps weights in external data files; write the quantised model into the same folder (${model.dir}), where its references resolve`);
+  }
   const perChannel = args.per_channel === true;
   const result = quantiseModel(model, { quantType, perChannel, convPattern, ...(args.fold_batchnorm !== undefined ? { foldBatchNorm: args.fold_batchnorm } : {}) });
   try {
