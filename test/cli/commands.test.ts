@@ -49,7 +49,7 @@ describe('onnx-manager command parsing', () => {
   it('has one command module per operation', () => {
     assert.deepEqual(
       [...NAMES].sort(),
-      ['data_processing', 'deploy', 'list_layers', 'multi_split_model', 'predict', 'print_model', 'profile', 'recommend', 'run', 'run_all', 'split_model', 'split_model_all'],
+      ['data_processing', 'deploy', 'list_layers', 'multi_split_model', 'predict', 'print_model', 'profile', 'quant_model', 'recommend', 'run', 'run_all', 'split_model', 'split_model_all'],
     );
   });
 

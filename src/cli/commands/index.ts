@@ -25,6 +25,6 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   predictCommand,
   recommendCommand,
   deployCommand,
-  dataProcessingCommand,
   quantModelCommand,
+  dataProcessingCommand,
 ] as unknown as CommandDef<never>[];
