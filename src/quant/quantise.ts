@@ -322,8 +322,9 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
       const folding = options.foldBatchNorm ?? options.perChannel === true;
       const fold = folding ? foldBatchNorm(model, index, i, (name) => weight(name)?.tensor) : undefined;
       quantiseConv(b, i, n, weight(inputs[1])!, weight(inputs[2]), fold);
+    } else {
+      quantiseMatMul(b, i, n, weight(inputs[1])!, weight(inputs[2]));
     }
-    else quantiseMatMul(b, i, n, weight(inputs[1])!, weight(inputs[2]));
   });
 
   // Weights nobody reads any more (every reader quantised them) are left out, with their Constant nodes.
