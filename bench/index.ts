@@ -1,6 +1,8 @@
 /**
  * All the benchmarks, in sequence (`npm run bench`): the split engine (split-bench), the payload
- * codec (payload-bench), run_all (run-bench), the emulated link (link-bench), predict against run_all (predict-bench), and show_graph on large models (graph-bench). Each prints its table and writes its JSON under
+ * codec (payload-bench), run_all (run-bench), the emulated link (link-bench), predict against run_all
+ * (predict-bench), show_graph on large models (graph-bench) and the quantised operator patterns
+ * (quant-bench). Each prints its table and writes its JSON under
  * results/bench/. Goals are reported, not enforced; the exit code is non-zero only when a bench
  * could not run.
  *
@@ -14,6 +16,7 @@ import { runGraphBench } from './graph-bench.js';
 import { runLinkBench } from './link-bench.js';
 import { runPayloadBench } from './payload-bench.js';
 import { runPredictBench } from './predict-bench.js';
+import { runQuantBench } from './quant-bench.js';
 import { runRunBench } from './run-bench.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,6 +43,7 @@ async function main(): Promise<number> {
     ['link-bench', runLinkBench],
     ['predict-bench', runPredictBench],
     ['graph-bench', runGraphBench],
+    ['quant-bench', runQuantBench],
   ];
   for (const [name, run] of parts) {
     banner(name);

@@ -10,6 +10,7 @@ import { listLayersCommand } from './list-layers.js';
 import { predictCommand } from './predict.js';
 import { printModelCommand } from './print-model.js';
 import { profileCommand } from './profile.js';
+import { quantModelCommand } from './quant-model.js';
 import { recommendCommand } from './recommend.js';
 import { runAllCommand, runCommand } from './run.js';
 import { showGraphCommand } from './show-graph.js';
@@ -34,5 +35,6 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   showGraphCommand,
   checkCommand,
   deployCommand,
+  quantModelCommand,
   dataProcessingCommand,
 ] as unknown as CommandDef<never>[];

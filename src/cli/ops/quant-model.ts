@@ -1,0 +1,157 @@
+/**
+ * quant_model: writes the quantised model and reports its size, its output error against the float
+ * model on a batch of samples, and both models' inference time.
+ */
+import { realpathSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { GraphOptimizationLevel } from '../../runtime/session.js';
+import { FileError, UsageError } from '../../errors.js';
+import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
+import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
+import { CONV_PATTERNS, QUANT_TYPES, quantiseModel, type ConvPattern, type QuantiseResult, type QuantType } from '../../quant/quantise.js';
+import { createSession } from '../../runtime/ort.js';
+import type { HostTensor } from '../../runtime/session.js';
+import { analyzeModel } from '../../split/analysis.js';
+import { randomInputs } from '../../split/random-inputs.js';
+import { humanBytes } from '../format.js';
+import { inputsFromArgs, type InputArgs } from '../inputs.js';
+import { parseInputShapes, requireFile } from '../options.js';
+
+export interface QuantModelArgs extends InputArgs {
+  onnx_file?: string;
+  quant_type?: string;
+  per_channel?: boolean;
+  fold_batchnorm?: boolean;
+  conv_pattern?: string;
+  output_file?: string;
+  input_shape?: string[];
+  batch?: number;
+  rounds?: number;
+  threads?: number;
+  graph_opt?: string;
+  json?: boolean;
+}
+
+/** <dir>/<name>.quant.onnx beside the input. */
+export function defaultQuantPath(file: string): string {
+  const dir = path.dirname(file);
+  return path.join(dir, `${path.basename(file, '.onnx')}.quant.onnx`);
+}
+
+function samePath(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return real(a) === real(b);
+}
+
+function checkArgs(args: QuantModelArgs): { file: string; output: string; quantType: QuantType; convPattern: ConvPattern } {
+  const file = requireFile(args.onnx_file, 'onnx_file');
+  const quantType = args.quant_type as QuantType;
+  if (!QUANT_TYPES.includes(quantType)) throw new UsageError(`--quant_type must be one of ${QUANT_TYPES.join(', ')}, got '${args.quant_type ?? ''}'`);
+  const convPattern = (args.conv_pattern ?? 'weight_only') as ConvPattern;
+  if (!CONV_PATTERNS.includes(convPattern)) throw new UsageError(`--conv_pattern must be one of ${CONV_PATTERNS.join(', ')}, got '${args.conv_pattern}'`);
+  const output = args.output_file ?? defaultQuantPath(file);
+  if (samePath(output, file)) throw new UsageError(`--output_file ${output} is the input model; quant_model never writes over it (and compares against it)`);
+  return { file, output, quantType, convPattern };
+}
+
+/** The samples to compare on: the images or payload given (one sample per first-dimension entry), or seeded random inputs. */
+async function samplesFor(model: LoadedModel, args: QuantModelArgs): Promise<{ samples: Record<string, HostTensor>[]; source: string }> {
+  const given = await inputsFromArgs(model, args);
+  if (given) {
+    const source = args.image_batch ? `images of ${args.image_batch}` : args.image_file ? `image ${args.image_file}` : `samples of ${args.input_file}`;
+    return { samples: splitBatch(given), source };
+  }
+  const a = await analyzeModel(model, { createSession, inputShapes: parseInputShapes(args.input_shape), batch: 1 });
+  const n = args.batch ?? 8;
+  const seed = args.seed ?? 1;
+  // Seeds far enough apart that no two samples share an input tensor's seed.
+  const stride = Math.max(1, a.index.inputs.length);
+  return { samples: Array.from({ length: n }, (_, k) => randomInputs(a, seed + k * stride)), source: `seeded random samples (seed ${seed})` };
+}
+
+export interface QuantReport {
+  input: string;
+  output: string;
+  quantType: QuantType;
+  perChannel: boolean;
+  convPattern: ConvPattern;
+  bytesBefore: number;
+  bytesAfter: number;
+  sizeRatio: number;
+  quantised: QuantiseResult['quantised'];
+  skipped: QuantiseResult['skipped'];
+  folded: QuantiseResult['folded'];
+  upgrade?: QuantiseResult['upgrade'];
+  samples: { count: number; source: string };
+  comparison: QuantComparison;
+}
+
+export async function quantModel(args: QuantModelArgs, out: (s: string) => void): Promise<void> {
+  const { file, output, quantType, convPattern } = checkArgs(args);
+  const model = await loadModel(file);
+  const external = (model.proto.graph?.initializer ?? []).some((t) => externalRef(model, t));
+  if (external && path.resolve(path.dirname(output)) !== model.dir) {
+    throw new UsageError(`${file} keeps weights in external data files; write the quantised model into the same folder (${model.dir}), where its references resolve`);
+  }
+  const perChannel = args.per_channel === true;
+  const result = quantiseModel(model, { quantType, perChannel, convPattern, ...(args.fold_batchnorm !== undefined ? { foldBatchNorm: args.fold_batchnorm } : {}) });
+  try {
+    await writeFile(output, result.bytes);
+  } catch (err) {
+    throw new FileError(`cannot write ${output}: ${(err as Error).message}`, { cause: err, file: output });
+  }
+  const { samples, source } = await samplesFor(model, args);
+  const session: { intraOpNumThreads?: number; graphOptimizationLevel?: GraphOptimizationLevel } = {};
+  if (args.threads !== undefined) session.intraOpNumThreads = args.threads;
+  if (args.graph_opt !== undefined) session.graphOptimizationLevel = args.graph_opt as GraphOptimizationLevel;
+  const comparison = await compareModels(file, output, samples, { session, rounds: args.rounds ?? 5 });
+  const report: QuantReport = {
+    input: file,
+    output,
+    quantType,
+    perChannel,
+    convPattern,
+    bytesBefore: model.bytes.length,
+    bytesAfter: result.bytes.length,
+    sizeRatio: result.bytes.length / model.bytes.length,
+    quantised: result.quantised,
+    skipped: result.skipped,
+    folded: result.folded,
+    ...(result.upgrade ? { upgrade: result.upgrade } : {}),
+    samples: { count: samples.length, source },
+    comparison,
+  };
+  if (args.json) out(JSON.stringify(report, null, 2));
+  else for (const line of reportLines(report)) out(line);
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+const num = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 0.01 ? v.toFixed(4) : v.toExponential(2));
+
+export function reportLines(r: QuantReport): string[] {
+  const lines: string[] = [];
+  const byAs = new Map<string, number>();
+  for (const q of r.quantised) byAs.set(`${q.opType} as ${q.as}`, (byAs.get(`${q.opType} as ${q.as}`) ?? 0) + 1);
+  const how = [...byAs].map(([k, n]) => `${n} ${k}`).join(', ');
+  lines.push(`quantised ${r.quantised.length} node(s) to ${r.quantType}${r.perChannel ? ' per channel' : ' per tensor'}: ${how || 'none'}`);
+  for (const s of r.skipped) lines.push(`  left as float: ${s.opType} ${s.node} (${s.reason})`);
+  if (r.folded.length > 0) lines.push(`folded ${r.folded.length} BatchNormalization node(s) into the Conv before them`);
+  if (r.upgrade) lines.push(`moved from opset ${r.upgrade.from} to 11 for DynamicQuantizeLinear; rewrote ${r.upgrade.rewritten.length} node(s) whose signature changed`);
+  lines.push(`wrote ${r.output}: ${humanBytes(r.bytesBefore)} -> ${humanBytes(r.bytesAfter)} (${r.sizeRatio.toFixed(3)}x, ${r.bytesBefore} -> ${r.bytesAfter} bytes)`);
+  const c = r.comparison;
+  lines.push(`compared on ${r.samples.count} ${r.samples.source}:`);
+  for (const o of c.outputs) {
+    const top1 = o.top1Agreement === undefined ? '' : `, top-1 agreement ${pct(o.top1Agreement)} (${Math.round(o.top1Agreement * o.rows)}/${o.rows})`;
+    lines.push(`  ${o.name}: max abs diff ${num(o.maxAbs)}, mean abs diff ${num(o.meanAbs)}, relative L2 ${pct(o.relL2)}${top1}`);
+  }
+  const t = c.timing;
+  lines.push(`inference, median of ${t.runs} warm runs of one sample: float ${t.floatMs.toFixed(2)} ms, quantised ${t.quantMs.toFixed(2)} ms (${(t.floatMs / t.quantMs).toFixed(2)}x speed)`);
+  return lines;
+}

@@ -1,0 +1,410 @@
+/**
+ * Dynamic 8-bit quantisation of a model, structured as onnxruntime's quantize_dynamic does it:
+ * the constant weights of Conv, MatMul and Gemm are stored as int8 or uint8 with their scales,
+ * and each such node becomes
+ *
+ *   DynamicQuantizeLinear(x) -> x_q, x_scale, x_zero_point        (uint8, at run time)
+ *   ConvInteger | MatMulInteger(x_q, W_q, x_zero_point, W_zero_point) -> int32
+ *   Cast(to float) -> Mul(x_scale * W_scale) [-> Add(float bias)]  -> the node's own output
+ *
+ * or, for Conv with the 'weight_only' pattern (the default, see QuantiseOptions.convPattern),
+ * Cast(W_q) [-> Sub(zero point)] -> Mul(W_scale) -> Conv on float activations, which onnxruntime
+ * folds back into a float Conv weight at load time. With `perChannel`, a BatchNormalization right
+ * after a Conv is folded into it first (./fold-batchnorm.ts). Every other node, and every weight still used by
+ * one, is carried over byte for byte from the input file (models below opset 11 are moved to it
+ * first, see ./opset.ts). Conv weights take one scale per output channel with `perChannel`
+ * (onnxruntime's ConvInteger takes only a scalar weight zero point, so uint8 per-channel Conv weights are symmetric around 128); MatMul and Gemm
+ * weights one per output column.
+ */
+import { UsageError } from '../errors.js';
+import { decodeMessage, encodeMessage } from '../onnx/codec.js';
+import { indexGraph } from '../onnx/graph.js';
+import { GRAPH_FIELD, MODEL_FIELD, type LoadedModel } from '../onnx/model.js';
+import { toNumber, type AttributeProto, type NodeProto, type OperatorSetIdProto, type TensorProto } from '../onnx/types.js';
+import type { FieldRange } from '../proto/reader.js';
+import { Chunks } from '../proto/writer.js';
+import { foldBatchNorm, type FoldedConv } from './fold-batchnorm.js';
+import { checkUpgradable, TARGET_OPSET, upgradeNode } from './opset.js';
+import { FLOAT, floatValues, tensorDims } from './tensor-values.js';
+import { quantiseWeight, transpose2d, type QuantisedWeight, type WeightType } from './weights.js';
+
+export type QuantType = 'QInt8' | 'QUInt8';
+export const QUANT_TYPES: readonly QuantType[] = ['QInt8', 'QUInt8'];
+
+/** How a quantised Conv runs: integer convolution on quantised activations, or a float Conv on dequantised weights. */
+export type ConvPattern = 'weight_only' | 'integer';
+export const CONV_PATTERNS: readonly ConvPattern[] = ['weight_only', 'integer'];
+
+export interface QuantiseOptions {
+  quantType: QuantType;
+  /** One scale per output channel (Conv) or output column (MatMul, Gemm). */
+  perChannel?: boolean;
+  /**
+   * Default 'weight_only': onnxruntime's CPU ConvInteger runs 2-8x slower than its float Conv
+   * (bench/quant-bench.ts), so by default Conv keeps float activations and an int8 weight that the
+   * session dequantises once, at load time.
+   */
+  convPattern?: ConvPattern;
+  /**
+   * Fold a BatchNormalization that alone reads a Conv's output into that Conv first. Default: with
+   * `perChannel` only, since folding gives each output channel its own range (a trained model's
+   * normalisation scales differ by orders of magnitude), which one scale per weight serves badly.
+   */
+  foldBatchNorm?: boolean;
+}
+
+export interface QuantisedNode {
+  node: string;
+  opType: string;
+  weight: string;
+  /** The operator it runs as now. */
+  as: string;
+  channels: number;
+}
+
+export interface SkippedNode {
+  node: string;
+  opType: string;
+  reason: string;
+}
+
+export interface QuantiseResult {
+  bytes: Uint8Array;
+  quantised: QuantisedNode[];
+  skipped: SkippedNode[];
+  /** BatchNormalization nodes folded into the Conv before them (and gone from the model). */
+  folded: string[];
+  /** When the model was moved to opset 11: from which opset, and the nodes rewritten for it. */
+  upgrade?: { from: number; rewritten: string[] };
+}
+
+const QUANTISABLE = new Set(['Conv', 'MatMul', 'Gemm']);
+const MODEL_FIELD_OPSET_IMPORT = 8;
+
+const attrOf = (n: NodeProto, name: string): AttributeProto | undefined => (n.attribute ?? []).find((a) => a.name === name);
+const nodeLabel = (n: NodeProto, i: number) => n.name || n.output?.[0] || `#${i}`;
+
+function typedBytes(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function defaultOpset(model: LoadedModel): number {
+  const entry = (model.proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
+  return entry ? toNumber(entry.version) : 1;
+}
+
+/** A weight: where it lives and what it holds. */
+interface Weight {
+  tensor: TensorProto;
+  /** Index of the Constant node that produces it, when it is not an initializer. */
+  constantNode?: number;
+}
+
+class Builder {
+  readonly nodes = new Map<number, NodeProto[]>();
+  readonly initializers: TensorProto[] = [];
+  readonly quantised: QuantisedNode[] = [];
+  readonly skipped: SkippedNode[] = [];
+  readonly folded: string[] = [];
+  /** Per node index: the input positions it reads as quantised weights (and bias). */
+  readonly consumedAsWeight = new Map<number, Set<number>>();
+  private readonly names = new Set<string>();
+  private readonly dynamic = new Map<string, { q: string; scale: string; zeroPoint: string }>();
+
+  constructor(
+    readonly model: LoadedModel,
+    readonly options: QuantiseOptions,
+    readonly opset: number,
+  ) {
+    const g = model.proto.graph!;
+    for (const t of g.initializer ?? []) if (t.name) this.names.add(t.name);
+    for (const v of [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])]) if (v.name) this.names.add(v.name);
+    for (const n of g.node ?? []) {
+      if (n.name) this.names.add(n.name);
+      for (const o of [...(n.output ?? []), ...(n.input ?? [])]) if (o) this.names.add(o);
+    }
+  }
+
+  fresh(base: string): string {
+    let name = base;
+    for (let k = 2; this.names.has(name); k++) name = `${base}_${k}`;
+    this.names.add(name);
+    return name;
+  }
+
+  initializer(base: string, dataType: number, dims: readonly number[], data: ArrayBufferView): string {
+    const name = this.fresh(base);
+    this.initializers.push({ name, dataType, dims: [...dims], rawData: typedBytes(data) });
+    return name;
+  }
+
+  /** DynamicQuantizeLinear of `input`, made once and shared by every node that reads it. */
+  quantisedActivation(input: string, out: NodeProto[]): { q: string; scale: string; zeroPoint: string } {
+    let d = this.dynamic.get(input);
+    if (!d) {
+      d = { q: this.fresh(`${input}_quantized`), scale: this.fresh(`${input}_scale`), zeroPoint: this.fresh(`${input}_zero_point`) };
+      out.push({ name: this.fresh(`${input}_QuantizeLinear`), opType: 'DynamicQuantizeLinear', input: [input], output: [d.q, d.scale, d.zeroPoint] });
+      this.dynamic.set(input, d);
+    }
+    return d;
+  }
+
+  weightTensors(base: string, w: QuantisedWeight, scaleDims: number[], scalarZeroPoint: boolean): { data: string; scale: string; zeroPoint: string } {
+    const elem = w.type === 'int8' ? 3 : 2;
+    const data = this.initializer(`${base}_quantized`, elem, w.dims, w.data);
+    const scale = this.initializer(`${base}_scale`, FLOAT, scaleDims, w.scales);
+    const zp = scalarZeroPoint ? w.zeroPoints.subarray(0, 1) : w.zeroPoints;
+    const zeroPoint = this.initializer(`${base}_zero_point`, elem, scalarZeroPoint ? [] : [zp.length], zp);
+    return { data, scale, zeroPoint };
+  }
+}
+
+function weightType(q: QuantType): WeightType {
+  return q === 'QInt8' ? 'int8' : 'uint8';
+}
+
+/** Cast the int32 result to float, scale it by x_scale * W_scale, add the bias: into `output`. */
+function rescale(b: Builder, out: NodeProto[], base: string, integer: string, xScale: string, wScale: string, output: string, bias?: string): void {
+  const asFloat = b.fresh(`${integer}_cast_output`);
+  out.push({ name: b.fresh(`${base}_cast`), opType: 'Cast', input: [integer], output: [asFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+  const scales = b.fresh(`${base}_scales_mul:0`);
+  out.push({ name: b.fresh(`${base}_scales_mul`), opType: 'Mul', input: [xScale, wScale], output: [scales] });
+  const scaled = bias ? b.fresh(`${base}_output_scaled`) : output;
+  out.push({ name: b.fresh(`${base}_output_scale_mul`), opType: 'Mul', input: [asFloat, scales], output: [scaled] });
+  if (bias) out.push({ name: b.fresh(`${base}_bias_add`), opType: 'Add', input: [scaled, bias], output: [output] });
+}
+
+function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weight | undefined, fold: FoldedConv | undefined): void {
+  const dims = tensorDims(w.tensor);
+  const channels = dims[0]!;
+  const perChannel = b.options.perChannel === true;
+  const pattern = b.options.convPattern ?? 'weight_only';
+  const type = weightType(b.options.quantType);
+  const values = fold ? fold.weight : floatValues(b.model, w.tensor);
+  const biasValues = fold ? fold.bias : bias ? floatValues(b.model, bias.tensor) : undefined;
+  const output = fold ? fold.output : n.output![0]!;
+  const base = nodeLabel(n, i);
+  const out: NodeProto[] = [];
+  const x = n.input![0]!;
+  const wName = n.input![1]!;
+  const biasBase = n.input![2] || `${base}_bias`;
+  if (fold) {
+    b.nodes.set(fold.batchNorm, []);
+    b.consumedAsWeight.set(fold.batchNorm, new Set([1, 2, 3, 4]));
+    b.folded.push(nodeLabel(b.model.proto.graph!.node![fold.batchNorm]!, fold.batchNorm));
+  }
+  b.consumedAsWeight.set(i, new Set(biasValues && (fold || pattern === 'integer') ? [1, 2] : [1]));
+  const ones = dims.slice(2).map(() => 1);
+  if (pattern === 'weight_only') {
+    const q = quantiseWeight(values, dims, { type, ...(perChannel ? { axis: 0 } : {}) });
+    const scaleDims = perChannel ? [channels, 1, ...ones] : [];
+    const elem = q.type === 'int8' ? 3 : 2;
+    const data = b.initializer(`${wName}_quantized`, elem, dims, q.data);
+    const scale = b.initializer(`${wName}_scale`, FLOAT, scaleDims, q.scales);
+    // W = (float(W_q) - float(zero_point)) * scale: constants only, so onnxruntime folds them into
+    // a float weight when it loads the model (it never folds DequantizeLinear).
+    let asFloat = b.fresh(`${wName}_cast`);
+    out.push({ name: b.fresh(`${wName}_Cast`), opType: 'Cast', input: [data], output: [asFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+    if (q.type === 'uint8') {
+      const zp = b.initializer(`${wName}_zero_point`, elem, scaleDims, q.zeroPoints);
+      const zpFloat = b.fresh(`${wName}_zero_point_cast`);
+      out.push({ name: b.fresh(`${wName}_zero_point_Cast`), opType: 'Cast', input: [zp], output: [zpFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+      const centred = b.fresh(`${wName}_centred`);
+      out.push({ name: b.fresh(`${wName}_Sub`), opType: 'Sub', input: [asFloat, zpFloat], output: [centred] });
+      asFloat = centred;
+    }
+    const deq = b.fresh(`${wName}_dequantized`);
+    out.push({ name: b.fresh(`${wName}_Mul`), opType: 'Mul', input: [asFloat, scale], output: [deq] });
+    const biasInput = fold ? [b.initializer(`${biasBase}_folded`, FLOAT, [channels], fold.bias)] : n.input!.slice(2);
+    out.push({ ...n, input: [x, deq, ...biasInput], output: [output] });
+    b.nodes.set(i, out);
+    b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'Cast+Mul+Conv', channels: perChannel ? channels : 1 });
+    return;
+  }
+  const q = quantiseWeight(values, dims, { type, ...(perChannel ? { axis: 0, symmetric: true } : {}) });
+  const t = b.weightTensors(wName, q, perChannel ? [channels, ...ones] : [], true);
+  const xq = b.quantisedActivation(x, out);
+  const integer = b.fresh(`${output}_output_quantized`);
+  out.push({ name: b.fresh(`${base}_quant`), opType: 'ConvInteger', input: [xq.q, t.data, xq.zeroPoint, t.zeroPoint], output: [integer], attribute: n.attribute ?? [] });
+  const biasName = biasValues ? b.initializer(`${biasBase}_reshaped`, FLOAT, [channels, ...ones], biasValues) : undefined;
+  rescale(b, out, base, integer, xq.scale, t.scale, output, biasName);
+  b.nodes.set(i, out);
+  b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'ConvInteger', channels: perChannel ? channels : 1 });
+}
+
+/** MatMul(x, W[K,N]) and Gemm(x, W, C) as MatMulInteger; `alpha` and `beta * C` folded into constants. */
+function quantiseMatMul(b: Builder, i: number, n: NodeProto, w: Weight, c: Weight | undefined): void {
+  let values = floatValues(b.model, w.tensor);
+  let [k, cols] = tensorDims(w.tensor) as [number, number];
+  const gemm = n.opType === 'Gemm';
+  if (gemm && toNumber(attrOf(n, 'transB')?.i) === 1) {
+    values = transpose2d(values, k, cols);
+    [k, cols] = [cols, k];
+  }
+  const alpha = gemm ? (attrOf(n, 'alpha')?.f ?? 1) : 1;
+  const beta = gemm ? (attrOf(n, 'beta')?.f ?? 1) : 1;
+  const perChannel = b.options.perChannel === true;
+  const q = quantiseWeight(values, [k, cols], { type: weightType(b.options.quantType), ...(perChannel ? { axis: 1 } : {}) });
+  if (alpha !== 1) for (let j = 0; j < q.scales.length; j++) q.scales[j] = q.scales[j]! * alpha;
+  const wName = n.input![1]!;
+  const base = nodeLabel(n, i);
+  const t = b.weightTensors(wName, q, perChannel ? [cols] : [], !perChannel);
+  const out: NodeProto[] = [];
+  const xq = b.quantisedActivation(n.input![0]!, out);
+  const integer = b.fresh(`${n.output![0]}_output_quantized`);
+  out.push({ name: b.fresh(`${base}_quant`), opType: 'MatMulInteger', input: [xq.q, t.data, xq.zeroPoint, t.zeroPoint], output: [integer] });
+  let biasName: string | undefined;
+  if (c) {
+    const cv = floatValues(b.model, c.tensor);
+    if (beta !== 1) for (let j = 0; j < cv.length; j++) cv[j] = cv[j]! * beta;
+    biasName = beta !== 1 || c.constantNode !== undefined ? b.initializer(`${n.input![2]}_scaled`, FLOAT, tensorDims(c.tensor), cv) : n.input![2]!;
+  }
+  rescale(b, out, base, integer, xq.scale, t.scale, n.output![0]!, biasName);
+  // The bias initializer is read as it is (no copy) when no scaling was needed.
+  b.consumedAsWeight.set(i, new Set(c && biasName !== n.input![2] ? [1, 2] : [1]));
+  b.nodes.set(i, out);
+  b.quantised.push({ node: base, opType: n.opType!, weight: wName, as: 'MatMulInteger', channels: perChannel ? cols : 1 });
+}
+
+/** Why node `n` is left as it is, or undefined when it can be quantised. */
+function whyNot(n: NodeProto, weight: (name: string | undefined) => Weight | undefined): string | undefined {
+  const inputs = n.input ?? [];
+  if (n.domain && n.domain !== 'ai.onnx') return `operator of domain ${n.domain}`;
+  const w = weight(inputs[1]);
+  if (!w) return 'its weight is not a constant';
+  if ((w.tensor.dataType ?? 0) !== FLOAT) return 'its weight is not float32';
+  if (weight(inputs[0])) return 'its input is a constant too';
+  const rank = tensorDims(w.tensor).length;
+  if (n.opType === 'Conv') {
+    if (rank < 3) return `its weight has rank ${rank}`;
+    if (inputs[2] && !weight(inputs[2])) return 'its bias is not a constant';
+  } else {
+    if (rank !== 2) return `its weight has rank ${rank}, not 2`;
+    if (n.opType === 'Gemm') {
+      if (toNumber(attrOf(n, 'transA')?.i) === 1) return 'transA=1';
+      if (inputs[2] && !weight(inputs[2])) return 'its C input is not a constant';
+    }
+  }
+  const bias = inputs[2] ? weight(inputs[2]) : undefined;
+  if (bias && (bias.tensor.dataType ?? 0) !== FLOAT) return 'its bias is not float32';
+  return undefined;
+}
+
+/** Quantises `model`; the result is the new model's bytes and what was done to which node. */
+export function quantiseModel(model: LoadedModel, options: QuantiseOptions): QuantiseResult {
+  if (!QUANT_TYPES.includes(options.quantType)) {
+    throw new UsageError(`unknown quant type '${String(options.quantType)}' (known: ${QUANT_TYPES.join(', ')})`);
+  }
+  const g = model.proto.graph!;
+  const nodes = g.node ?? [];
+  const index = indexGraph(g, model.label);
+  const opset = defaultOpset(model);
+  if (opset < TARGET_OPSET) checkUpgradable(opset, nodes, model.label);
+  const b = new Builder(model, options, Math.max(opset, TARGET_OPSET));
+
+  const weights = new Map<string, Weight>();
+  (g.initializer ?? []).forEach((t) => t.name && weights.set(t.name, { tensor: t }));
+  nodes.forEach((n, i) => {
+    const value = n.opType === 'Constant' && !n.domain ? attrOf(n, 'value')?.t : undefined;
+    if (value && n.output?.[0] && (n.attribute ?? []).length === 1) weights.set(n.output[0], { tensor: value, constantNode: i });
+  });
+  const weight = (name: string | undefined) => (name ? weights.get(name) : undefined);
+
+  nodes.forEach((n, i) => {
+    if (!QUANTISABLE.has(n.opType ?? '')) return;
+    const reason = whyNot(n, weight);
+    if (reason) {
+      b.skipped.push({ node: nodeLabel(n, i), opType: n.opType!, reason });
+      return;
+    }
+    const inputs = n.input!;
+    if (n.opType === 'Conv') {
+      const folding = options.foldBatchNorm ?? options.perChannel === true;
+      const fold = folding ? foldBatchNorm(model, index, i, (name) => weight(name)?.tensor) : undefined;
+      quantiseConv(b, i, n, weight(inputs[1])!, weight(inputs[2]), fold);
+    } else {
+      quantiseMatMul(b, i, n, weight(inputs[1])!, weight(inputs[2]));
+    }
+  });
+
+  // Weights nobody reads any more (every reader quantised them) are left out, with their Constant nodes.
+  const outputs = new Set(index.outputs);
+  const stillRead = (name: string) =>
+    outputs.has(name) ||
+    (index.consumers.get(name) ?? []).some((c) => {
+      const asWeight = b.consumedAsWeight.get(c);
+      const ins = nodes[c]!.input ?? [];
+      // A reader that names it only inside a subgraph, or at a position not quantised, still needs it.
+      return !asWeight || !ins.includes(name) || ins.some((x, p) => x === name && !asWeight.has(p));
+    });
+  const dropped = new Set<string>();
+  for (const [name] of weights) if ((index.consumers.get(name)?.length ?? 0) > 0 && !stillRead(name)) dropped.add(name);
+  for (const [name, w] of weights) if (dropped.has(name) && w.constantNode !== undefined) b.nodes.set(w.constantNode, []);
+
+  let upgrade: QuantiseResult['upgrade'];
+  if (opset < TARGET_OPSET) {
+    upgrade = { from: opset, rewritten: [] };
+    nodes.forEach((n, i) => {
+      if (b.nodes.has(i)) return;
+      const u = upgradeNode(n, opset, (base) => b.fresh(base));
+      if (!u) return;
+      b.nodes.set(i, [u.node]);
+      b.initializers.push(...u.initializers);
+      upgrade!.rewritten.push(nodeLabel(n, i));
+    });
+  }
+  const bytes = assemble(model, b, (t) => !dropped.has(t.name ?? ''), upgrade !== undefined);
+  return { bytes, quantised: b.quantised, skipped: b.skipped, folded: b.folded, ...(upgrade ? { upgrade } : {}) };
+}
+
+/**
+ * The new model: header fields and graph fields copied from the input file in their order, the
+ * replaced nodes encoded in place, dropped weights left out, new weights after the old ones.
+ */
+function assemble(model: LoadedModel, b: Builder, keepInitializer: (t: TensorProto) => boolean, upgradeOpset: boolean): Uint8Array {
+  const { bytes, layout } = model;
+  const g = model.proto.graph!;
+  const lay = layout.graph;
+  const nodeAt = new Map(lay.node.map((r, i) => [r.start, i]));
+  const initAt = new Map(lay.initializer.map((r, i) => [r.start, i]));
+  const all: FieldRange[] = [
+    ...lay.node,
+    ...lay.initializer,
+    ...lay.sparseInitializer,
+    ...lay.input,
+    ...lay.output,
+    ...lay.valueInfo,
+    ...lay.quantizationAnnotation,
+    ...lay.other,
+  ].sort((x, y) => x.start - y.start);
+  const lastInit = lay.initializer.length > 0 ? lay.initializer[lay.initializer.length - 1]!.start : -1;
+  const graph = new Chunks();
+  const addNew = () => {
+    for (const t of b.initializers) graph.field(GRAPH_FIELD.initializer, encodeMessage('TensorProto', t));
+  };
+  if (lastInit < 0) addNew();
+  for (const r of all) {
+    const ni = nodeAt.get(r.start);
+    const ii = initAt.get(r.start);
+    if (ni !== undefined && b.nodes.has(ni)) {
+      for (const n of b.nodes.get(ni)!) graph.field(GRAPH_FIELD.node, encodeMessage('NodeProto', n));
+    } else if (ii === undefined || keepInitializer(g.initializer![ii]!)) {
+      graph.push(bytes.subarray(r.start, r.end));
+    }
+    if (r.start === lastInit) addNew();
+  }
+  const out = new Chunks();
+  for (const f of layout.header) {
+    // Only the default domain's opset_import entry changes; other domains' entries are copied.
+    if (upgradeOpset && f.field === MODEL_FIELD_OPSET_IMPORT) {
+      const entry = decodeMessage<OperatorSetIdProto>('OperatorSetIdProto', bytes.subarray(f.dataStart, f.end), model.file);
+      if (!entry.domain || entry.domain === 'ai.onnx') {
+        out.field(MODEL_FIELD_OPSET_IMPORT, encodeMessage('OperatorSetIdProto', { domain: entry.domain ?? '', version: TARGET_OPSET }));
+        continue;
+      }
+    }
+    out.push(bytes.subarray(f.start, f.end));
+  }
+  out.field(MODEL_FIELD.graph, graph);
+  return out.concat();
+}

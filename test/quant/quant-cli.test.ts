@@ -1,0 +1,84 @@
+/**
+ * quant_model on the command line: the file it writes, its report, and bad input refused in one
+ * line before anything is written.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { modelFromBytes } from '../../src/onnx/model.js';
+import { createSession } from '../../src/runtime/ort.js';
+import { cli } from '../cli-helper.js';
+import { tempDirs, writeZooModel } from '../helpers.js';
+
+const temp = tempDirs();
+
+function oneLine(r: { code: number; errLines: string[]; err: string }, pattern: RegExp): void {
+  assert.notEqual(r.code, 0);
+  assert.equal(r.errLines.length, 1, r.err);
+  assert.ok(!r.errLines[0]!.includes('\n'), r.err);
+  assert.match(r.errLines[0]!, pattern);
+}
+
+describe('quant_model command', () => {
+  it('writes <model>.quant.onnx beside the input and reports size, error and time; --json has the same figures', async () => {
+    const dir = await temp('quant-cli');
+    const file = writeZooModel('resnet_like', dir);
+    const before = readFileSync(file);
+    const r = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--batch', '3', '--rounds', '1']);
+    assert.equal(r.code, 0, r.err);
+    const out = join(dir, 'resnet_like.quant.onnx');
+    assert.ok(existsSync(out));
+    assert.deepEqual(readFileSync(file), before, 'the input is untouched');
+    assert.match(r.out, /quantised 10 node\(s\) to QInt8 per channel: 9 Conv as Cast\+Mul\+Conv, 1 Gemm as MatMulInteger/);
+    assert.match(r.out, new RegExp(`-> .* \\(0\\.\\d+x, ${before.length} -> ${statSync(out).size} bytes\\)`));
+    assert.match(r.out, /compared on 3 seeded random samples \(seed 1\):\n {2}logits: max abs diff [\d.e-]+, mean abs diff [\d.e-]+, relative L2 [\d.]+%, top-1 agreement [\d.]+% \(\d\/3\)/);
+    assert.match(r.out, /inference, median of 3 warm runs of one sample: float [\d.]+ ms, quantised [\d.]+ ms/);
+    const session = await createSession(out);
+    assert.deepEqual(session.outputNames, ['logits']);
+    await session.release();
+
+    const j = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QUInt8', '--conv_pattern', 'integer', '--batch', '2', '--rounds', '1', '--json', '--output_file', join(dir, 'q.onnx')]);
+    assert.equal(j.code, 0, j.err);
+    const report = JSON.parse(j.out);
+    assert.equal(report.bytesBefore, before.length);
+    assert.equal(report.bytesAfter, statSync(join(dir, 'q.onnx')).size);
+    assert.equal(report.quantType, 'QUInt8');
+    assert.equal(report.samples.count, 2);
+    assert.ok(report.quantised.every((q: { as: string }) => q.as === 'ConvInteger' || q.as === 'MatMulInteger'));
+    const o = report.comparison.outputs[0];
+    assert.equal(o.name, 'logits');
+    for (const k of ['maxAbs', 'meanAbs', 'relL2', 'top1Agreement']) assert.equal(typeof o[k], 'number', k);
+    assert.ok(o.relL2 < 0.03);
+    assert.ok(report.comparison.timing.floatMs > 0 && report.comparison.timing.quantMs > 0);
+  });
+
+  it('compares on a folder of images with the image preprocessing', async () => {
+    const dir = await temp('quant-images');
+    const images = join(dir, 'images');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(images);
+    for (let k = 0; k < 3; k++) {
+      await sharp({ create: { width: 40, height: 40, channels: 3, background: { r: 60 * k, g: 200 - 50 * k, b: 90 } } }).png().toFile(join(images, `img${k}.png`));
+    }
+    const file = writeZooModel('resnet_like', dir);
+    const r = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--image_batch', images, '--normalisation', 'imagenet', '--rounds', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out);
+    assert.equal(report.samples.count, 3);
+    assert.match(report.samples.source, /images of/);
+    assert.equal(report.comparison.outputs[0].rows, 3);
+  });
+
+  it('refuses bad input in one line and writes nothing', async () => {
+    const dir = await temp('quant-bad');
+    const file = writeZooModel('lenet5', dir);
+    oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt4']), /quant_type.*QInt4.*QInt8, QUInt8/);
+    oneLine(await cli(['quant_model', '--onnx_file', join(dir, 'missing.onnx'), '--quant_type', 'QInt8']), /missing\.onnx: no such file/);
+    oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--output_file', join(dir, '.', 'lenet5.onnx')]), /is the input model/);
+    oneLine(await cli(['quant_model', '--onnx_file', file]), /quant_type/);
+    assert.deepEqual(readdirSync(dir), ['lenet5.onnx']);
+    assert.ok(modelFromBytes(readFileSync(file)).proto.graph!.node!.some((n) => n.opType === 'Conv'), 'the input is as it was');
+  });
+});

@@ -1,0 +1,355 @@
+/**
+ * quant_model: quantised models load and run in onnxruntime within a stated error of the float
+ * model, weights round-trip within half a step, per-channel scales are per channel, the nodes
+ * left alone are the input's bytes, and the quantised model splits like any other.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { encodeModel } from '../../src/onnx/codec.js';
+import { modelFromBytes, type LoadedModel } from '../../src/onnx/model.js';
+import { toNumber, type TensorProto } from '../../src/onnx/types.js';
+import { compareModels, splitBatch } from '../../src/quant/compare.js';
+import { quantiseModel, type ConvPattern, type QuantiseOptions, type QuantType } from '../../src/quant/quantise.js';
+import { floatValues, tensorDims } from '../../src/quant/tensor-values.js';
+import { dequantiseWeight, quantiseWeight, roundHalfEven, transpose2d, type QuantisedWeight } from '../../src/quant/weights.js';
+import { runChain } from '../../src/runtime/chain.js';
+import { createSession } from '../../src/runtime/ort.js';
+import { randomInputs } from '../../src/split/random-inputs.js';
+import { imageFolderToTensor, NORMALISATION_PRESETS } from '../../src/tensor/images.js';
+import { buildParts } from '../../src/split/split.js';
+import { analyze, assertSameTensor, partSession, realSubject, tempDirs, zooSubject, type TestSubject } from '../helpers.js';
+import { fullSizeZoo, realModels, zoo } from '../models/zoo.js';
+
+const temp = tempDirs();
+
+/** Relative L2 error of the logits on seeded random inputs, stated for the test models. */
+const ZOO_REL_L2 = 0.03;
+const PPOCR_REL_L2 = 0.08;
+const PPOCR_REL_L2_PER_CHANNEL = 0.05;
+
+function quantised(s: TestSubject, options: QuantiseOptions): { model: LoadedModel; result: ReturnType<typeof quantiseModel> } {
+  const result = quantiseModel(s.model, options);
+  return { model: modelFromBytes(result.bytes, { file: `${s.name}.quant.onnx` }), result };
+}
+
+async function samplesOf(s: TestSubject, n: number) {
+  const a = await analyze(s);
+  return Array.from({ length: n }, (_, k) => randomInputs(a, 100 + k));
+}
+
+function initializerMap(m: LoadedModel): Map<string, TensorProto> {
+  return new Map((m.proto.graph!.initializer ?? []).map((t) => [t.name ?? '', t]));
+}
+
+/** The quantised weight as stored in the file: data, scales and zero points by name. */
+function storedWeight(m: LoadedModel, weight: string): QuantisedWeight & { scaleDims: number[] } {
+  const inits = initializerMap(m);
+  const data = inits.get(`${weight}_quantized`);
+  const scale = inits.get(`${weight}_scale`);
+  const zp = inits.get(`${weight}_zero_point`);
+  assert.ok(data && scale, `stored tensors of ${weight}`);
+  const signed = data.dataType === 3;
+  const raw = (t: TensorProto) => new Uint8Array(t.rawData!);
+  const dims = tensorDims(data);
+  const scales = floatValues(m, scale);
+  // No zero point stored: symmetric int8, zero point 0.
+  const zpRaw = zp ? raw(zp) : new Uint8Array(1);
+  const zeroPoints = signed ? new Int8Array(zpRaw.buffer, zpRaw.byteOffset, zpRaw.length) : zpRaw;
+  const q = raw(data);
+  const w: QuantisedWeight & { scaleDims: number[] } = {
+    type: signed ? 'int8' : 'uint8',
+    dims,
+    data: signed ? new Int8Array(q.buffer, q.byteOffset, q.length) : q,
+    scales,
+    zeroPoints: zeroPoints.length === scales.length ? zeroPoints : (signed ? new Int8Array(scales.length) : new Uint8Array(scales.length)).fill(zeroPoints[0]!),
+    scaleDims: tensorDims(scale),
+  };
+  if (scales.length > 1) w.axis = dims.length === 2 ? 1 : 0;
+  return w;
+}
+
+describe('weights', () => {
+  const values = Float32Array.from({ length: 4 * 3 * 3 * 3 }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 4)) * (Math.floor(i / 27) + 1));
+  const dims = [4, 3, 3, 3];
+  for (const type of ['int8', 'uint8'] as const) {
+    for (const axis of [undefined, 0]) {
+      it(`${type} ${axis === undefined ? 'per tensor' : 'per channel'}: every dequantised element within scale/2 of the original`, () => {
+        const q = quantiseWeight(values, dims, { type, ...(axis === undefined ? {} : { axis }) });
+        const back = dequantiseWeight(q);
+        const per = values.length / q.scales.length;
+        for (let i = 0; i < values.length; i++) {
+          const s = q.scales[axis === undefined ? 0 : Math.floor(i / per)]!;
+          assert.ok(Math.abs(back[i]! - values[i]!) <= s / 2 + 1e-6 * Math.abs(values[i]!), `element ${i}: ${back[i]} vs ${values[i]} (scale ${s})`);
+        }
+        if (type === 'int8') assert.ok(q.data.every((v) => v >= -127 && v <= 127));
+      });
+    }
+  }
+  it('per-channel int8 scales are max|w| / 127 of each channel, and differ between channels', () => {
+    const q = quantiseWeight(values, dims, { type: 'int8', axis: 0 });
+    assert.equal(q.scales.length, 4);
+    for (let c = 0; c < 4; c++) {
+      const amax = Math.max(...values.subarray(c * 27, (c + 1) * 27).map(Math.abs));
+      assert.equal(q.scales[c], Math.fround(amax / 127));
+    }
+    assert.equal(new Set(q.scales).size, 4);
+    assert.deepEqual([...q.zeroPoints], [0, 0, 0, 0]);
+  });
+  it('uint8 symmetric per channel shares zero point 128; asymmetric fits the range', () => {
+    const sym = quantiseWeight(values, dims, { type: 'uint8', axis: 0, symmetric: true });
+    assert.deepEqual([...sym.zeroPoints], [128, 128, 128, 128]);
+    const positive = Float32Array.from([0.5, 1, 2, 4]);
+    const asym = quantiseWeight(positive, [4], { type: 'uint8' });
+    assert.equal(asym.zeroPoints[0], 0);
+    assert.equal(asym.data[3], 255);
+  });
+  it('a weight of zeros quantises to zeros with scale 1; rounding is half to even', () => {
+    const q = quantiseWeight(new Float32Array(6), [2, 3], { type: 'int8', axis: 1 });
+    assert.deepEqual([...q.scales], [1, 1, 1]);
+    assert.ok(q.data.every((v) => v === 0));
+    assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4].map(roundHalfEven), [0, 2, 2, -0, -2, -2, 2]);
+  });
+  it('a non-finite weight is refused', () => {
+    assert.throws(() => quantiseWeight(Float32Array.from([1, Number.NaN]), [2], { type: 'int8' }), /non-finite/);
+  });
+});
+
+const PATTERNS: ConvPattern[] = ['weight_only', 'integer'];
+const TYPES: QuantType[] = ['QInt8', 'QUInt8'];
+const CNN_ZOO = ['lenet5', 'mobilenet_v2_like', 'resnet_like', 'inception_like', 'transformer_block', 'two_outputs', 'constant_nodes', 'input_reuse'];
+
+describe('quantised zoo models run within the bound', () => {
+  for (const name of CNN_ZOO) {
+    it(`${name}: both weight types, per tensor and per channel, both Conv patterns: relative L2 < ${ZOO_REL_L2}`, async () => {
+      const s = zooSubject(zoo.find((z) => z.name === name)!);
+      const samples = await samplesOf(s, 2);
+      for (const quantType of TYPES) {
+        for (const perChannel of [false, true]) {
+          for (const convPattern of PATTERNS) {
+            const { result } = quantised(s, { quantType, perChannel, convPattern });
+            assert.ok(result.quantised.length > 0, 'something quantised');
+            const c = await compareModels(s.model.bytes, result.bytes, samples, { rounds: 1, warmup: 0 });
+            assert.ok(c.outputs.length > 0);
+            for (const o of c.outputs) {
+              assert.ok(o.relL2 < ZOO_REL_L2, `${name} ${quantType} ${perChannel ? 'per channel' : 'per tensor'} ${convPattern} ${o.name}: relative L2 ${o.relL2}`);
+              assert.ok(o.maxAbs > 0, 'the outputs did change');
+            }
+          }
+        }
+      }
+    });
+  }
+});
+
+describe('BatchNormalization folding', () => {
+  it('folds every Conv + BatchNormalization pair of resnet_like and mobilenet_v2_like; the outputs stay within the bound', async () => {
+    for (const name of ['resnet_like', 'mobilenet_v2_like']) {
+      const s = zooSubject(zoo.find((z) => z.name === name)!);
+      const bns = s.model.proto.graph!.node!.filter((n) => n.opType === 'BatchNormalization').length;
+      assert.ok(bns > 0);
+      const { model, result } = quantised(s, { quantType: 'QInt8', perChannel: true });
+      assert.equal(result.folded.length, bns, `${name}: folded`);
+      assert.equal(model.proto.graph!.node!.filter((n) => n.opType === 'BatchNormalization').length, 0);
+      const kept = quantised(s, { quantType: 'QInt8', perChannel: true, foldBatchNorm: false });
+      assert.equal(kept.model.proto.graph!.node!.filter((n) => n.opType === 'BatchNormalization').length, bns);
+      assert.ok(result.bytes.length < kept.result.bytes.length, 'the float BatchNormalization parameters are gone');
+      const c = await compareModels(s.model.bytes, result.bytes, await samplesOf(s, 2), { rounds: 1, warmup: 0 });
+      assert.ok(c.outputs[0]!.relL2 < ZOO_REL_L2, `${name}: ${c.outputs[0]!.relL2}`);
+    }
+  });
+});
+
+describe('weights in the file', () => {
+  for (const name of ['resnet_like', 'lenet5', 'transformer_block', 'constant_nodes']) {
+    for (const perChannel of [false, true]) {
+      it(`${name} ${perChannel ? 'per channel' : 'per tensor'}: every stored weight dequantises within scale/2 of the original`, () => {
+        const s = zooSubject(zoo.find((z) => z.name === name)!);
+        for (const convPattern of PATTERNS) {
+          for (const quantType of TYPES) {
+            const { model, result } = quantised(s, { quantType, perChannel, convPattern, foldBatchNorm: false });
+            const original = new Map<string, TensorProto>(initializerMap(s.model));
+            for (const n of s.model.proto.graph!.node ?? []) {
+              const t = n.opType === 'Constant' ? n.attribute?.[0]?.t : undefined;
+              if (t) original.set(n.output![0]!, t);
+            }
+            for (const q of result.quantised) {
+              const w = storedWeight(model, q.weight);
+              const src = original.get(q.weight)!;
+              let values = floatValues(s.model, src);
+              const node = s.model.proto.graph!.node!.find((n) => (n.name || n.output![0]) === q.node)!;
+              const transB = node.opType === 'Gemm' && toNumber(node.attribute?.find((a) => a.name === 'transB')?.i) === 1;
+              if (transB) values = transpose2d(values, tensorDims(src)[0]!, tensorDims(src)[1]!);
+              const alpha = node.opType === 'Gemm' ? (node.attribute?.find((a) => a.name === 'alpha')?.f ?? 1) : 1;
+              const back = dequantiseWeight(w);
+              assert.equal(back.length, values.length);
+              const channels = w.scales.length;
+              assert.equal(channels, q.channels, `${q.node}: ${channels} scales`);
+              for (let i = 0; i < values.length; i++) {
+                const c = w.axis === undefined ? 0 : w.axis === 0 ? Math.floor(i / (values.length / channels)) : i % channels;
+                const step = w.scales[c]! / alpha;
+                if (Math.abs(back[i]! / alpha - values[i]!) > step / 2 + 1e-6) assert.fail(`${q.node} element ${i}: ${back[i]! / alpha} vs ${values[i]}`);
+              }
+            }
+          }
+        }
+      });
+    }
+  }
+  it('per channel: one scale per output channel (Conv) and output column (MatMul/Gemm), shaped to broadcast', () => {
+    const s = zooSubject(zoo.find((z) => z.name === 'lenet5')!);
+    const { model, result } = quantised(s, { quantType: 'QInt8', perChannel: true, convPattern: 'integer' });
+    const convs = result.quantised.filter((q) => q.opType === 'Conv');
+    const gemms = result.quantised.filter((q) => q.opType === 'Gemm');
+    assert.deepEqual(convs.map((q) => q.channels), [6, 16]);
+    assert.deepEqual(gemms.map((q) => q.channels), [120, 84, 10]);
+    for (const q of convs) assert.deepEqual(storedWeight(model, q.weight).scaleDims, [q.channels, 1, 1]);
+    for (const q of gemms) assert.deepEqual(storedWeight(model, q.weight).scaleDims, [q.channels]);
+    for (const q of [...convs, ...gemms]) assert.ok(new Set(storedWeight(model, q.weight).scales).size > 1, `${q.node}: distinct scales`);
+    const perTensor = quantised(s, { quantType: 'QInt8', convPattern: 'integer' });
+    for (const q of perTensor.result.quantised) assert.deepEqual(storedWeight(perTensor.model, q.weight).scaleDims, []);
+  });
+});
+
+describe('nodes left alone are the input bytes', () => {
+  for (const name of ['mobilenet_v2_like', 'constant_nodes', 'transformer_block', 'two_outputs']) {
+    it(`${name}: every node not quantised is byte for byte in the output, in order`, () => {
+      const s = zooSubject(zoo.find((z) => z.name === name)!);
+      for (const convPattern of PATTERNS) {
+        const { model, result } = quantised(s, { quantType: 'QUInt8', perChannel: true, convPattern });
+        const done = new Set(result.quantised.map((q) => q.node));
+        const slice = (m: LoadedModel, i: number) => Buffer.from(m.bytes.subarray(m.layout.graph.node[i]!.start, m.layout.graph.node[i]!.end));
+        const outNodes = model.proto.graph!.node!.map((_, i) => slice(model, i));
+        const produced = new Set(model.proto.graph!.node!.flatMap((n) => n.output ?? []));
+        let at = 0;
+        let kept = 0;
+        s.model.proto.graph!.node!.forEach((n, i) => {
+          if (done.has(n.name || n.output![0]!)) return;
+          if (result.folded.includes(n.name || n.output![0]!)) {
+            assert.equal(n.opType, 'BatchNormalization');
+            assert.ok(produced.has(n.output![0]!), `${n.name}: its output is still produced`);
+            return;
+          }
+          if (!n.output!.every((o) => produced.has(o))) {
+            assert.equal(n.opType, 'Constant', `${n.name}: only Constant nodes holding quantised weights may go`);
+            return;
+          }
+          const bytes = slice(s.model, i);
+          while (at < outNodes.length && !outNodes[at]!.equals(bytes)) at++;
+          assert.ok(at < outNodes.length, `${name} ${convPattern}: node ${n.name} (${n.opType}) is not in the output as it was`);
+          kept++;
+        });
+        assert.ok(kept > 0);
+      }
+    });
+  }
+});
+
+/** Up to `most` split points spread evenly from the first to the last. */
+function spread<T>(points: readonly T[], most: number): T[] {
+  if (points.length <= most) return [...points];
+  return Array.from({ length: most }, (_, k) => points[Math.round((k * (points.length - 1)) / (most - 1))]!);
+}
+
+async function checkSplits(s: TestSubject, most = 16): Promise<number> {
+  const a = await analyze(s);
+  const feeds = randomInputs(a, 5);
+  const full = await createSession(a.model.bytes, { graphOptimizationLevel: 'disabled' });
+  const expected = await full.run(feeds);
+  await full.release();
+  const points = spread(a.splitPoints, most);
+  for (const point of points) {
+    const parts = buildParts(a, [point.position]);
+    const sessions = await Promise.all(parts.map((p) => partSession(p)));
+    try {
+      const { tensors } = await runChain(sessions, feeds);
+      for (const name of a.index.outputs) assertSameTensor(tensors.get(name), expected[name]!, `${s.name} split ${point.index} (${point.splitLayer}) ${name}`);
+    } finally {
+      await Promise.all(sessions.map((x) => x.release()));
+    }
+  }
+  return points.length;
+}
+
+describe('the quantised model splits like any other', () => {
+  for (const name of ['resnet_like', 'mobilenet_v2_like', 'transformer_block']) {
+    for (const convPattern of PATTERNS) {
+      it(`${name} (${convPattern}): 16 split points spread over the model: the parts reproduce the quantised model's own outputs exactly`, async () => {
+        const z = zoo.find((m) => m.name === name)!;
+        const s = zooSubject(z);
+        const { model } = quantised(s, { quantType: 'QInt8', perChannel: true, convPattern });
+        const n = await checkSplits({ name: `${name}.quant`, model, inputs: z.inputs });
+        assert.ok(n > 2);
+      });
+    }
+  }
+  it('ppocr cls (opset 9 moved to 11): 16 split points spread over the model reproduce the quantised model', async () => {
+    const r = realModels.find((m) => m.name.includes('cls'))!;
+    const s = await realSubject(r);
+    const { model, result } = quantised(s, { quantType: 'QInt8', convPattern: 'integer' });
+    assert.equal(result.upgrade?.from, 9);
+    assert.ok(await checkSplits({ name: 'ppocr_cls.quant', model, inputs: s.inputs }) > 2);
+  });
+});
+
+describe('real and full-size models', () => {
+  it(`ppocr cls (trained): per channel within relative L2 ${PPOCR_REL_L2_PER_CHANNEL}, per tensor within ${PPOCR_REL_L2}, same top-1 on every sample`, async () => {
+    const r = realModels.find((m) => m.name.includes('cls'))!;
+    const s = await realSubject(r);
+    const samples = await samplesOf(s, 4);
+    for (const quantType of TYPES) {
+      for (const perChannel of [false, true]) {
+        for (const convPattern of PATTERNS) {
+          const { result } = quantised(s, { quantType, perChannel, convPattern });
+          const what = `${quantType} ${perChannel ? 'per channel' : 'per tensor'} ${convPattern}`;
+          assert.equal(result.quantised.length, 54);
+          assert.equal(result.folded.length, perChannel ? 35 : 0, 'BatchNormalization folded with per-channel scales only');
+          assert.equal(result.upgrade?.rewritten.length, 19, 'the Clip and Slice nodes of opset 9');
+          const c = await compareModels(s.model.bytes, result.bytes, samples, { rounds: 1, warmup: 0 });
+          const o = c.outputs[0]!;
+          assert.ok(o.relL2 < (perChannel ? PPOCR_REL_L2_PER_CHANNEL : PPOCR_REL_L2), `${what}: relative L2 ${o.relL2}`);
+          assert.equal(o.top1Agreement, 1, `${what}: top-1`);
+          assert.ok(result.bytes.length < 0.45 * s.model.bytes.length, `${what}: size ${result.bytes.length}`);
+        }
+      }
+    }
+  });
+  it('ppocr cls on rendered text lines, upright and upside down: the float model is right, the quantised one agrees on >= 95%', async () => {
+    const dir = await temp('quant-text');
+    const words = ['Hello world 2026', 'quantisation test', 'ONNX runtime', 'edge and cloud', 'split computing', 'PaddleOCR text', 'invoice no 1234', 'total 99.95 EUR', 'Main Street 12', 'layer by layer'];
+    let k = 0;
+    for (const w of words) {
+      for (const angle of [0, 180]) {
+        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="384" height="96"><rect width="100%" height="100%" fill="white"/><text x="12" y="66" font-family="sans-serif" font-size="${40 + (k % 3) * 4}" fill="black">${w}</text></svg>`;
+        await sharp(Buffer.from(svg)).rotate(angle).png().toFile(join(dir, `${String(k++).padStart(2, '0')}.png`));
+      }
+    }
+    const batch = await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 48, width: 192, dtype: 'float32' }, NORMALISATION_PRESETS.paddleocr);
+    const samples = splitBatch({ x: batch });
+    const s = await realSubject(realModels.find((m) => m.name.includes('cls'))!);
+    const full = await createSession(s.model.bytes);
+    const probs = (await full.run({ x: batch }))[(full.outputNames[0])!]!.data as Float32Array;
+    await full.release();
+    const right = samples.filter((_, i) => (probs[2 * i + 1]! > probs[2 * i]! ? 1 : 0) === i % 2).length;
+    assert.ok(right >= 18, `the float model classifies ${right}/20 text lines right`);
+    for (const quantType of TYPES) {
+      const { result } = quantised(s, { quantType, perChannel: true });
+      const o = (await compareModels(s.model.bytes, result.bytes, samples, { rounds: 1, warmup: 0 })).outputs[0]!;
+      assert.ok(o.top1Agreement! >= 0.95, `${quantType}: top-1 agreement ${o.top1Agreement}`);
+      assert.ok(o.relL2 < PPOCR_REL_L2_PER_CHANNEL, `${quantType}: relative L2 ${o.relL2}`);
+    }
+  });
+  for (const z of fullSizeZoo) {
+    it(`${z.name} 224x224: size <= 0.3x and relative L2 of the logits < 5%`, async () => {
+      const model = modelFromBytes(encodeModel(z.build()), { file: `${z.name}.onnx` });
+      const s: TestSubject = { name: z.name, model, inputs: z.inputs };
+      const { result } = quantised(s, { quantType: 'QInt8', perChannel: true });
+      assert.ok(result.folded.length > 0);
+      assert.ok(result.bytes.length <= 0.3 * model.bytes.length, `size ratio ${result.bytes.length / model.bytes.length}`);
+      assert.deepEqual(result.skipped, []);
+      const c = await compareModels(model.bytes, result.bytes, await samplesOf(s, 2), { rounds: 1, warmup: 0 });
+      assert.ok(c.outputs[0]!.relL2 < 0.05, `relative L2 ${c.outputs[0]!.relL2}`);
+    });
+  }
+});
