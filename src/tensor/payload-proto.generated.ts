@@ -59,6 +59,31 @@ export const payloadSchema: Record<string, unknown> = {
               "type": "bytes",
               "id": 1000,
               "protoName": "alignment_padding"
+            },
+            "encoding": {
+              "type": "TensorEncoding",
+              "id": 1001
+            }
+          }
+        },
+        "TensorEncoding": {
+          "fields": {
+            "codec": {
+              "type": "string",
+              "id": 1
+            },
+            "scale": {
+              "type": "double",
+              "id": 2
+            },
+            "zeroPoint": {
+              "type": "uint32",
+              "id": 3,
+              "protoName": "zero_point"
+            },
+            "crc32": {
+              "type": "uint32",
+              "id": 4
             }
           }
         },

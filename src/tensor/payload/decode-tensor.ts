@@ -4,13 +4,15 @@
  * numeric data views the input where it is aligned for its element size, copies otherwise).
  */
 import { isUtf8 } from 'node:buffer';
+import { crc32 } from 'node:zlib';
 import { elementCount, findDtypeByOnnx } from '../../onnx/dtypes.js';
-import { ProtoReader, WIRE_LEN, WIRE_VARINT } from '../../proto/reader.js';
+import { ProtoReader, WIRE_I64, WIRE_LEN, WIRE_VARINT } from '../../proto/reader.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { describeName } from './checks.js';
 import { refuse } from './errors.js';
-import { payloadDtypeByOnnx, TENSOR_FIELD as T, TENSOR_FOREIGN_DATA } from './fields.js';
+import { ENCODING_FIELD as E, payloadDtypeByOnnx, TENSOR_FIELD as T, TENSOR_FOREIGN_DATA } from './fields.js';
 import { MAX_RANK } from './limits.js';
+import type { CodedTensor } from './types.js';
 
 const TWO_63 = 2 ** 63;
 
@@ -23,6 +25,34 @@ export interface RawTensor {
   stringCount: number;
   /** The tensor's bytes: string_data entries are read from here once the tensor is validated. */
   span: [number, number];
+  /** Set when raw_data holds a codec's body. */
+  encoding?: { codec: string; scale?: number; zeroPoint?: number; crc32: number };
+}
+
+function readEncoding(buf: Buffer, start: number, end: number, index: number): NonNullable<RawTensor['encoding']> {
+  const r = new ProtoReader(buf, start, end, `tensor ${index} encoding`);
+  const e: NonNullable<RawTensor['encoding']> = { codec: '', crc32: 0 };
+  while (r.pos < end) {
+    const field = r.key();
+    if (field === E.codec) {
+      expectWire(r, field, 'encoding codec', WIRE_LEN);
+      const s = r.lengthDelimited(field);
+      e.codec = utf8(buf, s, r.pos, `tensor ${index} codec`);
+    } else if (field === E.scale) {
+      expectWire(r, field, 'encoding scale', WIRE_I64);
+      e.scale = r.double(field);
+    } else if (field === E.zeroPoint || field === E.crc32) {
+      expectWire(r, field, field === E.crc32 ? 'encoding crc32' : 'encoding zero_point', WIRE_VARINT);
+      const v = r.varint();
+      if (v >= 2 ** 32) refuse(`tensor ${index} encoding field ${field} does not fit uint32`);
+      if (field === E.crc32) e.crc32 = v;
+      else e.zeroPoint = v;
+    } else {
+      r.skip(field);
+    }
+  }
+  if (e.codec === '' || e.codec === 'raw') refuse(`tensor ${index} has an encoding without a codec name`);
+  return e;
 }
 
 export function utf8(buf: Buffer, start: number, end: number, what: string): string {
@@ -78,6 +108,12 @@ export function readTensor(buf: Buffer, start: number, end: number, index: numbe
         expectWire(r, field, 'raw_data', WIRE_LEN);
         t.raw = [r.lengthDelimited(field), r.pos];
         break;
+      case T.encoding: {
+        expectWire(r, field, 'encoding', WIRE_LEN);
+        const s = r.lengthDelimited(field);
+        t.encoding = readEncoding(buf, s, r.pos, index);
+        break;
+      }
       case T.alignmentPadding:
         expectWire(r, field, 'alignment_padding', WIRE_LEN);
         r.lengthDelimited(field);
@@ -92,6 +128,26 @@ export function readTensor(buf: Buffer, start: number, end: number, index: numbe
     }
   }
   return t;
+}
+
+/**
+ * A coded tensor: numeric type, no string_data, and a body whose CRC-32 is the one sent (the
+ * codec checks the body's size against the shape when it decodes it).
+ */
+export function checkedCoded(buf: Buffer, t: RawTensor): CodedTensor {
+  const what = `tensor ${t.index} (${describeName(t.name)})`;
+  const e = t.encoding!;
+  const dtype = payloadDtypeByOnnx(t.dataType);
+  if (!dtype || dtype.array === undefined) refuse(`${what} is encoded with ${e.codec} but its data_type ${t.dataType} is not a numeric type a payload carries`);
+  if (t.stringCount > 0) refuse(`${what} is encoded with ${e.codec} but has string_data`);
+  const [s, end] = t.raw ?? [0, 0];
+  const body = buf.subarray(s, end);
+  const crc = crc32(body);
+  if (crc !== e.crc32) refuse(`${what}: ${e.codec} body of ${body.length} bytes fails its CRC-32 check (corrupted)`);
+  const coded: CodedTensor = { type: dtype.name, dims: t.dims, codec: e.codec, body };
+  if (e.scale !== undefined) coded.scale = e.scale;
+  if (e.zeroPoint !== undefined) coded.zeroPoint = e.zeroPoint;
+  return coded;
 }
 
 export function checkedTensor(buf: Buffer, t: RawTensor): HostTensor {

@@ -5,15 +5,16 @@
  * where the data is aligned for its element size (always, for a buffer whose byteOffset is a
  * multiple of 8 holding a payload of this encoder) and copies otherwise.
  */
+import { elementCount } from '../../onnx/dtypes.js';
 import { ProtoReader, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError } from '../../proto/reader.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { hostTensorBytes } from '../host.js';
 import { checkHost, describeName, runIdProblem, SHA256_HEX } from './checks.js';
-import { checkedTensor, expectWire, readTensor, utf8, type RawTensor } from './decode-tensor.js';
+import { checkedCoded, checkedTensor, expectWire, readTensor, utf8, type RawTensor } from './decode-tensor.js';
 import { PayloadError, Refused, refuse } from './errors.js';
-import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
+import { KIND, PAYLOAD_FIELD as P, payloadDtypeByName, TIMING_FIELD as TIMING } from './fields.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_TENSORS, MAX_LIST_ENTRIES, PAYLOAD_VERSION } from './limits.js';
-import type { DecodeOptions, Payload } from './types.js';
+import type { CodedTensor, DecodeOptions, Payload } from './types.js';
 
 const TWO_32 = 2 ** 32;
 
@@ -152,10 +153,19 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   }
 
   const tensors = new Map<string, HostTensor>();
+  const coded = new Map<string, CodedTensor>();
   let total = 0;
   for (const t of raw) {
     if (t.name === '') refuse(`tensor ${t.index} has no name`);
-    if (tensors.has(t.name)) refuse(`duplicate tensor name ${describeName(t.name)}`);
+    if (tensors.has(t.name) || coded.has(t.name)) refuse(`duplicate tensor name ${describeName(t.name)}`);
+    if (t.encoding !== undefined) {
+      const c = checkedCoded(buf, t);
+      // Counted at its decoded size: what the codec will allocate.
+      total += elementCount(c.dims) * payloadDtypeByName(c.type)!.bytes;
+      if (total > maxBytes) refuse(`tensors exceed the limit of ${maxBytes} bytes once decoded (raise maxBytes)`);
+      coded.set(t.name, c);
+      continue;
+    }
     const host = checkedTensor(buf, t);
     total += hostTensorBytes(host);
     if (total > maxBytes) refuse(`tensors exceed the limit of ${maxBytes} bytes (raise maxBytes)`);
@@ -175,6 +185,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   if (error !== undefined) p.error = error;
   if (host !== undefined) p.host = host;
   if (outputs.length > 0) p.outputs = outputs;
+  if (coded.size > 0) p.coded = coded;
   return p;
 }
 

@@ -4,14 +4,16 @@
  * from the start of the message, then raw_data. The data itself is not copied: it is returned
  * as a view of the tensor's typed array, to be appended as its own chunk.
  */
+import { crc32 } from 'node:zlib';
 import { elementCount } from '../../onnx/dtypes.js';
 import { WIRE_LEN } from '../../proto/reader.js';
 import { keyOf, ProtoWriter, varintLength, writeVarint } from '../../proto/writer.js';
 import type { HostTensor } from '../../runtime/session.js';
-import { describeName } from './checks.js';
+import { describeName, isUint32 } from './checks.js';
 import { encodeError } from './errors.js';
-import { PAYLOAD_DTYPES, PAYLOAD_FIELD as P, payloadDtypeByName, TENSOR_FIELD as T } from './fields.js';
+import { ENCODING_FIELD as E, PAYLOAD_DTYPES, PAYLOAD_FIELD as P, payloadDtypeByName, TENSOR_FIELD as T } from './fields.js';
 import { MAX_RANK } from './limits.js';
+import type { CodedTensor } from './types.js';
 
 const TAG_TENSORS = keyOf(P.tensors, WIRE_LEN);
 const TAG_RAW = keyOf(T.rawData, WIRE_LEN);
@@ -43,18 +45,42 @@ function tensorView(name: string, t: HostTensor, size: number, count: number): U
 }
 
 const metaWriter = new ProtoWriter();
+const encodingWriter = new ProtoWriter();
 
-/** dims, data_type, string_data (string tensors) and name, in field-number order (valid until the next call). */
-function tensorMeta(name: string, t: HostTensor, onnx: number, strings: readonly string[] | undefined): Uint8Array {
+/** dims, data_type, string_data (string tensors), name and encoding, in field-number order (valid until the next call). */
+function tensorMeta(name: string, t: Pick<HostTensor, 'dims'>, onnx: number, strings: readonly string[] | undefined, coded?: CodedTensor): Uint8Array {
   const w = metaWriter.reset();
   for (const d of t.dims) w.uint(T.dims, d);
   w.uint(T.dataType, onnx);
   if (strings !== undefined) for (const s of strings) w.string(T.stringData, s);
-  return w.string(T.name, name).finish();
+  w.string(T.name, name);
+  if (coded !== undefined) {
+    const e = encodingWriter.reset().string(E.codec, coded.codec);
+    if (coded.scale !== undefined) e.double(E.scale, coded.scale);
+    if (coded.zeroPoint) e.uint(E.zeroPoint, coded.zeroPoint);
+    const crc = crc32(coded.body);
+    if (crc !== 0) e.uint(E.crc32, crc);
+    w.message(T.encoding, e);
+  }
+  return w.finish();
+}
+
+function checkCoded(name: string, c: CodedTensor): void {
+  if (c === null || typeof c !== 'object' || !(c.body instanceof Uint8Array)) throw encodeError(`coded tensor ${describeName(name)} needs a byte body`);
+  if (typeof c.codec !== 'string' || c.codec === '' || c.codec === 'raw') throw encodeError(`coded tensor ${describeName(name)} needs a codec name other than 'raw'`);
+  if (c.scale !== undefined && !Number.isFinite(c.scale)) throw encodeError(`coded tensor ${describeName(name)} has a scale that is not finite`);
+  if (c.zeroPoint !== undefined && !isUint32(c.zeroPoint)) throw encodeError(`coded tensor ${describeName(name)} has a zero point that is not a uint32`);
+  if (payloadDtypeByName(c.type)?.array === undefined) throw encodeError(`coded tensor ${describeName(name)} has type '${c.type}'; only numeric tensors are coded`);
+}
+
+/** Lays out one coded tensor field (raw_data is the codec's body) whose first byte is at `offset` of the message. */
+export function encodeCodedTensor(name: string, c: CodedTensor, offset: number): EncodedTensor {
+  checkCoded(name, c);
+  return encodeTensor(name, { type: c.type, dims: c.dims, data: new Uint8Array(0) }, offset, c);
 }
 
 /** Lays out one tensor field whose first byte is at `offset` of the message. */
-export function encodeTensor(name: string, t: HostTensor, offset: number): EncodedTensor {
+export function encodeTensor(name: string, t: HostTensor, offset: number, coded?: CodedTensor): EncodedTensor {
   if (typeof name !== 'string' || name === '') throw encodeError('a tensor has an empty name');
   if (t === null || typeof t !== 'object') throw encodeError(`tensor ${describeName(name)} is not a tensor`);
   const dtype = payloadDtypeByName(t.type);
@@ -73,9 +99,9 @@ export function encodeTensor(name: string, t: HostTensor, offset: number): Encod
     }
     strings = data as string[];
   } else {
-    raw = tensorView(name, t, dtype.bytes, count);
+    raw = coded ? coded.body : tensorView(name, t, dtype.bytes, count);
   }
-  const metaBytes = tensorMeta(name, t, dtype.onnx, strings);
+  const metaBytes = tensorMeta(name, t, dtype.onnx, strings, coded);
 
   // Numeric tensors end with [padding] raw_data; choose the padding so that raw_data starts
   // at a multiple of ALIGN from the start of the message.

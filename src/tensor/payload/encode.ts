@@ -7,7 +7,7 @@
 import { Chunks, ProtoWriter } from '../../proto/writer.js';
 import { hostTensorBytes } from '../host.js';
 import { checkHost, isUint32, runIdProblem, SHA256_HEX } from './checks.js';
-import { encodeTensor, type EncodedTensor } from './encode-tensor.js';
+import { encodeCodedTensor, encodeTensor, type EncodedTensor } from './encode-tensor.js';
 import { encodeError } from './errors.js';
 import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
 import { MAX_LIST_ENTRIES, PAYLOAD_VERSION } from './limits.js';
@@ -43,6 +43,10 @@ function checkPayloadForEncoding(p: Payload): void {
   if (p.error !== undefined && typeof p.error !== 'string') throw encodeError('error must be a string');
   if (p.host !== undefined && typeof p.host !== 'string') throw encodeError('host must be a string');
   if (!(p.tensors instanceof Map)) throw encodeError('tensors must be a Map');
+  if (p.coded !== undefined) {
+    if (!(p.coded instanceof Map)) throw encodeError('coded must be a Map');
+    for (const name of p.coded.keys()) if (p.tensors.has(name)) throw encodeError(`tensor ${JSON.stringify(name)} is both raw and coded`);
+  }
 }
 
 const sizing = new ProtoWriter();
@@ -89,6 +93,11 @@ export function encodePayload(p: Payload): Chunks {
     tensors.push(e);
     offset += e.length;
   }
+  for (const [name, c] of p.coded ?? []) {
+    const e = encodeCodedTensor(name, c, offset);
+    tensors.push(e);
+    offset += e.length;
+  }
   const head = header(new ProtoWriter(), p, offset);
   if (head.length !== headerLength) throw new Error('payload: header size changed (bug)');
   const chunks = new Chunks().push(head);
@@ -99,9 +108,10 @@ export function encodePayload(p: Payload): Chunks {
   return chunks;
 }
 
-/** Sum of the tensors' raw data bytes (strings: UTF-8 bytes): the CSV's tensor_bytes. */
-export function payloadTensorBytes(p: Pick<Payload, 'tensors'>): number {
+/** Sum of the tensors' raw data bytes (strings: UTF-8 bytes; coded tensors: their bodies). */
+export function payloadTensorBytes(p: Pick<Payload, 'tensors' | 'coded'>): number {
   let n = 0;
   for (const t of p.tensors.values()) n += hostTensorBytes(t);
+  for (const c of p.coded?.values() ?? []) n += c.body.byteLength;
   return n;
 }

@@ -19,7 +19,9 @@ export const PAYLOAD_FIELD = {
   tensors: 15,
 } as const;
 
-export const TENSOR_FIELD = { dims: 1, dataType: 2, stringData: 6, name: 8, rawData: 9, alignmentPadding: 1000 } as const;
+export const TENSOR_FIELD = { dims: 1, dataType: 2, stringData: 6, name: 8, rawData: 9, alignmentPadding: 1000, encoding: 1001 } as const;
+
+export const ENCODING_FIELD = { codec: 1, scale: 2, zeroPoint: 3, crc32: 4 } as const;
 
 export const TIMING_FIELD = { name: 1, ms: 2 } as const;
 

@@ -10,7 +10,7 @@
  * Decoding (./decode.ts): a strict, bounded wire-format reader; aligned tensor data is viewed
  * in place. Little-endian hosts only (raw_data is little-endian, as in ONNX).
  */
-export type { DecodeOptions, Payload } from './types.js';
+export type { CodedTensor, DecodeOptions, Payload } from './types.js';
 export { PayloadError } from './errors.js';
 export { DEFAULT_MAX_BYTES, DEFAULT_MAX_TENSORS, MAX_LIST_ENTRIES, MAX_RANK, MAX_RUN_ID_LENGTH, PAYLOAD_VERSION } from './limits.js';
 export { PAYLOAD_DTYPES } from './fields.js';

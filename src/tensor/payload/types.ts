@@ -19,6 +19,18 @@ export interface Payload {
   /** Model outputs the cloud must send back (input payloads); empty or absent: everything its parts produce that no later part reads. */
   outputs?: string[];
   tensors: Map<string, HostTensor>;
+  /** Tensors encoded by a codec (src/tensor/codecs/ decodes them); names distinct from `tensors`'. */
+  coded?: Map<string, CodedTensor>;
+}
+
+/** A tensor as a codec encoded it: the decoded tensor's type and shape, the codec and its parameters, the body sent. */
+export interface CodedTensor {
+  type: string;
+  dims: number[];
+  codec: string;
+  scale?: number;
+  zeroPoint?: number;
+  body: Uint8Array;
 }
 
 export interface DecodeOptions {

@@ -1,0 +1,84 @@
+/**
+ * fp16: float32 tensors sent as IEEE 754 half precision, rounded to nearest even. NaN stays
+ * NaN, +-Inf stays +-Inf, finite values beyond +-65504 become +-Inf and values below 2^-24
+ * lose precision (subnormals). In the normal range the relative error is at most 2^-11.
+ */
+import { elementCount } from '../../onnx/dtypes.js';
+import type { HostTensor } from '../../runtime/session.js';
+import { alignedView, bytesOf, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
+
+/** Half-precision bits of the float32 with bits `f`, rounded to nearest even. */
+export function halfBits(f: number): number {
+  const sign = (f >>> 16) & 0x8000;
+  const exp = (f >>> 23) & 0xff;
+  let mant = f & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && (h & 1) !== 0)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  // A carry out of the mantissa moves into the exponent: 65520 and above round to Inf.
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) !== 0)) h++;
+  return sign | h;
+}
+
+let table: Uint32Array | undefined;
+
+/** float32 bits of every half-precision value, built on first use (256 KiB). */
+function halfTable(): Uint32Array {
+  if (table) return table;
+  table = new Uint32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >>> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    let bits: number;
+    if (exp === 0x1f) bits = sign | 0x7f800000 | (mant << 13);
+    else if (exp !== 0) bits = sign | ((exp + 112) << 23) | (mant << 13);
+    else if (mant === 0) bits = sign;
+    else {
+      // Subnormal: normalise.
+      let e = 113;
+      let m = mant;
+      while ((m & 0x400) === 0) {
+        m <<= 1;
+        e--;
+      }
+      bits = sign | (e << 23) | ((m & 0x3ff) << 13);
+    }
+    table[h] = bits >>> 0;
+  }
+  return table;
+}
+
+export const fp16: TensorCodec = {
+  name: 'fp16',
+  lossless: false,
+  async encode(t: HostTensor): Promise<CodedBody | undefined> {
+    if (t.type !== 'float32') return undefined;
+    const src = t.data as Float32Array;
+    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+    const out = new Uint16Array(src.length);
+    for (let i = 0; i < bits.length; i++) out[i] = halfBits(bits[i]!);
+    return { codec: 'fp16', body: bytesOf(out) };
+  },
+  async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {
+    const n = elementCount(dims);
+    expectBodyBytes(coded, n * 2, dims);
+    const halves = alignedView(coded.body, Uint16Array);
+    const lut = halfTable();
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) out[i] = lut[halves[i]!]!;
+    return { type, dims: [...dims], data: new Float32Array(out.buffer) };
+  },
+};

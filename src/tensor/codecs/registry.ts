@@ -1,0 +1,32 @@
+/** The tensor codecs by name (--tensor_codec). 'raw' is no codec: tensors travel as they are. */
+import { UsageError } from '../../errors.js';
+import { bf16 } from './bf16.js';
+import { deflate } from './deflate.js';
+import { fp16 } from './fp16.js';
+import { int8 } from './int8.js';
+import { CodecError, type TensorCodec } from './types.js';
+import { zstd } from './zstd.js';
+
+export const TENSOR_CODECS = ['raw', 'fp16', 'bf16', 'int8', 'deflate', 'zstd'] as const;
+export type TensorCodecName = (typeof TENSOR_CODECS)[number];
+
+const CODECS: ReadonlyMap<string, TensorCodec> = new Map([fp16, bf16, int8, deflate, zstd].map((c) => [c.name, c]));
+
+export function isTensorCodecName(name: unknown): name is TensorCodecName {
+  return typeof name === 'string' && (TENSOR_CODECS as readonly string[]).includes(name);
+}
+
+/** The codec named `name` (undefined for 'raw'); a UsageError for an unknown name. */
+export function tensorCodec(name: string): TensorCodec | undefined {
+  if (name === 'raw') return undefined;
+  const c = CODECS.get(name);
+  if (!c) throw new UsageError(`unknown tensor codec '${name}' (choose from ${TENSOR_CODECS.join(', ')})`);
+  return c;
+}
+
+/** The codec that encoded a received tensor; a CodecError naming the tensor for one this build does not know. */
+export function receivedCodec(name: string, tensor: string): TensorCodec {
+  const c = CODECS.get(name);
+  if (!c) throw new CodecError(`tensor ${JSON.stringify(tensor)} is encoded with unknown codec '${name}' (this build knows ${[...CODECS.keys()].join(', ')})`);
+  return c;
+}

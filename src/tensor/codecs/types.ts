@@ -1,0 +1,46 @@
+/** What every tensor codec shares: the encoded form of one tensor and the codec interface. */
+import { OnnxManagerError } from '../../errors.js';
+import type { HostTensor } from '../../runtime/session.js';
+
+/** A tensor's encoded body cannot be decoded (corrupted, truncated, or parameters out of range). */
+export class CodecError extends OnnxManagerError {}
+
+/** How one tensor was encoded: the codec, its parameters, and the body that replaces raw_data. */
+export interface CodedBody {
+  codec: string;
+  /** int8: the step between two quantised values. */
+  scale?: number;
+  /** int8: the quantised value that stands for 0. */
+  zeroPoint?: number;
+  body: Uint8Array;
+}
+
+export interface TensorCodec {
+  readonly name: string;
+  /** Lossless codecs give back the same bits; lossy ones stay within their documented bound. */
+  readonly lossless: boolean;
+  /** The encoded tensor, or undefined when this codec leaves the tensor as it is (sent raw). */
+  encode(t: HostTensor): Promise<CodedBody | undefined>;
+  /** Restores the tensor of `type` and `dims` from `coded`; throws CodecError for a body that does not fit. */
+  decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor>;
+}
+
+/** The bytes of a typed array's elements (a view, no copy). */
+export function bytesOf(data: ArrayBufferView): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** A Float32Array or Uint16Array over `bytes`, copied only when `bytes` is not aligned for it. */
+export function alignedView<T extends Float32Array | Uint16Array | Uint32Array>(bytes: Uint8Array, Ctor: { new (b: ArrayBuffer, o: number, n: number): T; new (n: number): T; BYTES_PER_ELEMENT: number }): T {
+  const n = bytes.byteLength / Ctor.BYTES_PER_ELEMENT;
+  if (bytes.byteOffset % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, n);
+  const copy = new Ctor(n);
+  new Uint8Array(copy.buffer).set(bytes);
+  return copy;
+}
+
+export function expectBodyBytes(coded: CodedBody, want: number, dims: readonly number[]): void {
+  if (coded.body.byteLength !== want) {
+    throw new CodecError(`${coded.codec} body of a [${dims.join(', ')}] tensor must be ${want} bytes, got ${coded.body.byteLength} (truncated or corrupted)`);
+  }
+}
