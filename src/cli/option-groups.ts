@@ -11,6 +11,7 @@ import { givenValue, integerAtLeast } from '../config/checks.js';
 import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { providerFor } from '../runtime/providers.js';
+import { TENSOR_CODECS } from '../tensor/codecs/registry.js';
 import { NORMALISATION_PRESETS } from '../tensor/images.js';
 
 function integerCheck(flag: string, min: number) {
@@ -180,6 +181,19 @@ export function withCycleOptions<T>(y: Argv<T>) {
     .option('timeout', positiveOption('timeout', { default: DEFAULTS.timeoutS, describe: 'Seconds to wait for each cloud result' }))
     .option('keep_objects', { type: 'boolean', default: false, describe: 'Keep input/output payloads in the store after each split point' })
     .group(['warmup', 'timeout', 'keep_objects'], 'Run:');
+}
+
+/** How the cut tensors are sent (run, run_all). */
+export function withCodecOptions<T>(y: Argv<T>, several: boolean) {
+  return y
+    .option('tensor_codec', {
+      type: 'string' as const,
+      array: several,
+      choices: TENSOR_CODECS,
+      default: several ? ['raw'] : 'raw',
+      describe: several ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd)' : 'Codec of the cut tensors',
+    })
+    .group(['tensor_codec'], 'Run:');
 }
 
 /** The sweep over split points (run_all). */

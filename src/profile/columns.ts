@@ -34,6 +34,11 @@ export const COLUMNS = [
   'error',
   // Extras.
   'result_bytes',
+  // The codec of the cut tensors (--tensor_codec; raw: none). Its time is part of encode_ms
+  // (codec_encode_ms, edge) and of cloud_decode_ms (cloud_codec_decode_ms, cloud).
+  'tensor_codec',
+  'codec_encode_ms',
+  'cloud_codec_decode_ms',
   'cloud_download_ms',
   'cloud_decode_ms',
   'cloud_encode_ms',

@@ -60,17 +60,23 @@ export function summaryPath(file: string): string {
 
 /** Median, p5 and p95 of every time column per split point, over rows with status ok. */
 export async function writeSummary(file: string, rows: readonly Record<string, string | number>[]): Promise<string> {
-  const bySplit = new Map<number, Record<string, string | number>[]>();
+  // One line per split point and tensor codec (rows from before codecs: raw).
+  const bySplit = new Map<string, Record<string, string | number>[]>();
+  const codecOf = (r: Record<string, string | number>): string => String(r.tensor_codec || 'raw');
   for (const r of rows) {
-    const k = Number(r.split_index);
+    const k = `${Number(r.split_index)}/${codecOf(r)}`;
     if (!bySplit.has(k)) bySplit.set(k, []);
     bySplit.get(k)!.push(r);
   }
   const header = ['split_index', 'split_layer', 'cut_tensors', 'tensor_bytes', 'transfer_bytes', 'reps', 'failed'];
   for (const c of TIME_COLUMNS) header.push(`${c}_median`, `${c}_p5`, `${c}_p95`);
+  header.push('tensor_codec', 'max_abs_diff_max');
   const lines: (string | number)[][] = [header];
-  for (const k of [...bySplit.keys()].sort((a, b) => a - b)) {
-    const all = bySplit.get(k)!;
+  const keys = [...bySplit.keys()];
+  const order = (k: string): number => Number(k.split('/')[0]);
+  for (const key of keys.sort((a, b) => order(a) - order(b))) {
+    const all = bySplit.get(key)!;
+    const k = order(key);
     const ok = all.filter((r) => r.status === 'ok');
     const first = ok[0] ?? all[0]!;
     const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, first.transfer_bytes!, ok.length, all.length - ok.length];
@@ -78,6 +84,8 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
       const v = ok.map((r) => Number(r[c])).filter((x) => Number.isFinite(x));
       line.push(...[0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : '')));
     }
+    const diffs = ok.map((r) => r.max_abs_diff).filter((x) => x !== '' && x !== undefined).map(Number);
+    line.push(codecOf(first), diffs.length ? Math.max(...diffs) : '');
     lines.push(line);
   }
   const out = summaryPath(file);

@@ -28,6 +28,8 @@ export interface StartRunOptions {
   warn?: (line: string) => void;
   /** The environment store keys and backend credentials come from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Codecs of the cut tensors (--tensor_codec): run uses the first, a sweep one row set each. Default raw. */
+  tensorCodecs?: readonly string[];
 }
 
 export interface SplitMeasurement {
@@ -144,6 +146,10 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   if (config.link) ctx.link = config.link;
   if (config.threads !== undefined) ctx.threads = config.threads;
   ctx.graphOpt = config.graphOptimizationLevel;
+  if (options.tensorCodecs?.length) {
+    ctx.tensorCodecs = [...new Set(options.tensorCodecs)];
+    ctx.tensorCodec = ctx.tensorCodecs[0]!;
+  }
   return {
     ctx,
     config,

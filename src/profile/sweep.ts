@@ -15,6 +15,7 @@ import type { SplitPoint } from '../split/points.js';
 import { buildPointParts, type BuiltPart } from '../split/split.js';
 import type { LinkShape } from '../storage/shaping-proxy.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
+import { encodeTensors } from '../tensor/codecs/tensors.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, type Row } from './columns.js';
@@ -45,6 +46,10 @@ export interface SweepContext {
   threads?: number;
   /** Graph optimisation of each session, for the rows. */
   graphOpt?: string;
+  /** Codecs the cut tensors are sent with (--tensor_codec), one row set each; default ['raw']. */
+  tensorCodecs?: readonly string[];
+  /** The codec of the cycles in progress (set by the sweep from tensorCodecs). */
+  tensorCodec?: string;
 }
 
 /** The input shapes a sweep runs with, as the input_shapes column holds them: name:1x3x224x224;... */
@@ -161,6 +166,9 @@ export class PreparedSplit {
         const tensors = new Map<string, HostTensor>();
         for (const n of this.cut) tensors.set(n, outputs.get(n)!);
         row.tensor_bytes = [...tensors.values()].reduce((s, t) => s + hostTensorBytes(t), 0);
+        const tCodec = performance.now();
+        const coded = await encodeTensors(tensors, ctx.tensorCodec ?? 'raw');
+        const codecMs = performance.now() - tCodec;
         const payload: Payload = {
           kind: 'input',
           runId: ctx.runId,
@@ -169,7 +177,8 @@ export class PreparedSplit {
           nextModels: this.cloudModels,
           timings: [{ name: 'edge_ms', ms: Number(row.edge_ms) }],
           outputs: ctx.analysis.index.outputs.filter((o) => !outputs.has(o)),
-          tensors,
+          tensors: coded.tensors,
+          ...(coded.coded.size > 0 ? { coded: coded.coded } : {}),
         };
         const tEnc = performance.now();
         const chunks = encodePayload(payload);
@@ -187,7 +196,9 @@ export class PreparedSplit {
         Object.assign(row, {
           transfer_bytes: chunks.byteLength,
           result_bytes: bytes.length,
-          encode_ms: ms(tUp - tEnc),
+          // The codec's time is part of the edge's encoding.
+          encode_ms: ms(tUp - tEnc + codecMs),
+          codec_encode_ms: ms(codecMs),
           upload_ms: ms(tWait - tUp),
           wait_ms: ms(tDown - tWait),
           download_ms: ms(tDec - tDown),
@@ -205,6 +216,7 @@ export class PreparedSplit {
         row.cloud_download_ms = cloudTime('cloud_download_ms');
         row.cloud_decode_ms = cloudTime('cloud_decode_ms');
         row.cloud_encode_ms = cloudTime('cloud_encode_ms');
+        row.cloud_codec_decode_ms = cloudTime('cloud_codec_decode_ms');
         if (ctx.backend.jobInfo) {
           const info = await ctx.backend.jobInfo(job).catch(() => ({}) as JobInfo);
           if (info.name !== undefined) row.job_name = info.name;
@@ -265,6 +277,7 @@ function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
     exec_type: ctx.execType,
     backend: ctx.backend.name,
     run_id: ctx.runId,
+    tensor_codec: ctx.tensorCodec ?? 'raw',
     bandwidth_mbit: ctx.link?.bandwidthMbit ?? '',
     rtt_ms: ctx.link?.rttMs ?? '',
     model_sha256: ctx.analysis.model.sha256,
@@ -291,8 +304,9 @@ export interface SweepOptions {
   signal?: AbortSignal;
 }
 
-export function doneKey(split: number | string, rep: number | string): string {
-  return `${split}/${rep}`;
+/** The key of a (split_index, rep, tensor_codec) row; raw rows keep the key they had before codecs. */
+export function doneKey(split: number | string, rep: number | string, codec: string = 'raw'): string {
+  return codec === 'raw' || codec === '' ? `${split}/${rep}` : `${split}/${rep}/${codec}`;
 }
 
 /** Runs every requested split point; failed split points become error rows and the sweep goes on. */
@@ -302,30 +316,36 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
   for (const point of ctx.analysis.splitPoints) {
     if (opts.signal?.aborted) break;
     if (wanted && !wanted.has(point.index)) continue;
-    const reps = Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r)));
-    if (reps.length === 0) continue;
+    const todo = (ctx.tensorCodecs ?? ['raw'])
+      .map((codec) => ({ ctx: { ...ctx, tensorCodec: codec }, reps: Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r, codec))) }))
+      .filter((c) => c.reps.length > 0);
+    if (todo.length === 0) continue;
     opts.onSplitStart?.(point);
     let prepared: PreparedSplit | undefined;
     try {
       prepared = await PreparedSplit.prepare(ctx, point);
     } catch (err) {
-      for (const r of reps) {
-        const row = failedRow(ctx, point, r, err);
-        rows.push(row);
-        await opts.onRow?.(row);
+      for (const c of todo) {
+        for (const r of c.reps) {
+          const row = failedRow(c.ctx, point, r, err);
+          rows.push(row);
+          await opts.onRow?.(row);
+        }
       }
       continue;
     }
     try {
-      await prepared.runReps(
-        ctx,
-        reps,
-        async ({ row }) => {
-          rows.push(row);
-          await opts.onRow?.(row);
-        },
-        opts.signal,
-      );
+      for (const c of todo) {
+        await prepared.runReps(
+          c.ctx,
+          c.reps,
+          async ({ row }) => {
+            rows.push(row);
+            await opts.onRow?.(row);
+          },
+          opts.signal,
+        );
+      }
     } finally {
       await prepared.release(ctx);
     }

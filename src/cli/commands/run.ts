@@ -5,6 +5,7 @@ import {
   checkCloudFlags,
   intOption,
   withCloudOptions,
+  withCodecOptions,
   withCycleOptions,
   withInputOptions,
   withLinkOptions,
@@ -19,7 +20,7 @@ export const runCommand = defineCommand({
   describe: 'One split point through the full edge -> store -> cloud cycle, with the time of each step',
   example: 'run --onnx_file model.onnx --split_layer relu_3_out --rep 5 --verify',
   builder: (y) =>
-    withLinkOptions(withCloudOptions(withStoreOptions(withCycleOptions(withRuntimeOptions(withInputOptions(withModelOptions(y)))))))
+    withCodecOptions(withLinkOptions(withCloudOptions(withStoreOptions(withCycleOptions(withRuntimeOptions(withInputOptions(withModelOptions(y))))))), false)
       .option('split_layer', { type: 'string', describe: 'Layer to cut after (the input name for cloud only)' })
       .option('cut_file', { type: 'string', conflicts: 'split_layer', describe: 'JSON { "edge_nodes": [...] }: cut at this node set instead' })
       .option('rep', intOption('rep', { default: DEFAULTS.repRun, describe: 'Recorded repetitions' }))
@@ -33,7 +34,7 @@ export const runAllCommand = defineCommand({
   name: 'run_all',
   describe: 'Every split point through the cycle, --rep times each; rows to --results_file (CSV) and a summary',
   example: 'run_all --onnx_file model.onnx --rep 10 --bandwidth 50 --rtt 20 --results_file results/model.csv',
-  builder: (y) => withLinkOptions(withCloudOptions(withStoreOptions(withSweepOptions(withRuntimeOptions(withInputOptions(withModelOptions(y))))))),
+  builder: (y) => withCodecOptions(withLinkOptions(withCloudOptions(withStoreOptions(withSweepOptions(withRuntimeOptions(withInputOptions(withModelOptions(y))))))), true),
   validate: (args, given) => checkCloudFlags(String(args.cloud), given),
   run: async (args, io) => (await import('../ops/run.js')).runAll(args, io),
 });

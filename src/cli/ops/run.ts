@@ -44,6 +44,8 @@ export interface RunArgs extends ModelArgs, InputArgs {
   verify?: boolean;
   bandwidth?: number;
   rtt?: number;
+  /** One codec (run) or several (run_all). */
+  tensor_codec?: string | string[];
 }
 
 /** The link the edge's store connections went through, for the summary lines. */
@@ -59,7 +61,8 @@ async function setUp(
   config: RunConfig = buildRunConfig(args as RunFlags),
   feeds: Record<string, HostTensor> = feedsOf(args, a),
 ): Promise<StartedRun> {
-  return startRun(a, config, { feeds, ...(warn ? { warn } : {}) });
+  const codecs = args.tensor_codec === undefined ? [] : [args.tensor_codec].flat();
+  return startRun(a, config, { feeds, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}) });
 }
 
 /** The inputs a run measures with: the images or payload given, else seeded random ones. */
@@ -146,7 +149,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     if (COLUMNS.some((c) => !header.includes(c))) throw new UsageError(`${file} is not a run_all results file of this version`);
   }
   // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
-  for (const r of previous) if (r.status === 'ok') done.add(doneKey(r.split_index!, r.rep!));
+  for (const r of previous) if (r.status === 'ok') done.add(doneKey(r.split_index!, r.rep!, String(r.tensor_codec ?? 'raw')));
   const config = buildRunConfig(args as RunFlags);
   const feeds = feedsOf(args, a);
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
@@ -159,7 +162,8 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     throw err;
   }
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
-  const total = selected.length * rep;
+  const codecCount = new Set([args.tensor_codec ?? 'raw'].flat()).size;
+  const total = selected.length * rep * codecCount;
   const progress = new Progress(total, io.isTTY === true, io.err);
   progress.advance(selected.reduce((n, p) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r))).length, 0), '');
   const rows: Row[] = [];
