@@ -146,7 +146,8 @@ export function checkedCoded(buf: Buffer, t: RawTensor): CodedTensor {
   if (crc !== e.crc32) refuse(`${what}: ${e.codec} body of ${body.length} bytes fails its CRC-32 check (corrupted)`);
   const coded: CodedTensor = { type: dtype.name, dims: t.dims, codec: e.codec, body };
   if (e.scale !== undefined) coded.scale = e.scale;
-  if (e.zeroPoint !== undefined) coded.zeroPoint = e.zeroPoint;
+  // proto3 leaves a zero point of 0 out: a scale without one means 0.
+  if (e.zeroPoint !== undefined || e.scale !== undefined) coded.zeroPoint = e.zeroPoint ?? 0;
   return coded;
 }
 
