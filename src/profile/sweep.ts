@@ -145,7 +145,9 @@ export class PreparedSplit {
       status: 'ok',
     });
     let outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
-    const repKey = rep < 0 ? `w${-rep}` : String(rep);
+    const codec = ctx.tensorCodec ?? 'raw';
+    // Each codec's cycles have their own objects (a result of another codec is never taken for this one's).
+    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec}`}`;
     const job = ctx.backend.jobKeys?.(ctx.runId, p.index, repKey) ?? {
       inputKey: storeKeys.input(ctx.runId, p.index, repKey),
       outputKey: storeKeys.output(ctx.runId, p.index, repKey),
@@ -167,8 +169,8 @@ export class PreparedSplit {
         for (const n of this.cut) tensors.set(n, outputs.get(n)!);
         row.tensor_bytes = [...tensors.values()].reduce((s, t) => s + hostTensorBytes(t), 0);
         const tCodec = performance.now();
-        const coded = await encodeTensors(tensors, ctx.tensorCodec ?? 'raw');
-        const codecMs = performance.now() - tCodec;
+        const coded = codec === 'raw' ? { tensors, coded: new Map() } : await encodeTensors(tensors, codec);
+        const codecMs = codec === 'raw' ? 0 : performance.now() - tCodec;
         const payload: Payload = {
           kind: 'input',
           runId: ctx.runId,
