@@ -1,6 +1,6 @@
 /**
  * All the benchmarks, in sequence (`npm run bench`): the split engine (split-bench), the payload
- * codec (payload-bench), run_all (run-bench), the emulated link (link-bench), predict against run_all
+ * codec (payload-bench), the tensor codecs (codec-bench), run_all (run-bench), the emulated link (link-bench), predict against run_all
  * (predict-bench), show_graph on large models (graph-bench) and the quantised operator patterns
  * (quant-bench). Each prints its table and writes its JSON under
  * results/bench/. Goals are reported, not enforced; the exit code is non-zero only when a bench
@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCodecBench } from './codec-bench.js';
 import { runGraphBench } from './graph-bench.js';
 import { runLinkBench } from './link-bench.js';
 import { runPayloadBench } from './payload-bench.js';
@@ -39,6 +40,7 @@ async function main(): Promise<number> {
   // The in-process parts: each runs in turn, a failure is reported and the next one runs.
   const parts: [string, () => unknown][] = [
     ['payload-bench', runPayloadBench],
+    ['codec-bench', runCodecBench],
     ['run-bench', runRunBench],
     ['link-bench', runLinkBench],
     ['predict-bench', runPredictBench],

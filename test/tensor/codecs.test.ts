@@ -5,38 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runChain } from '../../src/runtime/chain.js';
 import type { HostTensor } from '../../src/runtime/session.js';
 import { CloudRunner, CloudRunError } from '../../src/runner/cloud.js';
-import { buildPointParts } from '../../src/split/split.js';
 import { bf16, CodecError, decodeTensors, deflate, encodeTensors, fp16, halfBits, int8, TENSOR_CODECS, tensorCodec, zstd, type TensorCodec } from '../../src/tensor/codecs/index.js';
 import { randomTensor } from '../../src/tensor/host.js';
 import { decodePayload, encodePayload, PayloadError, type Payload } from '../../src/tensor/payload/index.js';
-import { analyze, feedsFor, partSession, zooSubject } from '../helpers.js';
-import { zoo } from '../models/zoo.js';
+import { cutTensors } from './cut-tensors.js';
 
 const LOSSY: [TensorCodec, number][] = [
   [fp16, 2 ** -11],
   [bf16, 2 ** -8],
 ];
-
-/** Every cut tensor of every split point of zoo model `name`, computed by its edge part. */
-async function cutTensors(name: string): Promise<Map<string, HostTensor>> {
-  const a = await analyze(zooSubject(zoo.find((z) => z.name === name)!));
-  const feeds = feedsFor(a);
-  const out = new Map<string, HostTensor>();
-  for (const point of a.splitPoints) {
-    const edge = buildPointParts(a, point).find((p) => p.plan.number === 1);
-    let tensors = new Map(Object.entries(feeds));
-    if (edge) {
-      const s = await partSession(edge);
-      tensors = (await runChain([s], feeds)).tensors;
-      await s.release();
-    }
-    for (const t of point.cutTensors) if (tensors.has(t.name)) out.set(`${point.index}:${t.name}`, tensors.get(t.name)!);
-  }
-  return out;
-}
 
 function assertWithin(codec: string, got: HostTensor, want: HostTensor, bound: (x: number) => number): void {
   assert.equal(got.type, want.type, codec);

@@ -69,7 +69,14 @@ export const fp16: TensorCodec = {
     const src = t.data as Float32Array;
     const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
     const out = new Uint16Array(src.length);
-    for (let i = 0; i < bits.length; i++) out[i] = halfBits(bits[i]!);
+    for (let i = 0; i < bits.length; i++) {
+      const f = bits[i]!;
+      const a = f & 0x7fffffff;
+      // Normal results inline (round to nearest even by adding 0xfff plus the lowest kept bit);
+      // zero, subnormals, overflow, Inf and NaN through halfBits.
+      if (a >= 0x38800000 && a < 0x47800000) out[i] = ((f >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
+      else out[i] = halfBits(f);
+    }
     return { codec: 'fp16', body: bytesOf(out) };
   },
   async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {

@@ -26,9 +26,11 @@ export const int8: TensorCodec = {
     const scale = hi > lo ? (hi - lo) / 255 : 1;
     const zeroPoint = Math.min(255, Math.max(0, Math.round(-lo / scale)));
     const inv = 1 / scale;
+    const offset = zeroPoint + 0.5;
     const q = new Uint8Array(x.length);
     for (let i = 0; i < x.length; i++) {
-      const v = Math.round(x[i]! * inv) + zeroPoint;
+      // Rounded half up by truncation (v >= -1 here): still within scale/2.
+      const v = (x[i]! * inv + offset) | 0;
       q[i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
     return { codec: 'int8', scale, zeroPoint, body: q };

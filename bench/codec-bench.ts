@@ -1,0 +1,114 @@
+/**
+ * Benchmark of the tensor codecs (not a test): `node dist/bench/codec-bench.js [model ...]`.
+ *
+ * The cut tensors of real split points of zoo models (default resnet18 and mobilenet_v2 at
+ * 224x224, every 4th split point), each codec's encode and decode over all of them, timed
+ * `runs` times (plus one warm-up), medians reported: bytes sent, ratio, encode, decode and
+ * encode+decode in MB/s of raw tensor bytes (1 MB = 1e6 bytes). Baselines in the same run: a
+ * memcpy of the same bytes (Buffer.from copy) and raw (payload encode + concat + decode, no codec).
+ * Goal: fp16 and int8 at least 1 GB/s encode+decode; lossless codecs reported as they are.
+ *
+ * Prints a table and writes results/bench/codec.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { HostTensor } from '../src/runtime/session.js';
+import { decodeTensors, encodeTensors, TENSOR_CODECS } from '../src/tensor/codecs/index.js';
+import { decodePayload, encodePayload, type Payload } from '../src/tensor/payload/index.js';
+import { cutTensors } from '../test/tensor/cut-tensors.js';
+import { machineInfo } from './machine.js';
+
+const GOAL_MB_PER_S = 1000;
+
+interface CodecRow {
+  codec: string;
+  rawBytes: number;
+  sentBytes: number;
+  ratio: number;
+  encodeMs: number;
+  decodeMs: number;
+  encodeMBps: number;
+  decodeMBps: number;
+  roundTripMBps: number;
+  goal?: { mbPerS: number; met: boolean };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function timed(runs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+  await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return median(ms);
+}
+
+const payloadOf = (tensors: Map<string, HostTensor>): Payload => ({ kind: 'input', runId: 'bench', splitIndex: 1, rep: 0, nextModels: [], timings: [], tensors });
+
+export async function runCodecBench(opts: { models?: string[]; every?: number; runs?: number; outFile?: string | null } = {}): Promise<CodecRow[]> {
+  const models = opts.models ?? ['resnet18', 'mobilenet_v2'];
+  const runs = opts.runs ?? 5;
+  const all = new Map<string, HostTensor>();
+  for (const m of models) for (const [k, t] of await cutTensors(m, opts.every ?? 4)) all.set(`${m}/${k}`, t);
+  let rawBytes = 0;
+  for (const t of all.values()) rawBytes += (t.data as ArrayBufferView).byteLength;
+  const mbps = (ms: number): number => Math.round(rawBytes / 1e6 / (ms / 1000));
+  const rows: CodecRow[] = [];
+  const views = [...all.values()].map((t) => t.data as ArrayBufferView);
+  const copyMs = await timed(runs, () => views.map((v) => Buffer.from(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength)).map((b) => Buffer.from(b)));
+  rows.push({ codec: 'memcpy', rawBytes, sentBytes: rawBytes, ratio: 1, encodeMs: copyMs, decodeMs: 0, encodeMBps: mbps(copyMs), decodeMBps: 0, roundTripMBps: mbps(copyMs) });
+  for (const codec of TENSOR_CODECS) {
+    // One payload per cut tensor, as a sweep sends them.
+    const items = [...all].map(([k, t]) => new Map([[k, t]]));
+    const encoded = await Promise.all(items.map((m) => encodeTensors(m, codec)));
+    const wires = encoded.map((e) => Buffer.from(encodePayload({ ...payloadOf(e.tensors), coded: e.coded }).concat()));
+    const sentBytes = wires.reduce((s, w) => s + w.length, 0);
+    const encodeMs = await timed(runs, async () => {
+      for (const m of items) {
+        const e = await encodeTensors(m, codec);
+        encodePayload({ ...payloadOf(e.tensors), coded: e.coded }).concat();
+      }
+    });
+    const decodeMs = await timed(runs, async () => {
+      for (const w of wires) await decodeTensors(decodePayload(w));
+    });
+    const row: CodecRow = {
+      codec,
+      rawBytes,
+      sentBytes,
+      ratio: Math.round((sentBytes / rawBytes) * 1000) / 1000,
+      encodeMs,
+      decodeMs,
+      encodeMBps: mbps(encodeMs),
+      decodeMBps: mbps(decodeMs),
+      roundTripMBps: mbps(encodeMs + decodeMs),
+    };
+    if (codec === 'fp16' || codec === 'int8') row.goal = { mbPerS: GOAL_MB_PER_S, met: row.roundTripMBps >= GOAL_MB_PER_S };
+    rows.push(row);
+  }
+  console.log(`cut tensors: ${all.size} of ${models.join(', ')} (${(rawBytes / 1e6).toFixed(1)} MB raw), median of ${runs} runs, MB/s of raw bytes`);
+  console.log(['codec', 'sent bytes', 'ratio', 'encode MB/s', 'decode MB/s', 'enc+dec MB/s', 'goal'].map((h) => h.padStart(13)).join(''));
+  for (const r of rows) {
+    const goal = r.goal ? (r.goal.met ? `>=${r.goal.mbPerS} met` : `<${r.goal.mbPerS} NOT met`) : '';
+    console.log([r.codec, r.sentBytes, r.ratio, r.encodeMBps, r.decodeMBps || '', r.roundTripMBps, goal].map((v) => String(v).padStart(13)).join(''));
+  }
+  const outFile = opts.outFile === undefined ? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'results', 'bench', 'codec.json') : opts.outFile;
+  if (outFile) {
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), ...machineInfo(), models, tensors: all.size, runs, rows }, null, 2) + '\n');
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const models = process.argv.slice(2);
+  await runCodecBench(models.length ? { models } : {});
+}
