@@ -54,7 +54,8 @@ export { COLUMNS, type Column, type Row } from './profile/columns.js';
 export { CsvAppender, readRows, summaryPath, writeSummary } from './profile/csv.js';
 
 // Payloads: the envelope of tensors between the edge and the cloud.
-export { decodePayload, encodePayload, payloadTensorBytes, PAYLOAD_DTYPES, PAYLOAD_VERSION, type DecodeOptions, type Payload } from './tensor/payload/index.js';
+export { decodePayload, encodePayload, payloadTensorBytes, PAYLOAD_DTYPES, PAYLOAD_VERSION, type CodedTensor, type DecodeOptions, type Payload } from './tensor/payload/index.js';
+export { CodecError, decodeTensors, encodeTensors, TENSOR_CODECS, tensorCodec, type TensorCodec, type TensorCodecName } from './tensor/codecs/index.js';
 
 // Per-layer profiles of each side (the `profile` operation).
 export { DEFAULT_PROFILE_REP, checkProfileCloud, profileModel, type ProfileOptions, type ProfileResult } from './profile/layer-profiler.js';

@@ -19,6 +19,7 @@ root.resolveAll();
 const PayloadType = root.lookupType('onnx_manager.Payload');
 const TensorType = root.lookupType('onnx_manager.Tensor');
 const TimingType = root.lookupType('onnx_manager.Timing');
+const EncodingType = root.lookupType('onnx_manager.TensorEncoding');
 const KindEnum = root.lookupEnum('onnx_manager.PayloadKind');
 
 describe('payload: schema/payload.proto', () => {
@@ -27,6 +28,7 @@ describe('payload: schema/payload.proto', () => {
       [PayloadType, F.PAYLOAD_FIELD],
       [TensorType, F.TENSOR_FIELD],
       [TimingType, F.TIMING_FIELD],
+      [EncodingType, F.ENCODING_FIELD],
     ];
     for (const [type, fields] of types) {
       for (const [name, id] of Object.entries(fields)) assert.equal(type.fields[name]?.id, id, `${type.name}.${name}`);
