@@ -3,9 +3,7 @@
  * NaN, +-Inf stays +-Inf, finite values beyond +-65504 become +-Inf and values below 2^-24
  * lose precision (subnormals). In the normal range the relative error is at most 2^-11.
  */
-import { elementCount } from '../../onnx/dtypes.js';
-import type { HostTensor } from '../../runtime/session.js';
-import { alignedView, bytesOf, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
+import { cast16Codec } from './cast16.js';
 
 /** Half-precision bits of the float32 with bits `f`, rounded to nearest even. */
 export function halfBits(f: number): number {
@@ -61,14 +59,9 @@ function halfTable(): Uint32Array {
   return table;
 }
 
-export const fp16: TensorCodec = {
-  name: 'fp16',
-  lossless: false,
-  async encode(t: HostTensor): Promise<CodedBody | undefined> {
-    if (t.type !== 'float32') return undefined;
-    const src = t.data as Float32Array;
-    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-    const out = new Uint16Array(src.length);
+export const fp16 = cast16Codec(
+  'fp16',
+  (bits, out) => {
     for (let i = 0; i < bits.length; i++) {
       const f = bits[i]!;
       const a = f & 0x7fffffff;
@@ -77,15 +70,9 @@ export const fp16: TensorCodec = {
       if (a >= 0x38800000 && a < 0x47800000) out[i] = ((f >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
       else out[i] = halfBits(f);
     }
-    return { codec: 'fp16', body: bytesOf(out) };
   },
-  async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {
-    const n = elementCount(dims);
-    expectBodyBytes(coded, n * 2, dims);
-    const halves = alignedView(coded.body, Uint16Array);
+  (halves, out) => {
     const lut = halfTable();
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = lut[halves[i]!]!;
-    return { type, dims: [...dims], data: new Float32Array(out.buffer) };
+    for (let i = 0; i < halves.length; i++) out[i] = lut[halves[i]!]!;
   },
-};
+);

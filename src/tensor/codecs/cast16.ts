@@ -1,0 +1,29 @@
+/** What fp16 and bf16 share: float32 tensors cast to 16 bits per element and back; other types stay raw. */
+import { elementCount } from '../../onnx/dtypes.js';
+import type { HostTensor } from '../../runtime/session.js';
+import { alignedView, bytesOf, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
+
+/**
+ * A 16-bit cast codec: `narrow` writes the 16-bit form of each float32 (as bits) into `out`,
+ * `widen` the float32 bits of each 16-bit value.
+ */
+export function cast16Codec(name: string, narrow: (bits: Uint32Array, out: Uint16Array) => void, widen: (halves: Uint16Array, out: Uint32Array) => void): TensorCodec {
+  return {
+    name,
+    lossless: false,
+    async encode(t: HostTensor): Promise<CodedBody | undefined> {
+      if (t.type !== 'float32') return undefined;
+      const src = t.data as Float32Array;
+      const out = new Uint16Array(src.length);
+      narrow(new Uint32Array(src.buffer, src.byteOffset, src.length), out);
+      return { codec: name, body: bytesOf(out) };
+    },
+    async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {
+      const n = elementCount(dims);
+      expectBodyBytes(coded, n * 2, dims);
+      const out = new Uint32Array(n);
+      widen(alignedView(coded.body, Uint16Array), out);
+      return { type, dims: [...dims], data: new Float32Array(out.buffer) };
+    },
+  };
+}
