@@ -10,16 +10,19 @@
  * - a tensor that crosses (either way) costs the payload's per-byte costs (encode, PUT, GET,
  *   decode, the link's rate) on its bytes plus a per-tensor envelope fitted on the split points'
  *   exact payload sizes, plus the cloud's feed and the edge's fetch per MB;
- * - once the cloud runs anything: the cloud's run() call, the store's per-request costs, the
- *   link's round trips and the notification, and the payloads' fixed envelope (fixedMs).
+ * - once the cloud runs anything: the cloud's run() call, both sides' cycle costs (a part run
+ *   after the cycle's wait; the edge-only split runs back to back and pays neither), the store's
+ *   per-request costs, the link's round trips and the notification, and the payloads' fixed
+ *   envelope (fixedMs).
  *
  * Tensor costs are by bytes only, so a split point's total here differs from predict's by the
  * envelope's fit (alignment padding, name lengths) and by the fetch and feed per MB of the
  * direction the bytes did not take (model inputs are not fetched from the edge part; the outputs
- * the cloud returns are fetched from the cloud part, not fed to it); test/predict/dag.test.ts
+ * the cloud returns are fetched from the cloud part, not fed to it), and at the cloud-only split by
+ * the edge's cycle cost (charged with the cloud's, though no edge part runs); test/predict/dag.test.ts
  * checks that difference exactly at every split point.
  */
-import type { LayerProfile } from '../profile/layer-profile.js';
+import { cycleMs, type LayerProfile } from '../profile/layer-profile.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
 import { edgeNodeNames } from '../split/node-cut.js';
@@ -86,7 +89,7 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
     edgeMs,
     cloudMs,
     transferMs: (b) => perByte * (b + envelope.perTensorBytes) + perMb * b,
-    fixedMs: fixed('cloud', 'run_call') + cycle + perByte * envelope.fixedBytes,
+    fixedMs: fixed('cloud', 'run_call') + cycleMs(p, 'edge') + cycleMs(p, 'cloud') + cycle + perByte * envelope.fixedBytes,
   };
 }
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { cycleMs, FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { withCycleCosts } from '../../src/profile/cycle-calibration.js';
 import { tempDirs } from '../helpers.js';
 
 const tempDir = tempDirs();
@@ -30,6 +31,21 @@ describe('profile files', () => {
     const file = join(await tempDir('profile'), 'm.profile.csv');
     await writeProfile(file, sample());
     assert.deepEqual(await readProfile(file), sample());
+  });
+
+  it('keep the cycle costs, and read a profile without them (written before them) as costing nothing in a cycle', async () => {
+    const dir = await tempDir('profile-cycle');
+    const file = join(dir, 'm.profile.csv');
+    const cycled = withCycleCosts(sample(), { edge: { medianMs: 0.125, p95Ms: 0.25, runs: 16 }, cloud: { medianMs: 0.375, p95Ms: 0.5, runs: 16 } });
+    await writeProfile(file, cycled);
+    const back = await readProfile(file);
+    assert.deepEqual(back, cycled);
+    assert.deepEqual([cycleMs(back, 'edge'), cycleMs(back, 'cloud')], [0.125, 0.375]);
+    const old = join(dir, 'old.profile.csv');
+    await writeFile(old, (await readFile(file, 'utf8')).replace(/^\w+,fixed,cycle_ms,.*\n/gm, ''));
+    const read = await readProfile(old);
+    assert.deepEqual(read, sample());
+    assert.deepEqual([cycleMs(read, 'edge'), cycleMs(read, 'cloud')], [0, 0]);
   });
 
   it('refuse a file that is not a profile, naming it and the problem', async () => {
