@@ -3,7 +3,8 @@
  * (split points are the cuts of one execution order), found by min-cut (src/split/min-cut.ts) with
  * costs taken from the same prediction recommend ranks split points with:
  *
- * - a node's edge and cloud time are its profile medians; a model output it produces costs the
+ * - a node's edge and cloud time are its profile medians times the side's cycle scale (a part in a
+ *   cycle takes cycle_ms + cycle_scale x its hot time), and so are the fixed costs below; a model output it produces costs the
  *   edge's fetch per MB when it runs there; the data nodes that read only model inputs carry the
  *   edge's run() call and the feeding of the inputs (paid once the edge runs anything: exact when
  *   one node starts the graph, counted once per such node otherwise);
@@ -18,11 +19,12 @@
  * Tensor costs are by bytes only, so a split point's total here differs from predict's by the
  * envelope's fit (alignment padding, name lengths) and by the fetch and feed per MB of the
  * direction the bytes did not take (model inputs are not fetched from the edge part; the outputs
- * the cloud returns are fetched from the cloud part, not fed to it), and at the cloud-only split by
- * the edge's cycle cost (charged with the cloud's, though no edge part runs); test/predict/dag.test.ts
+ * the cloud returns are fetched from the cloud part, not fed to it), at the cloud-only split by
+ * the edge's cycle cost (charged with the cloud's, though no edge part runs), and at the edge-only
+ * split by the edge's cycle scale (its cycles run back to back, hot); test/predict/dag.test.ts
  * checks that difference exactly at every split point.
  */
-import { cycleMs, type LayerProfile } from '../profile/layer-profile.js';
+import { cycleMs, cycleScale, type LayerProfile } from '../profile/layer-profile.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
 import { edgeNodeNames } from '../split/node-cut.js';
@@ -64,7 +66,8 @@ const ZERO_COSTS = (a: ModelAnalysis): CutCosts => ({ edgeMs: new Float64Array(a
 /** Min-cut costs from the prediction model: a profile, the store's costs and a link. */
 export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): CutCosts {
   const { index } = a;
-  const fixed = (side: 'edge' | 'cloud', name: 'run_call' | 'feed_per_mb' | 'fetch_per_mb') => p.fixed[side][name].medianMs;
+  // Every part in a cycle takes cycle_ms + cycle_scale x its hot time: hot costs are scaled here, cycle_ms goes with the cloud's run.
+  const fixed = (side: 'edge' | 'cloud', name: 'run_call' | 'feed_per_mb' | 'fetch_per_mb') => cycleScale(p, side) * p.fixed[side][name].medianMs;
   const by = new Map(p.nodes.map((n) => [`${n.side}\u0000${n.node}`, n.medianMs]));
   const edgeMs = new Float64Array(index.nodes.length);
   const cloudMs = new Float64Array(index.nodes.length);
@@ -73,8 +76,8 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
   const outputs = new Set(index.outputs);
   for (const n of index.dataNodes) {
     const key = profileNodeKey(index.nodes[n]!);
-    edgeMs[n] = by.get(`edge\u0000${key}`) ?? 0;
-    cloudMs[n] = by.get(`cloud\u0000${key}`) ?? 0;
+    edgeMs[n] = cycleScale(p, 'edge') * (by.get(`edge\u0000${key}`) ?? 0);
+    cloudMs[n] = cycleScale(p, 'cloud') * (by.get(`cloud\u0000${key}`) ?? 0);
     for (const o of new Set(index.nodes[n]!.output ?? [])) if (o && outputs.has(o)) edgeMs[n] += (fixed('edge', 'fetch_per_mb') * bytes(o)) / 1e6;
     const startsGraph = index.nodeInputs[n]!.every((t) => {
       const q = index.producer.get(t);

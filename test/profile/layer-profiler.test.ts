@@ -146,9 +146,12 @@ describe('profile through the local worker', () => {
       calibration.points.map((p) => [p.split_index, p.cycles]),
       calibrationPoints(a).map((p) => [p.index, CALIBRATION_REP]),
     );
-    assert.equal(calibration.points.length, 2);
-    for (const s of ['edge', 'cloud'] as const) assert.deepEqual(profile.fixed[s].cycle_ms, calibration.cost[s]);
-    assert.equal(calibration.cost.edge.runs, 2 * CALIBRATION_REP);
+    assert.equal(calibration.points.length, 3);
+    for (const s of ['edge', 'cloud'] as const) {
+      assert.deepEqual([profile.fixed[s].cycle_ms, profile.fixed[s].cycle_scale], [calibration.cost[s].cycle_ms, calibration.cost[s].cycle_scale]);
+      assert.ok(calibration.cost[s].cycle_ms.medianMs >= 0 && calibration.cost[s].cycle_scale.medianMs >= 1);
+    }
+    assert.equal(calibration.cost.edge.cycle_ms.runs, calibration.points.length * CALIBRATION_REP);
     assert.ok(store && store.store === 'embedded' && store.costs.requests > 0 && store.costs.put.fixedMs > 0);
     assert.notEqual(measurements.cloud.pid, process.pid, 'the cloud side ran in the worker process');
     for (const s of ['edge', 'cloud'] as const) {
