@@ -6,22 +6,18 @@
  * - a node's edge and cloud time are its profile medians times the side's cycle scale (a part in a
  *   cycle takes cycle_ms + cycle_scale x its hot time), and so are the fixed costs below; a model output it produces costs the
  *   edge's fetch per MB when it runs there; the data nodes that read only model inputs carry the
- *   edge's run() call and the feeding of the inputs (paid once the edge runs anything: exact when
+ *   edge's cycle_ms, its run() call and the feeding of the inputs (paid once the edge runs anything: exact when
  *   one node starts the graph, counted once per such node otherwise);
  * - a tensor that crosses (either way) costs the payload's per-byte costs (encode, PUT, GET,
  *   decode, the link's rate) on its bytes plus a per-tensor envelope fitted on the split points'
  *   exact payload sizes, plus the cloud's feed and the edge's fetch per MB;
- * - once the cloud runs anything: the cloud's run() call, both sides' cycle costs (a part run
- *   after the cycle's wait; the edge-only split runs back to back and pays neither), the store's
- *   per-request costs, the link's round trips and the notification, and the payloads' fixed
- *   envelope (fixedMs).
+ * - once the cloud runs anything: the cloud's cycle_ms and run() call, the store's per-request
+ *   costs, the link's round trips and the notification, and the payloads' fixed envelope (fixedMs).
  *
  * Tensor costs are by bytes only, so a split point's total here differs from predict's by the
  * envelope's fit (alignment padding, name lengths) and by the fetch and feed per MB of the
  * direction the bytes did not take (model inputs are not fetched from the edge part; the outputs
- * the cloud returns are fetched from the cloud part, not fed to it), at the cloud-only split by
- * the edge's cycle cost (charged with the cloud's, though no edge part runs), and at the edge-only
- * split by the edge's cycle scale (its cycles run back to back, hot); test/predict/dag.test.ts
+ * the cloud returns are fetched from the cloud part, not fed to it); test/predict/dag.test.ts
  * checks that difference exactly at every split point.
  */
 import { cycleMs, cycleScale, type LayerProfile } from '../profile/layer-profile.js';
@@ -66,7 +62,7 @@ const ZERO_COSTS = (a: ModelAnalysis): CutCosts => ({ edgeMs: new Float64Array(a
 /** Min-cut costs from the prediction model: a profile, the store's costs and a link. */
 export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): CutCosts {
   const { index } = a;
-  // Every part in a cycle takes cycle_ms + cycle_scale x its hot time: hot costs are scaled here, cycle_ms goes with the cloud's run.
+  // Every part in a cycle takes cycle_ms + cycle_scale x its hot time: hot costs are scaled here, each side's cycle_ms goes with its run() call.
   const fixed = (side: 'edge' | 'cloud', name: 'run_call' | 'feed_per_mb' | 'fetch_per_mb') => cycleScale(p, side) * p.fixed[side][name].medianMs;
   const by = new Map(p.nodes.map((n) => [`${n.side}\u0000${n.node}`, n.medianMs]));
   const edgeMs = new Float64Array(index.nodes.length);
@@ -83,7 +79,7 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
       const q = index.producer.get(t);
       return q === undefined || index.constantNode[q];
     });
-    if (startsGraph) edgeMs[n] += fixed('edge', 'run_call') + (fixed('edge', 'feed_per_mb') * inputBytes) / 1e6;
+    if (startsGraph) edgeMs[n] += cycleMs(p, 'edge') + fixed('edge', 'run_call') + (fixed('edge', 'feed_per_mb') * inputBytes) / 1e6;
   }
   const perByte = payloadPerByteMs(store, link);
   const perMb = (fixed('cloud', 'feed_per_mb') + fixed('edge', 'fetch_per_mb')) / 1e6;
@@ -92,7 +88,7 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
     edgeMs,
     cloudMs,
     transferMs: (b) => perByte * (b + envelope.perTensorBytes) + perMb * b,
-    fixedMs: fixed('cloud', 'run_call') + cycleMs(p, 'edge') + cycleMs(p, 'cloud') + cycle + perByte * envelope.fixedBytes,
+    fixedMs: cycleMs(p, 'cloud') + fixed('cloud', 'run_call') + cycle + perByte * envelope.fixedBytes,
   };
 }
 

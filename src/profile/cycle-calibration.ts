@@ -1,11 +1,12 @@
 /**
  * What a part costs in a sweep's cycle against its hot time, per side, measured on a few real
- * cycles. A profile's node times and run() call are hot (back to back), and the edge-only split
- * meets them as they are: its cycles run back to back. Every other part runs after the cycle's
- * wait (the edge after waiting for the previous result, the cloud worker after waiting for its
- * input): the thread onnxruntime-node runs it on has to be woken (on a busy machine, to wait for
- * a core) and the caches have cooled. Here that adds 0.1-0.3 ms to every run of mobilenet_v2_like's
- * parts whatever their size, and makes ppocr_mobile_v2_cls's parts (about 220 small nodes) 2-3
+ * cycles. A profile's node times and run() call are hot (back to back). In a sweep every part runs
+ * after other work: after the cycle's wait (the edge waited for the previous result, the cloud
+ * worker for its input), and even the edge-only split's cycles have the sweep's own work (the
+ * row, the comparison with the full model, the CSV) between them. The thread onnxruntime-node
+ * runs the session on has to be woken (on a busy machine, to wait for a core) and the caches
+ * have cooled. Here that adds 0.1-0.3 ms to every run of mobilenet_v2_like's parts whatever
+ * their size, and makes ppocr_mobile_v2_cls's parts (about 220 small nodes) 2-3
  * times slower than hot: a part of `hot` ms takes cycle_ms + cycle_scale x hot. Idling before
  * each profiled run stands in for that badly (5 ms of idle costs more than a cycle's wait, which
  * is busy with requests and decoding), so it is measured where it happens: the full cycle (edge

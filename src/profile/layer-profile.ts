@@ -7,8 +7,8 @@
  * rows of kind `fixed` hold a side's costs that are not any node's, named by FIXED_COSTS:
  * `run_call` (ms per run() call beyond its kernels), `feed_per_mb` and `fetch_per_mb` (ms per
  * MB of inputs fed and of outputs fetched), all measured on hot runs (back to back), and
- * optionally CYCLE_COSTS: a part run inside a cycle, after the cycle's wait, takes `cycle_ms` +
- * `cycle_scale` x its hot time (see cycle-calibration.ts). median_ms and p95_ms are over `runs`
+ * optionally CYCLE_COSTS: a part run in a sweep's cycle takes `cycle_ms` + `cycle_scale` x its
+ * hot time (see cycle-calibration.ts). median_ms and p95_ms are over `runs`
  * runs. A profile without those rows (written before them) reads as cycle_ms 0, cycle_scale 1.
  */
 import { parse } from 'csv-parse/sync';

@@ -49,9 +49,8 @@ export interface SideOptions {
 
 /**
  * Runs a session `warmup` times, then `rep` times back to back (hot); returns the wall time of
- * the recorded runs. Hot runs are what a part costs in itself, and they are what the edge-only
- * split meets in a sweep (its cycles run back to back); what a part costs beyond them after a
- * cycle's wait is measured on real cycles (cycle-calibration.ts), not by idling here.
+ * the recorded runs. Hot runs are what a part costs in itself; what it costs in a sweep's cycle,
+ * after other work, is measured on real cycles (cycle-calibration.ts), not by idling here.
  */
 async function timedRuns(s: Session, feeds: Record<string, HostTensor>, o: SideOptions, outputs?: (r: Record<string, HostTensor>) => void): Promise<number[]> {
   for (let i = 0; i < o.warmup; i++) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cycleMs, cycleScale, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { cycleScale, type LayerProfile } from '../../src/profile/layer-profile.js';
 import { withCycleCosts } from '../../src/profile/cycle-calibration.js';
 import { dagCutCosts, dagOptimum, payloadEnvelope } from '../../src/predict/dag.js';
 import { wireMs, type Link } from '../../src/predict/link.js';
@@ -26,12 +26,10 @@ function seeded(seed: number): () => number {
  * at the cloud-only split the edge's fetch per MB on the model inputs it sends (tensor costs are
  * by bytes only, and other cut tensors are fetched from the edge part); and on each model output
  * the cloud returns, the cloud's feed and the edge's fetch per MB charged in place of the cloud's
- * fetch per MB (the per-MB costs scaled by their side's cycle scale); at the cloud-only split also
- * the edge's cycle cost, paid with the cloud's. At the edge-only split, whose cycles run hot, the
- * edge's cycle scale less 1 times predict's edge time (`edgeMs`).
+ * fetch per MB (the per-MB costs scaled by their side's cycle scale).
  */
-function expectedDifference(a: ModelAnalysis, p: LayerProfile, link: Link, position: number, cut: { cutTensors: string[]; returnedOutputs: string[] }, wire: { input: number; result: number }, edgeMs: number): number {
-  if (position === a.index.dataNodes.length) return (cycleScale(p, 'edge') - 1) * edgeMs;
+function expectedDifference(a: ModelAnalysis, p: LayerProfile, link: Link, position: number, cut: { cutTensors: string[]; returnedOutputs: string[] }, wire: { input: number; result: number }): number {
+  if (position === a.index.dataNodes.length) return 0;
   const env = payloadEnvelope(a);
   const bytes = (t: string) => a.shapes.get(t)!.bytes;
   const tensors = [...cut.cutTensors, ...cut.returnedOutputs];
@@ -39,7 +37,7 @@ function expectedDifference(a: ModelAnalysis, p: LayerProfile, link: Link, posit
   const perByte = (STORE.encode.perMbMs + STORE.put.perMbMs + STORE.get.perMbMs + STORE.decode.perMbMs) / 1e6 + wireMs(1, link);
   const f = (side: 'edge' | 'cloud', k: 'feed_per_mb' | 'fetch_per_mb') => (cycleScale(p, side) * p.fixed[side][k].medianMs) / 1e6;
   let d = perByte * (modelled - wire.input - wire.result);
-  if (position === 0) d += f('edge', 'fetch_per_mb') * a.index.inputs.reduce((s, t) => s + bytes(t), 0) + cycleMs(p, 'edge');
+  if (position === 0) d += f('edge', 'fetch_per_mb') * a.index.inputs.reduce((s, t) => s + bytes(t), 0);
   for (const o of cut.returnedOutputs) d += (f('cloud', 'feed_per_mb') + f('edge', 'fetch_per_mb') - f('cloud', 'fetch_per_mb')) * bytes(o);
   return d;
 }
@@ -64,9 +62,9 @@ describe('the DAG optimum from a profile', () => {
         let worst = 0;
         a.splitPoints.forEach((sp, i) => {
           const e = evaluateCut(a, costs, splitPointEdgeNodes(a.index, sp));
-          const d = expectedDifference(a, p, link, sp.position, e, wireBytes(a, sp), rows[i]!.edge_ms);
+          const d = expectedDifference(a, p, link, sp.position, e, wireBytes(a, sp));
           assert.ok(Math.abs(e.totalMs - rows[i]!.total_ms - d) < 1e-9, `${name} split ${sp.index} at ${JSON.stringify(link)}: ${e.totalMs} vs predicted ${rows[i]!.total_ms} + ${d}`);
-          if (sp.position < a.index.dataNodes.length) worst = Math.max(worst, Math.abs(d - (sp.position === 0 ? cycleMs(p, 'edge') : 0)));
+          worst = Math.max(worst, Math.abs(d));
         });
         assert.ok(worst < 0.1, `${name}: the difference stays under 0.1 ms (${worst})`);
       }

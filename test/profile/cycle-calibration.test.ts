@@ -1,7 +1,7 @@
 /**
  * The cycle costs: which split points are calibrated on, the bounded line fit, the costs from the
- * rows of real cycles against the hot predictions, per side, and how predict applies them (every
- * part in a cycle, not the edge-only split, whose cycles run back to back).
+ * rows of real cycles against the hot predictions, per side, and how predict applies them (to every
+ * part, the edge-only split's included).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -50,7 +50,7 @@ describe('cycle calibration', () => {
     assert.ok(close(fitCycle([0.2], [0.5]), 0.3, 1), 'one point: an offset');
   });
 
-  it('fits each side on the medians of the ok rows per point, and predict applies it to every part in a cycle', async () => {
+  it('fits each side on the medians of the ok rows per point, and predict applies it to every part', async () => {
     const a = await zooAnalysis('mobilenet_v2_like');
     const hot = profileOf(a, (n, side) => (side === 'edge' ? 0.01 : 0.005) * ((n % 3) + 1), FIXED);
     const compute = predictCompute(a, hot);
@@ -79,7 +79,7 @@ describe('cycle calibration', () => {
     a.splitPoints.forEach((p, i) => {
       const h = compute[i]!;
       const c = cycled[i]!;
-      const edge = p.position === 0 ? 0 : p.position === m ? h.edge.ms : line.edge[0] + line.edge[1] * h.edge.ms;
+      const edge = p.position === 0 ? 0 : line.edge[0] + line.edge[1] * h.edge.ms;
       const cloud = p.position === m ? 0 : line.cloud[0] + line.cloud[1] * h.cloud.ms;
       assert.ok(Math.abs(c.edge.ms - edge) < 1e-9 && Math.abs(c.cloud.ms - cloud) < 1e-9, `split ${p.index}: ${c.edge.ms}/${c.cloud.ms} vs ${edge}/${cloud}`);
     });
