@@ -45,6 +45,8 @@ export interface SweepContext {
   threads?: number;
   /** Graph optimisation of each session, for the rows. */
   graphOpt?: string;
+  /** The result keys cycles of this run have used (kept by the sweep). */
+  usedKeys?: Set<string>;
 }
 
 /** The input shapes a sweep runs with, as the input_shapes column holds them: name:1x3x224x224;... */
@@ -145,6 +147,11 @@ export class PreparedSplit {
       inputKey: storeKeys.input(ctx.runId, p.index, repKey),
       outputKey: storeKeys.output(ctx.runId, p.index, repKey),
     };
+    // A split point measured again in the same run reuses its keys: what the last time left must
+    // go first, or the wait would find the old result at once.
+    const used = (ctx.usedKeys ??= new Set());
+    if (used.has(job.outputKey)) await ctx.store.remove([job.inputKey, job.outputKey]);
+    used.add(job.outputKey);
     const t0 = performance.now();
     let tDone = 0;
     try {
