@@ -13,7 +13,7 @@ export interface BackoffPolicy {
   budgetMs: number;
 }
 
-export const DEFAULT_BACKOFF: Omit<BackoffPolicy, 'budgetMs'> = Object.freeze({ baseMs: 100, capMs: 5000 });
+export const DEFAULT_BACKOFF: Omit<BackoffPolicy, 'budgetMs'> = Object.freeze({ baseMs: 100, capMs: 2000 });
 
 /**
  * The delay before retry number `attempt` (1, 2, ...): base * 2^(attempt-1), capped, then a random
