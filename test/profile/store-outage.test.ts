@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { buildRunConfig } from '../../src/config/run-config.js';
 import { startS3Server, type S3Server } from '../../src/storage/s3-server/server.js';
+import { cli } from '../cli-helper.js';
 import { writeZooModel } from '../helpers.js';
 import { projectRoot } from '../models/zoo.js';
 
@@ -46,6 +48,19 @@ describe('run_all through a store outage', () => {
   const model = writeZooModel('lenet5', dir);
   // One split point with parts on both sides, so every row moves a payload through the store.
   const base = ['--onnx_file', model, '--splits', '2', '--warmup', '1', '--threads', '1'];
+
+  it('--store_retry_s: 120 s by default, 0 turns retries off, a negative or non-number value is refused before anything starts', async () => {
+    assert.equal(buildRunConfig({}, {}).store.retryBudgetMs, 120_000);
+    assert.equal(buildRunConfig({ store_retry_s: 0 }, {}).store.retryBudgetMs, 0);
+    assert.equal(buildRunConfig({ store_retry_s: 2.5 }, {}).store.retryBudgetMs, 2500);
+    for (const bad of ['-1', 'abc']) {
+      const r = await cli(['--operation', 'run_all', ...base, '--store_retry_s', bad, '--results_file', join(dir, 'never.csv')]);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, /--store_retry_s/);
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+      assert.ok(!existsSync(join(dir, 'never.csv')));
+    }
+  });
 
   it('waits for the store, runs the interrupted cycle again, and every row is ok with no outage in its timings', async () => {
     const folder = mkdtempSync(join(dir, 's3-'));

@@ -183,6 +183,12 @@ describe('a real store stopped and started again', () => {
       const before = store.outages!.retries;
       await assert.rejects(store.get('missing'), /not found/);
       assert.equal(store.outages!.retries, before);
+      // --store_retry_s 0: no retries, the failure at once.
+      const once = await openMinioStore({ endpoint: server.endpoint, ...keys, bucket: 'retry-bucket', retryBudgetMs: 0 });
+      assert.equal(once.outages, undefined);
+      await server.close();
+      await assert.rejects(once.get('a'), (e: Error) => e instanceof StoreError && !(e instanceof StoreUnavailableError) && /ECONNREFUSED|ECONNRESET|socket hang up/.test(e.message));
+      await once.close();
     } finally {
       console.warn = warn;
       process.stderr.write = write;
