@@ -18,6 +18,7 @@ import { storeKeys, type ObjectStore } from '../storage/store.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, type Row } from './columns.js';
+import { StoreUnavailableError, untilSteady } from './store-outage.js';
 
 export class SweepError extends OnnxManagerError {}
 
@@ -107,9 +108,13 @@ export class PreparedSplit {
     for (const p of cloudParts) {
       const bytes = p.part.model.concat();
       const hash = partHash(bytes);
-      const t0 = performance.now();
-      if (!(await ctx.store.exists(storeKeys.model(hash)))) await ctx.store.put(storeKeys.model(hash), bytes);
-      uploadMs += performance.now() - t0;
+      // An upload that overlapped a store outage is timed again (a put, even if it got through).
+      const upload = await untilSteady(ctx.store, async (attempt) => {
+        const t0 = performance.now();
+        if (attempt > 0 || !(await ctx.store.exists(storeKeys.model(hash)))) await ctx.store.put(storeKeys.model(hash), bytes);
+        return performance.now() - t0;
+      });
+      uploadMs += upload.value;
       cloudModels.push(hash);
     }
     let edge: Session | undefined;
@@ -130,8 +135,37 @@ export class PreparedSplit {
     return new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
   }
 
-  /** One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error'. */
+  /**
+   * One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error'.
+   * A cycle during which the store retried runs again from its start (store_retries counts the
+   * retries); a StoreUnavailableError (the store gone for the whole budget) is thrown.
+   */
   async cycle(ctx: SweepContext, rep: number): Promise<CycleResult> {
+    const job = this.jobOf(ctx, rep);
+    // A split point measured again in the same run reuses its keys: what the last time left must
+    // go first, or the wait would find the old result at once.
+    const used = (ctx.usedKeys ??= new Set());
+    if (used.has(job.outputKey)) await ctx.store.remove([job.inputKey, job.outputKey]);
+    used.add(job.outputKey);
+    const discard = async (): Promise<void> => {
+      if (this.cloudModels.length > 0) await ctx.store.remove([job.inputKey, job.outputKey]);
+    };
+    const { value, retries } = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
+    value.row.store_retries = retries;
+    return value;
+  }
+
+  private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {
+    const repKey = rep < 0 ? `w${-rep}` : String(rep);
+    return (
+      ctx.backend.jobKeys?.(ctx.runId, this.point.index, repKey) ?? {
+        inputKey: storeKeys.input(ctx.runId, this.point.index, repKey),
+        outputKey: storeKeys.output(ctx.runId, this.point.index, repKey),
+      }
+    );
+  }
+
+  private async cycleOnce(ctx: SweepContext, rep: number, job: { inputKey: string; outputKey: string }): Promise<CycleResult> {
     const p = this.point;
     const row = splitRow(ctx, p, rep);
     Object.assign(row, {
@@ -142,16 +176,6 @@ export class PreparedSplit {
       status: 'ok',
     });
     let outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
-    const repKey = rep < 0 ? `w${-rep}` : String(rep);
-    const job = ctx.backend.jobKeys?.(ctx.runId, p.index, repKey) ?? {
-      inputKey: storeKeys.input(ctx.runId, p.index, repKey),
-      outputKey: storeKeys.output(ctx.runId, p.index, repKey),
-    };
-    // A split point measured again in the same run reuses its keys: what the last time left must
-    // go first, or the wait would find the old result at once.
-    const used = (ctx.usedKeys ??= new Set());
-    if (used.has(job.outputKey)) await ctx.store.remove([job.inputKey, job.outputKey]);
-    used.add(job.outputKey);
     const t0 = performance.now();
     let tDone = 0;
     try {
@@ -232,12 +256,13 @@ export class PreparedSplit {
         row.max_abs_diff = worst;
       }
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       row.total_ms = ms(performance.now() - t0);
       row.status = err instanceof OnnxManagerError && err.name === 'TimeoutError' ? 'timeout' : 'error';
       row.error = messageLine(err);
     } finally {
       // Removed together when the split point is done, not between repetitions.
-      if (this.cloudModels.length > 0) this.written.push(job.inputKey, job.outputKey);
+      if (this.cloudModels.length > 0 && !this.written.includes(job.outputKey)) this.written.push(job.inputKey, job.outputKey);
     }
     return { row, outputs };
   }
@@ -316,6 +341,7 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
     try {
       prepared = await PreparedSplit.prepare(ctx, point);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       for (const r of reps) {
         const row = failedRow(ctx, point, r, err);
         rows.push(row);
