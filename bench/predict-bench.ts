@@ -11,8 +11,11 @@
  *
  * Per model, run_all runs a spread of split points (--splits) unshaped and at each link; its time
  * for the whole model is that of the points run scaled to all of them (time per point x points).
- * Everything goes through the CLI's main(), as a user would run it. Prints the goal table and
- * writes results/bench/predict.json.
+ * The baseline: the unshaped run_all runs again at the end, and its medians are compared with the
+ * first run's as predict's are (what the same measurement varies by, on this machine, now).
+ * On a model with branches the DAG optimum is run and measured beside the best split point
+ * (predict-dag.ts). Everything goes through the CLI's main(), as a user would run it. Prints the
+ * goal table and writes results/bench/predict.json.
  */
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -26,17 +29,26 @@ import { compare, readMeasured, type Comparison } from '../src/predict/measured.
 import { analyzeFromArgs } from '../src/cli/options.js';
 import { realModels, zoo } from '../test/models/zoo.js';
 import { machineInfo } from './machine.js';
+import { dagBench, dagStem, type Candidate, type DagLinkResult } from './predict-dag.js';
 
 export const GOALS = { medianApe: 10, p90Ape: 20, bestSlowerPct: 5, predictShare: 0.05 };
 const RTT_MS = 20;
-const LINKS = [undefined, 5, 50, 500] as const;
+const SHAPED = [5, 50, 500] as const;
+const LINKS = [undefined, ...SHAPED] as const;
 const REP = 10;
+/** Cycles per candidate and round, and rounds, of the DAG check. */
+const DAG_REP = 5;
+const DAG_ROUNDS = 2;
 
 export interface BenchModel {
   name: string;
   file: string;
   /** Extra model flags (input sizes). */
   flags: string[];
+  /** Compare predict with run_all (default true). */
+  sweep?: boolean;
+  /** Run the DAG optimum beside the best split point (a model with branches). */
+  dag?: boolean;
 }
 
 export interface LinkResult {
@@ -56,6 +68,9 @@ export interface ModelResult {
   /** run_all's time at --rep 10 over every split point, unshaped (the points run, scaled). */
   runAllWholeSeconds: number;
   links: LinkResult[];
+  /** The unshaped run_all run again at the end against the first one: the measurement's own spread. */
+  baseline?: Pick<Comparison, 'compute' | 'total'>;
+  dag?: DagLinkResult[];
 }
 
 export interface PredictBenchOptions {
@@ -105,11 +120,13 @@ async function benchModel(m: BenchModel, dir: string, nSplits: number): Promise<
   const profile = `${stem}.profile.csv`;
   const links: LinkResult[] = [];
   let runAllWholeSeconds = 0;
-  for (const bw of LINKS) {
+  let baseline: ModelResult['baseline'];
+  const runAll = (file: string, link: string[]) => timed(() => cli(['run_all', ...base, ...link, '--rep', String(REP), '--warmup', '1', '--splits', ...splits.map(String), '--results_file', file]));
+  for (const bw of m.sweep === false ? [] : LINKS) {
     const link = bw === undefined ? [] : ['--bandwidth', String(bw), '--rtt', String(RTT_MS)];
     const tag = bw === undefined ? 'direct' : `${bw}mbit`;
     const measuredFile = `${stem}.${tag}.csv`;
-    const [, runAllSeconds] = await timed(() => cli(['run_all', ...base, ...link, '--rep', String(REP), '--warmup', '1', '--splits', ...splits.map(String), '--results_file', measuredFile]));
+    const [, runAllSeconds] = await runAll(measuredFile, link);
     if (bw === undefined) runAllWholeSeconds = (runAllSeconds / splits.length) * a.splitPoints.length;
     const predicted = `${stem}.${tag}.predict.csv`;
     await cli(['predict', ...base, '--profile', profile, '--measured', measuredFile, '--results_file', predicted]);
@@ -118,7 +135,14 @@ async function benchModel(m: BenchModel, dir: string, nSplits: number): Promise<
     const comparison = compare(rows as { split_index: number; edge_ms: number; cloud_ms: number; total_ms: number }[], measured);
     links.push({ bandwidthMbit: bw ?? null, rttMs: bw === undefined ? 0 : RTT_MS, runAllSeconds, comparison, rows: rows.filter((r) => measured.some((x) => x.split_index === r.split_index)) });
   }
-  return { model: m.name, splitPoints: a.splitPoints.length, splitsRun: splits, predictSeconds, runAllWholeSeconds, links };
+  if (m.sweep !== false) {
+    const again = `${stem}.direct-again.csv`;
+    await runAll(again, []);
+    const { compute, total } = compare(await readMeasured(again), await readMeasured(`${stem}.direct.csv`));
+    baseline = { compute, total };
+  }
+  const dag = m.dag ? await dagBench(a, profile, dagStem(dir, m.name), { links: SHAPED, rttMs: RTT_MS, rep: DAG_REP, rounds: DAG_ROUNDS, base, model: ['--onnx_file', m.file, ...m.flags], cli }) : undefined;
+  return { model: m.name, splitPoints: a.splitPoints.length, splitsRun: splits, predictSeconds, runAllWholeSeconds, links, ...(baseline ? { baseline } : {}), ...(dag ? { dag } : {}) };
 }
 
 /** The input sizes the flags give, for the analysis the bench does itself. */
@@ -130,9 +154,14 @@ function inputDims(m: BenchModel): { image_size_x?: number; image_size_y?: numbe
 
 function defaultModels(dir: string): BenchModel[] {
   const out: BenchModel[] = [];
-  const zooFile = path.join(dir, 'mobilenet_v2_like.onnx');
-  writeFileSync(zooFile, encodeModel(zoo.find((z) => z.name === 'mobilenet_v2_like')!.build()));
-  out.push({ name: 'mobilenet_v2_like', file: zooFile, flags: [] });
+  const zooModel = (name: string) => {
+    const file = path.join(dir, `${name}.onnx`);
+    writeFileSync(file, encodeModel(zoo.find((z) => z.name === name)!.build()));
+    return file;
+  };
+  out.push({ name: 'mobilenet_v2_like', file: zooModel('mobilenet_v2_like'), flags: [] });
+  // Branches (four-way Inception modules): the DAG optimum against the best split point.
+  out.push({ name: 'inception_like', file: zooModel('inception_like'), flags: [], sweep: false, dag: true });
   // The OCR models are a devDependency; without them the zoo model alone is measured.
   const cls = realModels.find((r) => r.name === 'ppocr_mobile_v2_cls');
   if (cls && existsSync(cls.path)) out.push({ name: cls.name, file: cls.path, flags: ['--image_size_x', '192', '--image_size_y', '48'] });
@@ -141,6 +170,11 @@ function defaultModels(dir: string): BenchModel[] {
 
 const f1 = (v: number) => v.toFixed(1);
 const mark = (ok: boolean) => (ok ? 'yes' : 'NO');
+
+/** predict's time over run_all's for the whole model; null for a model run_all did not sweep. */
+export function predictShare(r: ModelResult): number | null {
+  return r.runAllWholeSeconds > 0 ? r.predictSeconds / r.runAllWholeSeconds : null;
+}
 
 export function goalChecks(r: ModelResult): { link: string; computeOk?: boolean; totalOk?: boolean; bestOk?: boolean }[] {
   return r.links.map((l) => {
@@ -173,8 +207,14 @@ export async function runPredictBench(opts: PredictBenchOptions = {}): Promise<{
         const met = [`compute ${mark(ch.computeOk!)}`, ...(ch.totalOk === undefined ? [] : [`total ${mark(ch.totalOk)}`, `best ${mark(ch.bestOk!)}`])].join(', ');
         console.log([r.model, ch.link, c.splits, f1(c.compute.medianApe), f1(c.compute.p90Ape), f1(c.total.medianApe), f1(c.total.p90Ape), `${c.predictedBest}/${c.measuredBest}`, f1(c.slowerPct), met].join(' | '));
       });
-      const share = r.predictSeconds / r.runAllWholeSeconds;
-      console.log(`${r.model}: predict (profiling first) ${f1(r.predictSeconds)} s vs run_all --rep ${REP} over all ${r.splitPoints} split points ~${f1(r.runAllWholeSeconds)} s: ${(share * 100).toFixed(1)}% (${mark(share < GOALS.predictShare)})`);
+      if (r.baseline) console.log(`${r.model}: baseline, run_all unshaped again against the first: compute ${f1(r.baseline.compute.medianApe)} / ${f1(r.baseline.compute.p90Ape)}, total ${f1(r.baseline.total.medianApe)} / ${f1(r.baseline.total.p90Ape)} (median / p90 %)`);
+      const share = predictShare(r);
+      if (share !== null) console.log(`${r.model}: predict (profiling first) ${f1(r.predictSeconds)} s vs run_all --rep ${REP} over all ${r.splitPoints} split points ~${f1(r.runAllWholeSeconds)} s: ${(share * 100).toFixed(1)}% (${mark(share < GOALS.predictShare)})`);
+      for (const d of r.dag ?? []) {
+        const c = (x: Candidate) => `${x.kind}${x.splitIndex === null ? '' : ` (split ${x.splitIndex})`} ${x.edgeNodes} edge nodes, ${x.cutTensors} cut tensor(s): predicted ${f1(x.predictedMs)} ms, measured ${f1(x.measuredMs)} ms (${x.okRows} rows, max |split - full| ${x.maxAbsDiff.toExponential(1)})`;
+        console.log(`${r.model} at ${d.bandwidthMbit} Mbit/s: DAG optimum ${c(d.optimum)}; best split point ${c(d.bestSplit)}`);
+        console.log(`${r.model} at ${d.bandwidthMbit} Mbit/s, sending something to the cloud: min-cut ${c(d.offloadCut)}; best split point ${c(d.offloadSplit)}`);
+      }
     }
     console.log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
@@ -182,7 +222,7 @@ export async function runPredictBench(opts: PredictBenchOptions = {}): Promise<{
   if (outFile !== null) {
     mkdirSync(path.dirname(outFile), { recursive: true });
     const tmp = `${outFile}.tmp`;
-    const checked = results.map((r) => ({ ...r, goals: goalChecks(r), predictShare: r.predictSeconds / r.runAllWholeSeconds }));
+    const checked = results.map((r) => ({ ...r, goals: goalChecks(r), predictShare: predictShare(r) }));
     writeFileSync(tmp, `${JSON.stringify({ goals: GOALS, rep: REP, rttMs: RTT_MS, results: checked, machine: { ...machineInfo(), loadAverage: os.loadavg() } }, null, 2)}\n`);
     renameSync(tmp, outFile);
     if (opts.print ?? true) console.log(`wrote ${outFile}`);

@@ -1,16 +1,17 @@
 // Makes the sample results in results/ from real runs on this machine: a run_all sweep of two
 // real models (one at an emulated 50 Mbit/s, 20 ms link), their per-layer profiles, predictions
-// joined with the sweeps, and a recommendation with its crossover table. Every command is run
+// joined with the sweeps, a recommendation with its crossover table, the charts, an HTML report,
+// an AWS Lambda conformity table and the model graphs. Every command is run
 // with an argument list (no shell) and printed; results/sample-results.json records which
 // command made which file, on what machine and when (results/README.md describes the columns).
 //
 //   npm run results        (builds first; or: node scripts/sample-results.mjs after a build)
 //
-// About 2 minutes on 2 cores (10 repetitions over a subset of split points).
+// About 4 minutes on 2 cores (10 repetitions over a subset of split points).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const OUT = 'results';
 const CLI = join('dist', 'src', 'cli', 'bin.js');
@@ -103,12 +104,16 @@ for (const m of models) {
   cli(['predict', ...model, '--profile', profileOf(m.results), ...m.link, '--measured', m.results, '--results_file', predicted], [predicted]);
   cli(['recommend', ...model, ...m.recommend(m)], [`${base(m.results)}.recommend.json`, `${base(m.results)}.recommend.csv`], { stdoutFile: `${base(m.results)}.recommend.txt` });
 
-  // Pictures, the report, the conformity table and the graph view come from operations that are
-  // being added; when they are on main, these steps make them for the same files:
-  // cli(['plot_results', '--results_file', m.results, '--predicted', predicted], [`${base(m.results)}.png`, `${base(m.results)}.svg`]);
-  // cli(['report', '--results_file', m.results, '--onnx_file', m.onnx, ...m.shape], [`${base(m.results)}.html`]);
-  // cli(['check', ...model, '--limits', 'lambda'], [join(OUT, `${m.name}.check.csv`), join(OUT, `${m.name}.check.json`)]);
-  // cli(['show_graph', ...model, '--onnx_path', OUT], [join(OUT, `${m.name}.graph.svg`), join(OUT, `${m.name}.graph.html`)]);
+  // The charts (with the predicted totals, and the crossover from X.recommend.json beside the CSV),
+  // the HTML page of it all, the AWS Lambda conformity of the sweep's split points (X.check.*
+  // beside the CSV) and the model graph (named for the model file) with the best split coloured.
+  const best = JSON.parse(readFileSync(`${base(m.results)}.recommend.json`, 'utf8')).best.split_index;
+  const pictures = ['', '.crossover'].flatMap((s) => [`${base(m.results)}${s}.png`, `${base(m.results)}${s}.svg`]);
+  cli(['plot_results', '--results_file', m.results, '--predicted', predicted], pictures);
+  cli(['report', '--results_file', m.results, '--onnx_file', m.onnx], [`${base(m.results)}.html`]);
+  cli(['check', ...model, '--limits', 'lambda', '--points', ...splits, '--results_file', m.results], [`${base(m.results)}.check.csv`, `${base(m.results)}.check.json`]);
+  const graph = join(OUT, basename(m.onnx, '.onnx'));
+  cli(['show_graph', ...model, '--split_layer', String(best), '--onnx_path', OUT], [`${graph}.graph.svg`, `${graph}.graph.html`]);
 }
 
 // The machine is shared: the load averages (1, 5, 15 min) say how busy it was around the runs.

@@ -23,7 +23,7 @@ export { randomInputs } from './split/random-inputs.js';
 
 // Parts.
 export { buildParts, splitFolder, writeAllSplits, writeSplitAt, type BuiltPart, type SplitOptions } from './split/split.js';
-export { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation, type OptimalCut } from './split/min-cut.js';
+export { bestOffloadingCut, evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation, type OptimalCut } from './split/min-cut.js';
 export { checkClosed, cutFilePoint, edgeNodesFromNames, nodeCutPoint, nodeCutTensors, readCutFile } from './split/node-cut.js';
 export type { Manifest, ManifestSplit, ManifestTensor } from './split/manifest.js';
 export { planEarlyExits, resolveExits, type EarlyExitPlan, type ExitPart } from './split/early-exit.js';
@@ -59,8 +59,9 @@ export { CodecError, decodeTensors, encodeTensors, TENSOR_CODECS, tensorCodec, t
 
 // Per-layer profiles of each side (the `profile` operation).
 export { DEFAULT_PROFILE_REP, checkProfileCloud, profileModel, type ProfileOptions, type ProfileResult } from './profile/layer-profiler.js';
+export { calibrationPoints, cycleCosts, fitCycle, withCycleCosts, type CycleCalibration } from './profile/cycle-calibration.js';
 export { measureSide, type SideMeasurement } from './profile/layer-profiler-side.js';
-export { readProfile, writeProfile, type LayerProfile, type NodeProfile } from './profile/layer-profile.js';
+export { cycleMs, cycleScale, readProfile, writeProfile, type LayerProfile, type NodeProfile } from './profile/layer-profile.js';
 export { parseTrace, readTrace, type KernelTime, type TracedRun } from './runtime/trace.js';
 // Prediction: every split point from a per-layer profile, the store's measured costs and a link; recommendations.
 export { cycleTimes, PREDICT_COLUMNS, predictRows, splitFacts, type CycleTimes, type PredictedRow, type SplitFacts } from './predict/predict.js';

@@ -126,7 +126,11 @@ export function withStoreOptions<T>(y: Argv<T>) {
     .option('minio_bucket', { type: 'string', describe: 'Bucket for models, inputs and outputs (default MINIO_BUCKET or onnx-manager)' })
     .option('minio_region', { type: 'string', describe: 'Region of the bucket' })
     .option('minio_secure', { type: 'boolean', describe: 'Use TLS for a host:port endpoint' })
-    .group(['minio_endpoint', 'minio_bucket', 'minio_region', 'minio_secure'], 'Object store:');
+    .option(
+      'store_retry_s',
+      nonNegativeOption('store_retry_s', { default: DEFAULTS.storeRetryS, describe: 'Seconds the store may stay unreachable (or answer 5xx) while requests retry with backoff; a sweep waits, then stops (0: no retries)' }),
+    )
+    .group(['minio_endpoint', 'minio_bucket', 'minio_region', 'minio_secure', 'store_retry_s'], 'Object store:');
 }
 
 /** OSCAR options a run uses (the rest are deploy's). */

@@ -36,6 +36,12 @@ export class Progress {
     }
   }
 
+  /** A line about the sweep that is not a row (e.g. waiting for the store). */
+  note(label: string): void {
+    if (this.bar) this.bar.update(this.done, { label });
+    else this.out(`progress: ${this.done}/${this.total} rows (${label})`);
+  }
+
   stop(): void {
     this.bar?.stop();
   }

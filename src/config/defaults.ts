@@ -11,6 +11,8 @@ export const DEFAULTS = Object.freeze({
   cloud: 'local' as const,
   /** Seconds to wait for each cloud result (--timeout). */
   timeoutS: 60,
+  /** Seconds the store may stay unavailable, calls retrying with backoff, before a sweep stops (--store_retry_s). */
+  storeRetryS: 120,
   /** Unrecorded warm-up cycles per split point (--warmup). */
   warmup: 2,
   /** Recorded repetitions: one for `run`, ten per split point for `run_all` (--rep). */

@@ -52,6 +52,8 @@ export interface RunFlags {
   minio_bucket?: string;
   minio_region?: string;
   minio_secure?: boolean;
+  /** Seconds the store may stay unavailable while calls retry (0: no retries). */
+  store_retry_s?: number;
   timeout?: number;
   warmup?: number;
   cloud?: string;
@@ -108,6 +110,12 @@ function storeFlags(f: RunFlags): Parameters<typeof storeConfigFromEnv>[0] {
   return flags;
 }
 
+function storeRetryMs(v: unknown): number {
+  const s = v ?? DEFAULTS.storeRetryS;
+  if (typeof s !== 'number' || !(s >= 0) || !Number.isFinite(s)) throw new UsageError(`--store_retry_s must be a number of seconds, 0 or more, got ${String(v)}`);
+  return s * 1000;
+}
+
 /** The run's configuration from flag values and the environment (store keys, MINIO_*); throws a UsageError naming the bad flag. */
 export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunConfig {
   const cloud = (flags.cloud ?? DEFAULTS.cloud) as BackendName;
@@ -121,7 +129,7 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
     execType: flags.exec_type ?? DEFAULTS.execType,
     provider: providerFor(flags.exec_type, flags.device_type),
     graphOptimizationLevel: graphOpt(flags.graph_opt),
-    store: storeConfigFromEnv(storeFlags(flags), env),
+    store: { ...storeConfigFromEnv(storeFlags(flags), env), retryBudgetMs: storeRetryMs(flags.store_retry_s) },
     timeoutMs: timeout * 1000,
     warmup: integer(flags.warmup, 'warmup', 0) ?? DEFAULTS.warmup,
     keepObjects: flags.keep_objects === true,

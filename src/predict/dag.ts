@@ -3,15 +3,16 @@
  * (split points are the cuts of one execution order), found by min-cut (src/split/min-cut.ts) with
  * costs taken from the same prediction recommend ranks split points with:
  *
- * - a node's edge and cloud time are its profile medians; a model output it produces costs the
+ * - a node's edge and cloud time are its profile medians times the side's cycle scale (a part in a
+ *   cycle takes cycle_ms + cycle_scale x its hot time), and so are the fixed costs below; a model output it produces costs the
  *   edge's fetch per MB when it runs there; the data nodes that read only model inputs carry the
- *   edge's run() call and the feeding of the inputs (paid once the edge runs anything: exact when
+ *   edge's cycle_ms, its run() call and the feeding of the inputs (paid once the edge runs anything: exact when
  *   one node starts the graph, counted once per such node otherwise);
  * - a tensor that crosses (either way) costs the payload's per-byte costs (encode, PUT, GET,
  *   decode, the link's rate) on its bytes plus a per-tensor envelope fitted on the split points'
  *   exact payload sizes, plus the cloud's feed and the edge's fetch per MB;
- * - once the cloud runs anything: the cloud's run() call, the store's per-request costs, the
- *   link's round trips and the notification, and the payloads' fixed envelope (fixedMs).
+ * - once the cloud runs anything: the cloud's cycle_ms and run() call, the store's per-request
+ *   costs, the link's round trips and the notification, and the payloads' fixed envelope (fixedMs).
  *
  * Tensor costs are by bytes only, so a split point's total here differs from predict's by the
  * envelope's fit (alignment padding, name lengths) and by the fetch and feed per MB of the
@@ -19,7 +20,7 @@
  * the cloud returns are fetched from the cloud part, not fed to it); test/predict/dag.test.ts
  * checks that difference exactly at every split point.
  */
-import type { LayerProfile } from '../profile/layer-profile.js';
+import { cycleMs, cycleScale, type LayerProfile } from '../profile/layer-profile.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
 import { edgeNodeNames } from '../split/node-cut.js';
@@ -61,7 +62,8 @@ const ZERO_COSTS = (a: ModelAnalysis): CutCosts => ({ edgeMs: new Float64Array(a
 /** Min-cut costs from the prediction model: a profile, the store's costs and a link. */
 export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): CutCosts {
   const { index } = a;
-  const fixed = (side: 'edge' | 'cloud', name: 'run_call' | 'feed_per_mb' | 'fetch_per_mb') => p.fixed[side][name].medianMs;
+  // Every part in a cycle takes cycle_ms + cycle_scale x its hot time: hot costs are scaled here, each side's cycle_ms goes with its run() call.
+  const fixed = (side: 'edge' | 'cloud', name: 'run_call' | 'feed_per_mb' | 'fetch_per_mb') => cycleScale(p, side) * p.fixed[side][name].medianMs;
   const by = new Map(p.nodes.map((n) => [`${n.side}\u0000${n.node}`, n.medianMs]));
   const edgeMs = new Float64Array(index.nodes.length);
   const cloudMs = new Float64Array(index.nodes.length);
@@ -70,14 +72,14 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
   const outputs = new Set(index.outputs);
   for (const n of index.dataNodes) {
     const key = profileNodeKey(index.nodes[n]!);
-    edgeMs[n] = by.get(`edge\u0000${key}`) ?? 0;
-    cloudMs[n] = by.get(`cloud\u0000${key}`) ?? 0;
+    edgeMs[n] = cycleScale(p, 'edge') * (by.get(`edge\u0000${key}`) ?? 0);
+    cloudMs[n] = cycleScale(p, 'cloud') * (by.get(`cloud\u0000${key}`) ?? 0);
     for (const o of new Set(index.nodes[n]!.output ?? [])) if (o && outputs.has(o)) edgeMs[n] += (fixed('edge', 'fetch_per_mb') * bytes(o)) / 1e6;
     const startsGraph = index.nodeInputs[n]!.every((t) => {
       const q = index.producer.get(t);
       return q === undefined || index.constantNode[q];
     });
-    if (startsGraph) edgeMs[n] += fixed('edge', 'run_call') + (fixed('edge', 'feed_per_mb') * inputBytes) / 1e6;
+    if (startsGraph) edgeMs[n] += cycleMs(p, 'edge') + fixed('edge', 'run_call') + (fixed('edge', 'feed_per_mb') * inputBytes) / 1e6;
   }
   const perByte = payloadPerByteMs(store, link);
   const perMb = (fixed('cloud', 'feed_per_mb') + fixed('edge', 'fetch_per_mb')) / 1e6;
@@ -86,7 +88,7 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
     edgeMs,
     cloudMs,
     transferMs: (b) => perByte * (b + envelope.perTensorBytes) + perMb * b,
-    fixedMs: fixed('cloud', 'run_call') + cycle + perByte * envelope.fixedBytes,
+    fixedMs: cycleMs(p, 'cloud') + fixed('cloud', 'run_call') + cycle + perByte * envelope.fixedBytes,
   };
 }
 

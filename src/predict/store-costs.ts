@@ -8,11 +8,19 @@
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import type { RunConfig } from '../config/run-config.js';
-import { IDLE_BEFORE_RUN_MS, idle } from '../profile/layer-profiler-side.js';
 import { median } from '../profile/stats.js';
 import { openStore } from '../storage/open.js';
 import type { ObjectStore } from '../storage/store.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
+
+/**
+ * The idle time before each timed request and codec call. In a sweep's cycle every step comes
+ * after a wait, and after a few ms of idling a step costs up to twice what it costs back to back
+ * (the thread it runs on is woken, caches and the core's clock have cooled down).
+ */
+export const IDLE_BEFORE_RUN_MS = 5;
+
+export const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** ms = fixedMs + perMbMs x MB (MB = 1e6 bytes). */
 export interface LinearCost {
@@ -70,13 +78,14 @@ async function timed(f: () => unknown, pause: (ms: number) => Promise<void>): Pr
 }
 
 /** Unrecorded requests of each kind and size first: the client's code paths warm up as they are in a sweep. */
-const WARMUP = 5;
+export const STORE_WARMUP = 5;
 
 /**
- * Measures the store with `repeats` requests of each kind and size (after WARMUP unrecorded ones);
- * removes what it wrote. `pause` idles before each timed step (a parameter for tests).
+ * Measures the store with `repeats` requests of each kind and size (after `warmup` unrecorded
+ * ones, fewer where real cycles have just warmed the client up); removes what it wrote. `pause`
+ * idles before each timed step (a parameter for tests).
  */
-export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: (ms: number) => Promise<void> = idle): Promise<StoreCosts> {
+export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: (ms: number) => Promise<void> = idle, warmup = STORE_WARMUP): Promise<StoreCosts> {
   const prefix = `probe/${randomUUID()}`;
   const keys: string[] = [];
   let requests = 0;
@@ -84,8 +93,8 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
   const series = async (size: 'small' | 'large') => {
     const put: number[] = [];
     const get: number[] = [];
-    for (let i = -WARMUP; i < repeats; i++) {
-      const key = `${prefix}/${size}-${i + WARMUP}.pb`;
+    for (let i = -warmup; i < repeats; i++) {
+      const key = `${prefix}/${size}-${i + warmup}.pb`;
       keys.push(key);
       const p = await timed(() => store.put(key, bodies[size]), pause);
       const g = await timed(() => store.get(key), pause);
@@ -113,12 +122,12 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
       const p = payloadOf(size === 'small' ? SMALL : LARGE);
       const enc: number[] = [];
       const dec: number[] = [];
-      for (let i = -WARMUP; i < repeats; i++) {
+      for (let i = -warmup; i < repeats; i++) {
         enc.push(await timed(() => encodePayload(p), pause));
         dec.push(await timed(() => decodePayload(bodies[size]), pause));
       }
-      enc.splice(0, WARMUP);
-      dec.splice(0, WARMUP);
+      enc.splice(0, warmup);
+      dec.splice(0, warmup);
       return { enc: median(enc), dec: median(dec) };
     };
     const cs = await codec('small');

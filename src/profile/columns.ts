@@ -57,6 +57,8 @@ export const COLUMNS = [
   'input_shapes',
   'threads',
   'graph_opt',
+  // Retries of store requests while the store was unavailable; the cycle was run again after them.
+  'store_retries',
 ] as const;
 
 export type Column = (typeof COLUMNS)[number];

@@ -6,7 +6,10 @@
  * Rows of kind `node` hold one model node (by its name in the model, never a fused kernel's);
  * rows of kind `fixed` hold a side's costs that are not any node's, named by FIXED_COSTS:
  * `run_call` (ms per run() call beyond its kernels), `feed_per_mb` and `fetch_per_mb` (ms per
- * MB of inputs fed and of outputs fetched). median_ms and p95_ms are over `runs` warm runs.
+ * MB of inputs fed and of outputs fetched), all measured on hot runs (back to back), and
+ * optionally CYCLE_COSTS: a part run in a sweep's cycle takes `cycle_ms` + `cycle_scale` x its
+ * hot time (see cycle-calibration.ts). median_ms and p95_ms are over `runs`
+ * runs. A profile without those rows (written before them) reads as cycle_ms 0, cycle_scale 1.
  */
 import { parse } from 'csv-parse/sync';
 import { readFile } from 'node:fs/promises';
@@ -35,6 +38,15 @@ export const SIDES = ['edge', 'cloud'] as const;
 export type Side = (typeof SIDES)[number];
 export const FIXED_COSTS = ['run_call', 'feed_per_mb', 'fetch_per_mb'] as const;
 export type FixedCost = (typeof FIXED_COSTS)[number];
+/** The optional fixed costs: a part in a cycle takes cycle_ms + cycle_scale x its hot time. */
+export const CYCLE_COSTS = ['cycle_ms', 'cycle_scale'] as const;
+export type CycleCost = (typeof CYCLE_COSTS)[number];
+
+export interface CostStat {
+  medianMs: number;
+  p95Ms: number;
+  runs: number;
+}
 
 export interface NodeProfile {
   side: Side;
@@ -62,7 +74,17 @@ export interface LayerProfile {
   modelSha256: string;
   settings: Record<Side, SideSettings>;
   nodes: NodeProfile[];
-  fixed: Record<Side, Record<FixedCost, { medianMs: number; p95Ms: number; runs: number }>>;
+  fixed: Record<Side, Record<FixedCost, CostStat> & Partial<Record<CycleCost, CostStat>>>;
+}
+
+/** A side's cycle cost in ms (0 when the profile has none). */
+export function cycleMs(p: LayerProfile, side: Side): number {
+  return p.fixed[side].cycle_ms?.medianMs ?? 0;
+}
+
+/** A side's cycle scale (1 when the profile has none). */
+export function cycleScale(p: LayerProfile, side: Side): number {
+  return p.fixed[side].cycle_scale?.medianMs ?? 1;
 }
 
 function rowsOf(p: LayerProfile): (string | number)[][] {
@@ -73,8 +95,9 @@ function rowsOf(p: LayerProfile): (string | number)[][] {
   const rows: (string | number)[][] = [[...PROFILE_COLUMNS]];
   for (const n of p.nodes) rows.push([n.side, 'node', n.node, n.opType, n.medianMs, n.p95Ms, n.runs, n.outputBytes, n.params, n.macs, ...common(n.side)]);
   for (const side of SIDES) {
-    for (const name of FIXED_COSTS) {
+    for (const name of [...FIXED_COSTS, ...CYCLE_COSTS]) {
       const f = p.fixed[side][name];
+      if (!f) continue;
       rows.push([side, 'fixed', name, '', f.medianMs, f.p95Ms, f.runs, '', '', '', ...common(side)]);
     }
   }
@@ -118,7 +141,7 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     settings[side] ??= { execType: r.exec_type!, graphOpt: r.graph_opt!, backend: r.backend!, ...(r.threads ? { threads: Number(r.threads) } : {}) };
     const base = { medianMs: num(r, 'median_ms', line), p95Ms: num(r, 'p95_ms', line), runs: num(r, 'runs', line) };
     if (r.kind === 'fixed') {
-      if (!FIXED_COSTS.includes(r.node as FixedCost)) bad(`line ${line}: fixed cost '${r.node}'`);
+      if (!FIXED_COSTS.includes(r.node as FixedCost) && !CYCLE_COSTS.includes(r.node as CycleCost)) bad(`line ${line}: fixed cost '${r.node}'`);
       fixed[side][r.node as FixedCost] = base;
     } else if (r.kind === 'node') {
       nodes.push({ side, node: r.node!, opType: r.op_type!, ...base, outputBytes: num(r, 'output_bytes', line), params: num(r, 'params', line), macs: num(r, 'macs', line) });

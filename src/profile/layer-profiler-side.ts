@@ -48,17 +48,10 @@ export interface SideOptions {
 }
 
 /**
- * The idle time before each recorded run. In a sweep's cycle a part never runs back to back with
- * itself: the edge part runs after the edge waited for the previous result, the cloud part after
- * the worker waited for its input, and a run after a few ms of idling costs up to twice a hot one
- * (caches and the core's clock cooled down: 0.18 ms hot, 0.38 ms after 5 ms idle, for a 0.2 ms
- * model here). Runs are profiled in that state.
+ * Runs a session `warmup` times, then `rep` times back to back (hot); returns the wall time of
+ * the recorded runs. Hot runs are what a part costs in itself; what it costs in a sweep's cycle,
+ * after other work, is measured on real cycles (cycle-calibration.ts), not by idling here.
  */
-export const IDLE_BEFORE_RUN_MS = 5;
-
-export const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Runs a session `warmup` times, then `rep` times, each after IDLE_BEFORE_RUN_MS idle; returns the wall time of the recorded runs. */
 async function timedRuns(s: Session, feeds: Record<string, HostTensor>, o: SideOptions, outputs?: (r: Record<string, HostTensor>) => void): Promise<number[]> {
   for (let i = 0; i < o.warmup; i++) {
     const r = await s.run(feeds);
@@ -66,7 +59,6 @@ async function timedRuns(s: Session, feeds: Record<string, HostTensor>, o: SideO
   }
   const wall: number[] = [];
   for (let i = 0; i < o.rep; i++) {
-    await idle(IDLE_BEFORE_RUN_MS);
     const t0 = performance.now();
     await s.run(feeds);
     wall.push(performance.now() - t0);
@@ -109,8 +101,13 @@ export function oneNodeModel(op: 'Identity' | 'Shape', n: number): Uint8Array {
   });
 }
 
-/** Sizes (MB of float32) the per-MB costs are fitted over. */
-export const FIT_SIZES_MB = [0.25, 1, 4] as const;
+/**
+ * Sizes (MB of float32) the per-MB costs are fitted over: those of typical cut tensors and
+ * outputs (tens of KB to a MB). Copies of a few MB behave otherwise (Identity plus fetch here:
+ * about 0.7 ms/MB from 16 to 256 KB, 0.14-0.6 ms/MB and noisy at 1 and 4 MB), and a fit that
+ * reaches 4 MB put 0.3 ms on a 200 KB cut tensor that costs well under 0.1.
+ */
+export const FIT_SIZES_MB = [0.0625, 0.25, 1] as const;
 
 function slope(xs: readonly number[], ys: readonly number[]): number {
   const mx = xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -3,7 +3,8 @@
  * edge (here) and on the cloud side (where the cloud runs: the local worker, or a remote worker
  * over SSH or in a Kubernetes worker pod), with the sweep's provider, threads and graph
  * optimisation. Kernels of fused nodes are mapped back to the model's nodes through the optimised
- * model onnxruntime writes (layer-profiler-attribution.ts) and their time split by MACs.
+ * model onnxruntime writes (layer-profiler-attribution.ts) and their time split by MACs. Then a
+ * few real cycles measure each side's cycle cost (cycle-calibration.ts).
  */
 import type { RunConfig } from '../config/run-config.js';
 import { edgeSessionOptions } from '../config/run-config.js';
@@ -16,6 +17,9 @@ import type { HostTensor } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { storeKeys } from '../storage/store.js';
 import { encodePayload } from '../tensor/payload/index.js';
+import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs.js';
+import { CALIBRATION_REP, calibrationPoints, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
+import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
 import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
@@ -23,6 +27,8 @@ import { startRun } from './start-run.js';
 import { median, percentile } from './stats.js';
 
 export const DEFAULT_PROFILE_REP = 20;
+/** Timed requests of each kind and size when the store's costs are measured with the profile. */
+const STORE_REPEATS = 5;
 
 export interface ProfileOptions {
   feeds: Record<string, HostTensor>;
@@ -30,12 +36,18 @@ export interface ProfileOptions {
   rep?: number;
   warn?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Also measure the store's costs (store-costs.ts) on the store the run opened, for a prediction that follows. */
+  storeCosts?: boolean;
 }
 
 export interface ProfileResult {
   profile: LayerProfile;
   /** What each side measured, as it came (the cloud's from the worker process). */
   measurements: Record<Side, SideMeasurement>;
+  /** The cycles the cycle costs come from. */
+  calibration: CycleCalibration;
+  /** With options.storeCosts: the store's costs and which store ('embedded' or its endpoint). */
+  store?: { costs: StoreCosts; store: string };
 }
 
 /** Refuses backends that run a Job per payload (by --cloud and --kube_mode): they have no process to ask for a profile. */
@@ -82,9 +94,13 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
   const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
-  const run = await startRun(analysis, config, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
+  // Unshaped: the profile serves every link (predict adds the link to the store's costs).
+  const { link: _link, ...unshaped } = config;
+  const run = await startRun(analysis, unshaped, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
   let cloud: SideMeasurement;
   let cloudThreads = config.threads;
+  const cycles: Row[] = [];
+  let store: ProfileResult['store'];
   try {
     const backend = run.ctx.backend;
     if (!(backend instanceof WorkerBackend)) throw new UsageError(`profile needs a cloud worker; --cloud ${config.cloud} has none`);
@@ -95,18 +111,25 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     cloud = await backend.profile({ model: sha, inputKey, ...side, timeoutMs: config.timeoutMs + rep * config.timeoutMs });
     cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     if (!run.ctx.keepObjects) await run.ctx.store.remove([inputKey]).catch(() => undefined);
+    for (const point of calibrationPoints(analysis)) cycles.push(...(await run.measureSplit(point, CALIBRATION_REP)).rows);
+    // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
+    if (options.storeCosts) store = { costs: await measureStoreCosts(run.ctx.store, STORE_REPEATS, idle, 2), store: run.config.store.endpoint ?? 'embedded' };
   } finally {
     await run.close();
   }
   const e = sideRows(analysis, 'edge', edge);
   const c = sideRows(analysis, 'cloud', cloud);
+  const hot: LayerProfile = {
+    modelSha256: partHash(bytes),
+    settings: { edge: settingsOf(config, 'local'), cloud: settingsOf(config, config.cloud, cloudThreads) },
+    nodes: [...e.nodes, ...c.nodes],
+    fixed: { edge: e.fixed, cloud: c.fixed },
+  };
+  const calibration = cycleCosts(analysis, hot, cycles);
   return {
-    profile: {
-      modelSha256: partHash(bytes),
-      settings: { edge: settingsOf(config, 'local'), cloud: settingsOf(config, config.cloud, cloudThreads) },
-      nodes: [...e.nodes, ...c.nodes],
-      fixed: { edge: e.fixed, cloud: c.fixed },
-    },
+    profile: withCycleCosts(hot, calibration.cost),
+    calibration,
+    ...(store ? { store } : {}),
     measurements: { edge, cloud },
   };
 }

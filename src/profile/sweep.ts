@@ -19,6 +19,7 @@ import { encodeTensors } from '../tensor/codecs/tensors.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, type Row } from './columns.js';
+import { StoreUnavailableError, untilSteady } from './store-outage.js';
 
 export class SweepError extends OnnxManagerError {}
 
@@ -46,6 +47,8 @@ export interface SweepContext {
   threads?: number;
   /** Graph optimisation of each session, for the rows. */
   graphOpt?: string;
+  /** The result keys cycles of this run have used (kept by the sweep). */
+  usedKeys?: Set<string>;
   /** Codecs the cut tensors are sent with (--tensor_codec), one row set each; default ['raw']. */
   tensorCodecs?: readonly string[];
   /** The codec of the cycles in progress (set by the sweep from tensorCodecs). */
@@ -110,9 +113,13 @@ export class PreparedSplit {
     for (const p of cloudParts) {
       const bytes = p.part.model.concat();
       const hash = partHash(bytes);
-      const t0 = performance.now();
-      if (!(await ctx.store.exists(storeKeys.model(hash)))) await ctx.store.put(storeKeys.model(hash), bytes);
-      uploadMs += performance.now() - t0;
+      // An upload that overlapped a store outage is timed again (a put, even if it got through).
+      const upload = await untilSteady(ctx.store, async (attempt) => {
+        const t0 = performance.now();
+        if (attempt > 0 || !(await ctx.store.exists(storeKeys.model(hash)))) await ctx.store.put(storeKeys.model(hash), bytes);
+        return performance.now() - t0;
+      });
+      uploadMs += upload.value;
       cloudModels.push(hash);
     }
     let edge: Session | undefined;
@@ -133,8 +140,39 @@ export class PreparedSplit {
     return new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
   }
 
-  /** One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error'. */
+  /**
+   * One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error'.
+   * A cycle during which the store retried runs again from its start (store_retries counts the
+   * retries); a StoreUnavailableError (the store gone for the whole budget) is thrown.
+   */
   async cycle(ctx: SweepContext, rep: number): Promise<CycleResult> {
+    const job = this.jobOf(ctx, rep);
+    // A split point measured again in the same run reuses its keys: what the last time left must
+    // go first, or the wait would find the old result at once.
+    const used = (ctx.usedKeys ??= new Set());
+    if (used.has(job.outputKey)) await ctx.store.remove([job.inputKey, job.outputKey]);
+    used.add(job.outputKey);
+    const discard = async (): Promise<void> => {
+      if (this.cloudModels.length > 0) await ctx.store.remove([job.inputKey, job.outputKey]);
+    };
+    const { value, retries } = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
+    value.row.store_retries = retries;
+    return value;
+  }
+
+  private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {
+    const codec = ctx.tensorCodec ?? 'raw';
+    // Each codec's cycles have their own objects (a result of another codec is never taken for this one's).
+    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec}`}`;
+    return (
+      ctx.backend.jobKeys?.(ctx.runId, this.point.index, repKey) ?? {
+        inputKey: storeKeys.input(ctx.runId, this.point.index, repKey),
+        outputKey: storeKeys.output(ctx.runId, this.point.index, repKey),
+      }
+    );
+  }
+
+  private async cycleOnce(ctx: SweepContext, rep: number, job: { inputKey: string; outputKey: string }): Promise<CycleResult> {
     const p = this.point;
     const row = splitRow(ctx, p, rep);
     Object.assign(row, {
@@ -145,13 +183,6 @@ export class PreparedSplit {
       status: 'ok',
     });
     let outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
-    const codec = ctx.tensorCodec ?? 'raw';
-    // Each codec's cycles have their own objects (a result of another codec is never taken for this one's).
-    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec}`}`;
-    const job = ctx.backend.jobKeys?.(ctx.runId, p.index, repKey) ?? {
-      inputKey: storeKeys.input(ctx.runId, p.index, repKey),
-      outputKey: storeKeys.output(ctx.runId, p.index, repKey),
-    };
     const t0 = performance.now();
     let tDone = 0;
     try {
@@ -167,6 +198,7 @@ export class PreparedSplit {
       } else {
         const tensors = new Map<string, HostTensor>();
         for (const n of this.cut) tensors.set(n, outputs.get(n)!);
+        const codec = ctx.tensorCodec ?? 'raw';
         row.tensor_bytes = [...tensors.values()].reduce((s, t) => s + hostTensorBytes(t), 0);
         const tCodec = performance.now();
         const coded = codec === 'raw' ? { tensors, coded: new Map() } : await encodeTensors(tensors, codec);
@@ -239,12 +271,13 @@ export class PreparedSplit {
         row.max_abs_diff = worst;
       }
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       row.total_ms = ms(performance.now() - t0);
       row.status = err instanceof OnnxManagerError && err.name === 'TimeoutError' ? 'timeout' : 'error';
       row.error = messageLine(err);
     } finally {
       // Removed together when the split point is done, not between repetitions.
-      if (this.cloudModels.length > 0) this.written.push(job.inputKey, job.outputKey);
+      if (this.cloudModels.length > 0 && !this.written.includes(job.outputKey)) this.written.push(job.inputKey, job.outputKey);
     }
     return { row, outputs };
   }
@@ -318,6 +351,7 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
   for (const point of ctx.analysis.splitPoints) {
     if (opts.signal?.aborted) break;
     if (wanted && !wanted.has(point.index)) continue;
+    ctx.usedKeys ??= new Set(); // shared by the codecs' contexts
     const todo = (ctx.tensorCodecs ?? ['raw'])
       .map((codec) => ({ ctx: { ...ctx, tensorCodec: codec }, reps: Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r, codec))) }))
       .filter((c) => c.reps.length > 0);
@@ -327,6 +361,7 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
     try {
       prepared = await PreparedSplit.prepare(ctx, point);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
       for (const c of todo) {
         for (const r of c.reps) {
           const row = failedRow(c.ctx, point, r, err);

@@ -286,3 +286,28 @@ export function optimalCut(a: ModelAnalysis, costs: CutCosts): OptimalCut {
   const isSplitPoint = best.edgeNodes.every((n, i) => n === index.dataNodes[i]);
   return { best, bestSplit: bestSplit!, savedMs: Math.max(0, bestSplit!.cost.totalMs - best.totalMs), isSplitPoint };
 }
+
+/**
+ * The best cut with at least one node in the cloud: every such cut has a data node that no other
+ * data node reads (a graph's last node) in the cloud, so this is the best over those nodes of the
+ * minimum cut with that node held in the cloud (an edge time above any cut's cost), evaluated
+ * with the real costs. The optimum over every cut is this or edge only (optimalCut).
+ */
+export function bestOffloadingCut(a: ModelAnalysis, costs: CutCosts): CutEvaluation {
+  checkCosts(a.index, costs);
+  const { index } = a;
+  const data = new Set(index.dataNodes);
+  const read = new Set(index.dataNodes.flatMap((n) => index.nodeInputs[n]!.map((t) => index.producer.get(t)).filter((q): q is number => q !== undefined && data.has(q))));
+  // More than any cut costs: every node on its dearer side and every tensor crossing.
+  const tensors = [...index.inputs, ...index.dataNodes.flatMap((n) => index.nodes[n]!.output ?? [])].filter(Boolean) as string[];
+  let held = 1 + (costs.fixedMs ?? 0) + tensors.reduce((s, t) => s + costs.transferMs(tensorBytes(a, t)), 0);
+  for (const n of index.dataNodes) held += Math.max(costs.edgeMs[n]!, costs.cloudMs[n]!);
+  let best: CutEvaluation | undefined;
+  for (const last of index.dataNodes.filter((n) => !read.has(n))) {
+    const edgeMs = Float64Array.from(costs.edgeMs);
+    edgeMs[last] = 2 * held;
+    const cut = evaluateCut(a, costs, minimumCut(a, { ...costs, edgeMs }));
+    if (!best || cut.totalMs < best.totalMs) best = cut;
+  }
+  return best!;
+}

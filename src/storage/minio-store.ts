@@ -10,13 +10,17 @@
  *   extension; other servers answer NotImplemented), an
  *   external onObjectCreated hook (the embedded server's in-process events) when given, else
  *   polling statObject with backoff. With a notification source, a slow poll stays as a safety net.
+ * - The minio client's own retry is off; the store returned is a RetryingStore, which retries while
+ *   the store is unavailable (config.retryBudgetMs), counting instead of printing.
  */
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { Client, type NotificationPoller } from 'minio';
+import { DEFAULTS } from '../config/defaults.js';
 import { StoreError, TimeoutError } from '../errors.js';
 import type { Chunks } from '../proto/writer.js';
+import { RetryingStore } from './retrying-store.js';
 import {
   POLL_CAP_MS,
   POLL_START_MS,
@@ -368,6 +372,8 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
       pathStyle: true,
       partSize: PART_SIZE,
       transportAgent: agent,
+      // Its own retry prints a line per request to stderr; RetryingStore retries instead, silently.
+      retryOptions: { disableRetry: true },
     });
   } catch (err) {
     agent.destroy();
@@ -400,5 +406,6 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
     await store.close();
     throw err;
   }
-  return store;
+  const budgetMs = config.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000;
+  return budgetMs > 0 ? new RetryingStore(store, { budgetMs }) : store;
 }

@@ -32,7 +32,26 @@ export interface ObjectStore {
   waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** Releases connections and listeners; pending waits reject with a StoreError. Idempotent. */
   close(): Promise<void>;
+  /** Set when the store retries while it is unavailable (see retrying-store.ts). */
+  readonly outages?: StoreOutages;
 }
+
+/** What a store that retries tells about its outages. */
+export interface StoreOutages {
+  /** Retries so far, over the store's life. */
+  readonly retries: number;
+  /** Time spent unavailable so far, outages that ended (ms). */
+  readonly downMs: number;
+  /** How long one outage may last before calls fail (ms). */
+  readonly budgetMs: number;
+  /** 'down' once when an outage starts, 'retry' for each retry, 'up' once when it ends. */
+  on(listener: (event: StoreOutageEvent) => void): () => void;
+}
+
+export type StoreOutageEvent =
+  | { kind: 'down'; reason: string }
+  | { kind: 'retry'; attempt: number; delayMs: number; reason: string }
+  | { kind: 'up'; downMs: number };
 
 export interface StoreConfig {
   /** `host:port`, `host`, or `http(s)://host[:port]`; empty or missing means the embedded server. */
@@ -52,6 +71,11 @@ export interface StoreConfig {
   notifications?: 'minio' | 'poll';
   /** How long opening the store waits for the endpoint's first answer (default 10000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * How long the store may stay unavailable (unreachable, or answering 5xx) while calls retry with
+   * backoff, before they fail (--store_retry_s; default 120 s). 0: no retries.
+   */
+  retryBudgetMs?: number;
 }
 
 export const DEFAULT_BUCKET = 'onnx-manager';

@@ -2,15 +2,23 @@
  * recommend from a profile reports the DAG optimum: on an Inception-like model whose profile makes
  * one branch and the stem cheap on the edge and everything else cheap in the cloud, the optimum is
  * no split point, beats the best one, and its --cut_out file runs through `run --cut_file --verify`
- * and reproduces the model's outputs; on a chain (lenet5) the optimum is the best split point.
+ * and reproduces the model's outputs; from a real profile, the best cut that sends something to the
+ * cloud runs over an emulated link and reproduces them exactly; on a chain (lenet5) the optimum is
+ * the best split point.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { DagOptimum } from '../../src/predict/dag.js';
-import { writeProfile } from '../../src/profile/layer-profile.js';
+import { buildRunConfig } from '../../src/config/run-config.js';
+import { dagCutCosts } from '../../src/predict/dag.js';
+import { measureRunStore } from '../../src/predict/store-costs.js';
+import { readRows } from '../../src/profile/csv.js';
+import { cycleMs, readProfile, writeProfile } from '../../src/profile/layer-profile.js';
+import { bestOffloadingCut } from '../../src/split/min-cut.js';
+import { edgeNodeNames } from '../../src/split/node-cut.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { analyzeFile } from '../../src/split/analysis.js';
 import { readCutFile } from '../../src/split/node-cut.js';
@@ -72,6 +80,32 @@ describe('recommend: the DAG optimum', () => {
     assert.match(text.out, /DAG optimum \(min-cut over all cuts, constraints not applied\): total [\d.]+ ms, \d+ edge node\(s\)/);
     assert.match(text.out, /beats the best split point \(\d+, [\d.]+ ms\) by [\d.]+ ms \([\d.]+%\)/);
     assert.match(text.out, /dag_total_ms/);
+  });
+
+  it('from a real profile, the best cut sending something to the cloud runs over an emulated link and reproduces the model', async () => {
+    const file = model('inception_like');
+    const a = await analyzeFile(file, { createSession });
+    const settings = ['--graph_opt', 'disabled', '--threads', '1'];
+    const p = await cli(['profile', '--onnx_file', file, ...settings, '--rep', '3', '--results_file', join(dir, 'real.csv')]);
+    assert.equal(p.code, 0, p.err);
+    const profile = await readProfile(join(dir, 'real.profile.csv'));
+    assert.ok(cycleMs(profile, 'edge') >= 0 && profile.fixed.cloud.cycle_ms !== undefined, 'the profile has its cycle costs');
+    const link = { bandwidthMbit: 50, rttMs: 4 };
+    const { costs: store } = await measureRunStore(buildRunConfig({}), 2);
+    const off = bestOffloadingCut(a, dagCutCosts(a, profile, store, link));
+    assert.ok(off.edgeNodes.length > 0 && off.edgeNodes.length < a.index.dataNodes.length, `an edge part and a cloud part (${off.edgeNodes.length} edge nodes)`);
+    const cutFile = join(dir, 'offload.json');
+    writeFileSync(cutFile, JSON.stringify({ edge_nodes: edgeNodeNames(a.index, off.edgeNodes) }));
+    const rows = join(dir, 'offload.csv');
+    const run = await cli(['--operation', 'run', '--onnx_file', file, '--cut_file', cutFile, ...settings, '--rep', '2', '--warmup', '0', '--bandwidth', '50', '--rtt', '4', '--results_file', rows, '--verify']);
+    assert.equal(run.code, 0, run.err + run.out);
+    assert.match(run.out, /verify: max \|split - full\| = 0 \(match\)/);
+    const measured = (await readRows(rows)).filter((r) => r.status === 'ok');
+    assert.equal(measured.length, 2);
+    for (const r of measured) {
+      assert.equal(r.cut_tensors, off.cutTensors.join(';'));
+      assert.deepEqual([Number(r.bandwidth_mbit), Number(r.rtt_ms), Number(r.max_abs_diff)], [50, 4, 0]);
+    }
   });
 
   it('on a chain (lenet5) reports the best split point as optimal', async () => {

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LayerProfile } from '../../src/profile/layer-profile.js';
+import { cycleScale, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { withCycleCosts } from '../../src/profile/cycle-calibration.js';
 import { dagCutCosts, dagOptimum, payloadEnvelope } from '../../src/predict/dag.js';
 import { wireMs, type Link } from '../../src/predict/link.js';
 import { wireBytes } from '../../src/predict/payload-size.js';
@@ -25,7 +26,7 @@ function seeded(seed: number): () => number {
  * at the cloud-only split the edge's fetch per MB on the model inputs it sends (tensor costs are
  * by bytes only, and other cut tensors are fetched from the edge part); and on each model output
  * the cloud returns, the cloud's feed and the edge's fetch per MB charged in place of the cloud's
- * fetch per MB.
+ * fetch per MB (the per-MB costs scaled by their side's cycle scale).
  */
 function expectedDifference(a: ModelAnalysis, p: LayerProfile, link: Link, position: number, cut: { cutTensors: string[]; returnedOutputs: string[] }, wire: { input: number; result: number }): number {
   if (position === a.index.dataNodes.length) return 0;
@@ -34,7 +35,7 @@ function expectedDifference(a: ModelAnalysis, p: LayerProfile, link: Link, posit
   const tensors = [...cut.cutTensors, ...cut.returnedOutputs];
   const modelled = env.fixedBytes + tensors.reduce((s, t) => s + bytes(t) + env.perTensorBytes, 0);
   const perByte = (STORE.encode.perMbMs + STORE.put.perMbMs + STORE.get.perMbMs + STORE.decode.perMbMs) / 1e6 + wireMs(1, link);
-  const f = (side: 'edge' | 'cloud', k: 'feed_per_mb' | 'fetch_per_mb') => p.fixed[side][k].medianMs / 1e6;
+  const f = (side: 'edge' | 'cloud', k: 'feed_per_mb' | 'fetch_per_mb') => (cycleScale(p, side) * p.fixed[side][k].medianMs) / 1e6;
   let d = perByte * (modelled - wire.input - wire.result);
   if (position === 0) d += f('edge', 'fetch_per_mb') * a.index.inputs.reduce((s, t) => s + bytes(t), 0);
   for (const o of cut.returnedOutputs) d += (f('cloud', 'feed_per_mb') + f('edge', 'fetch_per_mb') - f('cloud', 'fetch_per_mb')) * bytes(o);
@@ -50,9 +51,12 @@ describe('the DAG optimum from a profile', () => {
       const a = await zooAnalysis(name);
       const rnd = seeded(7);
       const t = new Map(a.index.dataNodes.map((n) => [n, [rnd() * 3, rnd()]]));
-      const p = profileOf(a, (n, side) => t.get(n)![side === 'edge' ? 0 : 1]!, EDGE_FIXED, CLOUD_FIXED);
-      const facts = splitFacts(a, p);
-      for (const link of [{ bandwidthMbit: 5, rttMs: 20 }, { bandwidthMbit: 500, rttMs: 2 }, { rttMs: 0 }] as Link[]) {
+      const hot = profileOf(a, (n, side) => t.get(n)![side === 'edge' ? 0 : 1]!, EDGE_FIXED, CLOUD_FIXED);
+      // Without cycle costs (a profile written before them) and with them.
+      const c = (v: number) => ({ medianMs: v, p95Ms: v, runs: 16 });
+      const cycled = withCycleCosts(hot, { edge: { cycle_ms: c(0.25), cycle_scale: c(1.5) }, cloud: { cycle_ms: c(0.35), cycle_scale: c(2.25) } });
+      for (const [p, link] of [hot, cycled].flatMap((q) => ([{ bandwidthMbit: 5, rttMs: 20 }, { bandwidthMbit: 500, rttMs: 2 }, { rttMs: 0 }] as Link[]).map((l) => [q, l] as const))) {
+        const facts = splitFacts(a, p);
         const costs = dagCutCosts(a, p, STORE, link);
         const rows = predictRows(facts, STORE, link);
         let worst = 0;

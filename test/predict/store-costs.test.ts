@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { measureStoreCosts } from '../../src/predict/store-costs.js';
-import { IDLE_BEFORE_RUN_MS } from '../../src/profile/layer-profiler-side.js';
+import { IDLE_BEFORE_RUN_MS, measureStoreCosts } from '../../src/predict/store-costs.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
 import type { ObjectStore } from '../../src/storage/store.js';
 

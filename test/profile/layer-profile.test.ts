@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { cycleMs, cycleScale, FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { withCycleCosts } from '../../src/profile/cycle-calibration.js';
 import { tempDirs } from '../helpers.js';
 
 const tempDir = tempDirs();
@@ -30,6 +31,22 @@ describe('profile files', () => {
     const file = join(await tempDir('profile'), 'm.profile.csv');
     await writeProfile(file, sample());
     assert.deepEqual(await readProfile(file), sample());
+  });
+
+  it('keep the cycle costs, and read a profile without them (written before them) as costing nothing in a cycle', async () => {
+    const dir = await tempDir('profile-cycle');
+    const file = join(dir, 'm.profile.csv');
+    const c = (v: number) => ({ medianMs: v, p95Ms: v, runs: 16 });
+    const cycled = withCycleCosts(sample(), { edge: { cycle_ms: c(0.125), cycle_scale: c(1.5) }, cloud: { cycle_ms: c(0.375), cycle_scale: c(2) } });
+    await writeProfile(file, cycled);
+    const back = await readProfile(file);
+    assert.deepEqual(back, cycled);
+    assert.deepEqual([cycleMs(back, 'edge'), cycleMs(back, 'cloud'), cycleScale(back, 'edge'), cycleScale(back, 'cloud')], [0.125, 0.375, 1.5, 2]);
+    const old = join(dir, 'old.profile.csv');
+    await writeFile(old, (await readFile(file, 'utf8')).replace(/^\w+,fixed,cycle_\w+,.*\n/gm, ''));
+    const read = await readProfile(old);
+    assert.deepEqual(read, sample());
+    assert.deepEqual([cycleMs(read, 'edge'), cycleMs(read, 'cloud'), cycleScale(read, 'edge'), cycleScale(read, 'cloud')], [0, 0, 1, 1]);
   });
 
   it('refuse a file that is not a profile, naming it and the problem', async () => {

@@ -13,6 +13,7 @@ import { encodeModel } from '../../src/onnx/codec.js';
 import type { GraphIndex } from '../../src/onnx/graph.js';
 import { readProfile, writeProfile, FIXED_COSTS } from '../../src/profile/layer-profile.js';
 import { checkProfileCloud, profileModel, sideRows } from '../../src/profile/layer-profiler.js';
+import { CALIBRATION_REP, calibrationPoints } from '../../src/profile/cycle-calibration.js';
 import { coverKernels, distribute } from '../../src/profile/layer-profiler-attribution.js';
 import { measureSide } from '../../src/profile/layer-profiler-side.js';
 import { profileFileFor } from '../../src/cli/ops/profile.js';
@@ -138,8 +139,20 @@ describe('profile through the local worker', () => {
   it('measures the cloud side in the worker process and writes a profile readProfile reads', async () => {
     const a = await analyze(zooSubject(zoo.find((z) => z.name === 'resnet_like')!));
     const config = buildRunConfig({ cloud: 'local', threads: 1, warmup: 1 }, {});
-    const { profile, measurements } = await profileModel(a, config, { feeds: feedsFor(a), rep: 3, env: {} });
+    const { profile, measurements, calibration, store } = await profileModel(a, config, { feeds: feedsFor(a), rep: 3, env: {}, storeCosts: true });
     assert.equal(measurements.edge.pid, process.pid);
+    // Real cycles at the calibration points, every one of them ok, give both sides' cycle cost.
+    assert.deepEqual(
+      calibration.points.map((p) => [p.split_index, p.cycles]),
+      calibrationPoints(a).map((p) => [p.index, CALIBRATION_REP]),
+    );
+    assert.equal(calibration.points.length, 3);
+    for (const s of ['edge', 'cloud'] as const) {
+      assert.deepEqual([profile.fixed[s].cycle_ms, profile.fixed[s].cycle_scale], [calibration.cost[s].cycle_ms, calibration.cost[s].cycle_scale]);
+      assert.ok(calibration.cost[s].cycle_ms.medianMs >= 0 && calibration.cost[s].cycle_scale.medianMs >= 1);
+    }
+    assert.equal(calibration.cost.edge.cycle_ms.runs, calibration.points.length * CALIBRATION_REP);
+    assert.ok(store && store.store === 'embedded' && store.costs.requests > 0 && store.costs.put.fixedMs > 0);
     assert.notEqual(measurements.cloud.pid, process.pid, 'the cloud side ran in the worker process');
     for (const s of ['edge', 'cloud'] as const) {
       const nodes = profile.nodes.filter((n) => n.side === s);

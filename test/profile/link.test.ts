@@ -34,6 +34,22 @@ function rows(csv: string): Record<string, string>[] {
   return parse(readFileSync(csv, 'utf8'), { columns: true }) as Record<string, string>[];
 }
 
+describe('a split point measured twice in one run', () => {
+  it('runs its cycles again: the second sweep does not find the first one\'s results in the store', async () => {
+    const analysis = await analyzeFile(file, { createSession });
+    const run = await startRun(analysis, buildRunConfig({ warmup: 0, threads: 1 }), { feeds: randomInputs(analysis) });
+    try {
+      const first = await run.sweep({ rep: 3, splits: [2] });
+      const second = await run.sweep({ rep: 3, splits: [2] });
+      for (const r of [...first, ...second]) assert.equal(r.status, 'ok', String(r.error));
+      // Three cloud times equal to the microsecond would be the first sweep's results read again.
+      assert.notDeepEqual(second.map((r) => r.cloud_ms), first.map((r) => r.cloud_ms));
+    } finally {
+      await run.close();
+    }
+  });
+});
+
 describe('run_all --bandwidth --rtt', () => {
   it('writes complete ok rows with bandwidth_mbit and rtt_ms, and says the link', async () => {
     const csv = join(dir, 'linked.csv');

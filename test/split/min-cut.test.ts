@@ -1,14 +1,15 @@
 /**
  * The min-cut optimum equals the brute-force optimum over every predecessor-closed node set, for
  * random small DAGs, an Inception-like block and residual blocks under many random costs; it is
- * never worse than the best split point; on the Inception-like block it strictly beats every
+ * never worse than the best split point; so does the best cut that sends something to the cloud
+ * (bestOffloadingCut) over the closed sets other than all nodes; on the Inception-like block it strictly beats every
  * split point with two of four branches on the edge.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
 import { macsCutCosts } from '../../src/split/macs-costs.js';
-import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts } from '../../src/split/min-cut.js';
+import { bestOffloadingCut, evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts } from '../../src/split/min-cut.js';
 import { analyze, zooSubject } from '../helpers.js';
 import { Rng } from '../models/builder.js';
 import { zoo } from '../models/zoo.js';
@@ -82,6 +83,11 @@ function checkAgainstBruteForce(a: ModelAnalysis, draws: number, seed: number): 
     assert.ok(Math.abs(r.bestSplit.cost.totalMs - Math.min(...splits)) <= 1e-9 * Math.max(1, brute), `${what}: best split point`);
     assert.ok(r.best.totalMs <= r.bestSplit.cost.totalMs + 1e-12, `${what}: never worse than the best split point`);
     assert.ok(Math.abs(r.savedMs - (r.bestSplit.cost.totalMs - r.best.totalMs)) <= 1e-9 * Math.max(1, brute));
+    // The best cut that sends something to the cloud: the brute force over the other closed sets.
+    const offloading = Math.min(...sets.filter((s) => s.size < a.index.dataNodes.length).map((s) => costByDefinition(a, costs, s)));
+    const off = bestOffloadingCut(a, costs);
+    assert.ok(off.edgeNodes.length < a.index.dataNodes.length && isClosed(a.index, new Set(off.edgeNodes)), `${what}: the offloading cut offloads and is closed`);
+    assert.ok(Math.abs(off.totalMs - offloading) <= 1e-9 * Math.max(1, offloading), `${what}: offloading min-cut ${off.totalMs} = brute force ${offloading}`);
   }
 }
 

@@ -15,7 +15,7 @@ import { checkProfile } from '../../predict/model.js';
 import { checkLink, describeLink, type Link } from '../../predict/link.js';
 import { compare, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
-import { measureRunStore } from '../../predict/store-costs.js';
+import { measureRunStore, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
@@ -36,25 +36,30 @@ export interface PredictArgs extends ModelArgs {
 
 /**
  * The profile of the model: read from --profile and checked against the model. Without
- * --profile this is where the model will be profiled first.
+ * --profile this is where the model will be profiled first; the store's costs are then measured
+ * in the same run (on the store it opened) and come back with the profile.
  */
-export async function profileFor(args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string }, a: ModelAnalysis, out?: (s: string) => void): Promise<LayerProfile> {
+export async function profileFor(
+  args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string },
+  a: ModelAnalysis,
+  out?: (s: string) => void,
+): Promise<{ profile: LayerProfile; store?: { costs: StoreCosts; store: string } }> {
   if (!args.profile) {
     if (!out) throw new UsageError(`no --profile given: \`onnx-manager profile --onnx_file ${a.model.label}\` makes one (<results>.profile.csv)`);
     // Profile first, with the settings of these flags, and keep the profile for the next prediction.
     const config = buildRunConfig(args as RunFlags);
     const feeds = randomInputs(a, args.seed ?? DEFAULTS.seed);
-    const { profile } = await profileModel(a, config, { feeds, ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
+    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
     // Beside the predicted rows: results/m.predict.csv -> results/m.profile.csv.
     const rows = args.results_file?.replace(/\.predict\.csv$/i, '.csv');
     const file = profileFileFor({ onnx_file: a.model.file ?? 'model.onnx', ...(rows ? { results_file: rows } : {}) });
     await writeProfile(file, profile);
     out(`profiled ${a.model.label} on both sides (${config.cloud} cloud); profile written to ${file}`);
-    return profile;
+    return { profile, ...(store ? { store } : {}) };
   }
   const profile = await readProfile(args.profile);
   checkProfile(a, profile, args.profile);
-  return profile;
+  return { profile };
 }
 
 /** The link of the flags, else the one the measured rows were taken on, else none. */
@@ -86,10 +91,10 @@ export async function predict(args: PredictArgs, out: (s: string) => void): Prom
   const a = await analyzeFromArgs(args);
   const file = args.results_file ?? defaultFile(args);
   checkOutputFile(file, 'results_file');
-  const profile = await profileFor(args, a, out);
+  const { profile, store: measuredStore } = await profileFor(args, a, out);
   const measured = args.measured ? await measuredFor(args.measured, a) : undefined;
   const link = linkOf(args, measured);
-  const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
+  const { costs, store } = measuredStore ?? (await measureRunStore(buildRunConfig(args as RunFlags)));
   const settings = {
     bandwidth_mbit: link.bandwidthMbit ?? '',
     rtt_ms: link.rttMs,

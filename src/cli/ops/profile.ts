@@ -5,7 +5,7 @@ import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
-import { writeProfile, SIDES } from '../../profile/layer-profile.js';
+import { cycleMs, cycleScale, writeProfile, SIDES } from '../../profile/layer-profile.js';
 import { profileModel } from '../../profile/layer-profiler.js';
 import { median } from '../../profile/stats.js';
 import { randomInputs } from '../../split/random-inputs.js';
@@ -33,9 +33,9 @@ export async function profile(args: RunArgs, out: (s: string) => void): Promise<
     const sum = nodes.reduce((acc, n) => acc + n.medianMs, 0);
     const m = measurements[side];
     const f = p.fixed[side];
-    return [side, p.settings[side].backend, `${m.host}:${m.pid}`, nodes.length, m.kernels.length, sum.toFixed(3), median(m.wallMs).toFixed(3), median(m.runMs).toFixed(3), f.run_call.medianMs.toFixed(4), f.feed_per_mb.medianMs.toFixed(4), f.fetch_per_mb.medianMs.toFixed(4)];
+    return [side, p.settings[side].backend, `${m.host}:${m.pid}`, nodes.length, m.kernels.length, sum.toFixed(3), median(m.wallMs).toFixed(3), median(m.runMs).toFixed(3), f.run_call.medianMs.toFixed(4), f.feed_per_mb.medianMs.toFixed(4), f.fetch_per_mb.medianMs.toFixed(4), cycleMs(p, side).toFixed(3), cycleScale(p, side).toFixed(2)];
   });
-  out(table(['side', 'backend', 'measured in', '>nodes', '>kernels', '>sum of node medians ms', '>run ms', '>profiled run ms', '>run_call ms', '>feed ms/MB', '>fetch ms/MB'], rows));
+  out(table(['side', 'backend', 'measured in', '>nodes', '>kernels', '>sum of node medians ms', '>run ms', '>profiled run ms', '>run_call ms', '>feed ms/MB', '>fetch ms/MB', '>cycle ms', '>cycle scale'], rows));
   out(`profile written to ${file}`);
   return 0;
 }

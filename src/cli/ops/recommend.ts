@@ -87,7 +87,7 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   let dagAt: ((l: Link) => DagOptimum) | undefined;
   const input = (args.profile ?? args.results_file)!;
   if (args.profile) {
-    const profile = await profileFor(args, a);
+    const { profile } = await profileFor(args, a);
     const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
     cands = predictedCandidates(splitFacts(a, profile), costs);
     const envelope = payloadEnvelope(a);

@@ -13,6 +13,7 @@ import { startRun, type StartedRun } from '../../profile/start-run.js';
 import { doneKey, inputShapesOf, runSweep } from '../../profile/sweep.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
+import { StoreUnavailableError } from '../../storage/retrying-store.js';
 import { describeLink } from '../../storage/shaping-proxy.js';
 import { pointAtPosition, positionOf, type SplitPoint } from '../../split/points.js';
 import { cutFilePoint } from '../../split/node-cut.js';
@@ -172,6 +173,12 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // One line when the store goes away and one when it is back; retries are counted, not printed.
+  const unwatch = s.ctx.store.outages?.on((e) => {
+    if (e.kind === 'down') progress.note(`waiting for the store: ${e.reason}`);
+    else if (e.kind === 'up') progress.note(`the store is back after ${(e.downMs / 1000).toFixed(1)} s; the interrupted cycle runs again`);
+  });
+  let storeGone: StoreUnavailableError | undefined;
   try {
     const opts: Parameters<typeof runSweep>[1] = {
       rep,
@@ -184,8 +191,12 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
       },
     };
     if (splits) opts.splits = splits;
-    await s.sweep(opts);
+    await s.sweep(opts).catch((err: unknown) => {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      storeGone = err;
+    });
   } finally {
+    unwatch?.();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     progress.stop();
@@ -197,6 +208,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const failed = rows.filter((r) => r.status !== 'ok').length;
   out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
+  if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with the same command and --resume once it is back`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
   const best = bestSplit(all);
   if (best) {
@@ -210,7 +222,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   }
   // Failed rows are in the results (and the summary complete), but the sweep is not a success.
   if (stop.signal.aborted) return 130;
-  return failed > 0 ? 1 : 0;
+  return failed > 0 || storeGone ? 1 : 0;
 }
 
 /**

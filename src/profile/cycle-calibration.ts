@@ -1,0 +1,113 @@
+/**
+ * What a part costs in a sweep's cycle against its hot time, per side, measured on a few real
+ * cycles. A profile's node times and run() call are hot (back to back). In a sweep every part runs
+ * after other work: after the cycle's wait (the edge waited for the previous result, the cloud
+ * worker for its input), and even the edge-only split's cycles have the sweep's own work (the
+ * row, the comparison with the full model, the CSV) between them. The thread onnxruntime-node
+ * runs the session on has to be woken (on a busy machine, to wait for a core) and the caches
+ * have cooled. Here that adds 0.1-0.3 ms to every run of mobilenet_v2_like's parts whatever
+ * their size, and makes ppocr_mobile_v2_cls's parts (about 220 small nodes) 2-3
+ * times slower than hot: a part of `hot` ms takes cycle_ms + cycle_scale x hot. Idling before
+ * each profiled run stands in for that badly (5 ms of idle costs more than a cycle's wait, which
+ * is busy with requests and decoding), so it is measured where it happens: the full cycle (edge
+ * part, store, cloud worker, store, edge) runs CALIBRATION_REP times at the split points nearest
+ * CALIBRATION_FRACTIONS of the model's nodes, and each side's line is fitted through the measured
+ * medians against the hot predictions of the same parts (least squares, cycle_ms >= 0 and
+ * cycle_scale >= 1: a cycle never makes a part faster).
+ */
+import type { Row } from './columns.js';
+import type { CostStat, CycleCost, LayerProfile, Side } from './layer-profile.js';
+import { predictCompute } from '../predict/model.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import type { SplitPoint } from '../split/points.js';
+import { median } from './stats.js';
+
+/** The split points calibrated on, as fractions of the model's data nodes: both sides run a share of it that grows on one side as it shrinks on the other. */
+export const CALIBRATION_FRACTIONS = [1 / 4, 1 / 2, 3 / 4] as const;
+/** Recorded cycles per calibration point (after the run's warm-up cycles). */
+export const CALIBRATION_REP = 8;
+
+/**
+ * The split points nearest CALIBRATION_FRACTIONS of the data nodes, each with nodes on both sides;
+ * fewer when the model has fewer such points (none for a one-node model).
+ */
+export function calibrationPoints(a: ModelAnalysis): SplitPoint[] {
+  const m = a.index.dataNodes.length;
+  const inner = a.splitPoints.filter((p) => p.position > 0 && p.position < m);
+  const chosen = new Map<number, SplitPoint>();
+  for (const f of CALIBRATION_FRACTIONS) {
+    const rest = inner.filter((p) => !chosen.has(p.index));
+    if (rest.length === 0) break;
+    const best = rest.reduce((b, p) => (Math.abs(p.position - f * m) < Math.abs(b.position - f * m) ? p : b));
+    chosen.set(best.index, best);
+  }
+  return [...chosen.values()].sort((x, y) => x.index - y.index);
+}
+
+/**
+ * y = ms + scale x, least squares over the points, with ms >= 0 and scale >= 1: where the free fit
+ * breaks one bound, the best fit on that bound (and on both, ms 0 and scale 1, if that breaks the other).
+ */
+export function fitCycle(xs: readonly number[], ys: readonly number[]): { ms: number; scale: number } {
+  const n = xs.length;
+  if (n === 0) return { ms: 0, scale: 1 };
+  const mx = xs.reduce((s, x) => s + x, 0) / n;
+  const my = ys.reduce((s, y) => s + y, 0) / n;
+  const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+  const sxy = xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0);
+  let scale = sxx > 1e-12 * Math.max(1, mx * mx) ? sxy / sxx : 1;
+  let ms = my - scale * mx;
+  if (scale >= 1 && ms >= 0) return { ms, scale };
+  // On scale = 1: ms = mean(y - x). On ms = 0: scale = sum(xy) / sum(xx).
+  const onScale = { ms: my - mx, scale: 1 };
+  const sx2 = xs.reduce((s, x) => s + x * x, 0);
+  const onMs = { ms: 0, scale: sx2 > 0 ? xs.reduce((s, x, i) => s + x * ys[i]!, 0) / sx2 : 1 };
+  const sse = (f: { ms: number; scale: number }) => xs.reduce((s, x, i) => s + (ys[i]! - f.ms - f.scale * x) ** 2, 0);
+  const feasible = [onScale, onMs].filter((f) => f.ms >= 0 && f.scale >= 1);
+  if (feasible.length === 0) return { ms: 0, scale: 1 };
+  ({ ms, scale } = feasible.reduce((b, f) => (sse(f) < sse(b) ? f : b)));
+  return { ms, scale };
+}
+
+export interface CycleCalibration {
+  /** Per side, the profile's cycle_ms and cycle_scale (a fit: p95_ms repeats the value, runs counts the cycles). */
+  cost: Record<Side, Record<CycleCost, CostStat>>;
+  /** Per point: its index, the hot predictions and the measured medians (ms). */
+  points: { split_index: number; predicted: Record<Side, number>; measured: Record<Side, number>; cycles: number }[];
+}
+
+/**
+ * The cycle costs from the rows of real cycles at calibration points (`rows`, any number per
+ * point; only status 'ok' counts) against `hot`, a profile without cycle costs.
+ */
+export function cycleCosts(a: ModelAnalysis, hot: LayerProfile, rows: readonly Row[]): CycleCalibration {
+  const compute = predictCompute(a, hot);
+  const byIndex = new Map(a.splitPoints.map((p, i) => [p.index, i]));
+  const indices = [...new Set(rows.map((r) => Number(r.split_index)))].sort((x, y) => x - y);
+  const points = indices.map((split_index) => {
+    const ok = rows.filter((r) => Number(r.split_index) === split_index && r.status === 'ok');
+    const c = compute[byIndex.get(split_index)!]!;
+    return {
+      split_index,
+      predicted: { edge: c.edge.ms, cloud: c.cloud.ms },
+      measured: { edge: median(ok.map((r) => Number(r.edge_ms))), cloud: median(ok.map((r) => Number(r.cloud_ms))) },
+      cycles: ok.length,
+    };
+  });
+  const usable = points.filter((p) => p.cycles > 0);
+  const runs = usable.reduce((n, p) => n + p.cycles, 0);
+  const stat = (v: number): CostStat => ({ medianMs: v, p95Ms: v, runs });
+  const side = (s: Side): Record<CycleCost, CostStat> => {
+    const f = fitCycle(
+      usable.map((p) => p.predicted[s]),
+      usable.map((p) => p.measured[s]),
+    );
+    return { cycle_ms: stat(f.ms), cycle_scale: stat(f.scale) };
+  };
+  return { cost: { edge: side('edge'), cloud: side('cloud') }, points };
+}
+
+/** `hot` with each side's cycle costs set. */
+export function withCycleCosts(hot: LayerProfile, cost: Record<Side, Record<CycleCost, CostStat>>): LayerProfile {
+  return { ...hot, fixed: { edge: { ...hot.fixed.edge, ...cost.edge }, cloud: { ...hot.fixed.cloud, ...cost.cloud } } };
+}
