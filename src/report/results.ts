@@ -14,7 +14,7 @@ import { PREDICT_COLUMNS } from '../predict/predict.js';
 export type ResultsKind = 'run_all' | 'predict';
 
 /** The columns that tell the rows apart by how they were taken. */
-export const SETTING_COLUMNS = ['backend', 'exec_type', 'bandwidth_mbit', 'rtt_ms'] as const;
+export const SETTING_COLUMNS = ['backend', 'exec_type', 'bandwidth_mbit', 'rtt_ms', 'tensor_codec'] as const;
 export type Setting = Record<(typeof SETTING_COLUMNS)[number], string>;
 
 export interface SplitStat {
@@ -111,12 +111,13 @@ function linkWords(s: Setting): string {
 }
 
 function settingLabel(s: Setting): string {
-  return [s.backend && `backend ${s.backend}`, s.exec_type, linkWords(s)].filter(Boolean).join(', ');
+  return [s.backend && `backend ${s.backend}`, s.exec_type, linkWords(s), s.tensor_codec && s.tensor_codec !== 'raw' && `cut tensors sent as ${s.tensor_codec}`].filter(Boolean).join(', ');
 }
 
 function slugPart(c: (typeof SETTING_COLUMNS)[number], s: Setting): string {
   if (c === 'backend') return `backend-${s.backend || 'none'}`;
   if (c === 'exec_type') return (s.exec_type || 'none').toLowerCase();
+  if (c === 'tensor_codec') return `codec-${s.tensor_codec || 'raw'}`;
   return hasLink(s) ? `link-${s.bandwidth_mbit ? `${s.bandwidth_mbit}mbit` : 'unlimited'}-rtt${s.rtt_ms || 0}ms` : 'link-direct';
 }
 
@@ -129,6 +130,7 @@ function slugs(settings: readonly Setting[]): string[] {
     if (differs('backend')) parts.push(slugPart('backend', s));
     if (differs('exec_type')) parts.push(slugPart('exec_type', s));
     if (link) parts.push(slugPart('rtt_ms', s));
+    if (differs('tensor_codec')) parts.push(slugPart('tensor_codec', s));
     return parts.join('.').replace(/[^A-Za-z0-9.-]+/g, '_');
   });
 }
@@ -180,7 +182,7 @@ export function groupRows(rows: readonly Record<string, string>[], kind: Results
   for (const r of rows) if (!edgeOnly(r)) add(settingOf(r), r);
   for (const r of rows.filter(edgeOnly)) {
     const own = settingOf(r);
-    const same = [...bySetting.values()].map((g) => g.setting).filter((s) => s.exec_type === own.exec_type && s.bandwidth_mbit === own.bandwidth_mbit && s.rtt_ms === own.rtt_ms);
+    const same = [...bySetting.values()].map((g) => g.setting).filter((s) => s.exec_type === own.exec_type && s.bandwidth_mbit === own.bandwidth_mbit && s.rtt_ms === own.rtt_ms && s.tensor_codec === own.tensor_codec);
     for (const s of same.length ? same : [own]) add(s, r);
   }
   const found = [...bySetting.values()]

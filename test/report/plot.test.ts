@@ -122,6 +122,19 @@ describe('plot_results', () => {
     assert.ok(existsSync(join(dir, 'lenet5.svg')));
   });
 
+  it('a sweep over several tensor codecs gives one chart per codec, titled with it', async () => {
+    const csv = await runAll(dir, 'codecs', model, ['--tensor_codec', 'raw', 'fp16']);
+    const r = await cli(['plot_results', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    const pngs = pngLines(r.out).map((p) => p[0]).sort();
+    assert.deepEqual(pngs, [join(dir, 'codecs.codec-fp16.png'), join(dir, 'codecs.codec-raw.png')]);
+    const fp16 = readFileSync(join(dir, 'codecs.codec-fp16.svg'), 'utf8');
+    assert.match(fp16, /cut tensors sent as fp16/);
+    assert.doesNotMatch(readFileSync(join(dir, 'codecs.codec-raw.svg'), 'utf8'), /cut tensors sent as/);
+    // Each chart has the split points of its own codec's rows, the edge-only one included.
+    for (const png of pngs) assert.equal(new Set(markLabels(readFileSync(png.replace(/\.png$/, '.svg'), 'utf8')).filter((l) => field(l, 'part') === 'edge')).size, SPLITS.length);
+  });
+
   it('draws the predicted totals of a predict CSV over the measured ones, and the crossover chart from recommend', async () => {
     const profile = join(dir, 'lenet5.profile.csv');
     const p = await cli(['profile', '--onnx_file', model, '--rep', '2', '--threads', '1', '--results_file', direct]);

@@ -206,7 +206,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const all = [...previous, ...rows] as Record<string, string | number>[];
   const summary = await writeSummary(file, all);
   const failed = rows.filter((r) => r.status !== 'ok').length;
-  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
+  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${codecCount > 1 ? ` x ${codecCount} tensor codecs` : ''}${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
   if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with the same command and --resume once it is back`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
