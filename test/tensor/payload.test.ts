@@ -402,6 +402,10 @@ describe('payload: refusals', () => {
     rejects(craft({ tensors: [{ dims: [-1], dataType: 1, name: 'x' }] }), /negative dim/);
     rejects(craft({ tensors: [{ dims: [2, -3], dataType: 1, name: 'x', rawData: Buffer.alloc(24) }] }), /negative dim/);
     rejects(craft({ tensors: [{ dims: [2 ** 60], dataType: 1, name: 'x' }] }), /2\^53/);
+    // Said exactly, past what a double holds: 2^63 - 1 is not negative, 2^64 - 1 is -1 as an int64.
+    rejects(craft({ tensors: [{ dims: ['9223372036854775807'], dataType: 1, name: 'x' }] }), /tensor 0 has a dim of 9223372036854775807, more than 2\^53 - 1/);
+    rejects(craft({ tensors: [{ dims: ['18446744073709551615'], dataType: 1, name: 'x' }] }), /tensor 0 has a negative dim -1 \(byte \d+\)/);
+    rejects(craft({ tensors: [{ dims: [2, -3], dataType: 1, name: 'x', rawData: Buffer.alloc(24) }] }), /tensor 0 has a negative dim -3/);
     rejects(craft({ tensors: [{ dims: new Array(65).fill(1), dataType: 1, name: 'x', rawData: Buffer.alloc(4) }] }), /more than 64 dims/);
   });
 

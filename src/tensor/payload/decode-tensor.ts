@@ -14,7 +14,6 @@ import { ENCODING_FIELD as E, payloadDtypeByOnnx, TENSOR_FIELD as T, TENSOR_FORE
 import { MAX_RANK } from './limits.js';
 import type { CodedTensor } from './types.js';
 
-const TWO_63 = 2 ** 63;
 
 export interface RawTensor {
   index: number;
@@ -66,13 +65,28 @@ export function expectWire(r: ProtoReader, field: number, name: string, want: nu
   if (r.wire !== want) refuse(`field ${field} (${name}) has wire type ${r.wire} at byte ${r.fieldStart}, expected ${want}`);
 }
 
+/** The varint at `at`, exactly (the reader gives a double, exact only below 2^53). */
+function exactVarint(buf: Buffer, at: number): bigint {
+  let v = 0n;
+  for (let i = 0, shift = 0n; i < 10 && at + i < buf.length; i++, shift += 7n) {
+    const b = buf[at + i]!;
+    v |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) break;
+  }
+  return v & (2n ** 64n - 1n);
+}
+
 export function readTensor(buf: Buffer, start: number, end: number, index: number): RawTensor {
   const r = new ProtoReader(buf, start, end, `tensor ${index}`);
   const t: RawTensor = { index, name: '', dims: [], dataType: 0, stringCount: 0, span: [start, end] };
   const addDim = (v: number, at: number): void => {
     if (t.dims.length >= MAX_RANK) refuse(`tensor ${index} has more than ${MAX_RANK} dims`);
-    if (v >= TWO_63) refuse(`tensor ${index} has a negative dim (byte ${at})`);
-    if (v > Number.MAX_SAFE_INTEGER) refuse(`tensor ${index} has a dim of 2^53 or more (byte ${at})`);
+    if (v > Number.MAX_SAFE_INTEGER) {
+      // A double rounds these: the message reads the varint again, exactly.
+      const exact = exactVarint(buf, at);
+      if (exact >= 2n ** 63n) refuse(`tensor ${index} has a negative dim ${exact - 2n ** 64n} (byte ${at})`);
+      refuse(`tensor ${index} has a dim of ${exact}, more than 2^53 - 1 (byte ${at})`);
+    }
     t.dims.push(v);
   };
   while (r.pos < end) {
@@ -82,10 +96,14 @@ export function readTensor(buf: Buffer, start: number, end: number, index: numbe
         if (r.wire === WIRE_LEN) {
           const s = r.lengthDelimited(field);
           const packed = new ProtoReader(buf, s, r.pos, `tensor ${index} dims`);
-          while (packed.pos < packed.end) addDim(packed.varint(), packed.pos);
+          while (packed.pos < packed.end) {
+            const at = packed.pos;
+            addDim(packed.varint(), at);
+          }
         } else {
           expectWire(r, field, 'dims', WIRE_VARINT);
-          addDim(r.varint(), r.fieldStart);
+          const at = r.pos;
+          addDim(r.varint(), at);
         }
         break;
       case T.dataType:
