@@ -43,7 +43,16 @@ interface Implied {
 }
 
 const typeName = (t: number): string => dtypeFromOnnx(t).name;
-const shapeText = (dims: readonly number[]): string => dims.map((d) => (Number.isInteger(d) ? BigInt(d).toString() : String(d))).join('x');
+/** A shape as 1x3x224x224, each dimension exact (a double beyond 2^53 holds an integer that Number prints rounded). */
+export const shapeText = (dims: readonly number[]): string => dims.map((d) => (Number.isInteger(d) ? BigInt(d).toString() : String(d))).join('x');
+
+/** The most bytes one tensor here can hold (one buffer). */
+export const MAX_TENSOR_BYTES = bufferConstants.MAX_LENGTH;
+
+/** The bytes a tensor of this type and shape needs, exactly (no double rounding). */
+export function exactTensorBytes(elemType: number, dims: readonly number[]): bigint {
+  return dims.reduce((acc, x) => acc * BigInt(Math.max(0, Math.trunc(x))), BigInt(Math.ceil(dtypeFromOnnx(elemType).bits / 8)));
+}
 
 /** What the graph implies for each node output it can tell, from the inputs and weights onwards. */
 function impliedTypes(index: GraphIndex, known: ReadonlyMap<string, StatedTensor>, declared: ReadonlyMap<string, StatedTensor>): Map<string, Implied> {
@@ -76,9 +85,9 @@ function impliedTypes(index: GraphIndex, known: ReadonlyMap<string, StatedTensor
 export function checkDeclared(model: LoadedModel, index: GraphIndex, known: ReadonlyMap<string, StatedTensor>, declared: ReadonlyMap<string, StatedTensor & { what: string }>): void {
   const label = model.label;
   for (const [name, d] of declared) {
-    const bytes = d.dims.reduce((acc, x) => acc * BigInt(Math.max(0, Math.trunc(x))), BigInt(Math.ceil(dtypeFromOnnx(d.elemType).bits / 8)));
-    if (bytes > BigInt(bufferConstants.MAX_LENGTH)) {
-      throw new SplitError(`${label}: ${d.what} '${name}' says ${shapeText(d.dims)} ${typeName(d.elemType)}: ${bytes} bytes, more than one tensor here can hold (${bufferConstants.MAX_LENGTH} bytes)`);
+    const bytes = exactTensorBytes(d.elemType, d.dims);
+    if (bytes > BigInt(MAX_TENSOR_BYTES)) {
+      throw new SplitError(`${label}: ${d.what} '${name}' says ${shapeText(d.dims)} ${typeName(d.elemType)}: ${bytes} bytes, more than one tensor here can hold (${MAX_TENSOR_BYTES} bytes)`);
     }
   }
   const implied = impliedTypes(index, known, declared);

@@ -3,10 +3,9 @@
  * applied), the weights, and value_info where it gives a complete static shape. Each tensor
  * records where its shape came from; the rest are measured by split/shape-probe.ts.
  */
-import { constants as bufferConstants } from 'node:buffer';
 import { DEFAULTS } from '../config/defaults.js';
 import { SplitError, UsageError } from '../errors.js';
-import { checkDeclared, checkInitializerInputs } from './declared-checks.js';
+import { checkDeclared, checkInitializerInputs, exactTensorBytes, MAX_TENSOR_BYTES, shapeText } from './declared-checks.js';
 import { dtypeFromOnnx, tensorBytes } from './dtypes.js';
 import type { GraphIndex } from './graph.js';
 import type { LoadedModel } from './model.js';
@@ -54,23 +53,18 @@ export function initializerInfo(t: TensorProto): TensorInfo {
   return { name: t.name ?? '', elemType, dims, bytes: Math.max(0, tensorBytes(elemType, dims)), source: 'initializer' };
 }
 
-/** A dimension printed exactly (a double beyond 2^53 holds an integer that Number prints rounded). */
-function exactDim(d: number): string {
-  return Number.isInteger(d) ? BigInt(d).toString() : String(d);
-}
-
 /**
  * Refuses an input no tensor here could hold: a dimension beyond 2^53 (not exact in a number) or
  * more bytes than one buffer takes, naming the input, its shape and the bytes it would need.
  */
 function checkAllocatable(label: string, name: string, elemType: number, dims: readonly number[]): void {
-  const shape = dims.map(exactDim).join('x');
+  const shape = shapeText(dims);
   const huge = dims.findIndex((d) => !Number.isSafeInteger(d));
-  if (huge >= 0) throw new SplitError(`${label}: input '${name}' of shape ${shape}: dimension ${exactDim(dims[huge]!)} at position ${huge} is not an exact integer here (more than 2^53)`);
-  const bytes = dims.reduce((acc, d) => acc * BigInt(d), BigInt(Math.ceil(dtypeFromOnnx(elemType).bits / 8)));
-  if (bytes > BigInt(bufferConstants.MAX_LENGTH)) {
+  if (huge >= 0) throw new SplitError(`${label}: input '${name}' of shape ${shape}: dimension ${shapeText([dims[huge]!])} at position ${huge} is not an exact integer here (more than 2^53)`);
+  const bytes = exactTensorBytes(elemType, dims);
+  if (bytes > BigInt(MAX_TENSOR_BYTES)) {
     const gib = (Number(bytes) / 2 ** 30).toFixed(1);
-    throw new SplitError(`${label}: input '${name}' of shape ${shape} (${dtypeFromOnnx(elemType).name}) would need ${bytes} bytes (${gib} GiB); one tensor here holds at most ${bufferConstants.MAX_LENGTH} bytes`);
+    throw new SplitError(`${label}: input '${name}' of shape ${shape} (${dtypeFromOnnx(elemType).name}) would need ${bytes} bytes (${gib} GiB); one tensor here holds at most ${MAX_TENSOR_BYTES} bytes`);
   }
 }
 
