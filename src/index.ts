@@ -58,7 +58,7 @@ export { decodePayload, encodePayload, payloadTensorBytes, PAYLOAD_DTYPES, PAYLO
 export { CodecError, decodeTensors, encodeTensors, TENSOR_CODECS, tensorCodec, type TensorCodec, type TensorCodecName } from './tensor/codecs/index.js';
 
 // Per-layer profiles of each side (the `profile` operation).
-export { DEFAULT_PROFILE_REP, checkProfileCloud, profileModel, type ProfileOptions, type ProfileResult } from './profile/layer-profiler.js';
+export { DEFAULT_PROFILE_REP, profileModel, type ProfileOptions, type ProfileResult } from './profile/layer-profiler.js';
 export { calibrationPoints, cycleCosts, fitCycle, withCycleCosts, type CycleCalibration } from './profile/cycle-calibration.js';
 export { measureSide, type SideMeasurement } from './profile/layer-profiler-side.js';
 export { cycleMs, cycleScale, readProfile, writeProfile, type LayerProfile, type NodeProfile } from './profile/layer-profile.js';

@@ -10,8 +10,7 @@ import { cloudConfigDifferences, decodeCloudConfig, type CloudConfig } from '../
 import { OnnxManagerError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
 import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
-import type { SideMeasurement } from '../profile/layer-profiler-side.js';
-import { within, withTimeout } from './timers.js';
+import { within } from './timers.js';
 
 export class BackendError extends OnnxManagerError {}
 
@@ -146,18 +145,6 @@ export abstract class WorkerBackend implements CloudBackend {
     const m = await this.request({ type: 'prepare', models: [...models] });
     if (m.type === 'failed') throw new BackendError(`${this.label} could not load the part: ${m.error}`);
     return { loadMs: m.type === 'prepared' ? m.loadMs : 0 };
-  }
-
-  /**
-   * Profiles a model on the cloud side (see serve.ts): the part (by sha256) and its input payload
-   * are in the store already. Fails after `timeoutMs`, or at once when the worker dies.
-   */
-  async profile(job: { model: string; inputKey: string; rep: number; warmup: number; timeoutMs: number }): Promise<SideMeasurement> {
-    const { timeoutMs, ...request } = job;
-    const m = await withTimeout(this.request({ type: 'profile', ...request }), timeoutMs, () => new BackendError(`no profile from ${this.label} within ${timeoutMs / 1000} s`));
-    if (m.type === 'failed') throw new BackendError(`${this.label} could not profile the model: ${m.error}`);
-    if (m.type !== 'profiled') throw new BackendError(`${this.label} answered a profile request with '${m.type}'`);
-    return m.measurement;
   }
 
   async trigger(job: CloudJob): Promise<void> {

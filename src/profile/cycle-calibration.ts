@@ -26,6 +26,8 @@ import { median } from './stats.js';
 export const CALIBRATION_FRACTIONS = [1 / 4, 1 / 2, 3 / 4] as const;
 /** Recorded cycles per calibration point (after the run's warm-up cycles). */
 export const CALIBRATION_REP = 8;
+/** The same through a backend that starts a job per cycle (Kubernetes Jobs, OSCAR): each cycle costs a process start or a pod. */
+export const JOB_CALIBRATION_REP = 3;
 
 /**
  * The split points nearest CALIBRATION_FRACTIONS of the data nodes, each with nodes on both sides;

@@ -37,6 +37,8 @@ export interface SideMeasurement {
   kernelScale: number;
   /** Each fixed cost, one value per recorded run. */
   fixed: Record<FixedCost, number[]>;
+  /** The session settings it was measured with (as the side's sessions have them). */
+  session: { threads?: number; graphOpt?: string };
   /** Where it was measured. */
   host: string;
   pid: number;
@@ -182,7 +184,8 @@ export async function measureSide(create: CreateSession, model: Uint8Array, opti
     // Fixed costs measured above the whole run (a busy machine) leave the nodes the whole run.
     const kernelMs = median(runs.map((r) => r.kernels.reduce((a, k) => a + k.ms, 0)));
     const kernelScale = kernelMs > 0 ? (beyondFixed > 0 ? beyondFixed : wall) / kernelMs : 1;
-    return { kernels: [...kernels.values()], runMs: runs.map((r) => r.runMs), wallMs, feedBytes, fetchBytes, kernelScale, fixed, host: hostname(), pid: process.pid };
+    const session = { ...(options.intraOpNumThreads !== undefined ? { threads: options.intraOpNumThreads } : {}), ...(options.graphOptimizationLevel ? { graphOpt: options.graphOptimizationLevel } : {}) };
+    return { kernels: [...kernels.values()], runMs: runs.map((r) => r.runMs), wallMs, feedBytes, fetchBytes, kernelScale, fixed, session, host: hostname(), pid: process.pid };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

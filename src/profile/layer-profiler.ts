@@ -1,24 +1,23 @@
 /**
  * The `profile` operation as a library call: the model's per-node times and fixed costs on the
- * edge (here) and on the cloud side (where the cloud runs: the local worker, or a remote worker
- * over SSH or in a Kubernetes worker pod), with the sweep's provider, threads and graph
- * optimisation. Kernels of fused nodes are mapped back to the model's nodes through the optimised
+ * edge (here) and on the cloud side where the cloud runs (the local worker, a remote worker over
+ * SSH or in a Kubernetes worker pod, a Kubernetes Job, an OSCAR job: cloud-profile.ts), with the
+ * sweep's provider, threads and graph optimisation. Kernels of fused nodes are mapped back to the model's nodes through the optimised
  * model onnxruntime writes (layer-profiler-attribution.ts) and their time split by MACs. Then a
  * few real cycles measure each side's cycle cost (cycle-calibration.ts).
  */
 import type { RunConfig } from '../config/run-config.js';
 import { edgeSessionOptions } from '../config/run-config.js';
 import { integerAtLeast } from '../config/checks.js';
-import { UsageError } from '../errors.js';
 import { partHash } from '../onnx/part-hash.js';
 import { WorkerBackend } from '../backends/worker-client.js';
 import { createSession } from '../runtime/ort.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { storeKeys } from '../storage/store.js';
-import { encodePayload } from '../tensor/payload/index.js';
 import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs.js';
-import { CALIBRATION_REP, calibrationPoints, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
+import { profileCloud } from './cloud-profile.js';
+import { CALIBRATION_REP, JOB_CALIBRATION_REP, calibrationPoints, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
@@ -50,18 +49,6 @@ export interface ProfileResult {
   store?: { costs: StoreCosts; store: string };
 }
 
-/** Refuses backends that run a Job per payload (by --cloud and --kube_mode): they have no process to ask for a profile. */
-export function checkProfileCloud(cloud: string, kubeMode = 'job'): void {
-  if (cloud !== 'oscar' && (cloud !== 'kubernetes' || kubeMode === 'worker')) return;
-  const what = cloud === 'oscar' ? '--cloud oscar runs a job per payload' : `--cloud kubernetes --kube_mode ${kubeMode} runs a Job per payload`;
-  throw new UsageError(`profile needs a cloud worker to measure in, and ${what}: use --cloud local, --cloud ssh or --cloud kubernetes --kube_mode worker`);
-}
-
-function checkProfileBackend(config: RunConfig): void {
-  const b = config.backend;
-  checkProfileCloud(b.name, b.name === 'kubernetes' ? b.kube.mode : undefined);
-}
-
 const stat = (v: readonly number[]) => ({ medianMs: median(v), p95Ms: percentile(v, 0.95), runs: v.length });
 
 /** The profile rows of one side from its measurement: per model node, the kernels' time (scaled to the unprofiled run, see kernelScale) split by MACs. */
@@ -83,13 +70,14 @@ export function sideRows(analysis: ModelAnalysis, side: Side, m: SideMeasurement
   return { nodes, fixed };
 }
 
-function settingsOf(config: RunConfig, backend: string, threads = config.threads): SideSettings {
-  return { execType: config.execType, graphOpt: config.graphOptimizationLevel, backend, ...(threads !== undefined ? { threads } : {}) };
+/** A side's settings: the run's, with the threads and graph optimisation the side's sessions reported (a job or worker runs with its own). */
+function settingsOf(config: RunConfig, backend: string, m: SideMeasurement, threads = config.threads): SideSettings {
+  const t = m.session.threads ?? threads;
+  return { execType: config.execType, graphOpt: m.session.graphOpt ?? config.graphOptimizationLevel, backend, ...(t !== undefined ? { threads: t } : {}) };
 }
 
 /** Profiles both sides: the edge here first, then the cloud side where it runs (never both at once). */
 export async function profileModel(analysis: ModelAnalysis, config: RunConfig, options: ProfileOptions): Promise<ProfileResult> {
-  checkProfileBackend(config);
   const rep = integerAtLeast(options.rep ?? DEFAULT_PROFILE_REP, 'rep', 1);
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
@@ -100,20 +88,19 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   let cloud: SideMeasurement;
   let cloudThreads = config.threads;
   const cycles: Row[] = [];
-  let store: ProfileResult['store'];
+  let measuredStore: ProfileResult['store'];
   try {
-    const backend = run.ctx.backend;
-    if (!(backend instanceof WorkerBackend)) throw new UsageError(`profile needs a cloud worker; --cloud ${config.cloud} has none`);
+    const { backend, store, runId } = run.ctx;
     const sha = partHash(bytes);
-    const inputKey = storeKeys.input(run.ctx.runId, 'profile', 0);
-    if (!(await run.ctx.store.exists(storeKeys.model(sha)))) await run.ctx.store.put(storeKeys.model(sha), bytes);
-    await run.ctx.store.put(inputKey, encodePayload({ kind: 'input', runId: run.ctx.runId, splitIndex: 0, rep: 0, nextModels: [sha], timings: [], tensors: new Map(Object.entries(options.feeds)) }));
-    cloud = await backend.profile({ model: sha, inputKey, ...side, timeoutMs: config.timeoutMs + rep * config.timeoutMs });
-    cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
-    if (!run.ctx.keepObjects) await run.ctx.store.remove([inputKey]).catch(() => undefined);
-    for (const point of calibrationPoints(analysis)) cycles.push(...(await run.measureSplit(point, CALIBRATION_REP)).rows);
+    if (!(await store.exists(storeKeys.model(sha)))) await store.put(storeKeys.model(sha), bytes);
+    cloud = await profileCloud({ store, backend, runId, model: sha, feeds: options.feeds, side, timeoutMs: config.timeoutMs + rep * config.timeoutMs, keepObjects: run.ctx.keepObjects });
+    // A worker says which threads it runs with; a job runs with the configuration it was given.
+    if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
+    // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
+    const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
+    for (const point of calibrationPoints(analysis)) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
-    if (options.storeCosts) store = { costs: await measureStoreCosts(run.ctx.store, STORE_REPEATS, idle, 2), store: run.config.store.endpoint ?? 'embedded' };
+    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, 2), store: run.config.store.endpoint ?? 'embedded' };
   } finally {
     await run.close();
   }
@@ -121,7 +108,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const c = sideRows(analysis, 'cloud', cloud);
   const hot: LayerProfile = {
     modelSha256: partHash(bytes),
-    settings: { edge: settingsOf(config, 'local'), cloud: settingsOf(config, config.cloud, cloudThreads) },
+    settings: { edge: settingsOf(config, 'local', edge), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
     nodes: [...e.nodes, ...c.nodes],
     fixed: { edge: e.fixed, cloud: c.fixed },
   };
@@ -129,7 +116,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   return {
     profile: withCycleCosts(hot, calibration.cost),
     calibration,
-    ...(store ? { store } : {}),
+    ...(measuredStore ? { store: measuredStore } : {}),
     measurements: { edge, cloud },
   };
 }

@@ -1,13 +1,15 @@
 /**
  * The cloud runner: takes an input payload, runs the model part(s) it names (fetched by content
  * hash and kept warm), and returns a result payload with its own timings, measured on its clock.
+ * An input that asks for a profile (payload.profile) gets the measurement of its one part instead
+ * (layer-profiler-side.ts), with the same session options: every backend's jobs answer it.
  */
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { messageLine, OnnxManagerError } from '../errors.js';
 import { partHash } from '../onnx/part-hash.js';
 import { runChain } from '../runtime/chain.js';
-import type { Session, SessionOptions } from '../runtime/session.js';
+import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import { decodeTensors } from '../tensor/codecs/tensors.js';
 import type { Payload } from '../tensor/payload/index.js';
 
@@ -49,9 +51,7 @@ export class CloudRunner {
     }
     const loading = (async (): Promise<Loaded> => {
       const t0 = performance.now();
-      const bytes = await this.source.get(sha256);
-      const actual = partHash(bytes);
-      if (actual !== sha256) throw new CloudRunError(`model part ${sha256.slice(0, 12)}… has the wrong content (sha256 ${actual.slice(0, 12)}…)`);
+      const bytes = await this.fetch(sha256);
       const session = await this.createSession(bytes, this.options.session ?? {});
       return { session, loadMs: performance.now() - t0 };
     })();
@@ -60,6 +60,14 @@ export class CloudRunner {
     await this.evict();
     const l = await loading;
     return { ...l, cold: true };
+  }
+
+  /** A part's bytes from the source, checked against its hash. */
+  private async fetch(sha256: string): Promise<Uint8Array> {
+    const bytes = await this.source.get(sha256);
+    const actual = partHash(bytes);
+    if (actual !== sha256) throw new CloudRunError(`model part ${sha256.slice(0, 12)}… has the wrong content (sha256 ${actual.slice(0, 12)}…)`);
+    return bytes;
   }
 
   private async evict(): Promise<void> {
@@ -100,6 +108,7 @@ export class CloudRunner {
     const codecMs = performance.now() - tCodec;
     if (received.decodeMs !== undefined) timings.push({ name: 'cloud_decode_ms', ms: received.decodeMs + codecMs });
     if (input.coded?.size) timings.push({ name: 'cloud_codec_decode_ms', ms: codecMs });
+    if (input.profile) return this.profile(input, input.profile, tensors, timings);
     let loadMs = 0;
     const parts = input.nextModels.length;
     const run = await runChain(this.partSessions(input.nextModels, (ms) => (loadMs += ms)), tensors, {
@@ -123,6 +132,16 @@ export class CloudRunner {
       }
     }
     return { ...resultHeader(input), timings, tensors: result };
+  }
+
+  /** The answer to a profile request: its one part measured here (sessions of its own, not the warm ones). */
+  private async profile(input: Payload, request: { rep: number; warmup: number }, tensors: Map<string, HostTensor>, timings: Payload['timings']): Promise<Payload> {
+    if (input.nextModels.length !== 1) throw new CloudRunError(`a profile request names ${input.nextModels.length} model parts; it profiles exactly one`);
+    const bytes = await this.fetch(input.nextModels[0]!);
+    // Imported here: a job that runs parts never loads the profiler's code (start-up time).
+    const { measureSide } = await import('../profile/layer-profiler-side.js');
+    const measurement = await measureSide(this.createSession, bytes, this.options.session ?? {}, Object.fromEntries(tensors), { rep: request.rep, warmup: request.warmup });
+    return { ...resultHeader(input), timings, tensors: new Map(), profileJson: JSON.stringify(measurement) };
   }
 
   async close(): Promise<void> {

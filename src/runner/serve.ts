@@ -6,10 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { cloudSessionOptions, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
-import { partHash } from '../onnx/part-hash.js';
-import { measureSide, type SideMeasurement } from '../profile/layer-profiler-side.js';
-import { createSession } from '../runtime/ort.js';
+import { encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import type { ObjectStore } from '../storage/store.js';
 import { storeKeys } from '../storage/store.js';
 import { decodePayload, encodePayload } from '../tensor/payload/index.js';
@@ -19,16 +16,13 @@ import { messageLine } from '../errors.js';
 export type WorkerRequest =
   | { type: 'prepare'; id: number; models: string[] }
   | { type: 'job'; id: number; inputKey: string; outputKey: string }
-  /** Profile the model stored under models/<model>.onnx, fed the payload at inputKey: `warmup` unrecorded runs, then `rep`. */
-  | { type: 'profile'; id: number; model: string; inputKey: string; rep: number; warmup: number }
   | { type: 'stop' };
 
 export type WorkerReply =
   | { type: 'ready'; /** The cloud configuration the worker runs with, encoded as --cloud_config takes it. */ config?: string }
   | { type: 'prepared'; id: number; loadMs: number }
   | { type: 'failed'; id: number; error: string }
-  | { type: 'done'; id: number; uploadMs?: number }
-  | { type: 'profiled'; id: number; measurement: SideMeasurement };
+  | { type: 'done'; id: number; uploadMs?: number };
 
 /** Parses input/<run>/<split>/<rep>.pb so a failure can still be reported under the right names. */
 function idsFromKey(key: string): { runId: string; splitIndex: number; rep: number } {
@@ -60,15 +54,6 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
   }
 }
 
-/** Measures a profile here, with the session options of this cloud side. */
-async function profileJob(store: ObjectStore, m: Extract<WorkerRequest, { type: 'profile' }>, config?: CloudConfig): Promise<SideMeasurement> {
-  const bytes = await store.get(storeKeys.model(m.model));
-  const actual = partHash(bytes);
-  if (actual !== m.model) throw new Error(`model ${m.model.slice(0, 12)}… has the wrong content (sha256 ${actual.slice(0, 12)}…)`);
-  const feeds = Object.fromEntries(decodePayload(await store.get(m.inputKey), { file: m.inputKey }).tensors);
-  return measureSide(createSession, bytes, config ? cloudSessionOptions(config) : {}, feeds, { rep: m.rep, warmup: m.warmup });
-}
-
 /** Serves requests until 'stop' or the end of the input; one at a time, in order. 'ready' names the configuration the worker runs with. */
 export async function serveJobs(input: Readable, output: Writable, store: ObjectStore, runner: CloudRunner, config?: CloudConfig): Promise<void> {
   const send = (m: WorkerReply) => output.write(`${JSON.stringify(m)}\n`);
@@ -94,12 +79,6 @@ export async function serveJobs(input: Readable, output: Writable, store: Object
     } else if (m.type === 'job') {
       const uploadMs = await runJob(store, runner, m.inputKey, m.outputKey);
       send(uploadMs === undefined ? { type: 'done', id: m.id } : { type: 'done', id: m.id, uploadMs });
-    } else if (m.type === 'profile') {
-      try {
-        send({ type: 'profiled', id: m.id, measurement: await profileJob(store, m, config) });
-      } catch (err) {
-        send({ type: 'failed', id: m.id, error: messageLine(err) });
-      }
     }
   }
   lines.close();

@@ -98,6 +98,11 @@ export const payloadSchema: Record<string, unknown> = {
               "oneof": [
                 "host"
               ]
+            },
+            "_profileJson": {
+              "oneof": [
+                "profileJson"
+              ]
             }
           },
           "fields": {
@@ -157,6 +162,24 @@ export const payloadSchema: Record<string, unknown> = {
               "rule": "repeated",
               "type": "string",
               "id": 11
+            },
+            "profileRep": {
+              "type": "uint32",
+              "id": 12,
+              "protoName": "profile_rep"
+            },
+            "profileWarmup": {
+              "type": "uint32",
+              "id": 13,
+              "protoName": "profile_warmup"
+            },
+            "profileJson": {
+              "type": "string",
+              "id": 14,
+              "protoName": "profile_json",
+              "options": {
+                "proto3_optional": true
+              }
             },
             "tensors": {
               "rule": "repeated",

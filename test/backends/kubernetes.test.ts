@@ -18,6 +18,7 @@ import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { cli as runCli } from '../cli-helper.js';
 import { readProfile } from '../../src/profile/layer-profile.js';
+import { JOB_CALIBRATION_REP } from '../../src/profile/cycle-calibration.js';
 import { chainSplitPoints } from '../helpers.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { EMBEDDED_ACCESS_KEY, startEmbeddedStore } from '../../src/storage/embedded.js';
@@ -189,7 +190,7 @@ describe('--cloud kubernetes', () => {
     assert.equal(plainServer.pods.size, 0, 'the worker pod is deleted at the end');
   });
 
-  it('profile in worker mode: the cloud side measured in the worker pod; job mode refused', async () => {
+  it('profile in worker mode: the cloud side measured in the worker pod', async () => {
     const execsBefore = plainServer.execs.length;
     const results = join(dir, 'prof.csv');
     const r = await cli(['profile', '--onnx_file', model, '--rep', '2', '--cloud', 'kubernetes', '--kube_mode', 'worker', '--results_file', results], plainServer.kubeconfig(join(dir, 'plain-kubeconfig')));
@@ -200,9 +201,30 @@ describe('--cloud kubernetes', () => {
     assert.equal(plainServer.execs.length, execsBefore + 1, 'onnx-cloud --serve exec’d in the pod');
     const cloudPid = Number(/^cloud .* \S+:(\d+) /m.exec(r.out)?.[1]);
     assert.ok(cloudPid > 0 && cloudPid !== process.pid, r.out);
-    const job = await cli(['profile', '--onnx_file', model, '--cloud', 'kubernetes']);
-    assert.equal(job.code, 2);
-    assert.match(job.err, /profile needs a cloud worker to measure in, and --cloud kubernetes --kube_mode job runs a Job per payload/);
+  });
+
+  it('profile in job mode: the cloud side measured in a Job of its own with the run’s threads and graph optimisation, then calibrated on Jobs; every Job deleted', async () => {
+    const before = server.requests.filter((x) => x.startsWith(POST_JOB)).length;
+    const specsBefore = server.podSpecs.length;
+    const r = await cli(['profile', '--onnx_file', model, '--rep', '2', '--warmup', '0', '--threads', '1', '--graph_opt', 'basic', '--cloud', 'kubernetes', '--results_file', join(dir, 'prof-job.csv')]);
+    assert.equal(r.code, 0, r.err);
+    const p = await readProfile(join(dir, 'prof-job.profile.csv'));
+    assert.deepEqual(p.settings.cloud, { execType: 'CPU', graphOpt: 'basic', backend: 'kubernetes', threads: 1 });
+    assert.equal(p.nodes.filter((n) => n.side === 'cloud').length, 12);
+    assert.ok(p.nodes.filter((n) => n.side === 'cloud').every((n) => n.runs === 2));
+    const cloudPid = Number(/^cloud .* \S+:(\d+) /m.exec(r.out)?.[1]);
+    assert.ok(cloudPid > 0 && cloudPid !== process.pid, r.out);
+    // The profile's Job ran onnx-cloud on the request's keys, as a cycle's Job does.
+    const args = server.podSpecs.slice(specsBefore).map((spec) => [...(spec.containers[0].command ?? []), ...spec.containers[0].args] as string[]);
+    const profileJob = args.find((a) => /\/profile\/0\.pb$/.test(a[a.indexOf('--input_key') + 1] ?? ''));
+    assert.ok(profileJob, JSON.stringify(args[0]));
+    assert.equal(profileJob[0], 'onnx-cloud');
+    assert.deepEqual(decodeCloudConfig(profileJob[profileJob.indexOf('--cloud_config') + 1]!), { provider: { name: 'cpu' }, graphOptimizationLevel: 'basic', threads: 1, bucket: 'onnx-manager' });
+    // One Job for the profile and one per calibration cycle (3 points, 3 cycles each).
+    assert.equal(server.requests.filter((x) => x.startsWith(POST_JOB)).length - before, 1 + 3 * JOB_CALIBRATION_REP);
+    assert.ok(p.fixed.cloud.cycle_scale!.medianMs >= 1);
+    assert.equal(server.jobs.size, 0);
+    assert.equal(server.pods.size, 0);
   });
 
   it('refuses wrong credentials, a missing namespace, --kube_ssh_psk and an embedded store with a remote cluster, each in one line', async () => {

@@ -32,6 +32,8 @@ import { analyze, feedsFor, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import { OscarTestServer, PROJECT_DIR, SCRIPT_FILE } from './oscar-server.js';
 import { cli } from '../cli-helper.js';
+import { readProfile } from '../../src/profile/layer-profile.js';
+import { JOB_CALIBRATION_REP } from '../../src/profile/cycle-calibration.js';
 
 const BUCKET = 'oscar-test';
 const USER = 'oscar';
@@ -158,6 +160,38 @@ describe('the oscar backend through run_all', () => {
     assert.equal(jobs.length, 1, 'the payload, outside the input path, started no second job');
     assert.equal(jobs[0]!.name, got[0]!.job_name);
     assert.match(jobs[0]!.object, new RegExp(`^${BUCKET}/onnx-manager-jobs/svc/.*-5-0\\.pb$`));
+  });
+});
+
+describe('profile through OSCAR jobs', () => {
+  it('the cloud side is measured in an OSCAR job with the service’s threads and graph optimisation, then calibrated on jobs', async () => {
+    await server.addService({
+      name: 'svc-prof',
+      input: [{ storage_provider: 'minio.default', path: `${BUCKET}/svc-prof-in` }],
+      output: [{ storage_provider: 'minio.default', path: `${BUCKET}/svc-prof-out` }],
+      environment: {
+        variables: { MINIO_ENDPOINT: store.endpoint, ONNX_MANAGER_CLOUD_CONFIG: encodeCloudConfig({ provider: { name: 'cpu' }, graphOptimizationLevel: 'basic', threads: 1, bucket: BUCKET }) },
+        secrets: { MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey },
+      },
+    });
+    const results = join(dir, 'prof.csv');
+    const r = await cli(['profile', '--onnx_file', modelFile, '--rep', '2', '--warmup', '0', '--threads', '1', '--graph_opt', 'basic', '--results_file', results, ...oscarArgs('svc-prof')]);
+    assert.equal(r.code, 0, r.err);
+    const p = await readProfile(join(dir, 'prof.profile.csv'));
+    assert.deepEqual(p.settings.cloud, { execType: 'CPU', graphOpt: 'basic', backend: 'oscar', threads: 1 });
+    const cloud = p.nodes.filter((n) => n.side === 'cloud');
+    assert.equal(cloud.length, analysis.index.nodes.length);
+    assert.ok(cloud.every((n) => n.runs === 2) && cloud.some((n) => n.medianMs > 0));
+    const cloudPid = Number(/^cloud .* \S+:(\d+) /m.exec(r.out)?.[1]);
+    assert.ok(cloudPid > 0 && cloudPid !== process.pid, r.out);
+    // The request went where a cycle's payload goes (the service's input path) and started one job;
+    // each calibration cycle (3 points, 3 cycles each) one more.
+    const jobs = [...server.jobs.values()].filter((j) => j.service === 'svc-prof');
+    assert.equal(jobs.filter((j) => new RegExp(`^${BUCKET}/svc-prof-in/.*-0-profile\\.pb$`).test(j.object)).length, 1, jobs.map((j) => j.object).join(', '));
+    assert.equal(jobs.length, 1 + 3 * JOB_CALIBRATION_REP);
+    assert.ok(jobs.every((j) => j.status === 'Succeeded'));
+    assert.deepEqual(await store.store.list('svc-prof-in/'), []);
+    assert.deepEqual(await store.store.list('svc-prof-out/'), []);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * Per-layer profiles with real onnxruntime sessions: every node of every test model attributed
  * (none lost to fusion, at every optimisation level), node times adding up to the kernels'
- * total, the cloud side measured in the worker process, the profile file readable, and the
- * backends that run a Job per payload refused.
+ * total, the cloud side measured in the worker process, and the profile file readable (the job
+ * backends' profiles: test/backends/ and cloud-profile.test.ts).
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { buildRunConfig } from '../../src/config/run-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import type { GraphIndex } from '../../src/onnx/graph.js';
 import { readProfile, writeProfile, FIXED_COSTS } from '../../src/profile/layer-profile.js';
-import { checkProfileCloud, profileModel, sideRows } from '../../src/profile/layer-profiler.js';
+import { profileModel, sideRows } from '../../src/profile/layer-profiler.js';
 import { CALIBRATION_REP, calibrationPoints } from '../../src/profile/cycle-calibration.js';
 import { coverKernels, distribute } from '../../src/profile/layer-profiler-attribution.js';
 import { measureSide } from '../../src/profile/layer-profiler-side.js';
@@ -186,15 +186,5 @@ describe('profile through the local worker', () => {
     assert.equal(profileFileFor({ onnx_file: 'models/m.onnx' }), join('results', 'm.profile.csv'));
     assert.equal(profileFileFor({ onnx_file: 'm.onnx', results_file: 'out/x.csv' }), 'out/x.profile.csv');
     assert.equal(profileFileFor({ onnx_file: 'm.onnx', results_file: 'out/x.profile.csv' }), 'out/x.profile.csv');
-  });
-
-  it('refuses the backends that run a Job per payload, saying which ones work', async () => {
-    assert.throws(() => checkProfileCloud('oscar'), /profile needs a cloud worker.*--cloud oscar runs a job per payload.*--cloud local, --cloud ssh or --cloud kubernetes --kube_mode worker/);
-    assert.throws(() => checkProfileCloud('kubernetes', 'job'), /--kube_mode job runs a Job per payload/);
-    assert.doesNotThrow(() => checkProfileCloud('kubernetes', 'worker'));
-    assert.doesNotThrow(() => checkProfileCloud('ssh'));
-    const r = await cli(['profile', '--onnx_file', 'missing.onnx', '--cloud', 'oscar']);
-    assert.equal(r.code, 2);
-    assert.match(r.err, /profile needs a cloud worker/);
   });
 });

@@ -1,4 +1,4 @@
-import { checkProfileCloud, DEFAULT_PROFILE_REP } from '../../profile/layer-profiler.js';
+import { DEFAULT_PROFILE_REP } from '../../profile/layer-profiler.js';
 import { defineCommand } from '../command.js';
 import { checkCloudFlags, intOption, withCloudOptions, withCycleOptions, withInputOptions, withModelOptions, withRuntimeOptions, withStoreOptions } from '../option-groups.js';
 
@@ -12,7 +12,6 @@ export const profileCommand = defineCommand({
       .option('results_file', { type: 'string', describe: 'Results file the profile goes beside (X.csv -> X.profile.csv; default results/<model>.profile.csv)' }),
   validate: (args, given) => {
     checkCloudFlags(String(args.cloud), given);
-    checkProfileCloud(String(args.cloud), args.kube_mode === undefined ? undefined : String(args.kube_mode));
   },
   run: async (args, io) => (await import('../ops/profile.js')).profile(args, io.out),
 });

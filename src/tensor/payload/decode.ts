@@ -54,6 +54,9 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   let error: string | undefined;
   let host: string | undefined;
   const outputs: string[] = [];
+  let profileRep = 0;
+  let profileWarmup = 0;
+  let profileJson: string | undefined;
   const raw: RawTensor[] = [];
 
   const uint32 = (what: string): number => {
@@ -121,6 +124,17 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
         room(outputs, field, 'outputs');
         outputs.push(string(field, 'outputs'));
         break;
+      case P.profileRep:
+        expectWire(r, field, 'profile_rep', WIRE_VARINT);
+        profileRep = uint32('profile_rep');
+        break;
+      case P.profileWarmup:
+        expectWire(r, field, 'profile_warmup', WIRE_VARINT);
+        profileWarmup = uint32('profile_warmup');
+        break;
+      case P.profileJson:
+        profileJson = string(field, 'profile_json');
+        break;
       case P.tensors: {
         expectWire(r, field, 'tensors', WIRE_LEN);
         if (raw.length >= maxTensors) refuse(`more than ${maxTensors} tensors (raise maxTensors)`);
@@ -145,6 +159,9 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   if (kind !== KIND.input && kind !== KIND.output) refuse(`unknown kind ${kind}`);
   const runProblem = runIdProblem(runId);
   if (runProblem) refuse(runProblem);
+  if ((profileRep !== 0 || profileWarmup !== 0) && kind !== KIND.input) refuse('profile_rep and profile_warmup belong to an input payload');
+  if (profileWarmup !== 0 && profileRep === 0) refuse('profile_warmup without profile_rep');
+  if (profileJson !== undefined && kind !== KIND.output) refuse('profile_json belongs to an output payload');
   for (const h of nextModels) {
     if (!SHA256_HEX.test(h)) refuse(`next model ${describeName(h)} is not a lower-case sha256 hex digest`);
   }
@@ -186,6 +203,8 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   if (host !== undefined) p.host = host;
   if (outputs.length > 0) p.outputs = outputs;
   if (coded.size > 0) p.coded = coded;
+  if (profileRep !== 0) p.profile = { rep: profileRep, warmup: profileWarmup };
+  if (profileJson !== undefined) p.profileJson = profileJson;
   return p;
 }
 

@@ -42,6 +42,11 @@ function checkPayloadForEncoding(p: Payload): void {
   }
   if (p.error !== undefined && typeof p.error !== 'string') throw encodeError('error must be a string');
   if (p.host !== undefined && typeof p.host !== 'string') throw encodeError('host must be a string');
+  if (p.profile !== undefined) {
+    if (p.kind !== 'input') throw encodeError('only an input payload asks for a profile');
+    if (!isUint32(p.profile.rep) || p.profile.rep < 1 || !isUint32(p.profile.warmup)) throw encodeError(`profile must be { rep: integer >= 1, warmup: integer >= 0 }, got ${JSON.stringify(p.profile)}`);
+  }
+  if (p.profileJson !== undefined && (p.kind !== 'output' || typeof p.profileJson !== 'string')) throw encodeError('profileJson must be a string of an output payload');
   if (!(p.tensors instanceof Map)) throw encodeError('tensors must be a Map');
   if (p.coded !== undefined) {
     if (!(p.coded instanceof Map)) throw encodeError('coded must be a Map');
@@ -53,7 +58,7 @@ const sizing = new ProtoWriter();
 const timingWriter = new ProtoWriter();
 
 /**
- * Fields 1..11 as proto3 writes them, into `w`: implicit-presence fields only when not zero or
+ * Fields 1..14 as proto3 writes them, into `w`: implicit-presence fields only when not zero or
  * empty (a timing's ms of -0 is written), the optional error and host whenever set.
  */
 function header(w: ProtoWriter, p: Payload, messageBytes: number): Uint8Array {
@@ -73,6 +78,11 @@ function header(w: ProtoWriter, p: Payload, messageBytes: number): Uint8Array {
   if (p.error !== undefined) w.string(P.error, p.error);
   if (p.host !== undefined) w.string(P.host, p.host);
   for (const o of p.outputs ?? []) w.string(P.outputs, o);
+  if (p.profile !== undefined) {
+    w.uint(P.profileRep, p.profile.rep);
+    if (p.profile.warmup !== 0) w.uint(P.profileWarmup, p.profile.warmup);
+  }
+  if (p.profileJson !== undefined) w.string(P.profileJson, p.profileJson);
   return w.finish();
 }
 

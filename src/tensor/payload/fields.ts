@@ -16,6 +16,9 @@ export const PAYLOAD_FIELD = {
   error: 9,
   host: 10,
   outputs: 11,
+  profileRep: 12,
+  profileWarmup: 13,
+  profileJson: 14,
   tensors: 15,
 } as const;
 

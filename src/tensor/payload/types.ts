@@ -18,6 +18,13 @@ export interface Payload {
   host?: string;
   /** Model outputs the cloud must send back (input payloads); empty or absent: everything its parts produce that no later part reads. */
   outputs?: string[];
+  /**
+   * Input payloads only: asks the receiver for a profile of its (one) model part instead of a
+   * result: `warmup` unrecorded runs, then `rep` runs with onnxruntime's profiler and `rep` without.
+   */
+  profile?: { rep: number; warmup: number };
+  /** Output payloads only: the answer to a profile request, the measurement as JSON text. */
+  profileJson?: string;
   tensors: Map<string, HostTensor>;
   /** Tensors encoded by a codec (src/tensor/codecs/ decodes them); names distinct from `tensors`'. */
   coded?: Map<string, CodedTensor>;
