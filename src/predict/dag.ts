@@ -20,12 +20,12 @@
  * the cloud returns are fetched from the cloud part, not fed to it); test/predict/dag.test.ts
  * checks that difference exactly at every split point.
  */
-import { cycleMs, cycleScale, type LayerProfile } from '../profile/layer-profile.js';
+import { cycleMs, cycleScale, edgeOnlyScale, type LayerProfile } from '../profile/layer-profile.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
 import { edgeNodeNames } from '../split/node-cut.js';
 import { wireMs, type Link } from './link.js';
-import { profileNodeKey } from './model.js';
+import { predictCompute, profileNodeKey } from './model.js';
 import { cycleTimes } from './predict.js';
 import { wireBytes } from './payload-size.js';
 import type { StoreCosts } from './store-costs.js';
@@ -84,11 +84,14 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
   const perByte = payloadPerByteMs(store, link);
   const perMb = (fixed('cloud', 'feed_per_mb') + fixed('edge', 'fetch_per_mb')) / 1e6;
   const cycle = cycleTimes({ edgeMs: 0, cloudMs: 0, inputBytes: 0, resultBytes: 0, edgeOnly: false }, store, link).total_ms;
+  // The edge-only cut as predict has it (its own scale, not the cycle line), where the profile measured one.
+  const alone = edgeOnlyScale(p) === undefined ? -1 : a.splitPoints.findIndex((sp) => sp.position === index.dataNodes.length);
   return {
     edgeMs,
     cloudMs,
     transferMs: (b) => perByte * (b + envelope.perTensorBytes) + perMb * b,
     fixedMs: cycleMs(p, 'cloud') + fixed('cloud', 'run_call') + cycle + perByte * envelope.fixedBytes,
+    ...(alone >= 0 ? { edgeOnlyMs: predictCompute(a, p)[alone]!.edge.ms } : {}),
   };
 }
 

@@ -2,11 +2,12 @@
  * Compute per split point from a per-layer profile: a side's part costs the medians of its nodes
  * on that side, plus the side's fixed costs (one run() call, the MB it is fed and the MB it
  * returns): its hot time; in a sweep's cycle a part takes the side's `cycle_ms` + `cycle_scale` x
- * that (the edge-only split's too: between its cycles the sweep's own work runs). And the edge's memory: its weights' bytes plus the largest set of activations alive
+ * that; the edge-only split, whose cycles run back to back with only the sweep's own work between
+ * them (no wait), `edge_only_scale` x its hot time where the profile measured it. And the edge's memory: its weights' bytes plus the largest set of activations alive
  * at once while the edge part runs.
  */
 import { UsageError } from '../errors.js';
-import { cycleMs, cycleScale, type FixedCost, type LayerProfile, type Side } from '../profile/layer-profile.js';
+import { cycleMs, cycleScale, edgeOnlyScale, type FixedCost, type LayerProfile, type Side } from '../profile/layer-profile.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { cutSets, type SplitPoint } from '../split/points.js';
 import { edgeOutputs } from './payload-size.js';
@@ -88,15 +89,17 @@ export function predictCompute(a: ModelAnalysis, p: LayerProfile): SplitCompute[
   for (let k = 1; k <= m; k++) prefix[k] = prefix[k - 1]! + t.edge[k - 1]!;
   for (let k = m - 1; k >= 0; k--) suffix[k] = suffix[k + 1]! + t.cloud[k]!;
   const fixed = (side: Side, name: FixedCost) => p.fixed[side][name].medianMs;
-  const side = (s: Side, kernels: number, feed: number, fetch: number, present: boolean): SideCompute => {
+  const edgeOnly = edgeOnlyScale(p);
+  const side = (s: Side, kernels: number, feed: number, fetch: number, present: boolean, alone = false): SideCompute => {
     if (!present) return { ms: 0, feedBytes: 0, fetchBytes: 0 };
     const hot = kernels + fixed(s, 'run_call') + (fixed(s, 'feed_per_mb') * feed) / 1e6 + (fixed(s, 'fetch_per_mb') * fetch) / 1e6;
-    return { ms: cycleMs(p, s) + cycleScale(p, s) * hot, feedBytes: feed, fetchBytes: fetch };
+    const ms = alone && edgeOnly !== undefined ? edgeOnly * hot : cycleMs(p, s) + cycleScale(p, s) * hot;
+    return { ms, feedBytes: feed, fetchBytes: fetch };
   };
   return a.splitPoints.map((point) => {
     const b = partBytes(a, point);
     const k = point.position;
-    return { edge: side('edge', prefix[k]!, b.edgeFeed, b.edgeFetch, k > 0), cloud: side('cloud', suffix[k]!, b.cloudFeed, b.cloudFetch, k < m) };
+    return { edge: side('edge', prefix[k]!, b.edgeFeed, b.edgeFetch, k > 0, k === m), cloud: side('cloud', suffix[k]!, b.cloudFeed, b.cloudFetch, k < m) };
   });
 }
 

@@ -14,9 +14,18 @@
  * CALIBRATION_FRACTIONS of the model's nodes, and each side's line is fitted through the measured
  * medians against the hot predictions of the same parts (least squares, cycle_ms >= 0 and
  * cycle_scale >= 1: a cycle never makes a part faster).
+ *
+ * The edge-only split is the exception: its cycles have no wait (nothing is sent), so its part
+ * runs nearly back to back, and the cycle line (fitted on parts that ran after a wait)
+ * over-predicted it (mobilenet_v2_like: 0.42 ms predicted, 0.26 measured; the line's cycle_ms
+ * alone is most of that). Its own CALIBRATION_REP cycles give the edge's edge_only_scale, its
+ * measured median over its hot prediction.
  */
 import type { Row } from './columns.js';
 import type { CostStat, CycleCost, LayerProfile, Side } from './layer-profile.js';
+
+/** The cycle line's two costs (edge_only_scale is the edge-only split's own). */
+type LineCost = 'cycle_ms' | 'cycle_scale';
 import { predictCompute } from '../predict/model.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
@@ -46,6 +55,11 @@ export function calibrationPoints(a: ModelAnalysis): SplitPoint[] {
   return [...chosen.values()].sort((x, y) => x.index - y.index);
 }
 
+/** The edge-only split point (all data nodes on the edge), if the model has one. */
+export function edgeOnlyPoint(a: ModelAnalysis): SplitPoint | undefined {
+  return a.splitPoints.find((p) => p.position === a.index.dataNodes.length && p.position > 0);
+}
+
 /**
  * y = ms + scale x, least squares over the points, with ms >= 0 and scale >= 1: where the free fit
  * breaks one bound, the best fit on that bound (and on both, ms 0 and scale 1, if that breaks the other).
@@ -73,19 +87,23 @@ export function fitCycle(xs: readonly number[], ys: readonly number[]): { ms: nu
 
 export interface CycleCalibration {
   /** Per side, the profile's cycle_ms and cycle_scale (a fit: p95_ms repeats the value, runs counts the cycles). */
-  cost: Record<Side, Record<CycleCost, CostStat>>;
+  cost: Record<Side, Record<LineCost, CostStat> & Partial<Record<CycleCost, CostStat>>>;
   /** Per point: its index, the hot predictions and the measured medians (ms). */
   points: { split_index: number; predicted: Record<Side, number>; measured: Record<Side, number>; cycles: number }[];
+  /** The edge-only split's hot prediction and measured median (ms), when its cycles were run. */
+  edgeOnly?: { split_index: number; predicted: number; measured: number; cycles: number };
 }
 
 /**
  * The cycle costs from the rows of real cycles at calibration points (`rows`, any number per
- * point; only status 'ok' counts) against `hot`, a profile without cycle costs.
+ * point; only status 'ok' counts) against `hot`, a profile without cycle costs. Rows of the
+ * edge-only split give edge_only_scale instead.
  */
 export function cycleCosts(a: ModelAnalysis, hot: LayerProfile, rows: readonly Row[]): CycleCalibration {
   const compute = predictCompute(a, hot);
   const byIndex = new Map(a.splitPoints.map((p, i) => [p.index, i]));
-  const indices = [...new Set(rows.map((r) => Number(r.split_index)))].sort((x, y) => x - y);
+  const alone = edgeOnlyPoint(a)?.index;
+  const indices = [...new Set(rows.map((r) => Number(r.split_index)))].filter((i) => i !== alone).sort((x, y) => x - y);
   const points = indices.map((split_index) => {
     const ok = rows.filter((r) => Number(r.split_index) === split_index && r.status === 'ok');
     const c = compute[byIndex.get(split_index)!]!;
@@ -99,17 +117,22 @@ export function cycleCosts(a: ModelAnalysis, hot: LayerProfile, rows: readonly R
   const usable = points.filter((p) => p.cycles > 0);
   const runs = usable.reduce((n, p) => n + p.cycles, 0);
   const stat = (v: number): CostStat => ({ medianMs: v, p95Ms: v, runs });
-  const side = (s: Side): Record<CycleCost, CostStat> => {
+  const side = (s: Side): Record<LineCost, CostStat> & Partial<Record<CycleCost, CostStat>> => {
     const f = fitCycle(
       usable.map((p) => p.predicted[s]),
       usable.map((p) => p.measured[s]),
     );
     return { cycle_ms: stat(f.ms), cycle_scale: stat(f.scale) };
   };
-  return { cost: { edge: side('edge'), cloud: side('cloud') }, points };
+  const cost: CycleCalibration['cost'] = { edge: side('edge'), cloud: side('cloud') };
+  const aloneRows = rows.filter((r) => alone !== undefined && Number(r.split_index) === alone && r.status === 'ok');
+  if (aloneRows.length === 0) return { cost, points };
+  const edgeOnly = { split_index: alone!, predicted: compute[byIndex.get(alone!)!]!.edge.ms, measured: median(aloneRows.map((r) => Number(r.edge_ms))), cycles: aloneRows.length };
+  if (edgeOnly.predicted > 0) cost.edge.edge_only_scale = { medianMs: edgeOnly.measured / edgeOnly.predicted, p95Ms: edgeOnly.measured / edgeOnly.predicted, runs: edgeOnly.cycles };
+  return { cost, points, edgeOnly };
 }
 
 /** `hot` with each side's cycle costs set. */
-export function withCycleCosts(hot: LayerProfile, cost: Record<Side, Record<CycleCost, CostStat>>): LayerProfile {
+export function withCycleCosts(hot: LayerProfile, cost: Record<Side, Record<LineCost, CostStat> & Partial<Record<CycleCost, CostStat>>>): LayerProfile {
   return { ...hot, fixed: { edge: { ...hot.fixed.edge, ...cost.edge }, cloud: { ...hot.fixed.cloud, ...cost.cloud } } };
 }

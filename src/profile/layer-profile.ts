@@ -38,8 +38,11 @@ export const SIDES = ['edge', 'cloud'] as const;
 export type Side = (typeof SIDES)[number];
 export const FIXED_COSTS = ['run_call', 'feed_per_mb', 'fetch_per_mb'] as const;
 export type FixedCost = (typeof FIXED_COSTS)[number];
-/** The optional fixed costs: a part in a cycle takes cycle_ms + cycle_scale x its hot time. */
-export const CYCLE_COSTS = ['cycle_ms', 'cycle_scale'] as const;
+/**
+ * The optional fixed costs: a part in a cycle takes cycle_ms + cycle_scale x its hot time; the
+ * edge-only split (edge side only) edge_only_scale x its hot time, since its cycles have no wait.
+ */
+export const CYCLE_COSTS = ['cycle_ms', 'cycle_scale', 'edge_only_scale'] as const;
 export type CycleCost = (typeof CYCLE_COSTS)[number];
 
 export interface CostStat {
@@ -85,6 +88,11 @@ export function cycleMs(p: LayerProfile, side: Side): number {
 /** A side's cycle scale (1 when the profile has none). */
 export function cycleScale(p: LayerProfile, side: Side): number {
   return p.fixed[side].cycle_scale?.medianMs ?? 1;
+}
+
+/** The edge-only split's scale over its hot time (undefined when the profile has none: the cycle line applies). */
+export function edgeOnlyScale(p: LayerProfile): number | undefined {
+  return p.fixed.edge.edge_only_scale?.medianMs;
 }
 
 function rowsOf(p: LayerProfile): (string | number)[][] {

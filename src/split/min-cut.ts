@@ -34,6 +34,8 @@ export interface CutCosts {
   transferMs: (bytes: number) => number;
   /** Paid once when anything runs in the cloud (request round trips, per-request store cost). Default 0. */
   fixedMs?: number;
+  /** The edge-only cut's edge time, when it is not the sum of the nodes' (default: the sum). */
+  edgeOnlyMs?: number;
 }
 
 /** A cut and its predicted cost. */
@@ -107,6 +109,7 @@ export function evaluateCut(a: ModelAnalysis, costs: CutCosts, edgeNodes: Iterab
     if (edge.has(n)) edgeMs += costs.edgeMs[n]!;
     else cloudMs += costs.cloudMs[n]!;
   }
+  if (edge.size === index.dataNodes.length && costs.edgeOnlyMs !== undefined) edgeMs = costs.edgeOnlyMs;
   const cutTensors = nodeCutTensors(index, edge);
   const returnedOutputs = dataOutputs(index)
     .filter((o) => !edge.has(o.producer))

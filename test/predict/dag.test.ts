@@ -55,7 +55,9 @@ describe('the DAG optimum from a profile', () => {
       // Without cycle costs (a profile written before them) and with them.
       const c = (v: number) => ({ medianMs: v, p95Ms: v, runs: 16 });
       const cycled = withCycleCosts(hot, { edge: { cycle_ms: c(0.25), cycle_scale: c(1.5) }, cloud: { cycle_ms: c(0.35), cycle_scale: c(2.25) } });
-      for (const [p, link] of [hot, cycled].flatMap((q) => ([{ bandwidthMbit: 5, rttMs: 20 }, { bandwidthMbit: 500, rttMs: 2 }, { rttMs: 0 }] as Link[]).map((l) => [q, l] as const))) {
+      // And with the edge-only split's own scale: the min-cut's edge-only cut costs what predict says.
+      const alone = withCycleCosts(hot, { edge: { cycle_ms: c(0.25), cycle_scale: c(1.5), edge_only_scale: c(1.125) }, cloud: { cycle_ms: c(0.35), cycle_scale: c(2.25) } });
+      for (const [p, link] of [hot, cycled, alone].flatMap((q) => ([{ bandwidthMbit: 5, rttMs: 20 }, { bandwidthMbit: 500, rttMs: 2 }, { rttMs: 0 }] as Link[]).map((l) => [q, l] as const))) {
         const facts = splitFacts(a, p);
         const costs = dagCutCosts(a, p, STORE, link);
         const rows = predictRows(facts, STORE, link);

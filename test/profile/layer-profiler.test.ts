@@ -13,7 +13,8 @@ import { encodeModel } from '../../src/onnx/codec.js';
 import type { GraphIndex } from '../../src/onnx/graph.js';
 import { readProfile, writeProfile, FIXED_COSTS } from '../../src/profile/layer-profile.js';
 import { profileModel, sideRows } from '../../src/profile/layer-profiler.js';
-import { CALIBRATION_REP, calibrationPoints } from '../../src/profile/cycle-calibration.js';
+import { CALIBRATION_REP, calibrationPoints, edgeOnlyPoint } from '../../src/profile/cycle-calibration.js';
+import { predictCompute } from '../../src/predict/model.js';
 import { coverKernels, distribute } from '../../src/profile/layer-profiler-attribution.js';
 import { measureSide } from '../../src/profile/layer-profiler-side.js';
 import { profileFileFor } from '../../src/cli/ops/profile.js';
@@ -152,6 +153,14 @@ describe('profile through the local worker', () => {
       assert.ok(calibration.cost[s].cycle_ms.medianMs >= 0 && calibration.cost[s].cycle_scale.medianMs >= 1);
     }
     assert.equal(calibration.cost.edge.cycle_ms.runs, calibration.points.length * CALIBRATION_REP);
+    // The edge-only split's own cycles give its scale over its hot time, and predict uses it there.
+    const alone = edgeOnlyPoint(a)!;
+    assert.equal(calibration.edgeOnly?.split_index, alone.index);
+    assert.equal(calibration.edgeOnly?.cycles, CALIBRATION_REP);
+    assert.equal(profile.fixed.edge.edge_only_scale?.medianMs, calibration.edgeOnly!.measured / calibration.edgeOnly!.predicted);
+    assert.equal(profile.fixed.cloud.edge_only_scale, undefined);
+    const last = predictCompute(a, profile)[a.splitPoints.indexOf(alone)]!;
+    assert.ok(Math.abs(last.edge.ms - calibration.edgeOnly!.measured) < 1e-9, `${last.edge.ms} vs ${calibration.edgeOnly!.measured}`);
     assert.ok(store && store.store === 'embedded' && store.costs.requests > 0 && store.costs.put.fixedMs > 0);
     assert.notEqual(measurements.cloud.pid, process.pid, 'the cloud side ran in the worker process');
     for (const s of ['edge', 'cloud'] as const) {
