@@ -9,6 +9,9 @@
  * - predict for a whole model (profiling both sides first, as predict does without --profile) in
  *   under 5% of the time run_all takes on it at --rep 10.
  *
+ * Per model, predict profiles first unshaped; behind each link it profiles again as a user would
+ * (the cycle costs calibrated behind that link), and the unshaped profile's prediction for the
+ * link is reported beside it.
  * Per model, run_all runs a spread of split points (--splits) unshaped and at each link; its time
  * for the whole model is that of the points run scaled to all of them (time per point x points).
  * The baseline: the unshaped run_all runs again at the end, and its medians are compared with the
@@ -55,7 +58,10 @@ export interface LinkResult {
   bandwidthMbit: number | null;
   rttMs: number;
   runAllSeconds: number;
+  /** predict against run_all; behind a link, predict profiled (and calibrated) behind that link. */
   comparison: Comparison;
+  /** Behind a link: the prediction from the unshaped profile (calibrated without a link), against the same rows. */
+  fromUnshapedProfile?: Comparison;
   /** Per split point: predicted and measured medians (ms). */
   rows: Record<string, number>[];
 }
@@ -128,12 +134,24 @@ async function benchModel(m: BenchModel, dir: string, nSplits: number): Promise<
     const measuredFile = `${stem}.${tag}.csv`;
     const [, runAllSeconds] = await runAll(measuredFile, link);
     if (bw === undefined) runAllWholeSeconds = (runAllSeconds / splits.length) * a.splitPoints.length;
-    const predicted = `${stem}.${tag}.predict.csv`;
-    await cli(['predict', ...base, '--profile', profile, '--measured', measuredFile, '--results_file', predicted]);
     const measured = await readMeasured(measuredFile);
-    const rows = (await readRows(predicted)).map((r) => Object.fromEntries(DETAIL.map((c) => [c, Number(r[c])])));
-    const comparison = compare(rows as { split_index: number; edge_ms: number; cloud_ms: number; total_ms: number }[], measured);
-    links.push({ bandwidthMbit: bw ?? null, rttMs: bw === undefined ? 0 : RTT_MS, runAllSeconds, comparison, rows: rows.filter((r) => measured.some((x) => x.split_index === r.split_index)) });
+    const predictFrom = async (file: string, args: string[]) => {
+      await cli(['predict', ...base, ...args, '--measured', measuredFile, '--results_file', file]);
+      const rows = (await readRows(file)).map((r) => Object.fromEntries(DETAIL.map((c) => [c, Number(r[c])])));
+      return { rows, comparison: compare(rows as { split_index: number; edge_ms: number; cloud_ms: number; total_ms: number }[], measured) };
+    };
+    // Behind a link, predict profiles first as a user would (its cycle costs calibrated behind that
+    // link); the unshaped profile's prediction for the same link is kept beside it.
+    const unshapedProfile = await predictFrom(`${stem}.${tag}.predict.csv`, ['--profile', profile]);
+    const own = bw === undefined ? unshapedProfile : await predictFrom(`${stem}.${tag}.link.predict.csv`, link);
+    links.push({
+      bandwidthMbit: bw ?? null,
+      rttMs: bw === undefined ? 0 : RTT_MS,
+      runAllSeconds,
+      comparison: own.comparison,
+      ...(bw === undefined ? {} : { fromUnshapedProfile: unshapedProfile.comparison }),
+      rows: own.rows.filter((r) => measured.some((x) => x.split_index === r.split_index)),
+    });
   }
   if (m.sweep !== false) {
     const again = `${stem}.direct-again.csv`;
@@ -206,6 +224,8 @@ export async function runPredictBench(opts: PredictBenchOptions = {}): Promise<{
         const ch = checks[i]!;
         const met = [`compute ${mark(ch.computeOk!)}`, ...(ch.totalOk === undefined ? [] : [`total ${mark(ch.totalOk)}`, `best ${mark(ch.bestOk!)}`])].join(', ');
         console.log([r.model, ch.link, c.splits, f1(c.compute.medianApe), f1(c.compute.p90Ape), f1(c.total.medianApe), f1(c.total.p90Ape), `${c.predictedBest}/${c.measuredBest}`, f1(c.slowerPct), met].join(' | '));
+        const u = l.fromUnshapedProfile;
+        if (u) console.log([r.model, `${ch.link} from the unshaped profile`, u.splits, f1(u.compute.medianApe), f1(u.compute.p90Ape), f1(u.total.medianApe), f1(u.total.p90Ape), `${u.predictedBest}/${u.measuredBest}`, f1(u.slowerPct), ''].join(' | '));
       });
       if (r.baseline) console.log(`${r.model}: baseline, run_all unshaped again against the first: compute ${f1(r.baseline.compute.medianApe)} / ${f1(r.baseline.compute.p90Ape)}, total ${f1(r.baseline.total.medianApe)} / ${f1(r.baseline.total.p90Ape)} (median / p90 %)`);
       const share = predictShare(r);

@@ -14,6 +14,7 @@
 import { parse } from 'csv-parse/sync';
 import { readFile } from 'node:fs/promises';
 import { FileError } from '../errors.js';
+import type { LinkShape } from '../storage/shaping-proxy.js';
 import { writeCsv } from './csv.js';
 
 export const PROFILE_COLUMNS = [
@@ -33,6 +34,12 @@ export const PROFILE_COLUMNS = [
   'backend',
   'model_sha256',
 ] as const;
+
+/**
+ * The link the cycle costs were calibrated behind (empty: none), on every row; a profile
+ * written before these columns reads as calibrated without a link.
+ */
+export const CALIBRATION_COLUMNS = ['calibration_bandwidth_mbit', 'calibration_rtt_ms'] as const;
 
 export const SIDES = ['edge', 'cloud'] as const;
 export type Side = (typeof SIDES)[number];
@@ -78,6 +85,8 @@ export interface LayerProfile {
   settings: Record<Side, SideSettings>;
   nodes: NodeProfile[];
   fixed: Record<Side, Record<FixedCost, CostStat> & Partial<Record<CycleCost, CostStat>>>;
+  /** The link the calibration cycles ran behind (absent: none). */
+  calibrationLink?: LinkShape;
 }
 
 /** A side's cycle cost in ms (0 when the profile has none). */
@@ -98,9 +107,10 @@ export function edgeOnlyScale(p: LayerProfile): number | undefined {
 function rowsOf(p: LayerProfile): (string | number)[][] {
   const common = (side: Side) => {
     const s = p.settings[side];
-    return [s.execType, s.threads ?? '', s.graphOpt, s.backend, p.modelSha256];
+    const l = p.calibrationLink;
+    return [s.execType, s.threads ?? '', s.graphOpt, s.backend, p.modelSha256, l?.bandwidthMbit ?? '', l ? l.rttMs : ''];
   };
-  const rows: (string | number)[][] = [[...PROFILE_COLUMNS]];
+  const rows: (string | number)[][] = [[...PROFILE_COLUMNS, ...CALIBRATION_COLUMNS]];
   for (const n of p.nodes) rows.push([n.side, 'node', n.node, n.opType, n.medianMs, n.p95Ms, n.runs, n.outputBytes, n.params, n.macs, ...common(n.side)]);
   for (const side of SIDES) {
     for (const name of [...FIXED_COSTS, ...CYCLE_COSTS]) {
@@ -161,5 +171,10 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     if (!settings[side]) bad(`no ${side} rows`);
     for (const name of FIXED_COSTS) if (!fixed[side][name]) bad(`no ${side} ${name} row`);
   }
-  return { modelSha256: sha, settings, nodes, fixed };
+  const first = records[0]!;
+  const bw = first.calibration_bandwidth_mbit ?? '';
+  const rtt = first.calibration_rtt_ms ?? '';
+  const number = (v: string, c: string) => (Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : bad(`line 2: ${c} '${v}' is not a number >= 0`));
+  const calibrationLink = rtt === '' && bw === '' ? undefined : { ...(bw !== '' ? { bandwidthMbit: number(bw, 'calibration_bandwidth_mbit') } : {}), rttMs: rtt === '' ? 0 : number(rtt, 'calibration_rtt_ms') };
+  return { modelSha256: sha, settings, nodes, fixed, ...(calibrationLink ? { calibrationLink } : {}) };
 }

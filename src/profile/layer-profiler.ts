@@ -82,15 +82,17 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
   const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
-  // Unshaped: the profile serves every link (predict adds the link to the store's costs).
-  const { link: _link, ...unshaped } = config;
-  const run = await startRun(analysis, unshaped, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
+  // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
+  // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
+  const run = await startRun(analysis, config, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
   let cloud: SideMeasurement;
   let cloudThreads = config.threads;
   const cycles: Row[] = [];
   let measuredStore: ProfileResult['store'];
   try {
-    const { backend, store, runId } = run.ctx;
+    const { backend, runId } = run.ctx;
+    // The model and the profile request are no cycle's: they go to the store directly.
+    const store = run.directStore;
     const sha = partHash(bytes);
     if (!(await store.exists(storeKeys.model(sha)))) await store.put(storeKeys.model(sha), bytes);
     cloud = await profileCloud({ store, backend, runId, model: sha, feeds: options.feeds, side, timeoutMs: config.timeoutMs + rep * config.timeoutMs, keepObjects: run.ctx.keepObjects });
@@ -116,7 +118,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   };
   const calibration = cycleCosts(analysis, hot, cycles);
   return {
-    profile: withCycleCosts(hot, calibration.cost),
+    profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },
     calibration,
     ...(measuredStore ? { store: measuredStore } : {}),
     measurements: { edge, cloud },

@@ -17,6 +17,7 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
 import { openStore } from '../storage/open.js';
+import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
@@ -43,6 +44,8 @@ export interface StartedRun {
   readonly config: RunConfig;
   /** The shaping proxy the edge's store connections go through (with --bandwidth/--rtt): its byte and connection counters. */
   readonly proxy?: ShapingProxy;
+  /** The store without the link (ctx.store when there is none): where the store's own costs are measured. */
+  readonly directStore: ObjectStore;
   /** Warm-up cycles (config.warmup), then `rep` recorded cycles of one split point. */
   measureSplit(point: SplitPoint, rep: number): Promise<SplitMeasurement>;
   /** Every requested split point; failed ones become error rows and the sweep goes on. */
@@ -154,6 +157,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     ctx,
     config,
     ...(linked ? { proxy: linked.proxy } : {}),
+    directStore: opened.store,
     close,
     sweep: (opts) => runSweep(ctx, opts),
     async measureSplit(point, rep) {

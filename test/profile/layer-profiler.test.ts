@@ -189,6 +189,28 @@ describe('profile through the local worker', () => {
     const p = await readProfile(join(dir, 'sweep.profile.csv'));
     assert.equal(p.nodes.length, 2 * 12);
     assert.match(r.out, /profile written to .*sweep\.profile\.csv/);
+    assert.equal(p.calibrationLink, undefined, 'calibrated without a link');
+  });
+
+  it('calibrates behind the link asked for, measures the store without it, and predict says when a profile was calibrated for another link', async () => {
+    const dir = await tempDir('profile-link');
+    const model = join(dir, 'lenet5.onnx');
+    await writeFile(model, encodeModel(zoo[0]!.build()));
+    const env = { MINIO_ENDPOINT: undefined };
+    const r = await cli(['predict', '--onnx_file', model, '--profile_rep', '2', '--threads', '1', '--bandwidth', '50', '--rtt', '30', '--json', '--results_file', join(dir, 'm.predict.csv')], { env });
+    assert.equal(r.code, 0, r.err);
+    const p = await readProfile(join(dir, 'm.profile.csv'));
+    assert.deepEqual(p.calibrationLink, { bandwidthMbit: 50, rttMs: 30 });
+    // The store's requests were timed directly: none of them took the link's 30 ms round trip.
+    const costs = JSON.parse(r.out.slice(r.out.indexOf('{'))).store_costs;
+    assert.ok(costs.put.fixedMs < 30 && costs.get.fixedMs < 30, JSON.stringify(costs));
+    assert.doesNotMatch(r.out, /^note: /m);
+    const same = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'm.profile.csv'), '--bandwidth', '50', '--rtt', '30', '--results_file', join(dir, 'again.predict.csv')], { env });
+    assert.equal(same.code, 0, same.err);
+    assert.doesNotMatch(same.out, /^note: /m);
+    const other = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'm.profile.csv'), '--bandwidth', '5', '--rtt', '20', '--results_file', join(dir, 'other.predict.csv')], { env });
+    assert.equal(other.code, 0, other.err);
+    assert.match(other.out, /^note: the profile's cycle costs were calibrated for 50 Mbit\/s, rtt 30 ms, not 5 Mbit\/s, rtt 20 ms; .*profile for this link/m);
   });
 
   it('names the profile file after the results file or the model', () => {

@@ -43,11 +43,12 @@ export async function profileFor(
   args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string },
   a: ModelAnalysis,
   out?: (s: string) => void,
+  link?: Link,
 ): Promise<{ profile: LayerProfile; store?: { costs: StoreCosts; store: string } }> {
   if (!args.profile) {
     if (!out) throw new UsageError(`no --profile given: \`onnx-manager profile --onnx_file ${a.model.label}\` makes one (<results>.profile.csv)`);
-    // Profile first, with the settings of these flags, and keep the profile for the next prediction.
-    const config = buildRunConfig(args as RunFlags);
+    // Profile first, with the settings of these flags (calibrated behind the link predicted for), and keep the profile for the next prediction.
+    const config = buildRunConfig({ ...(args as RunFlags), ...(link?.bandwidthMbit !== undefined ? { bandwidth: link.bandwidthMbit } : {}), ...(link?.rttMs ? { rtt: link.rttMs } : {}) });
     const feeds = randomInputs(a, args.seed ?? DEFAULTS.seed);
     const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
     // Beside the predicted rows: results/m.predict.csv -> results/m.profile.csv.
@@ -91,9 +92,13 @@ export async function predict(args: PredictArgs, out: (s: string) => void): Prom
   const a = await analyzeFromArgs(args);
   const file = args.results_file ?? defaultFile(args);
   checkOutputFile(file, 'results_file');
-  const { profile, store: measuredStore } = await profileFor(args, a, out);
   const measured = args.measured ? await measuredFor(args.measured, a) : undefined;
   const link = linkOf(args, measured);
+  const { profile, store: measuredStore } = await profileFor(args, a, out, link);
+  const calibrated = profile.calibrationLink ?? { rttMs: 0 };
+  if (calibrated.bandwidthMbit !== link.bandwidthMbit || calibrated.rttMs !== link.rttMs) {
+    out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
+  }
   const { costs, store } = measuredStore ?? (await measureRunStore(buildRunConfig(args as RunFlags)));
   const settings = {
     bandwidth_mbit: link.bandwidthMbit ?? '',
