@@ -17,7 +17,7 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import { storeKeys } from '../storage/store.js';
 import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs.js';
 import { profileCloud } from './cloud-profile.js';
-import { CALIBRATION_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
+import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
@@ -100,9 +100,11 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
     const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
-    for (const point of calibrationPoints(analysis)) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     const alone = edgeOnlyPoint(analysis);
-    if (alone) cycles.push(...(await run.measureSplit(alone, CALIBRATION_REP)).rows);
+    for (const point of calibrationPoints(analysis)) {
+      cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
+      if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
+    }
     // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
     if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, 2), store: run.config.store.endpoint ?? 'embedded' };
   } finally {

@@ -13,7 +13,7 @@ import { encodeModel } from '../../src/onnx/codec.js';
 import type { GraphIndex } from '../../src/onnx/graph.js';
 import { readProfile, writeProfile, FIXED_COSTS } from '../../src/profile/layer-profile.js';
 import { profileModel, sideRows } from '../../src/profile/layer-profiler.js';
-import { CALIBRATION_REP, calibrationPoints, edgeOnlyPoint } from '../../src/profile/cycle-calibration.js';
+import { CALIBRATION_REP, EDGE_ONLY_REP, calibrationPoints, edgeOnlyPoint } from '../../src/profile/cycle-calibration.js';
 import { predictCompute } from '../../src/predict/model.js';
 import { coverKernels, distribute } from '../../src/profile/layer-profiler-attribution.js';
 import { measureSide } from '../../src/profile/layer-profiler-side.js';
@@ -156,7 +156,7 @@ describe('profile through the local worker', () => {
     // The edge-only split's own cycles give its scale over its hot time, and predict uses it there.
     const alone = edgeOnlyPoint(a)!;
     assert.equal(calibration.edgeOnly?.split_index, alone.index);
-    assert.equal(calibration.edgeOnly?.cycles, CALIBRATION_REP);
+    assert.equal(calibration.edgeOnly?.cycles, calibration.points.length * EDGE_ONLY_REP);
     assert.equal(profile.fixed.edge.edge_only_scale?.medianMs, calibration.edgeOnly!.measured / calibration.edgeOnly!.predicted);
     assert.equal(profile.fixed.cloud.edge_only_scale, undefined);
     const last = predictCompute(a, profile)[a.splitPoints.indexOf(alone)]!;
