@@ -19,9 +19,9 @@
  * runs nearly back to back, and the cycle line (fitted on parts that ran after a wait)
  * over-predicted it (mobilenet_v2_like: 0.42 ms predicted, 0.26 measured; the line's cycle_ms
  * alone is most of that). Its own cycles give the edge's edge_only_scale, its measured median
- * over its hot prediction: EDGE_ONLY_REP after each calibration point, so that they spread over
- * the calibration (eight cycles in a row, a few ms, once met a burst of load and came out 3 times
- * too slow).
+ * over its hot prediction: EDGE_ONLY_REP of them after the calibration points, as run_all runs
+ * the edge-only split after the others (8 once met a burst of load and came out 3 times too
+ * slow; spread as 10 after each point they came out twice too slow on the zoo model at load 15).
  */
 import type { Row } from './columns.js';
 import type { CostStat, CycleCost, LayerProfile, Side } from './layer-profile.js';
@@ -37,8 +37,8 @@ import { median } from './stats.js';
 export const CALIBRATION_FRACTIONS = [1 / 4, 1 / 2, 3 / 4] as const;
 /** Recorded cycles per calibration point (after the run's warm-up cycles). */
 export const CALIBRATION_REP = 8;
-/** Cycles of the edge-only split after each calibration point (each one a millisecond or so). */
-export const EDGE_ONLY_REP = 10;
+/** Cycles of the edge-only split after the calibration points (each one a millisecond or so). */
+export const EDGE_ONLY_REP = 30;
 /** The same through a backend that starts a job per cycle (Kubernetes Jobs, OSCAR): each cycle costs a process start or a pod. */
 export const JOB_CALIBRATION_REP = 3;
 

@@ -100,11 +100,9 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
     const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
+    for (const point of calibrationPoints(analysis)) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     const alone = edgeOnlyPoint(analysis);
-    for (const point of calibrationPoints(analysis)) {
-      cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
-      if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
-    }
+    if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
     // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
     if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, 2), store: run.config.store.endpoint ?? 'embedded' };
   } finally {
