@@ -55,7 +55,11 @@ export const COLUMNS = [
   // The settings that change the numbers, beside them (a resumed sweep must match them).
   'model_sha256',
   'input_shapes',
-  'threads',
+  // Intra-op threads of the edge's and the cloud's sessions ('': onnxruntime's choice), and
+  // whether idle onnxruntime threads spin (off with the local cloud).
+  'edge_threads',
+  'cloud_threads',
+  'spinning',
   'graph_opt',
   // Retries of store requests while the store was unavailable; the cycle was run again after them.
   'store_retries',

@@ -83,7 +83,7 @@ export function sideRows(analysis: ModelAnalysis, side: Side, m: SideMeasurement
   return { nodes, fixed };
 }
 
-function settingsOf(config: RunConfig, backend: string, threads = config.threads): SideSettings {
+function settingsOf(config: RunConfig, backend: string, threads: number | undefined): SideSettings {
   return { execType: config.execType, graphOpt: config.graphOptimizationLevel, backend, ...(threads !== undefined ? { threads } : {}) };
 }
 
@@ -98,7 +98,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const { link: _link, ...unshaped } = config;
   const run = await startRun(analysis, unshaped, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
   let cloud: SideMeasurement;
-  let cloudThreads = config.threads;
+  let cloudThreads = config.cloudThreads;
   const cycles: Row[] = [];
   let store: ProfileResult['store'];
   try {
@@ -121,7 +121,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const c = sideRows(analysis, 'cloud', cloud);
   const hot: LayerProfile = {
     modelSha256: partHash(bytes),
-    settings: { edge: settingsOf(config, 'local'), cloud: settingsOf(config, config.cloud, cloudThreads) },
+    settings: { edge: settingsOf(config, 'local', config.edgeThreads), cloud: settingsOf(config, config.cloud, cloudThreads) },
     nodes: [...e.nodes, ...c.nodes],
     fixed: { edge: e.fixed, cloud: c.fixed },
   };

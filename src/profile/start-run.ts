@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BackendContext, CloudBackend } from '../backends/backend.js';
 import { backendModule } from '../backends/index.js';
-import { cloudConfigOf, edgeSessionOptions, type RunConfig } from '../config/run-config.js';
+import { cloudConfigOf, edgeSessionOptions, threadColumns, type RunConfig } from '../config/run-config.js';
 import { checkProvider, createSession } from '../runtime/ort.js';
 import { probeModel } from '../runtime/probe.js';
 import type { HostTensor } from '../runtime/session.js';
@@ -144,7 +144,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     keepObjects: config.keepObjects || embedded !== undefined,
   };
   if (config.link) ctx.link = config.link;
-  if (config.threads !== undefined) ctx.threads = config.threads;
+  ctx.threads = threadColumns(config);
   ctx.graphOpt = config.graphOptimizationLevel;
   if (options.tensorCodecs?.length) {
     ctx.tensorCodecs = [...new Set(options.tensorCodecs)];

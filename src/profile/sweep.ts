@@ -43,8 +43,8 @@ export interface SweepContext {
   keepObjects?: boolean;
   /** The emulated link the edge's store connections go through, for the rows (bandwidth_mbit, rtt_ms). */
   link?: LinkShape;
-  /** Intra-op threads of each session (none: onnxruntime's default), for the rows. */
-  threads?: number;
+  /** Intra-op threads of each side's sessions ('': onnxruntime's default) and whether idle threads spin, for the rows. */
+  threads?: { edge_threads: number | ''; cloud_threads: number | ''; spinning: 'on' | 'off' };
   /** Graph optimisation of each session, for the rows. */
   graphOpt?: string;
   /** The result keys cycles of this run have used (kept by the sweep). */
@@ -317,7 +317,9 @@ function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
     rtt_ms: ctx.link?.rttMs ?? '',
     model_sha256: ctx.analysis.model.sha256,
     input_shapes: inputShapesOf(ctx.feeds),
-    threads: ctx.threads ?? '',
+    edge_threads: ctx.threads?.edge_threads ?? '',
+    cloud_threads: ctx.threads?.cloud_threads ?? '',
+    spinning: ctx.threads?.spinning ?? '',
     graph_opt: ctx.graphOpt ?? '',
   });
 }

@@ -4,7 +4,7 @@
  */
 import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
-import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
+import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { UsageError } from '../../errors.js';
 import { COLUMNS, type Row } from '../../profile/columns.js';
@@ -41,6 +41,8 @@ export interface RunArgs extends ModelArgs, InputArgs {
   minio_secure?: boolean;
   graph_opt?: string;
   threads?: number;
+  edge_threads?: number;
+  cloud_threads?: number;
   keep_objects?: boolean;
   verify?: boolean;
   bandwidth?: number;
@@ -241,7 +243,9 @@ function checkSameSettings(file: string, previous: Record<string, string | numbe
     ['input_shapes', inputShapes, (v) => `inputs ${v}`],
     ['exec_type', config.execType, (v) => `--exec_type ${v}`],
     ['backend', config.cloud, (v) => `--cloud ${v}`],
-    ['threads', String(config.threads ?? ''), (v) => (v === '' ? `onnxruntime's default threads` : `--threads ${v}`)],
+    ['edge_threads', String(config.edgeThreads ?? ''), (v) => (v === '' ? `onnxruntime's default edge threads` : `--edge_threads ${v}`)],
+    ['cloud_threads', String(config.cloudThreads ?? ''), (v) => (v === '' ? `onnxruntime's default cloud threads` : `--cloud_threads ${v}`)],
+    ['spinning', threadColumns(config).spinning, (v) => `thread spinning ${v}`],
     ['graph_opt', config.graphOptimizationLevel, (v) => `--graph_opt ${v}`],
   ];
   for (const [column, value, what] of now) {
