@@ -12,7 +12,7 @@ import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { providerFor } from '../runtime/providers.js';
 import { TENSOR_CODECS } from '../tensor/codecs/registry.js';
-import { NORMALISATION_PRESETS } from '../tensor/images.js';
+import { NORMALISATION_PRESETS } from '../tensor/normalisation.js';
 
 function integerCheck(flag: string, min: number) {
   return (v: unknown): number => integerAtLeast(v, flag, min);

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { cloudSessionOptions, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import { partHash } from '../onnx/part-hash.js';
-import { measureSide, type SideMeasurement } from '../profile/layer-profiler-side.js';
+import type { SideMeasurement } from '../profile/layer-profiler-side.js';
 import { createSession } from '../runtime/ort.js';
 import type { ObjectStore } from '../storage/store.js';
 import { storeKeys } from '../storage/store.js';
@@ -66,6 +66,8 @@ async function profileJob(store: ObjectStore, m: Extract<WorkerRequest, { type: 
   const actual = partHash(bytes);
   if (actual !== m.model) throw new Error(`model ${m.model.slice(0, 12)}… has the wrong content (sha256 ${actual.slice(0, 12)}…)`);
   const feeds = Object.fromEntries(decodePayload(await store.get(m.inputKey), { file: m.inputKey }).tensors);
+  // The profiler (and the model decoding it needs) is loaded only by a worker asked to profile.
+  const { measureSide } = await import('../profile/layer-profiler-side.js');
   return measureSide(createSession, bytes, config ? cloudSessionOptions(config) : {}, feeds, { rep: m.rep, warmup: m.warmup });
 }
 
