@@ -19,6 +19,7 @@ import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
 import { openStore } from '../storage/open.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
+import { preloadParts, type UploadedParts } from './part-preload.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
 
 export interface StartRunOptions {
@@ -30,6 +31,8 @@ export interface StartRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Codecs of the cut tensors (--tensor_codec): run uses the first, a sweep one row set each. Default raw. */
   tensorCodecs?: readonly string[];
+  /** The split points to be measured, in order: their cloud parts are put in the store while the cloud side starts. */
+  preload?: readonly SplitPoint[];
 }
 
 export interface SplitMeasurement {
@@ -114,6 +117,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   let expected: Record<string, HostTensor>;
   // The worker starts while the reference (the whole model here, same provider and input) runs.
   const warming = backend.warmUp?.();
+  const uploadedParts: UploadedParts = new Map();
   try {
     const full = await createSession(analysis.model.bytes, sessionOptions);
     try {
@@ -121,6 +125,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     } finally {
       await full.release();
     }
+    if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts);
     await warming;
   } catch (err) {
     await warming?.catch(() => undefined);
@@ -140,6 +145,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     timeoutMs: config.timeoutMs,
     warmup: config.warmup,
     expected,
+    uploadedParts,
     // The embedded store's folder goes away at the end; its objects need no deleting.
     keepObjects: config.keepObjects || embedded !== undefined,
   };

@@ -63,9 +63,10 @@ async function setUp(
   warn?: (line: string) => void,
   config: RunConfig = buildRunConfig(args as RunFlags),
   feeds: Record<string, HostTensor> = feedsOf(args, a),
+  preload: readonly SplitPoint[] = [],
 ): Promise<StartedRun> {
   const codecs = args.tensor_codec === undefined ? [] : [args.tensor_codec].flat();
-  return startRun(a, config, { feeds, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}) });
+  return startRun(a, config, { feeds, preload, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}) });
 }
 
 /** The inputs a run measures with: the images or payload given, else seeded random ones. */
@@ -90,7 +91,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   }
   const rep = args.rep ?? DEFAULTS.repRun;
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
-  const s = await setUp(args, a);
+  const s = await setUp(args, a, undefined, undefined, undefined, [point]);
   try {
     const { rows, outputs } = await s.measureSplit(point, rep);
     if (args.results_file) {
@@ -156,7 +157,10 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const config = buildRunConfig(args as RunFlags);
   const feeds = feedsOf(args, a);
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
-  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds);
+  const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
+  const codecs = [...new Set([args.tensor_codec ?? 'raw'].flat())];
+  const todo = selected.filter((p) => codecs.some((c) => Array.from({ length: rep }, (_, r) => r).some((r) => !done.has(doneKey(p.index, r, c)))));
+  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds, todo);
   let csv: CsvAppender;
   try {
     csv = await CsvAppender.open(file);
@@ -164,8 +168,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     await s.close();
     throw err;
   }
-  const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
-  const codecCount = new Set([args.tensor_codec ?? 'raw'].flat()).size;
+  const codecCount = codecs.length;
   const total = selected.length * rep * codecCount;
   const progress = new Progress(total, io.isTTY === true, io.err);
   progress.advance(selected.reduce((n, p) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r))).length, 0), '');
