@@ -44,6 +44,8 @@ export const COLUMNS = [
   'cloud_encode_ms',
   'cloud_upload_ms',
   'model_upload_ms',
+  // The split point's unrecorded warm-up cycles (--warmup): their time on the edge's clock, in all.
+  'warmup_ms',
   'max_abs_diff',
   'job_name',
   'job_queue_s',

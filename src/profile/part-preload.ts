@@ -19,11 +19,14 @@ export type UploadedParts = Map<string, number>;
 /** Uploads the cloud parts of `points`, in order, until `until` settles; returns what it put. */
 export async function preloadParts(analysis: ModelAnalysis, store: ObjectStore, points: readonly SplitPoint[], until: Promise<unknown>, uploaded: UploadedParts = new Map()): Promise<UploadedParts> {
   let ready = false;
-  const stop = until.then(
+  // Also handles a rejection of `until`: the caller awaits it after this and gets the error there.
+  until.then(
     () => (ready = true),
     () => (ready = true),
   );
   try {
+    // A cloud side ready already has set `ready` after this.
+    await Promise.resolve();
     for (const point of points) {
       if (ready) break;
       const parts = buildPointParts(analysis, point).filter((p) => p.plan.number !== 1 && !p.part.external);
@@ -40,6 +43,5 @@ export async function preloadParts(analysis: ModelAnalysis, store: ObjectStore, 
   } catch {
     // The split point's own preparation puts (and retries) what is missing, and reports failures.
   }
-  void stop;
   return uploaded;
 }

@@ -91,6 +91,8 @@ export function maxAbsDiff(a: HostTensor | undefined, b: HostTensor): number {
 export class PreparedSplit {
   /** Store keys this split point's cycles wrote. */
   private readonly written: string[] = [];
+  /** The warm-up cycles' time before the recorded ones (for the rows' warmup_ms). */
+  private warmupMs = 0;
 
   private constructor(
     readonly point: SplitPoint,
@@ -199,6 +201,7 @@ export class PreparedSplit {
       edge_load_ms: ms(this.edgeLoadMs),
       cloud_load_ms: ms(this.cloudLoadMs),
       model_upload_ms: ms(this.modelUploadMs),
+      warmup_ms: ms(this.warmupMs),
       backend: this.cloudModels.length > 0 ? ctx.backend.name : 'none',
       status: 'ok',
     });
@@ -307,7 +310,9 @@ export class PreparedSplit {
    * `onCycle`; stops before the next repetition when `signal` aborts. The caller releases.
    */
   async runReps(ctx: SweepContext, reps: readonly number[], onCycle: (result: CycleResult) => Promise<void> | void, signal?: AbortSignal): Promise<void> {
+    const t0 = performance.now();
     for (let w = 1; w <= ctx.warmup; w++) await this.cycle(ctx, -w);
+    this.warmupMs = performance.now() - t0;
     for (const r of reps) {
       if (signal?.aborted) break;
       await onCycle(await this.cycle(ctx, r));
