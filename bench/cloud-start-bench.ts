@@ -18,7 +18,6 @@
  * Models: squeezenet_like (the whole model as the cloud part, as split 0 sends it) and lenet5.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,7 +31,7 @@ import { startEmbeddedStore } from '../src/storage/embedded.js';
 import { storeKeys } from '../src/storage/store.js';
 import { encodePayload } from '../src/tensor/payload/index.js';
 import { lenet5 } from '../test/models/zoo.js';
-import { machineInfo } from './machine.js';
+import { machineInfo, writeBenchJson } from './machine.js';
 import { squeezenetLike } from './threads-bench.js';
 
 export const CLOUD_START_GOAL_MS = 150;
@@ -128,12 +127,7 @@ export async function runCloudStartBench(opts: { outFile?: string | null; print?
     }
   }
   const result = { date: new Date().toISOString(), machine: { ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() } }, goalMs: CLOUD_START_GOAL_MS, models };
-  const outFile = opts.outFile === undefined ? path.join(here, '..', '..', 'results', 'bench', 'cloud-start.json') : opts.outFile;
-  if (outFile !== null) {
-    mkdirSync(path.dirname(outFile), { recursive: true });
-    writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
-    if (print) console.log(`\nwrote ${outFile}`);
-  }
+  writeBenchJson('cloud-start', result, opts.outFile, print);
   return result;
 }
 

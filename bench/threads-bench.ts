@@ -20,11 +20,10 @@
  * (the test model builder's real ResNet-18 architecture), random weights.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { runAll, type RunArgs } from '../src/cli/ops/run.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import type { ModelProto } from '../src/onnx/types.js';
@@ -35,7 +34,7 @@ import { createSession } from '../src/runtime/ort.js';
 import type { SessionOptions } from '../src/runtime/session.js';
 import { GraphBuilder, type Value } from '../test/models/builder.js';
 import { resnet18Full } from '../test/models/zoo.js';
-import { machineInfo } from './machine.js';
+import { machineInfo, writeBenchJson } from './machine.js';
 
 export const THREADS_GOAL = 1.15;
 
@@ -196,12 +195,7 @@ export async function runThreadsBench(opts: { outFile?: string | null; print?: b
     }
   }
   const result = { date: new Date().toISOString(), machine: { ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() } }, goal: THREADS_GOAL, models };
-  const outFile = opts.outFile === undefined ? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'results', 'bench', 'threads.json') : opts.outFile;
-  if (outFile !== null) {
-    mkdirSync(path.dirname(outFile), { recursive: true });
-    writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
-    if (print) console.log(`\nwrote ${outFile}`);
-  }
+  writeBenchJson('threads', result, opts.outFile, print);
   return result;
 }
 

@@ -12,9 +12,8 @@
  * breakdown of the wall time (set-up, rows, warm-ups, loads, uploads, between repetitions, split
  * set-up, shut-down) is printed beside it. Writes results/bench/waste.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { writeBenchJson } from './machine.js';
 import { runRunBench, type ModelResult } from './run-bench.js';
 
 export const WASTE_GOALS: Record<number, number> = { 5: 1.15, 10: 1.1 };
@@ -36,12 +35,7 @@ export async function runWasteBench(opts: { outFile?: string | null } = {}): Pro
     );
   }
   const result = { date: new Date().toISOString(), runs };
-  const outFile = opts.outFile === undefined ? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'results', 'bench', 'waste.json') : opts.outFile;
-  if (outFile !== null) {
-    mkdirSync(path.dirname(outFile), { recursive: true });
-    writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nwrote ${outFile}`);
-  }
+  writeBenchJson('waste', result, opts.outFile);
   return result;
 }
 
