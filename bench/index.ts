@@ -1,8 +1,9 @@
 /**
  * All the benchmarks, in sequence (`npm run bench`): the split engine (split-bench), the payload
  * codec (payload-bench), the tensor codecs (codec-bench), run_all (run-bench), the emulated link (link-bench), predict against run_all
- * (predict-bench), show_graph on large models (graph-bench) and the quantised operator patterns
- * (quant-bench). Each prints its table and writes its JSON under
+ * (predict-bench), show_graph on large models (graph-bench), the quantised operator patterns
+ * (quant-bench), the sweep's threads per side (threads-bench), onnx-cloud's start-up
+ * (cloud-start-bench) and the sweep's waste on a 66-point CNN (waste-bench). Each prints its table and writes its JSON under
  * results/bench/. Goals are reported, not enforced; the exit code is non-zero only when a bench
  * could not run.
  *
@@ -19,6 +20,9 @@ import { runPayloadBench } from './payload-bench.js';
 import { runPredictBench } from './predict-bench.js';
 import { runQuantBench } from './quant-bench.js';
 import { runRunBench } from './run-bench.js';
+import { runCloudStartBench } from './cloud-start-bench.js';
+import { runThreadsBench } from './threads-bench.js';
+import { runWasteBench } from './waste-bench.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -46,6 +50,9 @@ async function main(): Promise<number> {
     ['predict-bench', runPredictBench],
     ['graph-bench', runGraphBench],
     ['quant-bench', runQuantBench],
+    ['threads-bench', runThreadsBench],
+    ['cloud-start-bench', runCloudStartBench],
+    ['waste-bench', runWasteBench],
   ];
   for (const [name, run] of parts) {
     banner(name);

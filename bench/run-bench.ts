@@ -127,6 +127,8 @@ export interface SplitResult {
   edgeLoadMs: number;
   cloudLoadMs: number;
   modelUploadMs: number;
+  /** The split point's warm-up cycles as the rows record them (warmup_ms); null in rows without it. */
+  warmupMs: number | null;
   /** From the row timestamps: time between the previous split's last row and this one's first row. */
   firstGapMs: number | null;
   /** Median over repetitions 1.. of (time between consecutive rows - the later row's total_ms). */
@@ -157,7 +159,10 @@ export interface ModelResult {
   afterSweepMs: number | null;
   work: {
     rowsTotalMs: number;
+    /** The warm-up cycles: as the rows record them (warmup_ms), else estimated at the split's median total_ms. */
     warmupEstimateMs: number;
+    /** The warm-ups estimated at each split's median total_ms (what this bench counted before the rows recorded them). */
+    warmupAtMedianMs: number;
     loadMs: number;
     modelUploadMs: number;
     /** rows + warm-ups + loads: what the goal counts as work. */
@@ -186,6 +191,8 @@ export interface ModelResult {
   firstSplitSetUpMs: number | null;
   glueRatio: number;
   wasteRatio: number;
+  /** The same with the warm-ups estimated at each split's median total_ms instead of their recorded time. */
+  wasteRatioWarmupsAtMedian: number;
   wasteRatioUploadsAsWork: number;
   /** Sweep time / work: the waste inside the sweep alone. */
   sweepWasteRatio: number | null;
@@ -422,6 +429,7 @@ async function benchModel(
       edgeLoadMs: num(first.edge_load_ms),
       cloudLoadMs: num(first.cloud_load_ms),
       modelUploadMs: num(first.model_upload_ms),
+      warmupMs: first.warmup_ms === undefined || first.warmup_ms === '' ? null : num(first.warmup_ms),
       firstGapMs,
       betweenRepsMs,
       betweenRepsSumMs,
@@ -429,11 +437,15 @@ async function benchModel(
   }
 
   const rowsTotalMs = sum(rows.map((r) => num(r.total_ms)));
-  const warmupEstimateMs = sum(splits.map((s) => warmup * (Number.isFinite(s.medianTotalMs) ? s.medianTotalMs : 0)));
+  // Warm-ups as the rows record them (warmup_ms); rows without it: warmup x the split's median total_ms.
+  const estimate = (s: SplitResult) => warmup * (Number.isFinite(s.medianTotalMs) ? s.medianTotalMs : 0);
+  const warmupOf = (s: SplitResult) => s.warmupMs ?? estimate(s);
+  const warmupEstimateMs = sum(splits.map(warmupOf));
+  const warmupAtMedianMs = sum(splits.map(estimate));
   const loadMs = sum(splits.map((s) => s.edgeLoadMs + s.cloudLoadMs));
   const modelUploadMs = sum(splits.map((s) => s.modelUploadMs));
   const workMs = rowsTotalMs + warmupEstimateMs + loadMs;
-  const work = { rowsTotalMs, warmupEstimateMs, loadMs, modelUploadMs, ms: workMs, withUploadsMs: workMs + modelUploadMs };
+  const work = { rowsTotalMs, warmupEstimateMs, warmupAtMedianMs, loadMs, modelUploadMs, ms: workMs, withUploadsMs: workMs + modelUploadMs };
 
   let breakdown: ModelResult['breakdown'] = null;
   let sweepMs: number | null = null;
@@ -453,7 +465,7 @@ async function benchModel(
       (s) =>
         s.firstGapMs! -
         zero(s.edgeLoadMs + s.cloudLoadMs + s.modelUploadMs) -
-        warmup * zero(s.medianTotalMs + betweenPerCycle(s)) -
+        zero(warmupOf(s) + warmup * betweenPerCycle(s)) -
         zero(num(bySplit.get(s.index)![0]!.row.total_ms) + betweenPerCycle(s)),
     );
     firstSplitSetUpMs = setUps[0] ?? null;
@@ -474,6 +486,7 @@ async function benchModel(
   const edgeSplits = splits.filter((s) => s.edgeCv !== null);
   const glueRatio = med(cloudSplits.map((s) => s.glueRatio!));
   const wasteRatio = wallMs / work.ms;
+  const wasteRatioWarmupsAtMedian = wallMs / (work.ms - work.warmupEstimateMs + work.warmupAtMedianMs);
   const steps = Object.fromEntries(Object.entries(perRowSteps).map(([k, v]) => [k, med(v)])) as unknown as StepMedians;
   return {
     name: model.name,
@@ -498,6 +511,7 @@ async function benchModel(
     firstSplitSetUpMs,
     glueRatio,
     wasteRatio,
+    wasteRatioWarmupsAtMedian,
     wasteRatioUploadsAsWork: wallMs / work.withUploadsMs,
     sweepWasteRatio: sweepMs === null ? null : sweepMs / work.ms,
     edgeCv: med(edgeSplits.map((s) => s.edgeCv!)),
@@ -761,6 +775,8 @@ export async function runRunBench(opts: RunBenchOptions = {}): Promise<RunBenchR
     console.log('  split set-up = the rest of the time between split points (parts built, sessions released, first cycles slower than the');
     console.log('  median, and for the first split point starting the cloud worker). Row times come from watching the CSV (fs.watch).');
     console.log('  wait rest = wait_ms - (cloud download + decode + inference + encode): the trigger, the cloud\'s put of the result, the notification.');
+    console.log('  warm-ups are the rows\' warmup_ms (their recorded time). Cloud parts are put while the cloud side starts or loads the previous');
+    console.log('  split point\'s part: those uploads (in the uploads column) overlap set-up and loads, so split set-up can come out negative.');
   }
   const outFile = opts.outFile === undefined ? defaultOutFile() : opts.outFile;
   if (outFile !== null) {

@@ -28,9 +28,12 @@ import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
-import { runJob, serveJobs, storeModelSource } from '../src/runner/serve.js';
-import { openStoreFromEnv } from '../src/storage/open.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload/index.js';
+
+// Only what a job needs is loaded: the store client (minio) and the worker loop are imported when
+// the job uses the store, so a payload from a file with its parts given starts without them.
+const storeModule = () => import('../src/storage/open.js');
+const serveModule = () => import('../src/runner/serve.js');
 
 export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
   const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))
@@ -53,6 +56,7 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
     const sessionOptions = cloudSessionOptions(config);
     if (args.serve || args.input_key || args.output_key) {
       if (!args.serve && !(args.input_key && args.output_key)) throw new UsageError('give both --input_key and --output_key');
+      const [{ openStoreFromEnv }, { runJob, serveJobs, storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
       const store = await openStoreFromEnv(config, env);
       const runner = new CloudRunner(storeModelSource(store), createSession, { session: sessionOptions });
       try {
@@ -91,6 +95,7 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
       source = { get: async (h) => readUserFile(files.get(h)!) };
     } else {
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
+      const [{ openStoreFromEnv }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
       const store = await openStoreFromEnv(config, env);
       source = storeModelSource(store);
       close = () => store.close();

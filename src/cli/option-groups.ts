@@ -12,7 +12,7 @@ import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { providerFor } from '../runtime/providers.js';
 import { TENSOR_CODECS } from '../tensor/codecs/registry.js';
-import { NORMALISATION_PRESETS } from '../tensor/images.js';
+import { NORMALISATION_PRESETS } from '../tensor/normalisation.js';
 
 function integerCheck(flag: string, min: number) {
   return (v: unknown): number => integerAtLeast(v, flag, min);
@@ -114,9 +114,17 @@ export function withRuntimeOptions<T>(y: Argv<T>) {
       },
     })
     .option('device_type', { type: 'string', describe: 'Device number for GPU providers, e.g. 0 or cuda:1' })
-    .option('threads', intOption('threads', { describe: 'Intra-op threads of every session (default: onnxruntime picks; half the cores each side with --cloud local)' }))
+    .option('threads', intOption('threads', { describe: "Intra-op threads of every session (default: onnxruntime picks; every core each side with --cloud local)" }))
     .option('graph_opt', { type: 'string', choices: GRAPH_OPT_LEVELS, default: DEFAULTS.graphOpt, describe: 'onnxruntime graph optimisation level' })
     .group(['exec_type', 'device_type', 'threads', 'graph_opt'], 'Runtime:');
+}
+
+/** Threads of each side, beside --threads (which sets both). */
+export function withSideThreadOptions<T>(y: Argv<T>) {
+  return y
+    .option('edge_threads', intOption('edge_threads', { describe: "Intra-op threads of the edge's sessions (default --threads)" }))
+    .option('cloud_threads', intOption('cloud_threads', { describe: "Intra-op threads of the cloud's sessions (default --threads)" }))
+    .group(['edge_threads', 'cloud_threads'], 'Runtime:');
 }
 
 /** The object store between the edge and the cloud. */
@@ -152,7 +160,7 @@ function pick(options: Record<string, Options>, keys: readonly string[]): Record
 
 /** Where the remaining parts run, with every backend's own options grouped under it. */
 export function withCloudOptions<T>(y: Argv<T>) {
-  return y
+  return withSideThreadOptions(y)
     .option('cloud', { type: 'string', choices: Object.keys(CLOUD_FLAGS), default: DEFAULTS.cloud, describe: 'Where the remaining parts run' })
     .group(['cloud'], 'Cloud:')
     .options(pick(oscarOptions, OSCAR_RUN_FLAGS))

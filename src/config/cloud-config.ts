@@ -23,12 +23,14 @@ export interface CloudConfig {
   graphOptimizationLevel: GraphOptimizationLevel;
   /** Intra-op threads of the cloud sessions (undefined: onnxruntime's choice). */
   threads?: number;
+  /** false: idle onnxruntime threads sleep (session.intra_op/inter_op.allow_spinning = 0); undefined: onnxruntime's default (they spin). */
+  spinning?: boolean;
   /** The bucket of parts, payloads and results. */
   bucket: string;
   region?: string;
 }
 
-const FIELDS = ['v', 'provider', 'graphOptimizationLevel', 'threads', 'bucket', 'region'] as const;
+const FIELDS = ['v', 'provider', 'graphOptimizationLevel', 'threads', 'spinning', 'bucket', 'region'] as const;
 const PROVIDERS = new Set(Object.values(EXEC_TYPES));
 
 function bad(source: string, field: string, why: string): UsageError {
@@ -61,6 +63,10 @@ export function checkCloudConfig(c: unknown, source = `--${CLOUD_CONFIG_FLAG}`):
     if (!Number.isInteger(o.threads) || (o.threads as number) < 1) throw bad(source, 'threads', `must be an integer >= 1, got ${JSON.stringify(o.threads)}`);
     out.threads = o.threads as number;
   }
+  if (o.spinning !== undefined) {
+    if (typeof o.spinning !== 'boolean') throw bad(source, 'spinning', `must be true or false, got ${JSON.stringify(o.spinning)}`);
+    out.spinning = o.spinning;
+  }
   if (o.region !== undefined) out.region = checkText(o.region, source, 'region');
   return out;
 }
@@ -74,6 +80,7 @@ export function encodeCloudConfig(c: CloudConfig): string {
     provider,
     graphOptimizationLevel: k.graphOptimizationLevel,
     ...(k.threads !== undefined ? { threads: k.threads } : {}),
+    ...(k.spinning !== undefined ? { spinning: k.spinning } : {}),
     bucket: k.bucket,
     ...(k.region !== undefined ? { region: k.region } : {}),
   });
@@ -103,6 +110,7 @@ export function cloudSessionOptions(c: CloudConfig): SessionOptions {
     executionProviders: [c.provider],
     graphOptimizationLevel: c.graphOptimizationLevel,
     ...(c.threads ? { intraOpNumThreads: c.threads } : {}),
+    ...(c.spinning === false ? { allowSpinning: false } : {}),
   };
 }
 

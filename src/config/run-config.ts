@@ -47,6 +47,10 @@ export interface RunFlags {
   exec_type?: string;
   device_type?: string | number;
   threads?: number;
+  /** Intra-op threads of the edge's sessions (default --threads). */
+  edge_threads?: number;
+  /** Intra-op threads of the cloud's sessions (default --threads). */
+  cloud_threads?: number;
   graph_opt?: string;
   minio_endpoint?: string;
   minio_bucket?: string;
@@ -73,8 +77,20 @@ export interface RunConfig {
   execType: string;
   provider: ProviderChoice;
   graphOptimizationLevel: GraphOptimizationLevel;
-  /** Intra-op threads of every session (local cloud: half of this machine's cores each, unless given). */
-  threads?: number;
+  /**
+   * Intra-op threads of the edge's sessions (and of the reference run of the whole model). With the
+   * local cloud, every core of this machine unless given: the edge and the cloud never run at the
+   * same time in a cycle. Undefined: onnxruntime's choice.
+   */
+  edgeThreads?: number;
+  /** Intra-op threads of the cloud's sessions (local cloud: every core unless given; undefined: onnxruntime's choice). */
+  cloudThreads?: number;
+  /**
+   * Whether idle onnxruntime threads spin (intra-op and inter-op pools). Off (false) with the local
+   * cloud, where an idle side's spinning threads would take the cores from the side that runs;
+   * undefined: onnxruntime's default (on).
+   */
+  spinning?: boolean;
   /** The store (keys from the environment, never from flags). */
   store: StoreConfig;
   /** How long to wait for each cloud result. */
@@ -122,8 +138,12 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
   if (!BACKENDS.includes(cloud)) throw new UsageError(`--cloud ${String(flags.cloud)} is not a backend (one of: ${BACKENDS.join(', ')})`);
   const timeout = flags.timeout ?? DEFAULTS.timeoutS;
   if (typeof timeout !== 'number' || !(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${String(flags.timeout)}`);
-  // Edge and cloud share this machine's cores when the cloud is local: half each unless told.
-  const threads = integer(flags.threads, 'threads', 1) ?? (cloud === 'local' ? Math.max(1, Math.floor(availableParallelism() / 2)) : undefined);
+  // With the local cloud both sides are on this machine but never run at the same time in a
+  // cycle: each gets every core unless told, and idle threads sleep instead of spinning.
+  const local = cloud === 'local';
+  const threads = integer(flags.threads, 'threads', 1) ?? (local ? availableParallelism() : undefined);
+  const edgeThreads = integer(flags.edge_threads, 'edge_threads', 1) ?? threads;
+  const cloudThreads = integer(flags.cloud_threads, 'cloud_threads', 1) ?? threads;
   const config: RunConfig = {
     cloud,
     execType: flags.exec_type ?? DEFAULTS.execType,
@@ -136,7 +156,9 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
     backend: backendSettings(cloud, flags),
   };
   if (flags.onnx_file) config.model = flags.onnx_file;
-  if (threads !== undefined) config.threads = threads;
+  if (edgeThreads !== undefined) config.edgeThreads = edgeThreads;
+  if (cloudThreads !== undefined) config.cloudThreads = cloudThreads;
+  if (local) config.spinning = false;
   if (flags.bandwidth !== undefined || flags.rtt !== undefined) {
     config.link = checkLinkShape({ ...(flags.bandwidth !== undefined ? { bandwidthMbit: flags.bandwidth } : {}), rttMs: flags.rtt ?? 0 });
   }
@@ -144,9 +166,10 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
 }
 
 /** What the cloud process of this run needs to know (no secret). */
-export function cloudConfigOf(run: Pick<RunConfig, 'provider' | 'graphOptimizationLevel' | 'threads' | 'store'>): CloudConfig {
+export function cloudConfigOf(run: Pick<RunConfig, 'provider' | 'graphOptimizationLevel' | 'cloudThreads' | 'spinning' | 'store'>): CloudConfig {
   const c: CloudConfig = { provider: run.provider, graphOptimizationLevel: run.graphOptimizationLevel, bucket: run.store.bucket };
-  if (run.threads !== undefined) c.threads = run.threads;
+  if (run.cloudThreads !== undefined) c.threads = run.cloudThreads;
+  if (run.spinning !== undefined) c.spinning = run.spinning;
   if (run.store.region) c.region = run.store.region;
   return checkCloudConfig(c, 'the cloud configuration');
 }
@@ -158,10 +181,17 @@ export function cloudConfigOf(run: Pick<RunConfig, 'provider' | 'graphOptimizati
 export function cloudConfigFromFlags(flags: Pick<RunFlags, 'exec_type' | 'device_type' | 'graph_opt' | 'threads' | 'minio_bucket' | 'minio_region'>, env: NodeJS.ProcessEnv = process.env): CloudConfig {
   const threads = integer(flags.threads, 'threads', 1);
   const store = storeLocationFromEnv(storeFlags(flags), env);
-  return cloudConfigOf({ provider: providerFor(flags.exec_type, flags.device_type), graphOptimizationLevel: graphOpt(flags.graph_opt), ...(threads ? { threads } : {}), store });
+  return cloudConfigOf({ provider: providerFor(flags.exec_type, flags.device_type), graphOptimizationLevel: graphOpt(flags.graph_opt), ...(threads ? { cloudThreads: threads } : {}), store });
 }
 
 /** The session options of the edge's sessions (and of the reference run of the whole model). */
 export function edgeSessionOptions(run: RunConfig): SessionOptions {
-  return cloudSessionOptions(cloudConfigOf(run));
+  // The same settings as the cloud's, with the edge's threads.
+  const { edgeThreads, cloudThreads: _cloud, ...rest } = run;
+  return cloudSessionOptions(cloudConfigOf({ ...rest, ...(edgeThreads !== undefined ? { cloudThreads: edgeThreads } : {}) }));
+}
+
+/** The effective thread settings of a run, as its rows record them (edge_threads, cloud_threads, spinning). */
+export function threadColumns(run: Pick<RunConfig, 'edgeThreads' | 'cloudThreads' | 'spinning'>): { edge_threads: number | ''; cloud_threads: number | ''; spinning: 'on' | 'off' } {
+  return { edge_threads: run.edgeThreads ?? '', cloud_threads: run.cloudThreads ?? '', spinning: run.spinning === false ? 'off' : 'on' };
 }

@@ -44,6 +44,8 @@ export const COLUMNS = [
   'cloud_encode_ms',
   'cloud_upload_ms',
   'model_upload_ms',
+  // The split point's unrecorded warm-up cycles (--warmup): their time on the edge's clock, in all.
+  'warmup_ms',
   'max_abs_diff',
   'job_name',
   'job_queue_s',
@@ -55,7 +57,11 @@ export const COLUMNS = [
   // The settings that change the numbers, beside them (a resumed sweep must match them).
   'model_sha256',
   'input_shapes',
-  'threads',
+  // Intra-op threads of the edge's and the cloud's sessions ('': onnxruntime's choice), and
+  // whether idle onnxruntime threads spin (off with the local cloud).
+  'edge_threads',
+  'cloud_threads',
+  'spinning',
   'graph_opt',
   // Retries of store requests while the store was unavailable; the cycle was run again after them.
   'store_retries',

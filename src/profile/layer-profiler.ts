@@ -71,7 +71,7 @@ export function sideRows(analysis: ModelAnalysis, side: Side, m: SideMeasurement
 }
 
 /** A side's settings: the run's, with the threads and graph optimisation the side's sessions reported (a job or worker runs with its own). */
-function settingsOf(config: RunConfig, backend: string, m: SideMeasurement, threads = config.threads): SideSettings {
+function settingsOf(config: RunConfig, backend: string, m: SideMeasurement, threads: number | undefined): SideSettings {
   const t = m.session.threads ?? threads;
   return { execType: config.execType, graphOpt: m.session.graphOpt ?? config.graphOptimizationLevel, backend, ...(t !== undefined ? { threads: t } : {}) };
 }
@@ -86,7 +86,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
   const run = await startRun(analysis, config, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
   let cloud: SideMeasurement;
-  let cloudThreads = config.threads;
+  let cloudThreads = config.cloudThreads;
   const cycles: Row[] = [];
   let measuredStore: ProfileResult['store'];
   try {
@@ -112,7 +112,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const c = sideRows(analysis, 'cloud', cloud);
   const hot: LayerProfile = {
     modelSha256: partHash(bytes),
-    settings: { edge: settingsOf(config, 'local', edge), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
+    settings: { edge: settingsOf(config, 'local', edge, config.edgeThreads), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
     nodes: [...e.nodes, ...c.nodes],
     fixed: { edge: e.fixed, cloud: c.fixed },
   };

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BackendContext, CloudBackend } from '../backends/backend.js';
 import { backendModule } from '../backends/index.js';
-import { cloudConfigOf, edgeSessionOptions, type RunConfig } from '../config/run-config.js';
+import { cloudConfigOf, edgeSessionOptions, threadColumns, type RunConfig } from '../config/run-config.js';
 import { checkProvider, createSession } from '../runtime/ort.js';
 import { probeModel } from '../runtime/probe.js';
 import type { HostTensor } from '../runtime/session.js';
@@ -20,6 +20,7 @@ import { openStore } from '../storage/open.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
+import { preloadParts, type UploadedParts } from './part-preload.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
 
 export interface StartRunOptions {
@@ -31,6 +32,8 @@ export interface StartRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Codecs of the cut tensors (--tensor_codec): run uses the first, a sweep one row set each. Default raw. */
   tensorCodecs?: readonly string[];
+  /** The split points to be measured, in order: their cloud parts are put in the store while the cloud side starts. */
+  preload?: readonly SplitPoint[];
 }
 
 export interface SplitMeasurement {
@@ -117,6 +120,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   let expected: Record<string, HostTensor>;
   // The worker starts while the reference (the whole model here, same provider and input) runs.
   const warming = backend.warmUp?.();
+  const uploadedParts: UploadedParts = new Map();
   try {
     const full = await createSession(analysis.model.bytes, sessionOptions);
     try {
@@ -124,6 +128,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     } finally {
       await full.release();
     }
+    if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts);
     await warming;
   } catch (err) {
     await warming?.catch(() => undefined);
@@ -143,11 +148,12 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     timeoutMs: config.timeoutMs,
     warmup: config.warmup,
     expected,
+    uploadedParts,
     // The embedded store's folder goes away at the end; its objects need no deleting.
     keepObjects: config.keepObjects || embedded !== undefined,
   };
   if (config.link) ctx.link = config.link;
-  if (config.threads !== undefined) ctx.threads = config.threads;
+  ctx.threads = threadColumns(config);
   ctx.graphOpt = config.graphOptimizationLevel;
   if (options.tensorCodecs?.length) {
     ctx.tensorCodecs = [...new Set(options.tensorCodecs)];

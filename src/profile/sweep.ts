@@ -19,6 +19,7 @@ import { encodeTensors } from '../tensor/codecs/tensors.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, type Row } from './columns.js';
+import { preloadParts, type UploadedParts } from './part-preload.js';
 import { StoreUnavailableError, untilSteady } from './store-outage.js';
 
 export class SweepError extends OnnxManagerError {}
@@ -43,10 +44,12 @@ export interface SweepContext {
   keepObjects?: boolean;
   /** The emulated link the edge's store connections go through, for the rows (bandwidth_mbit, rtt_ms). */
   link?: LinkShape;
-  /** Intra-op threads of each session (none: onnxruntime's default), for the rows. */
-  threads?: number;
+  /** Intra-op threads of each side's sessions ('': onnxruntime's default) and whether idle threads spin, for the rows. */
+  threads?: { edge_threads: number | ''; cloud_threads: number | ''; spinning: 'on' | 'off' };
   /** Graph optimisation of each session, for the rows. */
   graphOpt?: string;
+  /** Cloud parts put in the store before the sweep (sha256 -> upload ms), each taken by the first split point that needs it. */
+  uploadedParts?: UploadedParts;
   /** The result keys cycles of this run have used (kept by the sweep). */
   usedKeys?: Set<string>;
   /** Codecs the cut tensors are sent with (--tensor_codec), one row set each; default ['raw']. */
@@ -88,6 +91,8 @@ export function maxAbsDiff(a: HostTensor | undefined, b: HostTensor): number {
 export class PreparedSplit {
   /** Store keys this split point's cycles wrote. */
   private readonly written: string[] = [];
+  /** The warm-up cycles' time before the recorded ones (for the rows' warmup_ms). */
+  private warmupMs = 0;
 
   private constructor(
     readonly point: SplitPoint,
@@ -100,7 +105,12 @@ export class PreparedSplit {
     readonly modelUploadMs: number,
   ) {}
 
-  static async prepare(ctx: SweepContext, point: SplitPoint): Promise<PreparedSplit> {
+  /**
+   * Builds the split point's parts, puts its cloud parts in the store, creates the edge session
+   * and has the cloud side load its parts. While the cloud side loads, the edge (idle then) puts
+   * the cloud parts of `upcoming` split points in the store (see part-preload.ts).
+   */
+  static async prepare(ctx: SweepContext, point: SplitPoint, upcoming: readonly SplitPoint[] = []): Promise<PreparedSplit> {
     const parts = buildPointParts(ctx.analysis, point);
     const external = parts.find((p) => p.part.external);
     if (external) {
@@ -113,6 +123,14 @@ export class PreparedSplit {
     for (const p of cloudParts) {
       const bytes = p.part.model.concat();
       const hash = partHash(bytes);
+      // Put while the cloud side started (see part-preload.ts): its upload time is this split point's.
+      const preloaded = ctx.uploadedParts?.get(hash);
+      if (preloaded !== undefined) {
+        ctx.uploadedParts!.delete(hash);
+        uploadMs += preloaded;
+        cloudModels.push(hash);
+        continue;
+      }
       // An upload that overlapped a store outage is timed again (a put, even if it got through).
       const upload = await untilSteady(ctx.store, async (attempt) => {
         const t0 = performance.now();
@@ -131,7 +149,11 @@ export class PreparedSplit {
     }
     let cloudLoadMs = 0;
     try {
-      if (cloudModels.length > 0) cloudLoadMs = (await ctx.backend.prepare(cloudModels)).loadMs;
+      if (cloudModels.length > 0) {
+        const loading = ctx.backend.prepare(cloudModels);
+        if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new Map()));
+        cloudLoadMs = (await loading).loadMs;
+      }
     } catch (err) {
       await edge?.release();
       throw err;
@@ -179,6 +201,7 @@ export class PreparedSplit {
       edge_load_ms: ms(this.edgeLoadMs),
       cloud_load_ms: ms(this.cloudLoadMs),
       model_upload_ms: ms(this.modelUploadMs),
+      warmup_ms: ms(this.warmupMs),
       backend: this.cloudModels.length > 0 ? ctx.backend.name : 'none',
       status: 'ok',
     });
@@ -287,7 +310,9 @@ export class PreparedSplit {
    * `onCycle`; stops before the next repetition when `signal` aborts. The caller releases.
    */
   async runReps(ctx: SweepContext, reps: readonly number[], onCycle: (result: CycleResult) => Promise<void> | void, signal?: AbortSignal): Promise<void> {
+    const t0 = performance.now();
     for (let w = 1; w <= ctx.warmup; w++) await this.cycle(ctx, -w);
+    this.warmupMs = performance.now() - t0;
     for (const r of reps) {
       if (signal?.aborted) break;
       await onCycle(await this.cycle(ctx, r));
@@ -317,7 +342,9 @@ function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
     rtt_ms: ctx.link?.rttMs ?? '',
     model_sha256: ctx.analysis.model.sha256,
     input_shapes: inputShapesOf(ctx.feeds),
-    threads: ctx.threads ?? '',
+    edge_threads: ctx.threads?.edge_threads ?? '',
+    cloud_threads: ctx.threads?.cloud_threads ?? '',
+    spinning: ctx.threads?.spinning ?? '',
     graph_opt: ctx.graphOpt ?? '',
   });
 }
@@ -344,22 +371,29 @@ export function doneKey(split: number | string, rep: number | string, codec: str
   return codec === 'raw' || codec === '' ? `${split}/${rep}` : `${split}/${rep}/${codec}`;
 }
 
+/** How many split points ahead the edge puts cloud parts while the cloud side loads the current one. */
+const UPCOMING = 2;
+
 /** Runs every requested split point; failed split points become error rows and the sweep goes on. */
 export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<Row[]> {
   const rows: Row[] = [];
   const wanted = opts.splits ? new Set(opts.splits) : undefined;
-  for (const point of ctx.analysis.splitPoints) {
+  ctx.usedKeys ??= new Set(); // shared by the codecs' contexts
+  const points = ctx.analysis.splitPoints
+    .filter((point) => !wanted || wanted.has(point.index))
+    .map((point) => ({
+      point,
+      todo: (ctx.tensorCodecs ?? ['raw'])
+        .map((codec) => ({ ctx: { ...ctx, tensorCodec: codec }, reps: Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r, codec))) }))
+        .filter((c) => c.reps.length > 0),
+    }))
+    .filter((p) => p.todo.length > 0);
+  for (const [i, { point, todo }] of points.entries()) {
     if (opts.signal?.aborted) break;
-    if (wanted && !wanted.has(point.index)) continue;
-    ctx.usedKeys ??= new Set(); // shared by the codecs' contexts
-    const todo = (ctx.tensorCodecs ?? ['raw'])
-      .map((codec) => ({ ctx: { ...ctx, tensorCodec: codec }, reps: Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r, codec))) }))
-      .filter((c) => c.reps.length > 0);
-    if (todo.length === 0) continue;
     opts.onSplitStart?.(point);
     let prepared: PreparedSplit | undefined;
     try {
-      prepared = await PreparedSplit.prepare(ctx, point);
+      prepared = await PreparedSplit.prepare(ctx, point, points.slice(i + 1, i + 1 + UPCOMING).map((p) => p.point));
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       for (const c of todo) {

@@ -61,7 +61,10 @@ function linkText(rows: readonly Record<string, string>[]): string {
 function sideSettings(rows: readonly Record<string, string>[], p: LayerProfile | undefined, predictRows: readonly Record<string, string>[] | undefined): { threads: string; graphOpt: string; from: string } {
   // Rows of this version carry the settings themselves.
   if (rows.some((r) => r.graph_opt)) {
-    return { threads: list(distinct(rows, 'threads')) || "onnxruntime's choice", graphOpt: list(distinct(rows, 'graph_opt')), from: '' };
+    const side = (c: string) => list(distinct(rows, c)) || "onnxruntime's choice";
+    // Rows before the per-side columns have one threads column.
+    const threads = rows.some((r) => 'edge_threads' in r) ? (side('edge_threads') === side('cloud_threads') ? side('edge_threads') : `edge ${side('edge_threads')}, cloud ${side('cloud_threads')}`) : side('threads');
+    return { threads, graphOpt: list(distinct(rows, 'graph_opt')), from: '' };
   }
   if (p) {
     const t = (s: 'edge' | 'cloud') => (p.settings[s].threads === undefined ? "onnxruntime's choice" : String(p.settings[s].threads));

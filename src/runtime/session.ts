@@ -18,6 +18,11 @@ export interface SessionOptions {
   graphOptimizationLevel?: GraphOptimizationLevel;
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
+  /**
+   * false: idle threads of the intra-op and inter-op pools sleep instead of spinning
+   * (session.intra_op.allow_spinning = 0, session.inter_op.allow_spinning = 0). Default: they spin.
+   */
+  allowSpinning?: boolean;
   /** External data files of an in-memory model: the location named in the model, and its bytes. */
   externalData?: readonly { path: string; data: Uint8Array }[];
   /** Keep freed memory in onnxruntime's arena for reuse (default true); false returns it at once. */

@@ -19,6 +19,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { OnnxManagerError, UsageError } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
+import type { Normalisation } from './normalisation.js';
+
+export { NORMALISATION_PRESETS, type Normalisation } from './normalisation.js';
 
 /** A file that is missing, not an image, or an image folder without images. */
 export class ImageError extends OnnxManagerError {}
@@ -34,17 +37,6 @@ export interface ImageLayout {
   dtype: ImageDType;
 }
 
-export interface Normalisation {
-  /** Multiplies the raw 0..255 pixel first; default 1/255 (1 for uint8 inputs). */
-  scale?: number;
-  /** Per channel (or one value for all), subtracted after scaling; default 0. */
-  mean?: number[];
-  /** Per channel (or one value for all), divides after subtracting the mean; default 1. */
-  std?: number[];
-  /** Channel order of the model's input; default RGB. */
-  channelOrder?: 'RGB' | 'BGR';
-}
-
 export interface ImageOptions {
   /** How the image is brought to width x height: 'fill' stretches (default), 'cover' crops the
    * centre, 'contain' letterboxes on black. */
@@ -55,14 +47,6 @@ export interface ImageFolderOptions extends ImageOptions {
   /** At most this many images (the first ones by name). */
   limit?: number;
 }
-
-/** Common normalisations. */
-export const NORMALISATION_PRESETS: Record<string, Normalisation> = Object.freeze({
-  imagenet: Object.freeze({ scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }),
-  unit: Object.freeze({ scale: 1 / 255 }),
-  raw: Object.freeze({ scale: 1 }),
-  paddleocr: Object.freeze({ scale: 1 / 255, mean: [0.5], std: [0.5] }),
-}) as Record<string, Normalisation>;
 
 const DTYPES: readonly ImageDType[] = ['float32', 'uint8', 'float16'];
 const FITS: readonly ImageFit[] = ['fill', 'cover', 'contain'];

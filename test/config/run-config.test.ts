@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cloudConfigArgs, cloudConfigDifferences, cloudSessionOptions, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../../src/config/cloud-config.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
-import { buildRunConfig, cloudConfigFromFlags, cloudConfigOf } from '../../src/config/run-config.js';
+import { buildRunConfig, cloudConfigFromFlags, cloudConfigOf, edgeSessionOptions, threadColumns } from '../../src/config/run-config.js';
 import { projectRoot } from '../models/zoo.js';
 
 const full: CloudConfig = { provider: { name: 'cuda', deviceId: 1 }, graphOptimizationLevel: 'extended', threads: 3, bucket: 'b-1', region: 'r' };
@@ -54,8 +55,9 @@ describe('the run configuration from flag values', () => {
     const c = buildRunConfig({ cloud: 'kubernetes' }, {});
     assert.equal(c.timeoutMs, DEFAULTS.timeoutS * 1000);
     assert.equal(c.warmup, DEFAULTS.warmup);
-    assert.equal(c.threads, undefined, 'onnxruntime picks for a remote cloud');
-    assert.ok((buildRunConfig({}, {}).threads ?? 0) >= 1, 'the local cloud gets half of the cores');
+    assert.equal(c.edgeThreads, undefined, 'onnxruntime picks for a remote cloud');
+    assert.equal(c.cloudThreads, undefined, 'onnxruntime picks for a remote cloud');
+    assert.equal(c.spinning, undefined, "a remote cloud keeps onnxruntime's spinning");
     assert.deepEqual(cloudConfigOf(c), { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: 'onnx-manager' });
     assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'kubernetes' }, { MINIO_BUCKET: 'from-env', MINIO_REGION: 'eu' })).bucket, 'from-env');
     assert.equal(cloudConfigOf(buildRunConfig({ cloud: 'kubernetes', minio_bucket: 'flag' }, { MINIO_BUCKET: 'from-env' })).bucket, 'flag');
@@ -66,6 +68,8 @@ describe('the run configuration from flag values', () => {
       [{ cloud: 'mars' }, /--cloud mars is not a backend \(one of: local, oscar, kubernetes, ssh\)/],
       [{ timeout: 0 }, /--timeout must be a positive number of seconds, got 0/],
       [{ threads: 0 }, /--threads must be an integer >= 1, got 0/],
+      [{ edge_threads: 0 }, /--edge_threads must be an integer >= 1, got 0/],
+      [{ cloud_threads: 1.5 }, /--cloud_threads must be an integer >= 1, got 1.5/],
       [{ warmup: -1 }, /--warmup must be an integer >= 0, got -1/],
       [{ graph_opt: 'max' }, /--graph_opt must be one of disabled, basic, extended, all, got 'max'/],
       [{ exec_type: 'quantum' }, /unknown --exec_type 'quantum'/],
@@ -73,6 +77,26 @@ describe('the run configuration from flag values', () => {
     ] as const) {
       assert.throws(() => buildRunConfig(flags, {}), re);
     }
+  });
+
+  it('gives each side every core with spinning off when the cloud is local, and each side its own threads on request', () => {
+    const cores = availableParallelism();
+    const local = buildRunConfig({}, {});
+    assert.deepEqual([local.edgeThreads, local.cloudThreads, local.spinning], [cores, cores, false]);
+    assert.deepEqual(edgeSessionOptions(local), { executionProviders: [{ name: 'cpu' }], graphOptimizationLevel: 'all', intraOpNumThreads: cores, allowSpinning: false });
+    assert.deepEqual(cloudSessionOptions(cloudConfigOf(local)), { executionProviders: [{ name: 'cpu' }], graphOptimizationLevel: 'all', intraOpNumThreads: cores, allowSpinning: false });
+    assert.equal(encodeCloudConfig(cloudConfigOf(local)), `{"v":1,"provider":{"name":"cpu"},"graphOptimizationLevel":"all","threads":${cores},"spinning":false,"bucket":"onnx-manager"}`);
+    const both = buildRunConfig({ threads: 3 }, {});
+    assert.deepEqual([both.edgeThreads, both.cloudThreads], [3, 3], '--threads sets both sides');
+    const sides = buildRunConfig({ threads: 3, edge_threads: 1, cloud_threads: 5 }, {});
+    assert.deepEqual([sides.edgeThreads, sides.cloudThreads], [1, 5], 'each side overrides --threads');
+    assert.equal(edgeSessionOptions(sides).intraOpNumThreads, 1);
+    assert.equal(cloudConfigOf(sides).threads, 5);
+    assert.deepEqual(threadColumns(sides), { edge_threads: 1, cloud_threads: 5, spinning: 'off' });
+    const remote = buildRunConfig({ cloud: 'kubernetes', cloud_threads: 8 }, {});
+    assert.deepEqual(threadColumns(remote), { edge_threads: '', cloud_threads: 8, spinning: 'on' });
+    assert.equal(edgeSessionOptions(remote).intraOpNumThreads, undefined);
+    assert.throws(() => decodeCloudConfig('{"v":1,"provider":{"name":"cpu"},"graphOptimizationLevel":"all","spinning":"no","bucket":"b"}'), /field 'spinning' must be true or false, got "no"/);
   });
 
   it("parses the chosen backend's own flags once, naming a bad one", () => {

@@ -129,14 +129,15 @@ describe('run_all', () => {
     const first = await cli([...base, '--onnx_file', lenet, '--threads', '1', '--graph_opt', 'basic']);
     assert.equal(first.code, 0, first.err);
     const [row] = rows(csv);
-    assert.equal(row!.threads, '1');
+    assert.deepEqual([row!.edge_threads, row!.cloud_threads, row!.spinning], ['1', '1', 'off']);
     assert.equal(row!.graph_opt, 'basic');
     assert.equal(row!.input_shapes, 'input:1x1x28x28');
     assert.match(row!.model_sha256!, /^[0-9a-f]{64}$/);
     const before = readFileSync(csv, 'utf8');
     const cases: [string[], RegExp][] = [
       [['--onnx_file', other, '--threads', '1', '--graph_opt', 'basic'], /settings\.csv was measured with model sha256 [0-9a-f]{12}…, this run has model sha256 [0-9a-f]{12}…; resume it the same way/],
-      [['--onnx_file', lenet, '--threads', '2', '--graph_opt', 'basic'], /was measured with --threads 1, this run has --threads 2;/],
+      [['--onnx_file', lenet, '--threads', '2', '--graph_opt', 'basic'], /was measured with --edge_threads 1, this run has --edge_threads 2;/],
+      [['--onnx_file', lenet, '--threads', '1', '--cloud_threads', '2', '--graph_opt', 'basic'], /was measured with --cloud_threads 1, this run has --cloud_threads 2;/],
       [['--onnx_file', lenet, '--threads', '1', '--graph_opt', 'all'], /was measured with --graph_opt basic, this run has --graph_opt all;/],
     ];
     for (const [args, message] of cases) {

@@ -96,7 +96,7 @@ export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   for (const f of [`${base}.json`, `${base}.csv`]) checkOutputFile(f, 'results_file');
   const a = await analyzeFromArgs(args);
-  // The sessions' settings as a sweep's (threads: half the cores unless given); the store is not used.
+  // The sessions' settings as a sweep's (threads: every core unless given, as the cloud side's); the store is not used.
   const config = buildRunConfig({ exec_type: args.exec_type, device_type: args.device_type, threads: args.threads, graph_opt: args.graph_opt } as RunFlags, {});
   if (limits.memory_mb !== undefined) await checkProvider(config.provider, probeModel());
   const jobs = args.jobs ?? availableParallelism();
@@ -125,7 +125,7 @@ export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
     process.off('SIGTERM', onSignal);
     if (io.isTTY) io.err('\r\u001b[K');
   }
-  const settings = { exec_type: config.execType, threads: config.threads ?? null, graph_opt: config.graphOptimizationLevel, seed: args.seed ?? 1, jobs };
+  const settings = { exec_type: config.execType, threads: config.cloudThreads ?? null, graph_opt: config.graphOptimizationLevel, seed: args.seed ?? 1, jobs };
   const json = jsonOf(a, r, settings);
   await OutputTransaction.run(path.dirname(path.resolve(base)), (tx) => tx.write(`${path.basename(base)}.json`, `${json}\n`));
   await writeCsvFile(`${base}.csv`, CHECK_COLUMNS, r.rows.map(flatRow));

@@ -4,7 +4,7 @@
  */
 import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
-import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
+import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { UsageError } from '../../errors.js';
 import { COLUMNS, type Row } from '../../profile/columns.js';
@@ -41,6 +41,8 @@ export interface RunArgs extends ModelArgs, InputArgs {
   minio_secure?: boolean;
   graph_opt?: string;
   threads?: number;
+  edge_threads?: number;
+  cloud_threads?: number;
   keep_objects?: boolean;
   verify?: boolean;
   bandwidth?: number;
@@ -61,9 +63,10 @@ async function setUp(
   warn?: (line: string) => void,
   config: RunConfig = buildRunConfig(args as RunFlags),
   feeds: Record<string, HostTensor> = feedsOf(args, a),
+  preload: readonly SplitPoint[] = [],
 ): Promise<StartedRun> {
   const codecs = args.tensor_codec === undefined ? [] : [args.tensor_codec].flat();
-  return startRun(a, config, { feeds, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}) });
+  return startRun(a, config, { feeds, preload, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}) });
 }
 
 /** The inputs a run measures with: the images or payload given, else seeded random ones. */
@@ -88,7 +91,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   }
   const rep = args.rep ?? DEFAULTS.repRun;
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
-  const s = await setUp(args, a);
+  const s = await setUp(args, a, undefined, undefined, undefined, [point]);
   try {
     const { rows, outputs } = await s.measureSplit(point, rep);
     if (args.results_file) {
@@ -154,7 +157,10 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const config = buildRunConfig(args as RunFlags);
   const feeds = feedsOf(args, a);
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
-  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds);
+  const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
+  const codecs = [...new Set([args.tensor_codec ?? 'raw'].flat())];
+  const todo = selected.filter((p) => codecs.some((c) => Array.from({ length: rep }, (_, r) => r).some((r) => !done.has(doneKey(p.index, r, c)))));
+  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds, todo);
   let csv: CsvAppender;
   try {
     csv = await CsvAppender.open(file);
@@ -162,8 +168,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     await s.close();
     throw err;
   }
-  const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
-  const codecCount = new Set([args.tensor_codec ?? 'raw'].flat()).size;
+  const codecCount = codecs.length;
   const total = selected.length * rep * codecCount;
   const progress = new Progress(total, io.isTTY === true, io.err);
   progress.advance(selected.reduce((n, p) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r))).length, 0), '');
@@ -241,7 +246,9 @@ function checkSameSettings(file: string, previous: Record<string, string | numbe
     ['input_shapes', inputShapes, (v) => `inputs ${v}`],
     ['exec_type', config.execType, (v) => `--exec_type ${v}`],
     ['backend', config.cloud, (v) => `--cloud ${v}`],
-    ['threads', String(config.threads ?? ''), (v) => (v === '' ? `onnxruntime's default threads` : `--threads ${v}`)],
+    ['edge_threads', String(config.edgeThreads ?? ''), (v) => (v === '' ? `onnxruntime's default edge threads` : `--edge_threads ${v}`)],
+    ['cloud_threads', String(config.cloudThreads ?? ''), (v) => (v === '' ? `onnxruntime's default cloud threads` : `--cloud_threads ${v}`)],
+    ['spinning', threadColumns(config).spinning, (v) => `thread spinning ${v}`],
     ['graph_opt', config.graphOptimizationLevel, (v) => `--graph_opt ${v}`],
   ];
   for (const [column, value, what] of now) {
