@@ -130,14 +130,30 @@ export class PreparedSplit {
       edgeLoadMs = performance.now() - t0;
     }
     let cloudLoadMs = 0;
+    const restarts = ctx.backend.restarts;
     try {
-      if (cloudModels.length > 0) cloudLoadMs = (await ctx.backend.prepare(cloudModels)).loadMs;
+      if (cloudModels.length > 0) cloudLoadMs = await loadCloudParts(ctx.backend, cloudModels);
     } catch (err) {
       await edge?.release();
       throw err;
     }
     const cut = point.cutTensors.map((t) => t.name);
-    return new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
+    const prepared = new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
+    prepared.loadedAt = ctx.backend.restarts;
+    prepared.countedRestarts = restarts ?? 0;
+    return prepared;
+  }
+
+  /** The backend's restart count when the cloud parts were last loaded, and up to which rows counted restarts. */
+  private loadedAt?: number;
+  private countedRestarts = 0;
+
+  /** Loads the cloud parts again when the worker was restarted since they were loaded (untimed: before the cycle). */
+  private async reload(ctx: SweepContext): Promise<void> {
+    const now = ctx.backend.restarts;
+    if (now === undefined || now === this.loadedAt || this.cloudModels.length === 0) return;
+    await loadCloudParts(ctx.backend, this.cloudModels);
+    this.loadedAt = now;
   }
 
   /**
@@ -155,9 +171,33 @@ export class PreparedSplit {
     const discard = async (): Promise<void> => {
       if (this.cloudModels.length > 0) await ctx.store.remove([job.inputKey, job.outputKey]);
     };
-    const { value, retries } = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
-    value.row.store_retries = retries;
-    return value;
+    let storeRetries = 0;
+    let timeouts = 0;
+    for (let attempt = 0; ; attempt++) {
+      let result: CycleResult;
+      const before = ctx.backend.restarts ?? 0;
+      try {
+        await this.reload(ctx);
+        const steady = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
+        storeRetries += steady.retries;
+        result = steady.value;
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
+        result = { row: failedRow(ctx, this.point, rep, err), outputs: new Map() };
+        if (isTimeout(err)) result.row.status = 'timeout';
+      }
+      if (result.row.status === 'timeout') timeouts++;
+      // A cycle that overlapped a restart of the worker runs again on the fresh one, its parts loaded
+      // first; a second deadline missed means the cloud side is too slow for --timeout, not stopped.
+      const restarted = (ctx.backend.restarts ?? 0) !== before;
+      if (!restarted || attempt >= MAX_RESTART_RERUNS || timeouts >= 2) {
+        const now = ctx.backend.restarts ?? 0;
+        Object.assign(result.row, { store_retries: storeRetries, cloud_restarts: ctx.backend.restarts === undefined ? '' : now - this.countedRestarts });
+        this.countedRestarts = now;
+        return result;
+      }
+      await discard().catch(() => undefined);
+    }
   }
 
   private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {
@@ -273,8 +313,10 @@ export class PreparedSplit {
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       row.total_ms = ms(performance.now() - t0);
-      row.status = err instanceof OnnxManagerError && err.name === 'TimeoutError' ? 'timeout' : 'error';
+      row.status = isTimeout(err) ? 'timeout' : 'error';
       row.error = messageLine(err);
+      // A worker still on the job would delay the next one.
+      if (row.status === 'timeout') ctx.backend.abandon?.(job);
     } finally {
       // Removed together when the split point is done, not between repetitions.
       if (this.cloudModels.length > 0 && !this.written.includes(job.outputKey)) this.written.push(job.inputKey, job.outputKey);
@@ -298,6 +340,27 @@ export class PreparedSplit {
     await this.edge?.release();
     const keys = this.written.splice(0);
     if (!ctx.keepObjects && keys.length > 0) await ctx.store.remove(keys).catch(() => undefined);
+  }
+}
+
+/** A cycle runs at most this many times more when the worker was restarted during it. */
+const MAX_RESTART_RERUNS = 2;
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof OnnxManagerError && err.name === 'TimeoutError';
+}
+
+/**
+ * Loads the cloud parts on the backend; when its worker ended meanwhile (it crashed, or was
+ * killed after missing the deadline), once more on the fresh one. Returns the load time.
+ */
+async function loadCloudParts(backend: CloudBackend, models: readonly string[]): Promise<number> {
+  const before = backend.restarts;
+  try {
+    return (await backend.prepare(models)).loadMs;
+  } catch (err) {
+    if (before === undefined || backend.restarts === before) throw err;
+    return (await backend.prepare(models)).loadMs;
   }
 }
 
