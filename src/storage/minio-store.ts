@@ -196,13 +196,17 @@ class MinioStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    return (await this.listSized(prefix)).map((o) => o.key);
+  }
+
+  async listSized(prefix: string): Promise<{ key: string; size: number }[]> {
     this.checkOpen();
     try {
-      const keys: string[] = [];
-      for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<{ name?: string }>) {
-        if (item.name !== undefined) keys.push(item.name);
+      const objects: { key: string; size: number }[] = [];
+      for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<{ name?: string; size?: number }>) {
+        if (item.name !== undefined) objects.push({ key: item.name, size: Number(item.size ?? 0) });
       }
-      return keys;
+      return objects;
     } catch (err) {
       throw this.fail(err, 'list', prefix);
     }

@@ -22,6 +22,8 @@ export interface ObjectStore {
   exists(key: string): Promise<boolean>;
   /** Every key that starts with `prefix` (recursively), in the store's (lexicographic) order. */
   list(prefix: string): Promise<string[]>;
+  /** Like list, with each object's size in bytes (where the store tells it). */
+  listSized?(prefix: string): Promise<{ key: string; size: number }[]>;
   /** Removes the objects; keys that do not exist are not an error. */
   remove(keys: readonly string[]): Promise<void>;
   /**
