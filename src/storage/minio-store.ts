@@ -15,6 +15,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { Client, type NotificationPoller } from 'minio';
 import { DEFAULTS } from '../config/defaults.js';
@@ -52,13 +53,24 @@ export interface MinioStoreOptions {
   connectVia?: { host: string; port: number };
 }
 
-/** The store's own keep-alive agent, dialling `via` instead of the endpoint when given. */
-export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }): http.Agent {
-  const agent = useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-  if (!via) return agent;
+/** A store connection silent this long (no byte either way) is given up: the server is stopped or hung. */
+export const DEFAULT_REQUEST_IDLE_MS = 30_000;
+
+/**
+ * The store's own keep-alive agent, dialling `via` instead of the endpoint when given. A connection
+ * on which nothing moves for `idleMs` is destroyed with ETIMEDOUT, so a request to a server that
+ * stopped answering fails (and is retried as an outage) instead of waiting for ever.
+ */
+export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }, idleMs = DEFAULT_REQUEST_IDLE_MS): http.Agent {
+  // The agent's own timeout too: it sets every socket's again when the socket is reused.
+  const agent = useSSL ? new https.Agent({ keepAlive: true, timeout: idleMs }) : new http.Agent({ keepAlive: true, timeout: idleMs });
   const dial = agent.createConnection.bind(agent);
   const tlsName = useSSL ? { checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(endpointHost, cert) } : {};
-  agent.createConnection = (options, callback) => dial({ ...options, host: via.host, port: via.port, ...tlsName }, callback);
+  agent.createConnection = (options, callback) => {
+    const socket = dial(via ? { ...options, host: via.host, port: via.port, ...tlsName } : options, callback) as net.Socket | undefined;
+    socket?.setTimeout(idleMs, () => socket.destroy(Object.assign(new Error(`no answer from the store within ${idleMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    return socket;
+  };
   return agent;
 }
 
@@ -363,7 +375,7 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
   if (missing.length > 0) {
     throw new StoreError(`the object store at ${describeStore(ep.url, config.bucket)} needs keys: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set or empty (set ${missing.length > 1 ? 'them' : 'it'}, or ${missing.map((k) => `${k}_FILE`).join(' / ')} naming a file holding ${missing.length > 1 ? 'them' : 'it'})`);
   }
-  const agent = storeAgent(ep.useSSL, ep.host, options.connectVia);
+  const agent = storeAgent(ep.useSSL, ep.host, options.connectVia, config.requestIdleMs);
   let client: Client;
   try {
     client = new Client({

@@ -71,6 +71,8 @@ export interface StoreConfig {
    * server extension; not for plain S3 or the embedded server), 'poll' (the default) polls statObject.
    */
   notifications?: 'minio' | 'poll';
+  /** A request on which nothing moves this long fails as the store being unavailable (default 30000 ms). */
+  requestIdleMs?: number;
   /** How long opening the store waits for the endpoint's first answer (default 10000 ms). */
   connectTimeoutMs?: number;
   /**
