@@ -22,6 +22,8 @@ export interface JobInfo {
   runS?: number;
   /** Milliseconds the cloud side spent putting the result in the store, on its clock. */
   uploadMs?: number;
+  /** Retries of the store the cloud side made during the job (the store unavailable to it). */
+  storeRetries?: number;
 }
 
 export interface CloudBackend {

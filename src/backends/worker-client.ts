@@ -32,6 +32,9 @@ export interface WorkerStreams {
 
 const START_DEADLINE_MS = 120_000;
 
+/** What a worker's 'done' line said. */
+type Done = { uploadMs?: number; storeRetries?: number };
+
 type Pending = { resolve: (m: WorkerReply) => void; reject: (e: Error) => void; worker: WorkerStreams };
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : R) : never;
 
@@ -46,7 +49,7 @@ export abstract class WorkerBackend implements CloudBackend {
   private closing = false;
   /** Output key of each job sent, until its 'done' arrives; and what 'done' said, by output key. */
   private readonly jobKeysById = new Map<number, string>();
-  private readonly finished = new Map<string, { promise: Promise<number | undefined>; resolve: (ms: number | undefined) => void }>();
+  private readonly finished = new Map<string, { promise: Promise<Done>; resolve: (done: Done) => void }>();
   private reported?: CloudConfig;
   private ends = 0;
   /** Workers whose end has been counted in `restarts`. */
@@ -65,8 +68,8 @@ export abstract class WorkerBackend implements CloudBackend {
   private done(outputKey: string) {
     let d = this.finished.get(outputKey);
     if (!d) {
-      let resolve!: (ms: number | undefined) => void;
-      const promise = new Promise<number | undefined>((r) => (resolve = r));
+      let resolve!: (done: Done) => void;
+      const promise = new Promise<Done>((r) => (resolve = r));
       this.finished.set(outputKey, (d = { promise, resolve }));
     }
     return d;
@@ -146,7 +149,7 @@ export abstract class WorkerBackend implements CloudBackend {
         if (m.type === 'done') {
           const key = this.jobKeysById.get(m.id);
           this.jobKeysById.delete(m.id);
-          if (key !== undefined) this.done(key).resolve(m.uploadMs);
+          if (key !== undefined) this.done(key).resolve({ uploadMs: m.uploadMs, storeRetries: m.storeRetries });
         }
         const p = this.pending.get(m.id);
         if (p) {
@@ -231,9 +234,12 @@ export abstract class WorkerBackend implements CloudBackend {
   /** The worker's time to put the result (its 'done' line can trail the object by a moment). */
   async jobInfo(job: CloudJob): Promise<JobInfo> {
     const d = this.done(job.outputKey);
-    const uploadMs = await within(d.promise, 1000);
+    const done = await within(d.promise, 1000);
     this.finished.delete(job.outputKey);
-    return uploadMs === undefined ? {} : { uploadMs };
+    return {
+      ...(done?.uploadMs !== undefined ? { uploadMs: done.uploadMs } : {}),
+      ...(done?.storeRetries !== undefined ? { storeRetries: done.storeRetries } : {}),
+    };
   }
 
   async warmUp(): Promise<void> {

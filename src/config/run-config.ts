@@ -153,6 +153,9 @@ export function cloudConfigOf(run: Pick<RunConfig, 'provider' | 'graphOptimizati
   const c: CloudConfig = { provider: run.provider, graphOptimizationLevel: run.graphOptimizationLevel, bucket: run.store.bucket };
   if (run.threads !== undefined) c.threads = run.threads;
   if (run.store.region) c.region = run.store.region;
+  // The cloud processes retry the store as long as the edge does (the default needs no field).
+  const retryMs = run.store.retryBudgetMs;
+  if (retryMs !== undefined && retryMs !== DEFAULTS.storeRetryS * 1000) c.storeRetryS = retryMs / 1000;
   return checkCloudConfig(c, 'the cloud configuration');
 }
 

@@ -65,6 +65,8 @@ export function inputShapesOf(feeds: Readonly<Record<string, HostTensor>>): stri
 export interface CycleResult {
   row: Row;
   outputs: Map<string, HostTensor>;
+  /** Retries the cloud side made of the store during the cycle (it reported them); the cycle runs again. */
+  cloudStoreRetries?: number;
 }
 
 /** Largest absolute difference between two float tensors (Infinity on a shape or type mismatch). */
@@ -187,10 +189,13 @@ export class PreparedSplit {
         if (isTimeout(err)) result.row.status = 'timeout';
       }
       if (result.row.status === 'timeout') timeouts++;
+      // An outage of the store that only the cloud side saw is in this cycle's timings as well.
+      const cloudRetries = result.cloudStoreRetries ?? 0;
+      storeRetries += cloudRetries;
       // A cycle that overlapped a restart of the worker runs again on the fresh one, its parts loaded
       // first; a second deadline missed means the cloud side is too slow for --timeout, not stopped.
       const restarted = (ctx.backend.restarts ?? 0) !== before;
-      if (!restarted || attempt >= MAX_RESTART_RERUNS || timeouts >= 2) {
+      if ((!restarted && cloudRetries === 0) || attempt >= MAX_RESTART_RERUNS || timeouts >= 2) {
         const now = ctx.backend.restarts ?? 0;
         Object.assign(result.row, { store_retries: storeRetries, cloud_restarts: ctx.backend.restarts === undefined ? '' : now - this.countedRestarts });
         this.countedRestarts = now;
@@ -223,6 +228,7 @@ export class PreparedSplit {
       status: 'ok',
     });
     let outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
+    let cloudStoreRetries = 0;
     const t0 = performance.now();
     let tDone = 0;
     try {
@@ -300,7 +306,10 @@ export class PreparedSplit {
             row.cloud_upload_ms = ms(info.uploadMs);
             row.transfer_ms = ms(Number(row.transfer_ms) + info.uploadMs);
           }
+          cloudStoreRetries = info.storeRetries ?? 0;
         }
+        // The result counts the retries up to its encoding; the worker's answer, its upload too.
+        cloudStoreRetries = Math.max(cloudStoreRetries, timing.get('cloud_store_retries') ?? 0);
         if (result.error) throw new SweepError(`cloud: ${result.error}`);
         for (const [n, t] of result.tensors) outputs.set(n, t);
       }
@@ -321,7 +330,7 @@ export class PreparedSplit {
       // Removed together when the split point is done, not between repetitions.
       if (this.cloudModels.length > 0 && !this.written.includes(job.outputKey)) this.written.push(job.inputKey, job.outputKey);
     }
-    return { row, outputs };
+    return cloudStoreRetries > 0 ? { row, outputs, cloudStoreRetries } : { row, outputs };
   }
 
   /**

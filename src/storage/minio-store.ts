@@ -21,6 +21,7 @@ import { Client, type NotificationPoller } from 'minio';
 import { DEFAULTS } from '../config/defaults.js';
 import { StoreError, TimeoutError } from '../errors.js';
 import type { Chunks } from '../proto/writer.js';
+import { backoffDelay, DEFAULT_BACKOFF, isTransientStoreFailure } from './backoff.js';
 import { RetryingStore } from './retrying-store.js';
 import {
   POLL_CAP_MS,
@@ -51,6 +52,8 @@ export interface MinioStoreOptions {
    * certificate check are those of a direct connection.
    */
   connectVia?: { host: string; port: number };
+  /** Told once when the store does not answer at first and opening waits for it (within config.retryBudgetMs). */
+  onWait?: (reason: string) => void;
 }
 
 /** A store connection silent this long (no byte either way) is given up: the server is stopped or hung. */
@@ -363,8 +366,31 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error)
 }
 
 /**
- * Opens a store over the minio client: checks that the endpoint answers and the credentials work,
- * and creates the bucket when it is missing (unless config.createBucket is false). Every failure is
+ * The first request of opening a store, tried again while the store is unavailable (as
+ * RetryingStore does for the requests after it) for up to `budgetMs`; `onWait` is told once.
+ */
+async function openingRetried<T>(call: () => Promise<T>, budgetMs: number, fail: (err: unknown) => StoreError, onWait?: (reason: string) => void): Promise<T> {
+  const t0 = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const spent = performance.now() - t0;
+      const failure = fail(err);
+      if (!isTransientStoreFailure(err) || spent >= budgetMs) {
+        if (attempt === 1) throw failure;
+        throw new StoreError(`${failure.message}, for ${Math.round(spent / 1000)} s (--store_retry_s ${budgetMs / 1000})`, { cause: err });
+      }
+      if (attempt === 1) onWait?.(failure.message);
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, { ...DEFAULT_BACKOFF, budgetMs }, spent)));
+    }
+  }
+}
+
+/**
+ * Opens a store over the minio client: checks that the endpoint answers (waiting for it within the
+ * retry budget while it is unreachable or answers 5xx) and the credentials work, and creates the
+ * bucket when it is missing (unless config.createBucket is false). Every failure is
  * a one-line StoreError naming the endpoint, never the keys.
  */
 export async function openMinioStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<ObjectStore> {
@@ -397,15 +423,11 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
   }
   const secrets = [config.secretKey ?? '', config.accessKey ?? ''].filter((s) => s.length >= 3);
   const store = new MinioStore(client, agent, ep.url, secrets, config, options);
+  const budgetMs = config.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000;
   try {
     const timeoutMs = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const noAnswer = (): Error => new StoreError(`cannot reach the object store at ${ep.url} (no answer within ${timeoutMs} ms)`);
-    let exists: boolean;
-    try {
-      exists = await withTimeout(client.bucketExists(config.bucket), timeoutMs, noAnswer);
-    } catch (err) {
-      throw store.fail(err, 'open bucket');
-    }
+    const exists = await openingRetried(() => withTimeout(client.bucketExists(config.bucket), timeoutMs, noAnswer), budgetMs, (err) => store.fail(err, 'open bucket'), options.onWait);
     if (!exists) {
       if (config.createBucket === false) {
         throw new StoreError(`${store.description}: the bucket does not exist (and creating it is turned off)`, { bucket: config.bucket });
@@ -422,6 +444,5 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
     await store.close();
     throw err;
   }
-  const budgetMs = config.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000;
   return budgetMs > 0 ? new RetryingStore(store, { budgetMs }) : store;
 }
