@@ -155,7 +155,7 @@ export class PreparedSplit {
     const now = ctx.backend.restarts;
     if (now === undefined || now === this.loadedAt || this.cloudModels.length === 0) return;
     await loadCloudParts(ctx.backend, this.cloudModels);
-    this.loadedAt = now;
+    this.loadedAt = ctx.backend.restarts;
   }
 
   /**
@@ -352,7 +352,7 @@ export class PreparedSplit {
   }
 }
 
-/** A cycle runs at most this many times more when the worker was restarted during it. */
+/** A cycle runs at most this many times more when the worker was restarted, or the cloud side retried the store, during it. */
 const MAX_RESTART_RERUNS = 2;
 
 function isTimeout(err: unknown): boolean {
