@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,38 +16,13 @@ import { partHash } from '../../src/onnx/part-hash.js';
 import { startEmbeddedStore } from '../../src/storage/embedded.js';
 import { storeKeys } from '../../src/storage/store.js';
 import { writeZooModel } from '../helpers.js';
+import { running, workersOf } from '../processes.js';
 import { projectRoot } from '../models/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-restarts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const bin = join(projectRoot(), 'dist', 'src', 'cli', 'bin.js');
 const model = writeZooModel('lenet5', dir);
-
-/** Pids of the cloud worker processes whose parent is `parent`, read from /proc. */
-function workersOf(parent: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('cloud/worker.js')) pids.push(Number(name));
-    } catch {
-      // It ended meanwhile.
-    }
-  }
-  return pids;
-}
-
-/** Whether a process is still there and not a zombie. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Sends SIGCONT and SIGKILL, whatever state the process is in (nothing is left running). */
 function release(pid: number | undefined): void {

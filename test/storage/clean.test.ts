@@ -16,6 +16,7 @@ import { startS3Server, type S3Server } from '../../src/storage/s3-server/server
 import type { ObjectStore } from '../../src/storage/store.js';
 import { cli, expectOneLineFailures } from '../cli-helper.js';
 import { writeZooModel } from '../helpers.js';
+import { running, workersOf } from '../processes.js';
 import { projectRoot } from '../models/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-clean-'));
@@ -105,8 +106,14 @@ describe('clean', () => {
       assert.ok(t < 60_000, 'the sweep wrote rows');
       await new Promise((r) => setTimeout(r, 20));
     }
+    const worker = workersOf(child.pid!)[0];
     child.kill('SIGKILL');
     await exited;
+    // The orphaned worker ends when its input does, after the job in hand (its result is a leftover too).
+    for (let t = 0; worker !== undefined && running(worker); t += 20) {
+      assert.ok(t < 60_000, 'the worker ended');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const run = rows()[0]!.run_id!;
     const left = (await everything()).filter((k) => k.includes(`/${run}/`));
     assert.ok(left.length >= 10, `the killed sweep left its objects: ${left.length}`);
