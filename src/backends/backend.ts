@@ -22,6 +22,8 @@ export interface JobInfo {
   runS?: number;
   /** Milliseconds the cloud side spent putting the result in the store, on its clock. */
   uploadMs?: number;
+  /** Retries of the store the cloud side made during the job (the store unavailable to it). */
+  storeRetries?: number;
 }
 
 export interface CloudBackend {
@@ -40,6 +42,14 @@ export interface CloudBackend {
   jobInfo?(job: CloudJob): Promise<JobInfo>;
   /** Starts whatever the backend keeps running (a worker), so that the first split point does not pay for it. */
   warmUp?(): Promise<void>;
+  /**
+   * How many times the backend's long-lived cloud process (a worker) ended without being asked to
+   * (crashed, killed, or killed by the backend after missing a deadline) and is started again for
+   * the next request; undefined for backends that start a process per job.
+   */
+  readonly restarts?: number;
+  /** The edge stopped waiting for this job (--timeout): a backend whose worker is still on it ends that worker. */
+  abandon?(job: CloudJob): void;
   /** Aborts when the backend learns that results will not come (a crashed worker, a failed job). */
   readonly failureSignal: AbortSignal;
   close(): Promise<void>;

@@ -48,5 +48,9 @@ export class LocalBackend extends WorkerBackend {
 }
 
 export const localModule: BackendModule = {
-  create: async (ctx) => new LocalBackend({ store: ctx.storeAccess, cloud: ctx.cloud }),
+  create: async (ctx) => {
+    const backend = new LocalBackend({ store: ctx.storeAccess, cloud: ctx.cloud });
+    backend.deadlineMs = ctx.config.timeoutMs;
+    return backend;
+  },
 };

@@ -104,8 +104,9 @@ export function checkServiceConfig(service: OscarService, run: CloudConfig, warn
     return;
   }
   const deployed = decodeCloudConfig(text, `${where}: ${CLOUD_CONFIG_VARIABLE}`);
-  // The region is the service's own MinIO's business (OSCAR's /system/config may name one the FDL does not).
-  const differ = cloudConfigDifferences(deployed, run).filter((f) => f !== 'region');
+  // The region is the service's own MinIO's business (OSCAR's /system/config may name one the FDL does
+  // not); the store retry budget is the deployed one's (it changes no number, only how long a job waits).
+  const differ = cloudConfigDifferences(deployed, run).filter((f) => f !== 'region' && f !== 'storeRetryS');
   if (differ.length) {
     throw new UsageError(
       `${where} is deployed with other cloud settings than this run asks for (${differ.join(', ')}: ${encodeCloudConfig(deployed)} against ${encodeCloudConfig(run)}); deploy it again with the run's --exec_type, --device_type, --graph_opt, --threads and --minio_bucket, or run with the service's`,

@@ -207,6 +207,7 @@ export const sshModule: BackendModule = {
       store: ctx.storeAccess,
       cloud: ctx.cloud,
     });
+    backend.deadlineMs = ctx.config.timeoutMs;
     try {
       await backend.connect();
       await backend.check();

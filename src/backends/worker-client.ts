@@ -3,14 +3,20 @@
  * pair of streams: a local child process's stdio, or an SSH exec channel. It starts the worker on
  * demand, restarts it after a crash, and aborts `failureSignal` when the worker dies, so a wait for
  * a result ends at once instead of timing out.
+ *
+ * Every request has a deadline (`deadlineMs`, the run's --timeout): a worker that does not answer
+ * in time (stopped, hung, swapping) is killed, so nothing is left running and the next request
+ * starts a fresh one. `restarts` counts the workers that ended without being asked to, so that
+ * the sweep can run again a cycle that overlapped a restart.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { cloudConfigDifferences, decodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
-import { OnnxManagerError } from '../errors.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { OnnxManagerError, TimeoutError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
 import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
-import { within } from './timers.js';
+import { within, withTimeout } from './timers.js';
 
 export class BackendError extends OnnxManagerError {}
 
@@ -23,7 +29,12 @@ export interface WorkerStreams {
   kill(): void;
 }
 
-type Pending = { resolve: (m: WorkerReply) => void; reject: (e: Error) => void };
+const START_DEADLINE_MS = 120_000;
+
+/** What a worker's 'done' line said. */
+type Done = { uploadMs?: number; storeRetries?: number };
+
+type Pending = { resolve: (m: WorkerReply) => void; reject: (e: Error) => void; worker: WorkerStreams };
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : R) : never;
 
 export abstract class WorkerBackend implements CloudBackend {
@@ -37,8 +48,13 @@ export abstract class WorkerBackend implements CloudBackend {
   private closing = false;
   /** Output key of each job sent, until its 'done' arrives; and what 'done' said, by output key. */
   private readonly jobKeysById = new Map<number, string>();
-  private readonly finished = new Map<string, { promise: Promise<number | undefined>; resolve: (ms: number | undefined) => void }>();
+  private readonly finished = new Map<string, { promise: Promise<Done>; resolve: (done: Done) => void }>();
   private reported?: CloudConfig;
+  private ends = 0;
+  /** Workers whose end has been counted in `restarts`. */
+  private readonly counted = new WeakSet<WorkerStreams>();
+  /** How long a request (loading parts, a profile, a job the edge waits for) may take: the run's --timeout. */
+  deadlineMs: number = DEFAULTS.timeoutS * 1000;
 
   /** `expected`: the cloud configuration the worker was given; a worker that reports another one is refused. */
   constructor(private readonly expected?: CloudConfig) {}
@@ -51,8 +67,8 @@ export abstract class WorkerBackend implements CloudBackend {
   private done(outputKey: string) {
     let d = this.finished.get(outputKey);
     if (!d) {
-      let resolve!: (ms: number | undefined) => void;
-      const promise = new Promise<number | undefined>((r) => (resolve = r));
+      let resolve!: (done: Done) => void;
+      const promise = new Promise<Done>((r) => (resolve = r));
       this.finished.set(outputKey, (d = { promise, resolve }));
     }
     return d;
@@ -66,6 +82,29 @@ export abstract class WorkerBackend implements CloudBackend {
 
   get failureSignal(): AbortSignal {
     return this.abort.signal;
+  }
+
+  /** Workers that ended without being asked to (crashed, killed, or stopped here after a deadline). */
+  get restarts(): number {
+    return this.ends;
+  }
+
+  private lost(w: WorkerStreams): void {
+    if (this.closing || this.counted.has(w)) return;
+    this.counted.add(w);
+    this.ends++;
+  }
+
+  /** Kills a worker that missed a deadline (SIGKILL ends a stopped process too); the next request starts another. */
+  private hung(w: WorkerStreams): void {
+    this.lost(w);
+    if (this.worker === w) this.alive = false;
+    w.kill();
+  }
+
+  private missed(w: WorkerStreams, what: string, ms: number): TimeoutError {
+    this.hung(w);
+    return new TimeoutError(`${this.label} did not answer within ${ms / 1000} s while ${what}; it was stopped and starts again for the next request`, { what, timeoutMs: ms });
   }
 
   private start(): Promise<void> {
@@ -101,13 +140,15 @@ export abstract class WorkerBackend implements CloudBackend {
           } catch (err) {
             readyReject(err as Error);
           }
+          // Refused, not lost: no restart to count.
+          this.counted.add(w);
           w.kill();
           return;
         }
         if (m.type === 'done') {
           const key = this.jobKeysById.get(m.id);
           this.jobKeysById.delete(m.id);
-          if (key !== undefined) this.done(key).resolve(m.uploadMs);
+          if (key !== undefined) this.done(key).resolve({ uploadMs: m.uploadMs, storeRetries: m.storeRetries });
         }
         const p = this.pending.get(m.id);
         if (p) {
@@ -116,14 +157,21 @@ export abstract class WorkerBackend implements CloudBackend {
         }
       });
       const ended = w.exited.then((how) => {
-        this.alive = false;
+        this.lost(w);
+        if (this.worker === w) this.alive = false;
         const why = new BackendError(`${this.label} exited (${how})`);
-        for (const p of this.pending.values()) p.reject(why);
-        this.pending.clear();
-        if (!this.closing) this.abort.abort(why);
+        for (const [id, p] of this.pending) {
+          if (p.worker !== w) continue;
+          this.pending.delete(id);
+          p.reject(why);
+        }
+        // A worker killed after a deadline may end after its successor started.
+        if (!this.closing && this.worker === w) this.abort.abort(why);
         throw why;
       });
-      await Promise.race([readyLine, ended]);
+      // Starting may pull an image or open a connection: never less than two minutes.
+      const startMs = Math.max(this.deadlineMs, START_DEADLINE_MS);
+      await withTimeout(Promise.race([readyLine, ended]), startMs, () => this.missed(w, 'starting', startMs));
     })();
     return this.ready;
   }
@@ -132,17 +180,23 @@ export abstract class WorkerBackend implements CloudBackend {
     this.worker!.stdin.write(`${JSON.stringify(m)}\n`);
   }
 
-  private async request(m: Request): Promise<WorkerReply> {
+  /** Sends a request and waits for its answer, at most `timeoutMs` (then the worker is killed). */
+  private async request(m: Request, what: string, timeoutMs = this.deadlineMs): Promise<WorkerReply> {
     await this.start();
+    const w = this.worker!;
     const id = this.nextId++;
-    return new Promise<WorkerReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    const reply = new Promise<WorkerReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker: w });
       this.send({ ...m, id } as Request & { id: number });
+    });
+    return withTimeout(reply, timeoutMs, () => {
+      this.pending.delete(id);
+      return this.missed(w, what, timeoutMs);
     });
   }
 
   async prepare(models: readonly string[]): Promise<{ loadMs: number }> {
-    const m = await this.request({ type: 'prepare', models: [...models] });
+    const m = await this.request({ type: 'prepare', models: [...models] }, `loading ${models.length === 1 ? 'a part' : `${models.length} parts`}`);
     if (m.type === 'failed') throw new BackendError(`${this.label} could not load the part: ${m.error}`);
     return { loadMs: m.type === 'prepared' ? m.loadMs : 0 };
   }
@@ -155,12 +209,24 @@ export abstract class WorkerBackend implements CloudBackend {
     this.send({ type: 'job', id, inputKey: job.inputKey, outputKey: job.outputKey });
   }
 
+  /**
+   * The edge stopped waiting for this job (its --timeout passed): a worker still on it is stopped,
+   * hung or too slow, and would delay the next job, so it is killed and started again.
+   */
+  abandon(job: CloudJob): void {
+    const w = this.worker;
+    if (w && this.alive && [...this.jobKeysById.values()].includes(job.outputKey)) this.hung(w);
+  }
+
   /** The worker's time to put the result (its 'done' line can trail the object by a moment). */
   async jobInfo(job: CloudJob): Promise<JobInfo> {
     const d = this.done(job.outputKey);
-    const uploadMs = await within(d.promise, 1000);
+    const done = await within(d.promise, 1000);
     this.finished.delete(job.outputKey);
-    return uploadMs === undefined ? {} : { uploadMs };
+    return {
+      ...(done?.uploadMs !== undefined ? { uploadMs: done.uploadMs } : {}),
+      ...(done?.storeRetries !== undefined ? { storeRetries: done.storeRetries } : {}),
+    };
   }
 
   async warmUp(): Promise<void> {

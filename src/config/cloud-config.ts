@@ -28,9 +28,11 @@ export interface CloudConfig {
   /** The bucket of parts, payloads and results. */
   bucket: string;
   region?: string;
+  /** Seconds the store may stay unavailable while the cloud process's requests retry (--store_retry_s; undefined: the default). */
+  storeRetryS?: number;
 }
 
-const FIELDS = ['v', 'provider', 'graphOptimizationLevel', 'threads', 'spinning', 'bucket', 'region'] as const;
+const FIELDS = ['v', 'provider', 'graphOptimizationLevel', 'threads', 'spinning', 'bucket', 'region', 'storeRetryS'] as const;
 const PROVIDERS = new Set(Object.values(EXEC_TYPES));
 
 function bad(source: string, field: string, why: string): UsageError {
@@ -68,6 +70,10 @@ export function checkCloudConfig(c: unknown, source = `--${CLOUD_CONFIG_FLAG}`):
     out.spinning = o.spinning;
   }
   if (o.region !== undefined) out.region = checkText(o.region, source, 'region');
+  if (o.storeRetryS !== undefined) {
+    if (typeof o.storeRetryS !== 'number' || !Number.isFinite(o.storeRetryS) || o.storeRetryS < 0) throw bad(source, 'storeRetryS', `must be a number of seconds, 0 or more, got ${JSON.stringify(o.storeRetryS)}`);
+    out.storeRetryS = o.storeRetryS;
+  }
   return out;
 }
 
@@ -83,6 +89,7 @@ export function encodeCloudConfig(c: CloudConfig): string {
     ...(k.spinning !== undefined ? { spinning: k.spinning } : {}),
     bucket: k.bucket,
     ...(k.region !== undefined ? { region: k.region } : {}),
+    ...(k.storeRetryS !== undefined ? { storeRetryS: k.storeRetryS } : {}),
   });
 }
 

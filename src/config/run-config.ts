@@ -117,7 +117,7 @@ function graphOpt(v: unknown): GraphOptimizationLevel {
   return level;
 }
 
-function storeFlags(f: RunFlags): Parameters<typeof storeConfigFromEnv>[0] {
+function storeFlags(f: Pick<RunFlags, 'minio_endpoint' | 'minio_bucket' | 'minio_region' | 'minio_secure'>): Parameters<typeof storeConfigFromEnv>[0] {
   const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
   if (f.minio_endpoint) flags.minio_endpoint = f.minio_endpoint;
   if (f.minio_bucket) flags.minio_bucket = f.minio_bucket;
@@ -130,6 +130,11 @@ function storeRetryMs(v: unknown): number {
   const s = v ?? DEFAULTS.storeRetryS;
   if (typeof s !== 'number' || !(s >= 0) || !Number.isFinite(s)) throw new UsageError(`--store_retry_s must be a number of seconds, 0 or more, got ${String(v)}`);
   return s * 1000;
+}
+
+/** The store the flags and the environment name, with its retry budget (--store_retry_s). */
+export function storeConfigFromFlags(flags: Pick<RunFlags, 'minio_endpoint' | 'minio_bucket' | 'minio_region' | 'minio_secure' | 'store_retry_s'>, env: NodeJS.ProcessEnv = process.env): StoreConfig {
+  return { ...storeConfigFromEnv(storeFlags(flags), env), retryBudgetMs: storeRetryMs(flags.store_retry_s) };
 }
 
 /** The run's configuration from flag values and the environment (store keys, MINIO_*); throws a UsageError naming the bad flag. */
@@ -149,7 +154,7 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
     execType: flags.exec_type ?? DEFAULTS.execType,
     provider: providerFor(flags.exec_type, flags.device_type),
     graphOptimizationLevel: graphOpt(flags.graph_opt),
-    store: { ...storeConfigFromEnv(storeFlags(flags), env), retryBudgetMs: storeRetryMs(flags.store_retry_s) },
+    store: storeConfigFromFlags(flags, env),
     timeoutMs: timeout * 1000,
     warmup: integer(flags.warmup, 'warmup', 0) ?? DEFAULTS.warmup,
     keepObjects: flags.keep_objects === true,
@@ -171,6 +176,9 @@ export function cloudConfigOf(run: Pick<RunConfig, 'provider' | 'graphOptimizati
   if (run.cloudThreads !== undefined) c.threads = run.cloudThreads;
   if (run.spinning !== undefined) c.spinning = run.spinning;
   if (run.store.region) c.region = run.store.region;
+  // The cloud processes retry the store as long as the edge does (the default needs no field).
+  const retryMs = run.store.retryBudgetMs;
+  if (retryMs !== undefined && retryMs !== DEFAULTS.storeRetryS * 1000) c.storeRetryS = retryMs / 1000;
   return checkCloudConfig(c, 'the cloud configuration');
 }
 

@@ -65,6 +65,10 @@ export const COLUMNS = [
   'graph_opt',
   // Retries of store requests while the store was unavailable; the cycle was run again after them.
   'store_retries',
+  // Restarts of the cloud worker since the previous row (a crash, or the worker killed after missing
+  // --timeout); the cycle that overlapped one was run again on the fresh worker. Empty for backends
+  // that start a process per job.
+  'cloud_restarts',
 ] as const;
 
 export type Column = (typeof COLUMNS)[number];

@@ -70,7 +70,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   const module = await backendModule(config.cloud);
   await checkProvider(config.provider, probeModel());
   if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, env)) ?? config.store };
-  const opened = await openStore(config.store);
+  const opened = await openStore(config.store, { onWait: (reason) => warn(`waiting for the store to answer (up to --store_retry_s ${(config.store.retryBudgetMs ?? 0) / 1000} s): ${reason}`) });
   const embedded = opened.embedded;
   const access = embedded
     ? { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey }

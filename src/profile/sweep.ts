@@ -68,6 +68,8 @@ export function inputShapesOf(feeds: Readonly<Record<string, HostTensor>>): stri
 export interface CycleResult {
   row: Row;
   outputs: Map<string, HostTensor>;
+  /** Retries the cloud side made of the store during the cycle (it reported them); the cycle runs again. */
+  cloudStoreRetries?: number;
 }
 
 /** Largest absolute difference between two float tensors (Infinity on a shape or type mismatch). */
@@ -148,18 +150,34 @@ export class PreparedSplit {
       edgeLoadMs = performance.now() - t0;
     }
     let cloudLoadMs = 0;
+    const restarts = ctx.backend.restarts;
     try {
       if (cloudModels.length > 0) {
-        const loading = ctx.backend.prepare(cloudModels);
+        const loading = loadCloudParts(ctx.backend, cloudModels);
         if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new Map()));
-        cloudLoadMs = (await loading).loadMs;
+        cloudLoadMs = await loading;
       }
     } catch (err) {
       await edge?.release();
       throw err;
     }
     const cut = point.cutTensors.map((t) => t.name);
-    return new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
+    const prepared = new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
+    prepared.loadedAt = ctx.backend.restarts;
+    prepared.countedRestarts = restarts ?? 0;
+    return prepared;
+  }
+
+  /** The backend's restart count when the cloud parts were last loaded, and up to which rows counted restarts. */
+  private loadedAt?: number;
+  private countedRestarts = 0;
+
+  /** Loads the cloud parts again when the worker was restarted since they were loaded (untimed: before the cycle). */
+  private async reload(ctx: SweepContext): Promise<void> {
+    const now = ctx.backend.restarts;
+    if (now === undefined || now === this.loadedAt || this.cloudModels.length === 0) return;
+    await loadCloudParts(ctx.backend, this.cloudModels);
+    this.loadedAt = ctx.backend.restarts;
   }
 
   /**
@@ -177,9 +195,36 @@ export class PreparedSplit {
     const discard = async (): Promise<void> => {
       if (this.cloudModels.length > 0) await ctx.store.remove([job.inputKey, job.outputKey]);
     };
-    const { value, retries } = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
-    value.row.store_retries = retries;
-    return value;
+    let storeRetries = 0;
+    let timeouts = 0;
+    for (let attempt = 0; ; attempt++) {
+      let result: CycleResult;
+      const before = ctx.backend.restarts ?? 0;
+      try {
+        await this.reload(ctx);
+        const steady = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
+        storeRetries += steady.retries;
+        result = steady.value;
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
+        result = { row: failedRow(ctx, this.point, rep, err), outputs: new Map() };
+        if (isTimeout(err)) result.row.status = 'timeout';
+      }
+      if (result.row.status === 'timeout') timeouts++;
+      // An outage of the store that only the cloud side saw is in this cycle's timings as well.
+      const cloudRetries = result.cloudStoreRetries ?? 0;
+      storeRetries += cloudRetries;
+      // A cycle that overlapped a restart of the worker runs again on the fresh one, its parts loaded
+      // first; a second deadline missed means the cloud side is too slow for --timeout, not stopped.
+      const restarted = (ctx.backend.restarts ?? 0) !== before;
+      if ((!restarted && cloudRetries === 0) || attempt >= MAX_RESTART_RERUNS || timeouts >= 2) {
+        const now = ctx.backend.restarts ?? 0;
+        Object.assign(result.row, { store_retries: storeRetries, cloud_restarts: ctx.backend.restarts === undefined ? '' : now - this.countedRestarts });
+        this.countedRestarts = now;
+        return result;
+      }
+      await discard().catch(() => undefined);
+    }
   }
 
   private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {
@@ -206,6 +251,7 @@ export class PreparedSplit {
       status: 'ok',
     });
     let outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
+    let cloudStoreRetries = 0;
     const t0 = performance.now();
     let tDone = 0;
     try {
@@ -283,7 +329,10 @@ export class PreparedSplit {
             row.cloud_upload_ms = ms(info.uploadMs);
             row.transfer_ms = ms(Number(row.transfer_ms) + info.uploadMs);
           }
+          cloudStoreRetries = info.storeRetries ?? 0;
         }
+        // The result counts the retries up to its encoding; the worker's answer, its upload too.
+        cloudStoreRetries = Math.max(cloudStoreRetries, timing.get('cloud_store_retries') ?? 0);
         if (result.error) throw new SweepError(`cloud: ${result.error}`);
         for (const [n, t] of result.tensors) outputs.set(n, t);
       }
@@ -296,13 +345,15 @@ export class PreparedSplit {
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       row.total_ms = ms(performance.now() - t0);
-      row.status = err instanceof OnnxManagerError && err.name === 'TimeoutError' ? 'timeout' : 'error';
+      row.status = isTimeout(err) ? 'timeout' : 'error';
       row.error = messageLine(err);
+      // A worker still on the job would delay the next one.
+      if (row.status === 'timeout') ctx.backend.abandon?.(job);
     } finally {
       // Removed together when the split point is done, not between repetitions.
       if (this.cloudModels.length > 0 && !this.written.includes(job.outputKey)) this.written.push(job.inputKey, job.outputKey);
     }
-    return { row, outputs };
+    return cloudStoreRetries > 0 ? { row, outputs, cloudStoreRetries } : { row, outputs };
   }
 
   /**
@@ -323,6 +374,27 @@ export class PreparedSplit {
     await this.edge?.release();
     const keys = this.written.splice(0);
     if (!ctx.keepObjects && keys.length > 0) await ctx.store.remove(keys).catch(() => undefined);
+  }
+}
+
+/** A cycle runs at most this many times more when the worker was restarted, or the cloud side retried the store, during it. */
+const MAX_RESTART_RERUNS = 2;
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof OnnxManagerError && err.name === 'TimeoutError';
+}
+
+/**
+ * Loads the cloud parts on the backend; when its worker ended meanwhile (it crashed, or was
+ * killed after missing the deadline), once more on the fresh one. Returns the load time.
+ */
+async function loadCloudParts(backend: CloudBackend, models: readonly string[]): Promise<number> {
+  const before = backend.restarts;
+  try {
+    return (await backend.prepare(models)).loadMs;
+  } catch (err) {
+    if (before === undefined || backend.restarts === before) throw err;
+    return (await backend.prepare(models)).loadMs;
   }
 }
 

@@ -22,7 +22,7 @@ export type WorkerReply =
   | { type: 'ready'; /** The cloud configuration the worker runs with, encoded as --cloud_config takes it. */ config?: string }
   | { type: 'prepared'; id: number; loadMs: number }
   | { type: 'failed'; id: number; error: string }
-  | { type: 'done'; id: number; uploadMs?: number };
+  | { type: 'done'; id: number; uploadMs?: number; /** Store retries during the job (absent: none). */ storeRetries?: number };
 
 /** Parses input/<run>/<split>/<rep>.pb so a failure can still be reported under the right names. */
 function idsFromKey(key: string): { runId: string; splitIndex: number; rep: number } {
@@ -31,8 +31,21 @@ function idsFromKey(key: string): { runId: string; splitIndex: number; rep: numb
   return { runId: /^[\w.-]+$/.test(runId) ? runId : '', splitIndex: Number(split) || 0, rep: Number(rep) || 0 };
 }
 
-/** Runs one job: fetch the payload, run the parts, put the result (an error payload on failure); returns the upload's time. */
-export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: string, outputKey: string): Promise<number | undefined> {
+/** What a job tells the edge besides its result: the time to put the result, and the store's retries during the job. */
+export interface JobReport {
+  uploadMs?: number;
+  storeRetries: number;
+}
+
+/**
+ * Runs one job: fetch the payload, run the parts, put the result (an error payload on failure).
+ * Retries of the store while it was unavailable are counted: in the result as the timing
+ * `cloud_store_retries` (fetching the payload, loading a part), and in the report (the put too),
+ * so that the edge runs a cycle whose timings hold an outage again.
+ */
+export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: string, outputKey: string): Promise<JobReport> {
+  const retriesAt = store.outages?.retries ?? 0;
+  const retries = (): number => (store.outages?.retries ?? 0) - retriesAt;
   try {
     const t0 = performance.now();
     const bytes = await store.get(inputKey);
@@ -40,6 +53,7 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
     const input = decodePayload(bytes, { file: inputKey });
     const t2 = performance.now();
     const result = await runner.process(input, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
+    if (retries() > 0) result.timings.push({ name: 'cloud_store_retries', ms: retries() });
     // Encoding only lists views of the tensors; it is timed once and repeated with its own time included.
     const t3 = performance.now();
     encodePayload(result);
@@ -47,10 +61,10 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
     const chunks = encodePayload(result);
     const t4 = performance.now();
     await store.put(outputKey, chunks);
-    return performance.now() - t4;
+    return { uploadMs: performance.now() - t4, storeRetries: retries() };
   } catch (err) {
     await store.put(outputKey, encodePayload(errorPayload(idsFromKey(inputKey), err))).catch(() => undefined);
-    return undefined;
+    return { storeRetries: retries() };
   }
 }
 
@@ -77,8 +91,8 @@ export async function serveJobs(input: Readable, output: Writable, store: Object
         send({ type: 'failed', id: m.id, error: messageLine(err) });
       }
     } else if (m.type === 'job') {
-      const uploadMs = await runJob(store, runner, m.inputKey, m.outputKey);
-      send(uploadMs === undefined ? { type: 'done', id: m.id } : { type: 'done', id: m.id, uploadMs });
+      const { uploadMs, storeRetries } = await runJob(store, runner, m.inputKey, m.outputKey);
+      send({ type: 'done', id: m.id, ...(uploadMs !== undefined ? { uploadMs } : {}), ...(storeRetries > 0 ? { storeRetries } : {}) });
     }
   }
   lines.close();

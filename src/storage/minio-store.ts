@@ -15,11 +15,13 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { Client, type NotificationPoller } from 'minio';
 import { DEFAULTS } from '../config/defaults.js';
 import { StoreError, TimeoutError } from '../errors.js';
 import type { Chunks } from '../proto/writer.js';
+import { backoffDelay, DEFAULT_BACKOFF, isTransientStoreFailure } from './backoff.js';
 import { RetryingStore } from './retrying-store.js';
 import {
   POLL_CAP_MS,
@@ -50,15 +52,28 @@ export interface MinioStoreOptions {
    * certificate check are those of a direct connection.
    */
   connectVia?: { host: string; port: number };
+  /** Told once when the store does not answer at first and opening waits for it (within config.retryBudgetMs). */
+  onWait?: (reason: string) => void;
 }
 
-/** The store's own keep-alive agent, dialling `via` instead of the endpoint when given. */
-export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }): http.Agent {
-  const agent = useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-  if (!via) return agent;
+/** A store connection silent this long (no byte either way) is given up: the server is stopped or hung. */
+export const DEFAULT_REQUEST_IDLE_MS = 30_000;
+
+/**
+ * The store's own keep-alive agent, dialling `via` instead of the endpoint when given. A connection
+ * on which nothing moves for `idleMs` is destroyed with ETIMEDOUT, so a request to a server that
+ * stopped answering fails (and is retried as an outage) instead of waiting for ever.
+ */
+export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }, idleMs = DEFAULT_REQUEST_IDLE_MS): http.Agent {
+  // The agent's own timeout too: it sets every socket's again when the socket is reused.
+  const agent = useSSL ? new https.Agent({ keepAlive: true, timeout: idleMs }) : new http.Agent({ keepAlive: true, timeout: idleMs });
   const dial = agent.createConnection.bind(agent);
   const tlsName = useSSL ? { checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(endpointHost, cert) } : {};
-  agent.createConnection = (options, callback) => dial({ ...options, host: via.host, port: via.port, ...tlsName }, callback);
+  agent.createConnection = (options, callback) => {
+    const socket = dial(via ? { ...options, host: via.host, port: via.port, ...tlsName } : options, callback) as net.Socket | undefined;
+    socket?.setTimeout(idleMs, () => socket.destroy(Object.assign(new Error(`no answer from the store within ${idleMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    return socket;
+  };
   return agent;
 }
 
@@ -196,13 +211,17 @@ class MinioStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    return (await this.listSized(prefix)).map((o) => o.key);
+  }
+
+  async listSized(prefix: string): Promise<{ key: string; size: number }[]> {
     this.checkOpen();
     try {
-      const keys: string[] = [];
-      for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<{ name?: string }>) {
-        if (item.name !== undefined) keys.push(item.name);
+      const objects: { key: string; size: number }[] = [];
+      for await (const item of this.client.listObjectsV2(this.bucket, prefix, true) as AsyncIterable<{ name?: string; size?: number }>) {
+        if (item.name !== undefined) objects.push({ key: item.name, size: Number(item.size ?? 0) });
       }
-      return keys;
+      return objects;
     } catch (err) {
       throw this.fail(err, 'list', prefix);
     }
@@ -347,8 +366,31 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error)
 }
 
 /**
- * Opens a store over the minio client: checks that the endpoint answers and the credentials work,
- * and creates the bucket when it is missing (unless config.createBucket is false). Every failure is
+ * The first request of opening a store, tried again while the store is unavailable (as
+ * RetryingStore does for the requests after it) for up to `budgetMs`; `onWait` is told once.
+ */
+async function openingRetried<T>(call: () => Promise<T>, budgetMs: number, fail: (err: unknown) => StoreError, onWait?: (reason: string) => void): Promise<T> {
+  const t0 = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const spent = performance.now() - t0;
+      const failure = fail(err);
+      if (!isTransientStoreFailure(err) || spent >= budgetMs) {
+        if (attempt === 1) throw failure;
+        throw new StoreError(`${failure.message}, for ${Math.round(spent / 1000)} s (--store_retry_s ${budgetMs / 1000})`, { cause: err });
+      }
+      if (attempt === 1) onWait?.(failure.message);
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, { ...DEFAULT_BACKOFF, budgetMs }, spent)));
+    }
+  }
+}
+
+/**
+ * Opens a store over the minio client: checks that the endpoint answers (waiting for it within the
+ * retry budget while it is unreachable or answers 5xx) and the credentials work, and creates the
+ * bucket when it is missing (unless config.createBucket is false). Every failure is
  * a one-line StoreError naming the endpoint, never the keys.
  */
 export async function openMinioStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<ObjectStore> {
@@ -359,7 +401,7 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
   if (missing.length > 0) {
     throw new StoreError(`the object store at ${describeStore(ep.url, config.bucket)} needs keys: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set or empty (set ${missing.length > 1 ? 'them' : 'it'}, or ${missing.map((k) => `${k}_FILE`).join(' / ')} naming a file holding ${missing.length > 1 ? 'them' : 'it'})`);
   }
-  const agent = storeAgent(ep.useSSL, ep.host, options.connectVia);
+  const agent = storeAgent(ep.useSSL, ep.host, options.connectVia, config.requestIdleMs);
   let client: Client;
   try {
     client = new Client({
@@ -381,15 +423,11 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
   }
   const secrets = [config.secretKey ?? '', config.accessKey ?? ''].filter((s) => s.length >= 3);
   const store = new MinioStore(client, agent, ep.url, secrets, config, options);
+  const budgetMs = config.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000;
   try {
     const timeoutMs = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const noAnswer = (): Error => new StoreError(`cannot reach the object store at ${ep.url} (no answer within ${timeoutMs} ms)`);
-    let exists: boolean;
-    try {
-      exists = await withTimeout(client.bucketExists(config.bucket), timeoutMs, noAnswer);
-    } catch (err) {
-      throw store.fail(err, 'open bucket');
-    }
+    const exists = await openingRetried(() => withTimeout(client.bucketExists(config.bucket), timeoutMs, noAnswer), budgetMs, (err) => store.fail(err, 'open bucket'), options.onWait);
     if (!exists) {
       if (config.createBucket === false) {
         throw new StoreError(`${store.description}: the bucket does not exist (and creating it is turned off)`, { bucket: config.bucket });
@@ -406,6 +444,5 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
     await store.close();
     throw err;
   }
-  const budgetMs = config.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000;
   return budgetMs > 0 ? new RetryingStore(store, { budgetMs }) : store;
 }

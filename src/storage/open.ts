@@ -32,12 +32,17 @@ export async function openStore(config: StoreConfig, options: MinioStoreOptions 
 /**
  * The store of a cloud entry (onnx-cloud, the local worker, the OSCAR helper, onnx-edge --push):
  * endpoint and keys from the environment (MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY or
- * their _FILE forms), bucket and region as given (else MINIO_BUCKET, MINIO_REGION). The bucket is
- * not created unless asked.
+ * their _FILE forms), bucket and region as given (else MINIO_BUCKET, MINIO_REGION), the retry
+ * budget of the run's --store_retry_s when the cloud configuration carries it. The bucket is not
+ * created unless asked.
  */
-export async function openStoreFromEnv(where: { bucket?: string; region?: string; createBucket?: boolean } = {}, env: NodeJS.ProcessEnv = process.env): Promise<ObjectStore> {
+export async function openStoreFromEnv(where: { bucket?: string; region?: string; createBucket?: boolean; storeRetryS?: number } = {}, env: NodeJS.ProcessEnv = process.env): Promise<ObjectStore> {
   const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
   if (where.bucket) flags.minio_bucket = where.bucket;
   if (where.region) flags.minio_region = where.region;
-  return openMinioStore({ ...storeConfigFromEnv(flags, env), createBucket: where.createBucket === true });
+  return openMinioStore({
+    ...storeConfigFromEnv(flags, env),
+    createBucket: where.createBucket === true,
+    ...(where.storeRetryS !== undefined ? { retryBudgetMs: where.storeRetryS * 1000 } : {}),
+  });
 }

@@ -138,6 +138,12 @@ export class RetryingStore implements ObjectStore, StoreOutages {
     return this.retry(() => this.inner.list(prefix));
   }
 
+  listSized(prefix: string): Promise<{ key: string; size: number }[]> {
+    const inner = this.inner;
+    if (!inner.listSized) return this.list(prefix).then((keys) => keys.map((key) => ({ key, size: 0 })));
+    return this.retry(() => inner.listSized!(prefix));
+  }
+
   remove(keys: readonly string[]): Promise<void> {
     return this.retry(() => this.inner.remove(keys));
   }

@@ -22,6 +22,8 @@ export interface ObjectStore {
   exists(key: string): Promise<boolean>;
   /** Every key that starts with `prefix` (recursively), in the store's (lexicographic) order. */
   list(prefix: string): Promise<string[]>;
+  /** Like list, with each object's size in bytes (where the store tells it). */
+  listSized?(prefix: string): Promise<{ key: string; size: number }[]>;
   /** Removes the objects; keys that do not exist are not an error. */
   remove(keys: readonly string[]): Promise<void>;
   /**
@@ -69,6 +71,8 @@ export interface StoreConfig {
    * server extension; not for plain S3 or the embedded server), 'poll' (the default) polls statObject.
    */
   notifications?: 'minio' | 'poll';
+  /** A request on which nothing moves this long fails as the store being unavailable (default 30000 ms). */
+  requestIdleMs?: number;
   /** How long opening the store waits for the endpoint's first answer (default 10000 ms). */
   connectTimeoutMs?: number;
   /**

@@ -310,7 +310,9 @@ describe('ssh backend: a real SSH server on loopback', () => {
       ['1/0:ok', '1/1:ok', '2/0:ok', '2/1:error', '3/0:ok', '3/1:ok'],
     );
     assert.match(rows[3]!.error!, /the cloud worker on tester@127\.0\.0\.1:\d+ exited \(signal SIGKILL/);
-    assert.equal(server.execs.length - execsBefore, 2, 'the worker was restarted once');
+    // The cycle runs again on a fresh worker after each death (three attempts, each killed here).
+    assert.equal(rows[3]!.cloud_restarts, '3');
+    assert.equal(server.execs.length - execsBefore, 4, 'the worker was restarted after each death');
   });
 
   it('a dropped SSH connection fails that row; the backend reconnects and the sweep goes on', async () => {
@@ -330,7 +332,9 @@ describe('ssh backend: a real SSH server on loopback', () => {
     );
     assert.match(rows[1]!.error!, /the cloud worker on tester@127\.0\.0\.1:\d+ exited/);
     const execs = server.execs.slice(execsBefore);
-    assert.equal(execs.length, 2);
+    // The cycle runs again on a fresh worker after each drop (three attempts, each dropped here).
+    assert.equal(rows[1]!.cloud_restarts, '3');
+    assert.equal(execs.length, 4);
     assert.notEqual(execs[0]!.connection, execs[1]!.connection, 'a new SSH connection');
   });
 

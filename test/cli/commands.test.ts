@@ -49,7 +49,7 @@ describe('onnx-manager command parsing', () => {
   it('has one command module per operation', () => {
     assert.deepEqual(
       [...NAMES].sort(),
-      ['check', 'data_processing', 'deploy', 'early_exit_split_model', 'list_layers', 'multi_split_model', 'plot_results', 'predict', 'print_model', 'profile', 'quant_model', 'recommend', 'report', 'run', 'run_all', 'show_graph', 'split_model', 'split_model_all'],
+      ['check', 'clean', 'data_processing', 'deploy', 'early_exit_split_model', 'list_layers', 'multi_split_model', 'plot_results', 'predict', 'print_model', 'profile', 'quant_model', 'recommend', 'report', 'run', 'run_all', 'show_graph', 'split_model', 'split_model_all'],
     );
   });
 

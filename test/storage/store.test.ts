@@ -375,7 +375,8 @@ describe('opening failures', () => {
     const port = await closedPort();
     const secret = 'top-secret-key-99';
     for (const endpoint of [`127.0.0.1:${port}`, `http://127.0.0.1:${port}`]) {
-      const err = await rejectsWith(openMinioStore({ endpoint, accessKey: 'someone', secretKey: secret, bucket: BUCKET }), StoreError);
+      // No retry budget: opening would wait for the store (see store-deadline.test).
+      const err = await rejectsWith(openMinioStore({ endpoint, accessKey: 'someone', secretKey: secret, bucket: BUCKET, retryBudgetMs: 0 }), StoreError);
       assert.ok(err.message.includes(`127.0.0.1:${port}`), err.message);
       assert.match(err.message, /cannot reach/);
       assert.match(err.message, /ECONNREFUSED/);

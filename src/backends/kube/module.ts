@@ -40,7 +40,10 @@ export const kubernetesModule: BackendModule = {
       await kube.checkNamespace();
       await kube.writeSecret(o.secret, { endpoint: podEndpoint, accessKey: access.accessKey, secretKey: access.secretKey });
       const s: KubeSettings = { args: o, instance: randomBytes(4).toString('hex'), cloud: ctx.cloud, warn: ctx.warn };
-      return o.mode === 'worker' ? new KubernetesWorkerBackend(kube, s) : new KubernetesJobBackend(kube, s);
+      if (o.mode !== 'worker') return new KubernetesJobBackend(kube, s);
+      const worker = new KubernetesWorkerBackend(kube, s);
+      worker.deadlineMs = ctx.config.timeoutMs;
+      return worker;
     } catch (err) {
       await kube.close();
       throw err;

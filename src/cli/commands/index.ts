@@ -3,6 +3,7 @@
  */
 import type { CommandDef } from '../command.js';
 import { checkCommand } from './check.js';
+import { cleanCommand } from './clean.js';
 import { dataProcessingCommand } from './data-processing.js';
 import { deployCommand } from './deploy.js';
 import { earlyExitSplitModelCommand } from './early-exit-split-model.js';
@@ -34,6 +35,7 @@ export const COMMANDS: readonly CommandDef<never>[] = [
   reportCommand,
   showGraphCommand,
   checkCommand,
+  cleanCommand,
   deployCommand,
   quantModelCommand,
   dataProcessingCommand,

@@ -1,0 +1,170 @@
+/**
+ * The store as the cloud processes see it: --store_retry_s reaches them in --cloud_config, opening
+ * the store waits for it within the same budget, and an outage only the cloud side sees (the
+ * worker's connections to the store cut while it fetches the payload) makes the cycle run again,
+ * the retries counted in store_retries, instead of a row carrying the outage in its wait_ms.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LocalBackend, localModule } from '../../src/backends/local.js';
+import { decodeCloudConfig, encodeCloudConfig } from '../../src/config/cloud-config.js';
+import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
+import type { Row } from '../../src/profile/columns.js';
+import { runSweep } from '../../src/profile/sweep.js';
+import { createSession } from '../../src/runtime/ort.js';
+import type { ModelAnalysis } from '../../src/split/analysis.js';
+import { openMinioStore } from '../../src/storage/minio-store.js';
+import { openStoreFromEnv } from '../../src/storage/open.js';
+import { startS3Server, type S3Server } from '../../src/storage/s3-server/server.js';
+import type { ObjectStore } from '../../src/storage/store.js';
+import { analyze, feedsFor, zooSubject } from '../helpers.js';
+import { zoo } from '../models/zoo.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-cloud-outage-'));
+const KEYS = { accessKey: 'cloud-outage', secretKey: 'cloud-outage-secret-key' };
+const BUCKET = 'cloud-outage';
+const OUTAGE_MS = 1500;
+let server: S3Server;
+let store: ObjectStore;
+let analysis: ModelAnalysis;
+
+before(async () => {
+  server = await startS3Server({ dir: mkdtempSync(join(dir, 's3-')), ...KEYS });
+  store = await openMinioStore({ endpoint: server.endpoint, ...KEYS, bucket: BUCKET });
+  analysis = await analyze(zooSubject(zoo.find((z) => z.name === 'lenet5')!));
+});
+after(async () => {
+  await store.close();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A TCP relay to the S3 server that can be cut: every connection through it dropped, new ones refused. */
+async function relay(): Promise<{ endpoint: string; cut(ms: number): void; close(): Promise<void> }> {
+  const open = new Set<net.Socket>();
+  let downUntil = 0;
+  const srv = net.createServer((c) => {
+    if (Date.now() < downUntil) return void c.destroy();
+    const up = net.connect(server.port, '127.0.0.1');
+    for (const s of [c, up]) {
+      open.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        open.delete(s);
+        c.destroy();
+        up.destroy();
+      });
+    }
+    c.pipe(up);
+    up.pipe(c);
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    cut(ms) {
+      downUntil = Date.now() + ms;
+      for (const s of open) s.destroy();
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of open) s.destroy();
+        srv.close(() => resolve());
+      }),
+  };
+}
+
+describe('the store as the cloud processes see it', () => {
+  it('--store_retry_s reaches the cloud processes in --cloud_config, and their store retries for that long', async () => {
+    const config = buildRunConfig({ store_retry_s: 7, minio_endpoint: server.endpoint, minio_bucket: BUCKET }, { MINIO_ACCESS_KEY: KEYS.accessKey, MINIO_SECRET_KEY: KEYS.secretKey });
+    const cloud = cloudConfigOf(config);
+    assert.equal(cloud.storeRetryS, 7);
+    assert.match(encodeCloudConfig(cloud), /"storeRetryS":7\}$/);
+    assert.deepEqual(decodeCloudConfig(encodeCloudConfig(cloud)), cloud);
+    assert.equal(cloudConfigOf(buildRunConfig({}, {})).storeRetryS, undefined, 'the default needs no field');
+    assert.throws(() => decodeCloudConfig('{"v":1,"provider":{"name":"cpu"},"graphOptimizationLevel":"all","bucket":"b","storeRetryS":-1}'), /field 'storeRetryS' must be a number of seconds, 0 or more, got -1/);
+    const access = { endpoint: server.endpoint, ...KEYS, bucket: BUCKET };
+    const backend = (await localModule.create({ config, cloud, store, storeAccess: access, embeddedStore: false, env: process.env, warn: () => undefined })) as LocalBackend;
+    try {
+      await backend.warmUp();
+      assert.equal(backend.workerConfig?.storeRetryS, 7, 'the worker runs with it');
+    } finally {
+      await backend.close();
+    }
+    const cloudStore = await openStoreFromEnv(cloud, { MINIO_ENDPOINT: server.endpoint, MINIO_ACCESS_KEY: KEYS.accessKey, MINIO_SECRET_KEY: KEYS.secretKey });
+    try {
+      assert.equal(cloudStore.outages?.budgetMs, 7000);
+    } finally {
+      await cloudStore.close();
+    }
+  });
+
+  it('opening the store waits for it within the budget, saying so once, and names the budget when it is spent', { timeout: 60_000 }, async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const waits: string[] = [];
+    const opening = openMinioStore({ endpoint: `http://127.0.0.1:${port}`, ...KEYS, bucket: BUCKET, retryBudgetMs: 30_000 }, { onWait: (r) => waits.push(r) });
+    await new Promise((r) => setTimeout(r, 1000));
+    const late = await startS3Server({ dir: mkdtempSync(join(dir, 's3-')), ...KEYS, port });
+    try {
+      const opened = await opening;
+      await opened.put('x', Buffer.from('y'));
+      await opened.close();
+      assert.equal(waits.length, 1, waits.join('\n'));
+      assert.match(waits[0]!, /cannot reach the object store at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    } finally {
+      await late.close();
+    }
+    await assert.rejects(openMinioStore({ endpoint: `http://127.0.0.1:${port}`, ...KEYS, bucket: BUCKET, retryBudgetMs: 800 }), /^StoreError: cannot reach the object store at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\), for 1 s \(--store_retry_s 0\.8\)$/);
+  });
+
+  it('an outage only the cloud worker sees makes the cycle run again: every row ok, none carries it, store_retries counts it', { timeout: 120_000 }, async () => {
+    const link = await relay();
+    const backend = new LocalBackend({ store: { endpoint: link.endpoint, ...KEYS, bucket: BUCKET } });
+    const rows: Row[] = [];
+    try {
+      await runSweep(
+        {
+          analysis,
+          store,
+          backend,
+          createSession,
+          provider: { name: 'cpu' },
+          execType: 'CPU',
+          sessionOptions: { graphOptimizationLevel: 'disabled' },
+          feeds: feedsFor(analysis),
+          runId: `cloud-outage-${Math.random().toString(36).slice(2, 8)}`,
+          timeoutMs: 30_000,
+          warmup: 1,
+        },
+        {
+          rep: 12,
+          splits: [2],
+          onRow: (r) => {
+            rows.push(r);
+            if (rows.length === 4) link.cut(OUTAGE_MS);
+          },
+        },
+      );
+    } finally {
+      await backend.close();
+      await link.close();
+    }
+    assert.deepEqual(
+      rows.map((r) => `${r.rep}:${r.status}`),
+      Array.from({ length: 12 }, (_, i) => `${i}:ok`),
+    );
+    const retried = rows.filter((r) => Number(r.store_retries) > 0);
+    assert.equal(retried.length, 1, `store_retries: ${rows.map((r) => r.store_retries).join(',')}`);
+    assert.equal(retried[0]!.rep, 4, 'the cycle after the cut');
+    for (const r of rows) assert.ok(Number(r.wait_ms) < OUTAGE_MS, `rep ${r.rep}: wait_ms ${r.wait_ms} holds no part of the ${OUTAGE_MS} ms outage`);
+  });
+});
