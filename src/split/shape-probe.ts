@@ -2,7 +2,8 @@
  * Shapes the model does not state, measured: small parts of the model are run in onnxruntime
  * with the missing tensors exposed as outputs.
  */
-import { dtypeFromName, dtypeFromOnnx, tensorBytes } from '../onnx/dtypes.js';
+import { GraphError, messageLine, SplitError } from '../errors.js';
+import { dtypeFromName, findDtypeByOnnx, tensorBytes } from '../onnx/dtypes.js';
 import type { GraphIndex } from '../onnx/graph.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { declaredShapes, type InputShapeOptions, type TensorInfo } from '../onnx/shapes.js';
@@ -34,7 +35,7 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
   // seen) and holds only the nodes up to the last of them, so the run keeps one group alive at a
   // time; without an arena its memory goes back when the session is released.
   const feeds: Record<string, HostTensor> = {};
-  for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? zeroTensor(dtypeFromOnnx(b.elemType).name, b.dims);
+  for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? probeInput(model.label, name, b);
   const budget = Math.max(model.bytes.length / 2, 8 * 2 ** 20);
   let estimate = 0;
   for (let i = 0; i < needed.length; ) {
@@ -48,7 +49,9 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
     const probe = assemblePart(model, index, { name: 'shape_probe', nodes: index.order.slice(0, last + 1), inputs: index.inputs, outputs: group }, { shapes: infos });
     const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
     if (probe.external) sessionOptions.externalData = [{ path: probe.external.location, data: await readSegments(probe.external) }];
-    const session = await options.createSession(probe.model.concat(), sessionOptions);
+    const session = await options.createSession(probe.model.concat(), sessionOptions).catch((err: unknown) => {
+      throw refusedByRuntime(model.label, err);
+    });
     try {
       const results = await session.run(feeds);
       for (const name of group) {
@@ -65,4 +68,19 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
     }
   }
   return infos;
+}
+
+/** A model onnxruntime does not load, named with onnxruntime's reason. */
+export function refusedByRuntime(label: string, err: unknown): GraphError {
+  return new GraphError(`${label}: onnxruntime cannot load the model: ${messageLine(err).replace(/^onnxruntime could not load the model: /, '')}`, { cause: err });
+}
+
+/** The zeros a shape run feeds an input; an element type without host data is refused, naming the input. */
+function probeInput(label: string, name: string, b: { elemType: number; dims: number[] }): HostTensor {
+  const dtype = findDtypeByOnnx(b.elemType)?.name ?? `element type ${b.elemType}`;
+  try {
+    return zeroTensor(dtype, b.dims);
+  } catch (err) {
+    throw new SplitError(`${label}: input '${name}' is ${dtype}, which has no host tensor here, so the shapes the model does not declare cannot be measured`, { cause: err });
+  }
 }
