@@ -141,6 +141,11 @@ async function leftovers(bucket: string, tally: SweepTally): Promise<void> {
   }
 }
 
+/** A short tag of the store, so that each store's sweeps have buckets and files of their own. */
+function storeTag(store: FaultStore): string {
+  return store.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 12);
+}
+
 function tallyFor(scenario: string, store: FaultStore): SweepTally {
   return { scenario, store: store.name, faults: 0, rowsLost: 0, rowsDuplicated: 0, rowsWronglyOk: 0, mishandled: 0, notes: [] };
 }
@@ -149,7 +154,7 @@ function tallyFor(scenario: string, store: FaultStore): SweepTally {
 export async function storeKilled(store: FaultStore, s: SweepSetup): Promise<SweepTally> {
   const t = tallyFor('store killed and restarted', store);
   const rng = new Rng(s.seed ^ 0x51);
-  const bucket = `faults-store-${s.seed}`;
+  const bucket = `faults-store-${storeTag(store)}-${s.seed}`;
   const csv = join(s.work, `${bucket}.csv`);
   const r = runAll(store, bucket, csv, s, []);
   const total = s.splits * s.rep;
@@ -185,7 +190,7 @@ async function workerOf(r: Running): Promise<number | undefined> {
 export async function workerKilled(store: FaultStore, s: SweepSetup): Promise<SweepTally> {
   const t = tallyFor('cloud worker killed', store);
   const rng = new Rng(s.seed ^ 0x77);
-  const bucket = `faults-worker-${s.seed}`;
+  const bucket = `faults-worker-${storeTag(store)}-${s.seed}`;
   const csv = join(s.work, `${bucket}.csv`);
   const r = runAll(store, bucket, csv, s, []);
   const total = s.splits * s.rep;
@@ -217,7 +222,7 @@ export async function workerKilled(store: FaultStore, s: SweepSetup): Promise<Sw
  */
 export async function workerStopped(store: FaultStore, s: SweepSetup): Promise<SweepTally> {
   const t = tallyFor('cloud worker stopped (SIGSTOP)', store);
-  const bucket = `faults-stopped-${s.seed}`;
+  const bucket = `faults-stopped-${storeTag(store)}-${s.seed}`;
   const csv = join(s.work, `${bucket}.csv`);
   const r = runAll(store, bucket, csv, s, ['--timeout', '5']);
   const total = s.splits * s.rep;
@@ -254,7 +259,7 @@ export async function workerStopped(store: FaultStore, s: SweepSetup): Promise<S
 export async function runAllKilled(store: FaultStore, s: SweepSetup, kills: number): Promise<SweepTally> {
   const t = tallyFor('run_all killed and resumed', store);
   const rng = new Rng(s.seed ^ 0x99);
-  const bucket = `faults-killed-${s.seed}`;
+  const bucket = `faults-killed-${storeTag(store)}-${s.seed}`;
   const csv = join(s.work, `${bucket}.csv`);
   for (let k = 0; ; k++) {
     const r = runAll(store, bucket, csv, s, existsSync(csv) ? ['--resume'] : []);

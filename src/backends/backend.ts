@@ -42,6 +42,8 @@ export interface CloudBackend {
   warmUp?(): Promise<void>;
   /** Aborts when the backend learns that results will not come (a crashed worker, a failed job). */
   readonly failureSignal: AbortSignal;
+  /** Backends that keep a worker: how many times it was started again after it ended (a cycle that overlapped one is run again). */
+  readonly restarts?: number;
   close(): Promise<void>;
 }
 

@@ -40,6 +40,7 @@ export abstract class WorkerBackend implements CloudBackend {
   private readonly jobKeysById = new Map<number, string>();
   private readonly finished = new Map<string, { promise: Promise<number | undefined>; resolve: (ms: number | undefined) => void }>();
   private reported?: CloudConfig;
+  private starts = 0;
 
   /** `expected`: the cloud configuration the worker was given; a worker that reports another one is refused. */
   constructor(private readonly expected?: CloudConfig) {}
@@ -69,10 +70,16 @@ export abstract class WorkerBackend implements CloudBackend {
     return this.abort.signal;
   }
 
+  /** Workers started after the first one (each after the one before ended). */
+  get restarts(): number {
+    return Math.max(0, this.starts - 1);
+  }
+
   private start(): Promise<void> {
     if (this.ready && this.alive) return this.ready;
     if (this.abort.signal.aborted) this.abort = new AbortController();
     this.ready = (async () => {
+      this.starts++;
       const w = await this.spawnWorker();
       // A write to a worker that just died fails with EPIPE; `exited` reports the death.
       w.stdin.on('error', () => {});

@@ -59,6 +59,8 @@ export const COLUMNS = [
   'graph_opt',
   // Retries of store requests while the store was unavailable; the cycle was run again after them.
   'store_retries',
+  // Restarts of the cloud worker during the cycle; the cycle was run again after them.
+  'cloud_restarts',
 ] as const;
 
 export type Column = (typeof COLUMNS)[number];

@@ -68,6 +68,9 @@ export interface CycleResult {
 }
 
 /** Largest absolute difference between two float tensors (Infinity on a shape or type mismatch). */
+/** Attempts of a cycle that keeps overlapping worker restarts before its last attempt is kept. */
+const RESTART_ATTEMPTS = 3;
+
 export function maxAbsDiff(a: HostTensor | undefined, b: HostTensor): number {
   if (!a || a.type !== b.type || a.dims.join() !== b.dims.join()) return Infinity;
   const x = a.data as unknown as ArrayLike<number | bigint>;
@@ -157,9 +160,24 @@ export class PreparedSplit {
     const discard = async (): Promise<void> => {
       if (this.cloudModels.length > 0) await ctx.store.remove([job.inputKey, job.outputKey]);
     };
-    const { value, retries } = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
-    value.row.store_retries = retries;
-    return value;
+    // A cycle during which a kept worker died or was started again is run again too: its timings
+    // hold the restart (a cold start), or it failed for a reason that is gone.
+    let storeRetries = 0;
+    let restarts = 0;
+    for (let attempt = 1; ; attempt++) {
+      const before = ctx.backend.restarts;
+      const { value, retries } = await untilSteady(ctx.store, () => this.cycleOnce(ctx, rep, job), discard);
+      storeRetries += retries;
+      const restarted = before === undefined ? 0 : ctx.backend.restarts! - before;
+      const died = before !== undefined && value.row.status !== 'ok' && ctx.backend.failureSignal.aborted;
+      restarts += restarted;
+      if ((restarted === 0 && !died) || attempt >= RESTART_ATTEMPTS) {
+        value.row.store_retries = storeRetries;
+        value.row.cloud_restarts = restarts;
+        return value;
+      }
+      await discard();
+    }
   }
 
   private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {

@@ -80,8 +80,11 @@ export class CloudRunner {
       const l = await this.load(hash);
       loaded(l.loadMs);
       for (const name of l.session.inputNames) unread?.names.delete(name);
-      // Every part's inputs are known once the last one is loaded: a tensor none of them reads is refused before it runs.
-      if (unread?.names.size && i === hashes.length - 1) throw new CloudRunError(unreadMessage(unread));
+      // Every part's inputs are known once the last one is loaded: a tensor none of them reads is
+      // refused before it runs (after a tensor a part lacks, which runChain names).
+      const complete = l.session.inputNames.every((n) => unread?.available.has(n));
+      if (unread?.names.size && i === hashes.length - 1 && complete) throw new CloudRunError(unreadMessage(unread));
+      if (unread) for (const name of l.session.outputNames) unread.available.add(name);
       yield l.session;
     }
   }
@@ -106,7 +109,7 @@ export class CloudRunner {
     const parts = input.nextModels.length;
     // What the payload carries must be read by a part, returned as an output, or handed on to a later stage.
     const keep = new Set([...(input.outputs ?? []), ...(route.forwarded ?? [])]);
-    const unread: Unread = { names: new Set([...tensors.keys()].filter((n) => !keep.has(n))), forwarding: route.forwarded !== undefined };
+    const unread: Unread = { names: new Set([...tensors.keys()].filter((n) => !keep.has(n))), available: new Set(tensors.keys()), forwarding: route.forwarded !== undefined };
     const run = await runChain(this.partSessions(input.nextModels, (ms) => (loadMs += ms), unread), tensors, {
       missing: (name, part) => new CloudRunError(`part ${part} of ${parts} needs tensor '${name}', which the payload does not carry`),
     });
@@ -149,6 +152,8 @@ export interface ProcessRoute {
 /** The payload's tensors no part has read yet; `forwarding`: this runner is a stage of a chain. */
 interface Unread {
   names: Set<string>;
+  /** What the parts loaded so far can be fed: the payload's tensors and what earlier parts make. */
+  available: Set<string>;
   forwarding: boolean;
 }
 

@@ -7,6 +7,7 @@ import { dtypeFromName, findDtypeByOnnx, tensorBytes } from '../onnx/dtypes.js';
 import type { GraphIndex } from '../onnx/graph.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { declaredShapes, type InputShapeOptions, type TensorInfo } from '../onnx/shapes.js';
+import { shapeText } from '../onnx/declared-checks.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import { hostTensorBytes, zeroTensor } from '../tensor/host.js';
 import { assemblePart } from './assemble.js';
@@ -33,8 +34,14 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
 
   // Each probe exposes one group of tensors (about `budget` bytes, sized from the last tensor
   // seen) and holds only the nodes up to the last of them, so the run keeps one group alive at a
-  // time; without an arena its memory goes back when the session is released.
+  // time; without an arena its memory goes back when the session is released. The first probe
+  // measures one tensor, so that tensors too large to measure are found after one node's run.
   const feeds: Record<string, HostTensor> = {};
+  let inputBytes = 0;
+  for (const [name, b] of bound) {
+    inputBytes += tensorBytes(b.elemType, b.dims);
+    if (inputBytes > PROBE_INPUT_BYTES) throw tooCostly(model.label, `input '${name}' (${shapeText(b.dims)}) brings the inputs to ${inputBytes} bytes`);
+  }
   for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? probeInput(model.label, name, b);
   const budget = Math.max(model.bytes.length / 2, 8 * 2 ** 20);
   let estimate = 0;
@@ -44,7 +51,7 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
     do {
       group.push(needed[i++]!);
       bytes += estimate;
-    } while (i < needed.length && (estimate === 0 ? group.length < 8 : bytes + estimate <= budget));
+    } while (i < needed.length && estimate > 0 && bytes + estimate <= budget);
     const last = Math.max(...group.map((t) => index.position[index.producer.get(t)!]!));
     const probe = assemblePart(model, index, { name: 'shape_probe', nodes: index.order.slice(0, last + 1), inputs: index.inputs, outputs: group }, { shapes: infos });
     const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };
@@ -60,6 +67,7 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
         const elemType = dtypeFromName(t.type).onnx;
         const dims = [...t.dims];
         const size = t.type === 'string' ? hostTensorBytes(t) : tensorBytes(elemType, dims);
+        if (size > PROBE_TENSOR_BYTES) throw tooCostly(model.label, `tensor '${name}' measured ${shapeText(dims)} (${size} bytes)`);
         infos.set(name, { name, elemType, dims, bytes: size, source: 'run' });
         estimate = Math.max(size, 1);
       }
@@ -68,6 +76,19 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
     }
   }
   return infos;
+}
+
+/**
+ * Bounds of the shape runs: each run repeats the model up to the tensors it measures, so inputs or
+ * tensors this large would take minutes and gigabytes where the model could simply declare them.
+ */
+const PROBE_INPUT_BYTES = 256 * 2 ** 20;
+const PROBE_TENSOR_BYTES = 512 * 2 ** 20;
+
+function tooCostly(label: string, what: string): SplitError {
+  return new SplitError(
+    `${label}: ${what}, too large to measure the shapes the model does not declare by running it (at most ${PROBE_INPUT_BYTES} bytes of inputs and ${PROBE_TENSOR_BYTES} per tensor): declare them as value_info, or give a smaller --input_shape`,
+  );
 }
 
 /** A model onnxruntime does not load, named with onnxruntime's reason. */

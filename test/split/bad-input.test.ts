@@ -196,6 +196,19 @@ describe('inputs too large to allocate', () => {
   }
 });
 
+describe('shapes too costly to measure', () => {
+  it('undeclared shapes behind a 384 MB input: SplitError naming the input and its bytes, before anything runs', async () => {
+    const file = await writeModel(tinyModel([
+      { opType: 'Relu', input: ['x'], output: ['h'], name: 'relu' },
+      { opType: 'Sigmoid', input: ['h'], output: ['y'], name: 'sigmoid' },
+    ]), 'probe-huge');
+    const seen: string[] = [];
+    const counting = async (m: Uint8Array, o: Parameters<typeof createSession>[1]) => (seen.push('session'), createSession(m, o));
+    await rejectsWith(analyzeFile(file, { createSession: counting, inputShapes: { x: [1, 3, 32, 1e6] } }), SplitError, [file, "input 'x'", '384000000 bytes', 'declare']);
+    assert.deepEqual(seen, [], 'no session made');
+  });
+});
+
 describe('graphs that cannot be split', () => {
   it('no nodes: GraphError', async () => {
     const file = await writeModel(tinyModel([], { outputs: ['x'] }), 'graph-empty');
