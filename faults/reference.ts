@@ -58,7 +58,8 @@ export function declaredInputs(bytes: Uint8Array, original: readonly TensorSpec[
     if (!dtype) return `input '${vi.name}' has no usable element type`;
     const base = original.find((o) => o.name === vi.name)?.dims ?? [];
     const dims = (tt!.shape?.dim ?? []).map((d, k) => {
-      const v = d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : NaN;
+      // A named dim (dim_param; the decoder still gives dim_value its default 0) takes the original's.
+      const v = !d.dimParam && d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : NaN;
       return Number.isFinite(v) && v >= 0 ? v : (base[k] ?? 1);
     });
     const n = dims.reduce((a, b) => a * b, 1);

@@ -1,17 +1,15 @@
 /** A seeded pseudo-random generator (mulberry32): the same seed gives the same faults on every machine. */
+import { seededRandom } from '../src/tensor/host.js';
+
 export class Rng {
-  private state: number;
+  private readonly rand: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.rand = seededRandom(seed);
   }
 
   /** A float in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rand();
   }
 
   /** An integer in [0, n). */

@@ -14,18 +14,12 @@ import { parse } from 'csv-parse/sync';
 import { alive, childrenOf, processesWith } from './processes.js';
 import { Rng } from './rng.js';
 import { exited, type FaultStore } from './stores.js';
+import type { TableRow } from './table.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export interface SweepTally {
-  scenario: string;
-  store: string;
-  faults: number;
-  rowsLost: number;
-  rowsDuplicated: number;
-  rowsWronglyOk: number;
-  mishandled: number;
+export interface SweepTally extends TableRow {
   notes: string[];
 }
 
@@ -165,15 +159,22 @@ export async function storeKilled(store: FaultStore, s: SweepSetup): Promise<Swe
     await sleep(1000 + rng.int(3000));
     await store.start();
   }
+  return finish(r, store, bucket, csv, s, t);
+}
+
+/** Waits for the faulted run_all (a hang if it does not end in 300 s), resumes it until it ends well, and judges the rows. */
+async function finish(r: Running, store: FaultStore, bucket: string, csv: string, s: SweepSetup, t: SweepTally): Promise<SweepTally> {
   const end = await Promise.race([r.done, sleep(300_000).then(() => undefined)]);
   if (!end) {
     r.child.kill('SIGKILL');
     t.mishandled++;
-    t.notes.push('run_all hung for 300 s after the store came back');
+    t.notes.push('run_all hung for 300 s after the fault');
   } else {
     judgeExit(end, r.stderr(), csv, t, 'run_all');
-    if (end.code !== 0) t.notes.push(`run_all exited ${end.code} (${r.stderr().trim().split('\n').at(-1)})`);
-    if (end.code !== 0) await resumeToEnd(store, bucket, csv, s, t);
+    if (end.code !== 0) {
+      t.notes.push(`run_all exited ${end.code} (${r.stderr().trim().split('\n').at(-1)}); resumed`);
+      await resumeToEnd(store, bucket, csv, s, t);
+    }
   }
   await leftovers(bucket, t);
   judgeRows(csv, s, t);
@@ -202,18 +203,7 @@ export async function workerKilled(store: FaultStore, s: SweepSetup): Promise<Sw
     process.kill(pid, 'SIGKILL');
     t.faults++;
   }
-  const end = await Promise.race([r.done, sleep(300_000).then(() => undefined)]);
-  if (!end) {
-    r.child.kill('SIGKILL');
-    t.mishandled++;
-    t.notes.push('run_all hung for 300 s');
-  } else {
-    judgeExit(end, r.stderr(), csv, t, 'run_all');
-    if (end.code !== 0) await resumeToEnd(store, bucket, csv, s, t);
-  }
-  await leftovers(bucket, t);
-  judgeRows(csv, s, t);
-  return t;
+  return finish(r, store, bucket, csv, s, t);
 }
 
 /**
@@ -241,18 +231,7 @@ export async function workerStopped(store: FaultStore, s: SweepSetup): Promise<S
       if (alive(pid)) process.kill(pid, 'SIGCONT');
     }
   }
-  const end = await Promise.race([r.done, sleep(300_000).then(() => undefined)]);
-  if (!end) {
-    r.child.kill('SIGKILL');
-    t.mishandled++;
-    t.notes.push('run_all hung for 300 s');
-  } else {
-    judgeExit(end, r.stderr(), csv, t, 'run_all');
-    if (end.code !== 0) await resumeToEnd(store, bucket, csv, s, t);
-  }
-  await leftovers(bucket, t);
-  judgeRows(csv, s, t);
-  return t;
+  return finish(r, store, bucket, csv, s, t);
 }
 
 /** run_all killed (SIGKILL) at seeded moments, `kills` times, each time resumed, until a run ends by itself. */
