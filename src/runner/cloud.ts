@@ -166,8 +166,15 @@ function unreadMessage({ names, forwarding }: Unread): string {
 /** Refuses a payload that is no input for cloud parts: a result, or one carrying an error (which it names). */
 export function checkInput(input: Pick<Payload, 'kind' | 'error'>): void {
   // The error first: an earlier stage of a chain of services hands its failure on as a result.
-  if (input.error !== undefined) throw new CloudRunError(`the payload carries an error instead of tensors: ${input.error}`);
+  if (input.error !== undefined) throw new CloudRunError(`the payload carries an error instead of tensors: ${oneLine(input.error)}`);
   if (input.kind !== 'input') throw new CloudRunError(`the payload is a result (kind ${input.kind}), not an input for the cloud parts`);
+}
+
+/** A sender's text on one line: line breaks as ' / ', other control characters dropped, at most 500 characters. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.split(/\s*[\r\n]+\s*/).join(' / ').replace(/[\u0000-\u001f\u007f]/g, '');
+  return flat.length > 500 ? `${flat.slice(0, 500)}... (${flat.length} characters)` : flat;
 }
 
 /** A result payload that reports a failure back to the edge. */

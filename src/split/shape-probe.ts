@@ -35,7 +35,7 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
   // Each probe exposes one group of tensors (about `budget` bytes, sized from the last tensor
   // seen) and holds only the nodes up to the last of them, so the run keeps one group alive at a
   // time; without an arena its memory goes back when the session is released. The first probe
-  // measures one tensor, so that tensors too large to measure are found after one node's run.
+  // measures one tensor, and each next one at most twice as many as the one before.
   const feeds: Record<string, HostTensor> = {};
   let inputBytes = 0;
   for (const [name, b] of bound) {
@@ -45,13 +45,15 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
   for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? probeInput(model.label, name, b);
   const budget = Math.max(model.bytes.length / 2, 8 * 2 ** 20);
   let estimate = 0;
-  for (let i = 0; i < needed.length; ) {
+  // Groups at most double from one probe to the next, so that a jump from small to huge tensors costs a few of them, not thousands.
+  let most = 1;
+  for (let i = 0; i < needed.length; most *= 2) {
     const group: string[] = [];
     let bytes = 0;
     do {
       group.push(needed[i++]!);
       bytes += estimate;
-    } while (i < needed.length && estimate > 0 && bytes + estimate <= budget);
+    } while (i < needed.length && group.length < most && bytes + estimate <= budget);
     const last = Math.max(...group.map((t) => index.position[index.producer.get(t)!]!));
     const probe = assemblePart(model, index, { name: 'shape_probe', nodes: index.order.slice(0, last + 1), inputs: index.inputs, outputs: group }, { shapes: infos });
     const sessionOptions: SessionOptions = { graphOptimizationLevel: 'disabled', enableCpuMemArena: false };

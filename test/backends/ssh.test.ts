@@ -294,7 +294,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     }
   });
 
-  it('the remote worker dying mid-sweep fails that row, and the sweep goes on with a new worker', async () => {
+  it('the remote worker dying mid-sweep on every attempt fails that row after three attempts, and the sweep goes on with a new worker', async () => {
     const execsBefore = server.execs.length;
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/1\.pb"/.test(line) ? 'kill' : undefined);
     try {
@@ -310,10 +310,12 @@ describe('ssh backend: a real SSH server on loopback', () => {
       ['1/0:ok', '1/1:ok', '2/0:ok', '2/1:error', '3/0:ok', '3/1:ok'],
     );
     assert.match(rows[3]!.error!, /the cloud worker on tester@127\.0\.0\.1:\d+ exited \(signal SIGKILL/);
-    assert.equal(server.execs.length - execsBefore, 2, 'the worker was restarted once');
+    // Each attempt after the first started a worker again, and so did the next split point.
+    assert.equal(server.execs.length - execsBefore, 4, 'the worker was started for the sweep and again three times');
+    assert.equal(rows[3]!.cloud_restarts, '2', 'the restarts during the failed cycle');
   });
 
-  it('a dropped SSH connection fails that row; the backend reconnects and the sweep goes on', async () => {
+  it('a dropped SSH connection on every attempt fails that row after three attempts; the backend reconnects and the sweep goes on', async () => {
     const execsBefore = server.execs.length;
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/0\.pb"/.test(line) ? 'drop' : undefined);
     try {
@@ -330,8 +332,8 @@ describe('ssh backend: a real SSH server on loopback', () => {
     );
     assert.match(rows[1]!.error!, /the cloud worker on tester@127\.0\.0\.1:\d+ exited/);
     const execs = server.execs.slice(execsBefore);
-    assert.equal(execs.length, 2);
-    assert.notEqual(execs[0]!.connection, execs[1]!.connection, 'a new SSH connection');
+    assert.equal(execs.length, 4, 'the first worker, one for each attempt after the first, and one for split 3');
+    assert.equal(new Set(execs.map((e) => e.connection)).size, 4, 'a new SSH connection each time');
   });
 
   it('the host key type known for the host is the one negotiated (rsa, ecdsa beside ed25519)', async () => {

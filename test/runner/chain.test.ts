@@ -250,4 +250,9 @@ describe('CloudRunner over runChain', () => {
   it('an input payload that carries an error is refused with the error it carries', async () => {
     await refused((p) => ({ ...p, error: 'edge part failed: out of memory' }), 'the payload carries an error instead of tensors: edge part failed: out of memory');
   });
+
+  it('a carried error of several lines, or a very long one, is named on one line', async () => {
+    await refused((p) => ({ ...p, error: 'edge failed\n    at step 2\r\n\u0007done' }), 'the payload carries an error instead of tensors: edge failed / at step 2 / done');
+    await refused((p) => ({ ...p, error: 'x'.repeat(5000) }), `the payload carries an error instead of tensors: ${'x'.repeat(500)}... (5000 characters)`);
+  });
 });
