@@ -26,7 +26,7 @@ import { cloudConfigFromFlags } from '../src/config/run-config.js';
 import { readUserFile } from '../src/files.js';
 import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
-import { CloudRunner, type ModelSource } from '../src/runner/cloud.js';
+import { checkInput, CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload/index.js';
 
@@ -94,6 +94,8 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
       payload.nextModels = hashes;
       source = { get: async (h) => readUserFile(files.get(h)!) };
     } else {
+      // An error sent down a chain of services is reported as such, not as a payload without parts.
+      checkInput(payload);
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
       const [{ openStoreFromEnv }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
       const store = await openStoreFromEnv(config, env);

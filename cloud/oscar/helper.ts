@@ -13,7 +13,9 @@
  *     ONNX_MANAGER_STAGE_PARTS (comma-separated sha256, the first ones the payload names), fetched
  *     from the store like onnx-cloud does, with the service's cloud settings (--cloud_config, as
  *     onnx-cloud takes them), and writes an input payload for the next stage: the remaining parts,
- *     and every tensor it received or produced.
+ *     and the tensors it received or produced that a later stage reads (ONNX_MANAGER_STAGE_FORWARD,
+ *     written by deploy) or that are model outputs to return. A tensor neither read here nor
+ *     later is refused, naming it.
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -21,7 +23,9 @@ import { performance } from 'node:perf_hooks';
 import { isMainModule } from '../../src/cli/entry.js';
 import { UsageError } from '../../src/errors.js';
 import { createSession } from '../../src/runtime/ort.js';
-import { CloudRunner, errorPayload } from '../../src/runner/cloud.js';
+import { CloudRunner, errorPayload, STAGE_FORWARD_VARIABLE } from '../../src/runner/cloud.js';
+import { decodeModel } from '../../src/onnx/codec.js';
+import { storeKeys, type ObjectStore } from '../../src/storage/store.js';
 import { storeModelSource } from '../../src/runner/serve.js';
 import { OutputTransaction } from '../../src/split/output.js';
 import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../../src/config/cloud-config.js';
@@ -55,6 +59,31 @@ interface StageArgs {
   cloud_config?: string;
 }
 
+/**
+ * The tensors the later stages read: ONNX_MANAGER_STAGE_FORWARD as deploy writes it, else (a
+ * service deployed before it was written) the graph inputs of the later parts, read from the store.
+ */
+async function laterReads(env: NodeJS.ProcessEnv, later: readonly string[], store: ObjectStore): Promise<string[]> {
+  const text = env[STAGE_FORWARD_VARIABLE];
+  if (text !== undefined) {
+    let names: unknown;
+    try {
+      names = JSON.parse(text);
+    } catch {
+      names = undefined;
+    }
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new UsageError(`stage: ${STAGE_FORWARD_VARIABLE} is not a JSON array of tensor names`);
+    return names;
+  }
+  const reads: string[] = [];
+  for (const h of later) {
+    const graph = decodeModel(await store.get(storeKeys.model(h)), storeKeys.model(h)).graph;
+    const weights = new Set((graph?.initializer ?? []).map((t) => t.name));
+    for (const i of graph?.input ?? []) if (i.name && !weights.has(i.name)) reads.push(i.name);
+  }
+  return reads;
+}
+
 async function stage(args: StageArgs, env: NodeJS.ProcessEnv): Promise<void> {
   const input = args.input_file;
   const output = args.save_results;
@@ -73,9 +102,11 @@ async function stage(args: StageArgs, env: NodeJS.ProcessEnv): Promise<void> {
   const store = await openStoreFromEnv(config, env);
   const runner = new CloudRunner(storeModelSource(store), createSession, { session: cloudSessionOptions(config) });
   try {
-    const result = await runner.process({ ...payload, nextModels: mine, outputs: [] }, { downloadMs: t1 - t0, decodeMs: t2 - t1 });
-    const tensors = new Map(payload.tensors);
-    for (const [n, t] of result.tensors) tensors.set(n, t);
+    // Handed on: what a later stage reads, and the model outputs to return at the end.
+    const forwarded = new Set([...(await laterReads(env, payload.nextModels.slice(mine.length), store)), ...(payload.outputs ?? [])]);
+    const result = await runner.process({ ...payload, nextModels: mine, outputs: [] }, { downloadMs: t1 - t0, decodeMs: t2 - t1 }, { forwarded });
+    const tensors = new Map([...payload.tensors].filter(([n]) => forwarded.has(n)));
+    for (const [n, t] of result.tensors) if (forwarded.has(n)) tensors.set(n, t);
     const next: Payload = {
       kind: 'input',
       runId: payload.runId,

@@ -65,6 +65,7 @@ function nodeLabel(nodes: NodeProto[], i: number): string {
 export function indexGraph(graph: GraphProto, label = 'model'): GraphIndex {
   const nodes = graph.node ?? [];
   if (nodes.length === 0) throw new GraphError(`${label}: the graph has no nodes`);
+  if ((graph.output ?? []).length === 0) throw new GraphError(`${label}: the graph has no outputs`);
   const initializers = new Map<string, number>();
   (graph.initializer ?? []).forEach((t, i) => initializers.set(t.name ?? '', i));
   const sparseInitializers = new Map<string, number>();

@@ -81,6 +81,8 @@ export function maxAbsDiff(a: HostTensor | undefined, b: HostTensor): number {
   for (let i = 0; i < y.length; i++) {
     const u = x[i]!;
     const v = y[i]!;
+    // Equal values (infinities included, whose difference would be NaN) differ by nothing.
+    if (u === v) continue;
     const diff = typeof u === 'bigint' || typeof v === 'bigint' ? (u === v ? 0 : Infinity) : Math.abs((u as number) - (v as number));
     if (Number.isNaN(diff)) {
       if (!(Number.isNaN(u as number) && Number.isNaN(v as number))) return Infinity;

@@ -83,10 +83,16 @@ export class CloudRunner {
    * The sessions of the parts in order, each loaded only when asked for, that is when the one
    * before it has run (so a chain longer than keepWarm never releases a part it still needs).
    */
-  private async *partSessions(hashes: readonly string[], loaded: (ms: number) => void): AsyncGenerator<Session> {
-    for (const hash of hashes) {
+  private async *partSessions(hashes: readonly string[], loaded: (ms: number) => void, unread?: Unread): AsyncGenerator<Session> {
+    for (const [i, hash] of hashes.entries()) {
       const l = await this.load(hash);
       loaded(l.loadMs);
+      for (const name of l.session.inputNames) unread?.names.delete(name);
+      // Every part's inputs are known once the last one is loaded: a tensor none of them reads is
+      // refused before it runs (after a tensor a part lacks, which runChain names).
+      const complete = l.session.inputNames.every((n) => unread?.available.has(n));
+      if (unread?.names.size && i === hashes.length - 1 && complete) throw new CloudRunError(unreadMessage(unread));
+      if (unread) for (const name of l.session.outputNames) unread.available.add(name);
       yield l.session;
     }
   }
@@ -96,9 +102,8 @@ export class CloudRunner {
    * outputs the payload asks for (else every tensor the parts produced that no later part
    * consumed), and the cloud's timings.
    */
-  async process(input: Payload, received: { downloadMs?: number; decodeMs?: number } = {}): Promise<Payload> {
-    if (input.kind !== 'input') throw new CloudRunError(`the payload is a result (kind ${input.kind}), not an input for the cloud parts`);
-    if (input.error !== undefined) throw new CloudRunError(`the payload carries an error instead of tensors: ${input.error}`);
+  async process(input: Payload, received: { downloadMs?: number; decodeMs?: number } = {}, route: ProcessRoute = {}): Promise<Payload> {
+    checkInput(input);
     const timings: { name: string; ms: number }[] = [];
     if (received.downloadMs !== undefined) timings.push({ name: 'cloud_download_ms', ms: received.downloadMs });
     // Coded tensors are decoded (and a body that does not decode refused) before any part runs;
@@ -111,7 +116,10 @@ export class CloudRunner {
     if (input.profile) return this.profile(input, input.profile, tensors, timings);
     let loadMs = 0;
     const parts = input.nextModels.length;
-    const run = await runChain(this.partSessions(input.nextModels, (ms) => (loadMs += ms)), tensors, {
+    // What the payload carries must be read by a part, returned as an output, or handed on to a later stage.
+    const keep = new Set([...(input.outputs ?? []), ...(route.forwarded ?? [])]);
+    const unread: Unread = { names: new Set([...tensors.keys()].filter((n) => !keep.has(n))), available: new Set(tensors.keys()), forwarding: route.forwarded !== undefined };
+    const run = await runChain(this.partSessions(input.nextModels, (ms) => (loadMs += ms), unread), tensors, {
       missing: (name, part) => new CloudRunError(`part ${part} of ${parts} needs tensor '${name}', which the payload does not carry`),
     });
     let cloudMs = 0;
@@ -149,6 +157,43 @@ export class CloudRunner {
     this.sessions.clear();
     for (const p of all) await p.then((l) => l.session.release()).catch(() => undefined);
   }
+}
+
+/** The tensors a stage of a chain of services hands on to later stages, as a JSON array of names (deploy writes it, cloud/oscar/helper.ts reads it). */
+export const STAGE_FORWARD_VARIABLE = 'ONNX_MANAGER_STAGE_FORWARD';
+
+/** Where the tensors of a payload go besides this runner's parts. */
+export interface ProcessRoute {
+  /** Tensors a later stage of a chain of services reads (the deploy plan says which): carried on, not refused as unread. */
+  forwarded?: ReadonlySet<string>;
+}
+
+/** The payload's tensors no part has read yet; `forwarding`: this runner is a stage of a chain. */
+interface Unread {
+  names: Set<string>;
+  /** What the parts loaded so far can be fed: the payload's tensors and what earlier parts make. */
+  available: Set<string>;
+  forwarding: boolean;
+}
+
+function unreadMessage({ names, forwarding }: Unread): string {
+  const list = [...names].slice(0, 8).map((n) => `'${n.length > 64 ? `${n.slice(0, 64)}...` : n}'`).join(', ') + (names.size > 8 ? ` and ${names.size - 8} more` : '');
+  const what = names.size === 1 ? `tensor ${list}` : `tensors ${list}`;
+  return `the payload carries ${what}, which ${forwarding ? 'neither this stage nor a later one reads' : 'no part reads'}`;
+}
+
+/** Refuses a payload that is no input for cloud parts: a result, or one carrying an error (which it names). */
+export function checkInput(input: Pick<Payload, 'kind' | 'error'>): void {
+  // The error first: an earlier stage of a chain of services hands its failure on as a result.
+  if (input.error !== undefined) throw new CloudRunError(`the payload carries an error instead of tensors: ${oneLine(input.error)}`);
+  if (input.kind !== 'input') throw new CloudRunError(`the payload is a result (kind ${input.kind}), not an input for the cloud parts`);
+}
+
+/** A sender's text on one line: line breaks as ' / ', other control characters dropped, at most 500 characters. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.split(/\s*[\r\n]+\s*/).join(' / ').replace(/[\u0000-\u001f\u007f]/g, '');
+  return flat.length > 500 ? `${flat.slice(0, 500)}... (${flat.length} characters)` : flat;
 }
 
 /** A result payload that reports a failure back to the edge. */

@@ -4,7 +4,7 @@
 import { indexGraph, type GraphIndex } from '../onnx/graph.js';
 import { loadModel, type LoadedModel } from '../onnx/model.js';
 import type { TensorInfo } from '../onnx/shapes.js';
-import { inferShapes, type ShapeOptions } from './shape-probe.js';
+import { inferShapes, refusedByRuntime, type ShapeOptions } from './shape-probe.js';
 import { computeCosts, type NodeCosts } from './costs.js';
 import { findSplitPoints, type SplitPoint } from './points.js';
 
@@ -21,9 +21,26 @@ export type AnalyzeOptions = ShapeOptions;
 export async function analyzeModel(model: LoadedModel, options: AnalyzeOptions): Promise<ModelAnalysis> {
   const index = indexGraph(model.proto.graph!, model.label);
   const shapes = await inferShapes(model, index, options);
+  await checkLoads(model, options.createSession);
   const costs = computeCosts(index, shapes);
   const splitPoints = findSplitPoints(index, shapes, costs, model.label);
   return { model, index, shapes, costs, splitPoints };
+}
+
+/**
+ * onnxruntime must load the whole model: one it refuses (an unknown operator or opset, types
+ * that do not fit) is neither listed nor split. A model with external data is checked when its
+ * parts are loaded instead.
+ */
+async function checkLoads(model: LoadedModel, createSession: AnalyzeOptions['createSession']): Promise<void> {
+  if ((model.proto.graph?.initializer ?? []).some((t) => t.dataLocation === 1)) return;
+  let session;
+  try {
+    session = await createSession(model.bytes, { graphOptimizationLevel: 'disabled', enableCpuMemArena: false });
+  } catch (err) {
+    throw refusedByRuntime(model.label, err);
+  }
+  await session.release();
 }
 
 export async function analyzeFile(file: string, options: AnalyzeOptions): Promise<ModelAnalysis> {

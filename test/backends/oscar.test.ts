@@ -410,6 +410,14 @@ describe('deploy', () => {
       assert.ok(worst <= 1e-5, `chain result equals the full model (${worst})`);
     }
     assert.equal([...server.jobs.values()].filter((j) => j.service.startsWith('chain-') && j.status === 'Succeeded').length, 2);
+    // The first stage hands on what the second reads, as the deploy plan says; a tensor neither reads is refused by name.
+    assert.deepEqual(JSON.parse(s1.environment!.variables!.ONNX_MANAGER_STAGE_FORWARD!), parts[2]!.plan.inputs);
+    assert.equal(s2.environment?.variables?.ONNX_MANAGER_STAGE_FORWARD, undefined, 'the last stage hands nothing on');
+    const stray = new Map([...tensors, ['stray', [...tensors.values()][0]!]]);
+    await store.store.put(`${inPath.prefix}/chain-run-3-1.pb`, encodePayload({ kind: 'input', runId: 'chain-run', splitIndex: 3, rep: 1, nextModels: hashes, timings: [], outputs: analysis.index.outputs, tensors: stray }));
+    await store.store.waitFor(`${outPath.prefix}/chain-run-3-1.pb`, 20_000);
+    // The first stage's error payload goes down the chain, and the last stage reports it.
+    assert.match(String(decodePayload(await store.store.get(`${outPath.prefix}/chain-run-3-1.pb`)).error), /the payload carries tensor 'stray', which neither this stage nor a later one reads$/);
   });
 });
 

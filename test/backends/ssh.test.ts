@@ -294,7 +294,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     }
   });
 
-  it('the remote worker dying mid-sweep fails that row, and the sweep goes on with a new worker', async () => {
+  it('the remote worker dying mid-sweep on every attempt fails that row after three attempts, and the sweep goes on with a new worker', async () => {
     const execsBefore = server.execs.length;
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/1\.pb"/.test(line) ? 'kill' : undefined);
     try {
@@ -315,7 +315,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     assert.equal(server.execs.length - execsBefore, 4, 'the worker was restarted after each death');
   });
 
-  it('a dropped SSH connection fails that row; the backend reconnects and the sweep goes on', async () => {
+  it('a dropped SSH connection on every attempt fails that row after three attempts; the backend reconnects and the sweep goes on', async () => {
     const execsBefore = server.execs.length;
     server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/0\.pb"/.test(line) ? 'drop' : undefined);
     try {

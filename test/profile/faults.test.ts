@@ -56,6 +56,9 @@ class FaultyBackend implements CloudBackend {
   get failureSignal(): AbortSignal {
     return this.inner.failureSignal;
   }
+  get restarts(): number | undefined {
+    return this.inner.restarts;
+  }
   prepare(models: readonly string[]) {
     return this.inner.prepare(models);
   }
@@ -81,11 +84,13 @@ async function sweepRows(backend: CloudBackend, opts: { rep?: number; timeoutMs?
 }
 
 describe('faults during a sweep', () => {
-  it('a cloud worker that crashes during a job fails that row, and the sweep goes on', async () => {
+  it('a cloud worker that crashes during a job: the cycle runs again once it is restarted, and cloud_restarts counts the restart', async () => {
     const inner = local();
-    // The worker dies right after it is handed the job of split 2, repetition 1.
+    // The worker dies right after it is handed the job of split 2, repetition 1 (the first time only).
+    let killed = false;
     const backend = new FaultyBackend(inner, async (job) => {
-      if (job.inputKey.endsWith('/2/1.pb')) {
+      if (job.inputKey.endsWith('/2/1.pb') && !killed) {
+        killed = true;
         await inner.trigger(job);
         inner.kill();
         return 'swallow';
@@ -93,9 +98,49 @@ describe('faults during a sweep', () => {
       return 'pass';
     });
     const rows = await sweepRows(backend, { rep: 2 });
-    const status = rows.map((r) => `${r.split_index}/${r.rep}:${r.status}`);
-    assert.deepEqual(status, ['1/0:ok', '1/1:ok', '2/0:ok', '2/1:error', '3/0:ok', '3/1:ok']);
-    assert.match(String(rows[3]!.error), /worker exited/);
+    const status = rows.map((r) => `${r.split_index}/${r.rep}:${r.status}:${r.cloud_restarts}`);
+    assert.deepEqual(status, ['1/0:ok:0', '1/1:ok:0', '2/0:ok:0', '2/1:ok:1', '3/0:ok:0', '3/1:ok:0']);
+  });
+
+  it('a cloud worker killed between jobs: the cycle that restarts it runs again, so no ok row carries the restart', async () => {
+    const inner = local();
+    const backend = new FaultyBackend(inner, async (job) => {
+      if (job.inputKey.endsWith('/2/1.pb') && !killedOnce) {
+        killedOnce = true;
+        inner.kill();
+        // The worker is gone before the job is handed over: this trigger starts a new one.
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return 'pass';
+    });
+    let killedOnce = false;
+    const rows = await sweepRows(backend, { rep: 2 });
+    assert.deepEqual(
+      rows.map((r) => `${r.split_index}/${r.rep}:${r.status}:${r.cloud_restarts}`),
+      ['1/0:ok:0', '1/1:ok:0', '2/0:ok:0', '2/1:ok:1', '3/0:ok:0', '3/1:ok:0'],
+    );
+    // A worker start takes hundreds of milliseconds: no kept row waited for one.
+    const waits = rows.map((r) => Number(r.wait_ms));
+    const sorted = [...waits].sort((a, b) => a - b);
+    assert.ok(waits[3]! <= Math.max(200, 10 * sorted[2]!), `the rerun row waited ${waits[3]} ms (others ${sorted.join(', ')})`);
+  });
+
+  it('a worker that dies on every attempt: the row is an error after three attempts, and the sweep goes on', async () => {
+    const inner = local();
+    const backend = new FaultyBackend(inner, async (job) => {
+      if (job.inputKey.endsWith('/2/0.pb')) {
+        await inner.trigger(job);
+        inner.kill();
+        return 'swallow';
+      }
+      return 'pass';
+    });
+    const rows = await sweepRows(backend);
+    assert.deepEqual(
+      rows.map((r) => `${r.split_index}:${r.status}`),
+      ['1:ok', '2:error', '3:ok'],
+    );
+    assert.match(String(rows[1]!.error), /worker exited/);
   });
 
   it('a job that never runs times out, the split is marked, the next one runs', async () => {

@@ -225,7 +225,34 @@ describe('CloudRunner over runChain', () => {
     await refused((p) => ({ ...p, kind: 'output' }), 'the payload is a result (kind output), not an input for the cloud parts');
   });
 
+  it('a payload carrying a tensor no part reads is refused naming it, before the last part runs', async () => {
+    const r = runnerFor(4);
+    try {
+      const payload = await edgePayload(r);
+      const [some] = payload.tensors.values();
+      payload.tensors.set('stray', some!);
+      await assert.rejects(r.runner.process(payload), (err: unknown) => {
+        assert.ok(err instanceof CloudRunError, String(err));
+        assert.equal(err.message, "the payload carries tensor 'stray', which no part reads");
+        return true;
+      });
+      // A tensor a later stage reads (the deploy plan says which) is handed on, not refused.
+      const result = await r.runner.process(payload, {}, { forwarded: new Set(['stray']) });
+      for (const name of a.index.outputs) assertSameTensor(result.tensors.get(name), expected[name]!, name);
+      // A tensor named as an output to return is not refused either.
+      const asOutput = await r.runner.process({ ...payload, outputs: [...a.index.outputs, 'stray'] });
+      assert.equal(asOutput.tensors.get('stray'), some);
+    } finally {
+      await r.runner.close();
+    }
+  });
+
   it('an input payload that carries an error is refused with the error it carries', async () => {
     await refused((p) => ({ ...p, error: 'edge part failed: out of memory' }), 'the payload carries an error instead of tensors: edge part failed: out of memory');
+  });
+
+  it('a carried error of several lines, or a very long one, is named on one line', async () => {
+    await refused((p) => ({ ...p, error: 'edge failed\n    at step 2\r\n\u0007done' }), 'the payload carries an error instead of tensors: edge failed / at step 2 / done');
+    await refused((p) => ({ ...p, error: 'x'.repeat(5000) }), `the payload carries an error instead of tensors: ${'x'.repeat(500)}... (5000 characters)`);
   });
 });

@@ -196,6 +196,19 @@ describe('inputs too large to allocate', () => {
   }
 });
 
+describe('shapes too costly to measure', () => {
+  it('undeclared shapes behind a 384 MB input: SplitError naming the input and its bytes, before anything runs', async () => {
+    const file = await writeModel(tinyModel([
+      { opType: 'Relu', input: ['x'], output: ['h'], name: 'relu' },
+      { opType: 'Sigmoid', input: ['h'], output: ['y'], name: 'sigmoid' },
+    ]), 'probe-huge');
+    const seen: string[] = [];
+    const counting = async (m: Uint8Array, o: Parameters<typeof createSession>[1]) => (seen.push('session'), createSession(m, o));
+    await rejectsWith(analyzeFile(file, { createSession: counting, inputShapes: { x: [1, 3, 32, 1e6] } }), SplitError, [file, "input 'x'", '384000000 bytes', 'declare']);
+    assert.deepEqual(seen, [], 'no session made');
+  });
+});
+
 describe('graphs that cannot be split', () => {
   it('no nodes: GraphError', async () => {
     const file = await writeModel(tinyModel([], { outputs: ['x'] }), 'graph-empty');
@@ -227,6 +240,28 @@ describe('graphs that cannot be split', () => {
     const nodes: NodeProto[] = [{ name: 'first', opType: 'Relu', input: ['x'], output: ['a'] }];
     const file = await writeModel(tinyModel(nodes, { outputs: ['y'] }), 'graph-no-output');
     await rejectsWith(analyzeModel(await loadModel(file), analyzeOpts), GraphError, [file, "'y'"]);
+  });
+
+  it('no graph outputs: GraphError saying so', async () => {
+    const nodes: NodeProto[] = [{ name: 'first', opType: 'Relu', input: ['x'], output: ['a'] }];
+    const file = await writeModel(tinyModel(nodes, { outputs: [] }), 'graph-no-outputs');
+    await rejectsWith(analyzeModel(await loadModel(file), analyzeOpts), GraphError, [file, 'the graph has no outputs']);
+  });
+
+  it('a model onnxruntime refuses to load (every shape declared, so nothing ran it): GraphError naming the file and the reason', async () => {
+    const nodes: NodeProto[] = [{ name: 'odd', opType: 'NoSuchOp', input: ['x'], output: ['y'] }];
+    const file = await writeModel(tinyModel(nodes), 'graph-unloadable');
+    await rejectsWith(analyzeModel(await loadModel(file), analyzeOpts), GraphError, [file, 'onnxruntime cannot load the model', 'NoSuchOp']);
+  });
+
+  it('an input whose element type has no host tensor, when a shape must be measured: SplitError naming the input and its type', async () => {
+    const m = tinyModel([
+      { name: 'cast', opType: 'Cast', input: ['x'], output: ['h'], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
+      { name: 'relu', opType: 'Relu', input: ['h'], output: ['y'] },
+    ]);
+    m.graph!.input = [valueInfo('x', 16 /* BFLOAT16 */, [1, 4])];
+    const file = await writeModel(m, 'input-bfloat16');
+    await rejectsWith(analyzeModel(await loadModel(file), { createSession }), SplitError, [file, "input 'x'", 'bfloat16']);
   });
 
   it('nodes out of order but acyclic: sorted, and every split reproduces the model', async () => {

@@ -18,6 +18,7 @@ import type { OscarService } from '../../backends/oscar-client.js';
 import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
 import { partHash } from '../../onnx/part-hash.js';
+import { STAGE_FORWARD_VARIABLE } from '../../runner/cloud.js';
 import { positionOf } from '../../split/points.js';
 import { OutputTransaction } from '../../split/output.js';
 import { buildParts } from '../../split/split.js';
@@ -97,7 +98,7 @@ export function planServices(
   name: string,
   bucket: string,
   stages: string[][],
-  opts: { input?: string; output?: string; minioEndpoint: string; cloudConfig: string },
+  opts: { input?: string; output?: string; minioEndpoint: string; cloudConfig: string; forwarded?: string[][] },
 ): PlannedService[] {
   const k = stages.length;
   const first = opts.input ?? `${bucket}/${name}-in`;
@@ -109,6 +110,7 @@ export function planServices(
     const variables: Record<string, string> = { MINIO_ENDPOINT: opts.minioEndpoint, [CLOUD_CONFIG_VARIABLE]: opts.cloudConfig };
     if (stages[i]!.length) variables.ONNX_MANAGER_PARTS = stages[i]!.join(',');
     if (i < k - 1) variables.ONNX_MANAGER_STAGE_PARTS = stages[i]!.join(',');
+    if (i < k - 1 && opts.forwarded) variables[STAGE_FORWARD_VARIABLE] = JSON.stringify(opts.forwarded[i] ?? []);
     services.push({
       name: svc,
       input: i === 0 ? first : services[i - 1]!.output,
@@ -159,6 +161,7 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
 
   // The cloud parts, by hash, one service each (or one service for any split).
   let stages: string[][] = [[]];
+  let forwarded: string[][] | undefined;
   const parts = new Map<string, Uint8Array>();
   if (args.split_layer && args.split_layers?.length) throw new UsageError('give --split_layer or --split_layers, not both');
   const layers = args.split_layers?.length ? args.split_layers : args.split_layer ? [args.split_layer] : [];
@@ -179,6 +182,8 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
       parts.set(h, bytes);
       return [h];
     });
+    // What each stage hands on: every tensor a later stage's part reads.
+    forwarded = cloud.map((_, i) => [...new Set(cloud.slice(i + 1).flatMap((p) => p.plan.inputs))]);
   }
 
   // The store the service reads parts from: the flags or MINIO_*, else (with --apply) OSCAR's own MinIO.
@@ -194,6 +199,7 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
   const minioEndpoint = store.endpoint ?? CLUSTER_MINIO;
   const cloud = cloudConfigFromFlags({ ...args, minio_bucket: bucket, ...(store.region ? { minio_region: store.region } : {}) }, {});
   const opts: Parameters<typeof planServices>[3] = { minioEndpoint, cloudConfig: encodeCloudConfig(cloud) };
+  if (forwarded) opts.forwarded = forwarded;
   if (args.oscar_input) opts.input = args.oscar_input;
   if (args.oscar_output) opts.output = args.oscar_output;
   const services = planServices(name, bucket, stages, opts);
