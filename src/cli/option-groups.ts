@@ -187,17 +187,21 @@ export function withCycleOptions<T>(y: Argv<T>) {
     .group(['warmup', 'timeout', 'keep_objects'], 'Run:');
 }
 
-/** How the cut tensors are sent (run, run_all). */
-export function withCodecOptions<T>(y: Argv<T>, several: boolean) {
+/** How the cut tensors are sent (run, run_all), or the codecs predicted (predict, recommend: no default). */
+export function withCodecOptions<T>(y: Argv<T>, several: boolean, predicted = false) {
   return y
     .option('tensor_codec', {
       type: 'string' as const,
       array: several,
       choices: TENSOR_CODECS,
-      default: several ? ['raw'] : 'raw',
-      describe: several ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd)' : 'Codec of the cut tensors',
+      ...(predicted ? {} : { default: several ? ['raw'] : 'raw' }),
+      describe: predicted
+        ? 'Codecs of the cut tensors to predict, one row set each (raw fp16 bf16 int8 deflate zstd; default raw, or for recommend --results_file the codecs measured)'
+        : several
+          ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd)'
+          : 'Codec of the cut tensors',
     })
-    .group(['tensor_codec'], 'Run:');
+    .group(['tensor_codec'], predicted ? 'Prediction:' : 'Run:');
 }
 
 /** The sweep over split points (run_all). */

@@ -21,6 +21,7 @@ import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs
 import { CALIBRATION_REP, calibrationPoints, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
+import { profileCodecs } from './codec-profile.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
 import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
 import { startRun } from './start-run.js';
@@ -94,6 +95,8 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
   const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
+  // The tensor codecs on this model's cut tensors, with the edge's session options.
+  const codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config));
   // Unshaped: the profile serves every link (predict adds the link to the store's costs).
   const { link: _link, ...unshaped } = config;
   const run = await startRun(analysis, unshaped, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
@@ -124,6 +127,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     settings: { edge: settingsOf(config, 'local'), cloud: settingsOf(config, config.cloud, cloudThreads) },
     nodes: [...e.nodes, ...c.nodes],
     fixed: { edge: e.fixed, cloud: c.fixed },
+    codecs,
   };
   const calibration = cycleCosts(analysis, hot, cycles);
   return {
