@@ -95,7 +95,7 @@ export function splitFacts(a: ModelAnalysis, profile: LayerProfile, codec = 'raw
   if (codec !== 'raw' && !speed) throw new UsageError(`${label} has no measurements of tensor codec ${codec} (made before the codecs were profiled): profile the model again`);
   return a.splitPoints.map((p, i) => {
     const w = wireBytes(a, p);
-    const coded = speed && p.position < m ? profile.codecs!.wire.get(p.index)?.[codec] : undefined;
+    const coded = speed && p.position < m ? profile.codecs!.wire[p.index]?.[codec] : undefined;
     if (speed && p.position < m && !coded) throw new UsageError(`${label} has no ${codec} payload of split ${p.index}: profile the model again`);
     return {
       split_index: p.index,

@@ -45,8 +45,8 @@ export interface CodecWire {
 export interface CodecProfile {
   /** Per codec other than raw. */
   speed: Record<string, CodecSpeed>;
-  /** split_index -> codec -> its payload. */
-  wire: Map<number, Record<string, CodecWire>>;
+  /** split_index -> codec -> its payload (plain objects: the profile is plain data). */
+  wire: Record<number, Record<string, CodecWire>>;
 }
 
 /** The codecs a profile measures: every one but raw. */
@@ -82,7 +82,7 @@ async function timedMs(f: () => Promise<unknown>): Promise<number> {
  * after one warm-up, the median per tensor).
  */
 export async function profileCodecs(a: ModelAnalysis, feeds: Readonly<Record<string, HostTensor>>, create: CreateSession, options: SessionOptions, runs = 3): Promise<CodecProfile> {
-  const wire = new Map<number, Record<string, CodecWire>>();
+  const wire: Record<number, Record<string, CodecWire>> = {};
   const samples = new Map<string, { enc: { mb: number; ms: number }[]; dec: { mb: number; ms: number }[] }>(PROFILED_CODECS.map((c) => [c, { enc: [], dec: [] }]));
   const timed = new Set<string>();
   await forEachCutGroup(a, feeds, create, options, async (points, values) => {
@@ -124,7 +124,7 @@ export async function profileCodecs(a: ModelAnalysis, feeds: Readonly<Record<str
         }
         per[codec] = { wireBytes: inputPayloadBytes(a, p, tensors, codedHere), codedTensorBytes, codedTensors: codedHere.size };
       }
-      wire.set(p.index, per);
+      wire[p.index] = per;
     }
   });
   const speed: Record<string, CodecSpeed> = {};

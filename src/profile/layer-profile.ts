@@ -121,7 +121,7 @@ function rowsOf(p: LayerProfile): (string | number)[][] {
       rows.push([side, 'codec_speed', 'per_mb', '', cost.perMbMs, cost.perMbMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors]);
     }
   }
-  for (const [split, per] of p.codecs?.wire ?? []) {
+  for (const [split, per] of Object.entries(p.codecs?.wire ?? {})) {
     for (const [codec, w] of Object.entries(per)) rows.push(['edge', 'codec_wire', split, '', 0, 0, 1, '', '', '', ...common('edge'), codec, w.wireBytes, w.codedTensorBytes, w.codedTensors]);
   }
   return rows;
@@ -156,7 +156,7 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const fixed = { edge: {}, cloud: {} } as LayerProfile['fixed'];
   const nodes: NodeProfile[] = [];
   const speed: Record<string, CodecSpeed> = {};
-  const wire = new Map<number, Record<string, CodecWire>>();
+  const wire: Record<number, Record<string, CodecWire>> = {};
   const sha = records[0]!.model_sha256!;
   records.forEach((r, i) => {
     const line = i + 2;
@@ -176,9 +176,7 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     } else if (r.kind === 'codec_wire') {
       const split = Number(r.node);
       if (!r.tensor_codec || r.node === '' || !Number.isInteger(split) || split < 0) bad(`line ${line}: codec_wire split '${r.node}' of codec '${r.tensor_codec ?? ''}'`);
-      const per = wire.get(split) ?? {};
-      per[r.tensor_codec!] = { wireBytes: num(r, 'wire_bytes', line), codedTensorBytes: num(r, 'coded_tensor_bytes', line), codedTensors: num(r, 'coded_tensors', line) };
-      wire.set(split, per);
+      (wire[split] ??= {})[r.tensor_codec!] = { wireBytes: num(r, 'wire_bytes', line), codedTensorBytes: num(r, 'coded_tensor_bytes', line), codedTensors: num(r, 'coded_tensors', line) };
     } else if (r.kind === 'node') {
       nodes.push({ side, node: r.node!, opType: r.op_type!, ...base, outputBytes: num(r, 'output_bytes', line), params: num(r, 'params', line), macs: num(r, 'macs', line) });
     } else {
@@ -190,6 +188,6 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     for (const name of FIXED_COSTS) if (!fixed[side][name]) bad(`no ${side} ${name} row`);
   }
   const p: LayerProfile = { modelSha256: sha, settings, nodes, fixed };
-  if (Object.keys(speed).length > 0 || wire.size > 0) p.codecs = { speed, wire };
+  if (Object.keys(speed).length > 0 || Object.keys(wire).length > 0) p.codecs = { speed, wire };
   return p;
 }
