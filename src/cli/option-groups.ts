@@ -11,7 +11,7 @@ import { givenValue, integerAtLeast } from '../config/checks.js';
 import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { providerFor } from '../runtime/providers.js';
-import { TENSOR_CODECS } from '../tensor/codecs/registry.js';
+import { isTensorCodecName, TENSOR_CODEC_CHOICES } from '../tensor/codecs/registry.js';
 import { NORMALISATION_PRESETS } from '../tensor/images.js';
 
 function integerCheck(flag: string, min: number) {
@@ -193,13 +193,16 @@ export function withCodecOptions<T>(y: Argv<T>, several: boolean, predicted = fa
     .option('tensor_codec', {
       type: 'string' as const,
       array: several,
-      choices: TENSOR_CODECS,
+      coerce: (v: string | string[]) => {
+        for (const name of [v].flat()) if (!isTensorCodecName(name)) throw new UsageError(`--tensor_codec ${name}: unknown tensor codec (choose from ${TENSOR_CODEC_CHOICES})`);
+        return v;
+      },
       ...(predicted ? {} : { default: several ? ['raw'] : 'raw' }),
       describe: predicted
-        ? 'Codecs of the cut tensors to predict, one row set each (raw fp16 bf16 int8 deflate zstd; default raw, or for recommend --results_file the codecs measured)'
+        ? 'Codecs of the cut tensors to predict, one row set each (raw fp16 bf16 int8 int8:axis=N deflate zstd; default raw, or for recommend --results_file the codecs measured)'
         : several
-          ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd)'
-          : 'Codec of the cut tensors',
+          ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd; int8:axis=N: int8 per channel along axis N)'
+          : 'Codec of the cut tensors (raw fp16 bf16 int8 deflate zstd; int8:axis=N: int8 per channel along axis N)',
     })
     .group(['tensor_codec'], predicted ? 'Prediction:' : 'Run:');
 }

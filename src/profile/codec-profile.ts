@@ -49,8 +49,8 @@ export interface CodecProfile {
   wire: Record<number, Record<string, CodecWire>>;
 }
 
-/** The codecs a profile measures: every one but raw. */
-export const PROFILED_CODECS: readonly string[] = TENSOR_CODECS.filter((c) => c !== 'raw');
+/** The codecs a profile measures: every one but raw, and int8 per channel along axis 1 (NCHW's channels). */
+export const PROFILED_CODECS: readonly string[] = [...TENSOR_CODECS.filter((c) => c !== 'raw'), 'int8:axis=1'];
 
 /** Least squares of ms over (tensors, MB) per sample, each sample one tensor: ms = call + perMb x MB; non-negative. */
 export function fitCodecCost(samples: readonly { mb: number; ms: number }[]): CodecCost {

@@ -163,7 +163,7 @@ export class PreparedSplit {
   private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {
     const codec = ctx.tensorCodec ?? 'raw';
     // Each codec's cycles have their own objects (a result of another codec is never taken for this one's).
-    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec}`}`;
+    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec.replace(/[^A-Za-z0-9]/g, '_')}`}`;
     return (
       ctx.backend.jobKeys?.(ctx.runId, this.point.index, repKey) ?? {
         inputKey: storeKeys.input(ctx.runId, this.point.index, repKey),

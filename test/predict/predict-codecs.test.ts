@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { DEFAULTS } from '../../src/config/defaults.js';
-import { fitCodecCost, profileCodecs } from '../../src/profile/codec-profile.js';
+import { fitCodecCost, PROFILED_CODECS, profileCodecs } from '../../src/profile/codec-profile.js';
 import { readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
 import { cycleTimes, splitFacts } from '../../src/predict/predict.js';
 import { predictedCandidates, recommend } from '../../src/predict/recommend.js';
@@ -29,7 +29,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const csv = (file: string) => parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
 const SETTINGS = { execType: 'CPU', threads: 1, graphOpt: 'disabled', backend: 'local' };
-const CODECS = ['raw', 'fp16', 'bf16', 'int8', 'deflate', 'zstd'];
+const CODECS = ['raw', 'fp16', 'bf16', 'int8', 'int8:axis=1', 'deflate', 'zstd'];
 
 describe('predict and recommend --tensor_codec', () => {
   const file = writeZooModel('lenet5', dir);
@@ -50,7 +50,8 @@ describe('predict and recommend --tensor_codec', () => {
   it('writes the codec rows into the profile and reads them back as they were', async () => {
     const back = await readProfile(profileFile);
     assert.ok(back.codecs, 'codec rows read');
-    assert.deepEqual(Object.keys(back.codecs.speed).sort(), CODECS.filter((c) => c !== 'raw').sort());
+    assert.deepEqual(Object.keys(back.codecs.speed).sort(), [...PROFILED_CODECS].sort());
+    assert.ok(PROFILED_CODECS.includes('int8:axis=1'));
     assert.deepEqual(back.codecs.speed, profile.codecs!.speed);
     assert.deepEqual(back.codecs.wire, profile.codecs!.wire);
     assert.equal(Object.keys(back.codecs.wire).length, a.splitPoints.length - 1, 'every split point that sends something');
@@ -91,7 +92,7 @@ describe('predict and recommend --tensor_codec', () => {
     }
     const raw = (s: string) => Number(byKey.get(`${s}/raw`)!.transfer_bytes);
     for (const p of pred.filter((x) => x.tensor_codec === 'fp16' && x.transfer_bytes !== '0')) assert.ok(Number(p.transfer_bytes) < raw(p.split_index!), `fp16 sends fewer bytes at ${p.split_index}`);
-    assert.match(r.out, /x 6 tensor codecs/);
+    assert.match(r.out, /x 7 tensor codecs/);
   });
 
   it('refuses a codec the profile has no measurements of, in one line', async () => {
@@ -128,7 +129,7 @@ describe('predict and recommend --tensor_codec', () => {
     }
     assert.equal(slow.best.tensor_codec, want.codec);
     assert.equal(slow.best.split_index, want.split);
-    assert.ok(['int8', 'fp16', 'bf16', 'deflate', 'zstd'].includes(slow.best.tensor_codec!), `a compressing codec wins at 1 Mbit/s (${slow.best.tensor_codec})`);
+    assert.ok(slow.best.tensor_codec !== 'raw', `a compressing codec wins at 1 Mbit/s (${slow.best.tensor_codec})`);
     assert.ok(slow.crossover.every((c) => typeof c.tensor_codec === 'string'), 'the crossover table names the codec');
     const fast = recommend(cands, { rttMs: 10 });
     assert.equal(fast.best.tensor_codec, 'raw', 'without a link the codec only costs time');

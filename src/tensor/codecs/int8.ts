@@ -8,6 +8,17 @@ import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { CodecError, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
 
+/** The scale and zero point mapping [lo, hi] (lo <= 0 <= hi, finite) onto 0..255 with 0 exact. */
+export function quantiseRange(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const scale = hi > lo ? (hi - lo) / 255 : 1;
+  return { scale, zeroPoint: zeroPointFor(lo, scale) };
+}
+
+/** The quantised value that stands for 0 when the range starts at `lo` with step `scale`. */
+export function zeroPointFor(lo: number, scale: number): number {
+  return Math.min(255, Math.max(0, Math.round(-lo / scale)));
+}
+
 export const int8: TensorCodec = {
   name: 'int8',
   lossless: false,
@@ -23,8 +34,7 @@ export const int8: TensorCodec = {
       else if (v !== v) return undefined; // NaN
     }
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) return undefined;
-    const scale = hi > lo ? (hi - lo) / 255 : 1;
-    const zeroPoint = Math.min(255, Math.max(0, Math.round(-lo / scale)));
+    const { scale, zeroPoint } = quantiseRange(lo, hi);
     const inv = 1 / scale;
     const offset = zeroPoint + 0.5;
     const q = new Uint8Array(x.length);
