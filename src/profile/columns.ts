@@ -45,6 +45,8 @@ export const COLUMNS = [
   'cloud_upload_ms',
   'model_upload_ms',
   'max_abs_diff',
+  // Classifier outputs (float, rank 2, last dim > 1): the fraction of rows whose top class is the full model's.
+  'top1_agreement',
   'job_name',
   'job_queue_s',
   'job_run_s',
