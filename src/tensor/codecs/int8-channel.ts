@@ -12,7 +12,7 @@
  */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
-import { int8, quantiseRange, zeroPointFor } from './int8.js';
+import { dequantise, finiteRange, int8, quantiseInto, quantiseRange, zeroPointFor } from './int8.js';
 import { CodecError, type CodedBody, type TensorCodec } from './types.js';
 
 export const INT8_CHANNEL_WIRE = 'int8c';
@@ -51,17 +51,11 @@ export function int8Channel(axis: number): TensorCodec {
       const lo = new Float64Array(channels);
       const hi = new Float64Array(channels);
       for (let o = 0, i = 0; o < outer; o++) {
-        for (let c = 0; c < channels; c++) {
-          let l = lo[c]!;
-          let h = hi[c]!;
-          for (const end = i + inner; i < end; i++) {
-            const v = x[i]!;
-            if (v < l) l = v;
-            else if (v > h) h = v;
-            else if (v !== v) return undefined; // NaN
-          }
-          lo[c] = l;
-          hi[c] = h;
+        for (let c = 0; c < channels; c++, i += inner) {
+          const r = finiteRange(x, i, i + inner);
+          if (r === undefined) return undefined; // NaN or +-Inf
+          if (r.lo < lo[c]!) lo[c] = r.lo;
+          if (r.hi > hi[c]!) hi[c] = r.hi;
         }
       }
       const body = new Uint8Array(HEAD + 5 * channels + x.length);
@@ -69,27 +63,18 @@ export function int8Channel(axis: number): TensorCodec {
       view.setUint32(0, a, true);
       view.setUint32(4, channels, true);
       const inv = new Float64Array(channels);
-      const offset = new Float64Array(channels);
+      const zps = new Uint8Array(channels);
       for (let c = 0; c < channels; c++) {
-        if (!Number.isFinite(lo[c]!) || !Number.isFinite(hi[c]!)) return undefined;
         // The scale as sent (float32, rounded up so the range still fits 0..255): the decoder's step is the one quantised with.
         const sent = float32AtLeast(quantiseRange(lo[c]!, hi[c]!).scale);
         view.setFloat32(HEAD + 4 * c, sent, true);
-        const zeroPoint = zeroPointFor(lo[c]!, sent);
-        body[HEAD + 4 * channels + c] = zeroPoint;
+        zps[c] = zeroPointFor(lo[c]!, sent);
+        body[HEAD + 4 * channels + c] = zps[c]!;
         inv[c] = 1 / sent;
-        offset[c] = zeroPoint + 0.5;
       }
       const q = body.subarray(HEAD + 5 * channels);
       for (let o = 0, i = 0; o < outer; o++) {
-        for (let c = 0; c < channels; c++) {
-          const s = inv[c]!;
-          const z = offset[c]!;
-          for (const end = i + inner; i < end; i++) {
-            const v = (x[i]! * s + z) | 0;
-            q[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-          }
-        }
+        for (let c = 0; c < channels; c++, i += inner) quantiseInto(x, i, i + inner, q, inv[c]!, zps[c]!);
       }
       return { codec: INT8_CHANNEL_WIRE, body };
     },
@@ -117,11 +102,7 @@ export function int8Channel(axis: number): TensorCodec {
       const out = new Float32Array(n);
       const outer = channels === 0 || inner === 0 ? 0 : n / (channels * inner);
       for (let o = 0, i = 0; o < outer; o++) {
-        for (let c = 0; c < channels; c++) {
-          const s = scales[c]!;
-          const z = zp[c]!;
-          for (const end = i + inner; i < end; i++) out[i] = (q[i]! - z) * s;
-        }
+        for (let c = 0; c < channels; c++, i += inner) dequantise(q, out, zp[c]!, scales[c]!, i, i + inner);
       }
       return { type, dims: [...dims], data: out };
     },
