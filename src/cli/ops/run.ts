@@ -154,7 +154,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
   if (added.length) {
     await upgradeResults(file, previous, added);
-    io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were (cut tensors sent raw)`);
+    io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were${added.includes('tensor_codec') ? ' (cut tensors sent raw)' : ''}`);
   }
   const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds);
   let csv: CsvAppender;
