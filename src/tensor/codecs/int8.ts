@@ -52,14 +52,22 @@ export function finiteRange(x: Float32Array, from: number, to: number): { lo: nu
 /**
  * q[i] = round half up(x[i] / scale) + zeroPoint for x[from..to) (all within the range the
  * scale and zero point were made for): within scale/2. Rounded by truncating x / scale +
- * zeroPoint + 0.5, which is > -1 there (so truncation never goes below 0), clamped at 255.
+ * zeroPoint + 0.5, which is > -1 there (so truncation never goes below 0), clamped at 255;
+ * four bytes are written at a time where `q` is aligned for it.
  */
 export function quantiseInto(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): void {
   const off = zeroPoint + 0.5;
-  for (let i = from; i < to; i++) {
-    const v = (x[i]! * inv + off) | 0;
-    q[i] = v > 255 ? 255 : v;
+  const byte = (v: number): number => {
+    const t = (v * inv + off) | 0;
+    return t > 255 ? 255 : t;
+  };
+  let i = from;
+  if ((q.byteOffset + i) % 4 === 0) {
+    const words = (to - i) >> 2;
+    const q32 = new Int32Array(q.buffer, q.byteOffset + i, words);
+    for (let j = 0; j < words; j++, i += 4) q32[j] = byte(x[i]!) | (byte(x[i + 1]!) << 8) | (byte(x[i + 2]!) << 16) | (byte(x[i + 3]!) << 24);
   }
+  for (; i < to; i++) q[i] = byte(x[i]!);
 }
 
 /** out[i] = (q[i] - zeroPoint) x scale for all of q; four bytes read at a time where q is aligned for it. */
