@@ -120,7 +120,8 @@ function settingLabel(s: Setting): string {
 function slugPart(c: (typeof SETTING_COLUMNS)[number], s: Setting): string {
   if (c === 'backend') return `backend-${s.backend || 'none'}`;
   if (c === 'exec_type') return (s.exec_type || 'none').toLowerCase();
-  if (c === 'tensor_codec') return `codec-${s.tensor_codec || 'raw'}`;
+  // int8:axis=1 -> codec-int8-axis-1 (file-name characters only).
+  if (c === 'tensor_codec') return `codec-${(s.tensor_codec || 'raw').replace(/[^A-Za-z0-9]+/g, '-')}`;
   return hasLink(s) ? `link-${s.bandwidth_mbit ? `${s.bandwidth_mbit}mbit` : 'unlimited'}-rtt${s.rtt_ms || 0}ms` : 'link-direct';
 }
 

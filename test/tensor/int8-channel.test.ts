@@ -6,7 +6,7 @@
  * checked; run_all sends it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -146,5 +146,10 @@ describe('int8 per channel (int8:axis=N)', () => {
       assert.ok(Number(row.transfer_bytes) < Number(raw.transfer_bytes), `split ${row.split_index}: ${row.transfer_bytes} < ${raw.transfer_bytes}`);
       assert.ok(Number(row.max_abs_diff) < 0.05, `split ${row.split_index}: ${row.max_abs_diff}`);
     }
+    // plot_results names its chart with file-name characters only.
+    const plot = await cli(['plot_results', '--results_file', csv]);
+    assert.equal(plot.code, 0, plot.err);
+    assert.ok(existsSync(join(dir, 'lenet5.codec-int8-axis-1.png')), plot.out);
+    assert.match(readFileSync(join(dir, 'lenet5.codec-int8-axis-1.svg'), 'utf8'), /cut tensors sent as int8:axis=1/);
   });
 });
