@@ -11,7 +11,7 @@ import { givenValue, integerAtLeast } from '../config/checks.js';
 import { DEFAULTS, GRAPH_OPT_LEVELS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { providerFor } from '../runtime/providers.js';
-import { TENSOR_CODECS } from '../tensor/codecs/registry.js';
+import { isTensorCodecName, TENSOR_CODEC_CHOICES } from '../tensor/codecs/registry.js';
 import { NORMALISATION_PRESETS } from '../tensor/normalisation.js';
 
 function integerCheck(flag: string, min: number) {
@@ -124,7 +124,8 @@ export function withSideThreadOptions<T>(y: Argv<T>) {
   return y
     .option('edge_threads', intOption('edge_threads', { describe: "Intra-op threads of the edge's sessions (default --threads)" }))
     .option('cloud_threads', intOption('cloud_threads', { describe: "Intra-op threads of the cloud's sessions (default --threads)" }))
-    .group(['edge_threads', 'cloud_threads'], 'Runtime:');
+    .option('spinning', { type: 'string', choices: ['on', 'off'], describe: "Whether idle onnxruntime threads spin (default: off with --cloud local, where the sides take turns on the same cores; else onnxruntime's default, on)" })
+    .group(['edge_threads', 'cloud_threads', 'spinning'], 'Runtime:');
 }
 
 /** The object store between the edge and the cloud. */
@@ -195,17 +196,24 @@ export function withCycleOptions<T>(y: Argv<T>) {
     .group(['warmup', 'timeout', 'keep_objects'], 'Run:');
 }
 
-/** How the cut tensors are sent (run, run_all). */
-export function withCodecOptions<T>(y: Argv<T>, several: boolean) {
+/** How the cut tensors are sent (run, run_all), or the codecs predicted (predict, recommend: no default). */
+export function withCodecOptions<T>(y: Argv<T>, several: boolean, predicted = false) {
   return y
     .option('tensor_codec', {
       type: 'string' as const,
       array: several,
-      choices: TENSOR_CODECS,
-      default: several ? ['raw'] : 'raw',
-      describe: several ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd)' : 'Codec of the cut tensors',
+      coerce: (v: string | string[]) => {
+        for (const name of [v].flat()) if (!isTensorCodecName(name)) throw new UsageError(`--tensor_codec ${name}: unknown tensor codec (choose from ${TENSOR_CODEC_CHOICES})`);
+        return v;
+      },
+      ...(predicted ? {} : { default: several ? ['raw'] : 'raw' }),
+      describe: predicted
+        ? 'Codecs of the cut tensors to predict, one row set each (raw fp16 bf16 int8 int8:axis=N deflate zstd; default raw, or for recommend --results_file the codecs measured)'
+        : several
+          ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd; int8:axis=N: int8 per channel along axis N)'
+          : 'Codec of the cut tensors (raw fp16 bf16 int8 deflate zstd; int8:axis=N: int8 per channel along axis N)',
     })
-    .group(['tensor_codec'], 'Run:');
+    .group(['tensor_codec'], predicted ? 'Prediction:' : 'Run:');
 }
 
 /** The sweep over split points (run_all). */

@@ -49,6 +49,8 @@ export interface RunFlags {
   threads?: number;
   /** Intra-op threads of the edge's sessions (default --threads). */
   edge_threads?: number;
+  /** on | off: whether idle onnxruntime threads spin (default: off with --cloud local, else onnxruntime's own, on). */
+  spinning?: string;
   /** Intra-op threads of the cloud's sessions (default --threads). */
   cloud_threads?: number;
   graph_opt?: string;
@@ -163,7 +165,9 @@ export function buildRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process
   if (flags.onnx_file) config.model = flags.onnx_file;
   if (edgeThreads !== undefined) config.edgeThreads = edgeThreads;
   if (cloudThreads !== undefined) config.cloudThreads = cloudThreads;
-  if (local) config.spinning = false;
+  if (flags.spinning !== undefined && flags.spinning !== 'on' && flags.spinning !== 'off') throw new UsageError(`--spinning must be on or off, got ${String(flags.spinning)}`);
+  // Spinning on is onnxruntime's default: left unset, so a remote cloud's configuration is unchanged.
+  if (flags.spinning === 'off' || (local && flags.spinning === undefined)) config.spinning = false;
   if (flags.bandwidth !== undefined || flags.rtt !== undefined) {
     config.link = checkLinkShape({ ...(flags.bandwidth !== undefined ? { bandwidthMbit: flags.bandwidth } : {}), rttMs: flags.rtt ?? 0 });
   }

@@ -11,6 +11,8 @@ import { median, percentile } from '../profile/stats.js';
 export interface MeasuredSplit {
   split_index: number;
   split_layer: string;
+  /** The codec of the cut tensors (rows from before codecs: raw; undefined: not known). */
+  tensor_codec?: string;
   transfer_bytes: number;
   result_bytes: number;
   edge_ms: number;
@@ -25,34 +27,38 @@ export interface MeasuredSplit {
 
 const NEEDED = ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'cloud_ms', 'transfer_ms', 'total_ms', 'status'];
 
-/** Medians of the rows with status ok, per split point, in index order. */
+/** Medians of the rows with status ok, per split point and tensor codec, in index order (codecs in the file's order). */
 export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
   await readUserFile(file); // a missing or unreadable file is named as such, not as 'no rows'
   const rows = await readRows(file);
   if (rows.length === 0) throw new FileError(`${file}: no rows (not a run_all results file?)`, { file });
   const missing = NEEDED.filter((c) => !(c in rows[0]!));
   if (missing.length) throw new FileError(`${file}: not a run_all results file (no column ${missing.join(', ')})`, { file });
-  const by = new Map<number, Record<string, string>[]>();
+  const by = new Map<string, Record<string, string>[]>();
+  const codecs: string[] = [];
   for (const r of rows) {
     if (r.status !== 'ok') continue;
     const i = Number(r.split_index);
     if (!Number.isInteger(i) || i < 0) throw new FileError(`${file}: split_index '${r.split_index}' is not an index`, { file });
-    by.set(i, [...(by.get(i) ?? []), r]);
+    const codec = r.tensor_codec || 'raw';
+    if (!codecs.includes(codec)) codecs.push(codec);
+    const k = joinKey(i, codec);
+    by.set(k, [...(by.get(k) ?? []), r]);
   }
   if (by.size === 0) throw new FileError(`${file}: no row with status ok`, { file });
   const med = (rs: Record<string, string>[], c: string): number => {
     const v = rs.map((r) => Number(r[c])).filter((x) => Number.isFinite(x) && x >= 0);
     return v.length ? median(v) : 0;
   };
-  return [...by.keys()]
-    .sort((x, y) => x - y)
-    .map((i) => {
-      const rs = by.get(i)!;
+  return [...by.values()]
+    .sort((x, y) => Number(x[0]!.split_index) - Number(y[0]!.split_index) || codecs.indexOf(x[0]!.tensor_codec || 'raw') - codecs.indexOf(y[0]!.tensor_codec || 'raw'))
+    .map((rs) => {
       const bw = Number(rs[0]!.bandwidth_mbit);
       const rtt = Number(rs[0]!.rtt_ms);
       const m: MeasuredSplit = {
-        split_index: i,
+        split_index: Number(rs[0]!.split_index),
         split_layer: rs[0]!.split_layer!,
+        tensor_codec: rs[0]!.tensor_codec || 'raw',
         transfer_bytes: Math.max(...rs.map((r) => Number(r.transfer_bytes) || 0)),
         result_bytes: Math.max(...rs.map((r) => Number(r.result_bytes) || 0)),
         edge_ms: med(rs, 'edge_ms'),
@@ -65,6 +71,11 @@ export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
       if (rs[0]!.bandwidth_mbit && Number.isFinite(bw) && bw > 0) m.bandwidthMbit = bw;
       return m;
     });
+}
+
+/** The key predicted and measured rows join on: (split_index, tensor_codec). */
+export function joinKey(split: number, codec: string | undefined): string {
+  return `${split}/${codec || 'raw'}`;
 }
 
 /** |predicted - measured| / measured, in percent (0 when both are 0). */
@@ -80,24 +91,29 @@ export interface Comparison {
   total: { medianApe: number; p90Ape: number };
   predictedBest: number;
   measuredBest: number;
+  /** The codecs of those two, when the predicted rows carry codecs. */
+  predictedBestCodec?: string;
+  measuredBestCodec?: string;
   /** How much slower (percent) the measured total of the predicted best is than the measured best. */
   slowerPct: number;
 }
 
-export function compare(predicted: readonly { split_index: number; edge_ms: number; cloud_ms: number; total_ms: number }[], measured: readonly MeasuredSplit[]): Comparison {
-  const meas = new Map(measured.map((m) => [m.split_index, m]));
-  const both = predicted.filter((p) => meas.has(p.split_index));
-  const computeApe = both.map((p) => ape(p.edge_ms + p.cloud_ms, meas.get(p.split_index)!.edge_ms + meas.get(p.split_index)!.cloud_ms));
-  const totalApe = both.map((p) => ape(p.total_ms, meas.get(p.split_index)!.total_ms));
+export function compare(predicted: readonly { split_index: number; tensor_codec?: string; edge_ms: number; cloud_ms: number; total_ms: number }[], measured: readonly MeasuredSplit[]): Comparison {
+  const meas = new Map(measured.map((m) => [joinKey(m.split_index, m.tensor_codec), m]));
+  const of = (p: { split_index: number; tensor_codec?: string }) => meas.get(joinKey(p.split_index, p.tensor_codec));
+  const both = predicted.filter((p) => of(p) !== undefined);
+  const computeApe = both.map((p) => ape(p.edge_ms + p.cloud_ms, of(p)!.edge_ms + of(p)!.cloud_ms));
+  const totalApe = both.map((p) => ape(p.total_ms, of(p)!.total_ms));
   const argmin = <T>(xs: readonly T[], f: (x: T) => number): T => xs.reduce((b, x) => (f(x) < f(b) ? x : b));
-  const pb = argmin(both, (p) => p.total_ms).split_index;
-  const mb = argmin(measured.filter((m) => both.some((p) => p.split_index === m.split_index)), (m) => m.total_ms);
+  const pb = argmin(both, (p) => p.total_ms);
+  const mb = argmin(both.map((p) => of(p)!), (m) => m.total_ms);
   return {
     splits: both.length,
     compute: { medianApe: median(computeApe), p90Ape: percentile(computeApe, 0.9) },
     total: { medianApe: median(totalApe), p90Ape: percentile(totalApe, 0.9) },
-    predictedBest: pb,
+    predictedBest: pb.split_index,
     measuredBest: mb.split_index,
-    slowerPct: ((meas.get(pb)!.total_ms - mb.total_ms) / mb.total_ms) * 100,
+    ...(pb.tensor_codec !== undefined ? { predictedBestCodec: pb.tensor_codec, measuredBestCodec: mb.tensor_codec } : {}),
+    slowerPct: ((of(pb)!.total_ms - mb.total_ms) / mb.total_ms) * 100,
   };
 }

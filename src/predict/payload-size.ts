@@ -11,6 +11,7 @@ import type { SplitPoint } from '../split/points.js';
 import { zeroTensor } from '../tensor/host.js';
 import type { HostTensor } from '../runtime/session.js';
 import { encodePayload, type Payload } from '../tensor/payload/index.js';
+import type { CodedTensor } from '../tensor/payload/types.js';
 
 /** A run id of the length a sweep uses (`20260101T000000-0123abcd`). */
 const RUN_ID = '00000000T000000-00000000';
@@ -40,6 +41,31 @@ function tensorsOf(a: ModelAnalysis, names: readonly string[]): Map<string, Host
   return out;
 }
 
+/** The input payload a sweep sends at `point` (repetition `rep`): `tensors` raw and `coded` as their codec coded them. */
+function inputPayload(a: ModelAnalysis, point: SplitPoint, tensors: Map<string, HostTensor>, coded?: ReadonlyMap<string, CodedTensor>, rep = 1): Payload {
+  const onEdge = edgeOutputs(a, point.position);
+  return {
+    kind: 'input',
+    runId: RUN_ID,
+    splitIndex: point.index,
+    rep,
+    nextModels: [PART_HASH],
+    // The edge's inference time; the cloud-only split has none (0 is written without its value).
+    timings: [{ name: 'edge_ms', ms: point.position > 0 ? 1 : 0 }],
+    outputs: a.index.outputs.filter((o) => !onEdge.has(o)),
+    tensors,
+    ...(coded && coded.size > 0 ? { coded: new Map(coded) } : {}),
+  };
+}
+
+/**
+ * Bytes of the input payload at `point` with the cut tensors as a codec left them: `tensors`
+ * raw, `coded` coded (their real bodies, CRC and parameters), for a repetition 1..127.
+ */
+export function inputPayloadBytes(a: ModelAnalysis, point: SplitPoint, tensors: Map<string, HostTensor>, coded: ReadonlyMap<string, CodedTensor>, rep = 1): number {
+  return encodePayload(inputPayload(a, point, tensors, coded, rep)).byteLength;
+}
+
 /**
  * Bytes of the payloads of one cycle at `point`, for a repetition 1..127 (repetition 0 is written
  * without its rep field, 2 bytes less or so). Zero for both at the edge-only split.
@@ -48,17 +74,7 @@ export function wireBytes(a: ModelAnalysis, point: SplitPoint, rep = 1): WireByt
   if (point.position === a.index.dataNodes.length) return { input: 0, result: 0 };
   const onEdge = edgeOutputs(a, point.position);
   const cloudOutputs = a.index.outputs.filter((o) => !onEdge.has(o));
-  const input: Payload = {
-    kind: 'input',
-    runId: RUN_ID,
-    splitIndex: point.index,
-    rep,
-    nextModels: [PART_HASH],
-    // The edge's inference time; the cloud-only split has none (0 is written without its value).
-    timings: [{ name: 'edge_ms', ms: point.position > 0 ? 1 : 0 }],
-    outputs: cloudOutputs,
-    tensors: new Map(point.cutTensors.map((t) => [t.name, zeroTensor(t.dtype, t.shape)])),
-  };
+  const input = inputPayload(a, point, new Map(point.cutTensors.map((t) => [t.name, zeroTensor(t.dtype, t.shape)])), undefined, rep);
   const result: Payload = {
     kind: 'output',
     runId: RUN_ID,

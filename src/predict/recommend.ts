@@ -1,5 +1,6 @@
 /**
- * The best split point for a link under constraints, the Pareto set, and the crossover table
+ * The best split point (and tensor codec, when candidates carry several) for a link under
+ * constraints, the Pareto set, and the crossover table
  * (the best split from 1 Mbit/s to 10 Gbit/s, with the exact bandwidths where the choice
  * changes). Candidates come from a profile (predicted, predict.ts) or from a run_all CSV
  * (measured compute and store costs, the link's part re-modelled for the asked link).
@@ -9,7 +10,7 @@ import { decadeBandwidths, linkCycleMs, type Link } from './link.js';
 import type { DagOptimum } from './dag.js';
 import type { MeasuredSplit } from './measured.js';
 import { paretoSet } from './pareto.js';
-import { cycleTimes, type SplitFacts } from './predict.js';
+import { cycleOf, cycleTimes, type SplitFacts } from './predict.js';
 import type { StoreCosts } from './store-costs.js';
 
 export interface Breakdown {
@@ -26,6 +27,8 @@ export interface Candidate {
   result_bytes: number;
   /** Undefined when not known (a run_all CSV read without its model). */
   edge_memory_mb?: number;
+  /** The codec the cut tensors are sent with (undefined or raw: none). */
+  tensor_codec?: string;
   /** The cycle on a link. */
   at(link: Link): Breakdown;
 }
@@ -37,7 +40,8 @@ export function predictedCandidates(facts: readonly SplitFacts[], store: StoreCo
     transfer_bytes: f.transfer_bytes,
     result_bytes: f.result_bytes,
     edge_memory_mb: f.edge_memory_mb,
-    at: (link) => cycleTimes({ edgeMs: f.edgeMs, cloudMs: f.cloudMs, inputBytes: f.transfer_bytes, resultBytes: f.result_bytes, edgeOnly: f.edgeOnly }, store, link),
+    tensor_codec: f.tensor_codec,
+    at: (link) => cycleTimes(cycleOf(f), store, link),
   }));
 }
 
@@ -55,6 +59,7 @@ export function measuredCandidates(measured: readonly MeasuredSplit[], memoryMb?
       split_layer: m.split_layer,
       transfer_bytes: m.transfer_bytes,
       result_bytes: m.result_bytes,
+      tensor_codec: m.tensor_codec,
       at: (link) => {
         if (edgeOnly) return { edge_ms: m.edge_ms, transfer_ms: 0, cloud_ms: m.cloud_ms, total_ms: m.total_ms };
         const now = linkCycleMs(m.transfer_bytes, m.result_bytes, link);
@@ -89,6 +94,7 @@ export function violation(c: Candidate, b: Breakdown, k: Constraints): string | 
 export interface RankedSplit extends Breakdown {
   split_index: number;
   split_layer: string;
+  tensor_codec?: string;
   transfer_bytes: number;
   edge_memory_mb?: number;
   feasible: boolean;
@@ -102,6 +108,7 @@ export interface CrossoverRow {
   bandwidth_mbit: number;
   split_index: number;
   split_layer: string;
+  tensor_codec?: string;
   total_ms: number;
   /** The DAG optimum's total at this bandwidth (from a profile only). */
   dag_total_ms?: number;
@@ -112,6 +119,8 @@ export interface CrossoverChange {
   bandwidth_mbit: number;
   from: number;
   to: number;
+  from_codec?: string;
+  to_codec?: string;
 }
 
 export interface Recommendation {
@@ -125,6 +134,8 @@ export interface Recommendation {
   /** The best cut over all cuts of the DAG, by min-cut (from a profile only; constraints do not apply to it). */
   dag?: DagOptimum;
 }
+
+const codecOf = (c: Candidate): { tensor_codec?: string } => (c.tensor_codec !== undefined ? { tensor_codec: c.tensor_codec } : {});
 
 /** The fastest of `cands` on a link (ties: the lower split index). */
 function fastest(cands: readonly Candidate[], link: Link): { c: Candidate; b: Breakdown } {
@@ -162,7 +173,10 @@ export function crossoverChanges(cands: readonly Candidate[], rttMs: number, fro
       if (!next || at > next.at || (at === next.at && l.a < next.l.a)) next = { l, at };
     }
     if (!next) break;
-    changes.push({ bandwidth_mbit: 1 / next.at, from: cur.c.split_index, to: next.l.c.split_index });
+    const change: CrossoverChange = { bandwidth_mbit: 1 / next.at, from: cur.c.split_index, to: next.l.c.split_index };
+    if (cur.c.tensor_codec !== undefined) change.from_codec = cur.c.tensor_codec;
+    if (next.l.c.tensor_codec !== undefined) change.to_codec = next.l.c.tensor_codec;
+    changes.push(change);
     cur = next.l;
     x = next.at;
   }
@@ -173,7 +187,7 @@ export function recommend(cands: readonly Candidate[], link: Link, constraints: 
   const ranked = cands.map((c) => {
     const b = c.at(link);
     const reason = violation(c, b, constraints);
-    const r: RankedSplit = { split_index: c.split_index, split_layer: c.split_layer, transfer_bytes: c.transfer_bytes, ...b, feasible: reason === undefined, pareto: false, best: false };
+    const r: RankedSplit = { split_index: c.split_index, split_layer: c.split_layer, ...codecOf(c), transfer_bytes: c.transfer_bytes, ...b, feasible: reason === undefined, pareto: false, best: false };
     if (c.edge_memory_mb !== undefined) r.edge_memory_mb = c.edge_memory_mb;
     if (reason) r.reason = reason;
     return r;
@@ -187,11 +201,11 @@ export function recommend(cands: readonly Candidate[], link: Link, constraints: 
   const front = paretoSet(feasibleRanked, [(r) => r.edge_ms, (r) => r.transfer_bytes, (r) => r.total_ms]).map((i) => feasibleRanked[i]!);
   for (const r of front) r.pareto = true;
   const { c } = fastest(feasible, link);
-  const best = ranked.find((r) => r.split_index === c.split_index)!;
+  const best = ranked[cands.indexOf(c)]!;
   best.best = true;
   const crossover = decadeBandwidths().map((bw) => {
     const f = fastest(feasible, { bandwidthMbit: bw, rttMs: link.rttMs });
-    return { bandwidth_mbit: bw, split_index: f.c.split_index, split_layer: f.c.split_layer, total_ms: f.b.total_ms };
+    return { bandwidth_mbit: bw, split_index: f.c.split_index, split_layer: f.c.split_layer, ...codecOf(f.c), total_ms: f.b.total_ms };
   });
   return { link, constraints, best, splits: ranked, pareto: front.map((r) => r.split_index), crossover, changes: crossoverChanges(feasible, link.rttMs) };
 }

@@ -47,6 +47,8 @@ export const COLUMNS = [
   // The split point's unrecorded warm-up cycles (--warmup): their time on the edge's clock, in all.
   'warmup_ms',
   'max_abs_diff',
+  // Classifier outputs (float, rank 2, last dim > 1): the fraction of rows whose top class is the full model's.
+  'top1_agreement',
   'job_name',
   'job_queue_s',
   'job_run_s',

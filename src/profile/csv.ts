@@ -41,6 +41,63 @@ export class CsvAppender {
   }
 }
 
+/**
+ * Columns added after the first results files, with the value an older row has in them: rows
+ * from before the tensor codecs sent their cut tensors raw; the others were not recorded.
+ */
+export const LATER_COLUMNS: Readonly<Partial<Record<(typeof COLUMNS)[number], string>>> = {
+  tensor_codec: 'raw',
+  codec_encode_ms: '',
+  cloud_codec_decode_ms: '',
+  top1_agreement: '',
+  store_retries: '',
+  warmup_ms: '',
+  cloud_restarts: '',
+};
+
+/**
+ * Columns of earlier versions that later ones split up: `threads` (both sides' sessions, with
+ * onnxruntime's spinning on) became edge_threads, cloud_threads and spinning.
+ */
+const LEGACY_COLUMNS: Readonly<Record<string, Partial<Record<(typeof COLUMNS)[number], (old: string) => string>>>> = {
+  threads: { edge_threads: (t) => t, cloud_threads: (t) => t, spinning: () => 'on' },
+};
+
+/**
+ * The LATER_COLUMNS a results file to resume lacks (`rows` as read); a file lacking any other
+ * column, or holding one this version does not write, is refused.
+ */
+export function missingLaterColumns(file: string, rows: readonly Record<string, string>[]): (typeof COLUMNS)[number][] {
+  const header = Object.keys(rows[0] ?? {});
+  const missing = COLUMNS.filter((c) => !header.includes(c));
+  const derived = new Set(header.flatMap((c) => Object.keys(LEGACY_COLUMNS[c] ?? {})));
+  const unknown = missing.filter((c) => !(c in LATER_COLUMNS) && !derived.has(c));
+  if (unknown.length) throw new FileError(`${file} is not a run_all results file of this version (no column ${unknown.join(', ')})`, { file });
+  const extra = header.filter((c) => !(COLUMNS as readonly string[]).includes(c) && !(c in LEGACY_COLUMNS));
+  if (extra.length) throw new FileError(`${file} is not a run_all results file of this version (unknown column ${extra.join(', ')})`, { file });
+  return missing;
+}
+
+/**
+ * Gives `rows` (as read from a file) the `missing` LATER_COLUMNS, derived from the legacy columns
+ * they replace where there are some, and drops the legacy columns: the rows then read as this
+ * version's (for the settings check), before anything is written.
+ */
+export function upgradeRows(rows: Record<string, string>[], missing: readonly (typeof COLUMNS)[number][]): void {
+  for (const r of rows) {
+    for (const c of missing) {
+      const legacy = Object.keys(LEGACY_COLUMNS).find((old) => old in r && LEGACY_COLUMNS[old]![c]);
+      r[c] = legacy ? LEGACY_COLUMNS[legacy]![c]!(r[legacy]!) : LATER_COLUMNS[c]!;
+    }
+    for (const old of Object.keys(LEGACY_COLUMNS)) delete r[old];
+  }
+}
+
+/** Rewrites `file` whole with the current header and `rows` (upgraded): a temporary file renamed into place, so rows appended next line up. */
+export async function writeUpgradedResults(file: string, rows: readonly Record<string, string>[]): Promise<void> {
+  await writeCsv(file, [[...COLUMNS], ...rows.map((r) => COLUMNS.map((c) => r[c] ?? ''))]);
+}
+
 /** Rows of an existing results file (for --resume); a torn last line is dropped. */
 export async function readRows(file: string): Promise<Record<string, string>[]> {
   if (!existsSync(file)) return [];
@@ -70,7 +127,7 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
   }
   const header = ['split_index', 'split_layer', 'cut_tensors', 'tensor_bytes', 'transfer_bytes', 'reps', 'failed'];
   for (const c of TIME_COLUMNS) header.push(`${c}_median`, `${c}_p5`, `${c}_p95`);
-  header.push('tensor_codec', 'max_abs_diff_max');
+  header.push('tensor_codec', 'max_abs_diff_max', 'top1_agreement');
   const lines: (string | number)[][] = [header];
   const keys = [...bySplit.keys()];
   const order = (k: string): number => Number(k.split('/')[0]);
@@ -85,7 +142,9 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
       line.push(...[0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : '')));
     }
     const diffs = ok.map((r) => r.max_abs_diff).filter((x) => x !== '' && x !== undefined).map(Number);
-    line.push(codecOf(first), diffs.length ? Math.max(...diffs) : '');
+    const top1 = ok.map((r) => r.top1_agreement).filter((x) => x !== '' && x !== undefined).map(Number);
+    // The mean over the rows: the fraction of all their classifier rows that agree.
+    line.push(codecOf(first), diffs.length ? Math.max(...diffs) : '', top1.length ? Math.round((top1.reduce((a, b) => a + b, 0) / top1.length) * 1e6) / 1e6 : '');
     lines.push(line);
   }
   const out = summaryPath(file);

@@ -10,12 +10,20 @@
  * optionally CYCLE_COSTS: a part run in a sweep's cycle takes `cycle_ms` + `cycle_scale` x its
  * hot time (see cycle-calibration.ts). median_ms and p95_ms are over `runs`
  * runs. A profile without those rows (written before them) reads as cycle_ms 0, cycle_scale 1.
+ *
+ * The tensor codecs (codec-profile.ts), in the optional columns CODEC_COLUMNS: rows of kind
+ * `codec_speed` hold a codec's (tensor_codec) encode (side edge) or decode (side cloud) cost,
+ * node `call` (ms per coded tensor) or `per_mb` (ms per MB of raw tensor bytes), in median_ms;
+ * rows of kind `codec_wire` hold one split point's input payload with a codec (node: the
+ * split_index): wire_bytes as sent, and the raw bytes and count of the cut tensors it coded.
+ * A profile without them (written before them) predicts raw transfers only.
  */
 import { parse } from 'csv-parse/sync';
 import { readFile } from 'node:fs/promises';
 import { FileError } from '../errors.js';
 import type { LinkShape } from '../storage/shaping-proxy.js';
 import { writeCsv } from './csv.js';
+import type { CodecProfile, CodecSpeed, CodecWire } from './codec-profile.js';
 
 export const PROFILE_COLUMNS = [
   'side',
@@ -40,6 +48,8 @@ export const PROFILE_COLUMNS = [
  * written before these columns reads as calibrated without a link.
  */
 export const CALIBRATION_COLUMNS = ['calibration_bandwidth_mbit', 'calibration_rtt_ms'] as const;
+/** Columns of the codec rows, after PROFILE_COLUMNS (absent from profiles written before them). */
+export const CODEC_COLUMNS = ['tensor_codec', 'wire_bytes', 'coded_tensor_bytes', 'coded_tensors'] as const;
 
 export const SIDES = ['edge', 'cloud'] as const;
 export type Side = (typeof SIDES)[number];
@@ -87,6 +97,8 @@ export interface LayerProfile {
   fixed: Record<Side, Record<FixedCost, CostStat> & Partial<Record<CycleCost, CostStat>>>;
   /** The link the calibration cycles ran behind (absent: none). */
   calibrationLink?: LinkShape;
+  /** The tensor codecs on the cut tensors; absent in profiles made before them. */
+  codecs?: CodecProfile;
 }
 
 /** A side's cycle cost in ms (0 when the profile has none). */
@@ -110,14 +122,24 @@ function rowsOf(p: LayerProfile): (string | number)[][] {
     const l = p.calibrationLink;
     return [s.execType, s.threads ?? '', s.graphOpt, s.backend, p.modelSha256, l?.bandwidthMbit ?? '', l ? l.rttMs : ''];
   };
-  const rows: (string | number)[][] = [[...PROFILE_COLUMNS, ...CALIBRATION_COLUMNS]];
-  for (const n of p.nodes) rows.push([n.side, 'node', n.node, n.opType, n.medianMs, n.p95Ms, n.runs, n.outputBytes, n.params, n.macs, ...common(n.side)]);
+  const none = CODEC_COLUMNS.map(() => '');
+  const rows: (string | number)[][] = [[...PROFILE_COLUMNS, ...CALIBRATION_COLUMNS, ...CODEC_COLUMNS]];
+  for (const n of p.nodes) rows.push([n.side, 'node', n.node, n.opType, n.medianMs, n.p95Ms, n.runs, n.outputBytes, n.params, n.macs, ...common(n.side), ...none]);
   for (const side of SIDES) {
     for (const name of [...FIXED_COSTS, ...CYCLE_COSTS]) {
       const f = p.fixed[side][name];
       if (!f) continue;
-      rows.push([side, 'fixed', name, '', f.medianMs, f.p95Ms, f.runs, '', '', '', ...common(side)]);
+      rows.push([side, 'fixed', name, '', f.medianMs, f.p95Ms, f.runs, '', '', '', ...common(side), ...none]);
     }
+  }
+  for (const [codec, s] of Object.entries(p.codecs?.speed ?? {})) {
+    for (const [side, cost] of [['edge', s.encode], ['cloud', s.decode]] as const) {
+      rows.push([side, 'codec_speed', 'call', '', cost.callMs, cost.callMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors]);
+      rows.push([side, 'codec_speed', 'per_mb', '', cost.perMbMs, cost.perMbMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors]);
+    }
+  }
+  for (const [split, per] of Object.entries(p.codecs?.wire ?? {})) {
+    for (const [codec, w] of Object.entries(per)) rows.push(['edge', 'codec_wire', split, '', 0, 0, 1, '', '', '', ...common('edge'), codec, w.wireBytes, w.codedTensorBytes, w.codedTensors]);
   }
   return rows;
 }
@@ -150,6 +172,8 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const settings = {} as Record<Side, SideSettings>;
   const fixed = { edge: {}, cloud: {} } as LayerProfile['fixed'];
   const nodes: NodeProfile[] = [];
+  const speed: Record<string, CodecSpeed> = {};
+  const wire: Record<number, Record<string, CodecWire>> = {};
   const sha = records[0]!.model_sha256!;
   records.forEach((r, i) => {
     const line = i + 2;
@@ -161,6 +185,15 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     if (r.kind === 'fixed') {
       if (!FIXED_COSTS.includes(r.node as FixedCost) && !CYCLE_COSTS.includes(r.node as CycleCost)) bad(`line ${line}: fixed cost '${r.node}'`);
       fixed[side][r.node as FixedCost] = base;
+    } else if (r.kind === 'codec_speed') {
+      const codec = r.tensor_codec ?? '';
+      if (codec === '' || (r.node !== 'call' && r.node !== 'per_mb')) bad(`line ${line}: codec cost '${r.node}' of codec '${codec}'`);
+      const s = (speed[codec] ??= { encode: { callMs: 0, perMbMs: 0 }, decode: { callMs: 0, perMbMs: 0 }, tensors: num(r, 'coded_tensors', line), runs: base.runs });
+      s[side === 'edge' ? 'encode' : 'decode'][r.node === 'call' ? 'callMs' : 'perMbMs'] = base.medianMs;
+    } else if (r.kind === 'codec_wire') {
+      const split = Number(r.node);
+      if (!r.tensor_codec || r.node === '' || !Number.isInteger(split) || split < 0) bad(`line ${line}: codec_wire split '${r.node}' of codec '${r.tensor_codec ?? ''}'`);
+      (wire[split] ??= {})[r.tensor_codec!] = { wireBytes: num(r, 'wire_bytes', line), codedTensorBytes: num(r, 'coded_tensor_bytes', line), codedTensors: num(r, 'coded_tensors', line) };
     } else if (r.kind === 'node') {
       nodes.push({ side, node: r.node!, opType: r.op_type!, ...base, outputBytes: num(r, 'output_bytes', line), params: num(r, 'params', line), macs: num(r, 'macs', line) });
     } else {
@@ -176,5 +209,7 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const rtt = first.calibration_rtt_ms ?? '';
   const number = (v: string, c: string) => (Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : bad(`line 2: ${c} '${v}' is not a number >= 0`));
   const calibrationLink = rtt === '' && bw === '' ? undefined : { ...(bw !== '' ? { bandwidthMbit: number(bw, 'calibration_bandwidth_mbit') } : {}), rttMs: rtt === '' ? 0 : number(rtt, 'calibration_rtt_ms') };
-  return { modelSha256: sha, settings, nodes, fixed, ...(calibrationLink ? { calibrationLink } : {}) };
+  const p: LayerProfile = { modelSha256: sha, settings, nodes, fixed, ...(calibrationLink ? { calibrationLink } : {}) };
+  if (Object.keys(speed).length > 0 || Object.keys(wire).length > 0) p.codecs = { speed, wire };
+  return p;
 }

@@ -20,6 +20,7 @@ import { profileCloud } from './cloud-profile.js';
 import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
+import { profileCodecs } from './codec-profile.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
 import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
 import { startRun } from './start-run.js';
@@ -82,6 +83,8 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
   const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
+  // The tensor codecs on this model's cut tensors, with the edge's session options.
+  const codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config));
   // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
   // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
   const run = await startRun(analysis, config, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
@@ -115,6 +118,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     settings: { edge: settingsOf(config, 'local', edge, config.edgeThreads), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
     nodes: [...e.nodes, ...c.nodes],
     fixed: { edge: e.fixed, cloud: c.fixed },
+    codecs,
   };
   const calibration = cycleCosts(analysis, hot, cycles);
   return {

@@ -16,6 +16,7 @@ import { buildPointParts, type BuiltPart } from '../split/split.js';
 import type { LinkShape } from '../storage/shaping-proxy.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
 import { encodeTensors } from '../tensor/codecs/tensors.js';
+import { top1Agreement } from './top1.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, type Row } from './columns.js';
@@ -232,7 +233,7 @@ export class PreparedSplit {
   private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {
     const codec = ctx.tensorCodec ?? 'raw';
     // Each codec's cycles have their own objects (a result of another codec is never taken for this one's).
-    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec}`}`;
+    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec.replace(/[^A-Za-z0-9]/g, '_')}`}`;
     return (
       ctx.backend.jobKeys?.(ctx.runId, this.point.index, repKey) ?? {
         inputKey: storeKeys.input(ctx.runId, this.point.index, repKey),
@@ -343,6 +344,8 @@ export class PreparedSplit {
         let worst = 0;
         for (const [name, t] of Object.entries(ctx.expected)) worst = Math.max(worst, maxAbsDiff(outputs.get(name), t));
         row.max_abs_diff = worst;
+        const top1 = top1Agreement(outputs, ctx.expected);
+        if (top1 !== undefined) row.top1_agreement = top1;
       }
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;

@@ -55,7 +55,8 @@ function floats(t: HostTensor): ArrayLike<number> | undefined {
   return t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : undefined;
 }
 
-function argmaxRows(v: ArrayLike<number>, width: number): Int32Array {
+/** The index of the largest value of every row of `width` values. */
+export function argmaxRows(v: ArrayLike<number>, width: number): Int32Array {
   const rows = Math.floor(v.length / width);
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {

@@ -5,7 +5,7 @@
  * totals over the measured ones; and the crossover chart (best split vs bandwidth, log axis).
  */
 import type { RecommendFile } from './recommendation.js';
-import type { SettingGroup, SplitStat } from './results.js';
+import { deviationText, type SettingGroup, type SplitStat } from './results.js';
 
 export type ChartSpec = Record<string, unknown>;
 
@@ -156,6 +156,7 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
       subtitle: [
         o.predictedRows ? `${g.label}; predicted by onnx-manager predict` : `${g.label}; medians over ${describeReps(g)}; whiskers: p5-p95 of total_ms`,
         `best split ${best.split_index} (${best.split_layer}): total ${best.total_ms.toFixed(2)} ms, ${best.transfer_bytes} bytes moved`,
+        ...(deviationText(g) ? [deviationText(g)] : []),
       ],
     },
     width: Math.max(420, n * lay.step),

@@ -157,22 +157,25 @@ function chartsSection(c: Charts): string {
   return section('charts', 'Charts', `${note}\n${body}`);
 }
 
-const NUMERIC = new Set(['split_index', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', 'predicted_total_ms', 'reps', 'failed']);
+const NUMERIC = new Set(['split_index', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', 'predicted_total_ms', 'max_abs_diff', 'top1_agreement', 'reps', 'failed']);
 
 function splitTableSection(results: ResultsFile, predicted: ReadonlyMap<number, number> | undefined): string {
   const several = results.groups.length > 1;
-  const headers = [...(several ? ['setting'] : []), 'split_index', 'split_layer', 'cut_tensors', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', ...(predicted ? ['predicted_total_ms'] : []), 'reps', 'failed', 'best'];
+  // The outputs' deviation from the full model, where the rows have it.
+  const all = results.groups.flatMap((g) => g.splits);
+  const dev = [...(all.some((s) => s.max_abs_diff !== undefined) ? (['max_abs_diff'] as const) : []), ...(all.some((s) => s.top1_agreement !== undefined) ? (['top1_agreement'] as const) : [])];
+  const headers = [...(several ? ['setting'] : []), 'split_index', 'split_layer', 'cut_tensors', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', ...(predicted ? ['predicted_total_ms'] : []), ...dev, 'reps', 'failed', 'best'];
   const entries: { index: number; cells: Cell[]; best: boolean }[] = [];
   for (const g of results.groups) {
     const group: typeof entries = [];
     for (const s of g.splits) {
       const p = predicted?.get(s.split_index);
-      const times = [s.transfer_bytes, s.edge_ms, s.transfer_ms, s.cloud_ms, s.other_ms, s.total_ms, s.total_p5, s.total_p95, ...(predicted ? [p === undefined ? '' : p] : [])];
+      const times = [s.transfer_bytes, s.edge_ms, s.transfer_ms, s.cloud_ms, s.other_ms, s.total_ms, s.total_p5, s.total_p95, ...(predicted ? [p === undefined ? '' : p] : []), ...dev.map((c): Cell => (s[c] === undefined ? '' : c === 'max_abs_diff' ? { text: s[c]!.toPrecision(3), value: s[c]! } : s[c]!))];
       const cells = [s.split_index, s.split_layer, s.cut_tensors.split(';').join('; '), ...times, s.reps, s.failed, s === g.best ? 'best' : ''];
       group.push({ index: s.split_index, cells, best: s === g.best });
     }
     // A split point without an ok row: its failures and the last error, no times.
-    const blanks = 8 + (predicted ? 1 : 0);
+    const blanks = 8 + (predicted ? 1 : 0) + dev.length;
     for (const f of g.failedOnly) group.push({ index: f.split_index, cells: [f.split_index, f.split_layer, '', ...Array<Cell>(blanks).fill(''), 0, f.failed, `failed: ${f.error}`], best: false });
     group.sort((a, b) => a.index - b.index);
     entries.push(...group.map((e) => ({ ...e, cells: [...(several ? [g.label] : []), ...e.cells] })));

@@ -33,6 +33,9 @@ export interface SplitStat {
   total_ms: number;
   total_p5: number;
   total_p95: number;
+  /** The outputs against the full model's (run_all rows that have them): the largest max_abs_diff, the mean top1_agreement. */
+  max_abs_diff?: number;
+  top1_agreement?: number;
 }
 
 export interface SettingGroup {
@@ -117,7 +120,8 @@ function settingLabel(s: Setting): string {
 function slugPart(c: (typeof SETTING_COLUMNS)[number], s: Setting): string {
   if (c === 'backend') return `backend-${s.backend || 'none'}`;
   if (c === 'exec_type') return (s.exec_type || 'none').toLowerCase();
-  if (c === 'tensor_codec') return `codec-${s.tensor_codec || 'raw'}`;
+  // int8:axis=1 -> codec-int8-axis-1 (file-name characters only).
+  if (c === 'tensor_codec') return `codec-${(s.tensor_codec || 'raw').replace(/[^A-Za-z0-9]+/g, '-')}`;
   return hasLink(s) ? `link-${s.bandwidth_mbit ? `${s.bandwidth_mbit}mbit` : 'unlimited'}-rtt${s.rtt_ms || 0}ms` : 'link-direct';
 }
 
@@ -163,7 +167,24 @@ function splitStat(all: readonly Record<string, string>[], kind: ResultsKind): S
     total_p5: total.length ? percentile(total, 0.05) : 0,
     total_p95: total.length ? percentile(total, 0.95) : 0,
   };
-  return { ...s, other_ms: Math.max(0, s.total_ms - s.edge_ms - s.transfer_ms - s.cloud_ms) };
+  const diffs = values('max_abs_diff');
+  const top1 = values('top1_agreement');
+  return {
+    ...s,
+    other_ms: Math.max(0, s.total_ms - s.edge_ms - s.transfer_ms - s.cloud_ms),
+    ...(diffs.length ? { max_abs_diff: Math.max(...diffs) } : {}),
+    ...(top1.length ? { top1_agreement: top1.reduce((a, b) => a + b, 0) / top1.length } : {}),
+  };
+}
+
+/** How far a group's outputs came from the full model's, in words ('' when its rows do not say). */
+export function deviationText(g: SettingGroup): string {
+  const sent = g.splits.filter((x) => x.transfer_bytes > 0);
+  const diffs = sent.map((x) => x.max_abs_diff).filter((v): v is number => v !== undefined);
+  if (diffs.length === 0) return '';
+  const top1 = sent.map((x) => x.top1_agreement).filter((v): v is number => v !== undefined);
+  const agree = top1.length ? `, top-1 agreement ${(100 * Math.min(...top1)).toFixed(1)}% at worst` : '';
+  return `outputs vs the full model: max |diff| ${Math.max(...diffs).toPrecision(3)}${agree}`;
 }
 
 /** Per-split statistics per setting, in the order the settings first appear; splits in index order. */

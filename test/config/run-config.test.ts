@@ -99,6 +99,18 @@ describe('the run configuration from flag values', () => {
     assert.throws(() => decodeCloudConfig('{"v":1,"provider":{"name":"cpu"},"graphOptimizationLevel":"all","spinning":"no","bucket":"b"}'), /field 'spinning' must be true or false, got "no"/);
   });
 
+  it('--spinning on keeps onnxruntime\'s spinning on a local sweep, --spinning off turns it off anywhere', () => {
+    const on = buildRunConfig({ spinning: 'on' }, {});
+    assert.equal(on.spinning, undefined);
+    assert.equal(threadColumns(on).spinning, 'on');
+    assert.equal(edgeSessionOptions(on).allowSpinning, undefined);
+    assert.ok(!encodeCloudConfig(cloudConfigOf(on)).includes('spinning'), 'the cloud keeps its default too');
+    const off = buildRunConfig({ cloud: 'kubernetes', spinning: 'off' }, {});
+    assert.equal(threadColumns(off).spinning, 'off');
+    assert.equal(cloudConfigOf(off).spinning, false);
+    assert.throws(() => buildRunConfig({ spinning: 'sometimes' }, {}), /--spinning must be on or off, got sometimes/);
+  });
+
   it("parses the chosen backend's own flags once, naming a bad one", () => {
     assert.deepEqual(buildRunConfig({ cloud: 'local', ssh_host: 'ignored' }, {}).backend, { name: 'local' });
     assert.deepEqual(buildRunConfig({ cloud: 'ssh', ssh_host: 'u@h', ssh_command: 'node /srv/c.js --serve', ssh_key: '/k' }, {}).backend, {

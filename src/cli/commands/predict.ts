@@ -1,13 +1,13 @@
 import { DEFAULTS } from '../../config/defaults.js';
 import { defineCommand } from '../command.js';
-import { checkCloudFlags, intOption, withCloudOptions, withJson, withLinkOptions, withModelOptions, withRuntimeOptions, withStoreOptions } from '../option-groups.js';
+import { checkCloudFlags, intOption, withCloudOptions, withJson, withLinkOptions, withModelOptions, withRuntimeOptions, withStoreOptions, withCodecOptions } from '../option-groups.js';
 
 export const predictCommand = defineCommand({
   name: 'predict',
   describe: 'Every split point predicted from a per-layer profile, the store and a link, without the sweep; --measured compares with a run_all CSV',
   example: 'predict --onnx_file model.onnx --profile results/model.profile.csv --bandwidth 50 --rtt 20 --results_file results/model.predict.csv',
   builder: (y) =>
-    withJson(withCloudOptions(withStoreOptions(withRuntimeOptions(withLinkOptions(withModelOptions(y))))))
+    withCodecOptions(withJson(withCloudOptions(withStoreOptions(withRuntimeOptions(withLinkOptions(withModelOptions(y)))))), true, true)
       .option('profile', { type: 'string', describe: 'The per-layer profile (<results>.profile.csv, made by `onnx-manager profile`); none: profile both sides first, with the runtime and cloud flags given here' })
       .option('profile_rep', intOption('profile_rep', { describe: 'Without --profile: recorded runs per side when profiling (default as profile --rep)' }))
       .option('seed', intOption('seed', { min: 0, default: DEFAULTS.seed, describe: 'Without --profile: seed of the random input profiled' }))

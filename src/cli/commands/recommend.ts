@@ -1,12 +1,12 @@
 import { defineCommand } from '../command.js';
-import { nonNegativeOption, withJson, withLinkOptions, withModelOptions, withStoreOptions } from '../option-groups.js';
+import { nonNegativeOption, withJson, withLinkOptions, withModelOptions, withStoreOptions, withCodecOptions } from '../option-groups.js';
 
 export const recommendCommand = defineCommand({
   name: 'recommend',
   describe: 'The best split point for a link under constraints, the Pareto set and the crossover table, from a profile or a run_all CSV',
   example: 'recommend --onnx_file model.onnx --profile results/model.profile.csv --bandwidth 20 --rtt 30 --max_edge_ms 15',
   builder: (y) =>
-    withJson(withStoreOptions(withLinkOptions(withModelOptions(y))))
+    withCodecOptions(withJson(withStoreOptions(withLinkOptions(withModelOptions(y)))), true, true)
       .option('profile', { type: 'string', describe: 'A per-layer profile: predicted times' })
       .option('results_file', { type: 'string', describe: 'A run_all CSV: measured times, the link re-modelled' })
       .conflicts('profile', 'results_file')

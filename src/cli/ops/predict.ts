@@ -13,7 +13,7 @@ import { randomInputs } from '../../split/random-inputs.js';
 import { profileFileFor } from './profile.js';
 import { checkProfile } from '../../predict/model.js';
 import { checkLink, describeLink, type Link } from '../../predict/link.js';
-import { compare, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
+import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
 import { measureRunStore, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
@@ -32,6 +32,14 @@ export interface PredictArgs extends ModelArgs {
   minio_bucket?: string;
   minio_region?: string;
   minio_secure?: boolean;
+  /** Codecs of the cut tensors to predict (default raw). */
+  tensor_codec?: string | string[];
+}
+
+/** The codecs asked for, each once, in order; `fallback` when none. */
+export function codecsOf(args: { tensor_codec?: string | string[] }, fallback: readonly string[] = ['raw']): string[] {
+  const given = args.tensor_codec === undefined ? [] : [args.tensor_codec].flat();
+  return [...new Set(given.length ? given : fallback)];
 }
 
 /**
@@ -110,15 +118,18 @@ export async function predict(args: PredictArgs, out: (s: string) => void): Prom
     store,
     model_sha256: a.model.sha256,
   };
-  const rows: (PredictedRow & Record<string, unknown>)[] = predictRows(splitFacts(a, profile), costs, link).map((r) => ({ ...r, ...settings }));
+  const codecs = codecsOf(args);
+  const label = args.profile ?? 'the profile';
+  const rows: (PredictedRow & Record<string, unknown>)[] = codecs.flatMap((codec) => predictRows(splitFacts(a, profile, codec, label), costs, link).map((r) => ({ ...r, ...settings })));
   let columns: string[] = [...PREDICT_COLUMNS];
   if (measured) {
-    const by = new Map(measured.map((m) => [m.split_index, m]));
-    columns = [...columns, 'measured_edge_ms', 'measured_cloud_ms', 'measured_transfer_ms', 'measured_total_ms', 'compute_ape', 'total_ape'];
+    const by = new Map(measured.map((m) => [joinKey(m.split_index, m.tensor_codec), m]));
+    columns = [...columns, 'measured_transfer_bytes', 'measured_edge_ms', 'measured_cloud_ms', 'measured_transfer_ms', 'measured_total_ms', 'compute_ape', 'total_ape'];
     for (const r of rows) {
-      const m = by.get(r.split_index);
+      const m = by.get(joinKey(r.split_index, r.tensor_codec));
       if (!m) continue;
       Object.assign(r, {
+        measured_transfer_bytes: m.transfer_bytes,
         measured_edge_ms: m.edge_ms,
         measured_cloud_ms: m.cloud_ms,
         measured_transfer_ms: m.transfer_ms,
@@ -135,19 +146,21 @@ export async function predict(args: PredictArgs, out: (s: string) => void): Prom
     out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, splits: rounded }, null, 2));
     return 0;
   } else {
-    const keys = ['transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', ...(measured ? ['measured_total_ms', 'total_ape'] : [])];
-    out(table(['>split_index', 'split_layer', ...keys.map((k) => `>${k}`)], rounded.map((r) => [r.split_index, r.split_layer, ...keys.map((k) => String((r as Record<string, unknown>)[k] ?? ''))])));
-    out(`${rows.length} split points predicted for ${describeLink(link)} (store: ${store}, ${costs.requests} requests measured) in ${file}`);
+    const several = codecs.length > 1 || codecs[0] !== 'raw';
+    const keys = [...(several ? ['tensor_codec'] : []), 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', ...(measured ? ['measured_total_ms', 'total_ape'] : [])];
+    out(table(['>split_index', 'split_layer', ...keys.map((k) => (k === 'tensor_codec' ? k : `>${k}`))], rounded.map((r) => [r.split_index, r.split_layer, ...keys.map((k) => String((r as Record<string, unknown>)[k] ?? ''))])));
+    out(`${rows.length} rows (${a.splitPoints.length} split points${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}) predicted for ${describeLink(link)} (store: ${store}, ${costs.requests} requests measured) in ${file}`);
   }
   const best = rows.reduce((b, r) => (r.total_ms < b.total_ms ? r : b));
-  out(`predicted best split: ${best.split_index} (${best.split_layer}), total ${best.total_ms.toFixed(2)} ms`);
+  const sentAs = (codec: string | undefined) => (codec && codec !== 'raw' ? ` with the cut tensors sent as ${codec}` : '');
+  out(`predicted best split: ${best.split_index} (${best.split_layer})${sentAs(best.tensor_codec)}, total ${best.total_ms.toFixed(2)} ms`);
   if (comparison) {
     const c = comparison;
     out(`against ${args.measured} (${c.splits} split points): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
     out(
-      c.predictedBest === c.measuredBest
-        ? `the predicted best split ${c.predictedBest} is the measured best`
-        : `the predicted best split ${c.predictedBest} is not the measured best ${c.measuredBest}: measured, it is ${pct(c.slowerPct)} slower`,
+      c.predictedBest === c.measuredBest && c.predictedBestCodec === c.measuredBestCodec
+        ? `the predicted best split ${c.predictedBest}${sentAs(c.predictedBestCodec)} is the measured best`
+        : `the predicted best split ${c.predictedBest}${sentAs(c.predictedBestCodec)} is not the measured best ${c.measuredBest}${sentAs(c.measuredBestCodec)}: measured, it is ${pct(c.slowerPct)} slower`,
     );
   }
   return 0;

@@ -17,7 +17,7 @@ import { OutputTransaction } from '../../split/output.js';
 import * as path from 'node:path';
 import { humanBytes, table } from '../format.js';
 import { analyzeFromArgs } from '../options.js';
-import { linkOf, measuredFor, profileFor, type PredictArgs } from './predict.js';
+import { codecsOf, linkOf, measuredFor, profileFor, type PredictArgs } from './predict.js';
 
 export interface RecommendArgs extends PredictArgs {
   max_edge_ms?: number;
@@ -31,37 +31,46 @@ function baseOf(file: string): string {
   return file.replace(/(\.profile)?\.csv$/i, '');
 }
 
-export const RECOMMEND_COLUMNS = ['split_index', 'split_layer', 'transfer_bytes', 'edge_memory_mb', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', 'feasible', 'reason', 'pareto', 'best'] as const;
+export const RECOMMEND_COLUMNS = ['split_index', 'split_layer', 'tensor_codec', 'transfer_bytes', 'edge_memory_mb', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', 'feasible', 'reason', 'pareto', 'best'] as const;
 
 function fmt(v: number | undefined): string {
   return v === undefined ? '' : v.toFixed(2);
 }
 
+/** ' with the cut tensors sent as fp16', or nothing for raw. */
+function sentAs(codec: string | undefined): string {
+  return codec && codec !== 'raw' ? ` with the cut tensors sent as ${codec}` : '';
+}
+
+const named = (split: number, codec: string | undefined) => `${split}${codec && codec !== 'raw' ? ` (${codec})` : ''}`;
+
 export function recommendationText(r: Recommendation, source: string): string[] {
   const b = r.best;
+  const codec = (s: { tensor_codec?: string }) => s.tensor_codec ?? 'raw';
   const lines = [
-    `best split for ${describeLink(r.link)} (${source}): ${b.split_index} (${b.split_layer})`,
+    `best split for ${describeLink(r.link)} (${source}): ${b.split_index} (${b.split_layer})${sentAs(b.tensor_codec)}`,
     `  edge ${fmt(b.edge_ms)} ms + transfer ${fmt(b.transfer_ms)} ms + cloud ${fmt(b.cloud_ms)} ms; total ${fmt(b.total_ms)} ms; ${humanBytes(b.transfer_bytes)} sent${b.edge_memory_mb !== undefined ? `; edge memory ~${fmt(b.edge_memory_mb)} MB` : ''}`,
     '',
     'Pareto set (edge compute vs bytes moved vs total):',
     table(
-      ['>split_index', 'split_layer', '>edge_ms', '>transfer_bytes', '>total_ms'],
-      r.splits.filter((s) => s.pareto).map((s) => [s.split_index, s.split_layer, fmt(s.edge_ms), s.transfer_bytes, fmt(s.total_ms)]),
+      ['>split_index', 'split_layer', 'tensor_codec', '>edge_ms', '>transfer_bytes', '>total_ms'],
+      r.splits.filter((s) => s.pareto).map((s) => [s.split_index, s.split_layer, codec(s), fmt(s.edge_ms), s.transfer_bytes, fmt(s.total_ms)]),
     ),
     '',
     ...dagText(r.dag),
     `Crossover (rtt ${r.link.rttMs} ms):`,
     r.dag
-      ? table(['>bandwidth_mbit', '>split_index', 'split_layer', '>total_ms', '>dag_total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, fmt(c.total_ms), fmt(c.dag_total_ms)]))
-      : table(['>bandwidth_mbit', '>split_index', 'split_layer', '>total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, fmt(c.total_ms)])),
+      ? table(['>bandwidth_mbit', '>split_index', 'split_layer', 'tensor_codec', '>total_ms', '>dag_total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, codec(c), fmt(c.total_ms), fmt(c.dag_total_ms)]))
+      : table(['>bandwidth_mbit', '>split_index', 'split_layer', 'tensor_codec', '>total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, codec(c), fmt(c.total_ms)])),
   ];
   lines.push(
     r.changes.length === 0
       ? 'the choice is the same from 1 Mbit/s to 10 Gbit/s'
-      : `the choice changes at: ${r.changes.map((c) => `${c.bandwidth_mbit.toPrecision(4)} Mbit/s (${c.from} -> ${c.to})`).join(', ')}`,
+      : `the choice changes at: ${r.changes.map((c) => `${c.bandwidth_mbit.toPrecision(4)} Mbit/s (${named(c.from, c.from_codec)} -> ${named(c.to, c.to_codec)})`).join(', ')}`,
   );
   const excluded = r.splits.filter((s) => !s.feasible).length;
-  if (excluded) lines.push(`${excluded} of ${r.splits.length} split points excluded by the constraints`);
+  const codecs = new Set(r.splits.map(codec)).size;
+  if (excluded) lines.push(`${excluded} of ${r.splits.length} ${codecs > 1 ? 'split points x tensor codecs' : 'split points'} excluded by the constraints`);
   return lines;
 }
 
@@ -89,14 +98,22 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   if (args.profile) {
     const { profile } = await profileFor(args, a);
     const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
-    cands = predictedCandidates(splitFacts(a, profile), costs);
+    cands = codecsOf(args).flatMap((codec) => predictedCandidates(splitFacts(a, profile, codec, args.profile), costs));
     const envelope = payloadEnvelope(a);
     dagAt = (l) => dagOptimum(a, profile, costs, l, envelope);
     source = `predicted from ${args.profile}, store ${store}`;
   } else {
     measured = await measuredFor(args.results_file!, a);
     const memory = edgeMemory(a);
-    cands = measuredCandidates(measured, new Map(a.splitPoints.map((p, i) => [p.index, memory[i]!.mb])));
+    // Every codec measured, or those asked for.
+    const measuredCodecs = [...new Set(measured.map((m) => m.tensor_codec ?? 'raw'))];
+    const wanted = codecsOf(args, measuredCodecs);
+    const missing = wanted.filter((c) => !measuredCodecs.includes(c));
+    if (missing.length) throw new UsageError(`${args.results_file} has no rows with --tensor_codec ${missing.join(', ')} (it has ${measuredCodecs.join(', ')})`);
+    cands = measuredCandidates(
+      measured.filter((m) => wanted.includes(m.tensor_codec ?? 'raw')),
+      new Map(a.splitPoints.map((p, i) => [p.index, memory[i]!.mb])),
+    );
     source = `measured in ${args.results_file}, link re-modelled`;
   }
   const link = linkOf(args, measured);

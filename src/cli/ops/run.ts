@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { UsageError } from '../../errors.js';
-import { COLUMNS, type Row } from '../../profile/columns.js';
-import { CsvAppender, readRows, writeSummary } from '../../profile/csv.js';
+import type { Row } from '../../profile/columns.js';
+import { CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
 import { doneKey, inputShapesOf, runSweep } from '../../profile/sweep.js';
 import type { HostTensor } from '../../runtime/session.js';
@@ -150,10 +150,9 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   if (!args.resume && (await readRows(file)).length > 0) {
     throw new UsageError(`${file} already holds results; use --resume to continue that sweep or choose another --results_file`);
   }
-  if (previous.length > 0) {
-    const header = Object.keys(previous[0]!);
-    if (COLUMNS.some((c) => !header.includes(c))) throw new UsageError(`${file} is not a run_all results file of this version`);
-  }
+  // A file from before the later columns: its rows count as raw, once the settings match.
+  const added = previous.length > 0 ? missingLaterColumns(file, previous) : [];
+  upgradeRows(previous, added);
   // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
   for (const r of previous) if (r.status === 'ok') done.add(doneKey(r.split_index!, r.rep!, String(r.tensor_codec ?? 'raw')));
   const config = buildRunConfig(args as RunFlags);
@@ -162,6 +161,10 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
   const codecs = [...new Set([args.tensor_codec ?? 'raw'].flat())];
   const todo = selected.filter((p) => codecs.some((c) => Array.from({ length: rep }, (_, r) => r).some((r) => !done.has(doneKey(p.index, r, c)))));
+  if (added.length) {
+    await writeUpgradedResults(file, previous);
+    io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were${added.includes('tensor_codec') ? ' (cut tensors sent raw)' : ''}`);
+  }
   const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds, todo);
   let csv: CsvAppender;
   try {
@@ -179,7 +182,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const codecCount = codecs.length;
   const total = selected.length * rep * codecCount;
   const progress = new Progress(total, io.isTTY === true, io.err);
-  progress.advance(selected.reduce((n, p) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r))).length, 0), '');
+  progress.advance(selected.reduce((n, p) => n + codecs.reduce((m, c) => m + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r, c))).length, 0), 0), '');
   const rows: Row[] = [];
   // Ctrl-C (or SIGTERM) ends the sweep after the row in progress; --resume continues it.
   const stop = new AbortController();
@@ -223,6 +226,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
   if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with the same command and --resume once it is back`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
+  for (const line of deviationLines(all)) out(line);
   const best = bestSplit(all);
   if (best) {
     const where =
@@ -264,6 +268,23 @@ function checkSameSettings(file: string, previous: Record<string, string | numbe
     const other = previous.find((r) => String(r[column] ?? '') !== value && !(column === 'backend' && r[column] === 'none'));
     if (other) throw new UsageError(`${file} was measured with ${what(String(other[column] ?? ''))}, this run has ${what(value)}; resume it the same way, or choose another --results_file`);
   }
+}
+
+/** Per tensor codec, how far the outputs came from the full model's: the largest max_abs_diff and the top-1 agreement over the ok rows. */
+export function deviationLines(rows: readonly Record<string, string | number>[]): string[] {
+  const by = new Map<string, { diff: number; top1: number[] }>();
+  for (const r of rows) {
+    if (r.status !== 'ok' || Number(r.transfer_bytes) === 0) continue;
+    const codec = String(r.tensor_codec || 'raw');
+    const d = by.get(codec) ?? { diff: 0, top1: [] };
+    if (r.max_abs_diff !== '' && r.max_abs_diff !== undefined) d.diff = Math.max(d.diff, Number(r.max_abs_diff));
+    if (r.top1_agreement !== '' && r.top1_agreement !== undefined) d.top1.push(Number(r.top1_agreement));
+    by.set(codec, d);
+  }
+  return [...by].map(([codec, d]) => {
+    const top1 = d.top1.length ? `, top-1 agreement ${((100 * d.top1.reduce((a, b) => a + b, 0)) / d.top1.length).toFixed(1)}% of ${d.top1.length} rows` : '';
+    return `outputs with the cut tensors sent ${codec === 'raw' ? 'raw' : `as ${codec}`}: max |split - full| ${d.diff.toPrecision(3)}${top1}`;
+  });
 }
 
 function bestSplit(rows: Record<string, string | number>[]): { index: number; layer: string; ms: number; bytes: number } | undefined {

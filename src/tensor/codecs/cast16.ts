@@ -7,7 +7,7 @@ import { alignedView, bytesOf, expectBodyBytes, type CodedBody, type TensorCodec
  * A 16-bit cast codec: `narrow` writes the 16-bit form of each float32 (as bits) into `out`,
  * `widen` the float32 bits of each 16-bit value.
  */
-export function cast16Codec(name: string, narrow: (bits: Uint32Array, out: Uint16Array) => void, widen: (halves: Uint16Array, out: Uint32Array) => void): TensorCodec {
+export function cast16Codec(name: string, narrow: (bits: Int32Array, out: Uint16Array) => void, widen: (halves: Uint16Array, out: Int32Array) => void): TensorCodec {
   return {
     name,
     lossless: false,
@@ -15,13 +15,14 @@ export function cast16Codec(name: string, narrow: (bits: Uint32Array, out: Uint1
       if (t.type !== 'float32') return undefined;
       const src = t.data as Float32Array;
       const out = new Uint16Array(src.length);
-      narrow(new Uint32Array(src.buffer, src.byteOffset, src.length), out);
+      // The float32 bits as Int32Array: its loads stay int32 in optimised code (Uint32 ones above 2^31 would not).
+      narrow(new Int32Array(src.buffer, src.byteOffset, src.length), out);
       return { codec: name, body: bytesOf(out) };
     },
     async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {
       const n = elementCount(dims);
       expectBodyBytes(coded, n * 2, dims);
-      const out = new Uint32Array(n);
+      const out = new Int32Array(n);
       widen(alignedView(coded.body, Uint16Array), out);
       return { type, dims: [...dims], data: new Float32Array(out.buffer) };
     },

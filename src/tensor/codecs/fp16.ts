@@ -30,12 +30,12 @@ export function halfBits(f: number): number {
   return sign | h;
 }
 
-let table: Uint32Array | undefined;
+let table: Int32Array | undefined;
 
-/** float32 bits of every half-precision value, built on first use (256 KiB). */
-function halfTable(): Uint32Array {
+/** float32 bits of every half-precision value, built on first use (256 KiB; Int32Array: loads stay int32). */
+function halfTable(): Int32Array {
   if (table) return table;
-  table = new Uint32Array(65536);
+  table = new Int32Array(65536);
   for (let h = 0; h < 65536; h++) {
     const sign = (h & 0x8000) << 16;
     const exp = (h >>> 10) & 0x1f;
@@ -54,25 +54,50 @@ function halfTable(): Uint32Array {
       }
       bits = sign | (e << 23) | ((m & 0x3ff) << 13);
     }
-    table[h] = bits >>> 0;
+    table[h] = bits | 0;
   }
   return table;
+}
+
+/** Half-precision bits of float32 bits `f`: the common cases inline, the rest through halfBits. */
+function half(f: number): number {
+  const a = f & 0x7fffffff;
+  const sign = (f >>> 16) & 0x8000;
+  // Zero and values that round to zero (below 2^-25, as halfBits) need no rounding; normal
+  // results inline (round to nearest even by adding 0xfff plus the lowest kept bit);
+  // subnormals, overflow, Inf and NaN through halfBits.
+  if (a < 0x33000000) return sign;
+  if (a >= 0x38800000 && a < 0x47800000) return sign | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
+  return halfBits(f);
 }
 
 export const fp16 = cast16Codec(
   'fp16',
   (bits, out) => {
-    for (let i = 0; i < bits.length; i++) {
-      const f = bits[i]!;
-      const a = f & 0x7fffffff;
-      // Normal results inline (round to nearest even by adding 0xfff plus the lowest kept bit);
-      // zero, subnormals, overflow, Inf and NaN through halfBits.
-      if (a >= 0x38800000 && a < 0x47800000) out[i] = ((f >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
-      else out[i] = halfBits(f);
+    const n = bits.length;
+    let i = 0;
+    // Two halves per 32-bit store where the output is aligned for it.
+    if (out.byteOffset % 4 === 0) {
+      const pairs = n >> 1;
+      const out32 = new Int32Array(out.buffer, out.byteOffset, pairs);
+      for (let j = 0; j < pairs; j++, i += 2) out32[j] = half(bits[i]!) | (half(bits[i + 1]!) << 16);
     }
+    for (; i < n; i++) out[i] = half(bits[i]!);
   },
   (halves, out) => {
     const lut = halfTable();
-    for (let i = 0; i < halves.length; i++) out[i] = lut[halves[i]!]!;
+    const n = halves.length;
+    let i = 0;
+    // Two halves per 32-bit load where the input is aligned for it.
+    if (halves.byteOffset % 4 === 0) {
+      const pairs = n >> 1;
+      const in32 = new Uint32Array(halves.buffer, halves.byteOffset, pairs);
+      for (let j = 0; j < pairs; j++, i += 2) {
+        const w = in32[j]!;
+        out[i] = lut[w & 0xffff]!;
+        out[i + 1] = lut[w >>> 16]!;
+      }
+    }
+    for (; i < n; i++) out[i] = lut[halves[i]!]!;
   },
 );

@@ -8,31 +8,107 @@ import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { CodecError, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
 
+/**
+ * min(x, 0) and max(x, 0) over x[from..to), in one pass with four pairs of accumulators (no
+ * chain of dependent compares); undefined when a value is NaN or +-Inf (their float64 sum,
+ * which finite float32 values cannot overflow, is then not finite).
+ */
+export function finiteRange(x: Float32Array, from: number, to: number): { lo: number; hi: number } | undefined {
+  let lo0 = 0;
+  let hi0 = 0;
+  let lo1 = 0;
+  let hi1 = 0;
+  let lo2 = 0;
+  let hi2 = 0;
+  let lo3 = 0;
+  let hi3 = 0;
+  let sum = 0;
+  let i = from;
+  for (; i + 3 < to; i += 4) {
+    const a = x[i]!;
+    const b = x[i + 1]!;
+    const c = x[i + 2]!;
+    const d = x[i + 3]!;
+    lo0 = a < lo0 ? a : lo0;
+    hi0 = a > hi0 ? a : hi0;
+    lo1 = b < lo1 ? b : lo1;
+    hi1 = b > hi1 ? b : hi1;
+    lo2 = c < lo2 ? c : lo2;
+    hi2 = c > hi2 ? c : hi2;
+    lo3 = d < lo3 ? d : lo3;
+    hi3 = d > hi3 ? d : hi3;
+    sum += a + b + c + d;
+  }
+  for (; i < to; i++) {
+    const v = x[i]!;
+    lo0 = v < lo0 ? v : lo0;
+    hi0 = v > hi0 ? v : hi0;
+    sum += v;
+  }
+  if (!Number.isFinite(sum)) return undefined;
+  return { lo: Math.min(lo0, lo1, lo2, lo3), hi: Math.max(hi0, hi1, hi2, hi3) };
+}
+
+/**
+ * q[i] = round half up(x[i] / scale) + zeroPoint for x[from..to) (all within the range the
+ * scale and zero point were made for): within scale/2. Rounded by truncating x / scale +
+ * zeroPoint + 0.5, which is > -1 there (so truncation never goes below 0), clamped at 255;
+ * four bytes are written at a time where `q` is aligned for it.
+ */
+export function quantiseInto(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): void {
+  const off = zeroPoint + 0.5;
+  const byte = (v: number): number => {
+    const t = (v * inv + off) | 0;
+    return t > 255 ? 255 : t;
+  };
+  let i = from;
+  if ((q.byteOffset + i) % 4 === 0) {
+    const words = (to - i) >> 2;
+    const q32 = new Int32Array(q.buffer, q.byteOffset + i, words);
+    for (let j = 0; j < words; j++, i += 4) q32[j] = byte(x[i]!) | (byte(x[i + 1]!) << 8) | (byte(x[i + 2]!) << 16) | (byte(x[i + 3]!) << 24);
+  }
+  for (; i < to; i++) q[i] = byte(x[i]!);
+}
+
+/** out[i] = (q[i] - zeroPoint) x scale for all of q; four bytes read at a time where q is aligned for it. */
+export function dequantise(q: Uint8Array, out: Float32Array, zeroPoint: number, scale: number, from = 0, to = q.length): void {
+  let i = from;
+  if ((q.byteOffset + i) % 4 === 0) {
+    const words = (to - i) >> 2;
+    const q32 = new Uint32Array(q.buffer, q.byteOffset + i, words);
+    for (let j = 0; j < words; j++, i += 4) {
+      const w = q32[j]!;
+      out[i] = ((w & 255) - zeroPoint) * scale;
+      out[i + 1] = (((w >>> 8) & 255) - zeroPoint) * scale;
+      out[i + 2] = (((w >>> 16) & 255) - zeroPoint) * scale;
+      out[i + 3] = ((w >>> 24) - zeroPoint) * scale;
+    }
+  }
+  for (; i < to; i++) out[i] = (q[i]! - zeroPoint) * scale;
+}
+
+/** The scale and zero point mapping [lo, hi] (lo <= 0 <= hi, finite) onto 0..255 with 0 exact. */
+export function quantiseRange(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const scale = hi > lo ? (hi - lo) / 255 : 1;
+  return { scale, zeroPoint: zeroPointFor(lo, scale) };
+}
+
+/** The quantised value that stands for 0 when the range starts at `lo` with step `scale`. */
+export function zeroPointFor(lo: number, scale: number): number {
+  return Math.min(255, Math.max(0, Math.round(-lo / scale)));
+}
+
 export const int8: TensorCodec = {
   name: 'int8',
   lossless: false,
   async encode(t: HostTensor): Promise<CodedBody | undefined> {
     if (t.type !== 'float32') return undefined;
     const x = t.data as Float32Array;
-    let lo = 0;
-    let hi = 0;
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i]!;
-      if (v < lo) lo = v;
-      else if (v > hi) hi = v;
-      else if (v !== v) return undefined; // NaN
-    }
-    if (!Number.isFinite(lo) || !Number.isFinite(hi)) return undefined;
-    const scale = hi > lo ? (hi - lo) / 255 : 1;
-    const zeroPoint = Math.min(255, Math.max(0, Math.round(-lo / scale)));
-    const inv = 1 / scale;
-    const offset = zeroPoint + 0.5;
+    const range = finiteRange(x, 0, x.length);
+    if (range === undefined) return undefined;
+    const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
     const q = new Uint8Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      // Rounded half up by truncation (v >= -1 here): still within scale/2.
-      const v = (x[i]! * inv + offset) | 0;
-      q[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
+    quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint);
     return { codec: 'int8', scale, zeroPoint, body: q };
   },
   async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {
@@ -43,9 +119,8 @@ export const int8: TensorCodec = {
     }
     const n = elementCount(dims);
     expectBodyBytes(coded, n, dims);
-    const q = coded.body;
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = (q[i]! - zeroPoint) * scale;
+    dequantise(coded.body, out, zeroPoint, scale);
     return { type, dims: [...dims], data: out };
   },
 };

@@ -1,0 +1,138 @@
+/**
+ * What the tensor codecs cost on this model and this machine, measured on the real cut tensors
+ * of the profiled inputs: for every split point and codec the exact input payload a cycle sends
+ * (the cut tensors coded, in the sweep's envelope: lossless ratios are these tensors' own), and
+ * for every codec its encode and decode speed, fitted over the distinct cut tensors as a time per
+ * coded tensor plus a time per MB of raw tensor bytes it takes in (decode: gives back).
+ *
+ * Both speeds are measured in the profiling process (the edge); the cloud's decode is taken at
+ * the same speed (on another cloud machine, profile there or expect its own speed).
+ */
+import { performance } from 'node:perf_hooks';
+import type { HostTensor } from '../runtime/session.js';
+import type { ModelAnalysis } from '../split/analysis.js';
+import { hostTensorBytes } from '../tensor/host.js';
+import { decodeTensors, encodeTensors, TENSOR_CODECS } from '../tensor/codecs/index.js';
+import type { CodedTensor } from '../tensor/payload/types.js';
+import { inputPayloadBytes } from '../predict/payload-size.js';
+import { forEachCutGroup, type CreateSession } from './cut-values.js';
+import type { SessionOptions } from '../runtime/session.js';
+import { median } from './stats.js';
+
+/** ms = callMs x coded tensors + perMbMs x MB of raw tensor bytes (1 MB = 1e6 bytes). */
+export interface CodecCost {
+  callMs: number;
+  perMbMs: number;
+}
+
+export interface CodecSpeed {
+  encode: CodecCost;
+  decode: CodecCost;
+  /** Tensors and repetitions the fit is over. */
+  tensors: number;
+  runs: number;
+}
+
+/** One split point's input payload with one codec. */
+export interface CodecWire {
+  /** Bytes of the input payload as a sweep sends it (repetition >= 1). */
+  wireBytes: number;
+  /** Raw bytes of the cut tensors the codec coded (the others travel raw). */
+  codedTensorBytes: number;
+  codedTensors: number;
+}
+
+export interface CodecProfile {
+  /** Per codec other than raw. */
+  speed: Record<string, CodecSpeed>;
+  /** split_index -> codec -> its payload (plain objects: the profile is plain data). */
+  wire: Record<number, Record<string, CodecWire>>;
+}
+
+/** The codecs a profile measures: every one but raw, and int8 per channel along axis 1 (NCHW's channels). */
+export const PROFILED_CODECS: readonly string[] = [...TENSOR_CODECS.filter((c) => c !== 'raw'), 'int8:axis=1'];
+
+/** Least squares of ms over (tensors, MB) per sample, each sample one tensor: ms = call + perMb x MB; non-negative. */
+export function fitCodecCost(samples: readonly { mb: number; ms: number }[]): CodecCost {
+  const n = samples.length;
+  if (n === 0) return { callMs: 0, perMbMs: 0 };
+  const mx = samples.reduce((s, p) => s + p.mb, 0) / n;
+  const my = samples.reduce((s, p) => s + p.ms, 0) / n;
+  const sxx = samples.reduce((s, p) => s + (p.mb - mx) ** 2, 0);
+  const sxy = samples.reduce((s, p) => s + (p.mb - mx) * (p.ms - my), 0);
+  const throughOrigin = (): CodecCost => ({ callMs: 0, perMbMs: mx > 0 ? my / mx : 0 });
+  // Tensors all of one size say nothing about the fixed part: all of it per MB.
+  if (sxx <= 1e-12 * Math.max(1, mx * mx) * n) return throughOrigin();
+  const perMb = sxy / sxx;
+  const call = my - perMb * mx;
+  if (perMb < 0) return { callMs: Math.max(0, my), perMbMs: 0 };
+  if (call < 0) return throughOrigin();
+  return { callMs: call, perMbMs: perMb };
+}
+
+async function timedMs(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+/**
+ * Measures every codec on the cut tensors of `feeds` (onnxruntime with `options`): wire bytes
+ * per split point, and each codec's speed over the distinct cut tensors (`runs` timed runs
+ * after one warm-up, the median per tensor).
+ */
+export async function profileCodecs(a: ModelAnalysis, feeds: Readonly<Record<string, HostTensor>>, create: CreateSession, options: SessionOptions, runs = 3): Promise<CodecProfile> {
+  const wire: Record<number, Record<string, CodecWire>> = {};
+  const samples = new Map<string, { enc: { mb: number; ms: number }[]; dec: { mb: number; ms: number }[] }>(PROFILED_CODECS.map((c) => [c, { enc: [], dec: [] }]));
+  const timed = new Set<string>();
+  await forEachCutGroup(a, feeds, create, options, async (points, values) => {
+    const coded = new Map<string, Map<string, CodedTensor>>(PROFILED_CODECS.map((c) => [c, new Map()]));
+    for (const [name, t] of values) {
+      for (const codec of PROFILED_CODECS) {
+        const one = new Map([[name, t]]);
+        const e = await encodeTensors(one, codec);
+        const c = e.coded.get(name);
+        if (!c) continue;
+        coded.get(codec)!.set(name, c);
+        if (timed.has(name)) continue;
+        const enc: number[] = [];
+        const dec: number[] = [];
+        const payload = { tensors: new Map<string, HostTensor>(), coded: e.coded };
+        for (let r = -1; r < runs; r++) {
+          const te = await timedMs(() => encodeTensors(one, codec));
+          const td = await timedMs(() => decodeTensors(payload));
+          if (r >= 0) (enc.push(te), dec.push(td));
+        }
+        const mb = hostTensorBytes(t) / 1e6;
+        samples.get(codec)!.enc.push({ mb, ms: median(enc) });
+        samples.get(codec)!.dec.push({ mb, ms: median(dec) });
+      }
+      timed.add(name);
+    }
+    for (const p of points) {
+      const per: Record<string, CodecWire> = {};
+      for (const codec of PROFILED_CODECS) {
+        const tensors = new Map<string, HostTensor>();
+        const codedHere = new Map<string, CodedTensor>();
+        let codedTensorBytes = 0;
+        for (const t of p.cutTensors) {
+          const c = coded.get(codec)!.get(t.name);
+          if (c) {
+            codedHere.set(t.name, c);
+            codedTensorBytes += t.bytes;
+          } else tensors.set(t.name, values.get(t.name)!);
+        }
+        per[codec] = { wireBytes: inputPayloadBytes(a, p, tensors, codedHere), codedTensorBytes, codedTensors: codedHere.size };
+      }
+      wire[p.index] = per;
+    }
+  });
+  const speed: Record<string, CodecSpeed> = {};
+  for (const [codec, s] of samples) speed[codec] = { encode: fitCodecCost(s.enc), decode: fitCodecCost(s.dec), tensors: s.enc.length, runs };
+  return { speed, wire };
+}
+
+/** A codec's predicted time for `tensors` coded tensors of `bytes` raw bytes. */
+export function codecMs(c: CodecCost, tensors: number, bytes: number): number {
+  return tensors === 0 ? 0 : c.callMs * tensors + (c.perMbMs * bytes) / 1e6;
+}
