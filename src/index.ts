@@ -79,7 +79,7 @@ export { dagCutCosts, dagOptimum, payloadEnvelope, type DagOptimum } from './pre
 
 // Pictures and pages: charts of results (vega-lite to SVG, sharp to PNG) and the HTML report.
 export { modelFacts, type ModelFacts } from './report/model-facts.js';
-export { readResults, readPredicted, type ResultsFile, type SettingGroup, type SplitStat } from './report/results.js';
+export { readResults, readPredicted, predictionsFor, type Predictions, type ResultsFile, type SettingGroup, type SplitStat } from './report/results.js';
 export { readRecommendation, type RecommendFile } from './report/recommendation.js';
 export { crossoverChartSpec, splitChartSpec, type ChartSpec } from './report/charts.js';
 export { renderSvg, svgToPng } from './report/render.js';

@@ -10,7 +10,7 @@ import { OutputTransaction } from '../split/output.js';
 import { crossoverChartSpec, splitChartSpec, type ChartSpec } from './charts.js';
 import { readRecommendation, recommendPathFor, type RecommendFile } from './recommendation.js';
 import { renderSvg, svgToPng } from './render.js';
-import { readPredicted, readResults, type ResultsFile, type SettingGroup } from './results.js';
+import { predictionsFor, readPredicted, readResults, type Predictions, type ResultsFile, type SettingGroup } from './results.js';
 
 export interface Chart {
   /** File name without extension, e.g. `lenet5` or `lenet5.link-50mbit-rtt5ms` or `lenet5.crossover`. */
@@ -26,7 +26,7 @@ export interface Charts {
   recommendation?: RecommendFile;
   /** The predict CSV drawn over the measured totals, and its totals by split index. */
   predictedFile?: string;
-  predicted?: ReadonlyMap<number, number>;
+  predicted?: Predictions;
   charts: Chart[];
 }
 
@@ -57,7 +57,8 @@ export async function makeCharts(file: string, o: { predicted?: string; recommen
     if (o.predicted && predicted) Object.assign(out, { predictedFile: o.predicted, predicted });
     const several = results.groups.length > 1;
     for (const g of results.groups) {
-      const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(predicted ? { predicted } : {}), predictedRows: results.kind === 'predict' });
+      const mine = predictionsFor(predicted, g);
+      const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(mine ? { predicted: mine } : {}), predictedRows: results.kind === 'predict' });
       out.charts.push({ name: several ? `${path.basename(base)}.${g.slug}` : path.basename(base), caption: splitCaption(g), spec, svg: await renderSvg(spec) });
     }
     const beside = recommendPathFor(file);

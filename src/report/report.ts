@@ -18,7 +18,7 @@ import { esc, factsHtml, formatNumber, para, section, tableHtml, type Cell } fro
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
 import type { RecommendFile } from './recommendation.js';
-import { EDGE_ONLY_BACKEND, hasLink, readCsvRecords, readResults, type ResultsFile } from './results.js';
+import { EDGE_ONLY_BACKEND, hasLink, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile } from './results.js';
 
 export interface ReportOptions {
   onnxFile?: string;
@@ -159,7 +159,7 @@ function chartsSection(c: Charts): string {
 
 const NUMERIC = new Set(['split_index', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', 'predicted_total_ms', 'max_abs_diff', 'top1_agreement', 'reps', 'failed']);
 
-function splitTableSection(results: ResultsFile, predicted: ReadonlyMap<number, number> | undefined): string {
+function splitTableSection(results: ResultsFile, predicted: Predictions | undefined): string {
   const several = results.groups.length > 1;
   // The outputs' deviation from the full model, where the rows have it.
   const all = results.groups.flatMap((g) => g.splits);
@@ -169,7 +169,7 @@ function splitTableSection(results: ResultsFile, predicted: ReadonlyMap<number, 
   for (const g of results.groups) {
     const group: typeof entries = [];
     for (const s of g.splits) {
-      const p = predicted?.get(s.split_index);
+      const p = predictionsFor(predicted, g)?.get(s.split_index);
       const times = [s.transfer_bytes, s.edge_ms, s.transfer_ms, s.cloud_ms, s.other_ms, s.total_ms, s.total_p5, s.total_p95, ...(predicted ? [p === undefined ? '' : p] : []), ...dev.map((c): Cell => (s[c] === undefined ? '' : c === 'max_abs_diff' ? { text: s[c]!.toPrecision(3), value: s[c]! } : s[c]!))];
       const cells = [s.split_index, s.split_layer, s.cut_tensors.split(';').join('; '), ...times, s.reps, s.failed, s === g.best ? 'best' : ''];
       group.push({ index: s.split_index, cells, best: s === g.best });

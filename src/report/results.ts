@@ -231,18 +231,31 @@ export function groupRows(rows: readonly Record<string, string>[], kind: Results
 }
 
 /** Predicted totals by split index, from a predict CSV, checked against the measured split points. */
-export async function readPredicted(file: string, measured: ResultsFile): Promise<Map<number, number>> {
+/** Predicted total_ms per split point, per tensor codec of the predictions ('raw' for files without the column). */
+export type Predictions = ReadonlyMap<string, ReadonlyMap<number, number>>;
+
+/** The predictions for a group of measured rows: those of the group's own tensor codec (none if the predict file has no such codec). */
+export function predictionsFor(p: Predictions | undefined, g: SettingGroup): ReadonlyMap<number, number> | undefined {
+  return p?.get(g.setting.tensor_codec || 'raw');
+}
+
+export async function readPredicted(file: string, measured: ResultsFile): Promise<Predictions> {
   const p = await readResults(file);
   if (p.kind !== 'predict') throw new FileError(`${file}: not a predict results file (it is a ${p.kind} file; --predicted takes what \`onnx-manager predict\` writes)`, { file });
   const layers = new Map(measured.groups.flatMap((g) => g.splits.map((s) => [s.split_index, s.split_layer] as const)));
-  const out = new Map<number, number>();
-  for (const s of p.groups[0]!.splits) {
-    const layer = layers.get(s.split_index);
-    if (layer !== undefined && layer !== s.split_layer) {
-      throw new FileError(`${file}: split ${s.split_index} is '${s.split_layer}' here but '${layer}' in ${measured.file}: predictions of another model`, { file });
+  const out = new Map<string, Map<number, number>>();
+  for (const g of p.groups) {
+    const codec = g.setting.tensor_codec || 'raw';
+    const totals = out.get(codec) ?? new Map<number, number>();
+    for (const s of g.splits) {
+      const layer = layers.get(s.split_index);
+      if (layer !== undefined && layer !== s.split_layer) {
+        throw new FileError(`${file}: split ${s.split_index} is '${s.split_layer}' here but '${layer}' in ${measured.file}: predictions of another model`, { file });
+      }
+      if (!totals.has(s.split_index)) totals.set(s.split_index, s.total_ms);
     }
-    out.set(s.split_index, s.total_ms);
+    out.set(codec, totals);
   }
-  if (![...out.keys()].some((i) => layers.has(i))) throw new FileError(`${file}: no split point in common with ${measured.file}`, { file });
+  if (![...out.values()].some((m) => [...m.keys()].some((i) => layers.has(i)))) throw new FileError(`${file}: no split point in common with ${measured.file}`, { file });
   return out;
 }

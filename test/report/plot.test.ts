@@ -174,6 +174,29 @@ describe('plot_results', () => {
     assert.deepEqual(pngLines(only.out).map((x) => x[0]), [join(dir, 'lenet5.crossover.png')]);
   });
 
+  it("draws each codec's own predicted totals on that codec's chart", async () => {
+    const csv = join(dir, 'codecs.csv');
+    assert.ok(existsSync(csv), 'made by the codec test above');
+    const predictFile = join(dir, 'codecs.predict.csv');
+    const q = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'lenet5.profile.csv'), '--tensor_codec', 'raw', 'fp16', '--bandwidth', '5', '--results_file', predictFile]);
+    assert.equal(q.code, 0, q.err);
+    const r = await cli(['plot_results', '--results_file', csv, '--predicted', predictFile]);
+    assert.equal(r.code, 0, r.err);
+    const rows = csvRows(predictFile);
+    for (const codec of ['raw', 'fp16']) {
+      const want = new Map(rows.filter((x) => x.tensor_codec === codec).map((x) => [x.split_index, Number(x.total_ms)]));
+      const drawn = markLabels(readFileSync(join(dir, `codecs.codec-${codec}.svg`), 'utf8')).filter((l) => field(l, 'predicted_ms') !== undefined);
+      assert.equal(drawn.length, SPLITS.length, `${codec}: one predicted point per split point`);
+      for (const l of drawn) {
+        const i = field(l, 'split point (index and layer it cuts after)')!.split(' ')[0]!;
+        assert.ok(Math.abs(Number(field(l, 'predicted_ms')) - want.get(i)!) < 1e-3, `${codec} split ${i}: ${l}`);
+      }
+    }
+    // At 5 Mbit/s fp16 moves half the bytes: its predictions differ from raw's where bytes cross.
+    const total = (codec: string, i: string) => Number(rows.find((x) => x.tensor_codec === codec && x.split_index === i)!.total_ms);
+    assert.ok(SPLITS.some((i) => Math.abs(total('raw', i) - total('fp16', i)) > 1e-3), 'the codecs have predictions of their own');
+  });
+
   it('draws the crossover step at the exact bandwidth where the choice changes, either way up', async () => {
     for (const [from, to] of [[3, 7], [7, 3]] as const) {
       const r: RecommendFile = {
