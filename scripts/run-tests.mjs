@@ -13,5 +13,8 @@ const filter = process.argv.slice(2);
 const files = find('dist/test')
   .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)))
   .sort();
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// --test-force-exit: a test file whose tests have all finished ends even if a failed test left a
+// server open, so a failure is reported instead of the run waiting for ever (tests that start
+// servers still stop them, and some check that nothing is left running).
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-force-exit', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

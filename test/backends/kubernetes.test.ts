@@ -250,11 +250,19 @@ describe('--cloud kubernetes', () => {
   it('--kube_ssh_host: the API server is reached through an SSH tunnel, its certificate checked against its own name', async () => {
     // An API server whose certificate names only "localhost", reachable from the jump host as
     // localhost:<port>; the client connects to the tunnel's 127.0.0.1 end and must still verify "localhost".
-    const api = await new KubeServer({ onnxCloud, tls: await selfSignedCert(dir, 'DNS:localhost') }).start();
     const host = keyPair('ed25519', 'host');
     const user = keyPair('ed25519', 'tester');
-    const ssh = await new TestSshServer({ hostKeys: [host], user: 'tester', authorized: [user] }).start();
-    const store = await startEmbeddedStore({ bucket: 'tunnel' });
+    // Each server is stopped whatever fails after it started (a server left open keeps the test process alive).
+    const api = await new KubeServer({ onnxCloud, tls: await selfSignedCert(dir, 'DNS:localhost') }).start();
+    const ssh = await new TestSshServer({ hostKeys: [host], user: 'tester', authorized: [user] }).start().catch(async (err) => {
+      await api.stop();
+      throw err;
+    });
+    const store = await startEmbeddedStore({ bucket: 'tunnel' }).catch(async (err) => {
+      await ssh.stop();
+      await api.stop();
+      throw err;
+    });
     try {
       const keyFile = join(dir, 'id_tester');
       writeFileSync(keyFile, user.private, { mode: 0o600 });
