@@ -184,17 +184,18 @@ function describeReps(g: SettingGroup): string {
 /** The best split point at each bandwidth of the crossover table, with the bandwidths where it changes. */
 export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
   const layer = new Map<number, string>([...r.splits.map((s) => [s.split_index, s.split_layer] as const), ...r.crossover.map((c) => [c.split_index, c.split_layer] as const)]);
-  const name = (i: number) => `${i} ${layer.get(i) ?? ''}`.trim();
+  // A choice is a split point and, when the cut tensors are coded, the codec: `186 conv (fp16)`.
+  const name = (i: number, codec?: string) => `${i} ${layer.get(i) ?? ''}`.trim() + (codec && codec !== 'raw' ? ` (${codec})` : '');
   const xs = r.crossover.map((c) => c.bandwidth_mbit);
   const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
   // The step line goes through the exact change points, the dots are the table's rows.
-  const first = r.changes[0]?.from ?? r.crossover[0]!.split_index;
+  const first = r.changes[0] ? name(r.changes[0].from, r.changes[0].from_codec) : name(r.crossover[0]!.split_index, r.crossover[0]!.tensor_codec);
   const steps = [
-    { bandwidth_mbit: lo, split: name(first) },
-    ...r.changes.filter((c) => c.bandwidth_mbit > lo && c.bandwidth_mbit < hi).map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, split: name(c.to) })),
+    { bandwidth_mbit: lo, split: first },
+    ...r.changes.filter((c) => c.bandwidth_mbit > lo && c.bandwidth_mbit < hi).map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, split: name(c.to, c.to_codec) })),
   ];
   steps.push({ bandwidth_mbit: hi, split: steps.at(-1)!.split });
-  const dots = r.crossover.map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, split: name(c.split_index), total_ms: c.total_ms }));
+  const dots = r.crossover.map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, split: name(c.split_index, c.tensor_codec), total_ms: c.total_ms }));
   const order = [...new Set([...steps.map((s) => s.split), ...dots.map((d) => d.split)])].sort((a, b) => parseInt(b, 10) - parseInt(a, 10));
   const x = { field: 'bandwidth_mbit', type: 'quantitative', scale: { type: 'log', domain: [lo, hi] }, title: 'bandwidth edge <-> store (Mbit/s, log scale)', axis: { format: '~s', grid: true } };
   const y = { field: 'split', type: 'ordinal', sort: order, scale: { domain: order }, title: 'best split point', axis: { labelLimit: 200 } };
@@ -209,11 +210,12 @@ export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
     encoding: { x, text: { field: 'label' } },
   });
   if (r.changes.length) {
-    const changes = r.changes.map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, label: `${c.from} -> ${c.to} at ${Number(c.bandwidth_mbit.toPrecision(3))} Mbit/s` }));
+    const short = (i: number, codec?: string) => (codec && codec !== 'raw' ? `${i} (${codec})` : `${i}`);
+    const changes = r.changes.map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, label: `${short(c.from, c.from_codec)} -> ${short(c.to, c.to_codec)} at ${Number(c.bandwidth_mbit.toPrecision(3))} Mbit/s` }));
     layers.push({ data: { values: changes }, mark: { type: 'rule', color: '#d62728', strokeDash: [4, 3] }, encoding: { x } }, vertical(changes, '#d62728', true));
   }
   if (r.link.bandwidthMbit !== undefined && r.link.bandwidthMbit >= lo && r.link.bandwidthMbit <= hi) {
-    const asked = [{ bandwidth_mbit: r.link.bandwidthMbit, label: `asked: ${r.link.bandwidthMbit} Mbit/s -> split ${r.best.split_index}` }];
+    const asked = [{ bandwidth_mbit: r.link.bandwidthMbit, label: `asked: ${r.link.bandwidthMbit} Mbit/s -> split ${r.best.split_index}${r.best.tensor_codec && r.best.tensor_codec !== 'raw' ? ` (${r.best.tensor_codec})` : ''}` }];
     layers.push({ data: { values: asked }, mark: { type: 'rule', color: '#111', strokeWidth: 1.5 }, encoding: { x } }, vertical(asked, '#111', false));
   }
   return {

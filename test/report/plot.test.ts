@@ -27,6 +27,12 @@ function markLabels(svg: string): string[] {
   return [...svg.matchAll(/aria-label="([^"]*)"/g)].map((m) => m[1]!);
 }
 
+/** The points of the first line mark of an SVG (the crossover chart's step line). */
+function points(svg: string): (readonly [number, number])[] {
+  const d = /aria-roledescription="line mark" d="([^"]+)"/.exec(svg)![1]!;
+  return [...d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+}
+
 function field(label: string, name: string): string | undefined {
   return label.split('; ').find((p) => p.startsWith(`${name}: `))?.slice(name.length + 2);
 }
@@ -220,6 +226,26 @@ describe('plot_results', () => {
       assert.ok(Math.abs(points[jump]![0] - at) < 0.5, `${from} -> ${to}: the step at ${points[jump]![0]}, 141 Mbit/s is at ${at}`);
       assert.equal(points.filter((p, i) => i > 0 && p[1] !== points[i - 1]![1]).length, 1, 'one step');
     }
+  });
+
+  it('names the codec of each choice in the crossover chart where the cut tensors are coded', async () => {
+    const r: RecommendFile = {
+      file: 'm.recommend.json',
+      model: 'm.onnx',
+      source: 'test',
+      link: { bandwidthMbit: 20, rttMs: 10 },
+      constraints: {},
+      best: { split_index: 3, split_layer: 'l3', tensor_codec: 'int8' } as RecommendFile['best'],
+      splits: [],
+      crossover: decadeBandwidths().map((bw) => (bw < 141 ? { bandwidth_mbit: bw, split_index: 3, split_layer: 'l3', tensor_codec: 'int8', total_ms: 1 } : { bandwidth_mbit: bw, split_index: 3, split_layer: 'l3', tensor_codec: 'raw', total_ms: 1 })),
+      changes: [{ bandwidth_mbit: 141, from: 3, to: 3, from_codec: 'int8', to_codec: 'raw' }],
+    };
+    const svg = await renderSvg(crossoverChartSpec(r, 't'));
+    const dots = [...svg.matchAll(/aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="point"/g)].map((m) => m[1]!.split('; best split point: ')[1]);
+    assert.deepEqual(dots, decadeBandwidths().map((bw) => (bw < 141 ? '3 l3 (int8)' : '3 l3')), 'the same split point, two choices');
+    assert.match(svg, /3 \(int8\) -&gt; 3 at 141 Mbit\/s/, 'the change names both codecs where coded');
+    assert.match(svg, /asked: 20 Mbit\/s -&gt; split 3 \(int8\)/);
+    assert.equal(points(svg).filter((p, i, a) => i > 0 && p[1] !== a[i - 1]![1]).length, 1, 'one step, from the int8 row to the raw one');
   });
 
   it('keeps 200 split points readable: narrow bars, index labels only, width bounded', () => {
