@@ -160,7 +160,9 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
   const codecs = [...new Set([args.tensor_codec ?? 'raw'].flat())];
-  const todo = selected.filter((p) => codecs.some((c) => Array.from({ length: rep }, (_, r) => r).some((r) => !done.has(doneKey(p.index, r, c)))));
+  // Repetitions of a split point already measured, over the codecs asked for.
+  const doneAt = (p: (typeof selected)[number]) => codecs.reduce((n, c) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r, c))).length, 0);
+  const todo = selected.filter((p) => doneAt(p) < rep * codecs.length);
   if (added.length) {
     await writeUpgradedResults(file, previous);
     io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were${added.includes('tensor_codec') ? ' (cut tensors sent raw)' : ''}`);
@@ -179,10 +181,8 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     await s.close();
     throw err;
   }
-  const codecCount = codecs.length;
-  const total = selected.length * rep * codecCount;
-  const progress = new Progress(total, io.isTTY === true, io.err);
-  progress.advance(selected.reduce((n, p) => n + codecs.reduce((m, c) => m + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r, c))).length, 0), 0), '');
+  const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
+  progress.advance(selected.reduce((n, p) => n + doneAt(p), 0), '');
   const rows: Row[] = [];
   // Ctrl-C (or SIGTERM) ends the sweep after the row in progress; --resume continues it.
   const stop = new AbortController();
@@ -222,7 +222,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const all = [...previous, ...rows] as Record<string, string | number>[];
   const summary = await writeSummary(file, all);
   const failed = rows.filter((r) => r.status !== 'ok').length;
-  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${codecCount > 1 ? ` x ${codecCount} tensor codecs` : ''}${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
+  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
   if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with the same command and --resume once it is back`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
