@@ -33,6 +33,22 @@ function points(svg: string): (readonly [number, number])[] {
   return [...d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
 }
 
+/** A recommendation at 20 Mbit/s whose best choice changes from `from` to `to` at 141 Mbit/s (layers named l<index>). */
+function changingAt141(from: { split: number; codec?: string }, to: { split: number; codec?: string }): RecommendFile {
+  const choice = (c: typeof from) => ({ split_index: c.split, split_layer: `l${c.split}`, ...(c.codec ? { tensor_codec: c.codec } : {}) });
+  return {
+    file: 'm.recommend.json',
+    model: 'm.onnx',
+    source: 'test',
+    link: { bandwidthMbit: 20, rttMs: 10 },
+    constraints: {},
+    best: choice(from) as RecommendFile['best'],
+    splits: [],
+    crossover: decadeBandwidths().map((bw) => ({ bandwidth_mbit: bw, ...choice(bw < 141 ? from : to), total_ms: 1 })),
+    changes: [{ bandwidth_mbit: 141, from: from.split, to: to.split, ...(from.codec ? { from_codec: from.codec } : {}), ...(to.codec ? { to_codec: to.codec } : {}) }],
+  };
+}
+
 function field(label: string, name: string): string | undefined {
   return label.split('; ').find((p) => p.startsWith(`${name}: `))?.slice(name.length + 2);
 }
@@ -205,41 +221,20 @@ describe('plot_results', () => {
 
   it('draws the crossover step at the exact bandwidth where the choice changes, either way up', async () => {
     for (const [from, to] of [[3, 7], [7, 3]] as const) {
-      const r: RecommendFile = {
-        file: 'm.recommend.json',
-        model: 'm.onnx',
-        source: 'test',
-        link: { bandwidthMbit: 20, rttMs: 10 },
-        constraints: {},
-        best: { split_index: from, split_layer: `l${from}` } as RecommendFile['best'],
-        splits: [],
-        crossover: decadeBandwidths().map((bw) => ({ bandwidth_mbit: bw, split_index: bw < 141 ? from : to, split_layer: `l${bw < 141 ? from : to}`, total_ms: 1 })),
-        changes: [{ bandwidth_mbit: 141, from, to }],
-      };
+      const r = changingAt141({ split: from }, { split: to });
       const svg = await renderSvg(crossoverChartSpec(r, 't'));
-      const d = /aria-roledescription="line mark" d="([^"]+)"/.exec(svg)![1]!;
-      const points = [...d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
-      const xs = points.map((p) => p[0]);
-      assert.deepEqual(xs, [...xs].sort((a, b) => a - b), `${from} -> ${to}: the line runs left to right (${d})`);
-      const jump = points.findIndex((p, i) => i > 0 && p[1] !== points[i - 1]![1]);
+      const line = points(svg);
+      const xs = line.map((p) => p[0]);
+      assert.deepEqual(xs, [...xs].sort((a, b) => a - b), `${from} -> ${to}: the line runs left to right (${JSON.stringify(line)})`);
+      const jump = line.findIndex((p, i) => i > 0 && p[1] !== line[i - 1]![1]);
       const at = (640 * Math.log(141 / 1)) / Math.log(10_000 / 1);
-      assert.ok(Math.abs(points[jump]![0] - at) < 0.5, `${from} -> ${to}: the step at ${points[jump]![0]}, 141 Mbit/s is at ${at}`);
-      assert.equal(points.filter((p, i) => i > 0 && p[1] !== points[i - 1]![1]).length, 1, 'one step');
+      assert.ok(Math.abs(line[jump]![0] - at) < 0.5, `${from} -> ${to}: the step at ${line[jump]![0]}, 141 Mbit/s is at ${at}`);
+      assert.equal(line.filter((p, i) => i > 0 && p[1] !== line[i - 1]![1]).length, 1, 'one step');
     }
   });
 
   it('names the codec of each choice in the crossover chart where the cut tensors are coded', async () => {
-    const r: RecommendFile = {
-      file: 'm.recommend.json',
-      model: 'm.onnx',
-      source: 'test',
-      link: { bandwidthMbit: 20, rttMs: 10 },
-      constraints: {},
-      best: { split_index: 3, split_layer: 'l3', tensor_codec: 'int8' } as RecommendFile['best'],
-      splits: [],
-      crossover: decadeBandwidths().map((bw) => (bw < 141 ? { bandwidth_mbit: bw, split_index: 3, split_layer: 'l3', tensor_codec: 'int8', total_ms: 1 } : { bandwidth_mbit: bw, split_index: 3, split_layer: 'l3', tensor_codec: 'raw', total_ms: 1 })),
-      changes: [{ bandwidth_mbit: 141, from: 3, to: 3, from_codec: 'int8', to_codec: 'raw' }],
-    };
+    const r = changingAt141({ split: 3, codec: 'int8' }, { split: 3, codec: 'raw' });
     const svg = await renderSvg(crossoverChartSpec(r, 't'));
     const dots = [...svg.matchAll(/aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="point"/g)].map((m) => m[1]!.split('; best split point: ')[1]);
     assert.deepEqual(dots, decadeBandwidths().map((bw) => (bw < 141 ? '3 l3 (int8)' : '3 l3')), 'the same split point, two choices');
