@@ -14,13 +14,11 @@
  */
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { hideBin } from 'yargs/helpers';
 import { isMainModule } from '../src/cli/entry.js';
 import { UsageError } from '../src/errors.js';
 import type { CliIO } from '../src/cli/command.js';
 import { reportFailure } from '../src/cli/failure.js';
-import { withRuntimeOptions } from '../src/cli/option-groups.js';
-import { baseParser, defaultIO, givenFlags, parseArgs } from '../src/cli/parse.js';
+import { defaultIO, givenFlags } from '../src/cli/flags.js';
 import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../src/config/cloud-config.js';
 import { cloudConfigFromFlags } from '../src/config/run-config.js';
 import { readUserFile } from '../src/files.js';
@@ -29,13 +27,16 @@ import { createSession } from '../src/runtime/ort.js';
 import { checkInput, CloudRunner, type ModelSource } from '../src/runner/cloud.js';
 import { OutputTransaction } from '../src/split/output.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload/index.js';
+import { quickCloudArgs, type CloudArgs } from './job-args.js';
 
 // Only what a job needs is loaded: the store client (minio) and the worker loop are imported when
 // the job uses the store, so a payload from a file with its parts given starts without them.
 const storeModule = () => import('../src/storage/open.js');
 const serveModule = () => import('../src/runner/serve.js');
 
-export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
+/** onnx-cloud's full parser (yargs), for every command line quickCloudArgs leaves to it: help, version, the runtime flags, errors. */
+async function parseCloudArgs(argv: string[], io: CliIO): Promise<{ args: CloudArgs } | { code: number }> {
+  const [{ withRuntimeOptions }, { baseParser, parseArgs }] = await Promise.all([import('../src/cli/option-groups.js'), import('../src/cli/parse.js')]);
   const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))
     .option('onnx_file', { type: 'string', array: true, describe: 'Part file(s) to run, in order (default: the parts the payload names, from the store)' })
     .option('input_file', { type: 'string', describe: 'Payload to run on (default $INPUT_FILE_PATH)' })
@@ -45,7 +46,13 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
     .option('output_key', { type: 'string', describe: 'Put the result under this store key' })
     .option('serve', { type: 'boolean', default: false, describe: 'Serve jobs as JSON lines on stdin/stdout, sessions kept warm' })
     .option(CLOUD_CONFIG_FLAG, { type: 'string', describe: "The run's cloud settings as one JSON text, as the backends send them (instead of the runtime flags and --minio_bucket)" });
-  const parsed = await parseArgs(parser, { tool: 'onnx-cloud' }, argv, io);
+  return parseArgs<CloudArgs>(parser, { tool: 'onnx-cloud' }, argv, io);
+}
+
+export async function cloudMain(argv: string[], env = process.env, io: CliIO = defaultIO()): Promise<number> {
+  // A job's plain command line is read without yargs (its start-up is paid by every job).
+  const quick = quickCloudArgs(argv);
+  const parsed = quick ? { args: quick } : await parseCloudArgs(argv, io);
   if ('code' in parsed) return parsed.code;
   const args = parsed.args;
   try {
@@ -119,5 +126,5 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
 }
 
 if (isMainModule(import.meta.url)) {
-  process.exitCode = await cloudMain(hideBin(process.argv));
+  process.exitCode = await cloudMain(process.argv.slice(2));
 }

@@ -7,17 +7,10 @@
 import yargs, { type Argv } from 'yargs';
 import type { CliIO } from './command.js';
 import { reportFailure } from './failure.js';
+import { defaultIO, givenFlags } from './flags.js';
 
-/** The flags written on the command line (`--name`, `--name=v`, `--no-name`), without defaults. */
-export function givenFlags(argv: readonly string[]): Set<string> {
-  const given = new Set<string>();
-  for (const a of argv) {
-    if (a === '--') break;
-    const m = /^--(?:no-)?([^=]+)/.exec(a);
-    if (m) given.add(m[1]!);
-  }
-  return given;
-}
+// Kept apart so that a tool can read its flags without loading yargs (onnx-cloud's jobs).
+export { defaultIO, givenFlags } from './flags.js';
 
 function flagList(names: string): string[] {
   return names
@@ -137,12 +130,4 @@ export async function runTool<T>(def: ToolDef<T>, argv: readonly string[], io: C
   } catch (err) {
     return reportFailure(def.tool, err, (parsed.args as { verbose?: boolean }).verbose === true, io.err);
   }
-}
-
-export function defaultIO(): CliIO {
-  return {
-    out: (s) => process.stdout.write(`${s}\n`),
-    err: (s) => process.stderr.write(s.startsWith('\r') ? s : `${s}\n`),
-    isTTY: process.stderr.isTTY === true,
-  };
 }
