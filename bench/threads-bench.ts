@@ -55,7 +55,7 @@ export function squeezenetLike(): ModelProto {
   return g.build();
 }
 
-interface BenchModel {
+export interface BenchModel {
   name: string;
   build: () => ModelProto;
   input: string;
@@ -64,7 +64,7 @@ interface BenchModel {
   splits: number[];
 }
 
-const MODELS: BenchModel[] = [
+export const THREADS_BENCH_MODELS: BenchModel[] = [
   { name: 'squeezenet_like', build: squeezenetLike, input: 'input', dims: [1, 3, 224, 224], splits: [0, 10, 20, 30, 40, 50, 65] },
   { name: 'resnet18', build: resnet18Full, input: 'input', dims: [1, 3, 224, 224], splits: [0, 12, 24, 36, 48, 60, 69] },
 ];
@@ -149,7 +149,7 @@ export async function runThreadsBench(opts: { outFile?: string | null; print?: b
   const models: ThreadsModelResult[] = [];
   const loadStart = os.loadavg();
   try {
-    for (const m of MODELS) {
+    for (const m of THREADS_BENCH_MODELS) {
       const bytes = encodeModel(m.build());
       const file = path.join(dir, `${m.name}.onnx`);
       await writeFile(file, bytes);

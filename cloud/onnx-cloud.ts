@@ -35,7 +35,7 @@ const storeModule = () => import('../src/storage/open.js');
 const serveModule = () => import('../src/runner/serve.js');
 
 /** onnx-cloud's full parser (yargs), for every command line quickCloudArgs leaves to it: help, version, the runtime flags, errors. */
-async function parseCloudArgs(argv: string[], io: CliIO): Promise<{ args: CloudArgs } | { code: number }> {
+export async function parseCloudArgs(argv: string[], io: CliIO): Promise<{ args: CloudArgs } | { code: number }> {
   const [{ withRuntimeOptions }, { baseParser, parseArgs }] = await Promise.all([import('../src/cli/option-groups.js'), import('../src/cli/parse.js')]);
   const parser = withRuntimeOptions(baseParser('onnx-cloud', argv).usage('Usage: onnx-cloud [--input_file payload.pb --save_results out.pb] [--serve]'))
     .option('onnx_file', { type: 'string', array: true, describe: 'Part file(s) to run, in order (default: the parts the payload names, from the store)' })
