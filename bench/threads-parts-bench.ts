@@ -16,7 +16,8 @@
  *    split = (P1 + P2) / F         the parts' own cost (cut tensors in the standard layout, two runs)
  *    cycle = (P1g + P2g) / F       what a sweep's cycle sees, against the model back to back
  *    paused = (P1g + P2g) / Fg     the same against the model run after the same pause
- * Settings: the sweep's (every core, spinning off) and onnxruntime's defaults (spinning on).
+ * Settings: the sweep's (every core, spinning off), onnxruntime's defaults (spinning on), and every
+ * core with spinning during a run only (session.force_spinning_stop = 1).
  */
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -59,6 +60,8 @@ export async function runThreadsPartsBench(opts: { models?: string[]; pauseMs?: 
   const settings: [string, SessionOptions][] = [
     ['every core, spinning off', edgeSessionOptions(buildRunConfig({}, {}))],
     ["onnxruntime's defaults", {}],
+    // Spinning between a run's operators, stopped when the run ends (the side that waits spins not).
+    ['every core, spin in runs', { ...edgeSessionOptions(buildRunConfig({ spinning: 'on' }, {})), stopSpinningAfterRun: true }],
   ];
   const rows: PartsFigures[] = [];
   const loadStart = os.loadavg();

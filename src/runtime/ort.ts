@@ -99,6 +99,7 @@ export async function createSession(model: Uint8Array | string, options: Session
   if (options.enableMemPattern !== undefined) opts.enableMemPattern = options.enableMemPattern;
   if (options.interOpNumThreads !== undefined) opts.interOpNumThreads = options.interOpNumThreads;
   if (options.allowSpinning === false) opts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+  if (options.stopSpinningAfterRun) opts.extra = { session: { ...(opts.extra?.session as object), force_spinning_stop: '1' } };
   if (options.profileFilePrefix !== undefined) {
     opts.enableProfiling = true;
     opts.profileFilePrefix = path.resolve(options.profileFilePrefix);

@@ -23,6 +23,11 @@ export interface SessionOptions {
    * (session.intra_op.allow_spinning = 0, session.inter_op.allow_spinning = 0). Default: they spin.
    */
   allowSpinning?: boolean;
+  /**
+   * true: threads that spin stop when a run ends (session.force_spinning_stop = 1), so that they
+   * spin between a run's operators only, not while the session waits for its next run.
+   */
+  stopSpinningAfterRun?: boolean;
   /** External data files of an in-memory model: the location named in the model, and its bytes. */
   externalData?: readonly { path: string; data: Uint8Array }[];
   /** Keep freed memory in onnxruntime's arena for reuse (default true); false returns it at once. */

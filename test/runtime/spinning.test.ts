@@ -40,4 +40,16 @@ describe('thread spinning', () => {
     const sleeping = await idleCpuMs(local);
     assert.ok(sleeping < spinning / 2, `idle CPU ${sleeping.toFixed(1)} ms with spinning off against ${spinning.toFixed(1)} ms with it on`);
   });
+
+  it('threads that spin within a run stop when it ends with stopSpinningAfterRun (session.force_spinning_stop)', async () => {
+    const spinning = await idleCpuMs({ intraOpNumThreads: 2 });
+    const stopped = await idleCpuMs({ intraOpNumThreads: 2, stopSpinningAfterRun: true });
+    assert.ok(stopped < spinning / 2, `idle CPU ${stopped.toFixed(1)} ms with spinning stopped after each run against ${spinning.toFixed(1)} ms without`);
+  });
+
+  it('stopSpinningAfterRun keeps the other session settings (spinning off stays off)', async () => {
+    const both = await idleCpuMs({ intraOpNumThreads: 2, allowSpinning: false, stopSpinningAfterRun: true });
+    const spinning = await idleCpuMs({ intraOpNumThreads: 2 });
+    assert.ok(both < spinning / 2, `idle CPU ${both.toFixed(1)} ms against ${spinning.toFixed(1)} ms spinning`);
+  });
 });
