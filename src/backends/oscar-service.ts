@@ -63,6 +63,22 @@ export async function readService(client: OscarClient, name: string): Promise<Os
   }
 }
 
+/** The variable that makes a service a stage of a chain that runs only its own part(s) (deploy --split_layers). */
+export const STAGE_PARTS_VARIABLE = 'ONNX_MANAGER_STAGE_PARTS';
+
+export const isStage = (svc: OscarService): boolean => Boolean(svc.environment?.variables?.[STAGE_PARTS_VARIABLE]);
+
+/**
+ * The service `name`; a name that is no service but whose `<name>-1` is a stage of a chain names
+ * that stage (deploy names the stages of a chain `<name>-1` .. `<name>-k`). Else readService's error.
+ */
+export async function namedService(client: OscarClient, name: string): Promise<OscarService> {
+  const svc = await client.findService(name);
+  if (svc) return svc;
+  const stage = await client.findService(`${name}-1`);
+  return stage && isStage(stage) ? stage : readService(client, name);
+}
+
 /**
  * The store OSCAR's own MinIO provides (GET /system/config): used when the user names no store. The
  * bucket is --minio_bucket, else the bucket of the service's input path.
@@ -75,7 +91,7 @@ export async function clusterStore(args: { endpoint?: string; service?: string; 
   if (!mp.access_key || !mp.secret_key) throw new OscarError(`OSCAR at ${client.url}: /system/config gives no MinIO keys for this user; set MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY`);
   let bucket = args.bucket;
   if (!bucket && args.service) {
-    const svc = await readService(client, args.service);
+    const svc = await namedService(client, args.service);
     const paths = servicePaths(svc);
     bucket = (paths.input ?? paths.output)?.bucket;
   }

@@ -25,7 +25,8 @@ import type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } f
 import { OscarError, parseOscarEndpoint, type OscarClient, type OscarService } from './oscar-client.js';
 import { FINISHED, JobTracker, seconds } from './oscar-jobs.js';
 import type { OscarRunSettings, OscarTrigger } from './oscar-options.js';
-import { checkServiceConfig, clientFromArgs, clusterStore, outputKeyFor, readService, servicePaths, type StoragePath } from './oscar-service.js';
+import { runnerService } from './oscar-chain.js';
+import { checkServiceConfig, clientFromArgs, clusterStore, outputKeyFor, servicePaths, type StoragePath } from './oscar-service.js';
 import { checkStoreReach } from './reach.js';
 import { sleep } from './timers.js';
 
@@ -261,7 +262,8 @@ export const oscarModule: BackendModule = {
     const { service: name, trigger, cleanup, endpoint } = oscarOf(ctx.config.backend);
     const client = clientFromArgs({ ...(endpoint !== undefined ? { oscar_endpoint: endpoint } : {}) }, ctx.env);
     checkStoreReach(ctx, { who: `the OSCAR cluster at ${client.url}`, remote: !isLoopbackHost(parseOscarEndpoint(client.url).hostname), hint: 'or none at all to use the cluster’s own MinIO' });
-    const service = await readService(client, name);
+    // A stage of a chain runs only its own part: the chain's last service runs the cloud side.
+    const { service } = await runnerService(client, name, ctx.warn);
     const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup };
     if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
     const backend = new OscarBackend(o);

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
-import { clientFromArgs, clusterStore, parseStoragePath } from '../../backends/oscar-service.js';
+import { clientFromArgs, clusterStore, parseStoragePath, STAGE_PARTS_VARIABLE } from '../../backends/oscar-service.js';
 import type { OscarService } from '../../backends/oscar-client.js';
 import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
@@ -109,7 +109,7 @@ export function planServices(
     checkName(svc, 'service name');
     const variables: Record<string, string> = { MINIO_ENDPOINT: opts.minioEndpoint, [CLOUD_CONFIG_VARIABLE]: opts.cloudConfig };
     if (stages[i]!.length) variables.ONNX_MANAGER_PARTS = stages[i]!.join(',');
-    if (i < k - 1) variables.ONNX_MANAGER_STAGE_PARTS = stages[i]!.join(',');
+    if (i < k - 1) variables[STAGE_PARTS_VARIABLE] = stages[i]!.join(',');
     if (i < k - 1 && opts.forwarded) variables[STAGE_FORWARD_VARIABLE] = JSON.stringify(opts.forwarded[i] ?? []);
     services.push({
       name: svc,
