@@ -256,7 +256,11 @@ function oscarOf(settings: BackendSettings): OscarRunSettings {
 }
 
 export const oscarModule: BackendModule = {
-  defaultStore: async (config, env) => clusterStore(oscarOf(config.backend), env),
+  // The cluster's MinIO, with the run's --store_retry_s (for the edge, and for the budget checked against the service's).
+  defaultStore: async (config, env) => {
+    const store = await clusterStore(oscarOf(config.backend), env);
+    return config.store.retryBudgetMs !== undefined ? { ...store, retryBudgetMs: config.store.retryBudgetMs } : store;
+  },
 
   create: async (ctx: BackendContext) => {
     const { service: name, trigger, cleanup, endpoint } = oscarOf(ctx.config.backend);
