@@ -44,6 +44,22 @@ export function servicePaths(svc: OscarService): { input?: StoragePath; output?:
   return out;
 }
 
+/** Where payloads go with --oscar_trigger job: outside the input path, so that no webhook starts a second job. */
+export const jobsFolder = (service: string): string => `onnx-manager-jobs/${service}`;
+
+/**
+ * The folders where the oscar backend keeps a service's payloads and results flat
+ * (<folder>/<run>-<split>-<rep>.pb): its MinIO input and output paths in `bucket` and the job
+ * trigger's folder; `elsewhere`: its paths in other buckets, as bucket/folder.
+ */
+export function payloadFolders(svc: OscarService, bucket: string): { folders: string[]; elsewhere: string[] } {
+  const paths = Object.values(servicePaths(svc));
+  return {
+    folders: [...paths.filter((p) => p.bucket === bucket).map((p) => p.prefix), jobsFolder(svc.name)],
+    elsewhere: paths.filter((p) => p.bucket !== bucket).map((p) => `${p.bucket}/${p.prefix}`),
+  };
+}
+
 /** The OSCAR client for --oscar_endpoint (or OSCAR_ENDPOINT) with the credentials of the environment. */
 export function clientFromArgs(args: Pick<OscarArgs, 'oscar_endpoint'>, env: Env, timeoutMs?: number): OscarClient {
   const endpoint = (args.oscar_endpoint ?? env.OSCAR_ENDPOINT ?? '').trim();

@@ -26,7 +26,7 @@ import { OscarError, parseOscarEndpoint, type OscarClient, type OscarService } f
 import { FINISHED, JobTracker, seconds } from './oscar-jobs.js';
 import type { OscarRunSettings, OscarTrigger } from './oscar-options.js';
 import { runnerService } from './oscar-chain.js';
-import { checkServiceConfig, clientFromArgs, clusterStore, outputKeyFor, servicePaths, type StoragePath } from './oscar-service.js';
+import { checkServiceConfig, clientFromArgs, clusterStore, jobsFolder, outputKeyFor, payloadFolders, servicePaths, type StoragePath } from './oscar-service.js';
 import { checkStoreReach } from './reach.js';
 import { sleep } from './timers.js';
 
@@ -92,6 +92,11 @@ export class OscarBackend implements CloudBackend {
     if (o.trigger === 'job') this.token = o.client.invokeToken(svc);
   }
 
+  /** The service's input and output paths and the job trigger's folder, where a run's leftovers are looked for. */
+  get payloadFolders(): readonly string[] {
+    return payloadFolders(this.o.service, this.o.store.bucket).folders;
+  }
+
   get failureSignal(): AbortSignal {
     return this.failure.signal;
   }
@@ -104,7 +109,7 @@ export class OscarBackend implements CloudBackend {
   jobKeys(runId: string, split: number, rep: string): CloudJob {
     const file = `${runId}-${split}-${rep}.pb`;
     // With the 'job' trigger the payload stays out of the input path, so the webhook does not start a second job.
-    const inputKey = this.o.trigger === 'upload' ? outputKeyFor(this.input!, file) : `onnx-manager-jobs/${this.o.service.name}/${file}`;
+    const inputKey = this.o.trigger === 'upload' ? outputKeyFor(this.input!, file) : `${jobsFolder(this.o.service.name)}/${file}`;
     return { inputKey, outputKey: outputKeyFor(this.output, file) };
   }
 
