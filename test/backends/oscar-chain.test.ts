@@ -64,6 +64,19 @@ describe('profile and predict through a chain of OSCAR services', () => {
   });
 });
 
+describe('run_all through a chain of OSCAR services', () => {
+  it('runs each split point’s cloud side in a job of the chain’s last service', async () => {
+    const csv = join(f.dir, 'chain-run.csv');
+    const r = await cli(['run_all', '--onnx_file', f.modelFile, '--splits', '2', '--rep', '1', '--warmup', '0', '--threads', '1', '--results_file', csv, ...oscar('pchain')]);
+    assert.equal(r.code, 0, r.err);
+    const [row] = parseCsv(readFileSync(csv, 'utf8'), { columns: true }) as Record<string, string>[];
+    assert.equal(row!.status, 'ok', row!.error);
+    assert.ok(Number(row!.max_abs_diff) <= 1e-5);
+    assert.match(row!.job_name!, /^pchain-2-/);
+    assert.deepEqual(jobsOf('pchain-1'), []);
+  });
+});
+
 describe('finding the service that runs a chain’s cloud side', () => {
   it('warns about a stage deployed with other settings, and refuses a stage whose output path leads to no service', async () => {
     const client = new OscarClient({ endpoint: f.server.url, auth: { kind: 'basic', username: USER, password: PASSWORD } });
