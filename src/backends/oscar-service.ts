@@ -141,14 +141,14 @@ export function checkServiceConfig(service: OscarService, run: CloudConfig, warn
   // not); the store retry budget is the deployed one's (it changes no number, only how long a job
   // waits), and a run asking for another one is told so.
   const differ = cloudConfigDifferences(deployed, run).filter((f) => f !== 'region' && f !== 'storeRetryS');
-  const has = deployed.storeRetryS ?? DEFAULTS.storeRetryS;
-  const asked = run.storeRetryS ?? DEFAULTS.storeRetryS;
-  if (has !== asked) {
-    warn(`${where} retries the store for ${has} s in its jobs (its ${CLOUD_CONFIG_VARIABLE}), not the ${asked} s of this run's --store_retry_s: OSCAR starts each job with the service's environment; deploy it again with --store_retry_s ${asked} --apply to change it`);
-  }
   if (differ.length) {
     throw new UsageError(
       `${where} is deployed with other cloud settings than this run asks for (${differ.join(', ')}: ${encodeCloudConfig(deployed)} against ${encodeCloudConfig(run)}); deploy it again with the run's --exec_type, --device_type, --graph_opt, --threads and --minio_bucket, or run with the service's`,
     );
+  }
+  const has = deployed.storeRetryS ?? DEFAULTS.storeRetryS;
+  const asked = run.storeRetryS ?? DEFAULTS.storeRetryS;
+  if (has !== asked) {
+    warn(`${where} retries the store for ${has} s in its jobs (its ${CLOUD_CONFIG_VARIABLE}), not the ${asked} s of this run's --store_retry_s: OSCAR starts each job with the service's environment; deploy it again with --store_retry_s ${asked} --apply to change it`);
   }
 }
