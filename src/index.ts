@@ -46,7 +46,7 @@ export { openStore, openStoreFromEnv, type OpenedStore } from './storage/open.js
 export { startEmbeddedStore, type EmbeddedStore } from './storage/embedded.js';
 export { openMinioStore } from './storage/minio-store.js';
 export { storeConfigFromEnv, storeKeys, type ObjectStore, type StoreConfig } from './storage/store.js';
-export { checkRunId, cleanRuns, type CleanResult } from './storage/clean.js';
+export { checkRunId, cleanRuns, removedCount, type CleanResult } from './storage/clean.js';
 export { backendModule } from './backends/index.js';
 export type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } from './backends/backend.js';
 export { startRun, type SplitMeasurement, type StartedRun, type StartRunOptions } from './profile/start-run.js';

@@ -38,6 +38,12 @@ export interface CloudBackend {
    * input and output paths). Default: input/<run>/<split>/<rep>.pb and output/<run>/<split>/<rep>.pb.
    */
   jobKeys?(runId: string, split: number, rep: string): CloudJob;
+  /**
+   * Folders of the store where the backend keeps a job's payloads and results flat, as
+   * <folder>/<run>-<split>-<rep>.pb (OSCAR: the service's input and output paths), besides the
+   * input/ and output/ layout: where the leftovers of a run are looked for (storage/clean.ts).
+   */
+  readonly payloadFolders?: readonly string[];
   /** After the result arrived: what the backend knows about the job. */
   jobInfo?(job: CloudJob): Promise<JobInfo>;
   /** Starts whatever the backend keeps running (a worker), so that the first split point does not pay for it. */

@@ -3,6 +3,7 @@
  * client for --oscar_endpoint, the cluster's own store, and the cloud settings it was deployed with.
  */
 import { CLOUD_CONFIG_VARIABLE, cloudConfigDifferences, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_BUCKET, parseEndpoint, type StoreConfig } from '../storage/store.js';
 import { oscarAuthFromEnv, OscarClient, OscarError, type OscarService, type OscarStorageIO } from './oscar-client.js';
@@ -43,6 +44,22 @@ export function servicePaths(svc: OscarService): { input?: StoragePath; output?:
   return out;
 }
 
+/** Where payloads go with --oscar_trigger job: outside the input path, so that no webhook starts a second job. */
+export const jobsFolder = (service: string): string => `onnx-manager-jobs/${service}`;
+
+/**
+ * The folders where the oscar backend keeps a service's payloads and results flat
+ * (<folder>/<run>-<split>-<rep>.pb): its MinIO input and output paths in `bucket` and the job
+ * trigger's folder; `elsewhere`: its paths in other buckets, as bucket/folder.
+ */
+export function payloadFolders(svc: OscarService, bucket: string): { folders: string[]; elsewhere: string[] } {
+  const paths = Object.values(servicePaths(svc));
+  return {
+    folders: [...paths.filter((p) => p.bucket === bucket).map((p) => p.prefix), jobsFolder(svc.name)],
+    elsewhere: paths.filter((p) => p.bucket !== bucket).map((p) => `${p.bucket}/${p.prefix}`),
+  };
+}
+
 /** The OSCAR client for --oscar_endpoint (or OSCAR_ENDPOINT) with the credentials of the environment. */
 export function clientFromArgs(args: Pick<OscarArgs, 'oscar_endpoint'>, env: Env, timeoutMs?: number): OscarClient {
   const endpoint = (args.oscar_endpoint ?? env.OSCAR_ENDPOINT ?? '').trim();
@@ -63,6 +80,22 @@ export async function readService(client: OscarClient, name: string): Promise<Os
   }
 }
 
+/** The variable that makes a service a stage of a chain that runs only its own part(s) (deploy --split_layers). */
+export const STAGE_PARTS_VARIABLE = 'ONNX_MANAGER_STAGE_PARTS';
+
+export const isStage = (svc: OscarService): boolean => Boolean(svc.environment?.variables?.[STAGE_PARTS_VARIABLE]);
+
+/**
+ * The service `name`; a name that is no service but whose `<name>-1` is a stage of a chain names
+ * that stage (deploy names the stages of a chain `<name>-1` .. `<name>-k`). Else readService's error.
+ */
+export async function namedService(client: OscarClient, name: string): Promise<OscarService> {
+  const svc = await client.findService(name);
+  if (svc) return svc;
+  const stage = await client.findService(`${name}-1`);
+  return stage && isStage(stage) ? stage : readService(client, name);
+}
+
 /**
  * The store OSCAR's own MinIO provides (GET /system/config): used when the user names no store. The
  * bucket is --minio_bucket, else the bucket of the service's input path.
@@ -75,7 +108,7 @@ export async function clusterStore(args: { endpoint?: string; service?: string; 
   if (!mp.access_key || !mp.secret_key) throw new OscarError(`OSCAR at ${client.url}: /system/config gives no MinIO keys for this user; set MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY`);
   let bucket = args.bucket;
   if (!bucket && args.service) {
-    const svc = await readService(client, args.service);
+    const svc = await namedService(client, args.service);
     const paths = servicePaths(svc);
     bucket = (paths.input ?? paths.output)?.bucket;
   }
@@ -105,11 +138,17 @@ export function checkServiceConfig(service: OscarService, run: CloudConfig, warn
   }
   const deployed = decodeCloudConfig(text, `${where}: ${CLOUD_CONFIG_VARIABLE}`);
   // The region is the service's own MinIO's business (OSCAR's /system/config may name one the FDL does
-  // not); the store retry budget is the deployed one's (it changes no number, only how long a job waits).
+  // not); the store retry budget is the deployed one's (it changes no number, only how long a job
+  // waits), and a run asking for another one is told so.
   const differ = cloudConfigDifferences(deployed, run).filter((f) => f !== 'region' && f !== 'storeRetryS');
   if (differ.length) {
     throw new UsageError(
       `${where} is deployed with other cloud settings than this run asks for (${differ.join(', ')}: ${encodeCloudConfig(deployed)} against ${encodeCloudConfig(run)}); deploy it again with the run's --exec_type, --device_type, --graph_opt, --threads and --minio_bucket, or run with the service's`,
     );
+  }
+  const has = deployed.storeRetryS ?? DEFAULTS.storeRetryS;
+  const asked = run.storeRetryS ?? DEFAULTS.storeRetryS;
+  if (has !== asked) {
+    warn(`${where} retries the store for ${has} s in its jobs (its ${CLOUD_CONFIG_VARIABLE}), not the ${asked} s of this run's --store_retry_s: OSCAR starts each job with the service's environment; deploy it again with --store_retry_s ${asked} --apply to change it`);
   }
 }

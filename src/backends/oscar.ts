@@ -25,7 +25,8 @@ import type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } f
 import { OscarError, parseOscarEndpoint, type OscarClient, type OscarService } from './oscar-client.js';
 import { FINISHED, JobTracker, seconds } from './oscar-jobs.js';
 import type { OscarRunSettings, OscarTrigger } from './oscar-options.js';
-import { checkServiceConfig, clientFromArgs, clusterStore, outputKeyFor, readService, servicePaths, type StoragePath } from './oscar-service.js';
+import { runnerService } from './oscar-chain.js';
+import { checkServiceConfig, clientFromArgs, clusterStore, jobsFolder, outputKeyFor, payloadFolders, servicePaths, type StoragePath } from './oscar-service.js';
 import { checkStoreReach } from './reach.js';
 import { sleep } from './timers.js';
 
@@ -91,6 +92,11 @@ export class OscarBackend implements CloudBackend {
     if (o.trigger === 'job') this.token = o.client.invokeToken(svc);
   }
 
+  /** The service's input and output paths and the job trigger's folder, where a run's leftovers are looked for. */
+  get payloadFolders(): readonly string[] {
+    return payloadFolders(this.o.service, this.o.store.bucket).folders;
+  }
+
   get failureSignal(): AbortSignal {
     return this.failure.signal;
   }
@@ -103,7 +109,7 @@ export class OscarBackend implements CloudBackend {
   jobKeys(runId: string, split: number, rep: string): CloudJob {
     const file = `${runId}-${split}-${rep}.pb`;
     // With the 'job' trigger the payload stays out of the input path, so the webhook does not start a second job.
-    const inputKey = this.o.trigger === 'upload' ? outputKeyFor(this.input!, file) : `onnx-manager-jobs/${this.o.service.name}/${file}`;
+    const inputKey = this.o.trigger === 'upload' ? outputKeyFor(this.input!, file) : `${jobsFolder(this.o.service.name)}/${file}`;
     return { inputKey, outputKey: outputKeyFor(this.output, file) };
   }
 
@@ -255,13 +261,18 @@ function oscarOf(settings: BackendSettings): OscarRunSettings {
 }
 
 export const oscarModule: BackendModule = {
-  defaultStore: async (config, env) => clusterStore(oscarOf(config.backend), env),
+  // The cluster's MinIO, with the run's --store_retry_s (for the edge, and for the budget checked against the service's).
+  defaultStore: async (config, env) => {
+    const store = await clusterStore(oscarOf(config.backend), env);
+    return config.store.retryBudgetMs !== undefined ? { ...store, retryBudgetMs: config.store.retryBudgetMs } : store;
+  },
 
   create: async (ctx: BackendContext) => {
     const { service: name, trigger, cleanup, endpoint } = oscarOf(ctx.config.backend);
     const client = clientFromArgs({ ...(endpoint !== undefined ? { oscar_endpoint: endpoint } : {}) }, ctx.env);
     checkStoreReach(ctx, { who: `the OSCAR cluster at ${client.url}`, remote: !isLoopbackHost(parseOscarEndpoint(client.url).hostname), hint: 'or none at all to use the cluster’s own MinIO' });
-    const service = await readService(client, name);
+    // A stage of a chain runs only its own part: the chain's last service runs the cloud side.
+    const { service } = await runnerService(client, name, ctx.warn);
     const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup };
     if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
     const backend = new OscarBackend(o);

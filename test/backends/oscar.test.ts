@@ -3,14 +3,14 @@
  * the Swagger spec and runs cloud/oscar/script.sh for real for every job, as faas-supervisor does:
  * run_all end to end (upload and job triggers), failures (a failed pod, a failing script, a script
  * that leaves nothing, a lost upload, a missing service, wrong credentials), deploy (FDL and
- * --apply, a chain of services), and the script on its own.
+ * --apply, a chain of services), and the script on its own. The store, the server, lenet5 and the
+ * credentials come from ./oscar-fixture.ts, as for the other OSCAR test files.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -20,42 +20,32 @@ import { OscarClient, OscarError } from '../../src/backends/oscar-client.js';
 import type { BackendContext } from '../../src/backends/backend.js';
 import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
 import { encodeCloudConfig } from '../../src/config/cloud-config.js';
-import { encodeModel } from '../../src/onnx/codec.js';
 import { createSession } from '../../src/runtime/ort.js';
 import type { HostTensor } from '../../src/runtime/session.js';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
 import { buildParts } from '../../src/split/split.js';
-import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
+import type { EmbeddedStore } from '../../src/storage/embedded.js';
 import type { ObjectStore } from '../../src/storage/store.js';
 import { decodePayload, encodePayload } from '../../src/tensor/payload/index.js';
-import { analyze, feedsFor, zooSubject } from '../helpers.js';
-import { zoo } from '../models/zoo.js';
-import { OscarTestServer, PROJECT_DIR, SCRIPT_FILE } from './oscar-server.js';
+import { feedsFor } from '../helpers.js';
+import { PROJECT_DIR, SCRIPT_FILE, type OscarTestServer } from './oscar-server.js';
+import { PASSWORD, startOscarFixture, USER, type OscarFixture } from './oscar-fixture.js';
 import { cli } from '../cli-helper.js';
 import { readProfile } from '../../src/profile/layer-profile.js';
 import { JOB_CALIBRATION_REP } from '../../src/profile/cycle-calibration.js';
 
 const BUCKET = 'oscar-test';
-const USER = 'oscar';
-const PASSWORD = 'pw-Xq81-secret';
-const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-oscar-'));
+let f: OscarFixture;
+let dir: string;
 let store: EmbeddedStore;
 let server: OscarTestServer;
 let modelFile: string;
 let analysis: ModelAnalysis;
-const savedEnv: Record<string, string | undefined> = {};
-
-function setEnv(vars: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(vars)) {
-    if (!(k in savedEnv)) savedEnv[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
+let setEnv: OscarFixture['setEnv'];
 
 before(async () => {
-  store = await startEmbeddedStore({ bucket: BUCKET });
-  server = await OscarTestServer.start({ username: USER, password: PASSWORD, store, pageSize: 4 });
+  f = await startOscarFixture(BUCKET, 'oscar');
+  ({ dir, store, server, modelFile, analysis, setEnv } = f);
   // As deploy --apply would make it.
   await server.addService({
     name: 'svc',
@@ -63,39 +53,11 @@ before(async () => {
     output: [{ storage_provider: 'minio.default', path: `${BUCKET}/svc-out` }],
     environment: { variables: { MINIO_ENDPOINT: store.endpoint, MINIO_BUCKET: BUCKET }, secrets: { MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey } },
   });
-  const lenet = zoo.find((z) => z.name === 'lenet5')!;
-  modelFile = join(dir, 'lenet5.onnx');
-  writeFileSync(modelFile, encodeModel(lenet.build()));
-  analysis = await analyze(zooSubject(lenet));
-  setEnv({
-    OSCAR_USERNAME: USER,
-    OSCAR_PASSWORD: PASSWORD,
-    OSCAR_TOKEN: undefined,
-    OSCAR_TOKEN_FILE: undefined,
-    OSCAR_PASSWORD_FILE: undefined,
-    OSCAR_ENDPOINT: undefined,
-    MINIO_ENDPOINT: undefined,
-    MINIO_ACCESS_KEY: undefined,
-    MINIO_SECRET_KEY: undefined,
-    MINIO_ACCESS_KEY_FILE: undefined,
-    MINIO_SECRET_KEY_FILE: undefined,
-  });
 });
 
-after(async () => {
-  await server?.stop();
-  await store?.stop();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+after(async () => f?.stop());
 
-afterEach(() => {
-  assert.deepEqual(server.violations, [], 'every request follows the OSCAR spec');
-  assert.deepEqual(server.responseViolations, [], 'every response of the test server follows the spec');
-});
+afterEach(() => f.checkSpec());
 
 function rows(file: string): Record<string, string>[] {
   return parseCsv(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];

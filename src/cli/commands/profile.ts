@@ -13,5 +13,5 @@ export const profileCommand = defineCommand({
   validate: (args, given) => {
     checkCloudFlags(String(args.cloud), given);
   },
-  run: async (args, io) => (await import('../ops/profile.js')).profile(args, io.out),
+  run: async (args, io) => (await import('../ops/profile.js')).profile(args, io.out, (line) => io.err(`onnx-manager: warning: ${line}`)),
 });

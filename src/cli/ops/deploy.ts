@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
-import { clientFromArgs, clusterStore, parseStoragePath } from '../../backends/oscar-service.js';
+import { clientFromArgs, clusterStore, parseStoragePath, STAGE_PARTS_VARIABLE } from '../../backends/oscar-service.js';
 import type { OscarService } from '../../backends/oscar-client.js';
 import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
@@ -26,6 +26,7 @@ import { openMinioStore } from '../../storage/minio-store.js';
 import { DEFAULT_BUCKET, storeConfigFromEnv, storeKeys, type StoreConfig } from '../../storage/store.js';
 import { CLOUD_CONFIG_VARIABLE, encodeCloudConfig } from '../../config/cloud-config.js';
 import { cloudConfigFromFlags } from '../../config/run-config.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { humanBytes } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
@@ -42,6 +43,8 @@ export interface DeployArgs extends ModelArgs, OscarArgs {
   minio_bucket?: string;
   minio_region?: string;
   minio_secure?: boolean;
+  /** Seconds the service's jobs retry the store (its ONNX_MANAGER_CLOUD_CONFIG; the default is left out). */
+  store_retry_s?: number;
 }
 
 const OSCAR_DIR = fileURLToPath(new URL('../../../../cloud/oscar/', import.meta.url));
@@ -109,7 +112,7 @@ export function planServices(
     checkName(svc, 'service name');
     const variables: Record<string, string> = { MINIO_ENDPOINT: opts.minioEndpoint, [CLOUD_CONFIG_VARIABLE]: opts.cloudConfig };
     if (stages[i]!.length) variables.ONNX_MANAGER_PARTS = stages[i]!.join(',');
-    if (i < k - 1) variables.ONNX_MANAGER_STAGE_PARTS = stages[i]!.join(',');
+    if (i < k - 1) variables[STAGE_PARTS_VARIABLE] = stages[i]!.join(',');
     if (i < k - 1 && opts.forwarded) variables[STAGE_FORWARD_VARIABLE] = JSON.stringify(opts.forwarded[i] ?? []);
     services.push({
       name: svc,
@@ -198,6 +201,8 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
   }
   const minioEndpoint = store.endpoint ?? CLUSTER_MINIO;
   const cloud = cloudConfigFromFlags({ ...args, minio_bucket: bucket, ...(store.region ? { minio_region: store.region } : {}) }, {});
+  // OSCAR starts every job with the service's environment: the jobs' store retry budget is set here.
+  if (args.store_retry_s !== undefined && args.store_retry_s !== DEFAULTS.storeRetryS) cloud.storeRetryS = args.store_retry_s;
   const opts: Parameters<typeof planServices>[3] = { minioEndpoint, cloudConfig: encodeCloudConfig(cloud) };
   if (forwarded) opts.forwarded = forwarded;
   if (args.oscar_input) opts.input = args.oscar_input;

@@ -20,13 +20,13 @@ export function profileFileFor(args: { onnx_file?: string; results_file?: string
   return path.join('results', `${path.basename(args.onnx_file ?? 'model', '.onnx')}.profile.csv`);
 }
 
-export async function profile(args: RunArgs, out: (s: string) => void): Promise<number> {
+export async function profile(args: RunArgs, out: (s: string) => void, warn?: (line: string) => void): Promise<number> {
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const config = buildRunConfig(args as RunFlags);
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const file = profileFileFor(args);
   checkOutputFile(file, 'results_file');
-  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(args.rep !== undefined ? { rep: args.rep } : {}) });
+  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(args.rep !== undefined ? { rep: args.rep } : {}), ...(warn ? { warn } : {}) });
   await writeProfile(file, p);
   const rows = SIDES.map((side) => {
     const nodes = p.nodes.filter((n) => n.side === side);

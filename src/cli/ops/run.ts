@@ -2,7 +2,7 @@
  * run and run_all: the edge -> object store -> cloud cycle for one split point or all of them,
  * with the times and bytes of every step written to CSV.
  */
-import { cleanRuns } from '../../storage/clean.js';
+import { cleanRuns, removedCount } from '../../storage/clean.js';
 import { cleanedLine } from './clean.js';
 import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
@@ -174,8 +174,8 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     // What the resumed sweep left in the bucket (it may have been killed mid-split) goes first.
     const runs = [...new Set(previous.map((r) => String(r.run_id ?? '')).filter((id) => id !== ''))];
     if (runs.length > 0) {
-      const cleaned = await cleanRuns(s.ctx.store, runs);
-      if (cleaned.input + cleaned.output > 0) out(`${cleanedLine(cleaned, `run ${runs.join(', ')}`, s.ctx.store.description)} (left by the sweep this one resumes)`);
+      const cleaned = await cleanRuns(s.ctx.store, runs, s.ctx.backend.payloadFolders);
+      if (removedCount(cleaned) > 0) out(`${cleanedLine(cleaned, `run ${runs.join(', ')}`, s.ctx.store.description)} (left by the sweep this one resumes)`);
     }
   } catch (err) {
     await s.close();
