@@ -134,7 +134,11 @@ describe('a cloud worker stopped or killed mid-sweep', () => {
     try {
       await until('a few rows', () => rows(csv).length >= 5 || undefined);
       killed = await until('the worker', () => workersOf(run.pid)[0]);
+      const killedAt = performance.now();
       process.kill(killed, 'SIGKILL');
+      // How long a restart takes on this machine now: from the kill to the rerun row in the file.
+      await until('the rerun row', () => rows(csv).some((r) => Number(r.cloud_restarts) > 0) || undefined);
+      const restartSpanMs = performance.now() - killedAt;
       const code = await run.exited;
       assert.equal(code, 0, run.stderr());
       const got = rows(csv);
@@ -145,10 +149,16 @@ describe('a cloud worker stopped or killed mid-sweep', () => {
       const rerun = got.filter((r) => Number(r.cloud_restarts) > 0);
       assert.equal(rerun.length, 1, `cloud_restarts: ${got.map((r) => r.cloud_restarts).join(',')}`);
       assert.equal(rerun[0]!.cloud_restarts, '1');
-      // A restart costs a process start and a part load: far above a warm cycle's wait.
+      // A restart costs a process start and a part load: a row whose wait held one would take
+      // most of the restart's span measured above, far above a warm cycle's wait. A slow row on a
+      // loaded machine stays under half that span, which grows with the load too.
       for (const r of got) {
         const others = median(got.filter((o) => o !== r).map((o) => Number(o.wait_ms)));
-        assert.ok(Number(r.wait_ms) < 20 * others, `rep ${r.rep}: wait_ms ${r.wait_ms} against a median of ${others} of the other rows`);
+        const bound = Math.max(20 * others, restartSpanMs / 2);
+        assert.ok(
+          Number(r.wait_ms) < bound,
+          `rep ${r.rep}: wait_ms ${r.wait_ms} against a median of ${others} of the other rows and a restart span of ${restartSpanMs.toFixed(0)} ms`,
+        );
       }
     } finally {
       release(killed);
