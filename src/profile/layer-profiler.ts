@@ -28,7 +28,9 @@ import { median, percentile } from './stats.js';
 
 export const DEFAULT_PROFILE_REP = 20;
 /** Timed requests of each kind and size when the store's costs are measured with the profile. */
-const STORE_REPEATS = 5;
+const STORE_REPEATS = 3;
+/** Unrecorded requests of each kind and size first: after the calibration cycles the store's client is warm already. */
+const STORE_WARMUP_AFTER_CYCLES = 1;
 
 export interface ProfileOptions {
   feeds: Record<string, HostTensor>;
@@ -36,6 +38,8 @@ export interface ProfileOptions {
   rep?: number;
   warn?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** The tensor codecs to measure on the cut tensors (codec-profile.ts; default every one, PROFILED_CODECS; raw or none: no codec rows but the list). */
+  codecs?: readonly string[];
   /** Also measure the store's costs (store-costs.ts) on the store the run opened, for a prediction that follows. */
   storeCosts?: boolean;
 }
@@ -84,10 +88,13 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const side = { rep, warmup: Math.max(1, config.warmup) };
   const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
   // The tensor codecs on this model's cut tensors, with the edge's session options.
-  const codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config));
+  const codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), undefined, options.codecs);
   // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
   // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
-  const run = await startRun(analysis, config, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
+  // The calibration points' cloud parts go into the store while the cloud side starts.
+  const alone = edgeOnlyPoint(analysis);
+  const points = calibrationPoints(analysis);
+  const run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
   let cloud: SideMeasurement;
   let cloudThreads = config.cloudThreads;
   const cycles: Row[] = [];
@@ -103,11 +110,10 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
     const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
-    for (const point of calibrationPoints(analysis)) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
-    const alone = edgeOnlyPoint(analysis);
+    for (const point of points) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
     // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
-    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, 2), store: run.config.store.endpoint ?? 'embedded' };
+    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, STORE_WARMUP_AFTER_CYCLES), store: run.config.store.endpoint ?? 'embedded' };
   } finally {
     await run.close();
   }

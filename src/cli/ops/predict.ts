@@ -48,7 +48,7 @@ export function codecsOf(args: { tensor_codec?: string | string[] }, fallback: r
  * in the same run (on the store it opened) and come back with the profile.
  */
 export async function profileFor(
-  args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string },
+  args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string; tensor_codec?: string | string[] },
   a: ModelAnalysis,
   out?: (s: string) => void,
   link?: Link,
@@ -58,7 +58,8 @@ export async function profileFor(
     // Profile first, with the settings of these flags (calibrated behind the link predicted for), and keep the profile for the next prediction.
     const config = buildRunConfig({ ...(args as RunFlags), ...(link?.bandwidthMbit !== undefined ? { bandwidth: link.bandwidthMbit } : {}), ...(link?.rttMs ? { rtt: link.rttMs } : {}) });
     const feeds = randomInputs(a, args.seed ?? DEFAULTS.seed);
-    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
+    // Only the codecs asked for are measured (raw alone: none).
+    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, codecs: codecsOf(args), ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
     // Beside the predicted rows: results/m.predict.csv -> results/m.profile.csv.
     const rows = args.results_file?.replace(/\.predict\.csv$/i, '.csv');
     const file = profileFileFor({ onnx_file: a.model.file ?? 'model.onnx', ...(rows ? { results_file: rows } : {}) });

@@ -26,7 +26,8 @@ export async function profile(args: RunArgs, out: (s: string) => void): Promise<
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const file = profileFileFor(args);
   checkOutputFile(file, 'results_file');
-  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(args.rep !== undefined ? { rep: args.rep } : {}) });
+  const codecs = args.tensor_codec === undefined ? {} : { codecs: [args.tensor_codec].flat() };
+  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...codecs, ...(args.rep !== undefined ? { rep: args.rep } : {}) });
   await writeProfile(file, p);
   const rows = SIDES.map((side) => {
     const nodes = p.nodes.filter((n) => n.side === side);
@@ -36,6 +37,6 @@ export async function profile(args: RunArgs, out: (s: string) => void): Promise<
     return [side, p.settings[side].backend, `${m.host}:${m.pid}`, nodes.length, m.kernels.length, sum.toFixed(3), median(m.wallMs).toFixed(3), median(m.runMs).toFixed(3), f.run_call.medianMs.toFixed(4), f.feed_per_mb.medianMs.toFixed(4), f.fetch_per_mb.medianMs.toFixed(4), cycleMs(p, side).toFixed(3), cycleScale(p, side).toFixed(2)];
   });
   out(table(['side', 'backend', 'measured in', '>nodes', '>kernels', '>sum of node medians ms', '>run ms', '>profiled run ms', '>run_call ms', '>feed ms/MB', '>fetch ms/MB', '>cycle ms', '>cycle scale'], rows));
-  out(`profile written to ${file}`);
+  out(`profile written to ${file} (tensor codecs measured: ${p.codecs?.profiled?.length ? p.codecs.profiled.join(', ') : 'none, raw only'})`);
   return 0;
 }
