@@ -20,10 +20,10 @@ import { profileCloud } from './cloud-profile.js';
 import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
-import { profileCodecs } from './codec-profile.js';
+import { profileCodecs, type CodecProfile } from './codec-profile.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
 import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
-import { startRun } from './start-run.js';
+import { startRun, type StartedRun, type StartingCloud } from './start-run.js';
 import { median, percentile } from './stats.js';
 
 export const DEFAULT_PROFILE_REP = 20;
@@ -40,6 +40,8 @@ export interface ProfileOptions {
   env?: NodeJS.ProcessEnv;
   /** The tensor codecs to measure on the cut tensors (codec-profile.ts; default every one, PROFILED_CODECS; raw or none: no codec rows but the list). */
   codecs?: readonly string[];
+  /** The cloud side, started by the caller with startCloud(config) (while the model was analysed); closed when the profile is done or fails. Default: started here, after the edge is measured. */
+  cloud?: StartingCloud;
   /** Also measure the store's costs (store-costs.ts) on the store the run opened, for a prediction that follows. */
   storeCosts?: boolean;
 }
@@ -86,15 +88,25 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const rep = integerAtLeast(options.rep ?? DEFAULT_PROFILE_REP, 'rep', 1);
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
-  const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
-  // The tensor codecs on this model's cut tensors, with the edge's session options.
-  const codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), undefined, options.codecs);
-  // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
-  // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
-  // The calibration points' cloud parts go into the store while the cloud side starts.
   const alone = edgeOnlyPoint(analysis);
   const points = calibrationPoints(analysis);
-  const run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
+  let edge: SideMeasurement;
+  let codecs: CodecProfile;
+  let run: StartedRun;
+  try {
+    // A cloud side the caller started finishes starting first: nothing else runs while the edge is measured.
+    await options.cloud?.warming;
+    edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
+    // The tensor codecs on this model's cut tensors, with the edge's session options.
+    codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), undefined, options.codecs);
+    // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
+    // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
+    // The calibration points' cloud parts go into the store while the cloud side starts.
+    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}) });
+  } catch (err) {
+    await options.cloud?.close();
+    throw err;
+  }
   let cloud: SideMeasurement;
   let cloudThreads = config.cloudThreads;
   const cycles: Row[] = [];
