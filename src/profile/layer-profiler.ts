@@ -96,13 +96,15 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   try {
     // A cloud side the caller started finishes starting first: nothing else runs while the edge is measured.
     await options.cloud?.warming;
-    edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
+    // Its outputs are the run's reference (the same model, session options and inputs).
+    let expected: Record<string, HostTensor> | undefined;
+    edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side, (r) => (expected ??= r));
     // The tensor codecs on this model's cut tensors, with the edge's session options.
     codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), undefined, options.codecs);
     // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
     // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
     // The calibration points' cloud parts go into the store while the cloud side starts.
-    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}) });
+    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}), ...(expected ? { expected } : {}) });
   } catch (err) {
     await options.cloud?.close();
     throw err;

@@ -32,6 +32,8 @@ export interface StartRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Codecs of the cut tensors (--tensor_codec): run uses the first, a sweep one row set each. Default raw. */
   tensorCodecs?: readonly string[];
+  /** The whole model's outputs on `feeds` with the run's edge session options, when the caller has them already: no reference run. */
+  expected?: Record<string, HostTensor>;
   /** The split points to be measured, in order: their cloud parts are put in the store while the cloud side starts. */
   preload?: readonly SplitPoint[];
 }
@@ -170,11 +172,14 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   // The worker starts while the reference (the whole model here, same provider and input) runs.
   const uploadedParts: UploadedParts = new Map();
   try {
-    const full = await createSession(analysis.model.bytes, sessionOptions);
-    try {
-      expected = await full.run(options.feeds);
-    } finally {
-      await full.release();
+    if (options.expected) expected = options.expected;
+    else {
+      const full = await createSession(analysis.model.bytes, sessionOptions);
+      try {
+        expected = await full.run(options.feeds);
+      } finally {
+        await full.release();
+      }
     }
     if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts);
     await warming;
