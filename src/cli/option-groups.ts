@@ -197,7 +197,7 @@ export function withCycleOptions<T>(y: Argv<T>) {
 }
 
 /** How the cut tensors are sent (run, run_all), or the codecs predicted (predict, recommend: no default). */
-export function withCodecOptions<T>(y: Argv<T>, several: boolean, predicted = false) {
+export function withCodecOptions<T>(y: Argv<T>, several: boolean, predicted = false, describe?: string) {
   return y
     .option('tensor_codec', {
       type: 'string' as const,
@@ -207,11 +207,11 @@ export function withCodecOptions<T>(y: Argv<T>, several: boolean, predicted = fa
         return v;
       },
       ...(predicted ? {} : { default: several ? ['raw'] : 'raw' }),
-      describe: predicted
+      describe: describe ?? (predicted
         ? 'Codecs of the cut tensors to predict, one row set each (raw fp16 bf16 int8 int8:axis=N deflate zstd; default raw, or for recommend --results_file the codecs measured)'
         : several
           ? 'Codecs of the cut tensors, one row set each (raw fp16 bf16 int8 deflate zstd; int8:axis=N: int8 per channel along axis N)'
-          : 'Codec of the cut tensors (raw fp16 bf16 int8 deflate zstd; int8:axis=N: int8 per channel along axis N)',
+          : 'Codec of the cut tensors (raw fp16 bf16 int8 deflate zstd; int8:axis=N: int8 per channel along axis N)'),
     })
     .group(['tensor_codec'], predicted ? 'Prediction:' : 'Run:');
 }

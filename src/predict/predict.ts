@@ -82,6 +82,13 @@ export interface SplitFacts {
   codecDecodeMs: number;
 }
 
+/** Why `profile` cannot predict `codec`, and how to make one that can. */
+function missingCodec(profile: LayerProfile, codec: string, label: string): string {
+  const held = profile.codecs?.profiled;
+  if (!held) return `${label} has no measurements of tensor codec ${codec} (made before the codecs were profiled): profile the model again`;
+  return `${label} has no measurements of tensor codec ${codec} (it holds ${['raw', ...held].join(', ')}): profile the model again with --tensor_codec ${codec} (profile, or predict without --profile)`;
+}
+
 /**
  * The facts of every split point from a profile: predicted compute, exact wire bytes, edge
  * memory, with the cut tensors sent as `codec`: its bytes from the profile's own coded cut
@@ -92,7 +99,7 @@ export function splitFacts(a: ModelAnalysis, profile: LayerProfile, codec = 'raw
   const memory = edgeMemory(a);
   const m = a.index.dataNodes.length;
   const speed = codec === 'raw' ? undefined : profile.codecs?.speed[codec];
-  if (codec !== 'raw' && !speed) throw new UsageError(`${label} has no measurements of tensor codec ${codec} (made before the codecs were profiled): profile the model again`);
+  if (codec !== 'raw' && !speed) throw new UsageError(missingCodec(profile, codec, label));
   return a.splitPoints.map((p, i) => {
     const w = wireBytes(a, p);
     const coded = speed && p.position < m ? profile.codecs!.wire[p.index]?.[codec] : undefined;

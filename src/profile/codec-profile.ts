@@ -43,6 +43,11 @@ export interface CodecWire {
 }
 
 export interface CodecProfile {
+  /**
+   * The codecs measured, raw excluded (rows of kind `codec`); absent in profiles made before
+   * the codecs could be chosen, which hold the codecs of `speed`.
+   */
+  profiled?: string[];
   /** Per codec other than raw. */
   speed: Record<string, CodecSpeed>;
   /** split_index -> codec -> its payload (plain objects: the profile is plain data). */
@@ -76,19 +81,34 @@ async function timedMs(f: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
+/** The codecs of `asked` a profile measures: each once, in order, raw left out (it costs nothing and sends the tensors as they are). */
+export function codecsToProfile(asked: readonly string[]): string[] {
+  return [...new Set(asked.filter((c) => c !== 'raw'))];
+}
+
 /**
- * Measures every codec on the cut tensors of `feeds` (onnxruntime with `options`): wire bytes
- * per split point, and each codec's speed over the distinct cut tensors (`runs` timed runs
- * after one warm-up, the median per tensor).
+ * Measures `codecs` (default PROFILED_CODECS; raw is left out) on the cut tensors of `feeds`
+ * (onnxruntime with `options`): wire bytes per split point, and each codec's speed over the
+ * distinct cut tensors (`runs` timed runs after one warm-up, the median per tensor; the encode
+ * that gives the wire bytes is the warm-up). With no codec to measure the model is not run.
  */
-export async function profileCodecs(a: ModelAnalysis, feeds: Readonly<Record<string, HostTensor>>, create: CreateSession, options: SessionOptions, runs = 3): Promise<CodecProfile> {
+export async function profileCodecs(
+  a: ModelAnalysis,
+  feeds: Readonly<Record<string, HostTensor>>,
+  create: CreateSession,
+  options: SessionOptions,
+  runs = 3,
+  codecs: readonly string[] = PROFILED_CODECS,
+): Promise<CodecProfile> {
+  const profiled = codecsToProfile(codecs);
   const wire: Record<number, Record<string, CodecWire>> = {};
-  const samples = new Map<string, { enc: { mb: number; ms: number }[]; dec: { mb: number; ms: number }[] }>(PROFILED_CODECS.map((c) => [c, { enc: [], dec: [] }]));
+  const samples = new Map<string, { enc: { mb: number; ms: number }[]; dec: { mb: number; ms: number }[] }>(profiled.map((c) => [c, { enc: [], dec: [] }]));
   const timed = new Set<string>();
+  if (profiled.length === 0) return { profiled, speed: {}, wire };
   await forEachCutGroup(a, feeds, create, options, async (points, values) => {
-    const coded = new Map<string, Map<string, CodedTensor>>(PROFILED_CODECS.map((c) => [c, new Map()]));
+    const coded = new Map<string, Map<string, CodedTensor>>(profiled.map((c) => [c, new Map()]));
     for (const [name, t] of values) {
-      for (const codec of PROFILED_CODECS) {
+      for (const codec of profiled) {
         const one = new Map([[name, t]]);
         const e = await encodeTensors(one, codec);
         const c = e.coded.get(name);
@@ -98,10 +118,11 @@ export async function profileCodecs(a: ModelAnalysis, feeds: Readonly<Record<str
         const enc: number[] = [];
         const dec: number[] = [];
         const payload = { tensors: new Map<string, HostTensor>(), coded: e.coded };
-        for (let r = -1; r < runs; r++) {
-          const te = await timedMs(() => encodeTensors(one, codec));
-          const td = await timedMs(() => decodeTensors(payload));
-          if (r >= 0) (enc.push(te), dec.push(td));
+        // The encode above warmed the encoder up; one untimed decode warms the decoder.
+        await decodeTensors(payload);
+        for (let r = 0; r < runs; r++) {
+          enc.push(await timedMs(() => encodeTensors(one, codec)));
+          dec.push(await timedMs(() => decodeTensors(payload)));
         }
         const mb = hostTensorBytes(t) / 1e6;
         samples.get(codec)!.enc.push({ mb, ms: median(enc) });
@@ -111,7 +132,7 @@ export async function profileCodecs(a: ModelAnalysis, feeds: Readonly<Record<str
     }
     for (const p of points) {
       const per: Record<string, CodecWire> = {};
-      for (const codec of PROFILED_CODECS) {
+      for (const codec of profiled) {
         const tensors = new Map<string, HostTensor>();
         const codedHere = new Map<string, CodedTensor>();
         let codedTensorBytes = 0;
@@ -129,7 +150,7 @@ export async function profileCodecs(a: ModelAnalysis, feeds: Readonly<Record<str
   });
   const speed: Record<string, CodecSpeed> = {};
   for (const [codec, s] of samples) speed[codec] = { encode: fitCodecCost(s.enc), decode: fitCodecCost(s.dec), tensors: s.enc.length, runs };
-  return { speed, wire };
+  return { profiled, speed, wire };
 }
 
 /** A codec's predicted time for `tensors` coded tensors of `bytes` raw bytes. */

@@ -16,7 +16,9 @@
  * node `call` (ms per coded tensor) or `per_mb` (ms per MB of raw tensor bytes), in median_ms;
  * rows of kind `codec_wire` hold one split point's input payload with a codec (node: the
  * split_index): wire_bytes as sent, and the raw bytes and count of the cut tensors it coded.
- * A profile without them (written before them) predicts raw transfers only.
+ * Rows of kind `codec` (node and tensor_codec: its name) say which codecs the profile measured,
+ * raw first (raw alone: none other); a profile without them holds the codecs of its codec_speed
+ * rows. A profile without any codec rows (written before them) predicts raw transfers only.
  */
 import { parse } from 'csv-parse/sync';
 import { readFile } from 'node:fs/promises';
@@ -132,6 +134,7 @@ function rowsOf(p: LayerProfile): (string | number)[][] {
       rows.push([side, 'fixed', name, '', f.medianMs, f.p95Ms, f.runs, '', '', '', ...common(side), ...none]);
     }
   }
+  if (p.codecs?.profiled) for (const codec of ['raw', ...p.codecs.profiled]) rows.push(['edge', 'codec', codec, '', 0, 0, 0, '', '', '', ...common('edge'), codec, '', '', '']);
   for (const [codec, s] of Object.entries(p.codecs?.speed ?? {})) {
     for (const [side, cost] of [['edge', s.encode], ['cloud', s.decode]] as const) {
       rows.push([side, 'codec_speed', 'call', '', cost.callMs, cost.callMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors]);
@@ -174,6 +177,7 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const nodes: NodeProfile[] = [];
   const speed: Record<string, CodecSpeed> = {};
   const wire: Record<number, Record<string, CodecWire>> = {};
+  let profiled: string[] | undefined;
   const sha = records[0]!.model_sha256!;
   records.forEach((r, i) => {
     const line = i + 2;
@@ -194,6 +198,10 @@ export async function readProfile(file: string): Promise<LayerProfile> {
       const split = Number(r.node);
       if (!r.tensor_codec || r.node === '' || !Number.isInteger(split) || split < 0) bad(`line ${line}: codec_wire split '${r.node}' of codec '${r.tensor_codec ?? ''}'`);
       (wire[split] ??= {})[r.tensor_codec!] = { wireBytes: num(r, 'wire_bytes', line), codedTensorBytes: num(r, 'coded_tensor_bytes', line), codedTensors: num(r, 'coded_tensors', line) };
+    } else if (r.kind === 'codec') {
+      if (!r.tensor_codec || r.node !== r.tensor_codec) bad(`line ${line}: codec row '${r.node}' of codec '${r.tensor_codec ?? ''}'`);
+      profiled ??= [];
+      if (r.tensor_codec !== 'raw') profiled.push(r.tensor_codec!);
     } else if (r.kind === 'node') {
       nodes.push({ side, node: r.node!, opType: r.op_type!, ...base, outputBytes: num(r, 'output_bytes', line), params: num(r, 'params', line), macs: num(r, 'macs', line) });
     } else {
@@ -210,6 +218,10 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const number = (v: string, c: string) => (Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : bad(`line 2: ${c} '${v}' is not a number >= 0`));
   const calibrationLink = rtt === '' && bw === '' ? undefined : { ...(bw !== '' ? { bandwidthMbit: number(bw, 'calibration_bandwidth_mbit') } : {}), rttMs: rtt === '' ? 0 : number(rtt, 'calibration_rtt_ms') };
   const p: LayerProfile = { modelSha256: sha, settings, nodes, fixed, ...(calibrationLink ? { calibrationLink } : {}) };
-  if (Object.keys(speed).length > 0 || Object.keys(wire).length > 0) p.codecs = { speed, wire };
+  if (profiled) {
+    const missing = profiled.find((c) => !speed[c]);
+    if (missing) bad(`codec ${missing} is listed but has no codec_speed rows`);
+    p.codecs = { profiled, speed, wire };
+  } else if (Object.keys(speed).length > 0 || Object.keys(wire).length > 0) p.codecs = { speed, wire };
   return p;
 }

@@ -154,8 +154,11 @@ async function fixedCosts(create: CreateSession, options: SessionOptions, o: Sid
   return { run_call: runCall.map((v) => Math.max(0, v)), feed_per_mb: feedPerMb, fetch_per_mb: fetchPerMb };
 }
 
-/** Measures one side here: `model` with `options`, fed `feeds`, `rep` recorded runs after `warmup`. */
-export async function measureSide(create: CreateSession, model: Uint8Array, options: SessionOptions, feeds: Record<string, HostTensor>, o: SideOptions): Promise<SideMeasurement> {
+/**
+ * Measures one side here: `model` with `options`, fed `feeds`, `rep` recorded runs after `warmup`.
+ * `outputs` is given the model's outputs of an unprofiled warm-up run.
+ */
+export async function measureSide(create: CreateSession, model: Uint8Array, options: SessionOptions, feeds: Record<string, HostTensor>, o: SideOptions, outputs?: (r: Record<string, HostTensor>) => void): Promise<SideMeasurement> {
   const dir = await mkdtemp(path.join(tmpdir(), 'onnx-manager-profile-'));
   try {
     const optimisedFile = path.join(dir, 'optimised.onnx');
@@ -164,7 +167,10 @@ export async function measureSide(create: CreateSession, model: Uint8Array, opti
     let fetchBytes = 0;
     let wallMs: number[];
     try {
-      wallMs = await timedRuns(plain, feeds, o, (r) => (fetchBytes = Object.values(r).reduce((a, t) => a + hostTensorBytes(t), 0)));
+      wallMs = await timedRuns(plain, feeds, o, (r) => {
+        fetchBytes = Object.values(r).reduce((a, t) => a + hostTensorBytes(t), 0);
+        outputs?.(r);
+      });
     } finally {
       await plain.release();
     }

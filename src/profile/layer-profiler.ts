@@ -20,15 +20,17 @@ import { profileCloud } from './cloud-profile.js';
 import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
-import { profileCodecs } from './codec-profile.js';
+import { profileCodecs, type CodecProfile } from './codec-profile.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
 import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
-import { startRun } from './start-run.js';
+import { startRun, type StartedRun, type StartingCloud } from './start-run.js';
 import { median, percentile } from './stats.js';
 
 export const DEFAULT_PROFILE_REP = 20;
 /** Timed requests of each kind and size when the store's costs are measured with the profile. */
-const STORE_REPEATS = 5;
+const STORE_REPEATS = 3;
+/** Unrecorded requests of each kind and size first: after the calibration cycles the store's client is warm already. */
+const STORE_WARMUP_AFTER_CYCLES = 1;
 
 export interface ProfileOptions {
   feeds: Record<string, HostTensor>;
@@ -36,6 +38,10 @@ export interface ProfileOptions {
   rep?: number;
   warn?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** The tensor codecs to measure on the cut tensors (codec-profile.ts; default every one, PROFILED_CODECS; raw or none: no codec rows but the list). */
+  codecs?: readonly string[];
+  /** The cloud side, started by the caller with startCloud(config) (while the model was analysed); closed when the profile is done or fails. Default: started here, after the edge is measured. */
+  cloud?: StartingCloud;
   /** Also measure the store's costs (store-costs.ts) on the store the run opened, for a prediction that follows. */
   storeCosts?: boolean;
 }
@@ -82,12 +88,27 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const rep = integerAtLeast(options.rep ?? DEFAULT_PROFILE_REP, 'rep', 1);
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
-  const edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side);
-  // The tensor codecs on this model's cut tensors, with the edge's session options.
-  const codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config));
-  // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
-  // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
-  const run = await startRun(analysis, config, { feeds: options.feeds, ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}) });
+  const alone = edgeOnlyPoint(analysis);
+  const points = calibrationPoints(analysis);
+  let edge: SideMeasurement;
+  let codecs: CodecProfile;
+  let run: StartedRun;
+  try {
+    // A cloud side the caller started finishes starting first: nothing else runs while the edge is measured.
+    await options.cloud?.warming;
+    // Its outputs are the run's reference (the same model, session options and inputs).
+    let expected: Record<string, HostTensor> | undefined;
+    edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side, (r) => (expected ??= r));
+    // The tensor codecs on this model's cut tensors, with the edge's session options.
+    codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), undefined, options.codecs);
+    // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
+    // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
+    // The calibration points' cloud parts go into the store while the cloud side starts.
+    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}), ...(expected ? { expected } : {}) });
+  } catch (err) {
+    await options.cloud?.close();
+    throw err;
+  }
   let cloud: SideMeasurement;
   let cloudThreads = config.cloudThreads;
   const cycles: Row[] = [];
@@ -103,11 +124,10 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
     const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
-    for (const point of calibrationPoints(analysis)) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
-    const alone = edgeOnlyPoint(analysis);
+    for (const point of points) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
     // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
-    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, 2), store: run.config.store.endpoint ?? 'embedded' };
+    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, STORE_WARMUP_AFTER_CYCLES), store: run.config.store.endpoint ?? 'embedded' };
   } finally {
     await run.close();
   }

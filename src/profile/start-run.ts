@@ -32,6 +32,8 @@ export interface StartRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Codecs of the cut tensors (--tensor_codec): run uses the first, a sweep one row set each. Default raw. */
   tensorCodecs?: readonly string[];
+  /** The whole model's outputs on `feeds` with the run's edge session options, when the caller has them already: no reference run. */
+  expected?: Record<string, HostTensor>;
   /** The split points to be measured, in order: their cloud parts are put in the store while the cloud side starts. */
   preload?: readonly SplitPoint[];
 }
@@ -63,7 +65,28 @@ function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomUUID().slice(0, 8)}`;
 }
 
-export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, options: StartRunOptions): Promise<StartedRun> {
+/**
+ * The cloud side of a run, opened and starting: the store (and the link's proxy) open, the
+ * backend created and its warm-up (the worker's start) under way. What startRun does before it
+ * needs the model, so a caller can start it while the model is analysed.
+ */
+export interface StartingCloud {
+  /** The run's configuration, with the backend's default store. */
+  readonly config: RunConfig;
+  readonly backend: CloudBackend;
+  /** The store the edge uses (through the link's proxy when there is a link). */
+  readonly edgeStore: ObjectStore;
+  /** The store without the link. */
+  readonly directStore: ObjectStore;
+  readonly embedded: boolean;
+  readonly proxy?: ShapingProxy;
+  /** The backend's warm-up, when it has one; already handled, so awaiting it late is safe. */
+  readonly warming?: Promise<void>;
+  /** Stops the backend, the link's proxy and the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startCloud(runConfig: RunConfig, options: Pick<StartRunOptions, 'warn' | 'env'> = {}): Promise<StartingCloud> {
   const env = options.env ?? process.env;
   const warn = options.warn ?? stderrWarn;
   let config = runConfig;
@@ -116,17 +139,47 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
       await backend.close().catch(() => undefined);
       await stopStores();
     })());
+  const warming = backend.warmUp?.();
+  // Its failure is met where it is awaited.
+  warming?.catch(() => undefined);
+  return { config, backend, edgeStore, directStore: opened.store, embedded: embedded !== undefined, ...(linked ? { proxy: linked.proxy } : {}), ...(warming ? { warming } : {}), close };
+}
+
+/**
+ * `f` with the cloud side of `config` starting meanwhile (none without a configuration), given to
+ * it as a promise; closed after `f`, whatever happened (a run over it closes it first).
+ */
+export async function whileCloudStarts<T>(config: RunConfig | undefined, f: (cloud?: Promise<StartingCloud>) => Promise<T>, options: Pick<StartRunOptions, 'warn' | 'env'> = {}): Promise<T> {
+  const starting = config ? startCloud(config, options) : undefined;
+  // Its failure is met where it is awaited.
+  starting?.catch(() => undefined);
+  try {
+    return await f(starting);
+  } finally {
+    await starting?.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+  }
+}
+
+/** A run over `analysis`; `cloud` is its cloud side when the caller started it (startCloud with the same configuration), else it is started here. */
+export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, options: StartRunOptions & { cloud?: StartingCloud }): Promise<StartedRun> {
+  const cloud = options.cloud ?? (await startCloud(runConfig, options));
+  const { config, backend, edgeStore, warming, close } = cloud;
   const sessionOptions = edgeSessionOptions(config);
   let expected: Record<string, HostTensor>;
   // The worker starts while the reference (the whole model here, same provider and input) runs.
-  const warming = backend.warmUp?.();
   const uploadedParts: UploadedParts = new Map();
   try {
-    const full = await createSession(analysis.model.bytes, sessionOptions);
-    try {
-      expected = await full.run(options.feeds);
-    } finally {
-      await full.release();
+    if (options.expected) expected = options.expected;
+    else {
+      const full = await createSession(analysis.model.bytes, sessionOptions);
+      try {
+        expected = await full.run(options.feeds);
+      } finally {
+        await full.release();
+      }
     }
     if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts);
     await warming;
@@ -150,7 +203,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     expected,
     uploadedParts,
     // The embedded store's folder goes away at the end; its objects need no deleting.
-    keepObjects: config.keepObjects || embedded !== undefined,
+    keepObjects: config.keepObjects || cloud.embedded,
   };
   if (config.link) ctx.link = config.link;
   ctx.threads = threadColumns(config);
@@ -162,8 +215,8 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   return {
     ctx,
     config,
-    ...(linked ? { proxy: linked.proxy } : {}),
-    directStore: opened.store,
+    ...(cloud.proxy ? { proxy: cloud.proxy } : {}),
+    directStore: cloud.directStore,
     close,
     sweep: (opts) => runSweep(ctx, opts),
     async measureSplit(point, rep) {

@@ -175,6 +175,30 @@ describe('predict and recommend', () => {
     assert.equal(again.code, 0, again.err);
     const rows = (text: string) => text.trim().split('\n').length;
     assert.equal(rows(readFileSync(out, 'utf8')), rows(readFileSync(join(dir, 'again.predict.csv'), 'utf8')), 'one row per split point either way');
+    // Asked for raw only, no codec was measured, and the profile says so.
+    assert.deepEqual(p.codecs, { profiled: [], speed: {}, wire: {} });
+    const fp16 = await cli(['predict', '--onnx_file', file, '--profile', kept, '--tensor_codec', 'raw', 'fp16', '--results_file', join(dir, 'fp16.predict.csv')]);
+    assert.notEqual(fp16.code, 0);
+    assert.match(fp16.err, /first\.profile\.csv has no measurements of tensor codec fp16 \(it holds raw\): profile the model again with --tensor_codec fp16/);
+    assert.equal(fp16.err.trim().split('\n').length, 1);
+  });
+
+  it('profiles only the tensor codecs asked for', async () => {
+    const out = join(dir, 'codecs.predict.csv');
+    const r = await cli(['predict', '--onnx_file', file, '--profile_rep', '2', '--tensor_codec', 'raw', 'int8', '--results_file', out]);
+    assert.equal(r.code, 0, r.err);
+    const p = await readProfile(join(dir, 'codecs.profile.csv'));
+    assert.deepEqual(p.codecs?.profiled, ['int8']);
+    assert.deepEqual(Object.keys(p.codecs!.speed), ['int8']);
+    assert.ok(Object.values(p.codecs!.wire).every((w) => Object.keys(w).join() === 'int8'), 'payloads of int8 only');
+    assert.deepEqual([...new Set(csv(out).map((x) => x.tensor_codec))], ['raw', 'int8']);
+    const zstd = await cli(['recommend', '--onnx_file', file, '--profile', join(dir, 'codecs.profile.csv'), '--tensor_codec', 'zstd']);
+    assert.notEqual(zstd.code, 0);
+    assert.match(zstd.err, /no measurements of tensor codec zstd \(it holds raw, int8\): profile the model again with --tensor_codec zstd/);
+    const chosen = await cli(['profile', '--onnx_file', file, '--rep', '2', '--tensor_codec', 'bf16', '--results_file', join(dir, 'chosen.csv')]);
+    assert.equal(chosen.code, 0, chosen.err);
+    assert.match(chosen.out, /tensor codecs measured: bf16\)/);
+    assert.deepEqual(Object.keys((await readProfile(join(dir, 'chosen.profile.csv'))).codecs!.speed), ['bf16']);
   });
 
   it('refuses bad input in one line', async () => {

@@ -152,6 +152,19 @@ describe('predict and recommend --tensor_codec', () => {
     assert.deepEqual([...new Set((JSON.parse(one.out) as { splits: { tensor_codec: string }[] }).splits.map((s) => s.tensor_codec))], ['fp16']);
   });
 
+  it('measures only the codecs asked for, each once, raw never; none without running the model', async () => {
+    const feeds = randomInputs(a, DEFAULTS.seed);
+    const options = { graphOptimizationLevel: 'disabled' as const, intraOpNumThreads: 1 };
+    const some = await profileCodecs(a, feeds, createSession, options, 1, ['raw', 'zstd', 'fp16', 'zstd']);
+    assert.deepEqual(some.profiled, ['zstd', 'fp16']);
+    assert.deepEqual(Object.keys(some.speed), ['zstd', 'fp16']);
+    for (const [split, w] of Object.entries(some.wire)) assert.deepEqual(w, { zstd: profile.codecs!.wire[Number(split)]!.zstd, fp16: profile.codecs!.wire[Number(split)]!.fp16 }, `split ${split}: the same payloads as when every codec is measured`);
+    let sessions = 0;
+    const none = await profileCodecs(a, feeds, async (m, o) => (sessions++, createSession(m, o)), options, 1, ['raw']);
+    assert.deepEqual(none, { profiled: [], speed: {}, wire: {} });
+    assert.equal(sessions, 0, 'no session made');
+  });
+
   it('fits a codec cost per tensor and per MB, never negative', () => {
     const c = fitCodecCost([1, 2, 4].map((mb) => ({ mb, ms: 0.5 + 3 * mb })));
     assert.ok(Math.abs(c.callMs - 0.5) < 1e-9 && Math.abs(c.perMbMs - 3) < 1e-9);

@@ -49,6 +49,28 @@ describe('profile files', () => {
     assert.deepEqual([cycleMs(read, 'edge'), cycleMs(read, 'cloud'), cycleScale(read, 'edge'), cycleScale(read, 'cloud')], [0, 0, 1, 1]);
   });
 
+  it('say which tensor codecs they hold: raw alone, or the ones measured', async () => {
+    const dir = await tempDir('profile-codecs');
+    const file = join(dir, 'm.profile.csv');
+    const rawOnly: LayerProfile = { ...sample(), codecs: { profiled: [], speed: {}, wire: {} } };
+    await writeProfile(file, rawOnly);
+    assert.match(await readFile(file, 'utf8'), /^edge,codec,raw,.*,raw,,,$/m);
+    assert.deepEqual(await readProfile(file), rawOnly);
+    const speed = { encode: { callMs: 0.01, perMbMs: 0.5 }, decode: { callMs: 0.02, perMbMs: 0.25 }, tensors: 3, runs: 3 };
+    const fp16: LayerProfile = { ...sample(), codecs: { profiled: ['fp16'], speed: { fp16: speed }, wire: { 1: { fp16: { wireBytes: 100, codedTensorBytes: 160, codedTensors: 1 } } } } };
+    await writeProfile(file, fp16);
+    const text = await readFile(file, 'utf8');
+    assert.deepEqual(await readProfile(file), fp16);
+    const bad: [string, RegExp][] = [
+      [text.replace(/^(edge|cloud),codec_speed,.*\n/gm, ''), /codec fp16 is listed but has no codec_speed rows/],
+      [text.replace('edge,codec,fp16,', 'edge,codec,zstd,'), /codec row 'zstd' of codec 'fp16'/],
+    ];
+    for (const [body, pattern] of bad) {
+      await writeFile(file, body);
+      await assert.rejects(readProfile(file), (e: Error) => pattern.test(e.message) && e.message.startsWith(file));
+    }
+  });
+
   it('refuse a file that is not a profile, naming it and the problem', async () => {
     const dir = await tempDir('profile-bad');
     const good = join(dir, 'good.csv');

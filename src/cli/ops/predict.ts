@@ -4,11 +4,12 @@
  */
 import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
-import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
+import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
 import { profileModel } from '../../profile/layer-profiler.js';
+import { whileCloudStarts, type StartingCloud } from '../../profile/start-run.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { profileFileFor } from './profile.js';
 import { checkProfile } from '../../predict/model.js';
@@ -47,18 +48,25 @@ export function codecsOf(args: { tensor_codec?: string | string[] }, fallback: r
  * --profile this is where the model will be profiled first; the store's costs are then measured
  * in the same run (on the store it opened) and come back with the profile.
  */
+/** The configuration predict profiles with: that of the flags, calibrated behind the link predicted for. */
+function profileConfig(args: object, link?: Link): RunConfig {
+  return buildRunConfig({ ...(args as RunFlags), ...(link?.bandwidthMbit !== undefined ? { bandwidth: link.bandwidthMbit } : {}), ...(link?.rttMs ? { rtt: link.rttMs } : {}) });
+}
+
 export async function profileFor(
-  args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string },
+  args: { profile?: string; seed?: number; profile_rep?: number; results_file?: string; tensor_codec?: string | string[] },
   a: ModelAnalysis,
   out?: (s: string) => void,
   link?: Link,
+  cloud?: StartingCloud,
 ): Promise<{ profile: LayerProfile; store?: { costs: StoreCosts; store: string } }> {
   if (!args.profile) {
     if (!out) throw new UsageError(`no --profile given: \`onnx-manager profile --onnx_file ${a.model.label}\` makes one (<results>.profile.csv)`);
     // Profile first, with the settings of these flags (calibrated behind the link predicted for), and keep the profile for the next prediction.
-    const config = buildRunConfig({ ...(args as RunFlags), ...(link?.bandwidthMbit !== undefined ? { bandwidth: link.bandwidthMbit } : {}), ...(link?.rttMs ? { rtt: link.rttMs } : {}) });
+    const config = cloud?.config ?? profileConfig(args, link);
     const feeds = randomInputs(a, args.seed ?? DEFAULTS.seed);
-    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
+    // Only the codecs asked for are measured (raw alone: none).
+    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, codecs: codecsOf(args), ...(cloud ? { cloud } : {}), ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
     // Beside the predicted rows: results/m.predict.csv -> results/m.profile.csv.
     const rows = args.results_file?.replace(/\.predict\.csv$/i, '.csv');
     const file = profileFileFor({ onnx_file: a.model.file ?? 'model.onnx', ...(rows ? { results_file: rows } : {}) });
@@ -80,7 +88,11 @@ export function linkOf(args: { bandwidth?: number; rtt?: number }, measured?: re
 
 /** Measured splits joined to the model's split points; refuses results of another model. */
 export async function measuredFor(file: string, a: ModelAnalysis): Promise<MeasuredSplit[]> {
-  const measured = await readMeasured(file);
+  return checkMeasured(file, await readMeasured(file), a);
+}
+
+/** `measured` (read from `file`), refused when its split points are not the model's. */
+function checkMeasured(file: string, measured: MeasuredSplit[], a: ModelAnalysis): MeasuredSplit[] {
   for (const m of measured) {
     const p = a.splitPoints[m.split_index];
     if (!p || p.splitLayer !== m.split_layer) {
@@ -97,12 +109,18 @@ function defaultFile(args: PredictArgs): string {
 const pct = (v: number) => `${v.toFixed(1)}%`;
 
 export async function predict(args: PredictArgs, out: (s: string) => void): Promise<number> {
-  const a = await analyzeFromArgs(args);
   const file = args.results_file ?? defaultFile(args);
   checkOutputFile(file, 'results_file');
-  const measured = args.measured ? await measuredFor(args.measured, a) : undefined;
-  const link = linkOf(args, measured);
-  const { profile, store: measuredStore } = await profileFor(args, a, out, link);
+  const measuredRows = args.measured ? await readMeasured(args.measured) : undefined;
+  const link = linkOf(args, measuredRows);
+  // Without --profile the cloud side starts (the worker, the store) while the model is analysed.
+  return whileCloudStarts(args.profile ? undefined : profileConfig(args, link), (starting) => predictWith(args, file, measuredRows, link, out, starting));
+}
+
+async function predictWith(args: PredictArgs, file: string, measuredRows: MeasuredSplit[] | undefined, link: Link, out: (s: string) => void, starting?: Promise<StartingCloud>): Promise<number> {
+  const a = await analyzeFromArgs(args);
+  const measured = measuredRows && checkMeasured(args.measured!, measuredRows, a);
+  const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting);
   const calibrated = profile.calibrationLink ?? { rttMs: 0 };
   if (calibrated.bandwidthMbit !== link.bandwidthMbit || calibrated.rttMs !== link.rttMs) {
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);

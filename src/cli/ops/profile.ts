@@ -5,7 +5,9 @@ import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
-import { cycleMs, cycleScale, writeProfile, SIDES } from '../../profile/layer-profile.js';
+import { cycleMs, cycleScale, writeProfile, SIDES, type LayerProfile, type Side } from '../../profile/layer-profile.js';
+import type { SideMeasurement } from '../../profile/layer-profiler-side.js';
+import { whileCloudStarts } from '../../profile/start-run.js';
 import { profileModel } from '../../profile/layer-profiler.js';
 import { median } from '../../profile/stats.js';
 import { randomInputs } from '../../split/random-inputs.js';
@@ -21,13 +23,22 @@ export function profileFileFor(args: { onnx_file?: string; results_file?: string
 }
 
 export async function profile(args: RunArgs, out: (s: string) => void, warn?: (line: string) => void): Promise<number> {
-  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const config = buildRunConfig(args as RunFlags);
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const file = profileFileFor(args);
   checkOutputFile(file, 'results_file');
-  const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), ...(args.rep !== undefined ? { rep: args.rep } : {}), ...(warn ? { warn } : {}) });
-  await writeProfile(file, p);
+  // The cloud side starts while the model is analysed.
+  return whileCloudStarts(config, async (starting) => {
+    const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
+    const codecs = args.tensor_codec === undefined ? {} : { codecs: [args.tensor_codec].flat() };
+    const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), cloud: (await starting)!, ...codecs, ...(args.rep !== undefined ? { rep: args.rep } : {}), ...(warn ? { warn } : {}) });
+    await writeProfile(file, p);
+    report(p, measurements, file, out);
+    return 0;
+  }, warn ? { warn } : {});
+}
+
+function report(p: LayerProfile, measurements: Record<Side, SideMeasurement>, file: string, out: (s: string) => void): void {
   const rows = SIDES.map((side) => {
     const nodes = p.nodes.filter((n) => n.side === side);
     const sum = nodes.reduce((acc, n) => acc + n.medianMs, 0);
@@ -36,6 +47,5 @@ export async function profile(args: RunArgs, out: (s: string) => void, warn?: (l
     return [side, p.settings[side].backend, `${m.host}:${m.pid}`, nodes.length, m.kernels.length, sum.toFixed(3), median(m.wallMs).toFixed(3), median(m.runMs).toFixed(3), f.run_call.medianMs.toFixed(4), f.feed_per_mb.medianMs.toFixed(4), f.fetch_per_mb.medianMs.toFixed(4), cycleMs(p, side).toFixed(3), cycleScale(p, side).toFixed(2)];
   });
   out(table(['side', 'backend', 'measured in', '>nodes', '>kernels', '>sum of node medians ms', '>run ms', '>profiled run ms', '>run_call ms', '>feed ms/MB', '>fetch ms/MB', '>cycle ms', '>cycle scale'], rows));
-  out(`profile written to ${file}`);
-  return 0;
+  out(`profile written to ${file} (tensor codecs measured: ${p.codecs?.profiled?.length ? p.codecs.profiled.join(', ') : 'none, raw only'})`);
 }
