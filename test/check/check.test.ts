@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { measurePeaks, MeasureError } from '../../src/check/measure.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import type { ModelProto, TensorProto } from '../../src/onnx/types.js';
@@ -22,6 +22,11 @@ import { tempDirs, writeZooModel } from '../helpers.js';
 import { GraphBuilder } from '../models/builder.js';
 import { lenet5 } from '../models/zoo.js';
 
+// This file's own temporary folder: the measuring folders it counts are then only its own, not
+// those of other programs using the machine's /tmp at the same time.
+const ownTmp = mkdtempSync(join(tmpdir(), 'onnx-manager-check-tmp-'));
+process.env.TMPDIR = ownTmp;
+after(() => rmSync(ownTmp, { recursive: true, force: true }));
 const tempDir = tempDirs();
 
 interface JsonRow {
