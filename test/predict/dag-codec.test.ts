@@ -20,64 +20,18 @@ import { profileCodecs, type CodecProfile } from '../../src/profile/codec-profil
 import type { LayerProfile } from '../../src/profile/layer-profile.js';
 import { createSession } from '../../src/runtime/ort.js';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
-import { optimalCut, type CutCosts } from '../../src/split/min-cut.js';
+import { optimalCut } from '../../src/split/min-cut.js';
 import { encodeTensors } from '../../src/tensor/codecs/index.js';
 import { analyze, feedsFor, tempDirs, writeZooModel, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import { Rng } from '../models/builder.js';
-import { inceptionBlock, isClosed, randomDag, residualBlocks, subjectOf } from '../split/dags.js';
+import { closedSets, costByDefinition, inceptionBlock, randomDag, residualBlocks, subjectOf } from '../split/dags.js';
 import { profileOf, STORE } from './dag-profile.js';
 import { cutTensors } from '../tensor/cut-tensors.js';
 
 const tempDir = tempDirs();
 const CODECS = ['fp16', 'bf16', 'int8', 'int8:axis=1', 'deflate', 'zstd'];
 const FIXED = { run_call: 0.3, feed_per_mb: 0.7, fetch_per_mb: 0.9 };
-
-/** Every predecessor-closed set of data nodes (the graph must be small). */
-function closedSets(a: ModelAnalysis): Set<number>[] {
-  const nodes = a.index.dataNodes;
-  assert.ok(nodes.length <= 14, `${nodes.length} data nodes is too many to enumerate`);
-  const out: Set<number>[] = [];
-  for (let mask = 0; mask < 1 << nodes.length; mask++) {
-    const s = new Set(nodes.filter((_, j) => mask & (1 << j)));
-    if (isClosed(a.index, s)) out.push(s);
-  }
-  return out;
-}
-
-/**
- * A cut's cost from the definition, apart from the min-cut: the nodes' times on their sides, each
- * tensor on the edge a cloud node reads once at its (coded) transfer cost, each model output a cloud
- * node produces once at its return cost, the fixed cost when the cloud runs anything.
- */
-function costByDefinition(a: ModelAnalysis, costs: CutCosts, edge: ReadonlySet<number>): number {
-  const { index } = a;
-  const g = a.model.proto.graph!;
-  const data = new Set(index.dataNodes);
-  const producerOf = new Map<string, number>();
-  g.node!.forEach((n, i) => (n.output ?? []).forEach((o) => producerOf.set(o, i)));
-  let total = 0;
-  const crossing = new Set<string>();
-  const returned = new Set<string>();
-  for (const i of index.dataNodes) {
-    const n = g.node![i]!;
-    if (edge.has(i)) {
-      total += costs.edgeMs[i]!;
-      continue;
-    }
-    total += costs.cloudMs[i]!;
-    for (const r of n.input ?? []) {
-      const p = producerOf.get(r);
-      if (p === undefined ? index.inputs.includes(r) : data.has(p) && edge.has(p)) crossing.add(r);
-    }
-    for (const o of n.output ?? []) if (index.outputs.includes(o)) returned.add(o);
-  }
-  const bytes = (t: string) => a.shapes.get(t)!.bytes;
-  for (const t of crossing) total += costs.transferMs(bytes(t), t);
-  for (const t of returned) total += (costs.returnMs ?? costs.transferMs)(bytes(t), t);
-  if (edge.size < index.dataNodes.length) total += costs.fixedMs ?? 0;
-  return total;
-}
 
 /** Codec speeds drawn at random, and lossless payloads of every split point at a random ratio each. */
 function randomCodecs(a: ModelAnalysis, rng: Rng): CodecProfile {
