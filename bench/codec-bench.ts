@@ -18,6 +18,7 @@
  * Prints a table and writes results/bench/codec.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HostTensor } from '../src/runtime/session.js';
@@ -74,6 +75,7 @@ async function timed(runs: number, fn: () => Promise<unknown> | unknown): Promis
 const payloadOf = (tensors: Map<string, HostTensor>): Payload => ({ kind: 'input', runId: 'bench', splitIndex: 1, rep: 0, nextModels: [], timings: [], tensors });
 
 export async function runCodecBench(opts: { models?: string[]; every?: number; runs?: number; outFile?: string | null } = {}): Promise<CodecRow[]> {
+  const loadStart = os.loadavg();
   const models = opts.models ?? ['resnet18', 'mobilenet_v2'];
   const runs = opts.runs ?? 5;
   const all = new Map<string, HostTensor>();
@@ -122,7 +124,7 @@ export async function runCodecBench(opts: { models?: string[]; every?: number; r
     if (simd && (codec === 'fp16' || codec === 'int8' || codec === 'int8:axis=1')) row.goal = { mbPerS: GOAL_MB_PER_S, met: row.roundTripMBps >= GOAL_MB_PER_S };
     rows.push(row);
   }
-  console.log(`cut tensors: ${all.size} of ${models.join(', ')} (${(rawBytes / 1e6).toFixed(1)} MB raw), median of ${runs} runs, MB/s of raw bytes`);
+  console.log(`cut tensors: ${all.size} of ${models.join(', ')} (${(rawBytes / 1e6).toFixed(1)} MB raw), median of ${runs} runs, MB/s of raw bytes; load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start`);
   console.log(['codec', 'sent bytes', 'ratio', 'encode MB/s', 'decode MB/s', 'enc+dec MB/s', '/ memcpy', 'goal', 'by CPU time'].map((h) => h.padStart(13)).join(''));
   for (const r of rows) {
     const goal = r.goal ? (r.goal.met ? `>=${r.goal.mbPerS} met` : `<${r.goal.mbPerS} NOT met`) : '';
@@ -131,7 +133,7 @@ export async function runCodecBench(opts: { models?: string[]; every?: number; r
   const outFile = opts.outFile === undefined ? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'results', 'bench', 'codec.json') : opts.outFile;
   if (outFile) {
     mkdirSync(path.dirname(outFile), { recursive: true });
-    writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), ...machineInfo(), models, tensors: all.size, runs, rows }, null, 2) + '\n');
+    writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() }, models, tensors: all.size, runs, rows }, null, 2) + '\n');
   }
   return rows;
 }
