@@ -10,7 +10,10 @@
  *   one node starts the graph, counted once per such node otherwise);
  * - a tensor that crosses (either way) costs the payload's per-byte costs (encode, PUT, GET,
  *   decode, the link's rate) on its bytes plus a per-tensor envelope fitted on the split points'
- *   exact payload sizes, plus the cloud's feed and the edge's fetch per MB;
+ *   exact payload sizes, plus the cloud's feed and the edge's fetch per MB; sent with a tensor
+ *   codec, a tensor it codes pays the per-byte costs on its coded bytes, plus the codec's encode
+ *   and decode time (dag-codec.ts), and the optimum is found for each codec asked for (the best
+ *   cut x codec);
  * - once the cloud runs anything: the cloud's cycle_ms and run() call, the store's per-request
  *   costs, the link's round trips and the notification, and the payloads' fixed envelope (fixedMs).
  *
@@ -24,6 +27,7 @@ import { cycleMs, cycleScale, edgeOnlyScale, type LayerProfile } from '../profil
 import type { ModelAnalysis } from '../split/analysis.js';
 import { evaluateCut, optimalCut, splitPointEdgeNodes, type CutCosts, type CutEvaluation } from '../split/min-cut.js';
 import { edgeNodeNames } from '../split/node-cut.js';
+import { tensorCodecCost } from './dag-codec.js';
 import { wireMs, type Link } from './link.js';
 import { predictCompute, profileNodeKey } from './model.js';
 import { cycleTimes } from './predict.js';
@@ -59,8 +63,13 @@ export function payloadEnvelope(a: ModelAnalysis): { fixedBytes: number; perTens
 
 const ZERO_COSTS = (a: ModelAnalysis): CutCosts => ({ edgeMs: new Float64Array(a.index.nodes.length), cloudMs: new Float64Array(a.index.nodes.length), transferMs: () => 0 });
 
-/** Min-cut costs from the prediction model: a profile, the store's costs and a link. */
-export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): CutCosts {
+/**
+ * Min-cut costs from the prediction model: a profile, the store's costs and a link; with a tensor
+ * `codec`, a cut tensor it codes costs the payload's per-byte costs on its coded bytes plus the
+ * codec's encode and decode time (dag-codec.ts), while the cloud's feed, the edge's fetch and
+ * the model outputs the cloud returns stay raw.
+ */
+export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a), codec = 'raw'): CutCosts {
   const { index } = a;
   // Every part in a cycle takes cycle_ms + cycle_scale x its hot time: hot costs are scaled here, each side's cycle_ms goes with its run() call.
   const fixed = (side: 'edge' | 'cloud', name: 'run_call' | 'feed_per_mb' | 'fetch_per_mb') => cycleScale(p, side) * p.fixed[side][name].medianMs;
@@ -86,10 +95,17 @@ export function dagCutCosts(a: ModelAnalysis, p: LayerProfile, store: StoreCosts
   const cycle = cycleTimes({ edgeMs: 0, cloudMs: 0, inputBytes: 0, resultBytes: 0, edgeOnly: false }, store, link).total_ms;
   // The edge-only cut as predict has it (its own scale, not the cycle line), where the profile measured one.
   const alone = edgeOnlyScale(p) === undefined ? -1 : a.splitPoints.findIndex((sp) => sp.position === index.dataNodes.length);
+  const raw = (b: number) => perByte * (b + envelope.perTensorBytes) + perMb * b;
+  const coded = codec === 'raw' ? undefined : tensorCodecCost(a, p, codec);
+  const transferMs = (b: number, t?: string): number => {
+    const c = t === undefined ? undefined : coded?.codedBytes(t);
+    return c === undefined ? raw(b) : perByte * (c + envelope.perTensorBytes) + perMb * b + coded!.codecMs(b);
+  };
   return {
     edgeMs,
     cloudMs,
-    transferMs: (b) => perByte * (b + envelope.perTensorBytes) + perMb * b,
+    transferMs,
+    returnMs: raw,
     fixedMs: cycleMs(p, 'cloud') + fixed('cloud', 'run_call') + cycle + perByte * envelope.fixedBytes,
     ...(alone >= 0 ? { edgeOnlyMs: predictCompute(a, p)[alone]!.edge.ms } : {}),
   };
@@ -103,8 +119,12 @@ export interface DagOptimum {
   cut_tensors: string[];
   /** Raw bytes of the cut tensors. */
   cut_bytes: number;
-  /** The best split point under the same costs. */
+  /** The codec the cut tensors are sent with (raw: none), and their bytes as it sends them (bodies only). */
+  tensor_codec: string;
+  cut_wire_bytes: number;
+  /** The best split point under the same costs, and its codec, over the codecs asked for. */
   best_split_index: number;
+  best_split_codec: string;
   best_split_total_ms: number;
   /** What the optimum saves over the best split point, in ms and in % of the split point's total. */
   saved_ms: number;
@@ -116,7 +136,7 @@ export interface DagOptimum {
 /** Savings below this (ms) are rounding: the best split point is then optimal. */
 const TIE_MS = 1e-9;
 
-function describeOptimum(a: ModelAnalysis, best: CutEvaluation, split: { index: number; totalMs: number }): DagOptimum {
+function describeOptimum(a: ModelAnalysis, best: CutEvaluation, codec: { name: string; bytes: (t: string) => number }, split: { index: number; codec: string; totalMs: number }): DagOptimum {
   const saved = split.totalMs - best.totalMs > TIE_MS ? split.totalMs - best.totalMs : 0;
   return {
     total_ms: saved === 0 ? split.totalMs : best.totalMs,
@@ -124,7 +144,10 @@ function describeOptimum(a: ModelAnalysis, best: CutEvaluation, split: { index: 
     edge_node_names: edgeNodeNames(a.index, best.edgeNodes),
     cut_tensors: best.cutTensors,
     cut_bytes: best.cutTensors.reduce((s, t) => s + (a.shapes.get(t)?.bytes ?? 0), 0),
+    tensor_codec: codec.name,
+    cut_wire_bytes: Math.round(best.cutTensors.reduce((s, t) => s + codec.bytes(t), 0)),
     best_split_index: split.index,
+    best_split_codec: split.codec,
     best_split_total_ms: split.totalMs,
     saved_ms: saved,
     saved_pct: split.totalMs > 0 ? (100 * saved) / split.totalMs : 0,
@@ -132,11 +155,21 @@ function describeOptimum(a: ModelAnalysis, best: CutEvaluation, split: { index: 
   };
 }
 
-/** The DAG optimum on a link, against the best split point under the same costs (no constraints apply). */
-export function dagOptimum(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a)): DagOptimum {
-  const costs = dagCutCosts(a, p, store, link, envelope);
-  const r = optimalCut(a, costs);
-  // When the optimum ties the best split point, that split point is the answer (and the cut written).
-  const tie = r.bestSplit.cost.totalMs - r.best.totalMs <= TIE_MS;
-  return describeOptimum(a, tie ? r.bestSplit.cost : r.best, { index: r.bestSplit.point.index, totalMs: r.bestSplit.cost.totalMs });
+/**
+ * The DAG optimum on a link over the tensor codecs asked for (the best cut x codec), against the
+ * best split point x codec under the same costs (no constraints apply).
+ */
+export function dagOptimum(a: ModelAnalysis, p: LayerProfile, store: StoreCosts, link: Link, envelope = payloadEnvelope(a), codecs: readonly string[] = ['raw']): DagOptimum {
+  let best: { codec: string; cut: CutEvaluation } | undefined;
+  let split: { codec: string; index: number; cut: CutEvaluation } | undefined;
+  for (const codec of codecs.length ? codecs : ['raw']) {
+    const r = optimalCut(a, dagCutCosts(a, p, store, link, envelope, codec));
+    if (!best || r.best.totalMs < best.cut.totalMs) best = { codec, cut: r.best };
+    if (!split || r.bestSplit.cost.totalMs < split.cut.totalMs) split = { codec, index: r.bestSplit.point.index, cut: r.bestSplit.cost };
+  }
+  // When the optimum ties the best split point, that split point (and its codec) is the answer (and the cut written).
+  const answer = split!.cut.totalMs - best!.cut.totalMs <= TIE_MS ? { codec: split!.codec, cut: split!.cut } : best!;
+  const coded = answer.codec === 'raw' ? undefined : tensorCodecCost(a, p, answer.codec);
+  const bytes = (t: string) => coded?.codedBytes(t) ?? a.shapes.get(t)?.bytes ?? 0;
+  return describeOptimum(a, answer.cut, { name: answer.codec, bytes }, { index: split!.index, codec: split!.codec, totalMs: split!.cut.totalMs });
 }

@@ -11,6 +11,7 @@ import { OnnxManagerError } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
 import { decodePayload, encodePayload } from '../tensor/payload/index.js';
+import type { CodedTensor } from '../tensor/payload/types.js';
 import { FIXED_COSTS } from './layer-profile.js';
 import type { SideMeasurement, SideOptions } from './layer-profiler-side.js';
 
@@ -25,6 +26,8 @@ export interface CloudProfileRequest {
   feeds: Record<string, HostTensor>;
   side: SideOptions;
   timeoutMs: number;
+  /** Coded tensors the cloud times decoding there (codec-decode.ts), named CODEC_SAMPLE_PREFIX<i>. */
+  codecSamples?: ReadonlyMap<string, CodedTensor>;
   /** Leave the request and its answer in the store. */
   keepObjects?: boolean;
 }
@@ -40,7 +43,7 @@ export async function profileCloud(r: CloudProfileRequest): Promise<SideMeasurem
   const where = `the cloud side (--cloud ${r.backend.name})`;
   await r.store.put(
     job.inputKey,
-    encodePayload({ kind: 'input', runId: r.runId, splitIndex: 0, rep: 0, nextModels: [r.model], timings: [], profile: { rep: r.side.rep, warmup: r.side.warmup }, tensors: new Map(Object.entries(r.feeds)) }),
+    encodePayload({ kind: 'input', runId: r.runId, splitIndex: 0, rep: 0, nextModels: [r.model], timings: [], profile: { rep: r.side.rep, warmup: r.side.warmup }, tensors: new Map(Object.entries(r.feeds)), ...(r.codecSamples?.size ? { coded: new Map(r.codecSamples) } : {}) }),
   );
   try {
     await r.backend.trigger(job);
@@ -82,5 +85,6 @@ export function checkedMeasurement(text: string, what: string): SideMeasurement 
     const ok = k && typeof k.node === 'string' && typeof k.opType === 'string' && typeof k.shared === 'boolean' && Array.isArray(k.covers) && k.covers.every((c) => typeof c === 'string') && isNumbers(k.ms, runs);
     if (!ok) throw bad(`kernel ${JSON.stringify(String(k?.node)).slice(0, 80)}`);
   }
+  if (m.codecDecode !== undefined && !(Array.isArray(m.codecDecode) && m.codecDecode.every((t) => t && typeof t.tensor === 'string' && isNumbers(t.ms)))) throw bad('codecDecode');
   return m as SideMeasurement;
 }

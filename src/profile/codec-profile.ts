@@ -5,8 +5,9 @@
  * for every codec its encode and decode speed, fitted over the distinct cut tensors as a time per
  * coded tensor plus a time per MB of raw tensor bytes it takes in (decode: gives back).
  *
- * Both speeds are measured in the profiling process (the edge); the cloud's decode is taken at
- * the same speed (on another cloud machine, profile there or expect its own speed).
+ * Both speeds are measured in the profiling process (the edge); the profile operation then has
+ * the cloud time decoding a few of the same coded tensors where it runs (codec-decode.ts) and
+ * fits the decode speed on those times instead (cloudDecodeSpeed).
  */
 import { performance } from 'node:perf_hooks';
 import type { HostTensor } from '../runtime/session.js';
@@ -18,6 +19,7 @@ import { inputPayloadBytes } from '../predict/payload-size.js';
 import { forEachCutGroup, type CreateSession } from './cut-values.js';
 import type { SessionOptions } from '../runtime/session.js';
 import { median } from './stats.js';
+import { CODEC_RUNS, type CodecDecodeTimes, type CodecSample, type CodecSamples } from './codec-decode.js';
 
 /** ms = callMs x coded tensors + perMbMs x MB of raw tensor bytes (1 MB = 1e6 bytes). */
 export interface CodecCost {
@@ -91,18 +93,20 @@ export function codecsToProfile(asked: readonly string[]): string[] {
  * (onnxruntime with `options`): wire bytes per split point, and each codec's speed over the
  * distinct cut tensors (`runs` timed runs after one warm-up, the median per tensor; the encode
  * that gives the wire bytes is the warm-up). With no codec to measure the model is not run.
+ * `samples`, when given, is offered every distinct coded tensor.
  */
 export async function profileCodecs(
   a: ModelAnalysis,
   feeds: Readonly<Record<string, HostTensor>>,
   create: CreateSession,
   options: SessionOptions,
-  runs = 3,
+  runs = CODEC_RUNS,
   codecs: readonly string[] = PROFILED_CODECS,
+  samples?: CodecSamples,
 ): Promise<CodecProfile> {
   const profiled = codecsToProfile(codecs);
   const wire: Record<number, Record<string, CodecWire>> = {};
-  const samples = new Map<string, { enc: { mb: number; ms: number }[]; dec: { mb: number; ms: number }[] }>(profiled.map((c) => [c, { enc: [], dec: [] }]));
+  const fits = new Map<string, { enc: { mb: number; ms: number }[]; dec: { mb: number; ms: number }[] }>(profiled.map((c) => [c, { enc: [], dec: [] }]));
   const timed = new Set<string>();
   if (profiled.length === 0) return { profiled, speed: {}, wire };
   await forEachCutGroup(a, feeds, create, options, async (points, values) => {
@@ -125,8 +129,9 @@ export async function profileCodecs(
           dec.push(await timedMs(() => decodeTensors(payload)));
         }
         const mb = hostTensorBytes(t) / 1e6;
-        samples.get(codec)!.enc.push({ mb, ms: median(enc) });
-        samples.get(codec)!.dec.push({ mb, ms: median(dec) });
+        samples?.offer(codec, hostTensorBytes(t), c);
+        fits.get(codec)!.enc.push({ mb, ms: median(enc) });
+        fits.get(codec)!.dec.push({ mb, ms: median(dec) });
       }
       timed.add(name);
     }
@@ -149,8 +154,24 @@ export async function profileCodecs(
     }
   });
   const speed: Record<string, CodecSpeed> = {};
-  for (const [codec, s] of samples) speed[codec] = { encode: fitCodecCost(s.enc), decode: fitCodecCost(s.dec), tensors: s.enc.length, runs };
+  for (const [codec, s] of fits) speed[codec] = { encode: fitCodecCost(s.enc), decode: fitCodecCost(s.dec), tensors: s.enc.length, runs };
   return { profiled, speed, wire };
+}
+
+/**
+ * `speed` with each codec's decode cost fitted on the cloud's `times` of the `samples` it was
+ * sent (codecs the cloud timed nothing of keep theirs).
+ */
+export function cloudDecodeSpeed(speed: Readonly<Record<string, CodecSpeed>>, samples: ReadonlyMap<string, CodecSample>, times: CodecDecodeTimes): Record<string, CodecSpeed> {
+  const per = new Map<string, { mb: number; ms: number }[]>();
+  for (const t of times) {
+    const s = samples.get(t.tensor);
+    if (!s || t.ms.length === 0) continue;
+    per.set(s.codec, [...(per.get(s.codec) ?? []), { mb: s.rawBytes / 1e6, ms: median(t.ms) }]);
+  }
+  const out: Record<string, CodecSpeed> = {};
+  for (const [codec, s] of Object.entries(speed)) out[codec] = per.has(codec) ? { ...s, decode: fitCodecCost(per.get(codec)!) } : s;
+  return out;
 }
 
 /** A codec's predicted time for `tensors` coded tensors of `bytes` raw bytes. */

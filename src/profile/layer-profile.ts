@@ -12,7 +12,9 @@
  * runs. A profile without those rows (written before them) reads as cycle_ms 0, cycle_scale 1.
  *
  * The tensor codecs (codec-profile.ts), in the optional columns CODEC_COLUMNS: rows of kind
- * `codec_speed` hold a codec's (tensor_codec) encode (side edge) or decode (side cloud) cost,
+ * `codec_speed` hold a codec's (tensor_codec) encode (side edge, measured on the edge) or decode
+ * (side cloud, measured where the cloud runs on a few of the coded cut tensors; the edge's when
+ * the cloud side timed none) cost,
  * node `call` (ms per coded tensor) or `per_mb` (ms per MB of raw tensor bytes), in median_ms;
  * rows of kind `codec_wire` hold one split point's input payload with a codec (node: the
  * split_index): wire_bytes as sent, and the raw bytes and count of the cut tensors it coded.

@@ -12,6 +12,7 @@ import { decodeModel, encodeModel } from '../onnx/codec.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import { readTrace, type TracedRun } from '../runtime/trace.js';
 import { hostTensorBytes } from '../tensor/host.js';
+import type { CodecDecodeTimes } from './codec-decode.js';
 import type { FixedCost } from './layer-profile.js';
 import { coverKernels } from './layer-profiler-attribution.js';
 import { median } from './stats.js';
@@ -41,6 +42,8 @@ export interface SideMeasurement {
   session: { threads?: number; graphOpt?: string };
   /** Where it was measured. */
   host: string;
+  /** The decode times of the coded tensors a profile request carried (codec-decode.ts); absent when it carried none. */
+  codecDecode?: CodecDecodeTimes;
   pid: number;
 }
 

@@ -20,7 +20,8 @@ import { profileCloud } from './cloud-profile.js';
 import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
-import { profileCodecs, type CodecProfile } from './codec-profile.js';
+import { cloudDecodeSpeed, profileCodecs, type CodecProfile } from './codec-profile.js';
+import { CODEC_RUNS, CodecSamples } from './codec-decode.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
 import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
 import { startRun, type StartedRun, type StartingCloud } from './start-run.js';
@@ -93,6 +94,8 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   let edge: SideMeasurement;
   let codecs: CodecProfile;
   let run: StartedRun;
+  // A few coded cut tensors of each codec, for the cloud side to time their decoding where it runs.
+  const samples = new CodecSamples();
   try {
     // A cloud side the caller started finishes starting first: nothing else runs while the edge is measured.
     await options.cloud?.warming;
@@ -100,7 +103,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     let expected: Record<string, HostTensor> | undefined;
     edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side, (r) => (expected ??= r));
     // The tensor codecs on this model's cut tensors, with the edge's session options.
-    codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), undefined, options.codecs);
+    codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), CODEC_RUNS, options.codecs, samples);
     // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
     // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
     // The calibration points' cloud parts go into the store while the cloud side starts.
@@ -109,6 +112,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     await options.cloud?.close();
     throw err;
   }
+  const picked = samples.picked();
   let cloud: SideMeasurement;
   let cloudThreads = config.cloudThreads;
   const cycles: Row[] = [];
@@ -119,7 +123,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     const store = run.directStore;
     const sha = partHash(bytes);
     if (!(await store.exists(storeKeys.model(sha)))) await store.put(storeKeys.model(sha), bytes);
-    cloud = await profileCloud({ store, backend, runId, model: sha, feeds: options.feeds, side, timeoutMs: config.timeoutMs + rep * config.timeoutMs, keepObjects: run.ctx.keepObjects });
+    cloud = await profileCloud({ store, backend, runId, model: sha, feeds: options.feeds, side, timeoutMs: config.timeoutMs + rep * config.timeoutMs, keepObjects: run.ctx.keepObjects, codecSamples: new Map([...picked].map(([k, s]) => [k, s.coded])) });
     // A worker says which threads it runs with; a job runs with the configuration it was given.
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
@@ -138,8 +142,10 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     settings: { edge: settingsOf(config, 'local', edge, config.edgeThreads), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
     nodes: [...e.nodes, ...c.nodes],
     fixed: { edge: e.fixed, cloud: c.fixed },
-    codecs,
+    // The cloud's decode speed as measured there; an onnx-cloud that timed no samples leaves the edge's.
+    codecs: cloud.codecDecode ? { ...codecs, speed: cloudDecodeSpeed(codecs.speed, picked, cloud.codecDecode) } : codecs,
   };
+  if (!cloud.codecDecode && picked.size) options.warn?.('the cloud side did not time the codecs\' decoding: the profile takes its decode speed as the edge\'s');
   const calibration = cycleCosts(analysis, hot, cycles);
   return {
     profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },

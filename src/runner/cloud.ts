@@ -2,7 +2,8 @@
  * The cloud runner: takes an input payload, runs the model part(s) it names (fetched by content
  * hash and kept warm), and returns a result payload with its own timings, measured on its clock.
  * An input that asks for a profile (payload.profile) gets the measurement of its one part instead
- * (layer-profiler-side.ts), with the same session options: every backend's jobs answer it.
+ * (layer-profiler-side.ts), with the same session options: every backend's jobs answer it; the
+ * coded tensors such a request carries are decode samples, timed here (profile/codec-decode.ts).
  */
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +13,8 @@ import { runChain } from '../runtime/chain.js';
 import type { HostTensor, Session, SessionOptions } from '../runtime/session.js';
 import { decodeTensors } from '../tensor/codecs/tensors.js';
 import type { Payload } from '../tensor/payload/index.js';
+import type { CodedTensor } from '../tensor/payload/types.js';
+import { isCodecSample, measureCodecDecode } from '../profile/codec-decode.js';
 
 export class CloudRunError extends OnnxManagerError {}
 
@@ -108,12 +111,15 @@ export class CloudRunner {
     if (received.downloadMs !== undefined) timings.push({ name: 'cloud_download_ms', ms: received.downloadMs });
     // Coded tensors are decoded (and a body that does not decode refused) before any part runs;
     // their decoding is part of the cloud's decode time.
+    // A profile request's decode samples are timed by the profile, not decoded as inputs.
+    const samples = input.profile ? new Map([...(input.coded ?? [])].filter(([name]) => isCodecSample(name))) : new Map<string, CodedTensor>();
+    const coded = samples.size ? new Map([...input.coded!].filter(([name]) => !samples.has(name))) : input.coded;
     const tCodec = performance.now();
-    const tensors = await decodeTensors(input);
+    const tensors = await decodeTensors({ tensors: input.tensors, ...(coded ? { coded } : {}) });
     const codecMs = performance.now() - tCodec;
     if (received.decodeMs !== undefined) timings.push({ name: 'cloud_decode_ms', ms: received.decodeMs + codecMs });
-    if (input.coded?.size) timings.push({ name: 'cloud_codec_decode_ms', ms: codecMs });
-    if (input.profile) return this.profile(input, input.profile, tensors, timings);
+    if (coded?.size) timings.push({ name: 'cloud_codec_decode_ms', ms: codecMs });
+    if (input.profile) return this.profile(input, input.profile, tensors, timings, samples);
     let loadMs = 0;
     const parts = input.nextModels.length;
     // What the payload carries must be read by a part, returned as an output, or handed on to a later stage.
@@ -143,12 +149,13 @@ export class CloudRunner {
   }
 
   /** The answer to a profile request: its one part measured here (sessions of its own, not the warm ones). */
-  private async profile(input: Payload, request: { rep: number; warmup: number }, tensors: Map<string, HostTensor>, timings: Payload['timings']): Promise<Payload> {
+  private async profile(input: Payload, request: { rep: number; warmup: number }, tensors: Map<string, HostTensor>, timings: Payload['timings'], samples: ReadonlyMap<string, CodedTensor>): Promise<Payload> {
     if (input.nextModels.length !== 1) throw new CloudRunError(`a profile request names ${input.nextModels.length} model parts; it profiles exactly one`);
     const bytes = await this.fetch(input.nextModels[0]!);
     // Imported here: a job that runs parts never loads the profiler's code (start-up time).
     const { measureSide } = await import('../profile/layer-profiler-side.js');
     const measurement = await measureSide(this.createSession, bytes, this.options.session ?? {}, Object.fromEntries(tensors), { rep: request.rep, warmup: request.warmup });
+    if (samples.size) measurement.codecDecode = await measureCodecDecode(samples);
     return { ...resultHeader(input), timings, tensors: new Map(), profileJson: JSON.stringify(measurement) };
   }
 

@@ -30,8 +30,10 @@ export interface CutCosts {
   edgeMs: ArrayLike<number>;
   /** Cloud time of each node, indexed like edgeMs. */
   cloudMs: ArrayLike<number>;
-  /** Time to move one tensor of this many bytes over the link (either direction). */
-  transferMs: (bytes: number) => number;
+  /** Time to move tensor `tensor` of this many bytes over the link (either direction, unless returnMs is given). */
+  transferMs: (bytes: number, tensor?: string) => number;
+  /** Time to bring back a model output the cloud produced (default transferMs): the result payload, which no tensor codec codes. */
+  returnMs?: (bytes: number, tensor?: string) => number;
   /** Paid once when anything runs in the cloud (request round trips, per-request store cost). Default 0. */
   fixedMs?: number;
   /** The edge-only cut's edge time, when it is not the sum of the nodes' (default: the sum). */
@@ -83,9 +85,11 @@ function tensorBytes(a: ModelAnalysis, name: string): number {
   return info.bytes;
 }
 
-function transferOf(a: ModelAnalysis, costs: CutCosts, name: string): number {
-  const t = costs.transferMs(tensorBytes(a, name));
-  if (!(t >= 0) || !Number.isFinite(t)) throw new RangeError(`costs.transferMs(${tensorBytes(a, name)}) for '${name}' must be a finite number >= 0, got ${t}`);
+/** What tensor `name` costs crossing: as a cut tensor, or (`returned`) as a model output the cloud returns. */
+function transferOf(a: ModelAnalysis, costs: CutCosts, name: string, returned = false): number {
+  const f = returned ? (costs.returnMs ?? costs.transferMs) : costs.transferMs;
+  const t = f(tensorBytes(a, name), name);
+  if (!(t >= 0) || !Number.isFinite(t)) throw new RangeError(`costs.${returned && costs.returnMs ? 'returnMs' : 'transferMs'}(${tensorBytes(a, name)}) for '${name}' must be a finite number >= 0, got ${t}`);
   return t;
 }
 
@@ -115,7 +119,8 @@ export function evaluateCut(a: ModelAnalysis, costs: CutCosts, edgeNodes: Iterab
     .filter((o) => !edge.has(o.producer))
     .map((o) => o.name);
   let transferMs = 0;
-  for (const t of [...cutTensors, ...returnedOutputs]) transferMs += transferOf(a, costs, t);
+  for (const t of cutTensors) transferMs += transferOf(a, costs, t);
+  for (const t of returnedOutputs) transferMs += transferOf(a, costs, t, true);
   if (edge.size < index.dataNodes.length) transferMs += costs.fixedMs ?? 0;
   return {
     edgeNodes: index.dataNodes.filter((n) => edge.has(n)),
@@ -247,7 +252,7 @@ function minimumCut(a: ModelAnalysis, costs: CutCosts): number[] {
   }
   const net = new FlowNetwork(2 + index.dataNodes.length + tensors.length);
   const returned = new Map<number, number>();
-  for (const o of dataOutputs(index)) returned.set(o.producer, (returned.get(o.producer) ?? 0) + transferOf(a, costs, o.name));
+  for (const o of dataOutputs(index)) returned.set(o.producer, (returned.get(o.producer) ?? 0) + transferOf(a, costs, o.name, true));
   let scale = 0;
   for (const n of index.dataNodes) {
     const v = vertex.get(n)!;
@@ -303,7 +308,7 @@ export function bestOffloadingCut(a: ModelAnalysis, costs: CutCosts): CutEvaluat
   const read = new Set(index.dataNodes.flatMap((n) => index.nodeInputs[n]!.map((t) => index.producer.get(t)).filter((q): q is number => q !== undefined && data.has(q))));
   // More than any cut costs: every node on its dearer side and every tensor crossing.
   const tensors = [...index.inputs, ...index.dataNodes.flatMap((n) => index.nodes[n]!.output ?? [])].filter(Boolean) as string[];
-  let held = 1 + (costs.fixedMs ?? 0) + tensors.reduce((s, t) => s + costs.transferMs(tensorBytes(a, t)), 0);
+  let held = 1 + (costs.fixedMs ?? 0) + tensors.reduce((s, t) => s + transferOf(a, costs, t) + transferOf(a, costs, t, true), 0);
   for (const n of index.dataNodes) held += Math.max(costs.edgeMs[n]!, costs.cloudMs[n]!);
   let best: CutEvaluation | undefined;
   for (const last of index.dataNodes.filter((n) => !read.has(n))) {

@@ -2,7 +2,9 @@
  * The cloud side's profile as a job: the cloud runner answers a payload that asks for a profile
  * with the measurement of its part (real onnxruntime sessions, with the runner's session options),
  * the payload round-trips the request and the answer, and the edge refuses what is not a
- * measurement, an answer without one (an older onnx-cloud) and requests it cannot serve.
+ * measurement, an answer without one (an older onnx-cloud) and requests it cannot serve. The
+ * coded cut tensors a request carries are timed there, and predict takes the cloud's decode
+ * speed from those times (a loopback backend whose cloud decodes slower than the edge).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -16,10 +18,19 @@ import { startEmbeddedStore } from '../../src/storage/embedded.js';
 import { storeKeys } from '../../src/storage/store.js';
 import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload/index.js';
 import type { CloudBackend, CloudJob } from '../../src/backends/backend.js';
-import { analyze, feedsFor, zooSubject } from '../helpers.js';
+import { analyze, feedsFor, tempDirs, zooSubject } from '../helpers.js';
+import { CODEC_RUNS, CodecSamples, isCodecSample } from '../../src/profile/codec-decode.js';
+import { cloudDecodeSpeed, codecMs, fitCodecCost, profileCodecs } from '../../src/profile/codec-profile.js';
+import { median } from '../../src/profile/stats.js';
+import { hostTensorBytes } from '../../src/tensor/host.js';
+import { readProfile, writeProfile } from '../../src/profile/layer-profile.js';
+import { splitFacts } from '../../src/predict/predict.js';
+import { nodeTimingProfile } from '../predict/node-timing.js';
+import { join } from 'node:path';
 import { zoo } from '../models/zoo.js';
 
 const lenet = zoo.find((z) => z.name === 'lenet5')!;
+const tempDir = tempDirs();
 
 function request(sha: string, feeds: Record<string, import('../../src/runtime/session.js').HostTensor>, extra: Partial<Payload> = {}): Payload {
   return { kind: 'input', runId: 'r1', splitIndex: 0, rep: 0, nextModels: [sha], timings: [], profile: { rep: 3, warmup: 1 }, tensors: new Map(Object.entries(feeds)), ...extra };
@@ -133,5 +144,60 @@ describe('profile through a job: the cloud runner answers a profile request', ()
     assert.throws(() => encodePayload({ ...base, kind: 'output', profile: { rep: 1, warmup: 0 } }), /only an input payload asks for a profile/);
     assert.throws(() => encodePayload({ ...base, kind: 'input', profile: { rep: 0, warmup: 0 } }), /profile must be \{ rep: integer >= 1/);
     assert.throws(() => encodePayload({ ...base, kind: 'input', profileJson: '{}' }), /profileJson must be a string of an output payload/);
+  });
+
+  it("times the coded cut tensors it is sent where it runs, and predict uses the cloud's decode speed", async () => {
+    const a = await analyze(zooSubject(lenet));
+    const bytes = a.model.bytes;
+    const sha = partHash(bytes);
+    const session = { graphOptimizationLevel: 'disabled' as const, intraOpNumThreads: 1 };
+    const samples = new CodecSamples();
+    const codecs = await profileCodecs(a, feedsFor(a), createSession, session, 2, undefined, samples);
+    const picked = samples.picked();
+    assert.ok([...picked.keys()].every(isCodecSample));
+    assert.deepEqual(new Set([...picked.values()].map((s) => s.codec)), new Set(Object.keys(codecs.speed)), 'samples of every codec');
+    const store = await startEmbeddedStore({ bucket: 'cloud-codec-profile' });
+    const runner = new CloudRunner({ get: (h) => store.store.get(storeKeys.model(h)) }, createSession, { session });
+    // A cloud that decodes 50 times slower than it measures, plus 2 ms a tensor: its figures differ from the edge's.
+    const slower: CloudBackend = {
+      ...inProcessBackend(store.store, runner, []),
+      trigger: async (job) => {
+        const asked = decodePayload(await store.store.get(job.inputKey));
+        assert.equal(asked.coded?.size, picked.size, 'the request carries the samples');
+        const answer = await runner.process(asked);
+        const m = checkedMeasurement(answer.profileJson!, 'the answer');
+        m.codecDecode = m.codecDecode!.map((t) => ({ ...t, ms: t.ms.map((ms) => 2 + 50 * ms) }));
+        await store.store.put(job.outputKey, encodePayload({ ...answer, profileJson: JSON.stringify(m) }));
+      },
+    };
+    try {
+      await store.store.put(storeKeys.model(sha), bytes);
+      const m = await profileCloud({ store: store.store, backend: slower, runId: 'r4', model: sha, feeds: feedsFor(a), side: { rep: 2, warmup: 1 }, timeoutMs: 30_000, codecSamples: new Map([...picked].map(([k, s]) => [k, s.coded])) });
+      // The samples were timed, not fed to the model.
+      assert.equal(m.feedBytes, Object.values(feedsFor(a)).reduce((n, t) => n + hostTensorBytes(t), 0));
+      assert.deepEqual(m.codecDecode!.map((t) => t.tensor), [...picked.keys()]);
+      assert.ok(m.codecDecode!.every((t) => t.ms.length === CODEC_RUNS && t.ms.every((ms) => ms >= 2)));
+      const speed = cloudDecodeSpeed(codecs.speed, picked, m.codecDecode!);
+      for (const [codec, s] of Object.entries(speed)) {
+        const times = m.codecDecode!.filter((t) => picked.get(t.tensor)!.codec === codec).map((t) => ({ mb: picked.get(t.tensor)!.rawBytes / 1e6, ms: median(t.ms) }));
+        assert.deepEqual(s.decode, fitCodecCost(times), `${codec}: decode fitted on the cloud's times`);
+        assert.deepEqual(s.encode, codecs.speed[codec]!.encode, `${codec}: encode stays the edge's`);
+      }
+      // Written, read back and predicted: the cloud's decode cost, not the edge's.
+      const profile = { ...(await nodeTimingProfile(a, { session, settings: { execType: 'CPU', threads: 1, graphOpt: 'disabled', backend: 'test' }, reps: 1, warmup: 0 })), codecs: { ...codecs, speed } };
+      const file = join(await tempDir('cloud-codec-profile'), 'lenet5.profile.csv');
+      await writeProfile(file, profile);
+      const back = await readProfile(file);
+      for (const codec of ['fp16', 'int8', 'zstd']) {
+        for (const f of splitFacts(a, back, codec).filter((x) => !x.edgeOnly)) {
+          const w = codecs.wire[f.split_index]![codec]!;
+          assert.equal(f.codecDecodeMs, codecMs(speed[codec]!.decode, w.codedTensors, w.codedTensorBytes), `${codec} at ${f.split_index}`);
+          if (w.codedTensors) assert.ok(f.codecDecodeMs > codecMs(codecs.speed[codec]!.decode, w.codedTensors, w.codedTensorBytes), `${codec} at ${f.split_index}: slower than the edge's`);
+        }
+      }
+    } finally {
+      await runner.close();
+      await store.stop();
+    }
   });
 });

@@ -13,6 +13,7 @@ import { encodeModel } from '../../src/onnx/codec.js';
 import type { GraphIndex } from '../../src/onnx/graph.js';
 import { readProfile, writeProfile, FIXED_COSTS } from '../../src/profile/layer-profile.js';
 import { profileModel, sideRows } from '../../src/profile/layer-profiler.js';
+import { CODEC_RUNS } from '../../src/profile/codec-decode.js';
 import { CALIBRATION_REP, EDGE_ONLY_REP, calibrationPoints, edgeOnlyPoint } from '../../src/profile/cycle-calibration.js';
 import { predictCompute } from '../../src/predict/model.js';
 import { coverKernels, distribute } from '../../src/profile/layer-profiler-attribution.js';
@@ -163,6 +164,9 @@ describe('profile through the local worker', () => {
     assert.ok(Math.abs(last.edge.ms - calibration.edgeOnly!.measured) < 1e-9, `${last.edge.ms} vs ${calibration.edgeOnly!.measured}`);
     assert.ok(store && store.store === 'embedded' && store.costs.requests > 0 && store.costs.put.fixedMs > 0);
     assert.notEqual(measurements.cloud.pid, process.pid, 'the cloud side ran in the worker process');
+    // The worker timed decoding the coded cut tensors it was sent: the cloud rows are its figures.
+    assert.ok(measurements.cloud.codecDecode?.length, 'the cloud timed codec decoding');
+    assert.ok(measurements.cloud.codecDecode.every((t) => t.ms.length === CODEC_RUNS));
     for (const s of ['edge', 'cloud'] as const) {
       const nodes = profile.nodes.filter((n) => n.side === s);
       assert.deepEqual(

@@ -6,6 +6,8 @@ import { encodeModel } from '../../src/onnx/codec.js';
 import type { GraphIndex } from '../../src/onnx/graph.js';
 import { modelFromBytes } from '../../src/onnx/model.js';
 import type { ModelProto } from '../../src/onnx/types.js';
+import type { ModelAnalysis } from '../../src/split/analysis.js';
+import type { CutCosts } from '../../src/split/min-cut.js';
 import type { TestSubject } from '../helpers.js';
 import { GraphBuilder, Rng, type Value } from '../models/builder.js';
 
@@ -101,4 +103,51 @@ export function randomClosedSet(index: GraphIndex, rng: Rng, p = 0.3): Set<numbe
 /** True when no node of `edge` reads a tensor a data node outside it produces. */
 export function isClosed(index: GraphIndex, edge: ReadonlySet<number>): boolean {
   return [...edge].every((n) => [...ancestors(index, [n])].every((m) => edge.has(m)));
+}
+
+/** Every predecessor-closed set of data nodes (the graph must be small). */
+export function closedSets(a: ModelAnalysis): Set<number>[] {
+  const nodes = a.index.dataNodes;
+  if (nodes.length > 14) throw new Error(`${nodes.length} data nodes is too many to enumerate`);
+  const out: Set<number>[] = [];
+  for (let mask = 0; mask < 1 << nodes.length; mask++) {
+    const s = new Set(nodes.filter((_, j) => mask & (1 << j)));
+    if (isClosed(a.index, s)) out.push(s);
+  }
+  return out;
+}
+
+/**
+ * The cost of a cut straight from the definition, apart from the min-cut: each side's node times,
+ * each tensor available on the edge that a cloud node reads once (transferMs, by its bytes and
+ * name), each model output a cloud node produces once (returnMs, else transferMs), the fixed cost
+ * when the cloud runs anything.
+ */
+export function costByDefinition(a: ModelAnalysis, costs: CutCosts, edge: ReadonlySet<number>): number {
+  const { index } = a;
+  const g = a.model.proto.graph!;
+  const data = new Set(index.dataNodes);
+  const producerOf = new Map<string, number>();
+  g.node!.forEach((n, i) => (n.output ?? []).forEach((o) => producerOf.set(o, i)));
+  let total = 0;
+  const crossing = new Set<string>();
+  const returned = new Set<string>();
+  for (const i of index.dataNodes) {
+    const n = g.node![i]!;
+    if (edge.has(i)) {
+      total += costs.edgeMs[i]!;
+      continue;
+    }
+    total += costs.cloudMs[i]!;
+    for (const r of n.input ?? []) {
+      const p = producerOf.get(r);
+      if (p === undefined ? index.inputs.includes(r) : data.has(p) && edge.has(p)) crossing.add(r);
+    }
+    for (const o of n.output ?? []) if (index.outputs.includes(o)) returned.add(o);
+  }
+  const bytes = (t: string) => a.shapes.get(t)!.bytes;
+  for (const t of crossing) total += costs.transferMs(bytes(t), t);
+  for (const t of returned) total += (costs.returnMs ?? costs.transferMs)(bytes(t), t);
+  if (edge.size < index.dataNodes.length) total += costs.fixedMs ?? 0;
+  return total;
 }

@@ -13,51 +13,7 @@ import { bestOffloadingCut, evaluateCut, optimalCut, splitPointEdgeNodes, type C
 import { analyze, zooSubject } from '../helpers.js';
 import { Rng } from '../models/builder.js';
 import { zoo } from '../models/zoo.js';
-import { ancestors, inceptionBlock, isClosed, randomClosedSet, randomDag, residualBlocks, subjectOf } from './dags.js';
-
-/**
- * The cost of a cut straight from the definition, apart from the module: each side's node times,
- * each tensor available on the edge that a cloud node reads once, each model output a cloud node
- * produces once, the fixed cost when the cloud runs anything.
- */
-function costByDefinition(a: ModelAnalysis, costs: CutCosts, edge: ReadonlySet<number>): number {
-  const { index } = a;
-  const g = a.model.proto.graph!;
-  const dataNode = (i: number) => index.dataNodes.includes(i);
-  const producerOf = new Map<string, number>();
-  g.node!.forEach((n, i) => (n.output ?? []).forEach((o) => producerOf.set(o, i)));
-  let total = 0;
-  const crossing = new Set<string>();
-  g.node!.forEach((n, i) => {
-    if (!dataNode(i)) return;
-    if (edge.has(i)) {
-      total += costs.edgeMs[i]!;
-      return;
-    }
-    total += costs.cloudMs[i]!;
-    for (const r of n.input ?? []) {
-      const p = producerOf.get(r);
-      const onEdge = p === undefined ? index.inputs.includes(r) : dataNode(p) && edge.has(p);
-      if (onEdge) crossing.add(r);
-    }
-    for (const o of n.output ?? []) if (index.outputs.includes(o)) crossing.add(o);
-  });
-  for (const t of crossing) total += costs.transferMs(a.shapes.get(t)!.bytes);
-  if (edge.size < index.dataNodes.length) total += costs.fixedMs ?? 0;
-  return total;
-}
-
-/** Every predecessor-closed set of data nodes (the graph must be small). */
-function closedSets(a: ModelAnalysis): Set<number>[] {
-  const nodes = a.index.dataNodes;
-  assert.ok(nodes.length <= 14, `${nodes.length} data nodes is too many to enumerate`);
-  const out: Set<number>[] = [];
-  for (let mask = 0; mask < 1 << nodes.length; mask++) {
-    const s = new Set(nodes.filter((_, j) => mask & (1 << j)));
-    if (isClosed(a.index, s)) out.push(s);
-  }
-  return out;
-}
+import { ancestors, closedSets, costByDefinition, inceptionBlock, isClosed, randomClosedSet, randomDag, residualBlocks, subjectOf } from './dags.js';
 
 function randomCosts(a: ModelAnalysis, rng: Rng): CutCosts {
   const n = a.index.nodes.length;

@@ -76,12 +76,14 @@ export function recommendationText(r: Recommendation, source: string): string[] 
 
 function dagText(d: DagOptimum | undefined): string[] {
   if (!d) return [];
-  const head = `DAG optimum (min-cut over all cuts, constraints not applied): total ${fmt(d.total_ms)} ms, ${d.edge_nodes} edge node(s), ${d.cut_tensors.length} cut tensor(s), ${humanBytes(d.cut_bytes)}`;
+  const point = `${d.best_split_index}${d.best_split_codec === 'raw' ? '' : ` with ${d.best_split_codec}`}`;
+  const sent = d.tensor_codec === 'raw' ? '' : ` sent as ${d.tensor_codec} (${humanBytes(d.cut_wire_bytes)})`;
+  const head = `DAG optimum (min-cut over all cuts, constraints not applied): total ${fmt(d.total_ms)} ms, ${d.edge_nodes} edge node(s), ${d.cut_tensors.length} cut tensor(s), ${humanBytes(d.cut_bytes)}${sent}`;
   return [
     head,
     d.is_split_point
-      ? `  the best split point (${d.best_split_index}) is optimal`
-      : `  beats the best split point (${d.best_split_index}, ${fmt(d.best_split_total_ms)} ms) by ${fmt(d.saved_ms)} ms (${d.saved_pct.toFixed(1)}%); cut tensors: ${d.cut_tensors.join(', ')}`,
+      ? `  the best split point (${point}) is optimal`
+      : `  beats the best split point (${point}, ${fmt(d.best_split_total_ms)} ms) by ${fmt(d.saved_ms)} ms (${d.saved_pct.toFixed(1)}%); cut tensors: ${d.cut_tensors.join(', ')}`,
     '',
   ];
 }
@@ -100,7 +102,8 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
     const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
     cands = codecsOf(args).flatMap((codec) => predictedCandidates(splitFacts(a, profile, codec, args.profile), costs));
     const envelope = payloadEnvelope(a);
-    dagAt = (l) => dagOptimum(a, profile, costs, l, envelope);
+    const dagCodecs = codecsOf(args);
+    dagAt = (l) => dagOptimum(a, profile, costs, l, envelope, dagCodecs);
     source = `predicted from ${args.profile}, store ${store}`;
   } else {
     measured = await measuredFor(args.results_file!, a);

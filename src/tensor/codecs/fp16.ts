@@ -2,8 +2,11 @@
  * fp16: float32 tensors sent as IEEE 754 half precision, rounded to nearest even. NaN stays
  * NaN, +-Inf stays +-Inf, finite values beyond +-65504 become +-Inf and values below 2^-24
  * lose precision (subnormals). In the normal range the relative error is at most 2^-11.
+ * Arrays of SIMD_MIN elements or more go through the WebAssembly SIMD kernels (./simd/), which
+ * give the same bits as the definitions below.
  */
 import { cast16Codec } from './cast16.js';
+import { SIMD_MIN, simdFloats, simdHalves } from './simd/index.js';
 
 /** Half-precision bits of the float32 with bits `f`, rounded to nearest even. */
 export function halfBits(f: number): number {
@@ -75,6 +78,7 @@ export const fp16 = cast16Codec(
   'fp16',
   (bits, out) => {
     const n = bits.length;
+    if (n >= SIMD_MIN && simdHalves(bits, out)) return;
     let i = 0;
     // Two halves per 32-bit store where the output is aligned for it.
     if (out.byteOffset % 4 === 0) {
@@ -85,8 +89,9 @@ export const fp16 = cast16Codec(
     for (; i < n; i++) out[i] = half(bits[i]!);
   },
   (halves, out) => {
-    const lut = halfTable();
     const n = halves.length;
+    if (n >= SIMD_MIN && simdFloats(halves, out)) return;
+    const lut = halfTable();
     let i = 0;
     // Two halves per 32-bit load where the input is aligned for it.
     if (halves.byteOffset % 4 === 0) {

@@ -6,6 +6,7 @@
  */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
+import { SIMD_MIN, simdDequantise, simdQuantise, simdRange } from './simd/index.js';
 import { CodecError, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
 
 /**
@@ -13,7 +14,7 @@ import { CodecError, expectBodyBytes, type CodedBody, type TensorCodec } from '.
  * chain of dependent compares); undefined when a value is NaN or +-Inf (their float64 sum,
  * which finite float32 values cannot overflow, is then not finite).
  */
-export function finiteRange(x: Float32Array, from: number, to: number): { lo: number; hi: number } | undefined {
+export function finiteRangeScalar(x: Float32Array, from: number, to: number): { lo: number; hi: number } | undefined {
   let lo0 = 0;
   let hi0 = 0;
   let lo1 = 0;
@@ -55,7 +56,7 @@ export function finiteRange(x: Float32Array, from: number, to: number): { lo: nu
  * zeroPoint + 0.5, which is > -1 there (so truncation never goes below 0), clamped at 255;
  * four bytes are written at a time where `q` is aligned for it.
  */
-export function quantiseInto(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): void {
+export function quantiseScalar(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): void {
   const off = zeroPoint + 0.5;
   const byte = (v: number): number => {
     const t = (v * inv + off) | 0;
@@ -71,7 +72,7 @@ export function quantiseInto(x: Float32Array, from: number, to: number, q: Uint8
 }
 
 /** out[i] = (q[i] - zeroPoint) x scale for all of q; four bytes read at a time where q is aligned for it. */
-export function dequantise(q: Uint8Array, out: Float32Array, zeroPoint: number, scale: number, from = 0, to = q.length): void {
+export function dequantiseScalar(q: Uint8Array, out: Float32Array, zeroPoint: number, scale: number, from = 0, to = q.length): void {
   let i = from;
   if ((q.byteOffset + i) % 4 === 0) {
     const words = (to - i) >> 2;
@@ -85,6 +86,25 @@ export function dequantise(q: Uint8Array, out: Float32Array, zeroPoint: number, 
     }
   }
   for (; i < to; i++) out[i] = (q[i]! - zeroPoint) * scale;
+}
+
+/** finiteRangeScalar's answer, through the SIMD kernels for long spans. */
+export function finiteRange(x: Float32Array, from: number, to: number): { lo: number; hi: number } | undefined {
+  if (to - from >= SIMD_MIN) {
+    const r = simdRange(x, from, to);
+    if (r !== false) return r;
+  }
+  return finiteRangeScalar(x, from, to);
+}
+
+/** quantiseScalar's bytes, through the SIMD kernels for long spans. */
+export function quantiseInto(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): void {
+  if (to - from < SIMD_MIN || !simdQuantise(x, from, to, q, inv, zeroPoint)) quantiseScalar(x, from, to, q, inv, zeroPoint);
+}
+
+/** dequantiseScalar's values, through the SIMD kernels for long spans. */
+export function dequantise(q: Uint8Array, out: Float32Array, zeroPoint: number, scale: number, from = 0, to = q.length): void {
+  if (to - from < SIMD_MIN || !simdDequantise(q, out, zeroPoint, scale, from, to)) dequantiseScalar(q, out, zeroPoint, scale, from, to);
 }
 
 /** The scale and zero point mapping [lo, hi] (lo <= 0 <= hi, finite) onto 0..255 with 0 exact. */

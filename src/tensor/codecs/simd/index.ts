@@ -1,0 +1,85 @@
+/**
+ * The SIMD kernels over whole arrays: each array goes through the kernels' memory in chunks that
+ * stay in cache (copied in, converted, copied out). Every function returns false where this
+ * runtime has no WebAssembly SIMD, and the caller then runs its element-by-element definition.
+ */
+import { CHUNK, IN, OUT, RES, simdKernels, type Kernels } from './kernels.js';
+
+/** Spans shorter than this go element by element (a kernel call costs more than it saves). */
+export const SIMD_MIN = 256;
+
+let enabled = true;
+
+/** Turns the kernels off (false) or back on: the element-by-element definitions then run everywhere (for comparisons). */
+export function useSimd(on: boolean): void {
+  enabled = on;
+}
+
+const kernelsOn = (): Kernels | null => (enabled ? simdKernels() : null);
+
+const bytes = (a: ArrayBufferView, from: number, to: number, size: number): Uint8Array => new Uint8Array(a.buffer, a.byteOffset + from * size, (to - from) * size);
+
+/**
+ * Elements [from, to) of `src` (`inSize` bytes each) through `run`, whose results (`outSize`
+ * bytes each) go to elements [from, to) of `dst`.
+ */
+function chunked(k: Kernels, src: ArrayBufferView, inSize: number, dst: ArrayBufferView | undefined, outSize: number, from: number, to: number, run: (bytes: number) => void): void {
+  const m = k.memory;
+  for (let i = from; i < to; i += CHUNK) {
+    const end = Math.min(to, i + CHUNK);
+    const n = (end - i) * inSize;
+    m.set(bytes(src, i, end, inSize), IN);
+    // What a step reads past the elements is zero (range needs it; the others ignore it).
+    m.fill(0, IN + n, IN + n + 64);
+    run(n);
+    if (dst) bytes(dst, i, end, outSize).set(m.subarray(OUT, OUT + (end - i) * outSize));
+  }
+}
+
+/** out[i] = half bits of float32 bits[i] (halfBits). */
+export function simdHalves(bitsIn: Int32Array, out: Uint16Array): boolean {
+  const k = kernelsOn();
+  if (!k) return false;
+  chunked(k, bitsIn, 4, out, 2, 0, bitsIn.length, k.f2h);
+  return true;
+}
+
+/** out[i] = float32 bits of half halves[i]. */
+export function simdFloats(halves: Uint16Array, out: Int32Array): boolean {
+  const k = kernelsOn();
+  if (!k) return false;
+  chunked(k, halves, 2, out, 4, 0, halves.length, k.h2f);
+  return true;
+}
+
+/** min(x, 0) and max(x, 0) over x[from..to) as finiteRange; false without SIMD. */
+export function simdRange(x: Float32Array, from: number, to: number): { lo: number; hi: number } | undefined | false {
+  const k = kernelsOn();
+  if (!k) return false;
+  let lo = 0;
+  let hi = 0;
+  const res = new Float32Array(k.memory.buffer, RES, 8);
+  chunked(k, x, 4, undefined, 0, from, to, (n) => {
+    k.range(n);
+    // Math.min and Math.max keep a NaN; +0 makes a -0 (which the lanes may give) +0, as finiteRange has it.
+    lo = Math.min(lo, res[0]!, res[1]!, res[2]!, res[3]!) + 0;
+    hi = Math.max(hi, res[4]!, res[5]!, res[6]!, res[7]!);
+  });
+  return Number.isFinite(lo) && Number.isFinite(hi) ? { lo, hi } : undefined;
+}
+
+/** q[i] = min(255, trunc(x[i] * inv + zeroPoint + 0.5)) for i in [from, to), as quantiseInto. */
+export function simdQuantise(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): boolean {
+  const k = kernelsOn();
+  if (!k) return false;
+  chunked(k, x, 4, q, 1, from, to, (n) => k.quant(n, inv, zeroPoint + 0.5));
+  return true;
+}
+
+/** out[i] = (q[i] - zeroPoint) * scale for i in [from, to), as dequantise. */
+export function simdDequantise(q: Uint8Array, out: Float32Array, zeroPoint: number, scale: number, from: number, to: number): boolean {
+  const k = kernelsOn();
+  if (!k) return false;
+  chunked(k, q, 1, out, 4, from, to, (n) => k.dequant(n, zeroPoint, scale));
+  return true;
+}

@@ -1,0 +1,99 @@
+/**
+ * The WebAssembly SIMD kernels of fp16 and int8 give exactly what the element-by-element
+ * definitions give: every half, float32 bits across the whole range (every exponent, with
+ * mantissas around each rounding boundary), ranges with NaN and Inf anywhere, and int8 bytes and
+ * values at lengths around the kernels' step and chunk sizes, from any offset.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { halfBits } from '../../src/tensor/codecs/index.js';
+import { dequantiseScalar, finiteRangeScalar, quantiseRange, quantiseScalar } from '../../src/tensor/codecs/int8.js';
+import { simdDequantise, simdFloats, simdHalves, simdQuantise, simdRange, useSimd } from '../../src/tensor/codecs/simd/index.js';
+import { CHUNK, simdKernels } from '../../src/tensor/codecs/simd/kernels.js';
+import { fp16 } from '../../src/tensor/codecs/fp16.js';
+import { seededRandom } from '../../src/tensor/host.js';
+
+const LENGTHS = [1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 1000, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 5];
+
+function values(n: number, seed: number): Float32Array {
+  const r = seededRandom(seed);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = (r() - 0.3) * 10 ** Math.floor(r() * 8 - 4);
+  return x;
+}
+
+describe('tensor codecs: SIMD kernels', () => {
+  it('compile in this runtime', () => {
+    assert.ok(simdKernels(), 'WebAssembly SIMD kernels did not compile');
+  });
+
+  it('fp16: float32 bits of every exponent and sign, mantissas around every rounding boundary, as halfBits', () => {
+    const bits: number[] = [];
+    for (let se = 0; se < 512; se++) {
+      for (const m of [0, 1, 2, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x7fffff, 0x7ff000, 0x7fefff, 0x400000, 0x3fffff, 0x555555]) bits.push(((se << 23) | m) | 0);
+      // Every shift a subnormal half uses: the rounding bits of each.
+      for (let k = 0; k < 24; k++) bits.push(((se << 23) | (1 << k)) | 0, ((se << 23) | ((1 << k) - 1)) | 0, ((se << 23) | (3 << k >> 1)) | 0);
+    }
+    const r = seededRandom(11);
+    for (let i = 0; i < 200_000; i++) bits.push((r() * 2 ** 32) | 0);
+    const input = Int32Array.from(bits);
+    const out = new Uint16Array(input.length);
+    assert.ok(simdHalves(input, out));
+    input.forEach((f, i) => {
+      if (out[i] !== halfBits(f)) assert.fail(`float32 bits 0x${(f >>> 0).toString(16)}: 0x${out[i]!.toString(16)}, halfBits 0x${halfBits(f).toString(16)}`);
+    });
+  });
+
+  it('fp16: every half widens to the float32 bits the table gives', async () => {
+    const halves = new Uint16Array(65536).map((_, i) => i);
+    const fast = new Int32Array(65536);
+    assert.ok(simdFloats(halves, fast));
+    useSimd(false);
+    try {
+      const coded = { codec: 'fp16', body: new Uint8Array(halves.buffer) };
+      const slow = new Int32Array(((await fp16.decode(coded, 'float32', [65536])).data as Float32Array).buffer);
+      assert.deepEqual(fast, slow);
+    } finally {
+      useSimd(true);
+    }
+  });
+
+  it('int8: range, bytes and values as the definitions at every length and offset', () => {
+    for (const n of LENGTHS) {
+      const x = values(n, n);
+      for (const from of [0, 1, 3, 5]) {
+        if (from >= n) continue;
+        const want = finiteRangeScalar(x, from, n)!;
+        const got = simdRange(x, from, n);
+        assert.ok(got !== false && got !== undefined, `range of ${n} from ${from}`);
+        assert.ok(Object.is(got.lo, want.lo) && Object.is(got.hi, want.hi), `range of ${n} from ${from}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+        const { scale, zeroPoint } = quantiseRange(want.lo, want.hi);
+        const a = new Uint8Array(n + 2);
+        const b = new Uint8Array(n + 2);
+        quantiseScalar(x, from, n, a, 1 / scale, zeroPoint);
+        assert.ok(simdQuantise(x, from, n, b, 1 / scale, zeroPoint));
+        assert.deepEqual(b, a, `bytes of ${n} from ${from}`);
+        const u = new Float32Array(n);
+        const v = new Float32Array(n);
+        dequantiseScalar(a, u, zeroPoint, scale, from, n);
+        assert.ok(simdDequantise(a, v, zeroPoint, scale, from, n));
+        assert.deepEqual(new Int32Array(v.buffer), new Int32Array(u.buffer), `values of ${n} from ${from}`);
+      }
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        for (const at of [0, n - 1, n >> 1]) {
+          const y = Float32Array.from(x);
+          y[at] = bad;
+          assert.equal(simdRange(y, 0, n), undefined, `${bad} at ${at} of ${n}`);
+        }
+      }
+    }
+  });
+
+  it('int8: an all-zero span has range +0..0, as the definition', () => {
+    const x = new Float32Array(1000);
+    x[10] = -0;
+    const got = simdRange(x, 0, 1000);
+    assert.ok(got);
+    assert.ok(Object.is(got.lo, 0) && Object.is(got.hi, 0));
+  });
+});
