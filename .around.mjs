@@ -1,0 +1,10 @@
+import { readFileSync } from 'node:fs';
+const root = '/work/wt-quant3/dist';
+const { modelFromBytes } = await import(`${root}/src/onnx/model.js`);
+const { floatValues } = await import(`${root}/src/quant/tensor-values.js`);
+const m = modelFromBytes(readFileSync(process.argv[2]), { file: 'x' });
+const g = m.proto.graph; const nodes = g.node.filter(n => n.opType !== 'Constant');
+const consts = new Map(); g.node.forEach(n => { if (n.opType === 'Constant') consts.set(n.output[0], n.attribute[0].t); });
+const i = nodes.findIndex(n => n.name === process.argv[3]);
+const desc = (x) => { const t = consts.get(x); if (!t) return x; const v = floatValues(m, t); let mn=Infinity,mx=-Infinity; for (const a of v){mn=Math.min(mn,a);mx=Math.max(mx,a);} return `C[${(t.dims??[]).join('x')}](${mn.toPrecision(3)}..${mx.toPrecision(3)})`; };
+for (const n of nodes.slice(Math.max(0, i - +(process.argv[4]??3)), i + +(process.argv[5]??8))) console.log(n.name.padEnd(16), n.opType.padEnd(12), n.input.map(desc).join(', '), '->', n.output.join(','));
