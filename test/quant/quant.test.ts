@@ -4,9 +4,7 @@
  * left alone are the input's bytes, and the quantised model splits like any other.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import sharp from 'sharp';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { modelFromBytes, type LoadedModel } from '../../src/onnx/model.js';
 import { toNumber, type TensorProto } from '../../src/onnx/types.js';
@@ -21,6 +19,7 @@ import { randomInputs } from '../../src/split/random-inputs.js';
 import { imageFolderToTensor, NORMALISATION_PRESETS } from '../../src/tensor/images.js';
 import { buildParts } from '../../src/split/split.js';
 import { analyze, assertSameTensor, partSession, realSubject, tempDirs, zooSubject, type TestSubject } from '../helpers.js';
+import { renderTextLines } from '../models/text-images.js';
 import { fullSizeZoo, realModels, zoo } from '../models/zoo.js';
 
 const temp = tempDirs();
@@ -429,14 +428,7 @@ describe('real and full-size models', () => {
   });
   it(`ppocr cls on rendered text lines, upright and upside down: the float model is right, the quantised one agrees on >= 95%, within relative L2 ${PPOCR_TEXT_REL_L2} per channel and ${PPOCR_TEXT_REL_L2_PER_TENSOR} per tensor`, async () => {
     const dir = await temp('quant-text');
-    const words = ['Hello world 2026', 'quantisation test', 'ONNX runtime', 'edge and cloud', 'split computing', 'PaddleOCR text', 'invoice no 1234', 'total 99.95 EUR', 'Main Street 12', 'layer by layer'];
-    let k = 0;
-    for (const w of words) {
-      for (const angle of [0, 180]) {
-        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="384" height="96"><rect width="100%" height="100%" fill="white"/><text x="12" y="66" font-family="sans-serif" font-size="${40 + (k % 3) * 4}" fill="black">${w}</text></svg>`;
-        await sharp(Buffer.from(svg)).rotate(angle).png().toFile(join(dir, `${String(k++).padStart(2, '0')}.png`));
-      }
-    }
+    await renderTextLines(dir, 10);
     const batch = await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 48, width: 192, dtype: 'float32' }, NORMALISATION_PRESETS.paddleocr);
     const samples = splitBatch({ x: batch });
     const s = await realSubject(realModels.find((m) => m.name.includes('cls'))!);
