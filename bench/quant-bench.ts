@@ -33,6 +33,7 @@ import { loadModel, modelFromBytes } from '../src/onnx/model.js';
 import { compareModels, splitBatch } from '../src/quant/compare.js';
 import { imageFolderToTensor, NORMALISATION_PRESETS } from '../src/tensor/images.js';
 import { renderPages, renderTextLines } from '../test/models/text-images.js';
+import { firstOutput, logitsModel, maskIoU, relL2 } from '../test/quant/real-metrics.js';
 import { realModels } from '../test/models/zoo.js';
 import type { ModelProto, NodeProto, TensorProto } from '../src/onnx/types.js';
 import { quantiseModel } from '../src/quant/quantise.js';
@@ -165,44 +166,6 @@ export interface RealQuantRow {
   agreementOf: string;
   floatMs: number;
   quantMs: number;
-}
-
-/** The model with the input of its last Softmax or Sigmoid (the logits) as its only output. */
-function logitsModel(bytes: Uint8Array): { bytes: Uint8Array; name: string } {
-  const m = modelFromBytes(bytes, { file: 'model.onnx' });
-  const last = (m.proto.graph!.node ?? []).filter((n) => n.opType === 'Softmax' || n.opType === 'Sigmoid').at(-1)!;
-  const name = last.input![0]!;
-  return { bytes: encodeModel({ ...m.proto, graph: { ...m.proto.graph!, output: [{ name }] } }), name };
-}
-
-async function firstOutput(bytes: Uint8Array, feeds: Record<string, HostTensor>): Promise<Float32Array> {
-  const s = await createSession(bytes, { intraOpNumThreads: 1 });
-  try {
-    return (await s.run(feeds))[s.outputNames[0]!]!.data as Float32Array;
-  } finally {
-    await s.release();
-  }
-}
-
-function relL2(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let r = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    r += a[i]! ** 2;
-  }
-  return Math.sqrt(d / r);
-}
-
-function maskIoU(a: Float32Array, b: Float32Array, threshold: number): number {
-  let both = 0;
-  let either = 0;
-  for (let i = 0; i < a.length; i++) {
-    const [x, y] = [a[i]! > threshold, b[i]! > threshold];
-    if (x && y) both++;
-    if (x || y) either++;
-  }
-  return either > 0 ? both / either : 1;
 }
 
 export async function runRealQuantBench(rounds = 3): Promise<RealQuantRow[]> {

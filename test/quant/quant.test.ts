@@ -19,8 +19,9 @@ import { randomInputs } from '../../src/split/random-inputs.js';
 import { imageFolderToTensor, NORMALISATION_PRESETS } from '../../src/tensor/images.js';
 import { buildParts } from '../../src/split/split.js';
 import { analyze, assertSameTensor, partSession, realSubject, tempDirs, zooSubject, type TestSubject } from '../helpers.js';
-import { renderTextLines } from '../models/text-images.js';
+import { renderPages, renderTextLines } from '../models/text-images.js';
 import { fullSizeZoo, realModels, zoo } from '../models/zoo.js';
+import { firstOutput, logitsModel, maskIoU, relL2 } from './real-metrics.js';
 
 const temp = tempDirs();
 
@@ -383,12 +384,14 @@ describe('the quantised model splits like any other', () => {
       });
     }
   }
-  it('ppocr cls (opset 9 moved to 11): 16 split points spread over the model reproduce the quantised model', async () => {
+  it('ppocr cls (opset 9 moved to 11): 16 split points spread over the model reproduce the quantised model, integer and per-channel weight_only (packed scales and biases)', async () => {
     const r = realModels.find((m) => m.name.includes('cls'))!;
     const s = await realSubject(r);
-    const { model, result } = quantised(s, { quantType: 'QInt8', convPattern: 'integer' });
-    assert.equal(result.upgrade?.from, 9);
-    assert.ok(await checkSplits({ name: 'ppocr_cls.quant', model, inputs: s.inputs }) > 2);
+    for (const options of [{ quantType: 'QInt8', convPattern: 'integer' }, { quantType: 'QInt8', perChannel: true }] as const) {
+      const { model, result } = quantised(s, options);
+      assert.equal(result.upgrade?.from, 9);
+      assert.ok(await checkSplits({ name: 'ppocr_cls.quant', model, inputs: s.inputs }) > 2);
+    }
   });
 });
 
@@ -446,6 +449,31 @@ describe('real and full-size models', () => {
         assert.ok(o.relL2 < (perChannel ? PPOCR_TEXT_REL_L2 : PPOCR_TEXT_REL_L2_PER_TENSOR), `${what}: relative L2 ${o.relL2}`);
       }
     }
+  });
+  it('ppocrv4 det (trained) on 2 rendered pages: size <= 0.3x, logits within relative L2 5%, text mask IoU >= 95%', async () => {
+    const dir = await temp('quant-pages');
+    await renderPages(dir, 2);
+    const feeds = { x: await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 320, width: 320, dtype: 'float32' }, NORMALISATION_PRESETS.imagenet!) };
+    const s = await realSubject(realModels.find((m) => m.name === 'ppocrv4_det')!);
+    const { result } = quantised(s, { quantType: 'QInt8', perChannel: true });
+    assert.ok(result.bytes.length <= 0.3 * s.model.bytes.length, `size ratio ${result.bytes.length / s.model.bytes.length}`);
+    const logits = relL2(await firstOutput(logitsModel(s.model.bytes).bytes, feeds), await firstOutput(logitsModel(result.bytes).bytes, feeds));
+    assert.ok(logits < 0.05, `logits relative L2 ${logits}`);
+    const iou = maskIoU(await firstOutput(s.model.bytes, feeds), await firstOutput(result.bytes, feeds), 0.3);
+    assert.ok(iou >= 0.95, `text mask IoU ${iou}`);
+  });
+  it('ppocrv4 rec (trained) on 12 rendered text lines: size <= 0.3x, argmax agreement per time step >= 95%, logits within relative L2 10%', async () => {
+    const dir = await temp('quant-rec-lines');
+    await renderTextLines(dir, 6);
+    const feeds = { x: await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 48, width: 320, dtype: 'float32' }, NORMALISATION_PRESETS.paddleocr!) };
+    const s = await realSubject(realModels.find((m) => m.name === 'ppocrv4_rec')!);
+    const { result } = quantised(s, { quantType: 'QInt8', perChannel: true });
+    assert.ok(result.bytes.length <= 0.3 * s.model.bytes.length, `size ratio ${result.bytes.length / s.model.bytes.length}`);
+    const o = (await compareModels(s.model.bytes, result.bytes, splitBatch(feeds), { rounds: 1, warmup: 0 })).outputs[0]!;
+    assert.equal(o.rows, 12 * 40);
+    assert.ok(o.top1Agreement! >= 0.95, `per time step agreement ${o.top1Agreement}`);
+    const logits = relL2(await firstOutput(logitsModel(s.model.bytes).bytes, feeds), await firstOutput(logitsModel(result.bytes).bytes, feeds));
+    assert.ok(logits < 0.1, `logits relative L2 ${logits}`);
   });
   for (const z of fullSizeZoo) {
     it(`${z.name} 224x224: size <= 0.3x and relative L2 of the logits < 5%`, async () => {
