@@ -450,29 +450,28 @@ describe('real and full-size models', () => {
       }
     }
   });
-  it('ppocrv4 det (trained) on 2 rendered pages: size <= 0.3x, logits within relative L2 5%, text mask IoU >= 95%', async () => {
-    const dir = await temp('quant-pages');
-    await renderPages(dir, 2);
-    const feeds = { x: await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 320, width: 320, dtype: 'float32' }, NORMALISATION_PRESETS.imagenet!) };
-    const s = await realSubject(realModels.find((m) => m.name === 'ppocrv4_det')!);
+  /** A PP-OCRv4 model quantised (QInt8 per channel) within 0.3x of its size, with its images and the relative L2 of its logits on them. */
+  async function ppocrOnText(name: string, render: (dir: string) => Promise<unknown>, height: number, width: number, normalisation: string) {
+    const dir = await temp(`quant-${name}`);
+    await render(dir);
+    const feeds = { x: await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height, width, dtype: 'float32' }, NORMALISATION_PRESETS[normalisation]!) };
+    const s = await realSubject(realModels.find((m) => m.name === name)!);
     const { result } = quantised(s, { quantType: 'QInt8', perChannel: true });
     assert.ok(result.bytes.length <= 0.3 * s.model.bytes.length, `size ratio ${result.bytes.length / s.model.bytes.length}`);
     const logits = relL2(await firstOutput(logitsModel(s.model.bytes).bytes, feeds), await firstOutput(logitsModel(result.bytes).bytes, feeds));
+    return { s, result, feeds, logits };
+  }
+  it('ppocrv4 det (trained) on 2 rendered pages: size <= 0.3x, logits within relative L2 5%, text mask IoU >= 95%', async () => {
+    const { s, result, feeds, logits } = await ppocrOnText('ppocrv4_det', (dir) => renderPages(dir, 2), 320, 320, 'imagenet');
     assert.ok(logits < 0.05, `logits relative L2 ${logits}`);
     const iou = maskIoU(await firstOutput(s.model.bytes, feeds), await firstOutput(result.bytes, feeds), 0.3);
     assert.ok(iou >= 0.95, `text mask IoU ${iou}`);
   });
   it('ppocrv4 rec (trained) on 12 rendered text lines: size <= 0.3x, argmax agreement per time step >= 95%, logits within relative L2 10%', async () => {
-    const dir = await temp('quant-rec-lines');
-    await renderTextLines(dir, 6);
-    const feeds = { x: await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 48, width: 320, dtype: 'float32' }, NORMALISATION_PRESETS.paddleocr!) };
-    const s = await realSubject(realModels.find((m) => m.name === 'ppocrv4_rec')!);
-    const { result } = quantised(s, { quantType: 'QInt8', perChannel: true });
-    assert.ok(result.bytes.length <= 0.3 * s.model.bytes.length, `size ratio ${result.bytes.length / s.model.bytes.length}`);
+    const { s, result, feeds, logits } = await ppocrOnText('ppocrv4_rec', (dir) => renderTextLines(dir, 6), 48, 320, 'paddleocr');
     const o = (await compareModels(s.model.bytes, result.bytes, splitBatch(feeds), { rounds: 1, warmup: 0 })).outputs[0]!;
     assert.equal(o.rows, 12 * 40);
     assert.ok(o.top1Agreement! >= 0.95, `per time step agreement ${o.top1Agreement}`);
-    const logits = relL2(await firstOutput(logitsModel(s.model.bytes).bytes, feeds), await firstOutput(logitsModel(result.bytes).bytes, feeds));
     assert.ok(logits < 0.1, `logits relative L2 ${logits}`);
   });
   for (const z of fullSizeZoo) {
