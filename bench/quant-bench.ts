@@ -13,14 +13,28 @@
  *                 scale (QLinearConv needs one; dynamic quantisation does not have it, so this
  *                 only says how fast the kernel would be)
  *
- * Median of `runs` warm runs per pattern (one session each, the same settings), in ms. Prints a
- * table and writes results/bench/quant.json.
+ * Median of `runs` warm runs per pattern (one session each, the same settings), in ms.
+ *
+ * Then quant_model's output on the trained PP-OCR models (QInt8 per channel, weight_only), on
+ * rendered text: the orientation classifier and the recogniser on 40 text lines (upright and
+ * upside down), the detector on 8 pages. Per model: size, max / mean abs diff, relative L2 of
+ * the output and of the logits (the input of the final Softmax or Sigmoid), top-1 agreement
+ * (rec: per time step; det: the text mask at PP-OCR's 0.3 threshold, as IoU) and inference time;
+ * also with every weight rounded to nearest (balanceKernels false). Prints both tables and writes
+ * results/bench/quant.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { encodeModel } from '../src/onnx/codec.js';
-import { modelFromBytes } from '../src/onnx/model.js';
+import { loadModel, modelFromBytes } from '../src/onnx/model.js';
+import { compareModels, splitBatch } from '../src/quant/compare.js';
+import { imageFolderToTensor, NORMALISATION_PRESETS } from '../src/tensor/images.js';
+import { renderPages, renderTextLines } from '../test/models/text-images.js';
+import { firstOutput, logitsModel, maskIoU, relL2 } from '../test/quant/real-metrics.js';
+import { realModels } from '../test/models/zoo.js';
 import type { ModelProto, NodeProto, TensorProto } from '../src/onnx/types.js';
 import { quantiseModel } from '../src/quant/quantise.js';
 import { quantiseWeight } from '../src/quant/weights.js';
@@ -136,6 +150,82 @@ export interface QuantBenchRow {
   qlinearMs?: number;
 }
 
+export interface RealQuantRow {
+  model: string;
+  inputs: string;
+  rounding: 'balanced' | 'nearest';
+  bytesBefore: number;
+  bytesAfter: number;
+  sizeRatio: number;
+  maxAbs: number;
+  meanAbs: number;
+  relL2: number;
+  logitRelL2: number;
+  /** cls: top-1; rec: argmax per time step; det: IoU of the text masks at 0.3. */
+  agreement: number;
+  agreementOf: string;
+  floatMs: number;
+  quantMs: number;
+}
+
+export async function runRealQuantBench(rounds = 3): Promise<RealQuantRow[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'quant-bench-'));
+  const lines = path.join(dir, 'lines');
+  const pages = path.join(dir, 'pages');
+  mkdirSync(lines);
+  mkdirSync(pages);
+  await renderTextLines(lines, 20);
+  await renderPages(pages, 8);
+  const rows: RealQuantRow[] = [];
+  try {
+    const cases = [
+      { name: 'ppocr_mobile_v2_cls', folder: lines, inputs: '40 text lines', h: 48, w: 192, norm: 'paddleocr', kind: 'cls' },
+      { name: 'ppocrv4_det', folder: pages, inputs: '8 pages of 7 lines, 320x320', h: 320, w: 320, norm: 'imagenet', kind: 'det' },
+      { name: 'ppocrv4_rec', folder: lines, inputs: '40 text lines, 48x320', h: 48, w: 320, norm: 'paddleocr', kind: 'rec' },
+    ] as const;
+    for (const c of cases) {
+      const model = await loadModel(realModels.find((r) => r.name === c.name)!.path);
+      const batch = await imageFolderToTensor(c.folder, { layout: 'NCHW', channels: 3, height: c.h, width: c.w, dtype: 'float32' }, NORMALISATION_PRESETS[c.norm]!);
+      const feeds = { x: batch };
+      const floatLogits = await firstOutput(logitsModel(model.bytes).bytes, feeds);
+      const floatOut = c.kind === 'det' ? await firstOutput(model.bytes, feeds) : undefined;
+      for (const rounding of ['balanced', 'nearest'] as const) {
+        const q = quantiseModel(model, { quantType: 'QInt8', perChannel: true, balanceKernels: rounding === 'balanced' });
+        const cmp = await compareModels(model.bytes, q.bytes, splitBatch(feeds), { session: { intraOpNumThreads: 1 }, rounds, warmup: 1 });
+        const o = cmp.outputs[0]!;
+        const logits = await firstOutput(logitsModel(q.bytes).bytes, feeds);
+        const agreement = c.kind === 'det' ? maskIoU(floatOut!, await firstOutput(q.bytes, feeds), 0.3) : o.top1Agreement!;
+        rows.push({
+          model: c.name,
+          inputs: c.inputs,
+          rounding,
+          bytesBefore: model.bytes.length,
+          bytesAfter: q.bytes.length,
+          sizeRatio: q.bytes.length / model.bytes.length,
+          maxAbs: o.maxAbs,
+          meanAbs: o.meanAbs,
+          relL2: o.relL2,
+          logitRelL2: relL2(floatLogits, logits),
+          agreement,
+          agreementOf: c.kind === 'det' ? 'text mask IoU at 0.3' : c.kind === 'rec' ? `argmax per time step (${o.rows})` : `top-1 (${o.rows})`,
+          floatMs: cmp.timing.floatMs,
+          quantMs: cmp.timing.quantMs,
+        });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+  console.log(['model'.padEnd(20), 'rounding', 'size', 'max abs', 'mean abs', 'rel L2', 'logits rel L2', 'agreement', 'float ms', 'quant ms'].join('\t'));
+  for (const r of rows) {
+    console.log(
+      [r.model.padEnd(20), r.rounding, `${r.sizeRatio.toFixed(3)}x`, r.maxAbs.toFixed(4), r.meanAbs.toExponential(2), pct(r.relL2), pct(r.logitRelL2), `${pct(r.agreement)} ${r.agreementOf}`, r.floatMs.toFixed(2), r.quantMs.toFixed(2)].join('\t'),
+    );
+  }
+  return rows;
+}
+
 export async function runQuantBench(opts: { runs?: number; threads?: (number | undefined)[]; outFile?: string | null } = {}): Promise<QuantBenchRow[]> {
   const runs = opts.runs ?? 20;
   const rows: QuantBenchRow[] = [];
@@ -161,16 +251,17 @@ export async function runQuantBench(opts: { runs?: number; threads?: (number | u
   const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(3));
   console.log(['layer'.padEnd(40), 'threads', 'float', 'integer', 'weight_only', 'dequantize', 'qlinear'].join('\t'));
   for (const r of rows) console.log([r.layer.padEnd(40), r.threads, f(r.floatMs), f(r.integerMs), f(r.weightOnlyMs), f(r.dequantizeMs), f(r.qlinearMs)].join('\t'));
+  const real = await runRealQuantBench();
   const outFile = opts.outFile === undefined ? path.join('results', 'bench', 'quant.json') : opts.outFile;
   if (outFile) {
     mkdirSync(path.dirname(outFile), { recursive: true });
-    writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), runs, rows }, null, 2));
+    writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), runs, rows, real }, null, 2));
   }
   return rows;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runQuantBench().catch((err) => {
+  (process.argv.includes('--real') ? runRealQuantBench() : runQuantBench()).catch((err) => {
     console.error(err);
     process.exit(1);
   });

@@ -24,6 +24,7 @@ import { toNumber, type AttributeProto, type NodeProto, type OperatorSetIdProto,
 import type { FieldRange } from '../proto/reader.js';
 import { Chunks } from '../proto/writer.js';
 import { foldBatchNorm, type FoldedConv } from './fold-batchnorm.js';
+import { fitsFloat16, PackedConstants } from './packed.js';
 import { checkUpgradable, TARGET_OPSET, upgradeNode } from './opset.js';
 import { FLOAT, floatValues, tensorDims } from './tensor-values.js';
 import { quantiseWeight, transpose2d, type QuantisedWeight, type WeightType } from './weights.js';
@@ -51,6 +52,12 @@ export interface QuantiseOptions {
    * normalisation scales differ by orders of magnitude), which one scale per weight serves badly.
    */
   foldBatchNorm?: boolean;
+  /**
+   * Default true: round each Conv kernel (the spatial taps of one output and input channel) so
+   * that its sum stays within half a step of the float kernel's (./weights.ts), which keeps a
+   * trained filter's response to flat image regions. False: every weight rounded to nearest.
+   */
+  balanceKernels?: boolean;
 }
 
 export interface QuantisedNode {
@@ -108,6 +115,10 @@ class Builder {
   readonly folded: string[] = [];
   /** Per node index: the input positions it reads as quantised weights (and bias). */
   readonly consumedAsWeight = new Map<number, Set<number>>();
+  /** Scales and biases of the weight_only Convs, stored together in 16 bits. */
+  readonly packed: PackedConstants;
+  /** Each weight_only Conv's dequantised weight tensor and the weight it stands for. */
+  readonly dequantised: { tensor: string; weight: string }[] = [];
   private readonly names = new Set<string>();
   private readonly dynamic = new Map<string, { q: string; scale: string; zeroPoint: string }>();
 
@@ -123,6 +134,7 @@ class Builder {
       if (n.name) this.names.add(n.name);
       for (const o of [...(n.output ?? []), ...(n.input ?? [])]) if (o) this.names.add(o);
     }
+    this.packed = new PackedConstants((base) => this.fresh(base), opset);
   }
 
   fresh(base: string): string {
@@ -174,6 +186,11 @@ function rescale(b: Builder, out: NodeProto[], base: string, integer: string, xS
   if (bias) out.push({ name: b.fresh(`${base}_bias_add`), opType: 'Add', input: [scaled, bias], output: [output] });
 }
 
+/** The spatial taps of one output and input channel of a Conv weight, whose roundings are balanced (1: none). */
+function kernelTaps(dims: readonly number[], options: QuantiseOptions): number {
+  return options.balanceKernels === false ? 1 : dims.slice(2).reduce((a, d) => a * d, 1);
+}
+
 function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weight | undefined, fold: FoldedConv | undefined): void {
   const dims = tensorDims(w.tensor);
   const channels = dims[0]!;
@@ -193,35 +210,45 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
     b.consumedAsWeight.set(fold.batchNorm, new Set([1, 2, 3, 4]));
     b.folded.push(nodeLabel(b.model.proto.graph!.node![fold.batchNorm]!, fold.batchNorm));
   }
-  b.consumedAsWeight.set(i, new Set(biasValues && (fold || pattern === 'integer') ? [1, 2] : [1]));
   const ones = dims.slice(2).map(() => 1);
   if (pattern === 'weight_only') {
-    const q = quantiseWeight(values, dims, { type, ...(perChannel ? { axis: 0 } : {}) });
-    const scaleDims = perChannel ? [channels, 1, ...ones] : [];
+    // The bias goes into the packed float16 biases unless float16 cannot hold it.
+    const packBias = biasValues !== undefined && fitsFloat16(biasValues);
+    b.consumedAsWeight.set(i, new Set(fold || packBias ? [1, 2] : [1]));
+    const q = quantiseWeight(values, dims, { type, halfScales: true, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0 } : {}) });
     const elem = q.type === 'int8' ? 3 : 2;
     const data = b.initializer(`${wName}_quantized`, elem, dims, q.data);
-    const scale = b.initializer(`${wName}_scale`, FLOAT, scaleDims, q.scales);
+    const scale = b.fresh(`${wName}_scale`);
+    b.packed.scale(scale, q.scales, perChannel ? [1, ...ones] : []);
     // W = (float(W_q) - float(zero_point)) * scale: constants only, so onnxruntime folds them into
     // a float weight when it loads the model (it never folds DequantizeLinear).
     let asFloat = b.fresh(`${wName}_cast`);
-    out.push({ name: b.fresh(`${wName}_Cast`), opType: 'Cast', input: [data], output: [asFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+    out.push({ opType: 'Cast', input: [data], output: [asFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
     if (q.type === 'uint8') {
-      const zp = b.initializer(`${wName}_zero_point`, elem, scaleDims, q.zeroPoints);
+      const zp = b.initializer(`${wName}_zero_point`, elem, perChannel ? [channels, 1, ...ones] : [], q.zeroPoints);
       const zpFloat = b.fresh(`${wName}_zero_point_cast`);
-      out.push({ name: b.fresh(`${wName}_zero_point_Cast`), opType: 'Cast', input: [zp], output: [zpFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+      out.push({ opType: 'Cast', input: [zp], output: [zpFloat], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
       const centred = b.fresh(`${wName}_centred`);
-      out.push({ name: b.fresh(`${wName}_Sub`), opType: 'Sub', input: [asFloat, zpFloat], output: [centred] });
+      out.push({ opType: 'Sub', input: [asFloat, zpFloat], output: [centred] });
       asFloat = centred;
     }
     const deq = b.fresh(`${wName}_dequantized`);
-    out.push({ name: b.fresh(`${wName}_Mul`), opType: 'Mul', input: [asFloat, scale], output: [deq] });
-    const biasInput = fold ? [b.initializer(`${biasBase}_folded`, FLOAT, [channels], fold.bias)] : n.input!.slice(2);
+    out.push({ opType: 'Mul', input: [asFloat, scale], output: [deq] });
+    b.dequantised.push({ tensor: deq, weight: wName });
+    let biasInput = n.input!.slice(2);
+    if (packBias) {
+      biasInput = [b.fresh(fold ? `${biasBase}_folded` : `${biasBase}_unpacked`)];
+      b.packed.bias(biasInput[0]!, biasValues);
+    } else if (fold) {
+      biasInput = [b.initializer(`${biasBase}_folded`, FLOAT, [channels], fold.bias)];
+    }
     out.push({ ...n, input: [x, deq, ...biasInput], output: [output] });
     b.nodes.set(i, out);
     b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'Cast+Mul+Conv', channels: perChannel ? channels : 1 });
     return;
   }
-  const q = quantiseWeight(values, dims, { type, ...(perChannel ? { axis: 0, symmetric: true } : {}) });
+  b.consumedAsWeight.set(i, new Set(biasValues ? [1, 2] : [1]));
+  const q = quantiseWeight(values, dims, { type, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0, symmetric: true } : {}) });
   const t = b.weightTensors(wName, q, perChannel ? [channels, ...ones] : [], true);
   const xq = b.quantisedActivation(x, out);
   const integer = b.fresh(`${output}_output_quantized`);
@@ -340,28 +367,57 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
   const dropped = new Set<string>();
   for (const [name] of weights) if ((index.consumers.get(name)?.length ?? 0) > 0 && !stillRead(name)) dropped.add(name);
   for (const [name, w] of weights) if (dropped.has(name) && w.constantNode !== undefined) b.nodes.set(w.constantNode, []);
+  reuseWeightNames(b, dropped, new Set(index.inputs));
+  const packed = b.packed.emit();
+  b.initializers.push(...packed.initializers);
 
   let upgrade: QuantiseResult['upgrade'];
   if (opset < TARGET_OPSET) {
     upgrade = { from: opset, rewritten: [] };
+    // The constants the rewritten nodes take as inputs (a Clip's 0 and 6, ...), each value stored once.
+    const byValue = new Map<string, string>();
+    const shared = {
+      get(t: TensorProto | undefined): string | undefined {
+        if (!t) return undefined;
+        const key = `${t.dataType}:${(t.dims ?? []).join('x')}:${Buffer.from(t.rawData ?? []).toString('hex')}`;
+        const seen = byValue.get(key);
+        if (seen) return seen;
+        byValue.set(key, t.name!);
+        b.initializers.push(t);
+        return t.name!;
+      },
+    };
     nodes.forEach((n, i) => {
       if (b.nodes.has(i)) return;
       const u = upgradeNode(n, opset, (base) => b.fresh(base));
       if (!u) return;
-      b.nodes.set(i, [u.node]);
-      b.initializers.push(...u.initializers);
+      b.nodes.set(i, [{ ...u.node, input: u.node.input!.map((name) => shared.get(u.initializers.find((t) => t.name === name)) ?? name) }]);
       upgrade!.rewritten.push(nodeLabel(n, i));
     });
   }
-  const bytes = assemble(model, b, (t) => !dropped.has(t.name ?? ''), upgrade !== undefined);
+  const bytes = assemble(model, b, packed.nodes, (t) => !dropped.has(t.name ?? ''), upgrade !== undefined);
   return { bytes, quantised: b.quantised, skipped: b.skipped, folded: b.folded, ...(upgrade ? { upgrade } : {}) };
+}
+
+/**
+ * A dequantised weight takes the name of the weight it stands for where that weight left the
+ * model (every reader quantised it) and no other Conv dequantised it too: the Conv reads the name it read before.
+ */
+function reuseWeightNames(b: Builder, dropped: ReadonlySet<string>, graphInputs: ReadonlySet<string>): void {
+  const chains = new Map<string, number>();
+  for (const d of b.dequantised) chains.set(d.weight, (chains.get(d.weight) ?? 0) + 1);
+  const rename = new Map<string, string>();
+  for (const d of b.dequantised) if (dropped.has(d.weight) && chains.get(d.weight) === 1 && !graphInputs.has(d.weight)) rename.set(d.tensor, d.weight);
+  if (rename.size === 0) return;
+  const to = (name: string) => rename.get(name) ?? name;
+  for (const [i, list] of b.nodes) b.nodes.set(i, list.map((n) => ({ ...n, input: (n.input ?? []).map(to), output: (n.output ?? []).map(to) })));
 }
 
 /**
  * The new model: header fields and graph fields copied from the input file in their order, the
  * replaced nodes encoded in place, dropped weights left out, new weights after the old ones.
  */
-function assemble(model: LoadedModel, b: Builder, keepInitializer: (t: TensorProto) => boolean, upgradeOpset: boolean): Uint8Array {
+function assemble(model: LoadedModel, b: Builder, firstNodes: readonly NodeProto[], keepInitializer: (t: TensorProto) => boolean, upgradeOpset: boolean): Uint8Array {
   const { bytes, layout } = model;
   const g = model.proto.graph!;
   const lay = layout.graph;
@@ -383,7 +439,10 @@ function assemble(model: LoadedModel, b: Builder, keepInitializer: (t: TensorPro
     for (const t of b.initializers) graph.field(GRAPH_FIELD.initializer, encodeMessage('TensorProto', t));
   };
   if (lastInit < 0) addNew();
+  const firstNode = lay.node.length > 0 ? lay.node[0]!.start : -1;
+  for (const n of firstNode < 0 ? firstNodes : []) graph.field(GRAPH_FIELD.node, encodeMessage('NodeProto', n));
   for (const r of all) {
+    if (r.start === firstNode) for (const n of firstNodes) graph.field(GRAPH_FIELD.node, encodeMessage('NodeProto', n));
     const ni = nodeAt.get(r.start);
     const ii = initAt.get(r.start);
     if (ni !== undefined && b.nodes.has(ni)) {

@@ -7,8 +7,16 @@
  *   point, or symmetric around 128 (q in [1, 255]) when one zero point must serve every
  *   channel (onnxruntime's ConvInteger takes only a scalar weight zero point).
  *
- * Rounding is half to even, as onnxruntime and numpy round.
+ * Rounding is half to even, as onnxruntime and numpy round. With `balancedRuns`, the roundings
+ * within each run of that many consecutive elements (a Conv's spatial taps of one output and
+ * input channel) are then balanced: the elements whose rounding went furthest in the direction
+ * of the run's total error are rounded the other way until the run's sum is within half a step
+ * of the original's. Each element stays within one step; the kernel's response to a flat input
+ * (its sum) is what it was. Without this, a trained edge or difference filter (large taps of
+ * opposite signs summing to nearly zero) can pick up a sum error of several steps, which every
+ * flat region of an image (a page's background) turns into a bias of the whole channel.
  */
+import { scaleAtLeast } from './packed.js';
 
 export type WeightType = 'int8' | 'uint8';
 
@@ -18,6 +26,10 @@ export interface WeightQuantOptions {
   axis?: number;
   /** uint8 only: zero point 128 for every channel instead of one fitted per channel. */
   symmetric?: boolean;
+  /** Scales rounded up to 11 significant bits, to be stored in 16 bits (./packed.ts). */
+  halfScales?: boolean;
+  /** Balance the roundings within each run of this many consecutive elements (see above); runs must not cross a channel. */
+  balancedRuns?: number;
 }
 
 export interface QuantisedWeight {
@@ -44,14 +56,15 @@ interface ChannelParams {
 }
 
 function channelParams(min: number, max: number, opts: WeightQuantOptions): ChannelParams {
+  const round = (s: number) => (opts.halfScales ? scaleAtLeast(s) : Math.fround(s));
   if (opts.type === 'int8' || opts.symmetric) {
     const amax = Math.max(Math.abs(min), Math.abs(max));
-    const scale = Math.fround(amax > 0 ? amax / 127 : 1);
+    const scale = round(amax > 0 ? amax / 127 : 1);
     return { scale, zeroPoint: opts.type === 'int8' ? 0 : 128 };
   }
   const lo = Math.min(min, 0);
   const hi = Math.max(max, 0);
-  const scale = Math.fround(hi > lo ? (hi - lo) / 255 : 1);
+  const scale = round(hi > lo ? (hi - lo) / 255 : 1);
   return { scale, zeroPoint: clamp(roundHalfEven(-lo / scale), 0, 255) };
 }
 
@@ -85,9 +98,46 @@ export function quantiseWeight(values: Float32Array, dims: readonly number[], op
     const c = channelOf(i);
     data[i] = clamp(roundHalfEven(values[i]! / scales[c]!) + zeroPoints[c]!, lo, hi);
   }
+  const run = opts.balancedRuns ?? 1;
+  if (run > 1) {
+    if (values.length % run !== 0 || (axis !== undefined && inner % run !== 0)) throw new RangeError(`runs of ${run} elements do not tile the weight's channels`);
+    for (let start = 0; start < values.length; start += run) {
+      const c = channelOf(start);
+      balanceRun(values, data, start, run, scales[c]!, zeroPoints[c]!, lo, hi);
+    }
+  }
   const out: QuantisedWeight = { type: opts.type, dims: [...dims], data, scales, zeroPoints };
   if (axis !== undefined) out.axis = axis;
   return out;
+}
+
+/**
+ * Rounds elements start..start+length of `data` the other way, the cheapest first, until their
+ * summed rounding error (in steps) is at most 1/2. Each flip moves the sum by one step towards
+ * zero and leaves that element less than one step from its value, so this ends after at most
+ * length/2 flips.
+ */
+function balanceRun(values: Float32Array, data: Int8Array | Uint8Array, start: number, length: number, scale: number, zeroPoint: number, lo: number, hi: number): void {
+  const exact = (i: number) => values[i]! / scale + zeroPoint;
+  let error = 0;
+  for (let i = start; i < start + length; i++) error += data[i]! - exact(i);
+  while (Math.abs(error) > 0.5) {
+    const dir = error > 0 ? -1 : 1;
+    let best = -1;
+    let bestCost = Infinity;
+    for (let i = start; i < start + length; i++) {
+      const q = data[i]! + dir;
+      if (q < lo || q > hi) continue;
+      const cost = Math.abs(q - exact(i)) - Math.abs(data[i]! - exact(i));
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = i;
+      }
+    }
+    if (best < 0) return;
+    data[best] = data[best]! + dir;
+    error += dir;
+  }
 }
 
 /** The float values a quantised weight stands for. */

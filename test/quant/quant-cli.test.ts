@@ -54,6 +54,19 @@ describe('quant_model command', () => {
     assert.ok(report.comparison.timing.floatMs > 0 && report.comparison.timing.quantMs > 0);
   });
 
+  it('--no-balance_kernels rounds every weight to nearest: the same layout, other int8 bytes', async () => {
+    const dir = await temp('quant-balance');
+    const file = writeZooModel('resnet_like', dir);
+    const files = [join(dir, 'balanced.onnx'), join(dir, 'nearest.onnx')];
+    for (const [k, extra] of [[], ['--no-balance_kernels']].entries()) {
+      const r = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--batch', '1', '--rounds', '1', '--output_file', files[k]!, ...extra]);
+      assert.equal(r.code, 0, r.err);
+    }
+    const [a, b] = files.map((f) => readFileSync(f));
+    assert.equal(a!.length, b!.length);
+    assert.notDeepEqual(a, b);
+  });
+
   it('compares on a folder of images with the image preprocessing', async () => {
     const dir = await temp('quant-images');
     const images = join(dir, 'images');

@@ -4,9 +4,7 @@
  * left alone are the input's bytes, and the quantised model splits like any other.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import sharp from 'sharp';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { modelFromBytes, type LoadedModel } from '../../src/onnx/model.js';
 import { toNumber, type TensorProto } from '../../src/onnx/types.js';
@@ -16,11 +14,14 @@ import { floatValues, tensorDims } from '../../src/quant/tensor-values.js';
 import { dequantiseWeight, quantiseWeight, roundHalfEven, transpose2d, type QuantisedWeight } from '../../src/quant/weights.js';
 import { runChain } from '../../src/runtime/chain.js';
 import { createSession } from '../../src/runtime/ort.js';
+import type { HostTensor } from '../../src/runtime/session.js';
 import { randomInputs } from '../../src/split/random-inputs.js';
 import { imageFolderToTensor, NORMALISATION_PRESETS } from '../../src/tensor/images.js';
 import { buildParts } from '../../src/split/split.js';
 import { analyze, assertSameTensor, partSession, realSubject, tempDirs, zooSubject, type TestSubject } from '../helpers.js';
+import { renderPages, renderTextLines } from '../models/text-images.js';
 import { fullSizeZoo, realModels, zoo } from '../models/zoo.js';
+import { firstOutput, logitsModel, maskIoU, relL2 } from './real-metrics.js';
 
 const temp = tempDirs();
 
@@ -28,6 +29,9 @@ const temp = tempDirs();
 const ZOO_REL_L2 = 0.03;
 const PPOCR_REL_L2 = 0.08;
 const PPOCR_REL_L2_PER_CHANNEL = 0.05;
+/** On rendered text lines (0.51% and 1.3% measured for QInt8, 0.94% and 2.1% before kernels were balanced). */
+const PPOCR_TEXT_REL_L2 = 0.01;
+const PPOCR_TEXT_REL_L2_PER_TENSOR = 0.03;
 
 function quantised(s: TestSubject, options: QuantiseOptions): { model: LoadedModel; result: ReturnType<typeof quantiseModel> } {
   const result = quantiseModel(s.model, options);
@@ -111,6 +115,27 @@ describe('weights', () => {
     assert.ok(q.data.every((v) => v === 0));
     assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4].map(roundHalfEven), [0, 2, 2, -0, -2, -2, 2]);
   });
+  it('balanced runs: each kernel sum within half a step, each element within one step; plain rounding misses on an edge filter', () => {
+    // Difference filters: large taps of opposite signs, each rounded down by 0.4 of a step (3.2 steps in all).
+    const edge = Float32Array.from({ length: 2 * 9 }, (_, i) => [127, -20.6, 30.4, -60.6, 10.4, -40.6, 50.4, -70.6, 20.4][i % 9]! * (i < 9 ? 0.01 : 0.002));
+    const sumError = (q: QuantisedWeight, c: number) => {
+      const back = dequantiseWeight(q);
+      let e = 0;
+      for (let i = c * 9; i < (c + 1) * 9; i++) e += back[i]! - edge[i]!;
+      return Math.abs(e) / q.scales[c]!;
+    };
+    for (const type of ['int8', 'uint8'] as const) {
+      const plain = quantiseWeight(edge, [2, 1, 3, 3], { type, axis: 0 });
+      const balanced = quantiseWeight(edge, [2, 1, 3, 3], { type, axis: 0, balancedRuns: 9 });
+      const back = dequantiseWeight(balanced);
+      for (const c of [0, 1]) {
+        if (type === 'int8') assert.ok(sumError(plain, c) > 3, `${type} plain rounding: sum off by ${sumError(plain, c)} steps`);
+        assert.ok(sumError(balanced, c) <= 0.5 + 1e-6, `${type} balanced: sum off by ${sumError(balanced, c)} steps`);
+        for (let i = c * 9; i < (c + 1) * 9; i++) assert.ok(Math.abs(back[i]! - edge[i]!) < balanced.scales[c]!, `${type} element ${i}`);
+      }
+    }
+    assert.throws(() => quantiseWeight(edge, [2, 1, 3, 3], { type: 'int8', axis: 0, balancedRuns: 4 }), /do not tile/);
+  });
   it('a non-finite weight is refused', () => {
     assert.throws(() => quantiseWeight(Float32Array.from([1, Number.NaN]), [2], { type: 'int8' }), /non-finite/);
   });
@@ -161,10 +186,62 @@ describe('BatchNormalization folding', () => {
   });
 });
 
+/** The first output of every sample, as numbers. */
+async function outputsOf(model: Uint8Array, samples: readonly Record<string, HostTensor>[]): Promise<number[][]> {
+  const session = await createSession(model);
+  try {
+    const out: number[][] = [];
+    for (const f of samples) out.push(Array.from((await session.run(f))[session.outputNames[0]!]!.data as Float32Array));
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Tensors of `m` as onnxruntime computes them (constants folded) on one seeded sample of `s`. */
+async function tensorsAsRun(m: LoadedModel, s: TestSubject, names: string[]): Promise<Map<string, Float32Array>> {
+  const graph = { ...m.proto.graph!, output: [...(m.proto.graph!.output ?? []), ...names.map((name) => ({ name }))] };
+  const session = await createSession(encodeModel({ ...m.proto, graph }));
+  try {
+    const out = await session.run((await samplesOf(s, 1))[0]!);
+    return new Map(names.map((n) => [n, out[n]!.data as Float32Array]));
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * A weight_only Conv's weight as the session runs it against the int8 data stored: each element is
+ * (q - zero point) * its channel's scale, within one step of the float weight, each kernel's sum
+ * within half a step of the float kernel's, and the scale at most 2^-10 above max|w| / 127 (int8).
+ */
+function checkConvWeight(label: string, ran: Float32Array, stored: QuantisedWeight, values: Float32Array, dims: number[], perChannel: boolean): void {
+  const channels = perChannel ? dims[0]! : 1;
+  const per = values.length / channels;
+  const taps = dims.slice(2).reduce((a, d) => a * d, 1);
+  const zp = (c: number) => (stored.zeroPoints.length > 1 ? stored.zeroPoints[c]! : stored.zeroPoints[0]!);
+  for (let c = 0; c < channels; c++) {
+    let at = c * per;
+    for (let i = c * per; i < (c + 1) * per; i++) if (Math.abs(stored.data[i]! - zp(c)) > Math.abs(stored.data[at]! - zp(c))) at = i;
+    const scale = stored.data[at] === zp(c) ? 0 : ran[at]! / (stored.data[at]! - zp(c));
+    const amax = Math.max(...values.subarray(c * per, (c + 1) * per).map(Math.abs));
+    if (stored.type === 'int8') assert.ok(scale <= (amax / 127) * (1 + 2 ** -10) + 1e-12, `${label} channel ${c}: scale ${scale} for max|w| ${amax}`);
+    for (let i = c * per; i < (c + 1) * per; i++) {
+      if (Math.abs(ran[i]! - (stored.data[i]! - zp(c)) * scale) > 1e-6 * Math.abs(ran[i]!) + 1e-12) assert.fail(`${label} element ${i}: runs as ${ran[i]}, stored ${stored.data[i]} * ${scale}`);
+      if (Math.abs(ran[i]! - values[i]!) > scale * (1 + 1e-6) + 1e-12) assert.fail(`${label} element ${i}: ${ran[i]} vs ${values[i]}, more than one step (${scale})`);
+    }
+    for (let k = c * per; k < (c + 1) * per; k += taps) {
+      let e = 0;
+      for (let i = k; i < k + taps; i++) e += ran[i]! - values[i]!;
+      if (Math.abs(e) > scale * (0.5 + 1e-5 * taps) + 1e-12) assert.fail(`${label} kernel at ${k}: sum off by ${e}, more than half a step (${scale})`);
+    }
+  }
+}
+
 describe('weights in the file', () => {
   for (const name of ['resnet_like', 'lenet5', 'transformer_block', 'constant_nodes']) {
     for (const perChannel of [false, true]) {
-      it(`${name} ${perChannel ? 'per channel' : 'per tensor'}: every stored weight dequantises within scale/2 of the original`, () => {
+      it(`${name} ${perChannel ? 'per channel' : 'per tensor'}: every stored weight dequantises within scale/2 of the original (Conv: one step, each kernel's sum within half a step)`, async () => {
         const s = zooSubject(zoo.find((z) => z.name === name)!);
         for (const convPattern of PATTERNS) {
           for (const quantType of TYPES) {
@@ -174,10 +251,30 @@ describe('weights in the file', () => {
               const t = n.opType === 'Constant' ? n.attribute?.[0]?.t : undefined;
               if (t) original.set(n.output![0]!, t);
             }
+            const convs = result.quantised.filter((q) => q.as === 'Cast+Mul+Conv');
+            const ran = await tensorsAsRun(model, s, convs.map((q) => model.proto.graph!.node!.find((n) => n.opType === 'Conv' && n.name === q.node)!.input![1]!));
             for (const q of result.quantised) {
-              const w = storedWeight(model, q.weight);
               const src = original.get(q.weight)!;
               let values = floatValues(s.model, src);
+              if (q.as === 'Cast+Mul+Conv') {
+                const inits = initializerMap(model);
+                const data = inits.get(`${q.weight}_quantized`)!;
+                const zp = inits.get(`${q.weight}_zero_point`);
+                const signed = data.dataType === 3;
+                const bytes = (t: TensorProto) => new Uint8Array(t.rawData!);
+                const stored: QuantisedWeight = {
+                  type: signed ? 'int8' : 'uint8',
+                  dims: tensorDims(data),
+                  data: signed ? new Int8Array(bytes(data).buffer, bytes(data).byteOffset, bytes(data).length) : bytes(data),
+                  scales: new Float32Array(0),
+                  zeroPoints: zp ? bytes(zp) : new Int8Array(1),
+                };
+                if (!signed) assert.equal(stored.zeroPoints.length, q.channels, `${q.node}: one zero point per scale`);
+                const conv = model.proto.graph!.node!.find((n) => n.opType === 'Conv' && n.name === q.node)!;
+                checkConvWeight(`${name} ${quantType} ${q.node}`, ran.get(conv.input![1]!)!, stored, values, tensorDims(src), perChannel);
+                continue;
+              }
+              const w = storedWeight(model, q.weight);
               const node = s.model.proto.graph!.node!.find((n) => (n.name || n.output![0]) === q.node)!;
               const transB = node.opType === 'Gemm' && toNumber(node.attribute?.find((a) => a.name === 'transB')?.i) === 1;
               if (transB) values = transpose2d(values, tensorDims(src)[0]!, tensorDims(src)[1]!);
@@ -186,10 +283,12 @@ describe('weights in the file', () => {
               assert.equal(back.length, values.length);
               const channels = w.scales.length;
               assert.equal(channels, q.channels, `${q.node}: ${channels} scales`);
+              // ConvInteger's kernels are balanced too: one step, as above; MatMul and Gemm: half a step.
+              const bound = q.opType === 'Conv' ? 1 : 0.5;
               for (let i = 0; i < values.length; i++) {
                 const c = w.axis === undefined ? 0 : w.axis === 0 ? Math.floor(i / (values.length / channels)) : i % channels;
                 const step = w.scales[c]! / alpha;
-                if (Math.abs(back[i]! / alpha - values[i]!) > step / 2 + 1e-6) assert.fail(`${q.node} element ${i}: ${back[i]! / alpha} vs ${values[i]}`);
+                if (Math.abs(back[i]! / alpha - values[i]!) > step * bound + 1e-6) assert.fail(`${q.node} element ${i}: ${back[i]! / alpha} vs ${values[i]}`);
               }
             }
           }
@@ -231,7 +330,8 @@ describe('nodes left alone are the input bytes', () => {
             assert.ok(produced.has(n.output![0]!), `${n.name}: its output is still produced`);
             return;
           }
-          if (!n.output!.every((o) => produced.has(o))) {
+          if (!n.output!.every((o) => produced.has(o)) || (n.opType === 'Constant' && result.quantised.some((q) => q.weight === n.output![0]))) {
+            // The dequantised weight may take the Constant's name, produced now by the Mul that dequantises it.
             assert.equal(n.opType, 'Constant', `${n.name}: only Constant nodes holding quantised weights may go`);
             return;
           }
@@ -284,20 +384,23 @@ describe('the quantised model splits like any other', () => {
       });
     }
   }
-  it('ppocr cls (opset 9 moved to 11): 16 split points spread over the model reproduce the quantised model', async () => {
+  it('ppocr cls (opset 9 moved to 11): 16 split points spread over the model reproduce the quantised model, integer and per-channel weight_only (packed scales and biases)', async () => {
     const r = realModels.find((m) => m.name.includes('cls'))!;
     const s = await realSubject(r);
-    const { model, result } = quantised(s, { quantType: 'QInt8', convPattern: 'integer' });
-    assert.equal(result.upgrade?.from, 9);
-    assert.ok(await checkSplits({ name: 'ppocr_cls.quant', model, inputs: s.inputs }) > 2);
+    for (const options of [{ quantType: 'QInt8', convPattern: 'integer' }, { quantType: 'QInt8', perChannel: true }] as const) {
+      const { model, result } = quantised(s, options);
+      assert.equal(result.upgrade?.from, 9);
+      assert.ok(await checkSplits({ name: 'ppocr_cls.quant', model, inputs: s.inputs }) > 2);
+    }
   });
 });
 
 describe('real and full-size models', () => {
-  it(`ppocr cls (trained): per channel within relative L2 ${PPOCR_REL_L2_PER_CHANNEL}, per tensor within ${PPOCR_REL_L2}, same top-1 on every sample`, async () => {
+  it(`ppocr cls (trained), seeded random inputs: per channel within relative L2 ${PPOCR_REL_L2_PER_CHANNEL} and the same top-1 on every sample, per tensor within ${PPOCR_REL_L2}`, async () => {
     const r = realModels.find((m) => m.name.includes('cls'))!;
     const s = await realSubject(r);
     const samples = await samplesOf(s, 4);
+    const floatProbs = await outputsOf(s.model.bytes, samples);
     for (const quantType of TYPES) {
       for (const perChannel of [false, true]) {
         for (const convPattern of PATTERNS) {
@@ -309,22 +412,26 @@ describe('real and full-size models', () => {
           const c = await compareModels(s.model.bytes, result.bytes, samples, { rounds: 1, warmup: 0 });
           const o = c.outputs[0]!;
           assert.ok(o.relL2 < (perChannel ? PPOCR_REL_L2_PER_CHANNEL : PPOCR_REL_L2), `${what}: relative L2 ${o.relL2}`);
-          assert.equal(o.top1Agreement, 1, `${what}: top-1`);
+          // Noise inputs can sit at the 50/50 tie of this two-class model, where either answer is as
+          // good: the same top-1 is required where the float model decides by 10 points or more
+          // (top-1 on real inputs: the text lines below).
+          const probs = await outputsOf(result.bytes, samples);
+          let decided = 0;
+          floatProbs.forEach((p, k) => {
+            if (Math.abs(p[0]! - p[1]!) < 0.1) return;
+            decided++;
+            assert.equal(probs[k]![0]! > probs[k]![1]!, p[0]! > p[1]!, `${what}: top-1 of sample ${k} (float ${p.join('/')}, quantised ${probs[k]!.join('/')})`);
+          });
+          assert.ok(decided >= 2, `${decided} decided samples`);
           assert.ok(result.bytes.length < 0.45 * s.model.bytes.length, `${what}: size ${result.bytes.length}`);
+          if (perChannel && convPattern === 'weight_only' && quantType === 'QInt8') assert.ok(result.bytes.length <= 0.3 * s.model.bytes.length, `${what}: size ${result.bytes.length}, over 0.3x`);
         }
       }
     }
   });
-  it('ppocr cls on rendered text lines, upright and upside down: the float model is right, the quantised one agrees on >= 95%', async () => {
+  it(`ppocr cls on rendered text lines, upright and upside down: the float model is right, the quantised one agrees on >= 95%, within relative L2 ${PPOCR_TEXT_REL_L2} per channel and ${PPOCR_TEXT_REL_L2_PER_TENSOR} per tensor`, async () => {
     const dir = await temp('quant-text');
-    const words = ['Hello world 2026', 'quantisation test', 'ONNX runtime', 'edge and cloud', 'split computing', 'PaddleOCR text', 'invoice no 1234', 'total 99.95 EUR', 'Main Street 12', 'layer by layer'];
-    let k = 0;
-    for (const w of words) {
-      for (const angle of [0, 180]) {
-        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="384" height="96"><rect width="100%" height="100%" fill="white"/><text x="12" y="66" font-family="sans-serif" font-size="${40 + (k % 3) * 4}" fill="black">${w}</text></svg>`;
-        await sharp(Buffer.from(svg)).rotate(angle).png().toFile(join(dir, `${String(k++).padStart(2, '0')}.png`));
-      }
-    }
+    await renderTextLines(dir, 10);
     const batch = await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height: 48, width: 192, dtype: 'float32' }, NORMALISATION_PRESETS.paddleocr);
     const samples = splitBatch({ x: batch });
     const s = await realSubject(realModels.find((m) => m.name.includes('cls'))!);
@@ -334,11 +441,38 @@ describe('real and full-size models', () => {
     const right = samples.filter((_, i) => (probs[2 * i + 1]! > probs[2 * i]! ? 1 : 0) === i % 2).length;
     assert.ok(right >= 18, `the float model classifies ${right}/20 text lines right`);
     for (const quantType of TYPES) {
-      const { result } = quantised(s, { quantType, perChannel: true });
-      const o = (await compareModels(s.model.bytes, result.bytes, samples, { rounds: 1, warmup: 0 })).outputs[0]!;
-      assert.ok(o.top1Agreement! >= 0.95, `${quantType}: top-1 agreement ${o.top1Agreement}`);
-      assert.ok(o.relL2 < PPOCR_REL_L2_PER_CHANNEL, `${quantType}: relative L2 ${o.relL2}`);
+      for (const perChannel of [true, false]) {
+        const what = `${quantType} ${perChannel ? 'per channel' : 'per tensor'}`;
+        const { result } = quantised(s, { quantType, perChannel });
+        const o = (await compareModels(s.model.bytes, result.bytes, samples, { rounds: 1, warmup: 0 })).outputs[0]!;
+        assert.ok(o.top1Agreement! >= 0.95, `${what}: top-1 agreement ${o.top1Agreement}`);
+        assert.ok(o.relL2 < (perChannel ? PPOCR_TEXT_REL_L2 : PPOCR_TEXT_REL_L2_PER_TENSOR), `${what}: relative L2 ${o.relL2}`);
+      }
     }
+  });
+  /** A PP-OCRv4 model quantised (QInt8 per channel) within 0.3x of its size, with its images and the relative L2 of its logits on them. */
+  async function ppocrOnText(name: string, render: (dir: string) => Promise<unknown>, height: number, width: number, normalisation: string) {
+    const dir = await temp(`quant-${name}`);
+    await render(dir);
+    const feeds = { x: await imageFolderToTensor(dir, { layout: 'NCHW', channels: 3, height, width, dtype: 'float32' }, NORMALISATION_PRESETS[normalisation]!) };
+    const s = await realSubject(realModels.find((m) => m.name === name)!);
+    const { result } = quantised(s, { quantType: 'QInt8', perChannel: true });
+    assert.ok(result.bytes.length <= 0.3 * s.model.bytes.length, `size ratio ${result.bytes.length / s.model.bytes.length}`);
+    const logits = relL2(await firstOutput(logitsModel(s.model.bytes).bytes, feeds), await firstOutput(logitsModel(result.bytes).bytes, feeds));
+    return { s, result, feeds, logits };
+  }
+  it('ppocrv4 det (trained) on 2 rendered pages: size <= 0.3x, logits within relative L2 5%, text mask IoU >= 95%', async () => {
+    const { s, result, feeds, logits } = await ppocrOnText('ppocrv4_det', (dir) => renderPages(dir, 2), 320, 320, 'imagenet');
+    assert.ok(logits < 0.05, `logits relative L2 ${logits}`);
+    const iou = maskIoU(await firstOutput(s.model.bytes, feeds), await firstOutput(result.bytes, feeds), 0.3);
+    assert.ok(iou >= 0.95, `text mask IoU ${iou}`);
+  });
+  it('ppocrv4 rec (trained) on 12 rendered text lines: size <= 0.3x, argmax agreement per time step >= 95%, logits within relative L2 10%', async () => {
+    const { s, result, feeds, logits } = await ppocrOnText('ppocrv4_rec', (dir) => renderTextLines(dir, 6), 48, 320, 'paddleocr');
+    const o = (await compareModels(s.model.bytes, result.bytes, splitBatch(feeds), { rounds: 1, warmup: 0 })).outputs[0]!;
+    assert.equal(o.rows, 12 * 40);
+    assert.ok(o.top1Agreement! >= 0.95, `per time step agreement ${o.top1Agreement}`);
+    assert.ok(logits < 0.1, `logits relative L2 ${logits}`);
   });
   for (const z of fullSizeZoo) {
     it(`${z.name} 224x224: size <= 0.3x and relative L2 of the logits < 5%`, async () => {

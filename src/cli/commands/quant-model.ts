@@ -17,6 +17,7 @@ export const quantModelCommand = defineCommand({
         default: 'weight_only',
         describe: 'How a quantised Conv runs: weight_only (int8 weight made float when the session loads; float Conv, faster here) or integer (DynamicQuantizeLinear + ConvInteger)',
       })
+      .option('balance_kernels', { type: 'boolean', default: true, describe: "Round each Conv kernel so that its sum stays within half a step of the float kernel's (--no-balance_kernels: every weight to nearest)" })
       .option('fold_batchnorm', { type: 'boolean', describe: 'Fold a BatchNormalization after a Conv into it before quantising (default: with --per_channel only)' })
       .option('output_file', { type: 'string', describe: 'Where to write the quantised model (default <model>.quant.onnx beside the input; never the input itself)' })
       // Here --batch counts samples (each of batch 1), not a dimension to bind.

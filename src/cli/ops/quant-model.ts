@@ -23,6 +23,7 @@ export interface QuantModelArgs extends InputArgs {
   quant_type?: string;
   per_channel?: boolean;
   fold_batchnorm?: boolean;
+  balance_kernels?: boolean;
   conv_pattern?: string;
   output_file?: string;
   input_shape?: string[];
@@ -101,7 +102,13 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     throw new UsageError(`${file} keeps weights in external data files; write the quantised model into the same folder (${model.dir}), where its references resolve`);
   }
   const perChannel = args.per_channel === true;
-  const result = quantiseModel(model, { quantType, perChannel, convPattern, ...(args.fold_batchnorm !== undefined ? { foldBatchNorm: args.fold_batchnorm } : {}) });
+  const result = quantiseModel(model, {
+    quantType,
+    perChannel,
+    convPattern,
+    balanceKernels: args.balance_kernels !== false,
+    ...(args.fold_batchnorm !== undefined ? { foldBatchNorm: args.fold_batchnorm } : {}),
+  });
   try {
     await writeFile(output, result.bytes);
   } catch (err) {
