@@ -15,7 +15,7 @@ import { cloudConfigDifferences, decodeCloudConfig, type CloudConfig } from '../
 import { DEFAULTS } from '../config/defaults.js';
 import { OnnxManagerError, TimeoutError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
-import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
+import type { CloudBackend, CloudJob, CloudStoreOutage, JobInfo, PrepareOptions, Prepared } from './backend.js';
 import { within, withTimeout } from './timers.js';
 
 export class BackendError extends OnnxManagerError {}
@@ -53,6 +53,7 @@ export abstract class WorkerBackend implements CloudBackend {
   private ends = 0;
   /** Workers whose end has been counted in `restarts`. */
   private readonly counted = new WeakSet<WorkerStreams>();
+  private readonly outageListeners = new Set<(event: CloudStoreOutage) => void>();
   /** How long a request (loading parts, a profile, a job the edge waits for) may take: the run's --timeout. */
   deadlineMs: number = DEFAULTS.timeoutS * 1000;
 
@@ -145,6 +146,11 @@ export abstract class WorkerBackend implements CloudBackend {
           w.kill();
           return;
         }
+        if (m.type === 'store') {
+          const event: CloudStoreOutage = m.kind === 'down' ? { kind: 'down', reason: String(m.reason) } : { kind: 'up', downMs: Number(m.downMs) || 0 };
+          for (const listener of this.outageListeners) listener(event);
+          return;
+        }
         if (m.type === 'done') {
           const key = this.jobKeysById.get(m.id);
           this.jobKeysById.delete(m.id);
@@ -195,10 +201,17 @@ export abstract class WorkerBackend implements CloudBackend {
     });
   }
 
-  async prepare(models: readonly string[]): Promise<{ loadMs: number }> {
-    const m = await this.request({ type: 'prepare', models: [...models] }, `loading ${models.length === 1 ? 'a part' : `${models.length} parts`}`);
+  async prepare(models: readonly string[], options: PrepareOptions = {}): Promise<Prepared> {
+    const m = await this.request({ type: 'prepare', models: [...models], ...(options.fresh ? { fresh: true } : {}) }, `loading ${models.length === 1 ? 'a part' : `${models.length} parts`}`);
     if (m.type === 'failed') throw new BackendError(`${this.label} could not load the part: ${m.error}`);
-    return { loadMs: m.type === 'prepared' ? m.loadMs : 0 };
+    if (m.type !== 'prepared') return { loadMs: 0 };
+    return m.storeRetries ? { loadMs: m.loadMs, storeRetries: m.storeRetries } : { loadMs: m.loadMs };
+  }
+
+  /** Tells `listener` when the worker's store becomes unavailable and when it is back (the worker says so as it happens). */
+  onStoreOutage(listener: (event: CloudStoreOutage) => void): () => void {
+    this.outageListeners.add(listener);
+    return () => void this.outageListeners.delete(listener);
   }
 
   async trigger(job: CloudJob): Promise<void> {

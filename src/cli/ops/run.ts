@@ -194,6 +194,10 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     if (e.kind === 'down') progress.note(`waiting for the store: ${e.reason}`);
     else if (e.kind === 'up') progress.note(`the store is back after ${(e.downMs / 1000).toFixed(1)} s; the interrupted cycle runs again`);
   });
+  const unwatchCloud = s.ctx.backend.onStoreOutage?.((e) => {
+    if (e.kind === 'down') progress.note(`the cloud worker is waiting for the store: ${e.reason}`);
+    else progress.note(`the store is back for the cloud worker after ${(e.downMs / 1000).toFixed(1)} s; what it was doing runs again`);
+  });
   let storeGone: StoreUnavailableError | undefined;
   try {
     const opts: Parameters<typeof runSweep>[1] = {
@@ -213,6 +217,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     });
   } finally {
     unwatch?.();
+    unwatchCloud?.();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     progress.stop();
