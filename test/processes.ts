@@ -29,3 +29,18 @@ export function running(pid: number): boolean {
     return false;
   }
 }
+
+/** Running (not zombie) onnx-cloud processes whose command line holds `marker` (e.g. the run's bucket), read from /proc. */
+export function workerProcesses(marker: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes('onnx-cloud.js') && cmd.includes(marker) && running(Number(name))) pids.push(Number(name));
+    } catch {
+      // It ended meanwhile.
+    }
+  }
+  return pids;
+}

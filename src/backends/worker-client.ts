@@ -26,7 +26,10 @@ export interface WorkerStreams {
   stdout: Readable;
   /** Resolves (with a description) when the worker has ended, however it ended. */
   exited: Promise<string>;
+  /** Ends the worker at once (SIGKILL, which ends a stopped process too), wherever it runs. */
   kill(): void;
+  /** The worker's process id on its host, from its 'ready' line (a remote kill needs it). */
+  pid?: number;
 }
 
 const START_DEADLINE_MS = 120_000;
@@ -132,6 +135,7 @@ export abstract class WorkerBackend implements CloudBackend {
           return;
         }
         if (m.type === 'ready') {
+          if (Number.isSafeInteger(m.pid) && m.pid! > 1) w.pid = m.pid;
           try {
             const reported = m.config !== undefined ? decodeCloudConfig(m.config, `the 'ready' line of ${this.label}`) : undefined;
             this.reported = reported;
@@ -164,6 +168,8 @@ export abstract class WorkerBackend implements CloudBackend {
       });
       const ended = w.exited.then((how) => {
         this.lost(w);
+        // A worker killed here after a deadline was replaced already: its end aborts nothing.
+        const current = this.worker === w && this.alive;
         if (this.worker === w) this.alive = false;
         const why = new BackendError(`${this.label} exited (${how})`);
         for (const [id, p] of this.pending) {
@@ -172,7 +178,7 @@ export abstract class WorkerBackend implements CloudBackend {
           p.reject(why);
         }
         // A worker killed after a deadline may end after its successor started.
-        if (!this.closing && this.worker === w) this.abort.abort(why);
+        if (!this.closing && current) this.abort.abort(why);
         throw why;
       });
       // Starting may pull an image or open a connection: never less than two minutes.

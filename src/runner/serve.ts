@@ -19,7 +19,13 @@ export type WorkerRequest =
   | { type: 'stop' };
 
 export type WorkerReply =
-  | { type: 'ready'; /** The cloud configuration the worker runs with, encoded as --cloud_config takes it. */ config?: string }
+  | {
+      type: 'ready';
+      /** The cloud configuration the worker runs with, encoded as --cloud_config takes it. */
+      config?: string;
+      /** The worker's process id on its own host, so that a worker that stops answering can be ended there. */
+      pid?: number;
+    }
   | { type: 'prepared'; id: number; loadMs: number; /** Store retries during the load (absent: none). */ storeRetries?: number }
   /** Sent whenever the worker's store becomes unavailable and when it is back, between the other lines. */
   | { type: 'store'; kind: 'down'; reason: string }
@@ -74,7 +80,7 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
 /** Serves requests until 'stop' or the end of the input; one at a time, in order. 'ready' names the configuration the worker runs with. */
 export async function serveJobs(input: Readable, output: Writable, store: ObjectStore, runner: CloudRunner, config?: CloudConfig): Promise<void> {
   const send = (m: WorkerReply) => output.write(`${JSON.stringify(m)}\n`);
-  send(config ? { type: 'ready', config: encodeCloudConfig(config) } : { type: 'ready' });
+  send(config ? { type: 'ready', config: encodeCloudConfig(config), pid: process.pid } : { type: 'ready', pid: process.pid });
   // The edge hears at once that the store is gone (its sweep pauses and says so), not at the answer.
   const unwatch = store.outages?.on((e) => {
     if (e.kind === 'down') send({ type: 'store', kind: 'down', reason: e.reason });
