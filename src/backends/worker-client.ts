@@ -6,8 +6,10 @@
  *
  * Every request has a deadline (`deadlineMs`, the run's --timeout): a worker that does not answer
  * in time (stopped, hung, swapping) is killed, so nothing is left running and the next request
- * starts a fresh one. `restarts` counts the workers that ended without being asked to, so that
- * the sweep can run again a cycle that overlapped a restart.
+ * starts a fresh one. Time during which the worker says its store is unavailable (it waits for
+ * it, within the store's own retry budget) does not count against the deadline: a worker waiting
+ * for the store is not hung. `restarts` counts the workers that ended without being asked to, so
+ * that the sweep can run again a cycle that overlapped a restart.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -57,6 +59,8 @@ export abstract class WorkerBackend implements CloudBackend {
   /** Workers whose end has been counted in `restarts`. */
   private readonly counted = new WeakSet<WorkerStreams>();
   private readonly outageListeners = new Set<(event: CloudStoreOutage) => void>();
+  /** Workers that said their store is unavailable and not yet that it is back. */
+  private readonly storeDown = new WeakSet<WorkerStreams>();
   /** How long a request (loading parts, a profile, a job the edge waits for) may take: the run's --timeout. */
   deadlineMs: number = DEFAULTS.timeoutS * 1000;
 
@@ -152,6 +156,8 @@ export abstract class WorkerBackend implements CloudBackend {
         }
         if (m.type === 'store') {
           const event: CloudStoreOutage = m.kind === 'down' ? { kind: 'down', reason: String(m.reason) } : { kind: 'up', downMs: Number(m.downMs) || 0 };
+          if (event.kind === 'down') this.storeDown.add(w);
+          else this.storeDown.delete(w);
           for (const listener of this.outageListeners) listener(event);
           return;
         }
@@ -201,10 +207,15 @@ export abstract class WorkerBackend implements CloudBackend {
       this.pending.set(id, { resolve, reject, worker: w });
       this.send({ ...m, id } as Request & { id: number });
     });
-    return withTimeout(reply, timeoutMs, () => {
+    // The worker gives up on its store after its retry budget and answers: no longer than that is waited for it.
+    const budgetMs = (this.expected?.storeRetryS ?? DEFAULTS.storeRetryS) * 1000;
+    for (let waited = 0; ; waited += timeoutMs) {
+      const answer = await within(reply, timeoutMs);
+      if (answer !== undefined) return answer;
+      if (this.storeDown.has(w) && this.worker === w && this.alive && waited < budgetMs) continue;
       this.pending.delete(id);
-      return this.missed(w, what, timeoutMs);
-    });
+      throw this.missed(w, what, timeoutMs);
+    }
   }
 
   async prepare(models: readonly string[], options: PrepareOptions = {}): Promise<Prepared> {

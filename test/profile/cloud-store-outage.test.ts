@@ -194,13 +194,14 @@ describe('the store as the cloud processes see it', () => {
     for (const r of rows) assert.ok(Number(r.wait_ms) < OUTAGE_MS, `rep ${r.rep}: wait_ms ${r.wait_ms} holds no part of the ${OUTAGE_MS} ms outage`);
   });
 
-  it('the store killed while the worker loads a part: the sweep hears of it, the load is timed again, and store_retries counts the retries', { timeout: 120_000 }, async () => {
+  /** A sweep of splits 2 and 4 whose worker's first fetch of a part kills the store for `outageMs`. */
+  async function killedDuringLoad(outageMs: number, deadlineMs?: number) {
     const link = await relay();
     const backend = new LocalBackend({ store: { endpoint: link.endpoint, ...KEYS, bucket: BUCKET } });
+    if (deadlineMs !== undefined) backend.deadlineMs = deadlineMs;
     const events: string[] = [];
     backend.onStoreOutage((e) => events.push(e.kind));
-    // The worker's first fetch of a part kills the store for OUTAGE_MS.
-    link.killOn(new RegExp(`^GET /${BUCKET}/models/[0-9a-f]{64}\\.onnx`), OUTAGE_MS);
+    link.killOn(new RegExp(`^GET /${BUCKET}/models/[0-9a-f]{64}\\.onnx`), outageMs);
     const rows: Row[] = [];
     try {
       await runSweep(
@@ -233,7 +234,18 @@ describe('the store as the cloud processes see it', () => {
     assert.deepEqual(rows.slice(1).map((r) => Number(r.store_retries)), [0, 0, 0, 0, 0]);
     for (const r of rows) {
       assert.ok(Number(r.cloud_load_ms) > 0, `split ${r.split_index}: cloud_load_ms ${r.cloud_load_ms} measured`);
-      assert.ok(Number(r.cloud_load_ms) < OUTAGE_MS, `split ${r.split_index}: cloud_load_ms ${r.cloud_load_ms} holds no part of the ${OUTAGE_MS} ms outage`);
+      assert.ok(Number(r.cloud_load_ms) < outageMs, `split ${r.split_index}: cloud_load_ms ${r.cloud_load_ms} holds no part of the ${outageMs} ms outage`);
     }
+    return { rows, backend };
+  }
+
+  it('the store killed while the worker loads a part: the sweep hears of it, the load is timed again, and store_retries counts the retries', { timeout: 120_000 }, async () => {
+    await killedDuringLoad(OUTAGE_MS);
+  });
+
+  it('an outage longer than the deadline while the worker loads a part: the worker waiting for its store is not taken for hung', { timeout: 120_000 }, async () => {
+    const { rows, backend } = await killedDuringLoad(4000, 1500);
+    assert.equal(backend.restarts, 0, 'the worker was not killed');
+    assert.deepEqual(rows.map((r) => Number(r.cloud_restarts)), [0, 0, 0, 0, 0, 0]);
   });
 });
