@@ -4,20 +4,25 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Pids of the cloud worker processes whose parent is `parent`, read from /proc. */
-export function workersOf(parent: number): number[] {
+/** Pids of the processes for which `match(pid, ppid, command line)` holds, read from /proc. */
+function pidsWhere(match: (pid: number, ppid: number, cmd: string) => boolean): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('cloud/worker.js')) pids.push(Number(name));
+      if (match(Number(name), ppid, readFileSync(`/proc/${name}/cmdline`, 'utf8'))) pids.push(Number(name));
     } catch {
       // It ended meanwhile.
     }
   }
   return pids;
+}
+
+/** Pids of the cloud worker processes whose parent is `parent`, read from /proc. */
+export function workersOf(parent: number): number[] {
+  return pidsWhere((_pid, ppid, cmd) => ppid === parent && cmd.includes('cloud/worker.js'));
 }
 
 /** Whether a process is still there and not a zombie. */
@@ -32,15 +37,5 @@ export function running(pid: number): boolean {
 
 /** Running (not zombie) onnx-cloud processes whose command line holds `marker` (e.g. the run's bucket), read from /proc. */
 export function workerProcesses(marker: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmd.includes('onnx-cloud.js') && cmd.includes(marker) && running(Number(name))) pids.push(Number(name));
-    } catch {
-      // It ended meanwhile.
-    }
-  }
-  return pids;
+  return pidsWhere((pid, _ppid, cmd) => cmd.includes('onnx-cloud.js') && cmd.includes(marker) && running(pid));
 }

@@ -15,13 +15,12 @@ import { decodeCloudConfig, encodeCloudConfig } from '../../src/config/cloud-con
 import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
 import type { Row } from '../../src/profile/columns.js';
 import { runSweep } from '../../src/profile/sweep.js';
-import { createSession } from '../../src/runtime/ort.js';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
 import { openMinioStore } from '../../src/storage/minio-store.js';
 import { openStoreFromEnv } from '../../src/storage/open.js';
 import { startS3Server, type S3Server } from '../../src/storage/s3-server/server.js';
 import type { ObjectStore } from '../../src/storage/store.js';
-import { analyze, feedsFor, zooSubject } from '../helpers.js';
+import { analyze, sweepContext, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-cloud-outage-'));
@@ -104,6 +103,9 @@ async function relay(): Promise<{ endpoint: string; cut(ms: number): void; killO
   };
 }
 
+/** A sweep over the test's store whose cloud side is `backend` (its worker reaches the store where the backend says). */
+const sweepOf = (backend: LocalBackend, tag: string) => sweepContext(analysis, store, backend, { tag, timeoutMs: 30_000, warmup: 1 });
+
 describe('the store as the cloud processes see it', () => {
   it('--store_retry_s reaches the cloud processes in --cloud_config, and their store retries for that long', async () => {
     const config = buildRunConfig({ store_retry_s: 7, minio_endpoint: server.endpoint, minio_bucket: BUCKET }, { MINIO_ACCESS_KEY: KEYS.accessKey, MINIO_SECRET_KEY: KEYS.secretKey });
@@ -157,29 +159,14 @@ describe('the store as the cloud processes see it', () => {
     const backend = new LocalBackend({ store: { endpoint: link.endpoint, ...KEYS, bucket: BUCKET } });
     const rows: Row[] = [];
     try {
-      await runSweep(
-        {
-          analysis,
-          store,
-          backend,
-          createSession,
-          provider: { name: 'cpu' },
-          execType: 'CPU',
-          sessionOptions: { graphOptimizationLevel: 'disabled' },
-          feeds: feedsFor(analysis),
-          runId: `cloud-outage-${Math.random().toString(36).slice(2, 8)}`,
-          timeoutMs: 30_000,
-          warmup: 1,
+      await runSweep(sweepOf(backend, 'cloud-outage'), {
+        rep: 12,
+        splits: [2],
+        onRow: (r) => {
+          rows.push(r);
+          if (rows.length === 4) link.cut(OUTAGE_MS);
         },
-        {
-          rep: 12,
-          splits: [2],
-          onRow: (r) => {
-            rows.push(r);
-            if (rows.length === 4) link.cut(OUTAGE_MS);
-          },
-        },
-      );
+      });
     } finally {
       await backend.close();
       await link.close();
@@ -204,22 +191,7 @@ describe('the store as the cloud processes see it', () => {
     link.killOn(new RegExp(`^GET /${BUCKET}/models/[0-9a-f]{64}\\.onnx`), outageMs);
     const rows: Row[] = [];
     try {
-      await runSweep(
-        {
-          analysis,
-          store,
-          backend,
-          createSession,
-          provider: { name: 'cpu' },
-          execType: 'CPU',
-          sessionOptions: { graphOptimizationLevel: 'disabled' },
-          feeds: feedsFor(analysis),
-          runId: `load-outage-${Math.random().toString(36).slice(2, 8)}`,
-          timeoutMs: 30_000,
-          warmup: 1,
-        },
-        { rep: 3, splits: [2, 4], onRow: (r) => void rows.push(r) },
-      );
+      await runSweep(sweepOf(backend, 'load-outage'), { rep: 3, splits: [2, 4], onRow: (r) => void rows.push(r) });
     } finally {
       await backend.close();
       await link.close();
