@@ -39,3 +39,9 @@ export function running(pid: number): boolean {
 export function workerProcesses(marker: string): number[] {
   return pidsWhere((pid, _ppid, cmd) => cmd.includes('onnx-cloud.js') && cmd.includes(marker) && running(pid));
 }
+
+/** Whether the process is gone (or a zombie) within `ms`, polled every 10 ms. */
+export async function endsWithin(pid: number, ms: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 10))) if (!running(pid)) return true;
+  return !running(pid);
+}

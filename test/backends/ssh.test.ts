@@ -29,7 +29,7 @@ import { readRows } from '../../src/profile/csv.js';
 import { readProfile } from '../../src/profile/layer-profile.js';
 import { cli } from '../cli-helper.js';
 import { zoo } from '../models/zoo.js';
-import { running, workerProcesses } from '../processes.js';
+import { endsWithin, running, workerProcesses } from '../processes.js';
 import { keyPair, TestSshServer, type KeyPair } from './ssh-server.js';
 
 const { AgentProtocol } = ssh2;
@@ -348,7 +348,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     const bucket = `ssh-stopped-${randomBytes(3).toString('hex')}`;
     const execsBefore = server.execs.length;
     let stopped: number | undefined;
-    let oldAtRestart: boolean | undefined;
+    let oldAtRestart: Promise<boolean> | undefined;
     let seen: number[] = [];
     server.options.onLine = (line, exec) => {
       // Split 2's second repetition: the worker is stopped before it reads the job.
@@ -357,7 +357,8 @@ describe('ssh backend: a real SSH server on loopback', () => {
         stopped = seen[0]!;
         process.kill(stopped, 'SIGSTOP');
       } else if (stopped !== undefined && oldAtRestart === undefined && exec !== server.execs[execsBefore] && exec.command.includes('onnx-manager-worker')) {
-        oldAtRestart = running(stopped);
+        // SIGKILL takes the stopped process down in a moment, not at once: it must be gone soon after the restart.
+        oldAtRestart = endsWithin(stopped, 2000).then((ended) => !ended);
       }
     };
     try {
@@ -375,7 +376,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     );
     assert.equal(seen.length, 1, `one worker running when stopped: ${seen.join(', ')}`);
     assert.ok(stopped !== undefined, 'the worker was stopped');
-    assert.equal(oldAtRestart, false, 'the stopped worker was ended before the new one started');
+    assert.equal(await oldAtRestart, false, 'the stopped worker was ended as the new one started');
     assert.deepEqual(workerProcesses(bucket), [], 'no worker process of the run remains');
     const kills = server.execs.slice(execsBefore).filter((e) => !e.command.includes('onnx-manager-worker'));
     assert.deepEqual(kills.map((e) => e.command), [`kill -KILL ${stopped}`], 'one kill by pid, a fixed command holding only the number');
