@@ -234,24 +234,52 @@ export async function workerStopped(store: FaultStore, s: SweepSetup): Promise<S
   return finish(r, store, bucket, csv, s, t);
 }
 
-/** run_all killed (SIGKILL) at seeded moments, `kills` times, each time resumed, until a run ends by itself. */
+/**
+ * The seeded moments of `kills` kills of a sweep of `total` rows, as row counts: kill k happens once
+ * the CSV holds moments[k] rows. One moment in each of `kills` equal stretches of the first 90% of
+ * the rows, so they rise, and each run has rows left to write when it is killed.
+ */
+export function killMoments(rng: Rng, total: number, kills: number): number[] {
+  const span = Math.floor(total * 0.9) - 1;
+  if (kills < 0 || span < kills) throw new Error(`${kills} kills do not fit in a sweep of ${total} rows`);
+  return Array.from({ length: kills }, (_, k) => {
+    const lo = 1 + Math.floor((k * span) / kills);
+    const hi = Math.floor(((k + 1) * span) / kills);
+    return lo + rng.int(hi - lo + 1);
+  });
+}
+
+/**
+ * run_all killed (SIGKILL) `kills` times, each time resumed, until a run ends by itself. The kill
+ * moments follow the sweep's progress (after a seeded number of rows, see killMoments), so every
+ * kill lands mid-sweep however fast the machine is; a run that ends before its moment is noted.
+ */
 export async function runAllKilled(store: FaultStore, s: SweepSetup, kills: number): Promise<SweepTally> {
   const t = tallyFor('run_all killed and resumed', store);
   const rng = new Rng(s.seed ^ 0x99);
   const bucket = `faults-killed-${storeTag(store)}-${s.seed}`;
   const csv = join(s.work, `${bucket}.csv`);
+  const moments = killMoments(rng, s.splits * s.rep, kills);
   for (let k = 0; ; k++) {
     const r = runAll(store, bucket, csv, s, existsSync(csv) ? ['--resume'] : []);
     if (k < kills) {
-      const delay = 300 + rng.int(2500);
-      const end = await Promise.race([r.done, sleep(delay).then(() => undefined)]);
-      if (!end) {
+      const moment = moments[k]!;
+      let ended = false;
+      void r.done.then(() => (ended = true));
+      const moved = await until(() => ended || rows(csv).length >= moment, 240_000);
+      if (!ended) {
         r.child.kill('SIGKILL');
         await exited(r.child);
-        t.faults++;
+        if (moved) t.faults++;
+        else {
+          t.mishandled++;
+          t.notes.push(`run ${k} hung for 240 s before row ${moment}`);
+        }
         await leftovers(bucket, t);
         continue;
       }
+      const end = await r.done;
+      t.notes.push(`run ${k} ended before its kill at row ${moment}`);
       judgeExit(end, r.stderr(), csv, t, 'run_all --resume');
       if (end.code === 0) break;
       t.notes.push(`run ${k} exited ${end.code}: ${r.stderr().trim().split('\n').at(-1)}`);

@@ -15,6 +15,9 @@ import { createSession } from '../src/runtime/ort.js';
 import type { HostTensor, Session, SessionOptions } from '../src/runtime/session.js';
 import { analyzeModel, type ModelAnalysis } from '../src/split/analysis.js';
 import type { BuiltPart } from '../src/split/split.js';
+import type { CloudBackend } from '../src/backends/backend.js';
+import type { SweepContext } from '../src/profile/sweep.js';
+import type { ObjectStore } from '../src/storage/store.js';
 import { readSegments } from '../src/split/external-data.js';
 import { GraphBuilder } from './models/builder.js';
 import { installed, zoo, type TensorSpec, type ZooModel, type RealModel } from './models/zoo.js';
@@ -151,4 +154,21 @@ export function writeZooModel(name: string, dir: string): string {
   const file = join(dir, `${name}.onnx`);
   writeFileSync(file, encodeModel(z.build()));
   return file;
+}
+
+/** A sweep on the CPU, optimisation off, over `store` with `backend` as the cloud side; the run id is `<tag>-<random>`. */
+export function sweepContext(analysis: ModelAnalysis, store: ObjectStore, backend: CloudBackend, o: { tag: string; timeoutMs: number; warmup: number }): SweepContext {
+  return {
+    analysis,
+    store,
+    backend,
+    createSession,
+    provider: { name: 'cpu' },
+    execType: 'CPU',
+    sessionOptions: { graphOptimizationLevel: 'disabled' },
+    feeds: feedsFor(analysis),
+    runId: `${o.tag}-${Math.random().toString(36).slice(2, 8)}`,
+    timeoutMs: o.timeoutMs,
+    warmup: o.warmup,
+  };
 }

@@ -4,20 +4,25 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Pids of the cloud worker processes whose parent is `parent`, read from /proc. */
-export function workersOf(parent: number): number[] {
+/** Pids of the processes for which `match(pid, ppid, command line)` holds, read from /proc. */
+function pidsWhere(match: (pid: number, ppid: number, cmd: string) => boolean): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('cloud/worker.js')) pids.push(Number(name));
+      if (match(Number(name), ppid, readFileSync(`/proc/${name}/cmdline`, 'utf8'))) pids.push(Number(name));
     } catch {
       // It ended meanwhile.
     }
   }
   return pids;
+}
+
+/** Pids of the cloud worker processes whose parent is `parent`, read from /proc. */
+export function workersOf(parent: number): number[] {
+  return pidsWhere((_pid, ppid, cmd) => ppid === parent && cmd.includes('cloud/worker.js'));
 }
 
 /** Whether a process is still there and not a zombie. */
@@ -28,4 +33,15 @@ export function running(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Running (not zombie) onnx-cloud processes whose command line holds `marker` (e.g. the run's bucket), read from /proc. */
+export function workerProcesses(marker: string): number[] {
+  return pidsWhere((pid, _ppid, cmd) => cmd.includes('onnx-cloud.js') && cmd.includes(marker) && running(pid));
+}
+
+/** Whether the process is gone (or a zombie) within `ms`, polled every 10 ms. */
+export async function endsWithin(pid: number, ms: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 10))) if (!running(pid)) return true;
+  return !running(pid);
 }

@@ -26,11 +26,27 @@ export interface JobInfo {
   storeRetries?: number;
 }
 
+export interface PrepareOptions {
+  /** Load the parts cold even when they are warm, so that the load is timed again. */
+  fresh?: boolean;
+}
+
+export interface Prepared {
+  loadMs: number;
+  /** Retries the cloud side made of the store while it loaded (the store unavailable to it); absent: none. */
+  storeRetries?: number;
+}
+
+/** The store as a cloud worker sees it: gone (it waits for it), or back after `downMs`. */
+export type CloudStoreOutage = { kind: 'down'; reason: string } | { kind: 'up'; downMs: number };
+
 export interface CloudBackend {
   /** 'local', 'oscar', 'kubernetes' or 'ssh', as the CSV's backend column shows it. */
   readonly name: string;
   /** Makes the cloud side ready to run these parts (by sha256); returns the cold-start time it measured. */
-  prepare(models: readonly string[]): Promise<{ loadMs: number }>;
+  prepare(models: readonly string[], options?: PrepareOptions): Promise<Prepared>;
+  /** For backends with a long-lived worker: tells `listener` when the worker's store goes away and comes back. */
+  onStoreOutage?(listener: (event: CloudStoreOutage) => void): () => void;
   /** Triggers the cloud side for a payload that is already in the store. */
   trigger(job: CloudJob): Promise<void>;
   /**

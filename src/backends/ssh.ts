@@ -8,6 +8,12 @@
  * a small POSIX sh wrapper into the worker's environment before it execs the worker, so they never
  * appear in a process list, a file or sshd's AcceptEnv list, and the worker protocol is unchanged
  * (the worker never sees those lines). See docs/ssh.md.
+ *
+ * Ending a worker: closing its channel does not end the command (sshd leaves it running, and a
+ * stopped one stays stopped), and a signal sent through the channel reaches only the process sshd
+ * started, when sshd forwards signals at all. So a worker the backend kills (it missed a deadline)
+ * is also ended by the process id its 'ready' line gave, with `kill -KILL <pid>` over the same
+ * connection (the command holds that number only), before another worker starts.
  */
 import type { ClientChannel } from 'ssh2';
 import { cloudConfigArgs, type CloudConfig } from '../config/cloud-config.js';
@@ -82,6 +88,8 @@ export class SshBackend extends WorkerBackend {
   private client?: SshClient;
   private connecting?: Promise<SshClient>;
   private shut = false;
+  /** The remote kill of a worker the backend ended, which the next worker waits for. */
+  private ending?: Promise<void>;
 
   constructor(private readonly options: SshBackendOptions) {
     super(options.cloud);
@@ -112,7 +120,34 @@ export class SshBackend extends WorkerBackend {
     return this.connecting;
   }
 
+  /** Ends the worker with this process id on the host (SIGKILL); a failure is a warning, not an error. */
+  private async killRemote(pid: number): Promise<void> {
+    if (!Number.isSafeInteger(pid) || pid <= 1) return;
+    const warn = this.options.connect.warn ?? ((line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`));
+    try {
+      const client = await this.connect();
+      const ended = new Promise<string>((resolve, reject) => {
+        client.exec(`kill -KILL ${pid}`, (err, ch) => {
+          if (err) return reject(err);
+          let code = '';
+          ch.on('error', () => undefined);
+          ch.on('exit', (c: number | null, signal?: string) => (code = signal ? `signal ${signal}` : `code ${c}`));
+          ch.resume();
+          ch.stderr.resume();
+          ch.once('close', () => resolve(code));
+        });
+      });
+      const how = await withTimeout(ended, 10_000, () => new BackendError('no answer within 10 s'));
+      // 'code 1': the process had ended already.
+      if (how !== 'code 0' && how !== 'code 1') warn(`${this.label}: kill -KILL ${pid} on the host ended with ${how || 'no status'}`);
+    } catch (err) {
+      warn(`${this.label}: could not end the old worker (pid ${pid}) on the host: ${(err as Error).message}`);
+    }
+  }
+
   protected async spawnWorker(): Promise<WorkerStreams> {
+    // A worker killed after a deadline is ended on the host before its successor starts.
+    await this.ending;
     const client = await this.connect();
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
       client.exec(this.command, (err, ch) =>
@@ -137,6 +172,17 @@ export class SshBackend extends WorkerBackend {
       }
     });
     let how: string | undefined;
+    let endedRemote = false;
+    const endRemote = () => {
+      const pid = streams.pid;
+      if (endedRemote || pid === undefined) return;
+      endedRemote = true;
+      const before = this.ending;
+      this.ending = (async () => {
+        await before;
+        await this.killRemote(pid);
+      })();
+    };
     channel.on('exit', (code: number | null, signal?: string) => {
       how = signal ? `signal ${signal}` : `code ${code}`;
     });
@@ -147,6 +193,8 @@ export class SshBackend extends WorkerBackend {
         done = true;
         client.removeListener('close', onConnectionClose);
         if (partial.trim()) lastErr = partial.trim().slice(0, 300);
+        // The connection went without the command's exit status: the worker may still run there.
+        if (how === undefined) endRemote();
         let text = how ?? fallback;
         if (lastErr) text += `: ${lastErr}`;
         if (how === 'code 127') text += ` (is '${this.options.command[0]}' on the PATH of ${this.target.user}'s non-interactive shell? see --ssh_command)`;
@@ -156,7 +204,7 @@ export class SshBackend extends WorkerBackend {
       channel.once('close', () => finish('the channel closed'));
       client.once('close', onConnectionClose);
     });
-    return {
+    const streams: WorkerStreams = {
       stdin: channel,
       stdout: channel,
       exited,
@@ -167,8 +215,10 @@ export class SshBackend extends WorkerBackend {
           // the channel may be gone already
         }
         channel.close();
+        endRemote();
       },
     };
+    return streams;
   }
 
   /** Starts the worker now, so a wrong command or an unreachable store fails the run before the sweep. */
@@ -185,6 +235,7 @@ export class SshBackend extends WorkerBackend {
     try {
       await super.close();
     } finally {
+      await this.ending;
       const c = this.client ?? (await this.connecting?.catch(() => undefined));
       this.client = undefined;
       c?.end();

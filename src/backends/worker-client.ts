@@ -6,8 +6,10 @@
  *
  * Every request has a deadline (`deadlineMs`, the run's --timeout): a worker that does not answer
  * in time (stopped, hung, swapping) is killed, so nothing is left running and the next request
- * starts a fresh one. `restarts` counts the workers that ended without being asked to, so that
- * the sweep can run again a cycle that overlapped a restart.
+ * starts a fresh one. Time during which the worker says its store is unavailable (it waits for
+ * it, within the store's own retry budget) does not count against the deadline: a worker waiting
+ * for the store is not hung. `restarts` counts the workers that ended without being asked to, so
+ * that the sweep can run again a cycle that overlapped a restart.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -15,7 +17,7 @@ import { cloudConfigDifferences, decodeCloudConfig, type CloudConfig } from '../
 import { DEFAULTS } from '../config/defaults.js';
 import { OnnxManagerError, TimeoutError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from '../runner/serve.js';
-import type { CloudBackend, CloudJob, JobInfo } from './backend.js';
+import type { CloudBackend, CloudJob, CloudStoreOutage, JobInfo, PrepareOptions, Prepared } from './backend.js';
 import { within, withTimeout } from './timers.js';
 
 export class BackendError extends OnnxManagerError {}
@@ -26,7 +28,10 @@ export interface WorkerStreams {
   stdout: Readable;
   /** Resolves (with a description) when the worker has ended, however it ended. */
   exited: Promise<string>;
+  /** Ends the worker at once (SIGKILL, which ends a stopped process too), wherever it runs. */
   kill(): void;
+  /** The worker's process id on its host, from its 'ready' line (a remote kill needs it). */
+  pid?: number;
 }
 
 const START_DEADLINE_MS = 120_000;
@@ -53,6 +58,9 @@ export abstract class WorkerBackend implements CloudBackend {
   private ends = 0;
   /** Workers whose end has been counted in `restarts`. */
   private readonly counted = new WeakSet<WorkerStreams>();
+  private readonly outageListeners = new Set<(event: CloudStoreOutage) => void>();
+  /** Workers that said their store is unavailable and not yet that it is back. */
+  private readonly storeDown = new WeakSet<WorkerStreams>();
   /** How long a request (loading parts, a profile, a job the edge waits for) may take: the run's --timeout. */
   deadlineMs: number = DEFAULTS.timeoutS * 1000;
 
@@ -131,6 +139,7 @@ export abstract class WorkerBackend implements CloudBackend {
           return;
         }
         if (m.type === 'ready') {
+          if (Number.isSafeInteger(m.pid) && m.pid! > 1) w.pid = m.pid;
           try {
             const reported = m.config !== undefined ? decodeCloudConfig(m.config, `the 'ready' line of ${this.label}`) : undefined;
             this.reported = reported;
@@ -143,6 +152,13 @@ export abstract class WorkerBackend implements CloudBackend {
           // Refused, not lost: no restart to count.
           this.counted.add(w);
           w.kill();
+          return;
+        }
+        if (m.type === 'store') {
+          const event: CloudStoreOutage = m.kind === 'down' ? { kind: 'down', reason: String(m.reason) } : { kind: 'up', downMs: Number(m.downMs) || 0 };
+          if (event.kind === 'down') this.storeDown.add(w);
+          else this.storeDown.delete(w);
+          for (const listener of this.outageListeners) listener(event);
           return;
         }
         if (m.type === 'done') {
@@ -158,6 +174,8 @@ export abstract class WorkerBackend implements CloudBackend {
       });
       const ended = w.exited.then((how) => {
         this.lost(w);
+        // A worker killed here after a deadline was replaced already: its end aborts nothing.
+        const current = this.worker === w && this.alive;
         if (this.worker === w) this.alive = false;
         const why = new BackendError(`${this.label} exited (${how})`);
         for (const [id, p] of this.pending) {
@@ -166,7 +184,7 @@ export abstract class WorkerBackend implements CloudBackend {
           p.reject(why);
         }
         // A worker killed after a deadline may end after its successor started.
-        if (!this.closing && this.worker === w) this.abort.abort(why);
+        if (!this.closing && current) this.abort.abort(why);
         throw why;
       });
       // Starting may pull an image or open a connection: never less than two minutes.
@@ -189,16 +207,28 @@ export abstract class WorkerBackend implements CloudBackend {
       this.pending.set(id, { resolve, reject, worker: w });
       this.send({ ...m, id } as Request & { id: number });
     });
-    return withTimeout(reply, timeoutMs, () => {
+    // The worker gives up on its store after its retry budget and answers: no longer than that is waited for it.
+    const budgetMs = (this.expected?.storeRetryS ?? DEFAULTS.storeRetryS) * 1000;
+    for (let waited = 0; ; waited += timeoutMs) {
+      const answer = await within(reply, timeoutMs);
+      if (answer !== undefined) return answer;
+      if (this.storeDown.has(w) && this.worker === w && this.alive && waited < budgetMs) continue;
       this.pending.delete(id);
-      return this.missed(w, what, timeoutMs);
-    });
+      throw this.missed(w, what, timeoutMs);
+    }
   }
 
-  async prepare(models: readonly string[]): Promise<{ loadMs: number }> {
-    const m = await this.request({ type: 'prepare', models: [...models] }, `loading ${models.length === 1 ? 'a part' : `${models.length} parts`}`);
+  async prepare(models: readonly string[], options: PrepareOptions = {}): Promise<Prepared> {
+    const m = await this.request({ type: 'prepare', models: [...models], ...(options.fresh ? { fresh: true } : {}) }, `loading ${models.length === 1 ? 'a part' : `${models.length} parts`}`);
     if (m.type === 'failed') throw new BackendError(`${this.label} could not load the part: ${m.error}`);
-    return { loadMs: m.type === 'prepared' ? m.loadMs : 0 };
+    if (m.type !== 'prepared') return { loadMs: 0 };
+    return m.storeRetries ? { loadMs: m.loadMs, storeRetries: m.storeRetries } : { loadMs: m.loadMs };
+  }
+
+  /** Tells `listener` when the worker's store becomes unavailable and when it is back (the worker says so as it happens). */
+  onStoreOutage(listener: (event: CloudStoreOutage) => void): () => void {
+    this.outageListeners.add(listener);
+    return () => void this.outageListeners.delete(listener);
   }
 
   async trigger(job: CloudJob): Promise<void> {

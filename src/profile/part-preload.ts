@@ -2,7 +2,9 @@
  * Putting the cloud parts a sweep will need into the store while the cloud side starts: the edge
  * waits for the worker (or a pod) to come up anyway, so the uploads of the first split points are
  * done in that time instead of between split points. Each part is put once, by content hash, as
- * the sweep would; the time each upload took is kept for the rows' model_upload_ms. Preloading
+ * the sweep would; the time each upload took is kept for the rows' model_upload_ms. An upload
+ * that overlapped an outage of the store is put and timed again once the store is back, its
+ * retries counted for the next row's store_retries, and preloading stops there. Preloading also
  * stops as soon as the cloud side is ready or the store fails; what is not preloaded is uploaded
  * when its split point is prepared.
  */
@@ -12,12 +14,16 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { buildPointParts } from '../split/split.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
+import { untilSteady } from './store-outage.js';
 
 /** The parts this run has put in the store: sha256 -> upload time (ms). */
-export type UploadedParts = Map<string, number>;
+export class UploadedParts extends Map<string, number> {
+  /** Store retries the uploads saw, until a split point takes them into its first row's store_retries. */
+  retries = 0;
+}
 
 /** Uploads the cloud parts of `points`, in order, until `until` settles; returns what it put. */
-export async function preloadParts(analysis: ModelAnalysis, store: ObjectStore, points: readonly SplitPoint[], until: Promise<unknown>, uploaded: UploadedParts = new Map()): Promise<UploadedParts> {
+export async function preloadParts(analysis: ModelAnalysis, store: ObjectStore, points: readonly SplitPoint[], until: Promise<unknown>, uploaded: UploadedParts = new UploadedParts()): Promise<UploadedParts> {
   let ready = false;
   // Also handles a rejection of `until`: the caller awaits it after this and gets the error there.
   until.then(
@@ -35,9 +41,15 @@ export async function preloadParts(analysis: ModelAnalysis, store: ObjectStore, 
         const bytes = p.part.model.concat();
         const hash = partHash(bytes);
         if (uploaded.has(hash)) continue;
-        const t0 = performance.now();
-        if (!(await store.exists(storeKeys.model(hash)))) await store.put(storeKeys.model(hash), bytes);
-        uploaded.set(hash, performance.now() - t0);
+        const upload = await untilSteady(store, async (attempt) => {
+          const t0 = performance.now();
+          if (attempt > 0 || !(await store.exists(storeKeys.model(hash)))) await store.put(storeKeys.model(hash), bytes);
+          return performance.now() - t0;
+        });
+        uploaded.set(hash, upload.value);
+        uploaded.retries += upload.retries;
+        // The store came and went: the split points put (and time) the rest themselves.
+        if (upload.retries > 0) return uploaded;
       }
     }
   } catch {

@@ -20,7 +20,7 @@ import { openStore } from '../storage/open.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
-import { preloadParts, type UploadedParts } from './part-preload.js';
+import { preloadParts, UploadedParts } from './part-preload.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
 
 export interface StartRunOptions {
@@ -170,7 +170,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   const sessionOptions = edgeSessionOptions(config);
   let expected: Record<string, HostTensor>;
   // The worker starts while the reference (the whole model here, same provider and input) runs.
-  const uploadedParts: UploadedParts = new Map();
+  const uploadedParts = new UploadedParts();
   try {
     if (options.expected) expected = options.expected;
     else {

@@ -4,7 +4,7 @@
  * session is created once, warm-up cycles run unrecorded, then each repetition is one row.
  */
 import { performance } from 'node:perf_hooks';
-import type { CloudBackend, JobInfo } from '../backends/backend.js';
+import type { CloudBackend, JobInfo, Prepared } from '../backends/backend.js';
 import { messageLine, OnnxManagerError } from '../errors.js';
 import { partHash } from '../onnx/part-hash.js';
 import { runChain } from '../runtime/chain.js';
@@ -20,7 +20,7 @@ import { top1Agreement } from './top1.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, type Row } from './columns.js';
-import { preloadParts, type UploadedParts } from './part-preload.js';
+import { preloadParts, UploadedParts } from './part-preload.js';
 import { StoreUnavailableError, untilSteady } from './store-outage.js';
 
 export class SweepError extends OnnxManagerError {}
@@ -106,14 +106,17 @@ export class PreparedSplit {
     /** Cut tensor names in payload order. */
     readonly cut: string[],
     readonly edgeLoadMs: number,
-    readonly cloudLoadMs: number,
+    /** undefined: every load of the cloud parts overlapped an outage of the worker's store, so none is reported. */
+    readonly cloudLoadMs: number | undefined,
     readonly modelUploadMs: number,
   ) {}
 
   /**
    * Builds the split point's parts, puts its cloud parts in the store, creates the edge session
    * and has the cloud side load its parts. While the cloud side loads, the edge (idle then) puts
-   * the cloud parts of `upcoming` split points in the store (see part-preload.ts).
+   * the cloud parts of `upcoming` split points in the store (see part-preload.ts). A load during
+   * which the worker's store was unavailable is done again, cold, once it is back; the retries of
+   * the store seen while preparing go into the first row's store_retries.
    */
   static async prepare(ctx: SweepContext, point: SplitPoint, upcoming: readonly SplitPoint[] = []): Promise<PreparedSplit> {
     const parts = buildPointParts(ctx.analysis, point);
@@ -124,6 +127,7 @@ export class PreparedSplit {
     const edgePart: BuiltPart | undefined = parts.find((p) => p.plan.number === 1);
     const cloudParts = parts.filter((p) => p.plan.number !== 1);
     let uploadMs = 0;
+    let retries = 0;
     const cloudModels: string[] = [];
     for (const p of cloudParts) {
       const bytes = p.part.model.concat();
@@ -143,6 +147,7 @@ export class PreparedSplit {
         return performance.now() - t0;
       });
       uploadMs += upload.value;
+      retries += upload.retries;
       cloudModels.push(hash);
     }
     let edge: Session | undefined;
@@ -152,13 +157,15 @@ export class PreparedSplit {
       edge = await ctx.createSession(edgePart.part.model.concat(), { ...ctx.sessionOptions, executionProviders: [ctx.provider] });
       edgeLoadMs = performance.now() - t0;
     }
-    let cloudLoadMs = 0;
+    let cloudLoadMs: number | undefined = 0;
     const restarts = ctx.backend.restarts;
     try {
       if (cloudModels.length > 0) {
         const loading = loadCloudParts(ctx.backend, cloudModels);
-        if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new Map()));
-        cloudLoadMs = await loading;
+        if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new UploadedParts()));
+        const load = await loading;
+        cloudLoadMs = load.ms;
+        retries += load.retries;
       }
     } catch (err) {
       await edge?.release();
@@ -168,18 +175,23 @@ export class PreparedSplit {
     const prepared = new PreparedSplit(point, edge, cloudModels, cut, edgeLoadMs, cloudLoadMs, uploadMs);
     prepared.loadedAt = ctx.backend.restarts;
     prepared.countedRestarts = restarts ?? 0;
+    // What the preloads saw (of this split point's or earlier ones' parts) is counted once, here.
+    prepared.loadRetries = retries + (ctx.uploadedParts?.retries ?? 0);
+    if (ctx.uploadedParts) ctx.uploadedParts.retries = 0;
     return prepared;
   }
 
   /** The backend's restart count when the cloud parts were last loaded, and up to which rows counted restarts. */
   private loadedAt?: number;
   private countedRestarts = 0;
+  /** Store retries seen while the split point was prepared (or its parts loaded again), for the next recorded row. */
+  private loadRetries = 0;
 
   /** Loads the cloud parts again when the worker was restarted since they were loaded (untimed: before the cycle). */
   private async reload(ctx: SweepContext): Promise<void> {
     const now = ctx.backend.restarts;
     if (now === undefined || now === this.loadedAt || this.cloudModels.length === 0) return;
-    await loadCloudParts(ctx.backend, this.cloudModels);
+    this.loadRetries += (await loadCloudParts(ctx.backend, this.cloudModels)).retries;
     this.loadedAt = ctx.backend.restarts;
   }
 
@@ -222,6 +234,10 @@ export class PreparedSplit {
       const restarted = (ctx.backend.restarts ?? 0) !== before;
       if ((!restarted && cloudRetries === 0) || attempt >= MAX_RESTART_RERUNS || timeouts >= 2) {
         const now = ctx.backend.restarts ?? 0;
+        if (rep >= 0) {
+          storeRetries += this.loadRetries;
+          this.loadRetries = 0;
+        }
         Object.assign(result.row, { store_retries: storeRetries, cloud_restarts: ctx.backend.restarts === undefined ? '' : now - this.countedRestarts });
         this.countedRestarts = now;
         return result;
@@ -247,7 +263,7 @@ export class PreparedSplit {
     const row = splitRow(ctx, p, rep);
     Object.assign(row, {
       edge_load_ms: ms(this.edgeLoadMs),
-      cloud_load_ms: ms(this.cloudLoadMs),
+      cloud_load_ms: this.cloudLoadMs === undefined ? '' : ms(this.cloudLoadMs),
       model_upload_ms: ms(this.modelUploadMs),
       warmup_ms: ms(this.warmupMs),
       backend: this.cloudModels.length > 0 ? ctx.backend.name : 'none',
@@ -389,17 +405,35 @@ function isTimeout(err: unknown): boolean {
   return err instanceof OnnxManagerError && err.name === 'TimeoutError';
 }
 
+/** A load of the cloud parts: its time (undefined when every attempt overlapped an outage) and the store retries the attempts saw. */
+interface CloudLoad {
+  ms: number | undefined;
+  retries: number;
+}
+
 /**
- * Loads the cloud parts on the backend; when its worker ended meanwhile (it crashed, or was
- * killed after missing the deadline), once more on the fresh one. Returns the load time.
+ * Loads the cloud parts on the backend. A load during which the worker's store was unavailable
+ * holds the outage in its time: it is done again, cold, at most MAX_RESTART_RERUNS times more.
  */
-async function loadCloudParts(backend: CloudBackend, models: readonly string[]): Promise<number> {
+async function loadCloudParts(backend: CloudBackend, models: readonly string[]): Promise<CloudLoad> {
+  let retries = 0;
+  for (let attempt = 0; ; attempt++) {
+    const load = await prepareOnce(backend, models, attempt > 0);
+    if (!load.storeRetries) return { ms: load.loadMs, retries };
+    retries += load.storeRetries;
+    if (attempt >= MAX_RESTART_RERUNS) return { ms: undefined, retries };
+  }
+}
+
+/** One load; when the worker ended meanwhile (it crashed, or was killed after missing the deadline), once more on the fresh one. */
+async function prepareOnce(backend: CloudBackend, models: readonly string[], fresh: boolean): Promise<Prepared> {
   const before = backend.restarts;
+  const options = fresh ? { fresh } : {};
   try {
-    return (await backend.prepare(models)).loadMs;
+    return await backend.prepare(models, options);
   } catch (err) {
     if (before === undefined || backend.restarts === before) throw err;
-    return (await backend.prepare(models)).loadMs;
+    return backend.prepare(models, options);
   }
 }
 

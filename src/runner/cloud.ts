@@ -65,6 +65,14 @@ export class CloudRunner {
     return { ...l, cold: true };
   }
 
+  /** Releases a part's warm session, so that the next load of it is cold again (and timed). */
+  async unload(sha256: string): Promise<void> {
+    const warm = this.sessions.get(sha256);
+    if (!warm) return;
+    this.sessions.delete(sha256);
+    await warm.then((l) => l.session.release()).catch(() => undefined);
+  }
+
   /** A part's bytes from the source, checked against its hash. */
   private async fetch(sha256: string): Promise<Uint8Array> {
     const bytes = await this.source.get(sha256);

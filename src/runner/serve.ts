@@ -14,13 +14,22 @@ import { CloudRunner, errorPayload } from './cloud.js';
 import { messageLine } from '../errors.js';
 
 export type WorkerRequest =
-  | { type: 'prepare'; id: number; models: string[] }
+  | { type: 'prepare'; id: number; models: string[]; /** Load them cold even when warm (a load that overlapped an outage is timed again). */ fresh?: boolean }
   | { type: 'job'; id: number; inputKey: string; outputKey: string }
   | { type: 'stop' };
 
 export type WorkerReply =
-  | { type: 'ready'; /** The cloud configuration the worker runs with, encoded as --cloud_config takes it. */ config?: string }
-  | { type: 'prepared'; id: number; loadMs: number }
+  | {
+      type: 'ready';
+      /** The cloud configuration the worker runs with, encoded as --cloud_config takes it. */
+      config?: string;
+      /** The worker's process id on its own host, so that a worker that stops answering can be ended there. */
+      pid?: number;
+    }
+  | { type: 'prepared'; id: number; loadMs: number; /** Store retries during the load (absent: none). */ storeRetries?: number }
+  /** Sent whenever the worker's store becomes unavailable and when it is back, between the other lines. */
+  | { type: 'store'; kind: 'down'; reason: string }
+  | { type: 'store'; kind: 'up'; downMs: number }
   | { type: 'failed'; id: number; error: string }
   | { type: 'done'; id: number; uploadMs?: number; /** Store retries during the job (absent: none). */ storeRetries?: number };
 
@@ -71,7 +80,12 @@ export async function runJob(store: ObjectStore, runner: CloudRunner, inputKey: 
 /** Serves requests until 'stop' or the end of the input; one at a time, in order. 'ready' names the configuration the worker runs with. */
 export async function serveJobs(input: Readable, output: Writable, store: ObjectStore, runner: CloudRunner, config?: CloudConfig): Promise<void> {
   const send = (m: WorkerReply) => output.write(`${JSON.stringify(m)}\n`);
-  send(config ? { type: 'ready', config: encodeCloudConfig(config) } : { type: 'ready' });
+  send(config ? { type: 'ready', config: encodeCloudConfig(config), pid: process.pid } : { type: 'ready', pid: process.pid });
+  // The edge hears at once that the store is gone (its sweep pauses and says so), not at the answer.
+  const unwatch = store.outages?.on((e) => {
+    if (e.kind === 'down') send({ type: 'store', kind: 'down', reason: e.reason });
+    else if (e.kind === 'up') send({ type: 'store', kind: 'up', downMs: e.downMs });
+  });
   const lines = createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.trim()) continue;
@@ -84,9 +98,14 @@ export async function serveJobs(input: Readable, output: Writable, store: Object
     if (m.type === 'stop') break;
     if (m.type === 'prepare') {
       try {
+        const retriesAt = store.outages?.retries ?? 0;
         let loadMs = 0;
-        for (const sha of m.models) loadMs += (await runner.load(sha)).loadMs;
-        send({ type: 'prepared', id: m.id, loadMs });
+        for (const sha of m.models) {
+          if (m.fresh) await runner.unload(sha);
+          loadMs += (await runner.load(sha)).loadMs;
+        }
+        const storeRetries = (store.outages?.retries ?? 0) - retriesAt;
+        send({ type: 'prepared', id: m.id, loadMs, ...(storeRetries > 0 ? { storeRetries } : {}) });
       } catch (err) {
         send({ type: 'failed', id: m.id, error: messageLine(err) });
       }
@@ -96,6 +115,7 @@ export async function serveJobs(input: Readable, output: Writable, store: Object
     }
   }
   lines.close();
+  unwatch?.();
 }
 
 /** A runner whose parts come from the store under models/<sha256>.onnx. */

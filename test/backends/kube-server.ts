@@ -118,6 +118,8 @@ interface PodRuntime {
   proc?: ChildProcess;
   env?: Record<string, string>;
   log: string;
+  /** Processes exec'd in the pod: they run until they end or the pod is deleted. */
+  execs?: Set<ChildProcess>;
 }
 
 export class KubeServer {
@@ -133,8 +135,8 @@ export class KubeServer {
   readonly requests: string[] = [];
   /** The Host header of every request (how the client addressed the server). */
   readonly hosts: string[] = [];
-  /** Every exec: pod and command. */
-  readonly execs: { pod: string; command: string[] }[] = [];
+  /** Every exec: pod, command and (for a command that ran) its process. */
+  readonly execs: { pod: string; command: string[]; proc?: ChildProcess }[] = [];
   private readonly runtime = new Map<string, PodRuntime>();
   private readonly sockets = new Set<Duplex>();
   private readonly server: Server;
@@ -170,9 +172,11 @@ export class KubeServer {
   async stop(): Promise<void> {
     const exits: Promise<void>[] = [];
     for (const r of this.runtime.values()) {
-      if (r.proc && r.proc.exitCode === null && r.proc.signalCode === null) {
-        exits.push(new Promise((resolve) => r.proc!.once('close', () => resolve())));
-        r.proc.kill('SIGKILL');
+      for (const proc of [r.proc, ...(r.execs ?? [])]) {
+        if (proc && proc.exitCode === null && proc.signalCode === null) {
+          exits.push(new Promise((resolve) => proc.once('close', () => resolve())));
+          proc.kill('SIGKILL');
+        }
       }
     }
     await Promise.all(exits);
@@ -207,7 +211,8 @@ export class KubeServer {
   /** Resolves when no process of a pod is running any more. */
   async idle(timeoutMs = 10_000): Promise<void> {
     const t0 = Date.now();
-    while ([...this.runtime.values()].some((r) => r.proc && r.proc.exitCode === null && r.proc.signalCode === null)) {
+    const runs = (p?: ChildProcess) => p !== undefined && p.exitCode === null && p.signalCode === null;
+    while ([...this.runtime.values()].some((r) => runs(r.proc) || [...(r.execs ?? [])].some(runs))) {
       if (Date.now() - t0 > timeoutMs) throw new Error('pod processes still running');
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -553,9 +558,11 @@ export class KubeServer {
     setTimeout(() => this.schedule(key, fault), 5);
   }
 
+  /** Deleting a pod ends every process in it: its container's and those exec'd in it. */
   private removePod(key: string): void {
     const r = this.runtime.get(key);
     if (r?.proc && r.proc.exitCode === null) r.proc.kill('SIGKILL');
+    for (const proc of r?.execs ?? []) if (proc.exitCode === null) proc.kill('SIGKILL');
     this.pods.delete(key);
   }
 
@@ -714,7 +721,8 @@ export class KubeServer {
     const wsKey = req.headers['sec-websocket-key'];
     if (!protocol || typeof wsKey !== 'string') return refuse(400, 'BadRequest', 'unable to upgrade connection: no supported subprotocol');
     const command = url.searchParams.getAll('command');
-    this.execs.push({ pod: m[2]!, command });
+    const record: { pod: string; command: string[]; proc?: ChildProcess } = { pod: m[2]!, command };
+    this.execs.push(record);
     const accept = createHash('sha1').update(wsKey + WS_GUID).digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`);
     const ws = new WsConn(socket);
@@ -733,8 +741,12 @@ export class KubeServer {
       });
     }
     const proc = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTNAME: pod.metadata.name, ...(this.runtime.get(key)?.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    record.proc = proc;
     const rt = this.runtime.get(key);
-    if (rt && !rt.proc) rt.proc = proc;
+    if (rt) {
+      (rt.execs ??= new Set()).add(proc);
+      proc.once('close', () => rt.execs!.delete(proc));
+    }
     proc.stdin!.on('error', () => undefined);
     proc.stdout!.on('data', (d: Buffer) => ws.send(2, Buffer.concat([Buffer.from([1]), d])));
     proc.stderr!.on('data', (d: Buffer) => ws.send(2, Buffer.concat([Buffer.from([2]), d])));
@@ -758,10 +770,10 @@ export class KubeServer {
       if (channel === 0) proc.stdin!.write(data.subarray(1));
       else if (channel === 255 && data[1] === 0) proc.stdin!.end();
     };
+    // As in Kubernetes, closing the exec stream only closes the process's stdin: a process that
+    // does not end on that (a stopped one) goes on until it ends or its pod is deleted.
     ws.onClose = () => {
       proc.stdin!.end();
-      const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
-      proc.once('close', () => clearTimeout(t));
     };
   }
 }

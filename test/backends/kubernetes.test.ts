@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ import { JOB_CALIBRATION_REP } from '../../src/profile/cycle-calibration.js';
 import { chainSplitPoints } from '../helpers.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { EMBEDDED_ACCESS_KEY, startEmbeddedStore } from '../../src/storage/embedded.js';
+import { endsWithin, running } from '../processes.js';
 import { KubeServer, selfSignedCert, type PodFault } from './kube-server.js';
 import { keyPair, TestSshServer } from './ssh-server.js';
 
@@ -188,6 +189,49 @@ describe('--cloud kubernetes', () => {
     const stored = (plainServer.secrets.get('onnx-manager/onnx-manager-store') as { data: Record<string, string> }).data;
     assert.ok(!plainServer.execs[0]!.command.join(' ').includes(Buffer.from(stored.MINIO_SECRET_KEY!, 'base64').toString()));
     assert.equal(plainServer.pods.size, 0, 'the worker pod is deleted at the end');
+  });
+
+  it('worker mode: a worker stopped (SIGSTOP) misses the deadline and is ended with its pod before a new pod runs the cycle again; no old worker process remains', { timeout: 120_000 }, async () => {
+    const csv = join(dir, 'worker-stopped.csv');
+    const execsBefore = plainServer.execs.length;
+    let stopped: number | undefined;
+    let oldAtRestart: boolean | undefined;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        await new Promise((r) => setTimeout(r, 20));
+        const first = plainServer.execs[execsBefore]?.proc;
+        if (stopped === undefined && first?.pid !== undefined && existsSync(csv) && readFileSync(csv, 'utf8').trim().split('\n').length >= 2) {
+          stopped = first.pid;
+          process.kill(stopped, 'SIGSTOP');
+        }
+        // SIGKILL takes the stopped process down in a moment, not at once: it must be gone soon after the restart.
+        if (stopped !== undefined && oldAtRestart === undefined && plainServer.execs.length > execsBefore + 1) oldAtRestart = !(await endsWithin(stopped, 2000));
+      }
+    })();
+    let r: Awaited<ReturnType<typeof cli>>;
+    try {
+      r = await cli([
+        '--operation', 'run_all', '--onnx_file', model, '--rep', '4', '--warmup', '0', '--splits', '1', '--timeout', '3',
+        '--cloud', 'kubernetes', '--kube_mode', 'worker', '--results_file', csv,
+      ], plainServer.kubeconfig(join(dir, 'plain-kubeconfig')));
+    } finally {
+      watching = false;
+      await watch;
+    }
+    assert.equal(r.code, 0, r.err);
+    const got = rows(csv);
+    assert.deepEqual(got.map((x) => x.status), ['ok', 'ok', 'ok', 'ok']);
+    assert.equal(got.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1, 'one restart, in the row whose cycle ran again');
+    assert.ok(stopped !== undefined, 'the worker was stopped');
+    assert.equal(oldAtRestart, false, 'the stopped worker was ended as the new one started');
+    assert.equal(running(stopped!), false);
+    const pods = [...new Set(got.map((x) => x.job_name))];
+    assert.equal(pods.length, 2, `two worker pods: ${pods.join(', ')}`);
+    assert.match(pods[1]!, new RegExp(`^${pods[0]}-2$`), 'the new pod has a name of its own');
+    assert.ok(plainServer.requests.some((x) => x.startsWith(`DELETE /api/v1/namespaces/onnx-manager/pods/${pods[0]}?gracePeriodSeconds=0`)), 'the old pod deleted at once');
+    assert.equal(plainServer.execs.length, execsBefore + 2);
+    assert.equal(plainServer.pods.size, 0, 'both worker pods are gone at the end');
   });
 
   it('profile in worker mode: the cloud side measured in the worker pod', async () => {

@@ -29,6 +29,7 @@ import { readRows } from '../../src/profile/csv.js';
 import { readProfile } from '../../src/profile/layer-profile.js';
 import { cli } from '../cli-helper.js';
 import { zoo } from '../models/zoo.js';
+import { endsWithin, running, workerProcesses } from '../processes.js';
 import { keyPair, TestSshServer, type KeyPair } from './ssh-server.js';
 
 const { AgentProtocol } = ssh2;
@@ -331,11 +332,54 @@ describe('ssh backend: a real SSH server on loopback', () => {
       ['1:ok', '2:error', '3:ok'],
     );
     assert.match(rows[1]!.error!, /the cloud worker on tester@127\.0\.0\.1:\d+ exited/);
-    const execs = server.execs.slice(execsBefore);
+    const execs = server.execs.slice(execsBefore).filter((e) => e.command.includes('onnx-manager-worker'));
     // The cycle runs again on a fresh worker after each drop (three attempts, each dropped here).
     assert.equal(rows[1]!.cloud_restarts, '3');
     assert.equal(execs.length, 4);
+    // A connection lost without the worker's exit status: the worker is ended on the host by its pid.
+    assert.deepEqual(
+      server.execs.slice(execsBefore).filter((e) => !e.command.includes('onnx-manager-worker')).map((e) => e.command.replace(/\d+$/, 'PID')),
+      ['kill -KILL PID', 'kill -KILL PID', 'kill -KILL PID'],
+    );
     assert.notEqual(execs[0]!.connection, execs[1]!.connection, 'a new SSH connection');
+  });
+
+  it('a remote worker stopped (SIGSTOP) misses the deadline and is ended on the host by its pid before a new one starts: no old worker process remains', { timeout: 120_000 }, async () => {
+    const bucket = `ssh-stopped-${randomBytes(3).toString('hex')}`;
+    const execsBefore = server.execs.length;
+    let stopped: number | undefined;
+    let oldAtRestart: Promise<boolean> | undefined;
+    let seen: number[] = [];
+    server.options.onLine = (line, exec) => {
+      // Split 2's second repetition: the worker is stopped before it reads the job.
+      if (stopped === undefined && /"type":"job".*"inputKey":"input\/[^"]*\/2\/1\.pb"/.test(line)) {
+        seen = workerProcesses(bucket);
+        stopped = seen[0]!;
+        process.kill(stopped, 'SIGSTOP');
+      } else if (stopped !== undefined && oldAtRestart === undefined && exec !== server.execs[execsBefore] && exec.command.includes('onnx-manager-worker')) {
+        // SIGKILL takes the stopped process down in a moment, not at once: it must be gone soon after the restart.
+        oldAtRestart = endsWithin(stopped, 2000).then((ended) => !ended);
+      }
+    };
+    try {
+      const r = await cli([...runAll('stopped.csv', '--rep', '3', '--splits', '2', '--timeout', '3', '--minio_bucket', bucket), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
+      assert.equal(r.code, 0, r.err);
+    } finally {
+      server.options.onLine = undefined;
+      if (stopped !== undefined && running(stopped)) process.kill(stopped, 'SIGKILL');
+    }
+    const rows = await readRows(join(dir, 'stopped.csv'));
+    assert.deepEqual(
+      rows.map((x) => `${x.rep}:${x.status}:${x.cloud_restarts}`),
+      ['0:ok:0', '1:ok:1', '2:ok:0'],
+      'the cycle the stopped worker held runs again on a fresh one',
+    );
+    assert.equal(seen.length, 1, `one worker running when stopped: ${seen.join(', ')}`);
+    assert.ok(stopped !== undefined, 'the worker was stopped');
+    assert.equal(await oldAtRestart, false, 'the stopped worker was ended as the new one started');
+    assert.deepEqual(workerProcesses(bucket), [], 'no worker process of the run remains');
+    const kills = server.execs.slice(execsBefore).filter((e) => !e.command.includes('onnx-manager-worker'));
+    assert.deepEqual(kills.map((e) => e.command), [`kill -KILL ${stopped}`], 'one kill by pid, a fixed command holding only the number');
   });
 
   it('the host key type known for the host is the one negotiated (rsa, ecdsa beside ed25519)', async () => {

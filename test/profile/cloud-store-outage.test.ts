@@ -15,13 +15,12 @@ import { decodeCloudConfig, encodeCloudConfig } from '../../src/config/cloud-con
 import { buildRunConfig, cloudConfigOf } from '../../src/config/run-config.js';
 import type { Row } from '../../src/profile/columns.js';
 import { runSweep } from '../../src/profile/sweep.js';
-import { createSession } from '../../src/runtime/ort.js';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
 import { openMinioStore } from '../../src/storage/minio-store.js';
 import { openStoreFromEnv } from '../../src/storage/open.js';
 import { startS3Server, type S3Server } from '../../src/storage/s3-server/server.js';
 import type { ObjectStore } from '../../src/storage/store.js';
-import { analyze, feedsFor, zooSubject } from '../helpers.js';
+import { analyze, sweepContext, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-cloud-outage-'));
@@ -43,12 +42,31 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A TCP relay to the S3 server that can be cut: every connection through it dropped, new ones refused. */
-async function relay(): Promise<{ endpoint: string; cut(ms: number): void; close(): Promise<void> }> {
+/**
+ * A TCP relay to the S3 server that can be cut (every connection through it dropped, new ones
+ * dropped at once) or killed as the store is killed (connections dropped, the port closed, so new
+ * ones are refused, and open again after `ms`) when a request matching `pattern` goes through.
+ */
+async function relay(): Promise<{ endpoint: string; cut(ms: number): void; killOn(pattern: RegExp, ms: number): void; killed: number; close(): Promise<void> }> {
   const open = new Set<net.Socket>();
   let downUntil = 0;
+  let killOn: { pattern: RegExp; ms: number } | undefined;
+  let killed = 0;
+  const kill = (ms: number) => {
+    killed++;
+    srv.close();
+    for (const s of open) s.destroy();
+    setTimeout(() => srv.listen(port, '127.0.0.1'), ms);
+  };
   const srv = net.createServer((c) => {
     if (Date.now() < downUntil) return void c.destroy();
+    c.on('data', (d: Buffer) => {
+      if (killOn && killOn.pattern.test(d.toString('latin1'))) {
+        const { ms } = killOn;
+        killOn = undefined;
+        kill(ms);
+      }
+    });
     const up = net.connect(server.port, '127.0.0.1');
     for (const s of [c, up]) {
       open.add(s);
@@ -70,13 +88,23 @@ async function relay(): Promise<{ endpoint: string; cut(ms: number): void; close
       downUntil = Date.now() + ms;
       for (const s of open) s.destroy();
     },
+    killOn(pattern, ms) {
+      killOn = { pattern, ms };
+    },
+    get killed() {
+      return killed;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const s of open) s.destroy();
+        if (!srv.listening) return resolve();
         srv.close(() => resolve());
       }),
   };
 }
+
+/** A sweep over the test's store whose cloud side is `backend` (its worker reaches the store where the backend says). */
+const sweepOf = (backend: LocalBackend, tag: string) => sweepContext(analysis, store, backend, { tag, timeoutMs: 30_000, warmup: 1 });
 
 describe('the store as the cloud processes see it', () => {
   it('--store_retry_s reaches the cloud processes in --cloud_config, and their store retries for that long', async () => {
@@ -131,29 +159,14 @@ describe('the store as the cloud processes see it', () => {
     const backend = new LocalBackend({ store: { endpoint: link.endpoint, ...KEYS, bucket: BUCKET } });
     const rows: Row[] = [];
     try {
-      await runSweep(
-        {
-          analysis,
-          store,
-          backend,
-          createSession,
-          provider: { name: 'cpu' },
-          execType: 'CPU',
-          sessionOptions: { graphOptimizationLevel: 'disabled' },
-          feeds: feedsFor(analysis),
-          runId: `cloud-outage-${Math.random().toString(36).slice(2, 8)}`,
-          timeoutMs: 30_000,
-          warmup: 1,
+      await runSweep(sweepOf(backend, 'cloud-outage'), {
+        rep: 12,
+        splits: [2],
+        onRow: (r) => {
+          rows.push(r);
+          if (rows.length === 4) link.cut(OUTAGE_MS);
         },
-        {
-          rep: 12,
-          splits: [2],
-          onRow: (r) => {
-            rows.push(r);
-            if (rows.length === 4) link.cut(OUTAGE_MS);
-          },
-        },
-      );
+      });
     } finally {
       await backend.close();
       await link.close();
@@ -166,5 +179,45 @@ describe('the store as the cloud processes see it', () => {
     assert.equal(retried.length, 1, `store_retries: ${rows.map((r) => r.store_retries).join(',')}`);
     assert.equal(retried[0]!.rep, 4, 'the cycle after the cut');
     for (const r of rows) assert.ok(Number(r.wait_ms) < OUTAGE_MS, `rep ${r.rep}: wait_ms ${r.wait_ms} holds no part of the ${OUTAGE_MS} ms outage`);
+  });
+
+  /** A sweep of splits 2 and 4 whose worker's first fetch of a part kills the store for `outageMs`. */
+  async function killedDuringLoad(outageMs: number, deadlineMs?: number) {
+    const link = await relay();
+    const backend = new LocalBackend({ store: { endpoint: link.endpoint, ...KEYS, bucket: BUCKET } });
+    if (deadlineMs !== undefined) backend.deadlineMs = deadlineMs;
+    const events: string[] = [];
+    backend.onStoreOutage((e) => events.push(e.kind));
+    link.killOn(new RegExp(`^GET /${BUCKET}/models/[0-9a-f]{64}\\.onnx`), outageMs);
+    const rows: Row[] = [];
+    try {
+      await runSweep(sweepOf(backend, 'load-outage'), { rep: 3, splits: [2, 4], onRow: (r) => void rows.push(r) });
+    } finally {
+      await backend.close();
+      await link.close();
+    }
+    assert.equal(link.killed, 1, 'the store was killed during the load');
+    assert.deepEqual(
+      rows.map((r) => `${r.split_index}/${r.rep}:${r.status}`),
+      ['2/0:ok', '2/1:ok', '2/2:ok', '4/0:ok', '4/1:ok', '4/2:ok'],
+    );
+    assert.deepEqual(events, ['down', 'up'], 'the worker said when its store went and when it came back');
+    assert.ok(Number(rows[0]!.store_retries) > 0, `the first row counts the load's retries: store_retries ${rows.map((r) => r.store_retries).join(',')}`);
+    assert.deepEqual(rows.slice(1).map((r) => Number(r.store_retries)), [0, 0, 0, 0, 0]);
+    for (const r of rows) {
+      assert.ok(Number(r.cloud_load_ms) > 0, `split ${r.split_index}: cloud_load_ms ${r.cloud_load_ms} measured`);
+      assert.ok(Number(r.cloud_load_ms) < outageMs, `split ${r.split_index}: cloud_load_ms ${r.cloud_load_ms} holds no part of the ${outageMs} ms outage`);
+    }
+    return { rows, backend };
+  }
+
+  it('the store killed while the worker loads a part: the sweep hears of it, the load is timed again, and store_retries counts the retries', { timeout: 120_000 }, async () => {
+    await killedDuringLoad(OUTAGE_MS);
+  });
+
+  it('an outage longer than the deadline while the worker loads a part: the worker waiting for its store is not taken for hung', { timeout: 120_000 }, async () => {
+    const { rows, backend } = await killedDuringLoad(4000, 1500);
+    assert.equal(backend.restarts, 0, 'the worker was not killed');
+    assert.deepEqual(rows.map((r) => Number(r.cloud_restarts)), [0, 0, 0, 0, 0, 0]);
   });
 });

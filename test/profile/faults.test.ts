@@ -8,9 +8,8 @@ import type { CloudBackend, CloudJob } from '../../src/backends/backend.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import type { Row } from '../../src/profile/columns.js';
 import { runSweep, type SweepContext } from '../../src/profile/sweep.js';
-import { createSession } from '../../src/runtime/ort.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
-import { analyze, feedsFor, zooSubject } from '../helpers.js';
+import { analyze, sweepContext, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import type { ModelAnalysis } from '../../src/split/analysis.js';
 import { decodePayload, encodePayload } from '../../src/tensor/payload/index.js';
@@ -27,19 +26,7 @@ after(async () => {
 });
 
 function context(backend: CloudBackend, timeoutMs = 20_000): SweepContext {
-  return {
-    analysis,
-    store: store.store,
-    backend,
-    createSession,
-    provider: { name: 'cpu' },
-    execType: 'CPU',
-    sessionOptions: { graphOptimizationLevel: 'disabled' },
-    feeds: feedsFor(analysis),
-    runId: `faults-${Math.random().toString(36).slice(2, 8)}`,
-    timeoutMs,
-    warmup: 0,
-  };
+  return sweepContext(analysis, store.store, backend, { tag: 'faults', timeoutMs, warmup: 0 });
 }
 
 function local(): LocalBackend {

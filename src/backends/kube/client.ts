@@ -262,9 +262,12 @@ export class KubeClient {
     }
   }
 
-  async deletePod(name: string): Promise<void> {
+  /** Deletes a pod (gone already is fine); `graceSeconds` 0 ends its processes at once. */
+  async deletePod(name: string, graceSeconds?: number): Promise<void> {
     try {
-      await this.call(`delete pod ${this.namespace}/${name}`, () => this.core.deleteNamespacedPod({ name, namespace: this.namespace }));
+      await this.call(`delete pod ${this.namespace}/${name}`, () =>
+        this.core.deleteNamespacedPod({ name, namespace: this.namespace, ...(graceSeconds !== undefined ? { gracePeriodSeconds: graceSeconds } : {}) }),
+      );
     } catch (err) {
       if ((err as KubernetesError).code !== 404) throw err;
     }

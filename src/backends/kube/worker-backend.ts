@@ -3,6 +3,11 @@
  * the backend execs `onnx-cloud --serve --cloud_config C` in it (the API server's exec WebSocket)
  * and speaks the JSON-lines worker protocol over the exec streams, so sessions stay warm across
  * the sweep.
+ *
+ * Ending a worker: closing the exec stream does not end the process in the container (it only
+ * loses its stdin, and a stopped one stays stopped), so a worker the backend kills (it missed a
+ * deadline) is ended with its pod, deleted at once; the next worker runs in a new pod (the one
+ * this backend makes, or another Running pod of a worker Deployment).
  */
 import { PassThrough } from 'node:stream';
 import { Exec, type V1Pod, type V1Status } from '@kubernetes/client-node';
@@ -20,6 +25,12 @@ const WORKER_START_MS = 300_000;
 export class KubernetesWorkerBackend extends WorkerBackend {
   readonly name = 'kubernetes';
   private pod?: { name: string; container: string; own: boolean };
+  /** Worker pods this backend made (each restart after a kill makes another name). */
+  private made = 0;
+  /** Pods deleted because their worker was killed (never used again). */
+  private readonly deleted = new Set<string>();
+  /** The deletion of a killed worker's pod, which the next worker waits for. */
+  private ending?: Promise<void>;
 
   constructor(
     private readonly kube: KubeClient,
@@ -34,6 +45,7 @@ export class KubernetesWorkerBackend extends WorkerBackend {
 
   /** A running worker pod: a Running pod of this image labelled as a worker (e.g. from cloud/k8s/worker.yaml), else one made now. */
   private async ensurePod(): Promise<{ name: string; container: string; own: boolean }> {
+    if (this.pod && this.deleted.has(this.pod.name)) this.pod = undefined;
     if (this.pod) {
       const p = await this.kube.readPod(this.pod.name).catch(() => undefined);
       if (p && podRunning(p) && !p.metadata?.deletionTimestamp) return this.pod;
@@ -46,12 +58,13 @@ export class KubernetesWorkerBackend extends WorkerBackend {
     );
     for (const p of list.items) {
       const c = p.spec?.containers?.find((x) => x.image === this.s.args.image);
-      if (c && podRunning(p) && !p.metadata?.deletionTimestamp && p.metadata?.name) {
+      if (c && podRunning(p) && !p.metadata?.deletionTimestamp && p.metadata?.name && !this.deleted.has(p.metadata.name)) {
         this.pod = { name: p.metadata.name, container: c.name, own: false };
         return this.pod;
       }
     }
-    const name = `onnx-worker-${this.s.instance}`;
+    // A pod deleted a moment ago may still be terminating under its name.
+    const name = `onnx-worker-${this.s.instance}${this.made++ === 0 ? '' : `-${this.made}`}`;
     const body = workerPodManifest({ name, namespace: ns, image: this.s.args.image, secret: this.s.args.secret, instance: this.s.instance });
     await this.kube.call(`create pod ${ns}/${name}`, () => this.kube.core.createNamespacedPod({ namespace: ns, body: body as V1Pod }));
     this.pod = { name, container: CONTAINER, own: true };
@@ -72,7 +85,19 @@ export class KubernetesWorkerBackend extends WorkerBackend {
     }
   }
 
+  /** Ends a killed worker with its pod, deleted at once; a failure is a warning. */
+  private endPod(pod: { name: string; own: boolean }): void {
+    this.deleted.add(pod.name);
+    const before = this.ending;
+    this.ending = (async () => {
+      await before;
+      await this.kube.deletePod(pod.name, 0).catch((err: Error) => this.s.warn(`could not delete worker pod ${this.kube.namespace}/${pod.name}, whose worker was killed: ${err.message}`));
+    })();
+  }
+
   protected async spawnWorker(): Promise<WorkerStreams> {
+    // A worker killed after a deadline is ended with its pod before its successor starts.
+    await this.ending;
     const pod = await this.ensurePod();
     const stdin = new PassThrough();
     const stdout = new PassThrough();
@@ -103,7 +128,14 @@ export class KubernetesWorkerBackend extends WorkerBackend {
       ws.on('close', () => resolve(describe()));
       ws.on('error', (e: Error) => resolve(`exec stream error: ${e.message}`));
     });
-    return { stdin, stdout, exited, kill: () => ws.terminate() };
+    let killed = false;
+    const kill = () => {
+      ws.terminate();
+      if (killed) return;
+      killed = true;
+      this.endPod(pod);
+    };
+    return { stdin, stdout, exited, kill };
   }
 
   override async jobInfo(job: CloudJob): Promise<JobInfo> {
@@ -115,6 +147,7 @@ export class KubernetesWorkerBackend extends WorkerBackend {
     try {
       await super.close();
     } finally {
+      await this.ending;
       try {
         if (this.pod?.own && !this.s.args.keepJobs) await this.kube.deletePod(this.pod.name);
       } catch (err) {

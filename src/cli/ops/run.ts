@@ -189,10 +189,25 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  // One line when the store goes away and one when it is back; retries are counted, not printed.
+  // One line when the store goes away and one when it is back, whether the edge or the cloud worker
+  // (or both) found it gone; retries are counted, not printed.
+  const down = { edge: false, cloud: false };
+  const went = (side: keyof typeof down, line: string) => {
+    if (!down.edge && !down.cloud) progress.note(line);
+    down[side] = true;
+  };
+  const back = (side: keyof typeof down, line: string) => {
+    if (!down[side]) return;
+    down[side] = false;
+    if (!down.edge && !down.cloud) progress.note(line);
+  };
   const unwatch = s.ctx.store.outages?.on((e) => {
-    if (e.kind === 'down') progress.note(`waiting for the store: ${e.reason}`);
-    else if (e.kind === 'up') progress.note(`the store is back after ${(e.downMs / 1000).toFixed(1)} s; the interrupted cycle runs again`);
+    if (e.kind === 'down') went('edge', `waiting for the store: ${e.reason}`);
+    else if (e.kind === 'up') back('edge', `the store is back after ${(e.downMs / 1000).toFixed(1)} s; the interrupted cycle runs again`);
+  });
+  const unwatchCloud = s.ctx.backend.onStoreOutage?.((e) => {
+    if (e.kind === 'down') went('cloud', `the cloud worker is waiting for the store: ${e.reason}`);
+    else back('cloud', `the store is back after ${(e.downMs / 1000).toFixed(1)} s for the cloud worker; what it was doing runs again`);
   });
   let storeGone: StoreUnavailableError | undefined;
   try {
@@ -213,6 +228,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     });
   } finally {
     unwatch?.();
+    unwatchCloud?.();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     progress.stop();
