@@ -187,12 +187,34 @@ export class PreparedSplit {
   /** Store retries seen while the split point was prepared (or its parts loaded again), for the next recorded row. */
   private loadRetries = 0;
 
-  /** Loads the cloud parts again when the worker was restarted since they were loaded (untimed: before the cycle). */
+  /**
+   * Loads the cloud parts again when the worker was restarted since they were loaded, then runs
+   * the sweep's warm-up cycles on the fresh worker, so the cycle run again is as warm as the
+   * others (untimed, unrecorded: before the cycle).
+   */
   private async reload(ctx: SweepContext): Promise<void> {
     const now = ctx.backend.restarts;
     if (now === undefined || now === this.loadedAt || this.cloudModels.length === 0) return;
     this.loadRetries += (await loadCloudParts(ctx.backend, this.cloudModels)).retries;
     this.loadedAt = ctx.backend.restarts;
+    for (let w = 1; w <= ctx.warmup; w++) {
+      const job = await this.freshJob(ctx, -w);
+      // A warm-up that fails leaves the cycle itself to fail, and to be run again, as it would.
+      await this.cycleOnce(ctx, -w, job).catch(() => undefined);
+      await ctx.store.remove([job.inputKey, job.outputKey]).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The store keys of repetition `rep`'s cycle. A split point measured again in the same run
+   * reuses its keys: what the last time left goes first, or the wait would find the old result at once.
+   */
+  private async freshJob(ctx: SweepContext, rep: number): Promise<{ inputKey: string; outputKey: string }> {
+    const job = this.jobOf(ctx, rep);
+    const used = (ctx.usedKeys ??= new Set());
+    if (used.has(job.outputKey)) await ctx.store.remove([job.inputKey, job.outputKey]);
+    used.add(job.outputKey);
+    return job;
   }
 
   /**
@@ -201,12 +223,7 @@ export class PreparedSplit {
    * retries); a StoreUnavailableError (the store gone for the whole budget) is thrown.
    */
   async cycle(ctx: SweepContext, rep: number): Promise<CycleResult> {
-    const job = this.jobOf(ctx, rep);
-    // A split point measured again in the same run reuses its keys: what the last time left must
-    // go first, or the wait would find the old result at once.
-    const used = (ctx.usedKeys ??= new Set());
-    if (used.has(job.outputKey)) await ctx.store.remove([job.inputKey, job.outputKey]);
-    used.add(job.outputKey);
+    const job = await this.freshJob(ctx, rep);
     const discard = async (): Promise<void> => {
       if (this.cloudModels.length > 0) await ctx.store.remove([job.inputKey, job.outputKey]);
     };

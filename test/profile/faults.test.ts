@@ -25,8 +25,8 @@ after(async () => {
   await store.stop();
 });
 
-function context(backend: CloudBackend, timeoutMs = 20_000): SweepContext {
-  return sweepContext(analysis, store.store, backend, { tag: 'faults', timeoutMs, warmup: 0 });
+function context(backend: CloudBackend, timeoutMs = 20_000, warmup = 0): SweepContext {
+  return sweepContext(analysis, store.store, backend, { tag: 'faults', timeoutMs, warmup });
 }
 
 function local(): LocalBackend {
@@ -60,10 +60,10 @@ class FaultyBackend implements CloudBackend {
 const splitOf = (job: CloudJob) => Number(job.inputKey.split('/')[2]);
 
 /** Sweeps split points 1, 2 and 3 through the backend (closed afterwards) and returns the rows. */
-async function sweepRows(backend: CloudBackend, opts: { rep?: number; timeoutMs?: number } = {}): Promise<Row[]> {
+async function sweepRows(backend: CloudBackend, opts: { rep?: number; timeoutMs?: number; warmup?: number } = {}): Promise<Row[]> {
   const rows: Row[] = [];
   try {
-    await runSweep(context(backend, opts.timeoutMs), { rep: opts.rep ?? 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
+    await runSweep(context(backend, opts.timeoutMs, opts.warmup), { rep: opts.rep ?? 1, splits: [1, 2, 3], onRow: (r) => void rows.push(r) });
   } finally {
     await backend.close();
   }
@@ -87,6 +87,29 @@ describe('faults during a sweep', () => {
     const rows = await sweepRows(backend, { rep: 2 });
     const status = rows.map((r) => `${r.split_index}/${r.rep}:${r.status}:${r.cloud_restarts}`);
     assert.deepEqual(status, ['1/0:ok:0', '1/1:ok:0', '2/0:ok:0', '2/1:ok:1', '3/0:ok:0', '3/1:ok:0']);
+  });
+
+  it('a cycle run again after a worker restart runs on warm sessions: the sweep\'s warm-up cycles run first on the fresh worker', async () => {
+    const inner = local();
+    const triggered: string[] = [];
+    let killed = false;
+    const backend = new FaultyBackend(inner, async (job) => {
+      const key = job.inputKey.split('/').slice(2).join('/');
+      triggered.push(key);
+      if (key === '2/1.pb' && !killed) {
+        killed = true;
+        await inner.trigger(job);
+        inner.kill();
+        return 'swallow';
+      }
+      return 'pass';
+    });
+    const rows = await sweepRows(backend, { rep: 2, warmup: 1 });
+    assert.deepEqual(
+      rows.map((r) => `${r.split_index}/${r.rep}:${r.status}:${r.cloud_restarts}`),
+      ['1/0:ok:0', '1/1:ok:0', '2/0:ok:0', '2/1:ok:1', '3/0:ok:0', '3/1:ok:0'],
+    );
+    assert.deepEqual(triggered, ['1/w1.pb', '1/0.pb', '1/1.pb', '2/w1.pb', '2/0.pb', '2/1.pb', '2/w1.pb', '2/1.pb', '3/w1.pb', '3/0.pb', '3/1.pb']);
   });
 
   it('a cloud worker killed between jobs: the cycle that restarts it runs again, so no ok row carries the restart', async () => {
