@@ -198,10 +198,9 @@ export class PreparedSplit {
     this.loadRetries += (await loadCloudParts(ctx.backend, this.cloudModels)).retries;
     this.loadedAt = ctx.backend.restarts;
     for (let w = 1; w <= ctx.warmup; w++) {
-      const job = await this.freshJob(ctx, -w);
       // A warm-up that fails leaves the cycle itself to fail, and to be run again, as it would.
-      await this.cycleOnce(ctx, -w, job).catch(() => undefined);
-      await ctx.store.remove([job.inputKey, job.outputKey]).catch(() => undefined);
+      // Its objects go with the split point's others when it is done (release).
+      await this.cycleOnce(ctx, -w, await this.freshJob(ctx, -w)).catch(() => undefined);
     }
   }
 
