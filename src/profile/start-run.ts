@@ -6,7 +6,6 @@
  * (`measureSplit`) or the sweep (`sweep`) then runs over it; `close` stops everything that was
  * started (backend, proxy, stores), on every path.
  */
-import { randomUUID } from 'node:crypto';
 import type { BackendContext, CloudBackend } from '../backends/backend.js';
 import { backendModule } from '../backends/index.js';
 import { cloudConfigOf, edgeSessionOptions, threadColumns, type RunConfig } from '../config/run-config.js';
@@ -17,6 +16,7 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
 import { openStore } from '../storage/open.js';
+import { newRunId } from '../storage/run-id.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
@@ -61,9 +61,6 @@ export interface StartedRun {
 
 const stderrWarn = (line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`);
 
-function newRunId(): string {
-  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomUUID().slice(0, 8)}`;
-}
 
 /**
  * The cloud side of a run, opened and starting: the store (and the link's proxy) open, the

@@ -5,9 +5,10 @@
  * paths) `<folder>/<run>-<split>-<rep>.pb`, of the runs named or of every run. Only keys of those
  * layouts go: anything else stays, and so do the parts under models/, which runs share by content
  * hash. In the flat folders, which other programs write to as well, "every run" means every run
- * id of this tool's form (startRun: `20260101T120000-1a2b3c4d`).
+ * id of this tool's form (run-id.ts: `20260101T120000-1a2b3c4d`).
  */
 import { UsageError } from '../errors.js';
+import { TOOL_RUN_ID } from './run-id.js';
 import type { ObjectStore } from './store.js';
 
 export interface CleanResult {
@@ -28,8 +29,6 @@ const REP = String.raw`(?:w?\d+(?:-[A-Za-z][A-Za-z0-9_]*)?|profile)`;
 const RUN_KEY = new RegExp(String.raw`^(input|output)\/([\w.-]+)\/(?:\d+|profile)\/${REP}\.pb$`);
 /** What follows `<run>-` in a flat folder: split - rep .pb. */
 const FLAT_REST = new RegExp(String.raw`^\d+-${REP}\.pb$`);
-/** A run id as this tool makes them. */
-const TOOL_RUN = /^(\d{8}T\d{6}-[0-9a-f]{8})-/;
 const RUN_ID = /^[\w.-]+$/;
 /** Objects per remove request (S3's limit for one multi-object delete). */
 const BATCH = 1000;
@@ -42,7 +41,7 @@ export function checkRunId(id: string, flag = '--run_id'): string {
 
 /** The run a flat key (the name after the folder) belongs to, among `runs` or of this tool's form ('all'). */
 function flatRun(name: string, runs: readonly string[] | 'all'): string | undefined {
-  const candidates = runs === 'all' ? [TOOL_RUN.exec(name)?.[1]].filter((r): r is string => r !== undefined) : runs;
+  const candidates = runs === 'all' ? [TOOL_RUN_ID.exec(name)?.[1]].filter((r): r is string => r !== undefined) : runs;
   return candidates.find((run) => name.startsWith(`${run}-`) && FLAT_REST.test(name.slice(run.length + 1)));
 }
 

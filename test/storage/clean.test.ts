@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { humanBytes } from '../../src/cli/format.js';
 import { openMinioStore } from '../../src/storage/minio-store.js';
+import { newRunId, TOOL_RUN_ID } from '../../src/storage/run-id.js';
 import { startS3Server, type S3Server } from '../../src/storage/s3-server/server.js';
 import type { ObjectStore } from '../../src/storage/store.js';
 import { cli, expectOneLineFailures } from '../cli-helper.js';
@@ -62,6 +63,13 @@ async function fill(): Promise<{ a: number; b: number }> {
 async function everything(): Promise<string[]> {
   return (await store.list('')).sort();
 }
+
+it("the run ids a run gets are of the form clean --all takes for this tool's in shared folders", () => {
+  for (let k = 0; k < 20; k++) {
+    const id = newRunId();
+    assert.equal(TOOL_RUN_ID.exec(`${id}-3-0.pb`)?.[1], id);
+  }
+});
 
 describe('clean', () => {
   it('--run_id removes that run’s input/ and output/ objects and nothing else; --all every run’s, never other objects', async () => {
