@@ -7,6 +7,9 @@ export function messageLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0]!;
 }
 
+/** Writes a warning line on stderr, where a library caller gave no place of its own for warnings. */
+export const warnOnStderr = (line: string): void => void process.stderr.write(`onnx-manager: warning: ${line}\n`);
+
 export class OnnxManagerError extends Error {
   /** The file the problem is about, when there is one. */
   readonly file?: string;

@@ -14,7 +14,7 @@ import { homedir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import ssh2 from 'ssh2';
 import type { AuthMethod, Client as SshClient, ConnectConfig, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
-import { FileError, OnnxManagerError, UsageError } from '../errors.js';
+import { FileError, OnnxManagerError, UsageError, warnOnStderr } from '../errors.js';
 import type { SshConnectOptions } from './ssh-options.js';
 import { secretFromEnv } from '../secrets.js';
 
@@ -340,7 +340,7 @@ export async function connectSsh(target: string, env: Env = process.env, options
       `no way to authenticate to ${t.label}: give --ssh_key FILE (or SSH_KEY_FILE), run ssh-agent (SSH_AUTH_SOCK), or put the password in a file and set SSH_PASSWORD_FILE`,
     );
   }
-  const warn = options.warn ?? ((line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`));
+  const warn = options.warn ?? warnOnStderr;
   const known = options.insecureNoHostCheck ? undefined : readKnownHosts(options, env);
   const name = knownHostsName(t.host, t.port);
   const knownTypes = known

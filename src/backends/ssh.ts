@@ -17,7 +17,7 @@
  */
 import type { ClientChannel } from 'ssh2';
 import { cloudConfigArgs, type CloudConfig } from '../config/cloud-config.js';
-import { UsageError } from '../errors.js';
+import { UsageError, warnOnStderr } from '../errors.js';
 import { isLoopbackHost } from '../net.js';
 import type { BackendModule, StoreAccess } from './backend.js';
 import { checkStoreReach } from './reach.js';
@@ -123,7 +123,7 @@ export class SshBackend extends WorkerBackend {
   /** Ends the worker with this process id on the host (SIGKILL); a failure is a warning, not an error. */
   private async killRemote(pid: number): Promise<void> {
     if (!Number.isSafeInteger(pid) || pid <= 1) return;
-    const warn = this.options.connect.warn ?? ((line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`));
+    const warn = this.options.connect.warn ?? warnOnStderr;
     try {
       const client = await this.connect();
       const ended = new Promise<string>((resolve, reject) => {

@@ -16,6 +16,7 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
 import { openStore } from '../storage/open.js';
+import { warnOnStderr } from '../errors.js';
 import { newRunId } from '../storage/run-id.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
@@ -59,8 +60,6 @@ export interface StartedRun {
   close(): Promise<void>;
 }
 
-const stderrWarn = (line: string) => void process.stderr.write(`onnx-manager: warning: ${line}\n`);
-
 
 /**
  * The cloud side of a run, opened and starting: the store (and the link's proxy) open, the
@@ -85,7 +84,7 @@ export interface StartingCloud {
 
 export async function startCloud(runConfig: RunConfig, options: Pick<StartRunOptions, 'warn' | 'env'> = {}): Promise<StartingCloud> {
   const env = options.env ?? process.env;
-  const warn = options.warn ?? stderrWarn;
+  const warn = options.warn ?? warnOnStderr;
   let config = runConfig;
   const module = await backendModule(config.cloud);
   await checkProvider(config.provider, probeModel());
