@@ -140,16 +140,16 @@ function storeTag(store: FaultStore): string {
   return store.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 12);
 }
 
-function tallyFor(scenario: string, store: FaultStore): SweepTally {
-  return { scenario, store: store.name, faults: 0, rowsLost: 0, rowsDuplicated: 0, rowsWronglyOk: 0, mishandled: 0, notes: [] };
+/** One scenario's empty tally, seeded generator, bucket and CSV of its own for this store. */
+function scenario(name: string, tag: string, salt: number, store: FaultStore, s: SweepSetup): { t: SweepTally; rng: Rng; bucket: string; csv: string } {
+  const t = { scenario: name, store: store.name, faults: 0, rowsLost: 0, rowsDuplicated: 0, rowsWronglyOk: 0, mishandled: 0, notes: [] };
+  const bucket = `faults-${tag}-${storeTag(store)}-${s.seed}`;
+  return { t, rng: new Rng(s.seed ^ salt), bucket, csv: join(s.work, `${bucket}.csv`) };
 }
 
 /** The store killed (SIGKILL) and started again, twice, mid-sweep: run_all waits and finishes with every row ok. */
 export async function storeKilled(store: FaultStore, s: SweepSetup): Promise<SweepTally> {
-  const t = tallyFor('store killed and restarted', store);
-  const rng = new Rng(s.seed ^ 0x51);
-  const bucket = `faults-store-${storeTag(store)}-${s.seed}`;
-  const csv = join(s.work, `${bucket}.csv`);
+  const { t, rng, bucket, csv } = scenario('store killed and restarted', 'store', 0x51, store, s);
   const r = runAll(store, bucket, csv, s, []);
   const total = s.splits * s.rep;
   for (const share of [0.25, 0.6]) {
@@ -189,10 +189,7 @@ async function workerOf(r: Running): Promise<number | undefined> {
 
 /** The cloud worker killed (SIGKILL) at three seeded moments; failed rows are run again by --resume. */
 export async function workerKilled(store: FaultStore, s: SweepSetup): Promise<SweepTally> {
-  const t = tallyFor('cloud worker killed', store);
-  const rng = new Rng(s.seed ^ 0x77);
-  const bucket = `faults-worker-${storeTag(store)}-${s.seed}`;
-  const csv = join(s.work, `${bucket}.csv`);
+  const { t, rng, bucket, csv } = scenario('cloud worker killed', 'worker', 0x77, store, s);
   const r = runAll(store, bucket, csv, s, []);
   const total = s.splits * s.rep;
   for (const share of [0.2, 0.45, 0.7]) {
@@ -211,9 +208,7 @@ export async function workerKilled(store: FaultStore, s: SweepSetup): Promise<Sw
  * for it (a row times out or the worker is replaced within 20 s); then it is let go (SIGCONT).
  */
 export async function workerStopped(store: FaultStore, s: SweepSetup): Promise<SweepTally> {
-  const t = tallyFor('cloud worker stopped (SIGSTOP)', store);
-  const bucket = `faults-stopped-${storeTag(store)}-${s.seed}`;
-  const csv = join(s.work, `${bucket}.csv`);
+  const { t, bucket, csv } = scenario('cloud worker stopped (SIGSTOP)', 'stopped', 0, store, s);
   const r = runAll(store, bucket, csv, s, ['--timeout', '5']);
   const total = s.splits * s.rep;
   if (await until(() => rows(csv).length >= 0.3 * total, 120_000)) {
@@ -255,10 +250,7 @@ export function killMoments(rng: Rng, total: number, kills: number): number[] {
  * kill lands mid-sweep however fast the machine is; a run that ends before its moment is noted.
  */
 export async function runAllKilled(store: FaultStore, s: SweepSetup, kills: number): Promise<SweepTally> {
-  const t = tallyFor('run_all killed and resumed', store);
-  const rng = new Rng(s.seed ^ 0x99);
-  const bucket = `faults-killed-${storeTag(store)}-${s.seed}`;
-  const csv = join(s.work, `${bucket}.csv`);
+  const { t, rng, bucket, csv } = scenario('run_all killed and resumed', 'killed', 0x99, store, s);
   const moments = killMoments(rng, s.splits * s.rep, kills);
   for (let k = 0; ; k++) {
     const r = runAll(store, bucket, csv, s, existsSync(csv) ? ['--resume'] : []);
