@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { messageLine, OnnxManagerError } from '../errors.js';
+import { probeProviders } from './provider-probe.js';
 import type { ProviderChoice } from './providers.js';
 import type { HostTensor, Session, SessionOptions } from './session.js';
 
@@ -59,29 +60,26 @@ export function availableProviders(): { name: string; bundled: boolean }[] {
 
 /**
  * Checks that a provider can be used here, by creating a session for a one-node model on it.
- * Never falls back: a provider that cannot load is an error listing the ones that can.
+ * Never falls back: a provider that cannot load is an error listing the ones that can. CPU is
+ * tried in this process; any other provider in a child (provider-probe.ts), with the others this
+ * build bundles, since a provider that fails to load writes native warnings to stderr.
  */
 export async function checkProvider(choice: ProviderChoice, probeModel: Uint8Array): Promise<void> {
   const known = availableProviders();
-  const probe = async (c: ProviderChoice) => {
-    const s = await createSession(probeModel, { executionProviders: [c], logSeverityLevel: 4 });
+  if (choice.name === 'cpu' && known.some((b) => b.name === 'cpu')) {
+    const s = await createSession(probeModel, { executionProviders: [choice], logSeverityLevel: 4 });
     await s.release();
-  };
-  const usable = async () => {
-    const ok: string[] = [];
-    for (const b of known.filter((k) => k.bundled && k.name !== choice.name)) {
-      if (await probe({ name: b.name }).then(() => true, () => false)) ok.push(b.name);
-    }
-    return ok.join(', ') || 'none';
-  };
-  if (!known.some((b) => b.name === choice.name)) {
-    throw new RuntimeError(`execution provider '${choice.name}' is not in this onnxruntime-node build (available here: ${await usable()})`);
+    return;
   }
-  try {
-    await probe(choice);
-  } catch (err) {
-    const why = messageLine((err as Error).cause ?? err).replace(/^onnxruntime could not load the model: /, '');
-    throw new RuntimeError(`execution provider '${choice.name}' is not available here (${why}); available here: ${await usable()}`, { cause: err });
+  const others = known.filter((k) => k.bundled && k.name !== choice.name).map((k) => ({ name: k.name }));
+  const inBuild = known.some((b) => b.name === choice.name);
+  const results = await probeProviders(inBuild ? [choice, ...others] : others, probeModel);
+  const usable = others.filter((_, i) => results[i + (inBuild ? 1 : 0)] === undefined).map((o) => o.name).join(', ') || 'none';
+  if (!inBuild) throw new RuntimeError(`execution provider '${choice.name}' is not in this onnxruntime-node build (available here: ${usable})`);
+  const why = results[0];
+  if (why !== undefined) {
+    const missing = /Failed to load shared library/.test(why) && (choice.name === 'cuda' || choice.name === 'tensorrt') ? '; its libraries are not installed: see "GPU users" in the README' : '';
+    throw new RuntimeError(`execution provider '${choice.name}' is not available here (${why.replace(/^onnxruntime could not load the model: /, '')}${missing}); available here: ${usable}`);
   }
 }
 

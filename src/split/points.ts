@@ -194,6 +194,19 @@ export function positionOf(index: GraphIndex, layer: string, label: string): num
   return index.dataNodes.indexOf(node) + 1;
 }
 
+/**
+ * The cut position for a --split_layer value: a plain number is a split point's `list_layers`
+ * index (always, even in a model with a tensor of that name), anything else a layer name as
+ * positionOf takes it.
+ */
+export function positionOfSplit(points: readonly SplitPoint[], index: GraphIndex, layer: string, label: string): number {
+  if (!/^\d+$/.test(layer)) return positionOf(index, layer, label);
+  const i = Number(layer);
+  const point = points[i];
+  if (!point) throw new SplitError(`${label}: split point ${layer} is out of range; ${label} has split points 0..${points.length - 1} (see list_layers)`);
+  return point.position;
+}
+
 /** The split point whose cut set equals the cut at `position`. */
 export function pointAtPosition(points: readonly SplitPoint[], index: GraphIndex, position: number): SplitPoint {
   const m = index.dataNodes.length;

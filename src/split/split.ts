@@ -9,7 +9,7 @@ import { manifestHeader, manifestText, type Manifest, type ManifestSplit } from 
 import { OutputTransaction } from './output.js';
 import { checkClosed, edgeNodeNames } from './node-cut.js';
 import { planParts, planSegments, type PlannedPart } from './plan.js';
-import { pointAtPosition, positionOf, type SplitPoint } from './points.js';
+import { pointAtPosition, positionOfSplit, type SplitPoint } from './points.js';
 
 export interface BuiltPart {
   plan: PlannedPart;
@@ -104,7 +104,7 @@ export async function writeAllSplits(
  */
 export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], outDir: string, opts: SplitOptions = {}): Promise<Manifest> {
   if (layers.length === 0) throw new SplitError(`${a.model.label}: no split layer given`, { file: a.model.file });
-  const positions = layers.map((l) => positionOf(a.index, l, a.model.label));
+  const positions = layers.map((l) => positionOfSplit(a.splitPoints, a.index, l, a.model.label));
   const order = positions.map((p, i) => ({ p, l: layers[i]! }));
   for (let i = 1; i < order.length; i++) {
     if (order[i]!.p <= order[i - 1]!.p) {

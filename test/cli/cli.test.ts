@@ -74,6 +74,30 @@ describe('onnx-manager CLI', () => {
     assert.equal(resolve(out, m.model), file, 'manifest names the model');
   });
 
+  it('split_model, multi_split_model and run take a split point by its list_layers index: the same parts as by its name', async () => {
+    const dir = tempDir();
+    const file = writeZooModel('resnet_like', dir);
+    const listed = await cli(['--operation', 'list_layers', '--onnx_file', file, '--json']);
+    assert.equal(listed.code, 0, listed.err);
+    const points = (JSON.parse(listed.out) as { split_points: { index: number; split_layer: string }[] }).split_points;
+    const [a, b] = [points[3]!, points[7]!];
+    const byName = join(dir, 'by-name');
+    const byIndex = join(dir, 'by-index');
+    assert.equal((await cli(['split_model', '--onnx_file', file, '--split_layer', a.split_layer, '--onnx_path', byName])).code, 0);
+    const r = await cli(['split_model', '--onnx_file', file, '--split_layer', String(a.index), '--onnx_path', byIndex]);
+    assert.equal(r.code, 0, r.err);
+    for (const part of ['part1.onnx', 'part2.onnx']) assert.deepEqual(readFileSync(join(byIndex, part)), readFileSync(join(byName, part)), part);
+    const multi = await cli(['multi_split_model', '--onnx_file', file, '--split_layers', String(a.index), String(b.index), '--onnx_path', join(dir, 'multi')]);
+    assert.equal(multi.code, 0, multi.err);
+    const m = JSON.parse(readFileSync(join(dir, 'multi', 'manifest.json'), 'utf8')) as { splits: { index: number }[] };
+    assert.deepEqual(m.splits.map((s) => s.index), [a.index, b.index]);
+    const run = await cli(['run', '--onnx_file', file, '--split_layer', String(b.index), '--rep', '1', '--warmup', '0', '--verify']);
+    assert.equal(run.code, 0, run.err);
+    const out = await cli(['split_model', '--onnx_file', file, '--split_layer', String(points.length), '--onnx_path', join(dir, 'x')]);
+    assert.equal(out.code, 1);
+    assert.match(out.err.trim(), new RegExp(`^onnx-manager: .*split point ${points.length} is out of range; .* has split points 0\\.\\.${points.length - 1} \\(see list_layers\\)$`));
+  });
+
   it('multi_split_model writes k+1 parts', async () => {
     const dir = tempDir();
     const file = writeZooModel('lenet5', dir);

@@ -175,7 +175,7 @@ test('bad input is refused in one line', async () => {
   const file = writeZooModel('lenet5', dir);
   const cases: [string[], RegExp][] = [
     [['--onnx_file', join(dir, 'missing.onnx')], /missing\.onnx: no such file/],
-    [['--onnx_file', file, '--split_layer', '999'], /--split_layer 999 is out of range; .* has split points 0\.\.\d+/],
+    [['--onnx_file', file, '--split_layer', '999'], /split point 999 is out of range; .* has split points 0\.\.\d+/],
     [['--onnx_file', file, '--split_layer', 'no_such_layer'], /no layer named 'no_such_layer'/],
     [['--onnx_file', join(dir, 'missing.onnx'), '--netron'], /missing\.onnx: no such file/],
     [['--onnx_file', file, '--netron', '--split_layer', '1'], /--netron/],

@@ -19,7 +19,7 @@ import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
 import { partHash } from '../../onnx/part-hash.js';
 import { STAGE_FORWARD_VARIABLE } from '../../runner/cloud.js';
-import { positionOf } from '../../split/points.js';
+import { positionOfSplit } from '../../split/points.js';
 import { OutputTransaction } from '../../split/output.js';
 import { buildParts } from '../../split/split.js';
 import { openMinioStore } from '../../storage/minio-store.js';
@@ -171,7 +171,7 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
   if (layers.length) {
     if (!args.onnx_file) throw new UsageError('--split_layer(s) need --onnx_file');
     const a = await analyzeFromArgs(args);
-    const positions = layers.map((l) => positionOf(a.index, l, a.model.label));
+    const positions = layers.map((l) => positionOfSplit(a.splitPoints, a.index, l, a.model.label));
     for (let i = 1; i < positions.length; i++) {
       if (positions[i]! <= positions[i - 1]!) throw new UsageError(`split layers must be distinct and in execution order: '${layers[i]}' does not come after '${layers[i - 1]}'`);
     }

@@ -17,7 +17,7 @@ import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { StoreUnavailableError } from '../../storage/retrying-store.js';
 import { describeLink } from '../../storage/shaping-proxy.js';
-import { pointAtPosition, positionOf, type SplitPoint } from '../../split/points.js';
+import { pointAtPosition, positionOfSplit, type SplitPoint } from '../../split/points.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import { humanBytes, table } from '../format.js';
 import { randomInputs } from '../../split/random-inputs.js';
@@ -88,7 +88,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   let point: SplitPoint;
   if (args.cut_file) point = await cutFilePoint(a, args.cut_file);
   else {
-    const position = positionOf(a.index, args.split_layer!, a.model.label);
+    const position = positionOfSplit(a.splitPoints, a.index, args.split_layer!, a.model.label);
     point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
   }
   const rep = args.rep ?? DEFAULTS.repRun;

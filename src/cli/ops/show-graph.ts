@@ -8,7 +8,7 @@ import { UsageError } from '../../errors.js';
 import { fileError } from '../../files.js';
 import { writeGraph } from '../../report/graph/show-graph.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
-import { pointAtPosition, positionOf, type SplitPoint } from '../../split/points.js';
+import { pointAtPosition, positionOfSplit, type SplitPoint } from '../../split/points.js';
 import type { CliIO } from '../command.js';
 import { analyzeFromArgs, requireFile, type ModelArgs } from '../options.js';
 
@@ -20,13 +20,7 @@ export interface ShowGraphArgs extends ModelArgs {
 
 /** The split point named by --split_layer: a list_layers index, or a layer name as split_model takes. */
 export function chosenPoint(a: ModelAnalysis, layer: string): SplitPoint {
-  if (/^\d+$/.test(layer)) {
-    const i = Number(layer);
-    const last = a.splitPoints.length - 1;
-    if (i > last) throw new UsageError(`show_graph: --split_layer ${i} is out of range; ${a.model.label} has split points 0..${last} (see list_layers)`);
-    return a.splitPoints[i]!;
-  }
-  return pointAtPosition(a.splitPoints, a.index, positionOf(a.index, layer, a.model.label));
+  return pointAtPosition(a.splitPoints, a.index, positionOfSplit(a.splitPoints, a.index, layer, a.model.label));
 }
 
 /** The first executable named `name` in PATH. */

@@ -1,0 +1,11 @@
+/**
+ * onnxruntime's error messages without its source locations: an ORT_ENFORCE failure reads
+ * "/onnxruntime_src/.../webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(...)::<lambda()>
+ * adapter_result.status == ... was false. Failed to get a WebGPU adapter: No supported adapters",
+ * of which a user needs the last sentence.
+ */
+export function ortMessage(message: string): string {
+  const located = message.replace(/(?:^|(?<=\s))\/?[\w./-]+\.(?:cc|cpp|cxx|h|hpp):\d+ (?:[\w:<>,*&~ ]*?\(.*?\)(?:::<lambda\(\)>)? )?/g, '');
+  const enforced = /\bwas false\. (.+)$/.exec(located);
+  return (enforced ? enforced[1]! : located).trim();
+}
