@@ -59,6 +59,14 @@ function epilog(commands: readonly CommandDef<never>[]): string {
   return `Examples:\n${commands.map((c) => `  ${TOOL} ${c.example}`).join('\n')}\n\nThe original spelling works too: ${TOOL} --operation <op> [options].`;
 }
 
+/** Every flag an operation takes, aliases included (for "did you mean" on a misspelt one). */
+function flagsOf(commands: readonly CommandDef<never>[], operation: string): string[] {
+  const c = (commands as unknown as readonly CommandDef<Record<string, unknown>>[]).find((d) => d.name === operation);
+  if (!c) return [];
+  const o = (c.builder(baseParser(TOOL, [])) as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
+  return [...new Set([...Object.keys(o.key), ...Object.values(o.alias).flat(), 'operation'])].filter((k) => k.length > 1);
+}
+
 /**
  * Parses the arguments and runs the operation. `commands` may be replaced (tests of the parser
  * swap the handlers).
@@ -93,7 +101,7 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
   }
   const parsed = await parseArgs(
     parser.epilog(epilog(commands)),
-    resolved.operation ? { tool: TOOL, operation: resolved.operation } : { tool: TOOL },
+    resolved.operation ? { tool: TOOL, operation: resolved.operation, knownFlags: () => flagsOf(commands, resolved.operation!) } : { tool: TOOL },
     resolved.argv,
     io,
   );

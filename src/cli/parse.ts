@@ -8,6 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import type { CliIO } from './command.js';
 import { reportFailure } from './failure.js';
 import { defaultIO, givenFlags } from './flags.js';
+import { levenshtein } from '../closest-names.js';
 
 // Kept apart so that a tool can read its flags without loading yargs (onnx-cloud's jobs).
 export { defaultIO, givenFlags } from './flags.js';
@@ -23,6 +24,23 @@ function flagList(names: string): string[] {
 export interface ParseSubject {
   tool: string;
   operation?: string;
+  /** The flags the operation takes (without dashes), for "did you mean" on a misspelt one. */
+  knownFlags?: () => readonly string[];
+}
+
+/** The known flag a misspelt one most likely means: within a few edits, else none. */
+function meant(flag: string, known: readonly string[]): string | undefined {
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = levenshtein(flag.toLowerCase(), k.toLowerCase());
+    if (!best || d < best.d) best = { k, d };
+  }
+  return best && best.d > 0 && best.d <= Math.max(1, Math.floor(flag.length / 3)) ? best.k : undefined;
+}
+
+function didYouMean(flag: string, s: ParseSubject): string {
+  const k = s.knownFlags && meant(flag, s.knownFlags());
+  return k ? ` (did you mean --${k}?)` : '';
 }
 
 function helpHint(s: ParseSubject): string {
@@ -39,7 +57,8 @@ export function parserMessage(msg: string, s: ParseSubject, argv: readonly strin
     const flags = names.filter((n) => given.has(n)).map((n) => `--${n}`);
     const words = names.filter((n) => !given.has(n)).map((n) => `'${n}'`);
     const parts: string[] = [];
-    if (flags.length) parts.push(s.operation ? `${subject} does not take ${flags.join(', ')}` : `unknown flag ${flags.join(', ')}`);
+    const named = flags.map((f) => `${f}${didYouMean(f.slice(2), s)}`);
+    if (flags.length) parts.push(s.operation ? `${subject} does not take ${named.join(', ')}` : `unknown flag ${named.join(', ')}`);
     if (words.length) parts.push(`unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`);
     return `${parts.join('; ')} (${helpHint(s)})`;
   }
@@ -52,7 +71,11 @@ export function parserMessage(msg: string, s: ParseSubject, argv: readonly strin
   m = /^Missing required arguments?: (.*)$/m.exec(msg);
   if (m) {
     const flags = flagList(m[1]!).map((n) => `--${n}`).join(' and ');
-    return s.operation ? `${s.operation} needs ${flags}` : `missing ${flags} (${helpHint(s)})`;
+    // yargs checks required flags before unknown ones: a misspelt required flag is named too.
+    const known = new Set(s.knownFlags?.() ?? []);
+    const unknown = known.size ? [...given].filter((g) => !known.has(g)) : [];
+    const also = unknown.length ? `; ${s.operation ?? s.tool} does not take ${unknown.map((u) => `--${u}${didYouMean(u, s)}`).join(', ')}` : '';
+    return s.operation ? `${s.operation} needs ${flags}${also}` : `missing ${flags}${also} (${helpHint(s)})`;
   }
   if (/^Not enough non-option arguments/.test(msg)) return `missing arguments (${helpHint(s)})`;
   m = /^(?:Not enough arguments following|Missing argument values?): (.*)$/m.exec(msg);

@@ -4,6 +4,7 @@
  * input or an edge node's output) that a cloud node reads. Positions with the same cut set are one
  * split point. Position 0 is cloud only (the inputs cross), position m edge only (nothing crosses).
  */
+import { closestNames } from '../closest-names.js';
 import { SplitError } from '../errors.js';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
 import type { GraphIndex } from '../onnx/graph.js';
@@ -148,29 +149,6 @@ export function findSplitPoints(index: GraphIndex, shapes: ReadonlyMap<string, T
   return points;
 }
 
-function levenshtein(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
-
-/** The closest names to `name`, for "did you mean" messages. */
-export function closestNames(name: string, candidates: Iterable<string>, count = 3): string[] {
-  return [...new Set(candidates)]
-    .map((c) => ({ c, d: levenshtein(name.toLowerCase(), c.toLowerCase()) }))
-    .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
-    .slice(0, count)
-    .map((x) => x.c);
-}
-
 /**
  * The cut position for a layer name: a node output tensor or node name cuts right after that node;
  * a model input cuts before everything (cloud only).
@@ -215,3 +193,5 @@ export function pointAtPosition(points: readonly SplitPoint[], index: GraphIndex
   const found = points.find((p) => p.position !== m && p.cutTensors.map((t) => t.name).join('\u0000') === key);
   return found ?? points[points.length - 1]!;
 }
+
+export { closestNames } from '../closest-names.js';

@@ -98,6 +98,19 @@ describe('onnx-manager CLI', () => {
     assert.match(out.err.trim(), new RegExp(`^onnx-manager: .*split point ${points.length} is out of range; .* has split points 0\\.\\.${points.length - 1} \\(see list_layers\\)$`));
   });
 
+  it('run --verify with a lossy codec compares with the parts chained here through the same codec, and passes', async () => {
+    const dir = tempDir();
+    const file = writeZooModel('lenet5', dir);
+    for (const codec of ['int8', 'fp16']) {
+      const r = await cli(['run', '--onnx_file', file, '--split_layer', 'relu_1_out', '--rep', '1', '--warmup', '0', '--tensor_codec', codec, '--verify']);
+      assert.equal(r.code, 0, r.err + r.out);
+      const m = new RegExp(`verify: max \\|split - full\\| = (\\S+) \\(tensor codec ${codec} is lossy\\); max \\|split - parts chained here through ${codec}\\| = (\\S+) \\(match\\)`).exec(r.out);
+      assert.ok(m, r.out);
+      assert.ok(Number(m[1]) > 0, `${codec} moves the outputs (${m[1]})`);
+      assert.ok(Number(m[2]) <= 1e-4, m[2]);
+    }
+  });
+
   it('multi_split_model writes k+1 parts', async () => {
     const dir = tempDir();
     const file = writeZooModel('lenet5', dir);
@@ -133,7 +146,11 @@ describe('onnx-manager CLI', () => {
       [['--operation', 'list_layers'], /list_layers needs --onnx_file/, 2],
       [['--operation', 'nonsense'], /unknown operation 'nonsense' \(one of: list_layers, .*data_processing\)/, 2],
       [['--onnx_file', lenet], /missing operation \(one of: list_layers/, 2],
-      [['--operation', 'list_layers', '--onnx_file', lenet, '--no_such_flag'], /list_layers does not take --no_such_flag/, 2],
+      [['--operation', 'list_layers', '--onnx_file', lenet, '--no_such_flag'], /list_layers does not take --no_such_flag \(see/, 2],
+      // A misspelt flag is named with the flag it most likely means, a misspelt required one too.
+      [['list_layers', '--onnx_fle', lenet], /^onnx-manager: list_layers needs --onnx_file; list_layers does not take --onnx_fle \(did you mean --onnx_file\?\)$/, 2],
+      [['list_layers', '--onnx_file', lenet, '--jsn'], /list_layers does not take --jsn \(did you mean --json\?\)/, 2],
+      [['run_all', '--onnx_file', lenet, '--reps', '3'], /run_all does not take --reps \(did you mean --rep\?\)/, 2],
       [['--operation', 'split_model', '--onnx_file', lenet], /needs --split_layer/, 2],
       [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'relu_0_ot', '--onnx_path', join(dir, 'x')], /no layer named 'relu_0_ot'; closest: relu_0_out/, 1],
       [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'conv_0_W', '--onnx_path', join(dir, 'x')], /is a weight/, 1],
