@@ -168,6 +168,10 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   if (records.length === 0) bad('no rows');
   const header = Object.keys(records[0]!);
   const missing = PROFILE_COLUMNS.filter((c) => !header.includes(c));
+  if (['side', 'kind', 'node', 'median_ms'].every((c) => missing.includes(c as (typeof PROFILE_COLUMNS)[number]))) {
+    const what = header.includes('split_index') ? (header.includes('status') ? 'a run_all results file' : 'a results file') : 'another kind of CSV';
+    throw new FileError(`${file}: not a profile: it is ${what}, with none of a profile's columns (${PROFILE_COLUMNS.slice(0, 4).join(', ')}, ...); make one with the profile operation`, { file });
+  }
   if (missing.length) bad(`missing column(s) ${missing.join(', ')}`);
   const num = (r: Record<string, string>, c: string, line: number): number => {
     const v = Number(r[c]);

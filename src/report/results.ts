@@ -76,7 +76,10 @@ function kindOf(file: string, header: readonly string[]): ResultsKind {
 
 /** Reads the CSV whole; a torn last line (a sweep still running or killed) is dropped. */
 export async function readCsvRecords(file: string): Promise<Record<string, string>[]> {
-  let text = (await readUserFile(file)).toString('utf8');
+  const bytes = await readUserFile(file);
+  // A model or an image given by mistake: say so, instead of the parser's quote of its bytes.
+  if (bytes.subarray(0, 4096).includes(0)) throw new FileError(`${file}: not a CSV file (binary content)`, { file });
+  let text = bytes.toString('utf8');
   if (!text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
   try {
     return parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];

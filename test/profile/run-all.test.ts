@@ -156,9 +156,11 @@ describe('run_all', () => {
     const csv = join(dir, 'interrupted.csv');
     const bin = join(projectRoot(), 'dist', 'src', 'cli', 'bin.js');
     const child = spawn(process.execPath, [bin, '--operation', 'run_all', '--onnx_file', file, '--rep', '4', '--warmup', '0', '--results_file', csv], {
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let said = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (said += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     // Interrupt once a few rows are in.
     for (let i = 0; i < 600 && !(existsSync(csv) && readFileSync(csv, 'utf8').split('\n').length > 4); i++) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGINT');
@@ -166,6 +168,10 @@ describe('run_all', () => {
     const before = rows(csv);
     assert.ok(before.length >= 3 && before.length < LENET_POINTS * 4, `${before.length} rows before the interrupt`);
     assert.ok(before.every((r) => r.status === 'ok'), 'the row in progress finished; no row failed because of the interrupt');
+    // What it says is of a sweep that stopped: the rows it has of those planned, and a best split "so far".
+    assert.match(said, new RegExp(`^${before.length} rows before the sweep stopped \\(of ${LENET_POINTS} split points x 4 repetitions\\) in `, 'm'), said);
+    assert.match(said, /^interrupted: continue with the same command and --resume$/m, said);
+    assert.match(said, /^fastest measured split \(of the \d+ of \d+ split points measured so far\): /m, said);
     const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--rep', '4', '--warmup', '0', '--results_file', csv, '--resume']);
     assert.equal(r.code, 0, r.err);
     const after = rows(csv);

@@ -252,7 +252,11 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   const all = [...previous, ...rows] as Record<string, string | number>[];
   const summary = await writeSummary(file, all);
   const failed = rows.filter((r) => r.status !== 'ok').length;
-  out(`${rows.length} rows (${selected.length} split points x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}${previous.length ? `, ${previous.length} rows from before` : ''}) in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
+  const planned = `${selected.length} split points x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
+  const stopped = stop.signal.aborted || storeGone !== undefined;
+  const before = previous.length ? `, ${previous.length} rows from before` : '';
+  const count = stopped ? `${rows.length} rows before the sweep stopped (of ${planned}${before})` : `${rows.length} rows (${planned}${before})`;
+  out(`${count} in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
   if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with the same command and --resume once it is back`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
@@ -265,7 +269,9 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
         : s.config.link
           ? ` (edge and cloud share this machine; only the link is emulated: ${describeLink(s.config.link)})`
           : ' (edge and cloud share this machine here; run against the real cloud with --cloud, or emulate a link with --bandwidth/--rtt, to choose a split)';
-    out(`fastest measured split: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} sent${where}`);
+    const measured = selected.filter((p) => all.some((r) => Number(r.split_index) === p.index && r.status === 'ok')).length;
+    const sofar = measured < selected.length ? ` (of the ${measured} of ${selected.length} split points measured so far)` : '';
+    out(`fastest measured split${sofar}: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} sent${where}`);
   }
   // Failed rows are in the results (and the summary complete), but the sweep is not a success.
   if (stop.signal.aborted) return 130;
