@@ -110,14 +110,16 @@ const outAt = (p: number, shift: number): number[] => [...op.get(p), ...(shift =
 
 function f2h(table: Consts): WasmFunction {
   const f = new Fn([I32], table);
-  const [p, v, a, t] = [f.local(I32), f.local(V128), f.local(V128), f.local(V128)];
+  const [p, v, a, n, t] = [f.local(I32), f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
   const half = (off: number): number[] => [
-    ...op.get(p), ...simd('v128.load', IN + off), ...op.tee(v), ...f.c(0x7fffffff), ...simd('v128.and'), ...op.tee(a), ...i32x4('shr_u', 13), ...op.set(t),
-    // subnormal or zero: bits(a + 0.5f) - bits(0.5f)
-    ...op.get(a), ...f.c(0x3f000000), ...simd('f32x4.add'), ...f.c(0x3f000000), ...simd('i32x4.sub'),
-    // normal: min((a - 0x38000000 + 0xfff + lowest kept bit) >> 13, Inf)
-    ...op.get(a), ...f.c(0xfff - 0x38000000), ...simd('i32x4.add'), ...op.get(t), ...f.c(1), ...simd('v128.and'), ...simd('i32x4.add'), ...i32x4('shr_u', 13), ...f.c(0x7c00), ...simd('i32x4.min_u'),
-    ...op.get(a), ...f.c(0x38800000), ...simd('i32x4.lt_s'), ...simd('v128.bitselect'),
+    ...op.get(p), ...simd('v128.load', IN + off), ...op.tee(v), ...f.c(0x7fffffff), ...simd('v128.and'), ...op.tee(a),
+    // subnormal or zero: bits(a + 0.5f) - bits(0.5f) (for normal a it is at least the normal result)
+    ...f.c(0x3f000000), ...simd('f32x4.add'), ...f.c(0x3f000000), ...simd('i32x4.sub'),
+    // normal, from max(a, 2^-14) (0x400 below it, at least the subnormal result): (a - 0x38000000 + 0xfff + lowest kept bit) >> 13
+    ...op.get(a), ...f.c(0x38800000), ...simd('i32x4.max_u'), ...op.tee(n), ...i32x4('shr_u', 13), ...op.set(t),
+    ...op.get(n), ...f.c(0xfff - 0x38000000), ...simd('i32x4.add'), ...op.get(t), ...f.c(1), ...simd('v128.and'), ...simd('i32x4.add'), ...i32x4('shr_u', 13),
+    // the smaller of the two, at most Inf
+    ...simd('i32x4.min_u'), ...f.c(0x7c00), ...simd('i32x4.min_u'),
     // NaN: 0x7c00 | 0x200 | top mantissa bits, from (a >> 13 | 0x200) - 0x38000 over the 0x7c00 above
     ...op.get(t), ...f.c(0x200), ...simd('v128.or'), ...f.c(0x38000), ...simd('i32x4.sub'), ...op.get(a), ...f.c(0x7f800000), ...simd('i32x4.gt_s'), ...simd('v128.and'), ...simd('v128.or'),
     ...op.get(v), ...op.get(a), ...simd('v128.xor'), ...i32x4('shr_u', 16), ...simd('v128.or'),
@@ -132,11 +134,12 @@ function h2f(table: Consts): WasmFunction {
   const float = (extend: string, off: number): number[] => [
     ...outAt(p, -1),
     ...op.get(w), ...simd(extend), ...op.tee(x), ...i32x4('shl', 17), ...i32x4('shr_u', 4), ...op.tee(em),
-    // subnormal or zero: bits(em + 2^-14 bits) - 2^-14, exact
+    // subnormal or zero: bits(em + 2^-14 bits) - 2^-14, exact (for a normal half, above the normal result)
     ...f.c(0x38800000), ...simd('i32x4.add'), ...f.c(0x38800000), ...simd('f32x4.sub'),
-    // normal: rebiased; Inf and NaN: rebiased again
-    ...op.get(em), ...f.c(0x38000000), ...simd('i32x4.add'), ...op.get(em), ...f.c(0x0f7fffff), ...simd('i32x4.gt_s'), ...f.c(0x38000000), ...simd('v128.and'), ...simd('i32x4.add'),
-    ...op.get(em), ...f.c(0x00800000), ...simd('i32x4.lt_s'), ...simd('v128.bitselect'),
+    // normal: rebiased (for a subnormal half, above the subnormal result)
+    ...op.get(em), ...f.c(0x38000000), ...simd('i32x4.add'), ...simd('i32x4.min_u'),
+    // Inf and NaN: rebiased again
+    ...op.get(em), ...f.c(0x0f7fffff), ...simd('i32x4.gt_s'), ...f.c(0x38000000), ...simd('v128.and'), ...simd('i32x4.add'),
     ...op.get(x), ...i32x4('shl', 16), ...f.c(0x80000000), ...simd('v128.and'), ...simd('v128.or'),
     ...simd('v128.store', OUT + off),
   ];
@@ -186,8 +189,8 @@ function quant(table: Consts): WasmFunction {
   const f = new Fn([I32, F64, F64], table);
   const [p, v] = [f.local(I32), f.local(V128)];
   const [inv, off] = [f.splat(1, 'f64x2.splat'), f.splat(2, 'f64x2.splat')];
-  // trunc(min(x * inv + off, 256)) as float64, whose low 32 bits after adding 2^52 are the integer.
-  const two = (): number[] => [...simd('f64x2.promote_low_f32x4'), ...op.get(inv), ...simd('f64x2.mul'), ...op.get(off), ...simd('f64x2.add'), ...f.c([0, 0x40700000, 0, 0x40700000]), ...simd('f64x2.pmin'), ...simd('f64x2.trunc'), ...f.c(TWO_52), ...simd('f64x2.add')];
+  // trunc(x * inv + off) as float64 (in (-1, 256] for x in the range), whose low 32 bits after adding 2^52 are the integer.
+  const two = (): number[] => [...simd('f64x2.promote_low_f32x4'), ...op.get(inv), ...simd('f64x2.mul'), ...op.get(off), ...simd('f64x2.add'), ...simd('f64x2.trunc'), ...f.c(TWO_52), ...simd('f64x2.add')];
   const four = (at: number): number[] => [...op.get(p), ...simd('v128.load', IN + at), ...op.tee(v), ...two(), ...op.get(v), ...op.get(v), ...shuffle(SWAP), ...two(), ...shuffle(LOW_WORDS)];
   const sixteen = (at: number): number[] => [
     ...outAt(p, 2),

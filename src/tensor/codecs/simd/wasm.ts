@@ -90,7 +90,6 @@ const SIMD: Record<string, number> = {
   'f64x2.add': 0xf0,
   'f64x2.sub': 0xf1,
   'f64x2.mul': 0xf2,
-  'f64x2.pmin': 0xf6,
   'i32x4.trunc_sat_f64x2_s_zero': 0xfc,
   'f64x2.convert_low_i32x4_s': 0xfe,
 };
