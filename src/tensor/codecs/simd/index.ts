@@ -36,37 +36,24 @@ function chunked(k: Kernels, src: ArrayBufferView, inSize: number, dst: ArrayBuf
   }
 }
 
+/** A conversion of whole arrays through `kernel`, `inSize` bytes in and `outSize` bytes out per element. */
+function cast<I extends Int32Array | Uint16Array, O extends Int32Array | Uint16Array>(kernel: 'f2h' | 'h2f' | 'f2b' | 'b2f', inSize: number, outSize: number): (src: I, out: O) => boolean {
+  return (src, out) => {
+    const k = kernelsOn();
+    if (!k) return false;
+    chunked(k, src, inSize, out, outSize, 0, src.length, k[kernel]);
+    return true;
+  };
+}
+
 /** out[i] = half bits of float32 bits[i] (halfBits). */
-export function simdHalves(bitsIn: Int32Array, out: Uint16Array): boolean {
-  const k = kernelsOn();
-  if (!k) return false;
-  chunked(k, bitsIn, 4, out, 2, 0, bitsIn.length, k.f2h);
-  return true;
-}
-
+export const simdHalves = cast<Int32Array, Uint16Array>('f2h', 4, 2);
 /** out[i] = float32 bits of half halves[i]. */
-export function simdFloats(halves: Uint16Array, out: Int32Array): boolean {
-  const k = kernelsOn();
-  if (!k) return false;
-  chunked(k, halves, 2, out, 4, 0, halves.length, k.h2f);
-  return true;
-}
-
+export const simdFloats = cast<Uint16Array, Int32Array>('h2f', 2, 4);
 /** out[i] = bfloat16 bits of float32 bits[i], as bf16's narrowing. */
-export function simdBfloats(bitsIn: Int32Array, out: Uint16Array): boolean {
-  const k = kernelsOn();
-  if (!k) return false;
-  chunked(k, bitsIn, 4, out, 2, 0, bitsIn.length, k.f2b);
-  return true;
-}
-
+export const simdBfloats = cast<Int32Array, Uint16Array>('f2b', 4, 2);
 /** out[i] = float32 bits of bfloat16 b[i] (b[i] << 16). */
-export function simdFromBfloats(b: Uint16Array, out: Int32Array): boolean {
-  const k = kernelsOn();
-  if (!k) return false;
-  chunked(k, b, 2, out, 4, 0, b.length, k.b2f);
-  return true;
-}
+export const simdFromBfloats = cast<Uint16Array, Int32Array>('b2f', 2, 4);
 
 /** min(x, 0) and max(x, 0) over x[from..to) as finiteRange; false without SIMD. */
 export function simdRange(x: Float32Array, from: number, to: number): { lo: number; hi: number } | undefined | false {

@@ -1,12 +1,13 @@
 /**
- * The fp16, bf16 and int8 kernels as WebAssembly SIMD, sixteen elements per step, without a
- * branch per element. Each computes exactly what the element-by-element definitions do:
+ * The fp16, bf16 and int8 kernels as WebAssembly SIMD, eight to sixteen elements per step, without
+ * a branch per element. Each computes exactly what the element-by-element definitions do:
  *
  * - f2h: float32 bits -> half bits, round to nearest even: the normal range by adding 0xfff plus
  *   the lowest kept bit (clamped to Inf above it), subnormals and zero by a float32 addition of
- *   0.5 (whose rounding is the half's), NaN kept NaN with its top mantissa bits (as halfBits);
- * - h2f: half bits -> float32 bits: exponent rebiased, Inf/NaN widened, subnormals by a float32
- *   subtraction of 2^-14 (exact);
+ *   0.5 (whose rounding is the half's), the smaller of the two taken (each is at least the other
+ *   outside its own range), NaN kept NaN with its top mantissa bits (as halfBits);
+ * - h2f: half bits -> float32 bits: exponent rebiased, subnormals by a float32 subtraction of
+ *   2^-14 (exact), again the smaller of the two, then Inf/NaN widened;
  * - f2b, b2f: float32 bits <-> bfloat16 bits, rounded to nearest even by adding 0x7fff plus the
  *   lowest kept bit, NaN kept NaN (quiet bit set), as bf16.ts;
  * - range: min(x, 0) and max(x, 0) in float32 lanes, and the largest magnitude's bits (at least
@@ -14,11 +15,8 @@
  * - quant: trunc(x * inv + off) in float64 as the JavaScript does, saturated to 0..255;
  * - dequant: (q - zeroPoint) * scale in float64, rounded once to float32.
  *
- * Constants live in locals set once at entry: a v128.const inside a loop costs several machine
- * instructions at every use.
- *
- * Memory: input at IN, output at OUT, range results at RES; a call takes at most CHUNK elements
- * and may read and write up to 64 bytes past its elements.
+ * Memory: input at IN, output at OUT, range results at RES, constants at CONSTS; a call takes at
+ * most CHUNK elements and may read and write up to 64 bytes past its elements.
  */
 import { F64, I32, op, shuffle, simd, V128, wasmModule, type WasmFunction } from './wasm.js';
 
@@ -134,9 +132,9 @@ function h2f(table: Consts): WasmFunction {
   const float = (extend: string, off: number): number[] => [
     ...outAt(p, -1),
     ...op.get(w), ...simd(extend), ...op.tee(x), ...i32x4('shl', 17), ...i32x4('shr_u', 4), ...op.tee(em),
-    // subnormal or zero: bits(em + 2^-14 bits) - 2^-14, exact (for a normal half, above the normal result)
+    // subnormal or zero: bits(em + 2^-14 bits) - 2^-14, exact (for a normal half, at least the normal result)
     ...f.c(0x38800000), ...simd('i32x4.add'), ...f.c(0x38800000), ...simd('f32x4.sub'),
-    // normal: rebiased (for a subnormal half, above the subnormal result)
+    // normal: rebiased (for a subnormal half of mantissa m, 2^-15 (1 + m/1024) is above m 2^-24)
     ...op.get(em), ...f.c(0x38000000), ...simd('i32x4.add'), ...simd('i32x4.min_u'),
     // Inf and NaN: rebiased again
     ...op.get(em), ...f.c(0x0f7fffff), ...simd('i32x4.gt_s'), ...f.c(0x38000000), ...simd('v128.and'), ...simd('i32x4.add'),
