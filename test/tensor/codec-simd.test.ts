@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { halfBits } from '../../src/tensor/codecs/index.js';
 import { dequantiseScalar, finiteRangeScalar, quantiseRange, quantiseScalar } from '../../src/tensor/codecs/int8.js';
-import { simdDequantise, simdFloats, simdHalves, simdQuantise, simdRange, useSimd } from '../../src/tensor/codecs/simd/index.js';
+import { simdBfloats, simdDequantise, simdFloats, simdFromBfloats, simdHalves, simdQuantise, simdRange, useSimd } from '../../src/tensor/codecs/simd/index.js';
 import { CHUNK, simdKernels } from '../../src/tensor/codecs/simd/kernels.js';
+import { bf16 } from '../../src/tensor/codecs/bf16.js';
 import { fp16 } from '../../src/tensor/codecs/fp16.js';
 import { seededRandom } from '../../src/tensor/host.js';
 
@@ -27,21 +28,48 @@ describe('tensor codecs: SIMD kernels', () => {
     assert.ok(simdKernels(), 'WebAssembly SIMD kernels did not compile');
   });
 
-  it('fp16: float32 bits of every exponent and sign, mantissas around every rounding boundary, as halfBits', () => {
+  /** float32 bits of every exponent and sign, with mantissas around every rounding boundary of fp16 and bf16, and random bits. */
+  function boundaryBits(): Int32Array {
     const bits: number[] = [];
     for (let se = 0; se < 512; se++) {
-      for (const m of [0, 1, 2, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x7fffff, 0x7ff000, 0x7fefff, 0x400000, 0x3fffff, 0x555555]) bits.push(((se << 23) | m) | 0);
+      for (const m of [0, 1, 2, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x7fff, 0x8000, 0x8001, 0xffff, 0x10000, 0x18000, 0x7fffff, 0x7ff000, 0x7fefff, 0x7f8000, 0x7f7fff, 0x400000, 0x3fffff, 0x555555]) bits.push(((se << 23) | m) | 0);
       // Every shift a subnormal half uses: the rounding bits of each.
       for (let k = 0; k < 24; k++) bits.push(((se << 23) | (1 << k)) | 0, ((se << 23) | ((1 << k) - 1)) | 0, ((se << 23) | (3 << k >> 1)) | 0);
     }
     const r = seededRandom(11);
     for (let i = 0; i < 200_000; i++) bits.push((r() * 2 ** 32) | 0);
-    const input = Int32Array.from(bits);
+    return Int32Array.from(bits);
+  }
+
+  it('fp16: float32 bits of every exponent and sign, mantissas around every rounding boundary, as halfBits', () => {
+    const input = boundaryBits();
     const out = new Uint16Array(input.length);
     assert.ok(simdHalves(input, out));
     input.forEach((f, i) => {
       if (out[i] !== halfBits(f)) assert.fail(`float32 bits 0x${(f >>> 0).toString(16)}: 0x${out[i]!.toString(16)}, halfBits 0x${halfBits(f).toString(16)}`);
     });
+  });
+
+  it('bf16: float32 bits of every exponent and sign, mantissas around every rounding boundary, as the element-by-element narrowing', async () => {
+    const input = boundaryBits();
+    const out = new Uint16Array(input.length);
+    assert.ok(simdBfloats(input, out));
+    useSimd(false);
+    try {
+      const slow = new Uint16Array((await bf16.encode({ type: 'float32', dims: [input.length], data: new Float32Array(input.buffer) }))!.body.slice().buffer);
+      input.forEach((f, i) => {
+        if (out[i] !== slow[i]) assert.fail(`float32 bits 0x${(f >>> 0).toString(16)}: 0x${out[i]!.toString(16)}, definition 0x${slow[i]!.toString(16)}`);
+      });
+    } finally {
+      useSimd(true);
+    }
+  });
+
+  it('bf16: every bfloat16 widens to its bits shifted up', () => {
+    const b = new Uint16Array(65536).map((_, i) => i);
+    const out = new Int32Array(65536);
+    assert.ok(simdFromBfloats(b, out));
+    out.forEach((f, i) => assert.equal(f, i << 16));
   });
 
   it('fp16: every half widens to the float32 bits the table gives', async () => {

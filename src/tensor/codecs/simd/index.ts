@@ -36,21 +36,24 @@ function chunked(k: Kernels, src: ArrayBufferView, inSize: number, dst: ArrayBuf
   }
 }
 
-/** out[i] = half bits of float32 bits[i] (halfBits). */
-export function simdHalves(bitsIn: Int32Array, out: Uint16Array): boolean {
-  const k = kernelsOn();
-  if (!k) return false;
-  chunked(k, bitsIn, 4, out, 2, 0, bitsIn.length, k.f2h);
-  return true;
+/** A conversion of whole arrays through `kernel`, `inSize` bytes in and `outSize` bytes out per element. */
+function cast<I extends Int32Array | Uint16Array, O extends Int32Array | Uint16Array>(kernel: 'f2h' | 'h2f' | 'f2b' | 'b2f', inSize: number, outSize: number): (src: I, out: O) => boolean {
+  return (src, out) => {
+    const k = kernelsOn();
+    if (!k) return false;
+    chunked(k, src, inSize, out, outSize, 0, src.length, k[kernel]);
+    return true;
+  };
 }
 
+/** out[i] = half bits of float32 bits[i] (halfBits). */
+export const simdHalves = cast<Int32Array, Uint16Array>('f2h', 4, 2);
 /** out[i] = float32 bits of half halves[i]. */
-export function simdFloats(halves: Uint16Array, out: Int32Array): boolean {
-  const k = kernelsOn();
-  if (!k) return false;
-  chunked(k, halves, 2, out, 4, 0, halves.length, k.h2f);
-  return true;
-}
+export const simdFloats = cast<Uint16Array, Int32Array>('h2f', 2, 4);
+/** out[i] = bfloat16 bits of float32 bits[i], as bf16's narrowing. */
+export const simdBfloats = cast<Int32Array, Uint16Array>('f2b', 4, 2);
+/** out[i] = float32 bits of bfloat16 b[i] (b[i] << 16). */
+export const simdFromBfloats = cast<Uint16Array, Int32Array>('b2f', 2, 4);
 
 /** min(x, 0) and max(x, 0) over x[from..to) as finiteRange; false without SIMD. */
 export function simdRange(x: Float32Array, from: number, to: number): { lo: number; hi: number } | undefined | false {
@@ -58,14 +61,18 @@ export function simdRange(x: Float32Array, from: number, to: number): { lo: numb
   if (!k) return false;
   let lo = 0;
   let hi = 0;
+  let finite = true;
   const res = new Float32Array(k.memory.buffer, RES, 8);
+  const mag = new Uint32Array(k.memory.buffer, RES + 32, 4);
   chunked(k, x, 4, undefined, 0, from, to, (n) => {
     k.range(n);
-    // Math.min and Math.max keep a NaN; +0 makes a -0 (which the lanes may give) +0, as finiteRange has it.
+    // +0 makes a -0 (which the lanes may give) +0, as finiteRange has it.
     lo = Math.min(lo, res[0]!, res[1]!, res[2]!, res[3]!) + 0;
     hi = Math.max(hi, res[4]!, res[5]!, res[6]!, res[7]!);
+    // The bits of the largest magnitude: 0x7f800000 and above for +-Inf and NaN.
+    if (Math.max(mag[0]!, mag[1]!, mag[2]!, mag[3]!) >= 0x7f800000) finite = false;
   });
-  return Number.isFinite(lo) && Number.isFinite(hi) ? { lo, hi } : undefined;
+  return finite ? { lo, hi } : undefined;
 }
 
 /** q[i] = min(255, trunc(x[i] * inv + zeroPoint + 0.5)) for i in [from, to), as quantiseInto. */

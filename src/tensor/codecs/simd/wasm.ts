@@ -57,16 +57,19 @@ const SIMD: Record<string, number> = {
   'v128.load': 0x00,
   'v128.store': 0x0b,
   'i8x16.shuffle': 0x0d,
+  'i32x4.splat': 0x11,
   'f64x2.splat': 0x14,
   'i32x4.lt_s': 0x39,
   'i32x4.gt_s': 0x3b,
   'i32x4.ge_s': 0x3f,
   'v128.and': 0x4e,
   'v128.or': 0x50,
+  'v128.xor': 0x51,
   'v128.bitselect': 0x52,
   'f32x4.demote_f64x2_zero': 0x5e,
   'f64x2.promote_low_f32x4': 0x5f,
   'i8x16.narrow_i16x8_u': 0x66,
+  'f64x2.trunc': 0x7a,
   'i16x8.narrow_i32x4_u': 0x86,
   'i16x8.extend_low_i8x16_u': 0x89,
   'i16x8.extend_high_i8x16_u': 0x8a,
@@ -76,10 +79,14 @@ const SIMD: Record<string, number> = {
   'i32x4.shr_u': 0xad,
   'i32x4.add': 0xae,
   'i32x4.sub': 0xb1,
+  'i32x4.min_u': 0xb7,
+  'i32x4.max_u': 0xb9,
   'f32x4.add': 0xe4,
   'f32x4.sub': 0xe5,
   'f32x4.min': 0xe8,
   'f32x4.max': 0xe9,
+  'f32x4.pmin': 0xea,
+  'f32x4.pmax': 0xeb,
   'f64x2.add': 0xf0,
   'f64x2.sub': 0xf1,
   'f64x2.mul': 0xf2,
@@ -95,11 +102,16 @@ export function simd(name: string, offset?: number): number[] {
   return [0xfd, ...uleb(code), ...memarg];
 }
 
+/** v128.const of four 32-bit lanes, lowest first. */
+export function const32x4(lanes: readonly [number, number, number, number]): number[] {
+  const b: number[] = [];
+  for (const v of lanes) for (let k = 0; k < 4; k++) b.push((v >>> (8 * k)) & 0xff);
+  return [0xfd, 0x0c, ...b];
+}
+
 /** v128.const of four equal 32-bit lanes. */
 export function splat32(v: number): number[] {
-  const b: number[] = [];
-  for (let l = 0; l < 4; l++) for (let k = 0; k < 4; k++) b.push((v >>> (8 * k)) & 0xff);
-  return [0xfd, 0x0c, ...b];
+  return const32x4([v, v, v, v]);
 }
 
 /** i8x16.shuffle with lane indices `lanes` (0..31). */
