@@ -466,20 +466,8 @@ export class KubeServer {
   private jobController(key: string, fault: PodFault): void {
     const job = this.jobs.get(key);
     if (!job) return;
-    const ns = job.metadata.namespace as string;
-    const podName = `${job.metadata.name}-${suffix()}`;
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        ...this.meta(podName, ns, job.spec.template.metadata.labels),
-        generateName: `${job.metadata.name}-`,
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }],
-        finalizers: ['batch.kubernetes.io/job-tracking'],
-      },
-      spec: { ...clone(job.spec.template.spec), serviceAccountName: 'default' },
-      status: { phase: 'Pending', qosClass: 'BestEffort' },
-    };
+    const pod = this.controlledPod(job, job.spec.template);
+    pod.metadata.finalizers = ['batch.kubernetes.io/job-tracking'];
     job.status = { active: 1, ready: 0, terminating: 0, startTime: now(), uncountedTerminatedPods: {} };
     job.metadata.resourceVersion = this.nextRV();
     this.addPod(pod, fault);
@@ -621,25 +609,23 @@ export class KubeServer {
   private replicaSetController(key: string): void {
     const rs = this.replicaSets.get(key);
     if (!rs) return;
-    const ns = rs.metadata.namespace as string;
     const owned = [...this.pods.values()].filter((x) => x.metadata.ownerReferences?.some((o: Obj) => o.uid === rs.metadata.uid));
-    for (let i = owned.length; i < rs.spec.replicas; i++) {
-      const name = `${rs.metadata.name}-${suffix()}`;
-      this.addPod(
-        {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: {
-            ...this.meta(name, ns, rs.spec.template.metadata.labels),
-            generateName: `${rs.metadata.name}-`,
-            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }],
-          },
-          spec: { ...clone(rs.spec.template.spec), serviceAccountName: 'default' },
-          status: { phase: 'Pending', qosClass: 'BestEffort' },
-        },
-        undefined,
-      );
-    }
+    for (let i = owned.length; i < rs.spec.replicas; i++) this.addPod(this.controlledPod(rs, rs.spec.template), undefined);
+  }
+
+  /** A pod a controller (`owner`, a Job or ReplicaSet) makes from its template: `<owner>-<suffix>`, owned by it. */
+  private controlledPod(owner: Obj, template: Obj): Obj {
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        ...this.meta(`${owner.metadata.name}-${suffix()}`, owner.metadata.namespace, template.metadata.labels),
+        generateName: `${owner.metadata.name}-`,
+        ownerReferences: [{ apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { ...clone(template.spec), serviceAccountName: 'default' },
+      status: { phase: 'Pending', qosClass: 'BestEffort' },
+    };
   }
 
   private setCondition(pod: Obj, type: string, status: string, extra: Obj = {}): void {

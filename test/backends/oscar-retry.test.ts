@@ -12,6 +12,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { cli } from '../cli-helper.js';
+import { tieSockets } from '../storage/tie-sockets.js';
 import { startOscarFixture, type OscarFixture } from './oscar-fixture.js';
 
 const BUCKET = 'oscar-retry';
@@ -128,11 +129,7 @@ class StoreDoor {
       return;
     }
     const upstream = connect(Number(this.target.port), this.target.hostname);
-    for (const s of [socket, upstream]) {
-      this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
-      s.on('error', () => (socket.destroy(), upstream.destroy()));
-    }
+    tieSockets(this.sockets, socket, upstream);
     socket.pipe(upstream).pipe(socket);
   }
 

@@ -21,6 +21,7 @@ import type { ObjectStore } from '../../src/storage/store.js';
 import { analyze, sweepContext, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
 import { startS3Process, type S3Process } from '../storage/s3-process.js';
+import { tieSockets } from '../storage/tie-sockets.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-edge-outage-'));
 const folder = mkdtempSync(join(dir, 's3-'));
@@ -61,15 +62,7 @@ async function killingRelay(): Promise<{ endpoint: string; killOn(pattern: RegEx
   };
   const srv = net.createServer((c) => {
     const up = net.connect(s3.port, '127.0.0.1');
-    for (const s of [c, up]) {
-      open.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        open.delete(s);
-        c.destroy();
-        up.destroy();
-      });
-    }
+    tieSockets(open, c, up);
     c.on('data', (d: Buffer) => {
       const head = d.toString('latin1');
       const next = plan[0];
