@@ -24,7 +24,6 @@ import { APP, APP_LABEL, CONTAINER, LABELS, podFinished, podProblem, podRunning,
 /** How long the worker pod may take to start (image pull included). */
 const WORKER_START_MS = 300_000;
 
-/** worker mode: `onnx-cloud --serve` exec'd in one long-running pod. */
 /** A worker pod in use: made by this backend (own), or one of the user's, perhaps a controller's (a Deployment's ReplicaSet). */
 interface WorkerPod {
   name: string;
