@@ -104,8 +104,9 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
       // An error sent down a chain of services is reported as such, not as a payload without parts.
       checkInput(payload);
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
-      const [{ openStoreFromEnv }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
-      const store = await openStoreFromEnv(config, env);
+      const [{ openStoreFromEnv, requestStoreWhere }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
+      // The run's retry budget, when the payload carries it (an OSCAR job has its service's).
+      const store = await openStoreFromEnv(requestStoreWhere(config, payload), env);
       source = storeModelSource(store);
       close = () => store.close();
     }

@@ -30,7 +30,7 @@ import { storeModelSource } from '../../src/runner/serve.js';
 import { OutputTransaction } from '../../src/split/output.js';
 import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { cloudConfigFromFlags } from '../../src/config/run-config.js';
-import { openStoreFromEnv } from '../../src/storage/open.js';
+import { openStoreFromEnv, requestStoreWhere } from '../../src/storage/open.js';
 import { decodePayload, encodePayload, type Payload } from '../../src/tensor/payload/index.js';
 import type { CliIO } from '../../src/cli/command.js';
 import { reportFailure } from '../../src/cli/failure.js';
@@ -99,7 +99,7 @@ async function stage(args: StageArgs, env: NodeJS.ProcessEnv): Promise<void> {
     throw new UsageError(`stage: this service runs part(s) ${mine.map((h) => h.slice(0, 12)).join(', ')}, but the payload's next part(s) are ${head.map((h) => h.slice(0, 12)).join(', ') || 'none'}`);
   }
   const config = args.cloud_config !== undefined ? decodeCloudConfig(args.cloud_config) : cloudConfigFromFlags({}, env);
-  const store = await openStoreFromEnv(config, env);
+  const store = await openStoreFromEnv(requestStoreWhere(config, payload), env);
   const runner = new CloudRunner(storeModelSource(store), createSession, { session: cloudSessionOptions(config) });
   try {
     // Handed on: what a later stage reads, and the model outputs to return at the end.
@@ -117,6 +117,7 @@ async function stage(args: StageArgs, env: NodeJS.ProcessEnv): Promise<void> {
       tensors,
     };
     if (payload.outputs) next.outputs = payload.outputs;
+    if (payload.storeRetryMs !== undefined) next.storeRetryMs = payload.storeRetryMs;
     await write(output, next);
   } finally {
     await runner.close();

@@ -72,6 +72,12 @@ export interface CloudBackend {
   readonly restarts?: number;
   /** The edge stopped waiting for this job (--timeout): a backend whose worker is still on it ends that worker. */
   abandon?(job: CloudJob): void;
+  /**
+   * The store retry budget (ms) every input payload carries to the process that serves it, for
+   * backends whose processes start without the run's settings (an OSCAR job starts with its
+   * service's environment); undefined: the cloud process has the run's budget already.
+   */
+  readonly requestStoreRetryMs?: number;
   /** Aborts when the backend learns that results will not come (a crashed worker, a failed job). */
   readonly failureSignal: AbortSignal;
   close(): Promise<void>;

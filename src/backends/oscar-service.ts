@@ -3,7 +3,6 @@
  * client for --oscar_endpoint, the cluster's own store, and the cloud settings it was deployed with.
  */
 import { CLOUD_CONFIG_VARIABLE, cloudConfigDifferences, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
-import { DEFAULTS } from '../config/defaults.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_BUCKET, parseEndpoint, type StoreConfig } from '../storage/store.js';
 import { oscarAuthFromEnv, OscarClient, OscarError, type OscarService, type OscarStorageIO } from './oscar-client.js';
@@ -138,17 +137,12 @@ export function checkServiceConfig(service: OscarService, run: CloudConfig, warn
   }
   const deployed = decodeCloudConfig(text, `${where}: ${CLOUD_CONFIG_VARIABLE}`);
   // The region is the service's own MinIO's business (OSCAR's /system/config may name one the FDL does
-  // not); the store retry budget is the deployed one's (it changes no number, only how long a job
-  // waits), and a run asking for another one is told so.
+  // not); the store retry budget changes no number, and the run's own travels with each payload
+  // (the service's is what a job waits when its payload names none).
   const differ = cloudConfigDifferences(deployed, run).filter((f) => f !== 'region' && f !== 'storeRetryS');
   if (differ.length) {
     throw new UsageError(
       `${where} is deployed with other cloud settings than this run asks for (${differ.join(', ')}: ${encodeCloudConfig(deployed)} against ${encodeCloudConfig(run)}); deploy it again with the run's --exec_type, --device_type, --graph_opt, --threads and --minio_bucket, or run with the service's`,
     );
-  }
-  const has = deployed.storeRetryS ?? DEFAULTS.storeRetryS;
-  const asked = run.storeRetryS ?? DEFAULTS.storeRetryS;
-  if (has !== asked) {
-    warn(`${where} retries the store for ${has} s in its jobs (its ${CLOUD_CONFIG_VARIABLE}), not the ${asked} s of this run's --store_retry_s: OSCAR starts each job with the service's environment; deploy it again with --store_retry_s ${asked} --apply to change it`);
   }
 }

@@ -17,6 +17,7 @@
  *   payload seen Failed, or Succeeded with no result in the store, aborts the wait at once.
  */
 import { posix } from 'node:path';
+import { DEFAULTS } from '../config/defaults.js';
 import { OnnxManagerError, UsageError } from '../errors.js';
 import { isLoopbackHost } from '../net.js';
 import type { ObjectStore } from '../storage/store.js';
@@ -50,6 +51,8 @@ export interface OscarBackendOptions {
   pollMs?: number;
   /** How long jobInfo waits for the job to show as finished (default 20 s). */
   infoWaitMs?: number;
+  /** The run's store retry budget (ms), carried by each payload to its job (default: the jobs' own, their service's). */
+  storeRetryMs?: number;
 }
 
 export class OscarBackend implements CloudBackend {
@@ -66,6 +69,7 @@ export class OscarBackend implements CloudBackend {
   /** Jobs this run used (for --oscar_cleanup). */
   private readonly ours = new Set<string>();
   private readonly token: string | undefined;
+  readonly requestStoreRetryMs?: number;
 
   constructor(private readonly o: OscarBackendOptions) {
     const svc = o.service;
@@ -90,6 +94,7 @@ export class OscarBackend implements CloudBackend {
     this.output = paths.output;
     this.tracker = new JobTracker(o.client, svc.name);
     if (o.trigger === 'job') this.token = o.client.invokeToken(svc);
+    if (o.storeRetryMs !== undefined) this.requestStoreRetryMs = Math.min(Math.round(o.storeRetryMs), 2 ** 32 - 1);
   }
 
   /** The service's input and output paths and the job trigger's folder, where a run's leftovers are looked for. */
@@ -261,7 +266,7 @@ function oscarOf(settings: BackendSettings): OscarRunSettings {
 }
 
 export const oscarModule: BackendModule = {
-  // The cluster's MinIO, with the run's --store_retry_s (for the edge, and for the budget checked against the service's).
+  // The cluster's MinIO, with the run's --store_retry_s (for the edge; the jobs get it in each payload).
   defaultStore: async (config, env) => {
     const store = await clusterStore(oscarOf(config.backend), env);
     return config.store.retryBudgetMs !== undefined ? { ...store, retryBudgetMs: config.store.retryBudgetMs } : store;
@@ -273,7 +278,9 @@ export const oscarModule: BackendModule = {
     checkStoreReach(ctx, { who: `the OSCAR cluster at ${client.url}`, remote: !isLoopbackHost(parseOscarEndpoint(client.url).hostname), hint: 'or none at all to use the cluster’s own MinIO' });
     // A stage of a chain runs only its own part: the chain's last service runs the cloud side.
     const { service } = await runnerService(client, name, ctx.warn);
-    const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup };
+    // A job starts with its service's environment: the run's store retry budget goes with each payload.
+    const storeRetryMs = ctx.config.store.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000;
+    const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup, storeRetryMs };
     if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
     const backend = new OscarBackend(o);
     checkServiceConfig(service, ctx.cloud, ctx.warn);

@@ -43,7 +43,7 @@ export async function profileCloud(r: CloudProfileRequest): Promise<SideMeasurem
   const where = `the cloud side (--cloud ${r.backend.name})`;
   await r.store.put(
     job.inputKey,
-    encodePayload({ kind: 'input', runId: r.runId, splitIndex: 0, rep: 0, nextModels: [r.model], timings: [], profile: { rep: r.side.rep, warmup: r.side.warmup }, tensors: new Map(Object.entries(r.feeds)), ...(r.codecSamples?.size ? { coded: new Map(r.codecSamples) } : {}) }),
+    encodePayload({ kind: 'input', runId: r.runId, splitIndex: 0, rep: 0, nextModels: [r.model], timings: [], profile: { rep: r.side.rep, warmup: r.side.warmup }, tensors: new Map(Object.entries(r.feeds)), ...(r.codecSamples?.size ? { coded: new Map(r.codecSamples) } : {}), ...(r.backend.requestStoreRetryMs !== undefined ? { storeRetryMs: r.backend.requestStoreRetryMs } : {}) }),
   );
   try {
     await r.backend.trigger(job);

@@ -202,6 +202,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     keepObjects: config.keepObjects || cloud.embedded,
   };
   if (config.link) ctx.link = config.link;
+  if (backend.requestStoreRetryMs !== undefined) ctx.storeRetryMs = backend.requestStoreRetryMs;
   ctx.threads = threadColumns(config);
   ctx.graphOpt = config.graphOptimizationLevel;
   if (options.tensorCodecs?.length) {

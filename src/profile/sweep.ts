@@ -57,6 +57,8 @@ export interface SweepContext {
   tensorCodecs?: readonly string[];
   /** The codec of the cycles in progress (set by the sweep from tensorCodecs). */
   tensorCodec?: string;
+  /** The store retry budget (ms) every input payload carries (the backend's requestStoreRetryMs). */
+  storeRetryMs?: number;
 }
 
 /** The input shapes a sweep runs with, as the input_shapes column holds them: name:1x3x224x224;... */
@@ -317,6 +319,7 @@ export class PreparedSplit {
           outputs: ctx.analysis.index.outputs.filter((o) => !outputs.has(o)),
           tensors: coded.tensors,
           ...(coded.coded.size > 0 ? { coded: coded.coded } : {}),
+          ...(ctx.storeRetryMs !== undefined ? { storeRetryMs: ctx.storeRetryMs } : {}),
         };
         const tEnc = performance.now();
         const chunks = encodePayload(payload);

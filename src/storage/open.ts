@@ -46,3 +46,12 @@ export async function openStoreFromEnv(where: { bucket?: string; region?: string
     ...(where.storeRetryS !== undefined ? { retryBudgetMs: where.storeRetryS * 1000 } : {}),
   });
 }
+
+/**
+ * Where a cloud entry's store is, for one request: `config`, with the request's own retry budget
+ * when its input payload carries one (storeRetryMs: the run's --store_retry_s, sent to OSCAR jobs,
+ * which start with their service's environment); else the budget `config` names.
+ */
+export function requestStoreWhere<T extends { storeRetryS?: number }>(config: T, request: { storeRetryMs?: number }): T {
+  return request.storeRetryMs === undefined ? config : { ...config, storeRetryS: request.storeRetryMs / 1000 };
+}

@@ -103,6 +103,11 @@ export const payloadSchema: Record<string, unknown> = {
               "oneof": [
                 "profileJson"
               ]
+            },
+            "_storeRetryMs": {
+              "oneof": [
+                "storeRetryMs"
+              ]
             }
           },
           "fields": {
@@ -185,6 +190,14 @@ export const payloadSchema: Record<string, unknown> = {
               "rule": "repeated",
               "type": "Tensor",
               "id": 15
+            },
+            "storeRetryMs": {
+              "type": "uint32",
+              "id": 16,
+              "protoName": "store_retry_ms",
+              "options": {
+                "proto3_optional": true
+              }
             }
           }
         }

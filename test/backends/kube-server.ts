@@ -38,6 +38,8 @@ export interface KubeServerOptions {
   failLine?: string;
   /** Serve HTTPS with this key and certificate (PEM; the certificate is also the kubeconfig's CA). Default: plain http. */
   tls?: { key: string; cert: string };
+  /** How long a ReplicaSet takes to make a pod that replaces a deleted one (default 300 ms). */
+  replaceDelayMs?: number;
 }
 
 /** A self-signed certificate (openssl) for the given subject alternative names, valid for a day. */
@@ -137,6 +139,14 @@ export class KubeServer {
   readonly hosts: string[] = [];
   /** Every exec: pod, command and (for a command that ran) its process. */
   readonly execs: { pod: string; command: string[]; proc?: ChildProcess }[] = [];
+  /**
+   * What happened, in order: `create pod NAME`, `delete pod NAME`, `kill PID` (a process ended by
+   * its pod's deletion), `exec PID in NAME`, `exit PID`. Order, not time: a test of what happens
+   * before what holds at any load.
+   */
+  readonly events: string[] = [];
+  /** ReplicaSets (as a Deployment makes them): each keeps `replicas` pods, replacing one that is deleted. */
+  readonly replicaSets = new Map<string, Obj>();
   private readonly runtime = new Map<string, PodRuntime>();
   private readonly sockets = new Set<Duplex>();
   private readonly server: Server;
@@ -456,20 +466,8 @@ export class KubeServer {
   private jobController(key: string, fault: PodFault): void {
     const job = this.jobs.get(key);
     if (!job) return;
-    const ns = job.metadata.namespace as string;
-    const podName = `${job.metadata.name}-${suffix()}`;
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        ...this.meta(podName, ns, job.spec.template.metadata.labels),
-        generateName: `${job.metadata.name}-`,
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: true }],
-        finalizers: ['batch.kubernetes.io/job-tracking'],
-      },
-      spec: { ...clone(job.spec.template.spec), serviceAccountName: 'default' },
-      status: { phase: 'Pending', qosClass: 'BestEffort' },
-    };
+    const pod = this.controlledPod(job, job.spec.template);
+    pod.metadata.finalizers = ['batch.kubernetes.io/job-tracking'];
     job.status = { active: 1, ready: 0, terminating: 0, startTime: now(), uncountedTerminatedPods: {} };
     job.metadata.resourceVersion = this.nextRV();
     this.addPod(pod, fault);
@@ -552,6 +550,7 @@ export class KubeServer {
 
   private addPod(pod: Obj, fault: PodFault): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    this.events.push(`create pod ${pod.metadata.name}`);
     this.pods.set(key, pod);
     this.podSpecs.push(clone(pod.spec));
     this.runtime.set(key, { log: '' });
@@ -561,9 +560,72 @@ export class KubeServer {
   /** Deleting a pod ends every process in it: its container's and those exec'd in it. */
   private removePod(key: string): void {
     const r = this.runtime.get(key);
-    if (r?.proc && r.proc.exitCode === null) r.proc.kill('SIGKILL');
-    for (const proc of r?.execs ?? []) if (proc.exitCode === null) proc.kill('SIGKILL');
+    const pod = this.pods.get(key);
+    this.events.push(`delete pod ${pod?.metadata.name}`);
+    for (const proc of [r?.proc, ...(r?.execs ?? [])]) {
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) continue;
+      proc.kill('SIGKILL');
+      this.events.push(`kill ${proc.pid}`);
+    }
     this.pods.delete(key);
+    const owner = pod?.metadata.ownerReferences?.find((o: Obj) => o.kind === 'ReplicaSet' && o.controller);
+    if (owner) {
+      const rs = `${pod!.metadata.namespace}/${owner.name}`;
+      setTimeout(() => this.replicaSetController(rs), this.options.replaceDelayMs ?? 300);
+    }
+  }
+
+  /**
+   * Adds a ReplicaSet as a Deployment's controller makes one (`kubectl apply` of a Deployment):
+   * pods `<name>-<suffix>` of `template`, owned by it (ownerReferences, controller: true), with
+   * the template's labels and pod-template-hash; a pod deleted is replaced by a new one (after
+   * replaceDelayMs: the controller's reaction), never revived under its name.
+   */
+  addReplicaSet(o: { namespace: string; name: string; replicas: number; template: { metadata: { labels: Record<string, string> }; spec: Obj } }): Obj {
+    const hash = o.name.split('-').at(-1)!;
+    const labels = { ...o.template.metadata.labels, 'pod-template-hash': hash };
+    const rs: Obj = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: this.meta(o.name, o.namespace, labels),
+      spec: { replicas: o.replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: clone(o.template.spec) } },
+      status: {},
+    };
+    const key = `${o.namespace}/${o.name}`;
+    this.replicaSets.set(key, rs);
+    this.replicaSetController(key);
+    return rs;
+  }
+
+  /** Deletes a ReplicaSet and (as a Deployment's deletion does, in the background) its pods. */
+  removeReplicaSet(namespace: string, name: string): void {
+    const rs = this.replicaSets.get(`${namespace}/${name}`);
+    if (!rs) return;
+    this.replicaSets.delete(`${namespace}/${name}`);
+    for (const [k, pod] of this.pods) if (pod.metadata.ownerReferences?.some((x: Obj) => x.uid === rs.metadata.uid)) this.removePod(k);
+  }
+
+  /** The ReplicaSet controller: as many pods as it wants replicas, each a new name. */
+  private replicaSetController(key: string): void {
+    const rs = this.replicaSets.get(key);
+    if (!rs) return;
+    const owned = [...this.pods.values()].filter((x) => x.metadata.ownerReferences?.some((o: Obj) => o.uid === rs.metadata.uid));
+    for (let i = owned.length; i < rs.spec.replicas; i++) this.addPod(this.controlledPod(rs, rs.spec.template), undefined);
+  }
+
+  /** A pod a controller (`owner`, a Job or ReplicaSet) makes from its template: `<owner>-<suffix>`, owned by it. */
+  private controlledPod(owner: Obj, template: Obj): Obj {
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        ...this.meta(`${owner.metadata.name}-${suffix()}`, owner.metadata.namespace, template.metadata.labels),
+        generateName: `${owner.metadata.name}-`,
+        ownerReferences: [{ apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { ...clone(template.spec), serviceAccountName: 'default' },
+      status: { phase: 'Pending', qosClass: 'BestEffort' },
+    };
   }
 
   private setCondition(pod: Obj, type: string, status: string, extra: Obj = {}): void {
@@ -742,6 +804,8 @@ export class KubeServer {
     }
     const proc = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTNAME: pod.metadata.name, ...(this.runtime.get(key)?.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'] });
     record.proc = proc;
+    this.events.push(`exec ${proc.pid} in ${m[2]}`);
+    proc.once('close', () => this.events.push(`exit ${proc.pid}`));
     const rt = this.runtime.get(key);
     if (rt) {
       (rt.execs ??= new Set()).add(proc);

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
-import { jobManifest, jobName, SECRET_KEYS, workerPodManifest } from '../../src/backends/kube/spec.js';
+import { jobManifest, jobName, SECRET_KEYS, secretManifest, workerPodManifest } from '../../src/backends/kube/spec.js';
 import { decodeCloudConfig } from '../../src/config/cloud-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { cli as runCli } from '../cli-helper.js';
@@ -22,7 +22,7 @@ import { JOB_CALIBRATION_REP } from '../../src/profile/cycle-calibration.js';
 import { chainSplitPoints } from '../helpers.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { EMBEDDED_ACCESS_KEY, startEmbeddedStore } from '../../src/storage/embedded.js';
-import { endsWithin, running } from '../processes.js';
+import { running } from '../processes.js';
 import { KubeServer, selfSignedCert, type PodFault } from './kube-server.js';
 import { keyPair, TestSshServer } from './ssh-server.js';
 
@@ -73,6 +73,38 @@ async function kubectl(...args: string[]): Promise<string> {
 
 function rows(file: string): Record<string, string>[] {
   return parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
+}
+
+/** Resolves once `done()` holds (polled; no time limit of its own: the test's timeout bounds it). */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * Runs `f` (a worker-mode sweep writing `csv`), stopping its first worker (SIGSTOP) once the first
+ * row is in the CSV; gives the pid stopped.
+ */
+async function withFirstWorkerStopped<T>(csv: string, f: () => Promise<T>): Promise<{ stopped?: number; r: T }> {
+  const execsBefore = plainServer.execs.length;
+  let stopped: number | undefined;
+  let watching = true;
+  const watch = (async () => {
+    while (watching && stopped === undefined) {
+      await new Promise((r) => setTimeout(r, 20));
+      const first = plainServer.execs[execsBefore]?.proc;
+      if (first?.pid !== undefined && existsSync(csv) && readFileSync(csv, 'utf8').trim().split('\n').length >= 2) {
+        stopped = first.pid;
+        process.kill(stopped, 'SIGSTOP');
+      }
+    }
+  })();
+  try {
+    const r = await f();
+    return { ...(stopped !== undefined ? { stopped } : {}), r };
+  } finally {
+    watching = false;
+    await watch;
+  }
 }
 
 const POST_JOB = 'POST /apis/batch/v1/namespaces/onnx-manager/jobs';
@@ -193,45 +225,83 @@ describe('--cloud kubernetes', () => {
 
   it('worker mode: a worker stopped (SIGSTOP) misses the deadline and is ended with its pod before a new pod runs the cycle again; no old worker process remains', { timeout: 120_000 }, async () => {
     const csv = join(dir, 'worker-stopped.csv');
-    const execsBefore = plainServer.execs.length;
-    let stopped: number | undefined;
-    let oldAtRestart: boolean | undefined;
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        await new Promise((r) => setTimeout(r, 20));
-        const first = plainServer.execs[execsBefore]?.proc;
-        if (stopped === undefined && first?.pid !== undefined && existsSync(csv) && readFileSync(csv, 'utf8').trim().split('\n').length >= 2) {
-          stopped = first.pid;
-          process.kill(stopped, 'SIGSTOP');
-        }
-        // SIGKILL takes the stopped process down in a moment, not at once: it must be gone soon after the restart.
-        if (stopped !== undefined && oldAtRestart === undefined && plainServer.execs.length > execsBefore + 1) oldAtRestart = !(await endsWithin(stopped, 2000));
-      }
-    })();
-    let r: Awaited<ReturnType<typeof cli>>;
-    try {
-      r = await cli([
+    const eventsBefore = plainServer.events.length;
+    const { stopped, r } = await withFirstWorkerStopped(csv, () =>
+      cli([
         '--operation', 'run_all', '--onnx_file', model, '--rep', '4', '--warmup', '0', '--splits', '1', '--timeout', '3',
         '--cloud', 'kubernetes', '--kube_mode', 'worker', '--results_file', csv,
-      ], plainServer.kubeconfig(join(dir, 'plain-kubeconfig')));
-    } finally {
-      watching = false;
-      await watch;
-    }
+      ], plainServer.kubeconfig(join(dir, 'plain-kubeconfig'))),
+    );
     assert.equal(r.code, 0, r.err);
     const got = rows(csv);
     assert.deepEqual(got.map((x) => x.status), ['ok', 'ok', 'ok', 'ok']);
     assert.equal(got.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1, 'one restart, in the row whose cycle ran again');
     assert.ok(stopped !== undefined, 'the worker was stopped');
-    assert.equal(oldAtRestart, false, 'the stopped worker was ended as the new one started');
-    assert.equal(running(stopped!), false);
     const pods = [...new Set(got.map((x) => x.job_name))];
     assert.equal(pods.length, 2, `two worker pods: ${pods.join(', ')}`);
     assert.match(pods[1]!, new RegExp(`^${pods[0]}-2$`), 'the new pod has a name of its own');
     assert.ok(plainServer.requests.some((x) => x.startsWith(`DELETE /api/v1/namespaces/onnx-manager/pods/${pods[0]}?gracePeriodSeconds=0`)), 'the old pod deleted at once');
-    assert.equal(plainServer.execs.length, execsBefore + 2);
+    // In the order the cluster saw it: the stopped worker was killed with its pod, then the new pod
+    // was made and its worker exec'd; the stopped process ended.
+    const events = plainServer.events.slice(eventsBefore);
+    const at = (e: string) => events.indexOf(e);
+    const newExec = events.findIndex((e) => e.endsWith(` in ${pods[1]}`) && e.startsWith('exec '));
+    assert.ok(at(`kill ${stopped}`) >= 0, `the stopped worker was killed: ${events.join('; ')}`);
+    assert.ok(at(`delete pod ${pods[0]}`) < at(`kill ${stopped}`) && at(`kill ${stopped}`) < at(`create pod ${pods[1]}`), `killed with its pod, before the new pod was made: ${events.join('; ')}`);
+    assert.ok(at(`create pod ${pods[1]}`) < newExec, events.join('; '));
+    await until(() => plainServer.events.includes(`exit ${stopped}`));
+    assert.equal(running(stopped!), false);
+    assert.equal(events.filter((e) => e.startsWith('exec ')).length, 2, 'one worker per pod');
     assert.equal(plainServer.pods.size, 0, 'both worker pods are gone at the end');
+  });
+
+  it('worker mode with the user’s worker Deployment: a killed worker’s pod is deleted and the next worker runs in the pod its ReplicaSet makes instead, once Ready; no pod of the tool’s own competes with it', { timeout: 120_000 }, async () => {
+    const store = await startEmbeddedStore({ bucket: 'deployed' });
+    const rsName = 'onnx-worker-7c9d5b8f4';
+    try {
+      // As `kubectl apply -f cloud/k8s/secret.example.yaml -f cloud/k8s/worker.yaml` leaves the cluster.
+      const secret = 'onnx-deployed-store';
+      const made = await fetch(`${plainServer.url}/api/v1/namespaces/onnx-manager/secrets`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${plainServer.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(secretManifest(secret, 'onnx-manager', { endpoint: store.endpoint, accessKey: store.accessKey, secretKey: store.secretKey })),
+      });
+      assert.equal(made.status, 201);
+      const template = workerPodManifest({ name: 'x', namespace: 'onnx-manager', image: 'onnx-cloud:0.1.0', secret, instance: 'deployed' }) as { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+      const rs = plainServer.addReplicaSet({ namespace: 'onnx-manager', name: rsName, replicas: 1, template: { metadata: { labels: template.metadata.labels }, spec: template.spec } });
+      const owned = () => [...plainServer.pods.values()].filter((p) => p.metadata.ownerReferences?.some((o: { uid: string }) => o.uid === rs.metadata.uid));
+      await until(() => owned().some((p) => p.status.phase === 'Running'));
+      const first = owned()[0]!.metadata.name as string;
+      const eventsBefore = plainServer.events.length;
+      const requestsBefore = plainServer.requests.length;
+      const csv = join(dir, 'worker-deployed.csv');
+      const { stopped, r } = await withFirstWorkerStopped(csv, () =>
+        cli([
+          '--operation', 'run_all', '--onnx_file', model, '--rep', '4', '--warmup', '0', '--splits', '1', '--timeout', '3',
+          '--cloud', 'kubernetes', '--kube_mode', 'worker', '--kube_secret', secret, '--minio_bucket', 'deployed', '--kube_store_endpoint', store.endpoint, '--results_file', csv,
+        ], plainServer.kubeconfig(join(dir, 'plain-kubeconfig')), { MINIO_ENDPOINT: store.endpoint, MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey }),
+      );
+      assert.equal(r.code, 0, r.err);
+      const got = rows(csv);
+      assert.deepEqual(got.map((x) => x.status), ['ok', 'ok', 'ok', 'ok'], got.map((x) => x.error).join('; '));
+      assert.equal(got.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1);
+      const pods = [...new Set(got.map((x) => x.job_name))];
+      assert.equal(pods[0], first, 'the first worker ran in the Deployment’s pod');
+      assert.equal(pods.length, 2, pods.join(', '));
+      assert.match(pods[1]!, new RegExp(`^${rsName}-[a-z0-9]{5}$`), 'the next one in the pod its ReplicaSet made');
+      const requests = plainServer.requests.slice(requestsBefore);
+      assert.deepEqual(requests.filter((x) => x.startsWith('POST /api/v1/namespaces/onnx-manager/pods')), [], 'the tool made no pod of its own');
+      assert.ok(requests.some((x) => x.startsWith(`DELETE /api/v1/namespaces/onnx-manager/pods/${first}?gracePeriodSeconds=0`)), 'the killed worker’s pod deleted at once');
+      const events = plainServer.events.slice(eventsBefore);
+      const at = (e: string) => events.indexOf(e);
+      const newExec = events.findIndex((e) => e.startsWith('exec ') && e.endsWith(` in ${pods[1]}`));
+      assert.ok(at(`kill ${stopped}`) >= 0 && at(`kill ${stopped}`) < at(`create pod ${pods[1]}`) && at(`create pod ${pods[1]}`) < newExec, events.join('; '));
+      assert.deepEqual(events.filter((e) => e.startsWith('create pod ')), [`create pod ${pods[1]}`], 'one pod made, by the ReplicaSet');
+      assert.deepEqual(owned().map((p) => p.metadata.name), [pods[1]], 'the Deployment’s pod is left running');
+    } finally {
+      plainServer.removeReplicaSet('onnx-manager', rsName);
+      await store.stop();
+    }
   });
 
   it('profile in worker mode: the cloud side measured in the worker pod', async () => {

@@ -358,7 +358,7 @@ describe('deploy', () => {
     }
     const inPath = parseStoragePath(s1.input![0]!.path!);
     const outPath = parseStoragePath(s2.output![0]!.path!);
-    await store.store.put(`${inPath.prefix}/chain-run-3-0.pb`, encodePayload({ kind: 'input', runId: 'chain-run', splitIndex: 3, rep: 0, nextModels: hashes, timings: [], outputs: analysis.index.outputs, tensors }));
+    await store.store.put(`${inPath.prefix}/chain-run-3-0.pb`, encodePayload({ kind: 'input', runId: 'chain-run', splitIndex: 3, rep: 0, nextModels: hashes, timings: [], outputs: analysis.index.outputs, tensors, storeRetryMs: 45_000 }));
     await store.store.waitFor(`${outPath.prefix}/chain-run-3-0.pb`, 20_000);
     const result = decodePayload(await store.store.get(`${outPath.prefix}/chain-run-3-0.pb`));
     assert.equal(result.error, undefined);
@@ -372,6 +372,9 @@ describe('deploy', () => {
       assert.ok(worst <= 1e-5, `chain result equals the full model (${worst})`);
     }
     assert.equal([...server.jobs.values()].filter((j) => j.service.startsWith('chain-') && j.status === 'Succeeded').length, 2);
+    // The run's store retry budget goes down the chain with the payload.
+    const handed = decodePayload(await store.store.get(`${parseStoragePath(s1.output![0]!.path!).prefix}/chain-run-3-0.pb`));
+    assert.equal(handed.storeRetryMs, 45_000);
     // The first stage hands on what the second reads, as the deploy plan says; a tensor neither reads is refused by name.
     assert.deepEqual(JSON.parse(s1.environment!.variables!.ONNX_MANAGER_STAGE_FORWARD!), parts[2]!.plan.inputs);
     assert.equal(s2.environment?.variables?.ONNX_MANAGER_STAGE_FORWARD, undefined, 'the last stage hands nothing on');

@@ -22,6 +22,7 @@ import { startS3Server, type S3Server } from '../../src/storage/s3-server/server
 import type { ObjectStore } from '../../src/storage/store.js';
 import { analyze, sweepContext, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
+import { tieSockets } from '../storage/tie-sockets.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-cloud-outage-'));
 const KEYS = { accessKey: 'cloud-outage', secretKey: 'cloud-outage-secret-key' };
@@ -68,15 +69,7 @@ async function relay(): Promise<{ endpoint: string; cut(ms: number): void; killO
       }
     });
     const up = net.connect(server.port, '127.0.0.1');
-    for (const s of [c, up]) {
-      open.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        open.delete(s);
-        c.destroy();
-        up.destroy();
-      });
-    }
+    tieSockets(open, c, up);
     c.pipe(up);
     up.pipe(c);
   });

@@ -64,6 +64,7 @@ function randomPayload(rand: () => number, i: number): Payload {
   if (rand() < 0.3) p.error = pick(TEXTS);
   if (rand() < 0.5) p.host = pick(TEXTS);
   if (rand() < 0.3) p.outputs = rand() < 0.3 ? [] : ['out', 'y'];
+  if (p.kind === 'input' && rand() < 0.4) p.storeRetryMs = pick([0, 1, 120_000, 2 ** 32 - 1]);
   return p;
 }
 
@@ -87,6 +88,7 @@ describe('payload: exact bytes', () => {
         ...(p.error !== undefined ? { error: p.error } : {}),
         ...(p.host !== undefined ? { host: p.host } : {}),
         outputs: p.outputs ?? [],
+        ...(p.storeRetryMs !== undefined ? { storeRetryMs: p.storeRetryMs } : {}),
       }).finish();
       assert.deepEqual(Buffer.from(bytes.subarray(0, firstTensor)), Buffer.from(header), `header of payload ${i}`);
 

@@ -206,6 +206,9 @@ describe('payload: round trip', () => {
     const emptyStrings = decodePayload(encodeAligned({ ...minimal, error: '', host: '' }));
     assert.equal(emptyStrings.error, '');
     assert.equal(emptyStrings.host, '');
+    // An input payload's store retry budget, 0 (no retries) included; absent stays absent.
+    for (const storeRetryMs of [0, 1, 120_000, 2 ** 32 - 1]) assert.equal(decodePayload(encodeAligned({ ...minimal, storeRetryMs })).storeRetryMs, storeRetryMs);
+    assert.ok(!('storeRetryMs' in m));
   });
 
   it('accepts a payload written by another protobuf encoder (field order, packed dims, no padding)', () => {
@@ -469,6 +472,7 @@ describe('payload: refusals', () => {
     rejects(craft({ timings: [{ name: 't', ms: Number.NaN }] }), /not a finite number/);
     rejects(craft({ runId: 'tab\there' }), /not usable in an object key/);
     rejects(new Uint8Array([0x08]), /truncated/);
+    rejects(craft({ kind: 2, storeRetryMs: 5 }), /store_retry_ms belongs to an input payload/);
   });
 
   it('invalid UTF-8, wrong wire types', () => {
@@ -508,6 +512,8 @@ describe('payload: encoder checks', () => {
     ['split index', payload([], { splitIndex: -1 }), /split index/],
     ['timing', payload([], { timings: [{ name: 'x', ms: Number.POSITIVE_INFINITY }] }), /timing/],
     ['version', payload([], { version: 2 }), /this build writes version 1/],
+    ['store retry budget of an output', payload([], { kind: 'output', storeRetryMs: 1 }), /only an input payload carries a store retry budget/],
+    ['store retry budget', payload([], { storeRetryMs: 1.5 }), /storeRetryMs must be an integer/],
   ];
   for (const [what, p, reason] of bad) {
     it(what, () => assert.throws(() => encodePayload(p), (err: unknown) => err instanceof PayloadError && reason.test(err.message)));

@@ -57,6 +57,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   let profileRep = 0;
   let profileWarmup = 0;
   let profileJson: string | undefined;
+  let storeRetryMs: number | undefined;
   const raw: RawTensor[] = [];
 
   const uint32 = (what: string): number => {
@@ -135,6 +136,10 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
       case P.profileJson:
         profileJson = string(field, 'profile_json');
         break;
+      case P.storeRetryMs:
+        expectWire(r, field, 'store_retry_ms', WIRE_VARINT);
+        storeRetryMs = uint32('store_retry_ms');
+        break;
       case P.tensors: {
         expectWire(r, field, 'tensors', WIRE_LEN);
         if (raw.length >= maxTensors) refuse(`more than ${maxTensors} tensors (raise maxTensors)`);
@@ -162,6 +167,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   if ((profileRep !== 0 || profileWarmup !== 0) && kind !== KIND.input) refuse('profile_rep and profile_warmup belong to an input payload');
   if (profileWarmup !== 0 && profileRep === 0) refuse('profile_warmup without profile_rep');
   if (profileJson !== undefined && kind !== KIND.output) refuse('profile_json belongs to an output payload');
+  if (storeRetryMs !== undefined && kind !== KIND.input) refuse('store_retry_ms belongs to an input payload');
   for (const h of nextModels) {
     if (!SHA256_HEX.test(h)) refuse(`next model ${describeName(h)} is not a lower-case sha256 hex digest`);
   }
@@ -205,6 +211,7 @@ function decodeUnchecked(bytes: Uint8Array, maxBytes: number, maxTensors: number
   if (coded.size > 0) p.coded = coded;
   if (profileRep !== 0) p.profile = { rep: profileRep, warmup: profileWarmup };
   if (profileJson !== undefined) p.profileJson = profileJson;
+  if (storeRetryMs !== undefined) p.storeRetryMs = storeRetryMs;
   return p;
 }
 

@@ -47,6 +47,10 @@ function checkPayloadForEncoding(p: Payload): void {
     if (!isUint32(p.profile.rep) || p.profile.rep < 1 || !isUint32(p.profile.warmup)) throw encodeError(`profile must be { rep: integer >= 1, warmup: integer >= 0 }, got ${JSON.stringify(p.profile)}`);
   }
   if (p.profileJson !== undefined && (p.kind !== 'output' || typeof p.profileJson !== 'string')) throw encodeError('profileJson must be a string of an output payload');
+  if (p.storeRetryMs !== undefined) {
+    if (p.kind !== 'input') throw encodeError('only an input payload carries a store retry budget');
+    if (!isUint32(p.storeRetryMs)) throw encodeError(`storeRetryMs must be an integer in [0, 2^32), got ${String(p.storeRetryMs)}`);
+  }
   if (!(p.tensors instanceof Map)) throw encodeError('tensors must be a Map');
   if (p.coded !== undefined) {
     if (!(p.coded instanceof Map)) throw encodeError('coded must be a Map');
@@ -58,8 +62,8 @@ const sizing = new ProtoWriter();
 const timingWriter = new ProtoWriter();
 
 /**
- * Fields 1..14 as proto3 writes them, into `w`: implicit-presence fields only when not zero or
- * empty (a timing's ms of -0 is written), the optional error and host whenever set.
+ * Fields 1..14 and 16 as proto3 writes them, into `w`: implicit-presence fields only when not zero
+ * or empty (a timing's ms of -0 is written), the optional error, host and store_retry_ms whenever set.
  */
 function header(w: ProtoWriter, p: Payload, messageBytes: number): Uint8Array {
   w.uint(P.version, PAYLOAD_VERSION)
@@ -83,6 +87,8 @@ function header(w: ProtoWriter, p: Payload, messageBytes: number): Uint8Array {
     if (p.profile.warmup !== 0) w.uint(P.profileWarmup, p.profile.warmup);
   }
   if (p.profileJson !== undefined) w.string(P.profileJson, p.profileJson);
+  // Explicit presence: a budget of 0 (no retries) is written too.
+  if (p.storeRetryMs !== undefined) w.uint(P.storeRetryMs, p.storeRetryMs);
   return w.finish();
 }
 

@@ -20,6 +20,7 @@ export const PAYLOAD_FIELD = {
   profileWarmup: 13,
   profileJson: 14,
   tensors: 15,
+  storeRetryMs: 16,
 } as const;
 
 export const TENSOR_FIELD = { dims: 1, dataType: 2, stringData: 6, name: 8, rawData: 9, alignmentPadding: 1000, encoding: 1001 } as const;

@@ -25,6 +25,8 @@ export interface Payload {
   profile?: { rep: number; warmup: number };
   /** Output payloads only: the answer to a profile request, the measurement as JSON text. */
   profileJson?: string;
+  /** Input payloads only: the store retry budget (ms) the receiver's store requests use; absent: its own. */
+  storeRetryMs?: number;
   tensors: Map<string, HostTensor>;
   /** Tensors encoded by a codec (src/tensor/codecs/ decodes them); names distinct from `tensors`'. */
   coded?: Map<string, CodedTensor>;
