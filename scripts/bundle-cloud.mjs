@@ -108,8 +108,9 @@ await writeFile(
     '#!/usr/bin/env node',
     '// onnx-cloud, as scripts/bundle-cloud.mjs bundles it: onnx-cloud.bundle.cjs run through its code cache.',
     "import { CachedBundle } from './code-cache.js';",
-    `const bundle = new CachedBundle(import.meta.url, ${JSON.stringify(manifest)}).load();`,
-    `export const { ${names.join(', ')} } = bundle;`,
+    '/** The bundle as it was run: its files, and whether V8 took their caches (CachedBundle.report()). */',
+    `export const onnxCloudBundle = new CachedBundle(import.meta.url, ${JSON.stringify(manifest)});`,
+    `export const { ${names.join(', ')} } = onnxCloudBundle.load();`,
     '',
   ].join('\n'),
 );
