@@ -30,7 +30,6 @@ export interface BundleManifest {
 interface Loaded {
   script: Script;
   path: string;
-  cachePath?: string;
   exports: unknown;
   cacheRejected: boolean | undefined;
 }
@@ -80,15 +79,20 @@ export class CachedBundle {
     }
     const script = new Script(WRAPPER[0] + source + WRAPPER[1], { filename: path, cachedData });
     const module = { exports: {} as unknown };
-    const loaded: Loaded = { script, path, cachePath, exports: undefined, cacheRejected: cachedData ? script.cachedDataRejected : undefined };
+    const loaded: Loaded = { script, path, exports: undefined, cacheRejected: cachedData ? script.cachedDataRejected : undefined };
     this.loaded.set(path, loaded);
     const own = createRequire(path);
     const vendor = this.manifest.vendor;
     const require = Object.assign((id: string) => (Object.hasOwn(vendor, id) ? this.run(vendor[id]!) : own(id)), { resolve: own.resolve, cache: own.cache, main: undefined });
     const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
-    // The bundle's exports are final once it has run (a cycle sees the object being filled).
+    // A cycle sees the object being filled; a file that throws is run again when required again.
     loaded.exports = module.exports;
-    wrapper.call(module.exports, module.exports, require, module, path, dirname(path), url ?? pathToFileURL(path).href);
+    try {
+      wrapper.call(module.exports, module.exports, require, module, path, dirname(path), url ?? pathToFileURL(path).href);
+    } catch (err) {
+      this.loaded.delete(path);
+      throw err;
+    }
     loaded.exports = module.exports;
     return module.exports;
   }
