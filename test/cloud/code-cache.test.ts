@@ -4,7 +4,7 @@
  * runs; the bundle sees its entry's import.meta.url.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -54,26 +54,29 @@ describe('CachedBundle', () => {
     ]);
   });
 
-  it("takes a cache made for the file and refuses one made for other code, running the file either way", async () => {
+  it("takes a cache made for the file's code and refuses one made for other code, running the file either way", async () => {
     const first = new CachedBundle(entryUrl(), manifest());
     (first.load() as { square(x: number): number }).square(3);
-    const [main] = first.codeCaches();
-    await writeFile(join(dir, 'main.cache'), main!.data);
-    const taken = new CachedBundle(entryUrl(), manifest('main.cache'));
-    assert.equal((taken.load() as { square(x: number): number }).square(4), 16);
-    assert.equal(taken.report()[0]!.cacheRejected, false);
-
-    // A cache of other code (of another length) is refused: the file compiles and runs.
-    const other = new CachedBundle(entryUrl(), { main: { file: 'vendor/lib.cjs' }, vendor: {} });
-    other.load();
-    await writeFile(join(dir, 'other.cache'), other.codeCaches()[0]!.data);
-    const refused = new CachedBundle(entryUrl(), manifest('other.cache'));
-    assert.equal((refused.load() as { square(x: number): number }).square(5), 25);
-    assert.equal(refused.report()[0]!.cacheRejected, true);
-
+    await writeFile(join(dir, 'main.cache'), first.codeCaches()[0]!.data);
+    // Other files (V8 keeps what it compiled in this process by source and name): the same code,
+    // and code of another length.
+    const text = await readFile(join(dir, 'main.cjs'), 'utf8');
+    await writeFile(join(dir, 'same.cjs'), text);
+    await writeFile(join(dir, 'other.cjs'), `${text}\nexports.cube = (x) => x * x * x;`);
+    const run = (file: string, cache?: string) => {
+      const b = new CachedBundle(entryUrl(), { main: { file, ...(cache ? { cache } : {}) }, vendor: {} });
+      return { m: b.load() as { square(x: number): number }, rejected: b.report()[0]!.cacheRejected };
+    };
+    const taken = run('same.cjs', 'main.cache');
+    assert.equal(taken.m.square(4), 16);
+    assert.equal(taken.rejected, false, 'taken');
+    const refused = run('other.cjs', 'main.cache');
+    assert.equal(refused.m.square(5), 25);
+    assert.equal(refused.rejected, true, 'refused');
     // No cache file: compiled, as without a cache.
-    const none = new CachedBundle(entryUrl(), manifest('missing.cache'));
-    assert.equal((none.load() as { square(x: number): number }).square(6), 36);
-    assert.equal(none.report()[0]!.cacheRejected, undefined);
+    await writeFile(join(dir, 'none.cjs'), text);
+    const none = run('none.cjs', 'missing.cache');
+    assert.equal(none.m.square(6), 36);
+    assert.equal(none.rejected, undefined);
   });
 });
