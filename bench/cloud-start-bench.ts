@@ -6,6 +6,9 @@
  * and after the part's own work is paid on every row. Measured here, in the same run:
  *
  *  - bare: `node -e 0` from spawn to exit (the Node start-up no tool can avoid);
+ *  - floor: bench/cloud-start-floor.ts from spawn to exit: node, onnxruntime-node loaded, the
+ *    part read, its session created, run once, its output written; nothing else (the limit a
+ *    job on onnxruntime-node can reach here);
  *  - part: in this process, the part's session load plus its one run on the payload (what the
  *    job has to do; median of 5 fresh sessions);
  *  - file: `onnx-cloud --onnx_file part.onnx --input_file in.pb --save_results out.pb`, from spawn
@@ -14,8 +17,13 @@
  *    Kubernetes Job's way), the part fetched from the store: spawn to exit.
  *
  * Goal: file - part <= 150 ms (onnx-cloud from process start to result written within 150 ms
- * plus the part's session load). Each figure is the median of 9 runs, interleaved.
- * Models: squeezenet_like (the whole model as the cloud part, as split 0 sends it) and lenet5.
+ * plus the part's session load). floor - part is what that figure cannot go below here, and
+ * file / floor what onnx-cloud costs over the limit. Each figure is the median of 9 runs,
+ * interleaved. Models: squeezenet_like (the whole model as the cloud part, as split 0 sends it)
+ * and lenet5.
+ *
+ * `--compare path/to/onnx-cloud.js` also times another build of onnx-cloud (say, the previous
+ * commit's) in the same runs, interleaved with this one: rows "file (compared)", "store (compared)".
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -39,6 +47,7 @@ const RUNS = 9;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const onnxCloud = path.join(here, '..', 'cloud', 'onnx-cloud.js');
+const floorScript = path.join(here, 'cloud-start-floor.js');
 
 /** Milliseconds from spawn to exit; rejects on a non-zero exit. */
 function timed(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -55,16 +64,24 @@ function timed(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<nu
 export interface CloudStartResult {
   model: string;
   bareMs: number;
+  floorMs: number;
   partMs: number;
   fileMs: number;
   storeMs: number;
   /** fileMs - partMs: onnx-cloud's own cost from process start to result written. */
   fileOverheadMs: number;
   storeOverheadMs: number;
+  /** floorMs - partMs: the least fileOverheadMs can be here. */
+  floorOverheadMs: number;
+  /** fileMs / floorMs and storeMs / floorMs. */
+  fileToFloor: number;
+  storeToFloor: number;
   pass: boolean;
+  /** The same for the build given with --compare. */
+  compared?: { entry: string; fileMs: number; storeMs: number; fileOverheadMs: number; fileToFloor: number; storeToFloor: number };
 }
 
-export async function runCloudStartBench(opts: { outFile?: string | null; print?: boolean } = {}): Promise<{ models: CloudStartResult[] }> {
+export async function runCloudStartBench(opts: { outFile?: string | null; print?: boolean; compare?: string } = {}): Promise<{ models: CloudStartResult[] }> {
   const print = opts.print ?? true;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'onnx-manager-cloud-start-'));
   const bucket = 'cloud-start';
@@ -92,11 +109,15 @@ export async function runCloudStartBench(opts: { outFile?: string | null; print?
       const inputKey = storeKeys.input('bench', 0, m.name);
       await store.store.put(inputKey, payload);
       const bare: number[] = [];
+      const floor: number[] = [];
       const partTimes: number[] = [];
       const file: number[] = [];
       const fromStore: number[] = [];
+      const otherFile: number[] = [];
+      const otherStore: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         bare.push(await timed(['-e', '0']));
+        floor.push(await timed([floorScript, part, 'input', m.dims.join(','), path.join(dir, `${m.name}.floor.bin`)]));
         if (i < 5) {
           const t0 = performance.now();
           const s = await createSession(bytes, {});
@@ -106,11 +127,34 @@ export async function runCloudStartBench(opts: { outFile?: string | null; print?
         }
         file.push(await timed([onnxCloud, '--onnx_file', part, '--input_file', inFile, '--save_results', path.join(dir, `${m.name}.out.pb`)], env));
         fromStore.push(await timed([onnxCloud, '--input_key', inputKey, '--output_key', storeKeys.output('bench', 0, `${m.name}-${i}`)], env));
+        if (opts.compare) {
+          otherFile.push(await timed([opts.compare, '--onnx_file', part, '--input_file', inFile, '--save_results', path.join(dir, `${m.name}.out.pb`)], env));
+          otherStore.push(await timed([opts.compare, '--input_key', inputKey, '--output_key', storeKeys.output('bench', 0, `${m.name}-c${i}`)], env));
+        }
       }
-      const r = { model: m.name, bareMs: median(bare), partMs: median(partTimes), fileMs: median(file), storeMs: median(fromStore), fileOverheadMs: 0, storeOverheadMs: 0, pass: false };
-      r.fileOverheadMs = r.fileMs - r.partMs;
-      r.storeOverheadMs = r.storeMs - r.partMs;
-      r.pass = r.fileOverheadMs <= CLOUD_START_GOAL_MS;
+      const partMs = median(partTimes);
+      const floorMs = median(floor);
+      const fileMs = median(file);
+      const storeMs = median(fromStore);
+      const r: CloudStartResult = {
+        model: m.name,
+        bareMs: median(bare),
+        floorMs,
+        partMs,
+        fileMs,
+        storeMs,
+        fileOverheadMs: fileMs - partMs,
+        storeOverheadMs: storeMs - partMs,
+        floorOverheadMs: floorMs - partMs,
+        fileToFloor: fileMs / floorMs,
+        storeToFloor: storeMs / floorMs,
+        pass: fileMs - partMs <= CLOUD_START_GOAL_MS,
+      };
+      if (opts.compare) {
+        const f = median(otherFile);
+        const st = median(otherStore);
+        r.compared = { entry: opts.compare, fileMs: f, storeMs: st, fileOverheadMs: f - partMs, fileToFloor: f / floorMs, storeToFloor: st / floorMs };
+      }
       models.push(r);
     }
   } finally {
@@ -118,13 +162,22 @@ export async function runCloudStartBench(opts: { outFile?: string | null; print?
     await rm(dir, { recursive: true, force: true });
   }
   if (print) {
-    console.log(`onnx-cloud from spawn to exit (result written), median of ${RUNS}; part = session load + one run in-process; goal: file - part <= ${CLOUD_START_GOAL_MS} ms`);
-    console.log('model            node -e 0  part ms  file ms  file - part  store ms  store - part');
+    console.log(`onnx-cloud from spawn to exit (result written), median of ${RUNS}; part = session load + one run in-process; floor = node + onnxruntime + session + run + write only`);
+    console.log(`goal: file - part <= ${CLOUD_START_GOAL_MS} ms; floor - part is the least it can be here; ms, and file or store / floor`);
+    const ms = (v: number, w: number) => v.toFixed(0).padStart(w);
+    console.log('model            row               node -e 0  floor  part  total  - part  / floor');
     for (const r of models) {
-      console.log(
-        `${r.model.padEnd(16)} ${r.bareMs.toFixed(0).padStart(9)}  ${r.partMs.toFixed(0).padStart(7)}  ${r.fileMs.toFixed(0).padStart(7)}  ${r.fileOverheadMs.toFixed(0).padStart(7)} ${r.pass ? 'PASS' : 'FAIL'}  ${r.storeMs.toFixed(0).padStart(8)}  ${r.storeOverheadMs.toFixed(0).padStart(12)}`,
-      );
+      const line = (row: string, total: number, ratio: number | undefined, mark = '') =>
+        console.log(`${r.model.padEnd(16)} ${row.padEnd(17)} ${ms(r.bareMs, 9)}  ${ms(r.floorMs, 5)}  ${ms(r.partMs, 4)}  ${ms(total, 5)}  ${ms(total - r.partMs, 6)}  ${ratio === undefined ? '' : ratio.toFixed(2).padStart(7)}${mark}`);
+      line('floor', r.floorMs, undefined);
+      line('file', r.fileMs, r.fileToFloor, r.pass ? '  PASS' : '  FAIL');
+      line('store', r.storeMs, r.storeToFloor);
+      if (r.compared) {
+        line('file (compared)', r.compared.fileMs, r.compared.fileToFloor);
+        line('store (compared)', r.compared.storeMs, r.compared.storeToFloor);
+      }
     }
+    console.log(`load average: ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start, ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
   }
   const result = { date: new Date().toISOString(), machine: { ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() } }, goalMs: CLOUD_START_GOAL_MS, models };
   writeBenchJson('cloud-start', result, opts.outFile, print);
@@ -132,5 +185,8 @@ export async function runCloudStartBench(opts: { outFile?: string | null; print?
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runCloudStartBench();
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--compare');
+  if (at >= 0 && !args[at + 1]) throw new Error('--compare needs the path of an onnx-cloud.js');
+  await runCloudStartBench(at >= 0 ? { compare: path.resolve(args[at + 1]!) } : {});
 }

@@ -127,5 +127,11 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
 }
 
 if (isMainModule(import.meta.url)) {
-  process.exitCode = await cloudMain(process.argv.slice(2));
+  // onnxruntime's telemetry (on unless the user set ORT_DISABLE_TELEMETRY) starts a thread, a
+  // database under ~/.cache and a log file in /tmp in every job: nothing a job needs.
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
+  // No top-level await: the bundle is CommonJS (cloud/code-cache.ts).
+  void cloudMain(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

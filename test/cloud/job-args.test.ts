@@ -1,15 +1,12 @@
 /**
  * onnx-cloud reads a job's plain command line without yargs (cloud/job-args.ts): what it reads is
- * exactly what the yargs parser makes of the same line, everything else is left to yargs, and the
- * bundled entry does not load yargs before it knows it needs it.
+ * exactly what the yargs parser makes of the same line, and everything else is left to yargs (that
+ * a plain job runs without yargs at all: test/cloud/bundle.test.ts).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseCloudArgs } from '../../cloud/onnx-cloud.js';
 import { quickCloudArgs, type CloudArgs } from '../../cloud/job-args.js';
-import { projectRoot } from '../models/zoo.js';
 
 const silent = { out: () => undefined, err: () => undefined, isTTY: false };
 
@@ -73,24 +70,5 @@ describe('onnx-cloud job arguments without yargs', () => {
       ['--nope', 'x'],
     ];
     for (const argv of others) assert.equal(quickCloudArgs(argv), undefined, JSON.stringify(argv));
-  });
-
-  it('the bundled onnx-cloud loads yargs only through import()', () => {
-    const entry = join(projectRoot(), 'dist', 'cloud', 'onnx-cloud.js');
-    const seen = new Set<string>();
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      const text = readFileSync(file, 'utf8');
-      // Static imports only: `import ... from "./x.js"` and `import "./x.js"`, not import("./x.js").
-      for (const m of text.matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+)"/g)) visit(join(dirname(file), m[1]!));
-    };
-    assert.ok(existsSync(entry), 'dist/cloud/onnx-cloud.js is built');
-    visit(entry);
-    assert.ok(seen.size > 1, 'the entry has static chunks');
-    const loaded = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n');
-    // yargs' own messages, as the bundle carries them wherever yargs is.
-    for (const text of ['Not enough non-option arguments', 'Unknown argument']) assert.ok(!loaded.includes(text), `statically loaded: ${text}`);
-    assert.ok(readFileSync(entry, 'utf8').includes('import("./chunks/'), 'the entry imports its lazy parts');
   });
 });
