@@ -16,6 +16,10 @@
  *    split = (P1 + P2) / F         the parts' own cost (cut tensors in the standard layout, two runs)
  *    cycle = (P1g + P2g) / F       what a sweep's cycle sees, against the model back to back
  *    paused = (P1g + P2g) / Fg     the same against the model run after the same pause
+ * and the same two in CPU time (of every thread of the process, onnxruntime's included: the
+ * work the parts do, which the machine's load does not change, where wall time waits for a core
+ * as long as other programs keep it):
+ *    cpu split, cpu paused
  * Settings: the sweep's (every core, spinning off), onnxruntime's defaults (spinning on), and every
  * core with spinning during a run only (session.force_spinning_stop = 1).
  */
@@ -46,12 +50,29 @@ export interface PartsFigures {
   cycleRatio: number;
   pausedRatio: number;
   idleCpuMs: number;
+  /** The whole model's CPU time per run after a pause (every thread of the process). */
+  fullPausedCpuMs: number;
+  cpuSplitRatio: number;
+  cpuPausedRatio: number;
 }
 
-async function timed(s: Session, feeds: Record<string, HostTensor>): Promise<number> {
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+async function timed(s: Session, feeds: Record<string, HostTensor>): Promise<Timing> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await s.run(feeds);
-  return performance.now() - t0;
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+
+/** (a + b) / c in wall and in CPU time. */
+function ratios(a: Timing, b: Timing, c: Timing): Timing {
+  return { wall: (a.wall + b.wall) / c.wall, cpu: (a.cpu + b.cpu) / c.cpu };
 }
 
 export async function runThreadsPartsBench(opts: { models?: string[]; pauseMs?: number; outFile?: string | null; print?: boolean } = {}): Promise<{ rows: PartsFigures[] }> {
@@ -80,7 +101,7 @@ export async function runThreadsPartsBench(opts: { models?: string[]; pauseMs?: 
         const [s1, s2] = await Promise.all(buildPointParts(a, point).map((p) => createSession(p.part.model.concat(), options)));
         const mid = await s1!.run(feeds);
         const feeds2 = Object.fromEntries(s2!.inputNames.map((name) => [name, mid[name] ?? feeds[name]!]));
-        const r = { F: [] as number[], Fg: [] as number[], split: [] as number[], cycle: [] as number[], paused: [] as number[], idle: [] as number[] };
+        const r = { F: [] as number[], Fg: [] as number[], FgCpu: [] as number[], split: [] as Timing[], cycle: [] as number[], paused: [] as Timing[], idle: [] as number[] };
         for (let round = -2; round < ROUNDS; round++) {
           await full.run(feeds);
           const F = await timed(full, feeds);
@@ -97,26 +118,42 @@ export async function runThreadsPartsBench(opts: { models?: string[]; pauseMs?: 
           await sleep(pause);
           const P2g = await timed(s2!, feeds2);
           if (round < 0) continue;
-          r.F.push(F);
-          r.Fg.push(Fg);
-          r.split.push((P1 + P2) / F);
-          r.cycle.push((P1g + P2g) / F);
-          r.paused.push((P1g + P2g) / Fg);
+          r.F.push(F.wall);
+          r.Fg.push(Fg.wall);
+          r.FgCpu.push(Fg.cpu);
+          r.split.push(ratios(P1, P2, F));
+          r.cycle.push((P1g.wall + P2g.wall) / F.wall);
+          r.paused.push(ratios(P1g, P2g, Fg));
           r.idle.push((c.user + c.system) / 1000);
         }
         await s1!.release();
         await s2!.release();
-        rows.push({ model: m.name, settings: label, split: index, fullMs: median(r.F), fullPausedMs: median(r.Fg), splitRatio: median(r.split), cycleRatio: median(r.cycle), pausedRatio: median(r.paused), idleCpuMs: median(r.idle) });
+        const wall = (x: Timing[]) => median(x.map((t) => t.wall));
+        const cpu = (x: Timing[]) => median(x.map((t) => t.cpu));
+        rows.push({
+          model: m.name,
+          settings: label,
+          split: index,
+          fullMs: median(r.F),
+          fullPausedMs: median(r.Fg),
+          splitRatio: wall(r.split),
+          cycleRatio: median(r.cycle),
+          pausedRatio: wall(r.paused),
+          idleCpuMs: median(r.idle),
+          fullPausedCpuMs: median(r.FgCpu),
+          cpuSplitRatio: cpu(r.split),
+          cpuPausedRatio: cpu(r.paused),
+        });
       }
       await full.release();
     }
   }
   if (print) {
     console.log(`parts in one process, median of ${ROUNDS} rounds, pause ${pause} ms; ${os.availableParallelism()} cores, load ${loadStart.map((l) => l.toFixed(1)).join(' ')} -> ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    console.log('model            settings                   split  full ms  paused ms  split  cycle  paused  idle CPU ms');
+    console.log('model            settings                   split  full ms  paused ms  split  cycle  paused  idle CPU ms  paused CPU ms  cpu split  cpu paused');
     for (const x of rows) {
       console.log(
-        `${x.model.padEnd(16)} ${x.settings.padEnd(25)} ${String(x.split).padStart(6)}  ${x.fullMs.toFixed(2).padStart(7)}  ${x.fullPausedMs.toFixed(2).padStart(9)}  ${x.splitRatio.toFixed(2).padStart(5)}  ${x.cycleRatio.toFixed(2).padStart(5)}  ${x.pausedRatio.toFixed(2).padStart(6)}  ${x.idleCpuMs.toFixed(1).padStart(11)}`,
+        `${x.model.padEnd(16)} ${x.settings.padEnd(25)} ${String(x.split).padStart(6)}  ${x.fullMs.toFixed(2).padStart(7)}  ${x.fullPausedMs.toFixed(2).padStart(9)}  ${x.splitRatio.toFixed(2).padStart(5)}  ${x.cycleRatio.toFixed(2).padStart(5)}  ${x.pausedRatio.toFixed(2).padStart(6)}  ${x.idleCpuMs.toFixed(1).padStart(11)}  ${x.fullPausedCpuMs.toFixed(2).padStart(13)}  ${x.cpuSplitRatio.toFixed(2).padStart(9)}  ${x.cpuPausedRatio.toFixed(2).padStart(10)}`,
       );
     }
   }
