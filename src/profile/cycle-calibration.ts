@@ -35,8 +35,10 @@ import { median } from './stats.js';
 
 /** The split points calibrated on, as fractions of the model's data nodes: both sides run a share of it that grows on one side as it shrinks on the other. */
 export const CALIBRATION_FRACTIONS = [1 / 4, 1 / 2, 3 / 4] as const;
-/** Recorded cycles per calibration point (after the run's warm-up cycles). */
-export const CALIBRATION_REP = 8;
+/** Recorded cycles per calibration point (after CALIBRATION_WARMUP warm-up cycles). */
+export const CALIBRATION_REP = 4;
+/** Unrecorded warm-up cycles per calibration point (at most: fewer when the run asks for fewer): one loads both sides' sessions. */
+export const CALIBRATION_WARMUP = 1;
 /** Cycles of the edge-only split after the calibration points (each one a millisecond or so). */
 export const EDGE_ONLY_REP = 30;
 /** The same through a backend that starts a job per cycle (Kubernetes Jobs, OSCAR): each cycle costs a process start or a pod. */

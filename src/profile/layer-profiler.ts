@@ -17,7 +17,7 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import { storeKeys } from '../storage/store.js';
 import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs.js';
 import { profileCloud } from './cloud-profile.js';
-import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
+import { CALIBRATION_REP, CALIBRATION_WARMUP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
 import { cloudDecodeSpeed, profileCodecs, type CodecProfile } from './codec-profile.js';
@@ -28,10 +28,15 @@ import { startRun, type StartedRun, type StartingCloud } from './start-run.js';
 import { median, percentile } from './stats.js';
 
 export const DEFAULT_PROFILE_REP = 20;
+/**
+ * Recorded runs per side when predict profiles first (predict --profile_rep): half of profile's.
+ * Its per-node medians predicted run_all as well as 20 runs' did (README, predict's speed).
+ */
+export const PREDICT_PROFILE_REP = 10;
 /** Timed requests of each kind and size when the store's costs are measured with the profile. */
 const STORE_REPEATS = 3;
-/** Unrecorded requests of each kind and size first: after the calibration cycles the store's client is warm already. */
-const STORE_WARMUP_AFTER_CYCLES = 1;
+/** Unrecorded requests of each kind and size first: none after the calibration cycles (they have just warmed the store's client up), else one. */
+const storeWarmup = (cycles: readonly Row[]) => (cycles.length > 0 ? 0 : 1);
 
 export interface ProfileOptions {
   feeds: Record<string, HostTensor>;
@@ -128,10 +133,12 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
     const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
+    // One warm-up cycle per calibration point loads both sides' sessions (fewer if the run asks for fewer).
+    run.ctx.warmup = Math.min(run.ctx.warmup, CALIBRATION_WARMUP);
     for (const point of points) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
-    // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
-    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, STORE_WARMUP_AFTER_CYCLES), store: run.config.store.endpoint ?? 'embedded' };
+    // After the calibration cycles the store's client is warm: no warm-up requests, fewer repeats.
+    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: run.config.store.endpoint ?? 'embedded' };
   } finally {
     await run.close();
   }
