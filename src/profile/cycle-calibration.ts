@@ -35,17 +35,13 @@ import { median } from './stats.js';
 
 /** The split points calibrated on, as fractions of the model's data nodes: both sides run a share of it that grows on one side as it shrinks on the other. */
 export const CALIBRATION_FRACTIONS = [1 / 4, 1 / 2, 3 / 4] as const;
-/** Recorded cycles per calibration point without a link (after CALIBRATION_WARMUP warm-up cycles). */
-export const CALIBRATION_REP = 4;
-/** Unrecorded warm-up cycles per calibration point without a link (at most: fewer when the run asks for fewer): one loads both sides' sessions. */
-export const CALIBRATION_WARMUP = 1;
 /**
- * Recorded cycles per calibration point behind a link (after the run's own warm-up cycles). There
- * every part waits for the link before it runs, and how much slower that makes it varies more:
- * with 4 cycles after one warm-up, mobilenet_v2_like's cloud line at 5 Mbit/s came out twice too
- * steep in two runs of predict-bench (compute error median 29-33%, against 8-11% with 8 cycles).
+ * Recorded cycles per calibration point (after the run's warm-up cycles). Not fewer: with 4 after
+ * one warm-up, a burst of load put mobilenet_v2_like's edge line at 8 times its hot time
+ * (unshaped, compute error median 118%), and at 5 Mbit/s its cloud line came out twice too steep
+ * in two runs of predict-bench (compute error median 29-33%, against 8-11% with 8 cycles).
  */
-export const LINK_CALIBRATION_REP = 8;
+export const CALIBRATION_REP = 8;
 /** Cycles of the edge-only split after the calibration points (each one a millisecond or so). */
 export const EDGE_ONLY_REP = 30;
 /** The same through a backend that starts a job per cycle (Kubernetes Jobs, OSCAR): each cycle costs a process start or a pod. */

@@ -17,7 +17,7 @@ import type { ModelAnalysis } from '../split/analysis.js';
 import { storeKeys } from '../storage/store.js';
 import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs.js';
 import { profileCloud } from './cloud-profile.js';
-import { CALIBRATION_REP, CALIBRATION_WARMUP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, LINK_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
+import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
 import { FIXED_COSTS, type FixedCost, type LayerProfile, type NodeProfile, type Side, type SideSettings } from './layer-profile.js';
 import { cloudDecodeSpeed, profileCodecs, type CodecProfile } from './codec-profile.js';
@@ -132,9 +132,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     // A worker says which threads it runs with; a job runs with the configuration it was given.
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
     // A job backend starts a process per cycle: fewer cycles, each as the sweep's are.
-    // Behind a link, more cycles per point after the run's warm-up cycles; without one, one warm-up cycle (it loads both sides' sessions) and fewer.
-    const calibrationRep = !(backend instanceof WorkerBackend) ? JOB_CALIBRATION_REP : config.link ? LINK_CALIBRATION_REP : CALIBRATION_REP;
-    if (!config.link) run.ctx.warmup = Math.min(run.ctx.warmup, CALIBRATION_WARMUP);
+    const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
     for (const point of points) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
     // After the calibration cycles the store's client is warm: no warm-up requests, fewer repeats.

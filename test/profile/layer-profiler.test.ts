@@ -14,7 +14,7 @@ import type { GraphIndex } from '../../src/onnx/graph.js';
 import { readProfile, writeProfile, FIXED_COSTS } from '../../src/profile/layer-profile.js';
 import { profileModel, sideRows } from '../../src/profile/layer-profiler.js';
 import { CODEC_RUNS } from '../../src/profile/codec-decode.js';
-import { CALIBRATION_REP, EDGE_ONLY_REP, LINK_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint } from '../../src/profile/cycle-calibration.js';
+import { CALIBRATION_REP, EDGE_ONLY_REP, calibrationPoints, edgeOnlyPoint } from '../../src/profile/cycle-calibration.js';
 import { predictCompute } from '../../src/predict/model.js';
 import { coverKernels, distribute } from '../../src/profile/layer-profiler-attribution.js';
 import { measureSide } from '../../src/profile/layer-profiler-side.js';
@@ -194,7 +194,7 @@ describe('profile through the local worker', () => {
     assert.equal(p.nodes.length, 2 * 12);
     assert.match(r.out, /profile written to .*sweep\.profile\.csv/);
     assert.equal(p.calibrationLink, undefined, 'calibrated without a link');
-    // Without a link: CALIBRATION_REP cycles per calibration point, all ok.
+    // CALIBRATION_REP cycles per calibration point, all ok.
     const points = calibrationPoints(await analyze(zooSubject(zoo[0]!))).length;
     assert.ok(points > 0);
     assert.equal(p.fixed.cloud.cycle_ms?.runs, points * CALIBRATION_REP);
@@ -209,8 +209,8 @@ describe('profile through the local worker', () => {
     assert.equal(r.code, 0, r.err);
     const p = await readProfile(join(dir, 'm.profile.csv'));
     assert.deepEqual(p.calibrationLink, { bandwidthMbit: 50, rttMs: 30 });
-    // Behind a link: LINK_CALIBRATION_REP cycles per calibration point.
-    assert.equal(p.fixed.cloud.cycle_ms?.runs, calibrationPoints(await analyze(zooSubject(zoo[0]!))).length * LINK_CALIBRATION_REP);
+    // Behind a link as without one: CALIBRATION_REP cycles per calibration point.
+    assert.equal(p.fixed.cloud.cycle_ms?.runs, calibrationPoints(await analyze(zooSubject(zoo[0]!))).length * CALIBRATION_REP);
     // The store's requests were timed directly: none of them took the link's 30 ms round trip.
     const costs = JSON.parse(r.out.slice(r.out.indexOf('{'))).store_costs;
     assert.ok(costs.put.fixedMs < 30 && costs.get.fixedMs < 30, JSON.stringify(costs));
