@@ -8,7 +8,7 @@ import { COLUMNS, ms, type Column } from '../profile/columns.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { linkCycleMs, requestOverLinkMs, type Link } from './link.js';
 import { edgeMemory, predictCompute, type SplitCompute } from './model.js';
-import { wireBytes } from './payload-size.js';
+import { wireBytes, type WireBytes } from './payload-size.js';
 import { linearMs, type StoreCosts } from './store-costs.js';
 import { UsageError } from '../errors.js';
 import { codecMs } from '../profile/codec-profile.js';
@@ -82,6 +82,11 @@ export interface SplitFacts {
   codecDecodeMs: number;
 }
 
+/** The payloads' bytes at every split point of `a`, in order (a prediction's facts without the profile). */
+export function allWireBytes(a: ModelAnalysis): WireBytes[] {
+  return a.splitPoints.map((p) => wireBytes(a, p));
+}
+
 /** Why `profile` cannot predict `codec`, and how to make one that can. */
 function missingCodec(profile: LayerProfile, codec: string, label: string): string {
   const held = profile.codecs?.profiled;
@@ -94,14 +99,14 @@ function missingCodec(profile: LayerProfile, codec: string, label: string): stri
  * memory, with the cut tensors sent as `codec`: its bytes from the profile's own coded cut
  * tensors, its time from the codec's speed measured there (codec-profile.ts).
  */
-export function splitFacts(a: ModelAnalysis, profile: LayerProfile, codec = 'raw', label = 'the profile'): SplitFacts[] {
+export function splitFacts(a: ModelAnalysis, profile: LayerProfile, codec = 'raw', label = 'the profile', wires: readonly WireBytes[] = allWireBytes(a)): SplitFacts[] {
   const compute: SplitCompute[] = predictCompute(a, profile);
   const memory = edgeMemory(a);
   const m = a.index.dataNodes.length;
   const speed = codec === 'raw' ? undefined : profile.codecs?.speed[codec];
   if (codec !== 'raw' && !speed) throw new UsageError(missingCodec(profile, codec, label));
   return a.splitPoints.map((p, i) => {
-    const w = wireBytes(a, p);
+    const w = wires[i]!;
     const coded = speed && p.position < m ? profile.codecs!.wire[p.index]?.[codec] : undefined;
     if (speed && p.position < m && !coded) throw new UsageError(`${label} has no ${codec} payload of split ${p.index}: profile the model again`);
     return {

@@ -145,9 +145,17 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
   }
 }
 
-/** Opens the store a run with `config` would use (the embedded one when none is named), measures it, and closes it. */
-export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats = 9): Promise<{ costs: StoreCosts; store: string }> {
-  const opened = await openStore(config.store);
+/** The warning of a store that does not answer yet and is waited for (opening it, up to its retry budget). */
+export function storeWaitLine(store: Pick<RunConfig['store'], 'retryBudgetMs'>, reason: string): string {
+  return `waiting for the store to answer (up to --store_retry_s ${(store.retryBudgetMs ?? 0) / 1000} s): ${reason}`;
+}
+
+/**
+ * Opens the store a run with `config` would use (the embedded one when none is named), measures
+ * it, and closes it. A store that does not answer at once is waited for (--store_retry_s), told to `warn`.
+ */
+export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats = 9, warn?: (line: string) => void): Promise<{ costs: StoreCosts; store: string }> {
+  const opened = await openStore(config.store, warn ? { onWait: (reason) => warn(storeWaitLine(config.store, reason)) } : {});
   try {
     const costs = await measureStoreCosts(opened.store, repeats);
     return { costs, store: opened.embedded ? 'embedded' : (config.store.endpoint ?? '') };

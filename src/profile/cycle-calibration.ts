@@ -35,7 +35,12 @@ import { median } from './stats.js';
 
 /** The split points calibrated on, as fractions of the model's data nodes: both sides run a share of it that grows on one side as it shrinks on the other. */
 export const CALIBRATION_FRACTIONS = [1 / 4, 1 / 2, 3 / 4] as const;
-/** Recorded cycles per calibration point (after the run's warm-up cycles). */
+/**
+ * Recorded cycles per calibration point (after the run's warm-up cycles). Not fewer: with 4 after
+ * one warm-up, a burst of load put mobilenet_v2_like's edge line at 8 times its hot time
+ * (unshaped, compute error median 118%), and at 5 Mbit/s its cloud line came out twice too steep
+ * in two runs of predict-bench (compute error median 29-33%, against 8-11% with 8 cycles).
+ */
 export const CALIBRATION_REP = 8;
 /** Cycles of the edge-only split after the calibration points (each one a millisecond or so). */
 export const EDGE_ONLY_REP = 30;

@@ -28,10 +28,15 @@ import { startRun, type StartedRun, type StartingCloud } from './start-run.js';
 import { median, percentile } from './stats.js';
 
 export const DEFAULT_PROFILE_REP = 20;
+/**
+ * Recorded runs per side when predict profiles first (predict --profile_rep): half of profile's.
+ * Measured at load 7-15, the hot profile it gives matched 20 runs' within the spread of run_all itself.
+ */
+export const PREDICT_PROFILE_REP = 10;
 /** Timed requests of each kind and size when the store's costs are measured with the profile. */
 const STORE_REPEATS = 3;
-/** Unrecorded requests of each kind and size first: after the calibration cycles the store's client is warm already. */
-const STORE_WARMUP_AFTER_CYCLES = 1;
+/** Unrecorded requests of each kind and size first: none after the calibration cycles (they have just warmed the store's client up), else one. */
+const storeWarmup = (cycles: readonly Row[]) => (cycles.length > 0 ? 0 : 1);
 
 export interface ProfileOptions {
   feeds: Record<string, HostTensor>;
@@ -130,8 +135,8 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     const calibrationRep = backend instanceof WorkerBackend ? CALIBRATION_REP : JOB_CALIBRATION_REP;
     for (const point of points) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
-    // After the calibration cycles the store's client is warm: fewer warm-up requests and repeats.
-    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, STORE_WARMUP_AFTER_CYCLES), store: run.config.store.endpoint ?? 'embedded' };
+    // After the calibration cycles the store's client is warm: no warm-up requests, fewer repeats.
+    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: run.config.store.endpoint ?? 'embedded' };
   } finally {
     await run.close();
   }

@@ -17,6 +17,7 @@ import type { SplitPoint } from '../split/points.js';
 import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
 import { openStore } from '../storage/open.js';
 import { warnOnStderr } from '../errors.js';
+import { storeWaitLine } from '../predict/store-costs.js';
 import { newRunId } from '../storage/run-id.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
@@ -89,7 +90,7 @@ export async function startCloud(runConfig: RunConfig, options: Pick<StartRunOpt
   const module = await backendModule(config.cloud);
   await checkProvider(config.provider, probeModel());
   if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, env)) ?? config.store };
-  const opened = await openStore(config.store, { onWait: (reason) => warn(`waiting for the store to answer (up to --store_retry_s ${(config.store.retryBudgetMs ?? 0) / 1000} s): ${reason}`) });
+  const opened = await openStore(config.store, { onWait: (reason) => warn(storeWaitLine(config.store, reason)) });
   const embedded = opened.embedded;
   const access = embedded
     ? { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey }

@@ -10,7 +10,10 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { runnerService } from '../../src/backends/oscar-chain.js';
 import { OscarClient } from '../../src/backends/oscar-client.js';
+import { buildRunConfig, type RunFlags } from '../../src/config/run-config.js';
+import { profileModel } from '../../src/profile/layer-profiler.js';
 import { readProfile } from '../../src/profile/layer-profile.js';
+import { randomInputs } from '../../src/split/random-inputs.js';
 import { JOB_CALIBRATION_REP } from '../../src/profile/cycle-calibration.js';
 import { cli } from '../cli-helper.js';
 import { PASSWORD, startOscarFixture, USER, type OscarFixture } from './oscar-fixture.js';
@@ -62,7 +65,46 @@ describe('profile and predict through a chain of OSCAR services', () => {
     assert.ok(Number(rows[0]!.cloud_ms) > 0, 'cloud only: the whole model in the cloud');
     assert.deepEqual(jobsOf('pchain-1'), [], 'no stage job ran');
   });
+
+  it('predict gives its warnings to the caller: the CLI prints the chain warning once, on its err, and --json carries it', async () => {
+    const out = join(f.dir, 'chain-warn.predict.csv');
+    const { value: r, stderr } = await capturingStderr(() => cli(['predict', '--onnx_file', f.modelFile, '--profile_rep', '1', '--threads', '1', '--json', '--results_file', out, ...oscar('pchain-1')]));
+    assert.equal(r.code, 0, r.err);
+    const chain = r.errLines.filter((l) => CHAIN_WARNING.test(l));
+    assert.equal(chain.length, 1, r.errLines.join('\n'));
+    assert.match(chain[0]!, /^onnx-manager: warning: OSCAR service 'pchain-1' is a stage of a chain/);
+    assert.equal(stderr, '', 'nothing written to stderr behind the caller');
+    // The JSON follows the line that says where the profile was written.
+    const json = JSON.parse(r.out.slice(r.out.indexOf('\n{') + 1)) as { warnings: string[] };
+    assert.equal(json.warnings.filter((l) => CHAIN_WARNING.test(l)).length, 1, json.warnings.join('\n'));
+    assert.ok(json.warnings.every((l) => !l.startsWith('onnx-manager:')), 'the data holds the warnings themselves');
+  });
+
+  it('profileModel (the library) gives the chain warning to its warn option, not to stderr', async () => {
+    const lines: string[] = [];
+    const config = buildRunConfig({ cloud: 'oscar', oscar_endpoint: f.server.url, oscar_service: 'pchain-1', threads: 1, warmup: 0 } as RunFlags);
+    const { stderr } = await capturingStderr(() => profileModel(f.analysis, config, { feeds: randomInputs(f.analysis, 1), rep: 1, warn: (l) => lines.push(l) }));
+    assert.equal(lines.filter((l) => CHAIN_WARNING.test(l)).length, 1, lines.join('\n'));
+    assert.equal(stderr, '');
+  });
 });
+
+const CHAIN_WARNING = /OSCAR service 'pchain-1' is a stage of a chain \(pchain-1 -> pchain-2\)/;
+
+/** `f`'s value and what was written to process.stderr while it ran. */
+async function capturingStderr<T>(f: () => Promise<T>): Promise<{ value: T; stderr: string }> {
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    written.push(String(chunk));
+    return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    return { value: await f(), stderr: written.join('') };
+  } finally {
+    process.stderr.write = write;
+  }
+}
 
 describe('run_all through a chain of OSCAR services', () => {
   it('runs each split point’s cloud side in a job of the chain’s last service', async () => {

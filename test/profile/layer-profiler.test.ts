@@ -194,6 +194,10 @@ describe('profile through the local worker', () => {
     assert.equal(p.nodes.length, 2 * 12);
     assert.match(r.out, /profile written to .*sweep\.profile\.csv/);
     assert.equal(p.calibrationLink, undefined, 'calibrated without a link');
+    // CALIBRATION_REP cycles per calibration point, all ok.
+    const points = calibrationPoints(await analyze(zooSubject(zoo[0]!))).length;
+    assert.ok(points > 0);
+    assert.equal(p.fixed.cloud.cycle_ms?.runs, points * CALIBRATION_REP);
   });
 
   it('calibrates behind the link asked for, measures the store without it, and predict says when a profile was calibrated for another link', async () => {
@@ -205,6 +209,8 @@ describe('profile through the local worker', () => {
     assert.equal(r.code, 0, r.err);
     const p = await readProfile(join(dir, 'm.profile.csv'));
     assert.deepEqual(p.calibrationLink, { bandwidthMbit: 50, rttMs: 30 });
+    // Behind a link as without one: CALIBRATION_REP cycles per calibration point.
+    assert.equal(p.fixed.cloud.cycle_ms?.runs, calibrationPoints(await analyze(zooSubject(zoo[0]!))).length * CALIBRATION_REP);
     // The store's requests were timed directly: none of them took the link's 30 ms round trip.
     const costs = JSON.parse(r.out.slice(r.out.indexOf('{'))).store_costs;
     assert.ok(costs.put.fixedMs < 30 && costs.get.fixedMs < 30, JSON.stringify(costs));

@@ -5,17 +5,17 @@
 import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, warnOnStderr } from '../../errors.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
-import { profileModel } from '../../profile/layer-profiler.js';
+import { PREDICT_PROFILE_REP, profileModel } from '../../profile/layer-profiler.js';
 import { whileCloudStarts, type StartingCloud } from '../../profile/start-run.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { profileFileFor } from './profile.js';
 import { checkProfile } from '../../predict/model.js';
 import { checkLink, describeLink, type Link } from '../../predict/link.js';
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
-import { PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
+import { allWireBytes, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
 import { measureRunStore, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
@@ -59,6 +59,7 @@ export async function profileFor(
   out?: (s: string) => void,
   link?: Link,
   cloud?: StartingCloud,
+  warn?: (line: string) => void,
 ): Promise<{ profile: LayerProfile; store?: { costs: StoreCosts; store: string } }> {
   if (!args.profile) {
     if (!out) throw new UsageError(`no --profile given: \`onnx-manager profile --onnx_file ${a.model.label}\` makes one (<results>.profile.csv)`);
@@ -66,7 +67,7 @@ export async function profileFor(
     const config = cloud?.config ?? profileConfig(args, link);
     const feeds = randomInputs(a, args.seed ?? DEFAULTS.seed);
     // Only the codecs asked for are measured (raw alone: none).
-    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, codecs: codecsOf(args), ...(cloud ? { cloud } : {}), ...(args.profile_rep !== undefined ? { rep: args.profile_rep } : {}) });
+    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, codecs: codecsOf(args), ...(cloud ? { cloud } : {}), rep: args.profile_rep ?? PREDICT_PROFILE_REP, ...(warn ? { warn } : {}) });
     // Beside the predicted rows: results/m.predict.csv -> results/m.profile.csv.
     const rows = args.results_file?.replace(/\.predict\.csv$/i, '.csv');
     const file = profileFileFor({ onnx_file: a.model.file ?? 'model.onnx', ...(rows ? { results_file: rows } : {}) });
@@ -108,24 +109,35 @@ function defaultFile(args: PredictArgs): string {
 
 const pct = (v: number) => `${v.toFixed(1)}%`;
 
-export async function predict(args: PredictArgs, out: (s: string) => void): Promise<number> {
+/**
+ * The predict operation. Warnings (the cloud side's, the store's, the profile's) go to `sink`, one
+ * call each (without it to stderr, as a run's do), and with --json also into the JSON's `warnings`.
+ */
+export async function predict(args: PredictArgs, out: (s: string) => void, sink: (line: string) => void = warnOnStderr): Promise<number> {
+  const warnings: string[] = [];
+  const warn = (line: string) => {
+    warnings.push(line);
+    sink(line);
+  };
   const file = args.results_file ?? defaultFile(args);
   checkOutputFile(file, 'results_file');
   const measuredRows = args.measured ? await readMeasured(args.measured) : undefined;
   const link = linkOf(args, measuredRows);
   // Without --profile the cloud side starts (the worker, the store) while the model is analysed.
-  return whileCloudStarts(args.profile ? undefined : profileConfig(args, link), (starting) => predictWith(args, file, measuredRows, link, out, starting));
+  return whileCloudStarts(args.profile ? undefined : profileConfig(args, link), (starting) => predictWith(args, file, measuredRows, link, out, starting, warn, warnings), { warn });
 }
 
-async function predictWith(args: PredictArgs, file: string, measuredRows: MeasuredSplit[] | undefined, link: Link, out: (s: string) => void, starting?: Promise<StartingCloud>): Promise<number> {
+async function predictWith(args: PredictArgs, file: string, measuredRows: MeasuredSplit[] | undefined, link: Link, out: (s: string) => void, starting: Promise<StartingCloud> | undefined, warn: (line: string) => void, warnings: readonly string[]): Promise<number> {
   const a = await analyzeFromArgs(args);
   const measured = measuredRows && checkMeasured(args.measured!, measuredRows, a);
-  const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting);
+  // The payloads' bytes need no profile: worked out while the cloud side may still be starting.
+  const wires = allWireBytes(a);
+  const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting, warn);
   const calibrated = profile.calibrationLink ?? { rttMs: 0 };
   if (calibrated.bandwidthMbit !== link.bandwidthMbit || calibrated.rttMs !== link.rttMs) {
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
-  const { costs, store } = measuredStore ?? (await measureRunStore(buildRunConfig(args as RunFlags)));
+  const { costs, store } = measuredStore ?? (await measureRunStore(buildRunConfig(args as RunFlags), undefined, warn));
   const settings = {
     bandwidth_mbit: link.bandwidthMbit ?? '',
     rtt_ms: link.rttMs,
@@ -138,7 +150,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   };
   const codecs = codecsOf(args);
   const label = args.profile ?? 'the profile';
-  const rows: (PredictedRow & Record<string, unknown>)[] = codecs.flatMap((codec) => predictRows(splitFacts(a, profile, codec, label), costs, link).map((r) => ({ ...r, ...settings })));
+  const rows: (PredictedRow & Record<string, unknown>)[] = codecs.flatMap((codec) => predictRows(splitFacts(a, profile, codec, label, wires), costs, link).map((r) => ({ ...r, ...settings })));
   let columns: string[] = [...PREDICT_COLUMNS];
   if (measured) {
     const by = new Map(measured.map((m) => [joinKey(m.split_index, m.tensor_codec), m]));
@@ -161,7 +173,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   await writeCsvFile(file, columns, rounded);
   const comparison = measured ? compare(rows, measured) : undefined;
   if (args.json) {
-    out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, splits: rounded }, null, 2));
+    out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, warnings, splits: rounded }, null, 2));
     return 0;
   } else {
     const several = codecs.length > 1 || codecs[0] !== 'raw';
