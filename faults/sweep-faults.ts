@@ -126,7 +126,8 @@ async function resumeToEnd(store: FaultStore, bucket: string, csv: string, s: Sw
 
 /** Processes of this scenario still running (its worker, by the bucket in its command line). */
 async function leftovers(bucket: string, tally: SweepTally): Promise<void> {
-  await until(() => processesWith(bucket).length === 0, 5000);
+  // A killed run's worker ends when it sees its parent gone: seconds on a loaded machine.
+  await until(() => processesWith(bucket).length === 0, 30_000);
   const left = processesWith(bucket);
   if (left.length) {
     tally.mishandled++;

@@ -133,7 +133,8 @@ describe('the DAG optimum with tensor codecs', () => {
     assert.equal(raw.code, 0, raw.err);
     const rd = (JSON.parse(raw.out) as { dag: DagOptimum }).dag;
     assert.equal(rd.tensor_codec, 'raw');
-    assert.ok(d.total_ms < rd.total_ms, `int8 beats raw (${d.total_ms} < ${rd.total_ms})`);
+    // That int8 beats raw is shown by the first call, which weighs raw too under the same store
+    // costs; each call measures the store afresh, so totals of two calls are not compared.
     const text = await cli(['recommend', '--onnx_file', file, '--profile', profile, '--tensor_codec', 'raw', 'fp16', 'int8', '--bandwidth', '1', '--rtt', '2']);
     assert.equal(text.code, 0, text.err);
     assert.match(text.out, /DAG optimum \(min-cut over all cuts, constraints not applied\): total [\d.]+ ms, \d+ edge node\(s\), \d+ cut tensor\(s\), .* sent as int8 \(/);

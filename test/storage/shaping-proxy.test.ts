@@ -175,9 +175,11 @@ describe('shaping proxy: memory, closing, stopping', () => {
       // Far more than the loopback socket buffers on both legs can hold.
       const data = Buffer.alloc(96 * 1024 * 1024, 7);
       client.write(data);
-      // Wait until nothing moves any more: the proxy stopped reading.
-      let last = -1;
-      while (proxy.bytes.up !== last) {
+      // Wait until bytes reach the sink's connection (on a loaded machine that can take longer
+      // than a pause), then until nothing moves any more: the proxy stopped reading.
+      while (!stalled || proxy.bytes.up === 0) await new Promise((r) => setTimeout(r, 20));
+      for (let last = -1, still = 0; still < 3; ) {
+        still = proxy.bytes.up === last ? still + 1 : 0;
         last = proxy.bytes.up;
         await new Promise((r) => setTimeout(r, 100));
       }
