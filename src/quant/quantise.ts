@@ -77,6 +77,8 @@ export interface QuantisedNode {
   /** The operator it runs as now. */
   as: string;
   channels: number;
+  /** How its weights were rounded: to nearest, to nearest with balanced kernel sums, or by calibration (GPTQ). */
+  rounding: 'nearest' | 'balanced' | 'calibrated';
 }
 
 export interface SkippedNode {
@@ -212,6 +214,10 @@ function calibratedConv(b: Builder, label: string, n: NodeProto, dims: readonly 
   return { calibrated: { layout: { rows, dim, at: (r, j) => r * dim + j, group: (r) => Math.floor(r / perGroup) }, factors: c.factors } };
 }
 
+function convRounding(calibrated: { calibrated?: unknown }, dims: readonly number[], options: QuantiseOptions): QuantisedNode['rounding'] {
+  return calibrated.calibrated ? 'calibrated' : kernelTaps(dims, options) > 1 ? 'balanced' : 'nearest';
+}
+
 function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weight | undefined, fold: FoldedConv | undefined): void {
   const dims = tensorDims(w.tensor);
   const channels = dims[0]!;
@@ -232,11 +238,12 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
     b.folded.push(nodeLabel(b.model.proto.graph!.node![fold.batchNorm]!, fold.batchNorm));
   }
   const ones = dims.slice(2).map(() => 1);
+  const calibrated = calibratedConv(b, base, n, dims);
   if (pattern === 'weight_only') {
     // The bias goes into the packed float16 biases unless float16 cannot hold it.
     const packBias = biasValues !== undefined && fitsFloat16(biasValues);
     b.consumedAsWeight.set(i, new Set(fold || packBias ? [1, 2] : [1]));
-    const q = quantiseWeight(values, dims, { type, halfScales: true, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0 } : {}), ...calibratedConv(b, base, n, dims) });
+    const q = quantiseWeight(values, dims, { type, halfScales: true, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0 } : {}), ...calibrated });
     const elem = q.type === 'int8' ? 3 : 2;
     const data = b.initializer(`${wName}_quantized`, elem, dims, q.data);
     const scale = b.fresh(`${wName}_scale`);
@@ -265,11 +272,11 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
     }
     out.push({ ...n, input: [x, deq, ...biasInput], output: [output] });
     b.nodes.set(i, out);
-    b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'Cast+Mul+Conv', channels: perChannel ? channels : 1 });
+    b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'Cast+Mul+Conv', channels: perChannel ? channels : 1, rounding: convRounding(calibrated, dims, b.options) });
     return;
   }
   b.consumedAsWeight.set(i, new Set(biasValues ? [1, 2] : [1]));
-  const q = quantiseWeight(values, dims, { type, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0, symmetric: true } : {}), ...calibratedConv(b, base, n, dims) });
+  const q = quantiseWeight(values, dims, { type, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0, symmetric: true } : {}), ...calibrated });
   const t = b.weightTensors(wName, q, perChannel ? [channels, ...ones] : [], true);
   const xq = b.quantisedActivation(x, out);
   const integer = b.fresh(`${output}_output_quantized`);
@@ -277,7 +284,7 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
   const biasName = biasValues ? b.initializer(`${biasBase}_reshaped`, FLOAT, [channels, ...ones], biasValues) : undefined;
   rescale(b, out, base, integer, xq.scale, t.scale, output, biasName);
   b.nodes.set(i, out);
-  b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'ConvInteger', channels: perChannel ? channels : 1 });
+  b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'ConvInteger', channels: perChannel ? channels : 1, rounding: convRounding(calibrated, dims, b.options) });
 }
 
 /** MatMul(x, W[K,N]) and Gemm(x, W, C) as MatMulInteger; `alpha` and `beta * C` folded into constants. */
@@ -314,7 +321,7 @@ function quantiseMatMul(b: Builder, i: number, n: NodeProto, w: Weight, c: Weigh
   // The bias initializer is read as it is (no copy) when no scaling was needed.
   b.consumedAsWeight.set(i, new Set(c && biasName !== n.input![2] ? [1, 2] : [1]));
   b.nodes.set(i, out);
-  b.quantised.push({ node: base, opType: n.opType!, weight: wName, as: 'MatMulInteger', channels: perChannel ? cols : 1 });
+  b.quantised.push({ node: base, opType: n.opType!, weight: wName, as: 'MatMulInteger', channels: perChannel ? cols : 1, rounding: calibrated.calibrated ? 'calibrated' : 'nearest' });
 }
 
 /** Why node `n` is left as it is, or undefined when it can be quantised. */
