@@ -136,6 +136,8 @@ export async function calibrate(model: LoadedModel, samples: readonly Record<str
   const g = model.proto.graph!;
   const gatherers = new Map<string, { input: string; gather: Gatherer }>();
   for (const q of quantisableNodes(model)) {
+    // A ConvTranspose's weights are rounded to nearest (with balanced kernels).
+    if (q.node.opType === 'ConvTranspose') continue;
     const gather = q.node.opType === 'Conv' ? convGatherer(q, budget) : matMulGatherer(q, budget);
     if (gather && gather.dim <= maxDim) gatherers.set(q.label, { input: q.node.input![0]!, gather });
   }

@@ -97,7 +97,7 @@ export interface QuantiseResult {
   upgrade?: { from: number; rewritten: string[] };
 }
 
-const QUANTISABLE = new Set(['Conv', 'MatMul', 'Gemm']);
+const QUANTISABLE = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
 const MODEL_FIELD_OPSET_IMPORT = 8;
 
 const attrOf = (n: NodeProto, name: string): AttributeProto | undefined => (n.attribute ?? []).find((a) => a.name === name);
@@ -222,7 +222,9 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
   const dims = tensorDims(w.tensor);
   const channels = dims[0]!;
   const perChannel = b.options.perChannel === true;
-  const pattern = b.options.convPattern ?? 'weight_only';
+  // onnxruntime-node's CPU provider has no integer ConvTranspose (com.microsoft QLinearConvTranspose is
+  // not registered there): a ConvTranspose always takes the dequantised weight.
+  const pattern = n.opType === 'ConvTranspose' ? 'weight_only' : (b.options.convPattern ?? 'weight_only');
   const type = weightType(b.options.quantType);
   const values = fold ? fold.weight : floatValues(b.model, w.tensor);
   const biasValues = fold ? fold.bias : bias ? floatValues(b.model, bias.tensor) : undefined;
@@ -272,7 +274,7 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
     }
     out.push({ ...n, input: [x, deq, ...biasInput], output: [output] });
     b.nodes.set(i, out);
-    b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'Cast+Mul+Conv', channels: perChannel ? channels : 1, rounding: convRounding(calibrated, dims, b.options) });
+    b.quantised.push({ node: base, opType: n.opType!, weight: wName, as: `Cast+Mul+${n.opType}`, channels: perChannel ? channels : 1, rounding: convRounding(calibrated, dims, b.options) });
     return;
   }
   b.consumedAsWeight.set(i, new Set(biasValues ? [1, 2] : [1]));
@@ -333,7 +335,7 @@ function whyNot(n: NodeProto, weight: (name: string | undefined) => Weight | und
   if ((w.tensor.dataType ?? 0) !== FLOAT) return 'its weight is not float32';
   if (weight(inputs[0])) return 'its input is a constant too';
   const rank = tensorDims(w.tensor).length;
-  if (n.opType === 'Conv') {
+  if (n.opType === 'Conv' || n.opType === 'ConvTranspose') {
     if (rank < 3) return `its weight has rank ${rank}`;
     if (inputs[2] && !weight(inputs[2])) return 'its bias is not a constant';
   } else {
@@ -423,8 +425,8 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
       return;
     }
     const inputs = n.input!;
-    if (n.opType === 'Conv') {
-      const folding = options.foldBatchNorm ?? options.perChannel === true;
+    if (n.opType === 'Conv' || n.opType === 'ConvTranspose') {
+      const folding = n.opType === 'Conv' && (options.foldBatchNorm ?? options.perChannel === true);
       const fold = folding ? foldBatchNorm(model, index, i, (name) => weight(name)?.tensor) : undefined;
       quantiseConv(b, i, n, weight(inputs[1])!, weight(inputs[2]), fold);
     } else {
