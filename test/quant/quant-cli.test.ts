@@ -84,6 +84,33 @@ describe('quant_model command', () => {
     assert.equal(report.comparison.outputs[0].rows, 3);
   });
 
+  it('--calibration_batch rounds the weights on those images (GPTQ) and says so; --exclude_nodes leaves nodes float, in the report and the file', async () => {
+    const dir = await temp('quant-calibration');
+    const images = join(dir, 'calibration');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(images);
+    for (let k = 0; k < 4; k++) {
+      await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 50 * k, g: 180 - 30 * k, b: 20 + 40 * k } } }).png().toFile(join(images, `img${k}.png`));
+    }
+    const file = writeZooModel('resnet_like', dir);
+    const r = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--calibration_batch', images, '--normalisation', 'imagenet', '--batch', '2', '--rounds', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out);
+    assert.deepEqual(report.calibration, { count: 4, source: images, nodes: 10 });
+    assert.ok(report.quantised.every((q: { rounding: string }) => q.rounding === 'calibrated'));
+    assert.ok(report.comparison.outputs[0].relL2 < 0.03);
+    const text = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--calibration_batch', images, '--batch', '1', '--rounds', '1', '--output_file', join(dir, 'c.onnx')]);
+    assert.match(text.out, new RegExp(`rounded the weights of 10 node\\(s\\) on 4 calibration samples of ${images} \\(GPTQ\\)`));
+
+    const first = report.quantised[0].node as string;
+    const x = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--exclude_nodes', first, '--batch', '1', '--rounds', '1', '--output_file', join(dir, 'x.onnx')]);
+    assert.equal(x.code, 0, x.err);
+    assert.match(x.out, new RegExp(`quantised 9 node\\(s\\)[^\\n]*\\n {2}left as float: Conv ${first} \\(excluded\\)`));
+    assert.ok(statSync(join(dir, 'x.onnx')).size > statSync(join(dir, 'c.onnx')).size);
+    oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--exclude_nodes', 'no_such_node', '--output_file', join(dir, 'y.onnx')]), /no node 'no_such_node'.*closest/);
+    assert.ok(!existsSync(join(dir, 'y.onnx')));
+  });
+
   it('refuses bad input in one line and writes nothing', async () => {
     const dir = await temp('quant-bad');
     const file = writeZooModel('lenet5', dir);
