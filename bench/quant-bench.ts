@@ -16,12 +16,14 @@
  * Median of `runs` warm runs per pattern (one session each, the same settings), in ms.
  *
  * Then quant_model's output on the trained PP-OCR models (QInt8 per channel, weight_only), on
- * rendered text: the orientation classifier and the recogniser on 40 text lines (upright and
- * upside down), the detector on 8 pages. Per model: size, max / mean abs diff, relative L2 of
- * the output and of the logits (the input of the final Softmax or Sigmoid), top-1 agreement
- * (rec: per time step; det: the text mask at PP-OCR's 0.3 threshold, as IoU) and inference time;
- * also with every weight rounded to nearest (balanceKernels false). Prints both tables and writes
- * results/bench/quant.json.
+ * rendered text (test/quant/held-out.ts): the orientation classifier and the recogniser measured on
+ * 20 text lines (10 words upright and upside down) and calibrated on 20 others, the detector
+ * measured on 8 pages and calibrated on 4 others. Per model and rounding (balanced kernels as
+ * before, with ConvTranspose left float; balanced with ConvTranspose quantised; calibrated (GPTQ);
+ * calibrated QUInt8): size, max / mean abs diff, relative L2 of the output and of the logits (the
+ * input of the final Softmax or Sigmoid), agreement (cls top-1; rec argmax per time step; det IoU
+ * of the text masks at PP-OCR's 0.3 threshold), inference time and calibration time. Prints both
+ * tables and writes results/bench/quant.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * Dynamic 8-bit quantisation of a model, structured as onnxruntime's quantize_dynamic does it:
- * the constant weights of Conv, MatMul and Gemm are stored as int8 or uint8 with their scales,
+ * the constant weights of Conv, ConvTranspose, MatMul and Gemm are stored as int8 or uint8 with their scales,
  * and each such node becomes
  *
  *   DynamicQuantizeLinear(x) -> x_q, x_scale, x_zero_point        (uint8, at run time)
@@ -14,7 +14,8 @@
  * one, is carried over byte for byte from the input file (models below opset 11 are moved to it
  * first, see ./opset.ts). Conv weights take one scale per output channel with `perChannel`
  * (onnxruntime's ConvInteger takes only a scalar weight zero point, so uint8 per-channel Conv weights are symmetric around 128); MatMul and Gemm
- * weights one per output column.
+ * weights one per output column. ConvTranspose always takes the weight_only pattern. With a
+ * calibration (./calibrate.ts), weights are rounded by GPTQ (./gptq.ts) instead of to nearest.
  */
 import { UsageError } from '../errors.js';
 import { decodeMessage, encodeMessage } from '../onnx/codec.js';

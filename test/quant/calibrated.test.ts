@@ -17,7 +17,7 @@ import { randomInputs } from '../../src/split/random-inputs.js';
 import { imageFolderToTensor, NORMALISATION_PRESETS } from '../../src/tensor/images.js';
 import { analyze, realSubject, tempDirs, zooSubject } from '../helpers.js';
 import { realModels, zoo } from '../models/zoo.js';
-import { heldOutLines, heldOutPages } from './held-out.js';
+import { heldOutLines, heldOutPages, type HeldOut } from './held-out.js';
 import { firstOutput, logitsModel, maskIoU, relL2 } from './real-metrics.js';
 
 const temp = tempDirs();
@@ -184,15 +184,20 @@ describe('ConvTranspose', () => {
 });
 
 describe('trained PP-OCR models, calibrated on other images than they are measured on', () => {
+  /** The model, its evaluation images as one batch, and its calibration on the other images. */
+  async function calibratedOn(name: string, sets: HeldOut, height: number, width: number, normalisation: string) {
+    const s = await realSubject(realModels.find((m) => m.name === name)!);
+    const layout = { layout: 'NCHW', channels: 3, height, width, dtype: 'float32' } as const;
+    const feeds = { x: await imageFolderToTensor(sets.evaluation, layout, NORMALISATION_PRESETS[normalisation]!) };
+    const samples = splitBatch({ x: await imageFolderToTensor(sets.calibration, layout, NORMALISATION_PRESETS[normalisation]!) });
+    const calibration = await calibrate(s.model, samples, { session: { intraOpNumThreads: 1 } });
+    return { s, feeds, calibration, calibrationSamples: samples.length };
+  }
+
   it('ppocrv4 rec: 20 text lines calibrate, 12 others measure: size <= 0.3x, logits within relative L2 5% (3.5x better than rounding to nearest), argmax per time step >= 98%', async () => {
-    const sets = await heldOutLines(await temp('quant-rec-cal'), 6, 10);
-    const s = await realSubject(realModels.find((m) => m.name === 'ppocrv4_rec')!);
-    const layout = { layout: 'NCHW', channels: 3, height: 48, width: 320, dtype: 'float32' } as const;
-    const feeds = { x: await imageFolderToTensor(sets.evaluation, layout, NORMALISATION_PRESETS.paddleocr!) };
-    const calibrationFeeds = { x: await imageFolderToTensor(sets.calibration, layout, NORMALISATION_PRESETS.paddleocr!) };
+    const { s, feeds, calibration, calibrationSamples } = await calibratedOn('ppocrv4_rec', await heldOutLines(await temp('quant-rec-cal'), 6, 10), 48, 320, 'paddleocr');
     assert.equal(feeds.x.dims[0], 12);
-    assert.equal(calibrationFeeds.x.dims[0], 20);
-    const calibration = await calibrate(s.model, splitBatch(calibrationFeeds), { session: { intraOpNumThreads: 1 } });
+    assert.equal(calibrationSamples, 20);
     const plain = quantiseModel(s.model, { quantType: 'QInt8', perChannel: true });
     const result = quantiseModel(s.model, { quantType: 'QInt8', perChannel: true, calibration });
     assert.ok(result.quantised.filter((q) => q.rounding === 'calibrated').length >= 44, 'all but the Convs of rows over 1024 inputs');
@@ -207,12 +212,7 @@ describe('trained PP-OCR models, calibrated on other images than they are measur
   });
 
   it('ppocrv4 det: its ConvTranspose nodes quantised too; 4 pages calibrate, 2 others measure: size <= 0.3x, logits within 5%, text mask IoU >= 97%', async () => {
-    const sets = await heldOutPages(await temp('quant-det-cal'), 2, 4);
-    const s = await realSubject(realModels.find((m) => m.name === 'ppocrv4_det')!);
-    const layout = { layout: 'NCHW', channels: 3, height: 320, width: 320, dtype: 'float32' } as const;
-    const feeds = { x: await imageFolderToTensor(sets.evaluation, layout, NORMALISATION_PRESETS.imagenet!) };
-    const calibrationFeeds = { x: await imageFolderToTensor(sets.calibration, layout, NORMALISATION_PRESETS.imagenet!) };
-    const calibration = await calibrate(s.model, splitBatch(calibrationFeeds), { session: { intraOpNumThreads: 1 } });
+    const { s, feeds, calibration } = await calibratedOn('ppocrv4_det', await heldOutPages(await temp('quant-det-cal'), 2, 4), 320, 320, 'imagenet');
     const result = quantiseModel(s.model, { quantType: 'QInt8', perChannel: true, calibration });
     const transposes = (s.model.proto.graph!.node ?? []).filter((n) => n.opType === 'ConvTranspose').map((n) => n.name);
     assert.ok(transposes.length > 0);
