@@ -14,11 +14,11 @@ import type { LoadedModel } from '../onnx/model.js';
 import { toNumber, type AttributeProto, type NodeProto } from '../onnx/types.js';
 import { createSession } from '../runtime/ort.js';
 import type { HostTensor, SessionOptions } from '../runtime/session.js';
-import { InputMoments, inverseFactor } from './gptq.js';
+import { InputMoments, inverseFactor, type Calibration } from './gptq.js';
 import { quantisableNodes, type QuantisableNode } from './quantise.js';
 
-/** Per node label: the inverse factors of its input moments, one per input group. */
-export type Calibration = Map<string, { dim: number; factors: Float64Array[] }>;
+export type { Calibration } from './gptq.js';
+
 
 export interface CalibrateOptions {
   session?: SessionOptions;

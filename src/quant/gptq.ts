@@ -17,6 +17,9 @@
  * weight is rounded to nearest and moves nothing).
  */
 
+/** Per node label: the inverse factors of its input moments, one per input group (./calibrate.ts makes it). */
+export type Calibration = Map<string, { dim: number; factors: Float64Array[] }>;
+
 /** E[x xᵀ] of one group of a layer's inputs, accumulated over calibration rows. */
 export class InputMoments {
   readonly sum: Float64Array;
