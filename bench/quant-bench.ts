@@ -16,12 +16,14 @@
  * Median of `runs` warm runs per pattern (one session each, the same settings), in ms.
  *
  * Then quant_model's output on the trained PP-OCR models (QInt8 per channel, weight_only), on
- * rendered text: the orientation classifier and the recogniser on 40 text lines (upright and
- * upside down), the detector on 8 pages. Per model: size, max / mean abs diff, relative L2 of
- * the output and of the logits (the input of the final Softmax or Sigmoid), top-1 agreement
- * (rec: per time step; det: the text mask at PP-OCR's 0.3 threshold, as IoU) and inference time;
- * also with every weight rounded to nearest (balanceKernels false). Prints both tables and writes
- * results/bench/quant.json.
+ * rendered text (test/quant/held-out.ts): the orientation classifier and the recogniser measured on
+ * 20 text lines (10 words upright and upside down) and calibrated on 20 others, the detector
+ * measured on 8 pages and calibrated on 4 others. Per model and rounding (balanced kernels as
+ * before, with ConvTranspose left float; balanced with ConvTranspose quantised; calibrated (GPTQ);
+ * calibrated QUInt8): size, max / mean abs diff, relative L2 of the output and of the logits (the
+ * input of the final Softmax or Sigmoid), agreement (cls top-1; rec argmax per time step; det IoU
+ * of the text masks at PP-OCR's 0.3 threshold), inference time and calibration time. Prints both
+ * tables and writes results/bench/quant.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -32,11 +34,12 @@ import { encodeModel } from '../src/onnx/codec.js';
 import { loadModel, modelFromBytes } from '../src/onnx/model.js';
 import { compareModels, splitBatch } from '../src/quant/compare.js';
 import { imageFolderToTensor, NORMALISATION_PRESETS } from '../src/tensor/images.js';
-import { renderPages, renderTextLines } from '../test/models/text-images.js';
+import { heldOutLines, heldOutPages } from '../test/quant/held-out.js';
 import { firstOutput, logitsModel, maskIoU, relL2 } from '../test/quant/real-metrics.js';
 import { realModels } from '../test/models/zoo.js';
 import type { ModelProto, NodeProto, TensorProto } from '../src/onnx/types.js';
-import { quantiseModel } from '../src/quant/quantise.js';
+import { calibrate } from '../src/quant/calibrate.js';
+import { quantiseModel, type QuantiseOptions } from '../src/quant/quantise.js';
 import { quantiseWeight } from '../src/quant/weights.js';
 import { createSession } from '../src/runtime/ort.js';
 import type { HostTensor } from '../src/runtime/session.js';
@@ -153,7 +156,9 @@ export interface QuantBenchRow {
 export interface RealQuantRow {
   model: string;
   inputs: string;
-  rounding: 'balanced' | 'nearest';
+  /** balanced: as quant_model was before calibration (ConvTranspose left float); calibrated: GPTQ on held-out images. */
+  rounding: 'balanced' | 'balanced + ConvTranspose' | 'calibrated' | 'calibrated QUInt8';
+  calibration?: string;
   bytesBefore: number;
   bytesAfter: number;
   sizeRatio: number;
@@ -170,27 +175,38 @@ export interface RealQuantRow {
 
 export async function runRealQuantBench(rounds = 3): Promise<RealQuantRow[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'quant-bench-'));
-  const lines = path.join(dir, 'lines');
-  const pages = path.join(dir, 'pages');
-  mkdirSync(lines);
-  mkdirSync(pages);
-  await renderTextLines(lines, 20);
-  await renderPages(pages, 8);
+  mkdirSync(path.join(dir, 'lines'));
+  mkdirSync(path.join(dir, 'pages'));
+  const lines = await heldOutLines(path.join(dir, 'lines'), 10, 10);
+  const pages = await heldOutPages(path.join(dir, 'pages'), 8, 4);
   const rows: RealQuantRow[] = [];
   try {
     const cases = [
-      { name: 'ppocr_mobile_v2_cls', folder: lines, inputs: '40 text lines', h: 48, w: 192, norm: 'paddleocr', kind: 'cls' },
-      { name: 'ppocrv4_det', folder: pages, inputs: '8 pages of 7 lines, 320x320', h: 320, w: 320, norm: 'imagenet', kind: 'det' },
-      { name: 'ppocrv4_rec', folder: lines, inputs: '40 text lines, 48x320', h: 48, w: 320, norm: 'paddleocr', kind: 'rec' },
+      { name: 'ppocr_mobile_v2_cls', sets: lines, inputs: '20 text lines (10 words upright and upside down), 48x192', calib: '20 other lines', h: 48, w: 192, norm: 'paddleocr', kind: 'cls' },
+      { name: 'ppocrv4_det', sets: pages, inputs: '8 pages of 7 lines, 320x320', calib: '4 other pages', h: 320, w: 320, norm: 'imagenet', kind: 'det' },
+      { name: 'ppocrv4_rec', sets: lines, inputs: '20 text lines, 48x320', calib: '20 other lines', h: 48, w: 320, norm: 'paddleocr', kind: 'rec' },
     ] as const;
     for (const c of cases) {
       const model = await loadModel(realModels.find((r) => r.name === c.name)!.path);
-      const batch = await imageFolderToTensor(c.folder, { layout: 'NCHW', channels: 3, height: c.h, width: c.w, dtype: 'float32' }, NORMALISATION_PRESETS[c.norm]!);
-      const feeds = { x: batch };
+      const layout = { layout: 'NCHW', channels: 3, height: c.h, width: c.w, dtype: 'float32' } as const;
+      const feeds = { x: await imageFolderToTensor(c.sets.evaluation, layout, NORMALISATION_PRESETS[c.norm]!) };
+      const calibrationFeeds = { x: await imageFolderToTensor(c.sets.calibration, layout, NORMALISATION_PRESETS[c.norm]!) };
       const floatLogits = await firstOutput(logitsModel(model.bytes).bytes, feeds);
       const floatOut = c.kind === 'det' ? await firstOutput(model.bytes, feeds) : undefined;
-      for (const rounding of ['balanced', 'nearest'] as const) {
-        const q = quantiseModel(model, { quantType: 'QInt8', perChannel: true, balanceKernels: rounding === 'balanced' });
+      const convTransposes = (model.proto.graph!.node ?? []).filter((n) => n.opType === 'ConvTranspose').map((n) => n.name!);
+      const t0 = performance.now();
+      const calibration = await calibrate(model, splitBatch(calibrationFeeds), { session: { intraOpNumThreads: 1 } });
+      const calibrationS = (performance.now() - t0) / 1000;
+      const variants: { rounding: RealQuantRow['rounding']; options: Partial<QuantiseOptions> }[] = [
+        // As quant_model was before: balanced kernels, ConvTranspose left float.
+        { rounding: 'balanced', options: { excludeNodes: convTransposes } },
+        { rounding: 'balanced + ConvTranspose', options: {} },
+        { rounding: 'calibrated', options: { calibration } },
+        { rounding: 'calibrated QUInt8', options: { calibration, quantType: 'QUInt8' } },
+      ];
+      for (const v of variants) {
+        if (v.rounding === 'balanced + ConvTranspose' && convTransposes.length === 0) continue;
+        const q = quantiseModel(model, { quantType: 'QInt8', perChannel: true, ...v.options });
         const cmp = await compareModels(model.bytes, q.bytes, splitBatch(feeds), { session: { intraOpNumThreads: 1 }, rounds, warmup: 1 });
         const o = cmp.outputs[0]!;
         const logits = await firstOutput(logitsModel(q.bytes).bytes, feeds);
@@ -198,7 +214,8 @@ export async function runRealQuantBench(rounds = 3): Promise<RealQuantRow[]> {
         rows.push({
           model: c.name,
           inputs: c.inputs,
-          rounding,
+          rounding: v.rounding,
+          ...(v.options.calibration ? { calibration: `${c.calib}, ${calibrationS.toFixed(1)} s` } : {}),
           bytesBefore: model.bytes.length,
           bytesAfter: q.bytes.length,
           sizeRatio: q.bytes.length / model.bytes.length,
@@ -217,10 +234,10 @@ export async function runRealQuantBench(rounds = 3): Promise<RealQuantRow[]> {
     rmSync(dir, { recursive: true, force: true });
   }
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
-  console.log(['model'.padEnd(20), 'rounding', 'size', 'max abs', 'mean abs', 'rel L2', 'logits rel L2', 'agreement', 'float ms', 'quant ms'].join('\t'));
+  console.log(['model'.padEnd(20), 'rounding'.padEnd(24), 'size', 'max abs', 'mean abs', 'rel L2', 'logits rel L2', 'agreement', 'float ms', 'quant ms', 'calibration'].join('\t'));
   for (const r of rows) {
     console.log(
-      [r.model.padEnd(20), r.rounding, `${r.sizeRatio.toFixed(3)}x`, r.maxAbs.toFixed(4), r.meanAbs.toExponential(2), pct(r.relL2), pct(r.logitRelL2), `${pct(r.agreement)} ${r.agreementOf}`, r.floatMs.toFixed(2), r.quantMs.toFixed(2)].join('\t'),
+      [r.model.padEnd(20), r.rounding.padEnd(24), `${r.sizeRatio.toFixed(3)}x`, r.maxAbs.toFixed(4), r.meanAbs.toExponential(2), pct(r.relL2), pct(r.logitRelL2), `${pct(r.agreement)} ${r.agreementOf}`, r.floatMs.toFixed(2), r.quantMs.toFixed(2), r.calibration ?? '-'].join('\t'),
     );
   }
   return rows;

@@ -94,6 +94,7 @@ export { CHECK_SIDES, LAMBDA_LIMITS, LIMITS_VERSION, memoryQuantityMb, parseLimi
 export { oscarServiceLimits, OSCAR_DEFAULT_MEMORY } from './check/oscar-limits.js';
 export { MeasureError } from './check/measure.js';
 // Quantisation: int8 weights of Conv, MatMul and Gemm (the `quant_model` operation), and the comparison with the float model.
-export { CONV_PATTERNS, QUANT_TYPES, quantiseModel, type ConvPattern, type QuantisedNode, type QuantiseOptions, type QuantiseResult, type QuantType, type SkippedNode } from './quant/quantise.js';
+export { CONV_PATTERNS, QUANT_TYPES, quantisableNodes, quantiseModel, type ConvPattern, type QuantisableNode, type QuantisedNode, type QuantiseOptions, type QuantiseResult, type QuantType, type SkippedNode } from './quant/quantise.js';
 export { dequantiseWeight, quantiseWeight, type QuantisedWeight, type WeightQuantOptions } from './quant/weights.js';
 export { compareModels, splitBatch, type CompareOptions, type OutputDeviation, type QuantComparison } from './quant/compare.js';
+export { calibrate, type Calibration, type CalibrateOptions } from './quant/calibrate.js';

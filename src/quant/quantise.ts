@@ -1,6 +1,6 @@
 /**
  * Dynamic 8-bit quantisation of a model, structured as onnxruntime's quantize_dynamic does it:
- * the constant weights of Conv, MatMul and Gemm are stored as int8 or uint8 with their scales,
+ * the constant weights of Conv, ConvTranspose, MatMul and Gemm are stored as int8 or uint8 with their scales,
  * and each such node becomes
  *
  *   DynamicQuantizeLinear(x) -> x_q, x_scale, x_zero_point        (uint8, at run time)
@@ -14,7 +14,8 @@
  * one, is carried over byte for byte from the input file (models below opset 11 are moved to it
  * first, see ./opset.ts). Conv weights take one scale per output channel with `perChannel`
  * (onnxruntime's ConvInteger takes only a scalar weight zero point, so uint8 per-channel Conv weights are symmetric around 128); MatMul and Gemm
- * weights one per output column.
+ * weights one per output column. ConvTranspose always takes the weight_only pattern. With a
+ * calibration (./calibrate.ts), weights are rounded by GPTQ (./gptq.ts) instead of to nearest.
  */
 import { UsageError } from '../errors.js';
 import { decodeMessage, encodeMessage } from '../onnx/codec.js';
@@ -23,6 +24,8 @@ import { GRAPH_FIELD, MODEL_FIELD, type LoadedModel } from '../onnx/model.js';
 import { toNumber, type AttributeProto, type NodeProto, type OperatorSetIdProto, type TensorProto } from '../onnx/types.js';
 import type { FieldRange } from '../proto/reader.js';
 import { Chunks } from '../proto/writer.js';
+import type { Calibration, RowLayout } from './gptq.js';
+import { closestNames } from '../split/points.js';
 import { foldBatchNorm, type FoldedConv } from './fold-batchnorm.js';
 import { fitsFloat16, PackedConstants } from './packed.js';
 import { checkUpgradable, TARGET_OPSET, upgradeNode } from './opset.js';
@@ -58,6 +61,13 @@ export interface QuantiseOptions {
    * trained filter's response to flat image regions. False: every weight rounded to nearest.
    */
   balanceKernels?: boolean;
+  /** Nodes (by name, or first output where a node has no name) left in float. */
+  excludeNodes?: readonly string[];
+  /**
+   * Input moments from calibration samples (./calibrate.ts): the weights of the nodes in it are
+   * rounded to keep their layer's output on those inputs (./gptq.ts) instead of to nearest.
+   */
+  calibration?: Calibration;
 }
 
 export interface QuantisedNode {
@@ -67,6 +77,8 @@ export interface QuantisedNode {
   /** The operator it runs as now. */
   as: string;
   channels: number;
+  /** How its weights were rounded: to nearest, to nearest with balanced kernel sums, or by calibration (GPTQ). */
+  rounding: 'nearest' | 'balanced' | 'calibrated';
 }
 
 export interface SkippedNode {
@@ -85,7 +97,7 @@ export interface QuantiseResult {
   upgrade?: { from: number; rewritten: string[] };
 }
 
-const QUANTISABLE = new Set(['Conv', 'MatMul', 'Gemm']);
+const QUANTISABLE = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
 const MODEL_FIELD_OPSET_IMPORT = 8;
 
 const attrOf = (n: NodeProto, name: string): AttributeProto | undefined => (n.attribute ?? []).find((a) => a.name === name);
@@ -191,11 +203,28 @@ function kernelTaps(dims: readonly number[], options: QuantiseOptions): number {
   return options.balanceKernels === false ? 1 : dims.slice(2).reduce((a, d) => a * d, 1);
 }
 
+/** The calibrated rounding of Conv `n`'s weight (rows: output channels), when the calibration has it. */
+function calibratedConv(b: Builder, label: string, n: NodeProto, dims: readonly number[]): { calibrated?: { layout: RowLayout; factors: Float64Array[] } } {
+  const c = b.options.calibration?.get(label);
+  const rows = dims[0]!;
+  const dim = dims.slice(1).reduce((a, d) => a * d, 1);
+  const groups = toNumber(attrOf(n, 'group')?.i ?? 1);
+  if (!c || c.dim !== dim || c.factors.length !== groups) return {};
+  const perGroup = rows / groups;
+  return { calibrated: { layout: { rows, dim, at: (r, j) => r * dim + j, group: (r) => Math.floor(r / perGroup) }, factors: c.factors } };
+}
+
+function convRounding(calibrated: { calibrated?: unknown }, dims: readonly number[], options: QuantiseOptions): QuantisedNode['rounding'] {
+  return calibrated.calibrated ? 'calibrated' : kernelTaps(dims, options) > 1 ? 'balanced' : 'nearest';
+}
+
 function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weight | undefined, fold: FoldedConv | undefined): void {
   const dims = tensorDims(w.tensor);
   const channels = dims[0]!;
   const perChannel = b.options.perChannel === true;
-  const pattern = b.options.convPattern ?? 'weight_only';
+  // onnxruntime-node's CPU provider has no integer ConvTranspose (com.microsoft QLinearConvTranspose is
+  // not registered there): a ConvTranspose always takes the dequantised weight.
+  const pattern = n.opType === 'ConvTranspose' ? 'weight_only' : (b.options.convPattern ?? 'weight_only');
   const type = weightType(b.options.quantType);
   const values = fold ? fold.weight : floatValues(b.model, w.tensor);
   const biasValues = fold ? fold.bias : bias ? floatValues(b.model, bias.tensor) : undefined;
@@ -211,11 +240,12 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
     b.folded.push(nodeLabel(b.model.proto.graph!.node![fold.batchNorm]!, fold.batchNorm));
   }
   const ones = dims.slice(2).map(() => 1);
+  const calibrated = calibratedConv(b, base, n, dims);
   if (pattern === 'weight_only') {
     // The bias goes into the packed float16 biases unless float16 cannot hold it.
     const packBias = biasValues !== undefined && fitsFloat16(biasValues);
     b.consumedAsWeight.set(i, new Set(fold || packBias ? [1, 2] : [1]));
-    const q = quantiseWeight(values, dims, { type, halfScales: true, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0 } : {}) });
+    const q = quantiseWeight(values, dims, { type, halfScales: true, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0 } : {}), ...calibrated });
     const elem = q.type === 'int8' ? 3 : 2;
     const data = b.initializer(`${wName}_quantized`, elem, dims, q.data);
     const scale = b.fresh(`${wName}_scale`);
@@ -244,11 +274,11 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
     }
     out.push({ ...n, input: [x, deq, ...biasInput], output: [output] });
     b.nodes.set(i, out);
-    b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'Cast+Mul+Conv', channels: perChannel ? channels : 1 });
+    b.quantised.push({ node: base, opType: n.opType!, weight: wName, as: `Cast+Mul+${n.opType}`, channels: perChannel ? channels : 1, rounding: convRounding(calibrated, dims, b.options) });
     return;
   }
   b.consumedAsWeight.set(i, new Set(biasValues ? [1, 2] : [1]));
-  const q = quantiseWeight(values, dims, { type, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0, symmetric: true } : {}) });
+  const q = quantiseWeight(values, dims, { type, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0, symmetric: true } : {}), ...calibrated });
   const t = b.weightTensors(wName, q, perChannel ? [channels, ...ones] : [], true);
   const xq = b.quantisedActivation(x, out);
   const integer = b.fresh(`${output}_output_quantized`);
@@ -256,7 +286,7 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
   const biasName = biasValues ? b.initializer(`${biasBase}_reshaped`, FLOAT, [channels, ...ones], biasValues) : undefined;
   rescale(b, out, base, integer, xq.scale, t.scale, output, biasName);
   b.nodes.set(i, out);
-  b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'ConvInteger', channels: perChannel ? channels : 1 });
+  b.quantised.push({ node: base, opType: 'Conv', weight: wName, as: 'ConvInteger', channels: perChannel ? channels : 1, rounding: convRounding(calibrated, dims, b.options) });
 }
 
 /** MatMul(x, W[K,N]) and Gemm(x, W, C) as MatMulInteger; `alpha` and `beta * C` folded into constants. */
@@ -271,7 +301,10 @@ function quantiseMatMul(b: Builder, i: number, n: NodeProto, w: Weight, c: Weigh
   const alpha = gemm ? (attrOf(n, 'alpha')?.f ?? 1) : 1;
   const beta = gemm ? (attrOf(n, 'beta')?.f ?? 1) : 1;
   const perChannel = b.options.perChannel === true;
-  const q = quantiseWeight(values, [k, cols], { type: weightType(b.options.quantType), ...(perChannel ? { axis: 1 } : {}) });
+  const wc = b.options.calibration?.get(nodeLabel(n, i));
+  const layout: RowLayout = { rows: cols, dim: k, at: (r, j) => j * cols + r, group: () => 0 };
+  const calibrated = wc && wc.dim === k ? { calibrated: { layout, factors: wc.factors } } : {};
+  const q = quantiseWeight(values, [k, cols], { type: weightType(b.options.quantType), ...(perChannel ? { axis: 1 } : {}), ...calibrated });
   if (alpha !== 1) for (let j = 0; j < q.scales.length; j++) q.scales[j] = q.scales[j]! * alpha;
   const wName = n.input![1]!;
   const base = nodeLabel(n, i);
@@ -290,7 +323,7 @@ function quantiseMatMul(b: Builder, i: number, n: NodeProto, w: Weight, c: Weigh
   // The bias initializer is read as it is (no copy) when no scaling was needed.
   b.consumedAsWeight.set(i, new Set(c && biasName !== n.input![2] ? [1, 2] : [1]));
   b.nodes.set(i, out);
-  b.quantised.push({ node: base, opType: n.opType!, weight: wName, as: 'MatMulInteger', channels: perChannel ? cols : 1 });
+  b.quantised.push({ node: base, opType: n.opType!, weight: wName, as: 'MatMulInteger', channels: perChannel ? cols : 1, rounding: calibrated.calibrated ? 'calibrated' : 'nearest' });
 }
 
 /** Why node `n` is left as it is, or undefined when it can be quantised. */
@@ -302,7 +335,7 @@ function whyNot(n: NodeProto, weight: (name: string | undefined) => Weight | und
   if ((w.tensor.dataType ?? 0) !== FLOAT) return 'its weight is not float32';
   if (weight(inputs[0])) return 'its input is a constant too';
   const rank = tensorDims(w.tensor).length;
-  if (n.opType === 'Conv') {
+  if (n.opType === 'Conv' || n.opType === 'ConvTranspose') {
     if (rank < 3) return `its weight has rank ${rank}`;
     if (inputs[2] && !weight(inputs[2])) return 'its bias is not a constant';
   } else {
@@ -317,6 +350,57 @@ function whyNot(n: NodeProto, weight: (name: string | undefined) => Weight | und
   return undefined;
 }
 
+/** The model's constant tensors (initializers and Constant node values) by name. */
+function modelWeights(model: LoadedModel): Map<string, Weight> {
+  const g = model.proto.graph!;
+  const weights = new Map<string, Weight>();
+  (g.initializer ?? []).forEach((t) => t.name && weights.set(t.name, { tensor: t }));
+  (g.node ?? []).forEach((n, i) => {
+    const value = n.opType === 'Constant' && !n.domain ? attrOf(n, 'value')?.t : undefined;
+    if (value && n.output?.[0] && (n.attribute ?? []).length === 1) weights.set(n.output[0], { tensor: value, constantNode: i });
+  });
+  return weights;
+}
+
+/** A Conv, MatMul or Gemm that quantiseModel can quantise, with its weight's shape. */
+export interface QuantisableNode {
+  index: number;
+  label: string;
+  node: NodeProto;
+  weightDims: number[];
+}
+
+/** The nodes quantiseModel quantises (before any --exclude_nodes), in graph order. */
+export function quantisableNodes(model: LoadedModel): QuantisableNode[] {
+  const weights = modelWeights(model);
+  const weight = (name: string | undefined) => (name ? weights.get(name) : undefined);
+  const out: QuantisableNode[] = [];
+  (model.proto.graph!.node ?? []).forEach((n, i) => {
+    if (QUANTISABLE.has(n.opType ?? '') && !whyNot(n, weight)) out.push({ index: i, label: nodeLabel(n, i), node: n, weightDims: tensorDims(weight(n.input![1])!.tensor) });
+  });
+  return out;
+}
+
+/** The indices of the nodes named in `names` (a node's name, or its first output); an unknown name is an error naming the closest. */
+function excludedNodes(nodes: readonly NodeProto[], names: readonly string[], label: string): Set<number> {
+  const byName = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    if (n.name) byName.set(n.name, i);
+    if (n.output?.[0] && !byName.has(n.output[0])) byName.set(n.output[0], i);
+  });
+  const out = new Set<number>();
+  for (const name of names) {
+    const i = byName.get(name);
+    if (i === undefined) {
+      const near = closestNames(name, [...byName.keys()], 3);
+      throw new UsageError(`no node '${name}' in ${label}${near.length > 0 ? ` (closest: ${near.join(', ')})` : ''}`);
+    }
+    if (!QUANTISABLE.has(nodes[i]!.opType ?? '')) throw new UsageError(`node '${name}' of ${label} is a ${nodes[i]!.opType}, not a Conv, MatMul or Gemm`);
+    out.add(i);
+  }
+  return out;
+}
+
 /** Quantises `model`; the result is the new model's bytes and what was done to which node. */
 export function quantiseModel(model: LoadedModel, options: QuantiseOptions): QuantiseResult {
   if (!QUANT_TYPES.includes(options.quantType)) {
@@ -329,24 +413,20 @@ export function quantiseModel(model: LoadedModel, options: QuantiseOptions): Qua
   if (opset < TARGET_OPSET) checkUpgradable(opset, nodes, model.label);
   const b = new Builder(model, options, Math.max(opset, TARGET_OPSET));
 
-  const weights = new Map<string, Weight>();
-  (g.initializer ?? []).forEach((t) => t.name && weights.set(t.name, { tensor: t }));
-  nodes.forEach((n, i) => {
-    const value = n.opType === 'Constant' && !n.domain ? attrOf(n, 'value')?.t : undefined;
-    if (value && n.output?.[0] && (n.attribute ?? []).length === 1) weights.set(n.output[0], { tensor: value, constantNode: i });
-  });
+  const weights = modelWeights(model);
   const weight = (name: string | undefined) => (name ? weights.get(name) : undefined);
 
+  const excluded = excludedNodes(nodes, options.excludeNodes ?? [], model.label);
   nodes.forEach((n, i) => {
     if (!QUANTISABLE.has(n.opType ?? '')) return;
-    const reason = whyNot(n, weight);
+    const reason = excluded.has(i) ? 'excluded' : whyNot(n, weight);
     if (reason) {
       b.skipped.push({ node: nodeLabel(n, i), opType: n.opType!, reason });
       return;
     }
     const inputs = n.input!;
-    if (n.opType === 'Conv') {
-      const folding = options.foldBatchNorm ?? options.perChannel === true;
+    if (n.opType === 'Conv' || n.opType === 'ConvTranspose') {
+      const folding = n.opType === 'Conv' && (options.foldBatchNorm ?? options.perChannel === true);
       const fold = folding ? foldBatchNorm(model, index, i, (name) => weight(name)?.tensor) : undefined;
       quantiseConv(b, i, n, weight(inputs[1])!, weight(inputs[2]), fold);
     } else {

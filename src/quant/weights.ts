@@ -16,6 +16,7 @@
  * opposite signs summing to nearly zero) can pick up a sum error of several steps, which every
  * flat region of an image (a page's background) turns into a bias of the whole channel.
  */
+import { gptqRound, type RowLayout } from './gptq.js';
 import { scaleAtLeast } from './packed.js';
 
 export type WeightType = 'int8' | 'uint8';
@@ -30,6 +31,8 @@ export interface WeightQuantOptions {
   halfScales?: boolean;
   /** Balance the roundings within each run of this many consecutive elements (see above); runs must not cross a channel. */
   balancedRuns?: number;
+  /** Round by calibration (./gptq.ts) instead: the weight's rows and the inverse factors of their inputs' moments. */
+  calibrated?: { layout: RowLayout; factors: readonly Float64Array[] };
 }
 
 export interface QuantisedWeight {
@@ -92,8 +95,14 @@ export function quantiseWeight(values: Float32Array, dims: readonly number[], op
     scales[c] = p.scale;
     zeroPoints[c] = p.zeroPoint;
   }
-  const [lo, hi] = opts.type === 'int8' ? [-127, 127] : [0, 255];
+  const [lo, hi]: [number, number] = opts.type === 'int8' ? [-127, 127] : [0, 255];
   const data = opts.type === 'int8' ? new Int8Array(values.length) : new Uint8Array(values.length);
+  if (opts.calibrated) {
+    const scaleOf = (i: number) => scales[channelOf(i)]!;
+    const zeroPointOf = (i: number) => zeroPoints[channelOf(i)]!;
+    gptqRound(values, data, opts.calibrated.layout, opts.calibrated.factors, scaleOf, zeroPointOf, lo, hi);
+    return finish(opts, dims, data, scales, zeroPoints);
+  }
   for (let i = 0; i < values.length; i++) {
     const c = channelOf(i);
     data[i] = clamp(roundHalfEven(values[i]! / scales[c]!) + zeroPoints[c]!, lo, hi);
@@ -106,8 +115,12 @@ export function quantiseWeight(values: Float32Array, dims: readonly number[], op
       balanceRun(values, data, start, run, scales[c]!, zeroPoints[c]!, lo, hi);
     }
   }
+  return finish(opts, dims, data, scales, zeroPoints);
+}
+
+function finish(opts: WeightQuantOptions, dims: readonly number[], data: Int8Array | Uint8Array, scales: Float32Array, zeroPoints: Int8Array | Uint8Array): QuantisedWeight {
   const out: QuantisedWeight = { type: opts.type, dims: [...dims], data, scales, zeroPoints };
-  if (axis !== undefined) out.axis = axis;
+  if (opts.axis !== undefined) out.axis = opts.axis;
   return out;
 }
 

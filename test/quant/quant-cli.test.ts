@@ -3,7 +3,7 @@
  * line before anything is written.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -19,6 +19,15 @@ function oneLine(r: { code: number; errLines: string[]; err: string }, pattern: 
   assert.equal(r.errLines.length, 1, r.err);
   assert.ok(!r.errLines[0]!.includes('\n'), r.err);
   assert.match(r.errLines[0]!, pattern);
+}
+
+/** `count` images of one colour each (img0.png, ...) in a new folder `dir`. */
+async function flatImages(dir: string, count: number, size: number): Promise<string> {
+  mkdirSync(dir);
+  for (let k = 0; k < count; k++) {
+    await sharp({ create: { width: size, height: size, channels: 3, background: { r: 60 * k, g: 200 - 50 * k, b: 90 } } }).png().toFile(join(dir, `img${k}.png`));
+  }
+  return dir;
 }
 
 describe('quant_model command', () => {
@@ -69,12 +78,7 @@ describe('quant_model command', () => {
 
   it('compares on a folder of images with the image preprocessing', async () => {
     const dir = await temp('quant-images');
-    const images = join(dir, 'images');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(images);
-    for (let k = 0; k < 3; k++) {
-      await sharp({ create: { width: 40, height: 40, channels: 3, background: { r: 60 * k, g: 200 - 50 * k, b: 90 } } }).png().toFile(join(images, `img${k}.png`));
-    }
+    const images = await flatImages(join(dir, 'images'), 3, 40);
     const file = writeZooModel('resnet_like', dir);
     const r = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--image_batch', images, '--normalisation', 'imagenet', '--rounds', '1', '--json']);
     assert.equal(r.code, 0, r.err);
@@ -82,6 +86,28 @@ describe('quant_model command', () => {
     assert.equal(report.samples.count, 3);
     assert.match(report.samples.source, /images of/);
     assert.equal(report.comparison.outputs[0].rows, 3);
+  });
+
+  it('--calibration_batch rounds the weights on those images (GPTQ) and says so; --exclude_nodes leaves nodes float, in the report and the file', async () => {
+    const dir = await temp('quant-calibration');
+    const images = await flatImages(join(dir, 'calibration'), 4, 32);
+    const file = writeZooModel('resnet_like', dir);
+    const r = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--calibration_batch', images, '--normalisation', 'imagenet', '--batch', '2', '--rounds', '1', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out);
+    assert.deepEqual(report.calibration, { count: 4, source: images, nodes: 10 });
+    assert.ok(report.quantised.every((q: { rounding: string }) => q.rounding === 'calibrated'));
+    assert.ok(report.comparison.outputs[0].relL2 < 0.03);
+    const text = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--calibration_batch', images, '--batch', '1', '--rounds', '1', '--output_file', join(dir, 'c.onnx')]);
+    assert.match(text.out, new RegExp(`rounded the weights of 10 node\\(s\\) on 4 calibration samples of ${images} \\(GPTQ\\)`));
+
+    const first = report.quantised[0].node as string;
+    const x = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--exclude_nodes', first, '--batch', '1', '--rounds', '1', '--output_file', join(dir, 'x.onnx')]);
+    assert.equal(x.code, 0, x.err);
+    assert.match(x.out, new RegExp(`quantised 9 node\\(s\\)[^\\n]*\\n {2}left as float: Conv ${first} \\(excluded\\)`));
+    assert.ok(statSync(join(dir, 'x.onnx')).size > statSync(join(dir, 'c.onnx')).size);
+    oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--exclude_nodes', 'no_such_node', '--output_file', join(dir, 'y.onnx')]), /no node 'no_such_node'.*closest/);
+    assert.ok(!existsSync(join(dir, 'y.onnx')));
   });
 
   it('refuses bad input in one line and writes nothing', async () => {

@@ -19,6 +19,11 @@ export const quantModelCommand = defineCommand({
       })
       .option('balance_kernels', { type: 'boolean', default: true, describe: "Round each Conv kernel so that its sum stays within half a step of the float kernel's (--no-balance_kernels: every weight to nearest)" })
       .option('fold_batchnorm', { type: 'boolean', describe: 'Fold a BatchNormalization after a Conv into it before quantising (default: with --per_channel only)' })
+      .option('exclude_nodes', { type: 'array', string: true, describe: 'Conv, MatMul or Gemm nodes (names, or first outputs) left in float' })
+      .option('calibration_batch', {
+        type: 'string',
+        describe: 'Calibration samples: a folder of images (with the image flags) or a payload file (.pb, first dimension the sample). Weights are then rounded to keep each layer\'s output on them (GPTQ) instead of to nearest',
+      })
       .option('output_file', { type: 'string', describe: 'Where to write the quantised model (default <model>.quant.onnx beside the input; never the input itself)' })
       // Here --batch counts samples (each of batch 1), not a dimension to bind.
       .option('batch', intOption('batch', { default: 8, describe: 'Seeded random samples compared when no --image_batch or --input_file is given' }))

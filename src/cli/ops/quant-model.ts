@@ -5,10 +5,11 @@
 import { realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { GraphOptimizationLevel } from '../../runtime/session.js';
+import type { GraphOptimizationLevel, SessionOptions } from '../../runtime/session.js';
 import { FileError, UsageError } from '../../errors.js';
 import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
 import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
+import { calibrate, type Calibration } from '../../quant/calibrate.js';
 import { CONV_PATTERNS, QUANT_TYPES, quantiseModel, type ConvPattern, type QuantiseResult, type QuantType } from '../../quant/quantise.js';
 import { createSession } from '../../runtime/ort.js';
 import type { HostTensor } from '../../runtime/session.js';
@@ -25,6 +26,8 @@ export interface QuantModelArgs extends InputArgs {
   fold_batchnorm?: boolean;
   balance_kernels?: boolean;
   conv_pattern?: string;
+  exclude_nodes?: string[];
+  calibration_batch?: string;
   output_file?: string;
   input_shape?: string[];
   batch?: number;
@@ -77,6 +80,15 @@ async function samplesFor(model: LoadedModel, args: QuantModelArgs): Promise<{ s
   return { samples: Array.from({ length: n }, (_, k) => randomInputs(a, seed + k * stride)), source: `seeded random samples (seed ${seed})` };
 }
 
+/** Input moments of the quantisable nodes on --calibration_batch (images, or a payload file). */
+async function calibrationFor(model: LoadedModel, args: QuantModelArgs, session: SessionOptions): Promise<{ moments: Calibration; count: number }> {
+  const from = args.calibration_batch!;
+  const payload = from.endsWith('.pb');
+  const feeds = await inputsFromArgs(model, { ...args, input_file: payload ? from : undefined, image_batch: payload ? undefined : from, image_file: undefined });
+  const samples = splitBatch(feeds!);
+  return { moments: await calibrate(model, samples, { session }), count: samples.length };
+}
+
 export interface QuantReport {
   input: string;
   output: string;
@@ -91,6 +103,8 @@ export interface QuantReport {
   folded: QuantiseResult['folded'];
   upgrade?: QuantiseResult['upgrade'];
   samples: { count: number; source: string };
+  /** The calibration samples the weights were rounded on, and how many nodes were. */
+  calibration?: { count: number; source: string; nodes: number };
   comparison: QuantComparison;
 }
 
@@ -102,12 +116,18 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     throw new UsageError(`${file} keeps weights in external data files; write the quantised model into the same folder (${model.dir}), where its references resolve`);
   }
   const perChannel = args.per_channel === true;
+  const session: { intraOpNumThreads?: number; graphOptimizationLevel?: GraphOptimizationLevel } = {};
+  if (args.threads !== undefined) session.intraOpNumThreads = args.threads;
+  if (args.graph_opt !== undefined) session.graphOptimizationLevel = args.graph_opt as GraphOptimizationLevel;
+  const calibration = args.calibration_batch !== undefined ? await calibrationFor(model, args, session) : undefined;
   const result = quantiseModel(model, {
     quantType,
     perChannel,
     convPattern,
     balanceKernels: args.balance_kernels !== false,
     ...(args.fold_batchnorm !== undefined ? { foldBatchNorm: args.fold_batchnorm } : {}),
+    ...(args.exclude_nodes !== undefined ? { excludeNodes: args.exclude_nodes.map(String) } : {}),
+    ...(calibration ? { calibration: calibration.moments } : {}),
   });
   try {
     await writeFile(output, result.bytes);
@@ -115,9 +135,6 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     throw new FileError(`cannot write ${output}: ${(err as Error).message}`, { cause: err, file: output });
   }
   const { samples, source } = await samplesFor(model, args);
-  const session: { intraOpNumThreads?: number; graphOptimizationLevel?: GraphOptimizationLevel } = {};
-  if (args.threads !== undefined) session.intraOpNumThreads = args.threads;
-  if (args.graph_opt !== undefined) session.graphOptimizationLevel = args.graph_opt as GraphOptimizationLevel;
   const comparison = await compareModels(file, output, samples, { session, rounds: args.rounds ?? 5 });
   const report: QuantReport = {
     input: file,
@@ -133,6 +150,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     folded: result.folded,
     ...(result.upgrade ? { upgrade: result.upgrade } : {}),
     samples: { count: samples.length, source },
+    ...(calibration ? { calibration: { count: calibration.count, source: args.calibration_batch!, nodes: result.quantised.filter((q) => q.rounding === 'calibrated').length } } : {}),
     comparison,
   };
   if (args.json) out(JSON.stringify(report, null, 2));
@@ -149,6 +167,7 @@ export function reportLines(r: QuantReport): string[] {
   const how = [...byAs].map(([k, n]) => `${n} ${k}`).join(', ');
   lines.push(`quantised ${r.quantised.length} node(s) to ${r.quantType}${r.perChannel ? ' per channel' : ' per tensor'}: ${how || 'none'}`);
   for (const s of r.skipped) lines.push(`  left as float: ${s.opType} ${s.node} (${s.reason})`);
+  if (r.calibration) lines.push(`rounded the weights of ${r.calibration.nodes} node(s) on ${r.calibration.count} calibration samples of ${r.calibration.source} (GPTQ)`);
   if (r.folded.length > 0) lines.push(`folded ${r.folded.length} BatchNormalization node(s) into the Conv before them`);
   if (r.upgrade) lines.push(`moved from opset ${r.upgrade.from} to 11 for DynamicQuantizeLinear; rewrote ${r.upgrade.rewritten.length} node(s) whose signature changed`);
   lines.push(`wrote ${r.output}: ${humanBytes(r.bytesBefore)} -> ${humanBytes(r.bytesAfter)} (${r.sizeRatio.toFixed(3)}x, ${r.bytesBefore} -> ${r.bytesAfter} bytes)`);
