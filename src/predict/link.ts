@@ -56,6 +56,6 @@ export function decadeBandwidths(fromMbit = 1, toMbit = 10_000): number[] {
 }
 
 export function describeLink(link: Link): string {
-  const bw = link.bandwidthMbit === undefined ? 'no link modelled' : `${link.bandwidthMbit} Mbit/s`;
-  return `${bw}, rtt ${link.rttMs} ms`;
+  if (link.bandwidthMbit === undefined) return link.rttMs ? `no rate limit, rtt ${link.rttMs} ms` : 'no link (the store reached directly)';
+  return `${link.bandwidthMbit} Mbit/s, rtt ${link.rttMs} ms`;
 }
