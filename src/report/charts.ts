@@ -32,7 +32,6 @@ function legendSymbols(): ChartSpec {
     symbols: {
       update: {
         shape: { signal: `${is(BYTES.name)} ? 'stroke' : ${is(PREDICTED.name)} ? 'diamond' : 'square'` },
-        fill: { signal: `${is(BYTES.name)} ? 'transparent' : scale('color', datum.value)` },
         stroke: { signal: "scale('color', datum.value)" },
         strokeWidth: { signal: `${is(BYTES.name)} ? 2 : 0` },
         strokeDash: { signal: `${is(BYTES.name)} ? [4, 2] : [1, 0]` },
