@@ -4,6 +4,7 @@
  * total_ms, the bytes moved on a second axis, the best split marked and, when given, predicted
  * totals over the measured ones; and the crossover chart (best split vs bandwidth, log axis).
  */
+import { choiceFor, choiceLines, constraintWords, fileName, splitName, type Choice } from './choice.js';
 import type { RecommendFile } from './recommendation.js';
 import { deviationText, type SettingGroup, type SplitStat } from './results.js';
 
@@ -19,6 +20,34 @@ export const PARTS = [
 const BYTES = { name: 'bytes moved', colour: '#7b3294' };
 const PREDICTED = { name: 'predicted total', colour: '#d62728' };
 const BEST_COLOUR = '#111111';
+const EXCLUDED_OPACITY = 0.3;
+
+/**
+ * The legend's symbol for each series as its marks are drawn: bars a square, the bytes line a
+ * dashed stroke, the predicted totals a diamond (vega-lite gives a merged legend one symbol).
+ */
+function legendSymbols(): ChartSpec {
+  const is = (name: string) => `datum.value === '${name}'`;
+  return {
+    symbols: {
+      update: {
+        shape: { signal: `${is(BYTES.name)} ? 'stroke' : ${is(PREDICTED.name)} ? 'diamond' : 'square'` },
+        stroke: { signal: "scale('color', datum.value)" },
+        strokeWidth: { signal: `${is(BYTES.name)} ? 2 : 0` },
+        strokeDash: { signal: `${is(BYTES.name)} ? [4, 2] : [1, 0]` },
+        size: { signal: `${is(BYTES.name)} ? 144 : ${is(PREDICTED.name)} ? 90 : 110` },
+        opacity: { value: 1 },
+      },
+    },
+  };
+}
+
+/** The unit the bytes axis is drawn in, for the largest amount moved: bytes, kB or MB (decimal). */
+export function bytesUnit(max: number): { name: string; per: number } {
+  if (max >= 1e6) return { name: 'MB', per: 1e6 };
+  if (max >= 1e3) return { name: 'kB', per: 1e3 };
+  return { name: 'bytes', per: 1 };
+}
 
 const FONT = 'DejaVu Sans, Verdana, sans-serif';
 
@@ -58,19 +87,25 @@ export interface SplitChartOptions {
   predicted?: ReadonlyMap<number, number>;
   /** The rows are predict's (one per split point: no spread to draw); default measured. */
   predictedRows?: boolean;
+  /** The best split point under recommend's constraints (default: the fastest, no constraints). */
+  choice?: Choice;
+  /** The recommend result: its own choice is named when it is another split point. */
+  recommendation?: RecommendFile;
 }
 
 /** The values the bars are drawn from, one per split point and part (exported for tests). */
-export function barValues(g: SettingGroup): { split_index: number; part: string; order: number; ms: number }[] {
-  return g.splits.flatMap((s) => PARTS.map((p, order) => ({ split_index: s.split_index, part: p.name, order, ms: s[p.key] })));
+export function barValues(g: SettingGroup, excluded: ReadonlyMap<number, string> = new Map()): { split_index: number; part: string; order: number; ms: number; excluded: boolean }[] {
+  return g.splits.flatMap((s) => PARTS.map((p, order) => ({ split_index: s.split_index, part: p.name, order, ms: s[p.key], excluded: excluded.has(s.split_index) })));
 }
 
 export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec {
   const n = g.splits.length;
   const lay = xLayout(n);
+  const choice = o.choice ?? choiceFor(g);
+  const unit = bytesUnit(Math.max(...g.splits.map((s) => s.transfer_bytes)));
   const label = new Map(g.splits.map((s) => [s.split_index, xLabel(s, lay.named)]));
   const withLabel = <T extends { split_index: number }>(v: T) => ({ ...v, x: label.get(v.split_index)! });
-  const bars = barValues(g).map(withLabel);
+  const bars = barValues(g, choice.excluded).map(withLabel);
   const stats = g.splits.map((s) =>
     withLabel({
       split_index: s.split_index,
@@ -79,8 +114,10 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
       total_p5: s.total_p5,
       total_p95: s.total_p95,
       transfer_bytes: s.transfer_bytes,
+      moved: s.transfer_bytes / unit.per,
       top: Math.max(s.total_p95, s.edge_ms + s.transfer_ms + s.cloud_ms + s.other_ms, o.predicted?.get(s.split_index) ?? 0),
-      best: s.split_index === g.best.split_index,
+      best: s === choice.best,
+      fastestExcluded: s === choice.fastest && choice.excluded.has(s.split_index),
     }),
   );
   const predicted = o.predicted ? g.splits.filter((s) => o.predicted!.has(s.split_index)).map((s) => withLabel({ split_index: s.split_index, predicted_ms: o.predicted!.get(s.split_index)! })) : [];
@@ -93,7 +130,7 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     title: lay.named ? 'split point (index and layer it cuts after)' : 'split point (index)',
     axis: { labelAngle: lay.angle, labelLimit: 140, labelPadding: 4, ...(lay.named ? {} : { values: sparseTicks(g.splits.map((s) => s.split_index), lay.step) }) },
   };
-  const colour = { scale: { domain, range }, title: null };
+  const colour = { scale: { domain, range }, title: null, legend: { encode: legendSymbols() } };
   // The p5-p95 whisker of total_ms: a rule with a tick at each end (measured rows only).
   const whiskers: ChartSpec[] = o.predictedRows
     ? []
@@ -118,6 +155,7 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
         y: { field: 'ms', type: 'quantitative', stack: 'zero', title: o.predictedRows ? 'ms (predicted)' : 'ms (median over ok repetitions)' },
         color: { field: 'part', type: 'nominal', ...colour },
         order: { field: 'order', type: 'quantitative' },
+        opacity: { condition: { test: 'datum.excluded', value: EXCLUDED_OPACITY }, value: 1 },
       },
     },
     ...whiskers,
@@ -128,7 +166,13 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     },
     {
       data: { values: stats.filter((s) => s.best) },
-      mark: { type: 'text', text: 'best', fontWeight: 'bold', fontSize: 12, color: BEST_COLOUR, dy: -24, ...bestAlign(g.splits.indexOf(g.best), n) },
+      mark: { type: 'text', text: 'best', fontWeight: 'bold', fontSize: 12, color: BEST_COLOUR, dy: -24, ...bestAlign(choice.best ? g.splits.indexOf(choice.best) : 0, n) },
+      encoding: { x, y: { field: 'top', type: 'quantitative' } },
+    },
+    // The fastest split point when the constraints exclude it: named so, in grey.
+    {
+      data: { values: stats.filter((s) => s.fastestExcluded) },
+      mark: { type: 'text', text: 'fastest, excluded', fontSize: 11, color: '#555', dy: -10, ...bestAlign(g.splits.indexOf(choice.fastest), n) },
       encoding: { x, y: { field: 'top', type: 'quantitative' } },
     },
   ];
@@ -144,18 +188,22 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     mark: { type: 'line', point: n <= 60 ? { filled: true, size: 25 } : false, strokeWidth: 2, strokeDash: [5, 3] },
     encoding: {
       x,
-      y: { field: 'transfer_bytes', type: 'quantitative', title: 'bytes moved (transfer_bytes)', axis: { orient: 'right', labelExpr: "datum.value === 0 ? '0' : format(datum.value, '~s')", titleColor: BYTES.colour, grid: false } },
+      y: { field: 'moved', type: 'quantitative', title: `bytes moved (${unit.name})`, axis: { orient: 'right', format: ',~r', titleColor: BYTES.colour, grid: false } },
       color: { datum: BYTES.name, ...colour },
     },
   };
-  const best = g.best;
+  const detail = (s: SplitStat) => `total ${s.total_ms.toFixed(2)} ms, ${s.transfer_bytes} bytes moved`;
+  const r = o.recommendation;
+  const theirs = r && r.best.split_index !== choice.best?.split_index ? [`recommend's own choice (${fileName(r.file)}, ${r.source || 'recommend'}${r.link.bandwidthMbit !== undefined ? `, at ${r.link.bandwidthMbit} Mbit/s` : ''}): ${splitName(r.best)}`] : [];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: o.title,
       subtitle: [
         o.predictedRows ? `${g.label}; predicted by onnx-manager predict` : `${g.label}; medians over ${describeReps(g)}; whiskers: p5-p95 of total_ms`,
-        `best split ${best.split_index} (${best.split_layer}): total ${best.total_ms.toFixed(2)} ms, ${best.transfer_bytes} bytes moved`,
+        ...choiceLines(choice, detail),
+        ...(choice.excluded.size ? [`faded: the ${choice.excluded.size} split point(s) excluded by ${choice.constraints}`] : []),
+        ...theirs,
         ...(deviationText(g) ? [deviationText(g)] : []),
       ],
     },
@@ -218,12 +266,18 @@ export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
     const asked = [{ bandwidth_mbit: r.link.bandwidthMbit, label: `asked: ${r.link.bandwidthMbit} Mbit/s -> split ${r.best.split_index}${r.best.tensor_codec && r.best.tensor_codec !== 'raw' ? ` (${r.best.tensor_codec})` : ''}` }];
     layers.push({ data: { values: asked }, mark: { type: 'rule', color: '#111', strokeWidth: 1.5 }, encoding: { x } }, vertical(asked, '#111', false));
   }
+  // recommend's crossover table holds only the split points that meet its constraints.
+  const constraints = constraintWords(r.constraints);
+  const excluded = r.splits.filter((s) => !s.feasible).length;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: title,
+      text: constraints ? `${title}, under ${constraints}` : title,
       subtitle: [
         `best split vs bandwidth at rtt ${r.link.rttMs} ms; ${r.changes.length ? `the choice changes ${r.changes.length} time(s) (red)` : 'the choice is the same at every bandwidth'}; dots: the crossover table`,
+        constraints
+          ? `only the split points that meet ${constraints} (recommend's constraints; ${excluded} of ${r.splits.length} split points excluded)`
+          : 'no constraints: every split point is a candidate',
         r.source || 'recommend',
       ],
     },

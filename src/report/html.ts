@@ -27,7 +27,7 @@ function cellHtml(c: Cell, numeric: boolean): string {
   const cls = numeric ? ' class="num"' : '';
   if (typeof c === 'object') return `<td${cls} data-v="${esc(c.value)}">${esc(c.text)}</td>`;
   if (typeof c === 'number') return `<td${cls} data-v="${esc(c)}">${esc(formatNumber(c))}</td>`;
-  return `<td${cls}>${esc(c)}</td>`;
+  return `<td${cls}>${breakable(c)}</td>`;
 }
 
 /** Up to 3 decimals, no trailing zeros. */
@@ -36,10 +36,15 @@ export function formatNumber(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(3)));
 }
 
+/** Text that may break after its underscores (`predicted_<wbr>total_<wbr>ms`): narrow columns for wide tables. */
+function breakable(text: string): string {
+  return esc(text).replace(/_/g, '_<wbr>');
+}
+
 export function tableHtml(headers: readonly string[], rows: readonly (readonly Cell[])[], o: TableOptions = {}): string {
   const num = o.numeric ?? new Set<string>();
   const head = headers
-    .map((h) => (o.sortable ? `<th scope="col" class="${num.has(h) ? 'num ' : ''}sortable" aria-sort="none"><button type="button">${esc(h)}</button></th>` : `<th scope="col"${num.has(h) ? ' class="num"' : ''}>${esc(h)}</th>`))
+    .map((h) => (o.sortable ? `<th scope="col" class="${num.has(h) ? 'num ' : ''}sortable" aria-sort="none"><button type="button">${breakable(h)}</button></th>` : `<th scope="col"${num.has(h) ? ' class="num"' : ''}>${breakable(h)}</th>`))
     .join('');
   const body = rows
     .map((r, i) => {

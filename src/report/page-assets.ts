@@ -22,7 +22,11 @@ tr.best td { background: #fff4c2; font-weight: bold; }
 .chart svg { display: block; }
 .box { border-left: 4px solid #54a24b; background: #f3f9f1; padding: 8px 12px; }
 #search { font-size: 1em; padding: 4px 8px; width: 22em; }
-.table-wrap { max-height: 70vh; overflow: auto; }
+.table-wrap { max-height: 70vh; overflow: auto; max-width: 100%; }
+#splits { font-size: 0.85em; }
+#splits th, #splits td { padding: 2px 5px; }
+#splits td.num { white-space: nowrap; }
+#splits td:not(.num) { overflow-wrap: break-word; }
 `;
 
 export const PAGE_SCRIPT = `

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { OutputTransaction } from '../split/output.js';
 import { crossoverChartSpec, splitChartSpec, type ChartSpec } from './charts.js';
+import { choiceFor, choiceLines, constraintWords, type Choice } from './choice.js';
 import { readRecommendation, recommendPathFor, type RecommendFile } from './recommendation.js';
 import { renderSvg, svgToPng } from './render.js';
 import { predictionsFor, readPredicted, readResults, type Predictions, type ResultsFile, type SettingGroup } from './results.js';
@@ -27,6 +28,8 @@ export interface Charts {
   /** The predict CSV drawn over the measured totals, and its totals by split index. */
   predictedFile?: string;
   predicted?: Predictions;
+  /** The best split point of each of the results' groups (in their order), under the recommendation's constraints. */
+  choices: Choice[];
   charts: Chart[];
 }
 
@@ -35,9 +38,9 @@ export function chartBase(file: string): string {
   return file.replace(/(\.recommend\.json|\.csv)$/i, '');
 }
 
-function splitCaption(g: SettingGroup): string {
+function splitCaption(g: SettingGroup, c: Choice): string {
   const failed = g.failedOnly.length ? `; not drawn, no ok row: ${g.failedOnly.map((f) => f.split_index).join(', ')}` : '';
-  return `${g.splits.length} split point(s), ${g.label}; best split ${g.best.split_index} (${g.best.split_layer})${failed}`;
+  return `${g.splits.length} split point(s), ${g.label}; ${choiceLines(c).join('; ')}${failed}`;
 }
 
 /**
@@ -47,7 +50,7 @@ function splitCaption(g: SettingGroup): string {
 export async function makeCharts(file: string, o: { predicted?: string; recommendation?: RecommendFile } = {}): Promise<Charts> {
   const base = chartBase(file);
   const title = path.basename(base);
-  const out: Charts = { charts: [] };
+  const out: Charts = { choices: [], charts: [] };
   let recommendation = o.recommendation;
   if (/\.json$/i.test(file)) recommendation = await readRecommendation(file);
   else {
@@ -55,19 +58,22 @@ export async function makeCharts(file: string, o: { predicted?: string; recommen
     out.results = results;
     const predicted = o.predicted ? await readPredicted(o.predicted, results) : undefined;
     if (o.predicted && predicted) Object.assign(out, { predictedFile: o.predicted, predicted });
+    // The recommendation's constraints pick the best split point in every chart.
+    const beside = recommendPathFor(file);
+    if (!recommendation && existsSync(beside)) recommendation = await readRecommendation(beside);
     const several = results.groups.length > 1;
     for (const g of results.groups) {
       const mine = predictionsFor(predicted, g);
-      const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(mine ? { predicted: mine } : {}), predictedRows: results.kind === 'predict' });
-      out.charts.push({ name: several ? `${path.basename(base)}.${g.slug}` : path.basename(base), caption: splitCaption(g), spec, svg: await renderSvg(spec) });
+      const choice = choiceFor(g, recommendation);
+      out.choices.push(choice);
+      const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(mine ? { predicted: mine } : {}), predictedRows: results.kind === 'predict', choice, ...(recommendation ? { recommendation } : {}) });
+      out.charts.push({ name: several ? `${path.basename(base)}.${g.slug}` : path.basename(base), caption: splitCaption(g, choice), spec, svg: await renderSvg(spec) });
     }
-    const beside = recommendPathFor(file);
-    if (!recommendation && existsSync(beside)) recommendation = await readRecommendation(beside);
   }
   if (recommendation) {
     out.recommendation = recommendation;
     const spec = crossoverChartSpec(recommendation, `${title}: best split vs bandwidth`);
-    out.charts.push({ name: `${path.basename(base)}.crossover`, caption: `best split vs bandwidth (${path.basename(recommendation.file)})`, spec, svg: await renderSvg(spec) });
+    out.charts.push({ name: `${path.basename(base)}.crossover`, caption: `best split vs bandwidth${constraintWords(recommendation.constraints) ? ` under ${constraintWords(recommendation.constraints)}` : ''} (${path.basename(recommendation.file)})`, spec, svg: await renderSvg(spec) });
   }
   return out;
 }

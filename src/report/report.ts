@@ -17,8 +17,10 @@ import { OutputTransaction } from '../split/output.js';
 import { esc, factsHtml, formatNumber, para, section, tableHtml, type Cell } from './html.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
+import { svgSize } from './render.js';
+import { choiceLines, constraintWords, type Choice } from './choice.js';
 import type { RecommendFile } from './recommendation.js';
-import { EDGE_ONLY_BACKEND, hasLink, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile } from './results.js';
+import { EDGE_ONLY_BACKEND, hasLink, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
 
 export interface ReportOptions {
   onnxFile?: string;
@@ -120,59 +122,76 @@ function modelSection(m: ModelFacts | undefined): string {
 }
 
 function constraintText(r: RecommendFile): string {
-  const k = r.constraints;
-  const parts = [
-    k.maxEdgeMs !== undefined ? `edge_ms <= ${k.maxEdgeMs}` : '',
-    k.maxTransferBytes !== undefined ? `transfer_bytes <= ${k.maxTransferBytes}` : '',
-    k.maxEdgeMemoryMb !== undefined ? `edge memory <= ${k.maxEdgeMemoryMb} MB` : '',
-  ].filter(Boolean);
+  const words = constraintWords(r.constraints);
   const excluded = r.splits.filter((s) => !s.feasible).length;
-  return parts.length ? `Constraints: ${parts.join(', ')} (${excluded} of ${r.splits.length} split points excluded).` : 'No constraints.';
+  return words ? `Constraints: ${words} (${excluded} of ${r.splits.length} split points excluded).` : 'No constraints.';
 }
+
+/** ` under edge_ms <= 0.2` ('' without constraints). */
+const under = (r: RecommendFile): string => (constraintWords(r.constraints) ? ` under ${constraintWords(r.constraints)}` : '');
+
+const linkWords = (r: RecommendFile): string => (r.link.bandwidthMbit === undefined ? `no link modelled, rtt ${r.link.rttMs} ms` : `${r.link.bandwidthMbit} Mbit/s, rtt ${r.link.rttMs} ms`);
 
 function recommendationSection(r: RecommendFile | undefined, beside: Beside): string {
   if (!r) {
     return section('recommendation', 'Recommendation', para(`No recommend result beside the CSV: \`onnx-manager recommend --onnx_file <model> --results_file <this CSV>\` (or --profile ${beside.profile ? path.basename(beside.profile) : '<profile>'}) writes one.`, 'muted'));
   }
   const b = r.best;
-  const link = r.link.bandwidthMbit === undefined ? `no link modelled, rtt ${r.link.rttMs} ms` : `${r.link.bandwidthMbit} Mbit/s, rtt ${r.link.rttMs} ms`;
-  const box = `<div class="box"><p><strong>${esc(`Best split for ${link}: ${b.split_index} (${b.split_layer})`)}</strong></p>${para(
+  const box = `<div class="box"><p><strong>${esc(`Best split for ${linkWords(r)}${under(r)}: ${b.split_index} (${b.split_layer})`)}</strong></p>${para(
     `edge ${formatNumber(b.edge_ms)} ms + transfer ${formatNumber(b.transfer_ms)} ms + cloud ${formatNumber(b.cloud_ms)} ms; total ${formatNumber(b.total_ms)} ms; ${b.transfer_bytes} bytes sent`,
   )}${para(constraintText(r), 'muted')}${para(`From ${path.basename(r.file)}: ${r.source}`, 'muted')}</div>`;
   const changes = r.changes.length
-    ? para(`The choice changes at: ${r.changes.map((c) => `${Number(c.bandwidth_mbit.toPrecision(4))} Mbit/s (${c.from} -> ${c.to})`).join(', ')}.`)
-    : para('The choice is the same from 1 Mbit/s to 10 Gbit/s.');
+    ? para(`The choice${under(r)} changes at: ${r.changes.map((c) => `${Number(c.bandwidth_mbit.toPrecision(4))} Mbit/s (${c.from} -> ${c.to})`).join(', ')}.`)
+    : para(`The choice${under(r)} is the same from 1 Mbit/s to 10 Gbit/s.`);
   const pareto = r.splits.filter((s) => s.pareto).map((s) => String(s.split_index));
   const crossover = tableHtml(
     ['bandwidth_mbit', 'split_index', 'split_layer', 'total_ms'],
     r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, c.total_ms]),
     { id: 'crossover', numeric: new Set(['bandwidth_mbit', 'split_index', 'total_ms']) },
   );
-  return section('recommendation', 'Recommendation', `${box}\n${changes}\n${pareto.length ? para(`Pareto set (edge compute vs bytes moved vs total): ${pareto.join(', ')}.`) : ''}\n<h3>Crossover: best split per bandwidth (rtt ${esc(r.link.rttMs)} ms)</h3>\n${crossover}`);
+  return section('recommendation', 'Recommendation', `${box}\n${changes}\n${pareto.length ? para(`Pareto set (edge compute vs bytes moved vs total): ${pareto.join(', ')}.`) : ''}\n<h3>Crossover: best split per bandwidth (rtt ${esc(r.link.rttMs)} ms)${esc(under(r))}</h3>\n${crossover}`);
+}
+
+/** How much larger than its own size a chart may be drawn to fill the page's width. */
+export const CHART_GROWTH = 1.4;
+
+/** The chart's SVG drawn as wide as the page lets it, from its own width up to CHART_GROWTH times it (never smaller: it scrolls). */
+function pageChart(svg: string): string {
+  const { width } = svgSize(svg);
+  return svg.replace(/^<svg /, `<svg style="width: 100%; min-width: ${width}px; max-width: ${Math.round(width * CHART_GROWTH)}px; height: auto" `);
 }
 
 function chartsSection(c: Charts): string {
-  const body = c.charts.map((ch) => `<figure class="chart" id="chart-${esc(ch.name)}">${ch.svg}<figcaption class="muted">${esc(ch.caption)}</figcaption></figure>`).join('\n');
+  const body = c.charts.map((ch) => `<figure class="chart" id="chart-${esc(ch.name)}">${pageChart(ch.svg)}<figcaption class="muted">${esc(ch.caption)}</figcaption></figure>`).join('\n');
   const note = c.predictedFile ? para(`Red diamonds: predicted total_ms from ${path.basename(c.predictedFile)}.`, 'muted') : '';
   return section('charts', 'Charts', `${note}\n${body}`);
 }
 
 const NUMERIC = new Set(['split_index', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', 'predicted_total_ms', 'max_abs_diff', 'top1_agreement', 'reps', 'failed']);
 
-function splitTableSection(results: ResultsFile, predicted: Predictions | undefined): string {
+/** The best column of a split point's row: best, or why the constraints exclude it. */
+function bestCell(s: SplitStat, c: Choice): string {
+  if (s.split_index === c.best?.split_index) return c.constraints ? `best under ${c.constraints}` : 'best';
+  const why = c.excluded.get(s.split_index);
+  if (why === undefined) return '';
+  return `${s.split_index === c.fastest.split_index ? 'fastest, ' : ''}excluded: ${why}`;
+}
+
+function splitTableSection(results: ResultsFile, predicted: Predictions | undefined, choices: readonly Choice[]): string {
   const several = results.groups.length > 1;
   // The outputs' deviation from the full model, where the rows have it.
   const all = results.groups.flatMap((g) => g.splits);
   const dev = [...(all.some((s) => s.max_abs_diff !== undefined) ? (['max_abs_diff'] as const) : []), ...(all.some((s) => s.top1_agreement !== undefined) ? (['top1_agreement'] as const) : [])];
   const headers = [...(several ? ['setting'] : []), 'split_index', 'split_layer', 'cut_tensors', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', ...(predicted ? ['predicted_total_ms'] : []), ...dev, 'reps', 'failed', 'best'];
   const entries: { index: number; cells: Cell[]; best: boolean }[] = [];
-  for (const g of results.groups) {
+  for (const [gi, g] of results.groups.entries()) {
+    const choice = choices[gi]!;
     const group: typeof entries = [];
     for (const s of g.splits) {
       const p = predictionsFor(predicted, g)?.get(s.split_index);
       const times = [s.transfer_bytes, s.edge_ms, s.transfer_ms, s.cloud_ms, s.other_ms, s.total_ms, s.total_p5, s.total_p95, ...(predicted ? [p === undefined ? '' : p] : []), ...dev.map((c): Cell => (s[c] === undefined ? '' : c === 'max_abs_diff' ? { text: s[c]!.toPrecision(3), value: s[c]! } : s[c]!))];
-      const cells = [s.split_index, s.split_layer, s.cut_tensors.split(';').join('; '), ...times, s.reps, s.failed, s === g.best ? 'best' : ''];
-      group.push({ index: s.split_index, cells, best: s === g.best });
+      const cells = [s.split_index, s.split_layer, s.cut_tensors.split(';').join('; '), ...times, s.reps, s.failed, bestCell(s, choice)];
+      group.push({ index: s.split_index, cells, best: s.split_index === choice.best?.split_index });
     }
     // A split point without an ok row: its failures and the last error, no times.
     const blanks = 8 + (predicted ? 1 : 0) + dev.length;
@@ -199,7 +218,9 @@ export async function buildReport(csv: string, o: ReportOptions = {}): Promise<s
   const charts = await makeCharts(csv, beside.predict ? { predicted: beside.predict } : {});
   const name = path.basename(csv).replace(/\.csv$/i, '');
   const title = `${name}: split profile${model ? ` of ${path.basename(model.file)}` : ''}`;
-  const best = results.groups.map((g) => `${g.label}: best split ${g.best.split_index} (${g.best.split_layer}), median total ${formatNumber(g.best.total_ms)} ms`);
+  const best = results.groups.map((g, i) => `${g.label}: ${choiceLines(charts.choices[i]!, (s) => `median total ${formatNumber(s.total_ms)} ms`).join('; ')}`);
+  const r = charts.recommendation;
+  if (r) best.push(`recommend (${path.basename(r.file)}; ${r.source}) for ${linkWords(r)}${under(r)}: best split ${r.best.split_index} (${r.best.split_layer}), total ${formatNumber(r.best.total_ms)} ms`);
   return [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',
@@ -214,7 +235,7 @@ export async function buildReport(csv: string, o: ReportOptions = {}): Promise<s
     modelSection(model),
     recommendationSection(charts.recommendation, beside),
     chartsSection(charts),
-    splitTableSection(results, charts.predicted),
+    splitTableSection(results, charts.predicted, charts.choices),
     `<script>${PAGE_SCRIPT}</script>`,
     '</body></html>',
     '',

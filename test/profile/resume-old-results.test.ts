@@ -107,8 +107,8 @@ describe('run_all --resume of a results file from before the codec columns', () 
     const rep = await cli(['report', '--results_file', file]);
     assert.equal(rep.code, 0, rep.err);
     const html = readFileSync(join(dir, 'ppocr.html'), 'utf8');
-    assert.match(html, /<button type="button">max_abs_diff<\/button>/);
-    assert.match(html, /<button type="button">top1_agreement<\/button>/);
+    assert.match(html, /<button type="button">max_<wbr>abs_<wbr>diff<\/button>/);
+    assert.match(html, /<button type="button">top1_<wbr>agreement<\/button>/);
     const fp16 = read(file).filter((x) => x.tensor_codec === 'fp16' && x.split_index === splits[1]).map((x) => Number(x.max_abs_diff));
     assert.ok(html.includes(`>${Math.max(...fp16).toPrecision(3)}</td>`), 'the deviation is shown to 3 significant digits');
   });

@@ -234,3 +234,51 @@ test('no two boxes overlap and no shape label sits on a box, on DenseNet-121, Vi
     assert.ok(layout.height < 32767, `${s.name}: ${layout.height} px tall, more than an SVG rasteriser takes`);
   }
 });
+
+/** Whether the polyline through `points` passes through the box (sampled every half unit). */
+function crosses(points: readonly (readonly [number, number])[], box: { x: number; y: number; width: number; height: number }): boolean {
+  for (let i = 1; i < points.length; i++) {
+    const [x0, y0] = points[i - 1]!;
+    const [x1, y1] = points[i]!;
+    const steps = Math.max(1, Math.ceil(2 * Math.hypot(x1 - x0, y1 - y0)));
+    for (let k = 0; k <= steps; k++) {
+      const x = x0 + ((x1 - x0) * k) / steps;
+      const y = y0 + ((y1 - y0) * k) / steps;
+      if (x >= box.x && x <= box.x + box.width && y >= box.y && y <= box.y + box.height) return true;
+    }
+  }
+  return false;
+}
+
+test("lenet5 at split 5: every shape label sits beside its arrow, the cut's too, and the page's header has the colour key", async () => {
+  const dir = await temp('graph-labels');
+  const file = writeZooModel('lenet5', dir);
+  const { svg, html } = await showGraph(file, '--split_layer', '5');
+  const edges = [...svg.matchAll(/<g id="([^"]+)" class="edge( cut)?"[^>]*>(.*?)<\/g>/g)];
+  assert.equal(edges.length, 13);
+  let cuts = 0;
+  for (const [, id, cut, body] of edges) {
+    // The path's points (its control points included: the curve stays within them).
+    const d = /<path d="([^"]+)"/.exec(body!)![1]!;
+    const points = [...d.matchAll(/(-?[\d.]+),(-?[\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    const rect = /<rect x="([-\d.]+)" y="([-\d.]+)" width="([\d.]+)" height="([\d.]+)"/.exec(body!)!;
+    const box = { x: Number(rect[1]), y: Number(rect[2]), width: Number(rect[3]), height: Number(rect[4]) };
+    assert.ok(!crosses(points, box), `${id}: its label ${JSON.stringify(box)} is on its arrow ${d}`);
+    const text = /<text x="([-\d.]+)"[^>]*>([^<]+)<\/text>/.exec(body!)!;
+    assert.ok(Number(text[1]) > Math.max(...points.map((p) => p[0])), `${id}: the label is right of the arrow`);
+    if (cut) {
+      cuts++;
+      assert.equal(text[2], '1x16x10x10');
+    }
+  }
+  assert.equal(cuts, 1, 'one cut edge');
+  // The header's key: the colours of the edge and cloud boxes and of the crossing edges.
+  const header = /<header>(.*?)<\/header>/s.exec(html)![1]!;
+  const key = /<span class="key" id="key">(.*?)<\/span>(?=<input)/s.exec(header)?.[1];
+  assert.ok(key, `a key in the header: ${header}`);
+  assert.match(key!, /split 5 \(relu_1_out\):/);
+  assert.match(key!, /<span class="swatch edge" style="background: #bfdbfe"><\/span> edge/);
+  assert.match(key!, /<span class="swatch cloud" style="background: #fde68a"><\/span> cloud/);
+  assert.match(key!, /<span class="swatch crossing"><\/span> crossing \(6\.25 KiB\)/);
+  assert.match(html, /\.swatch\.crossing \{[^}]*border-top: 3px solid #dc2626/);
+});

@@ -27,6 +27,16 @@ function markLabels(svg: string): string[] {
   return [...svg.matchAll(/aria-label="([^"]*)"/g)].map((m) => m[1]!);
 }
 
+/** Each legend entry's symbol by its label: the path, its dash and stroke width. */
+function legendSymbols(svg: string): Map<string, { d: string; dash?: string; width?: string }> {
+  const out = new Map<string, { d: string; dash?: string; width?: string }>();
+  for (const m of svg.matchAll(/role-legend-symbol"[^>]*><path ([^>]*)\/><\/g><g class="mark-text role-legend-label"[^>]*><text[^>]*>([^<]*)<\/text>/g)) {
+    const attr = (name: string) => new RegExp(`\\s${name}="([^"]*)"`).exec(' ' + m[1]!)?.[1];
+    out.set(m[2]!, { d: attr('d')!, ...(attr('stroke-dasharray') ? { dash: attr('stroke-dasharray')! } : {}), ...(attr('stroke-width') ? { width: attr('stroke-width')! } : {}) });
+  }
+  return out;
+}
+
 /** The points of the first line mark of an SVG (the crossover chart's step line). */
 function points(svg: string): (readonly [number, number])[] {
   const d = /aria-roledescription="line mark" d="([^"]+)"/.exec(svg)![1]!;
@@ -102,7 +112,9 @@ describe('plot_results', () => {
       const s = g.splits.find((x) => String(x.split_index) === i)!;
       assert.ok(Math.abs(s.total_p5 - (t[0]! + 0.05 * (t[1]! - t[0]!))) < 1e-9 && Math.abs(s.total_p95 - (t[0]! + 0.95 * (t[1]! - t[0]!))) < 1e-9, `split ${i}: p5/p95`);
       const bytes = Math.max(...mine.map((r) => Number(r.transfer_bytes)));
-      assert.ok(labels.some((l) => field(l, 'split point (index and layer it cuts after)')?.startsWith(`${i} `) && field(l, 'bytes moved (transfer_bytes)') !== undefined), `split ${i}: a point on the bytes line`);
+      const moved = labels.filter((l) => field(l, 'split point (index and layer it cuts after)')?.startsWith(`${i} `) && field(l, 'bytes moved (kB)') !== undefined);
+      assert.ok(moved.length >= 1, `split ${i}: a point on the bytes line`);
+      for (const m of moved) assert.ok(Math.abs(Number(field(m, 'bytes moved (kB)')) - bytes / 1000) < 1e-9, `split ${i}: drawn at ${m} kB, ${bytes} bytes moved`);
       assert.equal(s.transfer_bytes, bytes);
     }
     const best = [...totals].reduce((b, x) => (x[1] < b[1] ? x : b))[0];
@@ -178,6 +190,17 @@ describe('plot_results', () => {
       assert.ok(Math.abs(Number(field(l, 'predicted_ms')) - predicted.get(i)!) < 1e-3, `split ${i}: ${l}`);
     }
     assert.match(svg, /predicted total/, 'in the legend');
+    // The legend draws each series as its marks: bars a square, the bytes line a dashed stroke,
+    // the predicted totals a diamond.
+    const legend = legendSymbols(svg);
+    assert.deepEqual([...legend.keys()], ['edge', 'transfer', 'cloud', 'other (codec, wait)', 'bytes moved', 'predicted total']);
+    for (const part of ['edge', 'transfer', 'cloud', 'other (codec, wait)']) assert.match(legend.get(part)!.d, /^M[-\d.]+,[-\d.]+h[\d.]+v[\d.]+h-[\d.]+Z$/, `${part}: a square`);
+    const line = legend.get('bytes moved')!;
+    assert.match(line.d, /^M-[\d.]+,0L[\d.]+,0$/, 'bytes moved: a horizontal stroke');
+    assert.ok(line.dash && line.dash !== '1,0' && Number(line.width) >= 1.5, `bytes moved: a dashed line (${JSON.stringify(line)})`);
+    assert.equal(legend.get('predicted total')!.d.match(/[ML]/g)?.length, 4, `predicted total: a diamond (${legend.get('predicted total')!.d})`);
+    // The bytes axis in kB, its ticks plain numbers of them.
+    assert.match(svg, /Y-axis titled 'bytes moved \(kB\)'/);
 
     const crossover = readFileSync(join(dir, 'lenet5.crossover.svg'), 'utf8');
     const table = (await readRecommendation(join(dir, 'lenet5.recommend.json'))).crossover;

@@ -5,7 +5,7 @@
  * inline, what comes from files is escaped, and the page is not blank.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -20,6 +20,35 @@ let browser: Browser;
 after(async () => {
   await browser?.close();
 });
+
+/**
+ * What a reader sees at the page's width: each chart's drawn width, its own (SVG) width and its
+ * smallest text in CSS pixels (font size times the chart's scale), the page's content width, and
+ * how wide the split table is against its box and the page.
+ */
+interface Sizes {
+  charts: { width: number; own: number; smallestText: number }[];
+  content: number;
+  table: { width: number; box: number; right: number };
+  page: { scrollWidth: number; width: number };
+}
+const SIZES = `(() => {
+  const charts = [...document.querySelectorAll('figure.chart svg')].map((svg) => {
+    const sizes = [...svg.querySelectorAll('text')].filter((t) => t.textContent.trim() !== '').map((t) => {
+      const m = t.getScreenCTM();
+      return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
+    });
+    return { width: svg.getBoundingClientRect().width, own: svg.width.baseVal.value, smallestText: Math.min(...sizes) };
+  });
+  const wrap = document.querySelector('.table-wrap');
+  const body = getComputedStyle(document.body);
+  return {
+    charts,
+    content: document.body.clientWidth - parseFloat(body.paddingLeft) - parseFloat(body.paddingRight),
+    table: { width: wrap.scrollWidth, box: wrap.clientWidth, right: document.getElementById('splits').getBoundingClientRect().right },
+    page: { scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth },
+  };
+})()`;
 
 /** The split table's visible rows, each as its cells' text by header. */
 async function tableRows(page: Page): Promise<Record<string, string>[]> {
@@ -126,6 +155,82 @@ describe('report', () => {
       assert.equal(rows.length, SPLITS.length);
       for (const row of rows) assert.ok(Math.abs(Number(row.predicted_total_ms) - predicted.get(row.split_index)!) < 1e-3, `split ${row.split_index}: ${row.predicted_total_ms}`);
       assert.ok((await page.locator('figure.chart svg').first().innerHTML()).includes('predicted total'), 'the chart draws them');
+      assert.deepEqual(watch, { errors: [], requests: [] });
+
+      // At 1280 px the charts are drawn larger than their own size to fill the page (text of 12
+      // px at least), and the split table (17 columns here) fits the page.
+      const sizes = await page.evaluate<Sizes>(SIZES);
+      assert.equal(sizes.charts.length, 2);
+      for (const c of sizes.charts) {
+        assert.ok(c.smallestText >= 12, `the smallest chart text is ${c.smallestText.toFixed(1)} px: ${JSON.stringify(sizes)}`);
+        assert.ok(c.width >= Math.min(0.75 * sizes.content, 1.3 * c.own), `a chart ${c.width} px wide of ${sizes.content}: ${JSON.stringify(sizes)}`);
+      }
+      assert.ok(sizes.table.width <= sizes.table.box && sizes.table.right <= sizes.page.width, `the split table fits: ${JSON.stringify(sizes)}`);
+      assert.ok(sizes.page.scrollWidth <= sizes.page.width, `the page does not scroll sideways: ${JSON.stringify(sizes)}`);
+      // Narrower than a chart, the chart keeps its own size and scrolls in its box.
+      await page.setViewportSize({ width: 600, height: 900 });
+      const narrow = await page.evaluate<Sizes>(SIZES);
+      for (const c of narrow.charts) assert.ok(c.width >= c.own - 0.5 && c.smallestText >= 11 - 1e-6, JSON.stringify(narrow));
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("names one best split everywhere under recommend's constraints: the top of the page, the recommendation, the table and both charts, also as plot_results writes them", async () => {
+    const sub = join(dir, 'constrained');
+    mkdirSync(sub);
+    const copy = join(sub, 'lenet5.csv');
+    copyFileSync(csv, copy);
+    // An edge_ms limit below every split point's but the cloud-only one's.
+    const ok = csvRows(copy).filter((x) => x.status === 'ok');
+    const edgeMs = SPLITS.map((i) => textbookMedian(ok.filter((x) => x.split_index === i).map((x) => Number(x.edge_ms))));
+    const limit = Number((Math.min(...edgeMs.filter((v) => v > 0)) / 2).toPrecision(2));
+    const rec = await cli(['recommend', '--onnx_file', model, '--results_file', copy, '--max_edge_ms', String(limit)]);
+    assert.equal(rec.code, 0, rec.err);
+    const best = (JSON.parse(readFileSync(join(sub, 'lenet5.recommend.json'), 'utf8')) as { best: { split_index: number; split_layer: string } }).best;
+    const fastest = SPLITS.reduce((b, i) => {
+      const t = (j: string) => textbookMedian(ok.filter((x) => x.split_index === j).map((x) => Number(x.total_ms)));
+      return t(i) < t(b) ? i : b;
+    });
+    const under = `under edge_ms &lt;= ${limit}`;
+    const named = `best split ${best.split_index} (${best.split_layer}) ${under}`;
+    const checkTimeChart = (svg: string, where: string) => {
+      assert.ok(svg.includes(named), `${where}: the time chart names ${named}`);
+      const marks = [...svg.matchAll(/<text aria-label="([^"]*)"[^>]*>best<\/text>/g)].map((m) => m[1]!);
+      assert.equal(marks.length, 1, where);
+      assert.match(marks[0]!, new RegExp(`: ${best.split_index} `), `${where}: the best mark is on split ${best.split_index}`);
+      if (fastest !== String(best.split_index)) {
+        assert.match(svg, new RegExp(`fastest without the constraints: split ${fastest} \\([^)]*\\): total [\\d.]+ ms, \\d+ bytes moved \\(excluded: edge_ms [\\d.]+ &gt; ${limit}\\)`), where);
+        assert.match(svg, />fastest, excluded<\/text>/, `${where}: the fastest split point is labelled as excluded`);
+      }
+    };
+    const checkCrossover = (svg: string, where: string) => {
+      assert.ok(svg.includes(`best split vs bandwidth, ${under}`), `${where}: the crossover chart's title says it is drawn ${under}`);
+      assert.match(svg, new RegExp(`only the split points that meet edge_ms &lt;= ${limit} \\(recommend's constraints; \\d+ of \\d+ split points excluded\\)`), where);
+    };
+
+    const plotted = await cli(['plot_results', '--results_file', copy]);
+    assert.equal(plotted.code, 0, plotted.err);
+    checkTimeChart(readFileSync(join(sub, 'lenet5.svg'), 'utf8'), 'lenet5.svg');
+    checkCrossover(readFileSync(join(sub, 'lenet5.crossover.svg'), 'utf8'), 'lenet5.crossover.svg');
+    assert.match(plotted.out, new RegExp(`lenet5\\.png .*best split ${best.split_index} \\(.*\\) under edge_ms <= ${limit}`));
+
+    const r = await cli(['report', '--results_file', copy]);
+    assert.equal(r.code, 0, r.err);
+    const { page, watch } = await openFile(browser, join(sub, 'lenet5.html'));
+    try {
+      const top = await page.locator('body > ul li').allTextContents();
+      assert.equal(top.length, 2, 'the measured choice and recommend\'s');
+      assert.ok(top[0]!.includes(`best split ${best.split_index} (${best.split_layer}) under edge_ms <= ${limit}`), top[0]);
+      assert.ok(top[1]!.includes(`under edge_ms <= ${limit}: best split ${best.split_index} (${best.split_layer})`), top[1]);
+      assert.match((await page.textContent('#recommendation .box strong'))!, new RegExp(`under edge_ms <= ${limit}: ${best.split_index} \\(`));
+      const rows = await tableRows(page);
+      assert.deepEqual(rows.filter((x) => x.best.startsWith('best')).map((x) => [x.split_index, x.best]), [[String(best.split_index), `best under edge_ms <= ${limit}`]]);
+      assert.equal(await page.locator('#splits tr.best td').first().textContent(), String(best.split_index));
+      for (const x of rows.filter((y) => y.split_index !== String(best.split_index) && Number(y.edge_ms) > limit)) assert.match(x.best, new RegExp(`excluded: edge_ms [\\d.]+ > ${limit}$`), `split ${x.split_index}`);
+      const [time, crossover] = await page.locator('figure.chart svg').evaluateAll((svgs) => svgs.map((x) => (x as unknown as { outerHTML: string }).outerHTML));
+      checkTimeChart(time!, 'the page\'s time chart');
+      checkCrossover(crossover!, 'the page\'s crossover chart');
       assert.deepEqual(watch, { errors: [], requests: [] });
     } finally {
       await page.close();

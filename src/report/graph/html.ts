@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { xml } from './svg.js';
+import { COLOURS, xml } from './svg.js';
 import type { ModelGraph } from './model-graph.js';
 
 const require = createRequire(import.meta.url);
@@ -24,6 +24,9 @@ body { display: flex; flex-direction: column; }
 header { display: flex; gap: 8px; align-items: center; padding: 6px 10px; border-bottom: 1px solid #d1d5db; background: #f9fafb; flex-wrap: wrap; }
 header h1 { font-size: 14px; margin: 0 8px 0 0; }
 header input { width: 18em; padding: 2px 6px; }
+.key { display: inline-flex; gap: 6px; align-items: center; }
+.swatch { display: inline-block; width: 14px; height: 14px; border: 1px solid ${COLOURS.stroke}; border-radius: 3px; vertical-align: middle; }
+.swatch.crossing { width: 18px; height: 0; border: 0; border-top: 3px solid ${COLOURS.cut}; border-radius: 0; }
 main { flex: 1; display: flex; min-height: 0; }
 #graph { flex: 1; min-width: 0; }
 #graph > svg { width: 100%; height: 100%; display: block; }
@@ -97,6 +100,21 @@ window.addEventListener('load', function () {
 });
 `;
 
+/** What the colours mean, for the page's header: edge, cloud, the edges that cross (with a chosen split point). */
+function keyHtml(g: ModelGraph, bytes: (n: number) => string): string {
+  const swatch = (cls: string, colour?: string) => `<span class="swatch ${cls}"${colour ? ` style="background: ${colour}"` : ''}></span>`;
+  const marker = `<span style="color: ${COLOURS.marker}">✂ n · bytes</span>: split point, bytes it moves`;
+  if (!g.chosen) return `<span class="key" id="key">${marker}</span>`;
+  const c = g.chosen;
+  return [
+    `<span class="key" id="key">split ${c.index} (${xml(c.splitLayer)}):`,
+    `${swatch('edge', COLOURS.edge)} edge`,
+    `${swatch('cloud', COLOURS.cloud)} cloud`,
+    `${swatch('crossing')} crossing (${xml(bytes(c.transferBytes))})`,
+    `· ${marker}</span>`,
+  ].join(' ');
+}
+
 function splitList(g: ModelGraph, bytes: (n: number) => string): string {
   const items = g.splits.map(
     (m) => `<li data-node="${m.at}" title="${xml(m.cutTensors.join(', ') || 'nothing crosses')}">${m.index}: ${xml(m.splitLayer)} · ${bytes(m.transferBytes)}</li>`,
@@ -112,7 +130,7 @@ export async function graphHtml(g: ModelGraph, svg: string, bytes: (n: number) =
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">`,
     `<title>${xml(g.name)}: graph</title>`,
     `<style>${STYLE}</style></head><body>`,
-    `<header><h1>${xml(g.name)}</h1><input id="search" type="search" placeholder="find a node by name or op type" aria-label="search"><span id="count"></span>`,
+    `<header><h1>${xml(g.name)}</h1>${keyHtml(g, bytes)}<input id="search" type="search" placeholder="find a node by name or op type" aria-label="search"><span id="count"></span>`,
     '<button id="readable" type="button">readable size</button><button id="fit" type="button">whole graph</button>',
     '<span>wheel: zoom · drag: pan</span></header>',
     `<main><div id="graph">${pageSvg}</div>${splitList(g, bytes)}</main>`,

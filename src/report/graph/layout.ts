@@ -50,6 +50,9 @@ export const TEXT = {
   padX: 8,
 } as const;
 
+/** Gap between an edge and its shape label. */
+export const LABEL_OFFSET = 5;
+
 /** Longest name shown in a box; the full name is in the box's tooltip. */
 export const MAX_NAME = 34;
 
@@ -85,7 +88,8 @@ export function layoutGraph(g: ModelGraph, bytes: (n: number) => string): GraphL
   }
   for (const e of g.edges) {
     const labelled = e.shape !== '';
-    dg.setEdge(e.from, e.to, labelled ? { width: textWidth(e.shape, TEXT.edgeSize) + 4, height: TEXT.edgeSize + 4, labelpos: 'c' } : {}, e.id);
+    // The shape beside its arrow (on the right), not over it.
+    dg.setEdge(e.from, e.to, labelled ? { width: textWidth(e.shape, TEXT.edgeSize) + 4, height: TEXT.edgeSize + 4, labelpos: 'r', labeloffset: LABEL_OFFSET } : {}, e.id);
   }
   dagre.layout(dg);
   for (const p of placed.values()) {

@@ -79,7 +79,7 @@ function edgeSvg(e: PlacedEdge): string {
   if (e.label) {
     const w = e.label.width;
     parts.push(`<rect x="${r(e.label.x - w / 2)}" y="${r(e.label.y - 6.5)}" width="${r(w)}" height="13" fill="#ffffff" fill-opacity="0.85"/>`);
-    parts.push(`<text x="${r(e.label.x)}" y="${r(e.label.y + 3)}" text-anchor="middle" font-size="${TEXT.edgeSize}" fill="${e.cut ? COLOURS.cut : '#374151'}">${xml(e.shape)}</text>`);
+    parts.push(`<text x="${r(e.label.x)}" y="${r(e.label.y + 3)}" text-anchor="middle" font-size="${TEXT.edgeSize}"${e.cut ? ' font-weight="bold"' : ''} fill="${e.cut ? COLOURS.cut : '#374151'}">${xml(e.shape)}</text>`);
   }
   parts.push('</g>');
   return parts.join('');
