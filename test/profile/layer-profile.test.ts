@@ -77,7 +77,8 @@ describe('profile files', () => {
     await writeProfile(good, sample());
     const text = await readFile(good, 'utf8');
     const cases: [string, RegExp][] = [
-      ['split_index,total_ms\n1,2\n', /missing column\(s\) side, kind/],
+      ['split_index,total_ms\n1,2\n', /not a profile: it is a results file, with none of a profile's columns \(side, kind, node, op_type, \.\.\.\)/],
+      ['side,kind,node,median_ms\nedge,node,conv_0,1\n', /not a profile of this version \(missing column\(s\) op_type, p95_ms/],
       [text.replace('edge,node,conv_0,Conv,1.25', 'edge,node,conv_0,Conv,-1'), /line 2: median_ms '-1'/],
       [text.replace(/^edge,fixed,run_call.*\n/m, ''), /no edge run_call row/],
       [text.replace('cloud,node,conv_0', 'moon,node,conv_0'), /side 'moon'/],
