@@ -1,4 +1,5 @@
-// `npm ci` and `npm install` build the project here: tsc, then the cloud entries' bundle.
+// The project's build (`npm run build`, and `npm ci` / `npm install` through prepare): tsc, then
+// the cloud entries' bundle.
 // `npx onnx-manager` in a clone also runs this: npm links the project into its npx cache
 // (~/.npm/_npx) to find the command, and runs prepare on the project's own folder, which
 // rebuilt everything again (about a minute) although npm ci had just built it. So under

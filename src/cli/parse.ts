@@ -8,7 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import type { CliIO } from './command.js';
 import { reportFailure } from './failure.js';
 import { defaultIO, givenFlags } from './flags.js';
-import { levenshtein } from '../closest-names.js';
+import { closestNames, levenshtein } from '../closest-names.js';
 
 // Kept apart so that a tool can read its flags without loading yargs (onnx-cloud's jobs).
 export { defaultIO, givenFlags } from './flags.js';
@@ -30,12 +30,9 @@ export interface ParseSubject {
 
 /** The known flag a misspelt one most likely means: within a few edits, else none. */
 function meant(flag: string, known: readonly string[]): string | undefined {
-  let best: { k: string; d: number } | undefined;
-  for (const k of known) {
-    const d = levenshtein(flag.toLowerCase(), k.toLowerCase());
-    if (!best || d < best.d) best = { k, d };
-  }
-  return best && best.d > 0 && best.d <= Math.max(1, Math.floor(flag.length / 3)) ? best.k : undefined;
+  const [best] = closestNames(flag, known, 1);
+  const d = best === undefined ? 0 : levenshtein(flag.toLowerCase(), best.toLowerCase());
+  return d > 0 && d <= Math.max(1, Math.floor(flag.length / 3)) ? best : undefined;
 }
 
 function didYouMean(flag: string, s: ParseSubject): string {

@@ -20,6 +20,7 @@ import { makeCharts, type Charts } from './plot.js';
 import { svgSize } from './render.js';
 import { choiceLines, constraintWords, type Choice } from './choice.js';
 import type { RecommendFile } from './recommendation.js';
+import { describeLink } from '../predict/link.js';
 import { EDGE_ONLY_BACKEND, hasLink, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
 
 export interface ReportOptions {
@@ -130,7 +131,7 @@ function constraintText(r: RecommendFile): string {
 /** ` under edge_ms <= 0.2` ('' without constraints). */
 const under = (r: RecommendFile): string => (constraintWords(r.constraints) ? ` under ${constraintWords(r.constraints)}` : '');
 
-const linkWords = (r: RecommendFile): string => (r.link.bandwidthMbit === undefined ? `no link modelled, rtt ${r.link.rttMs} ms` : `${r.link.bandwidthMbit} Mbit/s, rtt ${r.link.rttMs} ms`);
+const linkWords = (r: RecommendFile): string => describeLink(r.link);
 
 function recommendationSection(r: RecommendFile | undefined, beside: Beside): string {
   if (!r) {
