@@ -13,10 +13,14 @@
  * stopped one stays stopped), and a signal sent through the channel reaches only the process sshd
  * started, when sshd forwards signals at all. So a worker the backend kills (it missed a deadline)
  * is also ended by the process id its 'ready' line gave, with `kill -KILL <pid>` over the same
- * connection (the command holds that number only), before another worker starts.
+ * connection, before another worker starts. OpenSSH refuses a channel's signal outright for a
+ * root login (no privilege separation after authentication), so there the kill by pid is all that
+ * ends a stopped worker. The kill checks first that the process still runs the worker (its
+ * command line holds the worker's --cloud_config): a worker whose connection dropped ends by
+ * itself at the end of its stdin, and its number may belong to another process by then.
  */
 import type { ClientChannel } from 'ssh2';
-import { cloudConfigArgs, type CloudConfig } from '../config/cloud-config.js';
+import { cloudConfigArgs, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
 import { UsageError, warnOnStderr } from '../errors.js';
 import { isLoopbackHost } from '../net.js';
 import type { BackendModule, StoreAccess } from './backend.js';
@@ -53,6 +57,21 @@ export const STORE_PREAMBLE_SCRIPT =
   'export MINIO_ENDPOINT MINIO_ACCESS_KEY MINIO_SECRET_KEY || ' +
   '{ echo "onnx-manager: no store settings on stdin" >&2; exit 2; }; ' +
   'exec "$@"';
+
+/**
+ * Run by `sh -c` on the host with a process id and the worker's --cloud_config text: SIGKILLs the
+ * process only while its command line holds that text (from /proc, else `ps`), exit 3 when it
+ * does not (the worker ended, or the number now belongs to another process). No single quotes or
+ * backslashes, as STORE_PREAMBLE_SCRIPT.
+ */
+export const REMOTE_KILL_SCRIPT =
+  'if [ -r "/proc/$1/cmdline" ]; then grep -F -q -e "$2" "/proc/$1/cmdline"; else ps -ww -o args= -p "$1" | grep -F -q -e "$2"; fi || exit 3; ' +
+  'kill -KILL "$1"';
+
+/** The command that ends the worker with this process id on the host (REMOTE_KILL_SCRIPT), every word quoted. */
+export function remoteKillCommand(pid: number, cloud: CloudConfig): string {
+  return shellJoin(['sh', '-c', REMOTE_KILL_SCRIPT, 'onnx-manager-kill', String(pid), encodeCloudConfig(cloud)]);
+}
 
 export interface SshBackendOptions {
   /** user@host[:port]. */
@@ -120,14 +139,14 @@ export class SshBackend extends WorkerBackend {
     return this.connecting;
   }
 
-  /** Ends the worker with this process id on the host (SIGKILL); a failure is a warning, not an error. */
+  /** Ends the worker with this process id on the host (SIGKILL) if it still runs there; a failure is a warning, not an error. */
   private async killRemote(pid: number): Promise<void> {
     if (!Number.isSafeInteger(pid) || pid <= 1) return;
     const warn = this.options.connect.warn ?? warnOnStderr;
     try {
       const client = await this.connect();
       const ended = new Promise<string>((resolve, reject) => {
-        client.exec(`kill -KILL ${pid}`, (err, ch) => {
+        client.exec(remoteKillCommand(pid, this.options.cloud), (err, ch) => {
           if (err) return reject(err);
           let code = '';
           ch.on('error', () => undefined);
@@ -138,8 +157,8 @@ export class SshBackend extends WorkerBackend {
         });
       });
       const how = await withTimeout(ended, 10_000, () => new BackendError('no answer within 10 s'));
-      // 'code 1': the process had ended already.
-      if (how !== 'code 0' && how !== 'code 1') warn(`${this.label}: kill -KILL ${pid} on the host ended with ${how || 'no status'}`);
+      // 'code 3': no such worker (it had ended); 'code 1': it ended between the check and the kill.
+      if (how !== 'code 0' && how !== 'code 1' && how !== 'code 3') warn(`${this.label}: kill -KILL ${pid} on the host ended with ${how || 'no status'}`);
     } catch (err) {
       warn(`${this.label}: could not end the old worker (pid ${pid}) on the host: ${(err as Error).message}`);
     }

@@ -2,7 +2,8 @@
  * A real SSH server on loopback for the tests (ssh2's Server, in this process): host keys, public
  * key and password authentication, exec (the command goes to /bin/sh -c as sshd runs it through
  * the user's shell, with a PATH where `onnx-cloud` is this project's dist/cloud/onnx-cloud.js), and
- * direct-tcpip forwarding (ssh -L).
+ * direct-tcpip forwarding (ssh -L). As OpenSSH's sshd, it leaves a command running when its channel
+ * or connection closes (openssh.test.ts runs the backend against sshd itself).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
@@ -146,7 +147,7 @@ export class TestSshServer {
           lines.on('close', () => child.stdin.end());
           child.stdout.pipe(channel, { end: false });
           child.stderr.pipe(channel.stderr, { end: false });
-          channel.on('close', () => child.kill('SIGKILL'));
+          // As OpenSSH's sshd: a closed channel (or connection) leaves its command running, with its stdin at its end.
           child.on('close', (code, signal) => {
             this.children.delete(child);
             try {

@@ -5,7 +5,7 @@
  * refused --ssh_password, a worker killed mid-sweep, and a TCP tunnel.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type AddressInfo, type Server } from 'node:net';
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import { commandWords, remoteCommand, shellJoin, STORE_PREAMBLE_SCRIPT } from '../../src/backends/ssh.js';
+import { commandWords, REMOTE_KILL_SCRIPT, remoteCommand, remoteKillCommand, shellJoin, STORE_PREAMBLE_SCRIPT } from '../../src/backends/ssh.js';
 import { decodeCloudConfig, encodeCloudConfig } from '../../src/config/cloud-config.js';
 import {
   checkKnownHosts,
@@ -172,6 +172,30 @@ describe('ssh backend: pieces', () => {
     const script = cmd.replace(/ onnx-cloud .*$/, ` sh -c 'echo "$MINIO_ENDPOINT|$MINIO_ACCESS_KEY|$MINIO_SECRET_KEY"; cat'`);
     const run = spawnSync('sh', ['-c', script], { input: 'http://e:1\nak\ns e c\n{"type":"stop"}\n', encoding: 'utf8' });
     assert.equal(run.stdout, 'http://e:1|ak|s e c\n{"type":"stop"}\n', run.stderr);
+  });
+
+  it('the remote kill ends a process only while its command line holds the worker configuration (checked by a real sh)', async () => {
+    assert.ok(!REMOTE_KILL_SCRIPT.includes("'") && !REMOTE_KILL_SCRIPT.includes('\\'));
+    const cloud = { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket: `kill-${randomBytes(3).toString('hex')}` } as const;
+    const other = { ...cloud, bucket: `${cloud.bucket}-other` };
+    const hold = 'setTimeout(() => {}, 60000)';
+    const worker = spawn(process.execPath, ['-e', hold, '--', '--serve', '--cloud_config', encodeCloudConfig(cloud)], { stdio: 'ignore' });
+    const stranger = spawn(process.execPath, ['-e', hold, '--', '--serve', '--cloud_config', encodeCloudConfig(other)], { stdio: 'ignore' });
+    const kill = (pid: number) => spawnSync('sh', ['-c', remoteKillCommand(pid, cloud)], { encoding: 'utf8' });
+    try {
+      await until(() => [worker, stranger].every((c) => readFileSync(`/proc/${c.pid}/cmdline`, 'utf8').includes('--cloud_config')), 10_000);
+      const s = kill(stranger.pid!);
+      assert.equal(s.status, 3, s.stderr);
+      assert.ok(running(stranger.pid!), 'a process with another configuration is left alone');
+      const w = kill(worker.pid!);
+      assert.equal(w.status, 0, w.stderr);
+      assert.ok(await endsWithin(worker.pid!, 5000), 'the worker is killed');
+      const gone = kill(worker.pid!);
+      assert.equal(gone.status, 3, 'an ended worker: exit 3');
+    } finally {
+      worker.kill('SIGKILL');
+      stranger.kill('SIGKILL');
+    }
   });
 });
 
@@ -337,9 +361,11 @@ describe('ssh backend: a real SSH server on loopback', () => {
     assert.equal(rows[1]!.cloud_restarts, '3');
     assert.equal(execs.length, 4);
     // A connection lost without the worker's exit status: the worker is ended on the host by its pid.
+    const anyPid = (command: string) => command.replace(/ onnx-manager-kill \d+ /, ' onnx-manager-kill PID ');
+    const kill = anyPid(remoteKillCommand(1234, workerConfig(execs[0]!.command)));
     assert.deepEqual(
-      server.execs.slice(execsBefore).filter((e) => !e.command.includes('onnx-manager-worker')).map((e) => e.command.replace(/\d+$/, 'PID')),
-      ['kill -KILL PID', 'kill -KILL PID', 'kill -KILL PID'],
+      server.execs.slice(execsBefore).filter((e) => !e.command.includes('onnx-manager-worker')).map((e) => anyPid(e.command)),
+      [kill, kill, kill],
     );
     assert.notEqual(execs[0]!.connection, execs[1]!.connection, 'a new SSH connection');
   });
@@ -379,7 +405,11 @@ describe('ssh backend: a real SSH server on loopback', () => {
     assert.equal(await oldAtRestart, false, 'the stopped worker was ended as the new one started');
     assert.deepEqual(workerProcesses(bucket), [], 'no worker process of the run remains');
     const kills = server.execs.slice(execsBefore).filter((e) => !e.command.includes('onnx-manager-worker'));
-    assert.deepEqual(kills.map((e) => e.command), [`kill -KILL ${stopped}`], 'one kill by pid, a fixed command holding only the number');
+    assert.deepEqual(
+      kills.map((e) => e.command),
+      [remoteKillCommand(stopped, workerConfig(server.execs[execsBefore]!.command))],
+      'one kill by pid, a fixed command holding only the number and the worker configuration',
+    );
   });
 
   it('the host key type known for the host is the one negotiated (rsa, ecdsa beside ed25519)', async () => {
@@ -433,6 +463,18 @@ describe('ssh backend: a real SSH server on loopback', () => {
     }
   });
 });
+
+/** The cloud configuration a worker command passed in --cloud_config. */
+function workerConfig(command: string) {
+  const m = / --cloud_config '([^']*)'$/.exec(command);
+  assert.ok(m, command);
+  return decodeCloudConfig(m[1]!);
+}
+
+async function until(ok: () => boolean, ms: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (ok()) return true;
+  return ok();
+}
 
 function execText(c: SshClient, command: string): Promise<string> {
   return new Promise((resolve, reject) => {

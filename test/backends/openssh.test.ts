@@ -1,0 +1,232 @@
+/**
+ * The ssh backend against OpenSSH's own sshd on loopback (openssh-server.ts), with the worker
+ * command a user gives for a host without onnx-cloud on its PATH (node and this project's
+ * dist/cloud/onnx-cloud.js): a whole sweep, where the store keys live on the host, a worker
+ * stopped (SIGSTOP) past --timeout, the SSH connection dropped under a stopped worker, and a
+ * connection lost for good. Skipped, with the reason, where sshd is not installed.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SshBackend } from '../../src/backends/ssh.js';
+import { encodeModel } from '../../src/onnx/codec.js';
+import { readRows } from '../../src/profile/csv.js';
+import { startEmbeddedStore } from '../../src/storage/embedded.js';
+import { cli } from '../cli-helper.js';
+import { projectRoot, zoo } from '../models/zoo.js';
+import { endsWithin, running, workerProcesses } from '../processes.js';
+import { CuttableProxy, OpenSshServer, sshdMissing } from './openssh-server.js';
+
+const missing = sshdMissing();
+const WORKER = `${process.execPath} ${join(projectRoot(), 'dist', 'cloud', 'onnx-cloud.js')} --serve`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let dir: string;
+let sshd: OpenSshServer;
+let model: string;
+
+/** Rows written to a results CSV so far (the header not counted). */
+function rowsSoFar(csv: string): number {
+  if (!existsSync(csv)) return 0;
+  return Math.max(0, readFileSync(csv, 'utf8').split('\n').filter((l) => l.trim()).length - 1);
+}
+
+/** Every process's command line, read from /proc. */
+function allCommandLines(): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      out.push(readFileSync(`/proc/${name}/cmdline`, 'utf8'));
+    } catch {
+      // It ended meanwhile.
+    }
+  }
+  return out;
+}
+
+function environ(pid: number): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) vars[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return vars;
+}
+
+async function until(ok: () => boolean, ms: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(20)) if (ok()) return true;
+  return ok();
+}
+
+const bucketName = (what: string) => `openssh-${what}-${randomBytes(3).toString('hex')}`;
+
+function runAll(results: string, port: number, bucket: string, ...extra: string[]): string[] {
+  return [
+    '--operation', 'run_all', '--onnx_file', model, '--warmup', '0', '--results_file', join(dir, results), '--minio_bucket', bucket,
+    '--cloud', 'ssh', '--ssh_host', `${sshd.user}@127.0.0.1:${port}`, '--ssh_command', WORKER,
+    '--ssh_key', sshd.keyFile, '--ssh_known_hosts', sshd.knownHosts, ...extra,
+  ];
+}
+
+/** The run's environment: no agent, no key or password of the machine's user, no store settings. */
+const ENV = { SSH_AUTH_SOCK: undefined, SSH_KEY_FILE: undefined, SSH_PASSWORD: undefined, SSH_PASSWORD_FILE: undefined, MINIO_ENDPOINT: undefined };
+
+describe('ssh backend against OpenSSH sshd', { skip: missing ? `skipped: ${missing}` : false }, () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'onnx-manager-openssh-'));
+    model = join(dir, 'lenet5.onnx');
+    writeFileSync(model, encodeModel(zoo.find((z) => z.name === 'lenet5')!.build()));
+    sshd = await new OpenSshServer().start();
+  });
+
+  after(async () => {
+    await sshd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('run_all: every row ok and equal to the full model, one worker session, the store keys only in the worker environment', async () => {
+    const bucket = bucketName('ok');
+    const sessionsBefore = sshd.sessions();
+    let seen: { pid: number; cmdline: string; env: Record<string, string>; all: string[] } | undefined;
+    const watch = setInterval(() => {
+      if (seen) return;
+      const [pid] = workerProcesses(bucket);
+      if (pid === undefined) return;
+      try {
+        const env = environ(pid);
+        if (env.MINIO_SECRET_KEY) seen = { pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8'), env, all: allCommandLines() };
+      } catch {
+        // It ended meanwhile.
+      }
+    }, 20);
+    const r = await cli(runAll('ok.csv', sshd.port, bucket, '--rep', '2'), { env: ENV }).finally(() => clearInterval(watch));
+    assert.equal(r.code, 0, r.err);
+    const rows = await readRows(join(dir, 'ok.csv'));
+    assert.equal(rows.length, 13 * 2);
+    for (const row of rows) {
+      assert.equal(row.status, 'ok', `${row.split_index}/${row.rep}: ${row.error}`);
+      assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index}: max_abs_diff ${row.max_abs_diff}`);
+      assert.equal(row.backend, Number(row.transfer_bytes) > 0 ? 'ssh' : 'none');
+      assert.equal(row.cloud_restarts, '0');
+    }
+    assert.equal(sshd.sessions() - sessionsBefore, 1, 'one worker, kept for the whole sweep');
+    assert.ok(seen, 'the worker was seen running on the host');
+    assert.match(seen.env.MINIO_ENDPOINT!, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(seen.env.MINIO_ACCESS_KEY && seen.env.MINIO_SECRET_KEY!.length >= 16);
+    // The embedded store's access key is its fixed name ('onnx-manager'); the secret key is the secret.
+    const secret = seen.env.MINIO_SECRET_KEY!;
+    assert.ok(!seen.cmdline.includes(secret));
+    assert.deepEqual(seen.all.filter((c) => c.includes(secret)), [], 'no command line on the machine holds the secret key');
+    assert.ok(!sshd.log().includes(secret), "sshd's log does not hold the secret key");
+    assert.deepEqual(workerProcesses(bucket), [], 'the worker ended with the run');
+  });
+
+  it('a worker stopped (SIGSTOP) misses --timeout, is ended on the host and replaced; every row ok, nothing left running', { timeout: 180_000 }, async () => {
+    const bucket = bucketName('stopped');
+    const csv = join(dir, 'stopped.csv');
+    const rep = 40;
+    const sessionsBefore = sshd.sessions();
+    let stopped: number | undefined;
+    let rowsAtStop = 0;
+    const run = cli(runAll('stopped.csv', sshd.port, bucket, '--rep', String(rep), '--splits', '2', '--timeout', '3'), { env: ENV });
+    try {
+      await until(() => rowsSoFar(csv) >= 2, 120_000);
+      [stopped] = workerProcesses(bucket);
+      rowsAtStop = rowsSoFar(csv);
+      if (stopped !== undefined) process.kill(stopped, 'SIGSTOP');
+    } finally {
+      const r = await run;
+      assert.equal(r.code, 0, r.err);
+    }
+    try {
+      assert.ok(stopped !== undefined && rowsAtStop < rep, `the worker was stopped mid-sweep (after ${rowsAtStop} of ${rep} rows)`);
+      const rows = await readRows(csv);
+      assert.equal(rows.length, rep);
+      assert.deepEqual(rows.filter((x) => x.status !== 'ok').map((x) => `${x.rep}: ${x.error}`), []);
+      assert.equal(rows.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1, 'one restart, recorded');
+      assert.ok(await endsWithin(stopped, 5000), `the stopped worker (pid ${stopped}) is gone from the host`);
+      assert.deepEqual(workerProcesses(bucket), [], 'no worker of the run remains');
+      // The old worker, its kill by pid, the new worker.
+      assert.equal(sshd.sessions() - sessionsBefore, 3);
+      if (process.env.OPENSSH_TEST_LOG) writeFileSync(process.env.OPENSSH_TEST_LOG, sshd.log());
+    } finally {
+      if (stopped !== undefined && running(stopped)) process.kill(stopped, 'SIGKILL');
+    }
+  });
+
+  it('the SSH connection dropped under a stopped worker: the backend reconnects, kills the old worker by its pid, every row ok, nothing left running', { timeout: 180_000 }, async () => {
+    const proxy = await new CuttableProxy(sshd.port).start();
+    const knownHosts = join(dir, 'kh_proxy');
+    writeFileSync(knownHosts, readFileSync(sshd.knownHosts, 'utf8').replace(`:${sshd.port} `, `:${proxy.port} `));
+    const bucket = bucketName('drop');
+    const csv = join(dir, 'drop.csv');
+    const rep = 40;
+    const sessionsBefore = sshd.sessions();
+    let stopped: number | undefined;
+    let rowsAtStop = 0;
+    const args = runAll('drop.csv', proxy.port, bucket, '--rep', String(rep), '--splits', '2', '--timeout', '3');
+    args[args.indexOf('--ssh_known_hosts') + 1] = knownHosts;
+    const run = cli(args, { env: ENV });
+    try {
+      await until(() => rowsSoFar(csv) >= 2, 120_000);
+      [stopped] = workerProcesses(bucket);
+      rowsAtStop = rowsSoFar(csv);
+      if (stopped !== undefined) process.kill(stopped, 'SIGSTOP');
+      proxy.drop();
+    } finally {
+      const r = await run;
+      await proxy.stop();
+      assert.equal(r.code, 0, r.err);
+    }
+    try {
+      assert.ok(stopped !== undefined && rowsAtStop < rep, `the worker was stopped mid-sweep (after ${rowsAtStop} of ${rep} rows)`);
+      assert.ok(proxy.connections >= 2, 'the backend connected again');
+      const rows = await readRows(csv);
+      assert.equal(rows.length, rep);
+      assert.deepEqual(rows.filter((x) => x.status !== 'ok').map((x) => `${x.rep}: ${x.error}`), []);
+      assert.equal(rows.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1, 'one restart, recorded');
+      assert.ok(await endsWithin(stopped, 5000), `the stopped worker (pid ${stopped}) is gone from the host`);
+      assert.deepEqual(workerProcesses(bucket), [], 'no worker of the run remains');
+      assert.equal(sshd.sessions() - sessionsBefore, 3, 'the old worker, its kill by pid, the new worker');
+    } finally {
+      if (stopped !== undefined && running(stopped)) process.kill(stopped, 'SIGKILL');
+    }
+  });
+
+  it('a connection lost for good (the edge gone): the idle worker on the host ends by itself', { timeout: 120_000 }, async () => {
+    const proxy = await new CuttableProxy(sshd.port).start();
+    const knownHosts = join(dir, 'kh_lost');
+    writeFileSync(knownHosts, readFileSync(sshd.knownHosts, 'utf8').replace(`:${sshd.port} `, `:${proxy.port} `));
+    const bucket = bucketName('lost');
+    const store = await startEmbeddedStore({ bucket });
+    const warnings: string[] = [];
+    const backend = new SshBackend({
+      target: `${sshd.user}@127.0.0.1:${proxy.port}`,
+      connect: { keyFile: sshd.keyFile, knownHostsFile: knownHosts, warn: (l) => warnings.push(l) },
+      env: {},
+      command: WORKER.split(' '),
+      store: { endpoint: store.endpoint, accessKey: store.accessKey, secretKey: store.secretKey },
+      cloud: { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket },
+      stderr: () => undefined,
+    });
+    let pid: number | undefined;
+    try {
+      await backend.check();
+      [pid] = workerProcesses(bucket);
+      assert.ok(pid !== undefined, 'the worker runs on the host');
+      proxy.refuse = true;
+      proxy.drop();
+      assert.ok(await endsWithin(pid, 60_000), `the worker (pid ${pid}) ended when its connection went`);
+    } finally {
+      await backend.close().catch(() => undefined);
+      await proxy.stop();
+      await store.stop();
+      if (pid !== undefined && running(pid)) process.kill(pid, 'SIGKILL');
+    }
+    assert.deepEqual(workerProcesses(bucket), []);
+  });
+});
