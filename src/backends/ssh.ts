@@ -61,10 +61,11 @@ export const STORE_PREAMBLE_SCRIPT =
 /**
  * Run by `sh -c` on the host with a process id and the worker's --cloud_config text: SIGKILLs the
  * process only while its command line holds that text (from /proc, else `ps`), exit 3 when it
- * does not (the worker ended, or the number now belongs to another process). No single quotes or
- * backslashes, as STORE_PREAMBLE_SCRIPT.
+ * does not (the worker ended, or the number now belongs to another process), 4 without grep. No
+ * single quotes or backslashes, as STORE_PREAMBLE_SCRIPT.
  */
 export const REMOTE_KILL_SCRIPT =
+  'command -v grep >/dev/null || { echo "grep is not installed" >&2; exit 4; }; ' +
   'if [ -r "/proc/$1/cmdline" ]; then grep -F -q -e "$2" "/proc/$1/cmdline"; else ps -ww -o args= -p "$1" | grep -F -q -e "$2"; fi || exit 3; ' +
   'kill -KILL "$1"';
 
@@ -145,20 +146,24 @@ export class SshBackend extends WorkerBackend {
     const warn = this.options.connect.warn ?? warnOnStderr;
     try {
       const client = await this.connect();
-      const ended = new Promise<string>((resolve, reject) => {
+      const ended = new Promise<{ how: string; said: string }>((resolve, reject) => {
         client.exec(remoteKillCommand(pid, this.options.cloud), (err, ch) => {
           if (err) return reject(err);
           let code = '';
+          let said = '';
           ch.on('error', () => undefined);
           ch.on('exit', (c: number | null, signal?: string) => (code = signal ? `signal ${signal}` : `code ${c}`));
           ch.resume();
-          ch.stderr.resume();
-          ch.once('close', () => resolve(code));
+          ch.stderr.setEncoding('utf8');
+          ch.stderr.on('data', (t: string) => (said = (said + t).slice(0, 300)));
+          ch.once('close', () => resolve({ how: code, said: said.trim().split(/\r?\n/)[0]! }));
         });
       });
-      const how = await withTimeout(ended, 10_000, () => new BackendError('no answer within 10 s'));
+      const { how, said } = await withTimeout(ended, 10_000, () => new BackendError('no answer within 10 s'));
       // 'code 3': no such worker (it had ended); 'code 1': it ended between the check and the kill.
-      if (how !== 'code 0' && how !== 'code 1' && how !== 'code 3') warn(`${this.label}: kill -KILL ${pid} on the host ended with ${how || 'no status'}`);
+      if (how !== 'code 0' && how !== 'code 1' && how !== 'code 3') {
+        warn(`${this.label}: kill -KILL ${pid} on the host ended with ${how || 'no status'}${said ? `: ${said}` : ''}`);
+      }
     } catch (err) {
       warn(`${this.label}: could not end the old worker (pid ${pid}) on the host: ${(err as Error).message}`);
     }

@@ -33,7 +33,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function keygen(file: string, comment: string): void {
+/** A new ed25519 key pair, unencrypted: `file` and `file.pub`. */
+export function keygen(file: string, comment: string): void {
   const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr || r.error}`);
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,6 +192,13 @@ describe('ssh backend: pieces', () => {
       assert.ok(await endsWithin(worker.pid!, 5000), 'the worker is killed');
       const gone = kill(worker.pid!);
       assert.equal(gone.status, 3, 'an ended worker: exit 3');
+      // A host without grep: the kill says so (the backend warns with it) instead of passing for an ended worker.
+      const bin = join(dir, 'bin-without-grep');
+      mkdirSync(bin, { recursive: true });
+      if (!existsSync(join(bin, 'sh'))) symlinkSync('/bin/sh', join(bin, 'sh'));
+      const bare = spawnSync('/bin/sh', ['-c', remoteKillCommand(stranger.pid!, cloud)], { encoding: 'utf8', env: { PATH: bin } });
+      assert.deepEqual([bare.status, bare.stderr.trim()], [4, 'grep is not installed']);
+      assert.ok(running(stranger.pid!));
     } finally {
       worker.kill('SIGKILL');
       stranger.kill('SIGKILL');
