@@ -1,6 +1,6 @@
 /**
- * Processes as the tests see them through /proc: the cloud workers a process started, and whether
- * a process is still running.
+ * Processes as the tests see them through /proc: the cloud workers a process started, every
+ * command line, and whether a process is still running (or ends, or a condition holds, in time).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -40,8 +40,20 @@ export function workerProcesses(marker: string): number[] {
   return pidsWhere((pid, _ppid, cmd) => cmd.includes('onnx-cloud.js') && cmd.includes(marker) && running(pid));
 }
 
+/** Every process's command line (arguments joined by NUL), read from /proc. */
+export function commandLines(): string[] {
+  const lines: string[] = [];
+  pidsWhere((_pid, _ppid, cmd) => (lines.push(cmd), false));
+  return lines;
+}
+
+/** Whether `ok()` holds within `ms`, polled every 10 ms. */
+export async function until(ok: () => boolean, ms: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 10))) if (ok()) return true;
+  return ok();
+}
+
 /** Whether the process is gone (or a zombie) within `ms`, polled every 10 ms. */
-export async function endsWithin(pid: number, ms: number): Promise<boolean> {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 10))) if (!running(pid)) return true;
-  return !running(pid);
+export function endsWithin(pid: number, ms: number): Promise<boolean> {
+  return until(() => !running(pid), ms);
 }

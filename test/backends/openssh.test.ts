@@ -1,13 +1,14 @@
 /**
  * The ssh backend against OpenSSH's own sshd on loopback (openssh-server.ts), with the worker
  * command a user gives for a host without onnx-cloud on its PATH (node and this project's
- * dist/cloud/onnx-cloud.js): a whole sweep, where the store keys live on the host, a worker
- * stopped (SIGSTOP) past --timeout, the SSH connection dropped under a stopped worker, and a
- * connection lost for good. Skipped, with the reason, where sshd is not installed.
+ * dist/cloud/onnx-cloud.js): a whole sweep, where the store keys live on the host, a missing
+ * worker command and a refused key, a worker stopped (SIGSTOP) past --timeout, the SSH connection
+ * dropped under a stopped worker, and a connection lost for good. Skipped, with the reason, where
+ * sshd is not installed (apt-get install openssh-server).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,12 +18,12 @@ import { readRows } from '../../src/profile/csv.js';
 import { startEmbeddedStore } from '../../src/storage/embedded.js';
 import { cli } from '../cli-helper.js';
 import { projectRoot, zoo } from '../models/zoo.js';
-import { endsWithin, running, workerProcesses } from '../processes.js';
+import { commandLines, endsWithin, running, until, workerProcesses } from '../processes.js';
 import { CuttableProxy, keygen, OpenSshServer, sshdMissing } from './openssh-server.js';
 
-const missing = sshdMissing();
-const WORKER = `${process.execPath} ${join(projectRoot(), 'dist', 'cloud', 'onnx-cloud.js')} --serve`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const WORKER_WORDS = [process.execPath, join(projectRoot(), 'dist', 'cloud', 'onnx-cloud.js'), '--serve'];
+const WORKER = WORKER_WORDS.join(' ');
+const missing = sshdMissing() ?? (WORKER_WORDS.some((w) => /\s/.test(w)) ? `the worker command '${WORKER}' has a space in a path, which --ssh_command cannot name` : undefined);
 
 let dir: string;
 let sshd: OpenSshServer;
@@ -34,20 +35,6 @@ function rowsSoFar(csv: string): number {
   return Math.max(0, readFileSync(csv, 'utf8').split('\n').filter((l) => l.trim()).length - 1);
 }
 
-/** Every process's command line, read from /proc. */
-function allCommandLines(): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      out.push(readFileSync(`/proc/${name}/cmdline`, 'utf8'));
-    } catch {
-      // It ended meanwhile.
-    }
-  }
-  return out;
-}
-
 function environ(pid: number): Record<string, string> {
   const vars: Record<string, string> = {};
   for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
@@ -55,11 +42,6 @@ function environ(pid: number): Record<string, string> {
     if (eq > 0) vars[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return vars;
-}
-
-async function until(ok: () => boolean, ms: number): Promise<boolean> {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(20)) if (ok()) return true;
-  return ok();
 }
 
 const bucketName = (what: string) => `openssh-${what}-${randomBytes(3).toString('hex')}`;
@@ -98,7 +80,7 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
       if (pid === undefined) return;
       try {
         const env = environ(pid);
-        if (env.MINIO_SECRET_KEY) seen = { pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8'), env, all: allCommandLines() };
+        if (env.MINIO_SECRET_KEY) seen = { pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8'), env, all: commandLines() };
       } catch {
         // It ended meanwhile.
       }
@@ -226,7 +208,7 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
       target: `${sshd.user}@127.0.0.1:${proxy.port}`,
       connect: { keyFile: sshd.keyFile, knownHostsFile: knownHosts, warn: (l) => warnings.push(l) },
       env: {},
-      command: WORKER.split(' '),
+      command: WORKER_WORDS,
       store: { endpoint: store.endpoint, accessKey: store.accessKey, secretKey: store.secretKey },
       cloud: { provider: { name: 'cpu' }, graphOptimizationLevel: 'all', bucket },
       stderr: () => undefined,

@@ -29,7 +29,7 @@ import { readRows } from '../../src/profile/csv.js';
 import { readProfile } from '../../src/profile/layer-profile.js';
 import { cli } from '../cli-helper.js';
 import { zoo } from '../models/zoo.js';
-import { endsWithin, running, workerProcesses } from '../processes.js';
+import { endsWithin, running, until, workerProcesses } from '../processes.js';
 import { keyPair, TestSshServer, type KeyPair } from './ssh-server.js';
 
 const { AgentProtocol } = ssh2;
@@ -476,11 +476,6 @@ function workerConfig(command: string) {
   const m = / --cloud_config '([^']*)'$/.exec(command);
   assert.ok(m, command);
   return decodeCloudConfig(m[1]!);
-}
-
-async function until(ok: () => boolean, ms: number): Promise<boolean> {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (ok()) return true;
-  return ok();
 }
 
 function execText(c: SshClient, command: string): Promise<string> {
