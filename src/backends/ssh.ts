@@ -9,15 +9,15 @@
  * appear in a process list, a file or sshd's AcceptEnv list, and the worker protocol is unchanged
  * (the worker never sees those lines). See docs/ssh.md.
  *
- * Ending a worker: closing its channel does not end the command (sshd leaves it running, and a
- * stopped one stays stopped), and a signal sent through the channel reaches only the process sshd
- * started, when sshd forwards signals at all. So a worker the backend kills (it missed a deadline)
- * is also ended by the process id its 'ready' line gave, with `kill -KILL <pid>` over the same
- * connection, before another worker starts. OpenSSH refuses a channel's signal outright for a
- * root login (no privilege separation after authentication), so there the kill by pid is all that
- * ends a stopped worker. The kill checks first that the process still runs the worker (its
- * command line holds the worker's --cloud_config): a worker whose connection dropped ends by
- * itself at the end of its stdin, and its number may belong to another process by then.
+ * Ending a worker: closing its channel (or losing the connection) does not end the command (sshd
+ * leaves it running, and a stopped one stays stopped), and a signal sent through the channel is
+ * honoured only by some servers: OpenSSH signals the command's process group for most users but
+ * refuses outright for a root login (no privilege separation after authentication). So a worker
+ * the backend kills (it missed a deadline) is also ended by the process id its 'ready' line gave,
+ * with `kill -KILL <pid>` over the same connection, before another worker starts. The kill checks
+ * first that the process still runs the worker (its command line holds the worker's
+ * --cloud_config): a worker whose connection dropped ends by itself at the end of its stdin, and
+ * its number may belong to another process by the time the backend has reconnected.
  */
 import type { ClientChannel } from 'ssh2';
 import { cloudConfigArgs, encodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SshBackend } from '../../src/backends/ssh.js';
 import { encodeModel } from '../../src/onnx/codec.js';
-import { readRows } from '../../src/profile/csv.js';
 import { startEmbeddedStore } from '../../src/storage/embedded.js';
 import { cli } from '../cli-helper.js';
 import { projectRoot, zoo } from '../models/zoo.js';
 import { commandLines, endsWithin, running, until, workerProcesses } from '../processes.js';
 import { CuttableProxy, keygen, OpenSshServer, sshdMissing } from './openssh-server.js';
+import { assertSweepOk } from './ssh-sweep.js';
 
 const WORKER_WORDS = [process.execPath, join(projectRoot(), 'dist', 'cloud', 'onnx-cloud.js'), '--serve'];
 const WORKER = WORKER_WORDS.join(' ');
@@ -57,6 +57,52 @@ function runAll(results: string, port: number, bucket: string, ...extra: string[
 /** The run's environment: no agent, no key or password of the machine's user, no store settings. */
 const ENV = { SSH_AUTH_SOCK: undefined, SSH_KEY_FILE: undefined, SSH_PASSWORD: undefined, SSH_PASSWORD_FILE: undefined, MINIO_ENDPOINT: undefined };
 
+/** A relay to sshd that the test can cut, with a known_hosts naming the relay's port. */
+async function relay(name: string): Promise<{ proxy: CuttableProxy; knownHosts: string }> {
+  const proxy = await new CuttableProxy(sshd.port).start();
+  const knownHosts = join(dir, `kh_${name}`);
+  writeFileSync(knownHosts, readFileSync(sshd.knownHosts, 'utf8').replace(`:${sshd.port} `, `:${proxy.port} `));
+  return { proxy, knownHosts };
+}
+
+/**
+ * run_all of split 2, 40 repetitions, --timeout 3, through the SSH server on `port`; once two rows
+ * are written the worker is stopped (SIGSTOP) and `then` runs. Checks that every row is ok with
+ * one restart recorded, that the stopped worker is gone from the machine and no worker of the run
+ * remains; returns how many exec sessions sshd started meanwhile.
+ */
+async function stoppedMidSweep(name: string, port: number, knownHosts: string, then?: () => void): Promise<{ sessions: number }> {
+  const bucket = bucketName(name);
+  const csv = join(dir, `${name}.csv`);
+  const rep = 40;
+  const sessionsBefore = sshd.sessions();
+  let stopped: number | undefined;
+  let rowsAtStop = 0;
+  const args = runAll(`${name}.csv`, port, bucket, '--rep', String(rep), '--splits', '2', '--timeout', '3');
+  args[args.indexOf('--ssh_known_hosts') + 1] = knownHosts;
+  const run = cli(args, { env: ENV });
+  try {
+    await until(() => rowsSoFar(csv) >= 2, 120_000);
+    [stopped] = workerProcesses(bucket);
+    rowsAtStop = rowsSoFar(csv);
+    if (stopped !== undefined) process.kill(stopped, 'SIGSTOP');
+    then?.();
+  } finally {
+    const r = await run;
+    assert.equal(r.code, 0, r.err);
+  }
+  try {
+    assert.ok(stopped !== undefined && rowsAtStop < rep, `the worker was stopped mid-sweep (after ${rowsAtStop} of ${rep} rows)`);
+    const rows = await assertSweepOk(csv, rep);
+    assert.equal(rows.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1, 'one restart, recorded');
+    assert.ok(await endsWithin(stopped, 5000), `the stopped worker (pid ${stopped}) is gone from the host`);
+    assert.deepEqual(workerProcesses(bucket), [], 'no worker of the run remains');
+    return { sessions: sshd.sessions() - sessionsBefore };
+  } finally {
+    if (stopped !== undefined && running(stopped)) process.kill(stopped, 'SIGKILL');
+  }
+}
+
 describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'onnx-manager-openssh-'));
@@ -87,14 +133,8 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
     }, 20);
     const r = await cli(runAll('ok.csv', sshd.port, bucket, '--rep', '2'), { env: ENV }).finally(() => clearInterval(watch));
     assert.equal(r.code, 0, r.err);
-    const rows = await readRows(join(dir, 'ok.csv'));
-    assert.equal(rows.length, 13 * 2);
-    for (const row of rows) {
-      assert.equal(row.status, 'ok', `${row.split_index}/${row.rep}: ${row.error}`);
-      assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index}: max_abs_diff ${row.max_abs_diff}`);
-      assert.equal(row.backend, Number(row.transfer_bytes) > 0 ? 'ssh' : 'none');
-      assert.equal(row.cloud_restarts, '0');
-    }
+    const rows = await assertSweepOk(join(dir, 'ok.csv'), 13 * 2);
+    assert.deepEqual(rows.filter((x) => x.cloud_restarts !== '0'), []);
     assert.equal(sshd.sessions() - sessionsBefore, 1, 'one worker, kept for the whole sweep');
     assert.ok(seen, 'the worker was seen running on the host');
     assert.match(seen.env.MINIO_ENDPOINT!, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -125,82 +165,25 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
   });
 
   it('a worker stopped (SIGSTOP) misses --timeout, is ended on the host and replaced; every row ok, nothing left running', { timeout: 180_000 }, async () => {
-    const bucket = bucketName('stopped');
-    const csv = join(dir, 'stopped.csv');
-    const rep = 40;
-    const sessionsBefore = sshd.sessions();
-    let stopped: number | undefined;
-    let rowsAtStop = 0;
-    const run = cli(runAll('stopped.csv', sshd.port, bucket, '--rep', String(rep), '--splits', '2', '--timeout', '3'), { env: ENV });
-    try {
-      await until(() => rowsSoFar(csv) >= 2, 120_000);
-      [stopped] = workerProcesses(bucket);
-      rowsAtStop = rowsSoFar(csv);
-      if (stopped !== undefined) process.kill(stopped, 'SIGSTOP');
-    } finally {
-      const r = await run;
-      assert.equal(r.code, 0, r.err);
-    }
-    try {
-      assert.ok(stopped !== undefined && rowsAtStop < rep, `the worker was stopped mid-sweep (after ${rowsAtStop} of ${rep} rows)`);
-      const rows = await readRows(csv);
-      assert.equal(rows.length, rep);
-      assert.deepEqual(rows.filter((x) => x.status !== 'ok').map((x) => `${x.rep}: ${x.error}`), []);
-      assert.equal(rows.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1, 'one restart, recorded');
-      assert.ok(await endsWithin(stopped, 5000), `the stopped worker (pid ${stopped}) is gone from the host`);
-      assert.deepEqual(workerProcesses(bucket), [], 'no worker of the run remains');
-      // The old worker, its kill by pid, the new worker.
-      assert.equal(sshd.sessions() - sessionsBefore, 3);
-      // sshd refuses a channel's signal for a root login (no privilege separation after authentication): the kill by pid ended it.
-      if (process.getuid?.() === 0) assert.match(sshd.log(), /session signalling requires privilege separation/);
-    } finally {
-      if (stopped !== undefined && running(stopped)) process.kill(stopped, 'SIGKILL');
-    }
+    const { sessions } = await stoppedMidSweep('stopped', sshd.port, sshd.knownHosts);
+    assert.equal(sessions, 3, 'the old worker, its kill by pid, the new worker');
+    // sshd refuses a channel's signal for a root login (no privilege separation after authentication): the kill by pid ended it.
+    if (process.getuid?.() === 0) assert.match(sshd.log(), /session signalling requires privilege separation/);
   });
 
   it('the SSH connection dropped under a stopped worker: the backend reconnects, kills the old worker by its pid, every row ok, nothing left running', { timeout: 180_000 }, async () => {
-    const proxy = await new CuttableProxy(sshd.port).start();
-    const knownHosts = join(dir, 'kh_proxy');
-    writeFileSync(knownHosts, readFileSync(sshd.knownHosts, 'utf8').replace(`:${sshd.port} `, `:${proxy.port} `));
-    const bucket = bucketName('drop');
-    const csv = join(dir, 'drop.csv');
-    const rep = 40;
-    const sessionsBefore = sshd.sessions();
-    let stopped: number | undefined;
-    let rowsAtStop = 0;
-    const args = runAll('drop.csv', proxy.port, bucket, '--rep', String(rep), '--splits', '2', '--timeout', '3');
-    args[args.indexOf('--ssh_known_hosts') + 1] = knownHosts;
-    const run = cli(args, { env: ENV });
+    const { proxy, knownHosts } = await relay('drop');
     try {
-      await until(() => rowsSoFar(csv) >= 2, 120_000);
-      [stopped] = workerProcesses(bucket);
-      rowsAtStop = rowsSoFar(csv);
-      if (stopped !== undefined) process.kill(stopped, 'SIGSTOP');
-      proxy.drop();
-    } finally {
-      const r = await run;
-      await proxy.stop();
-      assert.equal(r.code, 0, r.err);
-    }
-    try {
-      assert.ok(stopped !== undefined && rowsAtStop < rep, `the worker was stopped mid-sweep (after ${rowsAtStop} of ${rep} rows)`);
+      const { sessions } = await stoppedMidSweep('drop', proxy.port, knownHosts, () => proxy.drop());
       assert.ok(proxy.connections >= 2, 'the backend connected again');
-      const rows = await readRows(csv);
-      assert.equal(rows.length, rep);
-      assert.deepEqual(rows.filter((x) => x.status !== 'ok').map((x) => `${x.rep}: ${x.error}`), []);
-      assert.equal(rows.reduce((n, x) => n + Number(x.cloud_restarts), 0), 1, 'one restart, recorded');
-      assert.ok(await endsWithin(stopped, 5000), `the stopped worker (pid ${stopped}) is gone from the host`);
-      assert.deepEqual(workerProcesses(bucket), [], 'no worker of the run remains');
-      assert.equal(sshd.sessions() - sessionsBefore, 3, 'the old worker, its kill by pid, the new worker');
+      assert.equal(sessions, 3, 'the old worker, its kill by pid, the new worker');
     } finally {
-      if (stopped !== undefined && running(stopped)) process.kill(stopped, 'SIGKILL');
+      await proxy.stop();
     }
   });
 
   it('a connection lost for good (the edge gone): the idle worker on the host ends by itself', { timeout: 120_000 }, async () => {
-    const proxy = await new CuttableProxy(sshd.port).start();
-    const knownHosts = join(dir, 'kh_lost');
-    writeFileSync(knownHosts, readFileSync(sshd.knownHosts, 'utf8').replace(`:${sshd.port} `, `:${proxy.port} `));
+    const { proxy, knownHosts } = await relay('lost');
     const bucket = bucketName('lost');
     const store = await startEmbeddedStore({ bucket });
     const warnings: string[] = [];

@@ -31,6 +31,7 @@ import { cli } from '../cli-helper.js';
 import { zoo } from '../models/zoo.js';
 import { endsWithin, running, until, workerProcesses } from '../processes.js';
 import { keyPair, TestSshServer, type KeyPair } from './ssh-server.js';
+import { assertSweepOk } from './ssh-sweep.js';
 
 const { AgentProtocol } = ssh2;
 const USER = 'tester';
@@ -223,13 +224,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     const execsBefore = server.execs.length;
     const r = await cli([...runAll('ok.csv', '--rep', '2'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
     assert.equal(r.code, 0, r.err);
-    const rows = await readRows(join(dir, 'ok.csv'));
-    assert.equal(rows.length, 13 * 2);
-    for (const row of rows) {
-      assert.equal(row.status, 'ok', `${row.split_index}/${row.rep}: ${row.error}`);
-      assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index}: max_abs_diff ${row.max_abs_diff}`);
-      assert.equal(row.backend, Number(row.transfer_bytes) > 0 ? 'ssh' : 'none', `split ${row.split_index}`);
-    }
+    const rows = await assertSweepOk(join(dir, 'ok.csv'), 13 * 2);
     assert.ok(rows.filter((x) => x.backend === 'ssh').length >= 24);
     // One worker, kept warm for the whole sweep; the store keys went on stdin, not the command line.
     const execs = server.execs.slice(execsBefore);
