@@ -96,6 +96,51 @@ export function baseParser(tool: string, argv: readonly string[]): Argv<{ verbos
     .exitProcess(false);
 }
 
+/** The words given after `--flag` (or in `--flag=word`) up to the next flag. */
+function wordsAfter(flag: string, argv: readonly string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a.startsWith(`--${flag}=`)) words.push(a.slice(flag.length + 3));
+    else if (a === `--${flag}`) for (let j = i + 1; j < argv.length && !argv[j]!.startsWith('--'); j++) words.push(argv[j]!);
+  }
+  return words;
+}
+
+/**
+ * A check's message about a flag, made exact with what was typed: a flag with no value said to
+ * need one, and a word that is not a number quoted (the checks see only yargs' NaN).
+ */
+function withWordsGiven(msg: string, argv: readonly string[]): string {
+  const m = /^--(\w+) must be .*, got (.*)$/.exec(msg);
+  if (!m) return msg;
+  const words = wordsAfter(m[1]!, argv);
+  if (words.length > 0 && words.every((w) => w.trim() === '')) return `--${m[1]} needs a value`;
+  if (m[2] !== 'a value that is not a number') return msg;
+  const word = words.find((w) => !Number.isFinite(Number(w)));
+  return word === undefined ? msg : `${msg.slice(0, msg.length - m[2].length)}'${word}'`;
+}
+
+/**
+ * A flag given without its value (yargs then uses the flag's default, or leaves a string empty,
+ * as if nothing was given), or a word where a number was wanted (yargs turns it into NaN, which
+ * loses the word): said with what the user typed.
+ */
+function valueProblem(a: Record<string, unknown>, argv: readonly string[]): string | undefined {
+  for (const f of givenFlags(argv)) {
+    if (!(f in a) || typeof a[f] === 'boolean') continue;
+    const words = wordsAfter(f, argv);
+    if (words.every((w) => w.trim() === '')) return `--${f} needs a value`;
+    const v = a[f];
+    if ((Array.isArray(v) ? v : [v]).some((x) => typeof x === 'number' && Number.isNaN(x))) {
+      const word = words.find((w) => !Number.isFinite(Number(w)));
+      return `--${f} must be a number, got ${word === undefined ? 'a value that is not a number' : `'${word}'`}`;
+    }
+  }
+  return undefined;
+}
+
 export type Parsed<T> = { args: T } | { code: number };
 
 /**
@@ -118,7 +163,7 @@ export async function parseArgs<T>(parser: Argv<T>, subject: ParseSubject, argv:
     failure ??= (err as Error).message;
   }
   if (failure !== undefined) {
-    io.err(`${subject.tool}: ${parserMessage(failure, subject, argv)}`);
+    io.err(`${subject.tool}: ${withWordsGiven(parserMessage(failure, subject, argv), argv)}`);
     return { code: 2 };
   }
   const a = (args ?? {}) as Record<string, unknown>;
@@ -126,9 +171,9 @@ export async function parseArgs<T>(parser: Argv<T>, subject: ParseSubject, argv:
     if (output) io.out(output);
     return { code: 0 };
   }
-  const empty = [...givenFlags(argv)].find((f) => a[f] === '');
-  if (empty !== undefined) {
-    io.err(`${subject.tool}: --${empty} needs a value`);
+  const bad = valueProblem(a, argv);
+  if (bad !== undefined) {
+    io.err(`${subject.tool}: ${bad}`);
     return { code: 2 };
   }
   return { args: args as T };

@@ -6,7 +6,10 @@
  * wait_ms runs from the end of the upload to the result being in the store, so it holds the
  * trigger, the cloud's fetch, decode, inference, encode and upload. transfer_ms is the time spent
  * moving bytes through the store: upload_ms + cloud_download_ms + download_ms, plus
- * cloud_upload_ms where the backend reports the cloud's upload of the result.
+ * cloud_upload_ms where the backend reports the cloud's upload of the result. The cloud's two
+ * moves count only as far as they fit in wait_ms beside its decode, inference and encode
+ * (transferOnPath): on a shared machine the cloud may learn that its upload was answered only
+ * after the edge already has the result, and that tail is not on the cycle's path.
  */
 
 /** Columns in order: the contract columns first, then extras. */
@@ -86,4 +89,24 @@ export function emptyRow(): Row {
 /** Milliseconds rounded to microseconds, for the CSV. */
 export function ms(v: number): number {
   return Math.round(v * 1000) / 1000;
+}
+
+/** The steps of one cycle transferOnPath needs, in milliseconds (cloud steps from the cloud's clock). */
+export interface CycleSteps {
+  uploadMs: number;
+  waitMs: number;
+  downloadMs: number;
+  /** The cloud's fetch of the input plus its upload of the result. */
+  cloudMovesMs: number;
+  /** The cloud's decode, inference and encode. */
+  cloudWorkMs: number;
+}
+
+/**
+ * transfer_ms of a cycle: the edge's upload and download, plus the cloud's moves as far as they
+ * fit in wait_ms beside the cloud's work, so that transfer_ms never exceeds the cycle it is part of.
+ */
+export function transferOnPath(s: CycleSteps): number {
+  const cloudMoves = Math.min(s.cloudMovesMs, Math.max(0, s.waitMs - s.cloudWorkMs));
+  return s.uploadMs + cloudMoves + s.downloadMs;
 }

@@ -19,7 +19,7 @@ import { encodeTensors } from '../tensor/codecs/tensors.js';
 import { top1Agreement } from './top1.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
-import { emptyRow, ms, type Row } from './columns.js';
+import { emptyRow, ms, transferOnPath, type Row } from './columns.js';
 import { preloadParts, UploadedParts } from './part-preload.js';
 import { StoreUnavailableError, untilSteady } from './store-outage.js';
 
@@ -346,8 +346,7 @@ export class PreparedSplit {
           decode_ms: ms(tEnd - tDec),
         });
         const timing = new Map(result.timings.map((t) => [t.name, t.ms]));
-        // Moving bytes through the store: the edge's upload, the cloud's fetch of it, the edge's download of the result.
-        row.transfer_ms = ms(tWait - tUp + (timing.get('cloud_download_ms') ?? 0) + (tDec - tDown));
+        let cloudUploadMs = 0;
         const cloudTime = (name: string): number | '' => (timing.has(name) ? ms(timing.get(name)!) : '');
         row.cloud_ms = cloudTime('cloud_ms');
         // Backends that start a fresh process per job (Kubernetes Jobs, OSCAR) load the part on
@@ -365,10 +364,19 @@ export class PreparedSplit {
           if (info.runS !== undefined) row.job_run_s = info.runS;
           if (info.uploadMs !== undefined) {
             row.cloud_upload_ms = ms(info.uploadMs);
-            row.transfer_ms = ms(Number(row.transfer_ms) + info.uploadMs);
+            cloudUploadMs = info.uploadMs;
           }
           cloudStoreRetries = info.storeRetries ?? 0;
         }
+        row.transfer_ms = ms(
+          transferOnPath({
+            uploadMs: tWait - tUp,
+            waitMs: tDown - tWait,
+            downloadMs: tDec - tDown,
+            cloudMovesMs: (timing.get('cloud_download_ms') ?? 0) + cloudUploadMs,
+            cloudWorkMs: ['cloud_decode_ms', 'cloud_ms', 'cloud_encode_ms'].reduce((a, n) => a + (timing.get(n) ?? 0), 0),
+          }),
+        );
         // The result counts the retries up to its encoding; the worker's answer, its upload too.
         cloudStoreRetries = Math.max(cloudStoreRetries, timing.get('cloud_store_retries') ?? 0);
         if (result.error) throw new SweepError(`cloud: ${result.error}`);

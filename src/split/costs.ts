@@ -53,8 +53,10 @@ function nodeMacs(n: NodeProto, reads: string[], shape: (name: string) => number
   const ins = n.input ?? [];
   const out = shape(n.output?.[0] ?? '');
   switch (n.opType) {
-    case 'Conv': {
-      const w = shape(ins[1] ?? '');
+    case 'Conv':
+    case 'ConvInteger':
+    case 'QLinearConv': {
+      const w = shape(ins[n.opType === 'QLinearConv' ? 3 : 1] ?? '');
       if (!out || !w) return 0;
       return elementCount(out) * elementCount(w.slice(1));
     }
@@ -83,6 +85,60 @@ function nodeMacs(n: NodeProto, reads: string[], shape: (name: string) => number
   }
 }
 
+/** Operators whose output has their (first) input's shape. */
+const SAME_SHAPE = new Set(['Cast', 'Identity', 'Neg', 'Abs', 'Relu', 'Sqrt', 'Exp', 'Reciprocal']);
+/** Operators whose output is the broadcast of their inputs' shapes. */
+const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'DequantizeLinear']);
+
+function broadcastShapes(shapes: readonly number[][]): number[] {
+  const rank = Math.max(...shapes.map((d) => d.length));
+  const out: number[] = [];
+  for (let k = 0; k < rank; k++) {
+    let dim = 1;
+    for (const d of shapes) {
+      const v = d[d.length - rank + k] ?? 1;
+      if (v !== 1) dim = v;
+    }
+    out.push(dim);
+  }
+  return out;
+}
+
+/**
+ * Shapes of tensors computed from weights alone (a quantised model's weight as Mul(Cast(int8),
+ * scale), a DequantizeLinear of an int8 initializer, a Transpose of one), which onnxruntime folds
+ * at load: the shape probe measures only data-dependent tensors, and a Conv's MACs need its
+ * weight's shape wherever it comes from. Elementwise operators give the broadcast of the inputs
+ * whose shapes are known; anything else is left unknown.
+ */
+function constantShapes(index: GraphIndex, known: (name: string) => number[] | undefined): (name: string) => number[] | undefined {
+  const memo = new Map<string, number[] | undefined>();
+  const visit = (name: string, depth: number): number[] | undefined => {
+    const hit = known(name);
+    if (hit) return hit;
+    if (memo.has(name)) return memo.get(name);
+    memo.set(name, undefined);
+    const p = index.producer.get(name);
+    let result: number[] | undefined;
+    if (p !== undefined && index.constantNode[p] && depth < 64) {
+      const n = index.nodes[p]!;
+      const ins = (n.input ?? []).filter((x) => x !== '');
+      if (SAME_SHAPE.has(n.opType ?? '')) result = ins[0] === undefined ? undefined : visit(ins[0], depth + 1);
+      else if (BROADCAST.has(n.opType ?? '')) {
+        const operands = (n.opType === 'DequantizeLinear' ? ins.slice(0, 1) : ins).map((x) => visit(x, depth + 1)).filter((d): d is number[] => d !== undefined);
+        result = operands.length > 0 ? broadcastShapes(operands) : undefined;
+      } else if (n.opType === 'Transpose') {
+        const x = ins[0] === undefined ? undefined : visit(ins[0], depth + 1);
+        const perm = attr(n, 'perm')?.ints?.map(toNumber);
+        if (x) result = perm && perm.length === x.length ? perm.map((k) => x[k]!) : [...x].reverse();
+      }
+    }
+    memo.set(name, result);
+    return result;
+  };
+  return (name) => (name === '' ? undefined : visit(name, 0));
+}
+
 export function computeCosts(index: GraphIndex, shapes: ReadonlyMap<string, TensorInfo>): NodeCosts {
   const weightElements = new Map<string, number>();
   for (const [name] of index.initializers) weightElements.set(name, elementCount(shapes.get(name)?.dims ?? []));
@@ -95,7 +151,8 @@ export function computeCosts(index: GraphIndex, shapes: ReadonlyMap<string, Tens
       if (s) constShapes.set(n.output[0], s);
     }
   });
-  const shape = (name: string) => shapes.get(name)?.dims ?? constShapes.get(name);
+  const constShape = constantShapes(index, (name) => shapes.get(name)?.dims ?? constShapes.get(name));
+  const shape = (name: string) => shapes.get(name)?.dims ?? constShapes.get(name) ?? constShape(name);
 
   // Leaf weights reachable from each node through constant nodes (memoised per constant tensor).
   const memo = new Map<string, string[]>();

@@ -122,7 +122,8 @@ export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], 
       const known = pointAtPosition(a.splitPoints, a.index, p);
       return {
         index: known.index,
-        split_layer: l,
+        // A split given by its index is named by its layer, as list_layers names it.
+        split_layer: /^\d+$/.test(l) ? a.splitPoints[Number(l)]!.splitLayer : l,
         cut_tensors: known.cutTensors,
         transfer_bytes: known.transferBytes,
         parts: parts.map((x) => x.file),

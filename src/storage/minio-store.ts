@@ -316,8 +316,16 @@ class MinioStore implements ObjectStore {
         if (err === undefined) resolve();
         else reject(err);
       };
+      // A poll in flight when the object's event arrives is let finish first: the caller's next
+      // request (the fetch of the object) then goes out on the connection the poll holds instead
+      // of dialling a new one, which over a link costs a round trip more than the poll's answer.
+      let polling = false;
+      let seen = false;
       // Subscribe first, then check: an object created in between is seen by one or the other.
-      const unsubscribe = this.subscribe(key, () => finish());
+      const unsubscribe = this.subscribe(key, () => {
+        if (polling) seen = true;
+        else finish();
+      });
       const deadline = setTimeout(
         () => finish(new TimeoutError(`${this.description}: object '${key}' did not appear within ${timeoutMs} ms`, { what: key, timeoutMs })),
         Math.max(0, timeoutMs),
@@ -330,13 +338,16 @@ class MinioStore implements ObjectStore {
       const check = async (): Promise<void> => {
         if (done) return;
         let found: boolean;
+        polling = true;
         try {
           found = await this.exists(key);
         } catch (err) {
-          finish(err);
+          finish(seen ? undefined : err);
           return;
+        } finally {
+          polling = false;
         }
-        if (found) return finish();
+        if (found || seen) return finish();
         if (done) return;
         pollTimer = setTimeout(() => void check(), delay);
         delay = Math.min(delay * 2, cap);

@@ -87,10 +87,14 @@ describe('onnx-manager CLI', () => {
     const r = await cli(['split_model', '--onnx_file', file, '--split_layer', String(a.index), '--onnx_path', byIndex]);
     assert.equal(r.code, 0, r.err);
     for (const part of ['part1.onnx', 'part2.onnx']) assert.deepEqual(readFileSync(join(byIndex, part)), readFileSync(join(byName, part)), part);
+    assert.match(r.out, new RegExp(`^split ${a.index} after '${a.split_layer}':`), 'a split given by index is named by its layer');
+    const named = JSON.parse(readFileSync(join(byIndex, 'manifest.json'), 'utf8')) as { splits: { split_layer: string }[] };
+    assert.equal(named.splits[0]!.split_layer, a.split_layer);
     const multi = await cli(['multi_split_model', '--onnx_file', file, '--split_layers', String(a.index), String(b.index), '--onnx_path', join(dir, 'multi')]);
     assert.equal(multi.code, 0, multi.err);
-    const m = JSON.parse(readFileSync(join(dir, 'multi', 'manifest.json'), 'utf8')) as { splits: { index: number }[] };
+    const m = JSON.parse(readFileSync(join(dir, 'multi', 'manifest.json'), 'utf8')) as { splits: { index: number; split_layer: string }[] };
     assert.deepEqual(m.splits.map((s) => s.index), [a.index, b.index]);
+    assert.deepEqual(m.splits.map((s) => s.split_layer), [a.split_layer, b.split_layer]);
     const run = await cli(['run', '--onnx_file', file, '--split_layer', String(b.index), '--rep', '1', '--warmup', '0', '--verify']);
     assert.equal(run.code, 0, run.err);
     const out = await cli(['split_model', '--onnx_file', file, '--split_layer', String(points.length), '--onnx_path', join(dir, 'x')]);

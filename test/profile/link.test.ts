@@ -133,9 +133,9 @@ describe('run_all --bandwidth --rtt', () => {
     const cases: [string[], RegExp][] = [
       [['--bandwidth', '0'], /--bandwidth must be a positive number, got 0/],
       [['--bandwidth', '-3'], /--bandwidth must be a positive number, got -3/],
-      [['--bandwidth', 'fast'], /--bandwidth must be a positive number, got a value that is not a number/],
+      [['--bandwidth', 'fast'], /--bandwidth must be a positive number, got 'fast'/],
       [['--rtt', '-1'], /--rtt must be a number of milliseconds >= 0, got -1/],
-      [['--rtt', 'slow'], /--rtt must be a number of milliseconds >= 0, got a value that is not a number/],
+      [['--rtt', 'slow'], /--rtt must be a number of milliseconds >= 0, got 'slow'/],
     ];
     for (const op of ['run_all', 'run']) {
       for (const [extra, pattern] of cases) {

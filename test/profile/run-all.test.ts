@@ -68,6 +68,10 @@ describe('run_all', () => {
         assert.ok(Number(row.transfer_bytes) > Number(row.tensor_bytes), 'wire bytes are raw bytes plus a header');
         assert.ok(Number(row.transfer_bytes) < Number(row.tensor_bytes) + 1024);
         assert.ok(Number(row.wait_ms) >= Number(row.cloud_ms), 'the wait holds the cloud inference');
+        const [up, wait, down] = ['upload_ms', 'wait_ms', 'download_ms'].map((c) => Number(row[c]));
+        assert.ok(Number(row.transfer_ms) >= up! + down! - 0.01, `transfer ${row.transfer_ms} holds the edge's upload and download`);
+        assert.ok(Number(row.transfer_ms) <= up! + wait! + down! + 0.01, `transfer ${row.transfer_ms} fits in upload + wait + download`);
+        assert.ok(Number(row.transfer_ms) <= Number(row.total_ms), `transfer ${row.transfer_ms} within total ${row.total_ms}`);
         assert.equal(row.backend, 'local');
       }
       if (Number(row.split_index) === 0) assert.equal(Number(row.edge_ms), 0, 'cloud only: nothing on the edge');

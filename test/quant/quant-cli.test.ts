@@ -31,6 +31,27 @@ async function flatImages(dir: string, count: number, size: number): Promise<str
 }
 
 describe('quant_model command', () => {
+  it('a quantised model has the float model\'s MACs in list_layers, whether its Convs are Cast+Mul+Conv or ConvInteger', async () => {
+    const dir = await temp('quant-macs');
+    const file = writeZooModel('mobilenet_v2_like', dir);
+    const macs = async (f: string): Promise<number> => {
+      const r = await cli(['list_layers', '--onnx_file', f, '--json']);
+      assert.equal(r.code, 0, r.err);
+      const points = (JSON.parse(r.out) as { split_points: { edge: { macs: number } }[] }).split_points;
+      return points[points.length - 1]!.edge.macs;
+    };
+    const float = await macs(file);
+    assert.ok(float > 4e6, `float model ${float} MACs`);
+    for (const extra of [['--per_channel'], ['--conv_pattern', 'integer']]) {
+      const out = join(dir, `q${extra.length}.onnx`);
+      const q = await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', ...extra, '--batch', '1', '--rounds', '1', '--output_file', out]);
+      assert.equal(q.code, 0, q.err);
+      // Every Conv and the Gemm still multiply as many times; only the elementwise rescaling differs.
+      const got = await macs(out);
+      assert.ok(Math.abs(got - float) / float < 0.01, `${extra.join(' ')}: ${got} MACs against the float model's ${float}`);
+    }
+  });
+
   it('writes <model>.quant.onnx beside the input and reports size, error and time; --json has the same figures', async () => {
     const dir = await temp('quant-cli');
     const file = writeZooModel('resnet_like', dir);

@@ -46,7 +46,9 @@ export function objectRoutes(folder: ObjectFolder, events: EventEmitter, bucket:
       params: [],
       handler: async (_req, res) => {
         const object = await folder.stat(bucket, key);
-        res.writeHead(object ? 200 : 404, object ? objectHeaders(object) : {}).end();
+        // A HEAD answer without its length makes Node close the connection after it: the client's
+        // next request would then pay a new connection (a round trip over a link).
+        res.writeHead(object ? 200 : 404, object ? objectHeaders(object) : { 'content-length': 0 }).end();
       },
     },
     DELETE: {

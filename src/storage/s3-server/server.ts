@@ -89,7 +89,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
       if (res.headersSent) return void res.destroy();
       // An unread body is not worth reading: the client gets the answer and a fresh connection.
       if (!req.complete) res.setHeader('connection', 'close');
-      if (req.method === 'HEAD') return void res.writeHead(s3.status).end();
+      if (req.method === 'HEAD') return void res.writeHead(s3.status, { 'content-length': 0 }).end();
       sendXml(res, s3.status, errorDocument(s3, path));
     }
   };
