@@ -7,9 +7,9 @@
  * as a JavaScript literal; group1-shard1of1.min.js: the weights as one base64 string); the literal
  * after the bundle's `exports=` is parsed, never evaluated.
  *
- * Input of the ONNX model: `input_1`, float32 [1, 3, 224, 224], RGB, pixels divided by 255 (as
+ * Input of the ONNX model: `input_1`, float32 [N, 3, 224, 224], RGB, pixels divided by 255 (as
  * nsfwjs does; no mean or std, the `unit` normalisation preset); nsfwjs resizes a picture to
- * 224x224 bilinearly. Output `probabilities` [1, 5] (softmax over NSFW_CLASSES); the logits are
+ * 224x224 bilinearly. Output `probabilities` [N, 5] (softmax over NSFW_CLASSES); the logits are
  * the input of that Softmax (the last Dense layer's Gemm).
  *
  * The weights are stored quantised by tfjs's converter (uint8 per tensor, with min and scale): the

@@ -11,6 +11,7 @@
  * - BatchNormalization stays a BatchNormalization (on axis 1), ReLU with max_value is a Clip,
  *   Dropout is left out (inference), Flatten of a map larger than 1x1 transposes to NHWC first so
  *   the features keep Keras's order.
+ * - The batch dim of the input and outputs is symbolic (`N`), built for 1.
  * - A Dense layer with a softmax activation is a Gemm followed by a Softmax: the Gemm's output is
  *   the logits.
  * - Weights quantised by the converter (uint8 / uint16 with min and scale) are restored to float
@@ -360,5 +361,8 @@ export function tfjsLayersToOnnx(
   outputs.forEach((o, i) => b.output(plain(tensors.get(o)!, `${o}_pad`), opts.outputNames?.[i]));
   const unused = [...weights.keys()].filter((k) => !used.has(k));
   if (unused.length) throw new Error(`weights no layer reads: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
-  return b.build({ producerName: 'onnx-manager-tfjs-layers', docString: opts.docString });
+  const model = b.build({ producerName: 'onnx-manager-tfjs-layers', docString: opts.docString });
+  // The batch is free, as in Keras (the nodes above have no shape bound to it).
+  for (const v of [...model.graph!.input!, ...model.graph!.output!]) v.type!.tensorType!.shape!.dim![0] = { dimParam: 'N' };
+  return model;
 }
