@@ -11,8 +11,9 @@
  * of the photographs are measured, the other third calibrates (--calibration_batch), so no
  * measured picture is seen by calibration.
  *
- * Per variant (QInt8 per tensor and per channel, each without and with calibration; QUInt8 per
- * channel calibrated): size against the float model, max / mean abs difference and relative L2 of
+ * Per variant (QInt8 per tensor and per channel, each without and with calibration; QInt8 per
+ * channel with ConvInteger instead of the default weight_only Convs; QUInt8 per tensor, which
+ * only re-finds the uint8 grid the shipped weights are stored on; QUInt8 per channel calibrated): size against the float model, max / mean abs difference and relative L2 of
  * the probabilities, relative L2 of the logits (the input of the Softmax), top-1 agreement, and
  * the median inference time of the float and the quantised model, both in the same compareModels
  * call (one thread each). Prints the table and writes results/bench/mobilenet-quant.json.
@@ -99,6 +100,9 @@ export async function runMobileNetQuantBench(opts: { share?: string; rounds?: nu
       { variant: 'QInt8 per tensor, calibrated', options: { quantType: 'QInt8', calibration } },
       { variant: 'QInt8 per channel', options: { quantType: 'QInt8', perChannel: true } },
       { variant: 'QInt8 per channel, calibrated', options: { quantType: 'QInt8', perChannel: true, calibration } },
+      { variant: 'QInt8 per channel, ConvInteger', options: { quantType: 'QInt8', perChannel: true, convPattern: 'integer' } },
+      // The shipped weights are uint8 per tensor already (min + scale * q): this re-finds that grid.
+      { variant: 'QUInt8 per tensor', options: { quantType: 'QUInt8' } },
       { variant: 'QUInt8 per channel, calibrated', options: { quantType: 'QUInt8', perChannel: true, calibration } },
     ];
     for (const v of variants) {
