@@ -28,8 +28,9 @@ import { calibrate } from '../src/quant/calibrate.js';
 import { compareModels, splitBatch } from '../src/quant/compare.js';
 import { quantiseModel, type QuantiseOptions } from '../src/quant/quantise.js';
 import { imageFolderToTensor, NORMALISATION_PRESETS } from '../src/tensor/images.js';
-import { NSFW_INPUT, nsfwMobileNetOnnx } from '../test/models/nsfw-mobilenet.js';
+import { NSFW_CLASSES, NSFW_INPUT, nsfwMobileNetOnnx } from '../test/models/nsfw-mobilenet.js';
 import { firstOutput, logitsModel, relL2 } from '../test/quant/real-metrics.js';
+import type { RealQuantRow } from './quant-bench.js';
 
 /** The photographs (not drawings or renderings) among the two packages' wallpapers, under /usr/share. */
 export const PHOTOS: readonly string[] = [
@@ -58,28 +59,26 @@ async function writeViews(share: string, dir: string, calibration: boolean): Pro
   return n;
 }
 
-export interface MobileNetQuantRow {
+/** The figures of quant-bench's rows for the PP-OCR models, per variant. */
+export type MobileNetQuantRow = Pick<RealQuantRow, 'bytesBefore' | 'bytesAfter' | 'sizeRatio' | 'maxAbs' | 'meanAbs' | 'relL2' | 'logitRelL2' | 'floatMs' | 'quantMs'> & {
   variant: string;
-  bytesBefore: number;
-  bytesAfter: number;
-  sizeRatio: number;
-  maxAbs: number;
-  meanAbs: number;
-  relL2: number;
-  logitRelL2: number;
   top1: number;
   rows: number;
-  floatMs: number;
-  quantMs: number;
+  /** Quantising, plus the calibration for a calibrated variant. */
   quantiseS: number;
+};
+
+/** Why the photographs cannot be read under `share`, or undefined when they all are there. */
+export function photosMissing(share = '/usr/share'): string | undefined {
+  const missing = PHOTOS.filter((p) => !existsSync(path.join(share, p)));
+  if (!missing.length) return undefined;
+  return `${missing.length} photographs missing under ${share} (first: ${missing[0]}): apt-get install mate-backgrounds plasma-workspace-wallpapers, or give --share DIR`;
 }
 
 export async function runMobileNetQuantBench(opts: { share?: string; rounds?: number; outFile?: string | null } = {}): Promise<MobileNetQuantRow[]> {
   const share = opts.share ?? '/usr/share';
-  const missing = PHOTOS.filter((p) => !existsSync(path.join(share, p)));
-  if (missing.length) {
-    throw new Error(`${missing.length} photographs missing under ${share} (first: ${missing[0]}): apt-get install mate-backgrounds plasma-workspace-wallpapers, or give --share DIR`);
-  }
+  const missing = photosMissing(share);
+  if (missing) throw new Error(missing);
   const dir = mkdtempSync(path.join(tmpdir(), 'mobilenet-quant-'));
   const rows: MobileNetQuantRow[] = [];
   const load = [loadavg()[0]!];
@@ -92,6 +91,18 @@ export async function runMobileNetQuantBench(opts: { share?: string; rounds?: nu
     const bytes = nsfwMobileNetOnnx();
     const model = modelFromBytes(bytes, { file: 'nsfwjs_mobilenet_v2.onnx' });
     const floatLogits = await firstOutput(logitsModel(bytes).bytes, feeds);
+    // What the float model says the measured views are, and how sure it is (top-1 minus top-2 probability).
+    const classes: Record<string, number> = {};
+    const margins: number[] = [];
+    for (let r = 0; r < floatLogits.length / NSFW_CLASSES.length; r++) {
+      const row = Array.from(floatLogits.subarray(r * NSFW_CLASSES.length, (r + 1) * NSFW_CLASSES.length));
+      const p = row.map((v) => Math.exp(v - Math.max(...row)));
+      const sorted = [...p].sort((a, b) => b - a).map((v) => v / p.reduce((a, b) => a + b, 0));
+      const top = NSFW_CLASSES[row.indexOf(Math.max(...row))]!;
+      classes[top] = (classes[top] ?? 0) + 1;
+      margins.push(sorted[0]! - sorted[1]!);
+    }
+    margins.sort((a, b) => a - b);
     const t0 = performance.now();
     const calibration = await calibrate(model, splitBatch(calibrationFeeds), { session: { intraOpNumThreads: 1 } });
     const calibrationS = (performance.now() - t0) / 1000;
@@ -130,6 +141,8 @@ export async function runMobileNetQuantBench(opts: { share?: string; rounds?: nu
     }
     const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
     console.log(`nsfwjs MobileNetV2, ${measured} views of ${PHOTOS.length - Math.floor(PHOTOS.length / 3)} photographs measured, ${calibrationViews} views of ${Math.floor(PHOTOS.length / 3)} others calibrate (${calibrationS.toFixed(1)} s); load ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)}`);
+    const under = (m: number) => margins.filter((v) => v < m).length;
+    console.log(`float top-1 classes: ${JSON.stringify(classes)}; top-1 minus top-2 probability: median ${margins[margins.length >> 1]!.toFixed(2)}, under 0.1 on ${under(0.1)}, under 0.3 on ${under(0.3)}`);
     console.log(['variant'.padEnd(32), 'size', 'max abs', 'mean abs', 'rel L2', 'logits rel L2', 'top-1', 'float ms', 'quant ms', 'quantise s'].join('\t'));
     for (const r of rows) {
       console.log([r.variant.padEnd(32), `${r.sizeRatio.toFixed(3)}x`, r.maxAbs.toFixed(4), r.meanAbs.toExponential(2), pct(r.relL2), pct(r.logitRelL2), `${pct(r.top1)} of ${r.rows}`, r.floatMs.toFixed(2), r.quantMs.toFixed(2), r.quantiseS.toFixed(1)].join('\t'));
@@ -137,7 +150,7 @@ export async function runMobileNetQuantBench(opts: { share?: string; rounds?: nu
     const outFile = opts.outFile === undefined ? path.join('results', 'bench', 'mobilenet-quant.json') : opts.outFile;
     if (outFile) {
       mkdirSync(path.dirname(outFile), { recursive: true });
-      writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), load: [Math.min(...load), Math.max(...load)], measuredViews: measured, calibrationViews, calibrationS, rows }, null, 2));
+      writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), load: [Math.min(...load), Math.max(...load)], measuredViews: measured, calibrationViews, calibrationS, floatClasses: classes, floatMargins: margins, rows }, null, 2));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
