@@ -271,7 +271,9 @@ export function tfjsLayersToOnnx(
       case 'ZeroPadding2D': {
         const t = one();
         const p = c.padding;
-        const [[top, bottom], [left, right]] = Array.isArray(p) && Array.isArray(p[0]) ? [pair(p[0]!, l.name), pair(p[1]!, l.name)] : [pair(p ?? null, l.name), pair(p ?? null, l.name)];
+        // Keras: n, [h, w] (each on both sides) or [[top, bottom], [left, right]].
+        const [h, w] = Array.isArray(p) && Array.isArray(p[0]) ? [p[0], p[1]!] : pair(p ?? null, `layer ${l.name} padding`);
+        const [[top, bottom], [left, right]] = [pair(h!, `layer ${l.name} padding`), pair(w!, `layer ${l.name} padding`)];
         const prev = t.pads ?? [0, 0, 0, 0];
         const pending: Tensor = { value: t.value, pads: [prev[0] + top, prev[1] + left, prev[2] + bottom, prev[3] + right] };
         // Folded into the readers' pads only when they all are convolutions.
