@@ -20,6 +20,8 @@ import { measureRunStore, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
+import { payloadStoreRetryMs } from '../../backends/oscar.js';
+import type { PayloadRun } from '../../predict/payload-size.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
 export interface PredictArgs extends ModelArgs {
@@ -107,6 +109,11 @@ function defaultFile(args: PredictArgs): string {
   return path.join('results', `${path.basename(args.onnx_file ?? 'model', '.onnx')}.predict.csv`);
 }
 
+/** How a run through `backend` shapes its payloads: an OSCAR job gets the run's store retry budget in each, and answers as a file job. */
+function payloadRunOf(backend: string, config: RunConfig): PayloadRun {
+  return backend === 'oscar' ? { storeRetryMs: payloadStoreRetryMs(config), fileJob: true } : {};
+}
+
 const pct = (v: number) => `${v.toFixed(1)}%`;
 
 /**
@@ -131,13 +138,16 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   const a = await analyzeFromArgs(args);
   const measured = measuredRows && checkMeasured(args.measured!, measuredRows, a);
   // The payloads' bytes need no profile: worked out while the cloud side may still be starting.
-  const wires = allWireBytes(a);
+  const config = buildRunConfig(args as RunFlags);
+  const early = args.profile ? undefined : allWireBytes(a, payloadRunOf(config.backend.name, config));
   const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting, warn);
+  // A run through the profile's backend: an OSCAR job's payloads carry the run's store retry budget, its results a file job's timings.
+  const wires = early ?? allWireBytes(a, payloadRunOf(profile.settings.cloud.backend, config));
   const calibrated = profile.calibrationLink ?? { rttMs: 0 };
   if (calibrated.bandwidthMbit !== link.bandwidthMbit || calibrated.rttMs !== link.rttMs) {
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
-  const { costs, store } = measuredStore ?? (await measureRunStore(buildRunConfig(args as RunFlags), undefined, warn));
+  const { costs, store } = measuredStore ?? (await measureRunStore(config, undefined, warn));
   const settings = {
     bandwidth_mbit: link.bandwidthMbit ?? '',
     rtt_ms: link.rttMs,
