@@ -265,6 +265,11 @@ function oscarOf(settings: BackendSettings): OscarRunSettings {
   return settings.oscar;
 }
 
+/** The store retry budget (ms) each input payload of a run through OSCAR carries: the run's --store_retry_s, else the default. */
+export function payloadStoreRetryMs(config: { store: { retryBudgetMs?: number } }): number {
+  return Math.min(Math.round(config.store.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000), 2 ** 32 - 1);
+}
+
 export const oscarModule: BackendModule = {
   // The cluster's MinIO, with the run's --store_retry_s (for the edge; the jobs get it in each payload).
   defaultStore: async (config, env) => {
@@ -279,7 +284,7 @@ export const oscarModule: BackendModule = {
     // A stage of a chain runs only its own part: the chain's last service runs the cloud side.
     const { service } = await runnerService(client, name, ctx.warn);
     // A job starts with its service's environment: the run's store retry budget goes with each payload.
-    const storeRetryMs = ctx.config.store.retryBudgetMs ?? DEFAULTS.storeRetryS * 1000;
+    const storeRetryMs = payloadStoreRetryMs(ctx.config);
     const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup, storeRetryMs };
     if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
     const backend = new OscarBackend(o);

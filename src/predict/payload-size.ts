@@ -2,7 +2,8 @@
  * The exact bytes a cycle puts on the wire: the input payload the edge sends (the cut tensors in
  * their envelope) and the result payload the cloud sends back (the model outputs computed in the
  * cloud, with the cloud's timings and host name), encoded by the payload codec itself with
- * zero tensors of the real shapes and the header fields a sweep writes.
+ * zero tensors of the real shapes and the header fields a sweep writes (with the store retry
+ * budget an input payload carries to backends whose jobs start without the run's settings: OSCAR).
  */
 import { hostname } from 'node:os';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
@@ -18,12 +19,27 @@ const RUN_ID = '00000000T000000-00000000';
 const PART_HASH = '0'.repeat(64);
 /** The timings a cloud worker reports for one part; the warm load is 0 (written without its value). */
 const CLOUD_TIMINGS = ['cloud_download_ms', 'cloud_decode_ms', 'cloud_part1_ms', 'cloud_load_ms', 'cloud_ms', 'cloud_encode_ms'];
+/** What a job that reads its payload from a file and writes its result to one reports (onnx-cloud --input_file: no encode timing; the load is cold). */
+const FILE_JOB_TIMINGS = CLOUD_TIMINGS.filter((t) => t !== 'cloud_encode_ms');
+
+/** How the run's backend shapes the payloads. */
+export interface PayloadRun {
+  /** The store retry budget (ms) each input payload carries (the backend's requestStoreRetryMs: OSCAR's). */
+  storeRetryMs?: number;
+  /** The cloud side is a job per payload that reads it from a file and writes its result to one (an OSCAR job). */
+  fileJob?: boolean;
+}
 
 export interface WireBytes {
   /** The input payload (the run_all column transfer_bytes). */
   input: number;
   /** The result payload (result_bytes). */
   result: number;
+  /**
+   * What the store retry budget adds to the input payload (0 without one): a codec's payload,
+   * measured without it in the profile, is sent this much larger (up to the alignment of its first tensor's data).
+   */
+  storeRetryBytes: number;
 }
 
 /** Model outputs produced by the edge part at `position` (they stay on the edge). */
@@ -41,8 +57,11 @@ function tensorsOf(a: ModelAnalysis, names: readonly string[]): Map<string, Host
   return out;
 }
 
-/** The input payload a sweep sends at `point` (repetition `rep`): `tensors` raw and `coded` as their codec coded them. */
-function inputPayload(a: ModelAnalysis, point: SplitPoint, tensors: Map<string, HostTensor>, coded?: ReadonlyMap<string, CodedTensor>, rep = 1): Payload {
+/**
+ * The input payload a sweep sends at `point` (repetition `rep`): `tensors` raw and `coded` as
+ * their codec coded them, carrying `storeRetryMs` when the backend sends one (requestStoreRetryMs).
+ */
+function inputPayload(a: ModelAnalysis, point: SplitPoint, tensors: Map<string, HostTensor>, coded?: ReadonlyMap<string, CodedTensor>, rep = 1, storeRetryMs?: number): Payload {
   const onEdge = edgeOutputs(a, point.position);
   return {
     kind: 'input',
@@ -55,6 +74,7 @@ function inputPayload(a: ModelAnalysis, point: SplitPoint, tensors: Map<string, 
     outputs: a.index.outputs.filter((o) => !onEdge.has(o)),
     tensors,
     ...(coded && coded.size > 0 ? { coded: new Map(coded) } : {}),
+    ...(storeRetryMs !== undefined ? { storeRetryMs } : {}),
   };
 }
 
@@ -68,13 +88,15 @@ export function inputPayloadBytes(a: ModelAnalysis, point: SplitPoint, tensors: 
 
 /**
  * Bytes of the payloads of one cycle at `point`, for a repetition 1..127 (repetition 0 is written
- * without its rep field, 2 bytes less or so). Zero for both at the edge-only split.
+ * without its rep field, 2 bytes less or so), shaped as `run`'s backend sends and answers them.
+ * Zero for both at the edge-only split.
  */
-export function wireBytes(a: ModelAnalysis, point: SplitPoint, rep = 1): WireBytes {
-  if (point.position === a.index.dataNodes.length) return { input: 0, result: 0 };
+export function wireBytes(a: ModelAnalysis, point: SplitPoint, rep = 1, run: PayloadRun = {}): WireBytes {
+  const { storeRetryMs } = run;
+  if (point.position === a.index.dataNodes.length) return { input: 0, result: 0, storeRetryBytes: 0 };
   const onEdge = edgeOutputs(a, point.position);
   const cloudOutputs = a.index.outputs.filter((o) => !onEdge.has(o));
-  const input = inputPayload(a, point, new Map(point.cutTensors.map((t) => [t.name, zeroTensor(t.dtype, t.shape)])), undefined, rep);
+  const input = inputPayload(a, point, new Map(point.cutTensors.map((t) => [t.name, zeroTensor(t.dtype, t.shape)])), undefined, rep, storeRetryMs);
   const result: Payload = {
     kind: 'output',
     runId: RUN_ID,
@@ -82,8 +104,11 @@ export function wireBytes(a: ModelAnalysis, point: SplitPoint, rep = 1): WireByt
     rep,
     nextModels: [],
     host: hostname(),
-    timings: CLOUD_TIMINGS.map((name) => ({ name, ms: name === 'cloud_load_ms' ? 0 : 1 })),
+    timings: run.fileJob ? FILE_JOB_TIMINGS.map((name) => ({ name, ms: 1 })) : CLOUD_TIMINGS.map((name) => ({ name, ms: name === 'cloud_load_ms' ? 0 : 1 })),
     tensors: tensorsOf(a, cloudOutputs),
   };
-  return { input: encodePayload(input).byteLength, result: encodePayload(result).byteLength };
+  const bytes = encodePayload(input).byteLength;
+  const { storeRetryMs: _budget, ...plain } = input;
+  const without = storeRetryMs === undefined ? bytes : encodePayload(plain).byteLength;
+  return { input: bytes, result: encodePayload(result).byteLength, storeRetryBytes: bytes - without };
 }

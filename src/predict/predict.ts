@@ -8,7 +8,7 @@ import { COLUMNS, ms, type Column } from '../profile/columns.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { linkCycleMs, requestOverLinkMs, type Link } from './link.js';
 import { edgeMemory, predictCompute, type SplitCompute } from './model.js';
-import { wireBytes, type WireBytes } from './payload-size.js';
+import { wireBytes, type PayloadRun, type WireBytes } from './payload-size.js';
 import { linearMs, type StoreCosts } from './store-costs.js';
 import { UsageError } from '../errors.js';
 import { codecMs } from '../profile/codec-profile.js';
@@ -82,9 +82,12 @@ export interface SplitFacts {
   codecDecodeMs: number;
 }
 
-/** The payloads' bytes at every split point of `a`, in order (a prediction's facts without the profile). */
-export function allWireBytes(a: ModelAnalysis): WireBytes[] {
-  return a.splitPoints.map((p) => wireBytes(a, p));
+/**
+ * The payloads' bytes at every split point of `a`, in order (a prediction's facts without the
+ * profile), shaped as `run`'s backend sends and answers them.
+ */
+export function allWireBytes(a: ModelAnalysis, run: PayloadRun = {}): WireBytes[] {
+  return a.splitPoints.map((p) => wireBytes(a, p, 1, run));
 }
 
 /** Why `profile` cannot predict `codec`, and how to make one that can. */
@@ -114,7 +117,7 @@ export function splitFacts(a: ModelAnalysis, profile: LayerProfile, codec = 'raw
       split_layer: p.splitLayer,
       cut_tensors: p.cutTensors.map((t) => t.name).join(';'),
       tensor_bytes: p.transferBytes,
-      transfer_bytes: coded ? coded.wireBytes : w.input,
+      transfer_bytes: coded ? coded.wireBytes + w.storeRetryBytes : w.input,
       result_bytes: w.result,
       edgeMs: compute[i]!.edge.ms,
       cloudMs: compute[i]!.cloud.ms,

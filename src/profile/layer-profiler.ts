@@ -27,12 +27,8 @@ import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
 import { startRun, type StartedRun, type StartingCloud } from './start-run.js';
 import { median, percentile } from './stats.js';
 
-export const DEFAULT_PROFILE_REP = 20;
-/**
- * Recorded runs per side when predict profiles first (predict --profile_rep): half of profile's.
- * Measured at load 7-15, the hot profile it gives matched 20 runs' within the spread of run_all itself.
- */
-export const PREDICT_PROFILE_REP = 10;
+import { DEFAULT_PROFILE_REP } from './profile-defaults.js';
+export { DEFAULT_PROFILE_REP, PREDICT_PROFILE_REP } from './profile-defaults.js';
 /** Timed requests of each kind and size when the store's costs are measured with the profile. */
 const STORE_REPEATS = 3;
 /** Unrecorded requests of each kind and size first: none after the calibration cycles (they have just warmed the store's client up), else one. */

@@ -31,7 +31,9 @@ import { feedsFor } from '../helpers.js';
 import { PROJECT_DIR, SCRIPT_FILE, type OscarTestServer } from './oscar-server.js';
 import { PASSWORD, startOscarFixture, USER, type OscarFixture } from './oscar-fixture.js';
 import { cli } from '../cli-helper.js';
-import { readProfile } from '../../src/profile/layer-profile.js';
+import { readProfile, writeProfile } from '../../src/profile/layer-profile.js';
+import { wireBytes } from '../../src/predict/payload-size.js';
+import { nodeTimingProfile } from '../predict/node-timing.js';
 import { JOB_CALIBRATION_REP } from '../../src/profile/cycle-calibration.js';
 
 const BUCKET = 'oscar-test';
@@ -122,6 +124,41 @@ describe('the oscar backend through run_all', () => {
     assert.equal(jobs.length, 1, 'the payload, outside the input path, started no second job');
     assert.equal(jobs[0]!.name, got[0]!.job_name);
     assert.match(jobs[0]!.object, new RegExp(`^${BUCKET}/onnx-manager-jobs/svc/.*-5-0\\.pb$`));
+  });
+});
+
+describe("predict's payload bytes for a run through OSCAR", () => {
+  it("are the bytes the run sent, the run's store retry budget included, for every split point measured", async () => {
+    const splits = [0, 5, 9, lastSplit()];
+    const measured = join(dir, 'budget.csv');
+    const run = await runAll('budget.csv', ['--rep', '2', '--splits', ...splits.map(String), '--store_retry_s', '45.5']);
+    assert.equal(run.code, 0, run.err);
+    const profile = join(dir, 'budget.profile.csv');
+    const settings = { execType: 'CPU', threads: 1, graphOpt: 'all', backend: 'oscar' };
+    await writeProfile(profile, { ...(await nodeTimingProfile(analysis, { session: { intraOpNumThreads: 1 }, settings, reps: 1, warmup: 0 })), settings: { edge: { ...settings, backend: 'local' }, cloud: settings } });
+    const predicted = (extra: string[]) => {
+      const out = join(dir, `budget-${extra.length}.predict.csv`);
+      return cli(['predict', '--onnx_file', modelFile, '--profile', profile, '--measured', measured, '--results_file', out, ...oscarArgs(), ...extra]).then((r) => {
+        assert.equal(r.code, 0, r.err);
+        return new Map(rows(out).map((p) => [p.split_index, p]));
+      });
+    };
+    const exact = await predicted(['--store_retry_s', '45.5']);
+    const other = await predicted([]);
+    const sent = rows(measured).filter((m) => m.rep === '1');
+    assert.equal(sent.length, splits.length);
+    for (const m of sent) {
+      assert.equal(m.status, 'ok', m.error);
+      const p = exact.get(m.split_index)!;
+      assert.equal(p.transfer_bytes, m.transfer_bytes, `split ${m.split_index}: input payload bytes`);
+      assert.equal(p.result_bytes, m.result_bytes, `split ${m.split_index}: result payload bytes`);
+      if (m.split_index === String(lastSplit())) continue;
+      // 45500 ms is a 3-byte varint, the default 120000 ms too: the bytes are the same; without a budget 5 fewer.
+      assert.equal(other.get(m.split_index)!.transfer_bytes, m.transfer_bytes);
+      const a = analysis.splitPoints[Number(m.split_index)]!;
+      assert.equal(wireBytes(analysis, a).input, Number(m.transfer_bytes) - wireBytes(analysis, a, 1, { storeRetryMs: 45_500 }).storeRetryBytes);
+      assert.ok(wireBytes(analysis, a, 1, { storeRetryMs: 45_500 }).storeRetryBytes >= 5);
+    }
   });
 });
 

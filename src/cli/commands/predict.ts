@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../../config/defaults.js';
-import { PREDICT_PROFILE_REP } from '../../profile/layer-profiler.js';
+import { PREDICT_PROFILE_REP } from '../../profile/profile-defaults.js';
 import { defineCommand } from '../command.js';
 import { checkCloudFlags, intOption, withCloudOptions, withJson, withLinkOptions, withModelOptions, withRuntimeOptions, withStoreOptions, withCodecOptions } from '../option-groups.js';
 

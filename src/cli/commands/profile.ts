@@ -1,4 +1,4 @@
-import { DEFAULT_PROFILE_REP } from '../../profile/layer-profiler.js';
+import { DEFAULT_PROFILE_REP } from '../../profile/profile-defaults.js';
 import { defineCommand } from '../command.js';
 import { checkCloudFlags, intOption, withCloudOptions, withCycleOptions, withInputOptions, withModelOptions, withLinkOptions, withRuntimeOptions, withStoreOptions, withCodecOptions } from '../option-groups.js';
 

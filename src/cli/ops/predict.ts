@@ -8,10 +8,11 @@ import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-
 import { UsageError, warnOnStderr } from '../../errors.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
-import { PREDICT_PROFILE_REP, profileModel } from '../../profile/layer-profiler.js';
+import { PREDICT_PROFILE_REP } from '../../profile/profile-defaults.js';
+import { profileModel } from '../../profile/layer-profiler.js';
 import { whileCloudStarts, type StartingCloud } from '../../profile/start-run.js';
 import { randomInputs } from '../../split/random-inputs.js';
-import { profileFileFor } from './profile.js';
+import { profileFileFor } from '../../profile/profile-defaults.js';
 import { checkProfile } from '../../predict/model.js';
 import { checkLink, describeLink, type Link } from '../../predict/link.js';
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
@@ -20,6 +21,7 @@ import { measureRunStore, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
+import type { PayloadRun } from '../../predict/payload-size.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
 export interface PredictArgs extends ModelArgs {
@@ -107,6 +109,14 @@ function defaultFile(args: PredictArgs): string {
   return path.join('results', `${path.basename(args.onnx_file ?? 'model', '.onnx')}.predict.csv`);
 }
 
+/** How a run through `backend` shapes its payloads: an OSCAR job gets the run's store retry budget in each, and answers as a file job. */
+async function payloadRunOf(backend: string, config: RunConfig): Promise<PayloadRun> {
+  if (backend !== 'oscar') return {};
+  // Imported only for OSCAR (the backends are imported when used).
+  const { payloadStoreRetryMs } = await import('../../backends/oscar.js');
+  return { storeRetryMs: payloadStoreRetryMs(config), fileJob: true };
+}
+
 const pct = (v: number) => `${v.toFixed(1)}%`;
 
 /**
@@ -131,13 +141,16 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   const a = await analyzeFromArgs(args);
   const measured = measuredRows && checkMeasured(args.measured!, measuredRows, a);
   // The payloads' bytes need no profile: worked out while the cloud side may still be starting.
-  const wires = allWireBytes(a);
+  const config = buildRunConfig(args as RunFlags);
+  const early = args.profile ? undefined : allWireBytes(a, await payloadRunOf(config.backend.name, config));
   const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting, warn);
+  // A run through the profile's backend: an OSCAR job's payloads carry the run's store retry budget, its results a file job's timings.
+  const wires = early ?? allWireBytes(a, await payloadRunOf(profile.settings.cloud.backend, config));
   const calibrated = profile.calibrationLink ?? { rttMs: 0 };
   if (calibrated.bandwidthMbit !== link.bandwidthMbit || calibrated.rttMs !== link.rttMs) {
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
-  const { costs, store } = measuredStore ?? (await measureRunStore(buildRunConfig(args as RunFlags), undefined, warn));
+  const { costs, store } = measuredStore ?? (await measureRunStore(config, undefined, warn));
   const settings = {
     bandwidth_mbit: link.bandwidthMbit ?? '',
     rtt_ms: link.rttMs,

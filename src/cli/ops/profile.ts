@@ -2,7 +2,6 @@
  * profile: per-node times and fixed costs on each side, written to <results>.profile.csv.
  */
 import { checkOutputFile } from '../../files.js';
-import * as path from 'node:path';
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { cycleMs, cycleScale, writeProfile, SIDES, type LayerProfile, type Side } from '../../profile/layer-profile.js';
@@ -10,17 +9,14 @@ import type { SideMeasurement } from '../../profile/layer-profiler-side.js';
 import { whileCloudStarts } from '../../profile/start-run.js';
 import { profileModel } from '../../profile/layer-profiler.js';
 import { median } from '../../profile/stats.js';
+import { profileFileFor } from '../../profile/profile-defaults.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { table } from '../format.js';
 import { inputsFromArgs } from '../inputs.js';
 import { analyzeFromArgs } from '../options.js';
 import type { RunArgs } from './run.js';
 
-/** Where the profile goes: beside --results_file (X.csv -> X.profile.csv), else results/<model>.profile.csv. */
-export function profileFileFor(args: { onnx_file?: string; results_file?: string }): string {
-  if (args.results_file) return args.results_file.replace(/(\.profile)?\.csv$/i, '') + '.profile.csv';
-  return path.join('results', `${path.basename(args.onnx_file ?? 'model', '.onnx')}.profile.csv`);
-}
+export { profileFileFor };
 
 export async function profile(args: RunArgs, out: (s: string) => void, warn?: (line: string) => void): Promise<number> {
   const config = buildRunConfig(args as RunFlags);
