@@ -13,7 +13,7 @@
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { dequantise, finiteRange, int8, quantiseInto, quantiseRange, zeroPointFor } from './int8.js';
-import { CodecError, type CodedBody, type TensorCodec } from './types.js';
+import { CodecError, unfilled, type CodedBody, type TensorCodec } from './types.js';
 
 export const INT8_CHANNEL_WIRE = 'int8c';
 const HEAD = 8;
@@ -58,7 +58,7 @@ export function int8Channel(axis: number): TensorCodec {
           if (r.hi > hi[c]!) hi[c] = r.hi;
         }
       }
-      const body = new Uint8Array(HEAD + 5 * channels + x.length);
+      const body = unfilled(Uint8Array, HEAD + 5 * channels + x.length);
       const view = new DataView(body.buffer);
       view.setUint32(0, a, true);
       view.setUint32(4, channels, true);
@@ -99,7 +99,7 @@ export function int8Channel(axis: number): TensorCodec {
       const zp = b.subarray(HEAD + 4 * channels, HEAD + 5 * channels);
       const q = b.subarray(HEAD + 5 * channels);
       const inner = elementCount(dims.slice(a + 1));
-      const out = new Float32Array(n);
+      const out = unfilled(Float32Array, n);
       const outer = channels === 0 || inner === 0 ? 0 : n / (channels * inner);
       for (let o = 0, i = 0; o < outer; o++) {
         for (let c = 0; c < channels; c++, i += inner) dequantise(q, out, zp[c]!, scales[c]!, i, i + inner);

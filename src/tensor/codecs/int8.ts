@@ -7,7 +7,7 @@
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { SIMD_MIN, simdDequantise, simdQuantise, simdRange } from './simd/index.js';
-import { CodecError, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
+import { CodecError, expectBodyBytes, unfilled, type CodedBody, type TensorCodec } from './types.js';
 
 /**
  * min(x, 0) and max(x, 0) over x[from..to), in one pass with four pairs of accumulators (no
@@ -127,7 +127,7 @@ export const int8: TensorCodec = {
     const range = finiteRange(x, 0, x.length);
     if (range === undefined) return undefined;
     const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
-    const q = new Uint8Array(x.length);
+    const q = unfilled(Uint8Array, x.length);
     quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint);
     return { codec: 'int8', scale, zeroPoint, body: q };
   },
@@ -139,7 +139,7 @@ export const int8: TensorCodec = {
     }
     const n = elementCount(dims);
     expectBodyBytes(coded, n, dims);
-    const out = new Float32Array(n);
+    const out = unfilled(Float32Array, n);
     dequantise(coded.body, out, zeroPoint, scale);
     return { type, dims: [...dims], data: out };
   },

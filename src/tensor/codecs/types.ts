@@ -30,6 +30,14 @@ export function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * `n` elements of `Ctor` in memory that is not zeroed first (as Buffer.allocUnsafeSlow), in an
+ * ArrayBuffer of their own: only for outputs whose every element is then written.
+ */
+export function unfilled<T extends Float32Array | Uint16Array | Int32Array | Uint8Array>(Ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
+  return new Ctor(Buffer.allocUnsafeSlow(n * Ctor.BYTES_PER_ELEMENT).buffer as ArrayBuffer, 0, n);
+}
+
 /** A Float32Array or Uint16Array over `bytes`, copied only when `bytes` is not aligned for it. */
 export function alignedView<T extends Float32Array | Uint16Array | Uint32Array>(bytes: Uint8Array, Ctor: { new (b: ArrayBuffer, o: number, n: number): T; new (n: number): T; BYTES_PER_ELEMENT: number }): T {
   const n = bytes.byteLength / Ctor.BYTES_PER_ELEMENT;

@@ -4,7 +4,7 @@
  * from the start of the message, then raw_data. The data itself is not copied: it is returned
  * as a view of the tensor's typed array, to be appended as its own chunk.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../crc32.js';
 import { elementCount } from '../../onnx/dtypes.js';
 import { WIRE_LEN } from '../../proto/reader.js';
 import { keyOf, ProtoWriter, varintLength, writeVarint } from '../../proto/writer.js';
