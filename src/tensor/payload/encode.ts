@@ -5,9 +5,9 @@
  * typed array (no copy).
  */
 import { Chunks, ProtoWriter } from '../../proto/writer.js';
+import { crc32 } from '../crc32.js';
 import { hostTensorBytes } from '../host.js';
 import { checkHost, isUint32, runIdProblem, SHA256_HEX } from './checks.js';
-import { crc32 } from '../crc32.js';
 import { checkCoded, codedPrefix, encodeCodedTensor, encodeTensor, type EncodedTensor } from './encode-tensor.js';
 import { encodeError } from './errors.js';
 import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
