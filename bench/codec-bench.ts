@@ -9,8 +9,9 @@
  * memcpy of the same bytes (Buffer.from copy) and raw (payload encode + concat + decode, no codec).
  * Goal: fp16 and int8 at least 1 GB/s encode+decode; lossless codecs reported as they are.
  * encode+decode MB/s = raw bytes / (encode ms + decode ms), each the median of the runs; encode is
- * the codec plus the payload's encoding and concatenation (CRC-32 of coded bodies included), decode
- * the payload's decoding (CRC check) plus the codec. Rows `<codec> scalar` time fp16, bf16 and int8 with
+ * the codec plus the payload's encoding into one buffer (encodeCodedPayload: each body written in
+ * its place, CRC-32 of coded bodies included; the same bytes as encodeTensors + encodePayload +
+ * concat), decode the payload's decoding (CRC check) plus the codec. Rows `<codec> scalar` time fp16, bf16 and int8 with
  * the SIMD kernels turned off (their element-by-element definitions): before and after, same run.
  * Column "by CPU time" gives encode+decode MB/s by the process's CPU time instead (other load on
  * the machine stretches wall time much more than CPU time); "best run" encode+decode MB/s of the
@@ -26,7 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HostTensor } from '../src/runtime/session.js';
-import { decodeTensors, encodeTensors, TENSOR_CODECS } from '../src/tensor/codecs/index.js';
+import { decodeTensors, encodeCodedPayload, encodeTensors, TENSOR_CODECS } from '../src/tensor/codecs/index.js';
 import { useSimd } from '../src/tensor/codecs/simd/index.js';
 import { decodePayload, encodePayload, type Payload } from '../src/tensor/payload/index.js';
 import { cutTensors } from '../test/tensor/cut-tensors.js';
@@ -112,10 +113,7 @@ export async function runCodecBench(opts: { models?: string[]; every?: number; r
     const wires = encoded.map((e) => Buffer.from(encodePayload({ ...payloadOf(e.tensors), coded: e.coded }).concat()));
     const sentBytes = wires.reduce((s, w) => s + w.length, 0);
     const encodeMs = await timed(runs, async () => {
-      for (const m of items) {
-        const e = await encodeTensors(m, codec);
-        encodePayload({ ...payloadOf(e.tensors), coded: e.coded }).concat();
-      }
+      for (const m of items) await encodeCodedPayload(payloadOf(m), codec);
     });
     const encodeCpuMs = lastCpuMs;
     const encodeBestMs = lastBestMs;

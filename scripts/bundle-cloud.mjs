@@ -7,7 +7,7 @@
 //  - dist/cloud/worker.js, the local cloud worker: one ES module, its lazy parts in chunks/.
 // Node then reads a few files and compiles little instead of resolving and evaluating about a
 // hundred small modules: the start-up of every job.
-// Native packages (onnxruntime-node, sharp, zstd) stay outside and load from node_modules.
+// Native packages (onnxruntime-node, sharp, zstd, crc32) stay outside and load from node_modules.
 // Run by `npm run build`, `npm ci` (prepare), `npm test` and `npm run bench`. Without it the
 // compiled entries work the same, only start slower; without the caches (a failed warm-up), the
 // bundle works the same, compiled at each start.
@@ -34,7 +34,7 @@ const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  external: ['onnxruntime-node', 'sharp', '@mongodb-js/zstd'],
+  external: ['onnxruntime-node', 'sharp', '@mongodb-js/zstd', '@node-rs/crc32'],
   logLevel: 'warning',
 };
 await rm(`${cloud}/chunks`, { recursive: true, force: true });

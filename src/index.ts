@@ -56,7 +56,7 @@ export { CsvAppender, readRows, summaryPath, writeSummary } from './profile/csv.
 
 // Payloads: the envelope of tensors between the edge and the cloud.
 export { decodePayload, encodePayload, payloadTensorBytes, PAYLOAD_DTYPES, PAYLOAD_VERSION, type CodedTensor, type DecodeOptions, type Payload } from './tensor/payload/index.js';
-export { CodecError, decodeTensors, encodeTensors, int8Channel, isTensorCodecName, TENSOR_CODECS, tensorCodec, type TensorCodec, type TensorCodecName } from './tensor/codecs/index.js';
+export { CodecError, decodeTensors, encodeCodedPayload, encodeTensors, int8Channel, isTensorCodecName, TENSOR_CODECS, tensorCodec, type TensorCodec, type TensorCodecName } from './tensor/codecs/index.js';
 export { profileCodecs, PROFILED_CODECS, type CodecProfile, type CodecSpeed, type CodecWire } from './profile/codec-profile.js';
 export { top1Agreement } from './profile/top1.js';
 

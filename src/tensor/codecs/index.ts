@@ -11,5 +11,5 @@ export { int8 } from './int8.js';
 export { zstd } from './zstd.js';
 export { int8Channel, int8ChannelAxis } from './int8-channel.js';
 export { isTensorCodecName, receivedCodec, TENSOR_CODEC_CHOICES, TENSOR_CODECS, tensorCodec, type TensorCodecName } from './registry.js';
-export { decodeTensors, encodeTensors, type EncodedTensors } from './tensors.js';
-export { CodecError, type CodedBody, type TensorCodec } from './types.js';
+export { decodeTensors, encodeCodedPayload, encodeTensors, type EncodedTensors } from './tensors.js';
+export { CodecError, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';

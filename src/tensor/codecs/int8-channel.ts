@@ -13,7 +13,7 @@
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { dequantise, finiteRange, int8, quantiseInto, quantiseRange, zeroPointFor } from './int8.js';
-import { CodecError, type CodedBody, type TensorCodec } from './types.js';
+import { CodecError, unfilled, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 export const INT8_CHANNEL_WIRE = 'int8c';
 const HEAD = 8;
@@ -36,30 +36,28 @@ export function int8ChannelAxis(name: string): number | undefined {
 
 /** The int8 codec per channel along `axis` (named `int8:axis=<axis>`). */
 export function int8Channel(axis: number): TensorCodec {
-  return {
-    name: `int8:axis=${axis}`,
-    lossless: false,
-    async encode(t: HostTensor): Promise<CodedBody | undefined> {
-      if (t.type !== 'float32') return undefined;
-      const rank = t.dims.length;
-      const a = axis < 0 ? rank + axis : axis;
-      const x = t.data as Float32Array;
-      if (a < 0 || a >= rank || 5 * t.dims[a]! >= x.length) return int8.encode(t);
-      const channels = t.dims[a]!;
-      const inner = elementCount(t.dims.slice(a + 1));
-      const outer = channels === 0 || inner === 0 ? 0 : x.length / (channels * inner);
-      const lo = new Float64Array(channels);
-      const hi = new Float64Array(channels);
-      for (let o = 0, i = 0; o < outer; o++) {
-        for (let c = 0; c < channels; c++, i += inner) {
-          const r = finiteRange(x, i, i + inner);
-          if (r === undefined) return undefined; // NaN or +-Inf
-          if (r.lo < lo[c]!) lo[c] = r.lo;
-          if (r.hi > hi[c]!) hi[c] = r.hi;
-        }
+  /** The channels' ranges found, the header, parameters and quantised elements still to be written. */
+  const plan = (t: HostTensor): PlannedBody | undefined => {
+    if (t.type !== 'float32') return undefined;
+    const rank = t.dims.length;
+    const a = axis < 0 ? rank + axis : axis;
+    const x = t.data as Float32Array;
+    if (a < 0 || a >= rank || 5 * t.dims[a]! >= x.length) return int8.plan!(t);
+    const channels = t.dims[a]!;
+    const inner = elementCount(t.dims.slice(a + 1));
+    const outer = channels === 0 || inner === 0 ? 0 : x.length / (channels * inner);
+    const lo = new Float64Array(channels);
+    const hi = new Float64Array(channels);
+    for (let o = 0, i = 0; o < outer; o++) {
+      for (let c = 0; c < channels; c++, i += inner) {
+        const r = finiteRange(x, i, i + inner);
+        if (r === undefined) return undefined; // NaN or +-Inf
+        if (r.lo < lo[c]!) lo[c] = r.lo;
+        if (r.hi > hi[c]!) hi[c] = r.hi;
       }
-      const body = new Uint8Array(HEAD + 5 * channels + x.length);
-      const view = new DataView(body.buffer);
+    }
+    const write = (body: Uint8Array): void => {
+      const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
       view.setUint32(0, a, true);
       view.setUint32(4, channels, true);
       const inv = new Float64Array(channels);
@@ -76,8 +74,16 @@ export function int8Channel(axis: number): TensorCodec {
       for (let o = 0, i = 0; o < outer; o++) {
         for (let c = 0; c < channels; c++, i += inner) quantiseInto(x, i, i + inner, q, inv[c]!, zps[c]!);
       }
-      return { codec: INT8_CHANNEL_WIRE, body };
+    };
+    return { codec: INT8_CHANNEL_WIRE, bytes: HEAD + 5 * channels + x.length, write };
+  };
+  return {
+    name: `int8:axis=${axis}`,
+    lossless: false,
+    async encode(t: HostTensor): Promise<CodedBody | undefined> {
+      return writtenBody(plan(t));
     },
+    plan,
     async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {
       const b = coded.body;
       const what = `${INT8_CHANNEL_WIRE} body of a [${dims.join(', ')}] tensor`;
@@ -99,7 +105,7 @@ export function int8Channel(axis: number): TensorCodec {
       const zp = b.subarray(HEAD + 4 * channels, HEAD + 5 * channels);
       const q = b.subarray(HEAD + 5 * channels);
       const inner = elementCount(dims.slice(a + 1));
-      const out = new Float32Array(n);
+      const out = unfilled(Float32Array, n);
       const outer = channels === 0 || inner === 0 ? 0 : n / (channels * inner);
       for (let o = 0, i = 0; o < outer; o++) {
         for (let c = 0; c < channels; c++, i += inner) dequantise(q, out, zp[c]!, scales[c]!, i, i + inner);

@@ -7,7 +7,7 @@
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { SIMD_MIN, simdDequantise, simdQuantise, simdRange } from './simd/index.js';
-import { CodecError, expectBodyBytes, type CodedBody, type TensorCodec } from './types.js';
+import { CodecError, expectBodyBytes, unfilled, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 /**
  * min(x, 0) and max(x, 0) over x[from..to), in one pass with four pairs of accumulators (no
@@ -118,19 +118,23 @@ export function zeroPointFor(lo: number, scale: number): number {
   return Math.min(255, Math.max(0, Math.round(-lo / scale)));
 }
 
+/** int8's plan: the range found (one pass), the quantisation still to be written. */
+function planInt8(t: HostTensor): PlannedBody | undefined {
+  if (t.type !== 'float32') return undefined;
+  const x = t.data as Float32Array;
+  const range = finiteRange(x, 0, x.length);
+  if (range === undefined) return undefined;
+  const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
+  return { codec: 'int8', scale, zeroPoint, bytes: x.length, write: (q) => quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint) };
+}
+
 export const int8: TensorCodec = {
   name: 'int8',
   lossless: false,
   async encode(t: HostTensor): Promise<CodedBody | undefined> {
-    if (t.type !== 'float32') return undefined;
-    const x = t.data as Float32Array;
-    const range = finiteRange(x, 0, x.length);
-    if (range === undefined) return undefined;
-    const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
-    const q = new Uint8Array(x.length);
-    quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint);
-    return { codec: 'int8', scale, zeroPoint, body: q };
+    return writtenBody(planInt8(t));
   },
+  plan: planInt8,
   async decode(coded: CodedBody, type: string, dims: readonly number[]): Promise<HostTensor> {
     const { scale, zeroPoint } = coded;
     if (scale === undefined || !Number.isFinite(scale) || !(scale > 0)) throw new CodecError(`int8 scale must be a positive finite number, got ${String(scale)}`);
@@ -139,7 +143,7 @@ export const int8: TensorCodec = {
     }
     const n = elementCount(dims);
     expectBodyBytes(coded, n, dims);
-    const out = new Float32Array(n);
+    const out = unfilled(Float32Array, n);
     dequantise(coded.body, out, zeroPoint, scale);
     return { type, dims: [...dims], data: out };
   },

@@ -4,7 +4,8 @@
  * refuses the first body that does not decode, before anything runs on the tensors.
  */
 import type { HostTensor } from '../../runtime/session.js';
-import type { CodedTensor, Payload } from '../payload/types.js';
+import { encodePayloadPlanned } from '../payload/encode.js';
+import type { CodedTensor, Payload, PlannedTensor } from '../payload/types.js';
 import { receivedCodec, tensorCodec } from './registry.js';
 import { CodecError } from './types.js';
 
@@ -22,6 +23,33 @@ export async function encodeTensors(tensors: ReadonlyMap<string, HostTensor>, co
     else out.coded.set(name, { ...c, type: t.type, dims: [...t.dims] });
   }
   return out;
+}
+
+/**
+ * The payload `p` with its tensors through the codec, as one message: the bytes of
+ * encodePayload({ ...p, ...await encodeTensors(p.tensors, codecName) }).concat(), with each body
+ * written straight into its place (codecs with a plan; the others' bodies copied there once).
+ */
+export async function encodeCodedPayload(p: Omit<Payload, 'coded'>, codecName: string): Promise<Uint8Array> {
+  const codec = tensorCodec(codecName);
+  const raw = new Map<string, HostTensor>();
+  const planned = new Map<string, PlannedTensor>();
+  for (const [name, t] of p.tensors) {
+    let c: PlannedTensor | undefined;
+    if (codec?.plan) {
+      const b = codec.plan(t);
+      if (b) c = { ...b, type: t.type, dims: [...t.dims] };
+    } else if (codec) {
+      const b = await codec.encode(t);
+      if (b) {
+        const { body, ...params } = b;
+        c = { ...params, type: t.type, dims: [...t.dims], bytes: body.byteLength, write: (out) => out.set(body) };
+      }
+    }
+    if (c === undefined) raw.set(name, t);
+    else planned.set(name, c);
+  }
+  return encodePayloadPlanned({ ...p, tensors: raw }, planned);
 }
 
 /** Every tensor of the payload, the coded ones decoded to the type and shape they were sent with. */

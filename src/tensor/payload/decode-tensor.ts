@@ -4,7 +4,7 @@
  * numeric data views the input where it is aligned for its element size, copies otherwise).
  */
 import { isUtf8 } from 'node:buffer';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../crc32.js';
 import { elementCount, findDtypeByOnnx } from '../../onnx/dtypes.js';
 import { ProtoReader, WIRE_I64, WIRE_LEN, WIRE_VARINT } from '../../proto/reader.js';
 import type { HostTensor } from '../../runtime/session.js';

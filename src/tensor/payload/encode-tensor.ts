@@ -4,8 +4,8 @@
  * from the start of the message, then raw_data. The data itself is not copied: it is returned
  * as a view of the tensor's typed array, to be appended as its own chunk.
  */
-import { crc32 } from 'node:zlib';
-import { elementCount } from '../../onnx/dtypes.js';
+import { crc32 } from '../crc32.js';
+import { elementCount, type DTypeInfo } from '../../onnx/dtypes.js';
 import { WIRE_LEN } from '../../proto/reader.js';
 import { keyOf, ProtoWriter, varintLength, writeVarint } from '../../proto/writer.js';
 import type { HostTensor } from '../../runtime/session.js';
@@ -47,8 +47,11 @@ function tensorView(name: string, t: HostTensor, size: number, count: number): U
 const metaWriter = new ProtoWriter();
 const encodingWriter = new ProtoWriter();
 
-/** dims, data_type, string_data (string tensors), name and encoding, in field-number order (valid until the next call). */
-function tensorMeta(name: string, t: Pick<HostTensor, 'dims'>, onnx: number, strings: readonly string[] | undefined, coded?: CodedTensor): Uint8Array {
+/**
+ * dims, data_type, string_data (string tensors), name and encoding, in field-number order (valid
+ * until the next call); `crc` is the coded body's CRC-32 where the caller has it.
+ */
+function tensorMeta(name: string, t: Pick<HostTensor, 'dims'>, onnx: number, strings: readonly string[] | undefined, coded?: Omit<CodedTensor, 'body'> & { body?: Uint8Array }, crc?: number): Uint8Array {
   const w = metaWriter.reset();
   for (const d of t.dims) w.uint(T.dims, d);
   w.uint(T.dataType, onnx);
@@ -58,15 +61,15 @@ function tensorMeta(name: string, t: Pick<HostTensor, 'dims'>, onnx: number, str
     const e = encodingWriter.reset().string(E.codec, coded.codec);
     if (coded.scale !== undefined) e.double(E.scale, coded.scale);
     if (coded.zeroPoint) e.uint(E.zeroPoint, coded.zeroPoint);
-    const crc = crc32(coded.body);
-    if (crc !== 0) e.uint(E.crc32, crc);
+    const sum = crc ?? crc32(coded.body!);
+    if (sum !== 0) e.uint(E.crc32, sum);
     w.message(T.encoding, e);
   }
   return w.finish();
 }
 
-function checkCoded(name: string, c: CodedTensor): void {
-  if (c === null || typeof c !== 'object' || !(c.body instanceof Uint8Array)) throw encodeError(`coded tensor ${describeName(name)} needs a byte body`);
+/** A coded tensor's codec, parameters and type (its body: the caller's check). */
+export function checkCoded(name: string, c: Omit<CodedTensor, 'body'>): void {
   if (typeof c.codec !== 'string' || c.codec === '' || c.codec === 'raw') throw encodeError(`coded tensor ${describeName(name)} needs a codec name other than 'raw'`);
   if (c.scale !== undefined && !Number.isFinite(c.scale)) throw encodeError(`coded tensor ${describeName(name)} has a scale that is not finite`);
   if (c.zeroPoint !== undefined && !isUint32(c.zeroPoint)) throw encodeError(`coded tensor ${describeName(name)} has a zero point that is not a uint32`);
@@ -75,12 +78,22 @@ function checkCoded(name: string, c: CodedTensor): void {
 
 /** Lays out one coded tensor field (raw_data is the codec's body) whose first byte is at `offset` of the message. */
 export function encodeCodedTensor(name: string, c: CodedTensor, offset: number): EncodedTensor {
+  if (c === null || typeof c !== 'object' || !(c.body instanceof Uint8Array)) throw encodeError(`coded tensor ${describeName(name)} needs a byte body`);
   checkCoded(name, c);
   return encodeTensor(name, { type: c.type, dims: c.dims, data: new Uint8Array(0) }, offset, c);
 }
 
+/**
+ * The prefix of a checked coded tensor with a body of `bytes` bytes whose CRC-32 is `crc`, the
+ * field's first byte at `offset` of the message (the body follows the prefix).
+ */
+export function codedPrefix(name: string, c: Omit<CodedTensor, 'body'>, bytes: number, crc: number, offset: number): Uint8Array {
+  return framed(tensorMeta(name, c, checkedHead(name, c).onnx, undefined, c, crc), bytes, offset);
+}
+
 /** Lays out one tensor field whose first byte is at `offset` of the message. */
-export function encodeTensor(name: string, t: HostTensor, offset: number, coded?: CodedTensor): EncodedTensor {
+/** The element type of a tensor with a valid name, type and dims; an encode error otherwise. */
+export function checkedHead(name: string, t: Pick<HostTensor, 'type' | 'dims'>): DTypeInfo {
   if (typeof name !== 'string' || name === '') throw encodeError('a tensor has an empty name');
   if (t === null || typeof t !== 'object') throw encodeError(`tensor ${describeName(name)} is not a tensor`);
   const dtype = payloadDtypeByName(t.type);
@@ -88,6 +101,11 @@ export function encodeTensor(name: string, t: HostTensor, offset: number, coded?
   if (!Array.isArray(t.dims) || t.dims.length > MAX_RANK || !t.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw encodeError(`tensor ${describeName(name)} has invalid dims [${String(t.dims)}] (at most ${MAX_RANK} non-negative integers)`);
   }
+  return dtype;
+}
+
+export function encodeTensor(name: string, t: HostTensor, offset: number, coded?: CodedTensor): EncodedTensor {
+  const dtype = checkedHead(name, t);
   const count = elementCount(t.dims);
 
   let raw: Uint8Array | undefined;
@@ -101,18 +119,25 @@ export function encodeTensor(name: string, t: HostTensor, offset: number, coded?
   } else {
     raw = coded ? coded.body : tensorView(name, t, dtype.bytes, count);
   }
-  const metaBytes = tensorMeta(name, t, dtype.onnx, strings, coded);
+  const prefix = framed(tensorMeta(name, t, dtype.onnx, strings, coded), raw?.length, offset);
+  return { prefix, ...(raw !== undefined ? { raw } : {}), length: prefix.length + (raw?.length ?? 0) };
+}
 
+/**
+ * The tensors key and length, `metaBytes`, then (numeric tensors: `rawLength` given) the padding
+ * and the raw_data key and length, for a field whose first byte is at `offset` of the message.
+ */
+function framed(metaBytes: Uint8Array, rawLength: number | undefined, offset: number): Uint8Array {
   // Numeric tensors end with [padding] raw_data; choose the padding so that raw_data starts
   // at a multiple of ALIGN from the start of the message.
   let padding = 0; // bytes of the whole padding field (0: no field)
   let padContent = 0;
   let body = metaBytes.length;
-  if (raw !== undefined) {
-    const rawHead = TAG_RAW_LEN + varintLength(raw.length);
+  if (rawLength !== undefined) {
+    const rawHead = TAG_RAW_LEN + varintLength(rawLength);
     const fits = (pad: number): boolean => {
-      const b = metaBytes.length + pad + rawHead + raw!.length;
-      return raw!.length === 0 || (offset + TAG_TENSORS_LEN + varintLength(b) + metaBytes.length + pad + rawHead) % ALIGN === 0;
+      const b = metaBytes.length + pad + rawHead + rawLength;
+      return rawLength === 0 || (offset + TAG_TENSORS_LEN + varintLength(b) + metaBytes.length + pad + rawHead) % ALIGN === 0;
     };
     if (!fits(0)) {
       let k = 0;
@@ -122,10 +147,10 @@ export function encodeTensor(name: string, t: HostTensor, offset: number, coded?
       padContent = k;
       padding = TAG_PADDING_LEN + varintLength(k) + k;
     }
-    body = metaBytes.length + padding + rawHead + raw.length;
+    body = metaBytes.length + padding + rawHead + rawLength;
   }
 
-  const prefixLength = TAG_TENSORS_LEN + varintLength(body) + body - (raw?.length ?? 0);
+  const prefixLength = TAG_TENSORS_LEN + varintLength(body) + body - (rawLength ?? 0);
   const prefix = new Uint8Array(prefixLength);
   let pos = writeVarint(prefix, 0, TAG_TENSORS);
   pos = writeVarint(prefix, pos, body);
@@ -136,10 +161,10 @@ export function encodeTensor(name: string, t: HostTensor, offset: number, coded?
     pos = writeVarint(prefix, pos, padContent);
     pos += padContent; // already zero
   }
-  if (raw !== undefined) {
+  if (rawLength !== undefined) {
     pos = writeVarint(prefix, pos, TAG_RAW);
-    pos = writeVarint(prefix, pos, raw.length);
+    pos = writeVarint(prefix, pos, rawLength);
   }
   if (pos !== prefixLength) throw new Error('payload: tensor prefix size mismatch (bug)');
-  return { prefix, ...(raw !== undefined ? { raw } : {}), length: prefixLength + (raw?.length ?? 0) };
+  return prefix;
 }

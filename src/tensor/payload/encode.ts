@@ -5,13 +5,14 @@
  * typed array (no copy).
  */
 import { Chunks, ProtoWriter } from '../../proto/writer.js';
+import { crc32 } from '../crc32.js';
 import { hostTensorBytes } from '../host.js';
 import { checkHost, isUint32, runIdProblem, SHA256_HEX } from './checks.js';
-import { encodeCodedTensor, encodeTensor, type EncodedTensor } from './encode-tensor.js';
+import { checkCoded, codedPrefix, encodeCodedTensor, encodeTensor, type EncodedTensor } from './encode-tensor.js';
 import { encodeError } from './errors.js';
 import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
 import { MAX_LIST_ENTRIES, PAYLOAD_VERSION } from './limits.js';
-import type { Payload } from './types.js';
+import type { Payload, PlannedTensor } from './types.js';
 
 function checkPayloadForEncoding(p: Payload): void {
   if (p === null || typeof p !== 'object') throw encodeError('not a payload object');
@@ -100,15 +101,8 @@ function header(w: ProtoWriter, p: Payload, messageBytes: number): Uint8Array {
 export function encodePayload(p: Payload): Chunks {
   checkHost();
   checkPayloadForEncoding(p);
-  // fixed64 message_bytes has the same size for any value.
-  const headerLength = header(sizing.reset(), p, 1).length;
-  const tensors: EncodedTensor[] = [];
-  let offset = headerLength;
-  for (const [name, t] of p.tensors) {
-    const e = encodeTensor(name, t, offset);
-    tensors.push(e);
-    offset += e.length;
-  }
+  const { headerLength, tensors, offset: rawEnd } = rawTensors(p);
+  let offset = rawEnd;
   for (const [name, c] of p.coded ?? []) {
     const e = encodeCodedTensor(name, c, offset);
     tensors.push(e);
@@ -122,6 +116,70 @@ export function encodePayload(p: Payload): Chunks {
     if (e.raw !== undefined) chunks.push(e.raw);
   }
   return chunks;
+}
+
+/** The header's size (fixed64 message_bytes has the same size for any value) and the raw tensors laid out after it. */
+function rawTensors(p: Payload): { headerLength: number; tensors: EncodedTensor[]; offset: number } {
+  const headerLength = header(sizing.reset(), p, 1).length;
+  const tensors: EncodedTensor[] = [];
+  let offset = headerLength;
+  for (const [name, t] of p.tensors) {
+    const e = encodeTensor(name, t, offset);
+    tensors.push(e);
+    offset += e.length;
+  }
+  return { headerLength, tensors, offset };
+}
+
+/** A CRC-32 whose varint takes the most bytes: a coded tensor's layout with it is the longest. */
+const LONGEST_CRC = 0xffffffff;
+/** Room a coded tensor may need beyond its longest layout at offset 0: its padding at another offset, and one more byte of a length. */
+const LAYOUT_SLACK = 16;
+
+/**
+ * The bytes encodePayload({ ...p, coded }).concat() gives for `planned` coded tensors (after
+ * p.tensors, in order), in one buffer with each body written in its place by its `write`: no
+ * body of its own, no copy of it. A body is written where the layout with the longest CRC-32
+ * puts it, its CRC-32 taken, and moved by a few bytes in the rare case the layout with that CRC
+ * starts it elsewhere.
+ */
+export function encodePayloadPlanned(p: Omit<Payload, 'coded'>, planned: ReadonlyMap<string, PlannedTensor>): Uint8Array {
+  checkHost();
+  checkPayloadForEncoding(p);
+  if (!(planned instanceof Map)) throw encodeError('coded must be a Map');
+  for (const [name, c] of planned) {
+    if (p.tensors.has(name)) throw encodeError(`tensor ${JSON.stringify(name)} is both raw and coded`);
+    if (c === null || typeof c !== 'object' || !Number.isSafeInteger(c.bytes) || c.bytes < 0 || typeof c.write !== 'function') {
+      throw encodeError(`coded tensor ${JSON.stringify(name)} needs a body size and a writer`);
+    }
+    checkCoded(name, c);
+  }
+  const { headerLength, tensors, offset: rawEnd } = rawTensors(p);
+  let bound = rawEnd;
+  for (const [name, c] of planned) bound += codedPrefix(name, c, c.bytes, LONGEST_CRC, 0).length + c.bytes + LAYOUT_SLACK;
+  const out = Buffer.allocUnsafeSlow(bound);
+  let offset = headerLength;
+  for (const e of tensors) {
+    out.set(e.prefix, offset);
+    if (e.raw !== undefined) out.set(e.raw, offset + e.prefix.length);
+    offset += e.length;
+  }
+  for (const [name, c] of planned) {
+    const guess = offset + codedPrefix(name, c, c.bytes, LONGEST_CRC, offset).length;
+    const body = out.subarray(guess, guess + c.bytes);
+    c.write(body);
+    const prefix = codedPrefix(name, c, c.bytes, crc32(body), offset);
+    const at = offset + prefix.length;
+    if (at !== guess) out.copyWithin(at, guess, guess + c.bytes);
+    out.set(prefix, offset);
+    offset = at + c.bytes;
+  }
+  const head = header(new ProtoWriter(), p, offset);
+  if (head.length !== headerLength) throw new Error('payload: header size changed (bug)');
+  out.set(head, 0);
+  // Nothing of the memory past the message stays in the buffer unwritten.
+  out.fill(0, offset);
+  return out.subarray(0, offset);
 }
 
 /** Sum of the tensors' raw data bytes (strings: UTF-8 bytes; coded tensors: their bodies). */

@@ -14,5 +14,5 @@ export type { CodedTensor, DecodeOptions, Payload } from './types.js';
 export { PayloadError } from './errors.js';
 export { DEFAULT_MAX_BYTES, DEFAULT_MAX_TENSORS, MAX_LIST_ENTRIES, MAX_RANK, MAX_RUN_ID_LENGTH, PAYLOAD_VERSION } from './limits.js';
 export { PAYLOAD_DTYPES } from './fields.js';
-export { encodePayload, payloadTensorBytes } from './encode.js';
+export { encodePayload, encodePayloadPlanned, payloadTensorBytes } from './encode.js';
 export { decodePayload } from './decode.js';

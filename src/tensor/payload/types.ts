@@ -42,6 +42,16 @@ export interface CodedTensor {
   body: Uint8Array;
 }
 
+/**
+ * A coded tensor whose body is not written yet: what a CodedTensor says, the body's size, and
+ * `write`, which fills all of a body of that size (encodePayloadPlanned gives it its place in the
+ * payload, so the body is written there and nowhere else).
+ */
+export interface PlannedTensor extends Omit<CodedTensor, 'body'> {
+  bytes: number;
+  write(body: Uint8Array): void;
+}
+
 export interface DecodeOptions {
   /** Largest payload accepted, in bytes. Default DEFAULT_MAX_BYTES (2 GiB). */
   maxBytes?: number;
