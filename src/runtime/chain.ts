@@ -61,7 +61,7 @@ export async function runChain(
 }
 
 /** CPU time (user + system, all threads of this process) since `start`, in milliseconds. */
-export function cpuMsSince(start: NodeJS.CpuUsage): number {
+function cpuMsSince(start: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(start);
   return (d.user + d.system) / 1000;
 }
