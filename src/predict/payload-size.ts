@@ -18,7 +18,7 @@ import type { CodedTensor } from '../tensor/payload/types.js';
 const RUN_ID = '00000000T000000-00000000';
 const PART_HASH = '0'.repeat(64);
 /** The timings a cloud worker reports for one part; the warm load is 0 (written without its value). */
-const CLOUD_TIMINGS = ['cloud_download_ms', 'cloud_decode_ms', 'cloud_part1_ms', 'cloud_load_ms', 'cloud_ms', 'cloud_encode_ms'];
+const CLOUD_TIMINGS = ['cloud_download_ms', 'cloud_decode_ms', 'cloud_part1_ms', 'cloud_load_ms', 'cloud_ms', 'cloud_cpu_ms', 'cloud_encode_ms'];
 /** What a job that reads its payload from a file and writes its result to one reports (onnx-cloud --input_file: no encode timing; the load is cold). */
 const FILE_JOB_TIMINGS = CLOUD_TIMINGS.filter((t) => t !== 'cloud_encode_ms');
 

@@ -47,6 +47,11 @@ export const COLUMNS = [
   'cloud_encode_ms',
   'cloud_upload_ms',
   'model_upload_ms',
+  // CPU time (user + system, every thread of the process) during edge_ms and cloud_ms, each
+  // measured by the process that ran the part; empty where that side runs nothing, or the cloud
+  // side does not report it (a worker of an earlier version).
+  'edge_cpu_ms',
+  'cloud_cpu_ms',
   // The split point's unrecorded warm-up cycles (--warmup): their time on the edge's clock, in all.
   'warmup_ms',
   'max_abs_diff',

@@ -53,6 +53,8 @@ export const LATER_COLUMNS: Readonly<Partial<Record<(typeof COLUMNS)[number], st
   store_retries: '',
   warmup_ms: '',
   cloud_restarts: '',
+  edge_cpu_ms: '',
+  cloud_cpu_ms: '',
 };
 
 /**

@@ -295,6 +295,7 @@ export class PreparedSplit {
       if (this.edge) {
         const edge = await runChain([this.edge], outputs);
         row.edge_ms = ms(edge.partMs[0]!);
+        row.edge_cpu_ms = ms(edge.partCpuMs[0]!);
         outputs = edge.tensors;
       } else {
         row.edge_ms = 0;
@@ -349,6 +350,7 @@ export class PreparedSplit {
         let cloudUploadMs = 0;
         const cloudTime = (name: string): number | '' => (timing.has(name) ? ms(timing.get(name)!) : '');
         row.cloud_ms = cloudTime('cloud_ms');
+        row.cloud_cpu_ms = cloudTime('cloud_cpu_ms');
         // Backends that start a fresh process per job (Kubernetes Jobs, OSCAR) load the part on
         // every job: that cold start is this row's, not the split point's.
         const coldLoad = timing.get('cloud_load_ms') ?? 0;

@@ -17,6 +17,12 @@ export interface ChainResult {
   produced: Map<string, HostTensor>;
   /** Inference time of each part in milliseconds: its run alone, not the building of its feeds. */
   partMs: number[];
+  /**
+   * CPU time of each part's run in milliseconds (user + system, every thread of this process, over
+   * the same span as partMs): onnxruntime's threads, spinning within the run included, and whatever
+   * else the process did meanwhile.
+   */
+  partCpuMs: number[];
 }
 
 /**
@@ -31,6 +37,7 @@ export async function runChain(
   const tensors = new Map<string, HostTensor>(inputs instanceof Map ? inputs : Object.entries(inputs));
   const produced = new Map<string, HostTensor>();
   const partMs: number[] = [];
+  const partCpuMs: number[] = [];
   for await (const s of sessions) {
     const part = partMs.length + 1;
     const feeds: Record<string, HostTensor> = {};
@@ -39,14 +46,22 @@ export async function runChain(
       if (!t) throw options.missing?.(name, part) ?? new GraphError(`part ${part} needs tensor '${name}', which neither the inputs nor an earlier part provide`);
       feeds[name] = t;
     }
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const out = await s.run(feeds);
     partMs.push(performance.now() - t0);
+    partCpuMs.push(cpuMsSince(c0));
     for (const name of s.inputNames) produced.delete(name);
     for (const [name, t] of Object.entries(out)) {
       tensors.set(name, t);
       produced.set(name, t);
     }
   }
-  return { tensors, produced, partMs };
+  return { tensors, produced, partMs, partCpuMs };
+}
+
+/** CPU time (user + system, all threads of this process) since `start`, in milliseconds. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
 }

@@ -113,7 +113,7 @@ const SPLIT_POINTS = chainSplitPoints(zoo.find((z) => z.name === 'lenet5')!.buil
 const LAST_SPLIT = SPLIT_POINTS - 1;
 
 describe('--cloud kubernetes', () => {
-  it('run_all over Jobs: rows ok, results equal the full model, job columns filled, Jobs deleted, keys only in the Secret', async () => {
+  it('run_all over Jobs: rows ok, results equal the full model, job and CPU columns filled, Jobs deleted, keys only in the Secret', async () => {
     const csv = join(dir, 'jobs.csv');
     const before = server.requests.filter((r) => r.startsWith(POST_JOB)).length;
     const r = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '2', '--warmup', '0', '--threads', '1', '--cloud', 'kubernetes', '--results_file', csv]);
@@ -123,10 +123,15 @@ describe('--cloud kubernetes', () => {
     for (const row of got) {
       assert.equal(row.status, 'ok', `${row.split_index}/${row.rep}: ${row.error}`);
       assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index}: max diff ${row.max_abs_diff}`);
+      // The CPU time of each side's part, as the process that ran it measured it (the Job's onnx-cloud for the cloud).
+      assert.equal(row.edge_cpu_ms === '', row.split_index === '0', `split ${row.split_index}: edge_cpu_ms '${row.edge_cpu_ms}'`);
+      if (row.split_index !== '0') assert.ok(Number(row.edge_cpu_ms) > 0, `edge_cpu_ms ${row.edge_cpu_ms}`);
       if (Number(row.split_index) === LAST_SPLIT) {
         assert.equal(row.backend, 'none');
+        assert.equal(row.cloud_cpu_ms, '', 'nothing ran in the cloud');
         continue;
       }
+      assert.ok(Number(row.cloud_cpu_ms) > 0, `split ${row.split_index}: cloud_cpu_ms '${row.cloud_cpu_ms}'`);
       assert.equal(row.backend, 'kubernetes');
       assert.match(row.job_name!, new RegExp(`^onnx-.*-s${row.split_index}-r${row.rep}$`));
       for (const c of ['job_queue_s', 'job_run_s'] as const) assert.ok(row[c] !== '' && Number(row[c]) >= 0, `${c} = '${row[c]}'`);

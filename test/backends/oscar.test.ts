@@ -73,7 +73,7 @@ const lastSplit = () => analysis.splitPoints.length - 1;
 /** Payload file name of a split and repetition, from the backend's naming. */
 
 describe('the oscar backend through run_all', () => {
-  it('runs every split through OSCAR jobs started by the upload; results equal the full model; job times filled', async () => {
+  it('runs every split through OSCAR jobs started by the upload; results equal the full model; job times and CPU times filled', async () => {
     const splits = [0, 6, lastSplit()];
     // The first job of split 6 waits a second in the queue.
     server.faults = { queueDelayMs: (k) => (/-6-0\.pb$/.test(k) ? 1100 : 0) };
@@ -86,10 +86,15 @@ describe('the oscar backend through run_all', () => {
     for (const row of got) {
       assert.equal(row.status, 'ok', `split ${row.split_index}/${row.rep}: ${row.error}`);
       assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index} equals the full model (max diff ${row.max_abs_diff})`);
+      // The CPU time of each side's part, as the process that ran it measured it (the job's onnx-cloud for the cloud).
+      assert.equal(row.edge_cpu_ms === '', row.split_index === '0', `split ${row.split_index}: edge_cpu_ms '${row.edge_cpu_ms}'`);
+      if (row.split_index !== '0') assert.ok(Number(row.edge_cpu_ms) > 0, `edge_cpu_ms ${row.edge_cpu_ms}`);
       if (Number(row.split_index) === lastSplit()) {
         assert.equal(row.backend, 'none');
+        assert.equal(row.cloud_cpu_ms, '', 'nothing ran in the cloud');
         continue;
       }
+      assert.ok(Number(row.cloud_cpu_ms) > 0, `split ${row.split_index}: cloud_cpu_ms '${row.cloud_cpu_ms}'`);
       assert.equal(row.backend, 'oscar');
       assert.match(row.job_name!, /^svc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       names.add(row.job_name!);

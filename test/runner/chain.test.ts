@@ -1,8 +1,9 @@
 /**
  * runChain, the one way parts are run in order (tests of the split engine, the sweep's edge part,
- * onnx-edge and the cloud runner): tensors fed by name, what comes back, the time of each part,
- * the error naming a missing tensor, and parts loaded one at a time. Real onnxruntime sessions on
- * the input_reuse model cut twice, so that the last part reads the model input directly.
+ * onnx-edge and the cloud runner): tensors fed by name, what comes back, the time and the CPU
+ * time of each part, the error naming a missing tensor, and parts loaded one at a time. Real
+ * onnxruntime sessions on the input_reuse model cut twice, so that the last part reads the model
+ * input directly.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -16,6 +17,8 @@ import type { ModelAnalysis } from '../../src/split/analysis.js';
 import { buildParts, type BuiltPart } from '../../src/split/split.js';
 import { analyze, assertSameTensor, feedsFor, partSession, zooSubject } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
+
+const cpuMsOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
 let a: ModelAnalysis;
 let parts: BuiltPart[];
@@ -70,9 +73,38 @@ describe('runChain', () => {
       assert.deepEqual([...run.produced.keys()].sort(), [...a.index.outputs].sort(), 'here, the model outputs');
       assert.equal(run.partMs.length, parts.length);
       for (const ms of run.partMs) assert.ok(Number.isFinite(ms) && ms >= 0, `part time ${ms}`);
+      assert.equal(run.partCpuMs.length, parts.length);
+      for (const ms of run.partCpuMs) assert.ok(Number.isFinite(ms) && ms > 0, `part CPU time ${ms}: onnxruntime computed`);
     } finally {
       await releaseAll(sessions);
     }
+  });
+
+  it("each part's CPU time is this process's CPU during its run: not the loading before it, and not the time it waits", async () => {
+    const burn = (cpuMs: number): void => {
+      const c0 = process.cpuUsage();
+      while (cpuMsOf(process.cpuUsage(c0)) < cpuMs);
+    };
+    const fake = (run: () => Promise<void>): Session => ({
+      inputNames: [],
+      outputNames: ['y'],
+      run: async () => {
+        await run();
+        return { y: { type: 'float32', dims: [1], data: new Float32Array(1) } };
+      },
+      release: async () => undefined,
+    });
+    async function* loaded(): AsyncGenerator<Session> {
+      // A part's load (here 60 ms of CPU) comes before its run, outside it.
+      burn(60);
+      yield fake(async () => burn(40));
+      burn(60);
+      yield fake(() => new Promise((resolve) => setTimeout(resolve, 80)));
+    }
+    const run = await runChain(loaded(), {});
+    const [busy, idle] = run.partCpuMs as [number, number];
+    assert.ok(busy >= 40 && busy < 100, `the computing part: ${busy} ms of CPU (40 burnt in its run, 120 around it)`);
+    assert.ok(idle < 20, `the waiting part: ${idle} ms of CPU over an 80 ms wait`);
   });
 
   it('names the part and the tensor nothing provides, or throws the caller’s error', async () => {
@@ -178,10 +210,11 @@ describe('CloudRunner over runChain', () => {
         for (const name of a.index.outputs) assertSameTensor(result.tensors.get(name), expected[name]!, `round ${round}: ${name}`);
         assert.deepEqual(
           result.timings.map((t) => t.name),
-          ['cloud_part1_ms', 'cloud_part2_ms', 'cloud_load_ms', 'cloud_ms'],
+          ['cloud_part1_ms', 'cloud_part2_ms', 'cloud_load_ms', 'cloud_ms', 'cloud_cpu_ms'],
         );
         const t = new Map(result.timings.map((x) => [x.name, x.ms]));
         assert.equal(t.get('cloud_ms'), t.get('cloud_part1_ms')! + t.get('cloud_part2_ms')!);
+        assert.ok(t.get('cloud_cpu_ms')! > 0, `the parts' CPU time: ${t.get('cloud_cpu_ms')} ms`);
         assert.ok(t.get('cloud_load_ms')! > 0, 'one session warm: both parts load again every round');
       }
       assert.equal(r.loads(), 4);

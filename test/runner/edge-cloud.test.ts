@@ -157,13 +157,14 @@ function assertModelOutputs(f: Fixture, result: Payload, what: string): void {
 function assertTimings(t: unknown, parts: number, what: string): Record<string, number> {
   assert.ok(t && typeof t === 'object', `${what}: timings`);
   const timings = t as Record<string, number>;
-  const names = ['cloud_download_ms', 'cloud_decode_ms', 'cloud_load_ms', 'cloud_ms', ...Array.from({ length: parts }, (_, i) => `cloud_part${i + 1}_ms`)];
+  const names = ['cloud_download_ms', 'cloud_decode_ms', 'cloud_load_ms', 'cloud_ms', 'cloud_cpu_ms', ...Array.from({ length: parts }, (_, i) => `cloud_part${i + 1}_ms`)];
   for (const n of names) {
     assert.equal(typeof timings[n], 'number', `${what}: timing ${n} in ${JSON.stringify(timings)}`);
     assert.ok(timings[n]! >= 0 && Number.isFinite(timings[n]), `${what}: ${n} = ${timings[n]}`);
   }
   assert.equal(timings[`cloud_part${parts + 1}_ms`], undefined, `${what}: only ${parts} part(s) ran`);
   assert.ok(timings.cloud_load_ms! > 0, `${what}: the parts were loaded cold`);
+  assert.ok(timings.cloud_cpu_ms! > 0, `${what}: the parts' CPU time`);
   return timings;
 }
 
