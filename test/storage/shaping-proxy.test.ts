@@ -446,6 +446,24 @@ describe('a store behind the shaping proxy', () => {
     assert.equal(linked.proxy.open, 0, 'stopping the store stops the proxy');
   });
 
+  test('a put that takes the slow link longer than the idle limit is not given up while its bytes are still crossing', async () => {
+    // 40 KB at 0.4 Mbit/s take 800 ms; the client has written them all at once, and nothing moves on its socket meanwhile.
+    const linked = await openLinkedStore(
+      { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey },
+      { bucket: 'link-test', region: embedded.region, requestIdleMs: 250, retryBudgetMs: 0 },
+      { bandwidthMbit: 0.4, rttMs: 0 },
+    );
+    try {
+      const data = randomBytes(40_000);
+      // No retries (retryBudgetMs 0): a connection given up as idle would fail the put.
+      await linked.store.put('slow/a.bin', data);
+      assert.ok((await embedded.store.get('slow/a.bin')).equals(data));
+      await linked.store.remove(['slow/a.bin']);
+    } finally {
+      await linked.stop();
+    }
+  });
+
   test("the store sees the endpoint's own host:port in the Host header, not the proxy's", async () => {
     const hosts: string[] = [];
     const fake = http.createServer((req, res) => {
