@@ -22,7 +22,7 @@ import { newRunId } from '../storage/run-id.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
-import { preloadParts, UploadedParts } from './part-preload.js';
+import { preloadParts, UploadedParts, type PartUploadListener } from './part-preload.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
 
 export interface StartRunOptions {
@@ -38,6 +38,8 @@ export interface StartRunOptions {
   expected?: Record<string, HostTensor>;
   /** The split points to be measured, in order: their cloud parts are put in the store while the cloud side starts. */
   preload?: readonly SplitPoint[];
+  /** Hears of each cloud part before it is put in the store, while the cloud side starts and during the sweep. */
+  onPartUpload?: PartUploadListener;
 }
 
 export interface SplitMeasurement {
@@ -178,7 +180,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
         await full.release();
       }
     }
-    if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts);
+    if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts, options.onPartUpload);
     await warming;
   } catch (err) {
     await warming?.catch(() => undefined);
@@ -203,6 +205,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     keepObjects: config.keepObjects || cloud.embedded,
   };
   if (config.link) ctx.link = config.link;
+  if (options.onPartUpload) ctx.onPartUpload = options.onPartUpload;
   if (backend.requestStoreRetryMs !== undefined) ctx.storeRetryMs = backend.requestStoreRetryMs;
   ctx.threads = threadColumns(config);
   ctx.graphOpt = config.graphOptimizationLevel;

@@ -20,7 +20,7 @@ import { top1Agreement } from './top1.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 import { emptyRow, ms, transferOnPath, type Row } from './columns.js';
-import { preloadParts, UploadedParts } from './part-preload.js';
+import { preloadParts, putPart, UploadedParts, type PartUploadListener } from './part-preload.js';
 import { StoreUnavailableError, untilSteady } from './store-outage.js';
 
 export class SweepError extends OnnxManagerError {}
@@ -59,6 +59,8 @@ export interface SweepContext {
   tensorCodec?: string;
   /** The store retry budget (ms) every input payload carries (the backend's requestStoreRetryMs). */
   storeRetryMs?: number;
+  /** Hears of each cloud part before it is put in the store (a status line while parts cross the link). */
+  onPartUpload?: PartUploadListener;
 }
 
 /** The input shapes a sweep runs with, as the input_shapes column holds them: name:1x3x224x224;... */
@@ -131,7 +133,7 @@ export class PreparedSplit {
     let uploadMs = 0;
     let retries = 0;
     const cloudModels: string[] = [];
-    for (const p of cloudParts) {
+    for (const [k, p] of cloudParts.entries()) {
       const bytes = p.part.model.concat();
       const hash = partHash(bytes);
       // Put while the cloud side started (see part-preload.ts): its upload time is this split point's.
@@ -142,12 +144,8 @@ export class PreparedSplit {
         cloudModels.push(hash);
         continue;
       }
-      // An upload that overlapped a store outage is timed again (a put, even if it got through).
-      const upload = await untilSteady(ctx.store, async (attempt) => {
-        const t0 = performance.now();
-        if (attempt > 0 || !(await ctx.store.exists(storeKeys.model(hash)))) await ctx.store.put(storeKeys.model(hash), bytes);
-        return performance.now() - t0;
-      });
+      ctx.onPartUpload?.({ split: point.index, splitLayer: point.splitLayer, part: k + 1, parts: cloudParts.length, bytes: bytes.length });
+      const upload = await putPart(ctx.store, hash, bytes);
       uploadMs += upload.value;
       retries += upload.retries;
       cloudModels.push(hash);
@@ -164,7 +162,7 @@ export class PreparedSplit {
     try {
       if (cloudModels.length > 0) {
         const loading = loadCloudParts(ctx.backend, cloudModels);
-        if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new UploadedParts()));
+        if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new UploadedParts()), ctx.onPartUpload);
         const load = await loading;
         cloudLoadMs = load.ms;
         retries += load.retries;

@@ -5,6 +5,8 @@
  * name and certificate check), so any S3 server, over http or https, sees the edge as if it
  * connected directly. The cloud side keeps reaching the store directly.
  *
+ * A request is given up as idle (requestIdleMs) only once nothing is left crossing the link.
+ *
  * The embedded server's in-process "object created" events reach the edge's waits rtt/2 late, as
  * a notification sent over the link would.
  */
@@ -33,7 +35,8 @@ export interface LinkedStoreTarget {
 export async function openLinkedStore(target: LinkedStoreTarget, config: StoreConfig, link: LinkShape): Promise<LinkedStore> {
   const ep = parseEndpoint(target.endpoint, config.useSSL);
   const proxy = await startShapingProxy({ ...link, target: { host: ep.host, port: ep.port ?? (ep.useSSL ? 443 : 80) } });
-  const options: MinioStoreOptions = { connectVia: { host: proxy.host, port: proxy.port } };
+  // A request whose bytes wait in the proxy is not idle: on a slow link they take longer than the idle limit.
+  const options: MinioStoreOptions = { connectVia: { host: proxy.host, port: proxy.port }, linkBusy: () => proxy.queued > 0 };
   if (target.label) options.label = target.label;
   const events = target.onObjectCreated;
   if (events) {

@@ -54,6 +54,12 @@ export interface MinioStoreOptions {
   connectVia?: { host: string; port: number };
   /** Told once when the store does not answer at first and opening waits for it (within config.retryBudgetMs). */
   onWait?: (reason: string) => void;
+  /**
+   * Whether the link to the store still holds bytes on their way (a shaping proxy's queue): a
+   * connection idle that long is not given up while they cross, only once nothing moves for the
+   * idle time.
+   */
+  linkBusy?: () => boolean;
 }
 
 /** A store connection silent this long (no byte either way) is given up: the server is stopped or hung. */
@@ -61,17 +67,23 @@ export const DEFAULT_REQUEST_IDLE_MS = 30_000;
 
 /**
  * The store's own keep-alive agent, dialling `via` instead of the endpoint when given. A connection
- * on which nothing moves for `idleMs` is destroyed with ETIMEDOUT, so a request to a server that
- * stopped answering fails (and is retried as an outage) instead of waiting for ever.
+ * on which nothing moves for `idleMs` (nor on the link, when `linkBusy` tells) is destroyed with
+ * ETIMEDOUT, so a request to a server that stopped answering fails (and is retried as an outage)
+ * instead of waiting for ever.
  */
-export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }, idleMs = DEFAULT_REQUEST_IDLE_MS): http.Agent {
+export function storeAgent(useSSL: boolean, endpointHost: string, via?: { host: string; port: number }, idleMs = DEFAULT_REQUEST_IDLE_MS, linkBusy?: () => boolean): http.Agent {
   // The agent's own timeout too: it sets every socket's again when the socket is reused.
   const agent = useSSL ? new https.Agent({ keepAlive: true, timeout: idleMs }) : new http.Agent({ keepAlive: true, timeout: idleMs });
   const dial = agent.createConnection.bind(agent);
   const tlsName = useSSL ? { checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(endpointHost, cert) } : {};
   agent.createConnection = (options, callback) => {
     const socket = dial(via ? { ...options, host: via.host, port: via.port, ...tlsName } : options, callback) as net.Socket | undefined;
-    socket?.setTimeout(idleMs, () => socket.destroy(Object.assign(new Error(`no answer from the store within ${idleMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    socket?.on('timeout', () => {
+      // Bytes still crossing a slow link: the request is moving, though nothing moves on this socket.
+      if (linkBusy?.()) socket.setTimeout(idleMs);
+      else socket.destroy(Object.assign(new Error(`no answer from the store within ${idleMs / 1000} s`), { code: 'ETIMEDOUT' }));
+    });
+    socket?.setTimeout(idleMs);
     return socket;
   };
   return agent;
@@ -412,7 +424,7 @@ export async function openMinioStore(config: StoreConfig, options: MinioStoreOpt
   if (missing.length > 0) {
     throw new StoreError(`the object store at ${describeStore(ep.url, config.bucket)} needs keys: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set or empty (set ${missing.length > 1 ? 'them' : 'it'}, or ${missing.map((k) => `${k}_FILE`).join(' / ')} naming a file holding ${missing.length > 1 ? 'them' : 'it'})`);
   }
-  const agent = storeAgent(ep.useSSL, ep.host, options.connectVia, config.requestIdleMs);
+  const agent = storeAgent(ep.useSSL, ep.host, options.connectVia, config.requestIdleMs, options.linkBusy);
   let client: Client;
   try {
     client = new Client({

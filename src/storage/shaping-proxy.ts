@@ -2,9 +2,11 @@
  * A network link on one machine: a TCP proxy on loopback in front of a server (the object store)
  * that shapes both directions the way a real link between the edge and the cloud would.
  *
- * Every byte, in each direction independently, passes a token bucket at the link's rate (so a
- * slice leaves no earlier than the rate allows) and then a one-way delay of rtt/2 (so it arrives
- * no earlier than it left + rtt/2); bytes are delivered in order. A new connection costs one
+ * Every byte, in each direction independently, is serialised at the link's rate and then delayed
+ * by rtt/2: a slice has left once its last byte has, no earlier than the bytes before it on the
+ * link plus its own bytes x 8 / rate (an idle link gives no credit: a request of any size takes
+ * its full serialisation time), and arrives no earlier than it left + rtt/2; bytes are delivered
+ * in order. A new connection costs one
  * round trip before its first byte goes out, as a TCP handshake over the link would (the
  * client's connect to the proxy itself completes at once on loopback). The proxy works on bytes
  * only: TLS and any protocol pass through untouched.
@@ -59,7 +61,7 @@ export interface ShapingProxy {
   stop(): Promise<void>;
 }
 
-/** Largest slice that passes the bucket in one go (one packet's worth of data at least). */
+/** Bounds of the slices a chunk is scheduled in (one packet's worth of data at least). */
 const MAX_SLICE = 16 * 1024;
 const MIN_SLICE = 1460;
 export const DEFAULT_QUEUE_LIMIT = 256 * 1024;
@@ -81,23 +83,23 @@ export function describeLink(shape: LinkShape): string {
   return `${shape.bandwidthMbit === undefined ? 'unlimited rate' : `${shape.bandwidthMbit} Mbit/s each way`}, rtt ${shape.rttMs} ms`;
 }
 
-/** The timing of one direction: a token bucket at the link's rate, then the one-way delay. */
+/**
+ * The timing of one direction: bytes serialised one after the other at the link's rate (a slice
+ * leaves when its last byte has), then the one-way delay.
+ */
 export class LinkClock {
   /** Bytes per millisecond; Infinity without a rate limit. */
   readonly rate: number;
   readonly delay: number;
-  /** Bucket depth, also the largest slice scheduled as one. */
+  /** The largest slice scheduled as one (about a millisecond of the rate, one packet at least). */
   readonly slice: number;
-  private tokens: number;
-  private tokenTime = 0;
-  private lastDeparture = 0;
+  /** When the last byte of the latest slice has left. */
+  private lastDeparture = -Infinity;
 
   constructor(shape: LinkShape) {
     this.rate = shape.bandwidthMbit === undefined ? Infinity : (shape.bandwidthMbit * 1e6) / 8 / 1000;
     this.delay = shape.rttMs / 2;
-    // About a millisecond of the rate: the bucket never lets a burst run much ahead of the line.
     this.slice = Number.isFinite(this.rate) ? Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.floor(this.rate))) : Infinity;
-    this.tokens = this.slice;
   }
 
   /** Bytes the link holds in flight at its rate (rate x one-way delay). */
@@ -105,19 +107,13 @@ export class LinkClock {
     return Number.isFinite(this.rate) ? Math.ceil(this.rate * this.delay) : 0;
   }
 
-  /** When `size` bytes that are ready at `ready` arrive at the other end (FIFO after earlier slices). */
+  /**
+   * When `size` bytes that are ready at `ready` arrive at the other end: their serialisation
+   * starts when they are ready and the link is free (FIFO after earlier slices) and takes
+   * size / rate; then the one-way delay.
+   */
   arrival(ready: number, size: number): number {
-    let t = Math.max(ready, this.lastDeparture);
-    if (Number.isFinite(this.rate)) {
-      this.tokens = Math.min(this.slice, this.tokens + (t - this.tokenTime) * this.rate);
-      if (this.tokens >= size) {
-        this.tokens -= size;
-      } else {
-        t += (size - this.tokens) / this.rate;
-        this.tokens = 0;
-      }
-      this.tokenTime = t;
-    }
+    const t = Math.max(ready, this.lastDeparture) + (Number.isFinite(this.rate) ? size / this.rate : 0);
     this.lastDeparture = t;
     return t + this.delay;
   }

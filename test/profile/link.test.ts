@@ -1,6 +1,6 @@
 /**
  * run and run_all over an emulated link (--bandwidth, --rtt): complete ok rows with the link
- * recorded, the edge's store traffic through the shaping proxy (and only the edge's), the proxy
+ * recorded, a status line for each cloud part put over the link, the edge's store traffic through the shaping proxy (and only the edge's), the proxy
  * stopped with the run; bad values and a resume over another link refused by name.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ import { startRun } from '../../src/profile/start-run.js';
 import { analyzeFile } from '../../src/split/analysis.js';
 import { randomInputs } from '../../src/split/random-inputs.js';
 import { createSession } from '../../src/runtime/ort.js';
+import { partUploadLine } from '../../src/cli/ops/run.js';
 import { cli } from '../cli-helper.js';
 import { chainSplitPoints } from '../helpers.js';
 import { zoo } from '../models/zoo.js';
@@ -57,6 +58,17 @@ describe('run_all --bandwidth --rtt', () => {
     const r = await cli([...args, '--bandwidth', '20', '--rtt', '4']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /link edge <-> store: 20 Mbit\/s each way, rtt 4 ms/);
+    // A status line on stderr for each cloud part put over the link (each split point's one part, put once), none on stdout.
+    const putting = r.errLines.filter((l) => /putting /.test(l));
+    const parts = new Map<number, number>();
+    for (const l of putting) {
+      const m = /^progress: \d+\/\d+ rows \(putting the cloud part of split (\d+) \(\S+\) in the store over the link: (\d+(?:\.\d+)? (?:B|KiB|MiB)) at 20 Mbit\/s each way, rtt 4 ms\)$/.exec(l);
+      assert.ok(m, l);
+      parts.set(Number(m[1]), (parts.get(Number(m[1])) ?? 0) + 1);
+    }
+    assert.deepEqual([...parts.keys()].sort((x, y) => x - y), Array.from({ length: POINTS - 1 }, (_, i) => i), 'every split point with a cloud part');
+    assert.ok([...parts.values()].every((n) => n === 1), 'each part once');
+    assert.doesNotMatch(r.out, /putting/);
     const got = rows(csv);
     assert.deepEqual(Object.keys(got[0]!), [...COLUMNS]);
     assert.equal(got.length, POINTS * 2);
@@ -154,5 +166,15 @@ describe('run_all --bandwidth --rtt', () => {
     assert.deepEqual(buildRunConfig({ bandwidth: 5 }, {}).link, { bandwidthMbit: 5, rttMs: 0 });
     assert.deepEqual(buildRunConfig({ rtt: 30 }, {}).link, { rttMs: 30 });
     assert.equal(buildRunConfig({}, {}).link, undefined);
+  });
+});
+
+describe('the status line of a cloud part crossing the link', () => {
+  it('names the part, its split point, its bytes and the link, with the time it takes when that is a second or more', () => {
+    const u = { split: 8, splitLayer: 'gemm_0_out', part: 1, parts: 1, bytes: 44_544 };
+    assert.equal(partUploadLine(u, { bandwidthMbit: 0.01, rttMs: 0 }), 'putting the cloud part of split 8 (gemm_0_out) in the store over the link: 43.5 KiB at 0.01 Mbit/s each way, rtt 0 ms, about 36 s');
+    assert.equal(partUploadLine(u, { bandwidthMbit: 0.1, rttMs: 20 }), 'putting the cloud part of split 8 (gemm_0_out) in the store over the link: 43.5 KiB at 0.1 Mbit/s each way, rtt 20 ms, about 3.6 s');
+    assert.equal(partUploadLine({ ...u, part: 2, parts: 3 }, { bandwidthMbit: 50, rttMs: 20 }), 'putting cloud part 2/3 of split 8 (gemm_0_out) in the store over the link: 43.5 KiB at 50 Mbit/s each way, rtt 20 ms');
+    assert.equal(partUploadLine(u, { rttMs: 1500 }), 'putting the cloud part of split 8 (gemm_0_out) in the store over the link: 43.5 KiB at unlimited rate, rtt 1500 ms, about 1.5 s');
   });
 });

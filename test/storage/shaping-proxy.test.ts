@@ -1,9 +1,11 @@
 /**
  * The shaping proxy: every byte delivered intact and in order in both directions (random data,
  * large and tiny writes, many connections at once, half-close), bounded queues when the receiver
- * does not read, closing and stopping, the link clock's schedule, refused settings; and a store
+ * does not read, closing and stopping, the link clock's schedule, the rate holding for small
+ * requests after an idle link (lower bounds only), refused settings; and a store
  * behind it (the embedded server through the minio client, the Host header a server sees, TLS
- * passed through with the endpoint's name checked). No wall-clock bound is asserted.
+ * passed through with the endpoint's name checked). No upper wall-clock bound is asserted: only
+ * that nothing crosses faster than the link allows.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,6 +15,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { UsageError } from '../../src/errors.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
@@ -160,6 +163,95 @@ describe('shaping proxy: bytes', () => {
   });
 });
 
+/**
+ * A target that answers every request of `size` bytes on a kept-open connection with `reply(size)`
+ * bytes and notes when the request's last byte arrived and when the reply was written; the
+ * request is a 4-byte big-endian length and then that many bytes.
+ */
+async function timingServer(reply: (size: number) => Buffer): Promise<{ port: number; times: { got: number; sent: number }[]; close: () => Promise<void> }> {
+  const times: { got: number; sent: number }[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    s.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        const size = buf.readUInt32BE(0);
+        const got = performance.now();
+        buf = buf.subarray(4 + size);
+        s.write(reply(size));
+        times.push({ got, sent: performance.now() });
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    times,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('shaping proxy: the rate holds for every request', () => {
+  test('small and large requests after an idle link, both ways: none gets through faster than its bytes x 8 / rate + rtt/2, every byte intact', async () => {
+    const replies = new Map<number, Buffer>();
+    const reply = (n: number): Buffer => {
+      if (!replies.has(n)) replies.set(n, randomBytes(n === 0 ? 1 : n));
+      return replies.get(n)!;
+    };
+    const target = await timingServer(reply);
+    const mbit = 1;
+    const rttMs = 6;
+    const msPerByte = 8 / (mbit * 1000);
+    const proxy = await startShapingProxy({ bandwidthMbit: mbit, rttMs, target: { host: '127.0.0.1', port: target.port } });
+    const client = net.connect({ host: '127.0.0.1', port: proxy.port });
+    client.on('error', () => undefined);
+    try {
+      await new Promise<void>((r) => client.once('connect', () => r()));
+      let received = Buffer.alloc(0);
+      let arrived: () => void = () => undefined;
+      client.on('data', (c: Buffer) => {
+        received = Buffer.concat([received, c]);
+        arrived();
+      });
+      // One request of each size on the same connection, each after the link has been idle for a while.
+      for (const size of [1, 100, 648, 1000, 1460, 3288, 20_000]) {
+        await new Promise((r) => setTimeout(r, 40));
+        const request = Buffer.concat([Buffer.alloc(4), randomBytes(size)]);
+        request.writeUInt32BE(size, 0);
+        const want = reply(size);
+        received = Buffer.alloc(0);
+        const done = new Promise<number>((resolve) => {
+          arrived = () => {
+            if (received.length >= want.length) resolve(performance.now());
+          };
+        });
+        const sent = performance.now();
+        client.write(request);
+        const back = await done;
+        const t = target.times.at(-1)!;
+        assert.ok(received.equals(want), `${size} bytes: the reply intact`);
+        const upMs = t.got - sent;
+        const downMs = back - t.sent;
+        assert.ok(upMs >= request.length * msPerByte + rttMs / 2 - 1e-6, `${request.length} bytes up took ${upMs.toFixed(2)} ms, under ${(request.length * msPerByte + rttMs / 2).toFixed(2)} ms`);
+        assert.ok(downMs >= want.length * msPerByte + rttMs / 2 - 1e-6, `${want.length} bytes down took ${downMs.toFixed(2)} ms, under ${(want.length * msPerByte + rttMs / 2).toFixed(2)} ms`);
+      }
+      assert.equal(target.times.length, 7);
+    } finally {
+      client.destroy();
+      await proxy.stop();
+      await target.close();
+    }
+  });
+});
+
 describe('shaping proxy: memory, closing, stopping', () => {
   test('a receiver that does not read: the proxy holds at most its queue limit plus what is in flight', async () => {
     let stalled: net.Socket | undefined;
@@ -269,7 +361,7 @@ describe('shaping proxy: memory, closing, stopping', () => {
 });
 
 describe('shaping proxy: the link clock and settings', () => {
-  test('each slice arrives no earlier than its arrival + rtt/2 and than the rate allows, in order', () => {
+  test('each slice arrives no earlier than its arrival + its bytes at the rate + rtt/2, after the slices before it, in order', () => {
     const clock = new LinkClock({ bandwidthMbit: 8, rttMs: 30 }); // 1000 bytes per ms
     let sent = 0;
     let last = -Infinity;
@@ -287,12 +379,15 @@ describe('shaping proxy: the link clock and settings', () => {
       assert.ok(at >= ready + 15, `not before ready + rtt/2 (${at})`);
       assert.ok(at >= last, 'in order');
       last = at;
-      if (ready === start || ready === 101) assert.ok(at >= start + 15 + (sent - clock.slice) / 1000 - 1e-9, `the rate holds (${at} for ${sent} bytes)`);
+      if (ready === start || ready === 101) assert.ok(at >= start + 15 + sent / 1000 - 1e-9, `the rate holds (${at} for ${sent} bytes)`);
+      assert.ok(at >= ready + 15 + size / 1000 - 1e-9, `a slice takes its own bytes' time (${at} for ${size} bytes ready at ${ready})`);
     }
-    // An idle link lets a full bucket (one slice) through at once, and no more.
+    // An idle link gives no credit: every slice takes its bytes' time, however long the link was idle.
     const idle = new LinkClock({ bandwidthMbit: 8, rttMs: 0 });
-    assert.equal(idle.arrival(0, idle.slice), 0);
-    assert.equal(idle.arrival(0, 1000), 1);
+    assert.equal(idle.arrival(0, idle.slice), idle.slice / 1000);
+    assert.equal(idle.arrival(0, 1000), idle.slice / 1000 + 1);
+    assert.equal(idle.arrival(10_000, 1), 10_000.001);
+    assert.equal(idle.arrival(20_000, 100), 20_000.1);
     const unlimited = new LinkClock({ rttMs: 10 });
     assert.equal(unlimited.arrival(7, 1e9), 12);
   });
@@ -349,6 +444,24 @@ describe('a store behind the shaping proxy', () => {
       await linked.stop();
     }
     assert.equal(linked.proxy.open, 0, 'stopping the store stops the proxy');
+  });
+
+  test('a put that takes the slow link longer than the idle limit is not given up while its bytes are still crossing', async () => {
+    // 40 KB at 0.4 Mbit/s take 800 ms; the client has written them all at once, and nothing moves on its socket meanwhile.
+    const linked = await openLinkedStore(
+      { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey },
+      { bucket: 'link-test', region: embedded.region, requestIdleMs: 250, retryBudgetMs: 0 },
+      { bandwidthMbit: 0.4, rttMs: 0 },
+    );
+    try {
+      const data = randomBytes(40_000);
+      // No retries (retryBudgetMs 0): a connection given up as idle would fail the put.
+      await linked.store.put('slow/a.bin', data);
+      assert.ok((await embedded.store.get('slow/a.bin')).equals(data));
+      await linked.store.remove(['slow/a.bin']);
+    } finally {
+      await linked.stop();
+    }
   });
 
   test("the store sees the endpoint's own host:port in the Host header, not the proxy's", async () => {

@@ -12,13 +12,14 @@ import { UsageError } from '../../errors.js';
 import type { Row } from '../../profile/columns.js';
 import { CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
+import type { PartUpload, PartUploadListener } from '../../profile/part-preload.js';
 import { codecReference } from '../../profile/codec-reference.js';
 import { doneKey, inputShapesOf, maxAbsDiff, runSweep } from '../../profile/sweep.js';
 import { tensorCodec } from '../../tensor/codecs/registry.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { StoreUnavailableError } from '../../storage/retrying-store.js';
-import { describeLink } from '../../storage/shaping-proxy.js';
+import { describeLink, type LinkShape } from '../../storage/shaping-proxy.js';
 import { pointAtPosition, positionOfSplit, type SplitPoint } from '../../split/points.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import { humanBytes, table } from '../format.js';
@@ -68,9 +69,18 @@ async function setUp(
   config: RunConfig = buildRunConfig(args as RunFlags),
   feeds: Record<string, HostTensor> = feedsOf(args, a),
   preload: readonly SplitPoint[] = [],
+  onPartUpload?: PartUploadListener,
 ): Promise<StartedRun> {
   const codecs = args.tensor_codec === undefined ? [] : [args.tensor_codec].flat();
-  return startRun(a, config, { feeds, preload, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}) });
+  return startRun(a, config, { feeds, preload, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}), ...(onPartUpload ? { onPartUpload } : {}) });
+}
+
+/** The status line of a cloud part about to cross the link: what, how many bytes, which link, and about how long. */
+export function partUploadLine(u: PartUpload, link: LinkShape): string {
+  const part = u.parts > 1 ? `cloud part ${u.part}/${u.parts}` : 'the cloud part';
+  const ms = (link.bandwidthMbit === undefined ? 0 : (u.bytes * 8) / (link.bandwidthMbit * 1000)) + link.rttMs;
+  const eta = ms >= 1000 ? `, about ${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)} s` : '';
+  return `putting ${part} of split ${u.split} (${u.splitLayer}) in the store over the link: ${humanBytes(u.bytes)} at ${describeLink(link)}${eta}`;
 }
 
 /** The inputs a run measures with: the images or payload given, else seeded random ones. */
@@ -181,7 +191,17 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     await writeUpgradedResults(file, previous);
     io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were${added.includes('tensor_codec') ? ' (cut tensors sent raw)' : ''}`);
   }
-  const s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds, todo);
+  // The progress starts before the run does: over a slow link, putting the cloud parts while the cloud side starts takes a while.
+  const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
+  progress.advance(selected.reduce((n, p) => n + doneAt(p), 0), '');
+  const link = config.link;
+  let s: StartedRun;
+  try {
+    s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds, todo, link ? (u) => progress.note(partUploadLine(u, link)) : undefined);
+  } catch (err) {
+    progress.stop();
+    throw err;
+  }
   let csv: CsvAppender;
   try {
     csv = await CsvAppender.open(file);
@@ -192,11 +212,10 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
       if (removedCount(cleaned) > 0) out(`${cleanedLine(cleaned, `run ${runs.join(', ')}`, s.ctx.store.description)} (left by the sweep this one resumes)`);
     }
   } catch (err) {
+    progress.stop();
     await s.close();
     throw err;
   }
-  const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
-  progress.advance(selected.reduce((n, p) => n + doneAt(p), 0), '');
   const rows: Row[] = [];
   // Ctrl-C (or SIGTERM) ends the sweep after the row in progress; --resume continues it.
   const stop = new AbortController();
