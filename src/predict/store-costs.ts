@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import type { RunConfig } from '../config/run-config.js';
-import { median } from '../profile/stats.js';
+import { median, percentile } from '../profile/stats.js';
 import { openStore } from '../storage/open.js';
 import type { ObjectStore } from '../storage/store.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
@@ -37,6 +37,26 @@ export interface StoreCosts {
   decode: LinearCost;
   /** Requests made to measure these. */
   requests: number;
+  /**
+   * How much the timed requests varied: the largest p90 / median over the PUT and GET series (1:
+   * steady). Well above 1 on a busy machine, where the costs move from one measurement to the next.
+   */
+  spread?: number;
+}
+
+/** A spread beyond this is told to the user: the store's costs are not steady enough to trust alone. */
+export const NOISY_SPREAD = 2;
+
+/** p90 / median of a series of times (1 for an empty or all-zero series). */
+function spreadOf(times: readonly number[]): number {
+  const m = median(times);
+  return m > 0 ? percentile(times, 0.9) / m : 1;
+}
+
+/** The warning for store costs measured with a spread beyond NOISY_SPREAD, or undefined. */
+export function noisyStoreLine(costs: StoreCosts, load: readonly number[], cores: number): string | undefined {
+  if (costs.spread === undefined || costs.spread <= NOISY_SPREAD) return undefined;
+  return `the store's probe requests varied ${costs.spread.toFixed(1)}x (p90 against median; load ${load[0]!.toFixed(1)} on ${cores} cores): predicted transfer and total times can move between runs; predict again on a quieter machine, or check against a sweep with --measured`;
 }
 
 export function linearMs(c: LinearCost, bytes: number): number {
@@ -89,6 +109,7 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
   const prefix = `probe/${randomUUID()}`;
   const keys: string[] = [];
   let requests = 0;
+  let spread = 1;
   const bodies = { small: encodePayload(payloadOf(SMALL)).concat(), large: encodePayload(payloadOf(LARGE)).concat() };
   const series = async (size: 'small' | 'large') => {
     const put: number[] = [];
@@ -101,6 +122,7 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
       requests += 2;
       if (i >= 0) (put.push(p), get.push(g));
     }
+    spread = Math.max(spread, spreadOf(put), spreadOf(get));
     return { put: median(put), get: median(get) };
   };
   try {
@@ -139,6 +161,7 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
       encode: fit(cs.enc, cl.enc),
       decode: fit(cs.dec, cl.dec),
       requests,
+      spread,
     };
   } finally {
     await store.remove(keys).catch(() => undefined);

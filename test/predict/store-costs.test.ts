@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IDLE_BEFORE_RUN_MS, measureStoreCosts } from '../../src/predict/store-costs.js';
+import { IDLE_BEFORE_RUN_MS, measureStoreCosts, NOISY_SPREAD, noisyStoreLine } from '../../src/predict/store-costs.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
 import type { ObjectStore } from '../../src/storage/store.js';
 
@@ -41,5 +41,24 @@ describe('measureStoreCosts', () => {
     });
     // The codec: 2 sizes x (5 + repeats) x (encode, decode), each after a pause of its own.
     assert.equal(pauses.length, requests.length - repeats + 2 * (5 + repeats) * 2);
+  });
+
+  it('a store whose requests vary a lot is measured with its spread, and told to the user in one line', async () => {
+    const s = embedded.store;
+    let n = 0;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // Every third PUT and GET is held 40 ms, as on a machine busy with something else.
+    const slow = () => (n++ % 3 === 2 ? sleep(40) : Promise.resolve());
+    const store: ObjectStore = Object.assign(Object.create(s) as ObjectStore, {
+      put: async (k: string, d: Parameters<ObjectStore['put']>[1]) => (await slow(), s.put(k, d)),
+      get: async (k: string) => (await slow(), s.get(k)),
+      waitFor: (k: string, t: number) => s.waitFor(k, t),
+      remove: (keys: readonly string[]) => s.remove(keys),
+    });
+    const costs = await measureStoreCosts(store, 9, async () => undefined, 0);
+    assert.ok(costs.spread! > NOISY_SPREAD, `spread ${costs.spread}`);
+    const line = noisyStoreLine(costs, [12.5, 10, 9], 2)!;
+    assert.match(line, /^the store's probe requests varied \d+\.\dx \(p90 against median; load 12\.5 on 2 cores\): predicted transfer and total times can move between runs; .*--measured$/);
+    assert.equal(noisyStoreLine({ ...costs, spread: 1.3 }, [0.5], 2), undefined, 'steady costs: nothing to say');
   });
 });

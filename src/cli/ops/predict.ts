@@ -17,7 +17,8 @@ import { checkProfile } from '../../predict/model.js';
 import { checkLink, describeLink, type Link } from '../../predict/link.js';
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { allWireBytes, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
-import { measureRunStore, type StoreCosts } from '../../predict/store-costs.js';
+import os from 'node:os';
+import { measureRunStore, noisyStoreLine, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
@@ -151,6 +152,8 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
   const { costs, store } = measuredStore ?? (await measureRunStore(config, undefined, warn));
+  const noisy = noisyStoreLine(costs, os.loadavg(), os.availableParallelism());
+  if (noisy) warn(noisy);
   const settings = {
     bandwidth_mbit: link.bandwidthMbit ?? '',
     rtt_ms: link.rttMs,
