@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { distinctColours, launchBrowser, openFile } from '../browser/browser.js';
 import { COLUMNS } from '../../src/profile/columns.js';
 import { cli, expectOneLineFailures } from '../cli-helper.js';
-import { tempDirs } from '../helpers.js';
+import { tempDirs, writeZooModel } from '../helpers.js';
 import { csvRows, lenet5, runAll, SPLITS, textbookMedian } from './fixture.js';
 
 const temp = tempDirs();
@@ -278,5 +278,19 @@ describe('report', () => {
       [['report', '--results_file', csv, '--onnx_file', join(dir, 'none.onnx')], /none\.onnx/],
     ];
     await expectOneLineFailures(cases);
+  });
+
+  it('refuses an --onnx_file other than the model the results were measured on, as predict and --resume do', async () => {
+    const other = writeZooModel('input_reuse', dir);
+    const page = join(dir, 'mismatch.html');
+    const r = await cli(['report', '--results_file', csv, '--onnx_file', other, '--output_file', page]);
+    assert.equal(r.code, 2, r.err);
+    assert.equal(r.errLines.length, 1, r.err);
+    const sha = csvRows(csv)[0]!.model_sha256!;
+    assert.match(r.errLines[0]!, new RegExp(`${csv.replace(/[.\\/]/g, '\\$&')} holds results of another model \\(model_sha256 ${sha.slice(0, 12)}…, ${other.replace(/[.\\/]/g, '\\$&')} is [0-9a-f]{12}…\\)`));
+    assert.ok(!existsSync(page), 'no page is written');
+    // The model itself is taken.
+    const same = await cli(['report', '--results_file', csv, '--onnx_file', model, '--output_file', page]);
+    assert.equal(same.code, 0, same.err);
   });
 });

@@ -1,0 +1,32 @@
+/**
+ * recommend's words: a split point that sends nothing (the edge-only one) is named without a
+ * tensor codec, and the crossover table says which of its totals the constraints apply to.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cli } from '../cli-helper.js';
+import { writeZooModel } from '../helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-recommend-text-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('recommend text', () => {
+  it('names no tensor codec for the edge-only split point, in the best line, the tables and the changes', async () => {
+    const lenet = writeZooModel('lenet5', dir);
+    const csv = join(dir, 'codecs.csv');
+    const run = await cli(['run_all', '--onnx_file', lenet, '--splits', '0', '12', '--rep', '1', '--warmup', '0', '--tensor_codec', 'raw', 'fp16', '--results_file', csv]);
+    assert.equal(run.code, 0, run.err);
+    // At 0.01 Mbit/s and a 1 s round trip nothing beats keeping all on the edge.
+    const r = await cli(['recommend', '--onnx_file', lenet, '--results_file', csv, '--bandwidth', '0.01', '--rtt', '1000']);
+    assert.equal(r.code, 0, r.err);
+    const best = r.out.split('\n').find((l) => l.startsWith('best split'))!;
+    assert.match(best, /: 12 \(logits\)$/, r.out);
+    for (const line of r.out.split('\n').filter((l) => /^\s*\d+\s+12\s+logits\s/.test(l) || /^\s*12\s+logits\s/.test(l))) {
+      assert.doesNotMatch(line, /\b(raw|fp16)\b/, `the edge-only split point sends nothing, no codec applies: ${line}`);
+    }
+    assert.doesNotMatch(r.out, /12 \((raw|fp16)\)/, r.out);
+  });
+});
