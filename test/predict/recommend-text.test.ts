@@ -29,4 +29,22 @@ describe('recommend text', () => {
     }
     assert.doesNotMatch(r.out, /12 \((raw|fp16)\)/, r.out);
   });
+
+  it("labels the crossover table's totals: the split points' under the constraints, the DAG optimum's without them", async () => {
+    const lenet = writeZooModel('lenet5', dir);
+    const csv = join(dir, 'lenet5.csv');
+    const p = await cli(['profile', '--onnx_file', lenet, '--rep', '1', '--threads', '1', '--results_file', csv]);
+    assert.equal(p.code, 0, p.err);
+    const profile = join(dir, 'lenet5.profile.csv');
+    const r = await cli(['recommend', '--onnx_file', lenet, '--profile', profile, '--bandwidth', '10', '--rtt', '5', '--max_transfer_bytes', '100000']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split('\n');
+    const header = lines[lines.findIndex((l) => l.startsWith('Crossover')) + 1]!;
+    assert.match(header, /total_ms \(transfer_bytes <= 100000\)\s+dag_total_ms \(no constraints\)$/, r.out);
+    // Without constraints there is nothing to tell apart.
+    const free = await cli(['recommend', '--onnx_file', lenet, '--profile', profile, '--bandwidth', '10', '--rtt', '5']);
+    assert.equal(free.code, 0, free.err);
+    const plain = free.out.split('\n');
+    assert.match(plain[plain.findIndex((l) => l.startsWith('Crossover')) + 1]!, /\stotal_ms\s+dag_total_ms$/, free.out);
+  });
 });

@@ -236,11 +236,13 @@ describe('plot_results', () => {
     const csv = join(dir, 'codecs.csv');
     assert.ok(existsSync(csv), 'made by the codec test above');
     const predictFile = join(dir, 'codecs.predict.csv');
-    const q = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'lenet5.profile.csv'), '--tensor_codec', 'raw', 'fp16', '--bandwidth', '5', '--results_file', predictFile]);
+    const q = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'lenet5.profile.csv'), '--tensor_codec', 'raw', 'fp16', '--results_file', predictFile]);
     assert.equal(q.code, 0, q.err);
     const r = await cli(['plot_results', '--results_file', csv, '--predicted', predictFile]);
     assert.equal(r.code, 0, r.err);
     const rows = csvRows(predictFile);
+    const predictedAt0 = (codec: string) => rows.find((x) => x.split_index === '0' && x.tensor_codec === codec)!.total_ms;
+    assert.notEqual(predictedAt0('raw'), predictedAt0('fp16'), 'the codecs predict apart');
     for (const codec of ['raw', 'fp16']) {
       const want = new Map(rows.filter((x) => x.tensor_codec === codec).map((x) => [x.split_index, Number(x.total_ms)]));
       const drawn = markLabels(readFileSync(join(dir, `codecs.codec-${codec}.svg`), 'utf8')).filter((l) => field(l, 'predicted_ms') !== undefined);

@@ -280,6 +280,20 @@ describe('report', () => {
     await expectOneLineFailures(cases);
   });
 
+  it('does not draw a predict CSV beside the results that is for another link, and says so at the top', async () => {
+    const other = join(dir, 'other-link');
+    mkdirSync(other, { recursive: true });
+    const copy = join(other, 'lenet5.csv');
+    copyFileSync(csv, copy);
+    const q = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'lenet5.profile.csv'), '--bandwidth', '50', '--rtt', '20', '--results_file', join(other, 'lenet5.predict.csv')]);
+    assert.equal(q.code, 0, q.err);
+    const r = await cli(['report', '--results_file', copy]);
+    assert.equal(r.code, 0, r.err);
+    const html = readFileSync(join(other, 'lenet5.html'), 'utf8');
+    assert.match(html, /<li>lenet5\.predict\.csv \(beside the CSV\) is not drawn: predicted for 50 Mbit\/s, rtt 20 ms, but \S*lenet5\.csv was measured over a direct link/);
+    assert.doesNotMatch(html, /predicted_total_ms|Red diamonds/, 'no predicted totals in the table or the charts');
+  });
+
   it('refuses an --onnx_file other than the model the results were measured on, as predict and --resume do', async () => {
     const other = writeZooModel('input_reuse', dir);
     const page = join(dir, 'mismatch.html');
