@@ -19,7 +19,7 @@ import { esc, factsHtml, formatNumber, para, section, tableHtml, type Cell } fro
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
 import { svgSize } from './render.js';
-import { choiceLines, constraintWords, type Choice } from './choice.js';
+import { choiceLines, constraintWords, excludedWords, type Choice } from './choice.js';
 import type { RecommendFile } from './recommendation.js';
 import { describeLink } from '../predict/link.js';
 import { EDGE_ONLY_BACKEND, hasLink, linkMismatch, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
@@ -125,8 +125,7 @@ function modelSection(m: ModelFacts | undefined): string {
 
 function constraintText(r: RecommendFile): string {
   const words = constraintWords(r.constraints);
-  const excluded = r.splits.filter((s) => !s.feasible).length;
-  return words ? `Constraints: ${words} (${excluded} of ${r.splits.length} split points excluded).` : 'No constraints.';
+  return words ? `Constraints: ${words} (${excludedWords(r.splits)}).` : 'No constraints.';
 }
 
 /** ` under edge_ms <= 0.2` ('' without constraints). */

@@ -28,6 +28,10 @@ describe('recommend text', () => {
       assert.doesNotMatch(line, /\b(raw|fp16)\b/, `the edge-only split point sends nothing, no codec applies: ${line}`);
     }
     assert.doesNotMatch(r.out, /12 \((raw|fp16)\)/, r.out);
+    // Candidates are split point x codec pairs: counted as such.
+    const k = await cli(['recommend', '--onnx_file', lenet, '--results_file', csv, '--bandwidth', '0.01', '--rtt', '1000', '--max_transfer_bytes', '0']);
+    assert.equal(k.code, 0, k.err);
+    assert.match(k.out, /^2 of 4 split point x tensor codec pairs excluded by the constraints$/m, k.out);
   });
 
   it("labels the crossover table's totals: the split points' under the constraints, the DAG optimum's without them", async () => {

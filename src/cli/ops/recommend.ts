@@ -16,7 +16,7 @@ import { roundRow } from '../../predict/predict.js';
 import { OutputTransaction } from '../../split/output.js';
 import * as path from 'node:path';
 import { humanBytes, table } from '../format.js';
-import { constraintWords } from '../../report/choice.js';
+import { constraintWords, excludedWords } from '../../report/choice.js';
 import { analyzeFromArgs } from '../options.js';
 import { codecsOf, linkOf, measuredFor, profileFor, type PredictArgs } from './predict.js';
 
@@ -72,9 +72,7 @@ export function recommendationText(r: Recommendation, source: string): string[] 
       ? 'the choice is the same from 1 Mbit/s to 10 Gbit/s'
       : `the choice changes at: ${r.changes.map((c) => `${c.bandwidth_mbit.toPrecision(4)} Mbit/s (${named(c.from, c.from_codec)} -> ${named(c.to, c.to_codec)})`).join(', ')}`,
   );
-  const excluded = r.splits.filter((s) => !s.feasible).length;
-  const codecs = new Set(r.splits.map(codec)).size;
-  if (excluded) lines.push(`${excluded} of ${r.splits.length} ${codecs > 1 ? 'split points x tensor codecs' : 'split points'} excluded by the constraints`);
+  if (r.splits.some((s) => !s.feasible)) lines.push(`${excludedWords(r.splits)} by the constraints`);
   return lines;
 }
 
