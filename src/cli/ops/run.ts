@@ -271,7 +271,8 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
           ? ` (edge and cloud share this machine; only the link is emulated: ${describeLink(s.config.link)})`
           : ' (edge and cloud share this machine here; run against the real cloud with --cloud, or emulate a link with --bandwidth/--rtt, to choose a split)';
     const measured = selected.filter((p) => all.some((r) => Number(r.split_index) === p.index && r.status === 'ok')).length;
-    const sofar = measured < selected.length ? `of the ${measured} of ${selected.length} split points measured so far` : '';
+    // A finished sweep whose rows failed at some split points is complete: those have no ok row.
+    const sofar = measured < selected.length ? `of the ${measured} of ${selected.length} split points ${stopped ? 'measured so far' : 'with an ok row'}` : '';
     for (const { codec, best } of bests) {
       const qualifiers = [bests.length > 1 ? `tensor codec ${codec}` : '', sofar].filter(Boolean).join('; ');
       out(`fastest measured split${qualifiers ? ` (${qualifiers})` : ''}: ${best.split_index} (${best.split_layer}), median total ${best.total_ms.toFixed(2)} ms, ${humanBytes(best.transfer_bytes)} sent${where}`);
