@@ -4,7 +4,7 @@
  * total_ms, the bytes moved on a second axis, the best split marked and, when given, predicted
  * totals over the measured ones; and the crossover chart (best split vs bandwidth, log axis).
  */
-import { choiceFor, choiceLines, constraintWords, fileName, splitName, type Choice } from './choice.js';
+import { choiceFor, choiceLines, constraintWords, excludedWords, fileName, splitName, type Choice } from './choice.js';
 import type { RecommendFile } from './recommendation.js';
 import { deviationText, type SettingGroup, type SplitStat } from './results.js';
 
@@ -268,7 +268,6 @@ export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
   }
   // recommend's crossover table holds only the split points that meet its constraints.
   const constraints = constraintWords(r.constraints);
-  const excluded = r.splits.filter((s) => !s.feasible).length;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
@@ -276,7 +275,7 @@ export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
       subtitle: [
         `best split vs bandwidth at rtt ${r.link.rttMs} ms; ${r.changes.length ? `the choice changes ${r.changes.length} time(s) (red)` : 'the choice is the same at every bandwidth'}; dots: the crossover table`,
         constraints
-          ? `only the split points that meet ${constraints} (recommend's constraints; ${excluded} of ${r.splits.length} split points excluded)`
+          ? `only the split points that meet ${constraints} (recommend's constraints; ${excludedWords(r.splits)})`
           : 'no constraints: every split point is a candidate',
         r.source || 'recommend',
       ],

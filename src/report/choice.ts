@@ -33,6 +33,16 @@ export function constraintWords(k: Constraints): string {
     .join(', ');
 }
 
+/**
+ * `3 of 16 split points excluded`, or `3 of 16 split point x tensor codec pairs excluded` when
+ * the candidates are several codecs of each split point.
+ */
+export function excludedWords(splits: readonly { feasible: boolean; tensor_codec?: string }[]): string {
+  const excluded = splits.filter((s) => !s.feasible).length;
+  const codecs = new Set(splits.map((s) => s.tensor_codec ?? 'raw')).size;
+  return `${excluded} of ${splits.length} ${codecs > 1 ? 'split point x tensor codec pairs' : 'split points'} excluded`;
+}
+
 const fmt = (v: number) => String(Number(v.toFixed(3)));
 
 /** Why `s` breaks the constraints, or undefined when it meets them. */

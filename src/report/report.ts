@@ -9,7 +9,8 @@
 import { existsSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FileError } from '../errors.js';
+import { FileError, UsageError } from '../errors.js';
+import { loadModel } from '../onnx/model.js';
 import { readProfile, type LayerProfile } from '../profile/layer-profile.js';
 import { summaryPath } from '../profile/csv.js';
 import { modelFacts, type ModelFacts } from './model-facts.js';
@@ -18,10 +19,10 @@ import { esc, factsHtml, formatNumber, para, section, tableHtml, type Cell } fro
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
 import { svgSize } from './render.js';
-import { choiceLines, constraintWords, type Choice } from './choice.js';
+import { choiceLines, constraintWords, excludedWords, type Choice } from './choice.js';
 import type { RecommendFile } from './recommendation.js';
 import { describeLink } from '../predict/link.js';
-import { EDGE_ONLY_BACKEND, hasLink, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
+import { EDGE_ONLY_BACKEND, hasLink, linkMismatch, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
 
 export interface ReportOptions {
   onnxFile?: string;
@@ -124,8 +125,7 @@ function modelSection(m: ModelFacts | undefined): string {
 
 function constraintText(r: RecommendFile): string {
   const words = constraintWords(r.constraints);
-  const excluded = r.splits.filter((s) => !s.feasible).length;
-  return words ? `Constraints: ${words} (${excluded} of ${r.splits.length} split points excluded).` : 'No constraints.';
+  return words ? `Constraints: ${words} (${excludedWords(r.splits)}).` : 'No constraints.';
 }
 
 /** ` under edge_ms <= 0.2` ('' without constraints). */
@@ -207,20 +207,32 @@ function splitTableSection(results: ResultsFile, predicted: Predictions | undefi
   return section('splits-section', 'Split points', `${note}\n${search}\n<div class="table-wrap">${table}</div>`);
 }
 
+/** Refuses a model other than the one the rows were measured on (their model_sha256), as predict and --resume do. */
+async function checkSameModel(results: ResultsFile, onnxFile: string): Promise<void> {
+  const model = await loadModel(onnxFile);
+  const other = results.rows.find((r) => r.model_sha256 && r.model_sha256 !== model.sha256);
+  if (other) throw new UsageError(`${results.file} holds results of another model (model_sha256 ${other.model_sha256!.slice(0, 12)}…, ${model.label} is ${model.sha256.slice(0, 12)}…)`);
+}
+
 /** The page for `csv`, with what is beside it. */
 export async function buildReport(csv: string, o: ReportOptions = {}): Promise<string> {
   const results = await readResults(csv);
   if (results.kind !== 'run_all') throw new FileError(`${csv}: a predict CSV; report takes a run_all results file (the predict CSV beside it, X.predict.csv, is included)`, { file: csv });
   const beside = besideFiles(csv);
+  if (o.onnxFile) await checkSameModel(results, o.onnxFile);
   const model = o.onnxFile ? await modelFacts(o.onnxFile) : undefined;
   const profile = beside.profile ? await readProfile(beside.profile) : undefined;
   const predictRows = beside.predict ? await readCsvRecords(beside.predict) : undefined;
   const summaryRows = beside.summary ? await readCsvRecords(beside.summary) : undefined;
-  const charts = await makeCharts(csv, beside.predict ? { predicted: beside.predict } : {});
+  // A prediction for another link than the rows' is not drawn over them; the page says so.
+  const besidePredict = beside.predict ? await readResults(beside.predict) : undefined;
+  const otherLink = besidePredict?.kind === 'predict' ? linkMismatch(besidePredict, results) : undefined;
+  const charts = await makeCharts(csv, beside.predict && !otherLink ? { predicted: beside.predict } : {});
   const name = path.basename(csv).replace(/\.csv$/i, '');
   const title = `${name}: split profile${model ? ` of ${path.basename(model.file)}` : ''}`;
   const best = results.groups.map((g, i) => `${g.label}: ${choiceLines(charts.choices[i]!, (s) => `median total ${formatNumber(s.total_ms)} ms`).join('; ')}`);
   const r = charts.recommendation;
+  if (otherLink) best.push(`${path.basename(beside.predict!)} (beside the CSV) is not drawn: ${otherLink}`);
   if (r) best.push(`recommend (${path.basename(r.file)}; ${r.source}) for ${linkWords(r)}${under(r)}: best split ${r.best.split_index} (${r.best.split_layer}), total ${formatNumber(r.best.total_ms)} ms`);
   return [
     '<!doctype html>',

@@ -234,22 +234,39 @@ export function groupRows(rows: readonly Record<string, string>[], kind: Results
 }
 
 /** Predicted totals by split index, from a predict CSV, checked against the measured split points. */
-/** Predicted total_ms per split point, per tensor codec of the predictions ('raw' for files without the column). */
+/** Predicted total_ms per split point, per link and tensor codec of the predictions ('raw' for files without the column). */
 export type Predictions = ReadonlyMap<string, ReadonlyMap<number, number>>;
 
-/** The predictions for a group of measured rows: those of the group's own tensor codec (none if the predict file has no such codec). */
+/** Predictions are kept by link and tensor codec: a group of measured rows is drawn with those of its own. */
+const predictionKey = (s: Setting): string => `${linkWords(s)}\u0000${s.tensor_codec || 'raw'}`;
+
+/** The predictions for a group of measured rows: those of the group's own link and tensor codec (none if the predict file has no such pair). */
 export function predictionsFor(p: Predictions | undefined, g: SettingGroup): ReadonlyMap<number, number> | undefined {
-  return p?.get(g.setting.tensor_codec || 'raw');
+  return p?.get(predictionKey(g.setting));
+}
+
+/**
+ * Why the predictions of `predicted` cannot be drawn over `measured`'s rows: no link of the one is
+ * a link of the other (undefined when one is).
+ */
+export function linkMismatch(predicted: ResultsFile, measured: ResultsFile): string | undefined {
+  const links = (r: ResultsFile) => [...new Set(r.groups.map((g) => linkWords(g.setting)))];
+  const said = (w: string) => (w === 'direct link' ? 'a direct link (no --bandwidth/--rtt)' : w);
+  const [p, m] = [links(predicted), links(measured)];
+  if (p.some((l) => m.includes(l))) return undefined;
+  return `predicted for ${p.map(said).join('; ')}, but ${measured.file} was measured over ${m.map(said).join('; ')}; predict for that link (\`predict --measured ${measured.file}\` takes it)`;
 }
 
 export async function readPredicted(file: string, measured: ResultsFile): Promise<Predictions> {
   const p = await readResults(file);
   if (p.kind !== 'predict') throw new FileError(`${file}: not a predict results file (it is a ${p.kind} file; --predicted takes what \`onnx-manager predict\` writes)`, { file });
+  const mismatch = linkMismatch(p, measured);
+  if (mismatch) throw new FileError(`${file}: ${mismatch}`, { file });
   const layers = new Map(measured.groups.flatMap((g) => g.splits.map((s) => [s.split_index, s.split_layer] as const)));
   const out = new Map<string, Map<number, number>>();
   for (const g of p.groups) {
-    const codec = g.setting.tensor_codec || 'raw';
-    const totals = out.get(codec) ?? new Map<number, number>();
+    const key = predictionKey(g.setting);
+    const totals = out.get(key) ?? new Map<number, number>();
     for (const s of g.splits) {
       const layer = layers.get(s.split_index);
       if (layer !== undefined && layer !== s.split_layer) {
@@ -257,7 +274,7 @@ export async function readPredicted(file: string, measured: ResultsFile): Promis
       }
       if (!totals.has(s.split_index)) totals.set(s.split_index, s.total_ms);
     }
-    out.set(codec, totals);
+    out.set(key, totals);
   }
   if (![...out.values()].some((m) => [...m.keys()].some((i) => layers.has(i)))) throw new FileError(`${file}: no split point in common with ${measured.file}`, { file });
   return out;

@@ -219,15 +219,30 @@ describe('plot_results', () => {
     assert.deepEqual(pngLines(only.out).map((x) => x[0]), [join(dir, 'lenet5.crossover.png')]);
   });
 
+  it('refuses predictions made for another link than the measured rows, in one line naming both links', async () => {
+    const profile = join(dir, 'lenet5.profile.csv');
+    const predictFile = join(dir, 'lenet5-50mbit.predict.csv');
+    const q = await cli(['predict', '--onnx_file', model, '--profile', profile, '--bandwidth', '50', '--rtt', '20', '--results_file', predictFile]);
+    assert.equal(q.code, 0, q.err);
+    const before = readdirSync(dir).sort();
+    const r = await cli(['plot_results', '--results_file', direct, '--predicted', predictFile]);
+    assert.notEqual(r.code, 0, r.out);
+    assert.equal(r.errLines.length, 1, r.err);
+    assert.match(r.errLines[0]!, /lenet5-50mbit\.predict\.csv: predicted for 50 Mbit\/s, rtt 20 ms, but \S*lenet5\.csv was measured over a direct link \(no --bandwidth\/--rtt\); predict for that link/);
+    assert.deepEqual(readdirSync(dir).sort(), before, 'no chart written');
+  });
+
   it("draws each codec's own predicted totals on that codec's chart", async () => {
     const csv = join(dir, 'codecs.csv');
     assert.ok(existsSync(csv), 'made by the codec test above');
     const predictFile = join(dir, 'codecs.predict.csv');
-    const q = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'lenet5.profile.csv'), '--tensor_codec', 'raw', 'fp16', '--bandwidth', '5', '--results_file', predictFile]);
+    const q = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'lenet5.profile.csv'), '--tensor_codec', 'raw', 'fp16', '--results_file', predictFile]);
     assert.equal(q.code, 0, q.err);
     const r = await cli(['plot_results', '--results_file', csv, '--predicted', predictFile]);
     assert.equal(r.code, 0, r.err);
     const rows = csvRows(predictFile);
+    const predictedAt0 = (codec: string) => rows.find((x) => x.split_index === '0' && x.tensor_codec === codec)!.total_ms;
+    assert.notEqual(predictedAt0('raw'), predictedAt0('fp16'), 'the codecs predict apart');
     for (const codec of ['raw', 'fp16']) {
       const want = new Map(rows.filter((x) => x.tensor_codec === codec).map((x) => [x.split_index, Number(x.total_ms)]));
       const drawn = markLabels(readFileSync(join(dir, `codecs.codec-${codec}.svg`), 'utf8')).filter((l) => field(l, 'predicted_ms') !== undefined);

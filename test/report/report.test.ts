@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { distinctColours, launchBrowser, openFile } from '../browser/browser.js';
 import { COLUMNS } from '../../src/profile/columns.js';
 import { cli, expectOneLineFailures } from '../cli-helper.js';
-import { tempDirs } from '../helpers.js';
+import { tempDirs, writeZooModel } from '../helpers.js';
 import { csvRows, lenet5, runAll, SPLITS, textbookMedian } from './fixture.js';
 
 const temp = tempDirs();
@@ -278,5 +278,33 @@ describe('report', () => {
       [['report', '--results_file', csv, '--onnx_file', join(dir, 'none.onnx')], /none\.onnx/],
     ];
     await expectOneLineFailures(cases);
+  });
+
+  it('does not draw a predict CSV beside the results that is for another link, and says so at the top', async () => {
+    const other = join(dir, 'other-link');
+    mkdirSync(other, { recursive: true });
+    const copy = join(other, 'lenet5.csv');
+    copyFileSync(csv, copy);
+    const q = await cli(['predict', '--onnx_file', model, '--profile', join(dir, 'lenet5.profile.csv'), '--bandwidth', '50', '--rtt', '20', '--results_file', join(other, 'lenet5.predict.csv')]);
+    assert.equal(q.code, 0, q.err);
+    const r = await cli(['report', '--results_file', copy]);
+    assert.equal(r.code, 0, r.err);
+    const html = readFileSync(join(other, 'lenet5.html'), 'utf8');
+    assert.match(html, /<li>lenet5\.predict\.csv \(beside the CSV\) is not drawn: predicted for 50 Mbit\/s, rtt 20 ms, but \S*lenet5\.csv was measured over a direct link/);
+    assert.doesNotMatch(html, /predicted_total_ms|Red diamonds/, 'no predicted totals in the table or the charts');
+  });
+
+  it('refuses an --onnx_file other than the model the results were measured on, as predict and --resume do', async () => {
+    const other = writeZooModel('input_reuse', dir);
+    const page = join(dir, 'mismatch.html');
+    const r = await cli(['report', '--results_file', csv, '--onnx_file', other, '--output_file', page]);
+    assert.equal(r.code, 2, r.err);
+    assert.equal(r.errLines.length, 1, r.err);
+    const sha = csvRows(csv)[0]!.model_sha256!;
+    assert.match(r.errLines[0]!, new RegExp(`${csv.replace(/[.\\/]/g, '\\$&')} holds results of another model \\(model_sha256 ${sha.slice(0, 12)}…, ${other.replace(/[.\\/]/g, '\\$&')} is [0-9a-f]{12}…\\)`));
+    assert.ok(!existsSync(page), 'no page is written');
+    // The model itself is taken.
+    const same = await cli(['report', '--results_file', csv, '--onnx_file', model, '--output_file', page]);
+    assert.equal(same.code, 0, same.err);
   });
 });

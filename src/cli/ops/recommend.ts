@@ -16,6 +16,7 @@ import { roundRow } from '../../predict/predict.js';
 import { OutputTransaction } from '../../split/output.js';
 import * as path from 'node:path';
 import { humanBytes, table } from '../format.js';
+import { constraintWords, excludedWords } from '../../report/choice.js';
 import { analyzeFromArgs } from '../options.js';
 import { codecsOf, linkOf, measuredFor, profileFor, type PredictArgs } from './predict.js';
 
@@ -37,18 +38,21 @@ function fmt(v: number | undefined): string {
   return v === undefined ? '' : v.toFixed(2);
 }
 
-/** ' with the cut tensors sent as fp16', or nothing for raw. */
-function sentAs(codec: string | undefined): string {
-  return codec && codec !== 'raw' ? ` with the cut tensors sent as ${codec}` : '';
+/** ' with the cut tensors sent as fp16', or nothing for raw or a split point that sends nothing (no codec applies). */
+function sentAs(s: { tensor_codec?: string; transfer_bytes: number }): string {
+  return s.tensor_codec && s.tensor_codec !== 'raw' && s.transfer_bytes > 0 ? ` with the cut tensors sent as ${s.tensor_codec}` : '';
 }
-
-const named = (split: number, codec: string | undefined) => `${split}${codec && codec !== 'raw' ? ` (${codec})` : ''}`;
 
 export function recommendationText(r: Recommendation, source: string): string[] {
   const b = r.best;
-  const codec = (s: { tensor_codec?: string }) => s.tensor_codec ?? 'raw';
+  // A split point that sends nothing (the edge-only one) has no codec: its rows per codec differ by noise only.
+  const sendsNothing = new Set(r.splits.filter((s) => s.transfer_bytes === 0).map((s) => s.split_index));
+  const codec = (s: { split_index: number; tensor_codec?: string }) => (sendsNothing.has(s.split_index) ? '-' : (s.tensor_codec ?? 'raw'));
+  const named = (split: number, c: string | undefined) => `${split}${c && c !== 'raw' && !sendsNothing.has(split) ? ` (${c})` : ''}`;
+  const constraints = constraintWords(r.constraints);
+  const dagColumn = constraints ? '>dag_total_ms (no constraints)' : '>dag_total_ms';
   const lines = [
-    `best split for ${describeLink(r.link)} (${source}): ${b.split_index} (${b.split_layer})${sentAs(b.tensor_codec)}`,
+    `best split for ${describeLink(r.link)} (${source}): ${b.split_index} (${b.split_layer})${sentAs(b)}`,
     `  edge ${fmt(b.edge_ms)} ms + transfer ${fmt(b.transfer_ms)} ms + cloud ${fmt(b.cloud_ms)} ms; total ${fmt(b.total_ms)} ms; ${humanBytes(b.transfer_bytes)} sent${b.edge_memory_mb !== undefined ? `; edge memory ~${fmt(b.edge_memory_mb)} MB` : ''}`,
     '',
     'Pareto set (edge compute vs bytes moved vs total):',
@@ -60,7 +64,7 @@ export function recommendationText(r: Recommendation, source: string): string[] 
     ...dagText(r.dag),
     `Crossover (rtt ${r.link.rttMs} ms):`,
     r.dag
-      ? table(['>bandwidth_mbit', '>split_index', 'split_layer', 'tensor_codec', '>total_ms', '>dag_total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, codec(c), fmt(c.total_ms), fmt(c.dag_total_ms)]))
+      ? table(['>bandwidth_mbit', '>split_index', 'split_layer', 'tensor_codec', constraints ? `>total_ms (${constraints})` : '>total_ms', dagColumn], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, codec(c), fmt(c.total_ms), fmt(c.dag_total_ms)]))
       : table(['>bandwidth_mbit', '>split_index', 'split_layer', 'tensor_codec', '>total_ms'], r.crossover.map((c) => [c.bandwidth_mbit, c.split_index, c.split_layer, codec(c), fmt(c.total_ms)])),
   ];
   lines.push(
@@ -68,9 +72,7 @@ export function recommendationText(r: Recommendation, source: string): string[] 
       ? 'the choice is the same from 1 Mbit/s to 10 Gbit/s'
       : `the choice changes at: ${r.changes.map((c) => `${c.bandwidth_mbit.toPrecision(4)} Mbit/s (${named(c.from, c.from_codec)} -> ${named(c.to, c.to_codec)})`).join(', ')}`,
   );
-  const excluded = r.splits.filter((s) => !s.feasible).length;
-  const codecs = new Set(r.splits.map(codec)).size;
-  if (excluded) lines.push(`${excluded} of ${r.splits.length} ${codecs > 1 ? 'split points x tensor codecs' : 'split points'} excluded by the constraints`);
+  if (r.splits.some((s) => !s.feasible)) lines.push(`${excludedWords(r.splits)} by the constraints`);
   return lines;
 }
 

@@ -23,6 +23,7 @@ import { describeLink, type LinkShape } from '../../storage/shaping-proxy.js';
 import { pointAtPosition, positionOfSplit, type SplitPoint } from '../../split/points.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import { humanBytes, table } from '../format.js';
+import { groupRows, type SplitStat } from '../../report/results.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
@@ -280,8 +281,8 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with the same command and --resume once it is back`);
   if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
   for (const line of deviationLines(all)) out(line);
-  const best = bestSplit(all);
-  if (best) {
+  const bests = bestSplits(all);
+  if (bests.length) {
     const where =
       s.config.cloud !== 'local'
         ? ''
@@ -289,8 +290,12 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
           ? ` (edge and cloud share this machine; only the link is emulated: ${describeLink(s.config.link)})`
           : ' (edge and cloud share this machine here; run against the real cloud with --cloud, or emulate a link with --bandwidth/--rtt, to choose a split)';
     const measured = selected.filter((p) => all.some((r) => Number(r.split_index) === p.index && r.status === 'ok')).length;
-    const sofar = measured < selected.length ? ` (of the ${measured} of ${selected.length} split points measured so far)` : '';
-    out(`fastest measured split${sofar}: ${best.index} (${best.layer}), median total ${best.ms.toFixed(2)} ms, ${humanBytes(best.bytes)} sent${where}`);
+    // A finished sweep whose rows failed at some split points is complete: those have no ok row.
+    const sofar = measured < selected.length ? `of the ${measured} of ${selected.length} split points ${stopped ? 'measured so far' : 'with an ok row'}` : '';
+    for (const { codec, best } of bests) {
+      const qualifiers = [bests.length > 1 ? `tensor codec ${codec}` : '', sofar].filter(Boolean).join('; ');
+      out(`fastest measured split${qualifiers ? ` (${qualifiers})` : ''}: ${best.split_index} (${best.split_layer}), median total ${best.total_ms.toFixed(2)} ms, ${humanBytes(best.transfer_bytes)} sent${where}`);
+    }
   }
   // Failed rows are in the results (and the summary complete), but the sweep is not a success.
   if (stop.signal.aborted) return 130;
@@ -342,21 +347,11 @@ export function deviationLines(rows: readonly Record<string, string | number>[])
   });
 }
 
-function bestSplit(rows: Record<string, string | number>[]): { index: number; layer: string; ms: number; bytes: number } | undefined {
-  const by = new Map<number, number[]>();
-  const info = new Map<number, { layer: string; bytes: number }>();
-  for (const r of rows) {
-    if (r.status !== 'ok') continue;
-    const i = Number(r.split_index);
-    if (!by.has(i)) by.set(i, []);
-    by.get(i)!.push(Number(r.total_ms));
-    info.set(i, { layer: String(r.split_layer), bytes: Number(r.transfer_bytes) });
-  }
-  let best: { index: number; layer: string; ms: number; bytes: number } | undefined;
-  for (const [i, v] of by) {
-    const s = [...v].sort((x, y) => x - y);
-    const med = s[Math.floor((s.length - 1) / 2)]!;
-    if (!best || med < best.ms) best = { index: i, layer: info.get(i)!.layer, ms: med, bytes: info.get(i)!.bytes };
-  }
-  return best;
+/**
+ * The fastest split point of each tensor codec's rows, as the summary, the charts and the report
+ * find it: the lowest median total_ms over the ok rows (one setting group per codec).
+ */
+function bestSplits(rows: readonly Record<string, string | number>[]): { codec: string; best: SplitStat }[] {
+  const text = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v ?? '')])));
+  return groupRows(text, 'run_all').map((g) => ({ codec: g.setting.tensor_codec || 'raw', best: g.best }));
 }
