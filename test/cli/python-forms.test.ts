@@ -1,4 +1,5 @@
 /**
+ * The Python tool's command forms:
  * Boolean flags as the Python tool's examples write them (`--image_is_grayscale=True`,
  * `--image_is_grayscale False`, any case) mean what they say; `=True` is never read as false.
  */
@@ -47,5 +48,19 @@ describe('boolean flags written the Python way', () => {
     assert.deepEqual(pythonBooleans(['--image_is_grayscale=yes'], booleans), ['--image_is_grayscale=yes']);
     assert.deepEqual(pythonBooleans(['--', '--resume', 'True'], booleans), ['--', '--resume', 'True']);
     assert.deepEqual(pythonBooleans(['--resume', 'True', '--image_is_grayscale=False'], booleans), ['--resume', '--no-image_is_grayscale']);
+  });
+});
+
+describe("the Python tool's --onnx_path", () => {
+  it('is refused by run and run_all with what to do instead', async () => {
+    for (const argv of [
+      ['--operation', 'run_all', '--onnx_file', 'm.onnx', '--onnx_path', 'DIR'],
+      ['--operation', 'run', '--split_layer', 'x', '--onnx_path', 'DIR'],
+    ]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.errLines.length, 1, r.err);
+      assert.match(r.err, /does not take --onnx_path \(the parts are made from --onnx_file as they are needed; drop --onnx_path \(split_model writes them to a folder\)\)/, r.err);
+    }
   });
 });
