@@ -1,7 +1,8 @@
 /**
- * The Python tool's command forms:
- * Boolean flags as the Python tool's examples write them (`--image_is_grayscale=True`,
- * `--image_is_grayscale False`, any case) mean what they say; `=True` is never read as false.
+ * The Python tool's command forms: boolean flags as its examples write them
+ * (`--image_is_grayscale=True`, `--image_is_grayscale False`, any case) mean what they say (`=True`
+ * is never read as false); its --onnx_path, which run and run_all do without, is refused saying
+ * what to do instead.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
