@@ -120,6 +120,12 @@ export abstract class WorkerBackend implements CloudBackend {
     if (this.abort.signal.aborted) this.abort = new AbortController();
     this.ready = (async () => {
       const w = await this.spawnWorker();
+      // Closed while it was being started (a slow spawn, an SSH connection): it is not left running.
+      if (this.closing) {
+        this.counted.add(w);
+        w.kill();
+        throw new BackendError(`${this.label} was stopped as it started`);
+      }
       // A write to a worker that just died fails with EPIPE; `exited` reports the death.
       w.stdin.on('error', () => {});
       this.worker = w;

@@ -9,6 +9,7 @@ import type { CommandDef, CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { reportFailure } from './failure.js';
 import { baseParser, defaultIO, givenFlags, parseArgs } from './parse.js';
+import { pythonBooleans } from './flags.js';
 
 export type { CliIO } from './command.js';
 export { defaultIO } from './parse.js';
@@ -59,11 +60,23 @@ function epilog(commands: readonly CommandDef<never>[]): string {
   return `Examples:\n${commands.map((c) => `  ${TOOL} ${c.example}`).join('\n')}\n\nThe original spelling works too: ${TOOL} --operation <op> [options].`;
 }
 
+type ParserOptions = { key: Record<string, unknown>; alias: Record<string, string[]>; boolean: string[] };
+
+/** The options yargs holds for an operation (undefined for an unknown one). */
+function optionsOf(commands: readonly CommandDef<never>[], operation: string): ParserOptions | undefined {
+  const c = (commands as unknown as readonly CommandDef<Record<string, unknown>>[]).find((d) => d.name === operation);
+  return c ? (c.builder(baseParser(TOOL, [])) as unknown as { getOptions(): ParserOptions }).getOptions() : undefined;
+}
+
+/** The boolean flags of an operation (for --flag=True / --flag False, as the Python tool writes them). */
+function booleanFlagsOf(commands: readonly CommandDef<never>[], operation: string): Set<string> {
+  return new Set(optionsOf(commands, operation)?.boolean ?? []);
+}
+
 /** Every flag an operation takes, aliases included (for "did you mean" on a misspelt one). */
 function flagsOf(commands: readonly CommandDef<never>[], operation: string): string[] {
-  const c = (commands as unknown as readonly CommandDef<Record<string, unknown>>[]).find((d) => d.name === operation);
-  if (!c) return [];
-  const o = (c.builder(baseParser(TOOL, [])) as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
+  const o = optionsOf(commands, operation);
+  if (!o) return [];
   return [...new Set([...Object.keys(o.key), ...Object.values(o.alias).flat(), 'operation'])].filter((k) => k.length > 1);
 }
 
@@ -78,6 +91,7 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
     io.err(`${TOOL}: ${resolved.error}`);
     return 2;
   }
+  if (resolved.operation) resolved.argv = pythonBooleans(resolved.argv, booleanFlagsOf(commands, resolved.operation));
   const missing = (): number => {
     io.err(`${TOOL}: missing operation (one of: ${names.join(', ')}; see ${TOOL} --help)`);
     return 2;

@@ -35,7 +35,13 @@ function meant(flag: string, known: readonly string[]): string | undefined {
   return d > 0 && d <= Math.max(1, Math.floor(flag.length / 3)) ? best : undefined;
 }
 
+/** Flags of the Python tool an operation here does without, and what to do instead. */
+const PYTHON_INSTEAD: Record<string, string> = {
+  onnx_path: 'the parts are made from --onnx_file as they are needed; drop --onnx_path (split_model writes them to a folder)',
+};
+
 function didYouMean(flag: string, s: ParseSubject): string {
+  if (PYTHON_INSTEAD[flag]) return ` (${PYTHON_INSTEAD[flag]})`;
   const k = s.knownFlags && meant(flag, s.knownFlags());
   return k ? ` (did you mean --${k}?)` : '';
 }

@@ -5,6 +5,7 @@
 import { cleanRuns, removedCount } from '../../storage/clean.js';
 import { cleanedLine } from './clean.js';
 import { checkOutputFile } from '../../files.js';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
@@ -89,10 +90,26 @@ function feedsOf(args: RunArgs, a: ModelAnalysis & { feeds?: Record<string, Host
   return a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed);
 }
 
+/** Where a run_all without --results_file writes its timestamped file. */
+const RESULTS_DIR = 'results';
+
 function defaultResultsFile(args: RunArgs): string {
   const base = path.basename(args.onnx_file ?? 'model', '.onnx');
   const date = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-  return path.join('results', `${base}-${date}.csv`);
+  return path.join(RESULTS_DIR, `${base}-${date}.csv`);
+}
+
+/**
+ * --resume continues the sweep of one file; without --results_file a run writes a new timestamped
+ * file, so there is nothing to resume: refused rather than guessed (the newest file of the model
+ * may be a sweep measured another way, or one the user meant to keep), naming the newest candidate.
+ */
+function resumeWithoutFile(args: RunArgs): string {
+  const base = path.basename(args.onnx_file ?? 'model', '.onnx');
+  const dir = RESULTS_DIR;
+  const stamped = (f: string) => f.startsWith(`${base}-`) && /^\d{8}-\d{6}\.csv$/.test(f.slice(base.length + 1));
+  const newest = existsSync(dir) ? readdirSync(dir).filter(stamped).sort().at(-1) : undefined;
+  return `--resume needs --results_file, the file of the sweep to continue${newest ? ` (the newest for this model is ${path.join(dir, newest)})` : ''}`;
 }
 
 /** Largest output difference --verify takes for a match: float rounding of the parts' own kernels. */
@@ -160,8 +177,30 @@ function describeOutput(name: string, t: HostTensor | undefined): string {
   return `${head} top-5: ${top.map((i) => `${i} (${data[i]!.toFixed(4)})`).join(', ')}`;
 }
 
-export async function runAll(args: RunArgs, io: { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean }): Promise<number> {
+type RunAllIO = { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean };
+
+/** Said when a sweep is interrupted before its first row: what was started is stopped, nothing was written. */
+const INTERRUPTED_AT_START = 'onnx-manager: interrupted before the first row; nothing measured';
+
+export async function runAll(args: RunArgs, io: RunAllIO): Promise<number> {
+  // Ctrl-C (or SIGTERM) from the first moment to the last: during the start it stops what was
+  // started (the worker, the embedded store, the link's proxy) once it is up; during the sweep it
+  // ends the sweep after the row in progress (--resume continues it); during the close it waits.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await sweepAll(args, io, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promise<number> {
   const out = io.out;
+  if (args.resume && !args.results_file) throw new UsageError(resumeWithoutFile(args));
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
@@ -192,6 +231,11 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     await writeUpgradedResults(file, previous);
     io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were${added.includes('tensor_codec') ? ' (cut tensors sent raw)' : ''}`);
   }
+  const interruptedAtStart = () => {
+    io.err(INTERRUPTED_AT_START);
+    return 130;
+  };
+  if (signal.aborted) return interruptedAtStart();
   // The progress starts before the run does: over a slow link, putting the cloud parts while the cloud side starts takes a while.
   const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
   progress.advance(selected.reduce((n, p) => n + doneAt(p), 0), '');
@@ -202,6 +246,11 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   } catch (err) {
     progress.stop();
     throw err;
+  }
+  if (signal.aborted) {
+    progress.stop();
+    await s.close();
+    return interruptedAtStart();
   }
   let csv: CsvAppender;
   try {
@@ -218,11 +267,6 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     throw err;
   }
   const rows: Row[] = [];
-  // Ctrl-C (or SIGTERM) ends the sweep after the row in progress; --resume continues it.
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   // One line when the store goes away and one when it is back, whether the edge or the cloud worker
   // (or both) found it gone; retries are counted, not printed.
   const down = { edge: false, cloud: false };
@@ -248,7 +292,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     const opts: Parameters<typeof runSweep>[1] = {
       rep,
       done,
-      signal: stop.signal,
+      signal,
       onRow: async (row) => {
         await csv.append(row);
         rows.push(row);
@@ -263,23 +307,24 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
   } finally {
     unwatch?.();
     unwatchCloud?.();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     progress.stop();
     await csv.close();
     await s.close();
   }
+  if (signal.aborted && rows.length === 0 && previous.length === 0) return interruptedAtStart();
   const all = [...previous, ...rows] as Record<string, string | number>[];
   const summary = await writeSummary(file, all);
   const failed = rows.filter((r) => r.status !== 'ok').length;
   const planned = `${selected.length} split points x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
-  const stopped = stop.signal.aborted || storeGone !== undefined;
+  const stopped = signal.aborted || storeGone !== undefined;
   const before = previous.length ? `, ${previous.length} rows from before` : '';
   const count = stopped ? `${rows.length} rows before the sweep stopped (of ${planned}${before})` : `${rows.length} rows (${planned}${before})`;
   out(`${count} in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
-  if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with the same command and --resume once it is back`);
-  if (stop.signal.aborted) out(`interrupted: continue with the same command and --resume`);
+  // Without --results_file each run writes a new timestamped file: the way back names this one.
+  const again = args.results_file ? 'the same command and --resume' : `the same command and --results_file ${file} --resume`;
+  if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with ${again} once it is back`);
+  if (signal.aborted) out(`interrupted: continue with ${again}`);
   for (const line of deviationLines(all)) out(line);
   const bests = bestSplits(all);
   if (bests.length) {
@@ -298,7 +343,7 @@ export async function runAll(args: RunArgs, io: { out: (s: string) => void; err:
     }
   }
   // Failed rows are in the results (and the summary complete), but the sweep is not a success.
-  if (stop.signal.aborted) return 130;
+  if (signal.aborted) return 130;
   return failed > 0 || storeGone ? 1 : 0;
 }
 
