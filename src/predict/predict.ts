@@ -97,6 +97,11 @@ function missingCodec(profile: LayerProfile, codec: string, label: string): stri
   return `${label} has no measurements of tensor codec ${codec} (it holds ${['raw', ...held].join(', ')}): profile the model again with --tensor_codec ${codec} (profile, or predict without --profile)`;
 }
 
+/** Refuses, before anything is measured, a codec `profile` holds no measurements of. */
+export function checkProfileCodecs(profile: LayerProfile, codecs: readonly string[], label = 'the profile'): void {
+  for (const codec of codecs) if (codec !== 'raw' && !profile.codecs?.speed[codec]) throw new UsageError(missingCodec(profile, codec, label));
+}
+
 /**
  * The facts of every split point from a profile: predicted compute, exact wire bytes, edge
  * memory, with the cut tensors sent as `codec`: its bytes from the profile's own coded cut
