@@ -7,10 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { FaultStore } from './stores.js';
+import { freePort } from '../src/net.js';
 
 const PROGRAMS = ['swift-proxy-server', 'swift-object-server', 'swift-container-server', 'swift-account-server', 'swift-ring-builder', 'memcached'];
 
@@ -20,16 +20,6 @@ export function swiftMissing(): string | undefined {
   return missing.length ? `skipped: ${missing.join(', ')} not installed (apt-get install swift-proxy swift-object swift-container swift-account memcached)` : undefined;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves when the endpoint answers HTTP at all. */
 async function answering(endpoint: string, ms: number): Promise<void> {
