@@ -49,7 +49,8 @@ describe('an interrupt while run_all starts', () => {
     // From the moment the worker process appears: spawning, getting ready, parts uploaded, sessions loading, the first rows.
     for (const delay of [0, 200, 600, 1500]) {
       const csv = join(dir, `start-${delay}.csv`);
-      const run = startRunAll(['--onnx_file', model, '--rep', '2', '--warmup', '0', '--results_file', csv]);
+      // Enough repetitions that the sweep cannot be over before the last signal, even on an idle machine.
+      const run = startRunAll(['--onnx_file', model, '--rep', '200', '--warmup', '0', '--results_file', csv]);
       for (let i = 0; i < 12_000 && run.workers.size === 0; i++) await sleep(10);
       assert.ok(run.workers.size > 0, 'the worker started');
       await sleep(delay);
