@@ -4,6 +4,7 @@
  * the value given and what was expected; help and version text go to the command's output;
  * errors thrown by the command become one line and an exit code (failure.ts).
  */
+import { givenValue } from '../config/checks.js';
 import yargs, { type Argv } from 'yargs';
 import type { CliIO } from './command.js';
 import { reportFailure } from './failure.js';
@@ -114,6 +115,15 @@ function wordsAfter(flag: string, argv: readonly string[]): string[] {
   return words;
 }
 
+/** Whether the words after a flag hold no value at all. */
+const noValue = (words: readonly string[]): boolean => words.every((w) => w.trim() === '');
+
+/** The first word that is not a number, quoted, or undefined. */
+function quotedNonNumber(words: readonly string[]): string | undefined {
+  const word = words.find((w) => !Number.isFinite(Number(w)));
+  return word === undefined ? undefined : `'${word}'`;
+}
+
 /**
  * A check's message about a flag, made exact with what was typed: a flag with no value said to
  * need one, and a word that is not a number quoted (the checks see only yargs' NaN).
@@ -122,10 +132,9 @@ function withWordsGiven(msg: string, argv: readonly string[]): string {
   const m = /^--(\w+) must be .*, got (.*)$/.exec(msg);
   if (!m) return msg;
   const words = wordsAfter(m[1]!, argv);
-  if (words.length > 0 && words.every((w) => w.trim() === '')) return `--${m[1]} needs a value`;
-  if (m[2] !== 'a value that is not a number') return msg;
-  const word = words.find((w) => !Number.isFinite(Number(w)));
-  return word === undefined ? msg : `${msg.slice(0, msg.length - m[2].length)}'${word}'`;
+  if (words.length > 0 && noValue(words)) return `--${m[1]} needs a value`;
+  const word = m[2] === givenValue(NaN) ? quotedNonNumber(words) : undefined;
+  return word === undefined ? msg : `${msg.slice(0, msg.length - m[2]!.length)}${word}`;
 }
 
 /**
@@ -137,11 +146,10 @@ function valueProblem(a: Record<string, unknown>, argv: readonly string[]): stri
   for (const f of givenFlags(argv)) {
     if (!(f in a) || typeof a[f] === 'boolean') continue;
     const words = wordsAfter(f, argv);
-    if (words.every((w) => w.trim() === '')) return `--${f} needs a value`;
+    if (noValue(words)) return `--${f} needs a value`;
     const v = a[f];
     if ((Array.isArray(v) ? v : [v]).some((x) => typeof x === 'number' && Number.isNaN(x))) {
-      const word = words.find((w) => !Number.isFinite(Number(w)));
-      return `--${f} must be a number, got ${word === undefined ? 'a value that is not a number' : `'${word}'`}`;
+      return `--${f} must be a number, got ${quotedNonNumber(words) ?? givenValue(NaN)}`;
     }
   }
   return undefined;

@@ -112,7 +112,7 @@ export function splitFacts(a: ModelAnalysis, profile: LayerProfile, codec = 'raw
   const memory = edgeMemory(a);
   const m = a.index.dataNodes.length;
   const speed = codec === 'raw' ? undefined : profile.codecs?.speed[codec];
-  if (codec !== 'raw' && !speed) throw new UsageError(missingCodec(profile, codec, label));
+  checkProfileCodecs(profile, [codec], label);
   return a.splitPoints.map((p, i) => {
     const w = wires[i]!;
     const coded = speed && p.position < m ? profile.codecs!.wire[p.index]?.[codec] : undefined;
