@@ -97,13 +97,25 @@ async function timed(f: () => unknown, pause: (ms: number) => Promise<void>): Pr
   return performance.now() - t0;
 }
 
-/** Unrecorded requests of each kind and size first: the client's code paths warm up as they are in a sweep. */
+/** Unrecorded rounds of requests of each kind and size first: the client's code paths warm up as they are in a sweep. */
 export const STORE_WARMUP = 5;
+/**
+ * At most this many further warm-up rounds while the requests are still getting faster. In a
+ * freshly started process (predict --profile, recommend) the first tens of requests can take 5-10x
+ * what they take warm, and a probe timed during that phase made every predicted request cost a
+ * round trip more than the sweep measured.
+ */
+export const STORE_WARMUP_MAX_EXTRA = 20;
+/** The client counts as warm when the last STEADY_ROUNDS warm-up rounds took within this factor of each other. */
+const STEADY_WITHIN = 1.5;
+const STEADY_ROUNDS = 3;
 
 /**
  * Measures the store with `repeats` requests of each kind and size (after `warmup` unrecorded
- * ones, fewer where real cycles have just warmed the client up); removes what it wrote. `pause`
- * idles before each timed step (a parameter for tests).
+ * rounds and, when `warmup` > 0, more while the requests are still getting faster; none where real
+ * cycles have just warmed the client up); removes what it wrote. The sizes alternate within each
+ * round, so a drift during the probe moves the small and the large requests alike and leaves the
+ * fixed and per-MB parts apart. `pause` idles before each timed step (a parameter for tests).
  */
 export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: (ms: number) => Promise<void> = idle, warmup = STORE_WARMUP): Promise<StoreCosts> {
   const prefix = `probe/${randomUUID()}`;
@@ -111,23 +123,39 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
   let requests = 0;
   let spread = 1;
   const bodies = { small: encodePayload(payloadOf(SMALL)).concat(), large: encodePayload(payloadOf(LARGE)).concat() };
-  const series = async (size: 'small' | 'large') => {
-    const put: number[] = [];
-    const get: number[] = [];
-    for (let i = -warmup; i < repeats; i++) {
-      const key = `${prefix}/${size}-${i + warmup}.pb`;
+  let n = 0;
+  const noPause = async (): Promise<void> => undefined;
+  /** One PUT and one GET of each size, each after `idleFirst`: their times. */
+  const round = async (idleFirst: (ms: number) => Promise<void>) => {
+    const t: Record<'small' | 'large', { put: number; get: number }> = { small: { put: 0, get: 0 }, large: { put: 0, get: 0 } };
+    for (const size of ['small', 'large'] as const) {
+      const key = `${prefix}/${size}-${n++}.pb`;
       keys.push(key);
-      const p = await timed(() => store.put(key, bodies[size]), pause);
-      const g = await timed(() => store.get(key), pause);
+      t[size].put = await timed(() => store.put(key, bodies[size]), idleFirst);
+      t[size].get = await timed(() => store.get(key), idleFirst);
       requests += 2;
-      if (i >= 0) (put.push(p), get.push(g));
     }
-    spread = Math.max(spread, spreadOf(put), spreadOf(get));
-    return { put: median(put), get: median(get) };
+    return t;
+  };
+  const series = async () => {
+    const totals: number[] = [];
+    // Warm-up rounds go back to back: what warms the client is the count of requests, not the pauses.
+    for (let i = 0; i < warmup + (warmup > 0 ? STORE_WARMUP_MAX_EXTRA : 0); i++) {
+      const t = await round(noPause);
+      totals.push(t.small.put + t.small.get + t.large.put + t.large.get);
+      const last = totals.slice(-STEADY_ROUNDS);
+      if (i + 1 >= warmup && last.length === STEADY_ROUNDS && Math.max(...last) <= STEADY_WITHIN * Math.min(...last)) break;
+    }
+    const times = { small: { put: [] as number[], get: [] as number[] }, large: { put: [] as number[], get: [] as number[] } };
+    for (let i = 0; i < repeats; i++) {
+      const t = await round(pause);
+      for (const size of ['small', 'large'] as const) (times[size].put.push(t[size].put), times[size].get.push(t[size].get));
+    }
+    for (const size of ['small', 'large'] as const) spread = Math.max(spread, spreadOf(times[size].put), spreadOf(times[size].get));
+    return { small: { put: median(times.small.put), get: median(times.small.get) }, large: { put: median(times.large.put), get: median(times.large.get) } };
   };
   try {
-    const small = await series('small');
-    const large = await series('large');
+    const { small, large } = await series();
     const notify: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const key = `${prefix}/notify-${i}.pb`;

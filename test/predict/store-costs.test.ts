@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IDLE_BEFORE_RUN_MS, measureStoreCosts, NOISY_SPREAD, noisyStoreLine } from '../../src/predict/store-costs.js';
+import { IDLE_BEFORE_RUN_MS, measureStoreCosts, NOISY_SPREAD, noisyStoreLine, STORE_WARMUP, STORE_WARMUP_MAX_EXTRA } from '../../src/predict/store-costs.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/storage/embedded.js';
 import type { ObjectStore } from '../../src/storage/store.js';
 
@@ -32,15 +32,47 @@ describe('measureStoreCosts', () => {
     });
     assert.ok(pauses.every((p) => p === IDLE_BEFORE_RUN_MS));
     const requests = log.filter((e) => e !== 'pause');
-    // Two sizes of (5 warm-up + repeats) x (PUT, GET), then repeats x (wait, PUT).
-    assert.equal(requests.length, 2 * (5 + repeats) * 2 + 2 * repeats);
     assert.equal(costs.requests, requests.length);
-    log.forEach((e, i) => {
+    // Warm-up rounds (a PUT and a GET of each size) go back to back, at least STORE_WARMUP of them;
+    // then repeats timed rounds, every request after a pause; then repeats x (wait, PUT).
+    const firstPaused = log.indexOf('pause');
+    const warmUp = log.slice(0, firstPaused);
+    assert.ok(warmUp.every((e) => e === 'put' || e === 'get'));
+    assert.equal(warmUp.length % 4, 0);
+    assert.ok(warmUp.length >= 4 * STORE_WARMUP && warmUp.length <= 4 * (STORE_WARMUP + STORE_WARMUP_MAX_EXTRA), `${warmUp.length} warm-up requests`);
+    assert.equal(requests.length, warmUp.length + 4 * repeats + 2 * repeats);
+    log.slice(firstPaused).forEach((e, j) => {
+      const i = firstPaused + j;
       if (e === 'put' && log[i - 1] === 'wait') return; // the notification's PUT follows its waiter
-      if (e !== 'pause') assert.equal(log[i - 1], e === 'put' || e === 'get' || e === 'wait' ? 'pause' : undefined, `request ${i} (${e}) follows a pause`);
+      if (e !== 'pause') assert.equal(log[i - 1], 'pause', `request ${i} (${e}) follows a pause`);
     });
     // The codec: 2 sizes x (5 + repeats) x (encode, decode), each after a pause of its own.
-    assert.equal(pauses.length, requests.length - repeats + 2 * (5 + repeats) * 2);
+    assert.equal(pauses.length, 4 * repeats + repeats + 2 * (5 + repeats) * 2);
+  });
+
+  it('a client still warming up is not timed: warm-up goes on until its rounds are steady', async () => {
+    // A client in a freshly started process: its first requests take far longer than warm ones,
+    // falling off as it warms (100 ms x 0.85^k for request k, none from the 40th on).
+    const s = embedded.store;
+    const log: ('pause' | number)[] = [];
+    let k = 0;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const cold = async () => {
+      const n = k++;
+      log.push(n);
+      if (n < 40) await sleep(100 * 0.85 ** n);
+    };
+    const store: ObjectStore = Object.assign(Object.create(s) as ObjectStore, {
+      put: async (key: string, d: Parameters<ObjectStore['put']>[1]) => (await cold(), s.put(key, d)),
+      get: async (key: string) => (await cold(), s.get(key)),
+      waitFor: (key: string, t: number) => s.waitFor(key, t),
+      remove: (keys: readonly string[]) => s.remove(keys),
+    });
+    await measureStoreCosts(store, 3, async () => void log.push('pause'));
+    const firstTimed = log[log.indexOf('pause') + 1] as number;
+    // The fixed warm-up alone (5 rounds of 4) would time from request 20, still held 3.9 ms and
+    // falling; the rounds are steady (within 1.5x over 3) only some rounds later.
+    assert.ok(firstTimed >= 24, `timed from request ${firstTimed}`);
   });
 
   it('a store whose requests vary a lot is measured with its spread, and told to the user in one line', async () => {
