@@ -29,6 +29,13 @@ export class GraphError extends OnnxManagerError {}
 /** A split was asked for that cannot be made (unknown layer, constant layer, ...). */
 export class SplitError extends OnnxManagerError {}
 
+/**
+ * A layer, node, exit or split point named by the caller that the model does not have, or that
+ * cannot be cut (a weight, a constant, an index out of range): a bad argument, as the CLI's exit
+ * code says (2).
+ */
+export class UnknownSplitError extends SplitError {}
+
 /** Bad command-line or API arguments. */
 export class UsageError extends OnnxManagerError {}
 

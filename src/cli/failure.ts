@@ -2,7 +2,7 @@
  * The error boundary of every command (onnx-manager, onnx-edge, onnx-cloud): one line naming the
  * problem, the stack and causes only with --verbose, exit 2 for bad arguments and 1 otherwise.
  */
-import { messageLine, OnnxManagerError, UsageError } from '../errors.js';
+import { messageLine, OnnxManagerError, UnknownSplitError, UsageError } from '../errors.js';
 
 export function errorText(err: unknown, verbose: boolean): string {
   if (!verbose) return messageLine(err);
@@ -18,5 +18,5 @@ export function errorText(err: unknown, verbose: boolean): string {
 export function reportFailure(tool: string, err: unknown, verbose: boolean, write: (line: string) => void): number {
   const prefix = err instanceof OnnxManagerError ? '' : 'unexpected error: ';
   write(`${tool}: ${prefix}${errorText(err, verbose)}`);
-  return err instanceof UsageError ? 2 : 1;
+  return err instanceof UsageError || err instanceof UnknownSplitError ? 2 : 1;
 }

@@ -9,7 +9,7 @@
  * parts it adds, and so on. Exits are listed from the shallowest: an exit computed on the way to
  * an exit listed before it is refused.
  */
-import { GraphError, SplitError } from '../errors.js';
+import { GraphError, SplitError, UnknownSplitError } from '../errors.js';
 import type { GraphIndex } from '../onnx/graph.js';
 import { planSegments, type PlannedPart } from './plan.js';
 import { closestNames } from './points.js';
@@ -43,19 +43,19 @@ export function resolveExits(index: GraphIndex, names: readonly string[], label:
   if (names.length === 0) throw new SplitError(`${label}: no exit given (name the exit tensors: --outputs O1 O2 ...)`);
   const seen = new Set<string>();
   return names.map((name) => {
-    if (seen.has(name)) throw new SplitError(`${label}: exit '${name}' is given twice; each exit is named once`);
+    if (seen.has(name)) throw new UnknownSplitError(`${label}: exit '${name}' is given twice; each exit is named once`);
     seen.add(name);
-    if (index.inputs.includes(name)) throw new SplitError(`${label}: exit '${name}' is a model input; an exit is a tensor a node computes`);
+    if (index.inputs.includes(name)) throw new UnknownSplitError(`${label}: exit '${name}' is a model input; an exit is a tensor a node computes`);
     if (index.initializers.has(name) || index.sparseInitializers.has(name)) {
-      throw new SplitError(`${label}: exit '${name}' is a weight (initializer); an exit is a tensor computed from the model inputs`);
+      throw new UnknownSplitError(`${label}: exit '${name}' is a weight (initializer); an exit is a tensor computed from the model inputs`);
     }
     const node = index.producer.get(name);
     if (node === undefined) {
       const known = [...index.outputs, ...index.dataNodes.flatMap((n) => nodeOutputs(index, n))];
-      throw new SplitError(`${label}: no tensor named '${name}'; closest: ${closestNames(name, known).join(', ')}`);
+      throw new UnknownSplitError(`${label}: no tensor named '${name}'; closest: ${closestNames(name, known).join(', ')}`);
     }
     if (index.constantNode[node]) {
-      throw new SplitError(`${label}: exit '${name}' is computed from weights only (a constant); an exit is a tensor computed from the model inputs`);
+      throw new UnknownSplitError(`${label}: exit '${name}' is computed from weights only (a constant); an exit is a tensor computed from the model inputs`);
     }
     return node;
   });

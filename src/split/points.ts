@@ -5,7 +5,7 @@
  * split point. Position 0 is cloud only (the inputs cross), position m edge only (nothing crosses).
  */
 import { closestNames } from '../closest-names.js';
-import { SplitError } from '../errors.js';
+import { SplitError, UnknownSplitError } from '../errors.js';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
 import type { GraphIndex } from '../onnx/graph.js';
 import type { ShapeSource, TensorInfo } from '../onnx/shapes.js';
@@ -162,12 +162,12 @@ export function positionOf(index: GraphIndex, layer: string, label: string): num
   }
   if (node === undefined) {
     const isWeight = index.initializers.has(layer) || index.sparseInitializers.has(layer);
-    if (isWeight) throw new SplitError(`${label}: '${layer}' is a weight (initializer), not a layer output; constants are copied into every part, never cut`);
+    if (isWeight) throw new UnknownSplitError(`${label}: '${layer}' is a weight (initializer), not a layer output; constants are copied into every part, never cut`);
     const names = [...index.inputs, ...index.dataNodes.flatMap((n) => (index.nodes[n]!.output ?? []).filter((o) => o))];
-    throw new SplitError(`${label}: no layer named '${layer}'; closest: ${closestNames(layer, names).join(', ')}`);
+    throw new UnknownSplitError(`${label}: no layer named '${layer}'; closest: ${closestNames(layer, names).join(', ')}`);
   }
   if (index.constantNode[node]) {
-    throw new SplitError(`${label}: '${layer}' is computed from weights only (a constant); constants are copied into every part, never cut`);
+    throw new UnknownSplitError(`${label}: '${layer}' is computed from weights only (a constant); constants are copied into every part, never cut`);
   }
   return index.dataNodes.indexOf(node) + 1;
 }
@@ -181,7 +181,7 @@ export function positionOfSplit(points: readonly SplitPoint[], index: GraphIndex
   if (!/^\d+$/.test(layer)) return positionOf(index, layer, label);
   const i = Number(layer);
   const point = points[i];
-  if (!point) throw new SplitError(`${label}: split point ${layer} is out of range; ${label} has split points 0..${points.length - 1} (see list_layers)`);
+  if (!point) throw new UnknownSplitError(`${label}: split point ${layer} is out of range; ${label} has split points 0..${points.length - 1} (see list_layers)`);
   return point.position;
 }
 

@@ -98,7 +98,10 @@ describe('onnx-manager CLI', () => {
     const run = await cli(['run', '--onnx_file', file, '--split_layer', String(b.index), '--rep', '1', '--warmup', '0', '--verify']);
     assert.equal(run.code, 0, run.err);
     const out = await cli(['split_model', '--onnx_file', file, '--split_layer', String(points.length), '--onnx_path', join(dir, 'x')]);
-    assert.equal(out.code, 1);
+    // An index out of range is a bad argument (exit 2), as run_all's --splits says of it.
+    assert.equal(out.code, 2);
+    const sweep = await cli(['run_all', '--onnx_file', file, '--splits', String(points.length), '--results_file', join(dir, 'x.csv')]);
+    assert.equal(sweep.code, 2, sweep.err);
     assert.match(out.err.trim(), new RegExp(`^onnx-manager: .*split point ${points.length} is out of range; .* has split points 0\\.\\.${points.length - 1} \\(see list_layers\\)$`));
   });
 
@@ -156,8 +159,8 @@ describe('onnx-manager CLI', () => {
       [['list_layers', '--onnx_file', lenet, '--jsn'], /list_layers does not take --jsn \(did you mean --json\?\)/, 2],
       [['run_all', '--onnx_file', lenet, '--reps', '3'], /run_all does not take --reps \(did you mean --rep\?\)/, 2],
       [['--operation', 'split_model', '--onnx_file', lenet], /needs --split_layer/, 2],
-      [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'relu_0_ot', '--onnx_path', join(dir, 'x')], /no layer named 'relu_0_ot'; closest: relu_0_out/, 1],
-      [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'conv_0_W', '--onnx_path', join(dir, 'x')], /is a weight/, 1],
+      [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'relu_0_ot', '--onnx_path', join(dir, 'x')], /no layer named 'relu_0_ot'; closest: relu_0_out/, 2],
+      [['--operation', 'split_model', '--onnx_file', lenet, '--split_layer', 'conv_0_W', '--onnx_path', join(dir, 'x')], /is a weight/, 2],
       [['--operation', 'list_layers', '--onnx_file', lenet, '--input_shape', 'input=1x1x28x28'], /not of the form/, 2],
       [['--operation', 'run', '--onnx_file', lenet, '--split_layer', 'relu_0_out', '--minio_endpoint', 'admin:S3cretKey@127.0.0.1:9'], /must not contain credentials/, 2],
     ];

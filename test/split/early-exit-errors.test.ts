@@ -193,7 +193,7 @@ describe('early_exit_split_model on the command line', () => {
     const dir = await freshDir('exit-cli-bad');
     const file = writeZooModel('two_outputs', dir);
     const bad = await cli(['early_exit_split_model', '--onnx_file', file, '--outputs', 'aux_logit', 'logits', '--onnx_path', path.join(dir, 'x')]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'an exit the model does not have is a bad argument');
     assert.match(bad.err, /two_outputs\.onnx: no tensor named 'aux_logit'; closest: aux_logits/);
     assert.equal(bad.errLines.length, 1);
     const none = await cli(['early_exit_split_model', '--onnx_file', file]);
