@@ -97,6 +97,7 @@ describe('onnx-manager CLI', () => {
     assert.deepEqual(m.splits.map((s) => s.split_layer), [a.split_layer, b.split_layer]);
     const run = await cli(['run', '--onnx_file', file, '--split_layer', String(b.index), '--rep', '1', '--warmup', '0', '--verify']);
     assert.equal(run.code, 0, run.err);
+    assert.match(run.out, new RegExp(`^split ${b.index} after '${b.split_layer}':`, 'm'), 'run names the layer of a split given by index');
     const out = await cli(['split_model', '--onnx_file', file, '--split_layer', String(points.length), '--onnx_path', join(dir, 'x')]);
     // An index out of range is a bad argument (exit 2), as run_all's --splits says of it.
     assert.equal(out.code, 2);

@@ -135,7 +135,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
       await csv.close();
     }
     const last = rows.at(-1)!;
-    const where = point.edgeNodes ? `at the ${point.edgeNodes.length} edge node(s) of ${args.cut_file}` : `after '${args.split_layer ?? point.splitLayer}'`;
+    const where = point.edgeNodes ? `at the ${point.edgeNodes.length} edge node(s) of ${args.cut_file}` : `after '${point.splitLayer}'`;
     out(`split ${point.index} ${where}: ${point.cutTensors.length} cut tensor(s), ${last.tensor_bytes} tensor bytes, ${last.transfer_bytes} bytes on the wire; ${linkLine(s.config)}`);
     const keys = ['edge_load_ms', 'cloud_load_ms', 'edge_ms', 'edge_cpu_ms', 'encode_ms', 'upload_ms', 'wait_ms', 'cloud_ms', 'cloud_cpu_ms', 'download_ms', 'decode_ms', 'total_ms'] as const;
     out(table(['>rep', ...keys.map((k) => `>${k}`), 'status'], rows.map((r) => [r.rep, ...keys.map((k) => r[k]), r.status + (r.error ? `: ${r.error}` : '')])));
