@@ -49,6 +49,12 @@ describe('quant_model command', () => {
       // Every Conv and the Gemm still multiply as many times; only the elementwise rescaling differs.
       const got = await macs(out);
       assert.ok(Math.abs(got - float) / float < 0.01, `${extra.join(' ')}: ${got} MACs against the float model's ${float}`);
+      // Quantising it again would write a 1.000x copy called quantised: refused, nothing written.
+      const again = join(dir, `again${extra.length}.onnx`);
+      const r = await cli(['quant_model', '--onnx_file', out, '--quant_type', 'QInt8', '--output_file', again]);
+      assert.equal(r.code, 2, r.err);
+      oneLine(r, /q\d\.onnx is quantised already \(\d+ (DequantizeLinear|ConvInteger|DynamicQuantizeLinear)[^)]*\); quant_model takes the float model$/);
+      assert.ok(!existsSync(again));
     }
   });
 
@@ -138,6 +144,9 @@ describe('quant_model command', () => {
     oneLine(await cli(['quant_model', '--onnx_file', join(dir, 'missing.onnx'), '--quant_type', 'QInt8']), /missing\.onnx: no such file/);
     oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--output_file', join(dir, '.', 'lenet5.onnx')]), /is the input model/);
     oneLine(await cli(['quant_model', '--onnx_file', file]), /quant_type/);
+    // Every quantisable node excluded: nothing to quantise, nothing written.
+    const weighted = modelFromBytes(readFileSync(file)).proto.graph!.node!.filter((n) => ['Conv', 'Gemm', 'MatMul'].includes(n.opType!)).map((n) => n.name!);
+    oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--exclude_nodes', ...weighted]), /no MatMul, Gemm or Conv with a constant float32 weight to quantise \(\d+ left as they are; the first: .*\); nothing written$/);
     assert.deepEqual(readdirSync(dir), ['lenet5.onnx']);
     assert.ok(modelFromBytes(readFileSync(file)).proto.graph!.node!.some((n) => n.opType === 'Conv'), 'the input is as it was');
   });

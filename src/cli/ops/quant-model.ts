@@ -129,6 +129,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     ...(args.exclude_nodes !== undefined ? { excludeNodes: args.exclude_nodes.map(String) } : {}),
     ...(calibration ? { calibration: calibration.moments } : {}),
   });
+  refuseNothingQuantised(model, result);
   try {
     await writeFile(output, result.bytes);
   } catch (err) {
@@ -155,6 +156,25 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
   };
   if (args.json) out(JSON.stringify(report, null, 2));
   else for (const line of reportLines(report)) out(line);
+}
+
+/** Operators of a model that is quantised already (by this tool, onnxruntime's quantizer or another). */
+const QUANTISED_OPS = new Set(['DequantizeLinear', 'QuantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger', 'QLinearConv', 'QLinearMatMul', 'QGemm']);
+
+/**
+ * A run that quantised no node would write a copy of the model under a quantised name and report it
+ * as a 1.000x "quantised" model: refused instead, naming why (already quantised, or nothing to quantise).
+ */
+function refuseNothingQuantised(model: LoadedModel, result: QuantiseResult): void {
+  if (result.quantised.length > 0) return;
+  const counts = new Map<string, number>();
+  for (const n of model.proto.graph?.node ?? []) if (QUANTISED_OPS.has(n.opType ?? '') && (!n.domain || n.domain === 'ai.onnx' || n.domain === 'com.microsoft')) counts.set(n.opType!, (counts.get(n.opType!) ?? 0) + 1);
+  if (counts.size > 0) {
+    const ops = [...counts].map(([op, n]) => `${n} ${op}`).join(', ');
+    throw new UsageError(`${model.label} is quantised already (${ops}); quant_model takes the float model`, { file: model.file });
+  }
+  const why = result.skipped.length > 0 ? ` (${result.skipped.length} left as they are; the first: ${result.skipped[0]!.opType} ${result.skipped[0]!.node}, ${result.skipped[0]!.reason})` : '';
+  throw new UsageError(`${model.label}: no MatMul, Gemm or Conv with a constant float32 weight to quantise${why}; nothing written`, { file: model.file });
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
