@@ -203,6 +203,24 @@ export function edgeSessionOptions(run: RunConfig): SessionOptions {
   return cloudSessionOptions(cloudConfigOf({ ...rest, ...(edgeThreads !== undefined ? { cloudThreads: edgeThreads } : {}) }));
 }
 
+/** Below this --timeout a part's load alone often misses it: said, not refused. */
+const SHORT_TIMEOUT_MS = 1000;
+
+/**
+ * Settings that are valid but likely a mistake, one line each: more intra-op threads than this
+ * machine has cores for a side that runs here (onnxruntime then oversubscribes the cores and every
+ * part runs slower), and a --timeout shorter than a part's load usually takes.
+ */
+export function runConfigWarnings(run: Pick<RunConfig, 'cloud' | 'edgeThreads' | 'cloudThreads' | 'timeoutMs'>, cores = availableParallelism()): string[] {
+  const out: string[] = [];
+  const here = [['edge', run.edgeThreads], ...(run.cloud === 'local' ? [['cloud', run.cloudThreads] as const] : [])] as const;
+  for (const [side, n] of here) {
+    if (n !== undefined && n > cores) out.push(`${n} intra-op threads for the ${side} (--${side}_threads or --threads) is more than this machine's ${cores} cores: onnxruntime's threads then share cores and the ${side}'s parts run slower than they would at ${cores}`);
+  }
+  if (run.timeoutMs < SHORT_TIMEOUT_MS) out.push(`--timeout ${run.timeoutMs / 1000} s is shorter than loading a part usually takes: cycles that miss it are recorded as failed rows (the flag is in seconds)`);
+  return out;
+}
+
 /** The effective thread settings of a run, as its rows record them (edge_threads, cloud_threads, spinning). */
 export function threadColumns(run: Pick<RunConfig, 'edgeThreads' | 'cloudThreads' | 'spinning'>): { edge_threads: number | ''; cloud_threads: number | ''; spinning: 'on' | 'off' } {
   return { edge_threads: run.edgeThreads ?? '', cloud_threads: run.cloudThreads ?? '', spinning: run.spinning === false ? 'off' : 'on' };

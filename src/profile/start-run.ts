@@ -8,7 +8,7 @@
  */
 import type { BackendContext, CloudBackend } from '../backends/backend.js';
 import { backendModule } from '../backends/index.js';
-import { cloudConfigOf, edgeSessionOptions, threadColumns, type RunConfig } from '../config/run-config.js';
+import { cloudConfigOf, edgeSessionOptions, runConfigWarnings, threadColumns, type RunConfig } from '../config/run-config.js';
 import { checkProvider, createSession } from '../runtime/ort.js';
 import { probeModel } from '../runtime/probe.js';
 import type { HostTensor } from '../runtime/session.js';
@@ -88,6 +88,7 @@ export interface StartingCloud {
 export async function startCloud(runConfig: RunConfig, options: Pick<StartRunOptions, 'warn' | 'env'> = {}): Promise<StartingCloud> {
   const env = options.env ?? process.env;
   const warn = options.warn ?? warnOnStderr;
+  for (const line of runConfigWarnings(runConfig)) warn(line);
   let config = runConfig;
   const module = await backendModule(config.cloud);
   await checkProvider(config.provider, probeModel());

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cloudConfigArgs, cloudConfigDifferences, cloudSessionOptions, decodeCloudConfig, encodeCloudConfig, type CloudConfig } from '../../src/config/cloud-config.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
-import { buildRunConfig, cloudConfigFromFlags, cloudConfigOf, edgeSessionOptions, threadColumns } from '../../src/config/run-config.js';
+import { buildRunConfig, cloudConfigFromFlags, cloudConfigOf, edgeSessionOptions, runConfigWarnings, threadColumns } from '../../src/config/run-config.js';
 import { projectRoot } from '../models/zoo.js';
 
 const full: CloudConfig = { provider: { name: 'cuda', deviceId: 1 }, graphOptimizationLevel: 'extended', threads: 3, bucket: 'b-1', region: 'r' };
@@ -97,6 +97,16 @@ describe('the run configuration from flag values', () => {
     assert.deepEqual(threadColumns(remote), { edge_threads: '', cloud_threads: 8, spinning: 'on' });
     assert.equal(edgeSessionOptions(remote).intraOpNumThreads, undefined);
     assert.throws(() => decodeCloudConfig('{"v":1,"provider":{"name":"cpu"},"graphOptimizationLevel":"all","spinning":"no","bucket":"b"}'), /field 'spinning' must be true or false, got "no"/);
+  });
+
+  it('says, without refusing, threads beyond the cores of a side that runs here and a --timeout under a second', () => {
+    assert.deepEqual(runConfigWarnings(buildRunConfig({}), 2), [], 'the defaults say nothing');
+    const many = runConfigWarnings(buildRunConfig({ edge_threads: 1000 }), 2);
+    assert.equal(many.length, 1);
+    assert.match(many[0]!, /^1000 intra-op threads for the edge \(--edge_threads or --threads\) is more than this machine's 2 cores/);
+    assert.equal(runConfigWarnings(buildRunConfig({ threads: 8 }), 2).length, 2, 'both sides run here with the local cloud');
+    assert.equal(runConfigWarnings(buildRunConfig({ threads: 8, cloud: 'ssh', ssh_host: 'h' } as never), 2).length, 1, "a remote cloud's cores are not this machine's");
+    assert.match(runConfigWarnings(buildRunConfig({ timeout: 0.001 }), 2)[0]!, /^--timeout 0\.001 s is shorter than loading a part usually takes: .*\(the flag is in seconds\)$/);
   });
 
   it('--spinning on keeps onnxruntime\'s spinning on a local sweep, --spinning off turns it off anywhere', () => {
