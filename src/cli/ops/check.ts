@@ -11,6 +11,7 @@ import { oscarServiceLimits, type OscarLimitArgs } from '../../check/oscar-limit
 import { cloudSessionOptions } from '../../config/cloud-config.js';
 import { buildRunConfig, cloudConfigOf, type RunFlags } from '../../config/run-config.js';
 import { checkOutputFile } from '../../files.js';
+import { UsageError } from '../../errors.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import { checkProvider } from '../../runtime/ort.js';
 import { probeModel } from '../../runtime/probe.js';
@@ -42,7 +43,15 @@ export const CHECK_COLUMNS = [
 export async function limitsFor(args: CheckArgs): Promise<Limits> {
   if (args.limits === 'lambda') return { ...LAMBDA_LIMITS };
   if (args.limits === 'oscar') return oscarServiceLimits(args);
-  return readLimitsFile(args.limits);
+  try {
+    return await readLimitsFile(args.limits);
+  } catch (err) {
+    // A word that is no file was most likely meant as one of the built-in platforms.
+    if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT' && !/[./\\]/.test(args.limits)) {
+      throw new UsageError(`--limits ${args.limits}: neither a built-in platform (lambda, oscar) nor a limits file here`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** `X.csv` -> `X.check` beside it; none: results/<model>.check. */
