@@ -47,10 +47,11 @@ export async function encodeCodedPayload(p: Omit<Payload, 'coded'>, codecName: s
       const b = codec.plan(t);
       if (b) {
         const { write } = b;
-        const timedWrite = (out: Uint8Array): void => {
+        const timedWrite = (out: Uint8Array): number | void => {
           const w0 = now();
-          write(out);
+          const sum = write(out);
           codecMs += now() - w0;
+          return sum;
         };
         c = { ...b, type: t.type, dims: [...t.dims], ...(timing ? { write: timedWrite } : {}) };
       }
