@@ -4,7 +4,8 @@
  * every codec on every cut tensor of zoo models, odd shapes, empty tensors and NaN/Inf, with CRC-32
  * values of every varint length (the layout guessed before the CRC is known moved where it must
  * be); it decodes to the same tensors, and a corrupted body is still refused. The CRC-32 module
- * gives node:zlib's values on every length, offset and start value.
+ * gives node:zlib's values on every length, offset and start value. Bodies whose CRC-32 the
+ * kernels take piece by piece as they write give the same bytes at lengths around the chunk size.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,7 +13,9 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import type { HostTensor } from '../../src/runtime/session.js';
 import { decodeTensors, encodeCodedPayload, encodeTensors, TENSOR_CODECS } from '../../src/tensor/codecs/index.js';
 import { crc32, fastCrc32Loaded } from '../../src/tensor/crc32.js';
-import { randomTensor } from '../../src/tensor/host.js';
+import { randomTensor, seededRandom } from '../../src/tensor/host.js';
+import { SIMD_MIN, useSimd } from '../../src/tensor/codecs/simd/index.js';
+import { CHUNK } from '../../src/tensor/codecs/simd/kernels.js';
 import { decodePayload, encodePayload, encodePayloadPlanned, PayloadError, type Payload } from '../../src/tensor/payload/index.js';
 import { cutTensors } from './cut-tensors.js';
 
@@ -71,6 +74,27 @@ describe('encodeCodedPayload: one buffer, the same bytes', () => {
     assert.ok(lengths.has(4) && lengths.has(5), `CRC-32 varint lengths met: ${[...lengths].join(', ')}`);
   });
 
+  it('bodies whose CRC-32 is taken piece by piece as the kernels write them: lengths around the chunk size, odd offsets, kernels on and off', async () => {
+    const r = seededRandom(9);
+    const pool = new Float32Array(3 * CHUNK + 16).map(() => (r() - 0.4) * 50);
+    for (const n of [SIMD_MIN - 1, SIMD_MIN, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 5, 3 * CHUNK]) {
+      for (const from of [0, 1, 3]) {
+        const t: HostTensor = { type: 'float32', dims: [n], data: pool.subarray(from, from + n) };
+        for (const simd of [true, false]) {
+          useSimd(simd);
+          try {
+            for (const codec of ['fp16', 'bf16', 'int8', 'int8:axis=0']) {
+              // Also two tensors in one payload: each body's CRC starts afresh.
+              await sameBytes(new Map([['a', t], ['b', { ...t, dims: [1, n] }]]), codec, `${n} elements from ${from}${simd ? '' : ' (kernels off)'}`);
+            }
+          } finally {
+            useSimd(true);
+          }
+        }
+      }
+    }
+  });
+
   it('a corrupted body of a one-buffer payload is refused by its CRC-32, in one line', async () => {
     const bytes = await encodeCodedPayload(payloadOf(new Map([['cut', randomTensor('float32', [64, 33], 5)]])), 'fp16');
     const flipped = Buffer.from(bytes);
@@ -80,7 +104,7 @@ describe('encodeCodedPayload: one buffer, the same bytes', () => {
 
   it('refuses a planned tensor without a size or writer, or named like a raw one', () => {
     const t = randomTensor('float32', [4], 1);
-    const planned = { type: 'float32', dims: [4], codec: 'fp16', bytes: 8, write: (b: Uint8Array) => b.fill(0) };
+    const planned = { type: 'float32', dims: [4], codec: 'fp16', bytes: 8, write: (b: Uint8Array): void => void b.fill(0) };
     assert.throws(() => encodePayloadPlanned(payloadOf(new Map([['x', t]])), new Map([['x', planned]])), /both raw and coded/);
     assert.throws(() => encodePayloadPlanned(payloadOf(new Map()), new Map([['x', { ...planned, bytes: -1 }]])), /needs a body size and a writer/);
     assert.throws(() => encodePayloadPlanned(payloadOf(new Map()), new Map([['x', { ...planned, codec: 'raw' }]])), /codec name other than 'raw'/);

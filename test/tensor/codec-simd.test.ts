@@ -86,6 +86,39 @@ describe('tensor codecs: SIMD kernels', () => {
     }
   });
 
+  it('fp16 and bf16: both directions as the definitions at lengths around the chunk size, from odd element offsets', async () => {
+    // The definitions: halfBits, the codec's table widening (kernels off), bf16's narrowing and shift.
+    const everyHalf = new Uint16Array(65536).map((_, i) => i);
+    useSimd(false);
+    const widened = new Int32Array(((await fp16.decode({ codec: 'fp16', body: new Uint8Array(everyHalf.buffer) }, 'float32', [65536])).data as Float32Array).buffer);
+    useSimd(true);
+    const bfloat = (f: number): number => ((f & 0x7fffffff) > 0x7f800000 ? (f >>> 16) | 0x40 : ((f >>> 0) + 0x7fff + ((f >>> 16) & 1)) >>> 16);
+    const r = seededRandom(5);
+    const pool = new Int32Array(2 * CHUNK + 64).map(() => (r() * 2 ** 32) | 0);
+    const halves = new Uint16Array(2 * CHUNK + 64).map(() => (r() * 65536) >>> 0);
+    for (const n of LENGTHS) {
+      for (const from of [0, 1, 3, 5]) {
+        if (from + n > pool.length) continue;
+        const bits = pool.subarray(from, from + n);
+        const h = new Uint16Array(n + from).subarray(from);
+        assert.ok(simdHalves(bits, h));
+        for (let i = 0; i < n; i++) if (h[i] !== halfBits(bits[i]!)) assert.fail(`fp16 of ${n} from ${from}, element ${i}: 0x${h[i]!.toString(16)}, halfBits 0x${halfBits(bits[i]!).toString(16)}`);
+        assert.ok(simdBfloats(bits, h));
+        for (let i = 0; i < n; i++) if (h[i] !== bfloat(bits[i]!)) assert.fail(`bf16 of ${n} from ${from}, element ${i}`);
+        const src = halves.subarray(from, from + n);
+        const f = new Int32Array(n + from).subarray(from);
+        assert.ok(simdFloats(src, f));
+        for (let i = 0; i < n; i++) if (f[i] !== widened[src[i]!]) assert.fail(`fp16 widening of ${n} from ${from}, element ${i}`);
+        assert.ok(simdFromBfloats(src, f));
+        for (let i = 0; i < n; i++) if (f[i] !== src[i]! << 16) assert.fail(`bf16 widening of ${n} from ${from}, element ${i}`);
+        // Nothing is written before or after the elements.
+        const guard = new Uint16Array(n + 2 * 8).fill(0xabcd);
+        assert.ok(simdHalves(bits, guard.subarray(8, 8 + n)));
+        assert.ok(guard.subarray(0, 8).every((v) => v === 0xabcd) && guard.subarray(8 + n).every((v) => v === 0xabcd), `fp16 of ${n} from ${from} wrote outside its elements`);
+      }
+    }
+  });
+
   it('int8: range, bytes and values as the definitions at every length and offset', () => {
     for (const n of LENGTHS) {
       const x = values(n, n);

@@ -9,8 +9,8 @@ import { SIMD_MIN, simdBfloats, simdFromBfloats } from './simd/index.js';
 
 export const bf16 = cast16Codec(
   'bf16',
-  (signed, out) => {
-    if (signed.length >= SIMD_MIN && simdBfloats(signed, out)) return;
+  (signed, out, crc) => {
+    if (signed.length >= SIMD_MIN && simdBfloats(signed, out, crc)) return true;
     // Unsigned bits here: f + 0x7fff stays exact in a double, and is quicker than splitting it.
     const bits = new Uint32Array(signed.buffer, signed.byteOffset, signed.length);
     const n = bits.length;
@@ -20,6 +20,7 @@ export const bf16 = cast16Codec(
       if ((f & 0x7fffffff) > 0x7f800000) out[i] = (f >>> 16) | 0x40;
       else out[i] = (f + 0x7fff + ((f >>> 16) & 1)) >>> 16;
     }
+    return false;
   },
   (halves, out) => {
     const n = halves.length;

@@ -1,19 +1,30 @@
 /** What fp16 and bf16 share: float32 tensors cast to 16 bits per element and back; other types stay raw. */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
+import type { RunningCrc } from './simd/index.js';
 import { alignedView, expectBodyBytes, unfilled, writeHalves, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 /**
  * A 16-bit cast codec: `narrow` writes the 16-bit form of each float32 (as bits) into `out`,
- * `widen` the float32 bits of each 16-bit value.
+ * continuing `crc` over out's bytes as it writes them where it can (true: it did), `widen` the
+ * float32 bits of each 16-bit value.
  */
-export function cast16Codec(name: string, narrow: (bits: Int32Array, out: Uint16Array) => void, widen: (halves: Uint16Array, out: Int32Array) => void): TensorCodec {
+export function cast16Codec(name: string, narrow: (bits: Int32Array, out: Uint16Array, crc: RunningCrc) => boolean, widen: (halves: Uint16Array, out: Int32Array) => void): TensorCodec {
   const plan = (t: HostTensor): PlannedBody | undefined => {
     if (t.type !== 'float32') return undefined;
     const src = t.data as Float32Array;
     // The float32 bits as Int32Array: its loads stay int32 in optimised code (Uint32 ones above 2^31 would not).
     const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
-    return { codec: name, bytes: 2 * src.length, write: (body) => writeHalves(body, (out) => narrow(bits, out)) };
+    const write = (body: Uint8Array): number | undefined => {
+      const crc = { value: 0 };
+      let taken = false;
+      // The same bytes whether written in place or through writeHalves' copy: the same CRC-32.
+      writeHalves(body, (out) => {
+        taken = narrow(bits, out, crc);
+      });
+      return taken ? crc.value : undefined;
+    };
+    return { codec: name, bytes: 2 * src.length, write };
   };
   return {
     name,

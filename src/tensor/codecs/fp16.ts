@@ -76,9 +76,9 @@ function half(f: number): number {
 
 export const fp16 = cast16Codec(
   'fp16',
-  (bits, out) => {
+  (bits, out, crc) => {
     const n = bits.length;
-    if (n >= SIMD_MIN && simdHalves(bits, out)) return;
+    if (n >= SIMD_MIN && simdHalves(bits, out, crc)) return true;
     let i = 0;
     // Two halves per 32-bit store where the output is aligned for it.
     if (out.byteOffset % 4 === 0) {
@@ -87,6 +87,7 @@ export const fp16 = cast16Codec(
       for (let j = 0; j < pairs; j++, i += 2) out32[j] = half(bits[i]!) | (half(bits[i + 1]!) << 16);
     }
     for (; i < n; i++) out[i] = half(bits[i]!);
+    return false;
   },
   (halves, out) => {
     const n = halves.length;

@@ -6,7 +6,7 @@
  */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
-import { SIMD_MIN, simdDequantise, simdQuantise, simdRange } from './simd/index.js';
+import { SIMD_MIN, simdDequantise, simdQuantise, simdRange, type RunningCrc } from './simd/index.js';
 import { CodecError, expectBodyBytes, unfilled, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 /**
@@ -97,9 +97,14 @@ export function finiteRange(x: Float32Array, from: number, to: number): { lo: nu
   return finiteRangeScalar(x, from, to);
 }
 
-/** quantiseScalar's bytes, through the SIMD kernels for long spans. */
-export function quantiseInto(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): void {
-  if (to - from < SIMD_MIN || !simdQuantise(x, from, to, q, inv, zeroPoint)) quantiseScalar(x, from, to, q, inv, zeroPoint);
+/**
+ * quantiseScalar's bytes, through the SIMD kernels for long spans; `crc`, when given, continued
+ * over q[from..to) as the kernels write it (true: it was; false: the caller takes it).
+ */
+export function quantiseInto(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number, crc?: RunningCrc): boolean {
+  if (to - from >= SIMD_MIN && simdQuantise(x, from, to, q, inv, zeroPoint, crc)) return crc !== undefined;
+  quantiseScalar(x, from, to, q, inv, zeroPoint);
+  return false;
 }
 
 /** dequantiseScalar's values, through the SIMD kernels for long spans. */
@@ -125,7 +130,11 @@ function planInt8(t: HostTensor): PlannedBody | undefined {
   const range = finiteRange(x, 0, x.length);
   if (range === undefined) return undefined;
   const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
-  return { codec: 'int8', scale, zeroPoint, bytes: x.length, write: (q) => quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint) };
+  const write = (q: Uint8Array): number | undefined => {
+    const crc = { value: 0 };
+    return quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint, crc) ? crc.value : undefined;
+  };
+  return { codec: 'int8', scale, zeroPoint, bytes: x.length, write };
 }
 
 export const int8: TensorCodec = {

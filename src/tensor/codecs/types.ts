@@ -18,7 +18,8 @@ export interface CodedBody {
 /** A tensor's encoding decided, its body not written yet: the body's size and `write`, which fills all of a body of that size. */
 export interface PlannedBody extends Omit<CodedBody, 'body'> {
   bytes: number;
-  write(body: Uint8Array): void;
+  /** Returns the body's CRC-32 where the writer took it as it wrote (else nothing). */
+  write(body: Uint8Array): number | void;
 }
 
 export interface TensorCodec {

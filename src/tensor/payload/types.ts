@@ -45,11 +45,12 @@ export interface CodedTensor {
 /**
  * A coded tensor whose body is not written yet: what a CodedTensor says, the body's size, and
  * `write`, which fills all of a body of that size (encodePayloadPlanned gives it its place in the
- * payload, so the body is written there and nowhere else).
+ * payload, so the body is written there and nowhere else). `write` returns the body's CRC-32
+ * when it took it as it wrote (while each piece was still in cache), else nothing.
  */
 export interface PlannedTensor extends Omit<CodedTensor, 'body'> {
   bytes: number;
-  write(body: Uint8Array): void;
+  write(body: Uint8Array): number | void;
 }
 
 export interface DecodeOptions {

@@ -3,7 +3,13 @@
  * stay in cache (copied in, converted, copied out). Every function returns false where this
  * runtime has no WebAssembly SIMD, and the caller then runs its element-by-element definition.
  */
+import { crc32 } from '../../crc32.js';
 import { CHUNK, IN, OUT, RES, simdKernels, type Kernels } from './kernels.js';
+
+/** A CRC-32 taken piece by piece as the output is written (value: of the bytes so far). */
+export interface RunningCrc {
+  value: number;
+}
 
 /** Spans shorter than this go element by element (a kernel call costs more than it saves). */
 export const SIMD_MIN = 256;
@@ -21,27 +27,32 @@ const bytes = (a: ArrayBufferView, from: number, to: number, size: number): Uint
 
 /**
  * Elements [from, to) of `src` (`inSize` bytes each) through `run`, whose results (`outSize`
- * bytes each) go to elements [from, to) of `dst`.
+ * bytes each) go to elements [from, to) of `dst`; `crc`, when given, continued over each piece
+ * of `dst` as it is written.
  */
-function chunked(k: Kernels, src: ArrayBufferView, inSize: number, dst: ArrayBufferView | undefined, outSize: number, from: number, to: number, run: (bytes: number) => void): void {
+function chunked(k: Kernels, src: ArrayBufferView, inSize: number, dst: ArrayBufferView | undefined, outSize: number, from: number, to: number, run: (bytes: number) => void, crc?: RunningCrc): void {
   const m = k.memory;
   for (let i = from; i < to; i += CHUNK) {
     const end = Math.min(to, i + CHUNK);
     const n = (end - i) * inSize;
     m.set(bytes(src, i, end, inSize), IN);
-    // What a step reads past the elements is zero (range needs it; the others ignore it).
-    m.fill(0, IN + n, IN + n + 64);
+    // What range's last step reads past the elements is zero; the other kernels' results there are not copied out.
+    if (!dst) m.fill(0, IN + n, IN + n + 64);
     run(n);
-    if (dst) bytes(dst, i, end, outSize).set(m.subarray(OUT, OUT + (end - i) * outSize));
+    if (dst) {
+      const piece = bytes(dst, i, end, outSize);
+      piece.set(m.subarray(OUT, OUT + (end - i) * outSize));
+      if (crc) crc.value = crc32(piece, crc.value);
+    }
   }
 }
 
 /** A conversion of whole arrays through `kernel`, `inSize` bytes in and `outSize` bytes out per element. */
-function cast<I extends Int32Array | Uint16Array, O extends Int32Array | Uint16Array>(kernel: 'f2h' | 'h2f' | 'f2b' | 'b2f', inSize: number, outSize: number): (src: I, out: O) => boolean {
-  return (src, out) => {
+function cast<I extends Int32Array | Uint16Array, O extends Int32Array | Uint16Array>(kernel: 'f2h' | 'h2f' | 'f2b' | 'b2f', inSize: number, outSize: number): (src: I, out: O, crc?: RunningCrc) => boolean {
+  return (src, out, crc) => {
     const k = kernelsOn();
     if (!k) return false;
-    chunked(k, src, inSize, out, outSize, 0, src.length, k[kernel]);
+    chunked(k, src, inSize, out, outSize, 0, src.length, k[kernel], crc);
     return true;
   };
 }
@@ -75,11 +86,11 @@ export function simdRange(x: Float32Array, from: number, to: number): { lo: numb
   return finite ? { lo, hi } : undefined;
 }
 
-/** q[i] = min(255, trunc(x[i] * inv + zeroPoint + 0.5)) for i in [from, to), as quantiseInto. */
-export function simdQuantise(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number): boolean {
+/** q[i] = min(255, trunc(x[i] * inv + zeroPoint + 0.5)) for i in [from, to), as quantiseInto; `crc` continued over q[from..to). */
+export function simdQuantise(x: Float32Array, from: number, to: number, q: Uint8Array, inv: number, zeroPoint: number, crc?: RunningCrc): boolean {
   const k = kernelsOn();
   if (!k) return false;
-  chunked(k, x, 4, q, 1, from, to, (n) => k.quant(n, inv, zeroPoint + 0.5));
+  chunked(k, x, 4, q, 1, from, to, (n) => k.quant(n, inv, zeroPoint + 0.5), crc);
   return true;
 }
 

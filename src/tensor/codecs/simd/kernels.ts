@@ -20,13 +20,15 @@
  */
 import { F64, I32, op, shuffle, simd, V128, wasmModule, type WasmFunction } from './wasm.js';
 
-export const CHUNK = 16384;
+/** Elements per call: 128 KiB of float32 in and 64 KiB out (or the reverse), in L2 with room to spare. */
+export const CHUNK = 32768;
 export const IN = 0;
 export const OUT = 4 * CHUNK + 256;
 export const RES = OUT + 4 * CHUNK + 256;
 /** The constants table (Consts). */
 const CONSTS = RES + 64;
-const PAGES = 3;
+/** 64 KiB pages for the input, output, results and constants (the table's 4 KiB at most). */
+const PAGES = Math.ceil((CONSTS + 4096) / 65536);
 
 /**
  * The kernels' v128 constants, held in memory at CONSTS (written once after instantiation) and
