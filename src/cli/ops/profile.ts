@@ -6,7 +6,7 @@ import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { cycleMs, cycleScale, writeProfile, SIDES, type LayerProfile, type Side } from '../../profile/layer-profile.js';
 import type { SideMeasurement } from '../../profile/layer-profiler-side.js';
-import { whileCloudStarts } from '../../profile/start-run.js';
+import { whileCloudStarts } from '../../profile/start-cloud.js';
 import { profileModel } from '../../profile/layer-profiler.js';
 import { median } from '../../profile/stats.js';
 import { profileFileFor } from '../../profile/profile-defaults.js';
