@@ -149,25 +149,32 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
     // After the calibration cycles the store's client is warm: no warm-up requests, fewer repeats.
     if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: run.config.store.endpoint ?? 'embedded' };
-  } finally {
+  } catch (err) {
     await run.close();
+    throw err;
   }
-  const e = sideRows(analysis, 'edge', edge);
-  const c = sideRows(analysis, 'cloud', cloud);
-  const hot: LayerProfile = {
-    modelSha256: partHash(bytes),
-    settings: { edge: settingsOf(config, 'local', edge, config.edgeThreads), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
-    nodes: [...e.nodes, ...c.nodes],
-    fixed: { edge: e.fixed, cloud: c.fixed },
-    // The cloud's decode speed as measured there; an onnx-cloud that timed no samples leaves the edge's.
-    codecs: cloud.codecDecode ? { ...codecs, speed: cloudDecodeSpeed(codecs.speed, picked, cloud.codecDecode) } : codecs,
-  };
-  if (!cloud.codecDecode && picked.size) options.warn?.('the cloud side did not time the codecs\' decoding: the profile takes its decode speed as the edge\'s');
-  const calibration = cycleCosts(analysis, hot, cycles);
-  return {
-    profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },
-    calibration,
-    ...(measuredStore ? { store: measuredStore } : {}),
-    measurements: { edge, cloud },
-  };
+  // Nothing is measured any more: the profile is worked out while the worker, the link's proxy and the store stop.
+  const closing = run.close();
+  try {
+    const e = sideRows(analysis, 'edge', edge);
+    const c = sideRows(analysis, 'cloud', cloud);
+    const hot: LayerProfile = {
+      modelSha256: sha,
+      settings: { edge: settingsOf(config, 'local', edge, config.edgeThreads), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
+      nodes: [...e.nodes, ...c.nodes],
+      fixed: { edge: e.fixed, cloud: c.fixed },
+      // The cloud's decode speed as measured there; an onnx-cloud that timed no samples leaves the edge's.
+      codecs: cloud.codecDecode ? { ...codecs, speed: cloudDecodeSpeed(codecs.speed, picked, cloud.codecDecode) } : codecs,
+    };
+    if (!cloud.codecDecode && picked.size) options.warn?.('the cloud side did not time the codecs\' decoding: the profile takes its decode speed as the edge\'s');
+    const calibration = cycleCosts(analysis, hot, cycles);
+    return {
+      profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },
+      calibration,
+      ...(measuredStore ? { store: measuredStore } : {}),
+      measurements: { edge, cloud },
+    };
+  } finally {
+    await closing;
+  }
 }

@@ -4,7 +4,7 @@
  * store's server comes up with its bucket (no client yet), the backend is created and its worker
  * started with the server's endpoint and keys; only then does this process import the store
  * client and open it (and the link's proxy), and check the edge's execution provider, while the
- * worker starts. Whatever fails, everything started is stopped before the error is passed on: the
+ * worker starts. A store of the user's own (an endpoint) is opened before the worker starts. Whatever fails, everything started is stopped before the error is passed on: the
  * worker, the proxy, the clients, the server and its folder. A refused execution provider is the
  * error reported when something else failed too, as when it was checked first.
  *
@@ -78,6 +78,17 @@ export async function startCloud(runConfig: RunConfig, options: CloudStartOption
       throw err;
     }
     const embedded = opening.embedded;
+    // A store of its own (a MinIO, any S3) is open before the worker starts: a worker told of a
+    // store that does not answer would fail on it too. The embedded server is up and has its bucket.
+    if (!embedded) {
+      try {
+        await opening.store;
+      } catch (err) {
+        await opening.stop();
+        await check();
+        throw err;
+      }
+    }
     const access = embedded
       ? { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey }
       : { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
