@@ -98,8 +98,11 @@ export interface BackendContext {
   config: RunConfig;
   /** The cloud process's part of it, as every backend hands it over (cloudConfigArgs). */
   cloud: CloudConfig;
-  /** The store the edge uses. */
-  store: ObjectStore;
+  /**
+   * The store the edge uses, still opening when the backend is created (its worker starts
+   * meanwhile): a backend that keeps it awaits it (a rejection is the run's store error).
+   */
+  store: Promise<ObjectStore>;
   storeAccess: StoreAccess;
   /** True when the store is the embedded server on 127.0.0.1 (unreachable from a real cluster). */
   embeddedStore: boolean;

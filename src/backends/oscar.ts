@@ -278,6 +278,8 @@ export const oscarModule: BackendModule = {
   },
 
   create: async (ctx: BackendContext) => {
+    // The store is open before the cluster is asked anything (a store error comes first).
+    const store = await ctx.store;
     const { service: name, trigger, cleanup, endpoint } = oscarOf(ctx.config.backend);
     const client = clientFromArgs({ ...(endpoint !== undefined ? { oscar_endpoint: endpoint } : {}) }, ctx.env);
     checkStoreReach(ctx, { who: `the OSCAR cluster at ${client.url}`, remote: !isLoopbackHost(parseOscarEndpoint(client.url).hostname), hint: 'or none at all to use the cluster’s own MinIO' });
@@ -285,7 +287,7 @@ export const oscarModule: BackendModule = {
     const { service } = await runnerService(client, name, ctx.warn);
     // A job starts with its service's environment: the run's store retry budget goes with each payload.
     const storeRetryMs = payloadStoreRetryMs(ctx.config);
-    const o: OscarBackendOptions = { client, service, store: ctx.store, trigger, waitMs: ctx.config.timeoutMs, cleanup, storeRetryMs };
+    const o: OscarBackendOptions = { client, service, store, trigger, waitMs: ctx.config.timeoutMs, cleanup, storeRetryMs };
     if (ctx.storeAccess.accessKey) o.accessKey = ctx.storeAccess.accessKey;
     const backend = new OscarBackend(o);
     checkServiceConfig(service, ctx.cloud, ctx.warn);

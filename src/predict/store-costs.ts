@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import type { RunConfig } from '../config/run-config.js';
 import { median, percentile } from '../profile/stats.js';
-import { openStore } from '../storage/open.js';
+import { openStore, storeWaitLine } from '../storage/open.js';
 import type { ObjectStore } from '../storage/store.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
 
@@ -196,10 +196,6 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
   }
 }
 
-/** The warning of a store that does not answer yet and is waited for (opening it, up to its retry budget). */
-export function storeWaitLine(store: Pick<RunConfig['store'], 'retryBudgetMs'>, reason: string): string {
-  return `waiting for the store to answer (up to --store_retry_s ${(store.retryBudgetMs ?? 0) / 1000} s): ${reason}`;
-}
 
 /**
  * Opens the store a run with `config` would use (the embedded one when none is named), measures

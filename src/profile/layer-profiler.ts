@@ -14,7 +14,8 @@ import { WorkerBackend } from '../backends/worker-client.js';
 import { createSession } from '../runtime/ort.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
-import { storeKeys } from '../storage/store.js';
+import { storeKeys, type ObjectStore } from '../storage/store.js';
+import { preloadParts, UploadedParts } from './part-preload.js';
 import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs.js';
 import { profileCloud } from './cloud-profile.js';
 import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
@@ -24,7 +25,8 @@ import { cloudDecodeSpeed, profileCodecs, type CodecProfile } from './codec-prof
 import { CODEC_RUNS, CodecSamples } from './codec-decode.js';
 import { distribute, nodeNames } from './layer-profiler-attribution.js';
 import { measureSide, type SideMeasurement } from './layer-profiler-side.js';
-import { startRun, type StartedRun, type StartingCloud } from './start-run.js';
+import type { StartingCloud } from './start-cloud.js';
+import { startRun, type StartedRun } from './start-run.js';
 import { median, percentile } from './stats.js';
 
 import { DEFAULT_PROFILE_REP } from './profile-defaults.js';
@@ -56,6 +58,11 @@ export interface ProfileResult {
   calibration: CycleCalibration;
   /** With options.storeCosts: the store's costs and which store ('embedded' or its endpoint). */
   store?: { costs: StoreCosts; store: string };
+}
+
+/** Puts the whole model in the store under its hash, unless it is there already. */
+async function putModel(store: ObjectStore, sha: string, bytes: Uint8Array): Promise<void> {
+  if (!(await store.exists(storeKeys.model(sha)))) await store.put(storeKeys.model(sha), bytes);
 }
 
 const stat = (v: readonly number[]) => ({ medianMs: median(v), p95Ms: percentile(v, 0.95), runs: v.length });
@@ -97,8 +104,18 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   let run: StartedRun;
   // A few coded cut tensors of each codec, for the cloud side to time their decoding where it runs.
   const samples = new CodecSamples();
+  const sha = partHash(bytes);
+  let modelPut = false;
+  const uploaded = new UploadedParts();
   try {
-    // A cloud side the caller started finishes starting first: nothing else runs while the edge is measured.
+    // A cloud side the caller started finishes starting first: nothing else runs while the edge is
+    // measured. Meanwhile (nothing is measured then) the model goes into the store for the cloud
+    // profile, then the calibration points' cloud parts until the cloud side is up.
+    if (options.cloud?.warming) {
+      await putModel(options.cloud.directStore, sha, bytes);
+      modelPut = true;
+      await preloadParts(analysis, options.cloud.edgeStore, [...points, ...(alone ? [alone] : [])], options.cloud.warming, uploaded);
+    }
     await options.cloud?.warming;
     // Its outputs are the run's reference (the same model, session options and inputs).
     let expected: Record<string, HostTensor> | undefined;
@@ -108,7 +125,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
     // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
     // The calibration points' cloud parts go into the store while the cloud side starts.
-    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}), ...(expected ? { expected } : {}) });
+    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}), ...(expected ? { expected } : {}), uploadedParts: uploaded });
   } catch (err) {
     await options.cloud?.close();
     throw err;
@@ -122,8 +139,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     const { backend, runId } = run.ctx;
     // The model and the profile request are no cycle's: they go to the store directly.
     const store = run.directStore;
-    const sha = partHash(bytes);
-    if (!(await store.exists(storeKeys.model(sha)))) await store.put(storeKeys.model(sha), bytes);
+    if (!modelPut) await putModel(store, sha, bytes);
     cloud = await profileCloud({ store, backend, runId, model: sha, feeds: options.feeds, side, timeoutMs: config.timeoutMs + rep * config.timeoutMs, keepObjects: run.ctx.keepObjects, codecSamples: new Map([...picked].map(([k, s]) => [k, s.coded])) });
     // A worker says which threads it runs with; a job runs with the configuration it was given.
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;
@@ -133,25 +149,32 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
     // After the calibration cycles the store's client is warm: no warm-up requests, fewer repeats.
     if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: run.config.store.endpoint ?? 'embedded' };
-  } finally {
+  } catch (err) {
     await run.close();
+    throw err;
   }
-  const e = sideRows(analysis, 'edge', edge);
-  const c = sideRows(analysis, 'cloud', cloud);
-  const hot: LayerProfile = {
-    modelSha256: partHash(bytes),
-    settings: { edge: settingsOf(config, 'local', edge, config.edgeThreads), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
-    nodes: [...e.nodes, ...c.nodes],
-    fixed: { edge: e.fixed, cloud: c.fixed },
-    // The cloud's decode speed as measured there; an onnx-cloud that timed no samples leaves the edge's.
-    codecs: cloud.codecDecode ? { ...codecs, speed: cloudDecodeSpeed(codecs.speed, picked, cloud.codecDecode) } : codecs,
-  };
-  if (!cloud.codecDecode && picked.size) options.warn?.('the cloud side did not time the codecs\' decoding: the profile takes its decode speed as the edge\'s');
-  const calibration = cycleCosts(analysis, hot, cycles);
-  return {
-    profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },
-    calibration,
-    ...(measuredStore ? { store: measuredStore } : {}),
-    measurements: { edge, cloud },
-  };
+  // Nothing is measured any more: the profile is worked out while the worker, the link's proxy and the store stop.
+  const closing = run.close();
+  try {
+    const e = sideRows(analysis, 'edge', edge);
+    const c = sideRows(analysis, 'cloud', cloud);
+    const hot: LayerProfile = {
+      modelSha256: sha,
+      settings: { edge: settingsOf(config, 'local', edge, config.edgeThreads), cloud: settingsOf(config, config.cloud, cloud, cloudThreads) },
+      nodes: [...e.nodes, ...c.nodes],
+      fixed: { edge: e.fixed, cloud: c.fixed },
+      // The cloud's decode speed as measured there; an onnx-cloud that timed no samples leaves the edge's.
+      codecs: cloud.codecDecode ? { ...codecs, speed: cloudDecodeSpeed(codecs.speed, picked, cloud.codecDecode) } : codecs,
+    };
+    if (!cloud.codecDecode && picked.size) options.warn?.('the cloud side did not time the codecs\' decoding: the profile takes its decode speed as the edge\'s');
+    const calibration = cycleCosts(analysis, hot, cycles);
+    return {
+      profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },
+      calibration,
+      ...(measuredStore ? { store: measuredStore } : {}),
+      measurements: { edge, cloud },
+    };
+  } finally {
+    await closing;
+  }
 }

@@ -6,38 +6,32 @@
  * (`measureSplit`) or the sweep (`sweep`) then runs over it; `close` stops everything that was
  * started (backend, proxy, stores), on every path.
  */
-import type { BackendContext, CloudBackend } from '../backends/backend.js';
-import { backendModule } from '../backends/index.js';
-import { cloudConfigOf, edgeSessionOptions, runConfigWarnings, threadColumns, type RunConfig } from '../config/run-config.js';
-import { checkProvider, createSession } from '../runtime/ort.js';
-import { probeModel } from '../runtime/probe.js';
+import { edgeSessionOptions, threadColumns, type RunConfig } from '../config/run-config.js';
+import { createSession } from '../runtime/ort.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
-import { openLinkedStore, type LinkedStore } from '../storage/linked-store.js';
-import { openStore } from '../storage/open.js';
-import { warnOnStderr } from '../errors.js';
-import { storeWaitLine } from '../predict/store-costs.js';
 import { newRunId } from '../storage/run-id.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { Row } from './columns.js';
 import { preloadParts, UploadedParts, type PartUploadListener } from './part-preload.js';
+import { startCloud, type CloudStartOptions, type StartingCloud } from './start-cloud.js';
 import { PreparedSplit, runSweep, type SweepContext, type SweepOptions } from './sweep.js';
 
-export interface StartRunOptions {
+export { startCloud, whileCloudStarts, type CloudStartOptions, type StartingCloud } from './start-cloud.js';
+
+export interface StartRunOptions extends CloudStartOptions {
   /** The model inputs of every cycle (see randomInputs for a seeded random input). */
   feeds: Record<string, HostTensor>;
-  /** Where warnings go (default: stderr). */
-  warn?: (line: string) => void;
-  /** The environment store keys and backend credentials come from (default process.env). */
-  env?: NodeJS.ProcessEnv;
   /** Codecs of the cut tensors (--tensor_codec): run uses the first, a sweep one row set each. Default raw. */
   tensorCodecs?: readonly string[];
   /** The whole model's outputs on `feeds` with the run's edge session options, when the caller has them already: no reference run. */
   expected?: Record<string, HostTensor>;
   /** The split points to be measured, in order: their cloud parts are put in the store while the cloud side starts. */
   preload?: readonly SplitPoint[];
+  /** Cloud parts the caller has put in the store already (preloadParts while the cloud side started): not put again. */
+  uploadedParts?: UploadedParts;
   /** Hears of each cloud part before it is put in the store, while the cloud side starts and during the sweep. */
   onPartUpload?: PartUploadListener;
 }
@@ -64,105 +58,6 @@ export interface StartedRun {
 }
 
 
-/**
- * The cloud side of a run, opened and starting: the store (and the link's proxy) open, the
- * backend created and its warm-up (the worker's start) under way. What startRun does before it
- * needs the model, so a caller can start it while the model is analysed.
- */
-export interface StartingCloud {
-  /** The run's configuration, with the backend's default store. */
-  readonly config: RunConfig;
-  readonly backend: CloudBackend;
-  /** The store the edge uses (through the link's proxy when there is a link). */
-  readonly edgeStore: ObjectStore;
-  /** The store without the link. */
-  readonly directStore: ObjectStore;
-  readonly embedded: boolean;
-  readonly proxy?: ShapingProxy;
-  /** The backend's warm-up, when it has one; already handled, so awaiting it late is safe. */
-  readonly warming?: Promise<void>;
-  /** Stops the backend, the link's proxy and the store. Idempotent. */
-  close(): Promise<void>;
-}
-
-export async function startCloud(runConfig: RunConfig, options: Pick<StartRunOptions, 'warn' | 'env'> = {}): Promise<StartingCloud> {
-  const env = options.env ?? process.env;
-  const warn = options.warn ?? warnOnStderr;
-  for (const line of runConfigWarnings(runConfig)) warn(line);
-  let config = runConfig;
-  const module = await backendModule(config.cloud);
-  await checkProvider(config.provider, probeModel());
-  if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, env)) ?? config.store };
-  const opened = await openStore(config.store, { onWait: (reason) => warn(storeWaitLine(config.store, reason)) });
-  const embedded = opened.embedded;
-  const access = embedded
-    ? { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey }
-    : { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
-  // With a link, the edge's store goes through the shaping proxy; the cloud side (storeAccess) reaches the store directly.
-  let linked: LinkedStore | undefined;
-  if (config.link) {
-    try {
-      linked = await openLinkedStore(
-        { ...access, ...(embedded ? { onObjectCreated: embedded.onObjectCreated, label: 'embedded' } : {}) },
-        embedded ? { ...config.store, region: embedded.region } : config.store,
-        config.link,
-      );
-    } catch (err) {
-      await opened.stop();
-      throw err;
-    }
-  }
-  const edgeStore = linked?.store ?? opened.store;
-  const stopStores = async (): Promise<void> => {
-    await linked?.stop();
-    await opened.stop();
-  };
-  let backend: CloudBackend;
-  try {
-    const bctx: BackendContext = {
-      config,
-      cloud: cloudConfigOf(config),
-      store: edgeStore,
-      storeAccess: { ...access, bucket: config.store.bucket, ...(config.store.region ? { region: config.store.region } : {}) },
-      embeddedStore: embedded !== undefined,
-      env,
-      warn,
-    };
-    backend = await module.create(bctx);
-  } catch (err) {
-    await stopStores();
-    throw err;
-  }
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      await backend.close().catch(() => undefined);
-      await stopStores();
-    })());
-  const warming = backend.warmUp?.();
-  // Its failure is met where it is awaited.
-  warming?.catch(() => undefined);
-  return { config, backend, edgeStore, directStore: opened.store, embedded: embedded !== undefined, ...(linked ? { proxy: linked.proxy } : {}), ...(warming ? { warming } : {}), close };
-}
-
-/**
- * `f` with the cloud side of `config` starting meanwhile (none without a configuration), given to
- * it as a promise; closed after `f`, whatever happened (a run over it closes it first).
- */
-export async function whileCloudStarts<T>(config: RunConfig | undefined, f: (cloud?: Promise<StartingCloud>) => Promise<T>, options: Pick<StartRunOptions, 'warn' | 'env'> = {}): Promise<T> {
-  const starting = config ? startCloud(config, options) : undefined;
-  // Its failure is met where it is awaited.
-  starting?.catch(() => undefined);
-  try {
-    return await f(starting);
-  } finally {
-    await starting?.then(
-      (c) => c.close(),
-      () => undefined,
-    );
-  }
-}
-
 /** A run over `analysis`; `cloud` is its cloud side when the caller started it (startCloud with the same configuration), else it is started here. */
 export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, options: StartRunOptions & { cloud?: StartingCloud }): Promise<StartedRun> {
   const cloud = options.cloud ?? (await startCloud(runConfig, options));
@@ -170,7 +65,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
   const sessionOptions = edgeSessionOptions(config);
   let expected: Record<string, HostTensor>;
   // The worker starts while the reference (the whole model here, same provider and input) runs.
-  const uploadedParts = new UploadedParts();
+  const uploadedParts = options.uploadedParts ?? new UploadedParts();
   try {
     if (options.expected) expected = options.expected;
     else {

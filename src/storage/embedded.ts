@@ -3,6 +3,8 @@
  * tests. The store it returns is built by openMinioStore, the same code path as a real MinIO,
  * wired to the server's in-process "object created" events so waitFor wakes at once. Other
  * processes reach it through the returned endpoint and keys; the secret key is new for every start.
+ * The server comes up with its bucket before any client (startEmbeddedServer): its endpoint and
+ * keys can be handed to another process while this one imports the client package and opens its own.
  *
  * The server answers with whole objects only (a put becomes visible when its file is complete) and
  * refuses what it does not implement with S3's NotImplemented error: no multipart uploads (the
@@ -14,29 +16,38 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
-import { openMinioStore } from './minio-store.js';
 import { startS3Server, type S3Server } from './s3-server/server.js';
 import type { ObjectStore } from './store.js';
 
 export const EMBEDDED_ACCESS_KEY = 'onnx-manager';
 const REGION = 'us-east-1';
 
-export interface EmbeddedStore {
-  store: ObjectStore;
+/** The embedded server, up and with its bucket, before any client of it is open. */
+export interface EmbeddedServer {
   /** `http://127.0.0.1:<port>`: give it (with the keys) to other processes as MINIO_ENDPOINT. */
   endpoint: string;
   accessKey: string;
   secretKey: string;
+  bucket: string;
   /** The folder holding the objects. */
   dir: string;
   region: string;
   /** The server's in-process "object created" events for the bucket (another client of this process can wait on them). */
   onObjectCreated: (listener: (key: string) => void) => () => void;
+  /** A client of the bucket, built by openMinioStore (the code path of a real MinIO), waking its waits on the server's events. Its opener closes it. */
+  openClient(): Promise<ObjectStore>;
+  /** Stops the server and removes the folder (unless it was given). Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedStore extends Omit<EmbeddedServer, 'openClient' | 'stop' | 'bucket'> {
+  store: ObjectStore;
   /** Closes the store, stops the server and removes the folder (unless it was given). Idempotent. */
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedStore(options: { bucket: string; dir?: string; port?: number }): Promise<EmbeddedStore> {
+/** Starts the server over a new folder (or `dir`) and makes the bucket; no client is opened. */
+export async function startEmbeddedServer(options: { bucket: string; dir?: string; port?: number }): Promise<EmbeddedServer> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'onnx-manager-s3-')));
   const secretKey = randomBytes(24).toString('base64url');
@@ -50,35 +61,58 @@ export async function startEmbeddedStore(options: { bucket: string; dir?: string
     await removeDir();
     throw new StoreError(`cannot start the embedded S3 server on 127.0.0.1 (${(err as Error).message})`, { cause: err });
   }
+  try {
+    await server.createBucket(options.bucket);
+  } catch (err) {
+    await server.close();
+    await removeDir();
+    throw new StoreError(`the embedded store cannot make its bucket (${(err as Error).message})`, { cause: err });
+  }
   const onObjectCreated = (listener: (key: string) => void): (() => void) =>
     server.onObjectCreated((bucket, key) => {
       if (bucket === options.bucket) listener(key);
     });
-  let store: ObjectStore;
-  try {
-    store = await openMinioStore(
-      { endpoint: server.endpoint, accessKey: EMBEDDED_ACCESS_KEY, secretKey, bucket: options.bucket, createBucket: true, region: REGION },
-      { onObjectCreated, label: 'embedded' },
-    );
-  } catch (err) {
-    await server.close();
-    await removeDir();
-    throw err;
-  }
   let stopping: Promise<void> | undefined;
   return {
-    store,
     endpoint: server.endpoint,
     accessKey: EMBEDDED_ACCESS_KEY,
     secretKey,
+    bucket: options.bucket,
     dir,
     region: REGION,
     onObjectCreated,
+    async openClient() {
+      // Imported here: the server and its address need no client package.
+      const { openMinioStore } = await import('./minio-store.js');
+      return openMinioStore({ endpoint: server.endpoint, accessKey: EMBEDDED_ACCESS_KEY, secretKey, bucket: options.bucket, createBucket: true, region: REGION }, { onObjectCreated, label: 'embedded' });
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        await server.close();
+        await removeDir();
+      })()),
+  };
+}
+
+/** The embedded server and a client of its bucket. */
+export async function startEmbeddedStore(options: { bucket: string; dir?: string; port?: number }): Promise<EmbeddedStore> {
+  const server = await startEmbeddedServer(options);
+  let store: ObjectStore;
+  try {
+    store = await server.openClient();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  const { openClient: _o, stop: stopServer, bucket: _b, ...rest } = server;
+  let stopping: Promise<void> | undefined;
+  return {
+    ...rest,
+    store,
     stop: () =>
       (stopping ??= (async () => {
         await store.close();
-        await server.close();
-        await removeDir();
+        await stopServer();
       })()),
   };
 }

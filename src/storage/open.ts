@@ -1,32 +1,73 @@
 /**
  * Opens the store a run uses: a MinIO (or other S3 server) when an endpoint is configured, else an
  * embedded S3 server in this process; and the store of the cloud entries from their environment.
+ * The store client's module (and with it the minio package) is imported when a store is opened.
  */
-import type { EmbeddedStore } from './embedded.js';
-import { openMinioStore, type MinioStoreOptions } from './minio-store.js';
+import type { EmbeddedServer } from './embedded.js';
+import type { MinioStoreOptions } from './minio-store.js';
 import { storeConfigFromEnv, type ObjectStore, type StoreConfig } from './store.js';
+
+/** How other processes reach the embedded server. */
+export type EmbeddedAccess = Pick<EmbeddedServer, 'endpoint' | 'accessKey' | 'secretKey' | 'dir' | 'region' | 'onObjectCreated'>;
 
 export interface OpenedStore {
   store: ObjectStore;
   /** Set when the store is the embedded server: how other processes reach it. */
-  embedded?: Pick<EmbeddedStore, 'endpoint' | 'accessKey' | 'secretKey' | 'dir' | 'region' | 'onObjectCreated'>;
+  embedded?: EmbeddedAccess;
   /** Closes the store (and stops the embedded server). Idempotent. */
   stop(): Promise<void>;
 }
 
-export async function openStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<OpenedStore> {
+/** A store whose client is still opening: the embedded server is up already (other processes can be told where it is). */
+export interface OpeningStore {
+  /** The client, opening (with an endpoint: waiting for the store within its retry budget). */
+  store: Promise<ObjectStore>;
+  embedded?: EmbeddedAccess;
+  /** Closes the client once its opening has settled, then stops the embedded server. Idempotent; safe at any time. */
+  stop(): Promise<void>;
+}
+
+/** The warning of a store that does not answer yet and is waited for (opening it, up to its retry budget). */
+export function storeWaitLine(store: Pick<StoreConfig, 'retryBudgetMs'>, reason: string): string {
+  return `waiting for the store to answer (up to --store_retry_s ${(store.retryBudgetMs ?? 0) / 1000} s): ${reason}`;
+}
+
+const openMinio = async (config: StoreConfig, options: MinioStoreOptions = {}): Promise<ObjectStore> => (await import('./minio-store.js')).openMinioStore(config, options);
+
+/** Starts the embedded server when no endpoint is configured, and begins opening the client. */
+export async function startStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<OpeningStore> {
+  let server: EmbeddedServer | undefined;
   if (!config.endpoint) {
     // Loaded only here: the cloud entries never start an embedded server.
-    const { startEmbeddedStore } = await import('./embedded.js');
-    const e = await startEmbeddedStore({ bucket: config.bucket });
-    return {
-      store: e.store,
-      embedded: { endpoint: e.endpoint, accessKey: e.accessKey, secretKey: e.secretKey, dir: e.dir, region: e.region, onObjectCreated: e.onObjectCreated },
-      stop: e.stop,
-    };
+    const { startEmbeddedServer } = await import('./embedded.js');
+    server = await startEmbeddedServer({ bucket: config.bucket });
   }
-  const store = await openMinioStore(config, options);
-  return { store, stop: () => store.close() };
+  const store = server ? server.openClient() : openMinio(config, options);
+  // Its failure is met where it is awaited.
+  store.catch(() => undefined);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await store.then(
+        (s) => s.close(),
+        () => undefined,
+      );
+      await server?.stop();
+    })());
+  if (!server) return { store, stop };
+  const { endpoint, accessKey, secretKey, dir, region, onObjectCreated } = server;
+  return { store, embedded: { endpoint, accessKey, secretKey, dir, region, onObjectCreated }, stop };
+}
+
+export async function openStore(config: StoreConfig, options: MinioStoreOptions = {}): Promise<OpenedStore> {
+  const opening = await startStore(config, options);
+  try {
+    const store = await opening.store;
+    return { store, ...(opening.embedded ? { embedded: opening.embedded } : {}), stop: opening.stop };
+  } catch (err) {
+    await opening.stop();
+    throw err;
+  }
 }
 
 /**
@@ -40,7 +81,7 @@ export async function openStoreFromEnv(where: { bucket?: string; region?: string
   const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
   if (where.bucket) flags.minio_bucket = where.bucket;
   if (where.region) flags.minio_region = where.region;
-  return openMinioStore({
+  return openMinio({
     ...storeConfigFromEnv(flags, env),
     createBucket: where.createBucket === true,
     ...(where.storeRetryS !== undefined ? { retryBudgetMs: where.storeRetryS * 1000 } : {}),

@@ -270,7 +270,7 @@ describe('failures', () => {
       return {
         config,
         cloud: cloudConfigOf(config),
-        store: { bucket } as ObjectStore,
+        store: Promise.resolve({ bucket } as ObjectStore),
         storeAccess: { endpoint: 'http://127.0.0.1:9', accessKey: 'k', secretKey: 's', bucket },
         embeddedStore: embedded,
         env: process.env,

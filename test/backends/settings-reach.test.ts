@@ -89,7 +89,7 @@ describe('every setting reaches every cloud process', () => {
     const config = buildRunConfig({ exec_type: 'CPU', device_type: '0', threads: 1, graph_opt: 'basic', minio_endpoint: store.endpoint, minio_bucket: BUCKET, minio_region: REGION }, process.env);
     const opened = await openStore(config.store);
     const access = { endpoint: store.endpoint, accessKey: store.accessKey, secretKey: store.secretKey, bucket: BUCKET, region: REGION };
-    const backend = (await localModule.create({ config, cloud: cloudConfigOf(config), store: opened.store, storeAccess: access, embeddedStore: false, env: process.env, warn: () => undefined })) as LocalBackend;
+    const backend = (await localModule.create({ config, cloud: cloudConfigOf(config), store: Promise.resolve(opened.store), storeAccess: access, embeddedStore: false, env: process.env, warn: () => undefined })) as LocalBackend;
     try {
       await backend.warmUp();
       // The local cloud's worker also sleeps its idle threads (the edge and it share this machine).

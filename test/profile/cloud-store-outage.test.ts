@@ -109,7 +109,7 @@ describe('the store as the cloud processes see it', () => {
     assert.equal(cloudConfigOf(buildRunConfig({}, {})).storeRetryS, undefined, 'the default needs no field');
     assert.throws(() => decodeCloudConfig('{"v":1,"provider":{"name":"cpu"},"graphOptimizationLevel":"all","bucket":"b","storeRetryS":-1}'), /field 'storeRetryS' must be a number of seconds, 0 or more, got -1/);
     const access = { endpoint: server.endpoint, ...KEYS, bucket: BUCKET };
-    const backend = (await localModule.create({ config, cloud, store, storeAccess: access, embeddedStore: false, env: process.env, warn: () => undefined })) as LocalBackend;
+    const backend = (await localModule.create({ config, cloud, store: Promise.resolve(store), storeAccess: access, embeddedStore: false, env: process.env, warn: () => undefined })) as LocalBackend;
     try {
       await backend.warmUp();
       assert.equal(backend.workerConfig?.storeRetryS, 7, 'the worker runs with it');

@@ -1,7 +1,8 @@
 /**
  * Cloud parts put in the store while the cloud side is busy (starting, loading a part): each part
  * once, only while the cloud side is not ready, nothing thrown when the store fails, and a sweep
- * that puts every part exactly once with every row's model_upload_ms recorded. Real embedded S3
+ * that puts every part exactly once with every row's model_upload_ms recorded, and a profile that
+ * puts the model and its calibration parts once, whether they went in while the worker started or later. Real embedded S3
  * server, real parts of lenet5, a real local worker.
  */
 import assert from 'node:assert/strict';
@@ -12,14 +13,16 @@ import { after, describe, it } from 'node:test';
 import { buildRunConfig } from '../../src/config/run-config.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { partHash } from '../../src/onnx/part-hash.js';
+import { calibrationPoints } from '../../src/profile/cycle-calibration.js';
+import { profileModel } from '../../src/profile/layer-profiler.js';
 import { preloadParts } from '../../src/profile/part-preload.js';
-import { startRun } from '../../src/profile/start-run.js';
+import { startCloud, startRun } from '../../src/profile/start-run.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { analyzeFile } from '../../src/split/analysis.js';
 import { randomInputs } from '../../src/split/random-inputs.js';
 import { buildPointParts } from '../../src/split/split.js';
 import { startEmbeddedStore } from '../../src/storage/embedded.js';
-import { storeKeys } from '../../src/storage/store.js';
+import { storeKeys, type ObjectStore } from '../../src/storage/store.js';
 import { zoo } from '../models/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-preload-'));
@@ -77,5 +80,27 @@ describe('cloud parts put while the cloud side is busy', () => {
     } finally {
       await run.close();
     }
+  });
+
+  it('a profile over a cloud side that is starting puts the model and each calibration point\'s cloud part once', async () => {
+    const analysis = await lenet();
+    const cloud = await startCloud(buildRunConfig({ warmup: 1, threads: 1 }, {}));
+    const puts: string[] = [];
+    // Every put of the run, edge's and direct (one store: no link).
+    const store = new Proxy(cloud.edgeStore, {
+      get(target, p) {
+        if (p === 'put') return (key: string, data: Parameters<ObjectStore['put']>[1]) => (puts.push(key), target.put(key, data));
+        const v = Reflect.get(target, p) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const { profile } = await profileModel(analysis, cloud.config, { feeds: randomInputs(analysis), rep: 2, codecs: ['raw'], cloud: { ...cloud, edgeStore: store, directStore: store } });
+    assert.ok(profile.nodes.some((n) => n.side === 'cloud'), 'the cloud side was profiled');
+    const models = puts.filter((k) => k.startsWith(storeKeys.model('').replace(/\.onnx$/, '')));
+    assert.equal(new Set(models).size, models.length, `no part put twice: ${models.join(', ')}`);
+    assert.ok(models.includes(storeKeys.model(partHash(analysis.model.bytes))), `the whole model, for the cloud profile: ${puts.join(', ')}`);
+    const parts = calibrationPoints(analysis).flatMap((p) => buildPointParts(analysis, p).filter((b) => b.plan.number !== 1).map((b) => storeKeys.model(partHash(b.part.model.concat()))));
+    assert.ok(parts.length > 0);
+    for (const k of parts) assert.ok(models.includes(k), `${k} was put`);
   });
 });

@@ -1,17 +1,23 @@
 /**
  * The cloud side started ahead of the model (startCloud, whileCloudStarts): the worker that
  * started is stopped when what ran meanwhile fails, a run over it uses it, and a run given the
- * reference outputs uses them instead of running the model itself.
+ * reference outputs uses them instead of running the model itself. The worker starts before the
+ * store's client is open and the edge's provider checked: whatever fails after it started (the
+ * provider, the store, the worker itself), the worker, the embedded server and its folder are gone
+ * when the error arrives.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildRunConfig } from '../../src/config/run-config.js';
-import { startRun, whileCloudStarts } from '../../src/profile/start-run.js';
+import { startCloud, startRun, whileCloudStarts } from '../../src/profile/start-run.js';
 import { createSession } from '../../src/runtime/ort.js';
 import type { HostTensor } from '../../src/runtime/session.js';
 import { analyzeFile } from '../../src/split/analysis.js';
 import { randomInputs } from '../../src/split/random-inputs.js';
-import { tempDirs, writeZooModel } from '../helpers.js';
+import { loadableProviders, tempDirs, writeZooModel } from '../helpers.js';
 import { running, workersOf } from '../processes.js';
 
 const tempDir = tempDirs();
@@ -20,7 +26,83 @@ async function lenet() {
   return analyzeFile(writeZooModel('lenet5', await tempDir('start-cloud')), { createSession });
 }
 
+/**
+ * `f` with the temporary folder (where the embedded store keeps its objects) a new empty one, and
+ * (with `nodeOptions`) the workers started with those node options; returns the embedded stores' folders left in it.
+ */
+async function inOwnTmp(f: () => Promise<void>, nodeOptions?: string): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'start-cloud-tmp-'));
+  const saved = { TMPDIR: process.env.TMPDIR, NODE_OPTIONS: process.env.NODE_OPTIONS };
+  process.env.TMPDIR = dir;
+  if (nodeOptions !== undefined) process.env.NODE_OPTIONS = nodeOptions;
+  try {
+    await f();
+    // Only the embedded store's: the provider probe and onnxruntime leave files of their own there.
+    return (await readdir(dir)).filter((n) => n.startsWith('onnx-manager-s3-'));
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Workers of this process not in `before` that are still running. */
+const newWorkers = (before: ReadonlySet<number>) => workersOf(process.pid).filter((p) => !before.has(p) && running(p));
+
 describe('the cloud side started ahead of the model', () => {
+  it('refuses an execution provider that cannot load after the worker started, and leaves no worker, server or folder', async (t) => {
+    if ((await loadableProviders()).includes('cuda')) return t.skip('cuda loads here');
+    const before = new Set(workersOf(process.pid));
+    let launched = false;
+    const left = await inOwnTmp(async () => {
+      await assert.rejects(
+        startCloud(buildRunConfig({ exec_type: 'GPU', threads: 1 }, {}), { launched: () => (launched = true) }),
+        /execution provider 'cuda' is not/,
+      );
+    });
+    assert.ok(launched, 'the worker was started before the provider was checked');
+    assert.deepEqual(newWorkers(before), [], 'no worker left running');
+    assert.deepEqual(left, [], 'the embedded store removed its folder');
+  });
+
+  it('starts no worker on a store endpoint that does not answer', async () => {
+    const before = new Set(workersOf(process.pid));
+    const env = { MINIO_ACCESS_KEY: 'key', MINIO_SECRET_KEY: 'secret-key' };
+    // Nothing listens on port 1; no retry budget: the client's opening fails at once. The worker
+    // would fail on it too, and say so on stderr: it is started only on a store that answered.
+    const config = buildRunConfig({ minio_endpoint: 'http://127.0.0.1:1', store_retry_s: 0, threads: 1 }, env);
+    let launched = false;
+    const seen: number[] = [];
+    const watching = setInterval(() => seen.push(...newWorkers(before)), 5);
+    try {
+      await assert.rejects(startCloud(config, { env, launched: () => (launched = true) }), /cannot reach the object store at http:\/\/127\.0\.0\.1:1/);
+    } finally {
+      clearInterval(watching);
+    }
+    assert.ok(launched, 'launched is told when the start fails too');
+    assert.deepEqual([...seen, ...newWorkers(before)], [], 'no worker was started');
+  });
+
+  it('closes the embedded server and removes its folder when the worker fails as it starts', async () => {
+    const before = new Set(workersOf(process.pid));
+    // Every worker fails as node starts: its preload module does not exist.
+    const left = await inOwnTmp(
+      () =>
+        assert.rejects(
+          whileCloudStarts(buildRunConfig({ threads: 1 }, {}), async (starting) => {
+            const cloud = await starting!;
+            await cloud.warming;
+          }),
+          /the local cloud worker exited/,
+        ),
+      `--require=${join(tmpdir(), 'no-such-preload-module.cjs')}`,
+    );
+    assert.deepEqual(newWorkers(before), [], 'no worker left running');
+    assert.deepEqual(left, [], 'the embedded store removed its folder');
+  });
+
   it('is stopped, worker and all, when what runs while it starts fails', async () => {
     const before = new Set(workersOf(process.pid));
     let started: number[] = [];

@@ -10,7 +10,7 @@ import { DEFAULTS } from '../../config/defaults.js';
 import { readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
 import { PREDICT_PROFILE_REP } from '../../profile/profile-defaults.js';
 import { profileModel } from '../../profile/layer-profiler.js';
-import { whileCloudStarts, type StartingCloud } from '../../profile/start-run.js';
+import { whileCloudStarts, type StartingCloud } from '../../profile/start-cloud.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { profileFileFor } from '../../profile/profile-defaults.js';
 import { checkProfile } from '../../predict/model.js';
@@ -134,11 +134,13 @@ export async function predict(args: PredictArgs, out: (s: string) => void, sink:
   checkOutputFile(file, 'results_file');
   const measuredRows = args.measured ? await readMeasured(args.measured) : undefined;
   const link = linkOf(args, measuredRows);
-  // Without --profile the cloud side starts (the worker, the store) while the model is analysed.
-  return whileCloudStarts(args.profile ? undefined : profileConfig(args, link), (starting) => predictWith(args, file, measuredRows, link, out, starting, warn, warnings), { warn });
+  // Without --profile the cloud side starts (the store, the worker) and the model is analysed while the worker starts.
+  return whileCloudStarts(args.profile ? undefined : profileConfig(args, link), (starting, launched) => predictWith(args, file, measuredRows, link, out, starting, launched, warn, warnings), { warn });
 }
 
-async function predictWith(args: PredictArgs, file: string, measuredRows: MeasuredSplit[] | undefined, link: Link, out: (s: string) => void, starting: Promise<StartingCloud> | undefined, warn: (line: string) => void, warnings: readonly string[]): Promise<number> {
+async function predictWith(args: PredictArgs, file: string, measuredRows: MeasuredSplit[] | undefined, link: Link, out: (s: string) => void, starting: Promise<StartingCloud> | undefined, launched: Promise<void> | undefined, warn: (line: string) => void, warnings: readonly string[]): Promise<number> {
+  // The model is analysed once the worker is starting: its start in another process overlaps the analysis here.
+  await launched;
   const a = await analyzeFromArgs(args);
   const measured = measuredRows && checkMeasured(args.measured!, measuredRows, a);
   // The payloads' bytes need no profile: worked out while the cloud side may still be starting.

@@ -6,7 +6,7 @@ import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { cycleMs, cycleScale, writeProfile, SIDES, type LayerProfile, type Side } from '../../profile/layer-profile.js';
 import type { SideMeasurement } from '../../profile/layer-profiler-side.js';
-import { whileCloudStarts } from '../../profile/start-run.js';
+import { whileCloudStarts } from '../../profile/start-cloud.js';
 import { profileModel } from '../../profile/layer-profiler.js';
 import { median } from '../../profile/stats.js';
 import { profileFileFor } from '../../profile/profile-defaults.js';
@@ -23,8 +23,9 @@ export async function profile(args: RunArgs, out: (s: string) => void, warn?: (l
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const file = profileFileFor(args);
   checkOutputFile(file, 'results_file');
-  // The cloud side starts while the model is analysed.
-  return whileCloudStarts(config, async (starting) => {
+  // The cloud side starts, and the model is analysed while the worker starts.
+  return whileCloudStarts(config, async (starting, launched) => {
+    await launched;
     const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
     const codecs = args.tensor_codec === undefined ? {} : { codecs: [args.tensor_codec].flat() };
     const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), cloud: (await starting)!, ...codecs, ...(args.rep !== undefined ? { rep: args.rep } : {}), ...(warn ? { warn } : {}) });

@@ -37,6 +37,8 @@ export interface S3Server {
   port: number;
   /** Calls `listener` for every object created (its file complete); returns the unsubscribe function. */
   onObjectCreated(listener: (bucket: string, key: string) => void): () => void;
+  /** Creates the bucket unless it exists, as a client's create-bucket request would (its name checked the same way). */
+  createBucket(bucket: string): Promise<void>;
   /** Stops listening and ends every connection (of this and other processes). Idempotent. */
   close(): Promise<void>;
 }
@@ -112,6 +114,10 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
     onObjectCreated(listener) {
       events.on('created', listener);
       return () => void events.off('created', listener);
+    },
+    async createBucket(bucket) {
+      if (!BUCKET_NAME.test(bucket)) throw new S3Error(400, 'InvalidBucketName', `'${bucket}' is not a bucket name: a bucket name has 3-63 lowercase letters, digits, dots and hyphens`);
+      await folder.createBucket(bucket);
     },
     close: () =>
       (closing ??= (async () => {
