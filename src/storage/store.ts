@@ -192,11 +192,11 @@ export function storeConfigFromEnv(
 
 export interface WaitOptions {
   /**
-   * The caller starts the object's writer only after this call (a cycle's wait begun before its
-   * trigger): where the store has a notification source, the wait sends no check at once and
-   * learns of the object from its event, as a deployment listening for notifications does; only
-   * the safety polls check (the first of them finds an object that was there all the same).
-   * Without a notification source the wait polls as always.
+   * The object is written after this call, or its writer was started just before it (a cycle's
+   * wait, begun as its trigger returns): where the store has a notification source, the wait
+   * sends no check at once and learns of the object from its event, as a deployment listening
+   * for notifications does; only the safety polls check (the first of them finds an object that
+   * was there all the same). Without a notification source the wait polls as always.
    */
   createdAfter?: boolean;
 }
