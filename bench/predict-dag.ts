@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { dagCutCosts, type DagOptimum } from '../src/predict/dag.js';
 import type { Link } from '../src/predict/link.js';
 import { measureRunStore } from '../src/predict/store-costs.js';
+import { withCycleWait } from '../src/predict/predict.js';
 import { buildRunConfig } from '../src/config/run-config.js';
 import { readProfile } from '../src/profile/layer-profile.js';
 import { readRows } from '../src/profile/csv.js';
@@ -115,7 +116,7 @@ async function measure(a: ModelAnalysis, plans: Plan[], link: string[], o: DagBe
 /** The DAG check of one model from its profile file, at each link. */
 export async function dagBench(a: ModelAnalysis, profileFile: string, stem: string, o: DagBenchOptions): Promise<DagLinkResult[]> {
   const profile = await readProfile(profileFile);
-  const { costs: store } = await measureRunStore(buildRunConfig({}));
+  const store = withCycleWait((await measureRunStore(buildRunConfig({}))).costs, profile);
   const m = a.index.dataNodes.length;
   const out: DagLinkResult[] = [];
   for (const bw of o.links) {

@@ -6,10 +6,10 @@
  * | step | request | crosses the link | on the critical path |
  * |---|---|---|---|
  * | edge puts input/<run>/<split>/<rep>.pb | 1 PUT, transfer_bytes up | yes: 1 round trip + the bytes | yes |
- * | the backend is triggered | none in the store (a message to the worker, a POST /job, or the PUT itself) | no | yes (not modelled: 0) |
- * | edge starts waiting | 1 HEAD (waitFor's first check) | yes | no: it runs while the cloud works |
- * | cloud gets the input | 1 GET | no | yes |
- * | cloud puts the result | 1 PUT, result_bytes | no | yes |
+ * | the backend is triggered | none in the store (a message to the worker, a POST /job, or the PUT itself) | no | yes (in the profile's cycle_wait_ms) |
+ * | edge starts waiting (before the trigger) | none where the store sends events; else HEAD polls | yes | no: they run while the cloud works |
+ * | cloud gets the input | 1 GET | no | yes (what it costs more than measured here: cycle_wait_ms) |
+ * | cloud puts the result | 1 PUT, result_bytes | no | yes (likewise) |
  * | edge learns the result is there | an event, or the HEAD that finds it | yes: half a round trip | yes |
  * | edge gets the result | 1 GET, result_bytes down | yes: 1 round trip + the bytes | yes |
  *

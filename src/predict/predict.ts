@@ -3,7 +3,7 @@
  * the exact bytes on the wire (payload-size.ts), the store's measured costs (store-costs.ts) and
  * the link (link.ts). Rows carry run_all's column names, so both files join on (split_index, tensor_codec).
  */
-import type { LayerProfile } from '../profile/layer-profile.js';
+import { cycleWaitMs, type LayerProfile } from '../profile/layer-profile.js';
 import { COLUMNS, ms, type Column } from '../profile/columns.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { linkCycleMs, requestOverLinkMs, type Link } from './link.js';
@@ -62,6 +62,15 @@ export function cycleTimes(
     codec_encode_ms: codecEncode,
     cloud_codec_decode_ms: codecDecode,
   };
+}
+
+/**
+ * The store's costs with the profile's cycle wait (cycle-calibration.ts) in their notification
+ * time: every predicted wait (split point, DAG cut, recommendation) holds it.
+ */
+export function withCycleWait(store: StoreCosts, profile: LayerProfile): StoreCosts {
+  const ms = cycleWaitMs(profile);
+  return ms > 0 ? { ...store, notifyMs: store.notifyMs + ms } : store;
 }
 
 /** What is known about a split point before any link is chosen. */

@@ -3,7 +3,9 @@
  * of a GET as a fixed part plus a part per MB (two sizes, the median of a few requests each),
  * how long a waiter takes to learn of a new object, and the payload codec's encode and decode
  * (fixed plus per MB). Measured from this process, which reaches the store as the edge does
- * without a link; the cloud is taken to reach it at the same cost.
+ * without a link; the cloud is taken to reach it at the same cost, and what its requests cost
+ * more in a cycle (with the trigger and the event's delivery) is the profile's cycle_wait_ms,
+ * measured on the calibration cycles against these costs (cycle-calibration.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
@@ -161,7 +163,8 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
       const key = `${prefix}/notify-${i}.pb`;
       keys.push(key);
       await pause(IDLE_BEFORE_RUN_MS);
-      const waiting = store.waitFor(key, 10_000);
+      // As a cycle waits: begun before the object's writer, hearing of it by its event where the store has one.
+      const waiting = store.waitFor(key, 10_000, undefined, { createdAfter: true });
       await store.put(key, bodies.small);
       const t0 = performance.now();
       await waiting;

@@ -14,6 +14,7 @@ import { decodePayload, encodePayload } from '../tensor/payload/index.js';
 import type { CodedTensor } from '../tensor/payload/types.js';
 import { FIXED_COSTS } from './layer-profile.js';
 import type { SideMeasurement, SideOptions } from './layer-profiler-side.js';
+import { waitForResult } from './wait-result.js';
 
 export class CloudProfileError extends OnnxManagerError {}
 
@@ -46,8 +47,7 @@ export async function profileCloud(r: CloudProfileRequest): Promise<SideMeasurem
     encodePayload({ kind: 'input', runId: r.runId, splitIndex: 0, rep: 0, nextModels: [r.model], timings: [], profile: { rep: r.side.rep, warmup: r.side.warmup }, tensors: new Map(Object.entries(r.feeds)), ...(r.codecSamples?.size ? { coded: new Map(r.codecSamples) } : {}), ...(r.backend.requestStoreRetryMs !== undefined ? { storeRetryMs: r.backend.requestStoreRetryMs } : {}) }),
   );
   try {
-    await r.backend.trigger(job);
-    await r.store.waitFor(job.outputKey, r.timeoutMs, r.backend.failureSignal);
+    await waitForResult(r, job);
     const answer = decodePayload(await r.store.get(job.outputKey), { file: job.outputKey });
     // As after a cycle: the backend learns the job is done (a Kubernetes Job is deleted, an OSCAR job noted for cleanup).
     await r.backend.jobInfo?.(job).catch(() => undefined);

@@ -29,6 +29,9 @@ import type { CostStat, CycleCost, LayerProfile, Side } from './layer-profile.js
 /** The cycle line's two costs (edge_only_scale is the edge-only split's own). */
 type LineCost = 'cycle_ms' | 'cycle_scale';
 import { predictCompute } from '../predict/model.js';
+import { cycleTimes } from '../predict/predict.js';
+import type { StoreCosts } from '../predict/store-costs.js';
+import type { LinkShape } from '../storage/shaping-proxy.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { median } from './stats.js';
@@ -104,11 +107,30 @@ export interface CycleCalibration {
 }
 
 /**
+ * The cloud's cycle_wait_ms: the median over the cycles that sent something of their wait_ms
+ * less their cloud_ms and less the rest of the wait as predict has it (the cloud's fetch, decode,
+ * encode and put at `store`'s costs, the store's notification and the link's half round trip),
+ * at least 0. That rest is what the cloud side's own work does not explain: the trigger reaching
+ * it, its requests costing more from its process than `store` measured from this one (woken
+ * after an idle wait), the result's event arriving late.
+ */
+export function cycleWait(rows: readonly Row[], store: StoreCosts, link: LinkShape): { ms: number; cycles: number } {
+  const beyond = rows
+    .filter((r) => r.status === 'ok' && Number(r.transfer_bytes) > 0 && r.wait_ms !== '' && r.cloud_ms !== '')
+    .map((r) => {
+      const rest = cycleTimes({ edgeMs: 0, cloudMs: 0, inputBytes: Number(r.transfer_bytes), resultBytes: Number(r.result_bytes), edgeOnly: false }, store, link).wait_ms;
+      return Number(r.wait_ms) - Number(r.cloud_ms) - rest;
+    });
+  return { ms: beyond.length ? Math.max(0, median(beyond)) : 0, cycles: beyond.length };
+}
+
+/**
  * The cycle costs from the rows of real cycles at calibration points (`rows`, any number per
  * point; only status 'ok' counts) against `hot`, a profile without cycle costs. Rows of the
- * edge-only split give edge_only_scale instead.
+ * edge-only split give edge_only_scale instead. With `store` (the store's costs measured beside
+ * the cycles, and the link they ran behind), the cloud's cycle_wait_ms too (cycleWait).
  */
-export function cycleCosts(a: ModelAnalysis, hot: LayerProfile, rows: readonly Row[]): CycleCalibration {
+export function cycleCosts(a: ModelAnalysis, hot: LayerProfile, rows: readonly Row[], store?: { costs: StoreCosts; link: LinkShape }): CycleCalibration {
   const compute = predictCompute(a, hot);
   const byIndex = new Map(a.splitPoints.map((p, i) => [p.index, i]));
   const alone = edgeOnlyPoint(a)?.index;
@@ -134,6 +156,10 @@ export function cycleCosts(a: ModelAnalysis, hot: LayerProfile, rows: readonly R
     return { cycle_ms: stat(f.ms), cycle_scale: stat(f.scale) };
   };
   const cost: CycleCalibration['cost'] = { edge: side('edge'), cloud: side('cloud') };
+  if (store) {
+    const wait = cycleWait(rows, store.costs, store.link);
+    if (wait.cycles > 0) cost.cloud.cycle_wait_ms = { medianMs: wait.ms, p95Ms: wait.ms, runs: wait.cycles };
+  }
   const aloneRows = rows.filter((r) => alone !== undefined && Number(r.split_index) === alone && r.status === 'ok');
   if (aloneRows.length === 0) return { cost, points };
   const edgeOnly = { split_index: alone!, predicted: compute[byIndex.get(alone!)!]!.edge.ms, measured: median(aloneRows.map((r) => Number(r.edge_ms))), cycles: aloneRows.length };

@@ -8,7 +8,7 @@
  * `run_call` (ms per run() call beyond its kernels), `feed_per_mb` and `fetch_per_mb` (ms per
  * MB of inputs fed and of outputs fetched), all measured on hot runs (back to back), and
  * optionally CYCLE_COSTS: a part run in a sweep's cycle takes `cycle_ms` + `cycle_scale` x its
- * hot time (see cycle-calibration.ts). median_ms and p95_ms are over `runs`
+ * hot time, and the cloud's cycle_wait_ms (see cycle-calibration.ts). median_ms and p95_ms are over `runs`
  * runs. A profile without those rows (written before them) reads as cycle_ms 0, cycle_scale 1.
  *
  * The tensor codecs (codec-profile.ts), in the optional columns CODEC_COLUMNS: rows of kind
@@ -61,9 +61,12 @@ export const FIXED_COSTS = ['run_call', 'feed_per_mb', 'fetch_per_mb'] as const;
 export type FixedCost = (typeof FIXED_COSTS)[number];
 /**
  * The optional fixed costs: a part in a cycle takes cycle_ms + cycle_scale x its hot time; the
- * edge-only split (edge side only) edge_only_scale x its hot time, since its cycles have no wait.
+ * edge-only split (edge side only) edge_only_scale x its hot time, since its cycles have no wait;
+ * cycle_wait_ms (cloud side only): what a cycle's wait holds beyond the cloud's part, the store's
+ * costs as this process measures them and the link (the trigger reaching the cloud side, the
+ * cloud's requests costing more from its process, the result's event coming late).
  */
-export const CYCLE_COSTS = ['cycle_ms', 'cycle_scale', 'edge_only_scale'] as const;
+export const CYCLE_COSTS = ['cycle_ms', 'cycle_scale', 'edge_only_scale', 'cycle_wait_ms'] as const;
 export type CycleCost = (typeof CYCLE_COSTS)[number];
 
 export interface CostStat {
@@ -113,6 +116,11 @@ export function cycleMs(p: LayerProfile, side: Side): number {
 /** A side's cycle scale (1 when the profile has none). */
 export function cycleScale(p: LayerProfile, side: Side): number {
   return p.fixed[side].cycle_scale?.medianMs ?? 1;
+}
+
+/** The cloud side's cycle wait in ms (0 when the profile has none). */
+export function cycleWaitMs(p: LayerProfile): number {
+  return p.fixed.cloud.cycle_wait_ms?.medianMs ?? 0;
 }
 
 /** The edge-only split's scale over its hot time (undefined when the profile has none: the cycle line applies). */

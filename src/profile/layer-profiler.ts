@@ -148,7 +148,10 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     for (const point of points) cycles.push(...(await run.measureSplit(point, calibrationRep)).rows);
     if (alone) cycles.push(...(await run.measureSplit(alone, EDGE_ONLY_REP)).rows);
     // After the calibration cycles the store's client is warm: no warm-up requests, fewer repeats.
-    if (options.storeCosts) measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: run.config.store.endpoint ?? 'embedded' };
+    // Measured whenever cycles sent something: the cloud's cycle wait is what they leave unexplained.
+    if (options.storeCosts || cycles.some((r) => Number(r.transfer_bytes) > 0)) {
+      measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: run.config.store.endpoint ?? 'embedded' };
+    }
   } catch (err) {
     await run.close();
     throw err;
@@ -167,11 +170,11 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
       codecs: cloud.codecDecode ? { ...codecs, speed: cloudDecodeSpeed(codecs.speed, picked, cloud.codecDecode) } : codecs,
     };
     if (!cloud.codecDecode && picked.size) options.warn?.('the cloud side did not time the codecs\' decoding: the profile takes its decode speed as the edge\'s');
-    const calibration = cycleCosts(analysis, hot, cycles);
+    const calibration = cycleCosts(analysis, hot, cycles, measuredStore && { costs: measuredStore.costs, link: config.link ?? { rttMs: 0 } });
     return {
       profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },
       calibration,
-      ...(measuredStore ? { store: measuredStore } : {}),
+      ...(measuredStore && options.storeCosts ? { store: measuredStore } : {}),
       measurements: { edge, cloud },
     };
   } finally {

@@ -22,6 +22,7 @@ import { decodePayload, encodePayload, type Payload } from '../tensor/payload/in
 import { emptyRow, ms, transferOnPath, type Row } from './columns.js';
 import { preloadParts, putPart, UploadedParts, type PartUploadListener } from './part-preload.js';
 import { StoreUnavailableError, untilSteady } from './store-outage.js';
+import { waitForResult } from './wait-result.js';
 
 export class SweepError extends OnnxManagerError {}
 
@@ -325,8 +326,7 @@ export class PreparedSplit {
         const tUp = performance.now();
         await ctx.store.put(job.inputKey, chunks);
         const tWait = performance.now();
-        await ctx.backend.trigger(job);
-        await ctx.store.waitFor(job.outputKey, ctx.timeoutMs, ctx.backend.failureSignal);
+        await waitForResult(ctx, job);
         const tDown = performance.now();
         const bytes = await ctx.store.get(job.outputKey);
         const tDec = performance.now();

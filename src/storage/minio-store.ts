@@ -9,7 +9,8 @@
  * - waitFor: MinIO's listenBucketNotification only when config.notifications is 'minio' (a MinIO
  *   extension; other servers answer NotImplemented), an
  *   external onObjectCreated hook (the embedded server's in-process events) when given, else
- *   polling statObject with backoff. With a notification source, a slow poll stays as a safety net.
+ *   polling statObject with backoff. With a notification source, a slow poll stays as a safety net,
+ *   and a wait for an object created after it (createdAfter) sends no check before its first one.
  * - The minio client's own retry is off; the store returned is a RetryingStore, which retries while
  *   the store is unavailable (config.retryBudgetMs), counting instead of printing.
  */
@@ -32,6 +33,7 @@ import {
   parseEndpoint,
   type ObjectStore,
   type StoreConfig,
+  type WaitOptions,
 } from './store.js';
 
 /** Parts up to this size go up in one PUT (S3's single-PUT limit is 5 GiB). */
@@ -305,7 +307,7 @@ class MinioStore implements ObjectStore {
     });
   }
 
-  waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  waitFor(key: string, timeoutMs: number, signal?: AbortSignal, options: WaitOptions = {}): Promise<void> {
     try {
       this.checkOpen();
       signal?.throwIfAborted();
@@ -347,6 +349,9 @@ class MinioStore implements ObjectStore {
       this.pending.add(finish);
       let delay = events ? SAFETY_POLL_START_MS : POLL_START_MS;
       const cap = events ? SAFETY_POLL_CAP_MS : POLL_CAP_MS;
+      // An object created after the call is heard of by its event: a check sent now would only
+      // hold the connection (over a link, a round trip) that the fetch after the event needs.
+      const checkNow = !(events && options.createdAfter);
       const check = async (): Promise<void> => {
         if (done) return;
         let found: boolean;
@@ -361,10 +366,14 @@ class MinioStore implements ObjectStore {
         }
         if (found || seen) return finish();
         if (done) return;
+        later();
+      };
+      const later = (): void => {
         pollTimer = setTimeout(() => void check(), delay);
         delay = Math.min(delay * 2, cap);
       };
-      void check();
+      if (checkNow) void check();
+      else later();
     });
   }
 

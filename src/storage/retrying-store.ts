@@ -12,7 +12,7 @@
 import { StoreError } from '../errors.js';
 import type { Chunks } from '../proto/writer.js';
 import { backoffDelay, DEFAULT_BACKOFF, isTransientStoreFailure, type BackoffPolicy } from './backoff.js';
-import type { ObjectStore, StoreOutageEvent, StoreOutages } from './store.js';
+import type { ObjectStore, StoreOutageEvent, StoreOutages, WaitOptions } from './store.js';
 
 /** The store stayed unavailable for the whole retry budget. */
 export class StoreUnavailableError extends StoreError {}
@@ -148,9 +148,17 @@ export class RetryingStore implements ObjectStore, StoreOutages {
     return this.retry(() => this.inner.remove(keys));
   }
 
-  /** A wait cut short by an outage starts again, with the whole timeout, once the store answers. */
-  waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return this.retry(() => this.inner.waitFor(key, timeoutMs, signal), signal);
+  /**
+   * A wait cut short by an outage starts again, with the whole timeout, once the store answers;
+   * then it checks at once whatever `options` say (the object may have come during the outage).
+   */
+  waitFor(key: string, timeoutMs: number, signal?: AbortSignal, options?: WaitOptions): Promise<void> {
+    let first = true;
+    return this.retry(() => {
+      const again = !first;
+      first = false;
+      return this.inner.waitFor(key, timeoutMs, signal, again ? undefined : options);
+    }, signal);
   }
 
   async close(): Promise<void> {

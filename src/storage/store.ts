@@ -31,7 +31,7 @@ export interface ObjectStore {
    * backoff (start ~1 ms, x2, cap ~50 ms); rejects with a TimeoutError naming the key after
    * timeoutMs, or with the signal's reason when it aborts.
    */
-  waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  waitFor(key: string, timeoutMs: number, signal?: AbortSignal, options?: WaitOptions): Promise<void>;
   /** Releases connections and listeners; pending waits reject with a StoreError. Idempotent. */
   close(): Promise<void>;
   /** Set when the store retries while it is unavailable (see retrying-store.ts). */
@@ -188,6 +188,17 @@ export function storeConfigFromEnv(
     config.notifications = notifications;
   }
   return config;
+}
+
+export interface WaitOptions {
+  /**
+   * The object is written after this call, or its writer was started just before it (a cycle's
+   * wait, begun as its trigger returns): where the store has a notification source, the wait
+   * sends no check at once and learns of the object from its event, as a deployment listening
+   * for notifications does; only the safety polls check (the first of them finds an object that
+   * was there all the same). Without a notification source the wait polls as always.
+   */
+  createdAfter?: boolean;
 }
 
 /** Options for waitFor's polling, shared by the implementations. */

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { emptyRow, type Row } from '../../src/profile/columns.js';
-import { CALIBRATION_FRACTIONS, calibrationPoints, cycleCosts, fitCycle, withCycleCosts } from '../../src/profile/cycle-calibration.js';
+import { CALIBRATION_FRACTIONS, calibrationPoints, cycleCosts, cycleWait, fitCycle, withCycleCosts } from '../../src/profile/cycle-calibration.js';
+import { cycleTimes, withCycleWait } from '../../src/predict/predict.js';
+import { NO_STORE_COSTS, type StoreCosts } from '../../src/predict/store-costs.js';
 import { predictCompute } from '../../src/predict/model.js';
 import { profileOf, zooAnalysis } from '../predict/dag-profile.js';
 
@@ -83,5 +85,32 @@ describe('cycle calibration', () => {
       const cloud = p.position === m ? 0 : line.cloud[0] + line.cloud[1] * h.cloud.ms;
       assert.ok(Math.abs(c.edge.ms - edge) < 1e-9 && Math.abs(c.cloud.ms - cloud) < 1e-9, `split ${p.index}: ${c.edge.ms}/${c.cloud.ms} vs ${edge}/${cloud}`);
     });
+  });
+
+  it("measures the cloud's cycle wait: what the cycles' waits hold beyond the cloud's part, the store's costs and the link; predict adds it to every wait", async () => {
+    const a = await zooAnalysis('mobilenet_v2_like');
+    const hot = profileOf(a, () => 0.01, FIXED);
+    const store: StoreCosts = { ...NO_STORE_COSTS, put: { fixedMs: 2, perMbMs: 5 }, get: { fixedMs: 1.5, perMbMs: 3 }, notifyMs: 0.1, decode: { fixedMs: 0.1, perMbMs: 0 }, encode: { fixedMs: 0.05, perMbMs: 0 } };
+    const link = { bandwidthMbit: 50, rttMs: 20 };
+    const [p] = calibrationPoints(a);
+    const cycle = (extra: number, inputBytes: number, status = 'ok'): Row => {
+      const rest = cycleTimes({ edgeMs: 0, cloudMs: 0, inputBytes, resultBytes: 288, edgeOnly: false }, store, link).wait_ms;
+      return Object.assign(row(p!.index, 0.4, 0.9, status), { transfer_bytes: inputBytes, result_bytes: 288, wait_ms: rest + 0.9 + extra });
+    };
+    // The median of what the waits leave unexplained; error rows and cycles that sent nothing do not count.
+    const rows = [cycle(1, 16_552), cycle(2, 100_000), cycle(4, 16_552), cycle(50, 16_552, 'error'), Object.assign(row(p!.index, 0.4, 0), { transfer_bytes: 0, wait_ms: 0 })];
+    assert.deepEqual(cycleWait(rows, store, link), { ms: 2, cycles: 3 });
+    const cal = cycleCosts(a, hot, rows, { costs: store, link });
+    assert.deepEqual(cal.cost.cloud.cycle_wait_ms, { medianMs: 2, p95Ms: 2, runs: 3 });
+    assert.equal(cycleCosts(a, hot, rows).cost.cloud.cycle_wait_ms, undefined, 'no store costs: none');
+    // Waits shorter than their parts explain give no negative cost.
+    assert.equal(cycleWait([cycle(-1, 16_552)], store, link).ms, 0);
+
+    const profile = withCycleCosts(hot, cal.cost);
+    const facts = { edgeMs: 0.4, cloudMs: 0.9, inputBytes: 16_552, resultBytes: 288, edgeOnly: false };
+    const plain = cycleTimes(facts, store, link);
+    const waited = cycleTimes(facts, withCycleWait(store, profile), link);
+    assert.ok(Math.abs(waited.wait_ms - plain.wait_ms - 2) < 1e-9 && Math.abs(waited.total_ms - plain.total_ms - 2) < 1e-9);
+    assert.equal(withCycleWait(store, hot), store, 'a profile without a cycle wait changes nothing');
   });
 });

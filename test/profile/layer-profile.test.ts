@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cycleMs, cycleScale, FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { cycleMs, cycleWaitMs, cycleScale, FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
 import { withCycleCosts } from '../../src/profile/cycle-calibration.js';
 import { tempDirs } from '../helpers.js';
 
@@ -37,16 +37,16 @@ describe('profile files', () => {
     const dir = await tempDir('profile-cycle');
     const file = join(dir, 'm.profile.csv');
     const c = (v: number) => ({ medianMs: v, p95Ms: v, runs: 16 });
-    const cycled = withCycleCosts(sample(), { edge: { cycle_ms: c(0.125), cycle_scale: c(1.5) }, cloud: { cycle_ms: c(0.375), cycle_scale: c(2) } });
+    const cycled = withCycleCosts(sample(), { edge: { cycle_ms: c(0.125), cycle_scale: c(1.5) }, cloud: { cycle_ms: c(0.375), cycle_scale: c(2), cycle_wait_ms: c(1.75) } });
     await writeProfile(file, cycled);
     const back = await readProfile(file);
     assert.deepEqual(back, cycled);
-    assert.deepEqual([cycleMs(back, 'edge'), cycleMs(back, 'cloud'), cycleScale(back, 'edge'), cycleScale(back, 'cloud')], [0.125, 0.375, 1.5, 2]);
+    assert.deepEqual([cycleMs(back, 'edge'), cycleMs(back, 'cloud'), cycleScale(back, 'edge'), cycleScale(back, 'cloud'), cycleWaitMs(back)], [0.125, 0.375, 1.5, 2, 1.75]);
     const old = join(dir, 'old.profile.csv');
     await writeFile(old, (await readFile(file, 'utf8')).replace(/^\w+,fixed,cycle_\w+,.*\n/gm, ''));
     const read = await readProfile(old);
     assert.deepEqual(read, sample());
-    assert.deepEqual([cycleMs(read, 'edge'), cycleMs(read, 'cloud'), cycleScale(read, 'edge'), cycleScale(read, 'cloud')], [0, 0, 1, 1]);
+    assert.deepEqual([cycleMs(read, 'edge'), cycleMs(read, 'cloud'), cycleScale(read, 'edge'), cycleScale(read, 'cloud'), cycleWaitMs(read)], [0, 0, 1, 1, 0]);
   });
 
   it('say which tensor codecs they hold: raw alone, or the ones measured', async () => {

@@ -16,7 +16,7 @@ import { backoffDelay, isTransientStoreFailure, type BackoffPolicy } from '../..
 import { openMinioStore } from '../../src/storage/minio-store.js';
 import { RetryingStore, StoreUnavailableError, type RetryClock } from '../../src/storage/retrying-store.js';
 import { startS3Server, type S3Server } from '../../src/storage/s3-server/server.js';
-import type { ObjectStore, StoreOutageEvent } from '../../src/storage/store.js';
+import type { ObjectStore, StoreOutageEvent, WaitOptions } from '../../src/storage/store.js';
 
 const POLICY: BackoffPolicy = { baseMs: 100, capMs: 2000, budgetMs: 10_000 };
 
@@ -136,6 +136,22 @@ describe('RetryingStore', () => {
     assert.equal(clock.t, POLICY.budgetMs, 'the last sleep ends at the budget, not past it');
     assert.ok(clock.sleeps.every((d) => d <= POLICY.capMs));
     assert.ok(inner.calls < 20, `${inner.calls} calls in 10 s`);
+  });
+
+  test('a wait for an object created after it, cut short by an outage, checks at once when it starts again', async () => {
+    const clock = fakeClock();
+    const inner = flaky([]);
+    const given: (WaitOptions | undefined)[] = [];
+    const failures = [refused];
+    inner.waitFor = async (_key: string, _ms: number, _signal?: AbortSignal, options?: WaitOptions) => {
+      given.push(options);
+      const f = failures.shift();
+      if (f) throw f();
+    };
+    const store = new RetryingStore(inner, POLICY, clock);
+    await store.waitFor('k', 1000, undefined, { createdAfter: true });
+    assert.deepEqual(given, [{ createdAfter: true }, undefined], 'the object may have come during the outage');
+    assert.equal(store.retries, 1);
   });
 
   test('close() ends a retry in progress', async () => {

@@ -16,7 +16,7 @@ import { profileFileFor } from '../../profile/profile-defaults.js';
 import { checkProfile } from '../../predict/model.js';
 import { checkLink, describeLink, type Link } from '../../predict/link.js';
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
-import { allWireBytes, checkProfileCodecs, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, type PredictedRow } from '../../predict/predict.js';
+import { allWireBytes, checkProfileCodecs, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, withCycleWait, type PredictedRow } from '../../predict/predict.js';
 import os from 'node:os';
 import { measureRunStore, noisyStoreLine, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
@@ -154,7 +154,9 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
   checkProfileCodecs(profile, codecsOf(args), args.profile ?? 'the profile');
-  const { costs, store } = measuredStore ?? (await measureRunStore(config, undefined, warn));
+  const measuredCosts = measuredStore ?? (await measureRunStore(config, undefined, warn));
+  const { store } = measuredCosts;
+  const costs = withCycleWait(measuredCosts.costs, profile);
   const noisy = noisyStoreLine(costs, os.loadavg(), os.availableParallelism());
   if (noisy) warn(noisy);
   const settings = {

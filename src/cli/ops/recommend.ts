@@ -9,7 +9,7 @@ import { writeCsvFile } from '../../profile/csv.js';
 import { dagOptimum, payloadEnvelope, type DagOptimum } from '../../predict/dag.js';
 import { describeLink, type Link } from '../../predict/link.js';
 import { edgeMemory } from '../../predict/model.js';
-import { splitFacts } from '../../predict/predict.js';
+import { splitFacts, withCycleWait } from '../../predict/predict.js';
 import { measuredCandidates, predictedCandidates, recommend, type Candidate, type Recommendation } from '../../predict/recommend.js';
 import { measureRunStore } from '../../predict/store-costs.js';
 import { roundRow } from '../../predict/predict.js';
@@ -101,7 +101,9 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   const input = (args.profile ?? args.results_file)!;
   if (args.profile) {
     const { profile } = await profileFor(args, a);
-    const { costs, store } = await measureRunStore(buildRunConfig(args as RunFlags));
+    const measuredCosts = await measureRunStore(buildRunConfig(args as RunFlags));
+    const { store } = measuredCosts;
+    const costs = withCycleWait(measuredCosts.costs, profile);
     cands = codecsOf(args).flatMap((codec) => predictedCandidates(splitFacts(a, profile, codec, args.profile), costs));
     const envelope = payloadEnvelope(a);
     const dagCodecs = codecsOf(args);
