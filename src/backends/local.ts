@@ -38,7 +38,10 @@ export class LocalBackend extends WorkerBackend {
     const env: NodeJS.ProcessEnv = { ...process.env, MINIO_ENDPOINT: store.endpoint, MINIO_ACCESS_KEY: store.accessKey, MINIO_SECRET_KEY: store.secretKey };
     delete env.MINIO_ACCESS_KEY_FILE;
     delete env.MINIO_SECRET_KEY_FILE;
-    const child = spawn(process.execPath, [workerPath, ...cloudConfigArgs(cloud)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    // In a process group of its own: a terminal's Ctrl-C reaches onnx-manager only, which stops the
+    // worker itself (it would otherwise die of it while it loads, and be taken for a crashed worker).
+    // It still ends with onnx-manager, however that ends: its input closes.
+    const child = spawn(process.execPath, [workerPath, ...cloudConfigArgs(cloud)], { env, stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     const exited = new Promise<string>((resolve) => {
       child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`));
       child.once('error', (err) => resolve(err.message));

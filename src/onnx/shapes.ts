@@ -68,6 +68,12 @@ function checkAllocatable(label: string, name: string, elemType: number, dims: r
   }
 }
 
+/** An --input_shape with a dimension of 0: refused here, not by onnxruntime's log line and 'inference failed' once it runs. */
+function checkGivenShape(name: string, given: readonly number[]): void {
+  const zero = given.indexOf(0);
+  if (zero >= 0) throw new UsageError(`--input_shape ${name}:${given.join('x')}: a dimension of 0 (at position ${zero}); input '${name}' needs every dimension at least 1`);
+}
+
 /** The concrete shape each model input is run with: declared dims, symbolic batch bound, overrides applied. */
 export function boundInputShapes(model: LoadedModel, index: GraphIndex, options: InputShapeOptions): BoundInputs {
   const out: BoundInputs = new Map();
@@ -81,6 +87,7 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
     if (!tt?.elemType) throw new SplitError(`${model.label}: input '${name}' is not a tensor with a known element type`);
     const given = options.inputShapes?.[name];
     if (given) {
+      checkGivenShape(name, given);
       checkAllocatable(model.label, name, tt.elemType, given);
       out.set(name, { elemType: tt.elemType, dims: [...given] });
       continue;
