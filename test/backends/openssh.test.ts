@@ -60,6 +60,15 @@ function procStat(pid: number): { state: string; cpuTicks: number } | undefined 
   }
 }
 
+/** A process's command line (arguments joined by NUL), '' once it is gone. */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** `n` x `n` input multiplied by itself `k` times in a chain, then averaged: compute without weights. */
 function matmulChain(n: number, k: number): ModelProto {
   const g = new GraphBuilder('matmul_chain');
@@ -224,13 +233,17 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
     const sessionsBefore = sshd.sessions();
     const args = runAll('busy.csv', sshd.port, bucket, '--rep', '1', '--splits', '0', '--timeout', '1', '--threads', '1');
     args[args.indexOf('--onnx_file') + 1] = slow;
-    // Every worker of the run, and those seen computing: running ('R') with CPU time growing.
+    // Every process of the run's workers (a login shell may wait above a worker), the workers
+    // themselves (node, once the shells have exec'd it), and those seen computing: running ('R')
+    // with CPU time growing.
     const seen = new Set<number>();
+    const workers = new Set<number>();
     const busy = new Set<number>();
     const last = new Map<number, number>();
     const watch = setInterval(() => {
       for (const pid of workerProcesses(bucket)) {
         seen.add(pid);
+        if (commandOf(pid).startsWith(`${process.execPath}\0`)) workers.add(pid);
         const stat = procStat(pid);
         if (!stat) continue;
         if (stat.state === 'R' && stat.cpuTicks > (last.get(pid) ?? Infinity)) busy.add(pid);
@@ -249,12 +262,14 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
       // The timed-out cycle ran again on a fresh worker (a stopped worker would have been the cause),
       // and timed out again; on a loaded machine a fresh worker's load of the part can miss the
       // deadline too, so more workers than two may have been started.
-      assert.ok(seen.size >= 2 && Number(row!.cloud_restarts) >= 1, `the worker was replaced: ${seen.size} workers, cloud_restarts ${row!.cloud_restarts}`);
-      for (const pid of seen) assert.ok(await endsWithin(pid, 5000), `worker ${pid}${busy.has(pid) ? ' (seen computing)' : ''} is gone from the host`);
+      assert.ok(workers.size >= 2 && Number(row!.cloud_restarts) >= 1, `the worker was replaced: ${workers.size} workers, cloud_restarts ${row!.cloud_restarts}`);
+      assert.ok([...busy].every((pid) => workers.has(pid)), 'the processes seen computing are workers');
+      for (const pid of seen) assert.ok(await endsWithin(pid, 5000), `process ${pid}${busy.has(pid) ? ' (a worker seen computing)' : ''} is gone from the host`);
       assert.deepEqual(workerProcesses(bucket), [], 'no worker of the run remains');
       assert.deepEqual(commandLines().filter((c) => c.includes(bucket)), [], 'no process of the run remains');
-      // Each worker, and the kill by its pid (sshd refuses a root login's channel signal) of each one that missed a deadline.
-      assert.ok(sshd.sessions() - sessionsBefore >= 2 * busy.size + 1, `${sshd.sessions() - sessionsBefore} sessions for ${seen.size} workers`);
+      // Each worker's session, and beside them a kill by pid (sshd refuses a root login's channel signal) for each one seen computing past the deadline.
+      const kills = sshd.sessions() - sessionsBefore - workers.size;
+      assert.ok(kills >= busy.size && kills <= workers.size, `${kills} kill session(s) for ${workers.size} workers, ${busy.size} seen computing`);
       assert.doesNotMatch(r.err, /could not end the old worker|kill -KILL \d+ on the host ended with/, 'every kill on the host went through');
     } finally {
       for (const pid of seen) if (running(pid)) process.kill(pid, 'SIGKILL');
