@@ -108,7 +108,7 @@ for (const m of models) {
   // the HTML page of it all, the AWS Lambda conformity of the sweep's split points (X.check.*
   // beside the CSV) and the model graph (named for the model file) with the best split coloured.
   const best = JSON.parse(readFileSync(`${base(m.results)}.recommend.json`, 'utf8')).best.split_index;
-  const pictures = ['', '.crossover'].flatMap((s) => [`${base(m.results)}${s}.png`, `${base(m.results)}${s}.svg`]);
+  const pictures = ['', '.cpu-time', '.crossover'].flatMap((s) => [`${base(m.results)}${s}.png`, `${base(m.results)}${s}.svg`]);
   cli(['plot_results', '--results_file', m.results, '--predicted', predicted], pictures);
   cli(['report', '--results_file', m.results, '--onnx_file', m.onnx], [`${base(m.results)}.html`]);
   cli(['check', ...model, '--limits', 'lambda', '--points', ...splits, '--results_file', m.results], [`${base(m.results)}.check.csv`, `${base(m.results)}.check.json`]);

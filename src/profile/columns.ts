@@ -87,6 +87,9 @@ export type Row = Record<Column, string | number>;
 /** Time columns summarised per split point: edge_load_ms through total_ms, in CSV order. */
 export const TIME_COLUMNS: readonly Column[] = COLUMNS.slice(COLUMNS.indexOf('edge_load_ms'), COLUMNS.indexOf('total_ms') + 1);
 
+/** The CPU time columns (edge_cpu_ms, cloud_cpu_ms): summarised per split point where the rows record them. */
+export const CPU_COLUMNS: readonly Column[] = ['edge_cpu_ms', 'cloud_cpu_ms'];
+
 export function emptyRow(): Row {
   return Object.fromEntries(COLUMNS.map((c) => [c, ''])) as Row;
 }

@@ -9,7 +9,7 @@ import { mkdir, open, readFile, truncate, writeFile, type FileHandle } from 'nod
 import * as path from 'node:path';
 import { FileError } from '../errors.js';
 import { OutputTransaction } from '../split/output.js';
-import { COLUMNS, TIME_COLUMNS, ms, type Row } from './columns.js';
+import { COLUMNS, CPU_COLUMNS, TIME_COLUMNS, ms, type Row } from './columns.js';
 import { percentile } from './stats.js';
 
 export class CsvAppender {
@@ -117,7 +117,16 @@ export function summaryPath(file: string): string {
   return file.replace(/(\.csv)?$/i, '.summary.csv');
 }
 
-/** Median, p5 and p95 of every time column per split point, over rows with status ok. */
+/** Whether any of `rows` holds a CPU time (files from before edge_cpu_ms and cloud_cpu_ms do not). */
+export function recordsCpu(rows: readonly Record<string, string | number | undefined>[]): boolean {
+  return rows.some((r) => CPU_COLUMNS.some((c) => r[c] !== '' && r[c] !== undefined));
+}
+
+/**
+ * Median, p5 and p95 of every time column per split point, over rows with status ok; and of the
+ * CPU time columns where the rows record them (left out for rows from before them), empty where
+ * a side runs nothing.
+ */
 export async function writeSummary(file: string, rows: readonly Record<string, string | number>[]): Promise<string> {
   // One line per split point and tensor codec (rows from before codecs: raw).
   const bySplit = new Map<string, Record<string, string | number>[]>();
@@ -130,6 +139,8 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
   const header = ['split_index', 'split_layer', 'cut_tensors', 'tensor_bytes', 'transfer_bytes', 'reps', 'failed'];
   for (const c of TIME_COLUMNS) header.push(`${c}_median`, `${c}_p5`, `${c}_p95`);
   header.push('tensor_codec', 'max_abs_diff_max', 'top1_agreement');
+  const cpu = recordsCpu(rows) ? CPU_COLUMNS : [];
+  for (const c of cpu) header.push(`${c}_median`, `${c}_p5`, `${c}_p95`);
   const lines: (string | number)[][] = [header];
   const keys = [...bySplit.keys()];
   const order = (k: string): number => Number(k.split('/')[0]);
@@ -139,14 +150,14 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
     const ok = all.filter((r) => r.status === 'ok');
     const first = ok[0] ?? all[0]!;
     const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, first.transfer_bytes!, ok.length, all.length - ok.length];
-    for (const c of TIME_COLUMNS) {
-      const v = ok.map((r) => Number(r[c])).filter((x) => Number.isFinite(x));
-      line.push(...[0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : '')));
-    }
+    const spread = (v: number[]): (string | number)[] => [0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : ''));
+    for (const c of TIME_COLUMNS) line.push(...spread(ok.map((r) => Number(r[c])).filter((x) => Number.isFinite(x))));
     const diffs = ok.map((r) => r.max_abs_diff).filter((x) => x !== '' && x !== undefined).map(Number);
     const top1 = ok.map((r) => r.top1_agreement).filter((x) => x !== '' && x !== undefined).map(Number);
     // The mean over the rows: the fraction of all their classifier rows that agree.
     line.push(codecOf(first), diffs.length ? Math.max(...diffs) : '', top1.length ? Math.round((top1.reduce((a, b) => a + b, 0) / top1.length) * 1e6) / 1e6 : '');
+    // An empty CPU cell is no value (the side ran nothing), not 0.
+    for (const c of cpu) line.push(...spread(ok.filter((r) => r[c] !== '' && r[c] !== undefined).map((r) => Number(r[c])).filter((x) => Number.isFinite(x))));
     lines.push(line);
   }
   const out = summaryPath(file);

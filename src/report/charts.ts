@@ -98,6 +98,17 @@ export function barValues(g: SettingGroup, excluded: ReadonlyMap<number, string>
   return g.splits.flatMap((s) => PARTS.map((p, order) => ({ split_index: s.split_index, part: p.name, order, ms: s[p.key], excluded: excluded.has(s.split_index) })));
 }
 
+/** The x axis of a chart per split point: one band per split point, labelled as xLayout says. */
+function splitAxis(g: SettingGroup, lay: ReturnType<typeof xLayout>, label: ReadonlyMap<number, string>): ChartSpec {
+  return {
+    field: 'x',
+    type: 'ordinal',
+    sort: g.splits.map((s) => label.get(s.split_index)!),
+    title: lay.named ? 'split point (index and layer it cuts after)' : 'split point (index)',
+    axis: { labelAngle: lay.angle, labelLimit: 140, labelPadding: 4, ...(lay.named ? {} : { values: sparseTicks(g.splits.map((s) => s.split_index), lay.step) }) },
+  };
+}
+
 export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec {
   const n = g.splits.length;
   const lay = xLayout(n);
@@ -123,13 +134,7 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
   const predicted = o.predicted ? g.splits.filter((s) => o.predicted!.has(s.split_index)).map((s) => withLabel({ split_index: s.split_index, predicted_ms: o.predicted!.get(s.split_index)! })) : [];
   const domain = [...PARTS.map((p) => p.name), BYTES.name, ...(predicted.length ? [PREDICTED.name] : [])];
   const range = [...PARTS.map((p) => p.colour), BYTES.colour, ...(predicted.length ? [PREDICTED.colour] : [])];
-  const x = {
-    field: 'x',
-    type: 'ordinal',
-    sort: g.splits.map((s) => label.get(s.split_index)!),
-    title: lay.named ? 'split point (index and layer it cuts after)' : 'split point (index)',
-    axis: { labelAngle: lay.angle, labelLimit: 140, labelPadding: 4, ...(lay.named ? {} : { values: sparseTicks(g.splits.map((s) => s.split_index), lay.step) }) },
-  };
+  const x = splitAxis(g, lay, label);
   const colour = { scale: { domain, range }, title: null, legend: { encode: legendSymbols() } };
   // The p5-p95 whisker of total_ms: a rule with a tick at each end (measured rows only).
   const whiskers: ChartSpec[] = o.predictedRows
@@ -212,6 +217,68 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
     config: config(),
     layer: [{ layer: times }, bytes],
     resolve: { scale: { y: 'independent' } },
+  };
+}
+
+/** The CPU chart's series: each side's CPU time (bars, the time chart's colours) and the parts' wall time (ticks). */
+export const CPU_SIDES = [
+  { key: 'edge_cpu_ms', wall: 'edge_ms', side: 'edge', name: 'edge CPU', colour: PARTS[0].colour },
+  { key: 'cloud_cpu_ms', wall: 'cloud_ms', side: 'cloud', name: 'cloud CPU', colour: PARTS[2].colour },
+] as const;
+const WALL = { name: 'wall time (edge_ms, cloud_ms)', colour: '#111111' };
+
+/** The values the CPU chart is drawn from: one per split point and side that records a CPU time (exported for tests). */
+export function cpuValues(g: SettingGroup): { split_index: number; side: string; cpu_ms: number; wall_ms: number }[] {
+  return g.splits.flatMap((s) => CPU_SIDES.flatMap((c) => (s[c.key] === undefined ? [] : [{ split_index: s.split_index, side: c.name, cpu_ms: s[c.key]!, wall_ms: s[c.wall] }])));
+}
+
+/**
+ * The CPU time of each side's part per split point (medians of edge_cpu_ms and cloud_cpu_ms), side
+ * by side, with the part's wall time as a tick on its bar: what each side's machine spends on the
+ * model, against how long it takes. A side that runs nothing at a split point has no bar there.
+ */
+export function cpuChartSpec(g: SettingGroup, o: { title: string; choice?: Choice }): ChartSpec {
+  const lay = xLayout(g.splits.length);
+  const label = new Map(g.splits.map((s) => [s.split_index, xLabel(s, lay.named)]));
+  const x = splitAxis(g, lay, label);
+  const values = cpuValues(g).map((v) => ({ ...v, x: label.get(v.split_index)! }));
+  const domain = [...CPU_SIDES.map((c) => c.name), WALL.name];
+  const colour = {
+    scale: { domain, range: [...CPU_SIDES.map((c) => c.colour), WALL.colour] },
+    title: null,
+    legend: { encode: { symbols: { update: { shape: { signal: `datum.value === '${WALL.name}' ? 'stroke' : 'square'` }, stroke: { signal: "scale('color', datum.value)" }, strokeWidth: { signal: `datum.value === '${WALL.name}' ? 2.5 : 0` }, size: { value: 110 }, opacity: { value: 1 } } } } },
+  };
+  const xOffset = { field: 'side', type: 'nominal', sort: CPU_SIDES.map((c) => c.name), scale: { domain: CPU_SIDES.map((c) => c.name), paddingInner: 0.08 } };
+  const choice = o.choice ?? choiceFor(g);
+  const best = choice.best;
+  const cpuOf = (s: SplitStat) => CPU_SIDES.map((c) => s[c.key]).filter((v): v is number => v !== undefined);
+  const bestCpu = best && cpuOf(best).length ? [`at the best split ${best.split_index} (${best.split_layer}): ${CPU_SIDES.filter((c) => best[c.key] !== undefined).map((c) => `${c.side} ${best[c.key]!.toFixed(2)} ms CPU, ${best[c.wall].toFixed(2)} ms wall`).join(', ')}`] : [];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: o.title,
+      subtitle: [
+        `${g.label}; medians over ${describeReps(g)}`,
+        "bars: CPU time of each side's process during its part's run (user + system)",
+        "ticks: the part's wall time; no bar: that side runs nothing there",
+        ...bestCpu,
+      ],
+    },
+    width: Math.max(420, g.splits.length * lay.step),
+    height: 280,
+    config: config(),
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'bar' },
+        encoding: { x, xOffset, y: { field: 'cpu_ms', type: 'quantitative', title: 'CPU ms (median over ok repetitions)' }, color: { field: 'side', type: 'nominal', ...colour } },
+      },
+      {
+        data: { values },
+        mark: { type: 'tick', thickness: 2.5, opacity: 1 },
+        encoding: { x, xOffset, y: { field: 'wall_ms', type: 'quantitative' }, color: { datum: WALL.name, ...colour } },
+      },
+    ],
   };
 }
 

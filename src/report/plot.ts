@@ -1,17 +1,18 @@
 /**
  * plot_results: the charts of a results file, as SVG and PNG beside it. One chart per setting
- * found in the file (X.svg when there is one, X.<setting>.svg when there are several), and the
+ * found in the file (X.svg when there is one, X.<setting>.svg when there are several), each
+ * followed by its CPU chart (X.cpu-time.svg, X.<setting>.cpu-time.svg) where the rows record CPU time, and the
  * crossover chart (X.crossover.svg) when recommend's X.recommend.json is beside the CSV or is
  * the file given.
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { OutputTransaction } from '../split/output.js';
-import { crossoverChartSpec, splitChartSpec, type ChartSpec } from './charts.js';
+import { cpuChartSpec, crossoverChartSpec, splitChartSpec, type ChartSpec } from './charts.js';
 import { choiceFor, choiceLines, constraintWords, type Choice } from './choice.js';
 import { readRecommendation, recommendPathFor, type RecommendFile } from './recommendation.js';
 import { renderSvg, svgToPng } from './render.js';
-import { predictionsFor, readPredicted, readResults, type Predictions, type ResultsFile, type SettingGroup } from './results.js';
+import { hasCpu, predictionsFor, readPredicted, readResults, type Predictions, type ResultsFile, type SettingGroup } from './results.js';
 
 export interface Chart {
   /** File name without extension, e.g. `lenet5` or `lenet5.link-50mbit-rtt5ms` or `lenet5.crossover`. */
@@ -67,7 +68,13 @@ export async function makeCharts(file: string, o: { predicted?: string; recommen
       const choice = choiceFor(g, recommendation);
       out.choices.push(choice);
       const spec = splitChartSpec(g, { title: `${title}: time per split point`, ...(mine ? { predicted: mine } : {}), predictedRows: results.kind === 'predict', choice, ...(recommendation ? { recommendation } : {}) });
-      out.charts.push({ name: several ? `${path.basename(base)}.${g.slug}` : path.basename(base), caption: splitCaption(g, choice), spec, svg: await renderSvg(spec) });
+      const name = several ? `${path.basename(base)}.${g.slug}` : path.basename(base);
+      out.charts.push({ name, caption: splitCaption(g, choice), spec, svg: await renderSvg(spec) });
+      // The CPU time per side, where the rows record it (files from before edge_cpu_ms and cloud_cpu_ms have no such chart).
+      if (hasCpu(g)) {
+        const cpu = cpuChartSpec(g, { title: `${title}: CPU time per side per split point`, choice });
+        out.charts.push({ name: `${name}.cpu-time`, caption: `CPU time of each side's part per split point (edge_cpu_ms, cloud_cpu_ms; medians) against its wall time, ${g.label}`, spec: cpu, svg: await renderSvg(cpu) });
+      }
     }
   }
   if (recommendation) {

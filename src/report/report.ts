@@ -168,7 +168,10 @@ function chartsSection(c: Charts): string {
   return section('charts', 'Charts', `${note}\n${body}`);
 }
 
-const NUMERIC = new Set(['split_index', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', 'predicted_total_ms', 'max_abs_diff', 'top1_agreement', 'reps', 'failed']);
+/** The split table's CPU time columns (medians), as the run_all CSV names them. */
+const CPU_STATS = ['edge_cpu_ms', 'cloud_cpu_ms'] as const;
+
+const NUMERIC = new Set(['split_index', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', 'edge_cpu_ms', 'cloud_cpu_ms', 'predicted_total_ms', 'max_abs_diff', 'top1_agreement', 'reps', 'failed']);
 
 /** The best column of a split point's row: best, or why the constraints exclude it. */
 function bestCell(s: SplitStat, c: Choice): string {
@@ -183,26 +186,29 @@ function splitTableSection(results: ResultsFile, predicted: Predictions | undefi
   // The outputs' deviation from the full model, where the rows have it.
   const all = results.groups.flatMap((g) => g.splits);
   const dev = [...(all.some((s) => s.max_abs_diff !== undefined) ? (['max_abs_diff'] as const) : []), ...(all.some((s) => s.top1_agreement !== undefined) ? (['top1_agreement'] as const) : [])];
-  const headers = [...(several ? ['setting'] : []), 'split_index', 'split_layer', 'cut_tensors', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', ...(predicted ? ['predicted_total_ms'] : []), ...dev, 'reps', 'failed', 'best'];
+  // The CPU time per side, where the rows record it (files from before the columns: left out).
+  const cpu = all.some((s) => s.edge_cpu_ms !== undefined || s.cloud_cpu_ms !== undefined) ? CPU_STATS : [];
+  const headers = [...(several ? ['setting'] : []), 'split_index', 'split_layer', 'cut_tensors', 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'other_ms', 'total_ms', 'total_p5', 'total_p95', ...cpu, ...(predicted ? ['predicted_total_ms'] : []), ...dev, 'reps', 'failed', 'best'];
   const entries: { index: number; cells: Cell[]; best: boolean }[] = [];
   for (const [gi, g] of results.groups.entries()) {
     const choice = choices[gi]!;
     const group: typeof entries = [];
     for (const s of g.splits) {
       const p = predictionsFor(predicted, g)?.get(s.split_index);
-      const times = [s.transfer_bytes, s.edge_ms, s.transfer_ms, s.cloud_ms, s.other_ms, s.total_ms, s.total_p5, s.total_p95, ...(predicted ? [p === undefined ? '' : p] : []), ...dev.map((c): Cell => (s[c] === undefined ? '' : c === 'max_abs_diff' ? { text: s[c]!.toPrecision(3), value: s[c]! } : s[c]!))];
+      const times = [s.transfer_bytes, s.edge_ms, s.transfer_ms, s.cloud_ms, s.other_ms, s.total_ms, s.total_p5, s.total_p95, ...cpu.map((c): Cell => s[c] ?? ''), ...(predicted ? [p === undefined ? '' : p] : []), ...dev.map((c): Cell => (s[c] === undefined ? '' : c === 'max_abs_diff' ? { text: s[c]!.toPrecision(3), value: s[c]! } : s[c]!))];
       const cells = [s.split_index, s.split_layer, s.cut_tensors.split(';').join('; '), ...times, s.reps, s.failed, bestCell(s, choice)];
       group.push({ index: s.split_index, cells, best: s.split_index === choice.best?.split_index });
     }
     // A split point without an ok row: its failures and the last error, no times.
-    const blanks = 8 + (predicted ? 1 : 0) + dev.length;
+    const blanks = 8 + cpu.length + (predicted ? 1 : 0) + dev.length;
     for (const f of g.failedOnly) group.push({ index: f.split_index, cells: [f.split_index, f.split_layer, '', ...Array<Cell>(blanks).fill(''), 0, f.failed, `failed: ${f.error}`], best: false });
     group.sort((a, b) => a.index - b.index);
     entries.push(...group.map((e) => ({ ...e, cells: [...(several ? [g.label] : []), ...e.cells] })));
   }
   const rows = entries.map((e) => e.cells);
   const search = `<p><label for="search">Search: </label><input id="search" type="search" placeholder="split index, layer or tensor name" autocomplete="off"> <span id="shown" class="muted"></span></p>`;
-  const note = para('Medians over the rows with status ok; other_ms is what total_ms holds beyond edge, transfer and cloud (encoding, decoding, the trigger, waiting); total_p5 and total_p95 are the spread of total_ms. Click a header to sort.', 'muted');
+  const cpuNote = cpu.length ? " edge_cpu_ms and cloud_cpu_ms are the CPU time (user + system, every thread) of each side's process during its part's run; empty where that side runs nothing." : '';
+  const note = para(`Medians over the rows with status ok; other_ms is what total_ms holds beyond edge, transfer and cloud (encoding, decoding, the trigger, waiting); total_p5 and total_p95 are the spread of total_ms.${cpuNote} Click a header to sort.`, 'muted');
   const table = tableHtml(headers, rows, { id: 'splits', numeric: NUMERIC, sortable: true, rowClass: (i) => (entries[i]!.best ? 'best' : undefined) });
   return section('splits-section', 'Split points', `${note}\n${search}\n<div class="table-wrap">${table}</div>`);
 }

@@ -7,7 +7,7 @@
 import { parse } from 'csv-parse/sync';
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
-import { COLUMNS } from '../profile/columns.js';
+import { COLUMNS, CPU_COLUMNS } from '../profile/columns.js';
 import { median, percentile } from '../profile/stats.js';
 import { PREDICT_COLUMNS } from '../predict/predict.js';
 
@@ -33,6 +33,12 @@ export interface SplitStat {
   total_ms: number;
   total_p5: number;
   total_p95: number;
+  /**
+   * Median CPU time of each side's part (run_all rows that record it): undefined where that side
+   * runs nothing, or the rows are from before the columns.
+   */
+  edge_cpu_ms?: number;
+  cloud_cpu_ms?: number;
   /** The outputs against the full model's (run_all rows that have them): the largest max_abs_diff, the mean top1_agreement. */
   max_abs_diff?: number;
   top1_agreement?: number;
@@ -172,12 +178,19 @@ function splitStat(all: readonly Record<string, string>[], kind: ResultsKind): S
   };
   const diffs = values('max_abs_diff');
   const top1 = values('top1_agreement');
+  const cpu = CPU_COLUMNS.flatMap((c) => (values(c).length ? [[c, median(values(c))] as const] : []));
   return {
     ...s,
     other_ms: Math.max(0, s.total_ms - s.edge_ms - s.transfer_ms - s.cloud_ms),
+    ...Object.fromEntries(cpu),
     ...(diffs.length ? { max_abs_diff: Math.max(...diffs) } : {}),
     ...(top1.length ? { top1_agreement: top1.reduce((a, b) => a + b, 0) / top1.length } : {}),
   };
+}
+
+/** Whether a group's rows record the CPU time of either side (rows from before the columns do not). */
+export function hasCpu(g: SettingGroup): boolean {
+  return g.splits.some((s) => s.edge_cpu_ms !== undefined || s.cloud_cpu_ms !== undefined);
 }
 
 /** How far a group's outputs came from the full model's, in words ('' when its rows do not say). */

@@ -3,11 +3,14 @@
  * host key and an authorized key of its own in a temporary folder, public keys only, the user who
  * runs the tests as the only login (root included: sshd runs a login of the user who started it).
  * Nothing outside the folder is changed, except that sshd started as root needs its privilege
- * separation folder /run/sshd, which Debian's ssh.service would make: when absent it is made for
- * the test and removed again by stop(). Debian installs sshd with: apt-get install openssh-server
+ * separation folder /run/sshd (its path is compiled into sshd: no configuration moves it), which
+ * Debian's ssh.service would make: when absent it is made, empty, root's, mode 0755, as that
+ * service makes it, and left in place. Removing it at the end would pull it from under any other
+ * sshd on the machine, e.g. another test run's, whose logins then fail. Debian installs sshd with:
+ * apt-get install openssh-server
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +23,7 @@ const PRIVSEP_DIR = '/run/sshd';
 export function sshdMissing(): string | undefined {
   if (!existsSync(SSHD)) return `${SSHD} is not installed (apt-get install openssh-server)`;
   if (spawnSync('ssh-keygen', ['-?']).error) return 'ssh-keygen is not installed (apt-get install openssh-client)';
+  if (spawnSync('ssh', ['-V']).error) return 'ssh is not installed (apt-get install openssh-client)';
   return undefined;
 }
 
@@ -40,7 +44,6 @@ export class OpenSshServer {
   port = 0;
   private child?: ChildProcess;
   private logText = '';
-  private madePrivsep = false;
 
   /** sshd's log so far (LogLevel VERBOSE, on its stderr). */
   log(): string {
@@ -78,10 +81,8 @@ export class OpenSshServer {
         '',
       ].join('\n'),
     );
-    if (process.getuid?.() === 0 && !existsSync(PRIVSEP_DIR)) {
-      mkdirSync(PRIVSEP_DIR, { mode: 0o755 });
-      this.madePrivsep = true;
-    }
+    // Made when absent (another run may make it at the same moment: no error if it is there).
+    if (process.getuid?.() === 0) mkdirSync(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
     // A port taken between choosing and binding it: choose another.
     for (let attempt = 0; ; attempt++) {
       this.port = await freePort();
@@ -113,6 +114,18 @@ export class OpenSshServer {
     return this;
   }
 
+  /** Logs in with OpenSSH's own client and runs `true`: its exit code and stderr (0 when sshd took the login). */
+  login(): Promise<{ code: number | null; stderr: string }> {
+    const args = ['-i', this.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${this.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=20', '-p', String(this.port), `${this.user}@127.0.0.1`, 'true'];
+    return new Promise((resolve) => {
+      const c = spawn('ssh', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir } });
+      let stderr = '';
+      c.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+      c.once('error', (err) => resolve({ code: null, stderr: String(err) }));
+      c.once('close', (code) => resolve({ code, stderr }));
+    });
+  }
+
   private async stopChild(): Promise<void> {
     const c = this.child;
     this.child = undefined;
@@ -125,13 +138,6 @@ export class OpenSshServer {
   async stop(): Promise<void> {
     await this.stopChild();
     rmSync(this.dir, { recursive: true, force: true });
-    if (this.madePrivsep) {
-      try {
-        rmdirSync(PRIVSEP_DIR);
-      } catch {
-        // not empty or in use: left as Debian's ssh.service would leave it
-      }
-    }
   }
 }
 

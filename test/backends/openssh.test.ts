@@ -2,9 +2,10 @@
  * The ssh backend against OpenSSH's own sshd on loopback (openssh-server.ts), with the worker
  * command a user gives for a host without onnx-cloud on its PATH (node and this project's
  * dist/cloud/onnx-cloud.js): a whole sweep, where the store keys live on the host, a missing
- * worker command and a refused key, a worker stopped (SIGSTOP) past --timeout, the SSH connection
- * dropped under a stopped worker, and a connection lost for good. Skipped, with the reason, where
- * sshd is not installed (apt-get install openssh-server).
+ * worker command and a refused key, a worker stopped (SIGSTOP) past --timeout, a worker busy
+ * computing past --timeout, the SSH connection dropped under a stopped worker, and a connection
+ * lost for good; and two test servers at once, as two test runs on one machine start them.
+ * Skipped, with the reason, where sshd is not installed (apt-get install openssh-server).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,8 +13,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
 import { SshBackend } from '../../src/backends/ssh.js';
 import { encodeModel } from '../../src/onnx/codec.js';
+import type { ModelProto } from '../../src/onnx/types.js';
+import { GraphBuilder } from '../models/builder.js';
 import { startEmbeddedStore } from '../../src/storage/embedded.js';
 import { cli } from '../cli-helper.js';
 import { projectRoot, zoo } from '../models/zoo.js';
@@ -42,6 +46,36 @@ function environ(pid: number): Record<string, string> {
     if (eq > 0) vars[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return vars;
+}
+
+/** A process's state letter and CPU time so far (user + system, in clock ticks), from /proc; undefined once it is gone. */
+function procStat(pid: number): { state: string; cpuTicks: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the command: state (3rd field of the line), ..., utime (14th), stime (15th).
+    return { state: fields[0]!, cpuTicks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's command line (arguments joined by NUL), '' once it is gone. */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** `n` x `n` input multiplied by itself `k` times in a chain, then averaged: compute without weights. */
+function matmulChain(n: number, k: number): ModelProto {
+  const g = new GraphBuilder('matmul_chain');
+  let t = g.input('x', [n, n]);
+  for (let i = 0; i < k; i++) t = g.matmul(t, t);
+  g.output(g.reduceMean(t, [0, 1], false), 'y');
+  return g.build();
 }
 
 const bucketName = (what: string) => `openssh-${what}-${randomBytes(3).toString('hex')}`;
@@ -102,6 +136,24 @@ async function stoppedMidSweep(name: string, port: number, knownHosts: string, t
     if (stopped !== undefined && running(stopped)) process.kill(stopped, 'SIGKILL');
   }
 }
+
+// First, before the suite below starts its own server: the two servers here are then the only ones of this run.
+describe('OpenSSH sshd test servers side by side', { skip: missing ?? false }, () => {
+  it('two at once (as two test runs on one machine): stopping one leaves the other taking logins', { timeout: 120_000 }, async () => {
+    const a = await new OpenSshServer().start();
+    const b = await new OpenSshServer().start();
+    try {
+      const first = await b.login();
+      assert.equal(first.code, 0, `a login before: ${first.stderr.trim()}`);
+      await a.stop();
+      const after = await b.login();
+      assert.equal(after.code, 0, `a login after the other server stopped: ${after.stderr.trim()} | sshd: ${b.log().trim().split('\n').slice(-2).join(' | ')}`);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
 
 describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
   before(async () => {
@@ -169,6 +221,59 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
     assert.equal(sessions, 3, 'the old worker, its kill by pid, the new worker');
     // sshd refuses a channel's signal for a root login (no privilege separation after authentication): the kill by pid ended it.
     if (process.getuid?.() === 0) assert.match(sshd.log(), /session signalling requires privilege separation/);
+  });
+
+  it('a worker busy (running, not stopped) on a part longer than --timeout: the cycle times out, the worker is ended on the host each time, nothing left running', { timeout: 300_000 }, async () => {
+    // A part of 12 MatMuls of 2048 x 2048 (about 200 GFLOP: seconds of one core even on a fast
+    // machine) against a deadline of 1 s: the worker is computing, not stopped, when it passes.
+    const slow = join(dir, 'slow_part.onnx');
+    writeFileSync(slow, encodeModel(matmulChain(2048, 12)));
+    const bucket = bucketName('busy');
+    const csv = join(dir, 'busy.csv');
+    const sessionsBefore = sshd.sessions();
+    const args = runAll('busy.csv', sshd.port, bucket, '--rep', '1', '--splits', '0', '--timeout', '1', '--threads', '1');
+    args[args.indexOf('--onnx_file') + 1] = slow;
+    // Every process of the run's workers (a login shell may wait above a worker), the workers
+    // themselves (node, once the shells have exec'd it), and those seen computing: running ('R')
+    // with CPU time growing.
+    const seen = new Set<number>();
+    const workers = new Set<number>();
+    const busy = new Set<number>();
+    const last = new Map<number, number>();
+    const watch = setInterval(() => {
+      for (const pid of workerProcesses(bucket)) {
+        seen.add(pid);
+        if (commandOf(pid).startsWith(`${process.execPath}\0`)) workers.add(pid);
+        const stat = procStat(pid);
+        if (!stat) continue;
+        if (stat.state === 'R' && stat.cpuTicks > (last.get(pid) ?? Infinity)) busy.add(pid);
+        last.set(pid, stat.cpuTicks);
+      }
+    }, 50);
+    const r = await cli(args, { env: ENV }).finally(() => clearInterval(watch));
+    try {
+      assert.equal(r.code, 1, `the sweep fails its row: ${r.err}`);
+      assert.match(r.err, /1 of 1 rows failed/);
+      const [row, ...more] = parse(readFileSync(csv, 'utf8'), { columns: true }) as Record<string, string>[];
+      assert.equal(more.length, 0);
+      assert.equal(row!.status, 'timeout', `the row: ${row!.status} ${row!.error}`);
+      assert.match(row!.error!, /did not appear within 1000 ms/, 'the deadline is named');
+      assert.ok(busy.size >= 1, `a worker was seen computing (workers ${[...seen].join(', ')})`);
+      // The timed-out cycle ran again on a fresh worker (a stopped worker would have been the cause),
+      // and timed out again; on a loaded machine a fresh worker's load of the part can miss the
+      // deadline too, so more workers than two may have been started.
+      assert.ok(workers.size >= 2 && Number(row!.cloud_restarts) >= 1, `the worker was replaced: ${workers.size} workers, cloud_restarts ${row!.cloud_restarts}`);
+      assert.ok([...busy].every((pid) => workers.has(pid)), 'the processes seen computing are workers');
+      for (const pid of seen) assert.ok(await endsWithin(pid, 5000), `process ${pid}${busy.has(pid) ? ' (a worker seen computing)' : ''} is gone from the host`);
+      assert.deepEqual(workerProcesses(bucket), [], 'no worker of the run remains');
+      assert.deepEqual(commandLines().filter((c) => c.includes(bucket)), [], 'no process of the run remains');
+      // Each worker's session, and beside them a kill by pid (sshd refuses a root login's channel signal) for each one seen computing past the deadline.
+      const kills = sshd.sessions() - sessionsBefore - workers.size;
+      assert.ok(kills >= busy.size && kills <= workers.size, `${kills} kill session(s) for ${workers.size} workers, ${busy.size} seen computing`);
+      assert.doesNotMatch(r.err, /could not end the old worker|kill -KILL \d+ on the host ended with/, 'every kill on the host went through');
+    } finally {
+      for (const pid of seen) if (running(pid)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('the SSH connection dropped under a stopped worker: the backend reconnects, kills the old worker by its pid, every row ok, nothing left running', { timeout: 180_000 }, async () => {

@@ -13,6 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import type { CloudBackend, CloudJob, Prepared } from '../../src/backends/backend.js';
 import { COLUMNS, type Row } from '../../src/profile/columns.js';
+import { writeSummary } from '../../src/profile/csv.js';
 import { runSweep } from '../../src/profile/sweep.js';
 import { createSession } from '../../src/runtime/ort.js';
 import type { SessionOptions } from '../../src/runtime/session.js';
@@ -77,6 +78,39 @@ describe('CPU time per side', () => {
     const got = rows(csv);
     assert.deepEqual(got.map((x) => `${x.split_index}/${x.rep}`), ['0/0', '0/1', '3/0', '3/1', `${LAST}/0`, `${LAST}/1`]);
     for (const row of got) assertSides(row);
+    // The summary beside it: each side's median per split point, empty where it ran nothing.
+    const summary = rows(join(dir, 'all.summary.csv'));
+    for (const line of summary) {
+      const mine = got.filter((x) => x.split_index === line.split_index);
+      for (const side of ['edge', 'cloud'] as const) {
+        const values = mine.map((x) => x[`${side}_cpu_ms`]!).filter((v) => v !== '').map(Number);
+        const cell = line[`${side}_cpu_ms_median`];
+        const ran = side === 'edge' ? line.split_index !== '0' : line.split_index !== String(LAST);
+        if (!ran) {
+          assert.deepEqual([cell, line[`${side}_cpu_ms_p5`], line[`${side}_cpu_ms_p95`]], ['', '', ''], `split ${line.split_index}: nothing ran on the ${side}`);
+          continue;
+        }
+        assert.equal(values.length, 2);
+        assert.ok(Math.abs(Number(cell) - (values[0]! + values[1]!) / 2) < 1e-3, `split ${line.split_index} ${side}: summary ${cell}, rows ${values.join(', ')}`);
+      }
+    }
+  });
+
+  it('the summary of rows from before the columns has no CPU columns; a resumed old file counts its old rows as not measured, not as 0', async () => {
+    const old = rows(join(dir, 'all.csv')).map((x) => Object.fromEntries(Object.entries(x).filter(([c]) => c !== 'edge_cpu_ms' && c !== 'cloud_cpu_ms')));
+    const file = join(dir, 'old-rows.csv');
+    const out = await writeSummary(file, old);
+    const head = header(out);
+    assert.deepEqual(head.filter((c) => c.includes('cpu')), [], `no CPU columns: ${head.join(',')}`);
+    assert.equal(rows(out).length, 3, 'a line per split point as before');
+    // Rows kept from an old file have the columns empty: the medians are the measured rows' alone.
+    const measured = rows(join(dir, 'all.csv'));
+    const mixed = [...measured.map((x) => ({ ...x, edge_cpu_ms: '', cloud_cpu_ms: '' })), ...measured.filter((x) => x.rep === '0').map((x) => ({ ...x, rep: '2' }))];
+    for (const line of rows(await writeSummary(join(dir, 'mixed.csv'), mixed))) {
+      const only = measured.find((x) => x.split_index === line.split_index && x.rep === '0')!;
+      assert.equal(line.reps, '3');
+      for (const side of ['edge', 'cloud'] as const) assert.equal(line[`${side}_cpu_ms_median`], only[`${side}_cpu_ms`] === '' ? '' : String(Number(only[`${side}_cpu_ms`])), `split ${line.split_index} ${side}`);
+    }
   });
 
   it('run writes and prints both sides’ CPU time', async () => {

@@ -5,12 +5,14 @@
  * chart follows recommend's table, and the PNGs decode at the stated size and are not blank.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decadeBandwidths } from '../../src/predict/link.js';
-import { barValues, crossoverChartSpec, sparseTicks, splitChartSpec, xLayout } from '../../src/report/charts.js';
+import { barValues, cpuChartSpec, cpuValues, crossoverChartSpec, sparseTicks, splitChartSpec, xLayout } from '../../src/report/charts.js';
+import { COLUMNS } from '../../src/profile/columns.js';
 import { readRecommendation, type RecommendFile } from '../../src/report/recommendation.js';
 import { PNG_SCALE, renderSvg, svgSize } from '../../src/report/render.js';
 import { readResults } from '../../src/report/results.js';
@@ -133,7 +135,10 @@ describe('plot_results', () => {
     const r = await cli(['plot_results', '--results_file', merged]);
     assert.equal(r.code, 0, r.err);
     const pngs = pngLines(r.out);
-    assert.deepEqual(pngs.map((p) => p[0]).sort(), [join(dir, 'merged.link-100mbit-rtt2ms.png'), join(dir, 'merged.link-direct.png')]);
+    assert.deepEqual(
+      pngs.map((p) => p[0]).sort(),
+      ['merged.link-100mbit-rtt2ms.cpu-time.png', 'merged.link-100mbit-rtt2ms.png', 'merged.link-direct.cpu-time.png', 'merged.link-direct.png'].map((f) => join(dir, f)),
+    );
     assert.ok(!existsSync(join(dir, 'merged.png')));
     for (const [png, w, h] of pngs) {
       const svg = readFileSync(png.replace(/\.png$/, '.svg'), 'utf8');
@@ -146,13 +151,14 @@ describe('plot_results', () => {
       assert.ok((await distinctColours(readFileSync(png))) > 20, `${png}: not blank`);
       const shapedChart = png.includes('100mbit');
       assert.match(svg, shapedChart ? /100 Mbit\/s, rtt 2 ms/ : /direct link/, `${png}: titled with its setting`);
-      // Each chart has the four split points of its own rows.
-      assert.equal(new Set(markLabels(svg).filter((l) => field(l, 'part') === 'edge')).size, SPLITS.length);
+      // Each chart has the four split points of its own rows (the CPU chart: an edge bar at all but the cloud-only one).
+      if (png.endsWith('.cpu-time.png')) assert.equal(markLabels(svg).filter((l) => field(l, 'side') === 'edge CPU' && field(l, 'wall_ms') === undefined).length, SPLITS.length - 1);
+      else assert.equal(new Set(markLabels(svg).filter((l) => field(l, 'part') === 'edge')).size, SPLITS.length);
     }
     // A single-setting file: X.png and X.svg.
     const one = await cli(['plot_results', '--results_file', direct]);
     assert.equal(one.code, 0, one.err);
-    assert.deepEqual(pngLines(one.out).map((p) => p[0]), [join(dir, 'lenet5.png')]);
+    assert.deepEqual(pngLines(one.out).map((p) => p[0]), [join(dir, 'lenet5.png'), join(dir, 'lenet5.cpu-time.png')]);
     assert.ok(existsSync(join(dir, 'lenet5.svg')));
   });
 
@@ -160,8 +166,9 @@ describe('plot_results', () => {
     const csv = await runAll(dir, 'codecs', model, ['--tensor_codec', 'raw', 'fp16']);
     const r = await cli(['plot_results', '--results_file', csv]);
     assert.equal(r.code, 0, r.err);
-    const pngs = pngLines(r.out).map((p) => p[0]).sort();
+    const pngs = pngLines(r.out).map((p) => p[0]).filter((p) => !p.endsWith('.cpu-time.png')).sort();
     assert.deepEqual(pngs, [join(dir, 'codecs.codec-fp16.png'), join(dir, 'codecs.codec-raw.png')]);
+    assert.deepEqual(pngLines(r.out).map((p) => p[0]).filter((p) => p.endsWith('.cpu-time.png')).sort(), [join(dir, 'codecs.codec-fp16.cpu-time.png'), join(dir, 'codecs.codec-raw.cpu-time.png')], "each codec's CPU chart");
     const fp16 = readFileSync(join(dir, 'codecs.codec-fp16.svg'), 'utf8');
     assert.match(fp16, /cut tensors sent as fp16/);
     assert.doesNotMatch(readFileSync(join(dir, 'codecs.codec-raw.svg'), 'utf8'), /cut tensors sent as/);
@@ -180,7 +187,7 @@ describe('plot_results', () => {
     assert.equal(rec.code, 0, rec.err);
     const r = await cli(['plot_results', '--results_file', direct, '--predicted', predictFile]);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(pngLines(r.out).map((x) => x[0]), [join(dir, 'lenet5.png'), join(dir, 'lenet5.crossover.png')]);
+    assert.deepEqual(pngLines(r.out).map((x) => x[0]), [join(dir, 'lenet5.png'), join(dir, 'lenet5.cpu-time.png'), join(dir, 'lenet5.crossover.png')]);
     const svg = readFileSync(join(dir, 'lenet5.svg'), 'utf8');
     const predicted = new Map(csvRows(predictFile).map((x) => [x.split_index, Number(x.total_ms)]));
     const drawn = markLabels(svg).filter((l) => field(l, 'predicted_ms') !== undefined);
@@ -289,6 +296,65 @@ describe('plot_results', () => {
     assert.ok(ticks.length <= 1400 / 40 && ticks.length >= 10, `${ticks.length} index labels`);
     assert.deepEqual(ticks.slice(0, 3), ['0', '10', '20']);
     assert.ok(Math.abs(textWidth('0123456789', 100) - 636.2) < 1, 'DejaVu digits are 1303/2048 em');
+  });
+
+  it("draws each side's CPU time per split point at the median of the CSV's ok rows, the part's wall time on its bar, no bar where a side runs nothing", async () => {
+    const rows = csvRows(direct).filter((r) => r.status === 'ok');
+    const g = (await readResults(direct)).groups[0]!;
+    const values = cpuValues(g);
+    const svg = await renderSvg(cpuChartSpec(g, { title: 't' }));
+    const labels = markLabels(svg);
+    const axis = 'split point (index and layer it cuts after)';
+    for (const i of SPLITS) {
+      const mine = rows.filter((r) => r.split_index === i);
+      for (const side of ['edge', 'cloud'] as const) {
+        const cells = mine.map((r) => r[`${side}_cpu_ms`]!);
+        const bar = values.find((v) => String(v.split_index) === i && v.side === `${side} CPU`);
+        const drawn = labels.filter((l) => field(l, axis)?.startsWith(`${i} `) && field(l, 'side') === `${side} CPU`);
+        const ran = side === 'edge' ? i !== '0' : i !== SPLITS.at(-1);
+        if (!ran) {
+          assert.deepEqual(cells, ['', ''], `split ${i}: the ${side} runs nothing`);
+          assert.equal(bar, undefined, `split ${i}: no ${side} bar`);
+          assert.deepEqual(drawn, [], `split ${i}: nothing drawn for the ${side}`);
+          continue;
+        }
+        const cpu = textbookMedian(cells.map(Number));
+        const wall = textbookMedian(mine.map((r) => Number(r[`${side}_ms`])));
+        assert.ok(bar && Math.abs(bar.cpu_ms - cpu) < 1e-9 && Math.abs(bar.wall_ms - wall) < 1e-9, `split ${i} ${side}: ${JSON.stringify(bar)}, medians ${cpu} and ${wall}`);
+        // The SVG holds its bar at the CPU median and its tick at the wall time's.
+        const at = (f: string) => drawn.map((l) => field(l, f)).filter((v): v is string => v !== undefined);
+        const bars = at('CPU ms (median over ok repetitions)');
+        assert.ok(bars.length === 1 && Math.abs(Number(bars[0]) - cpu) < 1e-3, `split ${i} ${side}: bar drawn at ${bars}`);
+        assert.ok(at('wall_ms').length === 1 && Math.abs(Number(at('wall_ms')[0]) - wall) < 1e-3, `split ${i} ${side}: tick drawn at ${at('wall_ms')}`);
+      }
+    }
+    const legend = legendSymbols(svg);
+    assert.deepEqual([...legend.keys()], ['edge CPU', 'cloud CPU', 'wall time (edge_ms, cloud_ms)']);
+    assert.match(legend.get('wall time (edge_ms, cloud_ms)')!.d, /^M-[\d.]+,0L[\d.]+,0$/, 'the wall time: a stroke, as its ticks');
+    assert.match(svg, /Y-axis titled 'CPU ms \(median over ok repetitions\)'/);
+    // Written by plot_results beside the time chart: a PNG that decodes and is not blank.
+    const r = await cli(['plot_results', '--results_file', direct]);
+    assert.equal(r.code, 0, r.err);
+    const [png, w, h] = pngLines(r.out).find((p) => p[0] === join(dir, 'lenet5.cpu-time.png'))!;
+    assert.match(r.out, /lenet5\.cpu-time\.png \(\d+ x \d+ px\), \S*lenet5\.cpu-time\.svg: CPU time of each side's part per split point/);
+    const meta = await sharp(readFileSync(png)).metadata();
+    assert.deepEqual([meta.width, meta.height], [w, h]);
+    assert.ok((await distinctColours(readFileSync(png))) > 20, `${png}: not blank`);
+  });
+
+  it('a results file from before the CPU columns is drawn as before: no CPU chart, nothing drawn as 0', async () => {
+    const sub = join(dir, 'old');
+    mkdirSync(sub, { recursive: true });
+    const old = join(sub, 'lenet5.csv');
+    const keep = COLUMNS.filter((c) => c !== 'edge_cpu_ms' && c !== 'cloud_cpu_ms');
+    writeFileSync(old, stringify([keep, ...csvRows(direct).map((x) => keep.map((c) => x[c]))]));
+    const g = (await readResults(old)).groups[0]!;
+    assert.ok(g.splits.every((s) => s.edge_cpu_ms === undefined && s.cloud_cpu_ms === undefined), 'no CPU time read');
+    const r = await cli(['plot_results', '--results_file', old]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(pngLines(r.out).map((p) => p[0]), [join(sub, 'lenet5.png')]);
+    assert.deepEqual(readdirSync(sub).sort(), ['lenet5.csv', 'lenet5.png', 'lenet5.svg']);
+    assert.doesNotMatch(readFileSync(join(sub, 'lenet5.svg'), 'utf8'), /cpu_ms|CPU (ms|time)/);
   });
 
   it('refuses a missing file, a CSV that is no results file and a file without ok rows, in one line naming the file', async () => {

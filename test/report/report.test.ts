@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { distinctColours, launchBrowser, openFile } from '../browser/browser.js';
@@ -99,7 +100,7 @@ describe('report', () => {
       assert.match(text, /Best split for 20 Mbit\/s, rtt 10 ms: \d+/);
       const rec = JSON.parse(readFileSync(join(dir, 'lenet5.recommend.json'), 'utf8')) as { crossover: unknown[] };
       assert.equal(await page.locator('#crossover tbody tr').count(), rec.crossover.length, 'the crossover table');
-      assert.equal(await page.locator('figure.chart svg').count(), 2, 'the split chart and the crossover chart, inline');
+      assert.equal(await page.locator('figure.chart svg').count(), 3, 'the split chart, the CPU chart and the crossover chart, inline');
       assert.deepEqual(watch, { errors: [], requests: [] });
 
       const rows = await tableRows(page);
@@ -111,6 +112,25 @@ describe('report', () => {
       }
       const best = rows.reduce((b, x) => (Number(x.total_ms) < Number(b.total_ms) ? x : b));
       assert.equal(await page.locator('#splits tr.best td').first().textContent(), best.split_index, 'the best row is marked');
+      // Each side's CPU time: the median of its rows, empty where it runs nothing.
+      for (const row of rows) {
+        for (const side of ['edge', 'cloud'] as const) {
+          const cells = measured.filter((m) => m.split_index === row.split_index).map((m) => m[`${side}_cpu_ms`]!);
+          const cell = row[`${side}_cpu_ms`];
+          if (cells.every((c) => c === '')) assert.equal(cell, '', `split ${row.split_index}: the ${side} runs nothing`);
+          else assert.ok(cell !== '' && Math.abs(Number(cell) - textbookMedian(cells.map(Number))) < 1e-3, `split ${row.split_index} ${side}_cpu_ms: ${cell}`);
+        }
+      }
+      assert.equal(rows.find((x) => x.split_index === '0')!.edge_cpu_ms, '');
+      assert.equal(rows.find((x) => x.split_index === SPLITS.at(-1))!.cloud_cpu_ms, '');
+      // The CPU chart as a reader sees it: drawn, with both sides' bars and the legend.
+      const cpuChart = page.locator('#chart-lenet5\\.cpu-time');
+      const cpuText = (await cpuChart.textContent())!;
+      for (const words of ['lenet5: CPU time per side per split point', 'edge CPU', 'cloud CPU', 'wall time (edge_ms, cloud_ms)', 'CPU ms (median over ok repetitions)']) assert.ok(cpuText.includes(words), `the CPU chart shows '${words}': ${cpuText}`);
+      const cpuShot = await cpuChart.screenshot();
+      assert.ok((await distinctColours(cpuShot)) > 20, 'the CPU chart is drawn');
+      const marks = await cpuChart.locator('[aria-roledescription="bar"]').count();
+      assert.equal(marks, 2 * SPLITS.length - 2, 'a bar per side that runs a part, at every split point');
 
       const header = page.locator('#splits thead th', { hasText: /^total_ms$/ }).locator('button');
       await header.click();
@@ -160,7 +180,7 @@ describe('report', () => {
       // At 1280 px the charts are drawn larger than their own size to fill the page (text of 12
       // px at least), and the split table (17 columns here) fits the page.
       const sizes = await page.evaluate<Sizes>(SIZES);
-      assert.equal(sizes.charts.length, 2);
+      assert.equal(sizes.charts.length, 3);
       for (const c of sizes.charts) {
         assert.ok(c.smallestText >= 12, `the smallest chart text is ${c.smallestText.toFixed(1)} px: ${JSON.stringify(sizes)}`);
         assert.ok(c.width >= Math.min(0.75 * sizes.content, 1.3 * c.own), `a chart ${c.width} px wide of ${sizes.content}: ${JSON.stringify(sizes)}`);
@@ -228,7 +248,8 @@ describe('report', () => {
       assert.deepEqual(rows.filter((x) => x.best.startsWith('best')).map((x) => [x.split_index, x.best]), [[String(best.split_index), `best under edge_ms <= ${limit}`]]);
       assert.equal(await page.locator('#splits tr.best td').first().textContent(), String(best.split_index));
       for (const x of rows.filter((y) => y.split_index !== String(best.split_index) && Number(y.edge_ms) > limit)) assert.match(x.best, new RegExp(`excluded: edge_ms [\\d.]+ > ${limit}$`), `split ${x.split_index}`);
-      const [time, crossover] = await page.locator('figure.chart svg').evaluateAll((svgs) => svgs.map((x) => (x as unknown as { outerHTML: string }).outerHTML));
+      const svgOf = (id: string) => page.locator(`#${id} svg`).evaluate((x) => (x as unknown as { outerHTML: string }).outerHTML);
+      const [time, crossover] = [await svgOf('chart-lenet5'), await svgOf('chart-lenet5\\.crossover')];
       checkTimeChart(time!, 'the page\'s time chart');
       checkCrossover(crossover!, 'the page\'s crossover chart');
       assert.deepEqual(watch, { errors: [], requests: [] });
@@ -265,6 +286,27 @@ describe('report', () => {
       assert.deepEqual([failed.total_ms, failed.reps, failed.failed, failed.best], ['', '0', '2', 'failed: <b>store down</b>']);
       assert.match((await page.textContent('#charts'))!, /not drawn, no ok row: 7/);
       assert.match((await page.textContent('#model'))!, /No model given/);
+      assert.deepEqual(watch, { errors: [], requests: [] });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows a results file from before the CPU columns as before: no CPU columns in the table, no CPU chart', async () => {
+    const sub = join(dir, 'old-columns');
+    mkdirSync(sub, { recursive: true });
+    const old = join(sub, 'lenet5.csv');
+    const keep = COLUMNS.filter((c) => c !== 'edge_cpu_ms' && c !== 'cloud_cpu_ms');
+    writeFileSync(old, stringify([keep, ...csvRows(csv).map((x) => keep.map((c) => x[c]))]));
+    const r = await cli(['report', '--results_file', old]);
+    assert.equal(r.code, 0, r.err);
+    const { page, watch } = await openFile(browser, join(sub, 'lenet5.html'));
+    try {
+      const rows = await tableRows(page);
+      assert.deepEqual(rows.map((x) => x.split_index), SPLITS);
+      assert.deepEqual(Object.keys(rows[0]!).filter((h) => /cpu/.test(h)), [], 'no CPU column');
+      assert.equal(await page.locator('figure.chart svg').count(), 1, 'the time chart only');
+      assert.doesNotMatch((await page.textContent('body'))!, /cpu_ms|CPU time/);
       assert.deepEqual(watch, { errors: [], requests: [] });
     } finally {
       await page.close();
