@@ -138,7 +138,11 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
     const k = order(key);
     const ok = all.filter((r) => r.status === 'ok');
     const first = ok[0] ?? all[0]!;
-    const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, first.transfer_bytes!, ok.length, all.length - ok.length];
+    // The bytes a repetition sent, as the report and charts take them: the most any sent (rep 0's
+    // payload is written without its rep field, so it can be a few bytes shorter than the others').
+    const sent = ok.map((r) => Number(r.transfer_bytes)).filter((x) => Number.isFinite(x));
+    const bytes = sent.length ? Math.max(...sent) : first.transfer_bytes!;
+    const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, bytes, ok.length, all.length - ok.length];
     for (const c of TIME_COLUMNS) {
       const v = ok.map((r) => Number(r[c])).filter((x) => Number.isFinite(x));
       line.push(...[0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : '')));
