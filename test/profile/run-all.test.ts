@@ -130,6 +130,18 @@ describe('run_all', () => {
     assert.equal(got.filter((x) => x.status === 'timeout').length, 1, 'the failed row stays on record');
   });
 
+  it('--resume with other --splits and --rep counts the rows of the resumed plan: measured now, and those of the plan the file had', async () => {
+    const file = model('lenet5');
+    const csv = join(dir, 'replan.csv');
+    const base = ['--operation', 'run_all', '--onnx_file', file, '--warmup', '0', '--results_file', csv];
+    assert.equal((await cli([...base, '--splits', '0', '1', '2', '--rep', '2'])).code, 0);
+    // The plan now: split points 1, 2 and 3, three repetitions each; the file has 1 and 2 twice (and 0, outside the plan).
+    const r = await cli([...base, '--splits', '1', '2', '3', '--rep', '3', '--resume']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(rows(csv).length, 6 + 5);
+    assert.match(r.out, /^5 rows measured now for 3 split points x 3 repetitions \(9 rows; 4 were in the file already, among its 6 rows from before\) in /m, r.out);
+  });
+
   it('--resume refuses a file measured on another model or with other settings, naming the difference', async () => {
     const lenet = model('lenet5');
     const other = model('input_reuse');

@@ -238,7 +238,8 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   if (signal.aborted) return interruptedAtStart();
   // The progress starts before the run does: over a slow link, putting the cloud parts while the cloud side starts takes a while.
   const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
-  progress.advance(selected.reduce((n, p) => n + doneAt(p), 0), '');
+  const doneInPlan = selected.reduce((n, p) => n + doneAt(p), 0);
+  progress.advance(doneInPlan, '');
   const link = config.link;
   let s: StartedRun;
   try {
@@ -317,8 +318,14 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   const failed = rows.filter((r) => r.status !== 'ok').length;
   const planned = `${selected.length} split points x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
   const stopped = signal.aborted || storeGone !== undefined;
-  const before = previous.length ? `, ${previous.length} rows from before` : '';
-  const count = stopped ? `${rows.length} rows before the sweep stopped (of ${planned}${before})` : `${rows.length} rows (${planned}${before})`;
+  // A resumed sweep's plan is this run's --splits and --rep: its rows, how many of them the file had
+  // (ok rows, of the same split point, repetition and codec), and the file's rows from before in all.
+  const resumed = `for ${planned} (${selected.length * rep * codecs.length} rows; ${doneInPlan} were in the file already, among its ${previous.length} rows from before)`;
+  const count = previous.length
+    ? `${rows.length} rows ${stopped ? 'before the sweep stopped,' : 'measured now'} ${resumed}`
+    : stopped
+      ? `${rows.length} rows before the sweep stopped (of ${planned})`
+      : `${rows.length} rows (${planned})`;
   out(`${count} in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
   // Without --results_file each run writes a new timestamped file: the way back names this one.
