@@ -200,12 +200,25 @@ describe('run_all', () => {
     assert.equal(new Set(after.map((x) => `${x.split_index}/${x.rep}`)).size, LENET_POINTS * 4);
   });
 
+  it('--splits takes layer names as --split_layer does, and indexes beside them', async () => {
+    const file = model('lenet5');
+    const csv = join(dir, 'named.csv');
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--splits', 'input', 'relu_0_out', '12', '--rep', '1', '--warmup', '0', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      rows(csv).map((x) => [x.split_index, x.split_layer]),
+      [['0', 'input'], ['2', 'relu_0_out'], ['12', 'logits']],
+    );
+  });
+
   it('refuses bad run arguments with one line', async () => {
     const file = model('lenet5');
     const cases: [string[], RegExp][] = [
       [['--exec_type', 'quantum'], /unknown --exec_type 'quantum'/],
       [['--rep', '0'], /--rep must be an integer >= 1/],
       [['--splits', '99'], /--splits 99 is not a split index/],
+      [['--splits', '-1'], /--splits -1 is not a split index/],
+      [['--splits', '2', 'relu_0_ot'], /^onnx-manager: --splits: .*lenet5\.onnx: no layer named 'relu_0_ot'; closest: relu_0_out/],
       [['--cloud', 'mars'], /--cloud "mars" is not one of: local, oscar, kubernetes, ssh/],
     ];
     for (const [extra, pattern] of cases) {

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
-import { UsageError } from '../../errors.js';
+import { messageLine, UsageError } from '../../errors.js';
 import type { Row } from '../../profile/columns.js';
 import { CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
@@ -21,7 +21,7 @@ import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { StoreUnavailableError } from '../../storage/retrying-store.js';
 import { describeLink, type LinkShape } from '../../storage/shaping-proxy.js';
-import { pointAtPosition, positionOfSplit, type SplitPoint } from '../../split/points.js';
+import { splitPointOf, type SplitPoint } from '../../split/points.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import { humanBytes, table } from '../format.js';
 import { groupRows, type SplitStat } from '../../report/results.js';
@@ -33,7 +33,8 @@ import { Progress } from '../progress.js';
 export interface RunArgs extends ModelArgs, InputArgs {
   split_layer?: string;
   cut_file?: string;
-  splits?: number[];
+  /** Split points by list_layers index or layer name. */
+  splits?: string[];
   rep?: number;
   warmup?: number;
   timeout?: number;
@@ -112,6 +113,21 @@ function resumeWithoutFile(args: RunArgs): string {
   return `--resume needs --results_file, the file of the sweep to continue${newest ? ` (the newest for this model is ${path.join(dir, newest)})` : ''}`;
 }
 
+/** The split points --splits names: list_layers indexes, or layer names as --split_layer takes them. */
+function splitIndexes(a: ModelAnalysis, values: readonly string[]): number[] {
+  return values.map((v) => {
+    const i = Number(v);
+    if (/^\s*[-+]?[\d.e]+\s*$/i.test(v) && !(Number.isInteger(i) && i >= 0 && i < a.splitPoints.length)) {
+      throw new UsageError(`--splits ${v} is not a split index (0..${a.splitPoints.length - 1})`);
+    }
+    try {
+      return splitPointOf(a.splitPoints, a.index, v.trim(), a.model.label).index;
+    } catch (err) {
+      throw new UsageError(`--splits: ${messageLine(err)}`, { cause: err });
+    }
+  });
+}
+
 /** Largest output difference --verify takes for a match: float rounding of the parts' own kernels. */
 const VERIFY_TOLERANCE = 1e-4;
 
@@ -120,10 +136,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   let point: SplitPoint;
   if (args.cut_file) point = await cutFilePoint(a, args.cut_file);
-  else {
-    const position = positionOfSplit(a.splitPoints, a.index, args.split_layer!, a.model.label);
-    point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
-  }
+  else point = splitPointOf(a.splitPoints, a.index, args.split_layer!, a.model.label);
   const rep = args.rep ?? DEFAULTS.repRun;
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const s = await setUp(args, a, undefined, undefined, undefined, [point]);
@@ -205,10 +218,7 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
   checkOutputFile(file, 'results_file');
-  const splits = args.splits;
-  for (const i of splits ?? []) {
-    if (!Number.isInteger(i) || i < 0 || i >= a.splitPoints.length) throw new UsageError(`--splits ${i} is not a split index (0..${a.splitPoints.length - 1})`);
-  }
+  const splits = args.splits === undefined ? undefined : splitIndexes(a, args.splits);
   const done = new Set<string>();
   const previous = args.resume ? await readRows(file) : [];
   if (!args.resume && (await readRows(file)).length > 0) {
