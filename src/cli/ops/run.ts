@@ -17,6 +17,7 @@ import type { PartUpload, PartUploadListener } from '../../profile/part-preload.
 import { codecReference } from '../../profile/codec-reference.js';
 import { doneKey, inputShapesOf, maxAbsDiff, runSweep } from '../../profile/sweep.js';
 import { tensorCodec } from '../../tensor/codecs/registry.js';
+import { missingAxisNote } from '../../tensor/codecs/int8-channel.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { StoreUnavailableError } from '../../storage/retrying-store.js';
@@ -128,6 +129,14 @@ function splitIndexes(a: ModelAnalysis, values: readonly string[]): number[] {
   });
 }
 
+/** A note per int8:axis=N codec whose axis some of the split points' cut tensors lack (they go per tensor). */
+function axisNotes(codecs: readonly string[], points: readonly SplitPoint[], out: (s: string) => void): void {
+  for (const codec of codecs) {
+    const note = missingAxisNote(codec, points);
+    if (note) out(`note: ${note}`);
+  }
+}
+
 /** Largest output difference --verify takes for a match: float rounding of the parts' own kernels. */
 const VERIFY_TOLERANCE = 1e-4;
 
@@ -139,6 +148,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   else point = splitPointOf(a.splitPoints, a.index, args.split_layer!, a.model.label);
   const rep = args.rep ?? DEFAULTS.repRun;
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
+  axisNotes([args.tensor_codec ?? 'raw'].flat(), [point], out);
   const s = await setUp(args, a, undefined, undefined, undefined, [point]);
   try {
     const { rows, outputs } = await s.measureSplit(point, rep);
@@ -237,6 +247,7 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   // Repetitions of a split point already measured, over the codecs asked for.
   const doneAt = (p: (typeof selected)[number]) => codecs.reduce((n, c) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r, c))).length, 0);
   const todo = selected.filter((p) => doneAt(p) < rep * codecs.length);
+  axisNotes(codecs, selected, out);
   if (added.length) {
     await writeUpgradedResults(file, previous);
     io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were${added.includes('tensor_codec') ? ' (cut tensors sent raw)' : ''}`);
