@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { decadeBandwidths } from '../../src/predict/link.js';
 import { barValues, crossoverChartSpec, sparseTicks, splitChartSpec, xLayout } from '../../src/report/charts.js';
 import { readRecommendation, type RecommendFile } from '../../src/report/recommendation.js';
-import { PNG_SCALE, renderSvg, svgSize } from '../../src/report/render.js';
+import { PNG_SCALE, renderSvg, svgSize, svgToPng } from '../../src/report/render.js';
 import { readResults } from '../../src/report/results.js';
 import { textWidth } from '../../src/report/text-width.js';
 import { distinctColours } from '../browser/browser.js';
@@ -279,6 +279,22 @@ describe('plot_results', () => {
     assert.match(svg, /3 \(int8\) -&gt; 3 at 141 Mbit\/s/, 'the change names both codecs where coded');
     assert.match(svg, /asked: 20 Mbit\/s -&gt; split 3 \(int8\)/);
     assert.equal(points(svg).filter((p, i, a) => i > 0 && p[1] !== a[i - 1]![1]).length, 1, 'one step, from the int8 row to the raw one');
+  });
+
+  it('wraps a long title and subtitle to the plot: the chart is as wide as with short ones', async () => {
+    const g = (await readResults(direct)).groups[0]!;
+    const long = `${'a setting described at length, '.repeat(8)}end`;
+    const short = svgSize(await renderSvg(splitChartSpec(g, { title: 't' })));
+    const wide = await renderSvg(splitChartSpec({ ...g, label: long }, { title: `a title ${'that goes on '.repeat(12)}` }));
+    // CHART_PNG=file.png writes the chart to look at.
+    if (process.env.CHART_PNG) writeFileSync(process.env.CHART_PNG, (await svgToPng(wide)).png);
+    assert.equal(svgSize(wide).width, short.width, 'the plot sets the width');
+    assert.ok(svgSize(wide).height > short.height, 'the text took more lines instead');
+    for (const word of long.split(' ')) assert.ok(wide.includes(word), `${word}: nothing cut off`);
+    const r = changingAt141({ split: 3 }, { split: 7 });
+    const crossShort = svgSize(await renderSvg(crossoverChartSpec(r, 't')));
+    const crossLong = svgSize(await renderSvg(crossoverChartSpec({ ...r, source: long }, 't')));
+    assert.equal(crossLong.width, crossShort.width, 'the crossover chart too');
   });
 
   it('keeps 200 split points readable: narrow bars, index labels only, width bounded', () => {
