@@ -317,7 +317,7 @@ describe('plot_results', () => {
       [['plot_results', '--results_file', summary], /summary-copy\.csv: not a run_all or predict results file \(no column .*status/],
       [['plot_results', '--results_file', failed], /failed\.csv: no row with status ok/],
       [['plot_results', '--results_file', direct, '--predicted', shaped], /lenet5-link\.csv: not a predict results file/],
-      [['plot_results', '--results_file', join(dir, 'lenet5.onnx')], /lenet5\.onnx: not a CSV file \(binary content\)$/],
+      [['plot_results', '--results_file', join(dir, 'lenet5.onnx')], /lenet5\.onnx: not a CSV file \(it looks like an ONNX model\)$/],
       [['plot_results'], /results_file/],
     ];
     const before = readdirSync(dir).sort();
