@@ -329,7 +329,7 @@ async function benchModel(
   mkdirSync(dir, { recursive: true });
   const csv = path.join(dir, `${model.name}.csv`);
   const args: RunArgs = { onnx_file: model.file, input_shape: inputShape, rep, warmup, results_file: csv };
-  if (subset) args.splits = subset.splits;
+  if (subset) args.splits = subset.splits.map(String);
   if (keepObjects) args.keep_objects = true;
   if (threads) args.threads = threads;
   log(

@@ -138,7 +138,7 @@ async function baseline(bytes: Uint8Array, feeds: Feeds, sweepSettings: SessionO
 async function sweep(m: BenchModel, file: string, dir: string, splits: number[], extra: Partial<RunArgs>): Promise<OneSweep> {
   const csv = path.join(dir, `${m.name}.csv`);
   await rm(csv, { force: true });
-  const args: RunArgs = { onnx_file: file, input_shape: [`${m.input}:${m.dims.join('x')}`], rep: 5, warmup: 2, splits, results_file: csv, ...extra };
+  const args: RunArgs = { onnx_file: file, input_shape: [`${m.input}:${m.dims.join('x')}`], rep: 5, warmup: 2, splits: splits.map(String), results_file: csv, ...extra };
   const t0 = performance.now();
   const out: string[] = [];
   const code = await runAll(args, { out: (s) => out.push(s), err: (s) => !s.startsWith('progress:') && out.push(s), isTTY: false });

@@ -9,7 +9,7 @@ import type { CommandDef, CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { reportFailure } from './failure.js';
 import { baseParser, defaultIO, givenFlags, parseArgs } from './parse.js';
-import { pythonBooleans } from './flags.js';
+import { modelFromFolder, pythonBooleans } from './flags.js';
 
 export type { CliIO } from './command.js';
 export { defaultIO } from './parse.js';
@@ -92,6 +92,15 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
     return 2;
   }
   if (resolved.operation) resolved.argv = pythonBooleans(resolved.argv, booleanFlagsOf(commands, resolved.operation));
+  if (resolved.operation === 'run' || resolved.operation === 'run_all') {
+    const found = modelFromFolder(resolved.argv);
+    if ('error' in found) {
+      io.err(`${TOOL}: ${found.error}`);
+      return 2;
+    }
+    resolved.argv = found.argv;
+    if (found.note) io.out(`note: ${found.note}`);
+  }
   const missing = (): number => {
     io.err(`${TOOL}: missing operation (one of: ${names.join(', ')}; see ${TOOL} --help)`);
     return 2;

@@ -220,7 +220,7 @@ export function withCodecOptions<T>(y: Argv<T>, several: boolean, predicted = fa
 export function withSweepOptions<T>(y: Argv<T>) {
   return withCycleOptions(y)
     .option('rep', intOption('rep', { default: DEFAULTS.repRunAll, describe: 'Recorded repetitions per split point' }))
-    .option('splits', intArrayOption('splits', { min: 0, describe: 'Only these split indexes' }))
+    .option('splits', { type: 'string', array: true, describe: 'Only these split points: list_layers indexes or layer names (as --split_layer)' })
     .option('results_file', { type: 'string', describe: 'CSV of the rows (default results/<model>-<date>.csv); a .summary.csv goes beside it' })
     .option('resume', { type: 'boolean', default: false, describe: 'Continue a stopped or killed sweep in --results_file, running failed rows again' })
     .group(['rep', 'splits', 'results_file', 'resume'], 'Run:');

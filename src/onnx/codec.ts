@@ -9,6 +9,7 @@
  * - int64 fields are plain numbers when they fit in a double exactly, Long otherwise.
  */
 import protobuf from 'protobufjs';
+import { contentKind } from '../content-kind.js';
 import { OnnxFormatError } from '../errors.js';
 import { ProtoReader, WIRE_LEN, WireError } from '../proto/reader.js';
 import { onnxSchema } from './onnx-proto.generated.js';
@@ -215,6 +216,11 @@ export function decodeModel(bytes: Uint8Array, file?: string): ModelProto {
   if (bytes.length === 0) throw formatError(file, 'empty file');
 
   const scan = scanTopLevel(bytes);
+  if (scan.problem !== undefined || !scan.fields.has(7) || !scan.fields.has(1)) {
+    // A file of another kind (a CSV, an image, a JSON cut file): said as such, not as a protobuf fault.
+    const kind = contentKind(bytes);
+    if (kind !== undefined && kind !== 'an ONNX model' && kind !== 'binary content') throw formatError(file, `it looks like ${kind}`);
+  }
   if (scan.problem !== undefined) throw formatError(file, scan.problem);
   if (!scan.fields.has(7)) throw formatError(file, 'no graph');
   if (!scan.fields.has(1)) throw formatError(file, 'no ir_version');

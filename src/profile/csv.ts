@@ -2,6 +2,7 @@
  * The results CSV: rows appended as they finish (so a killed sweep keeps what it measured),
  * read back for --resume, and the per-split summary written beside it.
  */
+import { notCsvError } from '../content-kind.js';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
@@ -103,12 +104,15 @@ export async function writeUpgradedResults(file: string, rows: readonly Record<s
 /** Rows of an existing results file (for --resume); a torn last line is dropped. */
 export async function readRows(file: string): Promise<Record<string, string>[]> {
   if (!existsSync(file)) return [];
-  let text = await readFile(file, 'utf8');
+  const bytes = await readFile(file);
+  const wrong = notCsvError(file, bytes, 'a run_all results CSV');
+  if (wrong) throw wrong;
+  let text = bytes.toString('utf8');
   if (!text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
   try {
     return parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
   } catch (err) {
-    throw new FileError(`${file}: cannot read the results to resume (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
+    throw new FileError(`${file}: not a run_all results CSV (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
   }
 }
 
@@ -149,7 +153,11 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
     const k = order(key);
     const ok = all.filter((r) => r.status === 'ok');
     const first = ok[0] ?? all[0]!;
-    const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, first.transfer_bytes!, ok.length, all.length - ok.length];
+    // The bytes a repetition sent, as the report and charts take them: the most any sent (rep 0's
+    // payload is written without its rep field, so it can be a few bytes shorter than the others').
+    const sent = ok.map((r) => Number(r.transfer_bytes)).filter((x) => Number.isFinite(x));
+    const bytes = sent.length ? Math.max(...sent) : first.transfer_bytes!;
+    const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, bytes, ok.length, all.length - ok.length];
     const spread = (v: number[]): (string | number)[] => [0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : ''));
     for (const c of TIME_COLUMNS) line.push(...spread(ok.map((r) => Number(r[c])).filter((x) => Number.isFinite(x))));
     const diffs = ok.map((r) => r.max_abs_diff).filter((x) => x !== '' && x !== undefined).map(Number);

@@ -22,6 +22,7 @@
  * raw first (raw alone: none other); a profile without them holds the codecs of its codec_speed
  * rows. A profile without any codec rows (written before them) predicts raw transfers only.
  */
+import { notCsvError } from '../content-kind.js';
 import { parse } from 'csv-parse/sync';
 import { readFile } from 'node:fs/promises';
 import { FileError } from '../errors.js';
@@ -166,8 +167,12 @@ export async function writeProfile(file: string, p: LayerProfile): Promise<void>
 export async function readProfile(file: string): Promise<LayerProfile> {
   let records: Record<string, string>[];
   try {
-    records = parse(await readFile(file, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+    const bytes = await readFile(file);
+    const wrong = notCsvError(file, bytes, 'a profile CSV');
+    if (wrong) throw wrong;
+    records = parse(bytes.toString('utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
   } catch (err) {
+    if (err instanceof FileError) throw err;
     throw new FileError(`${file}: cannot read the profile (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
   }
   const bad = (what: string): never => {

@@ -218,7 +218,7 @@ export class PreparedSplit {
   }
 
   /**
-   * One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error'.
+   * One full cycle; `rep` < 0 marks a warm-up. Failures are returned as rows with status 'error' (or 'timeout').
    * A cycle during which the store retried runs again from its start (store_retries counts the
    * retries); a StoreUnavailableError (the store gone for the whole budget) is thrown.
    */
@@ -240,7 +240,6 @@ export class PreparedSplit {
       } catch (err) {
         if (err instanceof StoreUnavailableError) throw err;
         result = { row: failedRow(ctx, this.point, rep, err), outputs: new Map() };
-        if (isTimeout(err)) result.row.status = 'timeout';
       }
       if (result.row.status === 'timeout') timeouts++;
       // An outage of the store that only the cloud side saw is in this cycle's timings as well.
@@ -487,9 +486,9 @@ function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
   });
 }
 
-/** A row for a split point that could not be prepared. */
+/** A row for a split point that could not be prepared: status timeout when a deadline (--timeout) was missed, else error. */
 export function failedRow(ctx: SweepContext, point: SplitPoint, rep: number, err: unknown): Row {
-  return Object.assign(splitRow(ctx, point, rep), { status: 'error', error: messageLine(err) });
+  return Object.assign(splitRow(ctx, point, rep), { status: isTimeout(err) ? 'timeout' : 'error', error: messageLine(err) });
 }
 
 export interface SweepOptions {

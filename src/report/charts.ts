@@ -7,6 +7,7 @@
 import { choiceFor, choiceLines, constraintWords, excludedWords, fileName, splitName, type Choice } from './choice.js';
 import type { RecommendFile } from './recommendation.js';
 import { deviationText, type SettingGroup, type SplitStat } from './results.js';
+import { wrapText } from './text-width.js';
 
 export type ChartSpec = Record<string, unknown>;
 
@@ -52,6 +53,8 @@ export function bytesUnit(max: number): { name: string; per: number } {
 const FONT = 'DejaVu Sans, Verdana, sans-serif';
 
 /** The base config: one font the PNG renderer has, white background, readable sizes. */
+const TITLE = { fontSize: 15, subtitleFontSize: 12 } as const;
+
 function config(): ChartSpec {
   return {
     font: FONT,
@@ -59,7 +62,7 @@ function config(): ChartSpec {
     padding: 12,
     axis: { labelFontSize: 11, titleFontSize: 12, labelColor: '#333', titleColor: '#222' },
     legend: { labelFontSize: 11, titleFontSize: 12, orient: 'top', direction: 'horizontal', labelLimit: 260, columnPadding: 14 },
-    title: { fontSize: 15, subtitleFontSize: 12, anchor: 'start', subtitleColor: '#444' },
+    title: { ...TITLE, anchor: 'start', subtitleColor: '#444' },
     view: { stroke: null },
   };
 }
@@ -200,19 +203,18 @@ export function splitChartSpec(g: SettingGroup, o: SplitChartOptions): ChartSpec
   const detail = (s: SplitStat) => `total ${s.total_ms.toFixed(2)} ms, ${s.transfer_bytes} bytes moved`;
   const r = o.recommendation;
   const theirs = r && r.best.split_index !== choice.best?.split_index ? [`recommend's own choice (${fileName(r.file)}, ${r.source || 'recommend'}${r.link.bandwidthMbit !== undefined ? `, at ${r.link.bandwidthMbit} Mbit/s` : ''}): ${splitName(r.best)}`] : [];
+  const width = Math.max(420, n * lay.step);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: {
-      text: o.title,
-      subtitle: [
+    // The text may also span the two axes beside the plot (each at least 40 px: labels and title).
+    title: fitTitle(width + 80, o.title, [
         o.predictedRows ? `${g.label}; predicted by onnx-manager predict` : `${g.label}; medians over ${describeReps(g)}; whiskers: p5-p95 of total_ms`,
         ...choiceLines(choice, detail),
         ...(choice.excluded.size ? [`faded: the ${choice.excluded.size} split point(s) excluded by ${choice.constraints}`] : []),
         ...theirs,
         ...(deviationText(g) ? [deviationText(g)] : []),
-      ],
-    },
-    width: Math.max(420, n * lay.step),
+      ]),
+    width,
     height: 320,
     config: config(),
     layer: [{ layer: times }, bytes],
@@ -296,6 +298,13 @@ function describeReps(g: SettingGroup): string {
   return lo === hi ? `${lo} ok repetition${lo === 1 ? '' : 's'} per split point` : `${lo}-${hi} ok repetitions per split point`;
 }
 
+const CROSSOVER_WIDTH = 640;
+
+/** A chart's title and subtitle lines wrapped to the plot's width, so that the text never widens the chart. */
+function fitTitle(width: number, text: string, subtitle: readonly string[]): { text: string[]; subtitle: string[] } {
+  return { text: wrapText(text, width, TITLE.fontSize, true), subtitle: subtitle.flatMap((line) => wrapText(line, width, TITLE.subtitleFontSize)) };
+}
+
 /** The best split point at each bandwidth of the crossover table, with the bandwidths where it changes. */
 export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
   const layer = new Map<number, string>([...r.splits.map((s) => [s.split_index, s.split_layer] as const), ...r.crossover.map((c) => [c.split_index, c.split_layer] as const)]);
@@ -337,17 +346,14 @@ export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
   const constraints = constraintWords(r.constraints);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: {
-      text: constraints ? `${title}, under ${constraints}` : title,
-      subtitle: [
+    title: fitTitle(CROSSOVER_WIDTH, constraints ? `${title}, under ${constraints}` : title, [
         `best split vs bandwidth at rtt ${r.link.rttMs} ms; ${r.changes.length ? `the choice changes ${r.changes.length} time(s) (red)` : 'the choice is the same at every bandwidth'}; dots: the crossover table`,
         constraints
           ? `only the split points that meet ${constraints} (recommend's constraints; ${excludedWords(r.splits)})`
           : 'no constraints: every split point is a candidate',
         r.source || 'recommend',
-      ],
-    },
-    width: 640,
+      ]),
+    width: CROSSOVER_WIDTH,
     height: Math.max(220, 50 * order.length),
     config: config(),
     layer: layers,

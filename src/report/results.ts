@@ -4,6 +4,7 @@
  * setting the rows were taken with (backend, provider, link). Medians are over the rows with
  * status ok; the whiskers are the p5 and p95 of total_ms.
  */
+import { notCsvError } from '../content-kind.js';
 import { parse } from 'csv-parse/sync';
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
@@ -84,7 +85,8 @@ function kindOf(file: string, header: readonly string[]): ResultsKind {
 export async function readCsvRecords(file: string): Promise<Record<string, string>[]> {
   const bytes = await readUserFile(file);
   // A model or an image given by mistake: say so, instead of the parser's quote of its bytes.
-  if (bytes.subarray(0, 4096).includes(0)) throw new FileError(`${file}: not a CSV file (binary content)`, { file });
+  const wrong = notCsvError(file, bytes, 'a CSV file');
+  if (wrong) throw wrong;
   let text = bytes.toString('utf8');
   if (!text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
   try {

@@ -32,6 +32,32 @@ export function textWidth(text: string, fontSize: number, bold = false): number 
   return (units / 2048) * fontSize * (bold ? BOLD : 1);
 }
 
+/**
+ * `text` broken into lines no wider than `maxWidth` at `fontSize`: at spaces, and inside a word
+ * (a long path) only where the word alone is wider. Nothing is dropped.
+ */
+export function wrapText(text: string, maxWidth: number, fontSize: number, bold = false): string[] {
+  const fits = (s: string) => textWidth(s, fontSize, bold) <= maxWidth;
+  const lines: string[] = [];
+  let line = '';
+  for (let word of text.split(' ')) {
+    if (line !== '' && fits(`${line} ${word}`)) {
+      line = `${line} ${word}`;
+      continue;
+    }
+    if (line !== '') lines.push(line);
+    while (!fits(word) && word.length > 1) {
+      let n = word.length - 1;
+      while (n > 1 && !fits(word.slice(0, n))) n--;
+      lines.push(word.slice(0, n));
+      word = word.slice(n);
+    }
+    line = word;
+  }
+  lines.push(line);
+  return lines;
+}
+
 /** vega's text-metrics item: what the width of a text mark depends on. */
 interface TextItem {
   fontSize?: number;

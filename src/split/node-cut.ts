@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { contentKind } from '../content-kind.js';
 import { SplitError } from '../errors.js';
 import type { GraphIndex } from '../onnx/graph.js';
 import type { ModelAnalysis } from './analysis.js';
@@ -64,17 +65,20 @@ export function edgeNodesFromNames(index: GraphIndex, names: readonly string[], 
 
 /** Reads a cut file (`{ "edge_nodes": [...] }`) and resolves it against the model. */
 export async function readCutFile(file: string, index: GraphIndex, label: string): Promise<number[]> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (err) {
     throw new SplitError(`cut file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new SplitError(`cut file ${file}: not JSON (${(err as Error).message})`, { cause: err });
+    // A model, an image or a CSV given by mistake: named, instead of the parser's quote of its bytes.
+    const kind = contentKind(bytes);
+    const why = kind !== undefined && kind !== 'a JSON file' && kind !== 'a text file' ? `it looks like ${kind}` : (err as Error).message.replace(/\s+/g, ' ');
+    throw new SplitError(`cut file ${file}: not JSON (${why}); expected { "edge_nodes": ["node name", ...] }`, { cause: err });
   }
   const list = (json as { edge_nodes?: unknown } | null)?.edge_nodes;
   if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) {

@@ -185,6 +185,15 @@ export function positionOfSplit(points: readonly SplitPoint[], index: GraphIndex
   return point.position;
 }
 
+/**
+ * The split point a --split_layer or --splits value names (a list_layers index or a layer name, as
+ * positionOfSplit takes it), with the cut position of that layer.
+ */
+export function splitPointOf(points: readonly SplitPoint[], index: GraphIndex, layer: string, label: string): SplitPoint {
+  const position = positionOfSplit(points, index, layer, label);
+  return { ...pointAtPosition(points, index, position), position };
+}
+
 /** The split point whose cut set equals the cut at `position`. */
 export function pointAtPosition(points: readonly SplitPoint[], index: GraphIndex, position: number): SplitPoint {
   const m = index.dataNodes.length;

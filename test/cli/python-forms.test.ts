@@ -1,15 +1,19 @@
 /**
  * The Python tool's command forms: boolean flags as its examples write them
  * (`--image_is_grayscale=True`, `--image_is_grayscale False`, any case) mean what they say (`=True`
- * is never read as false); its --onnx_path, which run and run_all do without, is refused saying
- * what to do instead.
+ * is never read as false); its --onnx_path: beside --onnx_file refused by run and run_all saying
+ * what to do instead, alone the folder's one model run.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { CommandDef } from '../../src/cli/command.js';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { pythonBooleans } from '../../src/cli/flags.js';
 import { cli } from '../cli-helper.js';
+import { writeZooModel } from '../helpers.js';
 
 /** The arguments data_processing's handler is given for `flags`. */
 async function parsed(flags: string[]): Promise<{ code: number; err: string; args?: Record<string, unknown> }> {
@@ -53,15 +57,40 @@ describe('boolean flags written the Python way', () => {
 });
 
 describe("the Python tool's --onnx_path", () => {
-  it('is refused by run and run_all with what to do instead', async () => {
-    for (const argv of [
-      ['--operation', 'run_all', '--onnx_file', 'm.onnx', '--onnx_path', 'DIR'],
-      ['--operation', 'run', '--split_layer', 'x', '--onnx_path', 'DIR'],
-    ]) {
-      const r = await cli(argv);
-      assert.equal(r.code, 2, r.err);
-      assert.equal(r.errLines.length, 1, r.err);
-      assert.match(r.err, /does not take --onnx_path \(the parts are made from --onnx_file as they are needed; drop --onnx_path \(split_model writes them to a folder\)\)/, r.err);
+  it('is refused by run and run_all beside --onnx_file, with what to do instead', async () => {
+    const r = await cli(['--operation', 'run_all', '--onnx_file', 'm.onnx', '--onnx_path', 'DIR']);
+    assert.equal(r.code, 2, r.err);
+    assert.equal(r.errLines.length, 1, r.err);
+    assert.match(r.err, /does not take --onnx_path \(the parts are made from --onnx_file as they are needed; drop --onnx_path \(split_model writes them to a folder\)\)/, r.err);
+  });
+
+  it('alone, runs the one .onnx file in the folder, naming it; none or several are refused, listing them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-onnx-path-'));
+    try {
+      const one = join(dir, 'one');
+      mkdirSync(one);
+      writeZooModel('lenet5', one);
+      writeFileSync(join(one, 'notes.txt'), 'not a model');
+      const csv = join(dir, 'r.csv');
+      const r = await cli(['--operation', 'run_all', '--onnx_path', one, '--splits', '12', '--rep', '1', '--warmup', '0', '--results_file', csv]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, new RegExp(`^note: running ${join(one, 'lenet5.onnx').replace(/[.]/g, '\\.')}, the one \\.onnx file in --onnx_path ${one.replace(/[.]/g, '\\.')}$`, 'm'), r.out);
+      const two = join(dir, 'two');
+      mkdirSync(two);
+      writeZooModel('lenet5', two);
+      writeZooModel('input_reuse', two);
+      const cases: [string, string][] = [
+        [two, `onnx-manager: --onnx_path ${two} holds 2 .onnx files (input_reuse.onnx, lenet5.onnx); name the one to run with --onnx_file`],
+        [join(dir, 'none'), `onnx-manager: --onnx_path ${join(dir, 'none')}: no such folder`],
+        [dir, `onnx-manager: --onnx_path ${dir} holds no .onnx file; give the model with --onnx_file`],
+      ];
+      for (const [folder, line] of cases) {
+        const bad = await cli(['--operation', 'run', '--split_layer', '3', '--onnx_path', folder]);
+        assert.equal(bad.code, 2, bad.err);
+        assert.deepEqual(bad.errLines, [line]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -166,6 +166,18 @@ describe('faults during a sweep', () => {
     assert.match(String(rows[1]!.error), /output\/.*\/2\/0\.pb/);
   });
 
+  it('a part the worker does not load within the deadline: its rows are timeouts, not errors', async () => {
+    // 1 ms: no worker starts and loads a part that fast, so every split point misses the deadline while loading.
+    const backend = local();
+    backend.deadlineMs = 1;
+    const rows = await sweepRows(backend, { timeoutMs: 1 });
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['timeout', 'timeout', 'timeout'],
+    );
+    assert.match(String(rows[0]!.error), /did not answer within 0\.001 s while loading a part/);
+  });
+
   it('a corrupted result payload is an error row naming the problem', async () => {
     const inner = local();
     const backend = new FaultyBackend(inner, async (job) => {

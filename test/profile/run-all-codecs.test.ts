@@ -17,6 +17,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const rows = (file: string) => parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
 
 describe('run_all --tensor_codec', () => {
+  it('int8:axis=N says once which split points have cut tensors without axis N (they go per tensor), and int8:axis=1 says nothing', async () => {
+    const file = writeZooModel('lenet5', dir);
+    const csv = join(dir, 'axis.csv');
+    // lenet5's split points 3 and 7 cut a [1, 6, 14, 14] and a [1, 400] tensor.
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--splits', '3', '7', '--rep', '2', '--warmup', '0', '--tensor_codec', 'int8:axis=2', 'int8:axis=1', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    const notes = r.out.split('\n').filter((l) => l.startsWith('note:'));
+    assert.deepEqual(notes, ['note: --tensor_codec int8:axis=2: the cut tensors of 1 of 2 split points (7) have no axis 2; those are quantised per tensor, as int8']);
+  });
+
   it('fp16 and deflate (and raw) give one row set each, coded on the wire, close to the full model', async () => {
     const file = writeZooModel('lenet5', dir);
     const csv = join(dir, 'lenet5.csv');

@@ -83,6 +83,10 @@ describe('run_all', () => {
     assert.equal(summary.length, n);
     for (const s of summary) {
       assert.equal(s.reps, '3');
+      // The bytes a repetition sent, as the report, charts and predict take them (rep 0's payload, written
+      // without its rep field, may be a few bytes shorter than the others').
+      const sent = got.filter((x) => x.split_index === s.split_index).map((x) => Number(x.transfer_bytes));
+      assert.equal(Number(s.transfer_bytes), Math.max(...sent), `split ${s.split_index}: summary bytes ${s.transfer_bytes}, rows ${sent.join(', ')}`);
       assert.ok(Number(s.total_ms_p5) <= Number(s.total_ms_median) && Number(s.total_ms_median) <= Number(s.total_ms_p95));
     }
   });
@@ -124,6 +128,18 @@ describe('run_all', () => {
     assert.equal(new Set(keys).size, LENET_POINTS * 2, 'every (split, rep) present, the failed one run again');
     assert.equal(keys.length, LENET_POINTS * 2, 'none duplicated');
     assert.equal(got.filter((x) => x.status === 'timeout').length, 1, 'the failed row stays on record');
+  });
+
+  it('--resume with other --splits and --rep counts the rows of the resumed plan: measured now, and those of the plan the file had', async () => {
+    const file = model('lenet5');
+    const csv = join(dir, 'replan.csv');
+    const base = ['--operation', 'run_all', '--onnx_file', file, '--warmup', '0', '--results_file', csv];
+    assert.equal((await cli([...base, '--splits', '0', '1', '2', '--rep', '2'])).code, 0);
+    // The plan now: split points 1, 2 and 3, three repetitions each; the file has 1 and 2 twice (and 0, outside the plan).
+    const r = await cli([...base, '--splits', '1', '2', '3', '--rep', '3', '--resume']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(rows(csv).length, 6 + 5);
+    assert.match(r.out, /^5 rows measured now for 3 split points x 3 repetitions \(9 rows; 4 were in the file already, among its 6 rows from before\) in /m, r.out);
   });
 
   it('--resume refuses a file measured on another model or with other settings, naming the difference', async () => {
@@ -184,12 +200,25 @@ describe('run_all', () => {
     assert.equal(new Set(after.map((x) => `${x.split_index}/${x.rep}`)).size, LENET_POINTS * 4);
   });
 
+  it('--splits takes layer names as --split_layer does, and indexes beside them', async () => {
+    const file = model('lenet5');
+    const csv = join(dir, 'named.csv');
+    const r = await cli(['--operation', 'run_all', '--onnx_file', file, '--splits', 'input', 'relu_0_out', '12', '--rep', '1', '--warmup', '0', '--results_file', csv]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      rows(csv).map((x) => [x.split_index, x.split_layer]),
+      [['0', 'input'], ['2', 'relu_0_out'], ['12', 'logits']],
+    );
+  });
+
   it('refuses bad run arguments with one line', async () => {
     const file = model('lenet5');
     const cases: [string[], RegExp][] = [
       [['--exec_type', 'quantum'], /unknown --exec_type 'quantum'/],
       [['--rep', '0'], /--rep must be an integer >= 1/],
       [['--splits', '99'], /--splits 99 is not a split index/],
+      [['--splits', '-1'], /--splits -1 is not a split index/],
+      [['--splits', '2', 'relu_0_ot'], /^onnx-manager: --splits: .*lenet5\.onnx: no layer named 'relu_0_ot'; closest: relu_0_out/],
       [['--cloud', 'mars'], /--cloud "mars" is not one of: local, oscar, kubernetes, ssh/],
     ];
     for (const [extra, pattern] of cases) {

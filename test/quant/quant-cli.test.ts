@@ -137,6 +137,23 @@ describe('quant_model command', () => {
     assert.ok(!existsSync(join(dir, 'y.onnx')));
   });
 
+  it('says when the error is measured on the calibration samples themselves, and not on other images', async () => {
+    const dir = await temp('quant-same-samples');
+    const images = await flatImages(join(dir, 'calibration'), 3, 32);
+    const others = await flatImages(join(dir, 'others'), 2, 32);
+    const file = writeZooModel('resnet_like', dir);
+    const base = ['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--per_channel', '--calibration_batch', images, '--rounds', '1', '--output_file', join(dir, 'q.onnx')];
+    const note = `note: compared on the calibration samples (--calibration_batch ${images}): the error on other inputs is likely larger; give other samples with --image_batch or --input_file`;
+    const same = await cli([...base, '--image_batch', `${images}/`]);
+    assert.equal(same.code, 0, same.err);
+    assert.ok(same.out.split('\n').includes(note), same.out);
+    const one = await cli([...base, '--image_file', join(images, readdirSync(images).sort()[0]!)]);
+    assert.ok(one.out.split('\n').includes(note.replace('on the calibration samples', 'on a calibration sample')), one.out);
+    const apart = await cli([...base, '--image_batch', others]);
+    assert.equal(apart.code, 0, apart.err);
+    assert.doesNotMatch(apart.out, /^note:/m, apart.out);
+  });
+
   it('refuses bad input in one line and writes nothing', async () => {
     const dir = await temp('quant-bad');
     const file = writeZooModel('lenet5', dir);

@@ -14,7 +14,7 @@ import { decadeBandwidths } from '../../src/predict/link.js';
 import { barValues, cpuChartSpec, cpuValues, crossoverChartSpec, sparseTicks, splitChartSpec, xLayout } from '../../src/report/charts.js';
 import { COLUMNS } from '../../src/profile/columns.js';
 import { readRecommendation, type RecommendFile } from '../../src/report/recommendation.js';
-import { PNG_SCALE, renderSvg, svgSize } from '../../src/report/render.js';
+import { PNG_SCALE, renderSvg, svgSize, svgToPng } from '../../src/report/render.js';
 import { readResults } from '../../src/report/results.js';
 import { textWidth } from '../../src/report/text-width.js';
 import { distinctColours } from '../browser/browser.js';
@@ -288,6 +288,22 @@ describe('plot_results', () => {
     assert.equal(points(svg).filter((p, i, a) => i > 0 && p[1] !== a[i - 1]![1]).length, 1, 'one step, from the int8 row to the raw one');
   });
 
+  it('wraps a long title and subtitle to the plot: the chart is as wide as with short ones', async () => {
+    const g = (await readResults(direct)).groups[0]!;
+    const long = `${'a setting described at length, '.repeat(8)}end`;
+    const short = svgSize(await renderSvg(splitChartSpec(g, { title: 't' })));
+    const wide = await renderSvg(splitChartSpec({ ...g, label: long }, { title: `a title ${'that goes on '.repeat(12)}` }));
+    // CHART_PNG=file.png writes the chart to look at.
+    if (process.env.CHART_PNG) writeFileSync(process.env.CHART_PNG, (await svgToPng(wide)).png);
+    assert.equal(svgSize(wide).width, short.width, 'the plot sets the width');
+    assert.ok(svgSize(wide).height > short.height, 'the text took more lines instead');
+    for (const word of long.split(' ')) assert.ok(wide.includes(word), `${word}: nothing cut off`);
+    const r = changingAt141({ split: 3 }, { split: 7 });
+    const crossShort = svgSize(await renderSvg(crossoverChartSpec(r, 't')));
+    const crossLong = svgSize(await renderSvg(crossoverChartSpec({ ...r, source: long }, 't')));
+    assert.equal(crossLong.width, crossShort.width, 'the crossover chart too');
+  });
+
   it('keeps 200 split points readable: narrow bars, index labels only, width bounded', () => {
     assert.deepEqual(xLayout(13), { step: 40, named: true, angle: -40 });
     const wide = xLayout(200);
@@ -367,7 +383,7 @@ describe('plot_results', () => {
       [['plot_results', '--results_file', summary], /summary-copy\.csv: not a run_all or predict results file \(no column .*status/],
       [['plot_results', '--results_file', failed], /failed\.csv: no row with status ok/],
       [['plot_results', '--results_file', direct, '--predicted', shaped], /lenet5-link\.csv: not a predict results file/],
-      [['plot_results', '--results_file', join(dir, 'lenet5.onnx')], /lenet5\.onnx: not a CSV file \(binary content\)$/],
+      [['plot_results', '--results_file', join(dir, 'lenet5.onnx')], /lenet5\.onnx: not a CSV file \(it looks like an ONNX model\)$/],
       [['plot_results'], /results_file/],
     ];
     const before = readdirSync(dir).sort();

@@ -6,6 +6,7 @@ import { checkOutputFile } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError, warnOnStderr } from '../../errors.js';
+import { missingAxisNote } from '../../tensor/codecs/int8-channel.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
 import { PREDICT_PROFILE_REP } from '../../profile/profile-defaults.js';
@@ -154,6 +155,10 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
   checkProfileCodecs(profile, codecsOf(args), args.profile ?? 'the profile');
+  for (const codec of codecsOf(args)) {
+    const note = missingAxisNote(codec, a.splitPoints);
+    if (note) warn(note);
+  }
   const measuredCosts = measuredStore ?? (await measureRunStore(config, undefined, warn));
   const { store } = measuredCosts;
   const costs = withCycleWait(measuredCosts.costs, profile);

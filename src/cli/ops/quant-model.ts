@@ -80,6 +80,18 @@ async function samplesFor(model: LoadedModel, args: QuantModelArgs): Promise<{ s
   return { samples: Array.from({ length: n }, (_, k) => randomInputs(a, seed + k * stride)), source: `seeded random samples (seed ${seed})` };
 }
 
+/**
+ * Whether the comparison runs on the calibration samples: the same folder or payload file as
+ * --calibration_batch, or one image of that folder ('all', 'one'); undefined otherwise.
+ */
+function onCalibration(args: QuantModelArgs): 'all' | 'one' | undefined {
+  const from = args.calibration_batch;
+  if (from === undefined) return undefined;
+  if ((args.image_batch !== undefined && samePath(args.image_batch, from)) || (args.input_file !== undefined && samePath(args.input_file, from))) return 'all';
+  if (args.image_file !== undefined && samePath(path.dirname(args.image_file), from)) return 'one';
+  return undefined;
+}
+
 /** Input moments of the quantisable nodes on --calibration_batch (images, or a payload file). */
 async function calibrationFor(model: LoadedModel, args: QuantModelArgs, session: SessionOptions): Promise<{ moments: Calibration; count: number }> {
   const from = args.calibration_batch!;
@@ -102,7 +114,8 @@ export interface QuantReport {
   skipped: QuantiseResult['skipped'];
   folded: QuantiseResult['folded'];
   upgrade?: QuantiseResult['upgrade'];
-  samples: { count: number; source: string };
+  /** onCalibration: the samples are the calibration samples (all of them, or one). */
+  samples: { count: number; source: string; onCalibration?: 'all' | 'one' };
   /** The calibration samples the weights were rounded on, and how many nodes were. */
   calibration?: { count: number; source: string; nodes: number };
   comparison: QuantComparison;
@@ -150,7 +163,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     skipped: result.skipped,
     folded: result.folded,
     ...(result.upgrade ? { upgrade: result.upgrade } : {}),
-    samples: { count: samples.length, source },
+    samples: { count: samples.length, source, ...(onCalibration(args) ? { onCalibration: onCalibration(args)! } : {}) },
     ...(calibration ? { calibration: { count: calibration.count, source: args.calibration_batch!, nodes: result.quantised.filter((q) => q.rounding === 'calibrated').length } } : {}),
     comparison,
   };
@@ -196,6 +209,10 @@ export function reportLines(r: QuantReport): string[] {
   for (const o of c.outputs) {
     const top1 = o.top1Agreement === undefined ? '' : `, top-1 agreement ${pct(o.top1Agreement)} (${Math.round(o.top1Agreement * o.rows)}/${o.rows})`;
     lines.push(`  ${o.name}: max abs diff ${num(o.maxAbs)}, mean abs diff ${num(o.meanAbs)}, relative L2 ${pct(o.relL2)}${top1}`);
+  }
+  if (r.samples.onCalibration && r.calibration) {
+    const which = r.samples.onCalibration === 'all' ? 'the calibration samples' : 'a calibration sample';
+    lines.push(`note: compared on ${which} (--calibration_batch ${r.calibration.source}): the error on other inputs is likely larger; give other samples with --image_batch or --input_file`);
   }
   const t = c.timing;
   lines.push(`inference, median of ${t.runs} warm runs of one sample: float ${t.floatMs.toFixed(2)} ms, quantised ${t.quantMs.toFixed(2)} ms (${(t.floatMs / t.quantMs).toFixed(2)}x speed)`);

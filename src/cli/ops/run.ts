@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { DEFAULTS } from '../../config/defaults.js';
-import { UsageError } from '../../errors.js';
+import { messageLine, UsageError } from '../../errors.js';
 import type { Row } from '../../profile/columns.js';
 import { CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
@@ -17,11 +17,12 @@ import type { PartUpload, PartUploadListener } from '../../profile/part-preload.
 import { codecReference } from '../../profile/codec-reference.js';
 import { doneKey, inputShapesOf, maxAbsDiff, runSweep } from '../../profile/sweep.js';
 import { tensorCodec } from '../../tensor/codecs/registry.js';
+import { missingAxisNote } from '../../tensor/codecs/int8-channel.js';
 import type { HostTensor } from '../../runtime/session.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { StoreUnavailableError } from '../../storage/retrying-store.js';
 import { describeLink, type LinkShape } from '../../storage/shaping-proxy.js';
-import { pointAtPosition, positionOfSplit, type SplitPoint } from '../../split/points.js';
+import { splitPointOf, type SplitPoint } from '../../split/points.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import { humanBytes, table } from '../format.js';
 import { groupRows, type SplitStat } from '../../report/results.js';
@@ -33,7 +34,8 @@ import { Progress } from '../progress.js';
 export interface RunArgs extends ModelArgs, InputArgs {
   split_layer?: string;
   cut_file?: string;
-  splits?: number[];
+  /** Split points by list_layers index or layer name. */
+  splits?: string[];
   rep?: number;
   warmup?: number;
   timeout?: number;
@@ -112,6 +114,29 @@ function resumeWithoutFile(args: RunArgs): string {
   return `--resume needs --results_file, the file of the sweep to continue${newest ? ` (the newest for this model is ${path.join(dir, newest)})` : ''}`;
 }
 
+/** The split points --splits names: list_layers indexes, or layer names as --split_layer takes them. */
+function splitIndexes(a: ModelAnalysis, values: readonly string[]): number[] {
+  return values.map((v) => {
+    const i = Number(v);
+    if (/^\s*[-+]?[\d.e]+\s*$/i.test(v) && !(Number.isInteger(i) && i >= 0 && i < a.splitPoints.length)) {
+      throw new UsageError(`--splits ${v} is not a split index (0..${a.splitPoints.length - 1})`);
+    }
+    try {
+      return splitPointOf(a.splitPoints, a.index, v.trim(), a.model.label).index;
+    } catch (err) {
+      throw new UsageError(`--splits: ${messageLine(err)}`, { cause: err });
+    }
+  });
+}
+
+/** A note per int8:axis=N codec whose axis some of the split points' cut tensors lack (they go per tensor). */
+function axisNotes(codecs: readonly string[], points: readonly SplitPoint[], out: (s: string) => void): void {
+  for (const codec of codecs) {
+    const note = missingAxisNote(codec, points);
+    if (note) out(`note: ${note}`);
+  }
+}
+
 /** Largest output difference --verify takes for a match: float rounding of the parts' own kernels. */
 const VERIFY_TOLERANCE = 1e-4;
 
@@ -120,12 +145,10 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
   let point: SplitPoint;
   if (args.cut_file) point = await cutFilePoint(a, args.cut_file);
-  else {
-    const position = positionOfSplit(a.splitPoints, a.index, args.split_layer!, a.model.label);
-    point = { ...pointAtPosition(a.splitPoints, a.index, position), position };
-  }
+  else point = splitPointOf(a.splitPoints, a.index, args.split_layer!, a.model.label);
   const rep = args.rep ?? DEFAULTS.repRun;
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
+  axisNotes([args.tensor_codec ?? 'raw'].flat(), [point], out);
   const s = await setUp(args, a, undefined, undefined, undefined, [point]);
   try {
     const { rows, outputs } = await s.measureSplit(point, rep);
@@ -205,10 +228,7 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
   checkOutputFile(file, 'results_file');
-  const splits = args.splits;
-  for (const i of splits ?? []) {
-    if (!Number.isInteger(i) || i < 0 || i >= a.splitPoints.length) throw new UsageError(`--splits ${i} is not a split index (0..${a.splitPoints.length - 1})`);
-  }
+  const splits = args.splits === undefined ? undefined : splitIndexes(a, args.splits);
   const done = new Set<string>();
   const previous = args.resume ? await readRows(file) : [];
   if (!args.resume && (await readRows(file)).length > 0) {
@@ -227,6 +247,7 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   // Repetitions of a split point already measured, over the codecs asked for.
   const doneAt = (p: (typeof selected)[number]) => codecs.reduce((n, c) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r, c))).length, 0);
   const todo = selected.filter((p) => doneAt(p) < rep * codecs.length);
+  axisNotes(codecs, selected, out);
   if (added.length) {
     await writeUpgradedResults(file, previous);
     io.err(`onnx-manager: ${file} was written before the column(s) ${added.join(', ')}: added, its ${previous.length} rows kept as they were${added.includes('tensor_codec') ? ' (cut tensors sent raw)' : ''}`);
@@ -238,7 +259,8 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   if (signal.aborted) return interruptedAtStart();
   // The progress starts before the run does: over a slow link, putting the cloud parts while the cloud side starts takes a while.
   const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
-  progress.advance(selected.reduce((n, p) => n + doneAt(p), 0), '');
+  const doneInPlan = selected.reduce((n, p) => n + doneAt(p), 0);
+  progress.advance(doneInPlan, '');
   const link = config.link;
   let s: StartedRun;
   try {
@@ -317,8 +339,14 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   const failed = rows.filter((r) => r.status !== 'ok').length;
   const planned = `${selected.length} split points x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
   const stopped = signal.aborted || storeGone !== undefined;
-  const before = previous.length ? `, ${previous.length} rows from before` : '';
-  const count = stopped ? `${rows.length} rows before the sweep stopped (of ${planned}${before})` : `${rows.length} rows (${planned}${before})`;
+  // A resumed sweep's plan is this run's --splits and --rep: its rows, how many of them the file had
+  // (ok rows, of the same split point, repetition and codec), and the file's rows from before in all.
+  const resumed = `for ${planned} (${selected.length * rep * codecs.length} rows; ${doneInPlan} were in the file already, among its ${previous.length} rows from before)`;
+  const count = previous.length
+    ? `${rows.length} rows ${stopped ? 'before the sweep stopped,' : 'measured now'} ${resumed}`
+    : stopped
+      ? `${rows.length} rows before the sweep stopped (of ${planned})`
+      : `${rows.length} rows (${planned})`;
   out(`${count} in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
   // Without --results_file each run writes a new timestamped file: the way back names this one.

@@ -7,8 +7,7 @@ import { delimiter, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { fileError } from '../../files.js';
 import { writeGraph } from '../../report/graph/show-graph.js';
-import type { ModelAnalysis } from '../../split/analysis.js';
-import { pointAtPosition, positionOfSplit, type SplitPoint } from '../../split/points.js';
+import { splitPointOf } from '../../split/points.js';
 import type { CliIO } from '../command.js';
 import { analyzeFromArgs, requireFile, type ModelArgs } from '../options.js';
 
@@ -16,11 +15,6 @@ export interface ShowGraphArgs extends ModelArgs {
   onnx_path?: string;
   split_layer?: string;
   netron?: boolean;
-}
-
-/** The split point named by --split_layer: a list_layers index, or a layer name as split_model takes. */
-export function chosenPoint(a: ModelAnalysis, layer: string): SplitPoint {
-  return pointAtPosition(a.splitPoints, a.index, positionOfSplit(a.splitPoints, a.index, layer, a.model.label));
 }
 
 /** The first executable named `name` in PATH. */
@@ -60,7 +54,7 @@ export async function showGraph(args: ShowGraphArgs, io: CliIO): Promise<number>
   const file = requireFile(args.onnx_file, 'onnx_file');
   if (args.netron) return openInNetron(file, io);
   const a = await analyzeFromArgs(args);
-  const chosen = args.split_layer !== undefined ? chosenPoint(a, args.split_layer) : undefined;
+  const chosen = args.split_layer !== undefined ? splitPointOf(a.splitPoints, a.index, args.split_layer, a.model.label) : undefined;
   const r = await writeGraph(a, file, { ...(args.onnx_path !== undefined ? { dir: args.onnx_path } : {}), ...(chosen ? { chosen } : {}) });
   io.out(`wrote ${r.files.svg} and ${r.files.html}: ${r.graph.nodes.length} boxes, ${r.graph.edges.length} edges, ${r.graph.splits.length} split points` + (chosen ? `, coloured for split ${chosen.index} (${chosen.splitLayer})` : ''));
   return 0;

@@ -34,6 +34,22 @@ export function int8ChannelAxis(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * The note for a run whose codec is int8:axis=N while some split points cut float32 tensors
+ * without axis N (their rank is too small): those are quantised per tensor. Undefined for another
+ * codec, or when every such tensor has the axis.
+ */
+export function missingAxisNote(codec: string, points: readonly { index: number; cutTensors: readonly { dtype: string; shape: readonly number[] }[] }[]): string | undefined {
+  const axis = int8ChannelAxis(codec);
+  if (axis === undefined) return undefined;
+  const lacks = (shape: readonly number[]) => (axis < 0 ? shape.length + axis < 0 : axis >= shape.length);
+  const sent = points.filter((p) => p.cutTensors.length > 0);
+  const without = sent.filter((p) => p.cutTensors.some((t) => t.dtype === 'float32' && lacks(t.shape))).map((p) => p.index);
+  if (without.length === 0) return undefined;
+  const which = without.length <= 8 ? without.join(', ') : `${without.slice(0, 8).join(', ')}, …`;
+  return `--tensor_codec ${codec}: the cut tensors of ${without.length} of ${sent.length} split points (${which}) have no axis ${axis}; those are quantised per tensor, as int8`;
+}
+
 /** The int8 codec per channel along `axis` (named `int8:axis=<axis>`). */
 export function int8Channel(axis: number): TensorCodec {
   /** The channels' ranges found, the header, parameters and quantised elements still to be written. */
