@@ -119,6 +119,20 @@ export function cycleScale(p: LayerProfile, side: Side): number {
   return p.fixed[side].cycle_scale?.medianMs ?? 1;
 }
 
+/** A cycle scale beyond this (a part in a cycle this many times slower than hot) is told to the user. */
+export const ODD_CYCLE_SCALE = 5;
+
+/**
+ * One line per side whose cycle scale is beyond ODD_CYCLE_SCALE: a calibration that far off comes
+ * from a machine busy with something else while the profile ran (seen: 26 at load 10), and every
+ * compute time predicted for that side is scaled by it.
+ */
+export function oddCalibrationLines(p: LayerProfile, load: readonly number[], cores: number): string[] {
+  return (['edge', 'cloud'] as const)
+    .filter((side) => cycleScale(p, side) > ODD_CYCLE_SCALE)
+    .map((side) => `the profile's ${side} parts ran ${cycleScale(p, side).toFixed(1)}x slower in its calibration cycles than alone (cycle_scale; load ${load[0]!.toFixed(1)} on ${cores} cores now): every predicted ${side}_ms is scaled by that; profile again on a quieter machine, or check against a sweep with --measured`);
+}
+
 /** The cloud side's cycle wait in ms (0 when the profile has none). */
 export function cycleWaitMs(p: LayerProfile): number {
   return p.fixed.cloud.cycle_wait_ms?.medianMs ?? 0;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cycleMs, cycleWaitMs, cycleScale, FIXED_COSTS, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
+import { cycleMs, cycleWaitMs, cycleScale, FIXED_COSTS, oddCalibrationLines, readProfile, writeProfile, type LayerProfile } from '../../src/profile/layer-profile.js';
 import { withCycleCosts } from '../../src/profile/cycle-calibration.js';
 import { tempDirs } from '../helpers.js';
 
@@ -47,6 +47,17 @@ describe('profile files', () => {
     const read = await readProfile(old);
     assert.deepEqual(read, sample());
     assert.deepEqual([cycleMs(read, 'edge'), cycleMs(read, 'cloud'), cycleScale(read, 'edge'), cycleScale(read, 'cloud'), cycleWaitMs(read)], [0, 0, 1, 1, 0]);
+  });
+
+  it('a calibration far off (a part in a cycle 26x slower than alone, as on a busy machine) is told in one line per side; a usual one says nothing', () => {
+    const c = (v: number) => ({ medianMs: v, p95Ms: v, runs: 16 });
+    const usual = withCycleCosts(sample(), { edge: { cycle_ms: c(0.5), cycle_scale: c(1.95) }, cloud: { cycle_ms: c(0.4), cycle_scale: c(2.19) } });
+    assert.deepEqual(oddCalibrationLines(usual, [8.5], 2), []);
+    assert.deepEqual(oddCalibrationLines(sample(), [0.1], 2), [], 'a profile without cycle costs');
+    const busy = withCycleCosts(sample(), { edge: { cycle_ms: c(0.76), cycle_scale: c(1.2) }, cloud: { cycle_ms: c(0.4), cycle_scale: c(26.07) } });
+    assert.deepEqual(oddCalibrationLines(busy, [10.1, 9, 8], 2), [
+      "the profile's cloud parts ran 26.1x slower in its calibration cycles than alone (cycle_scale; load 10.1 on 2 cores now): every predicted cloud_ms is scaled by that; profile again on a quieter machine, or check against a sweep with --measured",
+    ]);
   });
 
   it('say which tensor codecs they hold: raw alone, or the ones measured', async () => {

@@ -8,7 +8,7 @@ import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-
 import { UsageError, warnOnStderr } from '../../errors.js';
 import { missingAxisNote } from '../../tensor/codecs/int8-channel.js';
 import { DEFAULTS } from '../../config/defaults.js';
-import { readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
+import { oddCalibrationLines, readProfile, writeProfile, type LayerProfile } from '../../profile/layer-profile.js';
 import { PREDICT_PROFILE_REP } from '../../profile/profile-defaults.js';
 import { profileModel } from '../../profile/layer-profiler.js';
 import { whileCloudStarts, type StartingCloud } from '../../profile/start-cloud.js';
@@ -164,6 +164,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   const costs = withCycleWait(measuredCosts.costs, profile);
   const noisy = noisyStoreLine(costs, os.loadavg(), os.availableParallelism());
   if (noisy) warn(noisy);
+  for (const line of oddCalibrationLines(profile, os.loadavg(), os.availableParallelism())) warn(line);
   const settings = {
     bandwidth_mbit: link.bandwidthMbit ?? '',
     rtt_ms: link.rttMs,
