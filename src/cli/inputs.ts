@@ -35,8 +35,12 @@ function normalisation(args: InputArgs): Normalisation {
   return base;
 }
 
-/** Input tensors given on the command line, or undefined when none was. */
-export async function inputsFromArgs(model: LoadedModel, args: InputArgs): Promise<Record<string, HostTensor> | undefined> {
+/**
+ * Input tensors given on the command line, or undefined when none was. With `fixedBatch`, the
+ * pictures must number what a fixed batch dimension takes (the model is run on them as one input;
+ * quant_model instead runs them one sample at a time).
+ */
+export async function inputsFromArgs(model: LoadedModel, args: InputArgs, options: { fixedBatch?: boolean } = {}): Promise<Record<string, HostTensor> | undefined> {
   const given = [args.input_file, args.image_file, args.image_batch].filter(Boolean).length;
   if (given > 1) throw new UsageError('give only one of --input_file, --image_file and --image_batch');
   if (given === 0) return undefined;
@@ -67,5 +71,14 @@ export async function inputsFromArgs(model: LoadedModel, args: InputArgs): Promi
   const tensor = args.image_file
     ? await imageToTensor(args.image_file, layout, normalisation(args))
     : await imageFolderToTensor(args.image_batch!, layout, normalisation(args), args.image_limit !== undefined ? { limit: args.image_limit } : {});
+  // A fixed batch dimension takes exactly that many pictures: onnxruntime's own message for
+  // another count breaks off before the numbers.
+  const batch = dims[0];
+  const count = tensor.dims[0];
+  if (options.fixedBatch && typeof batch === 'number' && batch > 0 && count !== undefined && count !== batch) {
+    const shape = dims.map((d) => d ?? '?').join('x');
+    const source = args.image_file ? `--image_file ${args.image_file}: 1 picture` : `--image_batch ${args.image_batch}: ${count} pictures`;
+    throw new UsageError(`${source}, but input '${name}' takes a fixed batch of ${batch} (${shape}); give ${batch === 1 ? 'one picture (--image_file, or --image_limit 1)' : `${batch} pictures (--image_limit ${batch} takes the first ${batch})`}, or a model whose batch dimension is free`);
+  }
   return { [name]: tensor };
 }

@@ -26,7 +26,7 @@ export async function profile(args: RunArgs, out: (s: string) => void, warn?: (l
   // The cloud side starts, and the model is analysed while the worker starts.
   return whileCloudStarts(config, async (starting, launched) => {
     await launched;
-    const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
+    const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
     const codecs = args.tensor_codec === undefined ? {} : { codecs: [args.tensor_codec].flat() };
     const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), cloud: (await starting)!, ...codecs, ...(args.rep !== undefined ? { rep: args.rep } : {}), ...(warn ? { warn } : {}) });
     await writeProfile(file, p);

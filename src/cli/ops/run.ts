@@ -142,7 +142,7 @@ const VERIFY_TOLERANCE = 1e-4;
 
 export async function run(args: RunArgs, out: (s: string) => void): Promise<number> {
   if (!args.split_layer && !args.cut_file) throw new UsageError('run needs --split_layer or --cut_file (see --operation list_layers; use the input name for cloud only)');
-  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
+  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
   let point: SplitPoint;
   if (args.cut_file) point = await cutFilePoint(a, args.cut_file);
   else point = splitPointOf(a.splitPoints, a.index, args.split_layer!, a.model.label);
@@ -224,7 +224,7 @@ export async function runAll(args: RunArgs, io: RunAllIO): Promise<number> {
 async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promise<number> {
   const out = io.out;
   if (args.resume && !args.results_file) throw new UsageError(resumeWithoutFile(args));
-  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args));
+  const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
   const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
   checkOutputFile(file, 'results_file');
