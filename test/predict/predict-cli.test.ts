@@ -88,7 +88,7 @@ describe('predict and recommend', () => {
       }
     }
     assert.match(r.out, /compute \(edge \+ cloud\) error median [\d.]+%, p90 [\d.]+%; total_ms error median [\d.]+%, p90 [\d.]+%/);
-    assert.match(r.out, /the predicted best split \d+ is (the measured best|not the measured best \d+: measured, it is [\d.]+% slower)/);
+    assert.match(r.out, /among the \d+ measured split points, the predicted best, split \d+, is (the measured best|not the measured best, split \d+: measured, it is [\d.]+% slower)/);
   });
 
   it('takes the link from rows measured over one, and joins them too', async () => {

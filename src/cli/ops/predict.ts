@@ -199,11 +199,11 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   const rounded = rows.map((r) => roundRow(r));
   await writeCsvFile(file, columns, rounded);
   const comparison = measured ? compare(rows, measured) : undefined;
+  const several = codecs.length > 1 || codecs[0] !== 'raw';
   if (args.json) {
     out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, warnings, splits: rounded }, null, 2));
     return 0;
   } else {
-    const several = codecs.length > 1 || codecs[0] !== 'raw';
     const keys = [...(several ? ['tensor_codec'] : []), 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', ...(measured ? ['measured_total_ms', 'total_ape'] : [])];
     out(table(['>split_index', 'split_layer', ...keys.map((k) => (k === 'tensor_codec' ? k : `>${k}`))], rounded.map((r) => [r.split_index, r.split_layer, ...keys.map((k) => String((r as Record<string, unknown>)[k] ?? ''))])));
     out(`${rows.length} rows (${a.splitPoints.length} split points${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}) predicted for ${describeLink(link)} (store: ${store}, ${costs.requests} requests measured) in ${file}`);
@@ -214,11 +214,18 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   if (comparison) {
     const c = comparison;
     out(`against ${args.measured} (${c.splits} split points): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
+    // Only the measured split points can be compared: say so, since the best of all may be another.
+    const among = `among the ${c.splits} measured ${several ? 'split point and codec pairs' : 'split points'}`;
     out(
       c.predictedBest === c.measuredBest && c.predictedBestCodec === c.measuredBestCodec
-        ? `the predicted best split ${c.predictedBest}${sentAs(c.predictedBestCodec)} is the measured best`
-        : `the predicted best split ${c.predictedBest}${sentAs(c.predictedBestCodec)} is not the measured best ${c.measuredBest}${sentAs(c.measuredBestCodec)}: measured, it is ${pct(c.slowerPct)} slower`,
+        ? `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec)}, is the measured best`
+        : `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec)}, is not the measured best, split ${c.measuredBest}${sentAs(c.measuredBestCodec)}: measured, it is ${pct(c.slowerPct)} slower`,
     );
+    const unpredicted = [...new Set(measured!.map((m) => m.tensor_codec || 'raw'))].filter((k) => !codecs.includes(k));
+    if (unpredicted.length) {
+      const n = measured!.filter((m) => unpredicted.includes(m.tensor_codec || 'raw')).length;
+      out(`note: ${args.measured} also holds ${n} split point(s) sent as ${unpredicted.join(', ')}, not compared: give --tensor_codec ${[...codecs, ...unpredicted].join(' ')} to predict them too`);
+    }
   }
   return 0;
 }
