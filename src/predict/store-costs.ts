@@ -199,7 +199,6 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
   }
 }
 
-
 /**
  * Opens the store a run with `config` would use (the embedded one when none is named), measures
  * it, and closes it. A store that does not answer at once is waited for (--store_retry_s), told to `warn`.

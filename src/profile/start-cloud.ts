@@ -4,8 +4,9 @@
  * store's server comes up with its bucket (no client yet), the backend is created and its worker
  * started with the server's endpoint and keys; only then does this process import the store
  * client and open it (and the link's proxy), and check the edge's execution provider, while the
- * worker starts. A store of the user's own (an endpoint) is opened before the worker starts. Whatever fails, everything started is stopped before the error is passed on: the
- * worker, the proxy, the clients, the server and its folder. A refused execution provider is the
+ * worker starts. A store of the user's own (an endpoint) is opened before the worker starts.
+ * Whatever fails, everything started is stopped before the error is passed on: the worker, the
+ * proxy, the clients, the server and its folder. A refused execution provider is the
  * error reported when something else failed too, as when it was checked first.
  *
  * This module imports neither onnxruntime nor the store client: a caller can start the cloud side
@@ -67,29 +68,28 @@ export async function startCloud(runConfig: RunConfig, options: CloudStartOption
   let config = runConfig;
   let checking: Promise<void> | undefined;
   const check = () => (checking ??= checkEdgeProvider(runConfig));
-  try {
-    const module = await backendModule(config.cloud);
-    let opening: OpeningStore;
+  // A step that fails stops what `undo` stops, then passes on a refused execution provider in
+  // preference to its own error (as when the provider was checked first).
+  const step = async <T>(f: () => Promise<T>, undo?: () => Promise<void>): Promise<T> => {
     try {
-      if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, env)) ?? config.store };
-      const store = config.store;
-      opening = await startStore(store, { onWait: (reason) => warn(storeWaitLine(store, reason)) });
+      return await f();
     } catch (err) {
+      await undo?.();
       await check();
       throw err;
     }
+  };
+  try {
+    const module = await backendModule(config.cloud);
+    const opening: OpeningStore = await step(async () => {
+      if (!config.store.endpoint && module.defaultStore) config = { ...config, store: (await module.defaultStore(config, env)) ?? config.store };
+      const store = config.store;
+      return startStore(store, { onWait: (reason) => warn(storeWaitLine(store, reason)) });
+    });
     const embedded = opening.embedded;
     // A store of its own (a MinIO, any S3) is open before the worker starts: a worker told of a
     // store that does not answer would fail on it too. The embedded server is up and has its bucket.
-    if (!embedded) {
-      try {
-        await opening.store;
-      } catch (err) {
-        await opening.stop();
-        await check();
-        throw err;
-      }
-    }
+    if (!embedded) await step(() => opening.store, () => opening.stop());
     const access = embedded
       ? { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey }
       : { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
@@ -106,23 +106,16 @@ export async function startCloud(runConfig: RunConfig, options: CloudStartOption
       await linking?.then((l) => l.stop(), ignore);
       await opening.stop();
     };
-    let backend: CloudBackend;
-    try {
-      const bctx: BackendContext = {
-        config,
-        cloud: cloudConfigOf(config),
-        store: edgeStore,
-        storeAccess: { ...access, bucket: config.store.bucket, ...(config.store.region ? { region: config.store.region } : {}) },
-        embeddedStore: embedded !== undefined,
-        env,
-        warn,
-      };
-      backend = await module.create(bctx);
-    } catch (err) {
-      await stopStores();
-      await check();
-      throw err;
-    }
+    const bctx: BackendContext = {
+      config,
+      cloud: cloudConfigOf(config),
+      store: edgeStore,
+      storeAccess: { ...access, bucket: config.store.bucket, ...(config.store.region ? { region: config.store.region } : {}) },
+      embeddedStore: embedded !== undefined,
+      env,
+      warn,
+    };
+    const backend: CloudBackend = await step(() => module.create(bctx), stopStores);
     let closed: Promise<void> | undefined;
     const close = () =>
       (closed ??= (async () => {
@@ -133,15 +126,10 @@ export async function startCloud(runConfig: RunConfig, options: CloudStartOption
     // Its failure is met where it is awaited.
     warming?.catch(ignore);
     options.launched?.();
-    let stores: [ObjectStore, ObjectStore, LinkedStore | undefined];
-    try {
+    const [directStore, edge, linked] = await step(async () => {
       await check();
-      stores = await Promise.all([opening.store, edgeStore, linking]);
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    const [directStore, edge, linked] = stores;
+      return Promise.all([opening.store, edgeStore, linking]);
+    }, close);
     return { config, backend, edgeStore: edge, directStore, embedded: embedded !== undefined, ...(linked ? { proxy: linked.proxy } : {}), ...(warming ? { warming } : {}), close };
   } finally {
     options.launched?.();
