@@ -101,19 +101,27 @@ export async function writeUpgradedResults(file: string, rows: readonly Record<s
   await writeCsv(file, [[...COLUMNS], ...rows.map((r) => COLUMNS.map((c) => r[c] ?? ''))]);
 }
 
-/** Rows of an existing results file (for --resume); a torn last line is dropped. */
-export async function readRows(file: string): Promise<Record<string, string>[]> {
-  if (!existsSync(file)) return [];
-  const bytes = await readFile(file);
-  const wrong = notCsvError(file, bytes, 'a run_all results CSV');
+/**
+ * The records of a CSV file's bytes, by its header; a torn last line (a sweep still running or
+ * killed) is dropped. A file of another kind (a model or an image given by mistake) is named as
+ * such rather than quoted by the parser; `what` names the file expected ("a CSV file").
+ */
+export function csvRecords(file: string, bytes: Buffer, what: string): Record<string, string>[] {
+  const wrong = notCsvError(file, bytes, what);
   if (wrong) throw wrong;
   let text = bytes.toString('utf8');
   if (!text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
   try {
     return parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
   } catch (err) {
-    throw new FileError(`${file}: not a run_all results CSV (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
+    throw new FileError(`${file}: not ${what} (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
   }
+}
+
+/** Rows of an existing results file (for --resume); a torn last line is dropped. */
+export async function readRows(file: string): Promise<Record<string, string>[]> {
+  if (!existsSync(file)) return [];
+  return csvRecords(file, await readFile(file), 'a run_all results CSV');
 }
 
 /** `results/x.csv` -> `results/x.summary.csv`. */

@@ -30,6 +30,7 @@ import { foldBatchNorm, type FoldedConv } from './fold-batchnorm.js';
 import { fitsFloat16, PackedConstants } from './packed.js';
 import { checkUpgradable, TARGET_OPSET, upgradeNode } from './opset.js';
 import { FLOAT, floatValues, tensorDims } from './tensor-values.js';
+import { int8Saturates } from './int8-saturation.js';
 import { quantiseWeight, transpose2d, type QuantisedWeight, type WeightType } from './weights.js';
 
 export type QuantType = 'QInt8' | 'QUInt8';
@@ -61,6 +62,12 @@ export interface QuantiseOptions {
    * trained filter's response to flat image regions. False: every weight rounded to nearest.
    */
   balanceKernels?: boolean;
+  /**
+   * QInt8 only: 7-bit weights for the nodes that run as MatMulInteger or ConvInteger, so that
+   * onnxruntime's u8s8 kernels cannot saturate on an x86-64 CPU without VNNI (./int8-saturation.ts).
+   * Default: on where this machine's CPU saturates.
+   */
+  reduceRange?: boolean;
   /** Nodes (by name, or first output where a node has no name) left in float. */
   excludeNodes?: readonly string[];
   /**
@@ -183,6 +190,11 @@ class Builder {
   }
 }
 
+/** Whether the weights of integer ops take 7 bits (QuantiseOptions.reduceRange). */
+export function reducedRange(options: QuantiseOptions): boolean {
+  return options.quantType === 'QInt8' && (options.reduceRange ?? int8Saturates());
+}
+
 function weightType(q: QuantType): WeightType {
   return q === 'QInt8' ? 'int8' : 'uint8';
 }
@@ -278,7 +290,7 @@ function quantiseConv(b: Builder, i: number, n: NodeProto, w: Weight, bias: Weig
     return;
   }
   b.consumedAsWeight.set(i, new Set(biasValues ? [1, 2] : [1]));
-  const q = quantiseWeight(values, dims, { type, balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0, symmetric: true } : {}), ...calibrated });
+  const q = quantiseWeight(values, dims, { type, reduceRange: reducedRange(b.options), balancedRuns: kernelTaps(dims, b.options), ...(perChannel ? { axis: 0, symmetric: true } : {}), ...calibrated });
   const t = b.weightTensors(wName, q, perChannel ? [channels, ...ones] : [], true);
   const xq = b.quantisedActivation(x, out);
   const integer = b.fresh(`${output}_output_quantized`);
@@ -304,7 +316,7 @@ function quantiseMatMul(b: Builder, i: number, n: NodeProto, w: Weight, c: Weigh
   const wc = b.options.calibration?.get(nodeLabel(n, i));
   const layout: RowLayout = { rows: cols, dim: k, at: (r, j) => j * cols + r, group: () => 0 };
   const calibrated = wc && wc.dim === k ? { calibrated: { layout, factors: wc.factors } } : {};
-  const q = quantiseWeight(values, [k, cols], { type: weightType(b.options.quantType), ...(perChannel ? { axis: 1 } : {}), ...calibrated });
+  const q = quantiseWeight(values, [k, cols], { type: weightType(b.options.quantType), reduceRange: reducedRange(b.options), ...(perChannel ? { axis: 1 } : {}), ...calibrated });
   if (alpha !== 1) for (let j = 0; j < q.scales.length; j++) q.scales[j] = q.scales[j]! * alpha;
   const wName = n.input![1]!;
   const base = nodeLabel(n, i);

@@ -2,7 +2,7 @@
  * Affine 8-bit quantisation of weight tensors, per tensor or per channel along one axis:
  * q = clamp(round(w / scale) + zero_point), w ~ (q - zero_point) * scale.
  *
- * - int8 is symmetric: zero point 0, scale = max|w| / 127, q in [-127, 127].
+ * - int8 is symmetric: zero point 0, scale = max|w| / 127, q in [-127, 127] (or 63 with reduceRange).
  * - uint8 is asymmetric: the range [min(w, 0), max(w, 0)] onto [0, 255] with its own zero
  *   point, or symmetric around 128 (q in [1, 255]) when one zero point must serve every
  *   channel (onnxruntime's ConvInteger takes only a scalar weight zero point).
@@ -25,6 +25,12 @@ export interface WeightQuantOptions {
   type: WeightType;
   /** Channel axis for one scale per slice along it; undefined = one scale for the tensor. */
   axis?: number;
+  /**
+   * int8 only: 7 bits, q in [-63, 63]. For weights of MatMulInteger and ConvInteger on an x86-64
+   * CPU without VNNI, whose u8s8 kernels add pairs of uint8 x int8 products in 16 bits: with 8-bit
+   * weights a pair reaches 2 x 255 x 127 = 64770 and saturates; with 7 bits it stays below 32767.
+   */
+  reduceRange?: boolean;
   /** uint8 only: zero point 128 for every channel instead of one fitted per channel. */
   symmetric?: boolean;
   /** Scales rounded up to 11 significant bits, to be stored in 16 bits (./packed.ts). */
@@ -51,6 +57,8 @@ export function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+const int8Max = (opts: WeightQuantOptions): number => (opts.type === 'int8' && opts.reduceRange ? 63 : 127);
+
 const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
 
 interface ChannelParams {
@@ -62,7 +70,7 @@ function channelParams(min: number, max: number, opts: WeightQuantOptions): Chan
   const round = (s: number) => (opts.halfScales ? scaleAtLeast(s) : Math.fround(s));
   if (opts.type === 'int8' || opts.symmetric) {
     const amax = Math.max(Math.abs(min), Math.abs(max));
-    const scale = round(amax > 0 ? amax / 127 : 1);
+    const scale = round(amax > 0 ? amax / int8Max(opts) : 1);
     return { scale, zeroPoint: opts.type === 'int8' ? 0 : 128 };
   }
   const lo = Math.min(min, 0);
@@ -95,7 +103,7 @@ export function quantiseWeight(values: Float32Array, dims: readonly number[], op
     scales[c] = p.scale;
     zeroPoints[c] = p.zeroPoint;
   }
-  const [lo, hi]: [number, number] = opts.type === 'int8' ? [-127, 127] : [0, 255];
+  const [lo, hi]: [number, number] = opts.type === 'int8' ? [-int8Max(opts), int8Max(opts)] : [0, 255];
   const data = opts.type === 'int8' ? new Int8Array(values.length) : new Uint8Array(values.length);
   if (opts.calibrated) {
     const scaleOf = (i: number) => scales[channelOf(i)]!;

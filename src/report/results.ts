@@ -4,11 +4,10 @@
  * setting the rows were taken with (backend, provider, link). Medians are over the rows with
  * status ok; the whiskers are the p5 and p95 of total_ms.
  */
-import { notCsvError } from '../content-kind.js';
-import { parse } from 'csv-parse/sync';
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
 import { COLUMNS, CPU_COLUMNS } from '../profile/columns.js';
+import { csvRecords } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 import { PREDICT_COLUMNS } from '../predict/predict.js';
 
@@ -83,17 +82,7 @@ function kindOf(file: string, header: readonly string[]): ResultsKind {
 
 /** Reads the CSV whole; a torn last line (a sweep still running or killed) is dropped. */
 export async function readCsvRecords(file: string): Promise<Record<string, string>[]> {
-  const bytes = await readUserFile(file);
-  // A model or an image given by mistake: say so, instead of the parser's quote of its bytes.
-  const wrong = notCsvError(file, bytes, 'a CSV file');
-  if (wrong) throw wrong;
-  let text = bytes.toString('utf8');
-  if (!text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
-  try {
-    return parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
-  } catch (err) {
-    throw new FileError(`${file}: not a CSV file (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
-  }
+  return csvRecords(file, await readUserFile(file), 'a CSV file');
 }
 
 export async function readResults(file: string): Promise<ResultsFile> {

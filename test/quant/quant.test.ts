@@ -91,6 +91,32 @@ describe('weights', () => {
       });
     }
   }
+  it('int8 with reduceRange takes 7 bits: q in [-63, 63], scale max|w| / 63, every element within scale/2', () => {
+    const q = quantiseWeight(values, dims, { type: 'int8', axis: 0, reduceRange: true });
+    assert.ok(q.data.every((v) => v >= -63 && v <= 63));
+    assert.ok(q.data.some((v) => v === 63 || v === -63));
+    const back = dequantiseWeight(q);
+    for (let c = 0; c < 4; c++) {
+      const amax = Math.max(...values.subarray(c * 27, (c + 1) * 27).map(Math.abs));
+      assert.equal(q.scales[c], Math.fround(amax / 63));
+      for (let i = c * 27; i < (c + 1) * 27; i++) assert.ok(Math.abs(back[i]! - values[i]!) <= q.scales[c]! / 2 + 1e-6);
+    }
+  });
+  it('reduceRange gives the weights of MatMulInteger and ConvInteger 7 bits; without it they take 8', async () => {
+    const model = zoo.find((z) => z.name === 'lenet5')!;
+    const loaded = modelFromBytes(encodeModel(model.build()));
+    const integerWeights = (opts: QuantiseOptions): number[] => {
+      const out = modelFromBytes(quantiseModel(loaded, opts).bytes);
+      const g = out.proto.graph!;
+      const names = new Set((g.node ?? []).filter((n) => n.opType === 'MatMulInteger' || n.opType === 'ConvInteger').map((n) => n.input![1]!));
+      return (g.initializer ?? []).filter((t) => names.has(t.name!)).flatMap((t) => [...new Int8Array(t.rawData!.buffer, t.rawData!.byteOffset, t.rawData!.byteLength)]);
+    };
+    const reduced = integerWeights({ quantType: 'QInt8', convPattern: 'integer', reduceRange: true });
+    const full = integerWeights({ quantType: 'QInt8', convPattern: 'integer', reduceRange: false });
+    assert.ok(reduced.length > 0 && reduced.length === full.length);
+    assert.equal(Math.max(...reduced.map(Math.abs)), 63);
+    assert.equal(Math.max(...full.map(Math.abs)), 127);
+  });
   it('per-channel int8 scales are max|w| / 127 of each channel, and differ between channels', () => {
     const q = quantiseWeight(values, dims, { type: 'int8', axis: 0 });
     assert.equal(q.scales.length, 4);
