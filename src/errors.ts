@@ -54,6 +54,9 @@ export class StoreError extends OnnxManagerError {
   }
 }
 
+/** The user interrupted the operation (Ctrl-C, SIGTERM): the reason of the abort signal every interruptible operation is given. */
+export class InterruptedError extends OnnxManagerError {}
+
 /** Something awaited (an object in the store, a job) did not arrive in time. */
 export class TimeoutError extends OnnxManagerError {
   /** What was awaited, e.g. the object key. */

@@ -25,6 +25,11 @@ export function workersOf(parent: number): number[] {
   return pidsWhere((_pid, ppid, cmd) => ppid === parent && cmd.includes('cloud/worker.js'));
 }
 
+/** Pids of the running (not zombie) processes whose parent is `parent` (a command's worker, or anything else it started), read from /proc. */
+export function childrenOf(parent: number): number[] {
+  return pidsWhere((pid, ppid) => ppid === parent && running(pid));
+}
+
 /** Whether a process is still there and not a zombie. */
 export function running(pid: number): boolean {
   try {

@@ -12,6 +12,11 @@ export interface CliIO {
   out: Out;
   err: Out;
   isTTY?: boolean;
+  /**
+   * Aborts (reason: an InterruptedError) on Ctrl-C or SIGTERM, for a command that takes
+   * interrupts (CommandDef.interruptible): it stops what it started, writes nothing and throws.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CommandDef<T = Record<string, unknown>> {
@@ -22,6 +27,12 @@ export interface CommandDef<T = Record<string, unknown>> {
   builder: (y: Argv) => Argv<T>;
   /** Checks that need the flags as given (not defaulted), before anything starts. */
   validate?: (args: T, given: ReadonlySet<string>) => void;
+  /**
+   * Takes Ctrl-C and SIGTERM through io.signal (main.ts listens for them while it runs): an
+   * operation that starts processes, crosses the link or writes files. An error thrown once the
+   * signal aborted is reported as the interrupt (one line, exit 130).
+   */
+  interruptible?: boolean;
   /** Resolves to the exit code (undefined: 0). */
   run: (args: T, io: CliIO) => Promise<number | void>;
 }

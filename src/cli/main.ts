@@ -7,7 +7,8 @@
  */
 import type { CommandDef, CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
-import { reportFailure } from './failure.js';
+import { errorText, reportFailure } from './failure.js';
+import { INTERRUPTED_EXIT, whileInterruptible } from './interrupt.js';
 import { baseParser, defaultIO, givenFlags, parseArgs } from './parse.js';
 import { modelFromFolder, pythonBooleans } from './flags.js';
 
@@ -131,13 +132,23 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
   if ('code' in parsed) return parsed.code;
   const verbose = parsed.args.verbose === true;
   if (!chosen) return missing();
-  try {
-    chosen.def.validate?.(chosen.args, givenFlags(resolved.argv));
-    const code = await chosen.def.run(chosen.args, io);
-    if (io.isTTY) io.err('\r\u001b[K');
-    return code ?? 0;
-  } catch (err) {
-    if (io.isTTY) io.err('\r\u001b[K');
-    return reportFailure(TOOL, err, verbose, io.err);
-  }
+  const { def, args } = chosen;
+  const run = async (signal?: AbortSignal): Promise<number> => {
+    try {
+      def.validate?.(args, givenFlags(resolved.argv));
+      const code = await def.run(args, signal ? { ...io, signal } : io);
+      if (io.isTTY) io.err('\r\u001b[K');
+      return code ?? 0;
+    } catch (err) {
+      if (io.isTTY) io.err('\r\u001b[K');
+      // Whatever the interrupted operation threw while it stopped, the interrupt is what happened.
+      if (signal?.aborted) {
+        if (verbose) io.err(`${TOOL}: ${errorText(err, true)}`);
+        io.err(`${TOOL}: ${def.name} interrupted; nothing written`);
+        return INTERRUPTED_EXIT;
+      }
+      return reportFailure(TOOL, err, verbose, io.err);
+    }
+  };
+  return def.interruptible ? whileInterruptible(run) : run();
 }

@@ -203,12 +203,18 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
  * Opens the store a run with `config` would use (the embedded one when none is named), measures
  * it, and closes it. A store that does not answer at once is waited for (--store_retry_s), told to `warn`.
  */
-export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats = 9, warn?: (line: string) => void): Promise<{ costs: StoreCosts; store: string }> {
+export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats = 9, warn?: (line: string) => void, signal?: AbortSignal): Promise<{ costs: StoreCosts; store: string }> {
   const opened = await openStore(config.store, warn ? { onWait: (reason) => warn(storeWaitLine(config.store, reason)) } : {});
+  // An interrupt stops the store at once: the measuring fails, and the store's folder goes.
+  const stop = () => void opened.stop().catch(() => undefined);
+  signal?.addEventListener('abort', stop, { once: true });
   try {
+    signal?.throwIfAborted();
     const costs = await measureStoreCosts(opened.store, repeats);
+    signal?.throwIfAborted();
     return { costs, store: opened.embedded ? 'embedded' : (config.store.endpoint ?? '') };
   } finally {
+    signal?.removeEventListener('abort', stop);
     await opened.stop();
   }
 }

@@ -6,6 +6,7 @@
  * model onnxruntime writes (layer-profiler-attribution.ts) and their time split by MACs. Then a
  * few real cycles measure each side's cycle cost (cycle-calibration.ts).
  */
+import { untilAborted } from '../abort.js';
 import type { RunConfig } from '../config/run-config.js';
 import { edgeSessionOptions } from '../config/run-config.js';
 import { integerAtLeast } from '../config/checks.js';
@@ -48,6 +49,8 @@ export interface ProfileOptions {
   cloud?: StartingCloud;
   /** Also measure the store's costs (store-costs.ts) on the store the run opened, for a prediction that follows. */
   storeCosts?: boolean;
+  /** Ctrl-C: the profile stops at once (the cloud side with it) and fails with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ProfileResult {
@@ -61,8 +64,8 @@ export interface ProfileResult {
 }
 
 /** Puts the whole model in the store under its hash, unless it is there already. */
-async function putModel(store: ObjectStore, sha: string, bytes: Uint8Array): Promise<void> {
-  if (!(await store.exists(storeKeys.model(sha)))) await store.put(storeKeys.model(sha), bytes);
+async function putModel(store: ObjectStore, sha: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+  if (!(await store.exists(storeKeys.model(sha)))) await store.put(storeKeys.model(sha), bytes, signal);
 }
 
 const stat = (v: readonly number[]) => ({ medianMs: median(v), p95Ms: percentile(v, 0.95), runs: v.length });
@@ -97,6 +100,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
   const rep = integerAtLeast(options.rep ?? DEFAULT_PROFILE_REP, 'rep', 1);
   const bytes = analysis.model.bytes;
   const side = { rep, warmup: Math.max(1, config.warmup) };
+  const signal = options.signal;
   const alone = edgeOnlyPoint(analysis);
   const points = calibrationPoints(analysis);
   let edge: SideMeasurement;
@@ -112,20 +116,23 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     // measured. Meanwhile (nothing is measured then) the model goes into the store for the cloud
     // profile, then the calibration points' cloud parts until the cloud side is up.
     if (options.cloud?.warming) {
-      await putModel(options.cloud.directStore, sha, bytes);
+      await putModel(options.cloud.directStore, sha, bytes, signal);
       modelPut = true;
-      await preloadParts(analysis, options.cloud.edgeStore, [...points, ...(alone ? [alone] : [])], options.cloud.warming, uploaded);
+      await preloadParts(analysis, options.cloud.edgeStore, [...points, ...(alone ? [alone] : [])], options.cloud.warming, uploaded, undefined, signal);
     }
-    await options.cloud?.warming;
+    await untilAborted(options.cloud?.warming ?? Promise.resolve(), signal);
+    signal?.throwIfAborted();
     // Its outputs are the run's reference (the same model, session options and inputs).
     let expected: Record<string, HostTensor> | undefined;
     edge = await measureSide(createSession, bytes, edgeSessionOptions(config), options.feeds, side, (r) => (expected ??= r));
     // The tensor codecs on this model's cut tensors, with the edge's session options.
+    signal?.throwIfAborted();
     codecs = await profileCodecs(analysis, options.feeds, createSession, edgeSessionOptions(config), CODEC_RUNS, options.codecs, samples);
+    signal?.throwIfAborted();
     // The calibration cycles run behind the link asked for (none: unshaped): a part run after a
     // longer wait is slower (cycle-calibration.ts). The store's costs are measured without it.
     // The calibration points' cloud parts go into the store while the cloud side starts.
-    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}), ...(expected ? { expected } : {}), uploadedParts: uploaded });
+    run = await startRun(analysis, config, { feeds: options.feeds, preload: [...points, ...(alone ? [alone] : [])], ...(options.warn ? { warn: options.warn } : {}), ...(options.env ? { env: options.env } : {}), ...(options.cloud ? { cloud: options.cloud } : {}), ...(expected ? { expected } : {}), ...(signal ? { signal } : {}), uploadedParts: uploaded });
   } catch (err) {
     await options.cloud?.close();
     throw err;
@@ -139,7 +146,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     const { backend, runId } = run.ctx;
     // The model and the profile request are no cycle's: they go to the store directly.
     const store = run.directStore;
-    if (!modelPut) await putModel(store, sha, bytes);
+    if (!modelPut) await putModel(store, sha, bytes, signal);
     cloud = await profileCloud({ store, backend, runId, model: sha, feeds: options.feeds, side, timeoutMs: config.timeoutMs + rep * config.timeoutMs, keepObjects: run.ctx.keepObjects, codecSamples: new Map([...picked].map(([k, s]) => [k, s.coded])) });
     // A worker says which threads it runs with; a job runs with the configuration it was given.
     if (backend instanceof WorkerBackend) cloudThreads = backend.workerConfig?.threads ?? cloudThreads;

@@ -33,12 +33,13 @@ export type PartUploadListener = (upload: PartUpload) => void;
 
 /**
  * Puts one cloud part under its content hash (unless the store has it already), timed; an upload
- * that overlapped a store outage is put and timed again (a put, even if it got through).
+ * that overlapped a store outage is put and timed again (a put, even if it got through). An
+ * upload in progress when `signal` aborts is cut, and the signal's reason thrown.
  */
-export function putPart(store: ObjectStore, hash: string, bytes: Uint8Array): Promise<{ value: number; retries: number }> {
+export function putPart(store: ObjectStore, hash: string, bytes: Uint8Array, signal?: AbortSignal): Promise<{ value: number; retries: number }> {
   return untilSteady(store, async (attempt) => {
     const t0 = performance.now();
-    if (attempt > 0 || !(await store.exists(storeKeys.model(hash)))) await store.put(storeKeys.model(hash), bytes);
+    if (attempt > 0 || !(await store.exists(storeKeys.model(hash)))) await store.put(storeKeys.model(hash), bytes, signal);
     return performance.now() - t0;
   });
 }
@@ -49,7 +50,11 @@ export class UploadedParts extends Map<string, number> {
   retries = 0;
 }
 
-/** Uploads the cloud parts of `points`, in order, until `until` settles; returns what it put. `onUpload` hears of each part before it is put. */
+/**
+ * Uploads the cloud parts of `points`, in order, until `until` settles or `signal` aborts (the
+ * upload in progress is cut then: the caller finds the signal aborted); returns what it put.
+ * `onUpload` hears of each part before it is put.
+ */
 export async function preloadParts(
   analysis: ModelAnalysis,
   store: ObjectStore,
@@ -57,6 +62,7 @@ export async function preloadParts(
   until: Promise<unknown>,
   uploaded: UploadedParts = new UploadedParts(),
   onUpload?: PartUploadListener,
+  signal?: AbortSignal,
 ): Promise<UploadedParts> {
   let ready = false;
   // Also handles a rejection of `until`: the caller awaits it after this and gets the error there.
@@ -68,15 +74,15 @@ export async function preloadParts(
     // A cloud side ready already has set `ready` after this.
     await Promise.resolve();
     for (const point of points) {
-      if (ready) break;
+      if (ready || signal?.aborted) break;
       const parts = buildPointParts(analysis, point).filter((p) => p.plan.number !== 1 && !p.part.external);
       for (const [k, p] of parts.entries()) {
-        if (ready) break;
+        if (ready || signal?.aborted) break;
         const bytes = p.part.model.concat();
         const hash = partHash(bytes);
         if (uploaded.has(hash)) continue;
         onUpload?.({ split: point.index, splitLayer: point.splitLayer, part: k + 1, parts: parts.length, bytes: bytes.length });
-        const upload = await putPart(store, hash, bytes);
+        const upload = await putPart(store, hash, bytes, signal);
         uploaded.set(hash, upload.value);
         uploaded.retries += upload.retries;
         // The store came and went: the split points put (and time) the rest themselves.

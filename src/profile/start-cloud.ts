@@ -7,7 +7,9 @@
  * worker starts. A store of the user's own (an endpoint) is opened before the worker starts.
  * Whatever fails, everything started is stopped before the error is passed on: the worker, the
  * proxy, the clients, the server and its folder. A refused execution provider is the
- * error reported when something else failed too, as when it was checked first.
+ * error reported when something else failed too, as when it was checked first. An abort of
+ * options.signal during the start fails it the same way (with the signal's reason), and after
+ * it closes the cloud side.
  *
  * This module imports neither onnxruntime nor the store client: a caller can start the cloud side
  * before it loads them.
@@ -20,12 +22,18 @@ import type { LinkedStore } from '../storage/linked-store.js';
 import { startStore, storeWaitLine, type OpeningStore } from '../storage/open.js';
 import type { ShapingProxy } from '../storage/shaping-proxy.js';
 import type { ObjectStore } from '../storage/store.js';
+import { untilAborted } from '../abort.js';
 
 export interface CloudStartOptions {
   /** Where warnings go (default: stderr). */
   warn?: (line: string) => void;
   /** The environment store keys and backend credentials come from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Ctrl-C: when it aborts, the start stops where it is and everything started is stopped (the
+   * worker, the link's proxy with the uploads on it, the store); a started cloud side is closed.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -64,6 +72,7 @@ async function checkEdgeProvider(config: RunConfig): Promise<void> {
 export async function startCloud(runConfig: RunConfig, options: CloudStartOptions & { launched?: () => void } = {}): Promise<StartingCloud> {
   const env = options.env ?? process.env;
   const warn = options.warn ?? warnOnStderr;
+  const signal = options.signal;
   for (const line of runConfigWarnings(runConfig)) warn(line);
   let config = runConfig;
   let checking: Promise<void> | undefined;
@@ -75,6 +84,7 @@ export async function startCloud(runConfig: RunConfig, options: CloudStartOption
       return await f();
     } catch (err) {
       await undo?.();
+      if (signal?.aborted) throw signal.reason;
       await check();
       throw err;
     }
@@ -86,10 +96,14 @@ export async function startCloud(runConfig: RunConfig, options: CloudStartOption
       const store = config.store;
       return startStore(store, { onWait: (reason) => warn(storeWaitLine(store, reason)) });
     });
+    if (signal?.aborted) {
+      await opening.stop();
+      throw signal.reason;
+    }
     const embedded = opening.embedded;
     // A store of its own (a MinIO, any S3) is open before the worker starts: a worker told of a
     // store that does not answer would fail on it too. The embedded server is up and has its bucket.
-    if (!embedded) await step(() => opening.store, () => opening.stop());
+    if (!embedded) await step(() => untilAborted(opening.store, signal), () => opening.stop());
     const access = embedded
       ? { endpoint: embedded.endpoint, accessKey: embedded.accessKey, secretKey: embedded.secretKey }
       : { endpoint: config.store.endpoint ?? '', accessKey: config.store.accessKey ?? '', secretKey: config.store.secretKey ?? '' };
@@ -117,18 +131,24 @@ export async function startCloud(runConfig: RunConfig, options: CloudStartOption
     };
     const backend: CloudBackend = await step(() => module.create(bctx), stopStores);
     let closed: Promise<void> | undefined;
+    const closeOnAbort = () => void close().catch(ignore);
     const close = () =>
       (closed ??= (async () => {
+        signal?.removeEventListener('abort', closeOnAbort);
         await backend.close().catch(ignore);
         await stopStores();
       })());
+    // From here an interrupt stops the worker, the proxy (the uploads crossing it) and the store at once.
+    if (signal?.aborted) await close();
+    signal?.addEventListener('abort', closeOnAbort, { once: true });
+    signal?.throwIfAborted();
     const warming = backend.warmUp?.();
     // Its failure is met where it is awaited.
     warming?.catch(ignore);
     options.launched?.();
     const [directStore, edge, linked] = await step(async () => {
       await check();
-      return Promise.all([opening.store, edgeStore, linking]);
+      return untilAborted(Promise.all([opening.store, edgeStore, linking]), signal);
     }, close);
     return { config, backend, edgeStore: edge, directStore, embedded: embedded !== undefined, ...(linked ? { proxy: linked.proxy } : {}), ...(warming ? { warming } : {}), close };
   } finally {

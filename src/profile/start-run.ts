@@ -4,8 +4,10 @@
  * and input. With a link (config.link), the edge's store connections go through a shaping proxy
  * in front of the store, while the cloud side reaches the store directly. One split point
  * (`measureSplit`) or the sweep (`sweep`) then runs over it; `close` stops everything that was
- * started (backend, proxy, stores), on every path.
+ * started (backend, proxy, stores), on every path. An interrupt (options.signal) stops the start at
+ * once, cutting the upload in progress, and later ends the measuring with the signal's reason.
  */
+import { untilAborted } from '../abort.js';
 import { edgeSessionOptions, threadColumns, type RunConfig } from '../config/run-config.js';
 import { createSession } from '../runtime/ort.js';
 import type { HostTensor } from '../runtime/session.js';
@@ -76,8 +78,9 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
         await full.release();
       }
     }
-    if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts, options.onPartUpload);
-    await warming;
+    if (warming && options.preload?.length) await preloadParts(analysis, edgeStore, options.preload, warming, uploadedParts, options.onPartUpload, options.signal);
+    await untilAborted(warming ?? Promise.resolve(), options.signal);
+    options.signal?.throwIfAborted();
   } catch (err) {
     await warming?.catch(() => undefined);
     await close();
@@ -101,6 +104,7 @@ export async function startRun(analysis: ModelAnalysis, runConfig: RunConfig, op
     keepObjects: config.keepObjects || cloud.embedded,
   };
   if (config.link) ctx.link = config.link;
+  if (options.signal) ctx.signal = options.signal;
   if (options.onPartUpload) ctx.onPartUpload = options.onPartUpload;
   if (backend.requestStoreRetryMs !== undefined) ctx.storeRetryMs = backend.requestStoreRetryMs;
   ctx.threads = threadColumns(config);

@@ -62,6 +62,11 @@ export interface SweepContext {
   storeRetryMs?: number;
   /** Hears of each cloud part before it is put in the store (a status line while parts cross the link). */
   onPartUpload?: PartUploadListener;
+  /**
+   * Ctrl-C: cuts the upload in progress (a cloud part, a cycle's payload) and ends the split point
+   * or cycle in progress with the signal's reason; no row is made of it.
+   */
+  signal?: AbortSignal;
 }
 
 /** The input shapes a sweep runs with, as the input_shapes column holds them: name:1x3x224x224;... */
@@ -146,7 +151,7 @@ export class PreparedSplit {
         continue;
       }
       ctx.onPartUpload?.({ split: point.index, splitLayer: point.splitLayer, part: k + 1, parts: cloudParts.length, bytes: bytes.length });
-      const upload = await putPart(ctx.store, hash, bytes);
+      const upload = await putPart(ctx.store, hash, bytes, ctx.signal);
       uploadMs += upload.value;
       retries += upload.retries;
       cloudModels.push(hash);
@@ -163,7 +168,7 @@ export class PreparedSplit {
     try {
       if (cloudModels.length > 0) {
         const loading = loadCloudParts(ctx.backend, cloudModels);
-        if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new UploadedParts()), ctx.onPartUpload);
+        if (upcoming.length > 0) await preloadParts(ctx.analysis, ctx.store, upcoming, loading, (ctx.uploadedParts ??= new UploadedParts()), ctx.onPartUpload, ctx.signal);
         const load = await loading;
         cloudLoadMs = load.ms;
         retries += load.retries;
@@ -239,6 +244,7 @@ export class PreparedSplit {
         result = steady.value;
       } catch (err) {
         if (err instanceof StoreUnavailableError) throw err;
+        ctx.signal?.throwIfAborted();
         result = { row: failedRow(ctx, this.point, rep, err), outputs: new Map() };
       }
       if (result.row.status === 'timeout') timeouts++;
@@ -323,7 +329,7 @@ export class PreparedSplit {
         const chunks = codec === 'raw' ? encodePayload(payload) : await encodeCodedPayload(payload, codec, codecTiming);
         const codecMs = codecTiming.codecMs;
         const tUp = performance.now();
-        await ctx.store.put(job.inputKey, chunks);
+        await ctx.store.put(job.inputKey, chunks, ctx.signal);
         const tWait = performance.now();
         await waitForResult(ctx, job);
         const tDown = performance.now();
@@ -391,6 +397,7 @@ export class PreparedSplit {
       }
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
+      ctx.signal?.throwIfAborted();
       row.total_ms = ms(performance.now() - t0);
       row.status = isTimeout(err) ? 'timeout' : 'error';
       row.error = messageLine(err);
@@ -533,6 +540,7 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
       prepared = await PreparedSplit.prepare(ctx, point, points.slice(i + 1, i + 1 + UPCOMING).map((p) => p.point));
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
+      ctx.signal?.throwIfAborted();
       for (const c of todo) {
         for (const r of c.reps) {
           const row = failedRow(c.ctx, point, r, err);

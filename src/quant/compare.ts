@@ -34,6 +34,8 @@ export interface CompareOptions {
   /** Timed rounds over all samples (default 5); each round runs every sample on both models. */
   rounds?: number;
   warmup?: number;
+  /** Ctrl-C: the comparison stops before the next block of runs and fails with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Splits the first dimension of every tensor of a batch into single samples. */
@@ -133,6 +135,7 @@ export async function compareModels(
   try {
     const acc = new Map<string, Accumulator>();
     for (const s of samples) {
+      options.signal?.throwIfAborted();
       const [a, b] = [await ref.run(s), await quant.run(s)];
       for (const name of ref.outputNames) {
         const x = floats(a[name]!);
@@ -148,6 +151,7 @@ export async function compareModels(
     const floatMs: number[] = [];
     const quantMs: number[] = [];
     const block = async (session: Session, into: number[] | undefined) => {
+      options.signal?.throwIfAborted();
       for (const s of samples) {
         const ms = await timed(session, s);
         into?.push(ms);

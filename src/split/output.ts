@@ -56,6 +56,13 @@ export class OutputTransaction {
     return final;
   }
 
+  /** Where `final`, written in this transaction, is until the commit (its temporary name beside it): to read it back meanwhile. */
+  temporaryOf(final: string): string {
+    const p = this.pending.find((f) => f.final === path.resolve(this.root, final));
+    if (!p) throw new Error(`${final} is not written in this transaction`);
+    return p.tmp;
+  }
+
   /** Writes a part: the model file and, when it has one, its external data file beside it. */
   async writePart(relPath: string, part: AssembledPart): Promise<void> {
     await this.write(relPath, part.model);

@@ -19,6 +19,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { Client, type NotificationPoller } from 'minio';
+import { untilAborted } from '../abort.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { StoreError, TimeoutError } from '../errors.js';
 import type { Chunks } from '../proto/writer.js';
@@ -186,14 +187,23 @@ class MinioStore implements ObjectStore {
     if (this.closed) throw new StoreError(`${this.description}: the store is closed`, { bucket: this.bucket });
   }
 
-  async put(key: string, data: Uint8Array | Chunks): Promise<void> {
+  async put(key: string, data: Uint8Array | Chunks, signal?: AbortSignal): Promise<void> {
     this.checkOpen();
+    signal?.throwIfAborted();
     const body = toBuffer(data);
     try {
-      await this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': 'application/octet-stream' });
+      // The client takes no signal: the connections its requests are on are cut (a request cut
+      // before its last byte stores nothing), and the put ends now.
+      await untilAborted(this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': 'application/octet-stream' }), signal, () => this.cutRequests());
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       throw this.fail(err, 'put', key);
     }
+  }
+
+  /** Destroys the connections with a request on them (the idle ones stay for the next request). */
+  private cutRequests(): void {
+    for (const sockets of Object.values(this.agent.sockets)) for (const socket of sockets ?? []) socket.destroy();
   }
 
   async get(key: string): Promise<Buffer> {

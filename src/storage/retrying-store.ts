@@ -122,8 +122,8 @@ export class RetryingStore implements ObjectStore, StoreOutages {
     }
   }
 
-  put(key: string, data: Uint8Array | Chunks): Promise<void> {
-    return this.retry(() => this.inner.put(key, data));
+  put(key: string, data: Uint8Array | Chunks, signal?: AbortSignal): Promise<void> {
+    return this.retry(() => this.inner.put(key, data, signal), signal);
   }
 
   get(key: string): Promise<Buffer> {

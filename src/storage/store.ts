@@ -15,8 +15,12 @@ export interface ObjectStore {
   readonly bucket: string;
   /** For messages: endpoint and bucket, never credentials. */
   readonly description: string;
-  /** Writes the whole object in one request (replacing any object under `key`). */
-  put(key: string, data: Uint8Array | Chunks): Promise<void>;
+  /**
+   * Writes the whole object in one request (replacing any object under `key`). When `signal`
+   * aborts, the request is cut at once (the store keeps no part of it) and the put rejects with
+   * the signal's reason.
+   */
+  put(key: string, data: Uint8Array | Chunks, signal?: AbortSignal): Promise<void>;
   /** The whole object; a StoreError naming bucket and key when it is missing. */
   get(key: string): Promise<Buffer>;
   exists(key: string): Promise<boolean>;

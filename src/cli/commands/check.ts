@@ -30,5 +30,6 @@ export const checkCommand = defineCommand({
     const stray = OSCAR_LIMIT_FLAGS.find((f) => given.has(f));
     if (stray && args.limits !== 'oscar') throw new UsageError(`check: --${stray} is for --limits oscar, and this check uses --limits ${args.limits}`);
   },
+  interruptible: true,
   run: async (args, io) => (await import('../ops/check.js')).checkOp(args, io),
 });

@@ -16,5 +16,6 @@ export const predictCommand = defineCommand({
       .option('measured', { type: 'string', describe: 'A run_all CSV to compare with: measured medians and errors per split point' })
       .group(['profile', 'profile_rep', 'seed', 'results_file', 'measured'], 'Prediction:'),
   validate: (args, given) => checkCloudFlags(String(args.cloud), given),
-  run: async (args, io) => (await import('../ops/predict.js')).predict(args, io.out, (line) => io.err(`onnx-manager: warning: ${line}`)),
+  interruptible: true,
+  run: async (args, io) => (await import('../ops/predict.js')).predict(args, io.out, (line) => io.err(`onnx-manager: warning: ${line}`), io.signal),
 });

@@ -18,5 +18,6 @@ export const profileCommand = defineCommand({
   validate: (args, given) => {
     checkCloudFlags(String(args.cloud), given);
   },
-  run: async (args, io) => (await import('../ops/profile.js')).profile(args, io.out, (line) => io.err(`onnx-manager: warning: ${line}`)),
+  interruptible: true,
+  run: async (args, io) => (await import('../ops/profile.js')).profile(args, io.out, (line) => io.err(`onnx-manager: warning: ${line}`), io.signal),
 });

@@ -34,5 +34,6 @@ export const quantModelCommand = defineCommand({
       .option('graph_opt', { type: 'string', choices: GRAPH_OPT_LEVELS, default: DEFAULTS.graphOpt, describe: 'onnxruntime graph optimisation level of both sessions' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
       .conflicts('input_file', ['image_file', 'image_batch']),
-  run: async (args, io) => (await import('../ops/quant-model.js')).quantModel(args, io.out),
+  interruptible: true,
+  run: async (args, io) => (await import('../ops/quant-model.js')).quantModel(args, io.out, io.signal),
 });

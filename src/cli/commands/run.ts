@@ -27,7 +27,8 @@ export const runCommand = defineCommand({
       .option('results_file', { type: 'string', describe: 'Also append the rows to this CSV' })
       .option('verify', { type: 'boolean', default: false, describe: 'Compare the result with the full model run locally' }),
   validate: (args, given) => (needsCut('run', args as { split_layer?: string; cut_file?: string }), checkCloudFlags(String(args.cloud), given)),
-  run: async (args, io) => (await import('../ops/run.js')).run(args, io.out),
+  interruptible: true,
+  run: async (args, io) => (await import('../ops/run.js')).run(args, io),
 });
 
 export const runAllCommand = defineCommand({
@@ -36,5 +37,6 @@ export const runAllCommand = defineCommand({
   example: 'run_all --onnx_file model.onnx --rep 10 --bandwidth 50 --rtt 20 --results_file results/model.csv',
   builder: (y) => withCodecOptions(withLinkOptions(withCloudOptions(withStoreOptions(withSweepOptions(withRuntimeOptions(withInputOptions(withModelOptions(y))))))), true),
   validate: (args, given) => checkCloudFlags(String(args.cloud), given),
+  interruptible: true,
   run: async (args, io) => (await import('../ops/run.js')).runAll(args, io),
 });

@@ -109,11 +109,7 @@ export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
   const config = buildRunConfig({ exec_type: args.exec_type, device_type: args.device_type, threads: args.threads, graph_opt: args.graph_opt } as RunFlags, {});
   if (limits.memory_mb !== undefined) await checkProvider(config.provider, probeModel());
   const jobs = args.jobs ?? availableParallelism();
-  // Ctrl-C (or SIGTERM) stops the measuring processes; nothing is written.
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Ctrl-C (or SIGTERM, through io.signal) stops the measuring processes; nothing is written.
   let r: CheckResult;
   try {
     r = await checkSplits(a, limits, {
@@ -121,19 +117,15 @@ export async function checkOp(args: CheckArgs, io: CliIO): Promise<number> {
       session: cloudSessionOptions(cloudConfigOf(config)),
       seed: args.seed ?? 1,
       jobs,
-      signal: stop.signal,
+      ...(io.signal ? { signal: io.signal } : {}),
       ...(args.points ? { points: args.points } : {}),
       ...(io.isTTY ? { onPart: (done: number, total: number) => io.err(`\rmeasuring peak memory: ${done}/${total} parts\u001b[K`) } : {}),
     });
-  } catch (err) {
-    if (!stop.signal.aborted) throw err;
-    io.err('onnx-manager: check interrupted; nothing written');
-    return 130;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     if (io.isTTY) io.err('\r\u001b[K');
   }
+  // Interrupted as the measuring ended: nothing is written.
+  io.signal?.throwIfAborted();
   const settings = { exec_type: config.execType, threads: config.cloudThreads ?? null, graph_opt: config.graphOptimizationLevel, seed: args.seed ?? 1, jobs };
   const json = jsonOf(a, r, settings);
   await OutputTransaction.run(path.dirname(path.resolve(base)), (tx) => tx.write(`${path.basename(base)}.json`, `${json}\n`));

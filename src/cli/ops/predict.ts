@@ -64,6 +64,7 @@ export async function profileFor(
   link?: Link,
   cloud?: StartingCloud,
   warn?: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<{ profile: LayerProfile; store?: { costs: StoreCosts; store: string } }> {
   if (!args.profile) {
     if (!out) throw new UsageError(`no --profile given: \`onnx-manager profile --onnx_file ${a.model.label}\` makes one (<results>.profile.csv)`);
@@ -71,10 +72,11 @@ export async function profileFor(
     const config = cloud?.config ?? profileConfig(args, link);
     const feeds = randomInputs(a, args.seed ?? DEFAULTS.seed);
     // Only the codecs asked for are measured (raw alone: none).
-    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, codecs: codecsOf(args), ...(cloud ? { cloud } : {}), rep: args.profile_rep ?? PREDICT_PROFILE_REP, ...(warn ? { warn } : {}) });
+    const { profile, store } = await profileModel(a, config, { feeds, storeCosts: true, codecs: codecsOf(args), ...(cloud ? { cloud } : {}), rep: args.profile_rep ?? PREDICT_PROFILE_REP, ...(warn ? { warn } : {}), ...(signal ? { signal } : {}) });
     // Beside the predicted rows: results/m.predict.csv -> results/m.profile.csv.
     const rows = args.results_file?.replace(/\.predict\.csv$/i, '.csv');
     const file = profileFileFor({ onnx_file: a.model.file ?? 'model.onnx', ...(rows ? { results_file: rows } : {}) });
+    signal?.throwIfAborted();
     await writeProfile(file, profile);
     out(`profiled ${a.model.label} on both sides (${config.cloud} cloud); profile written to ${file}`);
     return { profile, ...(store ? { store } : {}) };
@@ -124,8 +126,10 @@ const pct = (v: number) => `${v.toFixed(1)}%`;
 /**
  * The predict operation. Warnings (the cloud side's, the store's, the profile's) go to `sink`, one
  * call each (without it to stderr, as a run's do), and with --json also into the JSON's `warnings`.
+ * An interrupt (`signal`) stops the profiling or the store's measuring at once, with what they
+ * started, and nothing is written.
  */
-export async function predict(args: PredictArgs, out: (s: string) => void, sink: (line: string) => void = warnOnStderr): Promise<number> {
+export async function predict(args: PredictArgs, out: (s: string) => void, sink: (line: string) => void = warnOnStderr, signal?: AbortSignal): Promise<number> {
   const warnings: string[] = [];
   const warn = (line: string) => {
     warnings.push(line);
@@ -136,10 +140,10 @@ export async function predict(args: PredictArgs, out: (s: string) => void, sink:
   const measuredRows = args.measured ? await readMeasured(args.measured) : undefined;
   const link = linkOf(args, measuredRows);
   // Without --profile the cloud side starts (the store, the worker) and the model is analysed while the worker starts.
-  return whileCloudStarts(args.profile ? undefined : profileConfig(args, link), (starting, launched) => predictWith(args, file, measuredRows, link, out, starting, launched, warn, warnings), { warn });
+  return whileCloudStarts(args.profile ? undefined : profileConfig(args, link), (starting, launched) => predictWith(args, file, measuredRows, link, out, starting, launched, warn, warnings, signal), { warn, ...(signal ? { signal } : {}) });
 }
 
-async function predictWith(args: PredictArgs, file: string, measuredRows: MeasuredSplit[] | undefined, link: Link, out: (s: string) => void, starting: Promise<StartingCloud> | undefined, launched: Promise<void> | undefined, warn: (line: string) => void, warnings: readonly string[]): Promise<number> {
+async function predictWith(args: PredictArgs, file: string, measuredRows: MeasuredSplit[] | undefined, link: Link, out: (s: string) => void, starting: Promise<StartingCloud> | undefined, launched: Promise<void> | undefined, warn: (line: string) => void, warnings: readonly string[], signal: AbortSignal | undefined): Promise<number> {
   // The model is analysed once the worker is starting: its start in another process overlaps the analysis here.
   await launched;
   const a = await analyzeFromArgs(args);
@@ -147,7 +151,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   // The payloads' bytes need no profile: worked out while the cloud side may still be starting.
   const config = buildRunConfig(args as RunFlags);
   const early = args.profile ? undefined : allWireBytes(a, await payloadRunOf(config.backend.name, config));
-  const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting, warn);
+  const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting, warn, signal);
   // A run through the profile's backend: an OSCAR job's payloads carry the run's store retry budget, its results a file job's timings.
   const wires = early ?? allWireBytes(a, await payloadRunOf(profile.settings.cloud.backend, config));
   const calibrated = profile.calibrationLink ?? { rttMs: 0 };
@@ -159,7 +163,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
     const note = missingAxisNote(codec, a.splitPoints);
     if (note) warn(note);
   }
-  const measuredCosts = measuredStore ?? (await measureRunStore(config, undefined, warn));
+  const measuredCosts = measuredStore ?? (await measureRunStore(config, undefined, warn, signal));
   const { store } = measuredCosts;
   const costs = withCycleWait(measuredCosts.costs, profile);
   const noisy = noisyStoreLine(costs, os.loadavg(), os.availableParallelism());
@@ -197,6 +201,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
     }
   }
   const rounded = rows.map((r) => roundRow(r));
+  signal?.throwIfAborted();
   await writeCsvFile(file, columns, rounded);
   const comparison = measured ? compare(rows, measured) : undefined;
   const several = codecs.length > 1 || codecs[0] !== 'raw';

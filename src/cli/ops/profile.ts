@@ -18,7 +18,8 @@ import type { RunArgs } from './run.js';
 
 export { profileFileFor };
 
-export async function profile(args: RunArgs, out: (s: string) => void, warn?: (line: string) => void): Promise<number> {
+/** The profile operation; an interrupt (`signal`) stops it at once, with the cloud side it started, and nothing is written. */
+export async function profile(args: RunArgs, out: (s: string) => void, warn?: (line: string) => void, signal?: AbortSignal): Promise<number> {
   const config = buildRunConfig(args as RunFlags);
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   const file = profileFileFor(args);
@@ -28,11 +29,12 @@ export async function profile(args: RunArgs, out: (s: string) => void, warn?: (l
     await launched;
     const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
     const codecs = args.tensor_codec === undefined ? {} : { codecs: [args.tensor_codec].flat() };
-    const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), cloud: (await starting)!, ...codecs, ...(args.rep !== undefined ? { rep: args.rep } : {}), ...(warn ? { warn } : {}) });
+    const { profile: p, measurements } = await profileModel(a, config, { feeds: a.feeds ?? randomInputs(a, args.seed ?? DEFAULTS.seed), cloud: (await starting)!, ...codecs, ...(args.rep !== undefined ? { rep: args.rep } : {}), ...(warn ? { warn } : {}), ...(signal ? { signal } : {}) });
+    signal?.throwIfAborted();
     await writeProfile(file, p);
     report(p, measurements, file, out);
     return 0;
-  }, warn ? { warn } : {});
+  }, { ...(warn ? { warn } : {}), ...(signal ? { signal } : {}) });
 }
 
 function report(p: LayerProfile, measurements: Record<Side, SideMeasurement>, file: string, out: (s: string) => void): void {

@@ -3,10 +3,10 @@
  * model on a batch of samples, and both models' inference time.
  */
 import { realpathSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { GraphOptimizationLevel, SessionOptions } from '../../runtime/session.js';
-import { FileError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
+import { OutputTransaction } from '../../split/output.js';
 import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
 import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
 import { calibrate, type Calibration } from '../../quant/calibrate.js';
@@ -121,7 +121,12 @@ export interface QuantReport {
   comparison: QuantComparison;
 }
 
-export async function quantModel(args: QuantModelArgs, out: (s: string) => void): Promise<void> {
+/**
+ * The quant_model operation. The quantised model is compared under a temporary name beside
+ * --output_file and takes its name only once the comparison is done: an interrupt (`signal`) or a
+ * failure leaves no output file, finished or not.
+ */
+export async function quantModel(args: QuantModelArgs, out: (s: string) => void, signal?: AbortSignal): Promise<void> {
   const { file, output, quantType, convPattern } = checkArgs(args);
   const model = await loadModel(file);
   const external = (model.proto.graph?.initializer ?? []).some((t) => externalRef(model, t));
@@ -133,6 +138,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
   if (args.threads !== undefined) session.intraOpNumThreads = args.threads;
   if (args.graph_opt !== undefined) session.graphOptimizationLevel = args.graph_opt as GraphOptimizationLevel;
   const calibration = args.calibration_batch !== undefined ? await calibrationFor(model, args, session) : undefined;
+  signal?.throwIfAborted();
   const result = quantiseModel(model, {
     quantType,
     perChannel,
@@ -143,13 +149,13 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void)
     ...(calibration ? { calibration: calibration.moments } : {}),
   });
   refuseNothingQuantised(model, result);
-  try {
-    await writeFile(output, result.bytes);
-  } catch (err) {
-    throw new FileError(`cannot write ${output}: ${(err as Error).message}`, { cause: err, file: output });
-  }
   const { samples, source } = await samplesFor(model, args);
-  const comparison = await compareModels(file, output, samples, { session, rounds: args.rounds ?? 5 });
+  const comparison = await OutputTransaction.run(path.dirname(path.resolve(output)), async (tx) => {
+    const written = await tx.write(path.basename(output), result.bytes);
+    const compared = await compareModels(file, tx.temporaryOf(written), samples, { session, rounds: args.rounds ?? 5, ...(signal ? { signal } : {}) });
+    signal?.throwIfAborted();
+    return compared;
+  });
   const report: QuantReport = {
     input: file,
     output,

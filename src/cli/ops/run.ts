@@ -29,6 +29,7 @@ import { groupRows, type SplitStat } from '../../report/results.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
+import { INTERRUPTED_EXIT } from '../interrupt.js';
 import { Progress } from '../progress.js';
 
 export interface RunArgs extends ModelArgs, InputArgs {
@@ -65,18 +66,25 @@ function linkLine(config: RunConfig): string {
   return config.link ? `link edge <-> store: ${describeLink(config.link)} (shaping proxy; the cloud reaches the store directly)` : 'link edge <-> store: direct (no --bandwidth/--rtt)';
 }
 
-/** Starts a run from the flags: the configuration is built once here and carried by the run. */
+/**
+ * Starts a run from the flags: the configuration is built once here and carried by the run. With a
+ * link, `status` hears of each cloud part about to cross it. An interrupt (`signal`) stops the
+ * start at once, and later ends the measuring.
+ */
 async function setUp(
   args: RunArgs,
   a: ModelAnalysis & { feeds?: Record<string, HostTensor> },
+  signal: AbortSignal | undefined,
+  status: (line: string) => void,
   warn?: (line: string) => void,
   config: RunConfig = buildRunConfig(args as RunFlags),
   feeds: Record<string, HostTensor> = feedsOf(args, a),
   preload: readonly SplitPoint[] = [],
-  onPartUpload?: PartUploadListener,
 ): Promise<StartedRun> {
   const codecs = args.tensor_codec === undefined ? [] : [args.tensor_codec].flat();
-  return startRun(a, config, { feeds, preload, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}), ...(onPartUpload ? { onPartUpload } : {}) });
+  const link = config.link;
+  const onPartUpload: PartUploadListener | undefined = link ? (u) => status(partUploadLine(u, link)) : undefined;
+  return startRun(a, config, { feeds, preload, ...(warn ? { warn } : {}), ...(codecs.length ? { tensorCodecs: codecs } : {}), ...(onPartUpload ? { onPartUpload } : {}), ...(signal ? { signal } : {}) });
 }
 
 /** The status line of a cloud part about to cross the link: what, how many bytes, which link, and about how long. */
@@ -140,7 +148,8 @@ function axisNotes(codecs: readonly string[], points: readonly SplitPoint[], out
 /** Largest output difference --verify takes for a match: float rounding of the parts' own kernels. */
 const VERIFY_TOLERANCE = 1e-4;
 
-export async function run(args: RunArgs, out: (s: string) => void): Promise<number> {
+export async function run(args: RunArgs, io: RunIO): Promise<number> {
+  const out = io.out;
   if (!args.split_layer && !args.cut_file) throw new UsageError('run needs --split_layer or --cut_file (see --operation list_layers; use the input name for cloud only)');
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
   let point: SplitPoint;
@@ -149,7 +158,7 @@ export async function run(args: RunArgs, out: (s: string) => void): Promise<numb
   const rep = args.rep ?? DEFAULTS.repRun;
   if (args.results_file) checkOutputFile(args.results_file, 'results_file');
   axisNotes([args.tensor_codec ?? 'raw'].flat(), [point], out);
-  const s = await setUp(args, a, undefined, undefined, undefined, [point]);
+  const s = await setUp(args, a, io.signal, (line) => io.err(`onnx-manager: ${line}`), undefined, undefined, undefined, [point]);
   try {
     const { rows, outputs } = await s.measureSplit(point, rep);
     if (args.results_file) {
@@ -200,28 +209,19 @@ function describeOutput(name: string, t: HostTensor | undefined): string {
   return `${head} top-5: ${top.map((i) => `${i} (${data[i]!.toFixed(4)})`).join(', ')}`;
 }
 
-type RunAllIO = { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean };
+type RunIO = { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean; signal?: AbortSignal };
 
 /** Said when a sweep is interrupted before its first row: what was started is stopped, nothing was written. */
 const INTERRUPTED_AT_START = 'onnx-manager: interrupted before the first row; nothing measured';
 
-export async function runAll(args: RunArgs, io: RunAllIO): Promise<number> {
-  // Ctrl-C (or SIGTERM) from the first moment to the last: during the start it stops what was
-  // started (the worker, the embedded store, the link's proxy) once it is up; during the sweep it
-  // ends the sweep after the row in progress (--resume continues it); during the close it waits.
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await sweepAll(args, io, stop.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-}
-
-async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promise<number> {
+/**
+ * Ctrl-C (or SIGTERM, through io.signal) from the first moment to the last: during the start it
+ * stops at once what was started (the worker, the embedded store, the link's proxy and the upload
+ * crossing it); during the sweep it ends the sweep, cutting the row in progress (--resume
+ * continues it), and the rows measured are summed up; during the close it waits.
+ */
+export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
+  const signal = io.signal ?? new AbortController().signal;
   const out = io.out;
   if (args.resume && !args.results_file) throw new UsageError(resumeWithoutFile(args));
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
@@ -254,19 +254,19 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
   }
   const interruptedAtStart = () => {
     io.err(INTERRUPTED_AT_START);
-    return 130;
+    return INTERRUPTED_EXIT;
   };
   if (signal.aborted) return interruptedAtStart();
   // The progress starts before the run does: over a slow link, putting the cloud parts while the cloud side starts takes a while.
   const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
   const doneInPlan = selected.reduce((n, p) => n + doneAt(p), 0);
   progress.advance(doneInPlan, '');
-  const link = config.link;
   let s: StartedRun;
   try {
-    s = await setUp(args, a, (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds, todo, link ? (u) => progress.note(partUploadLine(u, link)) : undefined);
+    s = await setUp(args, a, signal, (line) => progress.note(line), (line) => io.err(`onnx-manager: warning: ${line}`), config, feeds, todo);
   } catch (err) {
     progress.stop();
+    if (signal.aborted) return interruptedAtStart();
     throw err;
   }
   if (signal.aborted) {
@@ -323,6 +323,8 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
     };
     if (splits) opts.splits = splits;
     await s.sweep(opts).catch((err: unknown) => {
+      // Interrupted: the row in progress is cut, the rows before it stay.
+      if (signal.aborted) return;
       if (!(err instanceof StoreUnavailableError)) throw err;
       storeGone = err;
     });
@@ -371,7 +373,7 @@ async function sweepAll(args: RunArgs, io: RunAllIO, signal: AbortSignal): Promi
     }
   }
   // Failed rows are in the results (and the summary complete), but the sweep is not a success.
-  if (signal.aborted) return 130;
+  if (signal.aborted) return INTERRUPTED_EXIT;
   return failed > 0 || storeGone ? 1 : 0;
 }
 

@@ -1,0 +1,144 @@
+/**
+ * Ctrl-C (SIGINT) or SIGTERM of the operations that start processes, move bytes over the link or
+ * write a file: the tool stops at once (a slow upload to the store is cut, not waited for), stops
+ * everything it started (the worker, the embedded store, the link's proxy), leaves no output or
+ * half-written file, says in one line that it was interrupted and exits 130.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { encodeModel } from '../../src/onnx/codec.js';
+import { GraphBuilder } from '../models/builder.js';
+import { projectRoot } from '../models/zoo.js';
+import { childrenOf, endsWithin, until } from '../processes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-interrupt-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * An MLP whose middle Gemm holds 8 MiB of weights: its cloud part takes over a minute to cross a
+ * 1 Mbit/s link, so an interrupt that waited for the upload would be seen waiting.
+ */
+function wideMlp(): string {
+  const g = new GraphBuilder('wide_mlp', 7);
+  let x = g.input('input', [1, 256]);
+  x = g.relu(g.gemm(x, 256));
+  x = g.relu(g.gemm(x, 8192));
+  g.output(g.gemm(x, 10), 'logits');
+  const file = join(dir, 'wide_mlp.onnx');
+  writeFileSync(file, encodeModel(g.build()));
+  return file;
+}
+const model = wideMlp();
+
+/** How long the tool may take to end after the interrupt; the upload it must not wait for takes over 60 s. */
+const ENDS_WITHIN_MS = 20_000;
+
+/** The CLI as a user starts it, in `cwd`, with its temporary folders (the embedded store's) in `tmp`; its child processes recorded as they appear. */
+function start(args: string[], cwd: string, tmp: string) {
+  const bin = join(projectRoot(), 'dist', 'src', 'cli', 'bin.js');
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const said = { out: '', err: '' };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (said.out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (said.err += d));
+  const children = new Set<number>();
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  child.once('close', (code, signal) => (exit = { code, signal }));
+  const watch = setInterval(() => {
+    for (const pid of childrenOf(child.pid!)) children.add(pid);
+  }, 10);
+  return {
+    child,
+    said,
+    children,
+    get exit() {
+      return exit;
+    },
+    /** The exit, once the tool has ended (within `ms`); undefined when it is still running then (it is killed). */
+    async ended(ms: number) {
+      const ok = await until(() => exit !== undefined, ms);
+      clearInterval(watch);
+      if (!ok) {
+        child.kill('SIGKILL');
+        for (const pid of children) process.kill(pid, 'SIGKILL');
+      }
+      return exit;
+    },
+  };
+}
+
+type Started = ReturnType<typeof start>;
+
+/** A fresh working folder and temporary folder for one run. */
+function folders(name: string): { cwd: string; tmp: string } {
+  const cwd = join(dir, name);
+  const tmp = join(cwd, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  return { cwd, tmp };
+}
+
+/** Sends `signal` once `ready()` holds (polled; the run fails if it never does), then checks the tool ended as an interrupted run should. */
+async function interruptWhen(run: Started, ready: () => boolean, signal: NodeJS.Signals, message: string): Promise<void> {
+  const seen = await until(() => ready() || run.exit !== undefined, 60_000);
+  assert.ok(seen && run.exit === undefined, `the moment to interrupt never came (exit ${JSON.stringify(run.exit)}): ${run.said.err}`);
+  run.child.kill(signal);
+  const exit = await run.ended(ENDS_WITHIN_MS);
+  assert.ok(exit, `still running ${ENDS_WITHIN_MS / 1000} s after ${signal}: ${run.said.err}`);
+  for (const pid of run.children) {
+    const ended = await endsWithin(pid, 2000);
+    if (!ended) process.kill(pid, 'SIGKILL');
+    assert.ok(ended, `child process ${pid} left running after ${signal}`);
+  }
+  assert.deepEqual(exit, { code: 130, signal: null }, `exit after ${signal}: ${run.said.err}`);
+  assert.equal(run.said.err.trim().split('\n').at(-1), message, run.said.err);
+}
+
+/** What a run left in its working folder, and whether the embedded store's folder is gone. */
+function leftIn(cwd: string, tmp: string): { files: string[]; storeFolders: string[] } {
+  const files = (function walk(d: string): string[] {
+    return readdirSync(d, { withFileTypes: true }).filter((e) => join(d, e.name) !== tmp).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)).map((f) => join(e.name, f)) : [e.name]));
+  })(cwd);
+  return { files, storeFolders: readdirSync(tmp).filter((f) => f.startsWith('onnx-manager-s3-')) };
+}
+
+const uploading = (run: Started) => () => /putting .* in the store over the link/.test(run.said.err);
+
+describe('an interrupt', () => {
+  it('during run_all\'s upload of a cloud part over a slow link cuts the upload and stops everything (exit 130, one line)', async () => {
+    const { cwd, tmp } = folders('run-all');
+    const run = start(['run_all', '--onnx_file', model, '--bandwidth', '1', '--rtt', '20', '--rep', '1', '--warmup', '0', '--results_file', 'rows.csv'], cwd, tmp);
+    await interruptWhen(run, uploading(run), 'SIGINT', 'onnx-manager: interrupted before the first row; nothing measured');
+    assert.ok(run.children.size > 0, 'the worker had started');
+    assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+  });
+
+  it('during run\'s upload of the cloud part over a slow link cuts the upload and stops everything (exit 130, one line)', async () => {
+    const { cwd, tmp } = folders('run');
+    const run = start(['run', '--onnx_file', model, '--split_layer', 'input', '--bandwidth', '1', '--rtt', '20', '--rep', '1', '--warmup', '0', '--results_file', 'rows.csv'], cwd, tmp);
+    await interruptWhen(run, uploading(run), 'SIGINT', 'onnx-manager: run interrupted; nothing written');
+    assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+  });
+
+  for (const op of ['profile', 'predict'] as const) {
+    it(`of ${op} once its worker runs stops the worker and the store, and writes nothing (exit 130, one line)`, async () => {
+      const { cwd, tmp } = folders(op);
+      const run = start([op, '--onnx_file', model, '--results_file', join('results', `wide.${op === 'predict' ? 'predict.' : ''}csv`)], cwd, tmp);
+      await interruptWhen(run, () => run.children.size > 0, 'SIGINT', `onnx-manager: ${op} interrupted; nothing written`);
+      assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+    });
+  }
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`of quant_model (${signal}) while it compares leaves no output file, finished or not (exit 130, one line)`, async () => {
+      const { cwd, tmp } = folders(`quant-${signal}`);
+      // Enough timing rounds that the comparison is still going when the file has appeared.
+      const run = start(['quant_model', '--onnx_file', model, '--quant_type', 'QInt8', '--output_file', 'out.quant.onnx', '--rounds', '100000'], cwd, tmp);
+      await interruptWhen(run, () => readdirSync(cwd).some((f) => f.startsWith('out.quant.onnx')), signal, 'onnx-manager: quant_model interrupted; nothing written');
+      assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+      assert.ok(!existsSync(join(cwd, 'out.quant.onnx')));
+    });
+  }
+});
