@@ -68,10 +68,26 @@ function checkAllocatable(label: string, name: string, elemType: number, dims: r
   }
 }
 
-/** An --input_shape with a dimension of 0: refused here, not by onnxruntime's log line and 'inference failed' once it runs. */
-function checkGivenShape(name: string, given: readonly number[]): void {
+/**
+ * An --input_shape onnxruntime would refuse once it runs ('inference failed: Invalid rank' or
+ * 'Got invalid dimensions'): a dimension of 0, another rank than the model declares, or another
+ * value where the model fixes a dimension. Refused here, before anything starts.
+ */
+function checkGivenShape(name: string, given: readonly number[], declared: ValueInfoProto): void {
+  const flag = `--input_shape ${name}:${given.join('x')}`;
   const zero = given.indexOf(0);
-  if (zero >= 0) throw new UsageError(`--input_shape ${name}:${given.join('x')}: a dimension of 0 (at position ${zero}); input '${name}' needs every dimension at least 1`);
+  if (zero >= 0) throw new UsageError(`${flag}: a dimension of 0 (at position ${zero}); input '${name}' needs every dimension at least 1`);
+  const dims = declared.type?.tensorType?.shape?.dim;
+  if (!dims) return; // the model declares no shape: any is taken
+  const fixed = dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1));
+  const text = fixed.map((d, i) => (d >= 0 ? String(d) : dims[i]!.dimParam || '?')).join('x') || 'a scalar';
+  if (given.length !== fixed.length) {
+    throw new UsageError(`${flag}: ${given.length} dimensions, but input '${name}' has ${fixed.length} (the model declares ${text})`);
+  }
+  const wrong = fixed.findIndex((d, i) => d >= 0 && d !== given[i]);
+  if (wrong >= 0) {
+    throw new UsageError(`${flag}: dimension ${wrong} is ${given[wrong]}, but the model fixes it at ${fixed[wrong]} for input '${name}' (declared ${text}); only its free dimensions can be chosen`);
+  }
 }
 
 /** The concrete shape each model input is run with: declared dims, symbolic batch bound, overrides applied. */
@@ -87,7 +103,7 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
     if (!tt?.elemType) throw new SplitError(`${model.label}: input '${name}' is not a tensor with a known element type`);
     const given = options.inputShapes?.[name];
     if (given) {
-      checkGivenShape(name, given);
+      checkGivenShape(name, given, v);
       checkAllocatable(model.label, name, tt.elemType, given);
       out.set(name, { elemType: tt.elemType, dims: [...given] });
       continue;
