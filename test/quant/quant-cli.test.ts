@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { modelFromBytes } from '../../src/onnx/model.js';
+import { int8Saturates } from '../../src/quant/int8-saturation.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { cli } from '../cli-helper.js';
 import { tempDirs, writeZooModel } from '../helpers.js';
@@ -161,10 +162,37 @@ describe('quant_model command', () => {
     oneLine(await cli(['quant_model', '--onnx_file', join(dir, 'missing.onnx'), '--quant_type', 'QInt8']), /missing\.onnx: no such file/);
     oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--output_file', join(dir, '.', 'lenet5.onnx')]), /is the input model/);
     oneLine(await cli(['quant_model', '--onnx_file', file]), /quant_type/);
+    oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QUInt8', '--reduce_range']), /^onnx-manager: --reduce_range applies to QInt8 weights only/);
     // Every quantisable node excluded: nothing to quantise, nothing written.
     const weighted = modelFromBytes(readFileSync(file)).proto.graph!.node!.filter((n) => ['Conv', 'Gemm', 'MatMul'].includes(n.opType!)).map((n) => n.name!);
     oneLine(await cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--exclude_nodes', ...weighted]), /no MatMul, Gemm or Conv with a constant float32 weight to quantise \(\d+ left as they are; the first: .*\); nothing written$/);
     assert.deepEqual(readdirSync(dir), ['lenet5.onnx']);
     assert.ok(modelFromBytes(readFileSync(file)).proto.graph!.node!.some((n) => n.opType === 'Conv'), 'the input is as it was');
+  });
+
+  it('--reduce_range gives the integer ops 7-bit weights and says so; --no-reduce_range 8; the default follows this CPU and says why', async () => {
+    const dir = await temp('quant-range');
+    const file = writeZooModel('lenet5', dir);
+    const integerMax = (f: string): number => {
+      const g = modelFromBytes(readFileSync(f)).proto.graph!;
+      const names = new Set((g.node ?? []).filter((n) => n.opType === 'MatMulInteger' || n.opType === 'ConvInteger').map((n) => n.input![1]!));
+      const q = (g.initializer ?? []).filter((t) => names.has(t.name!)).flatMap((t) => [...new Int8Array(t.rawData!.buffer, t.rawData!.byteOffset, t.rawData!.byteLength)]);
+      assert.ok(q.length > 0, 'integer ops with weights');
+      return Math.max(...q.map(Math.abs));
+    };
+    const quant = (out: string, ...extra: string[]) => cli(['quant_model', '--onnx_file', file, '--quant_type', 'QInt8', '--conv_pattern', 'integer', '--batch', '1', '--rounds', '1', '--output_file', join(dir, out), ...extra]);
+    const on = await quant('on.onnx', '--reduce_range');
+    assert.equal(on.code, 0, on.err);
+    assert.match(on.out, /^weights of the \d+ node\(s\) run as MatMulInteger or ConvInteger take 7 bits \(\[-63, 63\]\): --reduce_range$/m);
+    assert.equal(integerMax(join(dir, 'on.onnx')), 63);
+    const off = await quant('off.onnx', '--no-reduce_range');
+    assert.equal(off.code, 0, off.err);
+    assert.match(off.out, /^weights of the \d+ node\(s\) run as MatMulInteger or ConvInteger take 8 bits \(\[-127, 127\]\): --no-reduce_range$/m);
+    assert.equal(integerMax(join(dir, 'off.onnx')), 127);
+    const auto = await quant('auto.onnx', '--json');
+    assert.equal(auto.code, 0, auto.err);
+    const saturates = int8Saturates();
+    assert.deepEqual(JSON.parse(auto.out).reduceRange, { on: saturates, by: 'cpu' });
+    assert.equal(integerMax(join(dir, 'auto.onnx')), saturates ? 63 : 127);
   });
 });

@@ -19,6 +19,10 @@ export const quantModelCommand = defineCommand({
       })
       .option('balance_kernels', { type: 'boolean', default: true, describe: "Round each Conv kernel so that its sum stays within half a step of the float kernel's (--no-balance_kernels: every weight to nearest)" })
       .option('fold_batchnorm', { type: 'boolean', describe: 'Fold a BatchNormalization after a Conv into it before quantising (default: with --per_channel only)' })
+      .option('reduce_range', {
+        type: 'boolean',
+        describe: "QInt8: 7-bit weights for the nodes that run as MatMulInteger or ConvInteger, whose u8s8 kernels on an x86-64 CPU without VNNI add products in 16 bits and saturate with 8 (default: on when this machine's CPU lacks VNNI; give it when the model will run on such a CPU, --no-reduce_range when it never will)",
+      })
       .option('exclude_nodes', { type: 'array', string: true, describe: 'Conv, MatMul or Gemm nodes (names, or first outputs) left in float' })
       .option('calibration_batch', {
         type: 'string',

@@ -10,7 +10,7 @@ import { OutputTransaction } from '../../split/output.js';
 import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
 import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
 import { calibrate, type Calibration } from '../../quant/calibrate.js';
-import { CONV_PATTERNS, QUANT_TYPES, quantiseModel, type ConvPattern, type QuantiseResult, type QuantType } from '../../quant/quantise.js';
+import { CONV_PATTERNS, QUANT_TYPES, quantiseModel, reducedRange, type ConvPattern, type QuantiseResult, type QuantType } from '../../quant/quantise.js';
 import { createSession } from '../../runtime/ort.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { analyzeModel } from '../../split/analysis.js';
@@ -25,6 +25,7 @@ export interface QuantModelArgs extends InputArgs {
   per_channel?: boolean;
   fold_batchnorm?: boolean;
   balance_kernels?: boolean;
+  reduce_range?: boolean;
   conv_pattern?: string;
   exclude_nodes?: string[];
   calibration_batch?: string;
@@ -62,6 +63,7 @@ function checkArgs(args: QuantModelArgs): { file: string; output: string; quantT
   if (!CONV_PATTERNS.includes(convPattern)) throw new UsageError(`--conv_pattern must be one of ${CONV_PATTERNS.join(', ')}, got '${args.conv_pattern}'`);
   const output = args.output_file ?? defaultQuantPath(file);
   if (samePath(output, file)) throw new UsageError(`--output_file ${output} is the input model; quant_model never writes over it (and compares against it)`);
+  if (args.reduce_range !== undefined && quantType !== 'QInt8') throw new UsageError(`--reduce_range applies to QInt8 weights only (uint8 weights of --quant_type ${quantType} do not saturate)`);
   return { file, output, quantType, convPattern };
 }
 
@@ -107,6 +109,11 @@ export interface QuantReport {
   quantType: QuantType;
   perChannel: boolean;
   convPattern: ConvPattern;
+  /**
+   * Whether the weights of the nodes that run as MatMulInteger or ConvInteger took 7 bits, and
+   * why: --reduce_range given, or this machine's CPU lacks VNNI (default).
+   */
+  reduceRange: { on: boolean; by: 'flag' | 'cpu' };
   bytesBefore: number;
   bytesAfter: number;
   sizeRatio: number;
@@ -144,6 +151,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void,
     perChannel,
     convPattern,
     balanceKernels: args.balance_kernels !== false,
+    ...(args.reduce_range !== undefined ? { reduceRange: args.reduce_range } : {}),
     ...(args.fold_batchnorm !== undefined ? { foldBatchNorm: args.fold_batchnorm } : {}),
     ...(args.exclude_nodes !== undefined ? { excludeNodes: args.exclude_nodes.map(String) } : {}),
     ...(calibration ? { calibration: calibration.moments } : {}),
@@ -162,6 +170,7 @@ export async function quantModel(args: QuantModelArgs, out: (s: string) => void,
     quantType,
     perChannel,
     convPattern,
+    reduceRange: { on: reducedRange({ quantType, ...(args.reduce_range !== undefined ? { reduceRange: args.reduce_range } : {}) }), by: args.reduce_range !== undefined ? 'flag' : 'cpu' },
     bytesBefore: model.bytes.length,
     bytesAfter: result.bytes.length,
     sizeRatio: result.bytes.length / model.bytes.length,
@@ -206,6 +215,12 @@ export function reportLines(r: QuantReport): string[] {
   const how = [...byAs].map(([k, n]) => `${n} ${k}`).join(', ');
   lines.push(`quantised ${r.quantised.length} node(s) to ${r.quantType}${r.perChannel ? ' per channel' : ' per tensor'}: ${how || 'none'}`);
   for (const s of r.skipped) lines.push(`  left as float: ${s.opType} ${s.node} (${s.reason})`);
+  const integer = r.quantised.filter((q) => q.as === 'MatMulInteger' || q.as === 'ConvInteger').length;
+  if (integer > 0 && r.quantType === 'QInt8') {
+    const why = r.reduceRange.by === 'flag' ? (r.reduceRange.on ? '--reduce_range' : '--no-reduce_range') : r.reduceRange.on ? 'this CPU has no VNNI, and its int8 kernels would saturate with 8' : 'this CPU has VNNI';
+    const hint = r.reduceRange.by === 'cpu' ? (r.reduceRange.on ? '' : '; give --reduce_range if the model will run on an x86-64 CPU without VNNI') : '';
+    lines.push(`weights of the ${integer} node(s) run as MatMulInteger or ConvInteger take ${r.reduceRange.on ? '7 bits ([-63, 63])' : '8 bits ([-127, 127])'}: ${why}${hint}`);
+  }
   if (r.calibration) lines.push(`rounded the weights of ${r.calibration.nodes} node(s) on ${r.calibration.count} calibration samples of ${r.calibration.source} (GPTQ)`);
   if (r.folded.length > 0) lines.push(`folded ${r.folded.length} BatchNormalization node(s) into the Conv before them`);
   if (r.upgrade) lines.push(`moved from opset ${r.upgrade.from} to 11 for DynamicQuantizeLinear; rewrote ${r.upgrade.rewritten.length} node(s) whose signature changed`);
