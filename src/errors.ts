@@ -39,8 +39,11 @@ export class UnknownSplitError extends SplitError {}
 /** Bad command-line or API arguments. */
 export class UsageError extends OnnxManagerError {}
 
-/** A file could not be read or written. */
+/** A file named by the user could not be read, or is not what it should be. */
 export class FileError extends OnnxManagerError {}
+
+/** A file the tool writes could not be written (no space, no permission): not a fault of the input. */
+export class WriteError extends FileError {}
 
 /** The object store failed: unreachable endpoint, rejected credentials, missing bucket or object. */
 export class StoreError extends OnnxManagerError {

@@ -6,7 +6,7 @@
  */
 
 // Errors: every error a caller can cause is one of these.
-export { FileError, GraphError, OnnxFormatError, OnnxManagerError, SplitError, StoreError, TimeoutError, UnknownSplitError, UsageError, messageLine } from './errors.js';
+export { FileError, GraphError, OnnxFormatError, OnnxManagerError, SplitError, StoreError, TimeoutError, UnknownSplitError, UsageError, WriteError, messageLine } from './errors.js';
 export { RuntimeError } from './runtime/ort.js';
 export { SweepError } from './profile/sweep.js';
 export { BackendError } from './backends/worker-client.js';

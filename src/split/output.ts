@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { FileError } from '../errors.js';
+import { WriteError } from '../errors.js';
 import type { AssembledPart } from './assemble.js';
 import { writeSegments } from './external-data.js';
 import { Chunks } from '../proto/writer.js';
@@ -31,7 +31,7 @@ export class OutputTransaction {
       if (first) this.createdDirs.push(first);
       this.knownDirs.add(dir);
     } catch (err) {
-      throw new FileError(`${dir}: cannot create folder (${(err as Error).message})`, { cause: err, file: dir });
+      throw new WriteError(`${dir}: cannot create folder (${(err as Error).message})`, { cause: err, file: dir });
     }
   }
 
@@ -43,12 +43,12 @@ export class OutputTransaction {
     this.pending.push({ tmp, final });
     const chunks = data instanceof Chunks ? data.parts : [typeof data === 'string' ? Buffer.from(data, 'utf8') : data];
     const handle = await open(tmp, 'w').catch((err) => {
-      throw new FileError(`${final}: cannot write (${(err as Error).message})`, { cause: err, file: final });
+      throw new WriteError(`${final}: cannot write (${(err as Error).message})`, { cause: err, file: final });
     });
     try {
       await handle.writev(chunks);
     } catch (err) {
-      throw new FileError(`${final}: write failed (${(err as Error).message})`, { cause: err, file: final });
+      throw new WriteError(`${final}: write failed (${(err as Error).message})`, { cause: err, file: final });
     } finally {
       await handle.close();
     }
@@ -86,7 +86,7 @@ export class OutputTransaction {
       try {
         await rename(p.tmp, p.final);
       } catch (err) {
-        throw new FileError(`${p.final}: cannot move into place (${(err as Error).message})`, { cause: err, file: p.final });
+        throw new WriteError(`${p.final}: cannot move into place (${(err as Error).message})`, { cause: err, file: p.final });
       }
       this.moved.push(p.final);
     }

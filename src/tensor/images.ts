@@ -17,14 +17,14 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { OnnxManagerError, UsageError } from '../errors.js';
+import { FileError, UsageError } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { Normalisation } from './normalisation.js';
 
 export { NORMALISATION_PRESETS, type Normalisation } from './normalisation.js';
 
 /** A file that is missing, not an image, or an image folder without images. */
-export class ImageError extends OnnxManagerError {}
+export class ImageError extends FileError {}
 
 export type ImageDType = 'float32' | 'uint8' | 'float16';
 export type ImageFit = 'fill' | 'cover' | 'contain';

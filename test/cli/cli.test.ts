@@ -149,8 +149,8 @@ describe('onnx-manager CLI', () => {
     writeFileSync(text, 'this is not a model\n');
     const lenet = writeZooModel('lenet5', dir);
     const cases: [string[], RegExp, number][] = [
-      [['--operation', 'list_layers', '--onnx_file', text], /notes\.onnx: not a valid ONNX model/, 1],
-      [['--operation', 'list_layers', '--onnx_file', join(dir, 'missing.onnx')], /missing\.onnx: no such file/, 1],
+      [['--operation', 'list_layers', '--onnx_file', text], /notes\.onnx: not a valid ONNX model/, 2],
+      [['--operation', 'list_layers', '--onnx_file', join(dir, 'missing.onnx')], /missing\.onnx: no such file/, 2],
       [['--operation', 'list_layers'], /list_layers needs --onnx_file/, 2],
       [['--operation', 'nonsense'], /unknown operation 'nonsense' \(one of: list_layers, .*data_processing\)/, 2],
       [['--onnx_file', lenet], /missing operation \(one of: list_layers/, 2],
@@ -181,11 +181,11 @@ describe('onnx-manager CLI', () => {
     const bad = join(dir, 'empty.onnx');
     writeFileSync(bad, '');
     const r = spawnSync(process.execPath, [bin, '--operation', 'print_model', '--onnx_file', bad], { encoding: 'utf8' });
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^onnx-manager: .*empty\.onnx: .*\n$/);
     const v = spawnSync(process.execPath, [bin, '--operation', 'print_model', '--onnx_file', bad, '--verbose'], { encoding: 'utf8' });
-    assert.equal(v.status, 1);
+    assert.equal(v.status, 2);
     assert.match(v.stderr, /\n\s+at /);
     const h = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     assert.equal(h.status, 0);

@@ -168,7 +168,7 @@ describe('a cut given as a node set', () => {
     await writeFile(open, JSON.stringify({ edge_nodes: edgeNodeNames(a.index, [b2Last]) }));
     for (const op of [['split_model', '--onnx_path', join(dir, 'x')], ['run']]) {
       const bad = await cli(['--operation', op[0]!, '--onnx_file', model, '--cut_file', open, ...op.slice(1)]);
-      assert.equal(bad.code, 1);
+      assert.equal(bad.code, 2, bad.err);
       assert.equal(bad.errLines.length, 1, bad.err);
       assert.match(bad.err, /not closed under predecessors: 'relu_\d+' \(Relu\) reads/);
     }
