@@ -8,7 +8,7 @@
 import type { CommandDef, CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { errorText, reportFailure } from './failure.js';
-import { INTERRUPTED_EXIT, whileInterruptible } from './interrupt.js';
+import { endingOnInterrupt, INTERRUPTED_EXIT, whileInterruptible } from './interrupt.js';
 import { baseParser, defaultIO, givenFlags, parseArgs } from './parse.js';
 import { modelFromFolder, pythonBooleans } from './flags.js';
 
@@ -133,6 +133,7 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
   const verbose = parsed.args.verbose === true;
   if (!chosen) return missing();
   const { def, args } = chosen;
+  const interrupted = () => io.err(`${TOOL}: ${def.name} interrupted; nothing written`);
   const run = async (signal?: AbortSignal): Promise<number> => {
     try {
       def.validate?.(args, givenFlags(resolved.argv));
@@ -144,11 +145,11 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
       // Whatever the interrupted operation threw while it stopped, the interrupt is what happened.
       if (signal?.aborted) {
         if (verbose) io.err(`${TOOL}: ${errorText(err, true)}`);
-        io.err(`${TOOL}: ${def.name} interrupted; nothing written`);
+        interrupted();
         return INTERRUPTED_EXIT;
       }
       return reportFailure(TOOL, err, verbose, io.err);
     }
   };
-  return def.interruptible ? whileInterruptible(run) : run();
+  return def.interruptible ? whileInterruptible(run) : endingOnInterrupt(interrupted, run);
 }

@@ -4,12 +4,30 @@
  * any folders created for them are removed.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { WriteError } from '../errors.js';
 import type { AssembledPart } from './assemble.js';
 import { writeSegments } from './external-data.js';
 import { Chunks } from '../proto/writer.js';
+
+/**
+ * Transactions neither committed nor rolled back. Should the process exit first (Ctrl-C of an
+ * operation that takes no abort signal ends it with process.exit), its 'exit' listener removes
+ * what they half-wrote, as a rollback would.
+ */
+const unfinished = new Set<OutputTransaction>();
+let exitListener = false;
+
+function track(tx: OutputTransaction): void {
+  unfinished.add(tx);
+  if (exitListener) return;
+  exitListener = true;
+  process.on('exit', () => {
+    for (const t of unfinished) t.rollbackSync();
+  });
+}
 
 export class OutputTransaction {
   private readonly pending: { tmp: string; final: string }[] = [];
@@ -22,7 +40,9 @@ export class OutputTransaction {
   /** Bytes written so far. */
   bytesWritten = 0;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    track(this);
+  }
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
@@ -93,6 +113,7 @@ export class OutputTransaction {
     this.pending.length = 0;
     this.moved.length = 0;
     this.createdDirs.length = 0;
+    unfinished.delete(this);
   }
 
   /** Removes the temporaries, the files a failed commit already moved into place, and the folders this transaction created. */
@@ -105,6 +126,17 @@ export class OutputTransaction {
     for (const d of this.createdDirs.reverse()) await rm(d, { recursive: true, force: true });
     this.createdDirs.length = 0;
     this.knownDirs.clear();
+    unfinished.delete(this);
+  }
+
+  /** The rollback, synchronously: for the process's 'exit', where nothing asynchronous runs any more. */
+  rollbackSync(): void {
+    for (const f of [...this.pending.map((p) => p.tmp), ...this.moved]) rmSync(f, { force: true });
+    for (const d of [...this.createdDirs].reverse()) rmSync(d, { recursive: true, force: true });
+    this.pending.length = 0;
+    this.moved.length = 0;
+    this.createdDirs.length = 0;
+    unfinished.delete(this);
   }
 
   /** Runs `fn`, committing when it succeeds and rolling back when it throws. */

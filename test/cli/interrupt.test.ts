@@ -1,6 +1,6 @@
 /**
  * Ctrl-C (SIGINT) or SIGTERM of the operations that start processes, move bytes over the link or
- * write a file: the tool stops at once (a slow upload to the store is cut, not waited for), stops
+ * write files (split_model_all's hundreds of parts among them): the tool stops at once (a slow upload to the store is cut, not waited for), stops
  * everything it started (the worker, the embedded store, the link's proxy), leaves no output or
  * half-written file, says in one line that it was interrupted and exits 130.
  */
@@ -141,4 +141,27 @@ describe('an interrupt', () => {
       assert.ok(!existsSync(join(cwd, 'out.quant.onnx')));
     });
   }
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`of split_model_all (${signal}) while it writes the parts removes every temporary file and the folder it made (exit 130, one line)`, async () => {
+      const rec = join(projectRoot(), 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_PP-OCRv4_rec_infer.onnx');
+      const { cwd, tmp } = folders(`split-all-${signal}`);
+      // 426 split points, 850 parts of up to 10 MB: written for many seconds, so the interrupt falls among the writes.
+      const run = start(['split_model_all', '--onnx_file', rec, '--input_shape', 'x:1x3x48x320', '--onnx_path', 'parts'], cwd, tmp);
+      const written = () => (existsSync(join(cwd, 'parts')) ? readdirSync(join(cwd, 'parts'), { recursive: true }).length : 0);
+      await interruptWhen(run, () => written() >= 20, signal, 'onnx-manager: split_model_all interrupted; nothing written');
+      assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+      assert.ok(!existsSync(join(cwd, 'parts')), 'the folder it made is gone');
+    });
+  }
+
+  it('of split_model_all into a folder that held files before leaves those files and only them', async () => {
+    const rec = join(projectRoot(), 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_PP-OCRv4_rec_infer.onnx');
+    const { cwd, tmp } = folders('split-all-kept');
+    mkdirSync(join(cwd, 'parts'));
+    writeFileSync(join(cwd, 'parts', 'notes.txt'), 'mine\n');
+    const run = start(['split_model_all', '--onnx_file', rec, '--input_shape', 'x:1x3x48x320', '--onnx_path', 'parts'], cwd, tmp);
+    await interruptWhen(run, () => readdirSync(join(cwd, 'parts'), { recursive: true }).length >= 20, 'SIGINT', 'onnx-manager: split_model_all interrupted; nothing written');
+    assert.deepEqual(leftIn(cwd, tmp), { files: [join('parts', 'notes.txt')], storeFolders: [] });
+  });
 });
