@@ -342,10 +342,11 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   const all = [...previous, ...rows] as Record<string, string | number>[];
   const summary = await writeSummary(file, all);
   const failed = rows.filter((r) => r.status !== 'ok').length;
-  const planned = plannedWords(selected.filter((p) => !runsNoCloudPart(a, p)).length, codecs.length > 1 ? selected.filter((p) => runsNoCloudPart(a, p)).map((p) => p.index) : [], rep, codecs);
+  const planned = plannedWords(selected.length, codecs.length > 1 ? selected.filter((p) => runsNoCloudPart(a, p)).map((p) => p.index) : [], rep, codecs);
   const stopped = signal.aborted || storeGone !== undefined;
   // A resumed sweep's plan is this run's --splits and --rep: its rows, how many of them the file had
-  // (ok rows, of the same split point, repetition and codec), and the file's rows from before in all.
+  // (ok rows, of the same split point, repetition and codec; of any codec for a split point that
+  // sends nothing), and the file's rows from before in all.
   const resumed = `for ${planned} (${plannedRows} rows; ${doneInPlan} were in the file already, among its ${previous.length} rows from before)`;
   const count = previous.length
     ? `${rows.length} rows ${stopped ? 'before the sweep stopped,' : 'measured now'} ${resumed}`
@@ -381,13 +382,14 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
 }
 
 /**
- * The sweep's plan in words: split points x repetitions (x tensor codecs); with several codecs,
- * the split points that send nothing (`alone`, measured under the first codec only) apart, so
- * that the words add up to the rows.
+ * The sweep's plan in words: `count` split points x repetitions (x tensor codecs); with several
+ * codecs, the split points among them that send nothing (`alone`, measured under the first codec
+ * only) apart, so that the words add up to the rows.
  */
-function plannedWords(sent: number, alone: readonly number[], rep: number, codecs: readonly string[]): string {
+function plannedWords(count: number, alone: readonly number[], rep: number, codecs: readonly string[]): string {
   const points = (n: number) => `${n} split point${n === 1 ? '' : 's'}`;
-  if (alone.length === 0) return `${points(sent)} x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
+  if (alone.length === 0) return `${points(count)} x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
+  const sent = count - alone.length;
   const once = `split point${alone.length === 1 ? '' : 's'} ${alone.join(', ')}, which send${alone.length === 1 ? 's' : ''} nothing, x ${rep} repetitions under ${codecs[0]} only`;
   return sent === 0 ? once : `${points(sent)} x ${rep} repetitions x ${codecs.length} tensor codecs, + ${once}`;
 }
