@@ -50,9 +50,9 @@ export { checkRunId, cleanRuns, removedCount, type CleanResult } from './storage
 export { backendModule } from './backends/index.js';
 export type { BackendContext, BackendModule, CloudBackend, CloudJob, JobInfo } from './backends/backend.js';
 export { startRun, type SplitMeasurement, type StartedRun, type StartRunOptions } from './profile/start-run.js';
-export { PreparedSplit, doneKey, maxAbsDiff, runSweep, type SweepContext, type SweepOptions } from './profile/sweep.js';
+export { PreparedSplit, doneKey, maxAbsDiff, plannedReps, runSweep, runsNoCloudPart, type SweepContext, type SweepOptions } from './profile/sweep.js';
 export { COLUMNS, type Column, type Row } from './profile/columns.js';
-export { CsvAppender, readRows, summaryPath, writeSummary } from './profile/csv.js';
+export { CsvAppender, perCodecRows, readRows, summaryPath, writeSummary } from './profile/csv.js';
 
 // Payloads: the envelope of tensors between the edge and the cloud.
 export { decodePayload, encodePayload, payloadTensorBytes, PAYLOAD_DTYPES, PAYLOAD_VERSION, type CodedTensor, type DecodeOptions, type Payload } from './tensor/payload/index.js';

@@ -5,7 +5,7 @@
  */
 import { readUserFile } from '../files.js';
 import { FileError } from '../errors.js';
-import { readRows } from '../profile/csv.js';
+import { perCodecRows, readRows } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 
 export interface MeasuredSplit {
@@ -27,7 +27,10 @@ export interface MeasuredSplit {
 
 const NEEDED = ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'cloud_ms', 'transfer_ms', 'total_ms', 'status'];
 
-/** Medians of the rows with status ok, per split point and tensor codec, in index order (codecs in the file's order). */
+/**
+ * Medians of the rows with status ok, per split point and tensor codec, in index order (codecs in
+ * the file's order); a split point that sends nothing, measured under one codec, is in each.
+ */
 export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
   await readUserFile(file); // a missing or unreadable file is named as such, not as 'no rows'
   const rows = await readRows(file);
@@ -36,7 +39,7 @@ export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
   if (missing.length) throw new FileError(`${file}: not a run_all results file (no column ${missing.join(', ')})`, { file });
   const by = new Map<string, Record<string, string>[]>();
   const codecs: string[] = [];
-  for (const r of rows) {
+  for (const r of perCodecRows(rows)) {
     if (r.status !== 'ok') continue;
     const i = Number(r.split_index);
     if (!Number.isInteger(i) || i < 0) throw new FileError(`${file}: split_index '${r.split_index}' is not an index`, { file });

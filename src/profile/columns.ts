@@ -90,6 +90,9 @@ export const TIME_COLUMNS: readonly Column[] = COLUMNS.slice(COLUMNS.indexOf('ed
 /** The CPU time columns (edge_cpu_ms, cloud_cpu_ms): summarised per split point where the rows record them. */
 export const CPU_COLUMNS: readonly Column[] = ['edge_cpu_ms', 'cloud_cpu_ms'];
 
+/** The backend column of a split point that runs no cloud part (the edge-only one): nothing is sent. */
+export const EDGE_ONLY_BACKEND = 'none';
+
 export function emptyRow(): Row {
   return Object.fromEntries(COLUMNS.map((c) => [c, ''])) as Row;
 }

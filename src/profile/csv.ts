@@ -10,7 +10,7 @@ import { mkdir, open, readFile, truncate, writeFile, type FileHandle } from 'nod
 import * as path from 'node:path';
 import { FileError } from '../errors.js';
 import { OutputTransaction } from '../split/output.js';
-import { COLUMNS, CPU_COLUMNS, TIME_COLUMNS, ms, type Row } from './columns.js';
+import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND, TIME_COLUMNS, ms, type Row } from './columns.js';
 import { percentile } from './stats.js';
 
 export class CsvAppender {
@@ -124,6 +124,31 @@ export async function readRows(file: string): Promise<Record<string, string>[]> 
   return csvRecords(file, await readFile(file), 'a run_all results CSV');
 }
 
+type CsvRow = Readonly<Record<string, string | number | undefined>>;
+
+/**
+ * Rows as each tensor codec's comparison takes them. A split point that runs no cloud part
+ * (backend none: the edge-only one) sends nothing, so the codec cannot change its cycles: a sweep
+ * over several codecs measures it once, under the first codec listed (see runSweep). Its rows
+ * stand in every other codec the rows hold (with the same provider and link) as copies carrying
+ * that codec, unless that codec has rows of its own for the split point (files from before).
+ */
+export function perCodecRows<T extends CsvRow>(rows: readonly T[]): T[] {
+  const codecOf = (r: CsvRow): string => String(r.tensor_codec || 'raw');
+  const where = (r: CsvRow): string => ['exec_type', 'bandwidth_mbit', 'rtt_ms'].map((c) => String(r[c] ?? '')).join('\u0000');
+  const codecs = new Map<string, Set<string>>();
+  for (const r of rows) codecs.set(where(r), (codecs.get(where(r)) ?? new Set()).add(codecOf(r)));
+  const alone = rows.filter((r) => r.backend === EDGE_ONLY_BACKEND);
+  const own = new Set(alone.map((r) => `${where(r)}\u0000${Number(r.split_index)}\u0000${codecOf(r)}`));
+  const copies: T[] = [];
+  for (const r of alone) {
+    for (const codec of codecs.get(where(r))!) {
+      if (codec !== codecOf(r) && !own.has(`${where(r)}\u0000${Number(r.split_index)}\u0000${codec}`)) copies.push({ ...r, tensor_codec: codec } as T);
+    }
+  }
+  return [...rows, ...copies];
+}
+
 /** `results/x.csv` -> `results/x.summary.csv`. */
 export function summaryPath(file: string): string {
   return file.replace(/(\.csv)?$/i, '.summary.csv');
@@ -140,10 +165,11 @@ export function recordsCpu(rows: readonly Record<string, string | number | undef
  * a side runs nothing.
  */
 export async function writeSummary(file: string, rows: readonly Record<string, string | number>[]): Promise<string> {
-  // One line per split point and tensor codec (rows from before codecs: raw).
+  // One line per split point and tensor codec (rows from before codecs: raw); a split point that
+  // sends nothing, measured under one codec, has the same line in each.
   const bySplit = new Map<string, Record<string, string | number>[]>();
   const codecOf = (r: Record<string, string | number>): string => String(r.tensor_codec || 'raw');
-  for (const r of rows) {
+  for (const r of perCodecRows(rows)) {
     const k = `${Number(r.split_index)}/${codecOf(r)}`;
     if (!bySplit.has(k)) bySplit.set(k, []);
     bySplit.get(k)!.push(r);

@@ -19,7 +19,7 @@ import { encodeCodedPayload } from '../tensor/codecs/tensors.js';
 import { top1Agreement } from './top1.js';
 import { hostTensorBytes } from '../tensor/host.js';
 import { decodePayload, encodePayload, type Payload } from '../tensor/payload/index.js';
-import { emptyRow, ms, transferOnPath, type Row } from './columns.js';
+import { EDGE_ONLY_BACKEND, emptyRow, ms, transferOnPath, type Row } from './columns.js';
 import { preloadParts, putPart, UploadedParts, type PartUploadListener } from './part-preload.js';
 import { StoreUnavailableError, untilSteady } from './store-outage.js';
 import { waitForResult } from './wait-result.js';
@@ -54,7 +54,10 @@ export interface SweepContext {
   uploadedParts?: UploadedParts;
   /** The result keys cycles of this run have used (kept by the sweep). */
   usedKeys?: Set<string>;
-  /** Codecs the cut tensors are sent with (--tensor_codec), one row set each; default ['raw']. */
+  /**
+   * Codecs the cut tensors are sent with (--tensor_codec), one row set each; default ['raw']. A
+   * split point that runs no cloud part sends nothing: it has one row set, the first codec's.
+   */
   tensorCodecs?: readonly string[];
   /** The codec of the cycles in progress (set by the sweep from tensorCodecs). */
   tensorCodec?: string;
@@ -288,7 +291,7 @@ export class PreparedSplit {
       cloud_load_ms: this.cloudLoadMs === undefined ? '' : ms(this.cloudLoadMs),
       model_upload_ms: ms(this.modelUploadMs),
       warmup_ms: ms(this.warmupMs),
-      backend: this.cloudModels.length > 0 ? ctx.backend.name : 'none',
+      backend: this.cloudModels.length > 0 ? ctx.backend.name : EDGE_ONLY_BACKEND,
       status: 'ok',
     });
     let outputs = new Map<string, HostTensor>(Object.entries(ctx.feeds));
@@ -479,7 +482,7 @@ function splitRow(ctx: SweepContext, point: SplitPoint, rep: number): Row {
     tensor_bytes: point.transferBytes,
     rep,
     exec_type: ctx.execType,
-    backend: ctx.backend.name,
+    backend: runsNoCloudPart(ctx.analysis, point) ? EDGE_ONLY_BACKEND : ctx.backend.name,
     run_id: ctx.runId,
     tensor_codec: ctx.tensorCodec ?? 'raw',
     bandwidth_mbit: ctx.link?.bandwidthMbit ?? '',
@@ -515,6 +518,24 @@ export function doneKey(split: number | string, rep: number | string, codec: str
   return codec === 'raw' || codec === '' ? `${split}/${rep}` : `${split}/${rep}/${codec}`;
 }
 
+/** Whether a split point runs no cloud part: every data node on the edge (the edge-only split, or a cut file's node set that takes them all). */
+export function runsNoCloudPart(a: ModelAnalysis, point: SplitPoint): boolean {
+  return point.position >= a.index.dataNodes.length;
+}
+
+/**
+ * What a sweep over `codecs` (--tensor_codec, in the order given) measures of a split point: per
+ * codec, the repetitions of 0..rep-1 not in `done` (doneKey). A split point that runs no cloud
+ * part sends nothing, so the codec cannot change its cycles: it is measured once, under the first
+ * codec, and a repetition with a row of any codec (a file from before, or codecs given in another
+ * order) is done.
+ */
+export function plannedReps(a: ModelAnalysis, point: SplitPoint, codecs: readonly string[], rep: number, done?: ReadonlySet<string>): { codec: string; reps: number[] }[] {
+  const alone = runsNoCloudPart(a, point);
+  const isDone = (r: number, codec: string) => (alone ? codecs : [codec]).some((c) => done?.has(doneKey(point.index, r, c)) ?? false);
+  return (alone ? codecs.slice(0, 1) : codecs).map((codec) => ({ codec, reps: Array.from({ length: rep }, (_, r) => r).filter((r) => !isDone(r, codec)) }));
+}
+
 /** How many split points ahead the edge puts cloud parts while the cloud side loads the current one. */
 const UPCOMING = 2;
 
@@ -527,8 +548,8 @@ export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<R
     .filter((point) => !wanted || wanted.has(point.index))
     .map((point) => ({
       point,
-      todo: (ctx.tensorCodecs ?? ['raw'])
-        .map((codec) => ({ ctx: { ...ctx, tensorCodec: codec }, reps: Array.from({ length: opts.rep }, (_, i) => i).filter((r) => !opts.done?.has(doneKey(point.index, r, codec))) }))
+      todo: plannedReps(ctx.analysis, point, ctx.tensorCodecs ?? ['raw'], opts.rep, opts.done)
+        .map(({ codec, reps }) => ({ ctx: { ...ctx, tensorCodec: codec }, reps }))
         .filter((c) => c.reps.length > 0),
     }))
     .filter((p) => p.todo.length > 0);

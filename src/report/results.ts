@@ -6,8 +6,8 @@
  */
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
-import { COLUMNS, CPU_COLUMNS } from '../profile/columns.js';
-import { csvRecords } from '../profile/csv.js';
+import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND } from '../profile/columns.js';
+import { csvRecords, perCodecRows } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 import { PREDICT_COLUMNS } from '../predict/predict.js';
 
@@ -99,7 +99,7 @@ export async function readResults(file: string): Promise<ResultsFile> {
 }
 
 /** The backend of the edge-only split point's rows (no cloud part ran). */
-export const EDGE_ONLY_BACKEND = 'none';
+export { EDGE_ONLY_BACKEND };
 
 const settingOf = (r: Record<string, string>): Setting => Object.fromEntries(SETTING_COLUMNS.map((c) => [c, r[c] ?? ''])) as Setting;
 const settingKey = (s: Setting): string => SETTING_COLUMNS.map((c) => s[c]).join('\u0000');
@@ -205,10 +205,12 @@ export function groupRows(rows: readonly Record<string, string>[], kind: Results
     bySplit.set(i, [...(bySplit.get(i) ?? []), r]);
   };
   // The edge-only split point runs no cloud part (backend 'none'): it belongs to every backend's
-  // chart with the same provider and link, and stands alone only when there is none.
+  // chart with the same provider, link and tensor codec (measured under one codec, it stands in
+  // each: perCodecRows), and stands alone only when there is none.
   const edgeOnly = (r: Record<string, string>) => r.backend === EDGE_ONLY_BACKEND;
-  for (const r of rows) if (!edgeOnly(r)) add(settingOf(r), r);
-  for (const r of rows.filter(edgeOnly)) {
+  const all = kind === 'run_all' ? perCodecRows(rows) : rows;
+  for (const r of all) if (!edgeOnly(r)) add(settingOf(r), r);
+  for (const r of all.filter(edgeOnly)) {
     const own = settingOf(r);
     const same = [...bySetting.values()].map((g) => g.setting).filter((s) => s.exec_type === own.exec_type && s.bandwidth_mbit === own.bandwidth_mbit && s.rtt_ms === own.rtt_ms && s.tensor_codec === own.tensor_codec);
     for (const s of same.length ? same : [own]) add(s, r);

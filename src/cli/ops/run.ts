@@ -15,7 +15,7 @@ import { CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, 
 import { startRun, type StartedRun } from '../../profile/start-run.js';
 import type { PartUpload, PartUploadListener } from '../../profile/part-preload.js';
 import { codecReference } from '../../profile/codec-reference.js';
-import { doneKey, inputShapesOf, maxAbsDiff, runSweep } from '../../profile/sweep.js';
+import { doneKey, inputShapesOf, maxAbsDiff, plannedReps, runSweep, runsNoCloudPart } from '../../profile/sweep.js';
 import { tensorCodec } from '../../tensor/codecs/registry.js';
 import { missingAxisNote } from '../../tensor/codecs/int8-channel.js';
 import type { HostTensor } from '../../runtime/session.js';
@@ -244,9 +244,12 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
   const codecs = [...new Set([args.tensor_codec ?? 'raw'].flat())];
-  // Repetitions of a split point already measured, over the codecs asked for.
-  const doneAt = (p: (typeof selected)[number]) => codecs.reduce((n, c) => n + Array.from({ length: rep }, (_, r) => r).filter((r) => done.has(doneKey(p.index, r, c))).length, 0);
-  const todo = selected.filter((p) => doneAt(p) < rep * codecs.length);
+  // The rows the sweep plans per split point (one per repetition and codec; a split point that
+  // sends nothing, once per repetition, under the first codec) and those of them already measured.
+  const plannedAt = (p: (typeof selected)[number]) => rep * plannedReps(a, p, codecs, rep).length;
+  const doneAt = (p: (typeof selected)[number]) => plannedAt(p) - plannedReps(a, p, codecs, rep, done).reduce((n, c) => n + c.reps.length, 0);
+  const plannedRows = selected.reduce((n, p) => n + plannedAt(p), 0);
+  const todo = selected.filter((p) => doneAt(p) < plannedAt(p));
   axisNotes(codecs, selected, out);
   if (added.length) {
     await writeUpgradedResults(file, previous);
@@ -258,7 +261,7 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   };
   if (signal.aborted) return interruptedAtStart();
   // The progress starts before the run does: over a slow link, putting the cloud parts while the cloud side starts takes a while.
-  const progress = new Progress(selected.length * rep * codecs.length, io.isTTY === true, io.err);
+  const progress = new Progress(plannedRows, io.isTTY === true, io.err);
   const doneInPlan = selected.reduce((n, p) => n + doneAt(p), 0);
   progress.advance(doneInPlan, '');
   let s: StartedRun;
@@ -339,11 +342,12 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   const all = [...previous, ...rows] as Record<string, string | number>[];
   const summary = await writeSummary(file, all);
   const failed = rows.filter((r) => r.status !== 'ok').length;
-  const planned = `${selected.length} split points x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
+  const planned = plannedWords(selected.length, codecs.length > 1 ? selected.filter((p) => runsNoCloudPart(a, p)).map((p) => p.index) : [], rep, codecs);
   const stopped = signal.aborted || storeGone !== undefined;
   // A resumed sweep's plan is this run's --splits and --rep: its rows, how many of them the file had
-  // (ok rows, of the same split point, repetition and codec), and the file's rows from before in all.
-  const resumed = `for ${planned} (${selected.length * rep * codecs.length} rows; ${doneInPlan} were in the file already, among its ${previous.length} rows from before)`;
+  // (ok rows, of the same split point, repetition and codec; of any codec for a split point that
+  // sends nothing), and the file's rows from before in all.
+  const resumed = `for ${planned} (${plannedRows} rows; ${doneInPlan} were in the file already, among its ${previous.length} rows from before)`;
   const count = previous.length
     ? `${rows.length} rows ${stopped ? 'before the sweep stopped,' : 'measured now'} ${resumed}`
     : stopped
@@ -375,6 +379,19 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   // Failed rows are in the results (and the summary complete), but the sweep is not a success.
   if (signal.aborted) return INTERRUPTED_EXIT;
   return failed > 0 || storeGone ? 1 : 0;
+}
+
+/**
+ * The sweep's plan in words: `count` split points x repetitions (x tensor codecs); with several
+ * codecs, the split points among them that send nothing (`alone`, measured under the first codec
+ * only) apart, so that the words add up to the rows.
+ */
+function plannedWords(count: number, alone: readonly number[], rep: number, codecs: readonly string[]): string {
+  const points = (n: number) => `${n} split point${n === 1 ? '' : 's'}`;
+  if (alone.length === 0) return `${points(count)} x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
+  const sent = count - alone.length;
+  const once = `split point${alone.length === 1 ? '' : 's'} ${alone.join(', ')}, which send${alone.length === 1 ? 's' : ''} nothing, x ${rep} repetitions under ${codecs[0]} only`;
+  return sent === 0 ? once : `${points(sent)} x ${rep} repetitions x ${codecs.length} tensor codecs, + ${once}`;
 }
 
 /**
