@@ -43,10 +43,14 @@ function legendSymbols(): ChartSpec {
   };
 }
 
-/** The unit the bytes axis is drawn in, for the largest amount moved: bytes, kB or MB (decimal). */
+/**
+ * The unit the bytes axis is drawn in, for the largest amount moved: bytes, KiB or MiB, the binary
+ * units every other size the tool prints is in (list_layers, run, recommend), so that a chart and
+ * the table beside it give one amount the same number.
+ */
 export function bytesUnit(max: number): { name: string; per: number } {
-  if (max >= 1e6) return { name: 'MB', per: 1e6 };
-  if (max >= 1e3) return { name: 'kB', per: 1e3 };
+  if (max >= 2 ** 20) return { name: 'MiB', per: 2 ** 20 };
+  if (max >= 1024) return { name: 'KiB', per: 1024 };
   return { name: 'bytes', per: 1 };
 }
 

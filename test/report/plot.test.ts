@@ -114,9 +114,10 @@ describe('plot_results', () => {
       const s = g.splits.find((x) => String(x.split_index) === i)!;
       assert.ok(Math.abs(s.total_p5 - (t[0]! + 0.05 * (t[1]! - t[0]!))) < 1e-9 && Math.abs(s.total_p95 - (t[0]! + 0.95 * (t[1]! - t[0]!))) < 1e-9, `split ${i}: p5/p95`);
       const bytes = Math.max(...mine.map((r) => Number(r.transfer_bytes)));
-      const moved = labels.filter((l) => field(l, 'split point (index and layer it cuts after)')?.startsWith(`${i} `) && field(l, 'bytes moved (kB)') !== undefined);
+      const moved = labels.filter((l) => field(l, 'split point (index and layer it cuts after)')?.startsWith(`${i} `) && field(l, 'bytes moved (KiB)') !== undefined);
       assert.ok(moved.length >= 1, `split ${i}: a point on the bytes line`);
-      for (const m of moved) assert.ok(Math.abs(Number(field(m, 'bytes moved (kB)')) - bytes / 1000) < 1e-9, `split ${i}: drawn at ${m} kB, ${bytes} bytes moved`);
+      // The label gives 6 significant digits.
+      for (const m of moved) assert.ok(Math.abs(Number(field(m, 'bytes moved (KiB)')) - bytes / 1024) <= 1e-5 * (bytes / 1024) + 1e-9, `split ${i}: drawn at ${m} KiB, ${bytes} bytes moved`);
       assert.equal(s.transfer_bytes, bytes);
     }
     const best = [...totals].reduce((b, x) => (x[1] < b[1] ? x : b))[0];
@@ -206,8 +207,8 @@ describe('plot_results', () => {
     assert.match(line.d, /^M-[\d.]+,0L[\d.]+,0$/, 'bytes moved: a horizontal stroke');
     assert.ok(line.dash && line.dash !== '1,0' && Number(line.width) >= 1.5, `bytes moved: a dashed line (${JSON.stringify(line)})`);
     assert.equal(legend.get('predicted total')!.d.match(/[ML]/g)?.length, 4, `predicted total: a diamond (${legend.get('predicted total')!.d})`);
-    // The bytes axis in kB, its ticks plain numbers of them.
-    assert.match(svg, /Y-axis titled 'bytes moved \(kB\)'/);
+    // The bytes axis in KiB (the units list_layers prints), its ticks plain numbers of them.
+    assert.match(svg, /Y-axis titled 'bytes moved \(KiB\)'/);
 
     const crossover = readFileSync(join(dir, 'lenet5.crossover.svg'), 'utf8');
     const table = (await readRecommendation(join(dir, 'lenet5.recommend.json'))).crossover;
