@@ -49,7 +49,13 @@ export async function analyzeFromArgs(
   const model = await loadModel(file);
   const inputShapes = parseInputShapes(args.input_shape);
   const feeds = prepare ? await prepare(model) : undefined;
-  for (const [name, t] of Object.entries(feeds ?? {})) inputShapes[name] = [...t.dims];
+  const inputShapeOrigins: Record<string, string> = {};
+  const given = args as { input_file?: string; image_file?: string; image_batch?: string };
+  const from = given.input_file ? `--input_file ${given.input_file}` : given.image_batch ? `--image_batch ${given.image_batch}` : given.image_file ? `--image_file ${given.image_file}` : 'the inputs given';
+  for (const [name, t] of Object.entries(feeds ?? {})) {
+    inputShapes[name] = [...t.dims];
+    inputShapeOrigins[name] = `${from} (input '${name}' of shape ${t.dims.join('x') || 'a scalar'})`;
+  }
   if (args.image_size_x !== undefined || args.image_size_y !== undefined) {
     // Bind free H and W of 4-D inputs (NCHW or NHWC as the model declares).
     const index = indexGraph(model.proto.graph!, model.label);
@@ -66,7 +72,7 @@ export async function analyzeFromArgs(
       if (known.every((d) => d >= 0)) inputShapes[v.name!] = known;
     }
   }
-  const opts: Parameters<typeof analyzeModel>[1] = { createSession, inputShapes };
+  const opts: Parameters<typeof analyzeModel>[1] = { createSession, inputShapes, inputShapeOrigins };
   if (args.batch !== undefined) opts.batch = args.batch;
   if (feeds) opts.feeds = feeds;
   const analysis = await analyzeModel(model, opts);

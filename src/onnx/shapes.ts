@@ -28,6 +28,8 @@ export interface InputShapeOptions {
   batch?: number;
   /** Full shapes for named inputs, overriding what the model declares. */
   inputShapes?: Readonly<Record<string, readonly number[]>>;
+  /** Where an entry of inputShapes came from, for the errors about it (default: `--input_shape name:dims`). */
+  inputShapeOrigins?: Readonly<Record<string, string>>;
 }
 
 export type BoundInputs = Map<string, { elemType: number; dims: number[] }>;
@@ -73,8 +75,8 @@ function checkAllocatable(label: string, name: string, elemType: number, dims: r
  * 'Got invalid dimensions'): a dimension of 0, another rank than the model declares, or another
  * value where the model fixes a dimension. Refused here, before anything starts.
  */
-function checkGivenShape(name: string, given: readonly number[], declared: ValueInfoProto): void {
-  const flag = `--input_shape ${name}:${given.join('x')}`;
+function checkGivenShape(name: string, given: readonly number[], declared: ValueInfoProto, origin?: string): void {
+  const flag = origin ?? `--input_shape ${name}:${given.join('x')}`;
   const zero = given.indexOf(0);
   if (zero >= 0) throw new UsageError(`${flag}: a dimension of 0 (at position ${zero}); input '${name}' needs every dimension at least 1`);
   const dims = declared.type?.tensorType?.shape?.dim;
@@ -90,6 +92,21 @@ function checkGivenShape(name: string, given: readonly number[], declared: Value
   }
 }
 
+/**
+ * A --batch other than 1 for a model none of whose inputs has a free first dimension would be
+ * ignored without a word: refused, naming the fixed shapes.
+ */
+function checkBatchBindable(model: LoadedModel, index: GraphIndex, declared: ReadonlyMap<string, ValueInfoProto>, batch: number | undefined): void {
+  if (batch === undefined || batch === 1) return;
+  const firstFree = (v: ValueInfoProto | undefined) => {
+    const d = v?.type?.tensorType?.shape?.dim?.[0];
+    return !v?.type?.tensorType?.shape || !d || !!d.dimParam || d.dimValue === undefined || d.dimValue === null;
+  };
+  if (index.inputs.some((n) => firstFree(declared.get(n)))) return;
+  const shapes = index.inputs.map((n) => `'${n}' ${(declared.get(n)?.type?.tensorType?.shape?.dim ?? []).map((d) => String(toNumber(d.dimValue!))).join('x')}`).join(', ');
+  throw new UsageError(`--batch ${batch}: ${model.label} fixes the first dimension of every input (${shapes}), so there is no batch to bind; run it at its own batch (leave out --batch)`);
+}
+
 /** The concrete shape each model input is run with: declared dims, symbolic batch bound, overrides applied. */
 export function boundInputShapes(model: LoadedModel, index: GraphIndex, options: InputShapeOptions): BoundInputs {
   const out: BoundInputs = new Map();
@@ -97,13 +114,14 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
   for (const name of Object.keys(options.inputShapes ?? {})) {
     if (!index.inputs.includes(name)) throw new UsageError(`--input_shape names '${name}', which is not an input of ${model.label} (inputs: ${index.inputs.join(', ')})`);
   }
+  checkBatchBindable(model, index, declared, options.batch);
   for (const name of index.inputs) {
     const v = declared.get(name)!;
     const tt = v.type?.tensorType;
     if (!tt?.elemType) throw new SplitError(`${model.label}: input '${name}' is not a tensor with a known element type`);
     const given = options.inputShapes?.[name];
     if (given) {
-      checkGivenShape(name, given, v);
+      checkGivenShape(name, given, v, options.inputShapeOrigins?.[name]);
       checkAllocatable(model.label, name, tt.elemType, given);
       out.set(name, { elemType: tt.elemType, dims: [...given] });
       continue;

@@ -98,7 +98,13 @@ function settingsSection(results: ResultsFile, beside: Beside, profile: LayerPro
     ['repetitions per split point', list([...new Set(results.groups.flatMap((g) => g.splits.map((s) => String(s.reps + s.failed))))])],
     ['machine', `not recorded in the results; this page was made on ${os.hostname()}: ${os.type()} ${os.release()} ${os.arch()}, ${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`],
   ];
-  if (summaryRows) facts.push(['summary file', `${path.basename(beside.summary!)} (${summaryRows.length} split points, ${summaryRows.reduce((n, r) => n + (Number(r.failed) || 0), 0)} failed rows)`]);
+  if (summaryRows) {
+    // One line per split point and tensor codec.
+    const points = new Set(summaryRows.map((r) => r.split_index)).size;
+    const codecs = new Set(summaryRows.map((r) => r.tensor_codec || 'raw')).size;
+    const lines = codecs > 1 ? `${summaryRows.length} lines: ${points} split points x ${codecs} tensor codecs` : `${points} split points`;
+    facts.push(['summary file', `${path.basename(beside.summary!)} (${lines}, ${summaryRows.reduce((n, r) => n + (Number(r.failed) || 0), 0)} failed rows)`]);
+  }
   for (const [k, label] of [['profile', 'profile'], ['predict', 'predict CSV'], ['recommend', 'recommend result']] as const) {
     facts.push([label, beside[k] ? path.basename(beside[k]) : `none beside the CSV (${path.basename(results.file).replace(/\.csv$/i, '')}.${k === 'recommend' ? 'recommend.json' : `${k}.csv`})`]);
   }

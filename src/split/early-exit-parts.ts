@@ -6,7 +6,7 @@ import type { ModelAnalysis } from './analysis.js';
 import { assemblePart } from './assemble.js';
 import { EARLY_EXIT_MANIFEST_VERSION, type EarlyExitManifest, type EarlyExitPart } from './early-exit-manifest.js';
 import { planEarlyExits, type EarlyExitPlan } from './early-exit.js';
-import { manifestHeader, manifestText } from './manifest.js';
+import { manifestHeader, manifestText, partsOfEarlierManifest } from './manifest.js';
 import { OutputTransaction } from './output.js';
 import { cutTensor } from './points.js';
 import type { BuiltPart, SplitOptions } from './split.js';
@@ -72,6 +72,7 @@ export async function writeEarlyExits(a: ModelAnalysis, exits: readonly string[]
   const built = buildEarlyExitParts(a, exits, opts);
   const manifest = earlyExitManifest(a, built, outDir);
   return OutputTransaction.run(outDir, async (tx) => {
+    for (const f of partsOfEarlierManifest(outDir)) tx.removeOnCommit(f);
     for (const p of built.parts) await tx.writePart(p.file, p.part);
     await tx.write('manifest.json', manifestText(manifest));
     return manifest;

@@ -3,6 +3,7 @@
  * Parts are listed in execution order; each part's inputs are model inputs or outputs of earlier
  * parts, by name. `sides` tells where each listed part runs.
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
 import type { ModelAnalysis } from './analysis.js';
@@ -55,4 +56,27 @@ export function manifestHeader(a: ModelAnalysis, manifestDir: string): Omit<Mani
 
 export function manifestText(m: Manifest): string {
   return `${JSON.stringify(m, null, 2)}\n`;
+}
+
+/**
+ * The part files (with their external data files) the manifest.json already in `dir` lists: an
+ * earlier split written there. The new output removes those it does not write again
+ * (OutputTransaction.removeOnCommit), so the folder never holds a stale part beside the new
+ * manifest. Only plain relative paths to .onnx files inside `dir` count; a folder without a
+ * readable manifest gives none.
+ */
+export function partsOfEarlierManifest(dir: string): string[] {
+  let m: { splits?: { parts?: unknown }[]; early_exit?: { parts?: { file?: unknown }[] } };
+  try {
+    m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  } catch {
+    return [];
+  }
+  const listed = [
+    ...(Array.isArray(m?.splits) ? m.splits.flatMap((s) => (Array.isArray(s?.parts) ? s.parts : [])) : []),
+    ...(Array.isArray(m?.early_exit?.parts) ? m.early_exit.parts.map((p) => p?.file) : []),
+  ];
+  const inside = (f: unknown): f is string =>
+    typeof f === 'string' && f.endsWith('.onnx') && !path.isAbsolute(f) && !f.split(/[\\/]/).some((x) => x === '..' || x === '');
+  return [...new Set(listed.filter(inside))].flatMap((f) => [f, `${f}.data`]);
 }

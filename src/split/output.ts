@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { WriteError } from '../errors.js';
 import type { AssembledPart } from './assemble.js';
@@ -36,6 +36,8 @@ export class OutputTransaction {
   private readonly knownDirs = new Set<string>();
   /** Final names a commit in progress has already renamed into place. */
   private readonly moved: string[] = [];
+  /** Files of an earlier output this one replaces, removed once it is in place (removeOnCommit). */
+  private readonly replaced: string[] = [];
   private readonly tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   /** Bytes written so far. */
   bytesWritten = 0;
@@ -100,7 +102,16 @@ export class OutputTransaction {
     }
   }
 
-  /** Moves every file to its final name. */
+  /**
+   * Removes `relPath` (under the root) once the commit has moved every new file into place, and
+   * its folder when that is left empty: a file of an earlier output that the new one replaces
+   * and does not write again. A rollback leaves it as it was.
+   */
+  removeOnCommit(relPath: string): void {
+    this.replaced.push(path.resolve(this.root, relPath));
+  }
+
+  /** Moves every file to its final name, then removes the files it replaces. */
   async commit(): Promise<void> {
     for (const p of this.pending) {
       try {
@@ -110,6 +121,12 @@ export class OutputTransaction {
       }
       this.moved.push(p.final);
     }
+    const written = new Set(this.moved);
+    for (const f of this.replaced.filter((r) => !written.has(r))) {
+      await rm(f, { force: true });
+      if (path.dirname(f) !== path.resolve(this.root)) await rmdir(path.dirname(f)).catch(() => undefined); // only when empty
+    }
+    this.replaced.length = 0;
     this.pending.length = 0;
     this.moved.length = 0;
     this.createdDirs.length = 0;

@@ -5,7 +5,7 @@
 import { SplitError } from '../errors.js';
 import type { ModelAnalysis } from './analysis.js';
 import { assemblePart, type AssembledPart, type AssembleOptions } from './assemble.js';
-import { manifestHeader, manifestText, type Manifest, type ManifestSplit } from './manifest.js';
+import { manifestHeader, manifestText, partsOfEarlierManifest, type Manifest, type ManifestSplit } from './manifest.js';
 import { OutputTransaction } from './output.js';
 import { checkClosed, edgeNodeNames } from './node-cut.js';
 import { planParts, planSegments, type PlannedPart } from './plan.js';
@@ -84,6 +84,7 @@ export async function writeAllSplits(
   opts: SplitOptions & { onSplit?: (point: SplitPoint) => void } = {},
 ): Promise<Manifest> {
   return OutputTransaction.run(outDir, async (tx) => {
+    for (const f of partsOfEarlierManifest(outDir)) tx.removeOnCommit(f);
     const splits: ManifestSplit[] = [];
     for (const point of a.splitPoints) {
       const parts = buildParts(a, [point.position], opts);
@@ -116,6 +117,7 @@ export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], 
   }
   const parts = buildParts(a, positions, opts);
   return OutputTransaction.run(outDir, async (tx) => {
+    for (const f of partsOfEarlierManifest(outDir)) tx.removeOnCommit(f);
     for (const p of parts) await tx.writePart(p.file, p.part);
     const splits = order.map(({ p, l }): ManifestSplit => {
       // Positions with the same cut set are one split point, so its cut tensors are this cut's.
@@ -142,6 +144,7 @@ export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], 
 export async function writeCut(a: ModelAnalysis, point: SplitPoint, outDir: string, opts: SplitOptions = {}): Promise<Manifest> {
   const parts = buildPointParts(a, point, opts);
   return OutputTransaction.run(outDir, async (tx) => {
+    for (const f of partsOfEarlierManifest(outDir)) tx.removeOnCommit(f);
     for (const p of parts) await tx.writePart(p.file, p.part);
     const manifest: Manifest = { ...manifestHeader(a, outDir), splits: [splitEntry(a, point, parts, '')] };
     await tx.write('manifest.json', manifestText(manifest));

@@ -59,6 +59,9 @@ describe('predict and recommend', () => {
     const out = join(dir, 'lenet5.predict.csv');
     const r = await cli(['predict', '--onnx_file', file, '--profile', profile, '--bandwidth', '50', '--rtt', '20', '--measured', measured, '--results_file', out]);
     assert.equal(r.code, 0, r.err);
+    // Rows measured without a link, compared with a prediction for one: said, once.
+    const twoLinks = r.errLines.filter((l) => /--measured .*lenet5\.csv was measured on no link \(the store reached directly\), and this prediction is for 50 Mbit\/s, rtt 20 ms: its errors compare two links/.test(l));
+    assert.equal(twoLinks.length, 1, r.err);
     const pred = csv(out);
     assert.deepEqual(Object.keys(pred[0]!).slice(0, PREDICT_COLUMNS.length), [...PREDICT_COLUMNS]);
     const rows = csv(measured);
@@ -100,6 +103,7 @@ describe('predict and recommend', () => {
     const r = await cli(['predict', '--onnx_file', file, '--profile', profile, '--measured', linked, '--results_file', out]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /for 100 Mbit\/s, rtt 4 ms/);
+    assert.doesNotMatch(r.err, /compare two links/, 'the measured rows\' own link');
     assert.match(r.out, /against .*lenet5-link\.csv \(3 split points\)/);
     const pred = csv(out);
     assert.equal(pred.length, a.splitPoints.length, 'every split point is predicted, measured or not');

@@ -506,7 +506,7 @@ describe('onnx-edge + onnx-cloud', () => {
       assert.deepEqual(await readdir(job), ['empty.pb'], 'no payload written');
     });
 
-    it('a corrupted payload file -> exit 1 with the payload error', async () => {
+    it('a corrupted payload file -> exit 1 with the payload error; a missing one -> exit 2', async () => {
       const job = await mkdtemp(join(root, 'job-'));
       const input = join(job, 'p.pb');
       await runEdge(resnet, input);
@@ -523,8 +523,9 @@ describe('onnx-edge + onnx-cloud', () => {
       assert.ok(msg2.includes(input), `names the file: ${msg2}`);
       assert.match(msg2, /invalid payload/);
       assert.deepEqual(await readdir(outDir).catch(() => []), [], 'no result written');
-      // A missing payload file.
-      const msg3 = failure(await capture(() => cloudMain([], oscarEnv(join(job, 'nope.pb'), outDir, 'input/c/0/1.pb'))), 1, 'missing payload');
+      // A missing payload file: a file named that is not there (README's exit codes: 2), where a
+      // payload that is there but corrupt failed on the way (1).
+      const msg3 = failure(await capture(() => cloudMain([], oscarEnv(join(job, 'nope.pb'), outDir, 'input/c/0/1.pb'))), 2, 'missing payload');
       assert.match(msg3, /nope\.pb: no such file/);
     });
   });

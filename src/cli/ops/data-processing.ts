@@ -17,7 +17,8 @@ export async function dataProcessing(args: InputArgs & { onnx_file?: string; out
   if (!args.image_file && !args.image_batch) throw new UsageError('data_processing needs --image_file or --image_batch');
   const model = await loadModel(args.onnx_file);
   indexGraph(model.proto.graph!, model.label);
-  const feeds = (await inputsFromArgs(model, args))!;
+  // The payload is for run and run_all, which take exactly a fixed batch's count of pictures.
+  const feeds = (await inputsFromArgs(model, args, { fixedBatch: true }))!;
   const file = args.output_file ?? `${path.basename(args.image_file ?? args.image_batch ?? 'input').replace(/\.[^.]+$/, '')}.pb`;
   const chunks = encodePayload({ kind: 'input', runId: '', splitIndex: 0, rep: 0, nextModels: [], timings: [], tensors: new Map(Object.entries(feeds)) });
   await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), chunks));

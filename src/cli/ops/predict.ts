@@ -86,10 +86,15 @@ export async function profileFor(
   return { profile };
 }
 
+/** The link measured rows were taken on. */
+function measuredLink(m: MeasuredSplit): Link {
+  return checkLink({ ...(m.bandwidthMbit !== undefined ? { bandwidthMbit: m.bandwidthMbit } : {}), rttMs: m.rttMs });
+}
+
 /** The link of the flags, else the one the measured rows were taken on, else none. */
 export function linkOf(args: { bandwidth?: number; rtt?: number }, measured?: readonly MeasuredSplit[]): Link {
   const m = measured?.[0];
-  if (args.bandwidth === undefined && args.rtt === undefined && m) return checkLink({ ...(m.bandwidthMbit !== undefined ? { bandwidthMbit: m.bandwidthMbit } : {}), rttMs: m.rttMs });
+  if (args.bandwidth === undefined && args.rtt === undefined && m) return measuredLink(m);
   return checkLink({ ...(args.bandwidth !== undefined ? { bandwidthMbit: args.bandwidth } : {}), rttMs: args.rtt ?? 0 });
 }
 
@@ -148,6 +153,10 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   await launched;
   const a = await analyzeFromArgs(args);
   const measured = measuredRows && checkMeasured(args.measured!, measuredRows, a);
+  const measuredOn = measured?.[0] && measuredLink(measured[0]);
+  if (measuredOn && (measuredOn.bandwidthMbit !== link.bandwidthMbit || measuredOn.rttMs !== link.rttMs)) {
+    warn(`--measured ${args.measured} was measured on ${describeLink(measuredOn)}, and this prediction is for ${describeLink(link)}: its errors compare two links (without --bandwidth and --rtt, predict takes the measured rows' link)`);
+  }
   // The payloads' bytes need no profile: worked out while the cloud side may still be starting.
   const config = buildRunConfig(args as RunFlags);
   const early = args.profile ? undefined : allWireBytes(a, await payloadRunOf(config.backend.name, config));

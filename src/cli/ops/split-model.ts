@@ -39,7 +39,8 @@ export async function multiSplitModel(args: SplitArgs, out: (s: string) => void)
   const dir = outDir(args);
   const m = await writeSplitAt(a, layers, dir);
   for (const s of m.splits) out(`cut after '${s.split_layer}' (split ${s.index}): ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)})`);
-  out(`wrote ${m.splits[0]!.parts.length} parts (${m.splits[0]!.parts.join(', ')}) and manifest.json to ${dir}`);
+  const n = m.splits[0]!.parts.length;
+  out(`wrote ${n} part${n === 1 ? '' : 's'} (${m.splits[0]!.parts.join(', ')}) and manifest.json to ${dir}`);
 }
 
 export async function splitModelAll(args: SplitArgs, out: (s: string) => void, progress: (s: string) => void): Promise<void> {
