@@ -6,7 +6,7 @@
  */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
-import { SIMD_MIN, simdDequantise, simdQuantise, simdRange, type RunningCrc } from './simd/index.js';
+import { SIMD_MIN, simdDequantise, simdQuantise, simdQuantiseSpans, simdRange, simdSpanRanges, simdStage, type RunningCrc, type Staged } from './simd/index.js';
 import { CodecError, expectBodyBytes, unfilled, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 /**
@@ -123,18 +123,32 @@ export function zeroPointFor(lo: number, scale: number): number {
   return Math.min(255, Math.max(0, Math.round(-lo / scale)));
 }
 
-/** int8's plan: the range found (one pass), the quantisation still to be written. */
+/**
+ * int8's plan: the range found (one pass), the quantisation still to be written. Long tensors are
+ * copied into the SIMD kernels' memory once for both passes (simdStage), not once for each.
+ */
 function planInt8(t: HostTensor): PlannedBody | undefined {
   if (t.type !== 'float32') return undefined;
   const x = t.data as Float32Array;
-  const range = finiteRange(x, 0, x.length);
+  const staged = x.length >= SIMD_MIN ? simdStage(x) : null;
+  const range = staged ? stagedRange(staged) : finiteRange(x, 0, x.length);
   if (range === undefined) return undefined;
   const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
   const write = (q: Uint8Array): number | undefined => {
     const crc = { value: 0 };
+    if (staged && simdQuantiseSpans(staged, x.length, [1 / scale], [zeroPoint], q, crc)) return crc.value;
     return quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint, crc) ? crc.value : undefined;
   };
   return { codec: 'int8', scale, zeroPoint, bytes: x.length, write };
+}
+
+/** finiteRange of a whole staged array. */
+function stagedRange(staged: Staged): { lo: number; hi: number } | undefined {
+  const lo = new Float64Array(1);
+  const hi = new Float64Array(1);
+  const found = simdSpanRanges(staged, staged.x.length, 1, lo, hi);
+  if (found === false) return finiteRange(staged.x, 0, staged.x.length);
+  return found ? { lo: lo[0]!, hi: hi[0]! } : undefined;
 }
 
 export const int8: TensorCodec = {

@@ -131,7 +131,7 @@ const vec = (items: readonly number[][]): number[] => [...uleb(items.length), ..
 const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
 const name = (s: string): number[] => vec([...Buffer.from(s)].map((c) => [c]));
 
-/** A module of `fns` (no results) and one exported memory "m" of `pages` 64 KiB pages. */
+/** A module of `fns` (no results) and one exported memory "m" of `pages` 64 KiB pages at first (it may grow). */
 export function wasmModule(fns: readonly WasmFunction[], pages: number): Uint8Array {
   const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0]);
   const code = fns.map((f) => {
@@ -143,7 +143,7 @@ export function wasmModule(fns: readonly WasmFunction[], pages: number): Uint8Ar
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
-    ...section(5, vec([[0x01, ...uleb(pages), ...uleb(pages)]])),
+    ...section(5, vec([[0x00, ...uleb(pages)]])),
     ...section(7, vec([[...name('m'), 0x02, 0], ...fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])])),
     ...section(10, vec(code)),
   ]);
