@@ -13,22 +13,13 @@
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
 import { crc32 } from '../crc32.js';
-import { dequantise, finiteRange, int8, quantiseInto, quantiseRange, zeroPointFor } from './int8.js';
+import { dequantise, finiteRange, int8, quantiseInto, quantiseRange32 } from './int8.js';
 import { SIMD_MIN, simdDequantiseSpans, simdQuantiseSpans, simdSpanRanges, simdStage } from './simd/index.js';
 import { CodecError, unfilled, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 export const INT8_CHANNEL_WIRE = 'int8c';
 const HEAD = 8;
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** The smallest float32 >= v (v > 0, finite). */
-function float32AtLeast(v: number): number {
-  f32[0] = v;
-  if (f32[0]! < v) u32[0] = u32[0]! + 1;
-  return f32[0]!;
-}
 
 /** `int8:axis=N` -> N, or undefined when `name` is not of that form. */
 export function int8ChannelAxis(name: string): number | undefined {
@@ -90,9 +81,9 @@ export function int8Channel(axis: number): TensorCodec {
       const zps = new Uint8Array(channels);
       for (let c = 0; c < channels; c++) {
         // The scale as sent (float32, rounded up so the range still fits 0..255): the decoder's step is the one quantised with.
-        const sent = float32AtLeast(quantiseRange(lo[c]!, hi[c]!).scale);
+        const { scale: sent, zeroPoint } = quantiseRange32(lo[c]!, hi[c]!);
         view.setFloat32(HEAD + 4 * c, sent, true);
-        zps[c] = zeroPointFor(lo[c]!, sent);
+        zps[c] = zeroPoint;
         body[HEAD + 4 * channels + c] = zps[c]!;
         inv[c] = 1 / sent;
       }

@@ -1,8 +1,9 @@
 /**
  * int8: affine quantisation of a float32 tensor to one byte per element, per tensor:
  * x ~ (q - zeroPoint) * scale with q in 0..255, the range [min(x, 0), max(x, 0)] mapped onto
- * 0..255 (so 0 stays exact). The error is at most scale/2. A tensor holding NaN or +-Inf has no
- * such range: it is sent raw.
+ * 0..255 (so 0 stays exact), the scale a float32 value (rounded up, so the range still fits) so
+ * that decoding can multiply in float32 lanes with the bits of float64 arithmetic. The error is at
+ * most scale/2. A tensor holding NaN or +-Inf has no such range: it is sent raw.
  */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
@@ -118,6 +119,22 @@ export function quantiseRange(lo: number, hi: number): { scale: number; zeroPoin
   return { scale, zeroPoint: zeroPointFor(lo, scale) };
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The smallest float32 >= v (v > 0, finite). */
+export function float32AtLeast(v: number): number {
+  f32[0] = v;
+  if (f32[0]! < v) u32[0] = u32[0]! + 1;
+  return f32[0]!;
+}
+
+/** quantiseRange with the scale as sent: the smallest float32 at least its step, and the zero point for that scale. */
+export function quantiseRange32(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const scale = float32AtLeast(quantiseRange(lo, hi).scale);
+  return { scale, zeroPoint: zeroPointFor(lo, scale) };
+}
+
 /** The quantised value that stands for 0 when the range starts at `lo` with step `scale`. */
 export function zeroPointFor(lo: number, scale: number): number {
   return Math.min(255, Math.max(0, Math.round(-lo / scale)));
@@ -133,7 +150,7 @@ function planInt8(t: HostTensor): PlannedBody | undefined {
   const staged = x.length >= SIMD_MIN ? simdStage(x) : null;
   const range = staged ? stagedRange(staged) : finiteRange(x, 0, x.length);
   if (range === undefined) return undefined;
-  const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
+  const { scale, zeroPoint } = quantiseRange32(range.lo, range.hi);
   const write = (q: Uint8Array): number | undefined => {
     const crc = { value: 0 };
     if (staged && simdQuantiseSpans(staged, x.length, [1 / scale], [zeroPoint], q, crc)) return crc.value;

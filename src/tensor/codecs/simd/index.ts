@@ -99,7 +99,8 @@ export function simdQuantise(x: Float32Array, from: number, to: number, q: Uint8
 export function simdDequantise(q: Uint8Array, out: Float32Array, zeroPoint: number, scale: number, from: number, to: number): boolean {
   const k = kernelsOn();
   if (!k) return false;
-  chunked(k, q, 1, out, 4, from, to, (end) => k.dequant(IN, end, OUT, zeroPoint, scale));
+  const run = Math.fround(scale) === scale ? k.dequant32 : k.dequant;
+  chunked(k, q, 1, out, 4, from, to, (end) => run(IN, end, OUT, zeroPoint, scale));
   return true;
 }
 
@@ -224,7 +225,8 @@ export function simdDequantiseSpans(q: Uint8Array, len: number, zeroPoint: Array
   const at = STAGE + q.length + 64;
   const channels = scale.length;
   for (let from = 0, c = 0; len > 0 && from < q.length; from += len, c = c + 1 === channels ? 0 : c + 1) {
-    k.dequant(STAGE + from, STAGE + from + len, at + 4 * from, zeroPoint[c]!, scale[c]!);
+    const s = scale[c]!;
+    (Math.fround(s) === s ? k.dequant32 : k.dequant)(STAGE + from, STAGE + from + len, at + 4 * from, zeroPoint[c]!, s);
   }
   copyOut(k, at, bytes(out, 0, out.length, 4));
   return true;

@@ -13,7 +13,10 @@
  * - range: min(x, 0) and max(x, 0) in float32 lanes, and the largest magnitude's bits (at least
  *   0x7f800000 when a value is NaN or +-Inf, so the caller sees it);
  * - quant: trunc(x * inv + off) in float64 as the JavaScript does, saturated to 0..255;
- * - dequant: (q - zeroPoint) * scale in float64, rounded once to float32.
+ * - dequant: (q - zeroPoint) * scale in float64, rounded once to float32;
+ * - dequant32: the same for a scale that is a float32 value, in float32 lanes: (q - zeroPoint)
+ *   has at most 9 significant bits and the scale 24, so their float64 product is exact and its
+ *   rounding to float32 is the float32 product.
  *
  * Each kernel takes the byte addresses of its input, the input's end and (but range) its output:
  * the input streamed in chunks goes to IN (at most CHUNK elements a call), its output to OUT;
@@ -21,7 +24,7 @@
  * whole arrays (grown as needed, see stageBytes). A call may read and write up to 64 bytes past
  * its elements.
  */
-import { F64, I32, op, shuffle, simd, V128, wasmModule, type WasmFunction } from './wasm.js';
+import { F32, F64, I32, op, shuffle, simd, V128, wasmModule, type WasmFunction } from './wasm.js';
 
 /** Elements per call: 256 KiB of float32 in and 128 KiB out (or the reverse), in L2 (fewer calls, and fewer CRC-32 calls on the output). */
 export const CHUNK = 65536;
@@ -228,6 +231,20 @@ function dequant(table: Consts): WasmFunction {
 /** A kernel's input [src, end) and output address (bytes of the kernels' memory). */
 type Cast = (src: number, end: number, dst: number) => void;
 
+function dequant32(table: Consts): WasmFunction {
+  const f = new Fn([I32, I32, I32, I32, F32], table);
+  const w = f.local(V128);
+  const [zp, sc] = [f.splat(3, 'i32x4.splat'), f.splat(4, 'f32x4.splat')];
+  const four = (e16: string, e32: string, o: number): number[] => [
+    ...op.get(DST),
+    ...op.get(w), ...simd(e16), ...simd(e32), ...op.get(zp), ...simd('i32x4.sub'), ...simd('f32x4.convert_i32x4_s'), ...op.get(sc), ...simd('f32x4.mul'),
+    ...simd('v128.store', o),
+  ];
+  const [l16, h16, l32, h32] = ['i16x8.extend_low_i8x16_u', 'i16x8.extend_high_i8x16_u', 'i32x4.extend_low_i16x8_u', 'i32x4.extend_high_i16x8_u'];
+  const body = [...at(SRC, 0), ...op.set(w), ...four(l16, l32, 0), ...four(l16, h32, 16), ...four(h16, l32, 32), ...four(h16, h32, 48)];
+  return f.build('dequant32', loop(16, 64, body));
+}
+
 export interface Kernels {
   /** The kernels' memory (a new view after stageBytes grows it). */
   memory: Uint8Array;
@@ -238,6 +255,8 @@ export interface Kernels {
   range(src: number, end: number): void;
   quant(src: number, end: number, dst: number, inv: number, off: number): void;
   dequant(src: number, end: number, dst: number, zeroPoint: number, scale: number): void;
+  /** dequant for a scale that is a float32 value. */
+  dequant32(src: number, end: number, dst: number, zeroPoint: number, scale: number): void;
 }
 
 /** What the kernels need of the WebAssembly API (the project's TypeScript libraries do not declare it). */
@@ -254,12 +273,12 @@ export function simdKernels(): Kernels | null {
   if (kernels !== undefined) return kernels;
   const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   const table = new Consts();
-  const bytes = wasmModule([f2h(table), h2f(table), f2b(table), b2f(table), range(table), quant(table), dequant(table)], PAGES);
+  const bytes = wasmModule([f2h(table), h2f(table), f2b(table), b2f(table), range(table), quant(table), dequant(table), dequant32(table)], PAGES);
   if (!wasm || !wasm.validate(bytes)) return (kernels = null);
   const e = new wasm.Instance(new wasm.Module(bytes)).exports as unknown as Omit<Kernels, 'memory'> & { m: WasmMemory };
   memoryObject = e.m;
   new Uint32Array(e.m.buffer, CONSTS, table.lanes.length).set(table.lanes);
-  return (kernels = { memory: new Uint8Array(e.m.buffer), f2h: e.f2h, h2f: e.h2f, f2b: e.f2b, b2f: e.b2f, range: e.range, quant: e.quant, dequant: e.dequant });
+  return (kernels = { memory: new Uint8Array(e.m.buffer), f2h: e.f2h, h2f: e.h2f, f2b: e.f2b, b2f: e.b2f, range: e.range, quant: e.quant, dequant: e.dequant, dequant32: e.dequant32 });
 }
 
 interface WasmMemory {

@@ -5,6 +5,7 @@
  */
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
 
@@ -58,6 +59,7 @@ const SIMD: Record<string, number> = {
   'v128.store': 0x0b,
   'i8x16.shuffle': 0x0d,
   'i32x4.splat': 0x11,
+  'f32x4.splat': 0x13,
   'f64x2.splat': 0x14,
   'i32x4.lt_s': 0x39,
   'i32x4.gt_s': 0x3b,
@@ -83,6 +85,7 @@ const SIMD: Record<string, number> = {
   'i32x4.max_u': 0xb9,
   'f32x4.add': 0xe4,
   'f32x4.sub': 0xe5,
+  'f32x4.mul': 0xe6,
   'f32x4.min': 0xe8,
   'f32x4.max': 0xe9,
   'f32x4.pmin': 0xea,
@@ -91,6 +94,7 @@ const SIMD: Record<string, number> = {
   'f64x2.sub': 0xf1,
   'f64x2.mul': 0xf2,
   'i32x4.trunc_sat_f64x2_s_zero': 0xfc,
+  'f32x4.convert_i32x4_s': 0xfa,
   'f64x2.convert_low_i32x4_s': 0xfe,
 };
 
