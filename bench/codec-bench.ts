@@ -122,6 +122,8 @@ interface ComparedRow {
 }
 
 export async function runCodecBench(opts: { models?: string[]; every?: number; runs?: number; outFile?: string | null; compare?: string; compareRuns?: number } = {}): Promise<CodecRow[]> {
+  // Loaded first: a wrong path is refused before the runs.
+  const other = opts.compare ? await otherBuild(opts.compare) : undefined;
   const loadStart = os.loadavg();
   const models = opts.models ?? ['resnet18', 'mobilenet_v2'];
   const runs = opts.runs ?? 5;
@@ -184,8 +186,7 @@ export async function runCodecBench(opts: { models?: string[]; every?: number; r
     rows.push(row);
   }
   const compared: ComparedRow[] = [];
-  if (opts.compare) {
-    const other = await otherBuild(opts.compare);
+  if (other) {
     const reps = opts.compareRuns ?? 20;
     const items = [...all].map(([k, t]) => new Map([[k, t]]));
     const clock = async (fn: () => Promise<unknown> | unknown): Promise<number> => {
@@ -254,8 +255,14 @@ export async function runCodecBench(opts: { models?: string[]; every?: number; r
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
   const at = args.indexOf('--compare');
-  if (at >= 0 && !args[at + 1]) throw new Error('--compare needs the path of another build\'s dist folder');
-  const compare = at >= 0 ? path.resolve(args[at + 1]!) : undefined;
+  const compare = at >= 0 && args[at + 1] ? path.resolve(args[at + 1]!) : undefined;
   const models = at >= 0 ? [...args.slice(0, at), ...args.slice(at + 2)] : args;
-  await runCodecBench({ ...(models.length ? { models } : {}), ...(compare ? { compare } : {}) });
+  try {
+    if (at >= 0 && !compare) throw new Error("--compare needs the path of another build's dist folder");
+    await runCodecBench({ ...(models.length ? { models } : {}), ...(compare ? { compare } : {}) });
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('--compare')) throw err;
+    console.error(`codec-bench: ${err.message}`);
+    process.exitCode = 2;
+  }
 }
