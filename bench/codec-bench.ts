@@ -20,9 +20,13 @@
  * decode alone (encodeTensors and decodeTensors, wall time), without the payload's framing and
  * the CRC-32 of its coded bodies.
  *
+ * `--compare path/to/other/dist` (opts.compare) also times another build (say, main's) of raw, fp16,
+ * int8 and int8:axis=1, interleaved with this one rep by rep with a memcpy between, so that both see
+ * the same moments of a loaded machine: a second table, and `compared` in the JSON.
+ *
  * Prints a table and writes results/bench/codec.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -89,7 +93,37 @@ async function timed(runs: number, fn: () => Promise<unknown> | unknown): Promis
 
 const payloadOf = (tensors: Map<string, HostTensor>): Payload => ({ kind: 'input', runId: 'bench', splitIndex: 1, rep: 0, nextModels: [], timings: [], tensors });
 
-export async function runCodecBench(opts: { models?: string[]; every?: number; runs?: number; outFile?: string | null } = {}): Promise<CodecRow[]> {
+/** A build's payload encoder with a codec, and its decoder of such payloads. */
+interface Build {
+  encode(tensors: Map<string, HostTensor>, codec: string): Promise<Uint8Array>;
+  decode(wire: Uint8Array): Promise<unknown>;
+}
+
+const thisBuild: Build = { encode: (m, codec) => encodeCodedPayload(payloadOf(m), codec), decode: (w) => decodeTensors(decodePayload(w)) };
+
+/** The build whose dist folder is `dist` (its codecs and payload modules). */
+async function otherBuild(dist: string): Promise<Build> {
+  const file = (f: string): string => path.join(dist, 'src', 'tensor', f, 'index.js');
+  if (!existsSync(file('codecs')) || !existsSync(file('payload'))) throw new Error(`--compare needs a build's dist folder: ${dist} has no src/tensor/codecs/index.js and src/tensor/payload/index.js`);
+  const codecs = (await import(pathToFileURL(file('codecs')).href)) as typeof import('../src/tensor/codecs/index.js');
+  const payload = (await import(pathToFileURL(file('payload')).href)) as typeof import('../src/tensor/payload/index.js');
+  return { encode: (m, codec) => codecs.encodeCodedPayload(payloadOf(m), codec), decode: (w) => codecs.decodeTensors(payload.decodePayload(w)) };
+}
+
+/** One codec of both builds, timed interleaved: encode+decode MB/s of the median and of the fastest reps, and over memcpy's in the same reps. */
+interface ComparedRow {
+  codec: string;
+  roundTripMBps: number;
+  comparedRoundTripMBps: number;
+  vsMemcpy: number;
+  comparedVsMemcpy: number;
+  bestRoundTripMBps: number;
+  comparedBestRoundTripMBps: number;
+}
+
+export async function runCodecBench(opts: { models?: string[]; every?: number; runs?: number; outFile?: string | null; compare?: string; compareRuns?: number } = {}): Promise<CodecRow[]> {
+  // Loaded first: a wrong path is refused before the runs.
+  const other = opts.compare ? await otherBuild(opts.compare) : undefined;
   const loadStart = os.loadavg();
   const models = opts.models ?? ['resnet18', 'mobilenet_v2'];
   const runs = opts.runs ?? 5;
@@ -151,21 +185,84 @@ export async function runCodecBench(opts: { models?: string[]; every?: number; r
     if (simd && (codec === 'fp16' || codec === 'int8' || codec === 'int8:axis=1')) row.goal = { mbPerS: GOAL_MB_PER_S, met: row.roundTripMBps >= GOAL_MB_PER_S };
     rows.push(row);
   }
+  const compared: ComparedRow[] = [];
+  if (other) {
+    const reps = opts.compareRuns ?? 20;
+    const items = [...all].map(([k, t]) => new Map([[k, t]]));
+    const clock = async (fn: () => Promise<unknown> | unknown): Promise<number> => {
+      const t = process.hrtime.bigint();
+      await fn();
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    for (const codec of ['raw', 'fp16', 'int8', 'int8:axis=1']) {
+      const builds = [thisBuild, other];
+      // Each build decodes what it encodes.
+      const wires = await Promise.all(builds.map(async (b) => Promise.all(items.map(async (m) => Buffer.from(await b.encode(m, codec))))));
+      const copy: number[] = [];
+      const trips = builds.map(() => [] as number[]);
+      for (let r = 0; r <= reps; r++) {
+        const c = await clock(() => views.map((v) => Buffer.from(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength)).map((b) => Buffer.from(b)));
+        const t = [];
+        for (const [i, b] of builds.entries()) {
+          const e = await clock(async () => {
+            for (const m of items) await b.encode(m, codec);
+          });
+          const d = await clock(async () => {
+            for (const w of wires[i]!) await b.decode(w);
+          });
+          t.push(e + d);
+        }
+        // The first rep warms up.
+        if (r === 0) continue;
+        copy.push(c);
+        t.forEach((ms, i) => trips[i]!.push(ms));
+      }
+      const [mine, theirs] = trips.map(median) as [number, number];
+      const [mineBest, theirsBest] = trips.map((t) => Math.min(...t)) as [number, number];
+      const round = (v: number): number => Math.round(v * 1000) / 1000;
+      compared.push({
+        codec,
+        roundTripMBps: mbps(mine),
+        comparedRoundTripMBps: mbps(theirs),
+        vsMemcpy: round(median(copy) / mine),
+        comparedVsMemcpy: round(median(copy) / theirs),
+        bestRoundTripMBps: mbps(mineBest),
+        comparedBestRoundTripMBps: mbps(theirsBest),
+      });
+    }
+  }
   console.log(`cut tensors: ${all.size} of ${models.join(', ')} (${(rawBytes / 1e6).toFixed(1)} MB raw), median of ${runs} runs, MB/s of raw bytes; load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start`);
   console.log(['codec', 'sent bytes', 'ratio', 'encode MB/s', 'decode MB/s', 'enc+dec MB/s', '/ memcpy', 'goal', 'by CPU time', 'best run', 'best/memcpy', 'codec only'].map((h) => h.padStart(13)).join(''));
   for (const r of rows) {
     const goal = r.goal ? (r.goal.met ? `>=${r.goal.mbPerS} met` : `<${r.goal.mbPerS} NOT met`) : '';
     console.log([r.codec, r.sentBytes, r.ratio, r.encodeMBps, r.decodeMBps || '', r.roundTripMBps, r.vsMemcpy, goal, r.cpuRoundTripMBps, r.bestRoundTripMBps, r.bestVsMemcpy, r.codecRoundTripMBps].map((v) => String(v).padStart(13)).join(''));
   }
+  if (opts.compare) {
+    console.log(`interleaved with ${opts.compare}, ${opts.compareRuns ?? 20} reps: encode+decode MB/s (median, over memcpy's median in the same reps; fastest rep)`);
+    console.log(['codec', 'this', '/ memcpy', 'compared', '/ memcpy', 'this/compared', 'this best', 'compared best'].map((h) => h.padStart(14)).join(''));
+    for (const r of compared) {
+      console.log([r.codec, r.roundTripMBps, r.vsMemcpy, r.comparedRoundTripMBps, r.comparedVsMemcpy, (r.roundTripMBps / r.comparedRoundTripMBps).toFixed(2), r.bestRoundTripMBps, r.comparedBestRoundTripMBps].map((v) => String(v).padStart(14)).join(''));
+    }
+  }
   const outFile = opts.outFile === undefined ? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'results', 'bench', 'codec.json') : opts.outFile;
   if (outFile) {
     mkdirSync(path.dirname(outFile), { recursive: true });
-    writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() }, models, tensors: all.size, runs, rows }, null, 2) + '\n');
+    writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), ...machineInfo(), loadAverage: { start: loadStart, end: os.loadavg() }, models, tensors: all.size, runs, rows, ...(opts.compare ? { compared: { build: opts.compare, reps: opts.compareRuns ?? 20, rows: compared } } : {}) }, null, 2) + '\n');
   }
   return rows;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const models = process.argv.slice(2);
-  await runCodecBench(models.length ? { models } : {});
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--compare');
+  const compare = at >= 0 && args[at + 1] ? path.resolve(args[at + 1]!) : undefined;
+  const models = at >= 0 ? [...args.slice(0, at), ...args.slice(at + 2)] : args;
+  try {
+    if (at >= 0 && !compare) throw new Error("--compare needs the path of another build's dist folder");
+    await runCodecBench({ ...(models.length ? { models } : {}), ...(compare ? { compare } : {}) });
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('--compare')) throw err;
+    console.error(`codec-bench: ${err.message}`);
+    process.exitCode = 2;
+  }
 }

@@ -2,13 +2,14 @@
  * The WebAssembly SIMD kernels of fp16 and int8 give exactly what the element-by-element
  * definitions give: every half, float32 bits across the whole range (every exponent, with
  * mantissas around each rounding boundary), ranges with NaN and Inf anywhere, and int8 bytes and
- * values at lengths around the kernels' step and chunk sizes, from any offset.
+ * values at lengths around the kernels' step and chunk sizes, from any offset, with float64 and
+ * float32 scales.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { halfBits } from '../../src/tensor/codecs/index.js';
 import { dequantiseScalar, finiteRangeScalar, quantiseRange, quantiseScalar } from '../../src/tensor/codecs/int8.js';
-import { simdBfloats, simdDequantise, simdFloats, simdFromBfloats, simdHalves, simdQuantise, simdRange, useSimd } from '../../src/tensor/codecs/simd/index.js';
+import { SIMD_MIN, simdBfloats, simdDequantise, simdFloats, simdFromBfloats, simdHalves, simdQuantise, simdRange, useSimd } from '../../src/tensor/codecs/simd/index.js';
 import { CHUNK, simdKernels } from '../../src/tensor/codecs/simd/kernels.js';
 import { bf16 } from '../../src/tensor/codecs/bf16.js';
 import { fp16 } from '../../src/tensor/codecs/fp16.js';
@@ -145,6 +146,24 @@ describe('tensor codecs: SIMD kernels', () => {
           const y = Float32Array.from(x);
           y[at] = bad;
           assert.equal(simdRange(y, 0, n), undefined, `${bad} at ${at} of ${n}`);
+        }
+      }
+    }
+  });
+
+  it('int8: values of float32 scales (the float32 kernel) as the definition, with products that are subnormal, exact, or overflow to Inf', () => {
+    const r = seededRandom(9);
+    const q = new Uint8Array(2 * CHUNK + 37).map(() => (r() * 256) | 0);
+    q[0] = 0;
+    q[1] = 255;
+    for (const scale of [Math.fround(0.1), Math.fround(1 / 255), 1, 2 ** -149, Math.fround(3e-39), Math.fround(1e-30), Math.fround(3.3e38), Math.fround(1.7e37), Math.fround(r())]) {
+      for (const zeroPoint of [0, 1, 128, 255]) {
+        for (const n of [SIMD_MIN, 1000, q.length]) {
+          const u = new Float32Array(n);
+          const v = new Float32Array(n);
+          dequantiseScalar(q, u, zeroPoint, scale, 0, n);
+          assert.ok(simdDequantise(q, v, zeroPoint, scale, 0, n));
+          assert.deepEqual(new Int32Array(v.buffer), new Int32Array(u.buffer), `scale ${scale}, zero point ${zeroPoint}, ${n} values`);
         }
       }
     }

@@ -12,21 +12,14 @@
  */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
-import { dequantise, finiteRange, int8, quantiseInto, quantiseRange, zeroPointFor } from './int8.js';
+import { crc32 } from '../crc32.js';
+import { dequantise, finiteRange, int8, quantiseInto, quantiseRange32 } from './int8.js';
+import { SIMD_MIN, simdDequantiseSpans, simdQuantiseSpans, simdSpanRanges, simdStage } from './simd/index.js';
 import { CodecError, unfilled, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 export const INT8_CHANNEL_WIRE = 'int8c';
 const HEAD = 8;
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** The smallest float32 >= v (v > 0, finite). */
-function float32AtLeast(v: number): number {
-  f32[0] = v;
-  if (f32[0]! < v) u32[0] = u32[0]! + 1;
-  return f32[0]!;
-}
 
 /** `int8:axis=N` -> N, or undefined when `name` is not of that form. */
 export function int8ChannelAxis(name: string): number | undefined {
@@ -64,15 +57,23 @@ export function int8Channel(axis: number): TensorCodec {
     const outer = channels === 0 || inner === 0 ? 0 : x.length / (channels * inner);
     const lo = new Float64Array(channels);
     const hi = new Float64Array(channels);
-    for (let o = 0, i = 0; o < outer; o++) {
-      for (let c = 0; c < channels; c++, i += inner) {
-        const r = finiteRange(x, i, i + inner);
-        if (r === undefined) return undefined; // NaN or +-Inf
-        if (r.lo < lo[c]!) lo[c] = r.lo;
-        if (r.hi > hi[c]!) hi[c] = r.hi;
+    // Copied into the SIMD kernels' memory once, for the ranges of all channels and their quantisation.
+    const staged = x.length >= SIMD_MIN ? simdStage(x) : null;
+    const found = staged ? simdSpanRanges(staged, inner, channels, lo, hi) : false;
+    if (found === undefined) return undefined; // NaN or +-Inf
+    if (found === false) {
+      lo.fill(0);
+      hi.fill(0);
+      for (let o = 0, i = 0; o < outer; o++) {
+        for (let c = 0; c < channels; c++, i += inner) {
+          const r = finiteRange(x, i, i + inner);
+          if (r === undefined) return undefined; // NaN or +-Inf
+          if (r.lo < lo[c]!) lo[c] = r.lo;
+          if (r.hi > hi[c]!) hi[c] = r.hi;
+        }
       }
     }
-    const write = (body: Uint8Array): void => {
+    const write = (body: Uint8Array): number | void => {
       const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
       view.setUint32(0, a, true);
       view.setUint32(4, channels, true);
@@ -80,13 +81,18 @@ export function int8Channel(axis: number): TensorCodec {
       const zps = new Uint8Array(channels);
       for (let c = 0; c < channels; c++) {
         // The scale as sent (float32, rounded up so the range still fits 0..255): the decoder's step is the one quantised with.
-        const sent = float32AtLeast(quantiseRange(lo[c]!, hi[c]!).scale);
+        const { scale: sent, zeroPoint } = quantiseRange32(lo[c]!, hi[c]!);
         view.setFloat32(HEAD + 4 * c, sent, true);
-        zps[c] = zeroPointFor(lo[c]!, sent);
+        zps[c] = zeroPoint;
         body[HEAD + 4 * channels + c] = zps[c]!;
         inv[c] = 1 / sent;
       }
       const q = body.subarray(HEAD + 5 * channels);
+      const crc = { value: 0 };
+      if (staged) {
+        crc.value = crc32(body.subarray(0, HEAD + 5 * channels));
+        if (simdQuantiseSpans(staged, inner, inv, zps, q, crc)) return crc.value;
+      }
       for (let o = 0, i = 0; o < outer; o++) {
         for (let c = 0; c < channels; c++, i += inner) quantiseInto(x, i, i + inner, q, inv[c]!, zps[c]!);
       }
@@ -123,6 +129,8 @@ export function int8Channel(axis: number): TensorCodec {
       const inner = elementCount(dims.slice(a + 1));
       const out = unfilled(Float32Array, n);
       const outer = channels === 0 || inner === 0 ? 0 : n / (channels * inner);
+      // q copied into the SIMD kernels' memory once for all channels; element by element without SIMD.
+      if (n >= SIMD_MIN && simdDequantiseSpans(q, inner, zp, scales, out)) return { type, dims: [...dims], data: out };
       for (let o = 0, i = 0; o < outer; o++) {
         for (let c = 0; c < channels; c++, i += inner) dequantise(q, out, zp[c]!, scales[c]!, i, i + inner);
       }

@@ -1,12 +1,13 @@
 /**
  * int8: affine quantisation of a float32 tensor to one byte per element, per tensor:
  * x ~ (q - zeroPoint) * scale with q in 0..255, the range [min(x, 0), max(x, 0)] mapped onto
- * 0..255 (so 0 stays exact). The error is at most scale/2. A tensor holding NaN or +-Inf has no
- * such range: it is sent raw.
+ * 0..255 (so 0 stays exact), the scale a float32 value (rounded up, so the range still fits) so
+ * that decoding can multiply in float32 lanes with the bits of float64 arithmetic. The error is at
+ * most scale/2. A tensor holding NaN or +-Inf has no such range: it is sent raw.
  */
 import { elementCount } from '../../onnx/dtypes.js';
 import type { HostTensor } from '../../runtime/session.js';
-import { SIMD_MIN, simdDequantise, simdQuantise, simdRange, type RunningCrc } from './simd/index.js';
+import { SIMD_MIN, simdDequantise, simdQuantise, simdQuantiseSpans, simdRange, simdSpanRanges, simdStage, type RunningCrc, type Staged } from './simd/index.js';
 import { CodecError, expectBodyBytes, unfilled, writtenBody, type CodedBody, type PlannedBody, type TensorCodec } from './types.js';
 
 /**
@@ -118,23 +119,53 @@ export function quantiseRange(lo: number, hi: number): { scale: number; zeroPoin
   return { scale, zeroPoint: zeroPointFor(lo, scale) };
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The smallest float32 >= v (v > 0, finite). */
+export function float32AtLeast(v: number): number {
+  f32[0] = v;
+  if (f32[0]! < v) u32[0] = u32[0]! + 1;
+  return f32[0]!;
+}
+
+/** quantiseRange with the scale as sent: the smallest float32 at least its step, and the zero point for that scale. */
+export function quantiseRange32(lo: number, hi: number): { scale: number; zeroPoint: number } {
+  const scale = float32AtLeast(quantiseRange(lo, hi).scale);
+  return { scale, zeroPoint: zeroPointFor(lo, scale) };
+}
+
 /** The quantised value that stands for 0 when the range starts at `lo` with step `scale`. */
 export function zeroPointFor(lo: number, scale: number): number {
   return Math.min(255, Math.max(0, Math.round(-lo / scale)));
 }
 
-/** int8's plan: the range found (one pass), the quantisation still to be written. */
+/**
+ * int8's plan: the range found (one pass), the quantisation still to be written. Long tensors are
+ * copied into the SIMD kernels' memory once for both passes (simdStage), not once for each.
+ */
 function planInt8(t: HostTensor): PlannedBody | undefined {
   if (t.type !== 'float32') return undefined;
   const x = t.data as Float32Array;
-  const range = finiteRange(x, 0, x.length);
+  const staged = x.length >= SIMD_MIN ? simdStage(x) : null;
+  const range = staged ? stagedRange(staged) : finiteRange(x, 0, x.length);
   if (range === undefined) return undefined;
-  const { scale, zeroPoint } = quantiseRange(range.lo, range.hi);
+  const { scale, zeroPoint } = quantiseRange32(range.lo, range.hi);
   const write = (q: Uint8Array): number | undefined => {
     const crc = { value: 0 };
+    if (staged && simdQuantiseSpans(staged, x.length, [1 / scale], [zeroPoint], q, crc)) return crc.value;
     return quantiseInto(x, 0, x.length, q, 1 / scale, zeroPoint, crc) ? crc.value : undefined;
   };
   return { codec: 'int8', scale, zeroPoint, bytes: x.length, write };
+}
+
+/** finiteRange of a whole staged array. */
+function stagedRange(staged: Staged): { lo: number; hi: number } | undefined {
+  const lo = new Float64Array(1);
+  const hi = new Float64Array(1);
+  const found = simdSpanRanges(staged, staged.x.length, 1, lo, hi);
+  if (found === false) return finiteRange(staged.x, 0, staged.x.length);
+  return found ? { lo: lo[0]!, hi: hi[0]! } : undefined;
 }
 
 export const int8: TensorCodec = {

@@ -31,6 +31,7 @@ export interface TensorCodec {
   /**
    * Codecs whose body size is known before it is written: encode's answer with the body still
    * to be written (where the caller wants it, e.g. in its place in a payload); undefined as encode's.
+   * A new object each call: the caller may add to it.
    */
   plan?(t: HostTensor): PlannedBody | undefined;
   /** Restores the tensor of `type` and `dims` from `coded`; throws CodecError for a body that does not fit. */

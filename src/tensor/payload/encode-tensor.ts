@@ -84,11 +84,11 @@ export function encodeCodedTensor(name: string, c: CodedTensor, offset: number):
 }
 
 /**
- * The prefix of a checked coded tensor with a body of `bytes` bytes whose CRC-32 is `crc`, the
- * field's first byte at `offset` of the message (the body follows the prefix).
+ * The dims, data_type, name and encoding of a checked coded tensor whose body's CRC-32 is `crc`
+ * (valid until the next call): with prefixLayout and writePrefix, its prefix.
  */
-export function codedPrefix(name: string, c: Omit<CodedTensor, 'body'>, bytes: number, crc: number, offset: number): Uint8Array {
-  return framed(tensorMeta(name, c, checkedHead(name, c).onnx, undefined, c, crc), bytes, offset);
+export function codedMeta(name: string, c: Omit<CodedTensor, 'body'>, crc: number): Uint8Array {
+  return tensorMeta(name, c, checkedHead(name, c).onnx, undefined, c, crc);
 }
 
 /** Lays out one tensor field whose first byte is at `offset` of the message. */
@@ -123,21 +123,29 @@ export function encodeTensor(name: string, t: HostTensor, offset: number, coded?
   return { prefix, ...(raw !== undefined ? { raw } : {}), length: prefix.length + (raw?.length ?? 0) };
 }
 
+/** How a tensor field's prefix is laid out: its padding field (bytes, content), the field's length and the prefix's. */
+export interface PrefixLayout {
+  padding: number;
+  padContent: number;
+  body: number;
+  prefixLength: number;
+}
+
 /**
- * The tensors key and length, `metaBytes`, then (numeric tensors: `rawLength` given) the padding
- * and the raw_data key and length, for a field whose first byte is at `offset` of the message.
+ * The layout of the prefix of a tensor field of `metaLength` bytes of metadata and (numeric
+ * tensors) `rawLength` bytes of raw_data, whose first byte is at `offset` of the message.
  */
-function framed(metaBytes: Uint8Array, rawLength: number | undefined, offset: number): Uint8Array {
+export function prefixLayout(metaLength: number, rawLength: number | undefined, offset: number): PrefixLayout {
   // Numeric tensors end with [padding] raw_data; choose the padding so that raw_data starts
   // at a multiple of ALIGN from the start of the message.
   let padding = 0; // bytes of the whole padding field (0: no field)
   let padContent = 0;
-  let body = metaBytes.length;
+  let body = metaLength;
   if (rawLength !== undefined) {
     const rawHead = TAG_RAW_LEN + varintLength(rawLength);
     const fits = (pad: number): boolean => {
-      const b = metaBytes.length + pad + rawHead + rawLength;
-      return rawLength === 0 || (offset + TAG_TENSORS_LEN + varintLength(b) + metaBytes.length + pad + rawHead) % ALIGN === 0;
+      const b = metaLength + pad + rawHead + rawLength;
+      return rawLength === 0 || (offset + TAG_TENSORS_LEN + varintLength(b) + metaLength + pad + rawHead) % ALIGN === 0;
     };
     if (!fits(0)) {
       let k = 0;
@@ -147,24 +155,37 @@ function framed(metaBytes: Uint8Array, rawLength: number | undefined, offset: nu
       padContent = k;
       padding = TAG_PADDING_LEN + varintLength(k) + k;
     }
-    body = metaBytes.length + padding + rawHead + rawLength;
+    body = metaLength + padding + rawHead + rawLength;
   }
+  return { padding, padContent, body, prefixLength: TAG_TENSORS_LEN + varintLength(body) + body - (rawLength ?? 0) };
+}
 
-  const prefixLength = TAG_TENSORS_LEN + varintLength(body) + body - (rawLength ?? 0);
-  const prefix = new Uint8Array(prefixLength);
-  let pos = writeVarint(prefix, 0, TAG_TENSORS);
-  pos = writeVarint(prefix, pos, body);
-  prefix.set(metaBytes, pos);
+/** Writes the prefix laid out as `l` (for `metaBytes` and `rawLength`) at out[at]: tensors key and length, metadata, padding, raw_data key and length. */
+export function writePrefix(out: Uint8Array, at: number, metaBytes: Uint8Array, rawLength: number | undefined, l: PrefixLayout): void {
+  let pos = writeVarint(out, at, TAG_TENSORS);
+  pos = writeVarint(out, pos, l.body);
+  out.set(metaBytes, pos);
   pos += metaBytes.length;
-  if (padding > 0) {
-    pos = writeVarint(prefix, pos, TAG_PADDING);
-    pos = writeVarint(prefix, pos, padContent);
-    pos += padContent; // already zero
+  if (l.padding > 0) {
+    pos = writeVarint(out, pos, TAG_PADDING);
+    pos = writeVarint(out, pos, l.padContent);
+    out.fill(0, pos, pos + l.padContent);
+    pos += l.padContent;
   }
   if (rawLength !== undefined) {
-    pos = writeVarint(prefix, pos, TAG_RAW);
-    pos = writeVarint(prefix, pos, rawLength);
+    pos = writeVarint(out, pos, TAG_RAW);
+    pos = writeVarint(out, pos, rawLength);
   }
-  if (pos !== prefixLength) throw new Error('payload: tensor prefix size mismatch (bug)');
+  if (pos - at !== l.prefixLength) throw new Error('payload: tensor prefix size mismatch (bug)');
+}
+
+/**
+ * The tensors key and length, `metaBytes`, then (numeric tensors: `rawLength` given) the padding
+ * and the raw_data key and length, for a field whose first byte is at `offset` of the message.
+ */
+function framed(metaBytes: Uint8Array, rawLength: number | undefined, offset: number): Uint8Array {
+  const l = prefixLayout(metaBytes.length, rawLength, offset);
+  const prefix = new Uint8Array(l.prefixLength);
+  writePrefix(prefix, 0, metaBytes, rawLength, l);
   return prefix;
 }

@@ -8,7 +8,7 @@ import { Chunks, ProtoWriter } from '../../proto/writer.js';
 import { crc32 } from '../crc32.js';
 import { hostTensorBytes } from '../host.js';
 import { checkHost, isUint32, runIdProblem, SHA256_HEX } from './checks.js';
-import { checkCoded, codedPrefix, encodeCodedTensor, encodeTensor, type EncodedTensor } from './encode-tensor.js';
+import { checkCoded, codedMeta, encodeCodedTensor, encodeTensor, prefixLayout, writePrefix, type EncodedTensor } from './encode-tensor.js';
 import { encodeError } from './errors.js';
 import { KIND, PAYLOAD_FIELD as P, TIMING_FIELD as TIMING } from './fields.js';
 import { MAX_LIST_ENTRIES, PAYLOAD_VERSION } from './limits.js';
@@ -156,7 +156,13 @@ export function encodePayloadPlanned(p: Omit<Payload, 'coded'>, planned: Readonl
   }
   const { headerLength, tensors, offset: rawEnd } = rawTensors(p);
   let bound = rawEnd;
-  for (const [name, c] of planned) bound += codedPrefix(name, c, c.bytes, LONGEST_CRC, 0).length + c.bytes + LAYOUT_SLACK;
+  // Each coded tensor's metadata with the longest CRC-32: its longest layout, and where its body is written.
+  const longestMeta: number[] = [];
+  for (const [name, c] of planned) {
+    const m = codedMeta(name, c, LONGEST_CRC).length;
+    longestMeta.push(m);
+    bound += prefixLayout(m, c.bytes, 0).prefixLength + c.bytes + LAYOUT_SLACK;
+  }
   const out = Buffer.allocUnsafeSlow(bound);
   let offset = headerLength;
   for (const e of tensors) {
@@ -164,14 +170,17 @@ export function encodePayloadPlanned(p: Omit<Payload, 'coded'>, planned: Readonl
     if (e.raw !== undefined) out.set(e.raw, offset + e.prefix.length);
     offset += e.length;
   }
+  let i = 0;
   for (const [name, c] of planned) {
-    const guess = offset + codedPrefix(name, c, c.bytes, LONGEST_CRC, offset).length;
+    const guess = offset + prefixLayout(longestMeta[i++]!, c.bytes, offset).prefixLength;
     const body = out.subarray(guess, guess + c.bytes);
     const sum = c.write(body);
-    const prefix = codedPrefix(name, c, c.bytes, typeof sum === 'number' ? sum : crc32(body), offset);
-    const at = offset + prefix.length;
+    // The prefix with the body's CRC-32, written in place (its metadata valid until the next codedMeta).
+    const meta = codedMeta(name, c, typeof sum === 'number' ? sum : crc32(body));
+    const layout = prefixLayout(meta.length, c.bytes, offset);
+    const at = offset + layout.prefixLength;
     if (at !== guess) out.copyWithin(at, guess, guess + c.bytes);
-    out.set(prefix, offset);
+    writePrefix(out, offset, meta, c.bytes, layout);
     offset = at + c.bytes;
   }
   const head = header(new ProtoWriter(), p, offset);

@@ -13,12 +13,18 @@
  * - range: min(x, 0) and max(x, 0) in float32 lanes, and the largest magnitude's bits (at least
  *   0x7f800000 when a value is NaN or +-Inf, so the caller sees it);
  * - quant: trunc(x * inv + off) in float64 as the JavaScript does, saturated to 0..255;
- * - dequant: (q - zeroPoint) * scale in float64, rounded once to float32.
+ * - dequant: (q - zeroPoint) * scale in float64, rounded once to float32;
+ * - dequant32: the same for a scale that is a float32 value, in float32 lanes: (q - zeroPoint)
+ *   has at most 9 significant bits and the scale 24, so their float64 product is exact and its
+ *   rounding to float32 is the float32 product.
  *
- * Memory: input at IN, output at OUT, range results at RES, constants at CONSTS; a call takes at
- * most CHUNK elements and may read and write up to 64 bytes past its elements.
+ * Each kernel takes the byte addresses of its input, the input's end and (but range) its output:
+ * the input streamed in chunks goes to IN (at most CHUNK elements a call), its output to OUT;
+ * range leaves its results at RES; the constants live at CONSTS; from STAGE on, the memory holds
+ * whole arrays (grown as needed, see stageBytes). A call may read and write up to 64 bytes past
+ * its elements.
  */
-import { F64, I32, op, shuffle, simd, V128, wasmModule, type WasmFunction } from './wasm.js';
+import { F32, F64, I32, op, shuffle, simd, V128, wasmModule, type WasmFunction } from './wasm.js';
 
 /** Elements per call: 128 KiB of float32 in and 64 KiB out (or the reverse), in L2 with room to spare. */
 export const CHUNK = 32768;
@@ -29,6 +35,8 @@ export const RES = OUT + 4 * CHUNK + 256;
 const CONSTS = RES + 64;
 /** 64 KiB pages for the input, output, results and constants (the table's 4 KiB at most). */
 const PAGES = Math.ceil((CONSTS + 4096) / 65536);
+/** Where whole arrays go (stageBytes): after the constants, page aligned. */
+export const STAGE = PAGES * 65536;
 
 /**
  * The kernels' v128 constants, held in memory at CONSTS (written once after instantiation) and
@@ -93,9 +101,15 @@ class Fn {
   }
 }
 
-/** A loop over input bytes [0, param 0) in steps of `step`, pointer in local `p`. */
-function loop(p: number, step: number, body: number[]): number[] {
-  return [...op.block, ...op.loop, ...op.get(p), ...op.get(0), ...op.i32GeU, ...op.brIf(1), ...body, ...op.get(p), ...op.i32(step), ...op.i32Add, ...op.set(p), ...op.br(0), ...op.end, ...op.end];
+/** Parameters every kernel starts with: the input's address (a pointer the loop moves), its end, and the output's address (moved too). */
+const SRC = 0;
+const END = 1;
+const DST = 2;
+
+/** A loop over the input [param SRC, param END) in steps of `step` bytes, the output pointer (param DST) moving by `outStep` (0: none). */
+function loop(step: number, outStep: number, body: number[]): number[] {
+  const next = (p: number, by: number): number[] => (by === 0 ? [] : [...op.get(p), ...op.i32(by), ...op.i32Add, ...op.set(p)]);
+  return [...op.block, ...op.loop, ...op.get(SRC), ...op.get(END), ...op.i32GeU, ...op.brIf(1), ...body, ...next(SRC, step), ...next(DST, outStep), ...op.br(0), ...op.end, ...op.end];
 }
 
 const SWAP = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
@@ -105,14 +119,13 @@ const i32x4 = (name: string, shift: number): number[] => [...op.i32(shift), ...s
 /** 2^52 in both float64 lanes: an integer-valued double t in [0, 2^32) plus this holds t in its low 32 bits. */
 const TWO_52: readonly [number, number, number, number] = [0, 0x43300000, 0, 0x43300000];
 
-/** The address of the step's output: the input pointer in local `p` shifted by `shift` (negative: left). */
-const outAt = (p: number, shift: number): number[] => [...op.get(p), ...(shift === 0 ? [] : shift > 0 ? [...op.i32(shift), ...op.i32ShrU] : [...op.i32(-shift), ...op.i32Shl])];
+const at = (p: number, off: number): number[] => [...op.get(p), ...simd('v128.load', off)];
 
 function f2h(table: Consts): WasmFunction {
-  const f = new Fn([I32], table);
-  const [p, v, a, n, t] = [f.local(I32), f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const f = new Fn([I32, I32, I32], table);
+  const [v, a, n, t] = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
   const half = (off: number): number[] => [
-    ...op.get(p), ...simd('v128.load', IN + off), ...op.tee(v), ...f.c(0x7fffffff), ...simd('v128.and'), ...op.tee(a),
+    ...at(SRC, off), ...op.tee(v), ...f.c(0x7fffffff), ...simd('v128.and'), ...op.tee(a),
     // subnormal or zero: bits(a + 0.5f) - bits(0.5f) (for normal a it is at least the normal result)
     ...f.c(0x3f000000), ...simd('f32x4.add'), ...f.c(0x3f000000), ...simd('i32x4.sub'),
     // normal, from max(a, 2^-14) (0x400 below it, at least the subnormal result): (a - 0x38000000 + 0xfff + lowest kept bit) >> 13
@@ -124,15 +137,15 @@ function f2h(table: Consts): WasmFunction {
     ...op.get(t), ...f.c(0x200), ...simd('v128.or'), ...f.c(0x38000), ...simd('i32x4.sub'), ...op.get(a), ...f.c(0x7f800000), ...simd('i32x4.gt_s'), ...simd('v128.and'), ...simd('v128.or'),
     ...op.get(v), ...op.get(a), ...simd('v128.xor'), ...i32x4('shr_u', 16), ...simd('v128.or'),
   ];
-  const eight = (off: number): number[] => [...outAt(p, 1), ...half(off), ...half(off + 16), ...simd('i16x8.narrow_i32x4_u'), ...simd('v128.store', OUT + off / 2)];
-  return f.build('f2h', loop(p, 64, [...eight(0), ...eight(32)]));
+  const eight = (off: number): number[] => [...op.get(DST), ...half(off), ...half(off + 16), ...simd('i16x8.narrow_i32x4_u'), ...simd('v128.store', off / 2)];
+  return f.build('f2h', loop(64, 32, [...eight(0), ...eight(32)]));
 }
 
 function h2f(table: Consts): WasmFunction {
-  const f = new Fn([I32], table);
-  const [p, w, x, em] = [f.local(I32), f.local(V128), f.local(V128), f.local(V128)];
+  const f = new Fn([I32, I32, I32], table);
+  const [w, x, em] = [f.local(V128), f.local(V128), f.local(V128)];
   const float = (extend: string, off: number): number[] => [
-    ...outAt(p, -1),
+    ...op.get(DST),
     ...op.get(w), ...simd(extend), ...op.tee(x), ...i32x4('shl', 17), ...i32x4('shr_u', 4), ...op.tee(em),
     // subnormal or zero: bits(em + 2^-14 bits) - 2^-14, exact (for a normal half, at least the normal result)
     ...f.c(0x38800000), ...simd('i32x4.add'), ...f.c(0x38800000), ...simd('f32x4.sub'),
@@ -141,90 +154,109 @@ function h2f(table: Consts): WasmFunction {
     // Inf and NaN: rebiased again
     ...op.get(em), ...f.c(0x0f7fffff), ...simd('i32x4.gt_s'), ...f.c(0x38000000), ...simd('v128.and'), ...simd('i32x4.add'),
     ...op.get(x), ...i32x4('shl', 16), ...f.c(0x80000000), ...simd('v128.and'), ...simd('v128.or'),
-    ...simd('v128.store', OUT + off),
+    ...simd('v128.store', off),
   ];
-  const eight = (off: number): number[] => [...op.get(p), ...simd('v128.load', IN + off), ...op.set(w), ...float('i32x4.extend_low_i16x8_u', 2 * off), ...float('i32x4.extend_high_i16x8_u', 2 * off + 16)];
-  return f.build('h2f', loop(p, 32, [...eight(0), ...eight(16)]));
+  const eight = (off: number): number[] => [...at(SRC, off), ...op.set(w), ...float('i32x4.extend_low_i16x8_u', 2 * off), ...float('i32x4.extend_high_i16x8_u', 2 * off + 16)];
+  return f.build('h2f', loop(32, 64, [...eight(0), ...eight(16)]));
 }
 
 function f2b(table: Consts): WasmFunction {
-  const f = new Fn([I32], table);
-  const [p, v, t] = [f.local(I32), f.local(V128), f.local(V128)];
+  const f = new Fn([I32, I32, I32], table);
+  const [v, t] = [f.local(V128), f.local(V128)];
   const four = (off: number): number[] => [
-    ...op.get(p), ...simd('v128.load', IN + off), ...op.tee(v), ...i32x4('shr_u', 16), ...op.tee(t), ...f.c(0x40), ...simd('v128.or'),
+    ...at(SRC, off), ...op.tee(v), ...i32x4('shr_u', 16), ...op.tee(t), ...f.c(0x40), ...simd('v128.or'),
     ...op.get(v), ...f.c(0x7fff), ...simd('i32x4.add'), ...op.get(t), ...f.c(1), ...simd('v128.and'), ...simd('i32x4.add'), ...i32x4('shr_u', 16),
     ...op.get(v), ...f.c(0x7fffffff), ...simd('v128.and'), ...f.c(0x7f800000), ...simd('i32x4.gt_s'), ...simd('v128.bitselect'),
   ];
-  const eight = (off: number): number[] => [...outAt(p, 1), ...four(off), ...four(off + 16), ...simd('i16x8.narrow_i32x4_u'), ...simd('v128.store', OUT + off / 2)];
-  return f.build('f2b', loop(p, 64, [...eight(0), ...eight(32)]));
+  const eight = (off: number): number[] => [...op.get(DST), ...four(off), ...four(off + 16), ...simd('i16x8.narrow_i32x4_u'), ...simd('v128.store', off / 2)];
+  return f.build('f2b', loop(64, 32, [...eight(0), ...eight(32)]));
 }
 
 function b2f(table: Consts): WasmFunction {
-  const f = new Fn([I32], table);
-  const [p, w] = [f.local(I32), f.local(V128)];
-  const four = (extend: string, off: number): number[] => [...outAt(p, -1), ...op.get(w), ...simd(extend), ...i32x4('shl', 16), ...simd('v128.store', OUT + off)];
-  const eight = (off: number): number[] => [...op.get(p), ...simd('v128.load', IN + off), ...op.set(w), ...four('i32x4.extend_low_i16x8_u', 2 * off), ...four('i32x4.extend_high_i16x8_u', 2 * off + 16)];
-  return f.build('b2f', loop(p, 32, [...eight(0), ...eight(16)]));
+  const f = new Fn([I32, I32, I32], table);
+  const w = f.local(V128);
+  const four = (extend: string, off: number): number[] => [...op.get(DST), ...op.get(w), ...simd(extend), ...i32x4('shl', 16), ...simd('v128.store', off)];
+  const eight = (off: number): number[] => [...at(SRC, off), ...op.set(w), ...four('i32x4.extend_low_i16x8_u', 2 * off), ...four('i32x4.extend_high_i16x8_u', 2 * off + 16)];
+  return f.build('b2f', loop(32, 64, [...eight(0), ...eight(16)]));
 }
 
 function range(table: Consts): WasmFunction {
-  const f = new Fn([I32], table);
-  const p = f.local(I32);
+  const f = new Fn([I32, I32], table);
   const acc = [0, 1].map(() => ({ lo: f.local(V128), hi: f.local(V128), mag: f.local(V128) }));
   const x = f.local(V128);
   const step = (a: { lo: number; hi: number; mag: number }, off: number): number[] => [
-    ...op.get(p), ...simd('v128.load', IN + off), ...op.set(x),
+    ...at(SRC, off), ...op.set(x),
     ...op.get(a.lo), ...op.get(x), ...simd('f32x4.pmin'), ...op.set(a.lo),
     ...op.get(a.hi), ...op.get(x), ...simd('f32x4.pmax'), ...op.set(a.hi),
     ...op.get(a.mag), ...op.get(x), ...f.c(0x7fffffff), ...simd('v128.and'), ...simd('i32x4.max_u'), ...op.set(a.mag),
   ];
   const store = (k: 'lo' | 'hi' | 'mag', name: string, at: number): number[] => [...op.i32(0), ...op.get(acc[0]![k]), ...op.get(acc[1]![k]), ...simd(name), ...simd('v128.store', at)];
   return f.build('range', [
-    ...loop(p, 32, [...step(acc[0]!, 0), ...step(acc[1]!, 16)]),
+    ...loop(32, 0, [...step(acc[0]!, 0), ...step(acc[1]!, 16)]),
     ...store('lo', 'f32x4.pmin', RES), ...store('hi', 'f32x4.pmax', RES + 16), ...store('mag', 'i32x4.max_u', RES + 32),
   ]);
 }
 
 function quant(table: Consts): WasmFunction {
-  const f = new Fn([I32, F64, F64], table);
-  const [p, v] = [f.local(I32), f.local(V128)];
-  const [inv, off] = [f.splat(1, 'f64x2.splat'), f.splat(2, 'f64x2.splat')];
+  const f = new Fn([I32, I32, I32, F64, F64], table);
+  const v = f.local(V128);
+  const [inv, off] = [f.splat(3, 'f64x2.splat'), f.splat(4, 'f64x2.splat')];
   // trunc(x * inv + off) as float64 (in (-1, 256] for x in the range), whose low 32 bits after adding 2^52 are the integer.
   const two = (): number[] => [...simd('f64x2.promote_low_f32x4'), ...op.get(inv), ...simd('f64x2.mul'), ...op.get(off), ...simd('f64x2.add'), ...simd('f64x2.trunc'), ...f.c(TWO_52), ...simd('f64x2.add')];
-  const four = (at: number): number[] => [...op.get(p), ...simd('v128.load', IN + at), ...op.tee(v), ...two(), ...op.get(v), ...op.get(v), ...shuffle(SWAP), ...two(), ...shuffle(LOW_WORDS)];
-  const sixteen = (at: number): number[] => [
-    ...outAt(p, 2),
-    ...four(at), ...four(at + 16), ...simd('i16x8.narrow_i32x4_u'), ...four(at + 32), ...four(at + 48), ...simd('i16x8.narrow_i32x4_u'), ...simd('i8x16.narrow_i16x8_u'),
-    ...simd('v128.store', OUT + at / 4),
+  const four = (o: number): number[] => [...at(SRC, o), ...op.tee(v), ...two(), ...op.get(v), ...op.get(v), ...shuffle(SWAP), ...two(), ...shuffle(LOW_WORDS)];
+  const sixteen = [
+    ...op.get(DST),
+    ...four(0), ...four(16), ...simd('i16x8.narrow_i32x4_u'), ...four(32), ...four(48), ...simd('i16x8.narrow_i32x4_u'), ...simd('i8x16.narrow_i16x8_u'),
+    ...simd('v128.store', 0),
   ];
-  return f.build('quant', loop(p, 64, sixteen(0)));
+  return f.build('quant', loop(64, 16, sixteen));
 }
 
 function dequant(table: Consts): WasmFunction {
-  const f = new Fn([I32, I32, F64], table);
-  const [p, w, x] = [f.local(I32), f.local(V128), f.local(V128)];
-  const [zp, sc] = [f.splat(1, 'i32x4.splat'), f.splat(2, 'f64x2.splat')];
+  const f = new Fn([I32, I32, I32, I32, F64], table);
+  const [w, x] = [f.local(V128), f.local(V128)];
+  const [zp, sc] = [f.splat(3, 'i32x4.splat'), f.splat(4, 'f64x2.splat')];
   // (q - zeroPoint) in int32 lanes (exact), then float64: the same as float64(q) - zeroPoint.
   const d = (): number[] => [...simd('f64x2.convert_low_i32x4_s'), ...op.get(sc), ...simd('f64x2.mul'), ...simd('f32x4.demote_f64x2_zero')];
-  const four = (e16: string, e32: string, at: number): number[] => [
-    ...outAt(p, -2),
+  const four = (e16: string, e32: string, o: number): number[] => [
+    ...op.get(DST),
     ...op.get(w), ...simd(e16), ...simd(e32), ...op.get(zp), ...simd('i32x4.sub'), ...op.tee(x), ...d(), ...op.get(x), ...op.get(x), ...shuffle(SWAP), ...d(), ...shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]),
-    ...simd('v128.store', OUT + at),
+    ...simd('v128.store', o),
   ];
   const [l16, h16, l32, h32] = ['i16x8.extend_low_i8x16_u', 'i16x8.extend_high_i8x16_u', 'i32x4.extend_low_i16x8_u', 'i32x4.extend_high_i16x8_u'];
-  const body = [...op.get(p), ...simd('v128.load', IN), ...op.set(w), ...four(l16, l32, 0), ...four(l16, h32, 16), ...four(h16, l32, 32), ...four(h16, h32, 48)];
-  return f.build('dequant', loop(p, 16, body));
+  const body = [...at(SRC, 0), ...op.set(w), ...four(l16, l32, 0), ...four(l16, h32, 16), ...four(h16, l32, 32), ...four(h16, h32, 48)];
+  return f.build('dequant', loop(16, 64, body));
+}
+
+/** A kernel's input [src, end) and output address (bytes of the kernels' memory). */
+type Cast = (src: number, end: number, dst: number) => void;
+
+function dequant32(table: Consts): WasmFunction {
+  const f = new Fn([I32, I32, I32, I32, F32], table);
+  const w = f.local(V128);
+  const [zp, sc] = [f.splat(3, 'i32x4.splat'), f.splat(4, 'f32x4.splat')];
+  const four = (e16: string, e32: string, o: number): number[] => [
+    ...op.get(DST),
+    ...op.get(w), ...simd(e16), ...simd(e32), ...op.get(zp), ...simd('i32x4.sub'), ...simd('f32x4.convert_i32x4_s'), ...op.get(sc), ...simd('f32x4.mul'),
+    ...simd('v128.store', o),
+  ];
+  const [l16, h16, l32, h32] = ['i16x8.extend_low_i8x16_u', 'i16x8.extend_high_i8x16_u', 'i32x4.extend_low_i16x8_u', 'i32x4.extend_high_i16x8_u'];
+  const body = [...at(SRC, 0), ...op.set(w), ...four(l16, l32, 0), ...four(l16, h32, 16), ...four(h16, l32, 32), ...four(h16, h32, 48)];
+  return f.build('dequant32', loop(16, 64, body));
 }
 
 export interface Kernels {
+  /** The kernels' memory (a new view after stageBytes grows it). */
   memory: Uint8Array;
-  f2h(bytes: number): void;
-  h2f(bytes: number): void;
-  f2b(bytes: number): void;
-  b2f(bytes: number): void;
-  range(bytes: number): void;
-  quant(bytes: number, inv: number, off: number): void;
-  dequant(bytes: number, zeroPoint: number, scale: number): void;
+  f2h: Cast;
+  h2f: Cast;
+  f2b: Cast;
+  b2f: Cast;
+  range(src: number, end: number): void;
+  quant(src: number, end: number, dst: number, inv: number, off: number): void;
+  dequant(src: number, end: number, dst: number, zeroPoint: number, scale: number): void;
+  /** dequant for a scale that is a float32 value. */
+  dequant32(src: number, end: number, dst: number, zeroPoint: number, scale: number): void;
 }
 
 /** What the kernels need of the WebAssembly API (the project's TypeScript libraries do not declare it). */
@@ -241,9 +273,33 @@ export function simdKernels(): Kernels | null {
   if (kernels !== undefined) return kernels;
   const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   const table = new Consts();
-  const bytes = wasmModule([f2h(table), h2f(table), f2b(table), b2f(table), range(table), quant(table), dequant(table)], PAGES);
+  const bytes = wasmModule([f2h(table), h2f(table), f2b(table), b2f(table), range(table), quant(table), dequant(table), dequant32(table)], PAGES);
   if (!wasm || !wasm.validate(bytes)) return (kernels = null);
-  const e = new wasm.Instance(new wasm.Module(bytes)).exports as unknown as Omit<Kernels, 'memory'> & { m: { buffer: ArrayBuffer } };
+  const e = new wasm.Instance(new wasm.Module(bytes)).exports as unknown as Omit<Kernels, 'memory'> & { m: WasmMemory };
+  memoryObject = e.m;
   new Uint32Array(e.m.buffer, CONSTS, table.lanes.length).set(table.lanes);
-  return (kernels = { memory: new Uint8Array(e.m.buffer), f2h: e.f2h, h2f: e.h2f, f2b: e.f2b, b2f: e.b2f, range: e.range, quant: e.quant, dequant: e.dequant });
+  return (kernels = { memory: new Uint8Array(e.m.buffer), f2h: e.f2h, h2f: e.h2f, f2b: e.f2b, b2f: e.b2f, range: e.range, quant: e.quant, dequant: e.dequant, dequant32: e.dequant32 });
+}
+
+interface WasmMemory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+let memoryObject: WasmMemory | undefined;
+
+/**
+ * Makes room for `bytes` bytes at STAGE (plus 64 past them, which kernels may touch), growing the
+ * memory if needed (k.memory is then a new view); false when it cannot grow that far.
+ */
+export function stageBytes(k: Kernels, bytes: number): boolean {
+  const want = STAGE + bytes + 64;
+  if (want <= k.memory.byteLength) return true;
+  try {
+    memoryObject!.grow(Math.ceil((want - k.memory.byteLength) / 65536));
+  } catch {
+    return false;
+  }
+  k.memory = new Uint8Array(memoryObject!.buffer);
+  return true;
 }

@@ -5,6 +5,7 @@
  */
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
 
@@ -58,6 +59,7 @@ const SIMD: Record<string, number> = {
   'v128.store': 0x0b,
   'i8x16.shuffle': 0x0d,
   'i32x4.splat': 0x11,
+  'f32x4.splat': 0x13,
   'f64x2.splat': 0x14,
   'i32x4.lt_s': 0x39,
   'i32x4.gt_s': 0x3b,
@@ -83,6 +85,7 @@ const SIMD: Record<string, number> = {
   'i32x4.max_u': 0xb9,
   'f32x4.add': 0xe4,
   'f32x4.sub': 0xe5,
+  'f32x4.mul': 0xe6,
   'f32x4.min': 0xe8,
   'f32x4.max': 0xe9,
   'f32x4.pmin': 0xea,
@@ -91,6 +94,7 @@ const SIMD: Record<string, number> = {
   'f64x2.sub': 0xf1,
   'f64x2.mul': 0xf2,
   'i32x4.trunc_sat_f64x2_s_zero': 0xfc,
+  'f32x4.convert_i32x4_s': 0xfa,
   'f64x2.convert_low_i32x4_s': 0xfe,
 };
 
@@ -131,7 +135,7 @@ const vec = (items: readonly number[][]): number[] => [...uleb(items.length), ..
 const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
 const name = (s: string): number[] => vec([...Buffer.from(s)].map((c) => [c]));
 
-/** A module of `fns` (no results) and one exported memory "m" of `pages` 64 KiB pages. */
+/** A module of `fns` (no results) and one exported memory "m" of `pages` 64 KiB pages at first (it may grow). */
 export function wasmModule(fns: readonly WasmFunction[], pages: number): Uint8Array {
   const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0]);
   const code = fns.map((f) => {
@@ -143,7 +147,7 @@ export function wasmModule(fns: readonly WasmFunction[], pages: number): Uint8Ar
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
-    ...section(5, vec([[0x01, ...uleb(pages), ...uleb(pages)]])),
+    ...section(5, vec([[0x00, ...uleb(pages)]])),
     ...section(7, vec([[...name('m'), 0x02, 0], ...fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])])),
     ...section(10, vec(code)),
   ]);
