@@ -2,7 +2,8 @@
  * Model inputs from the command line: a payload file (--input_file), an image (--image_file) or
  * a folder of images (--image_batch); none of them means a deterministic random input.
  */
-import { UsageError } from '../errors.js';
+import { FileError, UsageError } from '../errors.js';
+import { contentKind } from '../content-kind.js';
 import { indexGraph } from '../onnx/graph.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { readUserFile } from '../files.js';
@@ -10,6 +11,7 @@ import { toNumber } from '../onnx/types.js';
 import type { HostTensor } from '../runtime/session.js';
 import { imageFolderToTensor, imageToTensor, layoutFromInputShape, NORMALISATION_PRESETS, type Normalisation } from '../tensor/images.js';
 import { decodePayload } from '../tensor/payload/index.js';
+import { PayloadError } from '../tensor/payload/errors.js';
 import { dtypeFromOnnx } from '../onnx/dtypes.js';
 
 export interface InputArgs {
@@ -36,6 +38,23 @@ function normalisation(args: InputArgs): Normalisation {
 }
 
 /**
+ * The payload of --input_file: a file of another kind (a model, a CSV, an empty file) is named as
+ * such, and one that does not decode is a file refused (exit 2), as a wrong --onnx_file is.
+ */
+function payloadFile(file: string, bytes: Uint8Array): ReturnType<typeof decodePayload> {
+  const kind = contentKind(bytes);
+  if (kind !== undefined && kind !== 'a payload file (.pb)' && kind !== 'binary content') {
+    throw new FileError(`${file}: not a payload file (.pb) (it looks like ${kind}); data_processing makes one from images`, { file });
+  }
+  try {
+    return decodePayload(bytes, { file });
+  } catch (err) {
+    if (err instanceof PayloadError) throw new FileError(err.message, { cause: err, file });
+    throw err;
+  }
+}
+
+/**
  * Input tensors given on the command line, or undefined when none was. With `fixedBatch`, the
  * pictures must number what a fixed batch dimension takes (the model is run on them as one input;
  * quant_model instead runs them one sample at a time).
@@ -47,7 +66,7 @@ export async function inputsFromArgs(model: LoadedModel, args: InputArgs, option
   const index = indexGraph(model.proto.graph!, model.label);
   if (args.input_file) {
     const bytes = await readUserFile(args.input_file);
-    const payload = decodePayload(bytes, { file: args.input_file });
+    const payload = payloadFile(args.input_file, bytes);
     const feeds: Record<string, HostTensor> = {};
     for (const name of index.inputs) {
       const t = payload.tensors.get(name);

@@ -3,7 +3,8 @@
  * file or model it names), 1 for a failure while running, each with one line and no stack trace.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { exitCodeOf } from '../../src/cli/failure.js';
@@ -30,8 +31,16 @@ describe('exit codes', () => {
     writeFileSync(empty, '');
     const text = join(dir, 'notes.onnx');
     writeFileSync(text, 'not a model\n');
+    const png = join(dir, 'one.png');
+    await sharp({ create: { width: 28, height: 28, channels: 3, background: { r: 10, g: 200, b: 90 } } }).png().toFile(png);
     const cut = join(dir, 'cut.json');
     writeFileSync(cut, '{"edge_nodes": ["no_such_node"]}');
+    const payload = join(dir, 'input.pb');
+    const made = await cli(['data_processing', '--onnx_file', model, '--image_file', png, '--image_is_grayscale', '--output_file', payload]);
+    assert.equal(made.code, 0, made.err);
+    const truncated = join(dir, 'half.pb');
+    const bytes = readFileSync(payload);
+    writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
     const folder = join(dir, 'images');
     mkdirSync(folder);
     const cases: [args: string[], line: RegExp][] = [
@@ -42,6 +51,10 @@ describe('exit codes', () => {
       [['split_model', '--onnx_file', model, '--split_layer', 'no_such_layer', '--onnx_path', join(dir, 'parts')], /no layer named 'no_such_layer'/],
       [['plot_results', '--results_file', join(dir, 'missing.csv')], /missing\.csv: no such file$/],
       [['quant_model', '--onnx_file', model, '--quant_type', 'QInt8', '--image_batch', folder], /images/],
+      // --input_file of another kind, empty, or a payload that does not decode.
+      [['run', '--onnx_file', model, '--split_layer', '3', '--input_file', model], /lenet5\.onnx: not a payload file \(\.pb\) \(it looks like an ONNX model\)/],
+      [['run', '--onnx_file', model, '--split_layer', '3', '--input_file', empty], /empty\.onnx: not a payload file \(\.pb\) \(it looks like an empty file\)/],
+      [['run', '--onnx_file', model, '--split_layer', '3', '--input_file', truncated], /half\.pb.*truncated/],
     ];
     for (const [args, line] of cases) {
       const r = await cli(args);
