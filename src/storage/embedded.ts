@@ -12,8 +12,8 @@
  * listenBucketNotification against it), no presigned URLs.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { startS3Server, type S3Server } from './s3-server/server.js';
@@ -46,10 +46,47 @@ export interface EmbeddedStore extends Omit<EmbeddedServer, 'openClient' | 'stop
   stop(): Promise<void>;
 }
 
+/** The prefix of the folders embedded stores make in the temporary folder. */
+const FOLDER_PREFIX = 'onnx-manager-s3-';
+/** A file in such a folder naming the host and process that made it. */
+const OWNER_FILE = '.owner';
+
+const ownerText = (): string => `${hostname()} ${process.pid}\n`;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the folders of embedded stores whose process is gone without removing them (killed
+ * with SIGKILL, or the machine lost power): those of this host whose owner process no longer
+ * runs. A folder without an owner file, or of another host (a container sharing /tmp), is left.
+ */
+export async function removeOrphanStoreFolders(root: string = tmpdir()): Promise<string[]> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names.filter((n) => n.startsWith(FOLDER_PREFIX))) {
+    const dir = join(root, name);
+    const [host, pidText] = (await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim().split(' ');
+    const pid = Number(pidText);
+    if (host !== hostname() || !Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    removed.push(dir);
+  }
+  return removed;
+}
+
 /** Starts the server over a new folder (or `dir`) and makes the bucket; no client is opened. */
 export async function startEmbeddedServer(options: { bucket: string; dir?: string; port?: number }): Promise<EmbeddedServer> {
   const ownDir = options.dir === undefined;
-  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'onnx-manager-s3-')));
+  if (ownDir) await removeOrphanStoreFolders();
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), FOLDER_PREFIX)));
+  if (ownDir) await writeFile(join(dir, OWNER_FILE), ownerText());
   const secretKey = randomBytes(24).toString('base64url');
   const removeDir = async (): Promise<void> => {
     if (ownDir) await rm(dir, { recursive: true, force: true });
