@@ -11,6 +11,7 @@
  * for the store is not hung. `restarts` counts the workers that ended without being asked to, so
  * that the sweep can run again a cycle that overlapped a restart.
  */
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { cloudConfigDifferences, decodeCloudConfig, type CloudConfig } from '../config/cloud-config.js';
@@ -40,6 +41,9 @@ const START_DEADLINE_MS = 120_000;
 type Done = { uploadMs?: number; storeRetries?: number };
 
 type Pending = { resolve: (m: WorkerReply) => void; reject: (e: Error) => void; worker: WorkerStreams };
+
+/** What a wait for a reply gets instead when a worker says its store went or came back. */
+const STORE_LINE = Symbol('a store line');
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : R) : never;
 
 export abstract class WorkerBackend implements CloudBackend {
@@ -61,6 +65,8 @@ export abstract class WorkerBackend implements CloudBackend {
   private readonly outageListeners = new Set<(event: CloudStoreOutage) => void>();
   /** Workers that said their store is unavailable and not yet that it is back. */
   private readonly storeDown = new WeakSet<WorkerStreams>();
+  /** Requests waiting for an answer, told of each 'store' line (their deadline stops or goes on). */
+  private readonly storeWaiters = new Set<() => void>();
   /** How long a request (loading parts, a profile, a job the edge waits for) may take: the run's --timeout. */
   deadlineMs: number = DEFAULTS.timeoutS * 1000;
 
@@ -165,6 +171,7 @@ export abstract class WorkerBackend implements CloudBackend {
           if (event.kind === 'down') this.storeDown.add(w);
           else this.storeDown.delete(w);
           for (const listener of this.outageListeners) listener(event);
+          for (const waiter of [...this.storeWaiters]) waiter();
           return;
         }
         if (m.type === 'done') {
@@ -213,14 +220,39 @@ export abstract class WorkerBackend implements CloudBackend {
       this.pending.set(id, { resolve, reject, worker: w });
       this.send({ ...m, id } as Request & { id: number });
     });
-    // The worker gives up on its store after its retry budget and answers: no longer than that is waited for it.
-    const budgetMs = (this.expected?.storeRetryS ?? DEFAULTS.storeRetryS) * 1000;
-    for (let waited = 0; ; waited += timeoutMs) {
-      const answer = await within(reply, timeoutMs);
-      if (answer !== undefined) return answer;
-      if (this.storeDown.has(w) && this.worker === w && this.alive && waited < budgetMs) continue;
-      this.pending.delete(id);
-      throw this.missed(w, what, timeoutMs);
+    const answer = await this.answer(reply, w, timeoutMs);
+    if (answer !== undefined) return answer;
+    this.pending.delete(id);
+    throw this.missed(w, what, timeoutMs);
+  }
+
+  /**
+   * `reply`, or undefined once worker `w` has had `timeoutMs` for it. The deadline stops while
+   * the worker says its store is unavailable and goes on where it was when the store is back, so
+   * a worker that gets its store back late in the deadline still has the rest of the deadline to
+   * finish (a load, a job) after it. The worker gives up on its store after its retry budget and
+   * answers: no longer than that is waited for it before the deadline goes on regardless.
+   */
+  private async answer(reply: Promise<WorkerReply>, w: WorkerStreams, timeoutMs: number): Promise<WorkerReply | undefined> {
+    let left = timeoutMs;
+    let excused = (this.expected?.storeRetryS ?? DEFAULTS.storeRetryS) * 1000;
+    for (;;) {
+      const waitingForStore = excused > 0 && this.storeDown.has(w) && this.worker === w && this.alive;
+      let told!: () => void;
+      const storeLine = new Promise<typeof STORE_LINE>((resolve) => (told = () => resolve(STORE_LINE)));
+      this.storeWaiters.add(told);
+      const t0 = performance.now();
+      let got: WorkerReply | typeof STORE_LINE | undefined;
+      try {
+        got = await within(Promise.race([reply, storeLine]), waitingForStore ? excused : Math.max(left, 0));
+      } finally {
+        this.storeWaiters.delete(told);
+      }
+      if (got !== undefined && got !== STORE_LINE) return got;
+      const spent = performance.now() - t0;
+      if (waitingForStore) excused -= spent;
+      else if (got === undefined) return undefined;
+      else left -= spent;
     }
   }
 

@@ -195,7 +195,7 @@ describe('the store as the cloud processes see it', () => {
       ['2/0:ok', '2/1:ok', '2/2:ok', '4/0:ok', '4/1:ok', '4/2:ok'],
     );
     assert.deepEqual(events, ['down', 'up'], 'the worker said when its store went and when it came back');
-    assert.ok(Number(rows[0]!.store_retries) > 0, `the first row counts the load's retries: store_retries ${rows.map((r) => r.store_retries).join(',')}`);
+    assert.ok(Number(rows[0]!.store_retries) > 0, `the first row counts the load's retries: store_retries ${rows.map((r) => r.store_retries).join(',')}, worker restarts ${backend.restarts}`);
     assert.deepEqual(rows.slice(1).map((r) => Number(r.store_retries)), [0, 0, 0, 0, 0]);
     for (const r of rows) {
       assert.ok(Number(r.cloud_load_ms) > 0, `split ${r.split_index}: cloud_load_ms ${r.cloud_load_ms} measured`);
