@@ -61,7 +61,7 @@ function epilog(commands: readonly CommandDef<never>[]): string {
   return `Examples:\n${commands.map((c) => `  ${TOOL} ${c.example}`).join('\n')}\n\nThe original spelling works too: ${TOOL} --operation <op> [options].`;
 }
 
-type ParserOptions = { key: Record<string, unknown>; alias: Record<string, string[]>; boolean: string[] };
+type ParserOptions = { key: Record<string, unknown>; alias: Record<string, string[]>; boolean: string[]; array: string[] };
 
 /** The options yargs holds for an operation (undefined for an unknown one). */
 function optionsOf(commands: readonly CommandDef<never>[], operation: string): ParserOptions | undefined {
@@ -79,6 +79,29 @@ function flagsOf(commands: readonly CommandDef<never>[], operation: string): str
   const o = optionsOf(commands, operation);
   if (!o) return [];
   return [...new Set([...Object.keys(o.key), ...Object.values(o.alias).flat(), 'operation'])].filter((k) => k.length > 1);
+}
+
+/**
+ * A flag that takes one value given more than once (`--rep 2 --rep 3`), which yargs would turn
+ * into a list that every check then misreads ('got 2,3', or an unexpected error on a path): the
+ * message naming it and what was given, or undefined.
+ */
+function repeatedFlag(argv: readonly string[], o: ParserOptions | undefined): string | undefined {
+  if (!o) return undefined;
+  const keyOf = new Map<string, string>();
+  for (const k of Object.keys(o.key)) keyOf.set(k, k);
+  for (const [k, aliases] of Object.entries(o.alias)) for (const a of [aliases].flat()) keyOf.set(a, k);
+  const lists = new Set(o.array);
+  const given = new Map<string, string[]>();
+  for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
+    const m = /^--(?:no-)?([^=]+)(?:=(.*))?$/.exec(argv[i]!);
+    const key = m && keyOf.get(m[1]!);
+    if (!key || lists.has(key) || key === 'operation') continue;
+    const value = m[2] ?? (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--') ? argv[i + 1]! : argv[i]!.startsWith('--no-') ? 'false' : 'true');
+    given.set(key, [...(given.get(key) ?? []), value]);
+  }
+  const [key, values] = [...given].find(([, v]) => v.length > 1) ?? [];
+  return key ? `--${key} is given ${values!.length} times (${values!.join(', ')}); give it once` : undefined;
 }
 
 /**
@@ -101,6 +124,11 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
     }
     resolved.argv = found.argv;
     if (found.note) io.out(`note: ${found.note}`);
+  }
+  const repeated = resolved.operation ? repeatedFlag(resolved.argv, optionsOf(commands, resolved.operation)) : undefined;
+  if (repeated) {
+    io.err(`${TOOL}: ${repeated}`);
+    return 2;
   }
   const missing = (): number => {
     io.err(`${TOOL}: missing operation (one of: ${names.join(', ')}; see ${TOOL} --help)`);

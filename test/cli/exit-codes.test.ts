@@ -64,4 +64,21 @@ describe('exit codes', () => {
       assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
     }
   });
+
+  it('a flag of one value given twice is refused, naming both values (exit 2); a list flag takes several', async () => {
+    const dir = await temp('exit-codes-twice');
+    const model = writeZooModel('lenet5', dir);
+    for (const [args, line] of [
+      [['run_all', '--onnx_file', model, '--rep', '2', '--rep', '3'], /^onnx-manager: --rep is given 2 times \(2, 3\); give it once$/],
+      [['list_layers', '--onnx_file', model, '--onnx_file=other.onnx'], /^onnx-manager: --onnx_file is given 2 times \(.*lenet5\.onnx, other\.onnx\); give it once$/],
+      [['run', '--onnx_file', model, '--split_layer', '3', '--split_layer', '4'], /^onnx-manager: --split_layer is given 2 times \(3, 4\); give it once$/],
+    ] as const) {
+      const r = await cli([...args]);
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.errLines.length, 1, r.err);
+      assert.match(r.errLines[0]!, line);
+    }
+    const lists = await cli(['list_layers', '--onnx_file', model, '--input_shape', 'input:1x1x28x28', '--input_shape', 'input:1x1x28x28', '--json']);
+    assert.equal(lists.code, 0, lists.err);
+  });
 });
