@@ -38,7 +38,7 @@ function meant(flag: string, known: readonly string[]): string | undefined {
 
 /** Flags of the Python tool an operation here does without, and what to do instead. */
 const PYTHON_INSTEAD: Record<string, string> = {
-  onnx_path: 'the parts are made from --onnx_file as they are needed; drop --onnx_path (split_model writes them to a folder)',
+  onnx_path: 'the parts are made from --onnx_file as they are needed; drop --onnx_path; split_model writes them to a folder',
 };
 
 function didYouMean(flag: string, s: ParseSubject): string {

@@ -61,7 +61,7 @@ describe("the Python tool's --onnx_path", () => {
     const r = await cli(['--operation', 'run_all', '--onnx_file', 'm.onnx', '--onnx_path', 'DIR']);
     assert.equal(r.code, 2, r.err);
     assert.equal(r.errLines.length, 1, r.err);
-    assert.match(r.err, /does not take --onnx_path \(the parts are made from --onnx_file as they are needed; drop --onnx_path \(split_model writes them to a folder\)\)/, r.err);
+    assert.match(r.err, /does not take --onnx_path \(the parts are made from --onnx_file as they are needed; drop --onnx_path; split_model writes them to a folder\)/, r.err);
   });
 
   it('alone, runs the one .onnx file in the folder, naming it; none or several are refused, listing them', async () => {

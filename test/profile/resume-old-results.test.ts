@@ -102,7 +102,7 @@ describe('run_all --resume of a results file from before the codec columns', () 
       assert.equal(s.reps, s.tensor_codec === 'raw' ? '11' : '11');
       assert.equal(s.top1_agreement, '1', `summary ${s.split_index} ${s.tensor_codec}`);
     }
-    assert.match(r.out, /sent as fp16: max \|split - full\| [\d.e-]+, top-1 agreement 100\.0% of \d+ rows/);
+    assert.match(r.out, /sent as fp16: max \|split - full\| [\d.e-]+, top-1 agreement 100\.0% over the \d+ rows that sent tensors/);
     // plot_results and report show the deviation.
     const plot = await cli(['plot_results', '--results_file', file]);
     assert.equal(plot.code, 0, plot.err);

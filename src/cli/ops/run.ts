@@ -434,7 +434,7 @@ export function deviationLines(rows: readonly Record<string, string | number>[])
     by.set(codec, d);
   }
   return [...by].map(([codec, d]) => {
-    const top1 = d.top1.length ? `, top-1 agreement ${((100 * d.top1.reduce((a, b) => a + b, 0)) / d.top1.length).toFixed(1)}% of ${d.top1.length} rows` : '';
+    const top1 = d.top1.length ? `, top-1 agreement ${((100 * d.top1.reduce((a, b) => a + b, 0)) / d.top1.length).toFixed(1)}% over the ${d.top1.length} rows that sent tensors` : '';
     return `outputs with the cut tensors sent ${codec === 'raw' ? 'raw' : `as ${codec}`}: max |split - full| ${d.diff.toPrecision(3)}${top1}`;
   });
 }
