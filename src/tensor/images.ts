@@ -119,6 +119,9 @@ export function layoutFromInputShape(
     if (sizes.grayscale === true && declared === 3) {
       throw new UsageError(`grayscale was asked for but the model's input ${showDims(dims)} takes 3 channels`);
     }
+    if (sizes.grayscale === false && declared === 1) {
+      throw new UsageError(`colour was asked for (--image_is_grayscale false) but the model's input ${showDims(dims)} takes 1 channel; leave the flag out, or give --image_is_grayscale`);
+    }
     channels = declared;
   } else {
     channels = sizes.grayscale === true ? 1 : 3;

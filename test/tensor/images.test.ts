@@ -298,6 +298,8 @@ describe('layoutFromInputShape', () => {
     throwsOneLine(() => layoutFromInputShape([1, 4, 224, 224], {}), UsageError, /layout/);
     throwsOneLine(() => layoutFromInputShape([1, 3, 224, 224], { width: 100 }), UsageError, /differs/);
     throwsOneLine(() => layoutFromInputShape([1, 3, 224, 224], { grayscale: true }), UsageError, /grayscale/);
+    // Colour asked for by a model of one channel: refused as the other way round is, not overridden.
+    throwsOneLine(() => layoutFromInputShape([1, 1, 28, 28], { grayscale: false }), UsageError, /colour was asked for \(--image_is_grayscale false\) but the model's input .* takes 1 channel/);
     throwsOneLine(() => layoutFromInputShape(['N', 3, 'H', 'W'], { width: 0, height: 10 }), UsageError, /width must be a positive/);
     throwsOneLine(() => layoutFromInputShape(['N', 3, 'H', 'W'], { width: 10, height: -5 }), UsageError, /height must be a positive/);
   });
