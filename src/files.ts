@@ -2,7 +2,7 @@
  * Reading a file a user named, and checking one the tool is to write, with a one-line error that names it.
  */
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { FileError, UsageError } from './errors.js';
 
@@ -40,4 +40,27 @@ export function checkOutputFile(file: string, flag: string): void {
     if (kind === 'file') throw new UsageError(`--${flag} ${file}: ${d} is a file, not a folder`);
     if (kind === 'directory' || dirname(d) === d) return;
   }
+}
+
+/**
+ * mkdir -p, one folder at a time from the deepest one that exists: the first folder made (as
+ * mkdir's recursive option gives it), or undefined when `dir` exists. Node's own recursive mkdir
+ * never returns under /proc (it retries the parent for ever); here such a folder fails at once
+ * with the error of its mkdir.
+ */
+export async function makeFolders(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const found = await stat(d).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    if (found) {
+      if (!found.isDirectory()) throw Object.assign(new Error(`${d} is not a folder`), { code: 'ENOTDIR' });
+      break;
+    }
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    await mkdir(d).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
+  }
+  return missing[0];
 }

@@ -6,7 +6,8 @@ import { notCsvError } from '../content-kind.js';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { makeFolders } from '../files.js';
 import * as path from 'node:path';
 import { FileError } from '../errors.js';
 import { OutputTransaction } from '../split/output.js';
@@ -21,7 +22,7 @@ export class CsvAppender {
 
   /** Opens the file for appending; writes the header when it is new or empty. */
   static async open(file: string): Promise<CsvAppender> {
-    await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    await makeFolders(path.dirname(path.resolve(file)));
     const text = existsSync(file) ? await readFile(file, 'utf8') : '';
     if (text.trim() === '') {
       await writeFile(file, stringify([[...COLUMNS]]));

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
+import { open, rename, rm, rmdir } from 'node:fs/promises';
+import { makeFolders } from '../files.js';
 import * as path from 'node:path';
 import { WriteError } from '../errors.js';
 import type { AssembledPart } from './assemble.js';
@@ -49,7 +50,7 @@ export class OutputTransaction {
   private async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
     try {
-      const first = await mkdir(dir, { recursive: true });
+      const first = await makeFolders(dir);
       if (first) this.createdDirs.push(first);
       this.knownDirs.add(dir);
     } catch (err) {

@@ -5,11 +5,13 @@
  * names files outside the folder removes nothing there.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cli } from '../cli-helper.js';
 import { tempDirs, writeZooModel } from '../helpers.js';
+import { projectRoot } from '../models/zoo.js';
 
 const temp = tempDirs();
 
@@ -72,5 +74,13 @@ describe('splitting into a folder with an earlier split', () => {
     assert.ok(existsSync(model), 'the model outside the folder is untouched');
     assert.ok(existsSync(join(out, 'keep.txt')));
     assert.deepEqual(filesIn(out), [...listed(out), 'keep.txt'].sort());
+  });
+
+  it('a folder that cannot be made (under /proc) fails at once in one line, where node\'s recursive mkdir never returns', { skip: process.platform !== 'linux' }, () => {
+    const bin = join(projectRoot(), 'dist', 'src', 'cli', 'bin.js');
+    const r = spawnSync(process.execPath, [bin, 'split_model', '--onnx_file', join(projectRoot(), 'models', 'lenet5.onnx'), '--split_layer', '3', '--onnx_path', '/proc/onnx-manager-nope/parts'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, 'it ended by itself');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^onnx-manager: \/proc\/onnx-manager-nope\/parts: cannot create folder \(.*\)\n$/);
   });
 });

@@ -2,10 +2,10 @@
  * show_graph as a library call: the model's graph laid out, as an SVG and as an HTML page with
  * pan, zoom and search, written next to the model (or in a folder of the caller's choosing).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { humanBytes } from '../../cli/format.js';
-import { fileError } from '../../files.js';
+import { fileError, makeFolders } from '../../files.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import type { SplitPoint } from '../../split/points.js';
 import { graphHtml } from './html.js';
@@ -38,7 +38,7 @@ export async function writeGraph(a: ModelAnalysis, modelFile: string, opts: { di
   const files = graphFiles(modelFile, opts.dir);
   for (const [file, text] of [[files.svg, picture.svg], [files.html, picture.html]] as const) {
     try {
-      await mkdir(dirname(file), { recursive: true });
+      await makeFolders(dirname(file));
       await writeFile(file, text);
     } catch (err) {
       throw fileError(file, err);
