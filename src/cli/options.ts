@@ -8,6 +8,7 @@ import type { HostTensor } from '../runtime/session.js';
 import { toNumber } from '../onnx/types.js';
 import { createSession } from '../runtime/ort.js';
 import { analyzeModel, type ModelAnalysis } from '../split/analysis.js';
+import { humanBytes } from './format.js';
 
 export interface ModelArgs {
   onnx_file?: string;
@@ -35,6 +36,15 @@ export function parseInputShapes(entries: readonly string[] | undefined): Record
     out[name] = dims;
   }
   return out;
+}
+
+/** Inputs from which measuring the undeclared shapes takes long enough (minutes on a large model) to say so first. */
+const PROBE_NOTE_BYTES = 32 * 2 ** 20;
+
+/** On stderr, before a long measuring of the shapes a model does not declare: what it does, and how to skip it. */
+function probeNote(label: string, tensors: number, inputBytes: number): void {
+  if (inputBytes < PROBE_NOTE_BYTES) return;
+  process.stderr.write(`onnx-manager: measuring the shapes of ${tensors} tensors ${label} does not declare, by running it on ${humanBytes(inputBytes)} of inputs; this can take minutes (declare them as value_info, or give a smaller --input_shape)\n`);
 }
 
 /**
@@ -72,7 +82,7 @@ export async function analyzeFromArgs(
       if (known.every((d) => d >= 0)) inputShapes[v.name!] = known;
     }
   }
-  const opts: Parameters<typeof analyzeModel>[1] = { createSession, inputShapes, inputShapeOrigins };
+  const opts: Parameters<typeof analyzeModel>[1] = { createSession, inputShapes, inputShapeOrigins, onProbe: (tensors, bytes) => probeNote(model.label, tensors, bytes) };
   if (args.batch !== undefined) opts.batch = args.batch;
   if (feeds) opts.feeds = feeds;
   const analysis = await analyzeModel(model, opts);

@@ -18,6 +18,8 @@ export interface ShapeOptions extends InputShapeOptions {
   feeds?: Readonly<Record<string, HostTensor>>;
   /** Creates the sessions for the shape runs (injected so this module stays free of the runtime). */
   createSession: (model: Uint8Array, options: SessionOptions) => Promise<Session>;
+  /** Told before the shapes the model does not declare are measured: how many tensors, on how many bytes of inputs. */
+  onProbe?: (tensors: number, inputBytes: number) => void;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
     inputBytes += tensorBytes(b.elemType, b.dims);
     if (inputBytes > PROBE_INPUT_BYTES) throw tooCostly(model.label, `input '${name}' (${shapeText(b.dims)}) brings the inputs to ${inputBytes} bytes`);
   }
+  options.onProbe?.(needed.length, inputBytes);
   for (const [name, b] of bound) feeds[name] = options.feeds?.[name] ?? probeInput(model.label, name, b);
   const budget = Math.max(model.bytes.length / 2, 8 * 2 ** 20);
   let estimate = 0;

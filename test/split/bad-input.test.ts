@@ -197,6 +197,20 @@ describe('inputs too large to allocate', () => {
   }
 });
 
+describe('measuring the shapes a model does not declare', () => {
+  it('tells onProbe how many tensors it measures and on how many bytes of inputs, before it runs anything', async () => {
+    const file = await writeModel(tinyModel([
+      { opType: 'Relu', input: ['x'], output: ['h'], name: 'relu' },
+      { opType: 'Sigmoid', input: ['h'], output: ['y'], name: 'sigmoid' },
+    ], { shapeless: true }), 'probe-note');
+    const seen: string[] = [];
+    const counting = async (m: Uint8Array, o: Parameters<typeof createSession>[1]) => (seen.push('session'), createSession(m, o));
+    await analyzeFile(file, { createSession: counting, inputShapes: { x: [2, 8] }, onProbe: (tensors, bytes) => void seen.push(`probe ${tensors} ${bytes}`) });
+    assert.equal(seen[0], 'probe 2 64', seen.join(', '));
+    assert.equal(seen.filter((s) => s.startsWith('probe')).length, 1);
+  });
+});
+
 describe('shapes too costly to measure', () => {
   it('undeclared shapes behind a 384 MB input: SplitError naming the input and its bytes, before anything runs', async () => {
     const file = await writeModel(tinyModel([
