@@ -34,7 +34,7 @@ export interface CompareOptions {
   /** Timed rounds over all samples (default 5); each round runs every sample on both models. */
   rounds?: number;
   warmup?: number;
-  /** Ctrl-C: the comparison stops before the next block of runs and fails with the signal's reason. */
+  /** Ctrl-C: the comparison stops before the next run and fails with the signal's reason. */
   signal?: AbortSignal;
 }
 
@@ -151,8 +151,8 @@ export async function compareModels(
     const floatMs: number[] = [];
     const quantMs: number[] = [];
     const block = async (session: Session, into: number[] | undefined) => {
-      options.signal?.throwIfAborted();
       for (const s of samples) {
+        options.signal?.throwIfAborted();
         const ms = await timed(session, s);
         into?.push(ms);
       }
