@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { indexGraph } from '../onnx/graph.js';
 import { loadModel, type LoadedModel } from '../onnx/model.js';
 import type { HostTensor } from '../runtime/session.js';
-import { toNumber } from '../onnx/types.js';
+import { fixedDim } from '../onnx/types.js';
 import { createSession } from '../runtime/ort.js';
 import { analyzeModel, type ModelAnalysis } from '../split/analysis.js';
 import { humanBytes } from './format.js';
@@ -73,7 +73,7 @@ export async function analyzeFromArgs(
       if (!index.inputs.includes(v.name ?? '') || inputShapes[v.name ?? '']) continue;
       const dims = v.type?.tensorType?.shape?.dim ?? [];
       if (dims.length !== 4) continue;
-      const known = dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1));
+      const known = dims.map(fixedDim);
       const nhwc = known[3] === 1 || known[3] === 3;
       const [h, w] = nhwc ? [1, 2] : [2, 3];
       if (known[0]! < 0) known[0] = args.batch ?? 1;

@@ -10,7 +10,7 @@ import { SplitError } from '../errors.js';
 import { dtypeFromOnnx } from './dtypes.js';
 import type { GraphIndex } from './graph.js';
 import type { LoadedModel } from './model.js';
-import { toNumber } from './types.js';
+import { fixedDim, toNumber } from './types.js';
 
 /** A tensor's type and shape as some part of the model states it. */
 export interface StatedTensor {
@@ -105,7 +105,7 @@ export function checkInitializerInputs(model: LoadedModel, known: ReadonlyMap<st
     const init = known.get(v.name ?? '');
     const tt = v.type?.tensorType;
     if (!init || init.source !== 'initializer' || !tt?.elemType) continue;
-    const dims = tt.shape?.dim?.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1));
+    const dims = tt.shape?.dim?.map(fixedDim);
     const sameShape = !dims || (dims.length === init.dims.length && dims.every((x, i) => x < 0 || x === init.dims[i]));
     if (tt.elemType !== init.elemType || !sameShape) {
       const declared = `${dims ? shapeText(dims.map((x) => (x < 0 ? NaN : x))).replace(/NaN/g, '?') : '(no shape)'} ${typeName(tt.elemType)}`;

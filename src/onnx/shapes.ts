@@ -9,7 +9,7 @@ import { checkDeclared, checkInitializerInputs, exactTensorBytes, MAX_TENSOR_BYT
 import { dtypeFromOnnx, tensorBytes } from './dtypes.js';
 import type { GraphIndex } from './graph.js';
 import type { LoadedModel } from './model.js';
-import { toNumber, type TensorProto, type ValueInfoProto } from './types.js';
+import { fixedDim, toNumber, type TensorProto, type ValueInfoProto } from './types.js';
 
 export type ShapeSource = 'input' | 'value_info' | 'output' | 'initializer' | 'run';
 
@@ -70,6 +70,11 @@ function checkAllocatable(label: string, name: string, elemType: number, dims: r
   }
 }
 
+/** An input's shape as the model declares it: fixed dimensions as numbers, free ones by their dim_param (or '?'). */
+function declaredShapeText(v: ValueInfoProto): string {
+  return (v.type?.tensorType?.shape?.dim ?? []).map((d) => (fixedDim(d) >= 0 ? String(fixedDim(d)) : d.dimParam || '?')).join('x') || 'a scalar';
+}
+
 /**
  * An --input_shape onnxruntime would refuse once it runs ('inference failed: Invalid rank' or
  * 'Got invalid dimensions'): a dimension of 0, another rank than the model declares, or another
@@ -81,8 +86,8 @@ function checkGivenShape(name: string, given: readonly number[], declared: Value
   if (zero >= 0) throw new UsageError(`${flag}: a dimension of 0 (at position ${zero}); input '${name}' needs every dimension at least 1`);
   const dims = declared.type?.tensorType?.shape?.dim;
   if (!dims) return; // the model declares no shape: any is taken
-  const fixed = dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1));
-  const text = fixed.map((d, i) => (d >= 0 ? String(d) : dims[i]!.dimParam || '?')).join('x') || 'a scalar';
+  const fixed = dims.map(fixedDim);
+  const text = declaredShapeText(declared);
   if (given.length !== fixed.length) {
     throw new UsageError(`${flag}: ${given.length} dimensions, but input '${name}' has ${fixed.length} (the model declares ${text})`);
   }
@@ -100,10 +105,10 @@ function checkBatchBindable(model: LoadedModel, index: GraphIndex, declared: Rea
   if (batch === undefined || batch === 1) return;
   const firstFree = (v: ValueInfoProto | undefined) => {
     const d = v?.type?.tensorType?.shape?.dim?.[0];
-    return !v?.type?.tensorType?.shape || !d || !!d.dimParam || d.dimValue === undefined || d.dimValue === null;
+    return !v?.type?.tensorType?.shape || !d || fixedDim(d) < 0;
   };
   if (index.inputs.some((n) => firstFree(declared.get(n)))) return;
-  const shapes = index.inputs.map((n) => `'${n}' ${(declared.get(n)?.type?.tensorType?.shape?.dim ?? []).map((d) => String(toNumber(d.dimValue!))).join('x')}`).join(', ');
+  const shapes = index.inputs.map((n) => `'${n}' ${declaredShapeText(declared.get(n)!)}`).join(', ');
   throw new UsageError(`--batch ${batch}: ${model.label} fixes the first dimension of every input (${shapes}), so there is no batch to bind; run it at its own batch (leave out --batch)`);
 }
 
@@ -127,11 +132,11 @@ export function boundInputShapes(model: LoadedModel, index: GraphIndex, options:
       continue;
     }
     const dims = (tt.shape?.dim ?? []).map((d, i) => {
-      const known = d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1;
+      const known = fixedDim(d);
       if (known >= 0) return known;
       if (i === 0) return options.batch ?? 1;
       const all = tt.shape?.dim ?? [];
-      const example = all.map((x, j) => (j === 0 ? String(options.batch ?? DEFAULTS.batch) : x.dimValue !== undefined && x.dimValue !== null && !x.dimParam ? String(toNumber(x.dimValue)) : `<d${j}>`)).join('x');
+      const example = all.map((x, j) => (j === 0 ? String(options.batch ?? DEFAULTS.batch) : fixedDim(x) >= 0 ? String(fixedDim(x)) : `<d${j}>`)).join('x');
       const image = all.length === 4 ? ' (for an image input: --image_size_x W --image_size_y H)' : '';
       throw new UsageError(
         `${model.label}: input '${name}' has a free dimension ${d.dimParam ? `'${d.dimParam}' ` : ''}at position ${i}; bind it with --input_shape ${name}:${example}${image}`,

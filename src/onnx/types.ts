@@ -160,3 +160,8 @@ export function toNumber(v: Int64 | null | undefined): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'number' ? v : v.toNumber();
 }
+
+/** A declared dimension's fixed value, or -1 where it is free (a dim_param, or no value). */
+export function fixedDim(d: TensorShapeDimension): number {
+  return d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : -1;
+}

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { FileError, GraphError, OnnxFormatError, OnnxManagerError, SplitError } from '../../src/errors.js';
+import { FileError, GraphError, OnnxFormatError, OnnxManagerError, SplitError, UsageError } from '../../src/errors.js';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { loadModel } from '../../src/onnx/model.js';
 import type { ModelProto, NodeProto } from '../../src/onnx/types.js';
@@ -197,15 +197,30 @@ describe('inputs too large to allocate', () => {
   }
 });
 
+describe('--batch on a model that fixes every batch dimension', () => {
+  it('names each input\'s declared shape, free dimensions by their names, not as 0', async () => {
+    const model = tinyModel([{ opType: 'Relu', input: ['x'], output: ['y'], name: 'relu' }]);
+    model.graph!.input = [{ name: 'x', type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimParam: 'width' }] } } } }];
+    const file = await writeModel(model, 'batch-fixed');
+    await rejectsWith(analyzeFile(file, { createSession, batch: 4 }), UsageError, ['--batch 4', "('x' 1xwidth)", 'no batch to bind']);
+  });
+});
+
+/** Relu then Sigmoid on an input x of no declared shape: every shape is measured by running it. */
+const undeclared = (tag: string) =>
+  writeModel(tinyModel([
+    { opType: 'Relu', input: ['x'], output: ['h'], name: 'relu' },
+    { opType: 'Sigmoid', input: ['h'], output: ['y'], name: 'sigmoid' },
+  ], { shapeless: true }), tag);
+
+/** createSession that notes each session it makes in `seen`. */
+const countingSessions = (seen: string[]) => async (m: Uint8Array, o: Parameters<typeof createSession>[1]) => (seen.push('session'), createSession(m, o));
+
 describe('measuring the shapes a model does not declare', () => {
   it('tells onProbe how many tensors it measures and on how many bytes of inputs, before it runs anything', async () => {
-    const file = await writeModel(tinyModel([
-      { opType: 'Relu', input: ['x'], output: ['h'], name: 'relu' },
-      { opType: 'Sigmoid', input: ['h'], output: ['y'], name: 'sigmoid' },
-    ], { shapeless: true }), 'probe-note');
+    const file = await undeclared('probe-note');
     const seen: string[] = [];
-    const counting = async (m: Uint8Array, o: Parameters<typeof createSession>[1]) => (seen.push('session'), createSession(m, o));
-    await analyzeFile(file, { createSession: counting, inputShapes: { x: [2, 8] }, onProbe: (tensors, bytes) => void seen.push(`probe ${tensors} ${bytes}`) });
+    await analyzeFile(file, { createSession: countingSessions(seen), inputShapes: { x: [2, 8] }, onProbe: (tensors, bytes) => void seen.push(`probe ${tensors} ${bytes}`) });
     assert.equal(seen[0], 'probe 2 64', seen.join(', '));
     assert.equal(seen.filter((s) => s.startsWith('probe')).length, 1);
   });
@@ -213,13 +228,9 @@ describe('measuring the shapes a model does not declare', () => {
 
 describe('shapes too costly to measure', () => {
   it('undeclared shapes behind a 384 MB input: SplitError naming the input and its bytes, before anything runs', async () => {
-    const file = await writeModel(tinyModel([
-      { opType: 'Relu', input: ['x'], output: ['h'], name: 'relu' },
-      { opType: 'Sigmoid', input: ['h'], output: ['y'], name: 'sigmoid' },
-    ], { shapeless: true }), 'probe-huge');
+    const file = await undeclared('probe-huge');
     const seen: string[] = [];
-    const counting = async (m: Uint8Array, o: Parameters<typeof createSession>[1]) => (seen.push('session'), createSession(m, o));
-    await rejectsWith(analyzeFile(file, { createSession: counting, inputShapes: { x: [1, 3, 32, 1e6] } }), SplitError, [file, "input 'x'", '384000000 bytes', 'declare']);
+    await rejectsWith(analyzeFile(file, { createSession: countingSessions(seen), inputShapes: { x: [1, 3, 32, 1e6] } }), SplitError, [file, "input 'x'", '384000000 bytes', 'declare']);
     assert.deepEqual(seen, [], 'no session made');
   });
 });
