@@ -1,6 +1,6 @@
 /**
  * The error boundary of every command (onnx-manager, onnx-edge, onnx-cloud): one line naming the
- * problem, the stack and causes only with --verbose, and the exit code of inputExitCode.
+ * problem, the stack and causes only with --verbose, and the exit code of exitCodeOf.
  */
 import { FileError, GraphError, messageLine, OnnxFormatError, OnnxManagerError, SplitError, UsageError, WriteError } from '../errors.js';
 

@@ -55,6 +55,11 @@ export function decadeBandwidths(fromMbit = 1, toMbit = 10_000): number[] {
   return out;
 }
 
+/** Whether two links have the same rate and round trip. */
+export function sameLink(a: Link, b: Link): boolean {
+  return a.bandwidthMbit === b.bandwidthMbit && a.rttMs === b.rttMs;
+}
+
 export function describeLink(link: Link): string {
   if (link.bandwidthMbit === undefined) return link.rttMs ? `no rate limit, rtt ${link.rttMs} ms` : 'no link (the store reached directly)';
   return `${link.bandwidthMbit} Mbit/s, rtt ${link.rttMs} ms`;

@@ -136,24 +136,18 @@ export class OutputTransaction {
 
   /** Removes the temporaries, the files a failed commit already moved into place, and the folders this transaction created. */
   async rollback(): Promise<void> {
-    for (const p of this.pending) await rm(p.tmp, { force: true });
-    this.pending.length = 0;
-    for (const f of this.moved) await rm(f, { force: true });
-    this.moved.length = 0;
-    // Folders this transaction created hold only its own temporaries.
-    for (const d of this.createdDirs.reverse()) await rm(d, { recursive: true, force: true });
-    this.createdDirs.length = 0;
-    this.knownDirs.clear();
-    unfinished.delete(this);
+    this.rollbackSync();
   }
 
-  /** The rollback, synchronously: for the process's 'exit', where nothing asynchronous runs any more. */
+  /** The rollback, synchronously: also for the process's 'exit', where nothing asynchronous runs any more. */
   rollbackSync(): void {
     for (const f of [...this.pending.map((p) => p.tmp), ...this.moved]) rmSync(f, { force: true });
+    // Folders this transaction created hold only its own temporaries.
     for (const d of [...this.createdDirs].reverse()) rmSync(d, { recursive: true, force: true });
     this.pending.length = 0;
     this.moved.length = 0;
     this.createdDirs.length = 0;
+    this.knownDirs.clear();
     unfinished.delete(this);
   }
 

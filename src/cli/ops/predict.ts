@@ -15,7 +15,7 @@ import { whileCloudStarts, type StartingCloud } from '../../profile/start-cloud.
 import { randomInputs } from '../../split/random-inputs.js';
 import { profileFileFor } from '../../profile/profile-defaults.js';
 import { checkProfile } from '../../predict/model.js';
-import { checkLink, describeLink, type Link } from '../../predict/link.js';
+import { checkLink, describeLink, sameLink, type Link } from '../../predict/link.js';
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { allWireBytes, checkProfileCodecs, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, withCycleWait, type PredictedRow } from '../../predict/predict.js';
 import os from 'node:os';
@@ -154,7 +154,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   const a = await analyzeFromArgs(args);
   const measured = measuredRows && checkMeasured(args.measured!, measuredRows, a);
   const measuredOn = measured?.[0] && measuredLink(measured[0]);
-  if (measuredOn && (measuredOn.bandwidthMbit !== link.bandwidthMbit || measuredOn.rttMs !== link.rttMs)) {
+  if (measuredOn && !sameLink(measuredOn, link)) {
     warn(`--measured ${args.measured} was measured on ${describeLink(measuredOn)}, and this prediction is for ${describeLink(link)}: its errors compare two links (without --bandwidth and --rtt, predict takes the measured rows' link)`);
   }
   // The payloads' bytes need no profile: worked out while the cloud side may still be starting.
@@ -164,7 +164,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   // A run through the profile's backend: an OSCAR job's payloads carry the run's store retry budget, its results a file job's timings.
   const wires = early ?? allWireBytes(a, await payloadRunOf(profile.settings.cloud.backend, config));
   const calibrated = profile.calibrationLink ?? { rttMs: 0 };
-  if (calibrated.bandwidthMbit !== link.bandwidthMbit || calibrated.rttMs !== link.rttMs) {
+  if (!sameLink(calibrated, link)) {
     out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
   checkProfileCodecs(profile, codecsOf(args), args.profile ?? 'the profile');
