@@ -14,9 +14,11 @@
  * - The minio client's own retry is off; the store returned is a RetryingStore, which retries while
  *   the store is unavailable (config.retryBudgetMs), counting instead of printing.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
+import { finished } from 'node:stream/promises';
 import tls from 'node:tls';
 import { Client, type NotificationPoller } from 'minio';
 import { untilAborted } from '../abort.js';
@@ -137,6 +139,8 @@ function decodeEventKey(key: string): string {
 class MinioStore implements ObjectStore {
   readonly bucket: string;
   readonly description: string;
+  /** The bucket's region when the configuration names it; '' lets the client find it (and remember it). */
+  private readonly region: string;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly pending = new Set<(err: Error) => void>();
   private readonly unsubscribeHook?: () => void;
@@ -153,6 +157,7 @@ class MinioStore implements ObjectStore {
     options: MinioStoreOptions,
   ) {
     this.bucket = config.bucket;
+    this.region = config.region ?? '';
     this.description = `${options.label ? `${options.label} ` : ''}${describeStore(endpointUrl, config.bucket)}`;
     this.useMinioNotifications = config.notifications === 'minio';
     if (options.onObjectCreated) this.unsubscribeHook = options.onObjectCreated((key) => this.notify(key));
@@ -194,11 +199,29 @@ class MinioStore implements ObjectStore {
     try {
       // The client takes no signal: the connections its requests are on are cut (a request cut
       // before its last byte stores nothing), and the put ends now.
-      await untilAborted(this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': 'application/octet-stream' }), signal, () => this.cutRequests());
+      await untilAborted(this.putBody(key, body), signal, () => this.cutRequests());
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       throw this.fail(err, 'put', key);
     }
+  }
+
+  /**
+   * One PUT of `body`, as minio's putObject sends it (the same headers and signature), without
+   * what putObject adds on the way: two copies of the body (into a stream and back) and an MD5 of
+   * it, which it sends only over https. Over http the request carries the body's SHA-256 in its
+   * signature, as putObject's does; over https (UNSIGNED-PAYLOAD) the MD5 goes in Content-MD5.
+   */
+  private async putBody(key: string, body: Buffer): Promise<void> {
+    // putObject's check of the key, which the request below does not make.
+    if (key.length === 0 || key.length > 1024) throw new StoreError(`${this.description}: invalid object key '${key}'`, { bucket: this.bucket, key });
+    const c = this.client;
+    const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length };
+    if (!c.enableSHA256) headers['Content-MD5'] = createHash('md5').update(body).digest('base64');
+    const sha256 = c.enableSHA256 ? createHash('sha256').update(body).digest('hex') : '';
+    const res = await c.makeRequestStreamAsync({ method: 'PUT', bucketName: this.bucket, objectName: key, headers }, body, sha256, [200], this.region);
+    res.resume();
+    await finished(res);
   }
 
   /** Destroys the connections with a request on them (the idle ones stay for the next request). */
