@@ -2,7 +2,7 @@
  * predict and recommend --tensor_codec: the profile's codec rows (bytes of every split point's
  * coded payload, each codec's speed) read back as written; predicted bytes on the wire equal
  * run_all's measured transfer_bytes exactly for every codec on a real model (the same seeded
- * inputs, so the same cut tensors); the CSVs join on (split_index, tensor_codec); recommend
+ * inputs, so the same cut tensors), and result_bytes too; the CSVs join on (split_index, tensor_codec); recommend
  * chooses over split points x codecs and names the codec (set costs).
  */
 import assert from 'node:assert/strict';
@@ -77,6 +77,8 @@ describe('predict and recommend --tensor_codec', () => {
       // Repetition 0 is written without its rep field; the others are byte for byte what was sent.
       if (m.rep === '0') continue;
       assert.equal(p.transfer_bytes, m.transfer_bytes, `split ${m.split_index} ${m.tensor_codec} rep ${m.rep}: input payload bytes`);
+      // The cloud reports its codec's decode time in the result when the payload carried coded tensors.
+      assert.equal(p.result_bytes, m.result_bytes, `split ${m.split_index} ${m.tensor_codec} rep ${m.rep}: result payload bytes`);
       assert.ok(Number(p.measured_transfer_bytes) >= Number(m.transfer_bytes), 'the measured column holds the largest of the repetitions');
       compared++;
     }
