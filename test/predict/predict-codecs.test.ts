@@ -95,6 +95,7 @@ describe('predict and recommend --tensor_codec', () => {
     const raw = (s: string) => Number(byKey.get(`${s}/raw`)!.transfer_bytes);
     for (const p of pred.filter((x) => x.tensor_codec === 'fp16' && x.transfer_bytes !== '0')) assert.ok(Number(p.transfer_bytes) < raw(p.split_index!), `fp16 sends fewer bytes at ${p.split_index}`);
     assert.match(r.out, /x 7 tensor codecs/);
+    assert.match(r.out, /^against .* \(\d+ split point and codec pairs\): compute/m, 'the error line counts pairs, not split points');
     assert.match(r.out, /^among the \d+ measured split point and codec pairs, the predicted best, split \d+.*, is (the measured best|not the measured best, split \d+.*: measured, it is [\d.]+% slower)$/m);
     assert.doesNotMatch(r.out, /not compared/, 'every measured codec was predicted');
     // Only raw predicted against a sweep of several codecs: the others are named, not dropped silently.

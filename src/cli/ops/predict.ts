@@ -227,9 +227,10 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   out(`predicted best split: ${best.split_index} (${best.split_layer})${sentAs(best.tensor_codec)}, total ${best.total_ms.toFixed(2)} ms`);
   if (comparison) {
     const c = comparison;
-    out(`against ${args.measured} (${c.splits} split points): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
+    const unit = several ? 'split point and codec pairs' : 'split points';
+    out(`against ${args.measured} (${c.splits} ${unit}): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
     // Only the measured split points can be compared: say so, since the best of all may be another.
-    const among = `among the ${c.splits} measured ${several ? 'split point and codec pairs' : 'split points'}`;
+    const among = `among the ${c.splits} measured ${unit}`;
     out(
       c.predictedBest === c.measuredBest && c.predictedBestCodec === c.measuredBestCodec
         ? `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec)}, is the measured best`
