@@ -153,6 +153,22 @@ describe('predict and recommend --tensor_codec', () => {
     assert.match(r.out, /tensor_codec/);
   });
 
+  it('names no codec for a best split point that sends nothing, as recommend does', async () => {
+    // Nodes nearly free on the edge and slow in the cloud: the edge-only split wins under every codec.
+    const edgeWins: LayerProfile = { ...profile, nodes: profile.nodes.map((n) => ({ ...n, medianMs: n.side === 'edge' ? 0.001 : 50, p95Ms: 50 })) };
+    const edgeFile = join(dir, 'edge-wins.profile.csv');
+    await writeProfile(edgeFile, edgeWins);
+    const last = a.splitPoints.length - 1;
+    const r = await cli(['predict', '--onnx_file', file, '--profile', edgeFile, '--tensor_codec', 'fp16', 'int8', '--measured', measured, '--results_file', join(dir, 'edge-wins.predict.csv')]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`^predicted best split: ${last} \\([^)]*\\), total`, 'm'));
+    assert.doesNotMatch(r.out, /predicted best split: .*sent as/, 'the edge-only split sends no cut tensor');
+    assert.match(r.out, new RegExp(`the predicted best, split ${last}, is `), 'nor in the comparison with the sweep');
+    const rec = await cli(['recommend', '--onnx_file', file, '--profile', edgeFile, '--tensor_codec', 'fp16', 'int8']);
+    assert.equal(rec.code, 0, rec.err);
+    assert.match(rec.out, new RegExp(`: ${last} \\([^)]*\\)\n`));
+  });
+
   it('recommend from a run_all CSV with several codecs chooses among them', async () => {
     const r = await cli(['recommend', '--onnx_file', file, '--results_file', measured, '--bandwidth', '1', '--json']);
     assert.equal(r.code, 0, r.err);
