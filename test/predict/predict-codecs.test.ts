@@ -103,6 +103,10 @@ describe('predict and recommend --tensor_codec', () => {
     assert.equal(rawOnly.code, 0, rawOnly.err);
     const others = CODECS.filter((c) => c !== 'raw');
     assert.match(rawOnly.out, new RegExp(`^note: .* also holds \\d+ split point\\(s\\) sent as ${others.join(', ')}, not compared: give --tensor_codec raw ${others.join(' ')} to predict them too$`, 'm'));
+    // The edge-only split sends nothing: its rows were compared under raw, so only the others count.
+    const sending = rows.filter((m) => m.tensor_codec !== 'raw' && m.transfer_bytes !== '0');
+    const pairs = new Set(sending.map((m) => `${m.split_index}/${m.tensor_codec}`)).size;
+    assert.match(rawOnly.out, new RegExp(`also holds ${pairs} split point\\(s\\) sent as`), 'the split point that sends nothing was compared');
     assert.match(rawOnly.out, /^among the \d+ measured split points, the predicted best/m);
   });
 

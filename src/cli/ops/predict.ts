@@ -238,9 +238,11 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
         ? `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec, c.predictedBest)}, is the measured best`
         : `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec, c.predictedBest)}, is not the measured best, split ${c.measuredBest}${sentAs(c.measuredBestCodec, c.measuredBest)}: measured, it is ${pct(c.slowerPct)} slower`,
     );
-    const unpredicted = [...new Set(measured!.map((m) => m.tensor_codec || 'raw'))].filter((k) => !codecs.includes(k));
+    // A split point that sends nothing stands for every codec and was compared under the ones predicted.
+    const missed = measured!.filter((m) => m.transfer_bytes > 0 && !codecs.includes(m.tensor_codec || 'raw'));
+    const unpredicted = [...new Set(missed.map((m) => m.tensor_codec || 'raw'))];
     if (unpredicted.length) {
-      const n = measured!.filter((m) => unpredicted.includes(m.tensor_codec || 'raw')).length;
+      const n = missed.length;
       out(`note: ${args.measured} also holds ${n} split point(s) sent as ${unpredicted.join(', ')}, not compared: give --tensor_codec ${[...codecs, ...unpredicted].join(' ')} to predict them too`);
     }
   }
