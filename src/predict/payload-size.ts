@@ -35,6 +35,8 @@ export interface WireBytes {
   input: number;
   /** The result payload (result_bytes). */
   result: number;
+  /** The result payload when the input carried coded tensors: the cloud adds its codec's decode time (cloud_codec_decode_ms). */
+  codedResult: number;
   /**
    * What the store retry budget adds to the input payload (0 without one): a codec's payload,
    * measured without it in the profile, is sent this much larger (up to the alignment of its first tensor's data).
@@ -93,7 +95,7 @@ export function inputPayloadBytes(a: ModelAnalysis, point: SplitPoint, tensors: 
  */
 export function wireBytes(a: ModelAnalysis, point: SplitPoint, rep = 1, run: PayloadRun = {}): WireBytes {
   const { storeRetryMs } = run;
-  if (point.position === a.index.dataNodes.length) return { input: 0, result: 0, storeRetryBytes: 0 };
+  if (point.position === a.index.dataNodes.length) return { input: 0, result: 0, codedResult: 0, storeRetryBytes: 0 };
   const onEdge = edgeOutputs(a, point.position);
   const cloudOutputs = a.index.outputs.filter((o) => !onEdge.has(o));
   const input = inputPayload(a, point, new Map(point.cutTensors.map((t) => [t.name, zeroTensor(t.dtype, t.shape)])), undefined, rep, storeRetryMs);
@@ -110,5 +112,6 @@ export function wireBytes(a: ModelAnalysis, point: SplitPoint, rep = 1, run: Pay
   const bytes = encodePayload(input).byteLength;
   const { storeRetryMs: _budget, ...plain } = input;
   const without = storeRetryMs === undefined ? bytes : encodePayload(plain).byteLength;
-  return { input: bytes, result: encodePayload(result).byteLength, storeRetryBytes: bytes - without };
+  const coded: Payload = { ...result, timings: [...result.timings, { name: 'cloud_codec_decode_ms', ms: 1 }] };
+  return { input: bytes, result: encodePayload(result).byteLength, codedResult: encodePayload(coded).byteLength, storeRetryBytes: bytes - without };
 }

@@ -132,7 +132,7 @@ export function splitFacts(a: ModelAnalysis, profile: LayerProfile, codec = 'raw
       cut_tensors: p.cutTensors.map((t) => t.name).join(';'),
       tensor_bytes: p.transferBytes,
       transfer_bytes: coded ? coded.wireBytes + w.storeRetryBytes : w.input,
-      result_bytes: w.result,
+      result_bytes: coded && coded.codedTensors > 0 ? w.codedResult : w.result,
       edgeMs: compute[i]!.edge.ms,
       cloudMs: compute[i]!.cloud.ms,
       edge_memory_mb: memory[i]!.mb,

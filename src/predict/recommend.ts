@@ -198,7 +198,16 @@ export function recommend(cands: readonly Candidate[], link: Link, constraints: 
     throw new UsageError(`no split point meets the constraints (e.g. split ${first.split_index}: ${first.reason})`);
   }
   const feasibleRanked = ranked.filter((r) => r.feasible);
-  const front = paretoSet(feasibleRanked, [(r) => r.edge_ms, (r) => r.transfer_bytes, (r) => r.total_ms]).map((i) => feasibleRanked[i]!);
+  // A split point whose rows tie on every objective (the edge-only split, repeated under each codec) is listed once.
+  const seen = new Set<string>();
+  const front = paretoSet(feasibleRanked, [(r) => r.edge_ms, (r) => r.transfer_bytes, (r) => r.total_ms])
+    .map((i) => feasibleRanked[i]!)
+    .filter((r) => {
+      const key = `${r.split_index}/${r.edge_ms}/${r.transfer_bytes}/${r.total_ms}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   for (const r of front) r.pareto = true;
   const { c } = fastest(feasible, link);
   const best = ranked[cands.indexOf(c)]!;

@@ -2,7 +2,7 @@
  * predict and recommend --tensor_codec: the profile's codec rows (bytes of every split point's
  * coded payload, each codec's speed) read back as written; predicted bytes on the wire equal
  * run_all's measured transfer_bytes exactly for every codec on a real model (the same seeded
- * inputs, so the same cut tensors); the CSVs join on (split_index, tensor_codec); recommend
+ * inputs, so the same cut tensors), and result_bytes too; the CSVs join on (split_index, tensor_codec); recommend
  * chooses over split points x codecs and names the codec (set costs).
  */
 import assert from 'node:assert/strict';
@@ -77,6 +77,8 @@ describe('predict and recommend --tensor_codec', () => {
       // Repetition 0 is written without its rep field; the others are byte for byte what was sent.
       if (m.rep === '0') continue;
       assert.equal(p.transfer_bytes, m.transfer_bytes, `split ${m.split_index} ${m.tensor_codec} rep ${m.rep}: input payload bytes`);
+      // The cloud reports its codec's decode time in the result when the payload carried coded tensors.
+      assert.equal(p.result_bytes, m.result_bytes, `split ${m.split_index} ${m.tensor_codec} rep ${m.rep}: result payload bytes`);
       assert.ok(Number(p.measured_transfer_bytes) >= Number(m.transfer_bytes), 'the measured column holds the largest of the repetitions');
       compared++;
     }
@@ -93,6 +95,7 @@ describe('predict and recommend --tensor_codec', () => {
     const raw = (s: string) => Number(byKey.get(`${s}/raw`)!.transfer_bytes);
     for (const p of pred.filter((x) => x.tensor_codec === 'fp16' && x.transfer_bytes !== '0')) assert.ok(Number(p.transfer_bytes) < raw(p.split_index!), `fp16 sends fewer bytes at ${p.split_index}`);
     assert.match(r.out, /x 7 tensor codecs/);
+    assert.match(r.out, /^against .* \(\d+ split point and codec pairs\): compute/m, 'the error line counts pairs, not split points');
     assert.match(r.out, /^among the \d+ measured split point and codec pairs, the predicted best, split \d+.*, is (the measured best|not the measured best, split \d+.*: measured, it is [\d.]+% slower)$/m);
     assert.doesNotMatch(r.out, /not compared/, 'every measured codec was predicted');
     // Only raw predicted against a sweep of several codecs: the others are named, not dropped silently.
@@ -100,6 +103,10 @@ describe('predict and recommend --tensor_codec', () => {
     assert.equal(rawOnly.code, 0, rawOnly.err);
     const others = CODECS.filter((c) => c !== 'raw');
     assert.match(rawOnly.out, new RegExp(`^note: .* also holds \\d+ split point\\(s\\) sent as ${others.join(', ')}, not compared: give --tensor_codec raw ${others.join(' ')} to predict them too$`, 'm'));
+    // The edge-only split sends nothing: its rows were compared under raw, so only the others count.
+    const sending = rows.filter((m) => m.tensor_codec !== 'raw' && m.transfer_bytes !== '0');
+    const pairs = new Set(sending.map((m) => `${m.split_index}/${m.tensor_codec}`)).size;
+    assert.match(rawOnly.out, new RegExp(`also holds ${pairs} split point\\(s\\) sent as`), 'the split point that sends nothing was compared');
     assert.match(rawOnly.out, /^among the \d+ measured split points, the predicted best/m);
   });
 
@@ -148,6 +155,22 @@ describe('predict and recommend --tensor_codec', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, new RegExp(`best split for 1 Mbit/s, rtt 10 ms .*: ${want.split} \\(.*\\) with the cut tensors sent as ${want.codec}`));
     assert.match(r.out, /tensor_codec/);
+  });
+
+  it('names no codec for a best split point that sends nothing, as recommend does', async () => {
+    // Nodes nearly free on the edge and slow in the cloud: the edge-only split wins under every codec.
+    const edgeWins: LayerProfile = { ...profile, nodes: profile.nodes.map((n) => ({ ...n, medianMs: n.side === 'edge' ? 0.001 : 50, p95Ms: 50 })) };
+    const edgeFile = join(dir, 'edge-wins.profile.csv');
+    await writeProfile(edgeFile, edgeWins);
+    const last = a.splitPoints.length - 1;
+    const r = await cli(['predict', '--onnx_file', file, '--profile', edgeFile, '--tensor_codec', 'fp16', 'int8', '--measured', measured, '--results_file', join(dir, 'edge-wins.predict.csv')]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`^predicted best split: ${last} \\([^)]*\\), total`, 'm'));
+    assert.doesNotMatch(r.out, /predicted best split: .*sent as/, 'the edge-only split sends no cut tensor');
+    assert.match(r.out, new RegExp(`the predicted best, split ${last}, is `), 'nor in the comparison with the sweep');
+    const rec = await cli(['recommend', '--onnx_file', file, '--profile', edgeFile, '--tensor_codec', 'fp16', 'int8']);
+    assert.equal(rec.code, 0, rec.err);
+    assert.match(rec.out, new RegExp(`: ${last} \\([^)]*\\)\n`));
   });
 
   it('recommend from a run_all CSV with several codecs chooses among them', async () => {

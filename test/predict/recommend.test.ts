@@ -56,6 +56,15 @@ describe('recommend', () => {
     assert.deepEqual(paretoSet([[1, 1], [1, 1]], [(x) => x[0]!, (x) => x[1]!]), [0, 1], 'equal points do not dominate each other');
   });
 
+  it('lists a split point that sends nothing once in the Pareto set, though every codec has its row', () => {
+    const link = { bandwidthMbit: 50, rttMs: 5 };
+    const perCodec = ['raw', 'fp16', 'int8'].flatMap((codec) => CANDS.map((c) => ({ ...c, tensor_codec: codec })));
+    const r = recommend(perCodec, link);
+    assert.equal(r.pareto.filter((i) => i === 4).length, 1, `edge-only split 4 once: ${r.pareto.join(' ')}`);
+    assert.equal(r.splits.filter((s) => s.pareto && s.split_index === 4).length, 1, 'one row of it marked pareto');
+    assert.equal(r.splits.filter((s) => s.split_index === 4).length, 3, 'each codec still ranks it');
+  });
+
   it('changes the choice exactly where the totals cross, and the table agrees at every bandwidth', () => {
     for (const rtt of [0, 2]) {
       const changes = crossoverChanges(CANDS, rtt);

@@ -223,21 +223,26 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
     out(`${rows.length} rows (${a.splitPoints.length} split points${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}) predicted for ${describeLink(link)} (store: ${store}, ${costs.requests} requests measured) in ${file}`);
   }
   const best = rows.reduce((b, r) => (r.total_ms < b.total_ms ? r : b));
-  const sentAs = (codec: string | undefined) => (codec && codec !== 'raw' ? ` with the cut tensors sent as ${codec}` : '');
-  out(`predicted best split: ${best.split_index} (${best.split_layer})${sentAs(best.tensor_codec)}, total ${best.total_ms.toFixed(2)} ms`);
+  // No codec applies to a split point that sends nothing (the edge-only split), as recommend says too.
+  const sendsNothing = new Set(rows.filter((r) => r.transfer_bytes === 0).map((r) => r.split_index));
+  const sentAs = (codec: string | undefined, split: number) => (codec && codec !== 'raw' && !sendsNothing.has(split) ? ` with the cut tensors sent as ${codec}` : '');
+  out(`predicted best split: ${best.split_index} (${best.split_layer})${sentAs(best.tensor_codec, best.split_index)}, total ${best.total_ms.toFixed(2)} ms`);
   if (comparison) {
     const c = comparison;
-    out(`against ${args.measured} (${c.splits} split points): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
+    const unit = several ? 'split point and codec pairs' : 'split points';
+    out(`against ${args.measured} (${c.splits} ${unit}): compute (edge + cloud) error median ${pct(c.compute.medianApe)}, p90 ${pct(c.compute.p90Ape)}; total_ms error median ${pct(c.total.medianApe)}, p90 ${pct(c.total.p90Ape)}`);
     // Only the measured split points can be compared: say so, since the best of all may be another.
-    const among = `among the ${c.splits} measured ${several ? 'split point and codec pairs' : 'split points'}`;
+    const among = `among the ${c.splits} measured ${unit}`;
     out(
       c.predictedBest === c.measuredBest && c.predictedBestCodec === c.measuredBestCodec
-        ? `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec)}, is the measured best`
-        : `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec)}, is not the measured best, split ${c.measuredBest}${sentAs(c.measuredBestCodec)}: measured, it is ${pct(c.slowerPct)} slower`,
+        ? `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec, c.predictedBest)}, is the measured best`
+        : `${among}, the predicted best, split ${c.predictedBest}${sentAs(c.predictedBestCodec, c.predictedBest)}, is not the measured best, split ${c.measuredBest}${sentAs(c.measuredBestCodec, c.measuredBest)}: measured, it is ${pct(c.slowerPct)} slower`,
     );
-    const unpredicted = [...new Set(measured!.map((m) => m.tensor_codec || 'raw'))].filter((k) => !codecs.includes(k));
+    // A split point that sends nothing stands for every codec and was compared under the ones predicted.
+    const missed = measured!.filter((m) => m.transfer_bytes > 0 && !codecs.includes(m.tensor_codec || 'raw'));
+    const unpredicted = [...new Set(missed.map((m) => m.tensor_codec || 'raw'))];
     if (unpredicted.length) {
-      const n = measured!.filter((m) => unpredicted.includes(m.tensor_codec || 'raw')).length;
+      const n = missed.length;
       out(`note: ${args.measured} also holds ${n} split point(s) sent as ${unpredicted.join(', ')}, not compared: give --tensor_codec ${[...codecs, ...unpredicted].join(' ')} to predict them too`);
     }
   }
