@@ -21,6 +21,13 @@
  * Rows of kind `codec` (node and tensor_codec: its name) say which codecs the profile measured,
  * raw first (raw alone: none other); a profile without them holds the codecs of its codec_speed
  * rows. A profile without any codec rows (written before them) predicts raw transfers only.
+ *
+ * The store's costs measured with the profile (store-costs.ts), in the optional column
+ * STORE_COLUMNS: rows of kind `store_cost` (side edge) named by STORE_COSTS, each cost in median_ms
+ * (spread: a ratio), `runs` the requests timed, `store` the store they were measured on
+ * ('embedded' or its endpoint). predict and recommend take them for a run on that store, so both
+ * give the same times from one profile, and the cloud's cycle_wait_ms stays what it was measured
+ * against. A profile without them (or for another store) has its store measured again.
  */
 import { notCsvError } from '../content-kind.js';
 import { parse } from 'csv-parse/sync';
@@ -29,6 +36,7 @@ import { FileError } from '../errors.js';
 import type { LinkShape } from '../storage/shaping-proxy.js';
 import { writeCsv } from './csv.js';
 import type { CodecProfile, CodecSpeed, CodecWire } from './codec-profile.js';
+import type { StoreCosts } from '../predict/store-costs.js';
 
 export const PROFILE_COLUMNS = [
   'side',
@@ -55,6 +63,12 @@ export const PROFILE_COLUMNS = [
 export const CALIBRATION_COLUMNS = ['calibration_bandwidth_mbit', 'calibration_rtt_ms'] as const;
 /** Columns of the codec rows, after PROFILE_COLUMNS (absent from profiles written before them). */
 export const CODEC_COLUMNS = ['tensor_codec', 'wire_bytes', 'coded_tensor_bytes', 'coded_tensors'] as const;
+
+/** The column of the store_cost rows, after CODEC_COLUMNS (absent from profiles written before it). */
+export const STORE_COLUMNS = ['store'] as const;
+/** The store costs a profile holds, each a StoreCosts field (spread: optional). */
+export const STORE_COSTS = ['put_fixed_ms', 'put_per_mb_ms', 'get_fixed_ms', 'get_per_mb_ms', 'notify_ms', 'encode_fixed_ms', 'encode_per_mb_ms', 'decode_fixed_ms', 'decode_per_mb_ms', 'spread'] as const;
+type StoreCostName = (typeof STORE_COSTS)[number];
 
 export const SIDES = ['edge', 'cloud'] as const;
 export type Side = (typeof SIDES)[number];
@@ -107,6 +121,40 @@ export interface LayerProfile {
   calibrationLink?: LinkShape;
   /** The tensor codecs on the cut tensors; absent in profiles made before them. */
   codecs?: CodecProfile;
+  /** The store's costs measured with the profile, and which store ('embedded' or its endpoint); absent: not measured. */
+  store?: { store: string; costs: StoreCosts };
+}
+
+/** A StoreCosts as the profile's named values. */
+function storeCostValues(c: StoreCosts): Partial<Record<StoreCostName, number>> {
+  return {
+    put_fixed_ms: c.put.fixedMs,
+    put_per_mb_ms: c.put.perMbMs,
+    get_fixed_ms: c.get.fixedMs,
+    get_per_mb_ms: c.get.perMbMs,
+    notify_ms: c.notifyMs,
+    encode_fixed_ms: c.encode.fixedMs,
+    encode_per_mb_ms: c.encode.perMbMs,
+    decode_fixed_ms: c.decode.fixedMs,
+    decode_per_mb_ms: c.decode.perMbMs,
+    ...(c.spread !== undefined ? { spread: c.spread } : {}),
+  };
+}
+
+/** The profile's named values as a StoreCosts, or the first one missing. */
+function storeCostsOf(v: Partial<Record<StoreCostName, number>>, requests: number): StoreCosts | string {
+  const missing = STORE_COSTS.find((n) => n !== 'spread' && v[n] === undefined);
+  if (missing) return missing;
+  const get = (n: StoreCostName) => v[n]!;
+  return {
+    put: { fixedMs: get('put_fixed_ms'), perMbMs: get('put_per_mb_ms') },
+    get: { fixedMs: get('get_fixed_ms'), perMbMs: get('get_per_mb_ms') },
+    notifyMs: get('notify_ms'),
+    encode: { fixedMs: get('encode_fixed_ms'), perMbMs: get('encode_per_mb_ms') },
+    decode: { fixedMs: get('decode_fixed_ms'), perMbMs: get('decode_per_mb_ms') },
+    requests,
+    ...(v.spread !== undefined ? { spread: v.spread } : {}),
+  };
 }
 
 /** A side's cycle cost in ms (0 when the profile has none). */
@@ -149,8 +197,8 @@ function rowsOf(p: LayerProfile): (string | number)[][] {
     const l = p.calibrationLink;
     return [s.execType, s.threads ?? '', s.graphOpt, s.backend, p.modelSha256, l?.bandwidthMbit ?? '', l ? l.rttMs : ''];
   };
-  const none = CODEC_COLUMNS.map(() => '');
-  const rows: (string | number)[][] = [[...PROFILE_COLUMNS, ...CALIBRATION_COLUMNS, ...CODEC_COLUMNS]];
+  const none = [...CODEC_COLUMNS, ...STORE_COLUMNS].map(() => '');
+  const rows: (string | number)[][] = [[...PROFILE_COLUMNS, ...CALIBRATION_COLUMNS, ...CODEC_COLUMNS, ...STORE_COLUMNS]];
   for (const n of p.nodes) rows.push([n.side, 'node', n.node, n.opType, n.medianMs, n.p95Ms, n.runs, n.outputBytes, n.params, n.macs, ...common(n.side), ...none]);
   for (const side of SIDES) {
     for (const name of [...FIXED_COSTS, ...CYCLE_COSTS]) {
@@ -159,15 +207,18 @@ function rowsOf(p: LayerProfile): (string | number)[][] {
       rows.push([side, 'fixed', name, '', f.medianMs, f.p95Ms, f.runs, '', '', '', ...common(side), ...none]);
     }
   }
-  if (p.codecs?.profiled) for (const codec of ['raw', ...p.codecs.profiled]) rows.push(['edge', 'codec', codec, '', 0, 0, 0, '', '', '', ...common('edge'), codec, '', '', '']);
+  if (p.codecs?.profiled) for (const codec of ['raw', ...p.codecs.profiled]) rows.push(['edge', 'codec', codec, '', 0, 0, 0, '', '', '', ...common('edge'), codec, '', '', '', '']);
   for (const [codec, s] of Object.entries(p.codecs?.speed ?? {})) {
     for (const [side, cost] of [['edge', s.encode], ['cloud', s.decode]] as const) {
-      rows.push([side, 'codec_speed', 'call', '', cost.callMs, cost.callMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors]);
-      rows.push([side, 'codec_speed', 'per_mb', '', cost.perMbMs, cost.perMbMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors]);
+      rows.push([side, 'codec_speed', 'call', '', cost.callMs, cost.callMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors, '']);
+      rows.push([side, 'codec_speed', 'per_mb', '', cost.perMbMs, cost.perMbMs, s.runs, '', '', '', ...common(side), codec, '', '', s.tensors, '']);
     }
   }
   for (const [split, per] of Object.entries(p.codecs?.wire ?? {})) {
-    for (const [codec, w] of Object.entries(per)) rows.push(['edge', 'codec_wire', split, '', 0, 0, 1, '', '', '', ...common('edge'), codec, w.wireBytes, w.codedTensorBytes, w.codedTensors]);
+    for (const [codec, w] of Object.entries(per)) rows.push(['edge', 'codec_wire', split, '', 0, 0, 1, '', '', '', ...common('edge'), codec, w.wireBytes, w.codedTensorBytes, w.codedTensors, '']);
+  }
+  if (p.store) {
+    for (const [name, v] of Object.entries(storeCostValues(p.store.costs))) rows.push(['edge', 'store_cost', name, '', v, v, p.store.costs.requests, '', '', '', ...common('edge'), '', '', '', '', p.store.store]);
   }
   return rows;
 }
@@ -211,6 +262,9 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const speed: Record<string, CodecSpeed> = {};
   const wire: Record<number, Record<string, CodecWire>> = {};
   let profiled: string[] | undefined;
+  const storeValues: Partial<Record<StoreCostName, number>> = {};
+  let storeLabel: string | undefined;
+  let storeRequests = 0;
   const sha = records[0]!.model_sha256!;
   records.forEach((r, i) => {
     const line = i + 2;
@@ -235,6 +289,11 @@ export async function readProfile(file: string): Promise<LayerProfile> {
       if (!r.tensor_codec || r.node !== r.tensor_codec) bad(`line ${line}: codec row '${r.node}' of codec '${r.tensor_codec ?? ''}'`);
       profiled ??= [];
       if (r.tensor_codec !== 'raw') profiled.push(r.tensor_codec!);
+    } else if (r.kind === 'store_cost') {
+      if (!STORE_COSTS.includes(r.node as StoreCostName) || !r.store || (storeLabel !== undefined && r.store !== storeLabel)) bad(`line ${line}: store cost '${r.node}' of store '${r.store ?? ''}'`);
+      storeLabel = r.store;
+      storeRequests = base.runs;
+      storeValues[r.node as StoreCostName] = base.medianMs;
     } else if (r.kind === 'node') {
       nodes.push({ side, node: r.node!, opType: r.op_type!, ...base, outputBytes: num(r, 'output_bytes', line), params: num(r, 'params', line), macs: num(r, 'macs', line) });
     } else {
@@ -256,5 +315,10 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     if (missing) bad(`codec ${missing} is listed but has no codec_speed rows`);
     p.codecs = { profiled, speed, wire };
   } else if (Object.keys(speed).length > 0 || Object.keys(wire).length > 0) p.codecs = { speed, wire };
+  if (storeLabel !== undefined) {
+    const costs = storeCostsOf(storeValues, storeRequests);
+    if (typeof costs === 'string') bad(`store costs without ${costs}`);
+    p.store = { store: storeLabel, costs: costs as StoreCosts };
+  }
   return p;
 }

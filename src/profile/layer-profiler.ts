@@ -179,7 +179,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     if (!cloud.codecDecode && picked.size) options.warn?.('the cloud side did not time the codecs\' decoding: the profile takes its decode speed as the edge\'s');
     const calibration = cycleCosts(analysis, hot, cycles, measuredStore && { costs: measuredStore.costs, link: config.link ?? { rttMs: 0 } });
     return {
-      profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}) },
+      profile: { ...withCycleCosts(hot, calibration.cost), ...(config.link ? { calibrationLink: config.link } : {}), ...(measuredStore ? { store: measuredStore } : {}) },
       calibration,
       ...(measuredStore && options.storeCosts ? { store: measuredStore } : {}),
       measurements: { edge, cloud },

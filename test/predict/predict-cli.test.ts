@@ -135,6 +135,39 @@ describe('predict and recommend', () => {
     }
   });
 
+  it("predict and recommend from one profile give the same times: the store's costs measured with the profile, not again", async () => {
+    const stored = join(dir, 'stored.profile.csv');
+    const costs = { put: { fixedMs: 7, perMbMs: 3 }, get: { fixedMs: 5, perMbMs: 2 }, notifyMs: 0.5, encode: { fixedMs: 0.25, perMbMs: 1 }, decode: { fixedMs: 0.125, perMbMs: 1 }, requests: 18 };
+    await writeProfile(stored, { ...syntheticProfile(a, 0.5, { run_call: 0.5, feed_per_mb: 2, fetch_per_mb: 3 }), store: { store: 'embedded', costs } });
+    const link = ['--bandwidth', '50', '--rtt', '20'];
+    const runs = [];
+    for (const i of [1, 2]) {
+      const r = await cli(['predict', '--onnx_file', file, '--profile', stored, ...link, '--results_file', join(dir, `stored-${i}.csv`), '--json']);
+      assert.equal(r.code, 0, r.err);
+      // stdout is the JSON alone: the profile's calibration note (no link, predicted for one) is among its notes.
+      const json = JSON.parse(r.out) as { store_costs: Record<string, unknown>; notes: string[]; splits: Record<string, number>[] };
+      assert.ok(json.notes.some((n) => /^the profile's cycle costs were calibrated for no link/.test(n)), r.out);
+      runs.push(json);
+    }
+    assert.deepEqual(runs[0]!.splits, runs[1]!.splits, 'two predictions from one profile: the same rows');
+    assert.deepEqual({ ...runs[0]!.store_costs, notifyMs: costs.notifyMs }, { ...costs }, "the profile's costs (the cloud's cycle wait added to notifyMs)");
+    const text = await cli(['predict', '--onnx_file', file, '--profile', stored, ...link, '--results_file', join(dir, 'stored-3.csv')]);
+    assert.match(text.out, /\(store: embedded, its costs from the profile's 18 requests\)/);
+    const rec = await cli(['recommend', '--onnx_file', file, '--profile', stored, ...link, '--json']);
+    assert.equal(rec.code, 0, rec.err);
+    const rr = JSON.parse(rec.out) as { source: string; splits: Record<string, number>[] };
+    assert.match(rr.source, /store embedded \(its costs from the profile\)/);
+    for (const s of rr.splits) {
+      const row: Record<string, number> = runs[0]!.splits.find((x) => x.split_index === s.split_index)!;
+      for (const c of ['edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms']) assert.equal(s[c], row[c], `split ${s.split_index}: ${c} as predict's`);
+    }
+    // Costs measured on another store are not this run's: the embedded store is measured.
+    await writeProfile(stored, { ...syntheticProfile(a, 0.5, { run_call: 0.5, feed_per_mb: 2, fetch_per_mb: 3 }), store: { store: 'http://minio.example:9000', costs } });
+    const other = await cli(['predict', '--onnx_file', file, '--profile', stored, ...link, '--results_file', join(dir, 'stored-4.csv')]);
+    assert.equal(other.code, 0, other.err);
+    assert.match(other.out, /\(store: embedded, \d+ requests measured\)/);
+  });
+
   it("estimates the edge's memory from its weights and the activations alive at once", () => {
     const mem = edgeMemory(a);
     const first = a.splitPoints.findIndex((p) => p.position === 1);

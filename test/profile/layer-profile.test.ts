@@ -49,6 +49,26 @@ describe('profile files', () => {
     assert.deepEqual([cycleMs(read, 'edge'), cycleMs(read, 'cloud'), cycleScale(read, 'edge'), cycleScale(read, 'cloud'), cycleWaitMs(read)], [0, 0, 1, 1, 0]);
   });
 
+  it("keep the store's costs and which store they were measured on; a profile without them reads as having none, a broken set is refused", async () => {
+    const dir = await tempDir('profile-store');
+    const file = join(dir, 'm.profile.csv');
+    const costs = { put: { fixedMs: 3.5, perMbMs: 4.25 }, get: { fixedMs: 2.5, perMbMs: 4.5 }, notifyMs: 0.003, encode: { fixedMs: 0.11, perMbMs: 0.03 }, decode: { fixedMs: 0.12, perMbMs: 0.015 }, requests: 18, spread: 1.75 };
+    const withStore: LayerProfile = { ...sample(), store: { store: 'http://minio.example:9000', costs } };
+    await writeProfile(file, withStore);
+    assert.deepEqual(await readProfile(file), withStore);
+    // Without spread (a store measured before it was kept) it reads without it.
+    const { spread: _s, ...steady } = costs;
+    await writeProfile(file, { ...sample(), store: { store: 'embedded', costs: steady } });
+    assert.deepEqual((await readProfile(file)).store, { store: 'embedded', costs: steady });
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/^edge,store_cost,.*\n/gm, ''));
+    assert.equal((await readProfile(file)).store, undefined);
+    await writeFile(file, text.replace(/^edge,store_cost,get_fixed_ms,.*\n/m, ''));
+    await assert.rejects(readProfile(file), /not a profile of this version \(store costs without get_fixed_ms\)/);
+    await writeFile(file, text.replace(/^(edge,store_cost,notify_ms,.*),embedded$/m, '$1,http://other:9000'));
+    await assert.rejects(readProfile(file), /store cost 'notify_ms' of store 'http:\/\/other:9000'/);
+  });
+
   it('a calibration far off (a part in a cycle 26x slower than alone, as on a busy machine) is told in one line per side; a usual one says nothing', () => {
     const c = (v: number) => ({ medianMs: v, p95Ms: v, runs: 16 });
     const usual = withCycleCosts(sample(), { edge: { cycle_ms: c(0.5), cycle_scale: c(1.95) }, cloud: { cycle_ms: c(0.4), cycle_scale: c(2.19) } });
@@ -65,7 +85,7 @@ describe('profile files', () => {
     const file = join(dir, 'm.profile.csv');
     const rawOnly: LayerProfile = { ...sample(), codecs: { profiled: [], speed: {}, wire: {} } };
     await writeProfile(file, rawOnly);
-    assert.match(await readFile(file, 'utf8'), /^edge,codec,raw,.*,raw,,,$/m);
+    assert.match(await readFile(file, 'utf8'), /^edge,codec,raw,.*,raw,,,,$/m);
     assert.deepEqual(await readProfile(file), rawOnly);
     const speed = { encode: { callMs: 0.01, perMbMs: 0.5 }, decode: { callMs: 0.02, perMbMs: 0.25 }, tensors: 3, runs: 3 };
     const fp16: LayerProfile = { ...sample(), codecs: { profiled: ['fp16'], speed: { fp16: speed }, wire: { 1: { fp16: { wireBytes: 100, codedTensorBytes: 160, codedTensors: 1 } } } } };

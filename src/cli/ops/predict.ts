@@ -19,7 +19,7 @@ import { checkLink, describeLink, sameLink, type Link } from '../../predict/link
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { allWireBytes, checkProfileCodecs, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, withCycleWait, type PredictedRow } from '../../predict/predict.js';
 import os from 'node:os';
-import { measureRunStore, noisyStoreLine, type StoreCosts } from '../../predict/store-costs.js';
+import { noisyStoreLine, storeCostsFor, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
@@ -160,19 +160,23 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   // The payloads' bytes need no profile: worked out while the cloud side may still be starting.
   const config = buildRunConfig(args as RunFlags);
   const early = args.profile ? undefined : allWireBytes(a, await payloadRunOf(config.backend.name, config));
-  const { profile, store: measuredStore } = await profileFor(args, a, out, link, await starting, warn, signal);
+  // With --json, stdout holds the JSON alone: what would be said around the table goes into its notes.
+  const notes: string[] = [];
+  const say = args.json ? (line: string) => void notes.push(line.replace(/^note: /, '')) : out;
+  const { profile, store: measuredStore } = await profileFor(args, a, say, link, await starting, warn, signal);
   // A run through the profile's backend: an OSCAR job's payloads carry the run's store retry budget, its results a file job's timings.
   const wires = early ?? allWireBytes(a, await payloadRunOf(profile.settings.cloud.backend, config));
   const calibrated = profile.calibrationLink ?? { rttMs: 0 };
   if (!sameLink(calibrated, link)) {
-    out(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
+    say(`note: the profile's cycle costs were calibrated for ${describeLink(calibrated)}, not ${describeLink(link)}; parts that wait longer before they run take longer (about 10-15% here at 5 Mbit/s): profile for this link (profile --bandwidth/--rtt, or predict without --profile)`);
   }
   checkProfileCodecs(profile, codecsOf(args), args.profile ?? 'the profile');
   for (const codec of codecsOf(args)) {
     const note = missingAxisNote(codec, a.splitPoints);
     if (note) warn(note);
   }
-  const measuredCosts = measuredStore ?? (await measureRunStore(config, undefined, warn, signal));
+  // The store's costs measured with the profile (now, or when --profile was made on this store); else measured now.
+  const measuredCosts = measuredStore ? { ...measuredStore, fromProfile: false } : await storeCostsFor(config, profile, warn, signal);
   const { store } = measuredCosts;
   const costs = withCycleWait(measuredCosts.costs, profile);
   const noisy = noisyStoreLine(costs, os.loadavg(), os.availableParallelism());
@@ -215,12 +219,12 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   const comparison = measured ? compare(rows, measured) : undefined;
   const several = codecs.length > 1 || codecs[0] !== 'raw';
   if (args.json) {
-    out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, warnings, splits: rounded }, null, 2));
+    out(JSON.stringify({ model: a.model.label, link, store_costs: costs, results_file: file, comparison, warnings, notes, splits: rounded }, null, 2));
     return 0;
   } else {
     const keys = [...(several ? ['tensor_codec'] : []), 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', ...(measured ? ['measured_total_ms', 'total_ape'] : [])];
     out(table(['>split_index', 'split_layer', ...keys.map((k) => (k === 'tensor_codec' ? k : `>${k}`))], rounded.map((r) => [r.split_index, r.split_layer, ...keys.map((k) => String((r as Record<string, unknown>)[k] ?? ''))])));
-    out(`${rows.length} rows (${a.splitPoints.length} split points${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}) predicted for ${describeLink(link)} (store: ${store}, ${costs.requests} requests measured) in ${file}`);
+    out(`${rows.length} rows (${a.splitPoints.length} split points${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}) predicted for ${describeLink(link)} (store: ${store}, ${measuredCosts.fromProfile ? `its costs from the profile's ${costs.requests} requests` : `${costs.requests} requests measured`}) in ${file}`);
   }
   const best = rows.reduce((b, r) => (r.total_ms < b.total_ms ? r : b));
   // No codec applies to a split point that sends nothing (the edge-only split), as recommend says too.

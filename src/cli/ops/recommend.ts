@@ -11,7 +11,7 @@ import { describeLink, type Link } from '../../predict/link.js';
 import { edgeMemory } from '../../predict/model.js';
 import { splitFacts, withCycleWait } from '../../predict/predict.js';
 import { measuredCandidates, predictedCandidates, recommend, type Candidate, type Recommendation } from '../../predict/recommend.js';
-import { measureRunStore } from '../../predict/store-costs.js';
+import { storeCostsFor } from '../../predict/store-costs.js';
 import { roundRow } from '../../predict/predict.js';
 import { OutputTransaction } from '../../split/output.js';
 import * as path from 'node:path';
@@ -101,14 +101,14 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   const input = (args.profile ?? args.results_file)!;
   if (args.profile) {
     const { profile } = await profileFor(args, a);
-    const measuredCosts = await measureRunStore(buildRunConfig(args as RunFlags));
+    const measuredCosts = await storeCostsFor(buildRunConfig(args as RunFlags), profile);
     const { store } = measuredCosts;
     const costs = withCycleWait(measuredCosts.costs, profile);
     cands = codecsOf(args).flatMap((codec) => predictedCandidates(splitFacts(a, profile, codec, args.profile), costs));
     const envelope = payloadEnvelope(a);
     const dagCodecs = codecsOf(args);
     dagAt = (l) => dagOptimum(a, profile, costs, l, envelope, dagCodecs);
-    source = `predicted from ${args.profile}, store ${store}`;
+    source = `predicted from ${args.profile}, store ${store}${measuredCosts.fromProfile ? ' (its costs from the profile)' : ''}`;
   } else {
     measured = await measuredFor(args.results_file!, a);
     const memory = edgeMemory(a);
