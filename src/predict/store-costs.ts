@@ -10,7 +10,6 @@
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import type { RunConfig } from '../config/run-config.js';
-import type { LayerProfile } from '../profile/layer-profile.js';
 import { median, percentile } from '../profile/stats.js';
 import { openStore, storeWaitLine } from '../storage/open.js';
 import type { ObjectStore } from '../storage/store.js';
@@ -220,18 +219,3 @@ export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats 
   }
 }
 
-/** The store a run's configuration names, as StoreCosts are labelled: 'embedded' or its endpoint. */
-export function storeLabel(config: Pick<RunConfig, 'store'>): string {
-  return config.store.endpoint ?? 'embedded';
-}
-
-/**
- * The store's costs for a prediction from `profile`: those measured with the profile when it was
- * made on the store `config` names (fromProfile true), so that every prediction from one profile
- * gives the same times and the cloud's cycle_wait_ms is added to the costs it was measured
- * against; else measured now on that store (measureRunStore).
- */
-export async function storeCostsFor(config: Pick<RunConfig, 'store'>, profile: LayerProfile, warn?: (line: string) => void, signal?: AbortSignal): Promise<{ costs: StoreCosts; store: string; fromProfile: boolean }> {
-  if (profile.store && profile.store.store === storeLabel(config)) return { ...profile.store, fromProfile: true };
-  return { ...(await measureRunStore(config, undefined, warn, signal)), fromProfile: false };
-}

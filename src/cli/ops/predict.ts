@@ -19,7 +19,7 @@ import { checkLink, describeLink, sameLink, type Link } from '../../predict/link
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { allWireBytes, checkProfileCodecs, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, withCycleWait, type PredictedRow } from '../../predict/predict.js';
 import os from 'node:os';
-import { noisyStoreLine, storeCostsFor, type StoreCosts } from '../../predict/store-costs.js';
+import { measureRunStore, noisyStoreLine, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
@@ -84,6 +84,22 @@ export async function profileFor(
   const profile = await readProfile(args.profile);
   checkProfile(a, profile, args.profile);
   return { profile };
+}
+
+/** The store a run's configuration names, as StoreCosts are labelled: 'embedded' or its endpoint. */
+export function storeLabel(config: Pick<RunConfig, 'store'>): string {
+  return config.store.endpoint ?? 'embedded';
+}
+
+/**
+ * The store's costs for a prediction from `profile`: those measured with the profile when it was
+ * made on the store `config` names (fromProfile true), so that every prediction from one profile
+ * gives the same times and the cloud's cycle_wait_ms is added to the costs it was measured
+ * against; else measured now on that store (measureRunStore).
+ */
+export async function storeCostsFor(config: Pick<RunConfig, 'store'>, profile: LayerProfile, warn?: (line: string) => void, signal?: AbortSignal): Promise<{ costs: StoreCosts; store: string; fromProfile: boolean }> {
+  if (profile.store && profile.store.store === storeLabel(config)) return { ...profile.store, fromProfile: true };
+  return { ...(await measureRunStore(config, undefined, warn, signal)), fromProfile: false };
 }
 
 /** The link measured rows were taken on. */

@@ -11,14 +11,13 @@ import { describeLink, type Link } from '../../predict/link.js';
 import { edgeMemory } from '../../predict/model.js';
 import { splitFacts, withCycleWait } from '../../predict/predict.js';
 import { measuredCandidates, predictedCandidates, recommend, type Candidate, type Recommendation } from '../../predict/recommend.js';
-import { storeCostsFor } from '../../predict/store-costs.js';
 import { roundRow } from '../../predict/predict.js';
 import { OutputTransaction } from '../../split/output.js';
 import * as path from 'node:path';
 import { humanBytes, table } from '../format.js';
 import { constraintWords, excludedWords } from '../../report/choice.js';
 import { analyzeFromArgs } from '../options.js';
-import { codecsOf, linkOf, measuredFor, profileFor, type PredictArgs } from './predict.js';
+import { codecsOf, linkOf, measuredFor, profileFor, storeCostsFor, type PredictArgs } from './predict.js';
 
 export interface RecommendArgs extends PredictArgs {
   max_edge_ms?: number;
