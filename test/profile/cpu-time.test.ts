@@ -49,14 +49,15 @@ const header = (file: string) => (parse(readFileSync(file, 'utf8'), { to_line: 1
 
 /**
  * A side's CPU time: positive, and never more than every core busy for its whole wall time (plus
- * 2 ms for the two readings of the clock): a span wider than the part's run would break that.
+ * 4 ms: the process's CPU time is read at the kernel's accounting granularity, which was seen
+ * 2.06 ms over on a loaded machine): a span wider than the part's run would break that.
  */
 function assertCpu(row: Record<string, string | number>, side: 'edge' | 'cloud'): void {
   const cpu = Number(row[`${side}_cpu_ms`]);
   const wall = Number(row[`${side}_ms`]);
   const what = `split ${row.split_index}/${row.rep} ${side}: ${cpu} ms of CPU in ${wall} ms`;
   assert.ok(row[`${side}_cpu_ms`] !== '' && cpu > 0, what);
-  assert.ok(cpu <= wall * availableParallelism() + 2, what);
+  assert.ok(cpu <= wall * availableParallelism() + 4, what);
 }
 
 /** Which side ran compute on a row of lenet5: split 0 is cloud only, the last one edge only. */
