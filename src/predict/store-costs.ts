@@ -199,6 +199,11 @@ export async function measureStoreCosts(store: ObjectStore, repeats = 9, pause: 
   }
 }
 
+/** The store a run's configuration names, as measured store costs are labelled: 'embedded' (no endpoint: the embedded server) or its endpoint. */
+export function storeLabel(config: Pick<RunConfig, 'store'>): string {
+  return config.store.endpoint ?? 'embedded';
+}
+
 /**
  * Opens the store a run with `config` would use (the embedded one when none is named), measures
  * it, and closes it. A store that does not answer at once is waited for (--store_retry_s), told to `warn`.
@@ -212,10 +217,9 @@ export async function measureRunStore(config: Pick<RunConfig, 'store'>, repeats 
     signal?.throwIfAborted();
     const costs = await measureStoreCosts(opened.store, repeats);
     signal?.throwIfAborted();
-    return { costs, store: opened.embedded ? 'embedded' : (config.store.endpoint ?? '') };
+    return { costs, store: storeLabel(config) };
   } finally {
     signal?.removeEventListener('abort', stop);
     await opened.stop();
   }
 }
-

@@ -17,7 +17,7 @@ import type { HostTensor } from '../runtime/session.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import { storeKeys, type ObjectStore } from '../storage/store.js';
 import { preloadParts, UploadedParts } from './part-preload.js';
-import { idle, measureStoreCosts, type StoreCosts } from '../predict/store-costs.js';
+import { idle, measureStoreCosts, storeLabel, type StoreCosts } from '../predict/store-costs.js';
 import { profileCloud } from './cloud-profile.js';
 import { CALIBRATION_REP, EDGE_ONLY_REP, JOB_CALIBRATION_REP, calibrationPoints, edgeOnlyPoint, cycleCosts, withCycleCosts, type CycleCalibration } from './cycle-calibration.js';
 import type { Row } from './columns.js';
@@ -157,7 +157,7 @@ export async function profileModel(analysis: ModelAnalysis, config: RunConfig, o
     // After the calibration cycles the store's client is warm: no warm-up requests, fewer repeats.
     // Measured whenever cycles sent something: the cloud's cycle wait is what they leave unexplained.
     if (options.storeCosts || cycles.some((r) => Number(r.transfer_bytes) > 0)) {
-      measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: run.config.store.endpoint ?? 'embedded' };
+      measuredStore = { costs: await measureStoreCosts(store, STORE_REPEATS, idle, storeWarmup(cycles)), store: storeLabel(run.config) };
     }
   } catch (err) {
     await run.close();

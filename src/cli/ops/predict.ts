@@ -19,7 +19,7 @@ import { checkLink, describeLink, sameLink, type Link } from '../../predict/link
 import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../predict/measured.js';
 import { allWireBytes, checkProfileCodecs, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, withCycleWait, type PredictedRow } from '../../predict/predict.js';
 import os from 'node:os';
-import { measureRunStore, noisyStoreLine, type StoreCosts } from '../../predict/store-costs.js';
+import { measureRunStore, noisyStoreLine, storeLabel, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { table } from '../format.js';
@@ -84,11 +84,6 @@ export async function profileFor(
   const profile = await readProfile(args.profile);
   checkProfile(a, profile, args.profile);
   return { profile };
-}
-
-/** The store a run's configuration names, as StoreCosts are labelled: 'embedded' or its endpoint. */
-export function storeLabel(config: Pick<RunConfig, 'store'>): string {
-  return config.store.endpoint ?? 'embedded';
 }
 
 /**
