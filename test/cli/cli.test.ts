@@ -40,9 +40,13 @@ describe('onnx-manager CLI', () => {
     assert.match(r.out, new RegExp(`\\b${inputBytes}\\b`), `input bytes ${lenet.inputs[0]!.dims.join('x')} float32`);
     assert.match(r.out, new RegExp(`\\b${points} split points`));
     const j = await cli(['--operation', 'list_layers', '--onnx_file', file, '--json']);
-    const parsed = JSON.parse(j.out) as { split_points: { index: number; transfer_bytes: number }[] };
+    const parsed = JSON.parse(j.out) as { split_points: { index: number; tensor_bytes: number; transfer_bytes: number }[] };
     assert.equal(parsed.split_points.length, points);
-    assert.equal(parsed.split_points[0]!.transfer_bytes, inputBytes);
+    assert.equal(parsed.split_points[0]!.tensor_bytes, inputBytes);
+    // On the wire: the payload's envelope around the raw tensor, as run_all's transfer_bytes.
+    assert.ok(parsed.split_points[0]!.transfer_bytes > inputBytes && parsed.split_points[0]!.transfer_bytes < inputBytes + 1024, `wire ${parsed.split_points[0]!.transfer_bytes}`);
+    assert.match(r.out, new RegExp(`\\b${parsed.split_points[0]!.transfer_bytes}\\b`), 'the table gives the wire bytes too');
+    assert.equal(parsed.split_points.at(-1)!.tensor_bytes, 0);
     assert.equal(parsed.split_points.at(-1)!.transfer_bytes, 0);
   });
 

@@ -106,13 +106,13 @@ test('split point markers are list_layers\' split points with their bytes', asyn
     const { svg } = await showGraph(file);
     const listed = await cli(['--operation', 'list_layers', '--onnx_file', file, '--json']);
     assert.equal(listed.code, 0, listed.err);
-    const points = (JSON.parse(listed.out) as { split_points: { index: number; split_layer: string; transfer_bytes: number }[] }).split_points;
+    const points = (JSON.parse(listed.out) as { split_points: { index: number; split_layer: string; tensor_bytes: number }[] }).split_points;
     const markers = [...groups(svg, 'node').values()]
       .map(([a]) => a!)
       .filter((a) => a['data-split'] !== undefined)
-      .map((a) => ({ index: Number(a['data-split']), split_layer: unescape(a['data-split-layer']!), transfer_bytes: Number(a['data-bytes']) }))
+      .map((a) => ({ index: Number(a['data-split']), split_layer: unescape(a['data-split-layer']!), tensor_bytes: Number(a['data-bytes']) }))
       .sort((x, y) => x.index - y.index);
-    assert.deepEqual(markers, points.map((p) => ({ index: p.index, split_layer: p.split_layer, transfer_bytes: p.transfer_bytes })), file);
+    assert.deepEqual(markers, points.map((p) => ({ index: p.index, split_layer: p.split_layer, tensor_bytes: p.tensor_bytes })), file);
     assert.ok(points.length > 3);
   }
 });

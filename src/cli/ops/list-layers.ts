@@ -1,9 +1,13 @@
 /**
  * list_layers: the split points with the bytes each would move and the compute on the edge side.
+ * Bytes as run_all's columns have them: tensor_bytes, the cut tensors' raw bytes; transfer_bytes,
+ * the input payload a run sends over the wire at that split (envelope included, the cut tensors
+ * raw, as run and run_all send them to the local worker or the embedded store by default).
  */
 import { writeFile } from 'node:fs/promises';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { DEFAULT_MACS_LINK, macsCutCosts, type MacsLink } from '../../split/macs-costs.js';
+import { wireBytes } from '../../predict/payload-size.js';
 import { optimalCut } from '../../split/min-cut.js';
 import { edgeNodeNames } from '../../split/node-cut.js';
 import { humanBytes, humanCount, table } from '../format.js';
@@ -22,30 +26,33 @@ export interface ListLayersArgs extends ModelArgs {
 export async function listLayers(args: ListLayersArgs, out: (s: string) => void): Promise<void> {
   const a = await analyzeFromArgs(args);
   const optimal = args.optimal ? await optimalReport(a, args) : undefined;
+  const wire = a.splitPoints.map((p) => wireBytes(a, p));
   if (args.json) {
-    const rows = a.splitPoints.map((p) => ({
+    const rows = a.splitPoints.map((p, i) => ({
       index: p.index,
       split_layer: p.splitLayer,
       op_type: p.opType,
       cut_tensors: p.cutTensors,
-      transfer_bytes: p.transferBytes,
+      tensor_bytes: p.transferBytes,
+      transfer_bytes: wire[i]!.input,
       edge: p.edge,
       cloud: p.cloud,
     }));
     out(JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, split_points: rows, ...(optimal ? { optimal: optimal.json } : {}) }, null, 2));
     return;
   }
-  const rows = a.splitPoints.map((p) => [
+  const rows = a.splitPoints.map((p, i) => [
     p.index,
     p.splitLayer,
     p.opType || '(input)',
     p.cutTensors.length,
     p.transferBytes,
-    humanBytes(p.transferBytes),
+    wire[i]!.input,
+    humanBytes(wire[i]!.input),
     humanCount(p.edge.macs),
     humanCount(p.edge.params),
   ]);
-  out(table(['>index', 'split_layer', 'op', '>cut', '>transfer_bytes', '>transfer', '>edge_macs', '>edge_params'], rows));
+  out(table(['>index', 'split_layer', 'op', '>cut', '>tensor_bytes', '>transfer_bytes', '>transfer', '>edge_macs', '>edge_params'], rows));
   const total = a.splitPoints.at(-1)!;
   out(`${a.splitPoints.length} split points; 0 = cloud only, ${total.index} = edge only; model ${humanCount(total.edge.macs)} MACs, ${humanCount(total.edge.params)} parameters`);
   if (optimal) for (const line of optimal.lines) out(line);
