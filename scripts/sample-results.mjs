@@ -28,6 +28,7 @@ const models = [
     results: join(OUT, 'ppocr_mobile_v2_cls.csv'),
     // Predicted from the profile: the DAG optimum and crossover from the per-layer times.
     recommend: (m) => ['--profile', profileOf(m.results), '--bandwidth', '50', '--rtt', '20'],
+    recommendFrom: (m) => profileOf(m.results),
   },
   {
     name: 'openwakeword_embedding',
@@ -37,6 +38,7 @@ const models = [
     results: join(OUT, 'openwakeword_embedding-50mbit.csv'),
     // Measured: the sweep's medians with its link taken out and the asked one put in.
     recommend: (m) => ['--results_file', m.results, '--bandwidth', '50', '--rtt', '20'],
+    recommendFrom: (m) => m.results,
   },
 ];
 
@@ -102,12 +104,14 @@ for (const m of models) {
   cli(['profile', ...model, '--results_file', m.results], [profileOf(m.results)]);
   const predicted = `${base(m.results)}.predict.csv`;
   cli(['predict', ...model, '--profile', profileOf(m.results), ...m.link, '--measured', m.results, '--results_file', predicted], [predicted]);
-  cli(['recommend', ...model, ...m.recommend(m)], [`${base(m.results)}.recommend.json`, `${base(m.results)}.recommend.csv`], { stdoutFile: `${base(m.results)}.recommend.txt` });
+  // recommend writes beside its input: X.recommend.* from the sweep, X.profile.recommend.* from its profile.
+  const recommended = base(m.recommendFrom(m));
+  cli(['recommend', ...model, ...m.recommend(m)], [`${recommended}.recommend.json`, `${recommended}.recommend.csv`], { stdoutFile: `${recommended}.recommend.txt` });
 
   // The charts (with the predicted totals, and the crossover from X.recommend.json beside the CSV),
   // the HTML page of it all, the AWS Lambda conformity of the sweep's split points (X.check.*
   // beside the CSV) and the model graph (named for the model file) with the best split coloured.
-  const best = JSON.parse(readFileSync(`${base(m.results)}.recommend.json`, 'utf8')).best.split_index;
+  const best = JSON.parse(readFileSync(`${recommended}.recommend.json`, 'utf8')).best.split_index;
   const pictures = ['', '.cpu-time', '.crossover'].flatMap((s) => [`${base(m.results)}${s}.png`, `${base(m.results)}${s}.svg`]);
   cli(['plot_results', '--results_file', m.results, '--predicted', predicted], pictures);
   cli(['report', '--results_file', m.results, '--onnx_file', m.onnx], [`${base(m.results)}.html`]);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { OutputTransaction } from '../split/output.js';
 import { cpuChartSpec, crossoverChartSpec, splitChartSpec, type ChartSpec } from './charts.js';
 import { choiceFor, choiceLines, constraintWords, type Choice } from './choice.js';
-import { readRecommendation, recommendPathFor, type RecommendFile } from './recommendation.js';
+import { readRecommendation, recommendPathsFor, type RecommendFile } from './recommendation.js';
 import { renderSvg, svgToPng } from './render.js';
 import { hasCpu, predictionsFor, readPredicted, readResults, type Predictions, type ResultsFile, type SettingGroup } from './results.js';
 
@@ -60,8 +60,8 @@ export async function makeCharts(file: string, o: { predicted?: string; recommen
     const predicted = o.predicted ? await readPredicted(o.predicted, results) : undefined;
     if (o.predicted && predicted) Object.assign(out, { predictedFile: o.predicted, predicted });
     // The recommendation's constraints pick the best split point in every chart.
-    const beside = recommendPathFor(file);
-    if (!recommendation && existsSync(beside)) recommendation = await readRecommendation(beside);
+    const beside = recommendPathsFor(file).find((f) => existsSync(f));
+    if (!recommendation && beside) recommendation = await readRecommendation(beside);
     const several = results.groups.length > 1;
     for (const g of results.groups) {
       const mine = predictionsFor(predicted, g);

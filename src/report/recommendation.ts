@@ -21,9 +21,25 @@ export interface RecommendFile {
   changes: CrossoverChange[];
 }
 
-/** `results/x.csv` -> `results/x.recommend.json` (where recommend writes it for that CSV or its profile). */
-export function recommendPathFor(csv: string): string {
-  return csv.replace(/(\.profile|\.predict)?\.csv$/i, '') + '.recommend.json';
+/**
+ * Where recommend writes its result for `input`: beside it, `.csv` replaced, so that the
+ * recommendation measured from a run_all CSV and the one predicted from its profile are both kept
+ * (`results/x.csv` -> `results/x.recommend.json`, `results/x.profile.csv` -> `results/x.profile.recommend.json`).
+ */
+export function recommendPathOf(input: string): string {
+  return input.replace(/\.csv$/i, '') + '.recommend.json';
+}
+
+/**
+ * The recommend results that go with `csv`, the closest first: for a run_all CSV (`x.csv`) the
+ * one measured from it, then the one predicted from its profile (`x.profile.csv`); for a profile or
+ * a predict CSV, the profile's first.
+ */
+export function recommendPathsFor(csv: string): string[] {
+  const base = csv.replace(/(\.profile|\.predict)?\.csv$/i, '');
+  const measured = `${base}.recommend.json`;
+  const predicted = `${base}.profile.recommend.json`;
+  return /\.(profile|predict)\.csv$/i.test(csv) ? [predicted, measured] : [measured, predicted];
 }
 
 export async function readRecommendation(file: string): Promise<RecommendFile> {

@@ -20,7 +20,7 @@ import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
 import { svgSize } from './render.js';
 import { choiceLines, constraintWords, excludedWords, type Choice } from './choice.js';
-import type { RecommendFile } from './recommendation.js';
+import { recommendPathsFor, type RecommendFile } from './recommendation.js';
 import { describeLink } from '../predict/link.js';
 import { EDGE_ONLY_BACKEND, hasLink, linkMismatch, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
 
@@ -45,7 +45,8 @@ export function besideFiles(csv: string): Beside {
   check('summary', summaryPath(csv));
   check('profile', `${base}.profile.csv`);
   check('predict', `${base}.predict.csv`);
-  check('recommend', `${base}.recommend.json`);
+  const recommendation = recommendPathsFor(csv).find((f) => existsSync(f));
+  if (recommendation) found.recommend = recommendation;
   return found;
 }
 
@@ -106,7 +107,7 @@ function settingsSection(results: ResultsFile, beside: Beside, profile: LayerPro
     facts.push(['summary file', `${path.basename(beside.summary!)} (${lines}, ${summaryRows.reduce((n, r) => n + (Number(r.failed) || 0), 0)} failed rows)`]);
   }
   for (const [k, label] of [['profile', 'profile'], ['predict', 'predict CSV'], ['recommend', 'recommend result']] as const) {
-    facts.push([label, beside[k] ? path.basename(beside[k]) : `none beside the CSV (${path.basename(results.file).replace(/\.csv$/i, '')}.${k === 'recommend' ? 'recommend.json' : `${k}.csv`})`]);
+    facts.push([label, beside[k] ? path.basename(beside[k]) : `none beside the CSV (${k === 'recommend' ? recommendPathsFor(path.basename(results.file)).join(' or ') : `${path.basename(results.file).replace(/\.csv$/i, '')}.${k}.csv`})`]);
   }
   return section('settings', 'Run settings', factsHtml(facts));
 }

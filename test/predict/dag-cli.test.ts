@@ -68,7 +68,7 @@ describe('recommend: the DAG optimum', () => {
     assert.ok(d.cut_tensors.length >= 2, `the stem's output for the other branches and the last branch's output (${d.cut_tensors})`);
     assert.equal(d.cut_bytes, d.cut_tensors.reduce((s, t) => s + a.shapes.get(t)!.bytes, 0));
     for (const c of j.crossover) assert.ok(c.dag_total_ms <= c.total_ms + 1e-3, 'the DAG optimum is never slower than the best split point');
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'inception_like.recommend.json'), 'utf8')).dag, d);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'inception_like.profile.recommend.json'), 'utf8')).dag, d);
     assert.deepEqual(new Set(await readCutFile(cutOut, index, 'm')), edge, 'the cut file holds the optimum');
 
     const run = await cli(['--operation', 'run', '--onnx_file', file, '--cut_file', cutOut, '--rep', '1', '--warmup', '0', '--graph_opt', 'disabled', '--verify']);

@@ -178,11 +178,13 @@ describe('predict and recommend', () => {
     for (let i = 1; i < mem.length; i++) assert.ok(mem[i]!.mb >= mem[i - 1]!.mb, 'more nodes on the edge never need less');
   });
 
-  it('recommends from the profile and from the run_all CSV, and writes both files beside the input', async () => {
+  it('recommends from the profile and from the run_all CSV, and writes both files beside the input, one pair each', async () => {
+    const written: Record<string, unknown>[] = [];
     for (const [flag, input, base] of [
-      ['--profile', profile, join(dir, 'lenet5')],
+      ['--profile', profile, join(dir, 'lenet5.profile')],
       ['--results_file', measured, join(dir, 'lenet5')],
     ] as const) {
+      assert.equal(`${base}.csv`, input);
       rmSync(`${base}.recommend.json`, { force: true });
       const r = await cli(['recommend', '--onnx_file', file, flag, input, '--bandwidth', '10', '--rtt', '20', '--max_edge_memory_mb', '1', '--json']);
       assert.equal(r.code, 0, r.err);
@@ -192,7 +194,13 @@ describe('predict and recommend', () => {
       assert.equal(j.splits.length, a.splitPoints.length);
       assert.deepEqual(JSON.parse(readFileSync(`${base}.recommend.json`, 'utf8')), j);
       assert.equal(csv(`${base}.recommend.csv`).length, a.splitPoints.length);
+      written.push(j as unknown as Record<string, unknown>);
     }
+    // The measured recommendation did not overwrite the predicted one.
+    const kept = JSON.parse(readFileSync(join(dir, 'lenet5.profile.recommend.json'), 'utf8')) as { source: string };
+    assert.deepEqual(kept, written[0]);
+    assert.match(kept.source, /^predicted from /);
+    assert.match((JSON.parse(readFileSync(join(dir, 'lenet5.recommend.json'), 'utf8')) as { source: string }).source, /^measured in /);
     const text = await cli(['recommend', '--onnx_file', file, '--profile', profile, '--bandwidth', '10']);
     assert.equal(text.code, 0, text.err);
     assert.match(text.out, /best split for 10 Mbit\/s, rtt 0 ms/);

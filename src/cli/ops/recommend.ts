@@ -16,6 +16,7 @@ import { OutputTransaction } from '../../split/output.js';
 import * as path from 'node:path';
 import { humanBytes, table } from '../format.js';
 import { constraintWords, excludedWords } from '../../report/choice.js';
+import { recommendPathOf } from '../../report/recommendation.js';
 import { analyzeFromArgs } from '../options.js';
 import { codecsOf, linkOf, measuredFor, profileFor, storeCostsFor, type PredictArgs } from './predict.js';
 
@@ -27,9 +28,6 @@ export interface RecommendArgs extends PredictArgs {
 }
 
 /** `m.profile.csv` or `m.csv` -> `m` (beside it). */
-function baseOf(file: string): string {
-  return file.replace(/(\.profile)?\.csv$/i, '');
-}
 
 export const RECOMMEND_COLUMNS = ['split_index', 'split_layer', 'tensor_codec', 'transfer_bytes', 'edge_memory_mb', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', 'feasible', 'reason', 'pareto', 'best'] as const;
 
@@ -133,18 +131,20 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
     r.dag = dagAt(link);
     for (const c of r.crossover) c.dag_total_ms = dagAt({ bandwidthMbit: c.bandwidth_mbit, rttMs: link.rttMs }).total_ms;
   }
-  const base = baseOf(input);
+  // Beside the input: from m.csv m.recommend.json, from m.profile.csv m.profile.recommend.json (both kept).
+  const jsonFile = recommendPathOf(input);
+  const csvFile = jsonFile.replace(/\.json$/, '.csv');
   const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...r, splits: r.splits.map((s) => roundRow(s)), crossover: r.crossover.map((c) => roundRow(c)), ...(r.dag ? { dag: roundRow({ ...r.dag, saved_pct: Number(r.dag.saved_pct.toFixed(2)) }) } : {}) }, null, 2);
-  await OutputTransaction.run(path.dirname(path.resolve(base)), (tx) => tx.write(`${path.basename(base)}.recommend.json`, `${json}\n`));
+  await OutputTransaction.run(path.dirname(path.resolve(jsonFile)), (tx) => tx.write(path.basename(jsonFile), `${json}\n`));
   if (args.cut_out && r.dag) {
     const cutFile = path.resolve(args.cut_out);
     await OutputTransaction.run(path.dirname(cutFile), (tx) => tx.write(path.basename(cutFile), `${JSON.stringify({ edge_nodes: r.dag!.edge_node_names }, null, 2)}\n`));
   }
-  await writeCsvFile(`${base}.recommend.csv`, RECOMMEND_COLUMNS, r.splits.map((s) => roundRow(s)));
+  await writeCsvFile(csvFile, RECOMMEND_COLUMNS, r.splits.map((s) => roundRow(s)));
   if (args.json) out(json);
   else {
     for (const line of recommendationText(r, source)) out(line);
-    out(`written: ${base}.recommend.json, ${base}.recommend.csv${args.cut_out ? `, ${args.cut_out}` : ''}`);
+    out(`written: ${jsonFile}, ${csvFile}${args.cut_out ? `, ${args.cut_out}` : ''}`);
   }
   return 0;
 }
