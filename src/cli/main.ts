@@ -7,7 +7,7 @@
  */
 import type { CommandDef, CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
-import { errorText, reportFailure } from './failure.js';
+import { errorText, INPUT_EXIT, reportFailure } from './failure.js';
 import { endingOnInterrupt, INTERRUPTED_EXIT, whileInterruptible } from './interrupt.js';
 import { baseParser, defaultIO, givenFlags, parseArgs } from './parse.js';
 import { modelFromFolder, pythonBooleans } from './flags.js';
@@ -113,14 +113,14 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
   const resolved = resolveOperation(argv, names);
   if ('error' in resolved) {
     io.err(`${TOOL}: ${resolved.error}`);
-    return 2;
+    return INPUT_EXIT;
   }
   if (resolved.operation) resolved.argv = pythonBooleans(resolved.argv, booleanFlagsOf(commands, resolved.operation));
   if (resolved.operation === 'run' || resolved.operation === 'run_all') {
     const found = modelFromFolder(resolved.argv);
     if ('error' in found) {
       io.err(`${TOOL}: ${found.error}`);
-      return 2;
+      return INPUT_EXIT;
     }
     resolved.argv = found.argv;
     if (found.note) io.out(`note: ${found.note}`);
@@ -128,11 +128,11 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
   const repeated = resolved.operation ? repeatedFlag(resolved.argv, optionsOf(commands, resolved.operation)) : undefined;
   if (repeated) {
     io.err(`${TOOL}: ${repeated}`);
-    return 2;
+    return INPUT_EXIT;
   }
   const missing = (): number => {
     io.err(`${TOOL}: missing operation (one of: ${names.join(', ')}; see ${TOOL} --help)`);
-    return 2;
+    return INPUT_EXIT;
   };
   const asksHelp = resolved.argv.some((a) => a === '--help' || a === '-h' || a === '--version');
   if (resolved.operation === undefined && !asksHelp) return missing();

@@ -263,7 +263,7 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const wire: Record<number, Record<string, CodecWire>> = {};
   let profiled: string[] | undefined;
   const storeValues: Partial<Record<StoreCostName, number>> = {};
-  let storeLabel: string | undefined;
+  let storeName: string | undefined;
   let storeRequests = 0;
   const sha = records[0]!.model_sha256!;
   records.forEach((r, i) => {
@@ -290,8 +290,8 @@ export async function readProfile(file: string): Promise<LayerProfile> {
       profiled ??= [];
       if (r.tensor_codec !== 'raw') profiled.push(r.tensor_codec!);
     } else if (r.kind === 'store_cost') {
-      if (!STORE_COSTS.includes(r.node as StoreCostName) || !r.store || (storeLabel !== undefined && r.store !== storeLabel)) bad(`line ${line}: store cost '${r.node}' of store '${r.store ?? ''}'`);
-      storeLabel = r.store;
+      if (!STORE_COSTS.includes(r.node as StoreCostName) || !r.store || (storeName !== undefined && r.store !== storeName)) bad(`line ${line}: store cost '${r.node}' of store '${r.store ?? ''}'`);
+      storeName = r.store;
       storeRequests = base.runs;
       storeValues[r.node as StoreCostName] = base.medianMs;
     } else if (r.kind === 'node') {
@@ -315,10 +315,10 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     if (missing) bad(`codec ${missing} is listed but has no codec_speed rows`);
     p.codecs = { profiled, speed, wire };
   } else if (Object.keys(speed).length > 0 || Object.keys(wire).length > 0) p.codecs = { speed, wire };
-  if (storeLabel !== undefined) {
+  if (storeName !== undefined) {
     const costs = storeCostsOf(storeValues, storeRequests);
     if (typeof costs === 'string') bad(`store costs without ${costs}`);
-    p.store = { store: storeLabel, costs: costs as StoreCosts };
+    p.store = { store: storeName, costs: costs as StoreCosts };
   }
   return p;
 }

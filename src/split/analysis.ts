@@ -1,6 +1,7 @@
 /**
  * Everything the split engine derives from a model once: graph index, shapes, costs, split points.
  */
+import { UsageError } from '../errors.js';
 import { indexGraph, type GraphIndex } from '../onnx/graph.js';
 import { loadModel, type LoadedModel } from '../onnx/model.js';
 import type { TensorInfo } from '../onnx/shapes.js';
@@ -19,12 +20,20 @@ export interface ModelAnalysis {
 export type AnalyzeOptions = ShapeOptions;
 
 export async function analyzeModel(model: LoadedModel, options: AnalyzeOptions): Promise<ModelAnalysis> {
+  checkOptions(options, 'analyzeModel');
   const index = indexGraph(model.proto.graph!, model.label);
   const shapes = await inferShapes(model, index, options);
   await checkLoads(model, options.createSession);
   const costs = computeCosts(index, shapes);
   const splitPoints = findSplitPoints(index, shapes, costs, model.label);
   return { model, index, shapes, costs, splitPoints };
+}
+
+/** A caller from JavaScript can leave out what the types require: said before anything is read. */
+function checkOptions(options: AnalyzeOptions | undefined, fn: string): void {
+  if (typeof options?.createSession !== 'function') {
+    throw new UsageError(`${fn} needs options.createSession, the session maker its shape runs use: pass { createSession } imported from 'onnx-manager'`);
+  }
 }
 
 /**
@@ -44,5 +53,6 @@ async function checkLoads(model: LoadedModel, createSession: AnalyzeOptions['cre
 }
 
 export async function analyzeFile(file: string, options: AnalyzeOptions): Promise<ModelAnalysis> {
+  checkOptions(options, 'analyzeFile');
   return analyzeModel(await loadModel(file), options);
 }

@@ -37,6 +37,7 @@ export interface SplitPoint {
   /** Operator of the last edge node ('' for the cloud-only split). */
   opType: string;
   cutTensors: CutTensor[];
+  /** Raw bytes of the cut tensors (list_layers' and run_all's tensor_bytes; their transfer_bytes is the payload on the wire). */
   transferBytes: number;
   edge: SideCost;
   cloud: SideCost;

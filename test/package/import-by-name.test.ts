@@ -51,8 +51,8 @@ describe('onnx-manager as a package', () => {
     const lines = r.stdout.trim().split('\n');
     // The split points, as list_layers would give them, then one row per split and repetition.
     const listed = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli', 'bin.js'), 'list_layers', '--onnx_file', join(dir, 'model.onnx'), '--json'], { encoding: 'utf8' });
-    const points = (JSON.parse(listed.stdout) as { split_points: { index: number; split_layer: string; transfer_bytes: number }[] }).split_points;
-    assert.deepEqual(lines.slice(0, points.length), points.map((p) => `${p.index} ${p.split_layer} ${p.transfer_bytes}`));
+    const points = (JSON.parse(listed.stdout) as { split_points: { index: number; split_layer: string; tensor_bytes: number }[] }).split_points;
+    assert.deepEqual(lines.slice(0, points.length), points.map((p) => `${p.index} ${p.split_layer} ${p.tensor_bytes}`));
     const rows = lines.slice(points.length).map((l) => l.split(' '));
     assert.equal(rows.length, 2 * 3, 'splits 0 and 2, three repetitions each');
     for (const [index, status, total, diff] of rows) {
@@ -77,11 +77,16 @@ describe('onnx-manager as a package', () => {
         'for (const f of [() => om.decodePayload(new Uint8Array([1, 2, 3])), () => om.buildRunConfig({ threads: 0 }), () => om.modelFromBytes(new Uint8Array([0xff, 0xff]))]) {',
         '  try { f(); console.log("no error"); } catch (e) { console.log(e instanceof om.OnnxManagerError, e.name); }',
         '}',
+        // A JavaScript caller can leave out the options the types require.
+        "for (const f of [() => om.analyzeFile('model.onnx'), () => om.analyzeFile('model.onnx', {})]) {",
+        '  try { await f(); console.log("no error"); } catch (e) { console.log(e instanceof om.UsageError, e.message); }',
+        '}',
       ].join('\n'),
     );
     const r = node(dir, 'errors.mjs');
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['r true', 'true PayloadError', 'true UsageError', 'true OnnxFormatError']);
+    const needs = "true analyzeFile needs options.createSession, the session maker its shape runs use: pass { createSession } imported from 'onnx-manager'";
+    assert.deepEqual(r.stdout.trim().split('\n'), ['r true', 'true PayloadError', 'true UsageError', 'true OnnxFormatError', needs, needs]);
   });
 
   it('ships the entry and its types', () => {
