@@ -6,7 +6,7 @@
  * new one, whole, and keeps reading the file it opened even if it is replaced or removed meanwhile.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -23,6 +23,14 @@ export interface ObjectInfo {
 export interface OpenObject extends ObjectInfo {
   handle: FileHandle;
 }
+
+/**
+ * Objects up to this size are written and read with one blocking call each instead of a stream:
+ * a payload of a cycle is usually far smaller, and each asynchronous file operation costs a trip
+ * through libuv's thread pool (a put made six, a get four: about a millisecond a request on a
+ * busy machine), while writing or reading a mebibyte in the page cache takes a fraction of that.
+ */
+export const SMALL_OBJECT_BYTES = 1024 * 1024;
 
 const INCOMING = '.incoming';
 const MAX_NAME_BYTES = 255;
@@ -95,6 +103,7 @@ export class ObjectFolder {
    * bytes (and their SHA-256 is `sha256`, when given). Any failure leaves the object as it was.
    */
   async put(bucket: string, key: string, body: Readable, length: number, sha256?: string): Promise<ObjectInfo> {
+    if (length <= SMALL_OBJECT_BYTES) return this.putSmall(bucket, key, body, length, sha256);
     const target = this.objectPath(bucket, key);
     await this.checkBucket(bucket);
     const temp = join(this.incoming, randomUUID());
@@ -126,6 +135,87 @@ export class ObjectFolder {
       await rm(temp, { force: true });
       throw err;
     }
+  }
+
+  /** put for a body of at most SMALL_OBJECT_BYTES: received whole, then written, checked and renamed in place with blocking calls. */
+  private async putSmall(bucket: string, key: string, body: Readable, length: number, sha256?: string): Promise<ObjectInfo> {
+    const target = this.objectPath(bucket, key);
+    this.checkBucketNow(bucket);
+    const data = Buffer.allocUnsafe(length);
+    let received = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (received + chunk.length > length) throw new S3Error(400, 'IncompleteBody', `the body is longer than its Content-Length (${length} bytes)`);
+      chunk.copy(data, received);
+      received += chunk.length;
+    }
+    if (received !== length) throw new S3Error(400, 'IncompleteBody', `the body has ${received} of its ${length} bytes`);
+    if (sha256 !== undefined && createHash('sha256').update(data).digest('hex') !== sha256) throw new S3Error(400, 'XAmzContentSHA256Mismatch', 'the body does not match its x-amz-content-sha256');
+    const temp = join(this.incoming, randomUUID());
+    let written: ObjectInfo;
+    try {
+      const fd = openSync(temp, 'wx');
+      try {
+        let at = 0;
+        while (at < length) at += writeSync(fd, data, at, length - at);
+        written = info(fstatSync(fd));
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, target);
+    } catch (err) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never made
+      }
+      if (isCode(err, 'ENOENT')) throw noSuchBucket(bucket);
+      throw err;
+    }
+    return written;
+  }
+
+  private checkBucketNow(bucket: string): void {
+    try {
+      if (statSync(this.bucketPath(bucket)).isDirectory()) return;
+    } catch (err) {
+      if (!isCode(err, 'ENOENT', 'ENOTDIR')) throw err;
+    }
+    throw noSuchBucket(bucket);
+  }
+
+  /**
+   * The whole object when it has at most SMALL_OBJECT_BYTES (read with blocking calls), else its
+   * file opened (the caller closes it); undefined when there is none.
+   */
+  async read(bucket: string, key: string): Promise<(ObjectInfo & { data: Buffer }) | OpenObject | undefined> {
+    let fd: number;
+    try {
+      fd = openSync(this.objectPath(bucket, key), 'r');
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+      this.checkBucketNow(bucket);
+      return undefined;
+    }
+    let large = false;
+    try {
+      const s = fstatSync(fd);
+      if (s.size > SMALL_OBJECT_BYTES) {
+        large = true;
+      } else {
+        const data = Buffer.allocUnsafe(s.size);
+        let at = 0;
+        while (at < s.size) {
+          const n = readSync(fd, data, at, s.size - at, at);
+          if (n === 0) break;
+          at += n;
+        }
+        return { ...info(s), data: at === s.size ? data : data.subarray(0, at) };
+      }
+    } finally {
+      closeSync(fd);
+    }
+    // A large object streams from its own handle (it may have been replaced since: that one is read whole).
+    return large ? this.open(bucket, key) : undefined;
   }
 
   /** The object's file, opened (the caller closes it), or undefined when there is none. */

@@ -36,10 +36,11 @@ export function objectRoutes(folder: ObjectFolder, events: EventEmitter, bucket:
       params: [],
       handler: async (req, res) => {
         if (req.headers.range !== undefined) throw notImplemented('reading a byte range');
-        const object = await folder.open(bucket, key);
+        const object = await folder.read(bucket, key);
         if (!object) throw new S3Error(404, 'NoSuchKey', 'the key does not exist');
         res.writeHead(200, objectHeaders(object));
-        await pipeline(object.handle.createReadStream(), res);
+        if ('data' in object) res.end(object.data);
+        else await pipeline(object.handle.createReadStream(), res);
       },
     },
     HEAD: {
