@@ -59,19 +59,31 @@ for (const f of notebooks) {
 }
 
 /** What analyse_results.ipynb reads from results/: its SWEEPS base names, and each with each suffix it loads. */
-function resultsRead(source: string): { bases: string[]; files: string[] } {
+/**
+ * The files the notebook reads: each base of SWEEPS with each suffix it reads by f('...'), where a
+ * tuple of them (f('A'), f('B')) is read as the first that exists; plus every literal path.
+ */
+function resultsRead(source: string): { bases: string[]; files: string[]; either: string[][] } {
   const sweeps = source.match(/SWEEPS = \{([^}]*)\}/);
   assert.ok(sweeps, 'SWEEPS is where the notebook names its files');
   const bases = [...sweeps[1]!.matchAll(/:\s*'([^']+)'/g)].map((m) => m[1]!);
-  const suffixes = [...source.matchAll(/\bf\('([^']+)'\)/g)].map((m) => m[1]!);
-  assert.ok(bases.length >= 2 && suffixes.length >= 4, `${bases} ${suffixes}`);
+  const alternatives = [...source.matchAll(/\(f\('([^']+)'\), f\('([^']+)'\)\)/g)].map((m) => [m[1]!, m[2]!]);
+  const inAlternatives = new Set(alternatives.flat());
+  const suffixes = [...source.matchAll(/\bf\('([^']+)'\)/g)].map((m) => m[1]!).filter((s) => !inAlternatives.has(s));
+  assert.ok(bases.length >= 2 && suffixes.length >= 3, `${bases} ${suffixes}`);
   const literal = [...source.matchAll(/\.\.\/results\/([\w.\-/]+)/g)].map((m) => m[1]!);
-  return { bases, files: [...bases.flatMap((b) => suffixes.map((s) => `${b}${s}`)), ...literal] };
+  return {
+    bases,
+    files: [...bases.flatMap((b) => suffixes.map((s) => `${b}${s}`)), ...literal],
+    either: bases.flatMap((b) => alternatives.map((a) => a.map((s) => `${b}${s}`))),
+  };
 }
 
 test('analyse_results.ipynb reads only files that are in results/, one sweep at an emulated link', () => {
-  const { bases, files } = resultsRead(read('analyse_results.ipynb').cells.map(text).join('\n'));
+  const { bases, files, either } = resultsRead(read('analyse_results.ipynb').cells.map(text).join('\n'));
   for (const f of files) assert.ok(existsSync(join(root, 'results', f)), `results/${f} is missing`);
+  for (const fs of either) assert.ok(fs.some((f) => existsSync(join(root, 'results', f))), `none of results/${fs.join(', results/')}`);
+  files.push(...either.map((fs) => fs.find((f) => existsSync(join(root, 'results', f)))!));
   assert.ok(bases.includes('ppocr_mobile_v2_cls'));
   assert.ok(files.some((f) => f.endsWith('.predict.csv')) && files.some((f) => f.endsWith('.recommend.json')));
   const linkOf = (base: string) => {
