@@ -23,6 +23,8 @@ export interface MeasuredSplit {
   bandwidthMbit?: number;
   rttMs: number;
   reps: number;
+  /** The model the rows were measured on (their model_sha256 column; undefined in files from before it). */
+  modelSha256?: string;
 }
 
 const NEEDED = ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'cloud_ms', 'transfer_ms', 'total_ms', 'status'];
@@ -72,6 +74,7 @@ export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
         reps: rs.length,
       };
       if (rs[0]!.bandwidth_mbit && Number.isFinite(bw) && bw > 0) m.bandwidthMbit = bw;
+      if (rs[0]!.model_sha256) m.modelSha256 = rs[0]!.model_sha256;
       return m;
     });
 }

@@ -244,6 +244,9 @@ describe('predict and recommend', () => {
     writeFileSync(broken, readFileSync(profile, 'utf8').replace(/(edge,node,[^,]*,[^,]*,)[^,]*/, '$1fast'));
     const stray = join(dir, 'stray.csv');
     writeFileSync(stray, readFileSync(measured, 'utf8').replace(/\n1,conv_0_out,/g, '\n1,elsewhere,'));
+    // Rows of another model whose split layers have the same names (the zoo's models share them): its model_sha256 tells.
+    const foreign = join(dir, 'foreign.csv');
+    writeFileSync(foreign, readFileSync(measured, 'utf8').replaceAll(a.model.sha256, 'f'.repeat(64)));
     const cases: [string[], RegExp][] = [
       [['predict', '--onnx_file', other, '--profile', profile], /is a profile of another model \(model_sha256/],
       [['predict', '--onnx_file', file, '--profile', measured], /not a profile: it is a run_all results file, with none of a profile's columns/],
@@ -251,6 +254,8 @@ describe('predict and recommend', () => {
       [['predict', '--onnx_file', file, '--profile', profile, '--bandwidth', '0'], /--bandwidth must be a positive number, got 0/],
       [['predict', '--onnx_file', file, '--profile', profile, '--rtt', '-5'], /--rtt must be a number of milliseconds >= 0, got -5/],
       [['predict', '--onnx_file', file, '--profile', profile, '--measured', stray], /split 1 is 'elsewhere', which is not split 1 of .*results of another model/],
+      [['predict', '--onnx_file', file, '--profile', profile, '--measured', foreign], /foreign\.csv holds results of another model \(model_sha256 ffffffffffff…, .*lenet5\.onnx is [0-9a-f]{12}…\)/],
+      [['recommend', '--onnx_file', file, '--results_file', foreign], /foreign\.csv holds results of another model \(model_sha256 ffffffffffff…, .*lenet5\.onnx is [0-9a-f]{12}…\)/],
       [['recommend', '--onnx_file', file], /recommend takes either --profile .* or --results_file/],
       [['recommend', '--onnx_file', file, '--results_file', join(dir, 'never-run.csv')], /never-run\.csv: no such file/],
       [['predict', '--onnx_file', file, '--profile', profile, '--measured', join(dir, 'never-run.csv')], /never-run\.csv: no such file/],
