@@ -263,10 +263,22 @@ export function linkMismatch(predicted: ResultsFile, measured: ResultsFile): str
   return `predicted for ${p.map(said).join('; ')}, but ${measured.file} was measured over ${m.map(said).join('; ')}; predict for that link (\`predict --measured ${measured.file}\` takes it)`;
 }
 
+/**
+ * Why the predictions of `predicted` cannot be drawn over `measured`'s rows: they are of another
+ * model (their model_sha256; undefined when both are of one, or a file does not say). Models can
+ * share their split layers' names (a model builder's naming), so the layers alone do not tell.
+ */
+export function modelMismatch(predicted: ResultsFile, measured: ResultsFile): string | undefined {
+  const sha = (r: ResultsFile) => r.rows.find((x) => x.model_sha256)?.model_sha256;
+  const [theirs, ours] = [sha(predicted), sha(measured)];
+  if (!theirs || !ours || theirs === ours) return undefined;
+  return `predictions of another model (model_sha256 ${theirs.slice(0, 12)}…), but ${measured.file} was measured on model_sha256 ${ours.slice(0, 12)}…`;
+}
+
 export async function readPredicted(file: string, measured: ResultsFile): Promise<Predictions> {
   const p = await readResults(file);
   if (p.kind !== 'predict') throw new FileError(`${file}: not a predict results file (it is a ${p.kind} file; --predicted takes what \`onnx-manager predict\` writes)`, { file });
-  const mismatch = linkMismatch(p, measured);
+  const mismatch = modelMismatch(p, measured) ?? linkMismatch(p, measured);
   if (mismatch) throw new FileError(`${file}: ${mismatch}`, { file });
   const layers = new Map(measured.groups.flatMap((g) => g.splits.map((s) => [s.split_index, s.split_layer] as const)));
   const out = new Map<string, Map<number, number>>();

@@ -240,6 +240,20 @@ describe('plot_results', () => {
     assert.deepEqual(readdirSync(dir).sort(), before, 'no chart written');
   });
 
+  it('refuses the predictions of another model whose split layers have the same names, by its model_sha256', async () => {
+    const predictFile = join(dir, 'lenet5.predict.csv');
+    assert.ok(existsSync(predictFile), 'made by the predict test above');
+    const sha = csvRows(direct)[0]!.model_sha256!;
+    const foreign = join(dir, 'foreign.predict.csv');
+    writeFileSync(foreign, readFileSync(predictFile, 'utf8').replaceAll(sha, 'f'.repeat(64)));
+    const before = readdirSync(dir).sort();
+    const r = await cli(['plot_results', '--results_file', direct, '--predicted', foreign]);
+    assert.notEqual(r.code, 0, r.out);
+    assert.equal(r.errLines.length, 1, r.err);
+    assert.match(r.errLines[0]!, new RegExp(`foreign\\.predict\\.csv: predictions of another model \\(model_sha256 ffffffffffff…\\), but \\S*lenet5\\.csv was measured on model_sha256 ${sha.slice(0, 12)}…`));
+    assert.deepEqual(readdirSync(dir).sort(), before, 'no chart written');
+  });
+
   it("draws each codec's own predicted totals on that codec's chart", async () => {
     const csv = join(dir, 'codecs.csv');
     assert.ok(existsSync(csv), 'made by the codec test above');
