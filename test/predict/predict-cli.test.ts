@@ -200,6 +200,21 @@ describe('predict and recommend', () => {
     assert.match(text.out, /Crossover/);
   });
 
+  it('says which split points of a run_all CSV it cannot rank: those without an ok row', async () => {
+    const partial = join(dir, 'partial.csv');
+    const lines = readFileSync(measured, 'utf8').split('\n');
+    writeFileSync(partial, lines.map((l, i) => (i > 0 && /^[123],/.test(l) ? l.replace(',ok,', ',error,') : l)).join('\n'));
+    const r = await cli(['recommend', '--onnx_file', file, '--results_file', partial]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`^note: 3 of the ${a.splitPoints.length} split points have no ok row in \\S*partial\\.csv and are not ranked: 1, 2, 3 \\(failed or not swept; run_all --resume --results_file \\S*partial\\.csv measures them\\)$`, 'm'));
+    const j = await cli(['recommend', '--onnx_file', file, '--results_file', partial, '--json']);
+    assert.equal(j.code, 0, j.err);
+    assert.deepEqual((JSON.parse(j.out) as { unranked: number[] }).unranked, [1, 2, 3]);
+    const whole = await cli(['recommend', '--onnx_file', file, '--results_file', measured]);
+    assert.equal(whole.code, 0, whole.err);
+    assert.doesNotMatch(whole.out, /not ranked/, 'every split point has ok rows');
+  });
+
   it('profiles both sides first when no --profile is given, and keeps the profile beside the rows', async () => {
     const out = join(dir, 'first.predict.csv');
     const r = await cli(['predict', '--onnx_file', file, '--profile_rep', '3', '--results_file', out]);
