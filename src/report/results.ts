@@ -7,7 +7,7 @@
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
 import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND } from '../profile/columns.js';
-import { csvRecords, perCodecRows } from '../profile/csv.js';
+import { csvRecords, perCodecRows, sentBytes } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 import { PREDICT_COLUMNS } from '../predict/predict.js';
 
@@ -157,7 +157,7 @@ function splitStat(all: readonly Record<string, string>[], kind: ResultsKind): S
     split_index: Number(ok[0]!.split_index),
     split_layer: ok[0]!.split_layer ?? '',
     cut_tensors: ok[0]!.cut_tensors ?? '',
-    transfer_bytes: Math.max(0, ...values('transfer_bytes')),
+    transfer_bytes: sentBytes(ok, 'transfer_bytes') ?? 0,
     reps: ok.length,
     failed: all.length - ok.length,
     edge_ms: med('edge_ms'),
