@@ -294,6 +294,19 @@ describe('plot_results', () => {
     }
   });
 
+  it("keeps the crossover chart's line labels inside the plot at its left edge, clear of the split point names", async () => {
+    const r = changingAt141({ split: 3 }, { split: 7 });
+    const low = { ...r, link: { bandwidthMbit: 1, rttMs: 10 }, changes: [{ bandwidth_mbit: 1.05, from: 7, to: 3 }, ...r.changes] };
+    const svg = await renderSvg(crossoverChartSpec(low, 't'));
+    const labels = [...svg.matchAll(/<text [^>]*aria-roledescription="text mark"[^>]*transform="translate\(([-\d.]+),[-\d.]+\) rotate\(-90\) translate\([-\d.]+,([-\d.]+)\)"[^>]*font-size="(\d+)px"[^>]*>([^<]*)<\/text>/g)];
+    assert.deepEqual(labels.map((m) => m[4]).sort(), ['7 -&gt; 3 at 1.05 Mbit/s', '3 -&gt; 7 at 141 Mbit/s', 'asked: 1 Mbit/s -&gt; split 3'].sort());
+    for (const [, x, dy, size, text] of labels) {
+      // A label turned -90 degrees has its baseline at x + dy and its letters on the baseline's left, about 0.8 of the font size.
+      const left = Number(x) + Number(dy) - 0.8 * Number(size);
+      assert.ok(left >= 0, `${text}: its letters start at x ${left.toFixed(1)}, left of the plot (over the split point names)`);
+    }
+  });
+
   it('names the codec of each choice in the crossover chart where the cut tensors are coded', async () => {
     const r = changingAt141({ split: 3, codec: 'int8' }, { split: 3, codec: 'raw' });
     const svg = await renderSvg(crossoverChartSpec(r, 't'));
