@@ -5,7 +5,7 @@
  */
 import { readUserFile } from '../files.js';
 import { FileError } from '../errors.js';
-import { perCodecRows, readRows } from '../profile/csv.js';
+import { perCodecRows, readRows, sentBytes } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 
 export interface MeasuredSplit {
@@ -23,6 +23,8 @@ export interface MeasuredSplit {
   bandwidthMbit?: number;
   rttMs: number;
   reps: number;
+  /** The model the rows were measured on (their model_sha256 column; undefined in files from before it). */
+  modelSha256?: string;
 }
 
 const NEEDED = ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'cloud_ms', 'transfer_ms', 'total_ms', 'status'];
@@ -62,8 +64,8 @@ export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
         split_index: Number(rs[0]!.split_index),
         split_layer: rs[0]!.split_layer!,
         tensor_codec: rs[0]!.tensor_codec || 'raw',
-        transfer_bytes: Math.max(...rs.map((r) => Number(r.transfer_bytes) || 0)),
-        result_bytes: Math.max(...rs.map((r) => Number(r.result_bytes) || 0)),
+        transfer_bytes: sentBytes(rs, 'transfer_bytes') ?? 0,
+        result_bytes: sentBytes(rs, 'result_bytes') ?? 0,
         edge_ms: med(rs, 'edge_ms'),
         cloud_ms: med(rs, 'cloud_ms'),
         transfer_ms: med(rs, 'transfer_ms'),
@@ -72,6 +74,7 @@ export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
         reps: rs.length,
       };
       if (rs[0]!.bandwidth_mbit && Number.isFinite(bw) && bw > 0) m.bandwidthMbit = bw;
+      if (rs[0]!.model_sha256) m.modelSha256 = rs[0]!.model_sha256;
       return m;
     });
 }

@@ -14,6 +14,18 @@ import { OutputTransaction } from '../split/output.js';
 import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND, TIME_COLUMNS, ms, type Row } from './columns.js';
 import { percentile } from './stats.js';
 
+/**
+ * The bytes of the payload a repetition sends, from rows of one split point: the most the
+ * repetitions other than 0 sent, which is what predict and check work out; repetition 0's payload is
+ * written without its rep field, which moves its first tensor's alignment padding, so it can be a
+ * few bytes shorter or longer. Repetition 0's own when it is the only one; undefined without a number.
+ */
+export function sentBytes(rows: readonly Record<string, unknown>[], column: 'transfer_bytes' | 'result_bytes'): number | undefined {
+  const later = rows.filter((r) => r.rep !== undefined && r.rep !== '' && String(r.rep) !== '0');
+  const sent = (later.length ? later : rows).map((r) => Number(r[column])).filter((x) => Number.isFinite(x) && x >= 0);
+  return sent.length ? Math.max(...sent) : undefined;
+}
+
 export class CsvAppender {
   private constructor(
     readonly file: string,
@@ -188,10 +200,8 @@ export async function writeSummary(file: string, rows: readonly Record<string, s
     const k = order(key);
     const ok = all.filter((r) => r.status === 'ok');
     const first = ok[0] ?? all[0]!;
-    // The bytes a repetition sent, as the report and charts take them: the most any sent (rep 0's
-    // payload is written without its rep field, so it can be a few bytes shorter than the others').
-    const sent = ok.map((r) => Number(r.transfer_bytes)).filter((x) => Number.isFinite(x));
-    const bytes = sent.length ? Math.max(...sent) : first.transfer_bytes!;
+    // The bytes a repetition sends, as the report, the charts, predict --measured and recommend take them.
+    const bytes = sentBytes(ok, 'transfer_bytes') ?? first.transfer_bytes!;
     const line: (string | number)[] = [k, first.split_layer!, first.cut_tensors!, first.tensor_bytes!, bytes, ok.length, all.length - ok.length];
     const spread = (v: number[]): (string | number)[] => [0.5, 0.05, 0.95].map((p) => (v.length ? ms(percentile(v, p)) : ''));
     for (const c of TIME_COLUMNS) line.push(...spread(ok.map((r) => Number(r[c])).filter((x) => Number.isFinite(x))));

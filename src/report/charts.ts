@@ -332,19 +332,26 @@ export function crossoverChartSpec(r: RecommendFile, title: string): ChartSpec {
     { data: { values: steps }, mark: { type: 'line', interpolate: 'step-after', color: '#4c78a8', strokeWidth: 2.5 }, encoding: { x, y, order: { field: 'bandwidth_mbit', type: 'quantitative' } } },
     { data: { values: dots }, mark: { type: 'point', filled: true, color: '#4c78a8', size: 60 }, encoding: { x, y } },
   ];
-  const vertical = (values: object[], colour: string, top: boolean): ChartSpec => ({
-    data: { values },
-    mark: { type: 'text', angle: -90, align: top ? 'right' : 'left', baseline: 'bottom', dx: top ? -6 : 6, dy: -3, fontSize: 11, color: colour, y: top ? 0 : 'height' },
-    encoding: { x, text: { field: 'label' } },
-  });
+  // A line's label runs up along its left side; near the plot's left edge there is no room (the
+  // split point names are there), so it goes on the line's right side instead.
+  const atLeftEdge = (bw: number) => Math.log(bw / lo) < 0.04 * Math.log(hi / lo);
+  const vertical = (values: { bandwidth_mbit: number; label: string }[], colour: string, top: boolean): ChartSpec[] =>
+    [values.filter((v) => !atLeftEdge(v.bandwidth_mbit)), values.filter((v) => atLeftEdge(v.bandwidth_mbit))]
+      .map((side, right) => ({ side, right: right === 1 }))
+      .filter(({ side }) => side.length > 0)
+      .map(({ side, right }) => ({
+        data: { values: side },
+        mark: { type: 'text', angle: -90, align: top ? 'right' : 'left', baseline: right ? 'top' : 'bottom', dx: top ? -6 : 6, dy: right ? 3 : -3, fontSize: 11, color: colour, y: top ? 0 : 'height' },
+        encoding: { x, text: { field: 'label' } },
+      }));
   if (r.changes.length) {
     const short = (i: number, codec?: string) => (codec && codec !== 'raw' ? `${i} (${codec})` : `${i}`);
     const changes = r.changes.map((c) => ({ bandwidth_mbit: c.bandwidth_mbit, label: `${short(c.from, c.from_codec)} -> ${short(c.to, c.to_codec)} at ${Number(c.bandwidth_mbit.toPrecision(3))} Mbit/s` }));
-    layers.push({ data: { values: changes }, mark: { type: 'rule', color: '#d62728', strokeDash: [4, 3] }, encoding: { x } }, vertical(changes, '#d62728', true));
+    layers.push({ data: { values: changes }, mark: { type: 'rule', color: '#d62728', strokeDash: [4, 3] }, encoding: { x } }, ...vertical(changes, '#d62728', true));
   }
   if (r.link.bandwidthMbit !== undefined && r.link.bandwidthMbit >= lo && r.link.bandwidthMbit <= hi) {
     const asked = [{ bandwidth_mbit: r.link.bandwidthMbit, label: `asked: ${r.link.bandwidthMbit} Mbit/s -> split ${r.best.split_index}${r.best.tensor_codec && r.best.tensor_codec !== 'raw' ? ` (${r.best.tensor_codec})` : ''}` }];
-    layers.push({ data: { values: asked }, mark: { type: 'rule', color: '#111', strokeWidth: 1.5 }, encoding: { x } }, vertical(asked, '#111', false));
+    layers.push({ data: { values: asked }, mark: { type: 'rule', color: '#111', strokeWidth: 1.5 }, encoding: { x } }, ...vertical(asked, '#111', false));
   }
   // recommend's crossover table holds only the split points that meet its constraints.
   const constraints = constraintWords(r.constraints);

@@ -22,7 +22,7 @@ import { svgSize } from './render.js';
 import { choiceLines, constraintWords, excludedWords, type Choice } from './choice.js';
 import { recommendPathsFor, type RecommendFile } from './recommendation.js';
 import { describeLink } from '../predict/link.js';
-import { EDGE_ONLY_BACKEND, hasLink, linkMismatch, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
+import { EDGE_ONLY_BACKEND, hasLink, linkMismatch, modelMismatch, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
 
 export interface ReportOptions {
   onnxFile?: string;
@@ -237,15 +237,15 @@ export async function buildReport(csv: string, o: ReportOptions = {}): Promise<s
   const profile = beside.profile ? await readProfile(beside.profile) : undefined;
   const predictRows = beside.predict ? await readCsvRecords(beside.predict) : undefined;
   const summaryRows = beside.summary ? await readCsvRecords(beside.summary) : undefined;
-  // A prediction for another link than the rows' is not drawn over them; the page says so.
+  // A prediction for another model or link than the rows' is not drawn over them; the page says so.
   const besidePredict = beside.predict ? await readResults(beside.predict) : undefined;
-  const otherLink = besidePredict?.kind === 'predict' ? linkMismatch(besidePredict, results) : undefined;
-  const charts = await makeCharts(csv, beside.predict && !otherLink ? { predicted: beside.predict } : {});
+  const notDrawn = besidePredict?.kind === 'predict' ? (modelMismatch(besidePredict, results) ?? linkMismatch(besidePredict, results)) : undefined;
+  const charts = await makeCharts(csv, beside.predict && !notDrawn ? { predicted: beside.predict } : {});
   const name = path.basename(csv).replace(/\.csv$/i, '');
   const title = `${name}: split profile${model ? ` of ${path.basename(model.file)}` : ''}`;
   const best = results.groups.map((g, i) => `${g.label}: ${choiceLines(charts.choices[i]!, (s) => `median total ${formatNumber(s.total_ms)} ms`).join('; ')}`);
   const r = charts.recommendation;
-  if (otherLink) best.push(`${path.basename(beside.predict!)} (beside the CSV) is not drawn: ${otherLink}`);
+  if (notDrawn) best.push(`${path.basename(beside.predict!)} (beside the CSV) is not drawn: ${notDrawn}`);
   if (r) best.push(`recommend (${path.basename(r.file)}; ${r.source}) for ${linkWords(r)}${under(r)}: best split ${r.best.split_index} (${r.best.split_layer}), total ${formatNumber(r.best.total_ms)} ms`);
   return [
     '<!doctype html>',

@@ -7,7 +7,7 @@
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
 import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND } from '../profile/columns.js';
-import { csvRecords, perCodecRows } from '../profile/csv.js';
+import { csvRecords, perCodecRows, sentBytes } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 import { PREDICT_COLUMNS } from '../predict/predict.js';
 
@@ -157,7 +157,7 @@ function splitStat(all: readonly Record<string, string>[], kind: ResultsKind): S
     split_index: Number(ok[0]!.split_index),
     split_layer: ok[0]!.split_layer ?? '',
     cut_tensors: ok[0]!.cut_tensors ?? '',
-    transfer_bytes: Math.max(0, ...values('transfer_bytes')),
+    transfer_bytes: sentBytes(ok, 'transfer_bytes') ?? 0,
     reps: ok.length,
     failed: all.length - ok.length,
     edge_ms: med('edge_ms'),
@@ -263,10 +263,22 @@ export function linkMismatch(predicted: ResultsFile, measured: ResultsFile): str
   return `predicted for ${p.map(said).join('; ')}, but ${measured.file} was measured over ${m.map(said).join('; ')}; predict for that link (\`predict --measured ${measured.file}\` takes it)`;
 }
 
+/**
+ * Why the predictions of `predicted` cannot be drawn over `measured`'s rows: they are of another
+ * model (their model_sha256; undefined when both are of one, or a file does not say). Models can
+ * share their split layers' names (a model builder's naming), so the layers alone do not tell.
+ */
+export function modelMismatch(predicted: ResultsFile, measured: ResultsFile): string | undefined {
+  const sha = (r: ResultsFile) => r.rows.find((x) => x.model_sha256)?.model_sha256;
+  const [theirs, ours] = [sha(predicted), sha(measured)];
+  if (!theirs || !ours || theirs === ours) return undefined;
+  return `predictions of another model (model_sha256 ${theirs.slice(0, 12)}…), but ${measured.file} was measured on model_sha256 ${ours.slice(0, 12)}…`;
+}
+
 export async function readPredicted(file: string, measured: ResultsFile): Promise<Predictions> {
   const p = await readResults(file);
   if (p.kind !== 'predict') throw new FileError(`${file}: not a predict results file (it is a ${p.kind} file; --predicted takes what \`onnx-manager predict\` writes)`, { file });
-  const mismatch = linkMismatch(p, measured);
+  const mismatch = modelMismatch(p, measured) ?? linkMismatch(p, measured);
   if (mismatch) throw new FileError(`${file}: ${mismatch}`, { file });
   const layers = new Map(measured.groups.flatMap((g) => g.splits.map((s) => [s.split_index, s.split_layer] as const)));
   const out = new Map<string, Map<number, number>>();

@@ -208,6 +208,21 @@ describe('predict and recommend', () => {
     assert.match(text.out, /Crossover/);
   });
 
+  it('says which split points of a run_all CSV it cannot rank: those without an ok row', async () => {
+    const partial = join(dir, 'partial.csv');
+    const lines = readFileSync(measured, 'utf8').split('\n');
+    writeFileSync(partial, lines.map((l, i) => (i > 0 && /^[123],/.test(l) ? l.replace(',ok,', ',error,') : l)).join('\n'));
+    const r = await cli(['recommend', '--onnx_file', file, '--results_file', partial]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`^note: 3 of the ${a.splitPoints.length} split points have no ok row in \\S*partial\\.csv and are not ranked: 1, 2, 3 \\(failed or not swept; run_all --resume --results_file \\S*partial\\.csv measures them\\)$`, 'm'));
+    const j = await cli(['recommend', '--onnx_file', file, '--results_file', partial, '--json']);
+    assert.equal(j.code, 0, j.err);
+    assert.deepEqual((JSON.parse(j.out) as { unranked: number[] }).unranked, [1, 2, 3]);
+    const whole = await cli(['recommend', '--onnx_file', file, '--results_file', measured]);
+    assert.equal(whole.code, 0, whole.err);
+    assert.doesNotMatch(whole.out, /not ranked/, 'every split point has ok rows');
+  });
+
   it('profiles both sides first when no --profile is given, and keeps the profile beside the rows', async () => {
     const out = join(dir, 'first.predict.csv');
     const r = await cli(['predict', '--onnx_file', file, '--profile_rep', '3', '--results_file', out]);
@@ -252,6 +267,9 @@ describe('predict and recommend', () => {
     writeFileSync(broken, readFileSync(profile, 'utf8').replace(/(edge,node,[^,]*,[^,]*,)[^,]*/, '$1fast'));
     const stray = join(dir, 'stray.csv');
     writeFileSync(stray, readFileSync(measured, 'utf8').replace(/\n1,conv_0_out,/g, '\n1,elsewhere,'));
+    // Rows of another model whose split layers have the same names (the zoo's models share them): its model_sha256 tells.
+    const foreign = join(dir, 'foreign.csv');
+    writeFileSync(foreign, readFileSync(measured, 'utf8').replaceAll(a.model.sha256, 'f'.repeat(64)));
     const cases: [string[], RegExp][] = [
       [['predict', '--onnx_file', other, '--profile', profile], /is a profile of another model \(model_sha256/],
       [['predict', '--onnx_file', file, '--profile', measured], /not a profile: it is a run_all results file, with none of a profile's columns/],
@@ -259,6 +277,8 @@ describe('predict and recommend', () => {
       [['predict', '--onnx_file', file, '--profile', profile, '--bandwidth', '0'], /--bandwidth must be a positive number, got 0/],
       [['predict', '--onnx_file', file, '--profile', profile, '--rtt', '-5'], /--rtt must be a number of milliseconds >= 0, got -5/],
       [['predict', '--onnx_file', file, '--profile', profile, '--measured', stray], /split 1 is 'elsewhere', which is not split 1 of .*results of another model/],
+      [['predict', '--onnx_file', file, '--profile', profile, '--measured', foreign], /foreign\.csv holds results of another model \(model_sha256 ffffffffffff…, .*lenet5\.onnx is [0-9a-f]{12}…\)/],
+      [['recommend', '--onnx_file', file, '--results_file', foreign], /foreign\.csv holds results of another model \(model_sha256 ffffffffffff…, .*lenet5\.onnx is [0-9a-f]{12}…\)/],
       [['recommend', '--onnx_file', file], /recommend takes either --profile .* or --results_file/],
       [['recommend', '--onnx_file', file, '--results_file', join(dir, 'never-run.csv')], /never-run\.csv: no such file/],
       [['predict', '--onnx_file', file, '--profile', profile, '--measured', join(dir, 'never-run.csv')], /never-run\.csv: no such file/],

@@ -113,7 +113,8 @@ describe('plot_results', () => {
       const t = mine.map((r) => Number(r.total_ms)).sort((a, b) => a - b);
       const s = g.splits.find((x) => String(x.split_index) === i)!;
       assert.ok(Math.abs(s.total_p5 - (t[0]! + 0.05 * (t[1]! - t[0]!))) < 1e-9 && Math.abs(s.total_p95 - (t[0]! + 0.95 * (t[1]! - t[0]!))) < 1e-9, `split ${i}: p5/p95`);
-      const bytes = Math.max(...mine.map((r) => Number(r.transfer_bytes)));
+      // What a repetition sends: rep 0's payload, without its rep field, can differ by a few bytes.
+      const bytes = Math.max(...mine.filter((r) => r.rep !== '0').map((r) => Number(r.transfer_bytes)));
       const moved = labels.filter((l) => field(l, 'split point (index and layer it cuts after)')?.startsWith(`${i} `) && field(l, 'bytes moved (KiB)') !== undefined);
       assert.ok(moved.length >= 1, `split ${i}: a point on the bytes line`);
       // The label gives 6 significant digits.
@@ -240,6 +241,20 @@ describe('plot_results', () => {
     assert.deepEqual(readdirSync(dir).sort(), before, 'no chart written');
   });
 
+  it('refuses the predictions of another model whose split layers have the same names, by its model_sha256', async () => {
+    const predictFile = join(dir, 'lenet5.predict.csv');
+    assert.ok(existsSync(predictFile), 'made by the predict test above');
+    const sha = csvRows(direct)[0]!.model_sha256!;
+    const foreign = join(dir, 'foreign.predict.csv');
+    writeFileSync(foreign, readFileSync(predictFile, 'utf8').replaceAll(sha, 'f'.repeat(64)));
+    const before = readdirSync(dir).sort();
+    const r = await cli(['plot_results', '--results_file', direct, '--predicted', foreign]);
+    assert.notEqual(r.code, 0, r.out);
+    assert.equal(r.errLines.length, 1, r.err);
+    assert.match(r.errLines[0]!, new RegExp(`foreign\\.predict\\.csv: predictions of another model \\(model_sha256 ffffffffffff…\\), but \\S*lenet5\\.csv was measured on model_sha256 ${sha.slice(0, 12)}…`));
+    assert.deepEqual(readdirSync(dir).sort(), before, 'no chart written');
+  });
+
   it("draws each codec's own predicted totals on that codec's chart", async () => {
     const csv = join(dir, 'codecs.csv');
     assert.ok(existsSync(csv), 'made by the codec test above');
@@ -276,6 +291,19 @@ describe('plot_results', () => {
       const at = (640 * Math.log(141 / 1)) / Math.log(10_000 / 1);
       assert.ok(Math.abs(line[jump]![0] - at) < 0.5, `${from} -> ${to}: the step at ${line[jump]![0]}, 141 Mbit/s is at ${at}`);
       assert.equal(line.filter((p, i) => i > 0 && p[1] !== line[i - 1]![1]).length, 1, 'one step');
+    }
+  });
+
+  it("keeps the crossover chart's line labels inside the plot at its left edge, clear of the split point names", async () => {
+    const r = changingAt141({ split: 3 }, { split: 7 });
+    const low = { ...r, link: { bandwidthMbit: 1, rttMs: 10 }, changes: [{ bandwidth_mbit: 1.05, from: 7, to: 3 }, ...r.changes] };
+    const svg = await renderSvg(crossoverChartSpec(low, 't'));
+    const labels = [...svg.matchAll(/<text [^>]*aria-roledescription="text mark"[^>]*transform="translate\(([-\d.]+),[-\d.]+\) rotate\(-90\) translate\([-\d.]+,([-\d.]+)\)"[^>]*font-size="(\d+)px"[^>]*>([^<]*)<\/text>/g)];
+    assert.deepEqual(labels.map((m) => m[4]).sort(), ['7 -&gt; 3 at 1.05 Mbit/s', '3 -&gt; 7 at 141 Mbit/s', 'asked: 1 Mbit/s -&gt; split 3'].sort());
+    for (const [, x, dy, size, text] of labels) {
+      // A label turned -90 degrees has its baseline at x + dy and its letters on the baseline's left, about 0.8 of the font size.
+      const left = Number(x) + Number(dy) - 0.8 * Number(size);
+      assert.ok(left >= 0, `${text}: its letters start at x ${left.toFixed(1)}, left of the plot (over the split point names)`);
     }
   });
 

@@ -336,6 +336,20 @@ describe('report', () => {
     assert.doesNotMatch(html, /predicted_total_ms|Red diamonds/, 'no predicted totals in the table or the charts');
   });
 
+  it('does not draw a predict CSV beside the results that is of another model with the same split layer names, and says so', async () => {
+    const other = join(dir, 'other-model');
+    mkdirSync(other, { recursive: true });
+    const copy = join(other, 'lenet5.csv');
+    copyFileSync(csv, copy);
+    const sha = csvRows(csv)[0]!.model_sha256!;
+    writeFileSync(join(other, 'lenet5.predict.csv'), readFileSync(join(dir, 'lenet5.predict.csv'), 'utf8').replaceAll(sha, 'f'.repeat(64)));
+    const r = await cli(['report', '--results_file', copy]);
+    assert.equal(r.code, 0, r.err);
+    const html = readFileSync(join(other, 'lenet5.html'), 'utf8');
+    assert.match(html, /<li>lenet5\.predict\.csv \(beside the CSV\) is not drawn: predictions of another model \(model_sha256 ffffffffffff…\), but \S*lenet5\.csv was measured on model_sha256 [0-9a-f]{12}…/);
+    assert.doesNotMatch(html, /predicted_total_ms|Red diamonds/, 'no predicted totals in the table or the charts');
+  });
+
   it('refuses an --onnx_file other than the model the results were measured on, as predict and --resume do', async () => {
     const other = writeZooModel('input_reuse', dir);
     const page = join(dir, 'mismatch.html');

@@ -114,8 +114,11 @@ export async function measuredFor(file: string, a: ModelAnalysis): Promise<Measu
   return checkMeasured(file, await readMeasured(file), a);
 }
 
-/** `measured` (read from `file`), refused when its split points are not the model's. */
+/** `measured` (read from `file`), refused when it was measured on another model (its model_sha256) or its split points are not the model's. */
 function checkMeasured(file: string, measured: MeasuredSplit[], a: ModelAnalysis): MeasuredSplit[] {
+  // Models can share their split layers' names (a model builder's naming): the model's hash tells them apart.
+  const other = measured.find((m) => m.modelSha256 !== undefined && m.modelSha256 !== a.model.sha256);
+  if (other) throw new UsageError(`${file} holds results of another model (model_sha256 ${other.modelSha256!.slice(0, 12)}…, ${a.model.label} is ${a.model.sha256.slice(0, 12)}…)`);
   for (const m of measured) {
     const p = a.splitPoints[m.split_index];
     if (!p || p.splitLayer !== m.split_layer) {

@@ -73,6 +73,12 @@ export function recommendationText(r: Recommendation, source: string): string[] 
   return lines;
 }
 
+/** The split points a run_all CSV has no ok row for, which recommend could not rank. */
+function unrankedNote(unranked: readonly number[], of: number, file: string): string {
+  const shown = unranked.length > 20 ? `${unranked.slice(0, 20).join(', ')}, ... (${unranked.length} in all)` : unranked.join(', ');
+  return `note: ${unranked.length} of the ${of} split points have no ok row in ${file} and are not ranked: ${shown} (failed or not swept; run_all --resume --results_file ${file} measures them)`;
+}
+
 function dagText(d: DagOptimum | undefined): string[] {
   if (!d) return [];
   const point = `${d.best_split_index}${d.best_split_codec === 'raw' ? '' : ` with ${d.best_split_codec}`}`;
@@ -95,6 +101,7 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   let source: string;
   let measured: Awaited<ReturnType<typeof measuredFor>> | undefined;
   let dagAt: ((l: Link) => DagOptimum) | undefined;
+  let unranked: number[] | undefined;
   const input = (args.profile ?? args.results_file)!;
   if (args.profile) {
     const { profile } = await profileFor(args, a);
@@ -119,6 +126,9 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
       new Map(a.splitPoints.map((p, i) => [p.index, memory[i]!.mb])),
     );
     source = `measured in ${args.results_file}, link re-modelled`;
+    // Split points without an ok row (failed, or not in the sweep's --splits) cannot be ranked: said, not passed over.
+    const ranked = new Set(cands.map((c) => c.split_index));
+    unranked = a.splitPoints.map((p) => p.index).filter((i) => !ranked.has(i));
   }
   const link = linkOf(args, measured);
   const constraints = {
@@ -134,7 +144,7 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   // Beside the input: from m.csv m.recommend.json, from m.profile.csv m.profile.recommend.json (both kept).
   const jsonFile = recommendPathOf(input);
   const csvFile = jsonFile.replace(/\.json$/, '.csv');
-  const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...r, splits: r.splits.map((s) => roundRow(s)), crossover: r.crossover.map((c) => roundRow(c)), ...(r.dag ? { dag: roundRow({ ...r.dag, saved_pct: Number(r.dag.saved_pct.toFixed(2)) }) } : {}) }, null, 2);
+  const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...(unranked ? { unranked } : {}), ...r, splits: r.splits.map((s) => roundRow(s)), crossover: r.crossover.map((c) => roundRow(c)), ...(r.dag ? { dag: roundRow({ ...r.dag, saved_pct: Number(r.dag.saved_pct.toFixed(2)) }) } : {}) }, null, 2);
   await OutputTransaction.run(path.dirname(path.resolve(jsonFile)), (tx) => tx.write(path.basename(jsonFile), `${json}\n`));
   if (args.cut_out && r.dag) {
     const cutFile = path.resolve(args.cut_out);
@@ -144,6 +154,7 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   if (args.json) out(json);
   else {
     for (const line of recommendationText(r, source)) out(line);
+    if (unranked?.length) out(unrankedNote(unranked, a.splitPoints.length, args.results_file!));
     out(`written: ${jsonFile}, ${csvFile}${args.cut_out ? `, ${args.cut_out}` : ''}`);
   }
   return 0;
