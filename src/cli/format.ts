@@ -14,6 +14,11 @@ function scaled(n: number, base: number, units: readonly string[], sep: string):
 }
 
 /** Sizes in binary units: 3.06 KiB, 18.4 MiB. */
+/** "1 part", "3 parts": a count with its noun (plural by an s unless given). */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 export function humanBytes(n: number): string {
   return n < 1024 ? `${n} B` : scaled(n, 1024, ['KiB', 'MiB', 'GiB', 'TiB'], ' ');
 }

@@ -187,6 +187,11 @@ describe('early_exit_split_model on the command line', () => {
     assert.match(r.out, /\d+(\.\d+)? KiB/);
     assert.match(r.out, /exit 'aux_logits': part1\.onnx \+ part2\.onnx \(\d+ nodes\)/);
     assert.match(r.out, /exit 'logits': part1\.onnx \+ part3\.onnx \(\d+ nodes\)/);
+    assert.match(r.out, /^wrote 3 parts and manifest\.json to /m);
+    // One exit: one part, said so.
+    const one = await cli(['early_exit_split_model', '--onnx_file', file, '--outputs', 'logits', '--onnx_path', path.join(dir, 'one')]);
+    assert.equal(one.code, 0, one.err);
+    assert.match(one.out, /^wrote 1 part and manifest\.json to /m);
   });
 
   it('refuses a misspelt exit and a missing --outputs in one line', async () => {

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { UsageError } from '../../errors.js';
 import { writeEarlyExits } from '../../split/early-exit-parts.js';
-import { humanBytes, table } from '../format.js';
+import { counted, humanBytes, table } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
 export interface EarlyExitArgs extends ModelArgs {
@@ -29,5 +29,5 @@ export async function earlyExitSplitModel(args: EarlyExitArgs, out: (s: string) 
   ]);
   out(table(['part', '>nodes', 'inputs (from)', 'outputs (-> read by)', '>size', 'needed by'], rows));
   for (const e of m.early_exit.exits) out(`exit '${e.name}': ${e.parts.join(' + ')} (${e.nodes} nodes)`);
-  out(`wrote ${parts.length} parts and manifest.json to ${dir}`);
+  out(`wrote ${counted(parts.length, 'part')} and manifest.json to ${dir}`);
 }

@@ -22,7 +22,7 @@ import os from 'node:os';
 import { measureRunStore, noisyStoreLine, storeLabel, type StoreCosts } from '../../predict/store-costs.js';
 import { writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
-import { table } from '../format.js';
+import { counted, table } from '../format.js';
 import type { PayloadRun } from '../../predict/payload-size.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
@@ -238,7 +238,7 @@ async function predictWith(args: PredictArgs, file: string, measuredRows: Measur
   } else {
     const keys = [...(several ? ['tensor_codec'] : []), 'transfer_bytes', 'edge_ms', 'transfer_ms', 'cloud_ms', 'total_ms', ...(measured ? ['measured_total_ms', 'total_ape'] : [])];
     out(table(['>split_index', 'split_layer', ...keys.map((k) => (k === 'tensor_codec' ? k : `>${k}`))], rounded.map((r) => [r.split_index, r.split_layer, ...keys.map((k) => String((r as Record<string, unknown>)[k] ?? ''))])));
-    out(`${rows.length} rows (${a.splitPoints.length} split points${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}) predicted for ${describeLink(link)} (store: ${store}, ${measuredCosts.fromProfile ? `its costs from the profile's ${costs.requests} requests` : `${costs.requests} requests measured`}) in ${file}`);
+    out(`${counted(rows.length, 'row')} (${counted(a.splitPoints.length, 'split point')}${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}) predicted for ${describeLink(link)} (store: ${store}, ${measuredCosts.fromProfile ? `its costs from the profile's ${costs.requests} requests` : `${costs.requests} requests measured`}) in ${file}`);
   }
   const best = rows.reduce((b, r) => (r.total_ms < b.total_ms ? r : b));
   // No codec applies to a split point that sends nothing (the edge-only split), as recommend says too.

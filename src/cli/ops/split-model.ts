@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { UsageError } from '../../errors.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import { writeAllSplits, writeCut, writeSplitAt } from '../../split/split.js';
-import { humanBytes } from '../format.js';
+import { counted, humanBytes } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
 export interface SplitArgs extends ModelArgs {
@@ -40,7 +40,7 @@ export async function multiSplitModel(args: SplitArgs, out: (s: string) => void)
   const m = await writeSplitAt(a, layers, dir);
   for (const s of m.splits) out(`cut after '${s.split_layer}' (split ${s.index}): ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)})`);
   const n = m.splits[0]!.parts.length;
-  out(`wrote ${n} part${n === 1 ? '' : 's'} (${m.splits[0]!.parts.join(', ')}) and manifest.json to ${dir}`);
+  out(`wrote ${counted(n, 'part')} (${m.splits[0]!.parts.join(', ')}) and manifest.json to ${dir}`);
 }
 
 export async function splitModelAll(args: SplitArgs, out: (s: string) => void, progress: (s: string) => void): Promise<void> {
