@@ -223,7 +223,12 @@ export async function writeCsv(file: string, lines: readonly (readonly unknown[]
   await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), stringify(lines as unknown[][])));
 }
 
+/** Rows as CSV text, one column per name (missing values empty). */
+export function csvText(columns: readonly string[], rows: readonly object[]): string {
+  return stringify([[...columns], ...rows.map((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? ''))]);
+}
+
 /** Writes rows as a CSV file whole, one column per name (missing values empty). */
 export async function writeCsvFile(file: string, columns: readonly string[], rows: readonly object[]): Promise<void> {
-  await writeCsv(file, [[...columns], ...rows.map((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? ''))]);
+  await OutputTransaction.run(path.dirname(path.resolve(file)), (tx) => tx.write(path.basename(file), csvText(columns, rows)));
 }

@@ -5,7 +5,7 @@
  * beside its input; bad input is refused in one line.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -201,6 +201,14 @@ describe('predict and recommend', () => {
     assert.deepEqual(kept, written[0]);
     assert.match(kept.source, /^predicted from /);
     assert.match((JSON.parse(readFileSync(join(dir, 'lenet5.recommend.json'), 'utf8')) as { source: string }).source, /^measured in /);
+    // Both files or neither: a CSV that cannot be written leaves no JSON either.
+    const sub = mkdtempSync(join(dir, 'both-'));
+    copyFileSync(profile, join(sub, 'm.profile.csv'));
+    mkdirSync(join(sub, 'm.profile.recommend.csv'));
+    const failed = await cli(['recommend', '--onnx_file', file, '--profile', join(sub, 'm.profile.csv'), '--bandwidth', '10']);
+    assert.equal(failed.code, 1);
+    assert.match(failed.err, /m\.profile\.recommend\.csv/);
+    assert.deepEqual(readdirSync(sub).sort(), ['m.profile.csv', 'm.profile.recommend.csv']);
     const text = await cli(['recommend', '--onnx_file', file, '--profile', profile, '--bandwidth', '10']);
     assert.equal(text.code, 0, text.err);
     assert.match(text.out, /best split for 10 Mbit\/s, rtt 0 ms/);

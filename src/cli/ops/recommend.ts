@@ -5,7 +5,7 @@
  */
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
-import { writeCsvFile } from '../../profile/csv.js';
+import { csvText } from '../../profile/csv.js';
 import { dagOptimum, payloadEnvelope, type DagOptimum } from '../../predict/dag.js';
 import { describeLink, type Link } from '../../predict/link.js';
 import { edgeMemory } from '../../predict/model.js';
@@ -145,12 +145,15 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
   const jsonFile = recommendPathOf(input);
   const csvFile = jsonFile.replace(/\.json$/, '.csv');
   const json = JSON.stringify({ model: a.model.label, model_sha256: a.model.sha256, source, ...(unranked ? { unranked } : {}), ...r, splits: r.splits.map((s) => roundRow(s)), crossover: r.crossover.map((c) => roundRow(c)), ...(r.dag ? { dag: roundRow({ ...r.dag, saved_pct: Number(r.dag.saved_pct.toFixed(2)) }) } : {}) }, null, 2);
-  await OutputTransaction.run(path.dirname(path.resolve(jsonFile)), (tx) => tx.write(path.basename(jsonFile), `${json}\n`));
+  // Both files or neither (the CSV beside the JSON, so in the same folder).
+  await OutputTransaction.run(path.dirname(path.resolve(jsonFile)), async (tx) => {
+    await tx.write(path.basename(jsonFile), `${json}\n`);
+    await tx.write(path.basename(csvFile), csvText(RECOMMEND_COLUMNS, r.splits.map((s) => roundRow(s))));
+  });
   if (args.cut_out && r.dag) {
     const cutFile = path.resolve(args.cut_out);
     await OutputTransaction.run(path.dirname(cutFile), (tx) => tx.write(path.basename(cutFile), `${JSON.stringify({ edge_nodes: r.dag!.edge_node_names }, null, 2)}\n`));
   }
-  await writeCsvFile(csvFile, RECOMMEND_COLUMNS, r.splits.map((s) => roundRow(s)));
   if (args.json) out(json);
   else {
     for (const line of recommendationText(r, source)) out(line);
