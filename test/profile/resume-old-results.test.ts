@@ -56,7 +56,7 @@ describe('run_all --resume of a results file from before the codec columns', () 
     copyFileSync(OLD, file);
     const r = await cli(args(file, '--rep', '10', '--threads', '2', '--spinning', 'on'));
     assert.notEqual(r.code, 0);
-    assert.match(r.err, /measured with --edge_threads 1, this run has --edge_threads 2/);
+    assert.match(r.err, /measured with 1 edge thread \(--threads or --edge_threads\), this run has 2 edge threads/);
     assert.deepEqual(readFileSync(file), readFileSync(OLD), 'the file is unchanged');
     // Its sessions' threads spun (onnxruntime's default then); a local sweep now has them sleep.
     const spin = await cli(args(file, '--rep', '10', '--threads', '1'));

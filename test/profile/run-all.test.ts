@@ -160,8 +160,8 @@ describe('run_all', () => {
     const before = readFileSync(csv, 'utf8');
     const cases: [string[], RegExp][] = [
       [['--onnx_file', other, '--threads', '1', '--graph_opt', 'basic'], /settings\.csv was measured with model sha256 [0-9a-f]{12}…, this run has model sha256 [0-9a-f]{12}…; resume it the same way/],
-      [['--onnx_file', lenet, '--threads', '2', '--graph_opt', 'basic'], /was measured with --edge_threads 1, this run has --edge_threads 2;/],
-      [['--onnx_file', lenet, '--threads', '1', '--cloud_threads', '2', '--graph_opt', 'basic'], /was measured with --cloud_threads 1, this run has --cloud_threads 2;/],
+      [['--onnx_file', lenet, '--threads', '2', '--graph_opt', 'basic'], /was measured with 1 edge thread \(--threads or --edge_threads\), this run has 2 edge threads \(--threads or --edge_threads\);/],
+      [['--onnx_file', lenet, '--threads', '1', '--cloud_threads', '2', '--graph_opt', 'basic'], /was measured with 1 cloud thread \(--threads or --cloud_threads\), this run has 2 cloud threads \(--threads or --cloud_threads\);/],
       [['--onnx_file', lenet, '--threads', '1', '--graph_opt', 'all'], /was measured with --graph_opt basic, this run has --graph_opt all;/],
     ];
     for (const [args, message] of cases) {

@@ -24,7 +24,7 @@ import { StoreUnavailableError } from '../../storage/retrying-store.js';
 import { describeLink, type LinkShape } from '../../storage/shaping-proxy.js';
 import { splitPointOf, type SplitPoint } from '../../split/points.js';
 import { cutFilePoint } from '../../split/node-cut.js';
-import { humanBytes, table } from '../format.js';
+import { counted, humanBytes, table } from '../format.js';
 import { groupRows, type SplitStat } from '../../report/results.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
@@ -410,8 +410,9 @@ function checkSameSettings(file: string, previous: Record<string, string | numbe
     ['input_shapes', inputShapes, (v) => `inputs ${v}`],
     ['exec_type', config.execType, (v) => `--exec_type ${v}`],
     ['backend', config.cloud, (v) => `--cloud ${v}`],
-    ['edge_threads', String(config.edgeThreads ?? ''), (v) => (v === '' ? `onnxruntime's default edge threads` : `--edge_threads ${v}`)],
-    ['cloud_threads', String(config.cloudThreads ?? ''), (v) => (v === '' ? `onnxruntime's default cloud threads` : `--cloud_threads ${v}`)],
+    // --threads N sets both sides: named with the side's own flag beside it.
+    ['edge_threads', String(config.edgeThreads ?? ''), (v) => (v === '' ? `onnxruntime's default edge threads` : `${counted(Number(v), 'edge thread')} (--threads or --edge_threads)`)],
+    ['cloud_threads', String(config.cloudThreads ?? ''), (v) => (v === '' ? `onnxruntime's default cloud threads` : `${counted(Number(v), 'cloud thread')} (--threads or --cloud_threads)`)],
     ['spinning', threadColumns(config).spinning, (v) => `thread spinning ${v}`],
     ['graph_opt', config.graphOptimizationLevel, (v) => `--graph_opt ${v}`],
   ];
