@@ -125,6 +125,25 @@ export async function readRows(file: string): Promise<Record<string, string>[]> 
   return csvRecords(file, await readFile(file), 'a run_all results CSV');
 }
 
+/** Columns every run_all results file has had, of this version and the earlier ones. */
+const CORE_COLUMNS = ['split_index', 'split_layer', 'rep', 'status', 'total_ms'];
+
+/**
+ * Refuses a results file to add rows to that holds something other than run_all results (a file
+ * of the user's, another tool's CSV): its first line lacks the columns every results file has.
+ * A missing or empty file is fine; so is one with a header and no rows.
+ */
+export async function checkResultsHeader(file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  const text = await readFile(file, 'utf8');
+  if (text.trim() === '') return;
+  const first = text.split('\n', 1)[0]!.trim();
+  const header = first.split(',').map((c) => c.replace(/^"|"$/g, ''));
+  if (CORE_COLUMNS.every((c) => header.includes(c))) return;
+  const shown = first.length > 80 ? `${first.slice(0, 80)}...` : first;
+  throw new FileError(`${file} holds something other than run_all results (its first line: '${shown}'); choose another --results_file`, { file });
+}
+
 type CsvRow = Readonly<Record<string, string | number | undefined>>;
 
 /**

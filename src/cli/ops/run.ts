@@ -11,7 +11,7 @@ import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '..
 import { DEFAULTS } from '../../config/defaults.js';
 import { messageLine, UsageError } from '../../errors.js';
 import type { Row } from '../../profile/columns.js';
-import { CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
+import { checkResultsHeader, CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
 import type { PartUpload, PartUploadListener } from '../../profile/part-preload.js';
 import { codecReference } from '../../profile/codec-reference.js';
@@ -230,8 +230,12 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   checkOutputFile(file, 'results_file');
   const splits = args.splits === undefined ? undefined : splitIndexes(a, args.splits);
   const done = new Set<string>();
-  const previous = args.resume ? await readRows(file) : [];
-  if (!args.resume && (await readRows(file)).length > 0) {
+  // A file of another kind (a model, an image) is refused by readRows, a CSV of something else here:
+  // rows are never appended to it.
+  const existing = await readRows(file);
+  await checkResultsHeader(file);
+  const previous = args.resume ? existing : [];
+  if (!args.resume && existing.length > 0) {
     throw new UsageError(`${file} already holds results; use --resume to continue that sweep or choose another --results_file`);
   }
   // A file from before the later columns: its rows count as raw, once the settings match.
