@@ -11,6 +11,7 @@ import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '..
 import { DEFAULTS } from '../../config/defaults.js';
 import { messageLine, UsageError } from '../../errors.js';
 import type { Row } from '../../profile/columns.js';
+import { lockResults } from '../../profile/results-lock.js';
 import { checkResultsHeader, CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
 import type { PartUpload, PartUploadListener } from '../../profile/part-preload.js';
@@ -222,12 +223,22 @@ const INTERRUPTED_AT_START = 'onnx-manager: interrupted before the first row; no
  */
 export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   const signal = io.signal ?? new AbortController().signal;
-  const out = io.out;
   if (args.resume && !args.results_file) throw new UsageError(resumeWithoutFile(args));
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
-  const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
   checkOutputFile(file, 'results_file');
+  const release = await lockResults(file);
+  try {
+    return await sweepInto(file, args, a, io, signal);
+  } finally {
+    await release();
+  }
+}
+
+/** run_all into `file`, which this run holds (its lock). */
+async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<typeof analyzeFromArgs>>, io: RunIO, signal: AbortSignal): Promise<number> {
+  const out = io.out;
+  const rep = args.rep ?? DEFAULTS.repRunAll;
   const splits = args.splits === undefined ? undefined : splitIndexes(a, args.splits);
   const done = new Set<string>();
   // A file of another kind (a model, an image) is refused by readRows, a CSV of something else here:
