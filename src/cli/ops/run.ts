@@ -12,7 +12,7 @@ import { DEFAULTS } from '../../config/defaults.js';
 import { messageLine, UsageError } from '../../errors.js';
 import type { Row } from '../../profile/columns.js';
 import { lockResults } from '../../profile/results-lock.js';
-import { checkResultsHeader, CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
+import { checkResultsHeader, checkRowFields, checkRowValues, CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
 import type { PartUpload, PartUploadListener } from '../../profile/part-preload.js';
 import { codecReference } from '../../profile/codec-reference.js';
@@ -250,6 +250,7 @@ async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<type
     throw new UsageError(`${file} already holds results; use --resume to continue that sweep or choose another --results_file`);
   }
   // A file from before the later columns: its rows count as raw, once the settings match.
+  checkRowFields(file, previous);
   const added = previous.length > 0 ? missingLaterColumns(file, previous) : [];
   upgradeRows(previous, added);
   // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
@@ -257,6 +258,7 @@ async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<type
   const config = buildRunConfig(args as RunFlags);
   const feeds = feedsOf(args, a);
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
+  checkRowValues(file, previous, a.splitPoints);
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
   const codecs = [...new Set([args.tensor_codec ?? 'raw'].flat())];
   // The rows the sweep plans per split point (one per repetition and codec; a split point that
