@@ -9,13 +9,25 @@ import { FileError, UsageError } from './errors.js';
 export function fileError(file: string, err: unknown): FileError {
   const code = (err as NodeJS.ErrnoException).code;
   const why =
-    code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code === 'ENOTREG' ? NOT_REGULAR : (err as Error).message;
   return new FileError(`${file}: ${why}`, { cause: err, file });
+}
+
+const NOT_REGULAR = 'not a regular file (a device, FIFO or socket)';
+
+/**
+ * readFile, refusing a path that is a device, a FIFO or a socket (reading /dev/zero never ends;
+ * a FIFO waits for a writer) with an error of code ENOTREG.
+ */
+export async function readRegularFile(file: string): Promise<Buffer> {
+  const s = await stat(file);
+  if (!s.isFile() && !s.isDirectory()) throw Object.assign(new Error(`${file}: ${NOT_REGULAR}`), { code: 'ENOTREG' });
+  return readFile(file);
 }
 
 export async function readUserFile(file: string): Promise<Buffer> {
   try {
-    return await readFile(file);
+    return await readRegularFile(file);
   } catch (err) {
     throw fileError(file, err);
   }
