@@ -2,10 +2,20 @@
  * Secrets come from the environment or from files, never from the command line: NAME holds the
  * value, or NAME_FILE names a file that holds it (one trailing newline removed).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { FileError, UsageError } from './errors.js';
 
 export type Env = Record<string, string | undefined>;
+
+/** The most a secret file may hold: keys, passwords and tokens are far smaller. */
+const SECRET_FILE_MAX = 65536;
+
+/** Why NAME_FILE's file is not read (a device or FIFO would be read without end), or undefined. */
+function notSecretFile(file: string): string | undefined {
+  const s = statSync(file);
+  if (!s.isFile()) return 'not a regular file';
+  return s.size > SECRET_FILE_MAX ? `${s.size} bytes, more than a secret's ${SECRET_FILE_MAX}` : undefined;
+}
 
 /** The secret and where it came from (for messages: the variable's name, never the value). */
 export function secretFromEnv(env: Env, name: string): { value: string; from: string } | undefined {
@@ -15,8 +25,11 @@ export function secretFromEnv(env: Env, name: string): { value: string; from: st
   if (file) {
     let text: string;
     try {
+      const why = notSecretFile(file);
+      if (why) throw new FileError(`${file}: cannot read ${name}_FILE (${why})`, { file });
       text = readFileSync(file, 'utf8');
     } catch (err) {
+      if (err instanceof FileError) throw err;
       throw new FileError(`${file}: cannot read ${name}_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, file });
     }
     const value = text.replace(/\r?\n$/, '');

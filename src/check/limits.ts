@@ -7,7 +7,7 @@
  * MB here is 2^20 bytes, as AWS and Kubernetes count them (Lambda's 10,240 MB are 10 GiB; its
  * "Unzipped size must be smaller than 262144000 bytes" is 250 x 2^20).
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../files.js';
 import { UsageError } from '../errors.js';
 
 export const MB = 2 ** 20;
@@ -103,7 +103,7 @@ export function parseLimits(text: string, file: string): Limits {
 export async function readLimitsFile(file: string): Promise<Limits> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch (err) {
     throw new UsageError(`${file}: cannot read the limits file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
   }

@@ -5,7 +5,7 @@
  * jobs take their payload from MinIO, so there is no request limit; parts come from the store, so
  * there is no package limit.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../files.js';
 import { parse as parseYaml } from 'yaml';
 import { clientFromArgs, readService } from '../backends/oscar-service.js';
 import { UsageError } from '../errors.js';
@@ -35,7 +35,7 @@ function oscarLimits(memory: string | undefined, where: string, what: string): L
 async function fdlServices(file: string): Promise<{ name: string; memory?: string }[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch (err) {
     throw new UsageError(`${file}: cannot read the FDL file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
   }

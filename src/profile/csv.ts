@@ -137,6 +137,72 @@ export async function readRows(file: string): Promise<Record<string, string>[]> 
   return csvRecords(file, await readFile(file), 'a run_all results CSV');
 }
 
+/** Columns every run_all results file has had, of this version and the earlier ones. */
+const CORE_COLUMNS = ['split_index', 'split_layer', 'rep', 'status', 'total_ms'];
+
+/**
+ * Refuses a results file to add rows to that holds something other than run_all results (a file
+ * of the user's, another tool's CSV): its first line lacks the columns every results file has.
+ * A missing or empty file is fine; so is one with a header and no rows.
+ */
+export async function checkResultsHeader(file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  const text = await readFile(file, 'utf8');
+  if (text.trim() === '') return;
+  const first = text.split('\n', 1)[0]!.trim();
+  const header = first.split(',').map((c) => c.replace(/^"|"$/g, ''));
+  if (CORE_COLUMNS.every((c) => header.includes(c))) return;
+  const shown = first.length > 80 ? `${first.slice(0, 80)}...` : first;
+  throw new FileError(`${file} holds something other than run_all results (its first line: '${shown}'); choose another --results_file`, { file });
+}
+
+/** A row of a results file refused: the file was edited or damaged (`n` counts rows from 1, the header apart). */
+function rowError(file: string, n: number, r: Record<string, string>, what: string, where = true): FileError {
+  const at = where ? ` (split ${r.split_index}, rep ${r.rep})` : '';
+  return new FileError(`${file}: row ${n}${at}: ${what}; fix or remove that row, or choose another --results_file`, { file });
+}
+
+/** Refuses a row of a results file to resume with fewer or more fields than its header (rows as read, before any column is added). */
+export function checkRowFields(file: string, rows: readonly Record<string, string>[]): void {
+  const fields = Math.max(0, ...rows.map((r) => Object.keys(r).length));
+  rows.forEach((r, i) => {
+    const n = Object.keys(r).length;
+    if (n !== fields) throw rowError(file, i + 1, r, `${n} fields, the header has ${fields}`, false);
+  });
+}
+
+/**
+ * Refuses a row of a results file to resume that cannot be a measurement of this model: a split
+ * index it does not have, another split layer at that index, a repetition or status that is none,
+ * a time that is no number >= 0 (or missing from an ok row), an ok row of a split point,
+ * repetition and codec given twice. Such a row would be summed up and charted as it is.
+ */
+export function checkRowValues(file: string, rows: readonly Record<string, string>[], points: readonly { index: number; splitLayer: string }[]): void {
+  const layers = new Map(points.map((p) => [p.index, p.splitLayer]));
+  const indexes = points.map((p) => p.index);
+  const firstOk = new Map<string, number>();
+  rows.forEach((r, i) => {
+    const n = i + 1;
+    const split = Number(r.split_index);
+    if (!/^\d+$/.test(r.split_index ?? '') || !layers.has(split)) {
+      throw rowError(file, n, r, `split_index '${r.split_index}' is not a split point of the model (${Math.min(...indexes)} to ${Math.max(...indexes)})`, false);
+    }
+    if (r.split_layer !== layers.get(split)) throw rowError(file, n, r, `split_layer '${r.split_layer}' is not split point ${split}'s (${layers.get(split)})`);
+    if (!/^\d+$/.test(r.rep ?? '')) throw rowError(file, n, r, `rep '${r.rep}' is not a repetition number`);
+    if (!['ok', 'error', 'timeout'].includes(r.status ?? '')) throw rowError(file, n, r, `status '${r.status}' is not ok, error or timeout`);
+    for (const c of [...TIME_COLUMNS, ...CPU_COLUMNS]) {
+      const v = r[c] ?? '';
+      const missing = v === '' && c === 'total_ms' && r.status === 'ok';
+      if (missing || (v !== '' && !(Number(v) >= 0 && Number.isFinite(Number(v))))) throw rowError(file, n, r, `${c} '${v}' is not a number of milliseconds >= 0`);
+    }
+    if (r.status !== 'ok') return;
+    const key = `${split}/${Number(r.rep)}/${r.tensor_codec || 'raw'}`;
+    const first = firstOk.get(key);
+    if (first !== undefined) throw rowError(file, n, r, `a second ok row of split ${split}, rep ${Number(r.rep)}${r.tensor_codec && r.tensor_codec !== 'raw' ? `, codec ${r.tensor_codec}` : ''} (row ${first} is the first)`);
+    firstOk.set(key, n);
+  });
+}
+
 type CsvRow = Readonly<Record<string, string | number | undefined>>;
 
 /**

@@ -31,7 +31,7 @@
  */
 import { notCsvError } from '../content-kind.js';
 import { parse } from 'csv-parse/sync';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../files.js';
 import { FileError } from '../errors.js';
 import type { LinkShape } from '../storage/shaping-proxy.js';
 import { writeCsv } from './csv.js';
@@ -232,7 +232,7 @@ export async function writeProfile(file: string, p: LayerProfile): Promise<void>
 export async function readProfile(file: string): Promise<LayerProfile> {
   let records: Record<string, string>[];
   try {
-    const bytes = await readFile(file);
+    const bytes = await readRegularFile(file);
     const wrong = notCsvError(file, bytes, 'a profile CSV');
     if (wrong) throw wrong;
     records = parse(bytes.toString('utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];

@@ -5,7 +5,7 @@
  * cloud part the rest; the cut tensors are the model inputs and edge outputs a cloud node reads.
  * A cut file is JSON: `{ "edge_nodes": ["node name or output tensor name", ...] }`.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../files.js';
 import * as path from 'node:path';
 import { contentKind } from '../content-kind.js';
 import { SplitError } from '../errors.js';
@@ -67,7 +67,7 @@ export function edgeNodesFromNames(index: GraphIndex, names: readonly string[], 
 export async function readCutFile(file: string, index: GraphIndex, label: string): Promise<number[]> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readRegularFile(file);
   } catch (err) {
     throw new SplitError(`cut file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }

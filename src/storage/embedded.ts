@@ -13,9 +13,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
+import { ownerGone, ownerText } from '../owner.js';
 import { startS3Server, type S3Server } from './s3-server/server.js';
 import type { ObjectStore } from './store.js';
 
@@ -51,17 +52,6 @@ const FOLDER_PREFIX = 'onnx-manager-s3-';
 /** A file in such a folder naming the host and process that made it. */
 const OWNER_FILE = '.owner';
 
-const ownerText = (): string => `${hostname()} ${process.pid}\n`;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes the folders of embedded stores whose process is gone without removing them (killed
  * with SIGKILL, or the machine lost power): those of this host whose owner process no longer
@@ -72,9 +62,7 @@ export async function removeOrphanStoreFolders(root: string = tmpdir()): Promise
   const removed: string[] = [];
   for (const name of names.filter((n) => n.startsWith(FOLDER_PREFIX))) {
     const dir = join(root, name);
-    const [host, pidText] = (await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim().split(' ');
-    const pid = Number(pidText);
-    if (host !== hostname() || !Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
+    if (!ownerGone(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''))) continue;
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     removed.push(dir);
   }

@@ -14,7 +14,8 @@
  * - Files are read into memory before sharp sees them, so a file replaced under the same name
  *   is never served from libvips' cache.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { readRegularFile } from '../files.js';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { FileError, UsageError } from '../errors.js';
@@ -222,7 +223,7 @@ async function readImageFile(file: string): Promise<Buffer> {
   try {
     const s = await stat(file);
     if (s.isDirectory()) throw new ImageError(`${file} is a folder, not an image file`, { file });
-    return await readFile(file);
+    return await readRegularFile(file);
   } catch (e) {
     if (e instanceof ImageError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

@@ -3,7 +3,8 @@
  * naming the path, before anything is measured; nothing is written.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { cli } from '../cli-helper.js';
@@ -43,4 +44,39 @@ describe('results files that cannot be written', () => {
       assert.deepEqual(readdirSync(folder), []);
     });
   }
+});
+
+describe('results files that are not files of results', () => {
+  it('a FIFO (or a device) is refused before it is read: reading one never ends', { timeout: 60_000 }, async () => {
+    const fifo = join(dir, 'pipe.csv');
+    execFileSync('mkfifo', [fifo]);
+    for (const [op, extra] of cases) {
+      const d = await cli(['--operation', op, '--onnx_file', model, ...extra, '--results_file', fifo]);
+      assert.equal(d.code, 2, d.err);
+      assert.deepEqual(d.errLines, [`onnx-manager: --results_file ${fifo} is not a regular file (a device, FIFO or socket); name a file`]);
+    }
+    const dev = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--results_file', '/dev/zero']);
+    assert.equal(dev.code, 2, dev.err);
+    assert.deepEqual(dev.errLines, ['onnx-manager: --results_file /dev/zero is not a regular file (a device, FIFO or socket); name a file']);
+  });
+
+  it('a symbolic link to a path whose folder is missing is refused naming both', async () => {
+    const link = join(dir, 'dangling.csv');
+    const target = join(dir, 'no-such-folder', 'x.csv');
+    symlinkSync(target, link);
+    const d = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--splits', '1', '--results_file', link]);
+    assert.equal(d.code, 2, d.err);
+    assert.deepEqual(d.errLines, [`onnx-manager: --results_file ${link} is a symbolic link to ${target}, whose folder ${join(dir, 'no-such-folder')} does not exist`]);
+  });
+
+  it('run_all does not append rows to a file that holds something else, with or without --resume', async () => {
+    const notes = join(dir, 'notes.csv');
+    writeFileSync(notes, 'my notes, not results\n');
+    for (const resume of [[], ['--resume']]) {
+      const d = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--splits', '1', '--results_file', notes, ...resume]);
+      assert.equal(d.code, 2, d.err);
+      assert.deepEqual(d.errLines, [`onnx-manager: ${notes} holds something other than run_all results (its first line: 'my notes, not results'); choose another --results_file`]);
+      assert.equal(readFileSync(notes, 'utf8'), 'my notes, not results\n');
+    }
+  });
 });

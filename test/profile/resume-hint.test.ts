@@ -44,7 +44,7 @@ describe('resuming a sweep without --results_file', () => {
     let said = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (said += d));
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    const written = () => (existsSync(join(here, 'results')) ? readdirSync(join(here, 'results')).filter((f) => !f.includes('summary')) : []);
+    const written = () => (existsSync(join(here, 'results')) ? readdirSync(join(here, 'results')).filter((f) => !f.includes('summary') && !f.endsWith('.lock')) : []);
     for (let i = 0; i < 1200 && !(written().length === 1 && readFileSync(join(here, 'results', written()[0]!), 'utf8').split('\n').length > 4); i++) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGINT');
     assert.equal(await exited, 130, said);

@@ -11,7 +11,8 @@ import { buildRunConfig, threadColumns, type RunConfig, type RunFlags } from '..
 import { DEFAULTS } from '../../config/defaults.js';
 import { messageLine, UsageError } from '../../errors.js';
 import type { Row } from '../../profile/columns.js';
-import { CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
+import { lockResults } from '../../profile/results-lock.js';
+import { checkResultsHeader, checkRowFields, checkRowValues, CsvAppender, missingLaterColumns, readRows, upgradeRows, writeSummary, writeUpgradedResults } from '../../profile/csv.js';
 import { startRun, type StartedRun } from '../../profile/start-run.js';
 import type { PartUpload, PartUploadListener } from '../../profile/part-preload.js';
 import { codecReference } from '../../profile/codec-reference.js';
@@ -222,19 +223,34 @@ const INTERRUPTED_AT_START = 'onnx-manager: interrupted before the first row; no
  */
 export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   const signal = io.signal ?? new AbortController().signal;
-  const out = io.out;
   if (args.resume && !args.results_file) throw new UsageError(resumeWithoutFile(args));
   const a = await analyzeFromArgs(args, (m) => inputsFromArgs(m, args, { fixedBatch: true }));
-  const rep = args.rep ?? DEFAULTS.repRunAll;
   const file = args.results_file ?? defaultResultsFile(args);
   checkOutputFile(file, 'results_file');
+  const release = await lockResults(file);
+  try {
+    return await sweepInto(file, args, a, io, signal);
+  } finally {
+    await release();
+  }
+}
+
+/** run_all into `file`, which this run holds (its lock). */
+async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<typeof analyzeFromArgs>>, io: RunIO, signal: AbortSignal): Promise<number> {
+  const out = io.out;
+  const rep = args.rep ?? DEFAULTS.repRunAll;
   const splits = args.splits === undefined ? undefined : splitIndexes(a, args.splits);
   const done = new Set<string>();
-  const previous = args.resume ? await readRows(file) : [];
-  if (!args.resume && (await readRows(file)).length > 0) {
+  // A file of another kind (a model, an image) is refused by readRows, a CSV of something else here:
+  // rows are never appended to it.
+  const existing = await readRows(file);
+  await checkResultsHeader(file);
+  const previous = args.resume ? existing : [];
+  if (!args.resume && existing.length > 0) {
     throw new UsageError(`${file} already holds results; use --resume to continue that sweep or choose another --results_file`);
   }
   // A file from before the later columns: its rows count as raw, once the settings match.
+  checkRowFields(file, previous);
   const added = previous.length > 0 ? missingLaterColumns(file, previous) : [];
   upgradeRows(previous, added);
   // Failed rows run again; they stay in the file, and the summary uses the rows that succeeded.
@@ -242,6 +258,7 @@ export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   const config = buildRunConfig(args as RunFlags);
   const feeds = feedsOf(args, a);
   if (previous.length > 0) checkSameSettings(file, previous, config, a.model.sha256, inputShapesOf(feeds));
+  checkRowValues(file, previous, a.splitPoints);
   const selected = a.splitPoints.filter((p) => !splits || splits.includes(p.index));
   const codecs = [...new Set([args.tensor_codec ?? 'raw'].flat())];
   // The rows the sweep plans per split point (one per repetition and codec; a split point that

@@ -1,0 +1,40 @@
+/**
+ * One run_all at a time per results file: `<file>.lock`, made exclusively and naming the host and
+ * process that hold it, for as long as the sweep reads and appends to the file. Two sweeps on one
+ * file would each append every row (and one could cut the other's row in progress as torn). A
+ * lock left by a process that is gone (killed with SIGKILL) is taken over.
+ */
+import { open, readFile, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { UsageError } from '../errors.js';
+import { makeFolders } from '../files.js';
+import { ownerGone, ownerOf, ownerText } from '../owner.js';
+
+export const lockPath = (file: string): string => `${file}.lock`;
+
+/** Takes the lock of `file` (refused, naming the holder, while another run holds it); resolves to its release. */
+export async function lockResults(file: string): Promise<() => Promise<void>> {
+  const lock = lockPath(file);
+  await makeFolders(path.dirname(path.resolve(file)));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(lock, 'wx');
+      await handle.writeFile(ownerText());
+      await handle.close();
+      return async () => {
+        await rm(lock, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const text = await readFile(lock, 'utf8').catch(() => '');
+    // The holder is gone (killed): take it over, once. An empty lock is one being made.
+    if (attempt === 0 && ownerGone(text)) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    const owner = ownerOf(text);
+    const who = owner ? `process ${owner.pid} on ${owner.host}` : 'another process';
+    throw new UsageError(`${file} is being written by another run_all (${who}, ${lock}); wait for it to end or choose another --results_file (remove ${lock} only if that run is gone)`);
+  }
+}
