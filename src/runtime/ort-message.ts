@@ -9,3 +9,16 @@ export function ortMessage(message: string): string {
   const enforced = /\bwas false\. (.+)$/.exec(located);
   return (enforced ? enforced[1]! : located).trim();
 }
+
+/**
+ * An onnxruntime error as one line: every line of its message (an invalid input's dims come on
+ * lines of their own: "index: 0 Got: 1 Expected: 1000000"), joined with "; ".
+ */
+export function ortLine(err: unknown): string {
+  const text = String((err as Error)?.message ?? err);
+  return text
+    .split('\n')
+    .map((l) => ortMessage(l).replace(/\s+/g, ' ').trim())
+    .filter((l) => l !== '')
+    .join('; ');
+}

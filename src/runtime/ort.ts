@@ -5,7 +5,8 @@ import { DEFAULTS } from '../config/defaults.js';
 import * as ort from 'onnxruntime-node';
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { messageLine, OnnxManagerError } from '../errors.js';
+import { OnnxManagerError } from '../errors.js';
+import { ortLine } from './ort-message.js';
 import { probeProviders } from './provider-probe.js';
 import type { ProviderChoice } from './providers.js';
 import type { HostTensor, Session, SessionOptions } from './session.js';
@@ -35,7 +36,7 @@ class OrtSession implements Session {
     try {
       return (await (fetches ? this.inner.run(ortFeeds, fetches) : this.inner.run(ortFeeds))) as Record<string, HostTensor>;
     } catch (err) {
-      throw new RuntimeError(`inference failed: ${messageLine(err)}`, { cause: err });
+      throw new RuntimeError(`inference failed: ${ortLine(err)}`, { cause: err });
     }
   }
   async endProfiling(): Promise<string> {
@@ -109,6 +110,6 @@ export async function createSession(model: Uint8Array | string, options: Session
       typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
     return new OrtSession(inner, opts.profileFilePrefix);
   } catch (err) {
-    throw new RuntimeError(`onnxruntime could not load the model: ${messageLine(err)}`, { cause: err });
+    throw new RuntimeError(`onnxruntime could not load the model: ${ortLine(err)}`, { cause: err });
   }
 }
