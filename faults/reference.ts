@@ -13,6 +13,13 @@ import type { TensorSpec } from '../test/models/zoo.js';
 
 /** Largest input the checks allocate (elements). */
 const MAX_CHECK_ELEMENTS = 1 << 22;
+/**
+ * Largest shape the inputs broadcast to (elements, the largest dim of each axis counted from the
+ * last) that the reference run is left to compute: a dim of one input raised to 10^6 against
+ * another's 8x8 makes an elementwise op's output 768 MB, which onnxruntime took 13 s to compute
+ * here (longer than an item's whole budget on a loaded machine).
+ */
+const MAX_BROADCAST_ELEMENTS = 1 << 24;
 
 export type Reference = { ok: true; outputs: Record<string, HostTensor> } | { ok: false; why: string };
 
@@ -70,7 +77,17 @@ export function declaredInputs(bytes: Uint8Array, original: readonly TensorSpec[
       return `input '${vi.name}' is ${dtype}, which has no host data`;
     }
   }
+  const broadcast = broadcastElements(Object.values(feeds).map((t) => t.dims));
+  if (broadcast > MAX_BROADCAST_ELEMENTS) return `the inputs broadcast to ${broadcast} elements, too large to check`;
   return feeds;
+}
+
+/** Elements of the shape all of `shapes` broadcast to (numpy's rule: axes aligned from the last, each the largest). */
+export function broadcastElements(shapes: readonly (readonly number[])[]): number {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  let n = 1;
+  for (let k = 1; k <= rank; k++) n *= Math.max(1, ...shapes.map((s) => s[s.length - k] ?? 1));
+  return n;
 }
 
 /** The same outputs, within float noise of onnxruntime's optimisations; else what differs. */

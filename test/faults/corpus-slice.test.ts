@@ -10,6 +10,9 @@ import { describe, it } from 'node:test';
 import { checkModel } from '../../faults/model-corpus.js';
 import { checkPayload } from '../../faults/payload-corpus.js';
 import type { ItemResult } from '../../faults/outcome.js';
+import { mutatedModel } from '../../faults/model-mutations.js';
+import { broadcastElements, declaredInputs } from '../../faults/reference.js';
+import { zoo } from '../models/zoo.js';
 import { tempDirs } from '../helpers.js';
 
 const freshDir = tempDirs();
@@ -40,5 +43,16 @@ describe('fault corpora, a seeded slice', () => {
 
   it('25 mutated payloads through the cloud runner and onnx-cloud', { timeout: 240_000 }, async () => {
     await run(checkPayload, 'fault-payloads');
+  });
+
+  it("leaves out the reference run of a model whose inputs broadcast to a huge shape, which took longer than the item's budget", { timeout: 240_000 }, async () => {
+    assert.equal(broadcastElements([[1_000_000, 3, 1, 1], [1, 3, 8, 8], [1, 1, 8, 8]]), 192_000_000);
+    assert.equal(broadcastElements([[3, 1], [5], []]), 15);
+    // Model 369: mixed_dtypes with dim 0 of its input 'shift' set to 10^6.
+    const m = mutatedModel(SEED, 369);
+    assert.match(m.what, /shift set to \{"dimValue":1000000\}/);
+    assert.match(String(declaredInputs(m.bytes, zoo.find((z) => z.name === m.base)!.inputs)), /broadcast to 192000000 elements, too large to check/);
+    const r = await checkModel(SEED, 369, await freshDir('fault-broadcast'));
+    assert.deepEqual(r.findings, []);
   });
 });
