@@ -1,6 +1,8 @@
 /**
  * Waiting, as the backends do it: a sleep that any of several signals cuts short, and a promise
- * bounded by a timeout. Timers never keep the process alive.
+ * bounded by a timeout. The timers keep the process alive until they fire or are cleared: a wait
+ * for what can no longer come (a reply from a worker whose process and pipe are gone) would
+ * otherwise leave Node nothing to run, and it would end the command with exit code 13 and no word.
  */
 
 /** Resolves after `ms`, or as soon as one of the signals aborts (never rejects). */
@@ -14,7 +16,6 @@ export function sleep(ms: number, ...signals: (AbortSignal | undefined)[]): Prom
       resolve();
     };
     const timer = setTimeout(done, ms);
-    timer.unref();
     for (const s of live) s.addEventListener('abort', done, { once: true });
   });
 }
@@ -24,7 +25,6 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () =>
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), ms);
-    timer.unref();
   });
   try {
     return await Promise.race([p, timeout]);

@@ -42,7 +42,7 @@ export async function openLinkedStore(target: LinkedStoreTarget, config: StoreCo
   if (events) {
     options.onObjectCreated = (listener) =>
       events((key) => {
-        setTimeout(() => listener(key), link.rttMs / 2).unref();
+        setTimeout(() => listener(key), link.rttMs / 2);
       });
   }
   let store: ObjectStore;
