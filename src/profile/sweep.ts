@@ -264,7 +264,8 @@ export class PreparedSplit {
           this.loadRetries = 0;
         }
         Object.assign(result.row, { store_retries: storeRetries, cloud_restarts: ctx.backend.restarts === undefined ? '' : now - this.countedRestarts });
-        this.countedRestarts = now;
+        // A warm-up's row is not recorded: a restart it saw goes to the next recorded row.
+        if (rep >= 0) this.countedRestarts = now;
         return result;
       }
       await discard().catch(() => undefined);

@@ -127,6 +127,26 @@ describe('a cloud worker stopped or killed mid-sweep', () => {
     }
   });
 
+  it('run_all with the worker stopped during a warm-up: the restart goes to the next recorded row, not to the unrecorded warm-up', { timeout: 180_000 }, async () => {
+    const csv = join(dir, 'stopped-warmup.csv');
+    // 300 warm-ups of split 2 before its one recorded cycle: a stop two seconds in lands in them.
+    const run = runAll(['--onnx_file', model, '--splits', '2', '--rep', '1', '--warmup', '300', '--threads', '1', '--timeout', '3', '--results_file', csv]);
+    let stopped: number | undefined;
+    try {
+      stopped = await until('the worker', () => workersOf(run.pid)[0]);
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(rows(csv).length, 0, 'still warming up');
+      process.kill(stopped, 'SIGSTOP');
+      const code = await run.exited;
+      assert.equal(code, 0, run.stderr());
+      const got = rows(csv);
+      assert.deepEqual(got.map((r) => `${r.split_index}/${r.rep}:${r.status}:${r.cloud_restarts}`), ['2/0:ok:1']);
+    } finally {
+      release(stopped);
+      await run.exited;
+    }
+  });
+
   it('run_all with the worker killed mid-split: the cycle that overlapped the restart runs again, no ok row carries the restart, cloud_restarts counts it', { timeout: 120_000 }, async () => {
     const csv = join(dir, 'killed.csv');
     const run = runAll(['--onnx_file', model, '--splits', '2', '--rep', '20', '--warmup', '1', '--threads', '1', '--results_file', csv]);
