@@ -6,11 +6,14 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { FileError, UsageError } from './errors.js';
 
-export function fileError(file: string, err: unknown): FileError {
+/** Why a file could not be read, in words: 'no such file', 'is a directory', 'not a regular file (...)', or the error's message. */
+export function readFailure(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code === 'ENOTREG' ? NOT_REGULAR : (err as Error).message;
-  return new FileError(`${file}: ${why}`, { cause: err, file });
+  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code === 'ENOTREG' ? NOT_REGULAR : String((err as Error)?.message ?? err);
+}
+
+export function fileError(file: string, err: unknown): FileError {
+  return new FileError(`${file}: ${readFailure(err)}`, { cause: err, file });
 }
 
 const NOT_REGULAR = 'not a regular file (a device, FIFO or socket)';

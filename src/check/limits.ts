@@ -7,7 +7,7 @@
  * MB here is 2^20 bytes, as AWS and Kubernetes count them (Lambda's 10,240 MB are 10 GiB; its
  * "Unzipped size must be smaller than 262144000 bytes" is 250 x 2^20).
  */
-import { readRegularFile } from '../files.js';
+import { readFailure, readRegularFile } from '../files.js';
 import { UsageError } from '../errors.js';
 
 export const MB = 2 ** 20;
@@ -105,7 +105,7 @@ export async function readLimitsFile(file: string): Promise<Limits> {
   try {
     text = (await readRegularFile(file)).toString('utf8');
   } catch (err) {
-    throw new UsageError(`${file}: cannot read the limits file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
+    throw new UsageError(`${file}: cannot read the limits file (${readFailure(err)})`, { cause: err, file });
   }
   return parseLimits(text, file);
 }

@@ -5,7 +5,7 @@
  * jobs take their payload from MinIO, so there is no request limit; parts come from the store, so
  * there is no package limit.
  */
-import { readRegularFile } from '../files.js';
+import { readFailure, readRegularFile } from '../files.js';
 import { parse as parseYaml } from 'yaml';
 import { clientFromArgs, readService } from '../backends/oscar-service.js';
 import { UsageError } from '../errors.js';
@@ -37,7 +37,7 @@ async function fdlServices(file: string): Promise<{ name: string; memory?: strin
   try {
     text = (await readRegularFile(file)).toString('utf8');
   } catch (err) {
-    throw new UsageError(`${file}: cannot read the FDL file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err, file });
+    throw new UsageError(`${file}: cannot read the FDL file (${readFailure(err)})`, { cause: err, file });
   }
   let doc: unknown;
   try {

@@ -5,7 +5,7 @@
  * cloud part the rest; the cut tensors are the model inputs and edge outputs a cloud node reads.
  * A cut file is JSON: `{ "edge_nodes": ["node name or output tensor name", ...] }`.
  */
-import { readRegularFile } from '../files.js';
+import { readFailure, readRegularFile } from '../files.js';
 import * as path from 'node:path';
 import { contentKind } from '../content-kind.js';
 import { SplitError } from '../errors.js';
@@ -69,7 +69,7 @@ export async function readCutFile(file: string, index: GraphIndex, label: string
   try {
     bytes = await readRegularFile(file);
   } catch (err) {
-    throw new SplitError(`cut file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw new SplitError(`cut file ${file}: cannot read it (${readFailure(err)})`, { cause: err });
   }
   let json: unknown;
   try {
@@ -84,6 +84,9 @@ export async function readCutFile(file: string, index: GraphIndex, label: string
   if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) {
     throw new SplitError(`cut file ${file}: expected { "edge_nodes": ["node name", ...] } (a list of node or layer names)`);
   }
+  // A key it does not know is a typo or another file's ("cloud_nodes"): said, not ignored.
+  const others = Object.keys(json as object).filter((k) => k !== 'edge_nodes');
+  if (others.length) throw new SplitError(`cut file ${file}: unknown key${others.length === 1 ? '' : 's'} ${others.map((k) => `'${k}'`).join(', ')}; a cut file holds only { "edge_nodes": ["node name", ...] }`);
   return edgeNodesFromNames(index, list as string[], `${label} (cut file ${file})`);
 }
 

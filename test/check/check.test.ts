@@ -199,7 +199,7 @@ describe('check against a limits file', () => {
     await writeFile(bad, JSON.stringify({ version: 1, memory_mb: 'lots' }));
     const cases: [string[], RegExp][] = [
       [['--limits', bad], /"memory_mb" must be a number >= 0, got "lots"$/],
-      [['--limits', join(dir, 'missing.json')], /missing\.json: cannot read the limits file \(ENOENT\)$/],
+      [['--limits', join(dir, 'missing.json')], /missing\.json: cannot read the limits file \(no such file\)$/],
       [['--limits', 'azure'], /^onnx-manager: --limits azure: neither a built-in platform \(lambda, oscar\) nor a limits file here$/],
       [['--limits', 'oscar'], /--limits oscar needs the service's memory/],
       [['--limits', 'lambda', '--oscar_memory', '1Gi'], /^onnx-manager: check: --oscar_memory is for --limits oscar, and this check uses --limits lambda$/],

@@ -48,7 +48,7 @@ describe('limits files', () => {
   });
 
   it('names a missing file as bad input', async () => {
-    await assert.rejects(readLimitsFile('/nonexistent/limits.json'), (e: Error) => e instanceof UsageError && e.message === '/nonexistent/limits.json: cannot read the limits file (ENOENT)');
+    await assert.rejects(readLimitsFile('/nonexistent/limits.json'), (e: Error) => e instanceof UsageError && e.message === '/nonexistent/limits.json: cannot read the limits file (no such file)');
   });
 
   it("has AWS Lambda's quotas built in, in MB of 2^20 bytes", () => {
@@ -128,7 +128,7 @@ describe('OSCAR limits', () => {
     await assert.rejects(oscarServiceLimits({ fdl_file: fdl, oscar_service: 'c' }), /no service named 'c' \(it has: a, b\)$/);
     await writeFile(fdl, 'functions: {}\n');
     await assert.rejects(oscarServiceLimits({ fdl_file: fdl }), /not an FDL file/);
-    await assert.rejects(oscarServiceLimits({ fdl_file: join(dir, 'none.yaml') }), (e: Error) => e instanceof UsageError && /cannot read the FDL file \(ENOENT\)$/.test(e.message));
+    await assert.rejects(oscarServiceLimits({ fdl_file: join(dir, 'none.yaml') }), (e: Error) => e instanceof UsageError && /cannot read the FDL file \(no such file\)$/.test(e.message));
   });
 
   it('takes --oscar_memory as given, and asks for a source when there is none', async () => {

@@ -29,8 +29,8 @@ describe('inputs that are devices or FIFOs', () => {
       [['--operation', 'run', '--onnx_file', model, '--split_layer', 'relu_2_out', '--input_file', dev], /^onnx-manager: \/dev\/zero: not a regular file/],
       [['--operation', 'plot_results', '--results_file', dev], /^onnx-manager: \/dev\/zero: not a regular file/],
       [['--operation', 'predict', '--onnx_file', model, '--profile', dev], /^onnx-manager: \/dev\/zero: cannot read the profile \(.*not a regular file/],
-      [['--operation', 'run', '--onnx_file', model, '--cut_file', dev], /^onnx-manager: cut file \/dev\/zero: cannot read it \(ENOTREG\)$/],
-      [['--operation', 'check', '--onnx_file', model, '--limits', dev], /^onnx-manager: \/dev\/zero: cannot read the limits file \(ENOTREG\)$/],
+      [['--operation', 'run', '--onnx_file', model, '--cut_file', dev], /^onnx-manager: cut file \/dev\/zero: cannot read it \(not a regular file \(a device, FIFO or socket\)\)$/],
+      [['--operation', 'check', '--onnx_file', model, '--limits', dev], /^onnx-manager: \/dev\/zero: cannot read the limits file \(not a regular file \(a device, FIFO or socket\)\)$/],
       [['--operation', 'data_processing', '--onnx_file', model, '--image_file', dev, '--output_file', join(dir, 'x.pb')], /^onnx-manager: cannot read image file \/dev\/zero: .*not a regular file/],
     ]);
   });

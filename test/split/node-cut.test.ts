@@ -131,13 +131,15 @@ describe('a cut given as a node set', () => {
       [JSON.stringify({ edge_nodes: [1] }), /expected \{ "edge_nodes"/],
       [JSON.stringify({ edge_nodes: ['conv_O'] }), /no node or layer named 'conv_O'; closest: conv_0/],
       [JSON.stringify({ edge_nodes: ['conv_0_W'] }), /edge node 'conv_0_W' is a weight/],
+      [JSON.stringify({ edge_nodes: ['conv_0'], extra: 1 }), /cut file .*bad\.json: unknown key 'extra'; a cut file holds only \{ "edge_nodes"/],
+      [JSON.stringify({ edge_nodes: ['conv_0'], cloud_nodes: [], note: '' }), /unknown keys 'cloud_nodes', 'note'/],
     ];
     const bad = join(dir, 'bad.json');
     for (const [text, re] of cases) {
       await writeFile(bad, String(text));
       await assert.rejects(readCutFile(bad, a.index, 'm'), (err: Error) => re.test(err.message) && !err.message.includes('\n'));
     }
-    await assert.rejects(readCutFile(join(dir, 'missing.json'), a.index, 'm'), /cut file .*missing\.json: cannot read it \(ENOENT\)/);
+    await assert.rejects(readCutFile(join(dir, 'missing.json'), a.index, 'm'), /cut file .*missing\.json: cannot read it \(no such file\)/);
   });
 
   it('split_model --cut_file writes both parts and the manifest; run --cut_file runs the cycle and matches the full model', async () => {
