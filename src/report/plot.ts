@@ -5,12 +5,11 @@
  * crossover chart (X.crossover.svg) when recommend's X.recommend.json is beside the CSV or is
  * the file given.
  */
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { OutputTransaction } from '../split/output.js';
 import { cpuChartSpec, crossoverChartSpec, splitChartSpec, type ChartSpec } from './charts.js';
 import { choiceFor, choiceLines, constraintWords, type Choice } from './choice.js';
-import { readRecommendation, recommendPathsFor, type RecommendFile } from './recommendation.js';
+import { readRecommendation, recommendBeside, type RecommendFile } from './recommendation.js';
 import { renderSvg, svgToPng } from './render.js';
 import { hasCpu, predictionsFor, readPredicted, readResults, type Predictions, type ResultsFile, type SettingGroup } from './results.js';
 
@@ -60,7 +59,7 @@ export async function makeCharts(file: string, o: { predicted?: string; recommen
     const predicted = o.predicted ? await readPredicted(o.predicted, results) : undefined;
     if (o.predicted && predicted) Object.assign(out, { predictedFile: o.predicted, predicted });
     // The recommendation's constraints pick the best split point in every chart.
-    const beside = recommendPathsFor(file).find((f) => existsSync(f));
+    const beside = recommendBeside(file);
     if (!recommendation && beside) recommendation = await readRecommendation(beside);
     const several = results.groups.length > 1;
     for (const g of results.groups) {

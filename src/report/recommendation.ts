@@ -2,6 +2,7 @@
  * The `<name>.recommend.json` that `onnx-manager recommend` writes: read back for the crossover
  * chart and the report, checked for the fields they use.
  */
+import { existsSync } from 'node:fs';
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
 import type { Constraints, CrossoverChange, CrossoverRow, RankedSplit } from '../predict/recommend.js';
@@ -37,9 +38,14 @@ export function recommendPathOf(input: string): string {
  */
 export function recommendPathsFor(csv: string): string[] {
   const base = csv.replace(/(\.profile|\.predict)?\.csv$/i, '');
-  const measured = `${base}.recommend.json`;
-  const predicted = `${base}.profile.recommend.json`;
+  const measured = recommendPathOf(`${base}.csv`);
+  const predicted = recommendPathOf(`${base}.profile.csv`);
   return /\.(profile|predict)\.csv$/i.test(csv) ? [predicted, measured] : [measured, predicted];
+}
+
+/** The first of recommendPathsFor(csv) that exists, if any. */
+export function recommendBeside(csv: string): string | undefined {
+  return recommendPathsFor(csv).find((f) => existsSync(f));
 }
 
 export async function readRecommendation(file: string): Promise<RecommendFile> {

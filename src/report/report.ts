@@ -20,7 +20,7 @@ import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { makeCharts, type Charts } from './plot.js';
 import { svgSize } from './render.js';
 import { choiceLines, constraintWords, excludedWords, type Choice } from './choice.js';
-import { recommendPathsFor, type RecommendFile } from './recommendation.js';
+import { recommendBeside, recommendPathsFor, type RecommendFile } from './recommendation.js';
 import { describeLink } from '../predict/link.js';
 import { EDGE_ONLY_BACKEND, hasLink, linkMismatch, modelMismatch, predictionsFor, readCsvRecords, readResults, type Predictions, type ResultsFile, type SplitStat } from './results.js';
 
@@ -45,7 +45,7 @@ export function besideFiles(csv: string): Beside {
   check('summary', summaryPath(csv));
   check('profile', `${base}.profile.csv`);
   check('predict', `${base}.predict.csv`);
-  const recommendation = recommendPathsFor(csv).find((f) => existsSync(f));
+  const recommendation = recommendBeside(csv);
   if (recommendation) found.recommend = recommendation;
   return found;
 }

@@ -74,17 +74,26 @@ export class ObjectFolder {
     return join(this.root, bucket, fileName(key));
   }
 
-  async bucketExists(bucket: string): Promise<boolean> {
+  /** One blocking stat: cheaper than a trip through the thread pool, and every request makes it. */
+  private hasBucket(bucket: string): boolean {
     try {
-      return (await stat(this.bucketPath(bucket))).isDirectory();
+      return statSync(this.bucketPath(bucket)).isDirectory();
     } catch (err) {
-      if (isCode(err, 'ENOENT')) return false;
+      if (isCode(err, 'ENOENT', 'ENOTDIR')) return false;
       throw err;
     }
   }
 
+  async bucketExists(bucket: string): Promise<boolean> {
+    return this.hasBucket(bucket);
+  }
+
   async checkBucket(bucket: string): Promise<void> {
-    if (!(await this.bucketExists(bucket))) throw noSuchBucket(bucket);
+    this.checkBucketNow(bucket);
+  }
+
+  private checkBucketNow(bucket: string): void {
+    if (!this.hasBucket(bucket)) throw noSuchBucket(bucket);
   }
 
   /** False when it already existed. */
@@ -172,15 +181,6 @@ export class ObjectFolder {
       throw err;
     }
     return written;
-  }
-
-  private checkBucketNow(bucket: string): void {
-    try {
-      if (statSync(this.bucketPath(bucket)).isDirectory()) return;
-    } catch (err) {
-      if (!isCode(err, 'ENOENT', 'ENOTDIR')) throw err;
-    }
-    throw noSuchBucket(bucket);
   }
 
   /**
