@@ -4,16 +4,21 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { FileError, UsageError } from './errors.js';
+import { readFailure } from './files.js';
 
 export type Env = Record<string, string | undefined>;
 
 /** The most a secret file may hold: keys, passwords and tokens are far smaller. */
 const SECRET_FILE_MAX = 65536;
 
-/** Why NAME_FILE's file is not read (a device or FIFO would be read without end), or undefined. */
+/**
+ * Why NAME_FILE's file is not read (a device or FIFO would be read without end; a directory has
+ * no value), in readFailure's words, or undefined.
+ */
 function notSecretFile(file: string): string | undefined {
   const s = statSync(file);
-  if (!s.isFile()) return 'not a regular file';
+  if (s.isDirectory()) return readFailure({ code: 'EISDIR' });
+  if (!s.isFile()) return readFailure({ code: 'ENOTREG' });
   return s.size > SECRET_FILE_MAX ? `${s.size} bytes, more than a secret's ${SECRET_FILE_MAX}` : undefined;
 }
 
@@ -30,7 +35,7 @@ export function secretFromEnv(env: Env, name: string): { value: string; from: st
       text = readFileSync(file, 'utf8');
     } catch (err) {
       if (err instanceof FileError) throw err;
-      throw new FileError(`${file}: cannot read ${name}_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, file });
+      throw new FileError(`${file}: cannot read ${name}_FILE (${readFailure(err)})`, { cause: err, file });
     }
     const value = text.replace(/\r?\n$/, '');
     if (!value) throw new UsageError(`${name}_FILE names an empty file (${file})`);

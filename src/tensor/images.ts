@@ -221,12 +221,10 @@ function firstLine(e: unknown): string {
 
 async function readImageFile(file: string): Promise<Buffer> {
   try {
-    const s = await stat(file);
-    if (s.isDirectory()) throw new ImageError(`${file} is a folder, not an image file`, { file });
     return await readRegularFile(file);
   } catch (e) {
-    if (e instanceof ImageError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw new ImageError(`${file} is a folder, not an image file`, { file, cause: e });
     if (code === 'ENOENT') throw new ImageError(`image file not found: ${file}`, { file, cause: e });
     throw new ImageError(`cannot read image file ${file}: ${firstLine(e)}`, { file, cause: e });
   }

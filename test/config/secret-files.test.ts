@@ -28,7 +28,19 @@ describe('secrets from NAME_FILE', () => {
     for (const file of ['/dev/zero', fifo]) {
       assert.throws(
         () => secretFromEnv({ MINIO_SECRET_KEY_FILE: file }, 'MINIO_SECRET_KEY'),
-        (err: Error) => err instanceof FileError && err.message === `${file}: cannot read MINIO_SECRET_KEY_FILE (not a regular file)`,
+        (err: Error) => err instanceof FileError && err.message === `${file}: cannot read MINIO_SECRET_KEY_FILE (not a regular file (a device, FIFO or socket))`,
+      );
+    }
+  });
+
+  it('a missing file or a directory is named in words, not by its error code', () => {
+    for (const [file, why] of [
+      [join(dir, 'missing'), 'no such file'],
+      [dir, 'is a directory'],
+    ] as const) {
+      assert.throws(
+        () => secretFromEnv({ MINIO_SECRET_KEY_FILE: file }, 'MINIO_SECRET_KEY'),
+        (err: Error) => err instanceof FileError && err.message === `${file}: cannot read MINIO_SECRET_KEY_FILE (${why})`,
       );
     }
   });
