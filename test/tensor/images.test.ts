@@ -312,6 +312,10 @@ describe('errors', () => {
     await rejects(imageToTensor(f, layout()), ImageError, /not found/);
   });
 
+  it('a folder named as an image file', async () => {
+    await rejects(imageToTensor(dir, layout()), ImageError, /is a folder, not an image file$/);
+  });
+
   it('a file that is not an image, or a damaged one', async () => {
     await rejects(imageToTensor(p('not-an-image.png'), layout()), ImageError, p('not-an-image.png'));
     await rejects(imageToTensor(p('not-an-image.png'), layout()), ImageError, /not an image/);
