@@ -5,6 +5,10 @@
  * of which a user needs the last sentence.
  */
 export function ortMessage(message: string): string {
+  // A kernel's failure during a run names the node: "Non-zero status code returned while running
+  // Add node. Name:'p2o.Add.248' Status Message: <an ORT_ENFORCE failure>". The node stays.
+  const kernel = /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: (.*)$/s.exec(message.trim());
+  if (kernel) return `node '${kernel[2]}' (${kernel[1]}): ${ortMessage(kernel[3]!)}`;
   const located = message.replace(/(?:^|(?<=\s))\/?[\w./-]+\.(?:cc|cpp|cxx|h|hpp):\d+ (?:[\w:<>,*&~ ]*?\(.*?\)(?:::<lambda\(\)>)? )?/g, '');
   const enforced = /\bwas false\. (.+)$/.exec(located);
   return (enforced ? enforced[1]! : located).trim();

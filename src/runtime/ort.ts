@@ -14,8 +14,10 @@ import type { HostTensor, Session, SessionOptions } from './session.js';
 export class RuntimeError extends OnnxManagerError {}
 
 // onnxruntime's own log goes to stderr; its errors reach users as exceptions with one-line
-// messages, so only fatal entries are printed (set before the first session initialises it).
+// messages, so only fatal entries are printed: the environment's level (set before the first
+// session initialises it) and each session's (a failing kernel logs its error at the session's).
 ort.env.logLevel = 'fatal';
+const SESSION_LOG_FATAL = 4;
 
 class OrtSession implements Session {
   constructor(
@@ -91,7 +93,7 @@ export async function createSession(model: Uint8Array | string, options: Session
       typeof p === 'string' ? p : p.deviceId !== undefined ? ({ name: p.name, deviceId: p.deviceId } as ort.InferenceSession.ExecutionProviderConfig) : p.name,
     ),
     graphOptimizationLevel: options.graphOptimizationLevel ?? DEFAULTS.graphOpt,
-    logSeverityLevel: options.logSeverityLevel ?? 3,
+    logSeverityLevel: options.logSeverityLevel ?? SESSION_LOG_FATAL,
   };
   if (options.intraOpNumThreads !== undefined) opts.intraOpNumThreads = options.intraOpNumThreads;
   if (options.enableCpuMemArena !== undefined) opts.enableCpuMemArena = options.enableCpuMemArena;

@@ -65,7 +65,9 @@ export async function inferShapes(model: LoadedModel, index: GraphIndex, options
       throw refusedByRuntime(model.label, err);
     });
     try {
-      const results = await session.run(feeds);
+      const results = await session.run(feeds).catch((err: unknown) => {
+        throw failedOnInputs(model.label, feeds, err);
+      });
       for (const name of group) {
         const t = results[name];
         if (!t) continue;
@@ -94,6 +96,18 @@ function tooCostly(label: string, what: string): SplitError {
   return new SplitError(
     `${label}: ${what}, too large to measure the shapes the model does not declare by running it (at most ${PROBE_INPUT_BYTES} bytes of inputs and ${PROBE_TENSOR_BYTES} per tensor): declare them as value_info, or give a smaller --input_shape`,
   );
+}
+
+/**
+ * A shape run onnxruntime failed, naming the inputs it was given (zeros of the bound shapes, or
+ * the feeds): a free dimension the model cannot take (--input_shape) fails only once it runs.
+ */
+function failedOnInputs(label: string, feeds: Readonly<Record<string, HostTensor>>, err: unknown): GraphError {
+  const inputs = Object.entries(feeds)
+    .map(([name, t]) => `${name} ${shapeText(t.dims)}`)
+    .join(', ');
+  const why = messageLine(err).replace(/^inference failed: /, '');
+  return new GraphError(`${label}: onnxruntime failed to run the model on inputs ${inputs} (to measure the shapes it does not declare): ${why}; check --input_shape`, { cause: err });
 }
 
 /** A model onnxruntime does not load, named with onnxruntime's reason. */

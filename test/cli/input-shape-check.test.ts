@@ -35,6 +35,20 @@ describe('--input_shape onnxruntime would refuse', () => {
   }
 });
 
+describe('an --input_shape that passes the declared dims but that the model cannot run on', () => {
+  // PP-OCRv4's text detector takes a height and width that are multiples of 32; 48 is not.
+  const det = installed(join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_PP-OCRv4_det_infer.onnx'));
+  it('list_layers names the inputs, the failing node and the reason in one line, exit 2, and onnxruntime\'s own log never shows', () => {
+    const r = spawnSync(process.execPath, [bin, 'list_layers', '--onnx_file', det, '--input_shape', 'x:1x3x48x320'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /^onnx-manager: \S*ch_PP-OCRv4_det_infer\.onnx: onnxruntime failed to run the model on inputs x 1x3x48x320 \(to measure the shapes it does not declare\): node '[^']+' \(Add\): Attempting to broadcast an axis by a dimension other than 1\. 3 by 4; check --input_shape\n$/,
+    );
+  });
+});
+
 describe('--input_shape against a model with fixed dimensions', () => {
   const lenet = join(root, 'models', 'lenet5.onnx');
   for (const [shape, expected] of [

@@ -32,3 +32,9 @@ test('ortLine joins the lines of a message and drops onnxruntime\'s source locat
   assert.equal(ortLine(new Error('first line\n  index: 0 Got: 1 Expected: 3\n\nPlease fix it.')), 'first line; index: 0 Got: 1 Expected: 3; Please fix it.');
   assert.equal(ortLine(new Error('/onnxruntime_src/core/x.cc:12 void f() cond was false. Failed to do it')), 'Failed to do it');
 });
+
+test('a kernel that fails during a run is named: its node and op type, then the reason without source locations', () => {
+  const raw =
+    "Non-zero status code returned while running Add node. Name:'p2o.Add.248' Status Message: /onnxruntime_src/onnxruntime/core/providers/cpu/math/element_wise_ops.h:583 void onnxruntime::BroadcastIterator::Append(ptrdiff_t, ptrdiff_t) axis == 1 || axis == largest was false. Attempting to broadcast an axis by a dimension other than 1. 3 by 4\n";
+  assert.equal(ortLine(new Error(raw)), "node 'p2o.Add.248' (Add): Attempting to broadcast an axis by a dimension other than 1. 3 by 4");
+});
