@@ -30,6 +30,9 @@ class OrtSession implements Session {
   get outputNames(): readonly string[] {
     return this.inner.outputNames;
   }
+  get outputTypes(): Readonly<Record<string, string | undefined>> {
+    return Object.fromEntries(this.inner.outputMetadata.map((m) => [m.name, m.isTensor ? m.type : undefined]));
+  }
   async run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {

@@ -34,7 +34,7 @@ export interface SessionOptions {
   enableCpuMemArena?: boolean;
   /** Pre-plan one block for all intermediate tensors (default true); false allocates per tensor. */
   enableMemPattern?: boolean;
-  /** onnxruntime log level: 0 verbose .. 4 fatal. Default 3 (errors only). */
+  /** onnxruntime log level: 0 verbose .. 4 fatal. Default 4 (fatal only: errors reach the caller as exceptions). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Record onnxruntime's own profile (a Chrome trace) into a file whose name starts with this path; see Session.endProfiling. */
   profileFilePrefix?: string;
@@ -45,6 +45,8 @@ export interface SessionOptions {
 export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** The element type name (as HostTensor.type) of each output as onnxruntime inferred it when loading the model; undefined for an output that is not a tensor. */
+  readonly outputTypes: Readonly<Record<string, string | undefined>>;
   /** Runs the model; `fetches` limits the outputs computed and returned (default: all). */
   run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>>;
   /** Ends profiling (a session created with profileFilePrefix) and returns the trace file's path. */

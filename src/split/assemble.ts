@@ -7,7 +7,7 @@ import { encodeMessage } from '../onnx/codec.js';
 import type { GraphIndex } from '../onnx/graph.js';
 import { externalRef, GRAPH_FIELD, MODEL_FIELD, type ExternalRef, type LoadedModel } from '../onnx/model.js';
 import type { TensorInfo } from '../onnx/shapes.js';
-import type { TensorProto, ValueInfoProto } from '../onnx/types.js';
+import type { NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
 import type { FieldRange } from '../proto/reader.js';
 import { Chunks } from '../proto/writer.js';
 
@@ -44,6 +44,12 @@ export interface AssembleOptions {
   dataLocation?: string;
   /** Parts whose encoding would exceed this many bytes store their larger weights externally. Default just under 2 GiB. */
   externalThreshold?: number;
+  /**
+   * Nodes that are not the model's (they read no weight the part does not hold), each written
+   * right after the part's node `after` (a node index), so that an executor that keeps the file's
+   * order among ready nodes runs it as soon as that node has.
+   */
+  extraNodes?: readonly { after: number; node: NodeProto }[];
 }
 
 const DEFAULT_EXTERNAL_THRESHOLD = 2 ** 31 - 64 * 2 ** 20;
@@ -120,9 +126,12 @@ export function assemblePart(model: LoadedModel, index: GraphIndex, spec: PartSp
   for (const o of spec.outputs) addWeight(o);
 
   const graph = new Chunks();
+  const extra = new Map<number, NodeProto[]>();
+  for (const e of opts.extraNodes ?? []) extra.set(e.after, [...(extra.get(e.after) ?? []), e.node]);
   for (const n of spec.nodes) {
     const r = layout.graph.node[n]!;
     graph.push(bytes.subarray(r.start, r.end));
+    for (const e of extra.get(n) ?? []) graph.field(GRAPH_FIELD.node, encodeMessage('NodeProto', e));
   }
   graph.field(GRAPH_FIELD.name, Buffer.from(spec.name, 'utf8'));
 

@@ -88,6 +88,7 @@ describe('runChain', () => {
     const fake = (run: () => Promise<void>): Session => ({
       inputNames: [],
       outputNames: ['y'],
+      outputTypes: { y: 'float32' },
       run: async () => {
         await run();
         return { y: { type: 'float32', dims: [1], data: new Float32Array(1) } };
@@ -142,6 +143,7 @@ describe('runChain', () => {
         yield {
           inputNames: s.inputNames,
           outputNames: s.outputNames,
+          outputTypes: s.outputTypes,
           run: async (f, fetches) => {
             events.push(`run ${p.file}`);
             return s.run(f, fetches);

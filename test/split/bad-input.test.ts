@@ -226,6 +226,29 @@ describe('measuring the shapes a model does not declare', () => {
   });
 });
 
+describe('the shapes a run measures', () => {
+  it('data-dependent dims, a string tensor (its bytes are its content) and a tensor named like the probe\'s own Shape outputs are measured as onnxruntime computes them', async () => {
+    const taken = 'onnx_manager_shape_probe_0';
+    const m = tinyModel(
+      [
+        { opType: 'Relu', input: ['x'], output: [taken], name: 'relu' },
+        { opType: 'NonZero', input: [taken], output: ['nz'], name: 'nonzero' },
+        { opType: 'Cast', input: ['x'], output: ['s'], name: 'to_text', attribute: [{ name: 'to', type: 2, i: DataType.STRING }] },
+      ],
+      { shapeless: true },
+    );
+    m.graph!.output = [{ name: 'nz' }, { name: 's' }];
+    const x = { type: 'float32', dims: [2, 3], data: new Float32Array([1, -1, 2, 0, 3, -2]) };
+    const a = await analyzeFile(await writeModel(m, 'probe-kinds'), { createSession, inputShapes: { x: [2, 3] }, feeds: { x } });
+    const info = (n: string) => ({ elemType: a.shapes.get(n)!.elemType, dims: a.shapes.get(n)!.dims, source: a.shapes.get(n)!.source });
+    assert.deepEqual(info(taken), { elemType: DataType.FLOAT, dims: [2, 3], source: 'run' });
+    // Three of the six are positive: NonZero gives [rank, count].
+    assert.deepEqual(info('nz'), { elemType: DataType.INT64, dims: [2, 3], source: 'run' });
+    assert.deepEqual(info('s'), { elemType: DataType.STRING, dims: [2, 3], source: 'run' });
+    assert.equal(a.shapes.get('s')!.bytes, Buffer.byteLength(['1', '-1', '2', '0', '3', '-2'].join('')));
+  });
+});
+
 describe('shapes too costly to measure', () => {
   it('undeclared shapes behind a 384 MB input: SplitError naming the input and its bytes, before anything runs', async () => {
     const file = await undeclared('probe-huge');
