@@ -7,9 +7,9 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
 import { open, readFile, truncate, writeFile, type FileHandle } from 'node:fs/promises';
-import { makeFolders, readUserFile } from '../files.js';
+import { makeFolders, readFailure, readUserFile } from '../files.js';
 import * as path from 'node:path';
-import { FileError } from '../errors.js';
+import { FileError, WriteError } from '../errors.js';
 import { OutputTransaction } from '../split/output.js';
 import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND, TIME_COLUMNS, ms, type Row } from './columns.js';
 import { percentile } from './stats.js';
@@ -34,15 +34,19 @@ export class CsvAppender {
 
   /** Opens the file for appending; writes the header when it is new or empty. */
   static async open(file: string): Promise<CsvAppender> {
-    await makeFolders(path.dirname(path.resolve(file)));
-    const text = existsSync(file) ? await readFile(file, 'utf8') : '';
-    if (text.trim() === '') {
-      await writeFile(file, stringify([[...COLUMNS]]));
-    } else if (!text.endsWith('\n')) {
-      // A row torn by a kill: drop it (it is not counted as done, so it runs again).
-      await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+    try {
+      await makeFolders(path.dirname(path.resolve(file)));
+      const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+      if (text.trim() === '') {
+        await writeFile(file, stringify([[...COLUMNS]]));
+      } else if (!text.endsWith('\n')) {
+        // A row torn by a kill: drop it (it is not counted as done, so it runs again).
+        await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+      }
+      return new CsvAppender(file, await open(file, 'a'));
+    } catch (err) {
+      throw new WriteError(`${file}: cannot write the results (${readFailure(err)})`, { cause: err, file });
     }
-    return new CsvAppender(file, await open(file, 'a'));
   }
 
   /** One write per row, so a kill leaves whole rows (and at most one torn last line). */

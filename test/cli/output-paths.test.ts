@@ -65,7 +65,7 @@ describe('outputs under the kernel\'s filesystems, or in a folder that cannot be
     });
   }
 
-  it('split_model and show_graph --onnx_path, report --output_file under /proc are refused naming them and why', async () => {
+  it('--onnx_path (split_model, early_exit_split_model, show_graph), --output_file (report, quant_model) and --cut_out under /proc are refused naming them and why', async () => {
     const csv = join(dir, 'for-report.csv');
     const sweep = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--splits', '1', '--results_file', csv]);
     assert.equal(sweep.code, 0, sweep.err);
@@ -76,6 +76,10 @@ describe('outputs under the kernel\'s filesystems, or in a folder that cannot be
       [['--operation', 'show_graph', '--onnx_file', model, '--onnx_path', '/proc/self/graph'], "--onnx_path /proc/self/graph: /proc/self is in the kernel's proc filesystem, where no file can be made; name a folder elsewhere"],
       [['--operation', 'report', '--results_file', csv, '--output_file', '/proc/self/report.html'], "--output_file /proc/self/report.html: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
       [['--operation', 'report', '--results_file', csv, '--output_file', join(dir, 'folder')], `--output_file ${join(dir, 'folder')} is a directory; name a file`],
+      [['--operation', 'list_layers', '--onnx_file', model, '--optimal', '--cut_out', '/proc/self/cut.json'], "--cut_out /proc/self/cut.json: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
+      [['--operation', 'recommend', '--onnx_file', model, '--profile', join(dir, 'm.profile.csv'), '--cut_out', '/proc/self/cut.json'], "--cut_out /proc/self/cut.json: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
+      [['--operation', 'quant_model', '--onnx_file', model, '--quant_type', 'QInt8', '--output_file', '/proc/self/q.onnx'], "--output_file /proc/self/q.onnx: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
+      [['--operation', 'early_exit_split_model', '--onnx_file', model, '--outputs', 'relu_2_out', '--onnx_path', '/proc/self/e'], "--onnx_path /proc/self/e: /proc/self is in the kernel's proc filesystem, where no file can be made; name a folder elsewhere"],
     ];
     for (const [args, line] of runs) {
       const r = await cli(args);

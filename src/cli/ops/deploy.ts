@@ -17,6 +17,7 @@ import { clientFromArgs, clusterStore, parseStoragePath, STAGE_PARTS_VARIABLE } 
 import type { OscarService } from '../../backends/oscar-client.js';
 import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
+import { checkOutputFolder } from '../../files.js';
 import { partHash } from '../../onnx/part-hash.js';
 import { STAGE_FORWARD_VARIABLE } from '../../runner/cloud.js';
 import { positionOfSplit } from '../../split/points.js';
@@ -218,6 +219,7 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
   };
   const doc = fdlDocument(cluster, base, services);
   // Default: cloud/oscar/ under the current folder (in this repository, beside script.sh).
+  if (args.onnx_path) checkOutputFolder(args.onnx_path, 'onnx_path');
   const dir = path.resolve(args.onnx_path ?? path.join('cloud', 'oscar'));
   const fdlFile = path.join(dir, 'fdl.yaml');
   const script = await readFile(SCRIPT_FILE, 'utf8');

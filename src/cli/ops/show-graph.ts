@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { fileError } from '../../files.js';
+import { checkOutputFolder, fileError } from '../../files.js';
 import { writeGraph } from '../../report/graph/show-graph.js';
 import { splitPointOf } from '../../split/points.js';
 import type { CliIO } from '../command.js';
@@ -53,6 +53,7 @@ async function openInNetron(file: string, io: CliIO): Promise<number> {
 export async function showGraph(args: ShowGraphArgs, io: CliIO): Promise<number> {
   const file = requireFile(args.onnx_file, 'onnx_file');
   if (args.netron) return openInNetron(file, io);
+  if (args.onnx_path !== undefined) checkOutputFolder(args.onnx_path, 'onnx_path');
   const a = await analyzeFromArgs(args);
   const chosen = args.split_layer !== undefined ? splitPointOf(a.splitPoints, a.index, args.split_layer, a.model.label) : undefined;
   const r = await writeGraph(a, file, { ...(args.onnx_path !== undefined ? { dir: args.onnx_path } : {}), ...(chosen ? { chosen } : {}) });

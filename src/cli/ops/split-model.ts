@@ -3,6 +3,7 @@
  */
 import * as path from 'node:path';
 import { UsageError } from '../../errors.js';
+import { checkOutputFolder } from '../../files.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import { writeAllSplits, writeCut, writeSplitAt } from '../../split/split.js';
 import { counted, humanBytes } from '../format.js';
@@ -15,8 +16,12 @@ export interface SplitArgs extends ModelArgs {
   cut_file?: string;
 }
 
+/** The folder the parts go to (refused at once when no file can be made there). */
 function outDir(args: SplitArgs): string {
-  if (args.onnx_path) return args.onnx_path;
+  if (args.onnx_path) {
+    checkOutputFolder(args.onnx_path, 'onnx_path');
+    return args.onnx_path;
+  }
   const base = path.basename(args.onnx_file ?? 'model', '.onnx');
   return path.join('splits', base);
 }
