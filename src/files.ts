@@ -103,15 +103,24 @@ function cannotMakeIn(d: string): string | undefined {
  * output as the user gave it ('--results_file x.csv'), `thing` what to name instead.
  */
 function checkWritableFolder(dir: string, what: string, thing: 'a file' | 'a folder'): void {
+  const why = folderProblem(dir);
+  if (why) throw new UsageError(`${what}: ${why.what}${why.elsewhere ? `; name ${thing} elsewhere` : ''}`);
+}
+
+/**
+ * Why the folder `dir` cannot be (made and) written in, in words: a part of its path is a file, or
+ * the deepest folder of it that exists cannot be written in (elsewhere: name another place);
+ * undefined when it can, as far as can be told before writing.
+ */
+export function folderProblem(dir: string): { what: string; elsewhere: boolean } | undefined {
   for (let d = resolve(dir); ; d = dirname(d)) {
     const kind = kindOf(d);
-    if (kind === 'file' || kind === 'other') throw new UsageError(`${what}: ${d} is a file, not a folder`);
+    if (kind === 'file' || kind === 'other') return { what: `${d} is a file, not a folder`, elsewhere: false };
     if (kind === 'directory') {
       const why = cannotMakeIn(d);
-      if (why) throw new UsageError(`${what}: ${why}; name ${thing} elsewhere`);
-      return;
+      return why ? { what: why, elsewhere: true } : undefined;
     }
-    if (dirname(d) === d) return;
+    if (dirname(d) === d) return undefined;
   }
 }
 

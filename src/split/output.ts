@@ -9,7 +9,7 @@ import { open, rename, rm, rmdir } from 'node:fs/promises';
 import { makeFolders } from '../files.js';
 import * as path from 'node:path';
 import { WriteError } from '../errors.js';
-import { readFailure } from '../files.js';
+import { folderProblem, readFailure } from '../files.js';
 import type { AssembledPart } from './assemble.js';
 import { writeSegments } from './external-data.js';
 import { Chunks } from '../proto/writer.js';
@@ -55,7 +55,7 @@ export class OutputTransaction {
       if (first) this.createdDirs.push(first);
       this.knownDirs.add(dir);
     } catch (err) {
-      throw new WriteError(`${dir}: cannot create folder (${readFailure(err)})`, { cause: err, file: dir });
+      throw new WriteError(`${dir}: cannot create folder (${folderProblem(dir)?.what ?? readFailure(err)})`, { cause: err, file: dir });
     }
   }
 
