@@ -187,7 +187,7 @@ export async function checkResultsHeader(file: string): Promise<void> {
  * option the file came from.
  */
 function rowError(file: string, n: number, r: Record<string, string>, what: string, flag: string, where = true): FileError {
-  const at = where ? ` (split ${r.split_index}, rep ${r.rep})` : '';
+  const at = where ? ` (split ${r.split_index}${r.rep !== undefined ? `, rep ${r.rep}` : ''})` : '';
   return new FileError(`${file}: ${rowName(r, n)}${at}: ${what}; fix or remove that row, or choose another ${flag}`, { file });
 }
 
@@ -215,18 +215,21 @@ const OTHER_NUMBER_COLUMNS = ['max_abs_diff', 'top1_agreement', 'warmup_ms', 'ba
  * model: a split index or repetition that is no count, a status that is none, a time or a byte
  * count that is no number >= 0 (or a total_ms missing from an ok row). Such a row would be
  * summed up, charted and ranked as it is (a total_ms of 'abc' or -5 made its split point the
- * fastest at 0 ms).
+ * fastest at 0 ms). The rows of a predict file (`kind` predict) have no repetition or status;
+ * each has its total_ms.
  */
-export function checkRowNumbers(file: string, rows: readonly Record<string, string>[], flag = '--results_file'): void {
+export function checkRowNumbers(file: string, rows: readonly Record<string, string>[], flag = '--results_file', kind: 'run_all' | 'predict' = 'run_all'): void {
   rows.forEach((r, i) => {
     const n = i + 1;
     if (!/^\d+$/.test(r.split_index ?? '')) throw rowError(file, n, r, `split_index '${r.split_index ?? ''}' is not a split point's index`, flag, false);
-    if (!/^\d+$/.test(r.rep ?? '')) throw rowError(file, n, r, `rep '${r.rep ?? ''}' is not a repetition number`, flag);
-    if (!['ok', 'error', 'timeout'].includes(r.status ?? '')) throw rowError(file, n, r, `status '${r.status ?? ''}' is not ok, error or timeout`, flag);
+    if (kind === 'run_all') {
+      if (!/^\d+$/.test(r.rep ?? '')) throw rowError(file, n, r, `rep '${r.rep ?? ''}' is not a repetition number`, flag);
+      if (!['ok', 'error', 'timeout'].includes(r.status ?? '')) throw rowError(file, n, r, `status '${r.status ?? ''}' is not ok, error or timeout`, flag);
+    }
     const number = (v: string) => v.trim() !== '' && Number.isFinite(Number(v)) && Number(v) >= 0;
     for (const c of [...TIME_COLUMNS, ...CPU_COLUMNS]) {
       const v = r[c] ?? '';
-      const missing = v === '' && c === 'total_ms' && r.status === 'ok';
+      const missing = v === '' && c === 'total_ms' && (kind === 'predict' || r.status === 'ok');
       if (missing || (v !== '' && !number(v))) throw rowError(file, n, r, `${c} '${v}' is not a number of milliseconds >= 0`, flag);
     }
     for (const c of BYTE_COLUMNS) {
@@ -274,9 +277,9 @@ export const RUN_ALL_NEEDED = COLUMNS.filter((c) => ['split_index', 'split_layer
  * from) whose rows could not be a sweep's: a row of more or fewer fields than the header, a value
  * checkRowNumbers refuses. One line naming the file, the row's line and the column.
  */
-export function checkResultsRows(file: string, rows: readonly Record<string, string>[], flag: string): void {
+export function checkResultsRows(file: string, rows: readonly Record<string, string>[], flag: string, kind: 'run_all' | 'predict' = 'run_all'): void {
   checkRowFields(file, rows, flag);
-  checkRowNumbers(file, rows, flag);
+  checkRowNumbers(file, rows, flag, kind);
 }
 
 /**

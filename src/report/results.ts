@@ -84,18 +84,14 @@ export async function readCsvRecords(file: string): Promise<Record<string, strin
 }
 
 /**
- * A run_all or predict results file, its rows grouped; a run_all row whose numbers cannot be a
- * measurement is refused (checkResultsRows; `flag` names the option the file came from).
+ * A run_all or predict results file, its rows grouped; a row whose numbers cannot be a
+ * measurement or a prediction is refused (checkResultsRows; `flag` names the option the file came from).
  */
 export async function readResults(file: string, flag = '--results_file'): Promise<ResultsFile> {
   const rows = await readCsvRecords(file);
   if (rows.length === 0) throw new FileError(`${file}: no rows (not a run_all or predict results file?)`, { file });
   const kind = kindOf(file, Object.keys(rows[0]!));
-  if (kind === 'run_all') checkResultsRows(file, rows, flag);
-  for (const r of rows) {
-    const i = Number(r.split_index);
-    if (r.split_index === '' || !Number.isInteger(i) || i < 0) throw new FileError(`${file}: split_index '${r.split_index}' is not an index`, { file });
-  }
+  checkResultsRows(file, rows, flag, kind);
   const ok = kind === 'predict' ? rows : rows.filter((r) => r.status === 'ok');
   if (ok.length === 0) throw new FileError(`${file}: no row with status ok`, { file });
   return { file, kind, rows, groups: groupRows(rows, kind) };

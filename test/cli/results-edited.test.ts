@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { stringify } from 'csv-stringify/sync';
 import { readRows } from '../../src/profile/csv.js';
+import { PREDICT_COLUMNS } from '../../src/predict/predict.js';
 import { cli } from '../cli-helper.js';
 import { tempDirs, writeZooModel } from '../helpers.js';
 
@@ -68,5 +69,37 @@ describe('a run_all results file edited by hand, read for pictures, a report or 
         assert.deepEqual(readdirSync(dir).sort(), before, 'nothing written');
       });
     }
+  }
+});
+
+describe('a predict results file edited by hand, drawn by plot_results (alone or as --predicted)', () => {
+  /** A predict CSV of lenet5's split points 1 and 2, with `edit` applied to the second row. */
+  const predicted = (name: string, edit: Record<string, string>): string => {
+    const value = (c: string, split: number, layer: string): string =>
+      c === 'split_index' ? String(split) : c === 'split_layer' || c === 'cut_tensors' ? layer : /_bytes$/.test(c) ? '2' : /_(ms|mb)$/.test(c) ? '1.5' : c === 'tensor_codec' ? 'raw' : '';
+    const row = (split: number, layer: string) => Object.fromEntries(PREDICT_COLUMNS.map((c) => [c, value(c, split, layer)]));
+    const file = join(dir, `${name}.predict.csv`);
+    const rs = [row(1, 'conv_0_out'), { ...row(2, 'relu_0_out'), ...edit }];
+    writeFileSync(file, stringify([[...PREDICT_COLUMNS], ...rs.map((r) => PREDICT_COLUMNS.map((c) => r[c]!))]));
+    return file;
+  };
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['a total_ms of abc', { total_ms: 'abc' }, /: line 3 \(split 2\): total_ms 'abc' is not a number of milliseconds >= 0/],
+    ['a negative edge_ms', { edge_ms: '-5' }, /: line 3 \(split 2\): edge_ms '-5' is not a number of milliseconds >= 0/],
+    ['an empty total_ms', { total_ms: '' }, /: line 3 \(split 2\): total_ms '' is not a number of milliseconds >= 0/],
+  ];
+  for (const [what, edit, message] of cases) {
+    it(`${what} is refused in one line naming the file and where`, async () => {
+      const file = predicted(what.replace(/\W+/g, '-'), edit);
+      const alone = await cli(['--operation', 'plot_results', '--results_file', file]);
+      assert.equal(alone.code, 2, alone.err);
+      assert.equal(alone.errLines.length, 1, alone.err);
+      assert.match(alone.errLines[0]!, new RegExp(`^onnx-manager: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${message.source}; fix or remove that row, or choose another --results_file$`));
+      const base = join(dir, 'base.csv');
+      const over = await cli(['--operation', 'plot_results', '--results_file', base, '--predicted', file]);
+      assert.equal(over.code, 2, over.err);
+      assert.equal(over.errLines.length, 1, over.err);
+      assert.match(over.errLines[0]!, /; fix or remove that row, or choose another --predicted$/);
+    });
   }
 });
