@@ -209,6 +209,8 @@ export function checkRowFields(file: string, rows: readonly Record<string, strin
 /** The byte counts of a row, and the other numbers that cannot be below 0 (empty where not recorded). */
 const BYTE_COLUMNS = ['tensor_bytes', 'transfer_bytes', 'result_bytes'] as const;
 const OTHER_NUMBER_COLUMNS = ['max_abs_diff', 'top1_agreement', 'warmup_ms', 'bandwidth_mbit', 'rtt_ms', 'store_retries', 'cloud_restarts'] as const;
+/** max_abs_diff is Infinity where the outputs differ in shape or type, or one is NaN and the other not (maxAbsDiff). */
+const MAY_BE_INFINITE: ReadonlySet<string> = new Set(['max_abs_diff']);
 
 /**
  * Refuses a row of a run_all results file whose values cannot be a measurement, whatever the
@@ -238,7 +240,7 @@ export function checkRowNumbers(file: string, rows: readonly Record<string, stri
     }
     for (const c of OTHER_NUMBER_COLUMNS) {
       const v = r[c] ?? '';
-      if (v !== '' && !number(v)) throw rowError(file, n, r, `${c} '${v}' is not a number >= 0`, flag);
+      if (v !== '' && !number(v) && !(MAY_BE_INFINITE.has(c) && v === 'Infinity')) throw rowError(file, n, r, `${c} '${v}' is not a number >= 0`, flag);
     }
   });
 }

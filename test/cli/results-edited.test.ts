@@ -72,6 +72,13 @@ describe('a run_all results file edited by hand, read for pictures, a report or 
   }
 });
 
+it('a max_abs_diff of Infinity (outputs of another shape, as run_all writes it) is read, not refused', async () => {
+  const file = join(dir, 'infinite.csv');
+  writeFileSync(file, stringify([header, ...withCell(1, 'max_abs_diff', 'Infinity')]));
+  const r = await cli(['--operation', 'recommend', '--onnx_file', model, '--results_file', file]);
+  assert.equal(r.code, 0, r.err);
+});
+
 describe('a predict results file edited by hand, drawn by plot_results (alone or as --predicted)', () => {
   /** A predict CSV of lenet5's split points 1 and 2, with `edit` applied to the second row. */
   const predicted = (name: string, edit: Record<string, string>): string => {
