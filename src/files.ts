@@ -138,6 +138,8 @@ export function checkOutputFile(file: string, flag: string): void {
   if (kind === undefined && isLink(file)) {
     const target = resolve(dirname(resolve(file)), readlinkSync(file));
     if (kindOf(dirname(target)) !== 'directory') throw new UsageError(`--${flag} ${file} is a symbolic link to ${target}, whose folder ${dirname(target)} does not exist`);
+    // The file is made where the link points.
+    checkWritableFolder(dirname(target), `--${flag} ${file} (a symbolic link to ${target})`, 'a file');
   }
   checkWritableFolder(dirname(resolve(file)), `--${flag} ${file}`, 'a file');
 }

@@ -120,6 +120,14 @@ describe('results files that are not files of results', () => {
     assert.deepEqual(dev.errLines, ['onnx-manager: --results_file /dev/zero is not a regular file (a device, FIFO or socket); name a file']);
   });
 
+  it('a symbolic link to a path under /proc is refused naming both', async () => {
+    const link = join(dir, 'into-proc.csv');
+    symlinkSync('/proc/self/r.csv', link);
+    const d = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--splits', '1', '--results_file', link]);
+    assert.equal(d.code, 2, d.err);
+    assert.deepEqual(d.errLines, [`onnx-manager: --results_file ${link} (a symbolic link to /proc/self/r.csv): /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere`]);
+  });
+
   it('a symbolic link to a path whose folder is missing is refused naming both', async () => {
     const link = join(dir, 'dangling.csv');
     const target = join(dir, 'no-such-folder', 'x.csv');
