@@ -115,7 +115,10 @@ describe('onnx-manager CLI', () => {
     const file = writeZooModel('lenet5', dir);
     const multi = await cli(['multi_split_model', '--onnx_file', file, '--split_layers', '3', '7', '--onnx_path', join(dir, 'multi')]);
     assert.equal(multi.code, 0, multi.err);
-    assert.deepEqual(multi.out.split('\n').slice(0, 2).map((l) => l.replace(/: .*/, '')), ["cut after 'maxpool_0_out' (split 3)", "cut after 'reshape_0_out' (split 7)"]);
+    // As split_model says it of one cut.
+    assert.deepEqual(multi.out.split('\n').slice(0, 2).map((l) => l.replace(/: .*/, '')), ["split 3 after 'maxpool_0_out'", "split 7 after 'reshape_0_out'"]);
+    const one = await cli(['split_model', '--onnx_file', file, '--split_layer', '3', '--onnx_path', join(dir, 'one')]);
+    assert.equal(one.out.split('\n')[0], multi.out.split('\n')[0]);
     const orders: [string[], string][] = [
       [['7', '3'], "'maxpool_0_out' (split 3) does not come after 'reshape_0_out' (split 7)"],
       [['3', 'maxpool_0_out'], "'maxpool_0_out' (split 3) does not come after 'maxpool_0_out' (split 3)"],
