@@ -38,7 +38,7 @@ const readers: [string, (file: string) => string[]][] = [
   ['plot_results', (file) => ['--operation', 'plot_results', '--results_file', file]],
   ['report', (file) => ['--operation', 'report', '--results_file', file]],
   ['recommend', (file) => ['--operation', 'recommend', '--onnx_file', model, '--results_file', file]],
-  ['predict --measured', (file) => ['--operation', 'predict', '--onnx_file', model, '--measured', file, '--profile_rep', '1']],
+  ['predict --measured', (file) => ['--operation', 'predict', '--onnx_file', model, '--measured', file, '--profile_rep', '1', '--results_file', join(dir, 'never.predict.csv')]],
 ];
 
 const edits: [string, () => string[][], (() => string[]) | undefined, RegExp][] = [
