@@ -3,9 +3,8 @@
  * percentage error per split point, its median and 90th percentile for compute (edge + cloud)
  * and for total_ms, and whether the predicted best split is the measured best.
  */
-import { readUserFile } from '../files.js';
 import { FileError } from '../errors.js';
-import { perCodecRows, readRows, sentBytes } from '../profile/csv.js';
+import { perCodecRows, readResultsRows, sentBytes } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 
 export interface MeasuredSplit {
@@ -27,18 +26,14 @@ export interface MeasuredSplit {
   modelSha256?: string;
 }
 
-const NEEDED = ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'cloud_ms', 'transfer_ms', 'total_ms', 'status'];
-
 /**
  * Medians of the rows with status ok, per split point and tensor codec, in index order (codecs in
- * the file's order); a split point that sends nothing, measured under one codec, is in each.
+ * the file's order); a split point that sends nothing, measured under one codec, is in each. A row
+ * whose numbers cannot be a measurement is refused (readResultsRows; `flag` names the option the
+ * file came from).
  */
-export async function readMeasured(file: string): Promise<MeasuredSplit[]> {
-  await readUserFile(file); // a missing or unreadable file is named as such, not as 'no rows'
-  const rows = await readRows(file);
-  if (rows.length === 0) throw new FileError(`${file}: no rows (not a run_all results file?)`, { file });
-  const missing = NEEDED.filter((c) => !(c in rows[0]!));
-  if (missing.length) throw new FileError(`${file}: not a run_all results file (no column ${missing.join(', ')})`, { file });
+export async function readMeasured(file: string, flag = '--measured'): Promise<MeasuredSplit[]> {
+  const rows = await readResultsRows(file, flag);
   const by = new Map<string, Record<string, string>[]>();
   const codecs: string[] = [];
   for (const r of perCodecRows(rows)) {

@@ -7,9 +7,9 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
 import { open, readFile, truncate, writeFile, type FileHandle } from 'node:fs/promises';
-import { makeFolders } from '../files.js';
+import { makeFolders, readFailure, readUserFile } from '../files.js';
 import * as path from 'node:path';
-import { FileError } from '../errors.js';
+import { FileError, WriteError } from '../errors.js';
 import { OutputTransaction } from '../split/output.js';
 import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND, TIME_COLUMNS, ms, type Row } from './columns.js';
 import { percentile } from './stats.js';
@@ -34,15 +34,19 @@ export class CsvAppender {
 
   /** Opens the file for appending; writes the header when it is new or empty. */
   static async open(file: string): Promise<CsvAppender> {
-    await makeFolders(path.dirname(path.resolve(file)));
-    const text = existsSync(file) ? await readFile(file, 'utf8') : '';
-    if (text.trim() === '') {
-      await writeFile(file, stringify([[...COLUMNS]]));
-    } else if (!text.endsWith('\n')) {
-      // A row torn by a kill: drop it (it is not counted as done, so it runs again).
-      await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+    try {
+      await makeFolders(path.dirname(path.resolve(file)));
+      const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+      if (text.trim() === '') {
+        await writeFile(file, stringify([[...COLUMNS]]));
+      } else if (!text.endsWith('\n')) {
+        // A row torn by a kill: drop it (it is not counted as done, so it runs again).
+        await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+      }
+      return new CsvAppender(file, await open(file, 'a'));
+    } catch (err) {
+      throw new WriteError(`${file}: cannot write the results (${readFailure(err)})`, { cause: err, file });
     }
-    return new CsvAppender(file, await open(file, 'a'));
   }
 
   /** One write per row, so a kill leaves whole rows (and at most one torn last line). */
@@ -114,21 +118,42 @@ export async function writeUpgradedResults(file: string, rows: readonly Record<s
   await writeCsv(file, [[...COLUMNS], ...rows.map((r) => COLUMNS.map((c) => r[c] ?? ''))]);
 }
 
+/** Where each record read by csvRecords came from: its line in the file, its fields and its header's. */
+const READ_FROM = new WeakMap<object, { line: number; fields: number; header: number }>();
+
+/** The line of the file a record read by csvRecords ends on (undefined for records made otherwise). */
+export function lineOf(r: object): number | undefined {
+  return READ_FROM.get(r)?.line;
+}
+
 /**
  * The records of a CSV file's bytes, by its header; a torn last line (a sweep still running or
  * killed) is dropped. A file of another kind (a model or an image given by mistake) is named as
- * such rather than quoted by the parser; `what` names the file expected ("a CSV file").
+ * such rather than quoted by the parser; `what` names the file expected ("a CSV file"); a file
+ * written whole keeps a last line without its newline (`lastLine: 'keep'`). A record
+ * keeps the fields its header names; how many it had, and its line, are kept for the checks
+ * (checkRowFields, lineOf).
  */
-export function csvRecords(file: string, bytes: Buffer, what: string): Record<string, string>[] {
+export function csvRecords(file: string, bytes: Buffer, what: string, opts: { lastLine?: 'drop' | 'keep' } = {}): Record<string, string>[] {
   const wrong = notCsvError(file, bytes, what);
   if (wrong) throw wrong;
   let text = bytes.toString('utf8');
-  if (!text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
+  if (opts.lastLine !== 'keep' && !text.endsWith('\n')) text = text.slice(0, text.lastIndexOf('\n') + 1);
+  let read: { record: string[]; info: { lines: number } }[];
   try {
-    return parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
+    read = parse(text, { skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as typeof read;
   } catch (err) {
     throw new FileError(`${file}: not ${what} (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
   }
+  const header = read[0]?.record ?? [];
+  return read.slice(1).map(({ record, info }) => {
+    const r: Record<string, string> = {};
+    record.forEach((v, i) => {
+      if (i < header.length) r[header[i]!] = v;
+    });
+    READ_FROM.set(r, { line: info.lines, fields: record.length, header: header.length });
+    return r;
+  });
 }
 
 /** Rows of an existing results file (for --resume); a torn last line is dropped. */
@@ -156,51 +181,121 @@ export async function checkResultsHeader(file: string): Promise<void> {
   throw new FileError(`${file} holds something other than run_all results (its first line: '${shown}'); choose another --results_file`, { file });
 }
 
-/** A row of a results file refused: the file was edited or damaged (`n` counts rows from 1, the header apart). */
-function rowError(file: string, n: number, r: Record<string, string>, what: string, where = true): FileError {
-  const at = where ? ` (split ${r.split_index}, rep ${r.rep})` : '';
-  return new FileError(`${file}: row ${n}${at}: ${what}; fix or remove that row, or choose another --results_file`, { file });
+/**
+ * A row of a results file refused: the file was edited or damaged (`n` counts rows from 1, the
+ * header apart; the row is named by its line where it was read from a file). `flag` names the
+ * option the file came from.
+ */
+function rowError(file: string, n: number, r: Record<string, string>, what: string, flag: string, where = true): FileError {
+  const at = where ? ` (split ${r.split_index}${r.rep !== undefined ? `, rep ${r.rep}` : ''})` : '';
+  return new FileError(`${file}: ${rowName(r, n)}${at}: ${what}; fix or remove that row, or choose another ${flag}`, { file });
 }
 
-/** Refuses a row of a results file to resume with fewer or more fields than its header (rows as read, before any column is added). */
-export function checkRowFields(file: string, rows: readonly Record<string, string>[]): void {
+const rowName = (r: Record<string, string>, n: number): string => {
+  const line = lineOf(r);
+  return line === undefined ? `row ${n}` : `line ${line}`;
+};
+
+/** Refuses a row of a results file with fewer or more fields than its header (rows as read, before any column is added). */
+export function checkRowFields(file: string, rows: readonly Record<string, string>[], flag = '--results_file'): void {
   const fields = Math.max(0, ...rows.map((r) => Object.keys(r).length));
   rows.forEach((r, i) => {
-    const n = Object.keys(r).length;
-    if (n !== fields) throw rowError(file, i + 1, r, `${n} fields, the header has ${fields}`, false);
+    const from = READ_FROM.get(r);
+    const [n, of] = from ? [from.fields, from.header] : [Object.keys(r).length, fields];
+    if (n !== of) throw rowError(file, i + 1, r, `${n} fields, the header has ${of}`, flag, false);
+  });
+}
+
+/** The byte counts of a row, and the other numbers that cannot be below 0 (empty where not recorded). */
+const BYTE_COLUMNS = ['tensor_bytes', 'transfer_bytes', 'result_bytes'] as const;
+const OTHER_NUMBER_COLUMNS = ['max_abs_diff', 'top1_agreement', 'warmup_ms', 'bandwidth_mbit', 'rtt_ms', 'store_retries', 'cloud_restarts'] as const;
+/** max_abs_diff is Infinity where the outputs differ in shape or type, or one is NaN and the other not (maxAbsDiff). */
+const MAY_BE_INFINITE: ReadonlySet<string> = new Set(['max_abs_diff']);
+
+/**
+ * Refuses a row of a run_all results file whose values cannot be a measurement, whatever the
+ * model: a split index or repetition that is no count, a status that is none, a time or a byte
+ * count that is no number >= 0 (or a total_ms missing from an ok row). Such a row would be
+ * summed up, charted and ranked as it is (a total_ms of 'abc' or -5 made its split point the
+ * fastest at 0 ms). The rows of a predict file (`kind` predict) have no repetition or status;
+ * each has its total_ms.
+ */
+export function checkRowNumbers(file: string, rows: readonly Record<string, string>[], flag = '--results_file', kind: 'run_all' | 'predict' = 'run_all'): void {
+  rows.forEach((r, i) => {
+    const n = i + 1;
+    if (!/^\d+$/.test(r.split_index ?? '')) throw rowError(file, n, r, `split_index '${r.split_index ?? ''}' is not a split point's index`, flag, false);
+    if (kind === 'run_all') {
+      if (!/^\d+$/.test(r.rep ?? '')) throw rowError(file, n, r, `rep '${r.rep ?? ''}' is not a repetition number`, flag);
+      if (!['ok', 'error', 'timeout'].includes(r.status ?? '')) throw rowError(file, n, r, `status '${r.status ?? ''}' is not ok, error or timeout`, flag);
+    }
+    const number = (v: string) => v.trim() !== '' && Number.isFinite(Number(v)) && Number(v) >= 0;
+    for (const c of [...TIME_COLUMNS, ...CPU_COLUMNS]) {
+      const v = r[c] ?? '';
+      const missing = v === '' && c === 'total_ms' && (kind === 'predict' || r.status === 'ok');
+      if (missing || (v !== '' && !number(v))) throw rowError(file, n, r, `${c} '${v}' is not a number of milliseconds >= 0`, flag);
+    }
+    for (const c of BYTE_COLUMNS) {
+      const v = r[c] ?? '';
+      if (v !== '' && !(number(v) && Number.isInteger(Number(v)))) throw rowError(file, n, r, `${c} '${v}' is not a number of bytes >= 0`, flag);
+    }
+    for (const c of OTHER_NUMBER_COLUMNS) {
+      const v = r[c] ?? '';
+      if (v !== '' && !number(v) && !(MAY_BE_INFINITE.has(c) && v === 'Infinity')) throw rowError(file, n, r, `${c} '${v}' is not a number >= 0`, flag);
+    }
   });
 }
 
 /**
- * Refuses a row of a results file to resume that cannot be a measurement of this model: a split
- * index it does not have, another split layer at that index, a repetition or status that is none,
- * a time that is no number >= 0 (or missing from an ok row), an ok row of a split point,
- * repetition and codec given twice. Such a row would be summed up and charted as it is.
+ * Refuses a row of a results file to resume that cannot be a measurement of this model: one
+ * checkRowNumbers refuses, a split index the model does not have, another split layer at that
+ * index, an ok row of a split point, repetition and codec given twice.
  */
 export function checkRowValues(file: string, rows: readonly Record<string, string>[], points: readonly { index: number; splitLayer: string }[]): void {
+  const flag = '--results_file';
   const layers = new Map(points.map((p) => [p.index, p.splitLayer]));
   const indexes = points.map((p) => p.index);
-  const firstOk = new Map<string, number>();
+  const firstOk = new Map<string, string>();
   rows.forEach((r, i) => {
     const n = i + 1;
     const split = Number(r.split_index);
     if (!/^\d+$/.test(r.split_index ?? '') || !layers.has(split)) {
-      throw rowError(file, n, r, `split_index '${r.split_index}' is not a split point of the model (${Math.min(...indexes)} to ${Math.max(...indexes)})`, false);
+      throw rowError(file, n, r, `split_index '${r.split_index}' is not a split point of the model (${Math.min(...indexes)} to ${Math.max(...indexes)})`, flag, false);
     }
-    if (r.split_layer !== layers.get(split)) throw rowError(file, n, r, `split_layer '${r.split_layer}' is not split point ${split}'s (${layers.get(split)})`);
-    if (!/^\d+$/.test(r.rep ?? '')) throw rowError(file, n, r, `rep '${r.rep}' is not a repetition number`);
-    if (!['ok', 'error', 'timeout'].includes(r.status ?? '')) throw rowError(file, n, r, `status '${r.status}' is not ok, error or timeout`);
-    for (const c of [...TIME_COLUMNS, ...CPU_COLUMNS]) {
-      const v = r[c] ?? '';
-      const missing = v === '' && c === 'total_ms' && r.status === 'ok';
-      if (missing || (v !== '' && !(Number(v) >= 0 && Number.isFinite(Number(v))))) throw rowError(file, n, r, `${c} '${v}' is not a number of milliseconds >= 0`);
-    }
+    if (r.split_layer !== layers.get(split)) throw rowError(file, n, r, `split_layer '${r.split_layer}' is not split point ${split}'s (${layers.get(split)})`, flag);
+    checkRowNumbers(file, [r], flag);
     if (r.status !== 'ok') return;
     const key = `${split}/${Number(r.rep)}/${r.tensor_codec || 'raw'}`;
     const first = firstOk.get(key);
-    if (first !== undefined) throw rowError(file, n, r, `a second ok row of split ${split}, rep ${Number(r.rep)}${r.tensor_codec && r.tensor_codec !== 'raw' ? `, codec ${r.tensor_codec}` : ''} (row ${first} is the first)`);
-    firstOk.set(key, n);
+    if (first !== undefined) throw rowError(file, n, r, `a second ok row of split ${split}, rep ${Number(r.rep)}${r.tensor_codec && r.tensor_codec !== 'raw' ? `, codec ${r.tensor_codec}` : ''} (${first} is the first)`, flag);
+    firstOk.set(key, rowName(r, n));
   });
+}
+
+/** Columns a run_all results file needs to be read for its times (charts, a report, a recommendation, predict --measured). */
+export const RUN_ALL_NEEDED = COLUMNS.filter((c) => ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'cloud_ms', 'transfer_ms', 'total_ms', 'status', 'rep'].includes(c));
+
+/**
+ * Refuses the records of a run_all results file read for its numbers (`flag`: the option it came
+ * from) whose rows could not be a sweep's: a row of more or fewer fields than the header, a value
+ * checkRowNumbers refuses. One line naming the file, the row's line and the column.
+ */
+export function checkResultsRows(file: string, rows: readonly Record<string, string>[], flag: string, kind: 'run_all' | 'predict' = 'run_all'): void {
+  checkRowFields(file, rows, flag);
+  checkRowNumbers(file, rows, flag, kind);
+}
+
+/**
+ * The rows of a run_all results file read for its numbers (predict --measured): a missing file
+ * named as such, one without rows or without the columns it needs refused, and its rows checked
+ * (checkResultsRows).
+ */
+export async function readResultsRows(file: string, flag: string): Promise<Record<string, string>[]> {
+  const rows = csvRecords(file, await readUserFile(file), 'a run_all results CSV');
+  if (rows.length === 0) throw new FileError(`${file}: no rows (not a run_all results file?)`, { file });
+  const missing = RUN_ALL_NEEDED.filter((c) => !(c in rows[0]!));
+  if (missing.length) throw new FileError(`${file}: not a run_all results file (no column ${missing.join(', ')})`, { file });
+  checkResultsRows(file, rows, flag);
+  return rows;
 }
 
 type CsvRow = Readonly<Record<string, string | number | undefined>>;

@@ -29,12 +29,10 @@
  * give the same times from one profile, and the cloud's cycle_wait_ms stays what it was measured
  * against. A profile without them (or for another store) has its store measured again.
  */
-import { notCsvError } from '../content-kind.js';
-import { parse } from 'csv-parse/sync';
 import { readRegularFile } from '../files.js';
 import { FileError } from '../errors.js';
 import type { LinkShape } from '../storage/shaping-proxy.js';
-import { writeCsv } from './csv.js';
+import { checkRowFields, csvRecords, lineOf, writeCsv } from './csv.js';
 import type { CodecProfile, CodecSpeed, CodecWire } from './codec-profile.js';
 import type { StoreCosts } from '../predict/store-costs.js';
 
@@ -232,10 +230,8 @@ export async function writeProfile(file: string, p: LayerProfile): Promise<void>
 export async function readProfile(file: string): Promise<LayerProfile> {
   let records: Record<string, string>[];
   try {
-    const bytes = await readRegularFile(file);
-    const wrong = notCsvError(file, bytes, 'a profile CSV');
-    if (wrong) throw wrong;
-    records = parse(bytes.toString('utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+    // Written whole, so a last line without its newline is a row (an editor's), not a torn one.
+    records = csvRecords(file, await readRegularFile(file), 'a profile CSV', { lastLine: 'keep' });
   } catch (err) {
     if (err instanceof FileError) throw err;
     throw new FileError(`${file}: cannot read the profile (${(err as Error).message.split('\n')[0]})`, { cause: err, file });
@@ -251,11 +247,21 @@ export async function readProfile(file: string): Promise<LayerProfile> {
     throw new FileError(`${file}: not a profile: it is ${what}, with none of a profile's columns (${PROFILE_COLUMNS.slice(0, 4).join(', ')}, ...); make one with the profile operation`, { file });
   }
   if (missing.length) bad(`missing column(s) ${missing.join(', ')}`);
-  const num = (r: Record<string, string>, c: string, line: number): number => {
-    const v = Number(r[c]);
-    if (r[c] === '' || !Number.isFinite(v) || v < 0) bad(`line ${line}: ${c} '${r[c]}' is not a number >= 0`);
-    return v;
+  checkRowFields(file, records, '--profile');
+  // A value edited by hand or damaged: named by its line and column, as a results file's are.
+  const edited = (line: number, what: string): never => {
+    throw new FileError(`${file}: line ${line}: ${what}; the profile was edited or damaged: fix that value, or make the profile again with the profile operation`, { file });
   };
+  const isNumber = (v: string | undefined): boolean => v !== undefined && v.trim() !== '' && Number.isFinite(Number(v)) && Number(v) >= 0;
+  const num = (r: Record<string, string>, c: string, line: number): number => {
+    if (!isNumber(r[c])) edited(line, `${c} '${r[c] ?? ''}' is not a number >= 0`);
+    return Number(r[c]);
+  };
+  records.forEach((r, i) => {
+    const line = lineOf(r) ?? i + 2;
+    if (r.threads && !/^\d+$/.test(r.threads)) edited(line, `threads '${r.threads}' is not a number of threads`);
+    for (const c of CALIBRATION_COLUMNS) if (r[c] !== undefined && r[c] !== '' && !isNumber(r[c])) edited(line, `${c} '${r[c]}' is not a number >= 0`);
+  });
   const settings = {} as Record<Side, SideSettings>;
   const fixed = { edge: {}, cloud: {} } as LayerProfile['fixed'];
   const nodes: NodeProfile[] = [];
@@ -267,7 +273,7 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   let storeRequests = 0;
   const sha = records[0]!.model_sha256!;
   records.forEach((r, i) => {
-    const line = i + 2;
+    const line = lineOf(r) ?? i + 2;
     const side = r.side as Side;
     if (!SIDES.includes(side)) bad(`line ${line}: side '${r.side}'`);
     if (r.model_sha256 !== sha) bad(`line ${line}: another model_sha256`);
@@ -307,8 +313,8 @@ export async function readProfile(file: string): Promise<LayerProfile> {
   const first = records[0]!;
   const bw = first.calibration_bandwidth_mbit ?? '';
   const rtt = first.calibration_rtt_ms ?? '';
-  const number = (v: string, c: string) => (Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : bad(`line 2: ${c} '${v}' is not a number >= 0`));
-  const calibrationLink = rtt === '' && bw === '' ? undefined : { ...(bw !== '' ? { bandwidthMbit: number(bw, 'calibration_bandwidth_mbit') } : {}), rttMs: rtt === '' ? 0 : number(rtt, 'calibration_rtt_ms') };
+  // Numbers >= 0 on every row (checked above).
+  const calibrationLink = rtt === '' && bw === '' ? undefined : { ...(bw !== '' ? { bandwidthMbit: Number(bw) } : {}), rttMs: rtt === '' ? 0 : Number(rtt) };
   const p: LayerProfile = { modelSha256: sha, settings, nodes, fixed, ...(calibrationLink ? { calibrationLink } : {}) };
   if (profiled) {
     const missing = profiled.find((c) => !speed[c]);

@@ -6,8 +6,8 @@
  */
 import { open, readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { UsageError } from '../errors.js';
-import { makeFolders } from '../files.js';
+import { UsageError, WriteError } from '../errors.js';
+import { makeFolders, readFailure } from '../files.js';
 import { ownerGone, ownerOf, ownerText } from '../owner.js';
 
 export const lockPath = (file: string): string => `${file}.lock`;
@@ -15,7 +15,10 @@ export const lockPath = (file: string): string => `${file}.lock`;
 /** Takes the lock of `file` (refused, naming the holder, while another run holds it); resolves to its release. */
 export async function lockResults(file: string): Promise<() => Promise<void>> {
   const lock = lockPath(file);
-  await makeFolders(path.dirname(path.resolve(file)));
+  const cannot = (err: unknown): never => {
+    throw new WriteError(`${file}: cannot make its lock ${lock} (${readFailure(err)})`, { cause: err, file });
+  };
+  await makeFolders(path.dirname(path.resolve(file))).catch(cannot);
   for (let attempt = 0; ; attempt++) {
     try {
       const handle = await open(lock, 'wx');
@@ -25,7 +28,7 @@ export async function lockResults(file: string): Promise<() => Promise<void>> {
         await rm(lock, { force: true });
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') cannot(err);
     }
     const text = await readFile(lock, 'utf8').catch(() => '');
     // The holder is gone (killed): take it over, once. An empty lock is one being made.

@@ -6,8 +6,8 @@
  */
 import { FileError } from '../errors.js';
 import { readUserFile } from '../files.js';
-import { COLUMNS, CPU_COLUMNS, EDGE_ONLY_BACKEND } from '../profile/columns.js';
-import { csvRecords, perCodecRows, sentBytes } from '../profile/csv.js';
+import { CPU_COLUMNS, EDGE_ONLY_BACKEND } from '../profile/columns.js';
+import { checkResultsRows, csvRecords, perCodecRows, RUN_ALL_NEEDED, sentBytes } from '../profile/csv.js';
 import { median, percentile } from '../profile/stats.js';
 import { PREDICT_COLUMNS } from '../predict/predict.js';
 
@@ -71,8 +71,6 @@ export interface ResultsFile {
   groups: SettingGroup[];
 }
 
-const RUN_ALL_NEEDED = COLUMNS.filter((c) => ['split_index', 'split_layer', 'transfer_bytes', 'edge_ms', 'cloud_ms', 'transfer_ms', 'total_ms', 'status', 'rep'].includes(c));
-
 function kindOf(file: string, header: readonly string[]): ResultsKind {
   if (RUN_ALL_NEEDED.every((c) => header.includes(c))) return 'run_all';
   if (!header.includes('status') && PREDICT_COLUMNS.every((c) => header.includes(c))) return 'predict';
@@ -85,14 +83,15 @@ export async function readCsvRecords(file: string): Promise<Record<string, strin
   return csvRecords(file, await readUserFile(file), 'a CSV file');
 }
 
-export async function readResults(file: string): Promise<ResultsFile> {
+/**
+ * A run_all or predict results file, its rows grouped; a row whose numbers cannot be a
+ * measurement or a prediction is refused (checkResultsRows; `flag` names the option the file came from).
+ */
+export async function readResults(file: string, flag = '--results_file'): Promise<ResultsFile> {
   const rows = await readCsvRecords(file);
   if (rows.length === 0) throw new FileError(`${file}: no rows (not a run_all or predict results file?)`, { file });
   const kind = kindOf(file, Object.keys(rows[0]!));
-  for (const r of rows) {
-    const i = Number(r.split_index);
-    if (r.split_index === '' || !Number.isInteger(i) || i < 0) throw new FileError(`${file}: split_index '${r.split_index}' is not an index`, { file });
-  }
+  checkResultsRows(file, rows, flag, kind);
   const ok = kind === 'predict' ? rows : rows.filter((r) => r.status === 'ok');
   if (ok.length === 0) throw new FileError(`${file}: no row with status ok`, { file });
   return { file, kind, rows, groups: groupRows(rows, kind) };
@@ -276,7 +275,7 @@ export function modelMismatch(predicted: ResultsFile, measured: ResultsFile): st
 }
 
 export async function readPredicted(file: string, measured: ResultsFile): Promise<Predictions> {
-  const p = await readResults(file);
+  const p = await readResults(file, '--predicted');
   if (p.kind !== 'predict') throw new FileError(`${file}: not a predict results file (it is a ${p.kind} file; --predicted takes what \`onnx-manager predict\` writes)`, { file });
   const mismatch = modelMismatch(p, measured) ?? linkMismatch(p, measured);
   if (mismatch) throw new FileError(`${file}: ${mismatch}`, { file });

@@ -144,7 +144,15 @@ export function edgeNodeNames(index: GraphIndex, edgeNodes: readonly number[]): 
   return edgeNodes.map((n) => index.nodes[n]!.name || (index.nodes[n]!.output ?? []).find((o) => o) || `#${n}`);
 }
 
+/** How the split layer of a cut file's point begins: `cut:<file name>`. */
+const CUT_FILE_LAYER = 'cut:';
+
 /** The split point of a cut file: its edge node set, named `cut:<file name>` (or the split point it equals). */
 export async function cutFilePoint(a: ModelAnalysis, file: string): Promise<SplitPoint> {
-  return nodeCutPoint(a, await readCutFile(file, a.index, a.model.label), `cut:${path.basename(file)}`);
+  return nodeCutPoint(a, await readCutFile(file, a.index, a.model.label), `${CUT_FILE_LAYER}${path.basename(file)}`);
+}
+
+/** A split point or cut in words: `split 3 (relu_1_out)`, or `the cut of edge.json` for a cut file's that is no split point. */
+export function pointWords(p: SplitPoint): string {
+  return p.edgeNodes && p.splitLayer.startsWith(CUT_FILE_LAYER) ? `the cut of ${p.splitLayer.slice(CUT_FILE_LAYER.length)}` : `split ${p.index} (${p.splitLayer})`;
 }

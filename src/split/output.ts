@@ -9,6 +9,7 @@ import { open, rename, rm, rmdir } from 'node:fs/promises';
 import { makeFolders } from '../files.js';
 import * as path from 'node:path';
 import { WriteError } from '../errors.js';
+import { folderProblem, readFailure } from '../files.js';
 import type { AssembledPart } from './assemble.js';
 import { writeSegments } from './external-data.js';
 import { Chunks } from '../proto/writer.js';
@@ -54,7 +55,7 @@ export class OutputTransaction {
       if (first) this.createdDirs.push(first);
       this.knownDirs.add(dir);
     } catch (err) {
-      throw new WriteError(`${dir}: cannot create folder (${(err as Error).message})`, { cause: err, file: dir });
+      throw new WriteError(`${dir}: cannot create folder (${folderProblem(dir)?.what ?? readFailure(err)})`, { cause: err, file: dir });
     }
   }
 
@@ -66,12 +67,12 @@ export class OutputTransaction {
     this.pending.push({ tmp, final });
     const chunks = data instanceof Chunks ? data.parts : [typeof data === 'string' ? Buffer.from(data, 'utf8') : data];
     const handle = await open(tmp, 'w').catch((err) => {
-      throw new WriteError(`${final}: cannot write (${(err as Error).message})`, { cause: err, file: final });
+      throw new WriteError(`${final}: cannot write (${readFailure(err)})`, { cause: err, file: final });
     });
     try {
       await handle.writev(chunks);
     } catch (err) {
-      throw new WriteError(`${final}: write failed (${(err as Error).message})`, { cause: err, file: final });
+      throw new WriteError(`${final}: write failed (${readFailure(err)})`, { cause: err, file: final });
     } finally {
       await handle.close();
     }
@@ -118,7 +119,7 @@ export class OutputTransaction {
       try {
         await rename(p.tmp, p.final);
       } catch (err) {
-        throw new WriteError(`${p.final}: cannot move into place (${(err as Error).message})`, { cause: err, file: p.final });
+        throw new WriteError(`${p.final}: cannot move into place (${readFailure(err)})`, { cause: err, file: p.final });
       }
       this.moved.push(p.final);
     }

@@ -187,6 +187,28 @@ export function positionOfSplit(points: readonly SplitPoint[], index: GraphIndex
 }
 
 /**
+ * The layer a --split_layer value names, as list_layers names it: a split point's index is named
+ * by its split layer, a layer name stays as given.
+ */
+export function splitLayerNamed(points: readonly SplitPoint[], layer: string): string {
+  return /^\d+$/.test(layer) ? (points[Number(layer)]?.splitLayer ?? layer) : layer;
+}
+
+/**
+ * The cut positions of several --split_layers values (indexes or layer names, as positionOfSplit
+ * takes them), refused unless they are distinct and in execution order; each named in the error by
+ * its layer and split point, however it was given.
+ */
+export function orderedSplitPositions(points: readonly SplitPoint[], index: GraphIndex, layers: readonly string[], label: string): number[] {
+  const positions = layers.map((l) => positionOfSplit(points, index, l, label));
+  const named = (i: number) => `'${splitLayerNamed(points, layers[i]!)}' (split ${pointAtPosition(points, index, positions[i]!).index})`;
+  for (let i = 1; i < positions.length; i++) {
+    if (positions[i]! <= positions[i - 1]!) throw new SplitError(`${label}: split layers must be distinct and in execution order: ${named(i)} does not come after ${named(i - 1)}`);
+  }
+  return positions;
+}
+
+/**
  * The split point a --split_layer or --splits value names (a list_layers index or a layer name, as
  * positionOfSplit takes it), with the cut position of that layer.
  */

@@ -9,7 +9,7 @@ import { manifestHeader, manifestText, partsOfEarlierManifest, type Manifest, ty
 import { OutputTransaction } from './output.js';
 import { checkClosed, edgeNodeNames } from './node-cut.js';
 import { planParts, planSegments, type PlannedPart } from './plan.js';
-import { pointAtPosition, positionOfSplit, type SplitPoint } from './points.js';
+import { orderedSplitPositions, pointAtPosition, splitLayerNamed, type SplitPoint } from './points.js';
 
 export interface BuiltPart {
   plan: PlannedPart;
@@ -105,16 +105,8 @@ export async function writeAllSplits(
  */
 export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], outDir: string, opts: SplitOptions = {}): Promise<Manifest> {
   if (layers.length === 0) throw new SplitError(`${a.model.label}: no split layer given`, { file: a.model.file });
-  const positions = layers.map((l) => positionOfSplit(a.splitPoints, a.index, l, a.model.label));
+  const positions = orderedSplitPositions(a.splitPoints, a.index, layers, a.model.label);
   const order = positions.map((p, i) => ({ p, l: layers[i]! }));
-  for (let i = 1; i < order.length; i++) {
-    if (order[i]!.p <= order[i - 1]!.p) {
-      throw new SplitError(
-        `${a.model.label}: split layers must be distinct and in execution order: '${order[i]!.l}' does not come after '${order[i - 1]!.l}'`,
-        { file: a.model.file },
-      );
-    }
-  }
   const parts = buildParts(a, positions, opts);
   return OutputTransaction.run(outDir, async (tx) => {
     for (const f of partsOfEarlierManifest(outDir)) tx.removeOnCommit(f);
@@ -125,7 +117,7 @@ export async function writeSplitAt(a: ModelAnalysis, layers: readonly string[], 
       return {
         index: known.index,
         // A split given by its index is named by its layer, as list_layers names it.
-        split_layer: /^\d+$/.test(l) ? a.splitPoints[Number(l)]!.splitLayer : l,
+        split_layer: splitLayerNamed(a.splitPoints, l),
         cut_tensors: known.cutTensors,
         transfer_bytes: known.transferBytes,
         parts: parts.map((x) => x.file),

@@ -110,6 +110,33 @@ describe('onnx-manager CLI', () => {
     assert.match(out.err.trim(), new RegExp(`^onnx-manager: .*split point ${points.length} is out of range; .* has split points 0\\.\\.${points.length - 1} \\(see list_layers\\)$`));
   });
 
+  it('multi_split_model and deploy name split points given by their list_layers index by their layers, in their errors too', async () => {
+    const dir = tempDir();
+    const file = writeZooModel('lenet5', dir);
+    const multi = await cli(['multi_split_model', '--onnx_file', file, '--split_layers', '3', '7', '--onnx_path', join(dir, 'multi')]);
+    assert.equal(multi.code, 0, multi.err);
+    // As split_model says it of one cut.
+    assert.deepEqual(multi.out.split('\n').slice(0, 2).map((l) => l.replace(/: .*/, '')), ["split 3 after 'maxpool_0_out'", "split 7 after 'reshape_0_out'"]);
+    const one = await cli(['split_model', '--onnx_file', file, '--split_layer', '3', '--onnx_path', join(dir, 'one')]);
+    assert.equal(one.out.split('\n')[0], multi.out.split('\n')[0]);
+    const orders: [string[], string][] = [
+      [['7', '3'], "'maxpool_0_out' (split 3) does not come after 'reshape_0_out' (split 7)"],
+      [['3', 'maxpool_0_out'], "'maxpool_0_out' (split 3) does not come after 'maxpool_0_out' (split 3)"],
+      [['relu_1_out', '2'], "'relu_0_out' (split 2) does not come after 'relu_1_out' (split 5)"],
+    ];
+    for (const [layers, words] of orders) {
+      for (const op of [['multi_split_model', '--onnx_path', join(dir, 'bad')], ['deploy', '--onnx_path', join(dir, 'fdl')]]) {
+        const r = await cli([op[0]!, '--onnx_file', file, '--split_layers', ...layers, ...op.slice(1)]);
+        assert.equal(r.code, 2, r.err);
+        assert.equal(r.errLines.length, 1, r.err);
+        assert.ok(r.errLines[0]!.endsWith(`split layers must be distinct and in execution order: ${words}`), `${op[0]} ${layers.join(' ')}: ${r.errLines[0]}`);
+      }
+    }
+    const edgeOnly = await cli(['deploy', '--onnx_file', file, '--split_layer', '12', '--onnx_path', join(dir, 'fdl')]);
+    assert.equal(edgeOnly.code, 2, edgeOnly.err);
+    assert.deepEqual(edgeOnly.errLines, ["onnx-manager: a cut after 'logits' (split 12) leaves nothing to run in the cloud"]);
+  });
+
   it('run --verify with a lossy codec compares with the parts chained here through the same codec, and passes', async () => {
     const dir = tempDir();
     const file = writeZooModel('lenet5', dir);

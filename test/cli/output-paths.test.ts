@@ -1,10 +1,11 @@
 /**
- * A results file that cannot be written (a directory, or under a file) is refused in one line
- * naming the path, before anything is measured; nothing is written.
+ * A results file that cannot be written (a directory, under a file, under /proc or /sys, in a
+ * read-only folder) is refused in one line naming the path and why, before anything is measured;
+ * nothing is written. So is an output folder (--onnx_path) or --output_file there.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { cli } from '../cli-helper.js';
@@ -46,6 +47,65 @@ describe('results files that cannot be written', () => {
   }
 });
 
+describe('outputs under the kernel\'s filesystems, or in a folder that cannot be written', () => {
+  // /proc and /sys hold no files of a user's: a file or folder cannot be made there, whatever the permissions say.
+  const kernel: [string, string][] = [
+    ['/proc/nonexistent/r.csv', "/proc is in the kernel's proc filesystem, where no file can be made"],
+    ['/proc/self/r.csv', "/proc/self is in the kernel's proc filesystem, where no file can be made"],
+    ['/proc/self/status', "/proc/self is in the kernel's proc filesystem, where no file can be made"],
+    ['/sys/r.csv', "/sys is in the kernel's sysfs filesystem, where no file can be made"],
+  ];
+  for (const [op, extra] of cases) {
+    it(`${op}: a --results_file under /proc or /sys is refused naming it and why`, async () => {
+      for (const [file, why] of kernel) {
+        const r = await cli(['--operation', op, '--onnx_file', model, ...extra, '--results_file', file]);
+        assert.equal(r.code, 2, r.err);
+        assert.deepEqual(r.errLines, [`onnx-manager: --results_file ${file}: ${why}; name a file elsewhere`]);
+      }
+    });
+  }
+
+  it('--onnx_path (split_model, early_exit_split_model, show_graph), --output_file (report, quant_model) and --cut_out under /proc are refused naming them and why', async () => {
+    const csv = join(dir, 'for-report.csv');
+    const sweep = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--splits', '1', '--results_file', csv]);
+    assert.equal(sweep.code, 0, sweep.err);
+    const runs: [string[], string][] = [
+      [['--operation', 'split_model', '--onnx_file', model, '--split_layer', '3', '--onnx_path', '/proc/self/parts'], "--onnx_path /proc/self/parts: /proc/self is in the kernel's proc filesystem, where no file can be made; name a folder elsewhere"],
+      [['--operation', 'split_model_all', '--onnx_file', model, '--onnx_path', '/proc/nonexistent/parts'], "--onnx_path /proc/nonexistent/parts: /proc is in the kernel's proc filesystem, where no file can be made; name a folder elsewhere"],
+      [['--operation', 'multi_split_model', '--onnx_file', model, '--split_layers', '3', '7', '--onnx_path', join(dir, 'plain', 'parts')], `--onnx_path ${join(dir, 'plain', 'parts')}: ${join(dir, 'plain')} is a file, not a folder`],
+      [['--operation', 'show_graph', '--onnx_file', model, '--onnx_path', '/proc/self/graph'], "--onnx_path /proc/self/graph: /proc/self is in the kernel's proc filesystem, where no file can be made; name a folder elsewhere"],
+      [['--operation', 'report', '--results_file', csv, '--output_file', '/proc/self/report.html'], "--output_file /proc/self/report.html: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
+      [['--operation', 'report', '--results_file', csv, '--output_file', join(dir, 'folder')], `--output_file ${join(dir, 'folder')} is a directory; name a file`],
+      [['--operation', 'list_layers', '--onnx_file', model, '--optimal', '--cut_out', '/proc/self/cut.json'], "--cut_out /proc/self/cut.json: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
+      [['--operation', 'recommend', '--onnx_file', model, '--profile', join(dir, 'm.profile.csv'), '--cut_out', '/proc/self/cut.json'], "--cut_out /proc/self/cut.json: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
+      [['--operation', 'quant_model', '--onnx_file', model, '--quant_type', 'QInt8', '--output_file', '/proc/self/q.onnx'], "--output_file /proc/self/q.onnx: /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere"],
+      [['--operation', 'early_exit_split_model', '--onnx_file', model, '--outputs', 'relu_2_out', '--onnx_path', '/proc/self/e'], "--onnx_path /proc/self/e: /proc/self is in the kernel's proc filesystem, where no file can be made; name a folder elsewhere"],
+    ];
+    for (const [args, line] of runs) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, r.err);
+      assert.deepEqual(r.errLines, [`onnx-manager: ${line}`]);
+    }
+  });
+
+  it('a folder that cannot be written is refused before anything is measured', { skip: process.getuid?.() === 0 ? 'root writes in any folder' : false }, async () => {
+    const locked = join(dir, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    try {
+      for (const [op, extra] of cases) {
+        const file = join(locked, 'r.csv');
+        const r = await cli(['--operation', op, '--onnx_file', model, ...extra, '--results_file', file]);
+        assert.equal(r.code, 2, r.err);
+        assert.deepEqual(r.errLines, [`onnx-manager: --results_file ${file}: cannot write in ${locked} (permission denied); name a file elsewhere`]);
+      }
+      assert.deepEqual(readdirSync(locked), []);
+    } finally {
+      chmodSync(locked, 0o755);
+    }
+  });
+});
+
 describe('results files that are not files of results', () => {
   it('a FIFO (or a device) is refused before it is read: reading one never ends', { timeout: 60_000 }, async () => {
     const fifo = join(dir, 'pipe.csv');
@@ -58,6 +118,14 @@ describe('results files that are not files of results', () => {
     const dev = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--results_file', '/dev/zero']);
     assert.equal(dev.code, 2, dev.err);
     assert.deepEqual(dev.errLines, ['onnx-manager: --results_file /dev/zero is not a regular file (a device, FIFO or socket); name a file']);
+  });
+
+  it('a symbolic link to a path under /proc is refused naming both', async () => {
+    const link = join(dir, 'into-proc.csv');
+    symlinkSync('/proc/self/r.csv', link);
+    const d = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--splits', '1', '--results_file', link]);
+    assert.equal(d.code, 2, d.err);
+    assert.deepEqual(d.errLines, [`onnx-manager: --results_file ${link} (a symbolic link to /proc/self/r.csv): /proc/self is in the kernel's proc filesystem, where no file can be made; name a file elsewhere`]);
   });
 
   it('a symbolic link to a path whose folder is missing is refused naming both', async () => {

@@ -1,7 +1,7 @@
 /**
  * --resume of a results file edited by hand: rows removed or reordered are run again or kept;
  * a row whose numbers, split point or fields cannot be right, or an ok row given twice, is
- * refused naming the row, and the file is left as it was (they were believed: a total_ms of
+ * refused naming the row by its line, and the file is left as it was (they were believed: a total_ms of
  * 'abc' and -5 made split 1 the fastest with a median of 0.00 ms, and split 99 of a model of 13
  * went into the summary).
  */
@@ -50,14 +50,14 @@ describe('--resume of a results file edited by hand', () => {
   });
 
   const refused: [string, () => string[][], RegExp][] = [
-    ['a time that is no number', () => withCell(1, 'total_ms', 'abc'), /row 2 \(split 1, rep 1\): total_ms 'abc' is not a number of milliseconds >= 0/],
-    ['a negative time', () => withCell(0, 'edge_ms', '-5'), /row 1 \(split 1, rep 0\): edge_ms '-5' is not a number of milliseconds >= 0/],
-    ['a split point the model does not have', () => withCell(2, 'split_index', '99'), /row 3: split_index '99' is not a split point of the model \(0 to 12\)/],
-    ['a split layer that is not its split point', () => withCell(2, 'split_layer', 'nonsense'), /row 3 \(split 2, rep 0\): split_layer 'nonsense' is not split point 2's \(relu_0_out\)/],
-    ['a repetition that is no count', () => withCell(1, 'rep', 'x'), /row 2 \(split 1, rep x\): rep 'x' is not a repetition number/],
-    ['a status of its own', () => withCell(1, 'status', 'fine'), /row 2 \(split 1, rep 1\): status 'fine' is not ok, error or timeout/],
-    ['a row cut short', () => rows.map((r, i) => (i === 1 ? values(r).slice(0, 5) : values(r))), /row 2: 5 fields, the header has \d+/],
-    ['an ok row twice', () => [...rows.map(values), values(rows[1]!)], /row 5 \(split 1, rep 1\): a second ok row of split 1, rep 1 \(row 2 is the first\)/],
+    ['a time that is no number', () => withCell(1, 'total_ms', 'abc'), /line 3 \(split 1, rep 1\): total_ms 'abc' is not a number of milliseconds >= 0/],
+    ['a negative time', () => withCell(0, 'edge_ms', '-5'), /line 2 \(split 1, rep 0\): edge_ms '-5' is not a number of milliseconds >= 0/],
+    ['a split point the model does not have', () => withCell(2, 'split_index', '99'), /line 4: split_index '99' is not a split point of the model \(0 to 12\)/],
+    ['a split layer that is not its split point', () => withCell(2, 'split_layer', 'nonsense'), /line 4 \(split 2, rep 0\): split_layer 'nonsense' is not split point 2's \(relu_0_out\)/],
+    ['a repetition that is no count', () => withCell(1, 'rep', 'x'), /line 3 \(split 1, rep x\): rep 'x' is not a repetition number/],
+    ['a status of its own', () => withCell(1, 'status', 'fine'), /line 3 \(split 1, rep 1\): status 'fine' is not ok, error or timeout/],
+    ['a row cut short', () => rows.map((r, i) => (i === 1 ? values(r).slice(0, 5) : values(r))), /line 3: 5 fields, the header has \d+/],
+    ['an ok row twice', () => [...rows.map(values), values(rows[1]!)], /line 6 \(split 1, rep 1\): a second ok row of split 1, rep 1 \(line 3 is the first\)/],
   ];
   for (const [what, lines, message] of refused) {
     it(`${what} is refused naming the row; the file is left as it was`, async () => {

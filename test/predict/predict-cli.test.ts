@@ -281,7 +281,7 @@ describe('predict and recommend', () => {
     const cases: [string[], RegExp][] = [
       [['predict', '--onnx_file', other, '--profile', profile], /is a profile of another model \(model_sha256/],
       [['predict', '--onnx_file', file, '--profile', measured], /not a profile: it is a run_all results file, with none of a profile's columns/],
-      [['predict', '--onnx_file', file, '--profile', broken], /broken\.profile\.csv: not a profile of this version \(line \d+: median_ms 'fast' is not a number >= 0\)/],
+      [['predict', '--onnx_file', file, '--profile', broken], /broken\.profile\.csv: line \d+: median_ms 'fast' is not a number >= 0; the profile was edited or damaged/],
       [['predict', '--onnx_file', file, '--profile', profile, '--bandwidth', '0'], /--bandwidth must be a positive number, got 0/],
       [['predict', '--onnx_file', file, '--profile', profile, '--rtt', '-5'], /--rtt must be a number of milliseconds >= 0, got -5/],
       [['predict', '--onnx_file', file, '--profile', profile, '--measured', stray], /split 1 is 'elsewhere', which is not split 1 of .*results of another model/],

@@ -110,7 +110,7 @@ describe('profile files', () => {
     const cases: [string, RegExp][] = [
       ['split_index,total_ms\n1,2\n', /not a profile: it is a results file, with none of a profile's columns \(side, kind, node, op_type, \.\.\.\)/],
       ['side,kind,node,median_ms\nedge,node,conv_0,1\n', /not a profile of this version \(missing column\(s\) op_type, p95_ms/],
-      [text.replace('edge,node,conv_0,Conv,1.25', 'edge,node,conv_0,Conv,-1'), /line 2: median_ms '-1'/],
+      [text.replace('edge,node,conv_0,Conv,1.25', 'edge,node,conv_0,Conv,-1'), /: line 2: median_ms '-1' is not a number >= 0/],
       [text.replace(/^edge,fixed,run_call.*\n/m, ''), /no edge run_call row/],
       [text.replace('cloud,node,conv_0', 'moon,node,conv_0'), /side 'moon'/],
       ['', /no rows/],
@@ -120,5 +120,45 @@ describe('profile files', () => {
       await writeFile(f, body);
       await assert.rejects(readProfile(f), (e: Error) => pattern.test(e.message) && e.message.startsWith(f));
     }
+  });
+
+  it('refuse a profile edited by hand whose numbers cannot be measurements, naming the file, the line and the column', async () => {
+    const dir = await tempDir('profile-edited');
+    const good = join(dir, 'good.csv');
+    await writeProfile(good, sample());
+    const text = await readFile(good, 'utf8');
+    const lines = text.split('\n');
+    const cell = (line: number, column: string, value: string): string => {
+      const header = lines[0]!.split(',');
+      const fields = lines[line - 1]!.split(',');
+      fields[header.indexOf(column)] = value;
+      return lines.map((l, i) => (i === line - 1 ? fields.join(',') : l)).join('\n');
+    };
+    const cases: [string, RegExp][] = [
+      [cell(2, 'median_ms', 'abc'), /: line 2: median_ms 'abc' is not a number >= 0/],
+      [cell(3, 'p95_ms', '-5'), /: line 3: p95_ms '-5' is not a number >= 0/],
+      [cell(2, 'median_ms', 'NaN'), /: line 2: median_ms 'NaN' is not a number >= 0/],
+      [cell(2, 'median_ms', ''), /: line 2: median_ms '' is not a number >= 0/],
+      [cell(2, 'median_ms', ' '), /: line 2: median_ms ' ' is not a number >= 0/],
+      [cell(2, 'threads', 'abc'), /: line 2: threads 'abc' is not a number of threads/],
+      [cell(3, 'calibration_rtt_ms', 'abc'), /: line 3: calibration_rtt_ms 'abc' is not a number >= 0/],
+      [lines.map((l, i) => (i === 2 ? l.split(',').slice(0, 5).join(',') : l)).join('\n'), /: line 3: 5 fields, the header has \d+/],
+      [[lines[0]!.replace(',p95_ms', ''), ...lines.slice(1)].join('\n'), /missing column\(s\) p95_ms/],
+      [[lines[0]!.replace(',wire_bytes', ''), ...lines.slice(1)].join('\n'), /: line 2: \d+ fields, the header has \d+/],
+    ];
+    for (const [body, pattern] of cases) {
+      const f = join(dir, 'edited.csv');
+      await writeFile(f, body);
+      await assert.rejects(readProfile(f), (e: Error) => {
+        assert.ok(e.message.startsWith(f), e.message);
+        assert.match(e.message, pattern);
+        assert.doesNotMatch(e.message, /\n/);
+        return true;
+      });
+    }
+    // A profile saved without its last newline (an editor's) keeps its last row.
+    const unended = join(dir, 'unended.csv');
+    await writeFile(unended, text.trimEnd());
+    assert.deepEqual(await readProfile(unended), sample());
   });
 });

@@ -117,18 +117,18 @@ test('split point markers are list_layers\' split points with their bytes', asyn
   }
 });
 
-/** The data nodes of each part split_model writes, by name. */
-async function partNodeNames(file: string, layer: string, dir: string): Promise<{ edge: Set<string>; cloud: Set<string> }> {
-  const r = await cli(['--operation', 'split_model', '--onnx_file', file, '--split_layer', layer, '--onnx_path', dir]);
+/** The data nodes of each part split_model writes, by name, and the tensors that cross (`cut`: --split_layer L or --cut_file F). */
+async function partNodeNames(file: string, layer: string, dir: string, cut = ['--split_layer', layer]): Promise<{ edge: Set<string>; cloud: Set<string>; cutTensors: Set<string> }> {
+  const r = await cli(['--operation', 'split_model', '--onnx_file', file, ...cut, '--onnx_path', dir]);
   assert.equal(r.code, 0, r.err);
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { splits: { parts: string[] }[] };
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { splits: { parts: string[]; cut_tensors: { name: string }[] }[] };
   const [p1, p2] = manifest.splits[0]!.parts;
   const names = async (part: string) => {
     const g = (await loadModel(join(dir, part))).proto.graph!;
     const index = indexGraph(g);
     return new Set(index.dataNodes.map((n) => g.node![n]!.name!));
   };
-  return { edge: await names(p1!), cloud: await names(p2!) };
+  return { edge: await names(p1!), cloud: await names(p2!), cutTensors: new Set(manifest.splits[0]!.cut_tensors.map((t) => t.name)) };
 }
 
 test('--split_layer colours exactly the edge part\'s nodes edge and the rest cloud, and draws the cut tensors red', async () => {
@@ -152,6 +152,63 @@ test('--split_layer colours exactly the edge part\'s nodes edge and the rest clo
       assert.deepEqual(cut, new Set(point.cut_tensors.map((t) => t.name)), `${name} at ${how}`);
     }
   }
+});
+
+test('--cut_file colours the cut file\'s edge nodes edge and the rest cloud, and draws the tensors that cross red, as split_model --cut_file cuts', async () => {
+  const dir = await temp('graph-cut-file');
+  const file = writeZooModel('inception_like', dir);
+  const g = (await loadModel(file)).proto.graph!;
+  const index = indexGraph(g);
+  // One branch of the first Concat on the edge, with all it reads: a cut that is no split point.
+  const concat = index.dataNodes.find((n) => g.node![n]!.opType === 'Concat')!;
+  const edge = new Set<number>();
+  const visit = (n: number) => {
+    if (edge.has(n) || !index.dataNodes.includes(n)) return;
+    edge.add(n);
+    for (const t of g.node![n]!.input!) if (index.producer.has(t)) visit(index.producer.get(t)!);
+  };
+  visit(index.producer.get(g.node![concat]!.input![1]!)!);
+  const cutFile = join(dir, 'edge.json');
+  await writeFile(cutFile, JSON.stringify({ edge_nodes: [...edge].map((n) => g.node![n]!.name!) }));
+  const parts = await partNodeNames(file, '', join(dir, 'parts'), ['--cut_file', cutFile]);
+  const { svg, html, run } = await showGraph(file, '--cut_file', cutFile);
+  assert.match(run.out, new RegExp(`, coloured for the cut of ${cutFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(${edge.size} edge nodes, ${parts.cutTensors.size} cut tensors?\\)$`));
+  const boxes = [...groups(svg, 'node').values()].map(([a]) => a!).filter((a) => a.class === 'node op');
+  const side = (s: string) => new Set(boxes.filter((a) => a['data-side'] === s).map((a) => unescape(a['data-name']!)));
+  assert.deepEqual(side('edge'), parts.edge);
+  assert.deepEqual(side('cloud'), parts.cloud);
+  assert.ok(parts.edge.size > 0 && parts.cloud.size > 0);
+  const cut = new Set([...groups(svg, 'edge').values()].map(([a]) => a!).filter((a) => a.class === 'edge cut').map((a) => unescape(a['data-tensor']!)));
+  assert.deepEqual(cut, parts.cutTensors);
+  // The legend and the page's key name the cut file, not a split point it is not.
+  assert.match(svg, /coloured for the cut of edge\.json: edge blue, cloud yellow/);
+  assert.match(html, /cut of edge\.json:/);
+  assert.doesNotMatch(svg, /coloured for split \d+ \(cut:/);
+  // A cut file that equals a split point is drawn as that split point.
+  const prefix = join(dir, 'prefix.json');
+  await writeFile(prefix, JSON.stringify({ edge_nodes: [g.node![index.dataNodes[0]!]!.name!] }));
+  const asPoint = await showGraph(file, '--cut_file', prefix);
+  assert.match(asPoint.run.out, /, coloured for split 1 \(/);
+});
+
+test('--cut_file is refused in one line when it cannot be read or is no cut, and with --split_layer or --netron', async () => {
+  const dir = await temp('graph-cut-file-bad');
+  const file = writeZooModel('lenet5', dir);
+  const notClosed = join(dir, 'open.json');
+  await writeFile(notClosed, JSON.stringify({ edge_nodes: ['relu_0'] }));
+  const cases: [string[], RegExp][] = [
+    [['--cut_file', join(dir, 'missing.json')], /cut file .*missing\.json: cannot read it \(no such file\)/],
+    [['--cut_file', notClosed], /not closed under predecessors/],
+    [['--cut_file', notClosed, '--split_layer', '3'], /cut_file|split_layer/],
+    [['--cut_file', notClosed, '--netron'], /netron/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli(['--operation', 'show_graph', '--onnx_file', file, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.errLines.length, 1, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, message);
+  }
+  assert.ok(!existsSync(join(dir, 'lenet5.graph.svg')));
 });
 
 test('--onnx_path puts the files in that folder; vit_b_16 draws every attention block', async () => {

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { OutputTransaction } from '../../src/split/output.js';
 import { cli } from '../cli-helper.js';
 import { tempDirs, writeZooModel } from '../helpers.js';
 import { projectRoot } from '../models/zoo.js';
@@ -80,7 +81,15 @@ describe('splitting into a folder with an earlier split', () => {
     const bin = join(projectRoot(), 'dist', 'src', 'cli', 'bin.js');
     const r = spawnSync(process.execPath, [bin, 'split_model', '--onnx_file', join(projectRoot(), 'models', 'lenet5.onnx'), '--split_layer', '3', '--onnx_path', '/proc/onnx-manager-nope/parts'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.signal, null, 'it ended by itself');
-    assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /^onnx-manager: \/proc\/onnx-manager-nope\/parts: cannot create folder \(.*\)\n$/);
+    // Refused before any part is made: no file can be made under /proc.
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, "onnx-manager: --onnx_path /proc/onnx-manager-nope/parts: /proc is in the kernel's proc filesystem, where no file can be made; name a folder elsewhere\n");
+  });
+
+  it('the output transaction under /proc fails at once in one line too (a library caller, no flag checked)', { skip: process.platform !== 'linux' }, async () => {
+    await assert.rejects(
+      OutputTransaction.run('/proc/onnx-manager-nope/parts', (tx) => tx.write('x.txt', 'x')),
+      (e: Error) => e.message === "/proc/onnx-manager-nope/parts: cannot create folder (/proc is in the kernel's proc filesystem, where no file can be made)",
+    );
   });
 });

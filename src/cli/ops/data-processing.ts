@@ -3,6 +3,7 @@
  * normalised as the model wants it.
  */
 import { UsageError } from '../../errors.js';
+import { checkOutputFile } from '../../files.js';
 import { indexGraph } from '../../onnx/graph.js';
 import { loadModel } from '../../onnx/model.js';
 import { OutputTransaction } from '../../split/output.js';
@@ -15,6 +16,7 @@ import * as path from 'node:path';
 export async function dataProcessing(args: InputArgs & { onnx_file?: string; output_file?: string }, out: (s: string) => void): Promise<void> {
   if (!args.onnx_file) throw new UsageError('data_processing needs --onnx_file (the model whose input layout to produce)');
   if (!args.image_file && !args.image_batch) throw new UsageError('data_processing needs --image_file or --image_batch');
+  if (args.output_file) checkOutputFile(args.output_file, 'output_file');
   const model = await loadModel(args.onnx_file);
   indexGraph(model.proto.graph!, model.label);
   // The payload is for run and run_all, which take exactly a fixed batch's count of pictures.

@@ -17,9 +17,10 @@ import { clientFromArgs, clusterStore, parseStoragePath, STAGE_PARTS_VARIABLE } 
 import type { OscarService } from '../../backends/oscar-client.js';
 import type { OscarArgs } from '../../backends/oscar-options.js';
 import { UsageError } from '../../errors.js';
+import { checkOutputFolder } from '../../files.js';
 import { partHash } from '../../onnx/part-hash.js';
 import { STAGE_FORWARD_VARIABLE } from '../../runner/cloud.js';
-import { positionOfSplit } from '../../split/points.js';
+import { orderedSplitPositions, pointAtPosition, splitLayerNamed } from '../../split/points.js';
 import { OutputTransaction } from '../../split/output.js';
 import { buildParts } from '../../split/split.js';
 import { openMinioStore } from '../../storage/minio-store.js';
@@ -171,12 +172,12 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
   if (layers.length) {
     if (!args.onnx_file) throw new UsageError('--split_layer(s) need --onnx_file');
     const a = await analyzeFromArgs(args);
-    const positions = layers.map((l) => positionOfSplit(a.splitPoints, a.index, l, a.model.label));
-    for (let i = 1; i < positions.length; i++) {
-      if (positions[i]! <= positions[i - 1]!) throw new UsageError(`split layers must be distinct and in execution order: '${layers[i]}' does not come after '${layers[i - 1]}'`);
-    }
+    const positions = orderedSplitPositions(a.splitPoints, a.index, layers, a.model.label);
     const cloud = buildParts(a, positions).filter((p) => p.plan.number !== 1);
-    if (cloud.length === 0) throw new UsageError(`a cut after '${layers.at(-1)}' leaves nothing to run in the cloud`);
+    if (cloud.length === 0) {
+      const last = pointAtPosition(a.splitPoints, a.index, positions.at(-1)!);
+      throw new UsageError(`a cut after '${splitLayerNamed(a.splitPoints, layers.at(-1)!)}' (split ${last.index}) leaves nothing to run in the cloud`);
+    }
     const external = cloud.find((p) => p.part.external);
     if (external) throw new UsageError(`${external.file} keeps its weights in an external data file, which cannot be sent to OSCAR yet`);
     stages = cloud.map((p) => {
@@ -218,6 +219,7 @@ export async function deploy(args: DeployArgs, io: { out: (s: string) => void })
   };
   const doc = fdlDocument(cluster, base, services);
   // Default: cloud/oscar/ under the current folder (in this repository, beside script.sh).
+  if (args.onnx_path) checkOutputFolder(args.onnx_path, 'onnx_path');
   const dir = path.resolve(args.onnx_path ?? path.join('cloud', 'oscar'));
   const fdlFile = path.join(dir, 'fdl.yaml');
   const script = await readFile(SCRIPT_FILE, 'utf8');

@@ -3,6 +3,7 @@
  */
 import * as path from 'node:path';
 import { UsageError } from '../../errors.js';
+import { checkOutputFolder } from '../../files.js';
 import { writeEarlyExits } from '../../split/early-exit-parts.js';
 import { counted, humanBytes, table } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
@@ -15,6 +16,7 @@ export interface EarlyExitArgs extends ModelArgs {
 export async function earlyExitSplitModel(args: EarlyExitArgs, out: (s: string) => void): Promise<void> {
   const exits = args.outputs ?? [];
   if (exits.length === 0) throw new UsageError('early_exit_split_model needs --outputs O1 O2 ... (the exit tensors, the shallowest first)');
+  if (args.onnx_path) checkOutputFolder(args.onnx_path, 'onnx_path');
   const a = await analyzeFromArgs(args);
   const dir = args.onnx_path ?? path.join('splits', path.basename(args.onnx_file ?? 'model', '.onnx'));
   const m = await writeEarlyExits(a, exits, dir);

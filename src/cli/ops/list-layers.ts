@@ -4,7 +4,9 @@
  * the input payload a run sends over the wire at that split (envelope included, the cut tensors
  * raw, as run and run_all send them to the local worker or the embedded store by default).
  */
-import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { checkOutputFile } from '../../files.js';
+import { OutputTransaction } from '../../split/output.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { DEFAULT_MACS_LINK, macsCutCosts, type MacsLink } from '../../split/macs-costs.js';
 import { wireBytes } from '../../predict/payload-size.js';
@@ -66,6 +68,7 @@ async function optimalReport(a: ModelAnalysis, args: ListLayersArgs): Promise<{ 
     bandwidthMbit: args.bandwidth ?? DEFAULT_MACS_LINK.bandwidthMbit,
     rttMs: args.rtt ?? DEFAULT_MACS_LINK.rttMs,
   };
+  if (args.cut_out) checkOutputFile(args.cut_out, 'cut_out');
   const r = optimalCut(a, macsCutCosts(a, link));
   const edgeNodes = edgeNodeNames(a.index, r.best.edgeNodes);
   const bytes = r.best.cutTensors.reduce((s, t) => s + a.shapes.get(t)!.bytes, 0);
@@ -78,7 +81,8 @@ async function optimalReport(a: ModelAnalysis, args: ListLayersArgs): Promise<{ 
       (r.isSplitPoint ? 'the optimum is a split point' : `the optimum saves ${f(r.savedMs)} ms (${((100 * r.savedMs) / split.cost.totalMs).toFixed(1)}%)`),
   ];
   if (args.cut_out) {
-    await writeFile(args.cut_out, `${JSON.stringify({ edge_nodes: edgeNodes }, null, 2)}\n`);
+    const cutFile = path.resolve(args.cut_out);
+    await OutputTransaction.run(path.dirname(cutFile), (tx) => tx.write(path.basename(cutFile), `${JSON.stringify({ edge_nodes: edgeNodes }, null, 2)}\n`));
     lines.push(`wrote the optimal cut to ${args.cut_out} (split_model or run --cut_file ${args.cut_out})`);
   }
   const json = {

@@ -110,8 +110,8 @@ export function linkOf(args: { bandwidth?: number; rtt?: number }, measured?: re
 }
 
 /** Measured splits joined to the model's split points; refuses results of another model. */
-export async function measuredFor(file: string, a: ModelAnalysis): Promise<MeasuredSplit[]> {
-  return checkMeasured(file, await readMeasured(file), a);
+export async function measuredFor(file: string, a: ModelAnalysis, flag = '--results_file'): Promise<MeasuredSplit[]> {
+  return checkMeasured(file, await readMeasured(file, flag), a);
 }
 
 /** `measured` (read from `file`), refused when it was measured on another model (its model_sha256) or its split points are not the model's. */

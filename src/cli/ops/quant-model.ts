@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { GraphOptimizationLevel, SessionOptions } from '../../runtime/session.js';
 import { UsageError } from '../../errors.js';
+import { checkOutputFile } from '../../files.js';
 import { OutputTransaction } from '../../split/output.js';
 import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
 import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
@@ -63,6 +64,7 @@ function checkArgs(args: QuantModelArgs): { file: string; output: string; quantT
   if (!CONV_PATTERNS.includes(convPattern)) throw new UsageError(`--conv_pattern must be one of ${CONV_PATTERNS.join(', ')}, got '${args.conv_pattern}'`);
   const output = args.output_file ?? defaultQuantPath(file);
   if (samePath(output, file)) throw new UsageError(`--output_file ${output} is the input model; quant_model never writes over it (and compares against it)`);
+  if (args.output_file) checkOutputFile(output, 'output_file');
   if (args.reduce_range !== undefined && quantType !== 'QInt8') throw new UsageError(`--reduce_range applies to QInt8 weights only (uint8 weights of --quant_type ${quantType} do not saturate)`);
   return { file, output, quantType, convPattern };
 }

@@ -5,6 +5,7 @@
  */
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
+import { checkOutputFile } from '../../files.js';
 import { csvText } from '../../profile/csv.js';
 import { dagOptimum, payloadEnvelope, type DagOptimum } from '../../predict/dag.js';
 import { describeLink, type Link } from '../../predict/link.js';
@@ -96,6 +97,7 @@ function dagText(d: DagOptimum | undefined): string[] {
 export async function recommendOp(args: RecommendArgs, out: (s: string) => void): Promise<number> {
   if (!args.profile === !args.results_file) throw new UsageError('recommend takes either --profile (predicted) or --results_file (a run_all CSV), one of them');
   if (args.cut_out && !args.profile) throw new UsageError('--cut_out needs --profile (the DAG optimum is found from a profile)');
+  if (args.cut_out) checkOutputFile(args.cut_out, 'cut_out');
   const a = await analyzeFromArgs(args);
   let cands: Candidate[];
   let source: string;

@@ -5,15 +5,18 @@ import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { fileError } from '../../files.js';
+import { checkOutputFolder, fileError } from '../../files.js';
 import { writeGraph } from '../../report/graph/show-graph.js';
+import { cutFilePoint, pointWords } from '../../split/node-cut.js';
 import { splitPointOf } from '../../split/points.js';
+import { counted } from '../format.js';
 import type { CliIO } from '../command.js';
 import { analyzeFromArgs, requireFile, type ModelArgs } from '../options.js';
 
 export interface ShowGraphArgs extends ModelArgs {
   onnx_path?: string;
   split_layer?: string;
+  cut_file?: string;
   netron?: boolean;
 }
 
@@ -53,9 +56,14 @@ async function openInNetron(file: string, io: CliIO): Promise<number> {
 export async function showGraph(args: ShowGraphArgs, io: CliIO): Promise<number> {
   const file = requireFile(args.onnx_file, 'onnx_file');
   if (args.netron) return openInNetron(file, io);
+  if (args.onnx_path !== undefined) checkOutputFolder(args.onnx_path, 'onnx_path');
   const a = await analyzeFromArgs(args);
-  const chosen = args.split_layer !== undefined ? splitPointOf(a.splitPoints, a.index, args.split_layer, a.model.label) : undefined;
+  if (args.split_layer !== undefined && args.cut_file !== undefined) throw new UsageError('show_graph takes --split_layer or --cut_file, not both');
+  // A cut file is read as split_model and run read it; one that equals a split point is that split point.
+  const chosen =
+    args.cut_file !== undefined ? await cutFilePoint(a, args.cut_file) : args.split_layer !== undefined ? splitPointOf(a.splitPoints, a.index, args.split_layer, a.model.label) : undefined;
   const r = await writeGraph(a, file, { ...(args.onnx_path !== undefined ? { dir: args.onnx_path } : {}), ...(chosen ? { chosen } : {}) });
-  io.out(`wrote ${r.files.svg} and ${r.files.html}: ${r.graph.nodes.length} boxes, ${r.graph.edges.length} edges, ${r.graph.splits.length} split points` + (chosen ? `, coloured for split ${chosen.index} (${chosen.splitLayer})` : ''));
+  const cut = chosen?.edgeNodes ? `the cut of ${args.cut_file} (${counted(chosen.edgeNodes.length, 'edge node')}, ${counted(chosen.cutTensors.length, 'cut tensor')})` : chosen && pointWords(chosen);
+  io.out(`wrote ${r.files.svg} and ${r.files.html}: ${r.graph.nodes.length} boxes, ${r.graph.edges.length} edges, ${r.graph.splits.length} split points` + (cut ? `, coloured for ${cut}` : ''));
   return 0;
 }

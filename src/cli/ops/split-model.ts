@@ -3,7 +3,9 @@
  */
 import * as path from 'node:path';
 import { UsageError } from '../../errors.js';
+import { checkOutputFolder } from '../../files.js';
 import { cutFilePoint } from '../../split/node-cut.js';
+import type { ManifestSplit } from '../../split/manifest.js';
 import { writeAllSplits, writeCut, writeSplitAt } from '../../split/split.js';
 import { counted, humanBytes } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
@@ -15,10 +17,19 @@ export interface SplitArgs extends ModelArgs {
   cut_file?: string;
 }
 
+/** The folder the parts go to (refused at once when no file can be made there). */
 function outDir(args: SplitArgs): string {
-  if (args.onnx_path) return args.onnx_path;
+  if (args.onnx_path) {
+    checkOutputFolder(args.onnx_path, 'onnx_path');
+    return args.onnx_path;
+  }
   const base = path.basename(args.onnx_file ?? 'model', '.onnx');
   return path.join('splits', base);
+}
+
+/** What a cut written crosses, as split_model and multi_split_model say it: `split 3 after 'maxpool_0_out': ...` (a split given by its index named by its layer). */
+function cutLine(s: ManifestSplit, where: string): string {
+  return `split ${s.index} ${where}: ${s.cut_tensors.length} cut tensor(s), ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)}) cross`;
 }
 
 export async function splitModel(args: SplitArgs, out: (s: string) => void): Promise<void> {
@@ -28,7 +39,7 @@ export async function splitModel(args: SplitArgs, out: (s: string) => void): Pro
   const m = args.cut_file ? await writeCut(a, await cutFilePoint(a, args.cut_file), dir) : await writeSplitAt(a, [args.split_layer!], dir);
   const s = m.splits[0]!;
   const where = s.edge_nodes ? `at the ${s.edge_nodes.length} edge node(s) of ${args.cut_file}` : `after '${s.split_layer}'`;
-  out(`split ${s.index} ${where}: ${s.cut_tensors.length} cut tensor(s), ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)}) cross`);
+  out(cutLine(s, where));
   out(`wrote ${s.parts.map((p) => path.join(dir, p)).join(', ')} and ${path.join(dir, 'manifest.json')}`);
 }
 
@@ -38,7 +49,7 @@ export async function multiSplitModel(args: SplitArgs, out: (s: string) => void)
   const a = await analyzeFromArgs(args);
   const dir = outDir(args);
   const m = await writeSplitAt(a, layers, dir);
-  for (const s of m.splits) out(`cut after '${s.split_layer}' (split ${s.index}): ${s.transfer_bytes} bytes (${humanBytes(s.transfer_bytes)})`);
+  for (const s of m.splits) out(cutLine(s, `after '${s.split_layer}'`));
   const n = m.splits[0]!.parts.length;
   out(`wrote ${counted(n, 'part')} (${m.splits[0]!.parts.join(', ')}) and manifest.json to ${dir}`);
 }

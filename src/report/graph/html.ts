@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { COLOURS, xml } from './svg.js';
 import type { ModelGraph } from './model-graph.js';
+import { pointWords } from '../../split/node-cut.js';
 
 const require = createRequire(import.meta.url);
 
@@ -107,7 +108,7 @@ function keyHtml(g: ModelGraph, bytes: (n: number) => string): string {
   if (!g.chosen) return `<span class="key" id="key">${marker}</span>`;
   const c = g.chosen;
   return [
-    `<span class="key" id="key">split ${c.index} (${xml(c.splitLayer)}):`,
+    `<span class="key" id="key">${xml(pointWords(c))}:`,
     `${swatch('edge', COLOURS.edge)} edge`,
     `${swatch('cloud', COLOURS.cloud)} cloud`,
     `${swatch('crossing')} crossing (${xml(bytes(c.transferBytes))})`,

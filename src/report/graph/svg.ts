@@ -7,6 +7,7 @@
  */
 import { TEXT, textWidth, type GraphLayout, type PlacedEdge, type PlacedNode, type Point } from './layout.js';
 import type { ModelGraph } from './model-graph.js';
+import { pointWords } from '../../split/node-cut.js';
 
 export const COLOURS = {
   op: '#f3f4f6',
@@ -93,7 +94,7 @@ function arrow(id: string, colour: string): string {
 function caption(g: ModelGraph, bytes: (n: number) => string): string {
   const text = [`${g.name}: ${g.nodes.length} boxes, ${g.edges.length} edges, ${g.splits.length} split points`];
   if (g.constantNodes) text.push(`${g.constantNodes} constant nodes not drawn`);
-  if (g.chosen) text.push(`coloured for split ${g.chosen.index} (${g.chosen.splitLayer}): edge blue, cloud yellow, ${bytes(g.chosen.transferBytes)} across the red edges`);
+  if (g.chosen) text.push(`coloured for ${pointWords(g.chosen)}: edge blue, cloud yellow, ${bytes(g.chosen.transferBytes)} across the red edges`);
   return text.join('; ');
 }
 
