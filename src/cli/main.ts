@@ -8,7 +8,7 @@
 import type { CommandDef, CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { errorText, INPUT_EXIT, reportFailure } from './failure.js';
-import { endingOnInterrupt, INTERRUPTED_EXIT, whileInterruptible } from './interrupt.js';
+import { endingOnInterrupt, INTERRUPTED_EXIT, interruptedAgainLine, interruptedLine, whileInterruptible } from './interrupt.js';
 import { baseParser, defaultIO, givenFlags, parseArgs } from './parse.js';
 import { modelFromFolder, pythonBooleans } from './flags.js';
 
@@ -167,7 +167,7 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
   const verbose = parsed.args.verbose === true;
   if (!chosen) return missing();
   const { def, args } = chosen;
-  const interrupted = () => io.err(`${TOOL}: ${def.name} interrupted; nothing written`);
+  const interrupted = () => io.err(interruptedLine(def.name));
   const run = async (signal?: AbortSignal): Promise<number> => {
     try {
       def.validate?.(args, givenFlags(resolved.argv));
@@ -185,5 +185,5 @@ export async function main(argv: string[], io: CliIO = defaultIO(), commands: re
       return reportFailure(TOOL, err, verbose, io.err);
     }
   };
-  return def.interruptible ? whileInterruptible(run) : endingOnInterrupt(interrupted, run);
+  return def.interruptible ? whileInterruptible(run, () => io.err(interruptedAgainLine(def.name))) : endingOnInterrupt(interrupted, run);
 }

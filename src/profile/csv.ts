@@ -6,7 +6,7 @@ import { notCsvError } from '../content-kind.js';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync } from 'node:fs';
-import { open, readFile, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { makeFolders, readFailure, readUserFile } from '../files.js';
 import * as path from 'node:path';
 import { FileError, WriteError } from '../errors.js';
@@ -26,36 +26,57 @@ export function sentBytes(rows: readonly Record<string, unknown>[], column: 'tra
   return sent.length ? Math.max(...sent) : undefined;
 }
 
+const cannotWrite = (file: string, err: unknown): WriteError => new WriteError(`${file}: cannot write the results (${readFailure(err)})`, { cause: err, file });
+
 export class CsvAppender {
+  private handle: FileHandle | undefined;
+
   private constructor(
     readonly file: string,
-    private readonly handle: FileHandle,
+    /** The file is new or empty: its first write is the header with the first row. */
+    private readonly fresh: boolean,
+    /** The length of the whole rows of a file whose last line a kill tore, else undefined. */
+    private readonly whole: number | undefined,
   ) {}
 
-  /** Opens the file for appending; writes the header when it is new or empty. */
+  /**
+   * Opens the file for appending. Nothing is written until the first row: a sweep stopped before
+   * it leaves no file (a file that was there, as it was), so that an empty header-only file never
+   * stands for a sweep that measured nothing.
+   */
   static async open(file: string): Promise<CsvAppender> {
     try {
       await makeFolders(path.dirname(path.resolve(file)));
       const text = existsSync(file) ? await readFile(file, 'utf8') : '';
-      if (text.trim() === '') {
-        await writeFile(file, stringify([[...COLUMNS]]));
-      } else if (!text.endsWith('\n')) {
-        // A row torn by a kill: drop it (it is not counted as done, so it runs again).
-        await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
-      }
-      return new CsvAppender(file, await open(file, 'a'));
+      const fresh = text.trim() === '';
+      // A row torn by a kill is dropped with the first row (it is not counted as done, so it runs again).
+      const whole = !fresh && !text.endsWith('\n') ? Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)) : undefined;
+      return new CsvAppender(file, fresh, whole);
     } catch (err) {
-      throw new WriteError(`${file}: cannot write the results (${readFailure(err)})`, { cause: err, file });
+      throw cannotWrite(file, err);
     }
   }
 
-  /** One write per row, so a kill leaves whole rows (and at most one torn last line). */
+  /** One write per row (the first with the header of a new file), so a kill leaves whole rows (and at most one torn last line). */
   async append(row: Row): Promise<void> {
-    await this.handle.write(stringify([COLUMNS.map((c) => row[c])]));
+    const line = stringify([COLUMNS.map((c) => row[c])]);
+    if (this.handle) {
+      await this.handle.write(line);
+      return;
+    }
+    let handle: FileHandle;
+    try {
+      if (this.whole !== undefined) await truncate(this.file, this.whole);
+      handle = await open(this.file, this.fresh ? 'w' : 'a');
+    } catch (err) {
+      throw cannotWrite(this.file, err);
+    }
+    this.handle = handle;
+    await handle.write(this.fresh ? stringify([[...COLUMNS]]) + line : line);
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.handle?.close();
   }
 }
 

@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { encodeModel } from '../../src/onnx/codec.js';
 import { GraphBuilder } from '../models/builder.js';
@@ -38,9 +39,9 @@ const model = wideMlp();
 const ENDS_WITHIN_MS = 20_000;
 
 /** The CLI as a user starts it, in `cwd`, with its temporary folders (the embedded store's) in `tmp`; its child processes recorded as they appear. */
-function start(args: string[], cwd: string, tmp: string) {
+function start(args: string[], cwd: string, tmp: string, nodeFlags: string[] = []) {
   const bin = join(projectRoot(), 'dist', 'src', 'cli', 'bin.js');
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, bin, ...args], { cwd, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
   const said = { out: '', err: '' };
   child.stdout.setEncoding('utf8').on('data', (d: string) => (said.out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (said.err += d));
@@ -80,10 +81,16 @@ function folders(name: string): { cwd: string; tmp: string } {
   return { cwd, tmp };
 }
 
-/** Sends `signal` once `ready()` holds (polled; the run fails if it never does), then checks the tool ended as an interrupted run should. */
-async function interruptWhen(run: Started, ready: () => boolean, signal: NodeJS.Signals, message: string): Promise<void> {
-  const seen = await until(() => ready() || run.exit !== undefined, 60_000);
-  assert.ok(seen && run.exit === undefined, `the moment to interrupt never came (exit ${JSON.stringify(run.exit)}): ${run.said.err}`);
+/**
+ * Sends `signal` once `ready()` holds (polled; the run fails if it never does), then checks the
+ * tool ended as an interrupted run should: `message` the last line on stderr, or among the lines
+ * on stdout (`on`: 'out', run_all's line once it has rows).
+ */
+async function interruptWhen(run: Started, ready: () => boolean, signal: NodeJS.Signals, message: string, on: 'err' | 'out' = 'err'): Promise<void> {
+  const seen = (await until(() => ready() || run.exit !== undefined, 60_000)) && run.exit === undefined;
+  // Ended (killed if still running) either way, so that nothing of it outlives the test.
+  if (!seen) await run.ended(0);
+  assert.ok(seen, `the moment to interrupt never came (exit ${JSON.stringify(run.exit)}): ${run.said.err}`);
   run.child.kill(signal);
   const exit = await run.ended(ENDS_WITHIN_MS);
   assert.ok(exit, `still running ${ENDS_WITHIN_MS / 1000} s after ${signal}: ${run.said.err}`);
@@ -93,7 +100,8 @@ async function interruptWhen(run: Started, ready: () => boolean, signal: NodeJS.
     assert.ok(ended, `child process ${pid} left running after ${signal}`);
   }
   assert.deepEqual(exit, { code: 130, signal: null }, `exit after ${signal}: ${run.said.err}`);
-  assert.equal(run.said.err.trim().split('\n').at(-1), message, run.said.err);
+  if (on === 'err') assert.equal(run.said.err.trim().split('\n').at(-1), message, run.said.err);
+  else assert.ok(run.said.out.split('\n').includes(message), run.said.out);
 }
 
 /** What a run left in its working folder, and whether the embedded store's folder is gone. */
@@ -106,12 +114,99 @@ function leftIn(cwd: string, tmp: string): { files: string[]; storeFolders: stri
 
 const uploading = (run: Started) => () => /putting .* in the store over the link/.test(run.said.err);
 
+/**
+ * The second cloud part on its way: the first split point's part is in the store and the sweep has
+ * begun, preparing it, before its first row (with --bandwidth 8, each of wide_mlp's first parts
+ * takes about 9 s to cross).
+ */
+const uploadingNext = (run: Started) => () => (run.said.err.match(/putting .* in the store over the link/g) ?? []).length >= 2;
+
+/**
+ * Node flags that hold the CLI while it loads its modules: when main.js is asked for, `loading`
+ * appears and the load waits (at most 30 s) for `go`. Ctrl-C then comes before any of the CLI's
+ * own code but its first lines has run.
+ */
+function whileLoading(name: string): { flags: string[]; loading: string; go: string } {
+  const loading = join(dir, `${name}.loading`);
+  const go = join(dir, `${name}.go`);
+  const hooks = join(dir, `${name}.hooks.mjs`);
+  writeFileSync(
+    hooks,
+    `import { existsSync, writeFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  if (url.endsWith('/dist/src/cli/main.js')) {
+    writeFileSync(${JSON.stringify(loading)}, '');
+    for (let i = 0; i < 3000 && !existsSync(${JSON.stringify(go)}); i++) await new Promise((r) => setTimeout(r, 10));
+  }
+  return next(url, context);
+}
+`,
+  );
+  const register = join(dir, `${name}.register.mjs`);
+  writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  return { flags: ['--import', register], loading, go };
+}
+
 describe('an interrupt', () => {
   it('during run_all\'s upload of a cloud part over a slow link cuts the upload and stops everything (exit 130, one line)', async () => {
     const { cwd, tmp } = folders('run-all');
     const run = start(['run_all', '--onnx_file', model, '--bandwidth', '1', '--rtt', '20', '--rep', '1', '--warmup', '0', '--results_file', 'rows.csv'], cwd, tmp);
     await interruptWhen(run, uploading(run), 'SIGINT', 'onnx-manager: interrupted before the first row; nothing measured');
     assert.ok(run.children.size > 0, 'the worker had started');
+    assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+  });
+
+  it('during run_all\'s upload of the next cloud part, the sweep begun but no row measured, leaves no results file (exit 130, one line)', async () => {
+    const { cwd, tmp } = folders('run-all-next');
+    // Without --results_file: the timestamped file would go in results/, made for it.
+    const run = start(['run_all', '--onnx_file', model, '--bandwidth', '8', '--rtt', '20', '--rep', '1', '--warmup', '0'], cwd, tmp);
+    await interruptWhen(run, uploadingNext(run), 'SIGINT', 'onnx-manager: interrupted before the first row; nothing measured');
+    assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+    assert.ok(!existsSync(join(cwd, 'results')), 'the folder made for the results is gone');
+  });
+
+  it('of a resumed run_all before its first new row leaves the results file byte for byte as it was (a torn last line too)', async () => {
+    const { cwd, tmp } = folders('run-all-resumed');
+    const args = ['run_all', '--onnx_file', model, '--bandwidth', '8', '--rtt', '20', '--rep', '1', '--warmup', '0', '--results_file', 'rows.csv'];
+    // The edge-only split point first: it puts nothing in the store.
+    const first = start([...args, '--splits', 'logits'], cwd, tmp);
+    assert.deepEqual(await first.ended(ENDS_WITHIN_MS * 3), { code: 0, signal: null }, first.said.err);
+    const rows = join(cwd, 'rows.csv');
+    writeFileSync(rows, `${readFileSync(rows, 'utf8')}5,logits,0,0`, { flag: 'w' });
+    const before = readFileSync(rows);
+    const summary = readFileSync(join(cwd, 'rows.summary.csv'));
+    const run = start([...args, '--resume'], cwd, tmp);
+    await interruptWhen(run, uploadingNext(run), 'SIGINT', 'interrupted: continue with the same command and --resume', 'out');
+    assert.deepEqual(readFileSync(rows), before);
+    assert.deepEqual(readFileSync(join(cwd, 'rows.summary.csv')), summary);
+    assert.deepEqual(leftIn(cwd, tmp), { files: ['rows.csv', 'rows.summary.csv'], storeFolders: [] });
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`of run_all (${signal}) while the CLI still loads its modules says so in one line and exits 130`, async () => {
+      const { cwd, tmp } = folders(`loading-${signal}`);
+      const held = whileLoading(`loading-${signal}`);
+      const run = start(['run_all', '--onnx_file', model, '--rep', '1', '--results_file', 'rows.csv'], cwd, tmp, held.flags);
+      try {
+        await interruptWhen(run, () => existsSync(held.loading), signal, 'onnx-manager: interrupted before the first row; nothing measured');
+      } finally {
+        writeFileSync(held.go, '');
+      }
+      assert.equal(run.said.out, '');
+      assert.equal(run.said.err, 'onnx-manager: interrupted before the first row; nothing measured\n');
+      assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
+    });
+  }
+
+  it('of another operation while the CLI still loads names it in one line and exits 130', async () => {
+    const { cwd, tmp } = folders('loading-split');
+    const held = whileLoading('loading-split');
+    const run = start(['--operation', 'split_model_all', '--onnx_file', model, '--onnx_path', 'parts'], cwd, tmp, held.flags);
+    try {
+      await interruptWhen(run, () => existsSync(held.loading), 'SIGINT', 'onnx-manager: split_model_all interrupted; nothing written');
+    } finally {
+      writeFileSync(held.go, '');
+    }
     assert.deepEqual(leftIn(cwd, tmp), { files: [], storeFolders: [] });
   });
 

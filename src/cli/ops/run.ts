@@ -30,7 +30,7 @@ import { groupRows, type SplitStat } from '../../report/results.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
-import { INTERRUPTED_EXIT } from '../interrupt.js';
+import { INTERRUPTED_AT_START, INTERRUPTED_EXIT } from '../interrupt.js';
 import { Progress } from '../progress.js';
 
 export interface RunArgs extends ModelArgs, InputArgs {
@@ -212,14 +212,13 @@ function describeOutput(name: string, t: HostTensor | undefined): string {
 
 type RunIO = { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean; signal?: AbortSignal };
 
-/** Said when a sweep is interrupted before its first row: what was started is stopped, nothing was written. */
-const INTERRUPTED_AT_START = 'onnx-manager: interrupted before the first row; nothing measured';
-
 /**
  * Ctrl-C (or SIGTERM, through io.signal) from the first moment to the last: during the start it
  * stops at once what was started (the worker, the embedded store, the link's proxy and the upload
  * crossing it); during the sweep it ends the sweep, cutting the row in progress (--resume
- * continues it), and the rows measured are summed up; during the close it waits.
+ * continues it), and the rows measured are summed up; during the close it waits. Once the last
+ * row is recorded there is nothing left to cut: the sweep ends as a finished one (its exit code,
+ * its summary whole), saying the interrupt came after the last row.
  */
 export async function runAll(args: RunArgs, io: RunIO): Promise<number> {
   const signal = io.signal ?? new AbortController().signal;
@@ -355,12 +354,18 @@ async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<type
     await csv.close();
     await s.close();
   }
-  if (signal.aborted && rows.length === 0 && previous.length === 0) return interruptedAtStart();
+  // Every planned row recorded: an interrupt after the last one (while the worker and the store
+  // stopped, or the summary was written) cut nothing, and the sweep ends as a finished one does.
+  const complete = storeGone === undefined && rows.length === plannedRows - doneInPlan;
+  if (signal.aborted && !complete && rows.length === 0 && previous.length === 0) return interruptedAtStart();
   const all = [...previous, ...rows] as Record<string, string | number>[];
-  const summary = await writeSummary(file, all);
+  // No row at all (the store went away before the first): no results file, and no summary of nothing.
+  const summary = all.length > 0 ? await writeSummary(file, all) : undefined;
   const failed = rows.filter((r) => r.status !== 'ok').length;
   const planned = plannedWords(selected.length, codecs.length > 1 ? selected.filter((p) => runsNoCloudPart(a, p)).map((p) => p.index) : [], rep, codecs);
-  const stopped = signal.aborted || storeGone !== undefined;
+  // Decided once the summary is written: nothing after this waits, so no later interrupt is heard here.
+  const interrupted = signal.aborted && !complete;
+  const stopped = interrupted || storeGone !== undefined;
   // A resumed sweep's plan is this run's --splits and --rep: its rows, how many of them the file had
   // (ok rows, of the same split point, repetition and codec; of any codec for a split point that
   // sends nothing), and the file's rows from before in all.
@@ -370,12 +375,13 @@ async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<type
     : stopped
       ? `${rows.length} rows before the sweep stopped (of ${planned})`
       : `${rows.length} rows (${planned})`;
-  out(`${count} in ${file}; summary in ${summary}; ${linkLine(s.config)}`);
+  out(`${count}${summary ? ` in ${file}; summary in ${summary}` : '; nothing written'}; ${linkLine(s.config)}`);
   if (failed) io.err(`onnx-manager: ${failed} of ${rows.length} rows failed; see the status and error columns of ${file}`);
   // Without --results_file each run writes a new timestamped file: the way back names this one.
   const again = args.results_file ? 'the same command and --resume' : `the same command and --results_file ${file} --resume`;
   if (storeGone) io.err(`onnx-manager: stopped: ${storeGone.message}; continue with ${again} once it is back`);
-  if (signal.aborted) out(`interrupted: continue with ${again}`);
+  if (interrupted) out(`interrupted: continue with ${again}`);
+  else if (signal.aborted) out('interrupted after the last row was recorded: the sweep is complete, its results and summary whole');
   for (const line of deviationLines(all)) out(line);
   const bests = bestSplits(all);
   if (bests.length) {
@@ -394,7 +400,7 @@ async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<type
     }
   }
   // Failed rows are in the results (and the summary complete), but the sweep is not a success.
-  if (signal.aborted) return INTERRUPTED_EXIT;
+  if (interrupted) return INTERRUPTED_EXIT;
   return failed > 0 || storeGone ? 1 : 0;
 }
 
