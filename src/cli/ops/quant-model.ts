@@ -18,7 +18,7 @@ import { analyzeModel } from '../../split/analysis.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { humanBytes } from '../format.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
-import { parseInputShapes, requireFile } from '../options.js';
+import { bindImageSizes, parseInputShapes, requireFile } from '../options.js';
 
 export interface QuantModelArgs extends InputArgs {
   onnx_file?: string;
@@ -76,7 +76,10 @@ async function samplesFor(model: LoadedModel, args: QuantModelArgs): Promise<{ s
     const source = args.image_batch ? `images of ${args.image_batch}` : args.image_file ? `image ${args.image_file}` : `samples of ${args.input_file}`;
     return { samples: splitBatch(given), source };
   }
-  const a = await analyzeModel(model, { createSession, inputShapes: parseInputShapes(args.input_shape), batch: 1 });
+  // Each sample has batch 1 (--batch counts the samples here); --image_size_x/y bind a free height and width.
+  const inputShapes = parseInputShapes(args.input_shape);
+  bindImageSizes(model, { batch: 1, image_size_x: args.image_size_x, image_size_y: args.image_size_y }, inputShapes);
+  const a = await analyzeModel(model, { createSession, inputShapes, batch: 1 });
   const n = args.batch ?? 8;
   const seed = args.seed ?? 1;
   // Seeds far enough apart that no two samples share an input tensor's seed.
