@@ -470,6 +470,19 @@ describe('onnx-edge + onnx-cloud', () => {
       assert.match(other, /has no split 0|is not the edge part of split 0/);
     });
 
+    it('onnx-edge --push with no store in the environment -> exit 2 naming MINIO_ENDPOINT, before it runs or writes anything', async () => {
+      const job = await mkdtemp(join(root, 'job-'));
+      const out = join(job, 'never.pb');
+      const args = ['--onnx_file', resnet.parts[0]!, '--input_file', resnet.inputFile, '--push', '--output_file', out];
+      const msg = failure(await capture(() => edgeMain(args, {})), 2, 'push without a store', 'onnx-edge');
+      assert.match(msg, /--push needs the object store: set MINIO_ENDPOINT/);
+      // onnx-edge takes its store from the environment only: the message offers no flag it would refuse.
+      assert.doesNotMatch(msg, /--minio_endpoint/);
+      const keys = failure(await capture(() => edgeMain(args, { MINIO_ENDPOINT: emb.endpoint })), 2, 'push without keys', 'onnx-edge');
+      assert.match(keys, /MINIO_ACCESS_KEY and MINIO_SECRET_KEY/);
+      assert.deepEqual(await readdir(job), [], 'no payload written');
+    });
+
     it('no INPUT_FILE_PATH and no --input_file -> exit 2', async () => {
       const msg = failure(await capture(() => cloudMain([], { ...env, TMP_OUTPUT_DIR: join(root, 'unused') })), 2, 'no input');
       assert.match(msg, /no payload: give --input_file or set INPUT_FILE_PATH/);
