@@ -2,7 +2,7 @@
  * predict: every split point's cycle predicted from a per-layer profile, the store's measured
  * costs and the link, to CSV; with --measured, compared with a run_all CSV.
  */
-import { checkOutputFile } from '../../files.js';
+import { checkOutputFile, refuseOutputOverInput } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError, warnOnStderr } from '../../errors.js';
@@ -156,6 +156,11 @@ export async function predict(args: PredictArgs, out: (s: string) => void, sink:
   };
   const file = args.results_file ?? defaultFile(args);
   checkOutputFile(file, 'results_file');
+  refuseOutputOverInput(file, 'results_file', 'predict', [
+    ['the measured results (--measured)', args.measured],
+    ['the profile (--profile)', args.profile],
+    ['the model (--onnx_file)', args.onnx_file],
+  ]);
   const measuredRows = args.measured ? await readMeasured(args.measured) : undefined;
   const link = linkOf(args, measuredRows);
   // Without --profile the cloud side starts (the store, the worker) and the model is analysed while the worker starts.

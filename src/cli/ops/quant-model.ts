@@ -2,11 +2,10 @@
  * quant_model: writes the quantised model and reports its size, its output error against the float
  * model on a batch of samples, and both models' inference time.
  */
-import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { GraphOptimizationLevel, SessionOptions } from '../../runtime/session.js';
 import { UsageError } from '../../errors.js';
-import { checkOutputFile } from '../../files.js';
+import { checkOutputFile, samePath } from '../../files.js';
 import { OutputTransaction } from '../../split/output.js';
 import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
 import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
@@ -43,17 +42,6 @@ export interface QuantModelArgs extends InputArgs {
 export function defaultQuantPath(file: string): string {
   const dir = path.dirname(file);
   return path.join(dir, `${path.basename(file, '.onnx')}.quant.onnx`);
-}
-
-function samePath(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return path.resolve(p);
-    }
-  };
-  return real(a) === real(b);
 }
 
 function checkArgs(args: QuantModelArgs): { file: string; output: string; quantType: QuantType; convPattern: ConvPattern } {

@@ -1,0 +1,80 @@
+/**
+ * An output flag that names a file the operation reads (the results CSV, a file beside it, the
+ * model, the profile, the picture) is refused in one line, exit 2, and that file is left as it
+ * was: before, report --output_file X.csv replaced the measurements with the page, predict
+ * --results_file X.csv --measured X.csv replaced them with predictions, and data_processing
+ * --output_file model.onnx replaced the model with a payload.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { cli } from '../cli-helper.js';
+import { tempDirs } from '../helpers.js';
+import { projectRoot, realModels } from '../models/zoo.js';
+
+const temp = tempDirs();
+const samples = join(projectRoot(), 'results');
+const clsModel = realModels.find((m) => m.name === 'ppocr_mobile_v2_cls')!.path;
+
+let dir: string;
+let csv: string;
+let summary: string;
+let profile: string;
+let model: string;
+let image: string;
+
+before(async () => {
+  dir = await temp('output-over-input');
+  for (const f of ['ppocr_mobile_v2_cls.csv', 'ppocr_mobile_v2_cls.summary.csv', 'ppocr_mobile_v2_cls.profile.csv']) copyFileSync(join(samples, f), join(dir, f));
+  csv = join(dir, 'ppocr_mobile_v2_cls.csv');
+  summary = join(dir, 'ppocr_mobile_v2_cls.summary.csv');
+  profile = join(dir, 'ppocr_mobile_v2_cls.profile.csv');
+  model = join(dir, 'cls.onnx');
+  copyFileSync(clsModel, model);
+  image = join(dir, 'line.png');
+  await sharp({ create: { width: 192, height: 48, channels: 3, background: { r: 240, g: 240, b: 240 } } }).png().toFile(image);
+});
+
+/** Runs the command and checks that it is refused in one line (exit 2), with every file of the folder as it was. */
+async function refused(args: string[], pattern: RegExp): Promise<void> {
+  const files = readdirSync(dir).sort();
+  const contents = files.map((f) => readFileSync(join(dir, f)));
+  const r = await cli(args);
+  assert.equal(r.code, 2, r.err);
+  assert.equal(r.errLines.length, 1, r.err);
+  assert.match(r.errLines[0]!, pattern);
+  assert.deepEqual(readdirSync(dir).sort(), files, 'no file added or removed');
+  files.forEach((f, i) => assert.deepEqual(readFileSync(join(dir, f)), contents[i], `${f} is as it was`));
+}
+
+describe('an output that is one of the inputs', () => {
+  it('report --output_file: the results CSV, a file beside it that the page reads, or the model', async () => {
+    await refused(['report', '--results_file', csv, '--output_file', csv], /^onnx-manager: --output_file .*ppocr_mobile_v2_cls\.csv is the results file \(--results_file\), which report reads; name another file$/);
+    await refused(['report', '--results_file', csv, '--output_file', summary], /^onnx-manager: --output_file .*summary\.csv is the summary beside the results file, which report reads; name another file$/);
+    await refused(['report', '--results_file', csv, '--onnx_file', model, '--output_file', model], /^onnx-manager: --output_file .*cls\.onnx is the model \(--onnx_file\), which report reads; name another file$/);
+    // The same file by another name is the same file.
+    const link = join(dir, 'link.csv');
+    symlinkSync(csv, link);
+    try {
+      await refused(['report', '--results_file', link, '--output_file', csv], /is the results file \(--results_file\)/);
+    } finally {
+      (await import('node:fs')).rmSync(link);
+    }
+  });
+
+  it('predict --results_file: the --measured CSV, the --profile or the model', async () => {
+    const base = ['predict', '--onnx_file', model, '--input_shape', 'x:1x3x48x192', '--profile', profile];
+    await refused([...base, '--measured', csv, '--results_file', csv], /^onnx-manager: --results_file .*ppocr_mobile_v2_cls\.csv is the measured results \(--measured\), which predict reads; name another file$/);
+    await refused([...base, '--results_file', profile], /^onnx-manager: --results_file .*profile\.csv is the profile \(--profile\), which predict reads; name another file$/);
+    await refused([...base, '--results_file', model], /^onnx-manager: --results_file .*cls\.onnx is the model \(--onnx_file\), which predict reads; name another file$/);
+  });
+
+  it('data_processing --output_file: the model or the picture', async () => {
+    const base = ['data_processing', '--onnx_file', model, '--image_size_x', '192', '--image_size_y', '48'];
+    await refused([...base, '--image_file', image, '--output_file', model], /^onnx-manager: --output_file .*cls\.onnx is the model \(--onnx_file\), which data_processing reads; name another file$/);
+    await refused([...base, '--image_file', image, '--output_file', image], /^onnx-manager: --output_file .*line\.png is the image \(--image_file\), which data_processing reads; name another file$/);
+    await refused([...base, '--image_batch', dir, '--output_file', image], /^onnx-manager: --output_file .*line\.png is an image of --image_batch .*, which data_processing reads; name another file$/);
+  });
+});
