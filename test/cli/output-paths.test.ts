@@ -137,6 +137,21 @@ describe('results files that are not files of results', () => {
     assert.deepEqual(d.errLines, [`onnx-manager: --results_file ${link} is a symbolic link to ${target}, whose folder ${join(dir, 'no-such-folder')} does not exist`]);
   });
 
+  it('run --results_file does not append rows to a file that holds something else: notes, or the model itself', async () => {
+    const notes = join(dir, 'run-notes.csv');
+    writeFileSync(notes, 'my notes, not results\n');
+    const d = await cli(['--operation', 'run', '--onnx_file', model, '--split_layer', 'relu_2_out', '--rep', '1', '--results_file', notes]);
+    assert.equal(d.code, 2, d.err);
+    assert.deepEqual(d.errLines, [`onnx-manager: ${notes} holds something other than run_all results (its first line: 'my notes, not results'); choose another --results_file`]);
+    assert.equal(readFileSync(notes, 'utf8'), 'my notes, not results\n');
+    const bytes = readFileSync(model);
+    const m = await cli(['--operation', 'run', '--onnx_file', model, '--split_layer', 'relu_2_out', '--rep', '1', '--results_file', model]);
+    assert.equal(m.code, 2, m.err);
+    assert.equal(m.errLines.length, 1, m.err);
+    assert.match(m.errLines[0]!, /lenet5\.onnx: not a run_all results CSV \(it looks like an ONNX model\)|lenet5\.onnx.*ONNX model/);
+    assert.deepEqual(readFileSync(model), bytes, 'the model is as it was');
+  });
+
   it('run_all does not append rows to a file that holds something else, with or without --resume', async () => {
     const notes = join(dir, 'notes.csv');
     writeFileSync(notes, 'my notes, not results\n');
