@@ -6,12 +6,12 @@
  * --output_file model.onnx replaced the model with a payload.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { cli } from '../cli-helper.js';
-import { tempDirs } from '../helpers.js';
+import { tempDirs, writeZooModel } from '../helpers.js';
 import { projectRoot, realModels } from '../models/zoo.js';
 
 const temp = tempDirs();
@@ -76,5 +76,38 @@ describe('an output that is one of the inputs', () => {
     await refused([...base, '--image_file', image, '--output_file', model], /^onnx-manager: --output_file .*cls\.onnx is the model \(--onnx_file\), which data_processing reads; name another file$/);
     await refused([...base, '--image_file', image, '--output_file', image], /^onnx-manager: --output_file .*line\.png is the image \(--image_file\), which data_processing reads; name another file$/);
     await refused([...base, '--image_batch', dir, '--output_file', image], /^onnx-manager: --output_file .*line\.png is an image of --image_batch .*, which data_processing reads; name another file$/);
+  });
+
+  it('split_model, multi_split_model, split_model_all and early_exit_split_model: an --onnx_path where a part would take the model\'s place', async () => {
+    const folder = await temp('split-over-model');
+    const lenet = writeZooModel('lenet5', folder);
+    const asPart = (name: string): string => {
+      const f = join(folder, name);
+      mkdirSync(join(f, '..'), { recursive: true });
+      copyFileSync(lenet, f);
+      return f;
+    };
+    const cases: [string[], string][] = [
+      [['split_model', '--split_layer', '3'], 'part1.onnx'],
+      [['multi_split_model', '--split_layers', '3', '6'], 'part3.onnx'],
+      [['split_model_all'], join('split_004', 'part2.onnx')],
+      [['split_model', '--split_layer', '3'], 'manifest.json'],
+    ];
+    for (const [args, name] of cases) {
+      const model = asPart(name);
+      const bytes = readFileSync(model);
+      const r = await cli([...args, '--onnx_file', model, '--onnx_path', folder]);
+      assert.equal(r.code, 2, `${args[0]}: ${r.err}`);
+      assert.deepEqual(r.errLines, [`onnx-manager: --onnx_path ${folder} would write ${name} over the model (--onnx_file ${model}); give another --onnx_path`]);
+      assert.deepEqual(readFileSync(model), bytes, `${args[0]}: the model is as it was`);
+    }
+    const two = join(folder, 'exits', 'part2.onnx');
+    mkdirSync(join(folder, 'exits'));
+    writeZooModel('two_outputs', join(folder, 'exits'));
+    copyFileSync(join(folder, 'exits', 'two_outputs.onnx'), two);
+    const r = await cli(['early_exit_split_model', '--onnx_file', two, '--outputs', 'aux_logits', 'logits', '--onnx_path', join(folder, 'exits')]);
+    assert.equal(r.code, 2, r.err);
+    assert.deepEqual(r.errLines, [`onnx-manager: --onnx_path ${join(folder, 'exits')} would write part2.onnx over the model (--onnx_file ${two}); give another --onnx_path`]);
+    assert.deepEqual(readdirSync(join(folder, 'exits')).sort(), ['part2.onnx', 'two_outputs.onnx']);
   });
 });
