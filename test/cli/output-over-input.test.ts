@@ -110,4 +110,22 @@ describe('an output that is one of the inputs', () => {
     assert.deepEqual(r.errLines, [`onnx-manager: --onnx_path ${join(folder, 'exits')} would write part2.onnx over the model (--onnx_file ${two}); give another --onnx_path`]);
     assert.deepEqual(readdirSync(join(folder, 'exits')).sort(), ['part2.onnx', 'two_outputs.onnx']);
   });
+
+  it('list_layers --cut_out: the model is refused, a missing folder is made, a folder is refused, in one line each', async () => {
+    const folder = await temp('cut-out');
+    const lenet = writeZooModel('lenet5', folder);
+    const bytes = readFileSync(lenet);
+    const over = await cli(['list_layers', '--onnx_file', lenet, '--optimal', '--cut_out', lenet]);
+    assert.equal(over.code, 2, over.err);
+    assert.deepEqual(over.errLines, [`onnx-manager: --cut_out ${lenet} is the model (--onnx_file), which list_layers reads; name another file`]);
+    assert.deepEqual(readFileSync(lenet), bytes);
+    const dirOut = await cli(['list_layers', '--onnx_file', lenet, '--optimal', '--cut_out', folder]);
+    assert.equal(dirOut.code, 2, dirOut.err);
+    assert.deepEqual(dirOut.errLines, [`onnx-manager: --cut_out ${folder} is a directory; name a file`]);
+    const nested = join(folder, 'cuts', 'edge.json');
+    const ok = await cli(['list_layers', '--onnx_file', lenet, '--optimal', '--cut_out', nested]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.ok(Array.isArray(JSON.parse(readFileSync(nested, 'utf8')).edge_nodes));
+    assert.deepEqual(readdirSync(join(folder, 'cuts')), ['edge.json'], 'no temporary left');
+  });
 });
