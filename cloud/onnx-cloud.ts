@@ -107,7 +107,10 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
       // An error sent down a chain of services is reported as such, not as a payload without parts.
       checkInput(payload);
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
-      const [{ openStoreFromEnv, requestStoreWhere }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
+      const [{ missingStoreVariables, openStoreFromEnv, requestStoreWhere }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
+      if (missingStoreVariables(env).includes('MINIO_ENDPOINT')) {
+        throw new UsageError(`the parts ${input} names come from the store: set MINIO_ENDPOINT (with MINIO_ACCESS_KEY and MINIO_SECRET_KEY), or give them with --onnx_file`);
+      }
       // The run's retry budget, when the payload carries it (an OSCAR job has its service's).
       const store = await openStoreFromEnv(requestStoreWhere(config, payload), env);
       source = storeModelSource(store);

@@ -507,6 +507,15 @@ describe('onnx-edge + onnx-cloud', () => {
       assert.deepEqual(await readFile(mid), midBytes);
     });
 
+    it('onnx-cloud by hand without --onnx_file and without a store -> exit 2, saying where the parts can come from', async () => {
+      const job = await mkdtemp(join(root, 'job-'));
+      const input = join(job, 'p.pb');
+      await runEdge(resnet, input);
+      const msg = failure(await capture(() => cloudMain(['--input_file', input, '--save_results', join(job, 'r.pb')], {})), 2, 'no store, no parts');
+      assert.match(msg, /^onnx-cloud: the parts .* come from the store: set MINIO_ENDPOINT .*, or give them with --onnx_file\n$/);
+      assert.deepEqual(await readdir(job), ['p.pb']);
+    });
+
     it('no INPUT_FILE_PATH and no --input_file -> exit 2', async () => {
       const msg = failure(await capture(() => cloudMain([], { ...env, TMP_OUTPUT_DIR: join(root, 'unused') })), 2, 'no input');
       assert.match(msg, /no payload: give --input_file or set INPUT_FILE_PATH/);
