@@ -21,7 +21,7 @@ import { reportFailure } from '../src/cli/failure.js';
 import { defaultIO, givenFlags } from '../src/cli/flags.js';
 import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../src/config/cloud-config.js';
 import { cloudConfigFromFlags } from '../src/config/run-config.js';
-import { readUserFile, refuseOutputOverInput } from '../src/files.js';
+import { checkOutputFile, readUserFile, refuseOutputOverInput } from '../src/files.js';
 import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { checkInput, CloudRunner, type ModelSource } from '../src/runner/cloud.js';
@@ -83,6 +83,7 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
     const outFile = args.save_results ?? (env.TMP_OUTPUT_DIR ? path.join(env.TMP_OUTPUT_DIR, path.basename(input)) : undefined);
     if (!outFile) throw new UsageError('nowhere to write the result: give --save_results or set TMP_OUTPUT_DIR');
     if (args.save_results) {
+      checkOutputFile(args.save_results, 'save_results');
       refuseOutputOverInput(args.save_results, 'save_results', 'onnx-cloud', [['the payload (--input_file)', input], ...(args.onnx_file ?? []).map((f) => ['the part (--onnx_file)', f] as const)]);
     }
     const t0 = performance.now();

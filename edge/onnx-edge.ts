@@ -16,7 +16,7 @@ import type { CliIO } from '../src/cli/command.js';
 import { reportFailure } from '../src/cli/failure.js';
 import { intOption, withRuntimeOptions } from '../src/cli/option-groups.js';
 import { baseParser, defaultIO, parseArgs } from '../src/cli/parse.js';
-import { readUserFile, refuseOutputOverInput } from '../src/files.js';
+import { checkOutputFile, readUserFile, refuseOutputOverInput } from '../src/files.js';
 import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
@@ -47,6 +47,7 @@ export async function edgeMain(argv: string[], env = process.env, io: CliIO = de
     if (!args.push && !args.output_file) throw new UsageError('nothing to do with the result: give --push and/or --output_file');
     if (args.manifest && args.split_index === undefined) throw new UsageError('--manifest needs --split_index (the split whose edge part --onnx_file is)');
     if (args.output_file) {
+      checkOutputFile(args.output_file, 'output_file');
       refuseOutputOverInput(args.output_file, 'output_file', 'onnx-edge', [
         ['the payload (--input_file)', args.input_file],
         ['the edge part (--onnx_file)', args.onnx_file],

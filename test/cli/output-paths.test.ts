@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { cli } from '../cli-helper.js';
 import { tempDirs, writeZooModel } from '../helpers.js';
 
@@ -102,6 +103,34 @@ describe('outputs under the kernel\'s filesystems, or in a folder that cannot be
       assert.deepEqual(readdirSync(locked), []);
     } finally {
       chmodSync(locked, 0o755);
+    }
+  });
+});
+
+describe('output files that cannot be written', () => {
+  it('data_processing, quant_model and report: an --output_file that is a folder, or lies under a file, is refused naming it (exit 2) before the work', async () => {
+    const image = join(dir, 'pic.png');
+    await sharp({ create: { width: 28, height: 28, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toFile(image);
+    const csv = join(dir, 'sweep.csv');
+    const sweep = await cli(['run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--splits', '12', '--results_file', csv]);
+    assert.equal(sweep.code, 0, sweep.err);
+    const cases: string[][] = [
+      ['data_processing', '--onnx_file', model, '--image_file', image],
+      ['quant_model', '--onnx_file', model, '--quant_type', 'QInt8', '--batch', '1', '--rounds', '1'],
+      ['report', '--results_file', csv],
+    ];
+    for (const args of cases) {
+      const before = readdirSync(dir).sort();
+      const folder = join(dir, 'folder');
+      const d = await cli([...args, '--output_file', folder]);
+      assert.equal(d.code, 2, `${args[0]}: ${d.err}`);
+      assert.deepEqual(d.errLines, [`onnx-manager: --output_file ${folder} is a directory; name a file`]);
+      const under = join(dir, 'plain', 'x.out');
+      const u = await cli([...args, '--output_file', under]);
+      assert.equal(u.code, 2, `${args[0]}: ${u.err}`);
+      assert.deepEqual(u.errLines, [`onnx-manager: --output_file ${under}: ${join(dir, 'plain')} is a file, not a folder`]);
+      assert.deepEqual(readdirSync(dir).sort(), before, `${args[0]}: nothing written`);
+      assert.deepEqual(readdirSync(folder), []);
     }
   });
 });
