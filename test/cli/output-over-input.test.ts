@@ -128,4 +128,17 @@ describe('an output that is one of the inputs', () => {
     assert.ok(Array.isArray(JSON.parse(readFileSync(nested, 'utf8')).edge_nodes));
     assert.deepEqual(readdirSync(join(folder, 'cuts')), ['edge.json'], 'no temporary left');
   });
+
+  it('predict --results_file does not replace a run_all results file or a file of the user\'s; an earlier prediction it does', async () => {
+    const base = ['predict', '--onnx_file', model, '--input_shape', 'x:1x3x48x192', '--profile', profile];
+    await refused([...base, '--results_file', csv], /^onnx-manager: --results_file .*ppocr_mobile_v2_cls\.csv holds run_all results, which predict would replace; name another file \(predict writes <name>\.predict\.csv by default\)$/);
+    const notes = join(dir, 'notes.csv');
+    (await import('node:fs')).writeFileSync(notes, 'my notes\n');
+    await refused([...base, '--results_file', notes], /^onnx-manager: --results_file .*notes\.csv holds something other than predict results \(its first line: 'my notes'\), which predict would replace; name another file$/);
+    const earlier = join(dir, 'earlier.predict.csv');
+    copyFileSync(join(samples, 'ppocr_mobile_v2_cls.predict.csv'), earlier);
+    const r = await cli([...base, '--results_file', earlier]);
+    assert.equal(r.code, 0, r.err);
+    assert.notDeepEqual(readFileSync(earlier), readFileSync(join(samples, 'ppocr_mobile_v2_cls.predict.csv')), 'the earlier prediction replaced');
+  });
 });
