@@ -19,7 +19,6 @@ export async function dataProcessing(args: InputArgs & { onnx_file?: string; out
   if (!args.image_file && !args.image_batch) throw new UsageError('data_processing needs --image_file or --image_batch');
   if (args.output_file) checkOutputFile(args.output_file, 'output_file');
   const file = args.output_file ?? `${path.basename(args.image_file ?? args.image_batch ?? 'input').replace(/\.[^.]+$/, '')}.pb`;
-  if (args.output_file) checkOutputFile(args.output_file, 'output_file');
   const batch = args.image_batch !== undefined ? await listImageFiles(args.image_batch).catch(() => [] as string[]) : [];
   refuseOutputOverInput(file, 'output_file', 'data_processing', [
     ['the model (--onnx_file)', args.onnx_file],

@@ -51,7 +51,6 @@ function checkArgs(args: QuantModelArgs): { file: string; output: string; quantT
   const convPattern = (args.conv_pattern ?? 'weight_only') as ConvPattern;
   if (!CONV_PATTERNS.includes(convPattern)) throw new UsageError(`--conv_pattern must be one of ${CONV_PATTERNS.join(', ')}, got '${args.conv_pattern}'`);
   const output = args.output_file ?? defaultQuantPath(file);
-  if (args.output_file) checkOutputFile(args.output_file, 'output_file');
   if (samePath(output, file)) throw new UsageError(`--output_file ${output} is the input model; quant_model never writes over it (and compares against it)`);
   if (args.output_file) checkOutputFile(output, 'output_file');
   if (args.reduce_range !== undefined && quantType !== 'QInt8') throw new UsageError(`--reduce_range applies to QInt8 weights only (uint8 weights of --quant_type ${quantType} do not saturate)`);
