@@ -141,4 +141,15 @@ describe('an output that is one of the inputs', () => {
     assert.equal(r.code, 0, r.err);
     assert.notDeepEqual(readFileSync(earlier), readFileSync(join(samples, 'ppocr_mobile_v2_cls.predict.csv')), 'the earlier prediction replaced');
   });
+
+  it('recommend --results_file and predict --measured name a predict CSV as such, and what they take instead', async () => {
+    const predicted = join(dir, 'given.predict.csv');
+    copyFileSync(join(samples, 'ppocr_mobile_v2_cls.predict.csv'), predicted);
+    for (const args of [
+      ['recommend', '--onnx_file', model, '--input_shape', 'x:1x3x48x192', '--results_file', predicted],
+      ['predict', '--onnx_file', model, '--input_shape', 'x:1x3x48x192', '--profile', profile, '--measured', predicted, '--results_file', join(dir, 'p.predict.csv')],
+    ]) {
+      await refused(args, /^onnx-manager: .*given\.predict\.csv: a predict CSV, not run_all results \(no column rep, status\); give the run_all CSV the rows were measured in$/);
+    }
+  });
 });
