@@ -72,6 +72,14 @@ describe("the Python tool's --onnx_path", () => {
     }
   });
 
+  it('run --help and run_all --help say that --onnx_path DIR alone names the model', async () => {
+    for (const op of ['run', 'run_all']) {
+      const r = await cli([op, '--help']);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out.replace(/\s+/g, ' '), /--onnx_file The ONNX model to work on \(or --onnx_path DIR alone: the one \.onnx file in DIR\)/, r.out);
+    }
+  });
+
   it('alone, runs the one .onnx file in the folder, naming it; none or several are refused, listing them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-onnx-path-'));
     try {
