@@ -21,7 +21,7 @@ import { reportFailure } from '../src/cli/failure.js';
 import { defaultIO, givenFlags } from '../src/cli/flags.js';
 import { CLOUD_CONFIG_FLAG, cloudSessionOptions, decodeCloudConfig } from '../src/config/cloud-config.js';
 import { cloudConfigFromFlags } from '../src/config/run-config.js';
-import { readUserFile } from '../src/files.js';
+import { checkOutputFile, readUserFile, refuseOutputOverInput } from '../src/files.js';
 import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { checkInput, CloudRunner, type ModelSource } from '../src/runner/cloud.js';
@@ -82,6 +82,10 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
     if (!input) throw new UsageError('no payload: give --input_file or set INPUT_FILE_PATH');
     const outFile = args.save_results ?? (env.TMP_OUTPUT_DIR ? path.join(env.TMP_OUTPUT_DIR, path.basename(input)) : undefined);
     if (!outFile) throw new UsageError('nowhere to write the result: give --save_results or set TMP_OUTPUT_DIR');
+    if (args.save_results) {
+      checkOutputFile(args.save_results, 'save_results');
+      refuseOutputOverInput(args.save_results, 'save_results', 'onnx-cloud', [['the payload (--input_file)', input], ...(args.onnx_file ?? []).map((f) => ['the part (--onnx_file)', f] as const)]);
+    }
     const t0 = performance.now();
     const bytes = await readUserFile(input);
     const t1 = performance.now();
@@ -104,7 +108,10 @@ export async function cloudMain(argv: string[], env = process.env, io: CliIO = d
       // An error sent down a chain of services is reported as such, not as a payload without parts.
       checkInput(payload);
       if (payload.nextModels.length === 0) throw new UsageError(`${input} names no model parts; give --onnx_file`);
-      const [{ openStoreFromEnv, requestStoreWhere }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
+      const [{ missingStoreVariables, openStoreFromEnv, requestStoreWhere }, { storeModelSource }] = await Promise.all([storeModule(), serveModule()]);
+      if (missingStoreVariables(env).includes('MINIO_ENDPOINT')) {
+        throw new UsageError(`the parts ${input} names come from the store: set MINIO_ENDPOINT (with MINIO_ACCESS_KEY and MINIO_SECRET_KEY), or give them with --onnx_file`);
+      }
       // The run's retry budget, when the payload carries it (an OSCAR job has its service's).
       const store = await openStoreFromEnv(requestStoreWhere(config, payload), env);
       source = storeModelSource(store);

@@ -16,14 +16,14 @@ import type { CliIO } from '../src/cli/command.js';
 import { reportFailure } from '../src/cli/failure.js';
 import { intOption, withRuntimeOptions } from '../src/cli/option-groups.js';
 import { baseParser, defaultIO, parseArgs } from '../src/cli/parse.js';
-import { readUserFile } from '../src/files.js';
+import { checkOutputFile, readUserFile, refuseOutputOverInput } from '../src/files.js';
 import { partHash } from '../src/onnx/part-hash.js';
 import { createSession } from '../src/runtime/ort.js';
 import { providerFor } from '../src/runtime/providers.js';
 import { runChain } from '../src/runtime/chain.js';
 import type { Manifest } from '../src/split/manifest.js';
 import { OutputTransaction } from '../src/split/output.js';
-import { openStoreFromEnv } from '../src/storage/open.js';
+import { missingStoreVariables, openStoreFromEnv } from '../src/storage/open.js';
 import { storeKeys } from '../src/storage/store.js';
 import { decodePayload, encodePayload } from '../src/tensor/payload/index.js';
 
@@ -46,6 +46,22 @@ export async function edgeMain(argv: string[], env = process.env, io: CliIO = de
     if (!args.input_file) throw new UsageError('missing --input_file (a payload with the model inputs)');
     if (!args.push && !args.output_file) throw new UsageError('nothing to do with the result: give --push and/or --output_file');
     if (args.manifest && args.split_index === undefined) throw new UsageError('--manifest needs --split_index (the split whose edge part --onnx_file is)');
+    if (args.output_file) {
+      checkOutputFile(args.output_file, 'output_file');
+      refuseOutputOverInput(args.output_file, 'output_file', 'onnx-edge', [
+        ['the payload (--input_file)', args.input_file],
+        ['the edge part (--onnx_file)', args.onnx_file],
+        ['the manifest (--manifest)', args.manifest],
+      ]);
+    }
+    if (args.push) {
+      // Checked before the part runs, so that nothing is written (--output_file) for a push that cannot happen.
+      const missing = missingStoreVariables(env);
+      if (missing.length > 0) {
+        const list = missing.length === 1 ? missing[0]! : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
+        throw new UsageError(`--push needs the object store: set ${list} (onnx-edge takes the store from the environment; the keys also as MINIO_ACCESS_KEY_FILE / MINIO_SECRET_KEY_FILE)`);
+      }
+    }
     const splitIndex = args.split_index ?? 0;
     const input = decodePayload(await readUserFile(args.input_file), { file: args.input_file });
     const session = await createSession(await readUserFile(args.onnx_file), {

@@ -1,7 +1,7 @@
 /**
  * Reading a file a user named, and checking one the tool is to write, with a one-line error that names it.
  */
-import { accessSync, constants, lstatSync, readlinkSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { FileError, UsageError } from './errors.js';
@@ -182,4 +182,27 @@ export async function makeFolders(dir: string): Promise<string | undefined> {
     await mkdir(d).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
   }
   return missing[0];
+}
+
+/** Whether two paths name the same file: each resolved through its symbolic links (one that does not exist yet, as written). */
+export function samePath(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
+}
+
+/**
+ * Refuses, before anything is written, an output (`--flag file`) that is one of the files the
+ * operation reads: writing it would replace that file (a results CSV, a model) with the output.
+ * `inputs` are [what the file is, its path]; an undefined path is skipped.
+ */
+export function refuseOutputOverInput(file: string, flag: string, operation: string, inputs: readonly (readonly [what: string, input: string | undefined])[]): void {
+  for (const [what, input] of inputs) {
+    if (input !== undefined && samePath(file, input)) throw new UsageError(`--${flag} ${file} is ${what}, which ${operation} reads; name another file`);
+  }
 }

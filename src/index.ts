@@ -93,7 +93,7 @@ export { checkSplits, LimitsError, type CheckOptions, type CheckResult, type Che
 export { CHECK_SIDES, LAMBDA_LIMITS, LIMITS_VERSION, memoryQuantityMb, parseLimits, readLimitsFile, type CheckSides, type Limits } from './check/limits.js';
 export { oscarServiceLimits, OSCAR_DEFAULT_MEMORY } from './check/oscar-limits.js';
 export { MeasureError } from './check/measure.js';
-// Quantisation: int8 weights of Conv, MatMul and Gemm (the `quant_model` operation), and the comparison with the float model.
+// Quantisation: int8 weights of Conv, ConvTranspose, MatMul and Gemm (the `quant_model` operation), and the comparison with the float model.
 export { CONV_PATTERNS, QUANT_TYPES, quantisableNodes, quantiseModel, type ConvPattern, type QuantisableNode, type QuantisedNode, type QuantiseOptions, type QuantiseResult, type QuantType, type SkippedNode } from './quant/quantise.js';
 export { dequantiseWeight, quantiseWeight, type QuantisedWeight, type WeightQuantOptions } from './quant/weights.js';
 export { compareModels, splitBatch, type CompareOptions, type OutputDeviation, type QuantComparison } from './quant/compare.js';

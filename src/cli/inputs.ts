@@ -38,6 +38,23 @@ function normalisation(args: InputArgs): Normalisation {
 }
 
 /**
+ * Refuses a per-channel --mean or --std (or a preset's) of another count than the channels the
+ * input takes, naming the flag or the preset it came from.
+ */
+function checkNormalisationChannels(args: InputArgs, channels: number, input: string): void {
+  const takes = `input '${input}' takes ${channels} channel${channels === 1 ? '' : 's'}`;
+  for (const flag of ['mean', 'std'] as const) {
+    const v = args[flag];
+    if (v && v.length !== 1 && v.length !== channels) throw new UsageError(`--${flag} has ${v.length} values, but ${takes}; give 1${channels === 1 ? '' : ` or ${channels}`}`);
+  }
+  const preset = NORMALISATION_PRESETS[args.normalisation ?? 'unit'];
+  const off = (['mean', 'std'] as const).map((k) => (args[k] ? undefined : preset?.[k]?.length)).find((n) => n !== undefined && n !== 1 && n !== channels);
+  if (off !== undefined) {
+    throw new UsageError(`--normalisation ${args.normalisation} has a mean and std for ${off} colour channels, but ${takes}; give --mean and --std with ${channels === 1 ? 'one value each' : `1 or ${channels} values each`} (or --normalisation unit or raw)`);
+  }
+}
+
+/**
  * The payload of --input_file: a file of another kind (a model, a CSV, an empty file) is named as
  * such, and one that does not decode is a file refused (exit 2), as a wrong --onnx_file is.
  */
@@ -87,6 +104,7 @@ export async function inputsFromArgs(model: LoadedModel, args: InputArgs, option
   if (args.image_size_y !== undefined) sizes.height = args.image_size_y;
   if (args.image_is_grayscale !== undefined) sizes.grayscale = args.image_is_grayscale;
   const layout = layoutFromInputShape(dims, sizes);
+  checkNormalisationChannels(args, layout.channels, name);
   const tensor = args.image_file
     ? await imageToTensor(args.image_file, layout, normalisation(args))
     : await imageFolderToTensor(args.image_batch!, layout, normalisation(args), args.image_limit !== undefined ? { limit: args.image_limit } : {});

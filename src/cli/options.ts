@@ -48,6 +48,28 @@ function probeNote(label: string, tensors: number, inputBytes: number): void {
 }
 
 /**
+ * Binds --image_size_x / --image_size_y (and --batch, default 1) to the free height, width and
+ * batch of each 4-D input (NCHW or NHWC as the model declares) whose shape `inputShapes` does not
+ * give yet; an input is bound only when that leaves no dimension free.
+ */
+export function bindImageSizes(model: LoadedModel, args: Pick<ModelArgs, 'batch' | 'image_size_x' | 'image_size_y'>, inputShapes: Record<string, number[]>): void {
+  if (args.image_size_x === undefined && args.image_size_y === undefined) return;
+  const index = indexGraph(model.proto.graph!, model.label);
+  for (const v of model.proto.graph?.input ?? []) {
+    if (!index.inputs.includes(v.name ?? '') || inputShapes[v.name ?? '']) continue;
+    const dims = v.type?.tensorType?.shape?.dim ?? [];
+    if (dims.length !== 4) continue;
+    const known = dims.map(fixedDim);
+    const nhwc = known[3] === 1 || known[3] === 3;
+    const [h, w] = nhwc ? [1, 2] : [2, 3];
+    if (known[0]! < 0) known[0] = args.batch ?? 1;
+    if (known[h]! < 0 && args.image_size_y !== undefined) known[h] = args.image_size_y;
+    if (known[w]! < 0 && args.image_size_x !== undefined) known[w] = args.image_size_x;
+    if (known.every((d) => d >= 0)) inputShapes[v.name!] = known;
+  }
+}
+
+/**
  * Loads and analyses the model named by --onnx_file with the shape flags applied. `prepare` may
  * supply real input tensors (from a payload or images), whose shapes then bind the model's.
  */
@@ -66,22 +88,7 @@ export async function analyzeFromArgs(
     inputShapes[name] = [...t.dims];
     inputShapeOrigins[name] = `${from} (input '${name}' of shape ${t.dims.join('x') || 'a scalar'})`;
   }
-  if (args.image_size_x !== undefined || args.image_size_y !== undefined) {
-    // Bind free H and W of 4-D inputs (NCHW or NHWC as the model declares).
-    const index = indexGraph(model.proto.graph!, model.label);
-    for (const v of model.proto.graph?.input ?? []) {
-      if (!index.inputs.includes(v.name ?? '') || inputShapes[v.name ?? '']) continue;
-      const dims = v.type?.tensorType?.shape?.dim ?? [];
-      if (dims.length !== 4) continue;
-      const known = dims.map(fixedDim);
-      const nhwc = known[3] === 1 || known[3] === 3;
-      const [h, w] = nhwc ? [1, 2] : [2, 3];
-      if (known[0]! < 0) known[0] = args.batch ?? 1;
-      if (known[h]! < 0 && args.image_size_y !== undefined) known[h] = args.image_size_y;
-      if (known[w]! < 0 && args.image_size_x !== undefined) known[w] = args.image_size_x;
-      if (known.every((d) => d >= 0)) inputShapes[v.name!] = known;
-    }
-  }
+  bindImageSizes(model, args, inputShapes);
   const opts: Parameters<typeof analyzeModel>[1] = { createSession, inputShapes, inputShapeOrigins, onProbe: (tensors, bytes) => probeNote(model.label, tensors, bytes) };
   if (args.batch !== undefined) opts.batch = args.batch;
   if (feeds) opts.feeds = feeds;

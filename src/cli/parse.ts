@@ -36,13 +36,20 @@ function meant(flag: string, known: readonly string[]): string | undefined {
   return d > 0 && d <= Math.max(1, Math.floor(flag.length / 3)) ? best : undefined;
 }
 
+/** Operations that make the parts they run from --onnx_file (the Python tool's run read them from --onnx_path). */
+const MAKE_PARTS = new Set(['run', 'run_all', 'profile', 'predict', 'check']);
+
 /** Flags of the Python tool an operation here does without, and what to do instead. */
-const PYTHON_INSTEAD: Record<string, string> = {
-  onnx_path: 'the parts are made from --onnx_file as they are needed; drop --onnx_path; split_model writes them to a folder',
-};
+function pythonInstead(flag: string, operation: string | undefined): string | undefined {
+  if (flag !== 'onnx_path') return undefined;
+  return operation !== undefined && MAKE_PARTS.has(operation)
+    ? 'the parts are made from --onnx_file as they are needed; drop --onnx_path; split_model writes them to a folder'
+    : 'it reads the model given by --onnx_file; --onnx_path is the output folder of split_model and the other operations that write parts';
+}
 
 function didYouMean(flag: string, s: ParseSubject): string {
-  if (PYTHON_INSTEAD[flag]) return ` (${PYTHON_INSTEAD[flag]})`;
+  const instead = pythonInstead(flag, s.operation);
+  if (instead) return ` (${instead})`;
   const k = s.knownFlags && meant(flag, s.knownFlags());
   return k ? ` (did you mean --${k}?)` : '';
 }

@@ -314,7 +314,12 @@ export async function readResultsRows(file: string, flag: string): Promise<Recor
   const rows = csvRecords(file, await readUserFile(file), 'a run_all results CSV');
   if (rows.length === 0) throw new FileError(`${file}: no rows (not a run_all results file?)`, { file });
   const missing = RUN_ALL_NEEDED.filter((c) => !(c in rows[0]!));
-  if (missing.length) throw new FileError(`${file}: not a run_all results file (no column ${missing.join(', ')})`, { file });
+  if (missing.length) {
+    // A predict CSV has run_all's columns but for the repetitions and their status.
+    const predicted = missing.every((c) => c === 'rep' || c === 'status') && 'total_ms' in rows[0]!;
+    if (predicted) throw new FileError(`${file}: a predict CSV, not run_all results (no column ${missing.join(', ')}); give the run_all CSV the rows were measured in`, { file });
+    throw new FileError(`${file}: not a run_all results file (no column ${missing.join(', ')})`, { file });
+  }
   checkResultsRows(file, rows, flag);
   return rows;
 }

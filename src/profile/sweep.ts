@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CloudBackend, JobInfo, Prepared } from '../backends/backend.js';
-import { messageLine, OnnxManagerError } from '../errors.js';
+import { messageLine, OnnxManagerError, UsageError } from '../errors.js';
 import { partHash } from '../onnx/part-hash.js';
 import { runChain } from '../runtime/chain.js';
 import type { ProviderChoice } from '../runtime/providers.js';
@@ -541,7 +541,18 @@ export function plannedReps(a: ModelAnalysis, point: SplitPoint, codecs: readonl
 const UPCOMING = 2;
 
 /** Runs every requested split point; failed split points become error rows and the sweep goes on. */
+/** Refuses, as --rep and --splits are refused, a rep that is no integer >= 1 and a split that is no index of the model's split points. */
+function checkSweepOptions(a: ModelAnalysis, opts: SweepOptions): void {
+  if (!Number.isInteger(opts.rep) || opts.rep < 1) throw new UsageError(`rep must be an integer >= 1, got ${opts.rep}`);
+  const last = a.splitPoints.length - 1;
+  for (const i of opts.splits ?? []) {
+    if (typeof i !== 'number') throw new UsageError(`splits: '${String(i)}' is no split point index of ${a.model.label}, which has split points 0..${last} (analysis.splitPoints gives each index with its splitLayer)`);
+    if (!Number.isInteger(i) || i < 0 || i > last) throw new UsageError(`splits: ${i} is no split point of ${a.model.label}, which has split points 0..${last}`);
+  }
+}
+
 export async function runSweep(ctx: SweepContext, opts: SweepOptions): Promise<Row[]> {
+  checkSweepOptions(ctx.analysis, opts);
   const rows: Row[] = [];
   const wanted = opts.splits ? new Set(opts.splits) : undefined;
   ctx.usedKeys ??= new Set(); // shared by the codecs' contexts

@@ -10,6 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileError, UsageError } from '../errors.js';
+import { refuseOutputOverInput } from '../files.js';
 import { loadModel } from '../onnx/model.js';
 import { readProfile, type LayerProfile } from '../profile/layer-profile.js';
 import { summaryPath } from '../profile/csv.js';
@@ -270,6 +271,17 @@ export async function buildReport(csv: string, o: ReportOptions = {}): Promise<s
 
 /** Writes the page (default: beside the CSV, X.html); returns where. */
 export async function writeReport(csv: string, o: ReportOptions & { outputFile?: string } = {}): Promise<{ file: string; bytes: number }> {
+  if (o.outputFile !== undefined) {
+    const beside = besideFiles(csv);
+    refuseOutputOverInput(o.outputFile, 'output_file', 'report', [
+      ['the results file (--results_file)', csv],
+      ['the model (--onnx_file)', o.onnxFile],
+      ['the summary beside the results file', beside.summary],
+      ['the profile beside the results file', beside.profile],
+      ['the predict CSV beside the results file', beside.predict],
+      ['the recommendation beside the results file', beside.recommend],
+    ]);
+  }
   const html = await buildReport(csv, o);
   const file = path.resolve(o.outputFile ?? reportPathFor(csv));
   await OutputTransaction.run(path.dirname(file), (tx) => tx.write(path.basename(file), html));

@@ -6,6 +6,7 @@
  * A cut file is JSON: `{ "edge_nodes": ["node name or output tensor name", ...] }`.
  */
 import { readFailure, readRegularFile } from '../files.js';
+import { OutputTransaction } from './output.js';
 import * as path from 'node:path';
 import { contentKind } from '../content-kind.js';
 import { SplitError } from '../errors.js';
@@ -155,4 +156,10 @@ export async function cutFilePoint(a: ModelAnalysis, file: string): Promise<Spli
 /** A split point or cut in words: `split 3 (relu_1_out)`, or `the cut of edge.json` for a cut file's that is no split point. */
 export function pointWords(p: SplitPoint): string {
   return p.edgeNodes && p.splitLayer.startsWith(CUT_FILE_LAYER) ? `the cut of ${p.splitLayer.slice(CUT_FILE_LAYER.length)}` : `split ${p.index} (${p.splitLayer})`;
+}
+
+/** Writes a cut file (`{ "edge_nodes": [...] }`, as cutFilePoint reads it) whole or not at all, making its folder. */
+export async function writeCutFile(file: string, edgeNodes: readonly string[]): Promise<void> {
+  const full = path.resolve(file);
+  await OutputTransaction.run(path.dirname(full), (tx) => tx.write(path.basename(full), `${JSON.stringify({ edge_nodes: edgeNodes }, null, 2)}\n`));
 }

@@ -5,6 +5,7 @@
  */
 import type { EmbeddedServer } from './embedded.js';
 import type { MinioStoreOptions } from './minio-store.js';
+import { StoreError } from '../errors.js';
 import { storeConfigFromEnv, type ObjectStore, type StoreConfig } from './store.js';
 
 /** How other processes reach the embedded server. */
@@ -77,12 +78,24 @@ export async function openStore(config: StoreConfig, options: MinioStoreOptions 
  * budget of the run's --store_retry_s when the cloud configuration carries it. The bucket is not
  * created unless asked.
  */
+/**
+ * The environment variables a cloud entry's store still needs (MINIO_ENDPOINT, MINIO_ACCESS_KEY,
+ * MINIO_SECRET_KEY), in that order; empty when `env` names a store with both keys.
+ */
+export function missingStoreVariables(env: NodeJS.ProcessEnv = process.env): string[] {
+  const config = storeConfigFromEnv({}, env);
+  return [config.endpoint ? '' : 'MINIO_ENDPOINT', config.accessKey ? '' : 'MINIO_ACCESS_KEY', config.secretKey ? '' : 'MINIO_SECRET_KEY'].filter((v) => v);
+}
+
 export async function openStoreFromEnv(where: { bucket?: string; region?: string; createBucket?: boolean; storeRetryS?: number } = {}, env: NodeJS.ProcessEnv = process.env): Promise<ObjectStore> {
   const flags: Parameters<typeof storeConfigFromEnv>[0] = {};
   if (where.bucket) flags.minio_bucket = where.bucket;
   if (where.region) flags.minio_region = where.region;
+  const config = storeConfigFromEnv(flags, env);
+  // The cloud entries take no store flags: name the variable, not --minio_endpoint.
+  if (!config.endpoint) throw new StoreError('no object store endpoint: set MINIO_ENDPOINT (with MINIO_ACCESS_KEY and MINIO_SECRET_KEY)');
   return openMinio({
-    ...storeConfigFromEnv(flags, env),
+    ...config,
     createBucket: where.createBucket === true,
     ...(where.storeRetryS !== undefined ? { retryBudgetMs: where.storeRetryS * 1000 } : {}),
   });

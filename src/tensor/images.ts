@@ -137,7 +137,7 @@ export function layoutFromInputShape(
       return fromModel;
     }
     if (given === undefined) {
-      throw new UsageError(`the model's input ${name} is not fixed (${showDims(dims)}): give an image ${name}`);
+      throw new UsageError(`the model's input ${name} is not fixed (${showDims(dims)}): give --image_size_${name === 'height' ? 'y' : 'x'}`);
     }
     return given;
   };

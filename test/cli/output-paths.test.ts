@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { cli } from '../cli-helper.js';
 import { tempDirs, writeZooModel } from '../helpers.js';
 
@@ -106,6 +107,34 @@ describe('outputs under the kernel\'s filesystems, or in a folder that cannot be
   });
 });
 
+describe('output files that cannot be written', () => {
+  it('data_processing, quant_model and report: an --output_file that is a folder, or lies under a file, is refused naming it (exit 2) before the work', async () => {
+    const image = join(dir, 'pic.png');
+    await sharp({ create: { width: 28, height: 28, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toFile(image);
+    const csv = join(dir, 'sweep.csv');
+    const sweep = await cli(['run_all', '--onnx_file', model, '--rep', '1', '--warmup', '0', '--splits', '12', '--results_file', csv]);
+    assert.equal(sweep.code, 0, sweep.err);
+    const cases: string[][] = [
+      ['data_processing', '--onnx_file', model, '--image_file', image],
+      ['quant_model', '--onnx_file', model, '--quant_type', 'QInt8', '--batch', '1', '--rounds', '1'],
+      ['report', '--results_file', csv],
+    ];
+    for (const args of cases) {
+      const before = readdirSync(dir).sort();
+      const folder = join(dir, 'folder');
+      const d = await cli([...args, '--output_file', folder]);
+      assert.equal(d.code, 2, `${args[0]}: ${d.err}`);
+      assert.deepEqual(d.errLines, [`onnx-manager: --output_file ${folder} is a directory; name a file`]);
+      const under = join(dir, 'plain', 'x.out');
+      const u = await cli([...args, '--output_file', under]);
+      assert.equal(u.code, 2, `${args[0]}: ${u.err}`);
+      assert.deepEqual(u.errLines, [`onnx-manager: --output_file ${under}: ${join(dir, 'plain')} is a file, not a folder`]);
+      assert.deepEqual(readdirSync(dir).sort(), before, `${args[0]}: nothing written`);
+      assert.deepEqual(readdirSync(folder), []);
+    }
+  });
+});
+
 describe('results files that are not files of results', () => {
   it('a FIFO (or a device) is refused before it is read: reading one never ends', { timeout: 60_000 }, async () => {
     const fifo = join(dir, 'pipe.csv');
@@ -135,6 +164,21 @@ describe('results files that are not files of results', () => {
     const d = await cli(['--operation', 'run_all', '--onnx_file', model, '--rep', '1', '--splits', '1', '--results_file', link]);
     assert.equal(d.code, 2, d.err);
     assert.deepEqual(d.errLines, [`onnx-manager: --results_file ${link} is a symbolic link to ${target}, whose folder ${join(dir, 'no-such-folder')} does not exist`]);
+  });
+
+  it('run --results_file does not append rows to a file that holds something else: notes, or the model itself', async () => {
+    const notes = join(dir, 'run-notes.csv');
+    writeFileSync(notes, 'my notes, not results\n');
+    const d = await cli(['--operation', 'run', '--onnx_file', model, '--split_layer', 'relu_2_out', '--rep', '1', '--results_file', notes]);
+    assert.equal(d.code, 2, d.err);
+    assert.deepEqual(d.errLines, [`onnx-manager: ${notes} holds something other than run_all results (its first line: 'my notes, not results'); choose another --results_file`]);
+    assert.equal(readFileSync(notes, 'utf8'), 'my notes, not results\n');
+    const bytes = readFileSync(model);
+    const m = await cli(['--operation', 'run', '--onnx_file', model, '--split_layer', 'relu_2_out', '--rep', '1', '--results_file', model]);
+    assert.equal(m.code, 2, m.err);
+    assert.equal(m.errLines.length, 1, m.err);
+    assert.match(m.errLines[0]!, /lenet5\.onnx: not a run_all results CSV \(it looks like an ONNX model\)|lenet5\.onnx.*ONNX model/);
+    assert.deepEqual(readFileSync(model), bytes, 'the model is as it was');
   });
 
   it('run_all does not append rows to a file that holds something else, with or without --resume', async () => {

@@ -64,6 +64,22 @@ describe("the Python tool's --onnx_path", () => {
     assert.match(r.err, /does not take --onnx_path \(the parts are made from --onnx_file as they are needed; drop --onnx_path; split_model writes them to a folder\)/, r.err);
   });
 
+  it('is refused by an operation that reads only the model (list_layers, print_model), naming --onnx_file, not parts it never makes', async () => {
+    for (const op of ['list_layers', 'print_model', 'quant_model']) {
+      const r = await cli(['--operation', op, '--onnx_file', 'm.onnx', '--onnx_path', 'DIR', ...(op === 'quant_model' ? ['--quant_type', 'QInt8'] : [])]);
+      assert.equal(r.code, 2, r.err);
+      assert.deepEqual(r.errLines, [`onnx-manager: ${op} does not take --onnx_path (it reads the model given by --onnx_file; --onnx_path is the output folder of split_model and the other operations that write parts) (see onnx-manager ${op} --help)`]);
+    }
+  });
+
+  it('run --help and run_all --help say that --onnx_path DIR alone names the model', async () => {
+    for (const op of ['run', 'run_all']) {
+      const r = await cli([op, '--help']);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out.replace(/\s+/g, ' '), /--onnx_file The ONNX model to work on \(or --onnx_path DIR alone: the one \.onnx file in DIR\)/, r.out);
+    }
+  });
+
   it('alone, runs the one .onnx file in the folder, naming it; none or several are refused, listing them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onnx-manager-onnx-path-'));
     try {

@@ -12,6 +12,7 @@ import { int8Saturates } from '../../src/quant/int8-saturation.js';
 import { createSession } from '../../src/runtime/ort.js';
 import { cli } from '../cli-helper.js';
 import { tempDirs, writeZooModel } from '../helpers.js';
+import { realModels } from '../models/zoo.js';
 
 const temp = tempDirs();
 
@@ -153,6 +154,23 @@ describe('quant_model command', () => {
     const apart = await cli([...base, '--image_batch', others]);
     assert.equal(apart.code, 0, apart.err);
     assert.doesNotMatch(apart.out, /^note:/m, apart.out);
+  });
+
+  it('--image_size_x and --image_size_y bind a free height and width for the random samples, as the error for a free dimension says to', async () => {
+    const dir = await temp('quant-free-dims');
+    // PP-OCR's direction classifier: input x of shape ?x3x?x? (batch, height and width free).
+    const cls = realModels.find((m) => m.name === 'ppocr_mobile_v2_cls')!.path;
+    const out = join(dir, 'cls.quant.onnx');
+    const unbound = await cli(['quant_model', '--onnx_file', cls, '--quant_type', 'QInt8', '--batch', '1', '--rounds', '1', '--output_file', out]);
+    assert.equal(unbound.code, 2, unbound.err);
+    oneLine(unbound, /free dimension .* --image_size_x W --image_size_y H/);
+    assert.ok(!existsSync(out));
+    const r = await cli(['quant_model', '--onnx_file', cls, '--quant_type', 'QInt8', '--image_size_x', '192', '--image_size_y', '48', '--batch', '2', '--rounds', '1', '--output_file', out, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out);
+    assert.equal(report.samples.count, 2);
+    assert.equal(report.comparison.outputs[0].rows, 2);
+    assert.ok(existsSync(out));
   });
 
   it('refuses bad input in one line and writes nothing', async () => {

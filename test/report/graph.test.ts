@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -340,4 +340,17 @@ test("lenet5 at split 5: every shape label sits beside its arrow, the cut's too,
   assert.match(key!, /<span class="swatch cloud" style="background: #fde68a"><\/span> cloud/);
   assert.match(key!, /<span class="swatch crossing"><\/span> crossing \(6\.25 KiB\)/);
   assert.match(html, /\.swatch\.crossing \{[^}]*border-top: 3px solid #dc2626/);
+});
+
+test('the SVG and the HTML are written both or neither: a page that cannot be written leaves no SVG', async () => {
+  const dir = await temp('graph-all-or-nothing');
+  const file = writeZooModel('lenet5', dir);
+  // The page's name is taken by a folder: the HTML cannot be written.
+  await mkdir(join(dir, 'lenet5.graph.html'));
+  const r = await cli(['--operation', 'show_graph', '--onnx_file', file]);
+  assert.notEqual(r.code, 0, r.err);
+  assert.equal(r.errLines.length, 1, r.err);
+  assert.match(r.err, /lenet5\.graph\.html/);
+  assert.ok(!existsSync(join(dir, 'lenet5.graph.svg')), 'no SVG without its page');
+  assert.deepEqual((await readdir(dir)).sort(), ['lenet5.graph.html', 'lenet5.onnx'], 'no temporary left');
 });

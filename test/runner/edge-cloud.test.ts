@@ -470,6 +470,52 @@ describe('onnx-edge + onnx-cloud', () => {
       assert.match(other, /has no split 0|is not the edge part of split 0/);
     });
 
+    it('onnx-edge --push with no store in the environment -> exit 2 naming MINIO_ENDPOINT, before it runs or writes anything', async () => {
+      const job = await mkdtemp(join(root, 'job-'));
+      const out = join(job, 'never.pb');
+      const args = ['--onnx_file', resnet.parts[0]!, '--input_file', resnet.inputFile, '--push', '--output_file', out];
+      const msg = failure(await capture(() => edgeMain(args, {})), 2, 'push without a store', 'onnx-edge');
+      assert.match(msg, /--push needs the object store: set MINIO_ENDPOINT/);
+      // onnx-edge takes its store from the environment only: the message offers no flag it would refuse.
+      assert.doesNotMatch(msg, /--minio_endpoint/);
+      const keys = failure(await capture(() => edgeMain(args, { MINIO_ENDPOINT: emb.endpoint })), 2, 'push without keys', 'onnx-edge');
+      assert.match(keys, /MINIO_ACCESS_KEY and MINIO_SECRET_KEY/);
+      assert.deepEqual(await readdir(job), [], 'no payload written');
+    });
+
+    it('an --output_file or --save_results that is the payload or a part read -> exit 2, the file as it was', async () => {
+      const job = await mkdtemp(join(root, 'job-'));
+      const input = join(job, 'input.pb');
+      const part1 = join(job, 'part1.onnx');
+      const part2 = join(job, 'part2.onnx');
+      await writeFile(input, await readFile(resnet.inputFile));
+      await writeFile(part1, await readFile(resnet.parts[0]!));
+      await writeFile(part2, await readFile(resnet.parts[1]!));
+      const before = await Promise.all([input, part1, part2].map((f) => readFile(f)));
+      for (const over of [input, part1]) {
+        const msg = failure(await capture(() => edgeMain(['--onnx_file', part1, '--input_file', input, '--output_file', over])), 2, `edge over ${over}`, 'onnx-edge');
+        assert.match(msg, /^onnx-edge: --output_file .* is the (payload \(--input_file\)|edge part \(--onnx_file\)), which onnx-edge reads; name another file\n$/);
+      }
+      const mid = join(job, 'mid.pb');
+      report(await capture(() => edgeMain(['--onnx_file', part1, '--input_file', input, '--output_file', mid])), 'edge');
+      const midBytes = await readFile(mid);
+      for (const over of [mid, part2]) {
+        const msg = failure(await capture(() => cloudMain(['--onnx_file', part2, '--input_file', mid, '--save_results', over])), 2, `cloud over ${over}`);
+        assert.match(msg, /^onnx-cloud: --save_results .* is the (payload \(--input_file\)|part \(--onnx_file\)), which onnx-cloud reads; name another file\n$/);
+      }
+      assert.deepEqual(await Promise.all([input, part1, part2].map((f) => readFile(f))), before);
+      assert.deepEqual(await readFile(mid), midBytes);
+    });
+
+    it('onnx-cloud by hand without --onnx_file and without a store -> exit 2, saying where the parts can come from', async () => {
+      const job = await mkdtemp(join(root, 'job-'));
+      const input = join(job, 'p.pb');
+      await runEdge(resnet, input);
+      const msg = failure(await capture(() => cloudMain(['--input_file', input, '--save_results', join(job, 'r.pb')], {})), 2, 'no store, no parts');
+      assert.match(msg, /^onnx-cloud: the parts .* come from the store: set MINIO_ENDPOINT .*, or give them with --onnx_file\n$/);
+      assert.deepEqual(await readdir(job), ['p.pb']);
+    });
+
     it('no INPUT_FILE_PATH and no --input_file -> exit 2', async () => {
       const msg = failure(await capture(() => cloudMain([], { ...env, TMP_OUTPUT_DIR: join(root, 'unused') })), 2, 'no input');
       assert.match(msg, /no payload: give --input_file or set INPUT_FILE_PATH/);

@@ -5,7 +5,7 @@ import { intOption, withImageOptions, withModelOptions } from '../option-groups.
 
 export const quantModelCommand = defineCommand({
   name: 'quant_model',
-  describe: 'Dynamic int8 quantisation of the Conv, MatMul and Gemm weights into <model>.quant.onnx, with size, output error and speed against the float model',
+  describe: 'Dynamic int8 quantisation of the Conv, ConvTranspose, MatMul and Gemm weights into <model>.quant.onnx, with size, output error and speed against the float model',
   example: 'quant_model --onnx_file model.onnx --quant_type QInt8 --per_channel --image_batch images/',
   builder: (y) =>
     withImageOptions(withModelOptions(y))
@@ -23,7 +23,7 @@ export const quantModelCommand = defineCommand({
         type: 'boolean',
         describe: "QInt8: 7-bit weights for the nodes that run as MatMulInteger or ConvInteger, whose u8s8 kernels on an x86-64 CPU without VNNI add products in 16 bits and saturate with 8 (default: on when this machine's CPU lacks VNNI; give it when the model will run on such a CPU, --no-reduce_range when it never will)",
       })
-      .option('exclude_nodes', { type: 'array', string: true, describe: 'Conv, MatMul or Gemm nodes (names, or first outputs) left in float' })
+      .option('exclude_nodes', { type: 'array', string: true, describe: 'Conv, ConvTranspose, MatMul or Gemm nodes (names, or first outputs) left in float' })
       .option('calibration_batch', {
         type: 'string',
         describe: 'Calibration samples: a folder of images (with the image flags) or a payload file (.pb, first dimension the sample). Weights are then rounded to keep each layer\'s output on them (GPTQ) instead of to nearest',

@@ -7,6 +7,7 @@ import { checkOutputFolder } from '../../files.js';
 import { writeEarlyExits } from '../../split/early-exit-parts.js';
 import { counted, humanBytes, table } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
+import { refuseWritingOverModel } from './split-model.js';
 
 export interface EarlyExitArgs extends ModelArgs {
   onnx_path?: string;
@@ -17,8 +18,9 @@ export async function earlyExitSplitModel(args: EarlyExitArgs, out: (s: string) 
   const exits = args.outputs ?? [];
   if (exits.length === 0) throw new UsageError('early_exit_split_model needs --outputs O1 O2 ... (the exit tensors, the shallowest first)');
   if (args.onnx_path) checkOutputFolder(args.onnx_path, 'onnx_path');
-  const a = await analyzeFromArgs(args);
   const dir = args.onnx_path ?? path.join('splits', path.basename(args.onnx_file ?? 'model', '.onnx'));
+  refuseWritingOverModel(args.onnx_file, dir);
+  const a = await analyzeFromArgs(args);
   const m = await writeEarlyExits(a, exits, dir);
   const { parts } = m.early_exit;
   const rows = parts.map((p) => [

@@ -4,14 +4,12 @@
  * the input payload a run sends over the wire at that split (envelope included, the cut tensors
  * raw, as run and run_all send them to the local worker or the embedded store by default).
  */
-import * as path from 'node:path';
-import { checkOutputFile } from '../../files.js';
-import { OutputTransaction } from '../../split/output.js';
+import { checkOutputFile, refuseOutputOverInput } from '../../files.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { DEFAULT_MACS_LINK, macsCutCosts, type MacsLink } from '../../split/macs-costs.js';
 import { wireBytes } from '../../predict/payload-size.js';
 import { optimalCut } from '../../split/min-cut.js';
-import { edgeNodeNames } from '../../split/node-cut.js';
+import { edgeNodeNames, writeCutFile } from '../../split/node-cut.js';
 import { humanBytes, humanCount, table } from '../format.js';
 import { analyzeFromArgs, type ModelArgs } from '../options.js';
 
@@ -26,6 +24,10 @@ export interface ListLayersArgs extends ModelArgs {
 }
 
 export async function listLayers(args: ListLayersArgs, out: (s: string) => void): Promise<void> {
+  if (args.cut_out) {
+    checkOutputFile(args.cut_out, 'cut_out');
+    refuseOutputOverInput(args.cut_out, 'cut_out', 'list_layers', [['the model (--onnx_file)', args.onnx_file]]);
+  }
   const a = await analyzeFromArgs(args);
   const optimal = args.optimal ? await optimalReport(a, args) : undefined;
   const wire = a.splitPoints.map((p) => wireBytes(a, p));
@@ -68,7 +70,6 @@ async function optimalReport(a: ModelAnalysis, args: ListLayersArgs): Promise<{ 
     bandwidthMbit: args.bandwidth ?? DEFAULT_MACS_LINK.bandwidthMbit,
     rttMs: args.rtt ?? DEFAULT_MACS_LINK.rttMs,
   };
-  if (args.cut_out) checkOutputFile(args.cut_out, 'cut_out');
   const r = optimalCut(a, macsCutCosts(a, link));
   const edgeNodes = edgeNodeNames(a.index, r.best.edgeNodes);
   const bytes = r.best.cutTensors.reduce((s, t) => s + a.shapes.get(t)!.bytes, 0);
@@ -81,8 +82,7 @@ async function optimalReport(a: ModelAnalysis, args: ListLayersArgs): Promise<{ 
       (r.isSplitPoint ? 'the optimum is a split point' : `the optimum saves ${f(r.savedMs)} ms (${((100 * r.savedMs) / split.cost.totalMs).toFixed(1)}%)`),
   ];
   if (args.cut_out) {
-    const cutFile = path.resolve(args.cut_out);
-    await OutputTransaction.run(path.dirname(cutFile), (tx) => tx.write(path.basename(cutFile), `${JSON.stringify({ edge_nodes: edgeNodes }, null, 2)}\n`));
+    await writeCutFile(args.cut_out, edgeNodes);
     lines.push(`wrote the optimal cut to ${args.cut_out} (split_model or run --cut_file ${args.cut_out})`);
   }
   const json = {

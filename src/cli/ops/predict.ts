@@ -2,7 +2,9 @@
  * predict: every split point's cycle predicted from a per-layer profile, the store's measured
  * costs and the link, to CSV; with --measured, compared with a run_all CSV.
  */
-import { checkOutputFile } from '../../files.js';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { checkOutputFile, refuseOutputOverInput } from '../../files.js';
 import * as path from 'node:path';
 import { buildRunConfig, type RunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError, warnOnStderr } from '../../errors.js';
@@ -140,6 +142,23 @@ async function payloadRunOf(backend: string, config: RunConfig): Promise<Payload
   return { storeRetryMs: payloadStoreRetryMs(config), fileJob: true };
 }
 
+/**
+ * predict writes its CSV whole, replacing what --results_file held: an earlier prediction, but
+ * never a run_all results file (its measurements; run_all takes the same flag) or a file of
+ * something else, which are refused naming what they hold.
+ */
+async function refuseReplacingOtherResults(file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  const text = (await readFile(file)).subarray(0, 4096).toString('utf8');
+  if (text.trim() === '') return;
+  const first = text.split('\n', 1)[0]!.trim();
+  const header = first.split(',').map((c) => c.replace(/^"|"$/g, ''));
+  if (header.includes('rep') && header.includes('status')) throw new UsageError(`--results_file ${file} holds run_all results, which predict would replace; name another file (predict writes <name>.predict.csv by default)`);
+  if (['split_index', 'split_layer', 'total_ms'].every((c) => header.includes(c))) return;
+  const shown = first.length > 80 ? `${first.slice(0, 80)}...` : first;
+  throw new UsageError(`--results_file ${file} holds something other than predict results (its first line: '${shown}'), which predict would replace; name another file`);
+}
+
 const pct = (v: number) => `${v.toFixed(1)}%`;
 
 /**
@@ -156,6 +175,12 @@ export async function predict(args: PredictArgs, out: (s: string) => void, sink:
   };
   const file = args.results_file ?? defaultFile(args);
   checkOutputFile(file, 'results_file');
+  refuseOutputOverInput(file, 'results_file', 'predict', [
+    ['the measured results (--measured)', args.measured],
+    ['the profile (--profile)', args.profile],
+    ['the model (--onnx_file)', args.onnx_file],
+  ]);
+  await refuseReplacingOtherResults(file);
   const measuredRows = args.measured ? await readMeasured(args.measured) : undefined;
   const link = linkOf(args, measuredRows);
   // Without --profile the cloud side starts (the store, the worker) and the model is analysed while the worker starts.

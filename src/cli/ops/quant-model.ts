@@ -2,11 +2,10 @@
  * quant_model: writes the quantised model and reports its size, its output error against the float
  * model on a batch of samples, and both models' inference time.
  */
-import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { GraphOptimizationLevel, SessionOptions } from '../../runtime/session.js';
 import { UsageError } from '../../errors.js';
-import { checkOutputFile } from '../../files.js';
+import { checkOutputFile, samePath } from '../../files.js';
 import { OutputTransaction } from '../../split/output.js';
 import { externalRef, loadModel, type LoadedModel } from '../../onnx/model.js';
 import { compareModels, splitBatch, type QuantComparison } from '../../quant/compare.js';
@@ -18,7 +17,7 @@ import { analyzeModel } from '../../split/analysis.js';
 import { randomInputs } from '../../split/random-inputs.js';
 import { humanBytes } from '../format.js';
 import { inputsFromArgs, type InputArgs } from '../inputs.js';
-import { parseInputShapes, requireFile } from '../options.js';
+import { bindImageSizes, parseInputShapes, requireFile } from '../options.js';
 
 export interface QuantModelArgs extends InputArgs {
   onnx_file?: string;
@@ -45,17 +44,6 @@ export function defaultQuantPath(file: string): string {
   return path.join(dir, `${path.basename(file, '.onnx')}.quant.onnx`);
 }
 
-function samePath(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return path.resolve(p);
-    }
-  };
-  return real(a) === real(b);
-}
-
 function checkArgs(args: QuantModelArgs): { file: string; output: string; quantType: QuantType; convPattern: ConvPattern } {
   const file = requireFile(args.onnx_file, 'onnx_file');
   const quantType = args.quant_type as QuantType;
@@ -76,7 +64,10 @@ async function samplesFor(model: LoadedModel, args: QuantModelArgs): Promise<{ s
     const source = args.image_batch ? `images of ${args.image_batch}` : args.image_file ? `image ${args.image_file}` : `samples of ${args.input_file}`;
     return { samples: splitBatch(given), source };
   }
-  const a = await analyzeModel(model, { createSession, inputShapes: parseInputShapes(args.input_shape), batch: 1 });
+  // Each sample has batch 1 (--batch counts the samples here); --image_size_x/y bind a free height and width.
+  const inputShapes = parseInputShapes(args.input_shape);
+  bindImageSizes(model, { batch: 1, image_size_x: args.image_size_x, image_size_y: args.image_size_y }, inputShapes);
+  const a = await analyzeModel(model, { createSession, inputShapes, batch: 1 });
   const n = args.batch ?? 8;
   const seed = args.seed ?? 1;
   // Seeds far enough apart that no two samples share an input tensor's seed.

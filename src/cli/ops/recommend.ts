@@ -5,7 +5,8 @@
  */
 import { buildRunConfig, type RunFlags } from '../../config/run-config.js';
 import { UsageError } from '../../errors.js';
-import { checkOutputFile } from '../../files.js';
+import { checkOutputFile, refuseOutputOverInput } from '../../files.js';
+import { writeCutFile } from '../../split/node-cut.js';
 import { csvText } from '../../profile/csv.js';
 import { dagOptimum, payloadEnvelope, type DagOptimum } from '../../predict/dag.js';
 import { describeLink, type Link } from '../../predict/link.js';
@@ -97,7 +98,13 @@ function dagText(d: DagOptimum | undefined): string[] {
 export async function recommendOp(args: RecommendArgs, out: (s: string) => void): Promise<number> {
   if (!args.profile === !args.results_file) throw new UsageError('recommend takes either --profile (predicted) or --results_file (a run_all CSV), one of them');
   if (args.cut_out && !args.profile) throw new UsageError('--cut_out needs --profile (the DAG optimum is found from a profile)');
-  if (args.cut_out) checkOutputFile(args.cut_out, 'cut_out');
+  if (args.cut_out) {
+    checkOutputFile(args.cut_out, 'cut_out');
+    refuseOutputOverInput(args.cut_out, 'cut_out', 'recommend', [
+      ['the model (--onnx_file)', args.onnx_file],
+      ['the profile (--profile)', args.profile],
+    ]);
+  }
   const a = await analyzeFromArgs(args);
   let cands: Candidate[];
   let source: string;
@@ -153,8 +160,7 @@ export async function recommendOp(args: RecommendArgs, out: (s: string) => void)
     await tx.write(path.basename(csvFile), csvText(RECOMMEND_COLUMNS, r.splits.map((s) => roundRow(s))));
   });
   if (args.cut_out && r.dag) {
-    const cutFile = path.resolve(args.cut_out);
-    await OutputTransaction.run(path.dirname(cutFile), (tx) => tx.write(path.basename(cutFile), `${JSON.stringify({ edge_nodes: r.dag!.edge_node_names }, null, 2)}\n`));
+    await writeCutFile(args.cut_out, r.dag.edge_node_names);
   }
   if (args.json) out(json);
   else {

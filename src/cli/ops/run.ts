@@ -157,7 +157,12 @@ export async function run(args: RunArgs, io: RunIO): Promise<number> {
   if (args.cut_file) point = await cutFilePoint(a, args.cut_file);
   else point = splitPointOf(a.splitPoints, a.index, args.split_layer!, a.model.label);
   const rep = args.rep ?? DEFAULTS.repRun;
-  if (args.results_file) checkOutputFile(args.results_file, 'results_file');
+  if (args.results_file) {
+    checkOutputFile(args.results_file, 'results_file');
+    // As run_all: rows are appended only to a results file (a model, an image or notes are refused, untouched).
+    await readRows(args.results_file);
+    await checkResultsHeader(args.results_file);
+  }
   axisNotes([args.tensor_codec ?? 'raw'].flat(), [point], out);
   const s = await setUp(args, a, io.signal, (line) => io.err(`onnx-manager: ${line}`), undefined, undefined, undefined, [point]);
   try {

@@ -2,11 +2,10 @@
  * show_graph as a library call: the model's graph laid out, as an SVG and as an HTML page with
  * pan, zoom and search, written next to the model (or in a folder of the caller's choosing).
  */
-import { writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { humanBytes } from '../../cli/format.js';
-import { fileError, makeFolders } from '../../files.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
+import { OutputTransaction } from '../../split/output.js';
 import type { SplitPoint } from '../../split/points.js';
 import { graphHtml } from './html.js';
 import { layoutGraph } from './layout.js';
@@ -36,13 +35,10 @@ export function graphFiles(modelFile: string, dir?: string): { svg: string; html
 export async function writeGraph(a: ModelAnalysis, modelFile: string, opts: { dir?: string; chosen?: SplitPoint } = {}): Promise<GraphPicture & { files: { svg: string; html: string } }> {
   const picture = await renderGraph(a, opts.chosen);
   const files = graphFiles(modelFile, opts.dir);
-  for (const [file, text] of [[files.svg, picture.svg], [files.html, picture.html]] as const) {
-    try {
-      await makeFolders(dirname(file));
-      await writeFile(file, text);
-    } catch (err) {
-      throw fileError(file, err);
-    }
-  }
+  // Both files or neither, each renamed into place only once both are complete.
+  await OutputTransaction.run(dirname(resolve(files.svg)), async (tx) => {
+    await tx.write(basename(files.svg), picture.svg);
+    await tx.write(basename(files.html), picture.html);
+  });
   return { ...picture, files };
 }
