@@ -101,6 +101,8 @@ describe('run_all', () => {
     assert.equal(r.code, 0, r.err);
     const got = rows(csv);
     assert.ok(got.length > 2, `${got.length} rows`);
+    // One repetition is said as one.
+    assert.match(r.out, new RegExp(`^${got.length} rows \\(${got.length} split points x 1 repetition\\) in `, 'm'), r.out);
     for (const row of got) {
       assert.equal(row.status, 'ok', `${row.split_index}: ${row.error}`);
       assert.ok(Number(row.max_abs_diff) <= 1e-5, `split ${row.split_index} (max diff ${row.max_abs_diff})`);

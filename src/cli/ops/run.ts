@@ -415,11 +415,11 @@ async function sweepInto(file: string, args: RunArgs, a: Awaited<ReturnType<type
  * only) apart, so that the words add up to the rows.
  */
 function plannedWords(count: number, alone: readonly number[], rep: number, codecs: readonly string[]): string {
-  const points = (n: number) => `${n} split point${n === 1 ? '' : 's'}`;
-  if (alone.length === 0) return `${points(count)} x ${rep} repetitions${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
+  const reps = counted(rep, 'repetition');
+  if (alone.length === 0) return `${counted(count, 'split point')} x ${reps}${codecs.length > 1 ? ` x ${codecs.length} tensor codecs` : ''}`;
   const sent = count - alone.length;
-  const once = `split point${alone.length === 1 ? '' : 's'} ${alone.join(', ')}, which send${alone.length === 1 ? 's' : ''} nothing, x ${rep} repetitions under ${codecs[0]} only`;
-  return sent === 0 ? once : `${points(sent)} x ${rep} repetitions x ${codecs.length} tensor codecs, + ${once}`;
+  const once = `split point${alone.length === 1 ? '' : 's'} ${alone.join(', ')}, which send${alone.length === 1 ? 's' : ''} nothing, x ${reps} under ${codecs[0]} only`;
+  return sent === 0 ? once : `${counted(sent, 'split point')} x ${reps} x ${codecs.length} tensor codecs, + ${once}`;
 }
 
 /**
