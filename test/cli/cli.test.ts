@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { cli } from '../cli-helper.js';
 import { chainSplitPoints, writeZooModel } from '../helpers.js';
 import { IR_VERSION, modelStats, numel } from '../models/builder.js';
-import { projectRoot, realModels, zoo } from '../models/zoo.js';
+import { installed, projectRoot, realModels, zoo } from '../models/zoo.js';
 
 const root = projectRoot();
 const bin = join(root, 'dist', 'src', 'cli', 'bin.js');
@@ -27,6 +27,14 @@ function tempDir(): string {
 }
 
 describe('onnx-manager CLI', () => {
+  it('run lists as many top classes as a classifier has, up to 5 (top-2 for a two-class output)', async () => {
+    const cls = installed(join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx'));
+    const r = await cli(['run', '--onnx_file', cls, '--split_layer', '27', '--input_shape', 'x:1x3x48x192', '--rep', '1', '--warmup', '0']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /: float32\[1, 2\] top-2: \d \([-\d.]+\), \d \([-\d.]+\)$/m, r.out);
+    assert.doesNotMatch(r.out, /top-5/);
+  });
+
   it('list_layers prints every split point with exact transfer bytes', async () => {
     const dir = tempDir();
     const file = writeZooModel('lenet5', dir);

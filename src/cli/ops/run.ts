@@ -202,7 +202,7 @@ export async function run(args: RunArgs, io: RunIO): Promise<number> {
   }
 }
 
-/** Shape and, for a classifier-like output, the top-5 classes. */
+/** Shape and, for a classifier-like output, its top classes (at most 5). */
 function describeOutput(name: string, t: HostTensor | undefined): string {
   if (!t) return `${name}: missing`;
   const head = `${name}: ${t.type}[${t.dims.join(', ')}]`;
@@ -212,7 +212,7 @@ function describeOutput(name: string, t: HostTensor | undefined): string {
   const top = Array.from({ length: classes }, (_, i) => i)
     .sort((x, y) => data[y]! - data[x]!)
     .slice(0, 5);
-  return `${head} top-5: ${top.map((i) => `${i} (${data[i]!.toFixed(4)})`).join(', ')}`;
+  return `${head} top-${top.length}: ${top.map((i) => `${i} (${data[i]!.toFixed(4)})`).join(', ')}`;
 }
 
 type RunIO = { out: (s: string) => void; err: (s: string) => void; isTTY?: boolean; signal?: AbortSignal };
