@@ -214,11 +214,13 @@ export class PreparedSplit {
   }
 
   /**
-   * The store keys of repetition `rep`'s cycle. A split point measured again in the same run
-   * reuses its keys: what the last time left goes first, or the wait would find the old result at once.
+   * The store keys of repetition `rep`'s cycle (its `attempt`-th run again, each with keys of its
+   * own: a worker ended for missing the deadline can still write its late result before it is gone,
+   * and that result must not be taken for the new attempt's). A split point measured again in the
+   * same run reuses its keys: what the last time left goes first, or the wait would find the old result at once.
    */
-  private async freshJob(ctx: SweepContext, rep: number): Promise<{ inputKey: string; outputKey: string }> {
-    const job = this.jobOf(ctx, rep);
+  private async freshJob(ctx: SweepContext, rep: number, attempt = 0): Promise<{ inputKey: string; outputKey: string }> {
+    const job = this.jobOf(ctx, rep, attempt);
     const used = (ctx.usedKeys ??= new Set());
     if (used.has(job.outputKey)) await ctx.store.remove([job.inputKey, job.outputKey]);
     used.add(job.outputKey);
@@ -231,7 +233,7 @@ export class PreparedSplit {
    * retries); a StoreUnavailableError (the store gone for the whole budget) is thrown.
    */
   async cycle(ctx: SweepContext, rep: number): Promise<CycleResult> {
-    const job = await this.freshJob(ctx, rep);
+    let job = await this.freshJob(ctx, rep);
     const discard = async (): Promise<void> => {
       if (this.cloudModels.length > 0) await ctx.store.remove([job.inputKey, job.outputKey]);
     };
@@ -269,13 +271,14 @@ export class PreparedSplit {
         return result;
       }
       await discard().catch(() => undefined);
+      job = await this.freshJob(ctx, rep, attempt + 1);
     }
   }
 
-  private jobOf(ctx: SweepContext, rep: number): { inputKey: string; outputKey: string } {
+  private jobOf(ctx: SweepContext, rep: number, attempt = 0): { inputKey: string; outputKey: string } {
     const codec = ctx.tensorCodec ?? 'raw';
     // Each codec's cycles have their own objects (a result of another codec is never taken for this one's).
-    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec.replace(/[^A-Za-z0-9]/g, '_')}`}`;
+    const repKey = `${rep < 0 ? `w${-rep}` : String(rep)}${codec === 'raw' ? '' : `-${codec.replace(/[^A-Za-z0-9]/g, '_')}`}${attempt > 0 ? `-again${attempt}` : ''}`;
     return (
       ctx.backend.jobKeys?.(ctx.runId, this.point.index, repKey) ?? {
         inputKey: storeKeys.input(ctx.runId, this.point.index, repKey),

@@ -23,8 +23,8 @@ export interface CleanResult {
   bytes: number;
 }
 
-/** A repetition's key: n, a warm-up's w<n>, either with -<codec> (letters first), or a profile request's. */
-const REP = String.raw`(?:w?\d+(?:-[A-Za-z][A-Za-z0-9_]*)?|profile)`;
+/** A repetition's key: n, a warm-up's w<n>, either with -<codec> (letters first) and a cycle's run again -again<k>, or a profile request's. */
+const REP = String.raw`(?:w?\d+(?:-[A-Za-z][A-Za-z0-9_]*)?(?:-again\d+)?|profile)`;
 /** A key of a run's payload or result: input|output / run / split / rep .pb (a profile's split is 'profile'). */
 const RUN_KEY = new RegExp(String.raw`^(input|output)\/([\w.-]+)\/(?:\d+|profile)\/${REP}\.pb$`);
 /** What follows `<run>-` in a flat folder: split - rep .pb. */

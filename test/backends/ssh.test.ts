@@ -323,7 +323,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
 
   it('the remote worker dying mid-sweep on every attempt fails that row after three attempts, and the sweep goes on with a new worker', async () => {
     const execsBefore = server.execs.length;
-    server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/1\.pb"/.test(line) ? 'kill' : undefined);
+    server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/1(-again\d+)?\.pb"/.test(line) ? 'kill' : undefined);
     try {
       const r = await cli([...runAll('crash.csv', '--rep', '2', '--splits', '1', '2', '3'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
       assert.equal(r.code, 1, r.err);
@@ -344,7 +344,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
 
   it('a dropped SSH connection on every attempt fails that row after three attempts; the backend reconnects and the sweep goes on', async () => {
     const execsBefore = server.execs.length;
-    server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/0\.pb"/.test(line) ? 'drop' : undefined);
+    server.options.onLine = (line) => (/"type":"job".*"inputKey":"input\/[^"]*\/2\/0(-again\d+)?\.pb"/.test(line) ? 'drop' : undefined);
     try {
       const r = await cli([...runAll('drop.csv', '--rep', '1', '--splits', '1', '2', '3'), '--ssh_key', keyFile, '--ssh_known_hosts', knownHosts]);
       assert.equal(r.code, 1, r.err);
@@ -380,7 +380,7 @@ describe('ssh backend: a real SSH server on loopback', () => {
     let seen: number[] = [];
     server.options.onLine = (line, exec) => {
       // Split 2's second repetition: the worker is stopped before it reads the job.
-      if (stopped === undefined && /"type":"job".*"inputKey":"input\/[^"]*\/2\/1\.pb"/.test(line)) {
+      if (stopped === undefined && /"type":"job".*"inputKey":"input\/[^"]*\/2\/1(-again\d+)?\.pb"/.test(line)) {
         seen = workerProcesses(bucket);
         stopped = seen[0]!;
         process.kill(stopped, 'SIGSTOP');

@@ -109,7 +109,7 @@ describe('faults during a sweep', () => {
       rows.map((r) => `${r.split_index}/${r.rep}:${r.status}:${r.cloud_restarts}`),
       ['1/0:ok:0', '1/1:ok:0', '2/0:ok:0', '2/1:ok:1', '3/0:ok:0', '3/1:ok:0'],
     );
-    assert.deepEqual(triggered, ['1/w1.pb', '1/0.pb', '1/1.pb', '2/w1.pb', '2/0.pb', '2/1.pb', '2/w1.pb', '2/1.pb', '3/w1.pb', '3/0.pb', '3/1.pb']);
+    assert.deepEqual(triggered, ['1/w1.pb', '1/0.pb', '1/1.pb', '2/w1.pb', '2/0.pb', '2/1.pb', '2/w1.pb', '2/1-again1.pb', '3/w1.pb', '3/0.pb', '3/1.pb']);
   });
 
   it('a cloud worker killed between jobs: the cycle that restarts it runs again, so no ok row carries the restart', async () => {
@@ -138,7 +138,7 @@ describe('faults during a sweep', () => {
   it('a worker that dies on every attempt: the row is an error after three attempts, and the sweep goes on', async () => {
     const inner = local();
     const backend = new FaultyBackend(inner, async (job) => {
-      if (job.inputKey.endsWith('/2/0.pb')) {
+      if (/\/2\/0(-again\d+)?\.pb$/.test(job.inputKey)) {
         await inner.trigger(job);
         inner.kill();
         return 'swallow';
@@ -151,6 +151,35 @@ describe('faults during a sweep', () => {
       ['1:ok', '2:error', '3:ok'],
     );
     assert.match(String(rows[1]!.error), /worker exited/);
+  });
+
+  it('a result the replaced worker writes late is not taken for the cycle run again: each attempt has its own keys', async () => {
+    const inner = local();
+    let restarts = 0;
+    let first: CloudJob | undefined;
+    // Split 2's cycle: the first attempt's worker misses the deadline and is replaced (a restart);
+    // the attempt run again is handed to a worker too slow to answer, and meanwhile the old worker,
+    // not yet gone, runs the first attempt's job and writes its result.
+    const backend = new (class extends FaultyBackend {
+      override get restarts(): number {
+        return (inner.restarts ?? 0) + restarts;
+      }
+    })(inner, async (job) => {
+      if (splitOf(job) !== 2) return 'pass';
+      if (!first) {
+        first = job;
+        setTimeout(() => restarts++, 200);
+      } else {
+        setTimeout(() => void inner.trigger(first!).catch(() => undefined), 100);
+      }
+      return 'swallow';
+    });
+    const rows = await sweepRows(backend, { timeoutMs: 1500 });
+    assert.deepEqual(
+      rows.map((r) => `${r.split_index}:${r.status}`),
+      ['1:ok', '2:timeout', '3:ok'],
+    );
+    assert.match(String(rows[1]!.error), /output\/.*\/2\/0-again1\.pb/);
   });
 
   it('a job that never runs times out, the split is marked, the next one runs', async () => {
