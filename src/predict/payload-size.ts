@@ -6,7 +6,7 @@
  * budget an input payload carries to backends whose jobs start without the run's settings: OSCAR).
  */
 import { hostname } from 'node:os';
-import { dtypeFromOnnx } from '../onnx/dtypes.js';
+import { dtypeFromOnnx, elementCount } from '../onnx/dtypes.js';
 import type { ModelAnalysis } from '../split/analysis.js';
 import type { SplitPoint } from '../split/points.js';
 import { typedArrayFor, zeroTensor } from '../tensor/host.js';
@@ -61,7 +61,7 @@ let zeros = new ArrayBuffer(0);
 function zeroView(type: string, dims: readonly number[]): HostTensor {
   if (type === 'string') return zeroTensor(type, dims);
   const array = typedArrayFor(type);
-  const n = dims.reduce((x, d) => x * d, 1);
+  const n = elementCount(dims);
   if (zeros.byteLength < n * array.BYTES_PER_ELEMENT) zeros = new ArrayBuffer(n * array.BYTES_PER_ELEMENT);
   return { type, dims: [...dims], data: new array(zeros, 0, n) };
 }
