@@ -184,16 +184,18 @@ export async function makeFolders(dir: string): Promise<string | undefined> {
   return missing[0];
 }
 
+/** `p` resolved through its symbolic links; a path that does not exist yet, resolved as written. */
+export function realPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
 /** Whether two paths name the same file: each resolved through its symbolic links (one that does not exist yet, as written). */
 export function samePath(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  return real(a) === real(b);
+  return realPath(a) === realPath(b);
 }
 
 /**

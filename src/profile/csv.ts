@@ -193,13 +193,20 @@ const CORE_COLUMNS = ['split_index', 'split_layer', 'rep', 'status', 'total_ms']
  */
 export async function checkResultsHeader(file: string): Promise<void> {
   if (!existsSync(file)) return;
-  const text = await readFile(file, 'utf8');
-  if (text.trim() === '') return;
-  const first = text.split('\n', 1)[0]!.trim();
-  const header = first.split(',').map((c) => c.replace(/^"|"$/g, ''));
-  if (CORE_COLUMNS.every((c) => header.includes(c))) return;
-  const shown = first.length > 80 ? `${first.slice(0, 80)}...` : first;
+  const head = headerLine(await readFile(file, 'utf8'));
+  if (!head || CORE_COLUMNS.every((c) => head.columns.includes(c))) return;
+  const { shown } = head;
   throw new FileError(`${file} holds something other than run_all results (its first line: '${shown}'); choose another --results_file`, { file });
+}
+
+/**
+ * The first line of a CSV file's text (undefined for a blank file): its column names (quotes
+ * removed), and the line as a message shows it (at most 80 characters).
+ */
+export function headerLine(text: string): { columns: string[]; shown: string } | undefined {
+  if (text.trim() === '') return undefined;
+  const first = text.split('\n', 1)[0]!.trim();
+  return { columns: first.split(',').map((c) => c.replace(/^"|"$/g, '')), shown: first.length > 80 ? `${first.slice(0, 80)}...` : first };
 }
 
 /**

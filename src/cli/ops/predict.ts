@@ -22,7 +22,7 @@ import { compare, joinKey, readMeasured, ape, type MeasuredSplit } from '../../p
 import { allWireBytes, checkProfileCodecs, PREDICT_COLUMNS, predictRows, roundRow, splitFacts, withCycleWait, type PredictedRow } from '../../predict/predict.js';
 import os from 'node:os';
 import { measureRunStore, noisyStoreLine, storeLabel, type StoreCosts } from '../../predict/store-costs.js';
-import { writeCsvFile } from '../../profile/csv.js';
+import { headerLine, writeCsvFile } from '../../profile/csv.js';
 import type { ModelAnalysis } from '../../split/analysis.js';
 import { counted, table } from '../format.js';
 import type { PayloadRun } from '../../predict/payload-size.js';
@@ -149,14 +149,12 @@ async function payloadRunOf(backend: string, config: RunConfig): Promise<Payload
  */
 async function refuseReplacingOtherResults(file: string): Promise<void> {
   if (!existsSync(file)) return;
-  const text = (await readFile(file)).subarray(0, 4096).toString('utf8');
-  if (text.trim() === '') return;
-  const first = text.split('\n', 1)[0]!.trim();
-  const header = first.split(',').map((c) => c.replace(/^"|"$/g, ''));
+  const head = headerLine((await readFile(file)).subarray(0, 4096).toString('utf8'));
+  if (!head) return;
+  const header = head.columns;
   if (header.includes('rep') && header.includes('status')) throw new UsageError(`--results_file ${file} holds run_all results, which predict would replace; name another file (predict writes <name>.predict.csv by default)`);
   if (['split_index', 'split_layer', 'total_ms'].every((c) => header.includes(c))) return;
-  const shown = first.length > 80 ? `${first.slice(0, 80)}...` : first;
-  throw new UsageError(`--results_file ${file} holds something other than predict results (its first line: '${shown}'), which predict would replace; name another file`);
+  throw new UsageError(`--results_file ${file} holds something other than predict results (its first line: '${head.shown}'), which predict would replace; name another file`);
 }
 
 const pct = (v: number) => `${v.toFixed(1)}%`;

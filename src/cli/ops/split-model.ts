@@ -1,10 +1,9 @@
 /**
  * split_model, multi_split_model, split_model_all: write parts and manifest.json.
  */
-import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../../errors.js';
-import { checkOutputFolder } from '../../files.js';
+import { checkOutputFolder, realPath } from '../../files.js';
 import { cutFilePoint } from '../../split/node-cut.js';
 import type { ManifestSplit } from '../../split/manifest.js';
 import { writeAllSplits, writeCut, writeSplitAt } from '../../split/split.js';
@@ -36,14 +35,7 @@ const WRITTEN_NAME = /^(split_\d{3}\/)?(part\d+\.onnx(\.data)?|manifest\.json)$/
  */
 export function refuseWritingOverModel(model: string | undefined, dir: string): void {
   if (model === undefined) return;
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return path.resolve(p);
-    }
-  };
-  const rel = path.relative(real(dir), real(model));
+  const rel = path.relative(realPath(dir), realPath(model));
   if (!WRITTEN_NAME.test(rel.split(path.sep).join('/'))) return;
   throw new UsageError(`--onnx_path ${dir} would write ${rel} over the model (--onnx_file ${model}); give another --onnx_path`);
 }
