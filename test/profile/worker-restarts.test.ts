@@ -129,8 +129,9 @@ describe('a cloud worker stopped or killed mid-sweep', () => {
 
   it('run_all with the worker stopped during a warm-up: the restart goes to the next recorded row, not to the unrecorded warm-up', { timeout: 180_000 }, async () => {
     const csv = join(dir, 'stopped-warmup.csv');
-    // 300 warm-ups of split 2 before its one recorded cycle: a stop two seconds in lands in them.
-    const run = runAll(['--onnx_file', model, '--splits', '2', '--rep', '1', '--warmup', '300', '--threads', '1', '--timeout', '3', '--results_file', csv]);
+    // 2000 warm-ups of split 2 before its one recorded cycle: a stop two seconds in lands in them
+    // (300, about 6 ms each on a quiet fast machine, were over within the two seconds).
+    const run = runAll(['--onnx_file', model, '--splits', '2', '--rep', '1', '--warmup', '2000', '--threads', '1', '--timeout', '3', '--results_file', csv]);
     let stopped: number | undefined;
     try {
       stopped = await until('the worker', () => workersOf(run.pid)[0]);
