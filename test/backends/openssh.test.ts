@@ -224,10 +224,11 @@ describe('ssh backend against OpenSSH sshd', { skip: missing ?? false }, () => {
   });
 
   it('a worker busy (running, not stopped) on a part longer than --timeout: the cycle times out, the worker is ended on the host each time, nothing left running', { timeout: 300_000 }, async () => {
-    // A part of 12 MatMuls of 2048 x 2048 (about 200 GFLOP: seconds of one core even on a fast
-    // machine) against a deadline of 1 s: the worker is computing, not stopped, when it passes.
+    // A part of 48 MatMuls of 2048 x 2048 (about 820 GFLOP: seconds of one core even on a fast
+    // machine; 12 of them took 1.0 s on one, as long as the deadline) against a deadline of 1 s:
+    // the worker is computing, not stopped, when it passes.
     const slow = join(dir, 'slow_part.onnx');
-    writeFileSync(slow, encodeModel(matmulChain(2048, 12)));
+    writeFileSync(slow, encodeModel(matmulChain(2048, 48)));
     const bucket = bucketName('busy');
     const csv = join(dir, 'busy.csv');
     const sessionsBefore = sshd.sessions();
